@@ -1,0 +1,1 @@
+//! Node configuration in YAML.

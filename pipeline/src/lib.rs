@@ -1,0 +1,1 @@
+//! Pure packet processing: no DPDK, no threads, no I/O.
