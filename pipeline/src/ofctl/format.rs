@@ -1,0 +1,685 @@
+//! Printer: writes flows back in `ovs-ofctl dump-flows` form, field order and number
+//! formats as OVS's `match_format` and `ofpacts_format` produce them.
+
+use super::value::{
+    format_field_value, format_flags, format_ipv4_masked, format_ipv6_masked, format_mac,
+    format_port, Hx,
+};
+use super::{
+    Action, CtAction, CtZone, FlowEntry, IpRange, Match, Nat, NatKind, PortMap, SetField, SetForm,
+    DEFAULT_PRIORITY,
+};
+use crate::field::{bit_ones, Field, Subfield};
+use crate::flow::{ct_state, eth_type, ip_proto, nw_frag, tcp_flags, w, VLAN_CFI};
+use std::fmt::Write;
+
+/// Counters shown by `dump-flows`.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct FlowStats {
+    /// Seconds since the flow was added.
+    pub duration_secs: f64,
+    /// Packets matched.
+    pub n_packets: u64,
+    /// Bytes matched.
+    pub n_bytes: u64,
+    /// Seconds since last hit (or since added).
+    pub idle_age: u64,
+}
+
+/// Formats a whole flow entry. With `stats`, writes the `dump-flows` statistics too.
+pub fn format_flow(e: &FlowEntry, ports: &PortMap, stats: Option<&FlowStats>) -> String {
+    let mut s = String::with_capacity(160);
+    let _ = write!(s, "cookie={:#x}, ", e.cookie);
+    if let Some(st) = stats {
+        let _ = write!(s, "duration={:.3}s, ", st.duration_secs);
+    }
+    let _ = write!(s, "table={}, ", e.table_id());
+    if let Some(st) = stats {
+        let _ = write!(s, "n_packets={}, n_bytes={}, ", st.n_packets, st.n_bytes);
+    }
+    if e.idle_timeout != 0 {
+        let _ = write!(s, "idle_timeout={}, ", e.idle_timeout);
+    }
+    if e.hard_timeout != 0 {
+        let _ = write!(s, "hard_timeout={}, ", e.hard_timeout);
+    }
+    let f = &e.flags;
+    for (on, name) in [
+        (f.send_flow_rem, "send_flow_rem"),
+        (f.check_overlap, "check_overlap"),
+        (f.reset_counts, "reset_counts"),
+        (f.no_packet_counts, "no_packet_counts"),
+        (f.no_byte_counts, "no_byte_counts"),
+    ] {
+        if on {
+            s.push_str(name);
+            s.push(' ');
+        }
+    }
+    if e.importance != 0 {
+        let _ = write!(s, "importance={}, ", e.importance);
+    }
+    if let Some(st) = stats {
+        let _ = write!(s, "idle_age={}, ", st.idle_age);
+    }
+    let m = format_match(&e.matches, ports, Some(e.priority));
+    if !m.is_empty() {
+        s.push_str(&m);
+        s.push(' ');
+    }
+    s.push_str("actions=");
+    s.push_str(&format_actions(&e.actions, ports));
+    s
+}
+
+fn put_u32_hex(s: &mut String, name: &str, v: u128, m: u128) {
+    if m != 0 {
+        let _ = write!(s, "{name}={}", Hx(v));
+        if m != 0xffff_ffff {
+            let _ = write!(s, "/{}", Hx(m));
+        }
+        s.push(',');
+    }
+}
+
+fn put_u64_hex(s: &mut String, name: &str, v: u128, m: u128) {
+    if m != 0 {
+        let _ = write!(s, "{name}={}", Hx(v));
+        if m != u128::from(u64::MAX) {
+            let _ = write!(s, "/{}", Hx(m));
+        }
+        s.push(',');
+    }
+}
+
+fn put_dec16(s: &mut String, name: &str, v: u128, m: u128, full: u128) {
+    if m != 0 {
+        if m == full {
+            let _ = write!(s, "{name}={v},");
+        } else {
+            let _ = write!(s, "{name}={v:#x}/{m:#x},");
+        }
+    }
+}
+
+fn put_mac(s: &mut String, name: &str, v: u128, m: u128) {
+    if m != 0 {
+        let _ = write!(s, "{name}={}", format_mac(v as u64));
+        if m != 0xffff_ffff_ffff {
+            let _ = write!(s, "/{}", format_mac(m as u64));
+        }
+        s.push(',');
+    }
+}
+
+fn put_ip(s: &mut String, name: &str, v: u128, m: u128) {
+    if m != 0 {
+        let _ = write!(s, "{name}={},", format_ipv4_masked(v as u32, m as u32));
+    }
+}
+
+fn put_ip6(s: &mut String, name: &str, v: u128, m: u128) {
+    if m != 0 {
+        let _ = write!(s, "{name}={},", format_ipv6_masked(v, m));
+    }
+}
+
+/// Formats a match in OVS's field order. With `priority`, prefixes `priority=N,` unless it is
+/// the default.
+pub fn format_match(m: &Match, ports: &PortMap, priority: Option<u16>) -> String {
+    let mut s = String::with_capacity(128);
+    if let Some(p) = priority {
+        if p != DEFAULT_PRIORITY {
+            let _ = write!(s, "priority={p},");
+        }
+    }
+    let g = |f: Field| m.get(f);
+    let (v, mk) = g(Field::PktMark);
+    put_u32_hex(&mut s, "pkt_mark", v, mk);
+    let (v, mk) = g(Field::RecircId);
+    put_u32_hex(&mut s, "recirc_id", v, mk);
+    let (v, mk) = g(Field::ConjId);
+    if mk != 0 {
+        let _ = write!(s, "conj_id={v},");
+    }
+    let (v, mk) = g(Field::CtState);
+    if mk != 0 {
+        let _ = write!(
+            s,
+            "ct_state={},",
+            format_flags(&ct_state::NAMES, v, mk, 0xff, true)
+        );
+    }
+    let (v, mk) = g(Field::CtZone);
+    put_dec16(&mut s, "ct_zone", v, mk, 0xffff);
+    let (v, mk) = g(Field::CtMark);
+    put_u32_hex(&mut s, "ct_mark", v, mk);
+    let (v, mk) = g(Field::CtLabel);
+    if mk != 0 {
+        let _ = write!(s, "ct_label={}", Hx(v));
+        if mk != u128::MAX {
+            let _ = write!(s, "/{}", Hx(mk));
+        }
+        s.push(',');
+    }
+
+    // Protocol shorthand.
+    let (dl, dlm) = g(Field::EthType);
+    let (proto, protom) = g(Field::NwProto);
+    let dl = if dlm == 0xffff { Some(dl as u16) } else { None };
+    let mut skip_type = false;
+    let mut skip_proto = false;
+    if let Some(t) = dl {
+        skip_type = true;
+        let l4 = |v4: bool| -> Option<&'static str> {
+            if protom != 0xff {
+                return None;
+            }
+            Some(match (proto as u8, v4) {
+                (ip_proto::ICMP, true) => "icmp",
+                (ip_proto::ICMPV6, false) => "icmp6",
+                (ip_proto::TCP, true) => "tcp",
+                (ip_proto::TCP, false) => "tcp6",
+                (ip_proto::UDP, true) => "udp",
+                (ip_proto::UDP, false) => "udp6",
+                (ip_proto::SCTP, true) => "sctp",
+                (ip_proto::SCTP, false) => "sctp6",
+                _ => return None,
+            })
+        };
+        match t {
+            eth_type::IPV4 | eth_type::IPV6 => {
+                let v4 = t == eth_type::IPV4;
+                match l4(v4) {
+                    Some(name) => {
+                        skip_proto = true;
+                        s.push_str(name);
+                    }
+                    None => s.push_str(if v4 { "ip" } else { "ipv6" }),
+                }
+                s.push(',');
+            }
+            eth_type::ARP => s.push_str("arp,"),
+            eth_type::RARP => s.push_str("rarp,"),
+            eth_type::MPLS => s.push_str("mpls,"),
+            eth_type::MPLS_MCAST => s.push_str("mplsm,"),
+            _ => skip_type = false,
+        }
+    }
+
+    for i in 0..16 {
+        let (v, mk) = g(Field::Reg(i));
+        if mk != 0 {
+            put_u32_hex(&mut s, Field::Reg(i).name(), v, mk);
+        }
+    }
+
+    // Tunnel.
+    let (v, mk) = g(Field::TunId);
+    put_u64_hex(&mut s, "tun_id", v, mk);
+    let (v, mk) = g(Field::TunSrc);
+    put_ip(&mut s, "tun_src", v, mk);
+    let (v, mk) = g(Field::TunDst);
+    put_ip(&mut s, "tun_dst", v, mk);
+    let (v, mk) = g(Field::TunTos);
+    if mk != 0 {
+        let _ = write!(s, "tun_tos={v:x},");
+    }
+    let (v, mk) = g(Field::TunTtl);
+    if mk != 0 {
+        let _ = write!(s, "tun_ttl={v},");
+    }
+    let (v, mk) = g(Field::TunFlags);
+    if mk & 1 != 0 {
+        let _ = write!(
+            s,
+            "tun_flags={},",
+            format_flags(&[("oam", 1u8)], v, mk & 1, 1, false)
+        );
+    }
+    let present_v = m.value.w[w::TUN_FLAGS] >> 32;
+    let present_m = m.mask.w[w::TUN_FLAGS] >> 32;
+    for i in 0..8u8 {
+        if present_m & (1 << i) == 0 {
+            continue;
+        }
+        let f = Field::TunMetadata(i);
+        if present_v & (1 << i) == 0 {
+            let _ = write!(s, "{}=NP,", f.name());
+            continue;
+        }
+        let (v, mk) = g(f);
+        if mk == 0 {
+            // Presence only.
+            let _ = write!(s, "{},", f.name());
+            continue;
+        }
+        let _ = write!(s, "{}={}", f.name(), Hx(v));
+        if mk != u128::from(u64::MAX) {
+            let _ = write!(s, "/{}", Hx(mk));
+        }
+        s.push(',');
+    }
+
+    let (v, mk) = g(Field::Metadata);
+    put_u64_hex(&mut s, "metadata", v, mk);
+
+    let (v, mk) = g(Field::InPort);
+    if mk != 0 {
+        let _ = write!(s, "in_port={},", format_port(v as u32, ports));
+    }
+
+    let (tci, tcim) = g(Field::VlanTci);
+    if tcim != 0 {
+        let (tci, tcim) = (tci as u16, tcim as u16);
+        let vid_m = tcim & 0x0fff;
+        let pcp_m = tcim & 0xe000;
+        let cfi = tcim & VLAN_CFI;
+        if cfi != 0
+            && tci & VLAN_CFI != 0
+            && (vid_m == 0 || vid_m == 0x0fff)
+            && (pcp_m == 0 || pcp_m == 0xe000)
+            && (vid_m != 0 || pcp_m != 0)
+        {
+            if vid_m != 0 {
+                let _ = write!(s, "dl_vlan={},", tci & 0x0fff);
+            }
+            if pcp_m != 0 {
+                let _ = write!(s, "dl_vlan_pcp={},", tci >> 13);
+            }
+        } else if tcim == 0xffff {
+            let _ = write!(s, "vlan_tci=0x{tci:04x},");
+        } else {
+            let _ = write!(s, "vlan_tci=0x{tci:04x}/0x{tcim:04x},");
+        }
+    }
+
+    let (v, mk) = g(Field::EthSrc);
+    put_mac(&mut s, "dl_src", v, mk);
+    let (v, mk) = g(Field::EthDst);
+    put_mac(&mut s, "dl_dst", v, mk);
+    if !skip_type && dlm != 0 {
+        let (v, _) = g(Field::EthType);
+        let _ = write!(s, "dl_type=0x{v:04x},");
+    }
+
+    let is_arp = matches!(dl, Some(eth_type::ARP) | Some(eth_type::RARP));
+    let is_v6 = dl == Some(eth_type::IPV6);
+    if is_v6 {
+        let (v, mk) = g(Field::Ipv6Src);
+        put_ip6(&mut s, "ipv6_src", v, mk);
+        let (v, mk) = g(Field::Ipv6Dst);
+        put_ip6(&mut s, "ipv6_dst", v, mk);
+        let (v, mk) = g(Field::Ipv6Label);
+        if mk != 0 {
+            if mk == 0xfffff {
+                let _ = write!(s, "ipv6_label=0x{v:05x},");
+            } else {
+                let _ = write!(s, "ipv6_label=0x{v:05x}/0x{mk:05x},");
+            }
+        }
+    } else if is_arp {
+        let (v, mk) = g(Field::ArpSpa);
+        put_ip(&mut s, "arp_spa", v, mk);
+        let (v, mk) = g(Field::ArpTpa);
+        put_ip(&mut s, "arp_tpa", v, mk);
+    } else {
+        let (v, mk) = g(Field::NwSrc);
+        put_ip(&mut s, "nw_src", v, mk);
+        let (v, mk) = g(Field::NwDst);
+        put_ip(&mut s, "nw_dst", v, mk);
+    }
+    if !skip_proto && protom != 0 {
+        if is_arp {
+            let _ = write!(s, "arp_op={proto},");
+        } else {
+            let _ = write!(s, "nw_proto={proto},");
+        }
+    }
+    if is_arp {
+        let (v, mk) = g(Field::ArpSha);
+        put_mac(&mut s, "arp_sha", v, mk);
+        let (v, mk) = g(Field::ArpTha);
+        put_mac(&mut s, "arp_tha", v, mk);
+    }
+    // nw_tos/nw_ecn share the ToS byte.
+    let tos = Field::NwTos.get(&m.value) as u8;
+    let tosm = Field::NwTos.get(&m.mask) as u8;
+    let tos_byte_m = (m.mask.w[w::NW_L4] >> 8) as u8;
+    let tos_byte = (m.value.w[w::NW_L4] >> 8) as u8;
+    if tosm & 0xfc != 0 {
+        let _ = write!(s, "nw_tos={},", tos & 0xfc);
+    }
+    if tos_byte_m & 0x03 != 0 {
+        let _ = write!(s, "nw_ecn={},", tos_byte & 0x03);
+    }
+    let (v, mk) = g(Field::NwTtl);
+    if mk != 0 {
+        let _ = write!(s, "nw_ttl={v},");
+    }
+    let (fv, fm) = g(Field::NwFrag);
+    let (fv, fm) = (fv as u8, fm as u8 & nw_frag::MASK);
+    match fm {
+        nw_frag::MASK => {
+            let word = if fv & nw_frag::ANY != 0 {
+                if fv & nw_frag::LATER != 0 {
+                    "later"
+                } else {
+                    "first"
+                }
+            } else if fv & nw_frag::LATER != 0 {
+                "<error>"
+            } else {
+                "no"
+            };
+            let _ = write!(s, "nw_frag={word},");
+        }
+        nw_frag::ANY => {
+            let word = if fv & nw_frag::ANY != 0 { "yes" } else { "no" };
+            let _ = write!(s, "nw_frag={word},");
+        }
+        nw_frag::LATER => {
+            let word = if fv & nw_frag::LATER != 0 {
+                "later"
+            } else {
+                "not_later"
+            };
+            let _ = write!(s, "nw_frag={word},");
+        }
+        _ => {}
+    }
+    let (sv, sm) = g(Field::TpSrc);
+    let (dv, dm) = g(Field::TpDst);
+    let is_icmp4 = dl == Some(eth_type::IPV4) && proto as u8 == ip_proto::ICMP && protom == 0xff;
+    let is_icmp6 = is_v6 && proto as u8 == ip_proto::ICMPV6 && protom == 0xff;
+    if is_icmp4 || is_icmp6 {
+        // icmp_type/icmp_code are 8-bit fields stored in the 16-bit port slots.
+        let full = |mk: u128| if mk == 0xff { 0xff } else { 0xffff };
+        put_dec16(&mut s, "icmp_type", sv, sm, full(sm));
+        put_dec16(&mut s, "icmp_code", dv, dm, full(dm));
+        if is_icmp6 {
+            let (v, mk) = g(Field::NdTarget);
+            put_ip6(&mut s, "nd_target", v, mk);
+            let (v, mk) = g(Field::NdSll);
+            put_mac(&mut s, "nd_sll", v, mk);
+            let (v, mk) = g(Field::NdTll);
+            put_mac(&mut s, "nd_tll", v, mk);
+        }
+    } else {
+        put_dec16(&mut s, "tp_src", sv, sm, 0xffff);
+        put_dec16(&mut s, "tp_dst", dv, dm, 0xffff);
+    }
+    let (v, mk) = g(Field::TcpFlags);
+    if mk != 0 && protom == 0xff && proto as u8 == ip_proto::TCP {
+        let _ = write!(
+            s,
+            "tcp_flags={},",
+            format_flags(&tcp_flags::NAMES, v, mk, 0xfff, false)
+        );
+    }
+    if s.ends_with(',') {
+        s.pop();
+    }
+    s
+}
+
+fn subfield(sf: &Subfield) -> String {
+    let name = sf.field.subfield_name();
+    if sf.is_whole() {
+        format!("{name}[]")
+    } else if sf.n_bits == 1 {
+        format!("{name}[{}]", sf.ofs)
+    } else {
+        format!(
+            "{name}[{}..{}]",
+            sf.ofs,
+            u32::from(sf.ofs) + u32::from(sf.n_bits) - 1
+        )
+    }
+}
+
+/// Contiguous runs of set bits in `mask`, at most 64 bits each, low to high (OVS prints one
+/// `load` per run).
+fn load_segments(mask: u128, width: u32) -> Vec<(u8, u8)> {
+    let mut out = Vec::new();
+    let mut i = 0u32;
+    while i < width {
+        if mask >> i & 1 == 0 {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < width && mask >> i & 1 == 1 && i - start < 64 {
+            i += 1;
+        }
+        out.push((start as u8, (i - start) as u8));
+    }
+    out
+}
+
+fn format_set(s: &mut String, a: &SetField, ports: &PortMap) {
+    match a.form {
+        SetForm::Load => {
+            let segs = load_segments(a.mask, a.field.bits());
+            for (k, (ofs, n)) in segs.iter().enumerate() {
+                if k > 0 {
+                    s.push(',');
+                }
+                let v = (a.value >> ofs) & bit_ones(u32::from(*n));
+                let sf = Subfield {
+                    field: a.field,
+                    ofs: *ofs,
+                    n_bits: *n,
+                };
+                let _ = write!(s, "load:{}->{}", Hx(v), subfield(&sf));
+            }
+        }
+        SetForm::SetField => {
+            let name = match a.field {
+                Field::DlVlan => "vlan_vid",
+                Field::DlVlanPcp => "vlan_pcp",
+                f => f.name(),
+            };
+            let _ = write!(
+                s,
+                "set_field:{}->{name}",
+                format_field_value(a.field, a.value, a.mask, ports)
+            );
+        }
+        SetForm::Mod => {
+            let name = match a.field {
+                Field::EthSrc => "mod_dl_src",
+                Field::EthDst => "mod_dl_dst",
+                Field::NwSrc => "mod_nw_src",
+                Field::NwDst => "mod_nw_dst",
+                Field::TpSrc => "mod_tp_src",
+                Field::TpDst => "mod_tp_dst",
+                Field::NwTos => "mod_nw_tos",
+                Field::NwEcn => "mod_nw_ecn",
+                Field::NwTtl => "mod_nw_ttl",
+                Field::DlVlan => "mod_vlan_vid",
+                _ => "mod_vlan_pcp",
+            };
+            let val = match a.field {
+                Field::EthSrc | Field::EthDst => format_mac(a.value as u64),
+                Field::NwSrc | Field::NwDst => format_ipv4_masked(a.value as u32, u32::MAX),
+                _ => a.value.to_string(),
+            };
+            let _ = write!(s, "{name}:{val}");
+        }
+    }
+}
+
+fn format_nat(s: &mut String, n: &Nat) {
+    s.push_str("nat");
+    let Some(kind) = n.kind else { return };
+    s.push('(');
+    s.push_str(if kind == NatKind::Src { "src" } else { "dst" });
+    if let Some((lo, hi)) = n.addr {
+        s.push('=');
+        let bracket = matches!(lo, IpRange::V6(_)) && n.ports.is_some();
+        let fmt = |r: IpRange| match r {
+            IpRange::V4(a) => std::net::Ipv4Addr::from(a).to_string(),
+            IpRange::V6(a) => {
+                let t = std::net::Ipv6Addr::from(a).to_string();
+                if bracket {
+                    format!("[{t}]")
+                } else {
+                    t
+                }
+            }
+        };
+        s.push_str(&fmt(lo));
+        if hi != lo {
+            s.push('-');
+            s.push_str(&fmt(hi));
+        }
+        if let Some((a, b)) = n.ports {
+            let _ = write!(s, ":{a}");
+            if b != a {
+                let _ = write!(s, "-{b}");
+            }
+        }
+        s.push(',');
+        if n.persistent {
+            s.push_str("persistent,");
+        }
+        if n.hash {
+            s.push_str("hash,");
+        }
+        if n.random {
+            s.push_str("random,");
+        }
+    }
+    if s.ends_with(',') {
+        s.pop();
+    }
+    s.push(')');
+}
+
+fn format_ct(s: &mut String, ct: &CtAction, ports: &PortMap) {
+    s.push_str("ct(");
+    if ct.commit {
+        s.push_str("commit,");
+    }
+    if ct.force {
+        s.push_str("force,");
+    }
+    if let Some(t) = ct.table {
+        let _ = write!(s, "table={t},");
+    }
+    match ct.zone {
+        CtZone::Field(sf) => {
+            let _ = write!(s, "zone={},", subfield(&sf));
+        }
+        CtZone::Imm(0) => {}
+        CtZone::Imm(z) => {
+            let _ = write!(s, "zone={z},");
+        }
+    }
+    if let Some(n) = &ct.nat {
+        format_nat(s, n);
+        s.push(',');
+    }
+    if !ct.exec.is_empty() {
+        s.push_str("exec(");
+        for (i, a) in ct.exec.iter().enumerate() {
+            if i > 0 {
+                s.push(',');
+            }
+            format_set(s, a, ports);
+        }
+        s.push_str("),");
+    }
+    match ct.alg {
+        Some(21) => s.push_str("alg=ftp,"),
+        Some(69) => s.push_str("alg=tftp,"),
+        Some(p) => {
+            let _ = write!(s, "alg={p},");
+        }
+        None => {}
+    }
+    if s.ends_with(',') {
+        s.pop();
+    }
+    s.push(')');
+}
+
+/// Formats an action list (`drop` when empty).
+pub fn format_actions(actions: &[Action], ports: &PortMap) -> String {
+    if actions.is_empty() {
+        return "drop".to_string();
+    }
+    let mut s = String::with_capacity(64);
+    for (i, a) in actions.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        match a {
+            Action::Output(p) => {
+                if *p < super::port::MAX {
+                    s.push_str("output:");
+                }
+                s.push_str(&format_port(*p, ports));
+            }
+            Action::Controller { max_len } => {
+                let _ = write!(s, "CONTROLLER:{max_len}");
+            }
+            Action::OutputReg(sf) => {
+                let _ = write!(s, "output:{}", subfield(sf));
+            }
+            Action::Resubmit { in_port, table, ct } => {
+                if in_port.is_some() && table.is_none() && !ct {
+                    let _ = write!(s, "resubmit:{}", format_port(in_port.unwrap_or(0), ports));
+                } else {
+                    s.push_str("resubmit(");
+                    if let Some(p) = in_port {
+                        s.push_str(&format_port(*p, ports));
+                    }
+                    s.push(',');
+                    if let Some(t) = table {
+                        let _ = write!(s, "{t}");
+                    }
+                    if *ct {
+                        s.push_str(",ct");
+                    }
+                    s.push(')');
+                }
+            }
+            Action::GotoTable(t) => {
+                let _ = write!(s, "goto_table:{t}");
+            }
+            Action::Set(sf) => format_set(&mut s, sf, ports),
+            Action::Move { src, dst } => {
+                let _ = write!(s, "move:{}->{}", subfield(src), subfield(dst));
+            }
+            Action::DecTtl => s.push_str("dec_ttl"),
+            Action::Conjunction {
+                id,
+                clause,
+                n_clauses,
+            } => {
+                let _ = write!(s, "conjunction({id},{clause}/{n_clauses})");
+            }
+            Action::Ct(ct) => format_ct(&mut s, ct, ports),
+            Action::CtClear => s.push_str("ct_clear"),
+            Action::Group(g) => {
+                let _ = write!(s, "group:{g}");
+            }
+            Action::Note(bytes) => {
+                s.push_str("note:");
+                for (k, b) in bytes.iter().enumerate() {
+                    if k > 0 {
+                        s.push('.');
+                    }
+                    let _ = write!(s, "{b:02x}");
+                }
+            }
+            Action::PushVlan(t) => {
+                let _ = write!(s, "push_vlan:{t:#x}");
+            }
+            Action::PopVlan { strip } => s.push_str(if *strip { "strip_vlan" } else { "pop_vlan" }),
+        }
+    }
+    s
+}
