@@ -6,3 +6,5 @@
 pub mod field;
 pub mod flow;
 pub mod ofctl;
+pub mod build;
+pub mod packet;
