@@ -8,3 +8,5 @@ pub mod flow;
 pub mod ofctl;
 pub mod build;
 pub mod packet;
+pub mod classifier;
+pub mod tables;

@@ -1,0 +1,583 @@
+//! One OpenFlow table's classifier: prioritised wildcard rules, tuple-space search, staged
+//! lookup, and conjunctive matches with OVS's semantics.
+//!
+//! Rules with the same mask share a *subtable*: a hash table over the masked key. A lookup
+//! visits subtables in decreasing order of the highest priority they hold and stops as soon
+//! as no remaining subtable can beat the best match found. Each lookup records in a wildcard
+//! mask every bit it depended on, which is what makes megaflows correct: a subtable that was
+//! consulted contributes its mask bits, a subtable that was skipped contributes nothing.
+//!
+//! *Staged lookup* (as OVS's): a subtable's mask is split into four stages — metadata, L2,
+//! L3, L4 — and each stage has an index of the hashes of the masked key up to that stage. A
+//! packet that already fails at an early stage un-wildcards only the bits of the stages up to
+//! there, so e.g. a rule on `tcp,tp_dst=80` does not make every megaflow of a UDP packet
+//! depend on the L4 ports.
+
+use crate::flow::{w, Flow, FLOW_WORDS};
+use hashbrown::HashTable;
+use smallvec::SmallVec;
+
+/// One clause of a conjunctive match that a rule contributes (`conjunction(id,k/n)`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ConjClause {
+    /// Conjunction id.
+    pub id: u32,
+    /// Clause index, 0-based.
+    pub clause: u8,
+    /// Number of clauses.
+    pub n_clauses: u8,
+}
+
+/// Bits of the flow in each lookup stage: metadata, L2, L3, L4.
+fn stage_masks() -> [Flow; 4] {
+    let mut s = [Flow::ZERO; 4];
+    // Stage 0: metadata (port, recirculation, conntrack, marks, tunnel, registers).
+    for i in [w::PORT, w::CT_MARK, w::CT_LABEL, w::CT_LABEL + 1] {
+        s[0].w[i] = u64::MAX;
+    }
+    s[0].w[w::CT] = 0xffff_ffff_0000_ffff; // everything but tcp_flags
+    for i in w::TUN_ID..FLOW_WORDS {
+        s[0].w[i] = u64::MAX;
+    }
+    // Stage 1: L2.
+    s[1].w[w::ETH_DST] = u64::MAX;
+    s[1].w[w::ETH_SRC] = u64::MAX;
+    // Stage 2: L3.
+    s[2].w[w::NW_ADDR] = u64::MAX;
+    s[2].w[w::NW_L4] = 0xffff_ffff;
+    for i in w::ARP_SHA..=w::IPV6_LABEL {
+        s[2].w[i] = u64::MAX;
+    }
+    // Stage 3: L4.
+    s[3].w[w::NW_L4] = 0xffff_ffff_0000_0000;
+    s[3].w[w::CT] = 0x0000_0000_ffff_0000;
+    s
+}
+
+/// Mixes one word into a running hash (a fast non-cryptographic mix; collisions only cost
+/// a comparison, never correctness).
+#[inline]
+pub fn hash_word(h: u64, x: u64) -> u64 {
+    (h.rotate_left(5) ^ x).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95)
+}
+
+/// Final avalanche so that low bits are usable for bucket selection.
+#[inline]
+pub fn hash_finish(mut h: u64) -> u64 {
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h
+}
+
+struct RuleRef<T> {
+    priority: u16,
+    seq: u64,
+    conj: SmallVec<[ConjClause; 2]>,
+    payload: T,
+}
+
+struct Entry<T> {
+    hash: u64,
+    key: SmallVec<[u64; 6]>,
+    /// Rules with this exact match, by priority (desc) then insertion order.
+    rules: SmallVec<[RuleRef<T>; 1]>,
+}
+
+/// The words one stage of a subtable hashes: `(word index, mask)`.
+type StageWords = SmallVec<[(u8, u64); 4]>;
+
+struct Subtable<T> {
+    seq: u64,
+    mask: Flow,
+    /// Per non-empty stage, the masked words to hash.
+    stages: SmallVec<[StageWords; 4]>,
+    /// Per stage but the last: hashes of the cumulative masked key, with reference counts.
+    indices: SmallVec<[HashTable<(u64, u32)>; 3]>,
+    /// For un-wildcarding: the subtable mask restricted to stages `0..=k`.
+    cumulative: SmallVec<[Flow; 4]>,
+    table: HashTable<Entry<T>>,
+    max_priority: u16,
+    n_rules: usize,
+}
+
+impl<T> Subtable<T> {
+    fn new(seq: u64, mask: Flow) -> Self {
+        let sm = stage_masks();
+        let mut stages: SmallVec<[StageWords; 4]> = SmallVec::new();
+        let mut cumulative: SmallVec<[Flow; 4]> = SmallVec::new();
+        let mut acc = Flow::ZERO;
+        for st in &sm {
+            let mut words = StageWords::new();
+            for i in 0..FLOW_WORDS {
+                let m = mask.w[i] & st.w[i];
+                if m != 0 {
+                    words.push((i as u8, m));
+                    acc.w[i] |= m;
+                }
+            }
+            if !words.is_empty() {
+                stages.push(words);
+                cumulative.push(acc);
+            }
+        }
+        if stages.is_empty() {
+            // Catch-all subtable: one empty stage.
+            stages.push(StageWords::new());
+            cumulative.push(Flow::ZERO);
+        }
+        let n_idx = stages.len() - 1;
+        Subtable {
+            seq,
+            mask,
+            stages,
+            indices: (0..n_idx).map(|_| HashTable::new()).collect(),
+            cumulative,
+            table: HashTable::new(),
+            max_priority: 0,
+            n_rules: 0,
+        }
+    }
+
+    /// Hash of stages `0..=k` of `flow` under this subtable's mask.
+    fn stage_hashes(&self, flow: &Flow, out: &mut SmallVec<[u64; 4]>) -> SmallVec<[u64; 6]> {
+        let mut key = SmallVec::new();
+        let mut h = 0x9e37_79b9_7f4a_7c15u64;
+        for st in &self.stages {
+            for &(i, m) in st {
+                let v = flow.w[i as usize] & m;
+                h = hash_word(h, v);
+                key.push(v);
+            }
+            out.push(hash_finish(h));
+        }
+        key
+    }
+
+    fn find(&self, hash: u64, key: &[u64]) -> Option<&Entry<T>> {
+        self.table.find(hash, |e| e.hash == hash && e.key[..] == key[..])
+    }
+}
+
+/// A classifier over rules carrying a payload `T` (the switch stores its rule handle).
+pub struct Classifier<T> {
+    subtables: Vec<Subtable<T>>,
+    /// Indexes into `subtables`, by max priority (desc) then age.
+    order: Vec<usize>,
+    next_seq: u64,
+    n_rules: usize,
+}
+
+impl<T> Default for Classifier<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Result of a conjunction-aware lookup.
+pub struct LookupResult<'a, T> {
+    /// The winning rule's payload.
+    pub payload: &'a T,
+    /// Its priority.
+    pub priority: u16,
+}
+
+impl<T> Classifier<T> {
+    /// An empty classifier.
+    pub fn new() -> Self {
+        Classifier {
+            subtables: Vec::new(),
+            order: Vec::new(),
+            next_seq: 0,
+            n_rules: 0,
+        }
+    }
+
+    /// Number of rules.
+    pub fn len(&self) -> usize {
+        self.n_rules
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.n_rules == 0
+    }
+
+    /// Number of distinct masks (subtables).
+    pub fn n_subtables(&self) -> usize {
+        self.subtables.iter().filter(|s| s.n_rules > 0).count()
+    }
+
+    fn reorder(&mut self) {
+        let subs = &self.subtables;
+        let mut order: Vec<usize> = (0..subs.len()).filter(|&i| subs[i].n_rules > 0).collect();
+        order.sort_by(|&a, &b| {
+            subs[b]
+                .max_priority
+                .cmp(&subs[a].max_priority)
+                .then(subs[a].seq.cmp(&subs[b].seq))
+        });
+        self.order = order;
+    }
+
+    /// Inserts a rule. A rule with the same match and priority is replaced and its payload
+    /// returned.
+    pub fn insert(
+        &mut self,
+        value: &Flow,
+        mask: &Flow,
+        priority: u16,
+        conj: &[ConjClause],
+        payload: T,
+    ) -> Option<T> {
+        let si = match self.subtables.iter().position(|s| s.mask == *mask) {
+            Some(i) => i,
+            None => {
+                self.next_seq += 1;
+                self.subtables.push(Subtable::new(self.next_seq, *mask));
+                self.subtables.len() - 1
+            }
+        };
+        self.next_seq += 1;
+        let seq = self.next_seq;
+        let sub = &mut self.subtables[si];
+        let v = value.masked(mask);
+        let mut hashes = SmallVec::new();
+        let key = sub.stage_hashes(&v, &mut hashes);
+        let hash = *hashes.last().expect("at least one stage");
+        let rule = RuleRef {
+            priority,
+            seq,
+            conj: conj.iter().copied().collect(),
+            payload,
+        };
+        let mut replaced = None;
+        match sub
+            .table
+            .find_mut(hash, |e| e.hash == hash && e.key[..] == key[..])
+        {
+            Some(e) => {
+                if let Some(pos) = e.rules.iter().position(|r| r.priority == priority) {
+                    // Same match and priority: replace in place, keeping its age.
+                    let old = std::mem::replace(&mut e.rules[pos], rule);
+                    e.rules[pos].seq = old.seq;
+                    replaced = Some(old.payload);
+                } else {
+                    let pos = e
+                        .rules
+                        .iter()
+                        .position(|r| r.priority < priority)
+                        .unwrap_or(e.rules.len());
+                    e.rules.insert(pos, rule);
+                }
+            }
+            None => {
+                let mut rules = SmallVec::new();
+                rules.push(rule);
+                sub.table.insert_unique(
+                    hash,
+                    Entry {
+                        hash,
+                        key,
+                        rules,
+                    },
+                    |e| e.hash,
+                );
+                for (k, idx) in sub.indices.iter_mut().enumerate() {
+                    let h = hashes[k];
+                    match idx.find_mut(h, |&(x, _)| x == h) {
+                        Some(c) => c.1 += 1,
+                        None => {
+                            idx.insert_unique(h, (h, 1), |&(x, _)| x);
+                        }
+                    }
+                }
+            }
+        }
+        if replaced.is_none() {
+            sub.n_rules += 1;
+            self.n_rules += 1;
+        }
+        sub.max_priority = sub.max_priority.max(priority);
+        self.reorder();
+        replaced
+    }
+
+    /// Removes the rule with exactly this match and priority, returning its payload.
+    pub fn remove(&mut self, value: &Flow, mask: &Flow, priority: u16) -> Option<T> {
+        let si = self.subtables.iter().position(|s| s.mask == *mask)?;
+        let sub = &mut self.subtables[si];
+        let v = value.masked(mask);
+        let mut hashes = SmallVec::new();
+        let key = sub.stage_hashes(&v, &mut hashes);
+        let hash = *hashes.last().expect("at least one stage");
+        let entry = sub
+            .table
+            .find_entry(hash, |e| e.hash == hash && e.key[..] == key[..])
+            .ok()?;
+        let pos = entry.get().rules.iter().position(|r| r.priority == priority)?;
+        let (payload, now_empty) = {
+            let mut entry = entry;
+            let r = entry.get_mut().rules.remove(pos);
+            if entry.get().rules.is_empty() {
+                entry.remove();
+                (r.payload, true)
+            } else {
+                (r.payload, false)
+            }
+        };
+        if now_empty {
+            for (k, idx) in sub.indices.iter_mut().enumerate() {
+                let h = hashes[k];
+                if let Ok(mut e) = idx.find_entry(h, |&(x, _)| x == h) {
+                    e.get_mut().1 -= 1;
+                    if e.get().1 == 0 {
+                        e.remove();
+                    }
+                }
+            }
+        }
+        sub.n_rules -= 1;
+        self.n_rules -= 1;
+        if sub.n_rules == 0 {
+            self.subtables.swap_remove(si);
+        } else {
+            sub.max_priority = sub
+                .table
+                .iter()
+                .map(|e| e.rules[0].priority)
+                .max()
+                .unwrap_or(0);
+        }
+        self.reorder();
+        Some(payload)
+    }
+
+    /// The rule with exactly this match and priority.
+    pub fn get(&self, value: &Flow, mask: &Flow, priority: u16) -> Option<&T> {
+        let sub = self.subtables.iter().find(|s| s.mask == *mask)?;
+        let v = value.masked(mask);
+        let mut hashes = SmallVec::new();
+        let key = sub.stage_hashes(&v, &mut hashes);
+        let hash = *hashes.last()?;
+        sub.find(hash, &key)?
+            .rules
+            .iter()
+            .find(|r| r.priority == priority)
+            .map(|r| &r.payload)
+    }
+
+    /// The highest-priority rule list in `sub` matching `flow`, un-wildcarding in `wc` the
+    /// stages consulted.
+    fn find_match_wc<'a>(
+        sub: &'a Subtable<T>,
+        flow: &Flow,
+        wc: &mut Option<&mut Flow>,
+    ) -> Option<&'a Entry<T>> {
+        let mut h = 0x9e37_79b9_7f4a_7c15u64;
+        let mut key: SmallVec<[u64; 6]> = SmallVec::new();
+        let last = sub.stages.len() - 1;
+        for (k, st) in sub.stages.iter().enumerate() {
+            for &(i, m) in st {
+                let v = flow.w[i as usize] & m;
+                h = hash_word(h, v);
+                key.push(v);
+            }
+            let hk = hash_finish(h);
+            if k < last {
+                if sub.indices[k].find(hk, |&(x, _)| x == hk).is_none() {
+                    if let Some(wc) = wc.as_deref_mut() {
+                        wc.or_with(&sub.cumulative[k]);
+                    }
+                    return None;
+                }
+            } else {
+                if let Some(wc) = wc.as_deref_mut() {
+                    wc.or_with(&sub.mask);
+                }
+                return sub.find(hk, &key);
+            }
+        }
+        None
+    }
+
+    /// Looks up the highest-priority rule matching `flow`, with conjunctive matches resolved
+    /// as OVS does. Every bit the answer depended on is set in `wc`.
+    pub fn lookup(&self, flow: &Flow, mut wc: Option<&mut Flow>) -> Option<LookupResult<'_, T>> {
+        self.lookup_inner(flow, &mut wc, true)
+    }
+
+    fn lookup_inner(
+        &self,
+        flow: &Flow,
+        wc: &mut Option<&mut Flow>,
+        allow_conj: bool,
+    ) -> Option<LookupResult<'_, T>> {
+        let mut hard: Option<&RuleRef<T>> = None;
+        let mut hard_pri: i32 = -1;
+        // Soft matches: (entry, index of the rule within the entry).
+        let mut soft: SmallVec<[(&Entry<T>, usize); 16]> = SmallVec::new();
+        for &si in &self.order {
+            let sub = &self.subtables[si];
+            if i32::from(sub.max_priority) <= hard_pri {
+                break;
+            }
+            let Some(e) = Self::find_match_wc(sub, flow, wc) else {
+                continue;
+            };
+            let r = &e.rules[0];
+            if i32::from(r.priority) <= hard_pri {
+                continue;
+            }
+            if r.conj.is_empty() {
+                hard = Some(r);
+                hard_pri = i32::from(r.priority);
+            } else if allow_conj {
+                soft.push((e, 0));
+            }
+        }
+        fn result<T>(r: &RuleRef<T>) -> LookupResult<'_, T> {
+            LookupResult {
+                payload: &r.payload,
+                priority: r.priority,
+            }
+        }
+        let soft_max = soft
+            .iter()
+            .map(|(e, i)| i32::from(e.rules[*i].priority))
+            .max()
+            .unwrap_or(-1);
+        if hard_pri >= soft_max {
+            return hard.map(result::<T>);
+        }
+        loop {
+            soft.retain(|(e, i)| *i < e.rules.len() && i32::from(e.rules[*i].priority) > hard_pri);
+            if soft.is_empty() {
+                break;
+            }
+            let soft_pri = soft
+                .iter()
+                .map(|(e, i)| e.rules[*i].priority)
+                .max()
+                .unwrap_or(0);
+            let n_soft_pri = soft
+                .iter()
+                .filter(|(e, i)| e.rules[*i].priority == soft_pri)
+                .count();
+            // Conjunction id -> clauses seen (bit set = seen or not required).
+            let mut seen: SmallVec<[(u32, u64); 16]> = SmallVec::new();
+            for (e, i) in soft.iter() {
+                let r = &e.rules[*i];
+                if r.priority != soft_pri {
+                    continue;
+                }
+                for c in &r.conj {
+                    if usize::from(c.n_clauses) > n_soft_pri {
+                        continue;
+                    }
+                    let slot = match seen.iter().position(|(id, _)| *id == c.id) {
+                        Some(p) => p,
+                        None => {
+                            let init = if c.n_clauses >= 64 {
+                                0
+                            } else {
+                                u64::MAX << c.n_clauses
+                            };
+                            seen.push((c.id, init));
+                            seen.len() - 1
+                        }
+                    };
+                    seen[slot].1 |= 1u64 << (c.clause & 63);
+                    if seen[slot].1 == u64::MAX {
+                        let mut f2 = *flow;
+                        f2.w[w::CONJ] = (f2.w[w::CONJ] & !0xffff_ffff) | u64::from(c.id);
+                        if let Some(found) = self.lookup_inner(&f2, wc, false) {
+                            return Some(found);
+                        }
+                    }
+                }
+            }
+            // No complete conjunction at this priority: fall back to lower-priority rules
+            // with the same match.
+            for k in 0..soft.len() {
+                let (e, i) = soft[k];
+                if e.rules[i].priority != soft_pri {
+                    continue;
+                }
+                let ni = i + 1;
+                soft[k].1 = ni;
+                if let Some(r) = e.rules.get(ni) {
+                    if r.conj.is_empty() {
+                        if i32::from(r.priority) > hard_pri {
+                            hard = Some(r);
+                            hard_pri = i32::from(r.priority);
+                        }
+                        soft[k].1 = e.rules.len(); // no longer soft
+                    }
+                }
+            }
+        }
+        hard.map(result::<T>)
+    }
+
+    /// Calls `f` with every rule's payload.
+    pub fn for_each(&self, mut f: impl FnMut(&T)) {
+        for s in &self.subtables {
+            for e in s.table.iter() {
+                for r in &e.rules {
+                    f(&r.payload);
+                }
+            }
+        }
+    }
+}
+
+impl<T: Clone> Clone for Classifier<T> {
+    fn clone(&self) -> Self {
+        Classifier {
+            subtables: self
+                .subtables
+                .iter()
+                .map(|s| Subtable {
+                    seq: s.seq,
+                    mask: s.mask,
+                    stages: s.stages.clone(),
+                    indices: s.indices.clone(),
+                    cumulative: s.cumulative.clone(),
+                    table: s
+                        .table
+                        .iter()
+                        .fold(HashTable::with_capacity(s.table.len()), |mut t, e| {
+                            t.insert_unique(
+                                e.hash,
+                                Entry {
+                                    hash: e.hash,
+                                    key: e.key.clone(),
+                                    rules: e
+                                        .rules
+                                        .iter()
+                                        .map(|r| RuleRef {
+                                            priority: r.priority,
+                                            seq: r.seq,
+                                            conj: r.conj.clone(),
+                                            payload: r.payload.clone(),
+                                        })
+                                        .collect(),
+                                },
+                                |e| e.hash,
+                            );
+                            t
+                        }),
+                    max_priority: s.max_priority,
+                    n_rules: s.n_rules,
+                })
+                .collect(),
+            order: self.order.clone(),
+            next_seq: self.next_seq,
+            n_rules: self.n_rules,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,304 @@
+use super::*;
+use crate::field::Field;
+use crate::ofctl::{parse_match, PortMap};
+use proptest::prelude::*;
+
+fn m(s: &str) -> crate::ofctl::Match {
+    parse_match(s, &PortMap::new()).unwrap()
+}
+
+fn add(c: &mut Classifier<&'static str>, s: &str, prio: u16, conj: &[(u32, u8, u8)], name: &'static str) {
+    let mm = m(s);
+    let cj: Vec<ConjClause> = conj
+        .iter()
+        .map(|&(id, k, n)| ConjClause {
+            id,
+            clause: k - 1,
+            n_clauses: n,
+        })
+        .collect();
+    c.insert(&mm.value, &mm.mask, prio, &cj, name);
+}
+
+fn pkt(s: &str) -> Flow {
+    m(s).value
+}
+
+fn look(c: &Classifier<&'static str>, f: &Flow) -> Option<&'static str> {
+    c.lookup(f, None).map(|r| *r.payload)
+}
+
+#[test]
+fn priority_and_masks() {
+    let mut c = Classifier::new();
+    add(&mut c, "ip", 10, &[], "ip");
+    add(&mut c, "tcp,tp_dst=80", 20, &[], "http");
+    add(&mut c, "ip,nw_dst=10.0.0.0/8", 15, &[], "ten");
+    add(&mut c, "", 0, &[], "default");
+    assert_eq!(look(&c, &pkt("tcp,nw_dst=10.1.1.1,tp_dst=80")), Some("http"));
+    assert_eq!(look(&c, &pkt("tcp,nw_dst=10.1.1.1,tp_dst=81")), Some("ten"));
+    assert_eq!(look(&c, &pkt("udp,nw_dst=11.1.1.1")), Some("ip"));
+    assert_eq!(look(&c, &pkt("arp")), Some("default"));
+    assert_eq!(c.len(), 4);
+    assert_eq!(c.n_subtables(), 4);
+    // Replace keeps count; remove works.
+    let mm = m("ip");
+    assert_eq!(c.insert(&mm.value, &mm.mask, 10, &[], "ip2"), Some("ip"));
+    assert_eq!(c.len(), 4);
+    assert_eq!(look(&c, &pkt("udp,nw_dst=11.1.1.1")), Some("ip2"));
+    assert_eq!(c.remove(&mm.value, &mm.mask, 10), Some("ip2"));
+    assert_eq!(look(&c, &pkt("udp,nw_dst=11.1.1.1")), Some("default"));
+    assert_eq!(c.remove(&mm.value, &mm.mask, 10), None);
+    assert_eq!(c.len(), 3);
+}
+
+#[test]
+fn same_match_different_priorities() {
+    let mut c = Classifier::new();
+    add(&mut c, "ip", 10, &[], "low");
+    add(&mut c, "ip", 30, &[], "high");
+    add(&mut c, "ip", 20, &[], "mid");
+    assert_eq!(look(&c, &pkt("ip")), Some("high"));
+    let mm = m("ip");
+    c.remove(&mm.value, &mm.mask, 30);
+    assert_eq!(look(&c, &pkt("ip")), Some("mid"));
+    assert_eq!(c.get(&mm.value, &mm.mask, 10), Some(&"low"));
+}
+
+#[test]
+fn equal_priority_ties_are_deterministic() {
+    // Overlapping rules at one priority: the one whose mask was installed first wins,
+    // whatever order the lookups happen in.
+    let mut c = Classifier::new();
+    add(&mut c, "ip,nw_src=10.0.0.1", 5, &[], "by-src");
+    add(&mut c, "ip,nw_dst=10.0.0.2", 5, &[], "by-dst");
+    for _ in 0..3 {
+        assert_eq!(look(&c, &pkt("ip,nw_src=10.0.0.1,nw_dst=10.0.0.2")), Some("by-src"));
+    }
+}
+
+#[test]
+fn staged_lookup_unwildcards_only_stages_consulted() {
+    let mut c = Classifier::new();
+    add(&mut c, "tcp,nw_src=10.0.0.1,tp_dst=80", 20, &[], "x");
+    add(&mut c, "", 0, &[], "default");
+    // An ARP packet fails at the L2 stage (dl_type): L3/L4 bits stay wildcarded.
+    let mut wc = Flow::ZERO;
+    let r = c.lookup(&pkt("arp,arp_spa=10.0.0.1"), Some(&mut wc)).unwrap();
+    assert_eq!(*r.payload, "default");
+    assert_eq!(Field::EthType.get(&wc), 0xffff);
+    assert_eq!(Field::NwSrc.get(&wc), 0);
+    assert_eq!(Field::TpDst.get(&wc), 0);
+    // A TCP packet from another source fails at L3: ports stay wildcarded.
+    let mut wc = Flow::ZERO;
+    c.lookup(&pkt("tcp,nw_src=10.0.0.9,tp_dst=80"), Some(&mut wc));
+    assert_eq!(Field::NwSrc.get(&wc), 0xffff_ffff);
+    assert_eq!(Field::TpDst.get(&wc), 0);
+    // A hit un-wildcards everything in the mask.
+    let mut wc = Flow::ZERO;
+    c.lookup(&pkt("tcp,nw_src=10.0.0.1,tp_dst=80"), Some(&mut wc));
+    assert_eq!(Field::TpDst.get(&wc), 0xffff);
+    // Subtables that cannot win are not consulted.
+    let mut c2 = Classifier::new();
+    add(&mut c2, "ip", 100, &[], "ip");
+    add(&mut c2, "tcp,tp_dst=80", 50, &[], "never");
+    let mut wc = Flow::ZERO;
+    assert_eq!(*c2.lookup(&pkt("tcp,tp_dst=80"), Some(&mut wc)).unwrap().payload, "ip");
+    assert_eq!(Field::TpDst.get(&wc), 0);
+    assert_eq!(Field::NwProto.get(&wc), 0);
+}
+
+/// The seed's table 50 on worker1: three conjunctions sharing clauses.
+fn table50() -> Classifier<&'static str> {
+    let mut c = Classifier::new();
+    add(&mut c, "ct_state=-new+est,ip", 210, &[], "est");
+    add(&mut c, "ip", 200, &[(2, 2, 3)], "c2.2");
+    add(&mut c, "udp,tp_dst=53", 200, &[(2, 3, 3)], "c2.3");
+    add(&mut c, "tcp,tp_dst=80", 200, &[(1, 3, 3)], "c1.3");
+    add(&mut c, "ip,nw_src=10.222.1.48", 200, &[(1, 1, 3), (2, 1, 3)], "c1.1+c2.1");
+    add(&mut c, "ip,nw_src=10.222.1.47", 200, &[(5, 1, 2)], "c5.1");
+    add(&mut c, "ip,nw_dst=10.222.2.34", 200, &[(1, 2, 3)], "c1.2a");
+    add(&mut c, "ip,nw_dst=10.222.1.47", 200, &[(1, 2, 3)], "c1.2b");
+    add(&mut c, "conj_id=2,ip", 190, &[], "conj2");
+    add(&mut c, "conj_id=1,ip", 190, &[], "conj1");
+    add(&mut c, "conj_id=5,ip", 190, &[], "conj5");
+    add(&mut c, "", 0, &[], "miss");
+    c
+}
+
+#[test]
+fn conjunctions_like_ovs() {
+    let c = table50();
+    // frontend -> backend2 TCP/80: conjunction 1 complete.
+    assert_eq!(
+        look(&c, &pkt("tcp,nw_src=10.222.1.48,nw_dst=10.222.2.34,tp_dst=80,ct_state=0x21")),
+        Some("conj1")
+    );
+    // frontend -> anything UDP/53: conjunction 2 (clause 2 is `ip`, matches everything).
+    assert_eq!(
+        look(&c, &pkt("udp,nw_src=10.222.1.48,nw_dst=8.8.8.8,tp_dst=53")),
+        Some("conj2")
+    );
+    // frontend -> backend2 TCP/22: no conjunction complete.
+    assert_eq!(
+        look(&c, &pkt("tcp,nw_src=10.222.1.48,nw_dst=10.222.2.34,tp_dst=22")),
+        Some("miss")
+    );
+    // Established traffic takes the hard match above the soft ones.
+    assert_eq!(
+        look(&c, &pkt("tcp,nw_src=10.222.1.48,nw_dst=10.222.2.34,tp_dst=22,ct_state=0x22")),
+        Some("est")
+    );
+    // backend1 egress: conjunction 5 has a single clause present of two -> miss.
+    assert_eq!(look(&c, &pkt("tcp,nw_src=10.222.1.47,tp_dst=80")), Some("miss"));
+    // Some other source to backend1:80: clause 1 of conj 1 missing.
+    assert_eq!(
+        look(&c, &pkt("tcp,nw_src=10.222.1.3,nw_dst=10.222.1.47,tp_dst=80")),
+        Some("miss")
+    );
+}
+
+#[test]
+fn conjunction_falls_back_to_lower_priority_identical_match() {
+    let mut c = Classifier::new();
+    add(&mut c, "ip,nw_src=1.1.1.1", 100, &[(9, 1, 2)], "soft");
+    add(&mut c, "ip,nw_src=1.1.1.1", 50, &[], "hard-below");
+    add(&mut c, "", 0, &[], "miss");
+    add(&mut c, "conj_id=9", 10, &[], "conj9");
+    assert_eq!(look(&c, &pkt("ip,nw_src=1.1.1.1")), Some("hard-below"));
+    add(&mut c, "ip,nw_dst=2.2.2.2", 100, &[(9, 2, 2)], "soft2");
+    assert_eq!(look(&c, &pkt("ip,nw_src=1.1.1.1,nw_dst=2.2.2.2")), Some("conj9"));
+    // A complete conjunction with no conj_id flow is ignored.
+    let mut c = Classifier::new();
+    add(&mut c, "ip,nw_src=1.1.1.1", 100, &[(9, 1, 2)], "a");
+    add(&mut c, "ip,nw_dst=2.2.2.2", 100, &[(9, 2, 2)], "b");
+    add(&mut c, "ip", 1, &[], "low");
+    assert_eq!(look(&c, &pkt("ip,nw_src=1.1.1.1,nw_dst=2.2.2.2")), Some("low"));
+}
+
+// ---- Property tests against a linear-scan reference.
+
+#[derive(Clone, Debug)]
+struct R {
+    value: Flow,
+    mask: Flow,
+    prio: u16,
+}
+
+/// Random rules over a few fields with small value spaces so that matches are frequent.
+fn arb_rule() -> impl Strategy<Value = R> {
+    (
+        prop::option::of(0u8..3),
+        prop::option::of(0u8..4),
+        prop::option::of((0u8..4, 24u8..=32)),
+        prop::option::of(0u16..3),
+        prop::option::of(0u32..3),
+        0u16..1000,
+    )
+        .prop_map(|(port, proto, dst, tp, reg, prio)| {
+            let mut value = Flow::ZERO;
+            let mut mask = Flow::ZERO;
+            let mut set = |f: Field, v: u128, m: u128| {
+                f.set(&mut value, v & m);
+                f.set(&mut mask, m);
+            };
+            if let Some(p) = port {
+                set(Field::InPort, u128::from(p), 0xffff_ffff);
+            }
+            set(Field::EthType, 0x0800, 0xffff);
+            if let Some(p) = proto {
+                set(Field::NwProto, u128::from(p), 0xff);
+            }
+            if let Some((d, len)) = dst {
+                let m = (u32::MAX << (32 - u32::from(len))) as u128;
+                set(Field::NwDst, u128::from(0x0a00_0000 | u32::from(d)), m);
+            }
+            if let Some(t) = tp {
+                set(Field::TpDst, u128::from(t), 0xffff);
+            }
+            if let Some(r) = reg {
+                set(Field::Reg(3), u128::from(r), 0xffff_ffff);
+            }
+            R { value, mask, prio }
+        })
+}
+
+fn arb_flow() -> impl Strategy<Value = Flow> {
+    (0u8..3, 0u8..4, 0u8..4, 0u16..3, 0u32..3, any::<u16>()).prop_map(
+        |(port, proto, d, tp, reg, sport)| {
+            let mut f = Flow::ZERO;
+            Field::InPort.set(&mut f, u128::from(port));
+            Field::EthType.set(&mut f, 0x0800);
+            Field::NwProto.set(&mut f, u128::from(proto));
+            Field::NwDst.set(&mut f, u128::from(0x0a00_0000 | u32::from(d)));
+            Field::TpDst.set(&mut f, u128::from(tp));
+            Field::TpSrc.set(&mut f, u128::from(sport));
+            Field::Reg(3).set(&mut f, u128::from(reg));
+            f
+        },
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn matches_linear_scan(rules in prop::collection::vec(arb_rule(), 0..40),
+                           flows in prop::collection::vec(arb_flow(), 1..20)) {
+        let mut c: Classifier<usize> = Classifier::new();
+        let mut live: Vec<Option<R>> = Vec::new();
+        for (i, r) in rules.iter().enumerate() {
+            // Later duplicates (same match+priority) replace earlier ones, like the classifier.
+            for l in live.iter_mut() {
+                if let Some(x) = l {
+                    if x.mask == r.mask && x.value == r.value && x.prio == r.prio { *l = None; }
+                }
+            }
+            c.insert(&r.value, &r.mask, r.prio, &[], i);
+            live.push(Some(r.clone()));
+        }
+        for f in &flows {
+            let best = live.iter().flatten()
+                .filter(|r| f.matches(&r.value, &r.mask))
+                .map(|r| r.prio).max();
+            let mut wc = Flow::ZERO;
+            let got = c.lookup(f, Some(&mut wc));
+            prop_assert_eq!(got.as_ref().map(|g| g.priority), best);
+            // Megaflow property: any flow that agrees on the un-wildcarded bits gets the
+            // same answer.
+            if let Some(g) = &got {
+                let rid = *g.payload;
+                for g2 in &flows {
+                    if g2.masked(&wc) == f.masked(&wc) {
+                        let other = c.lookup(g2, None).map(|x| *x.payload);
+                        prop_assert_eq!(other, Some(rid));
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn wildcards_are_sufficient_under_perturbation(rules in prop::collection::vec(arb_rule(), 1..30),
+                                                   f in arb_flow(), noise in arb_flow()) {
+        let mut c: Classifier<usize> = Classifier::new();
+        for (i, r) in rules.iter().enumerate() { c.insert(&r.value, &r.mask, r.prio, &[], i); }
+        let mut wc = Flow::ZERO;
+        let a = c.lookup(&f, Some(&mut wc)).map(|x| *x.payload);
+        // Take wildcarded bits from `noise`, the rest from `f`.
+        let mut g = Flow::ZERO;
+        for i in 0..FLOW_WORDS { g.w[i] = (f.w[i] & wc.w[i]) | (noise.w[i] & !wc.w[i]); }
+        let b = c.lookup(&g, None).map(|x| *x.payload);
+        prop_assert_eq!(a, b);
+    }
+
+    #[test]
+    fn remove_restores(rules in prop::collection::vec(arb_rule(), 1..30), f in arb_flow()) {
+        let mut c: Classifier<usize> = Classifier::new();
+        for (i, r) in rules.iter().enumerate() { c.insert(&r.value, &r.mask, r.prio, &[], i); }
+        for r in &rules { c.remove(&r.value, &r.mask, r.prio); }
+        prop_assert!(c.is_empty());
+        prop_assert!(c.lookup(&f, None).is_none());
+        prop_assert_eq!(c.n_subtables(), 0);
+    }
+}
