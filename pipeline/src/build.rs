@@ -260,6 +260,171 @@ pub fn mac(s: &str) -> u64 {
     crate::ofctl::parse_mac(s).expect("MAC literal")
 }
 
+/// Synthesised TCP sequence number for one endpoint, so that packets composed from flow
+/// specs (`trace`) form a consistent handshake: a SYN from A carries `isn(A)`, a SYN-ACK
+/// from B acknowledges `isn(A)+1`, later segments continue from there.
+pub fn isn(addr: u128, port: u16) -> u32 {
+    let h = crate::classifier::hash_finish(crate::classifier::hash_word(
+        addr as u64 ^ (addr >> 64) as u64,
+        u64::from(port),
+    ));
+    (h as u32) | 1
+}
+
+/// Builds a frame from a flow key (OVS's `flow_compose`): Ethernet, optional VLAN, IPv4 or
+/// IPv6 or ARP, and TCP/UDP/ICMP with valid checksums, `payload_len` zero bytes of payload.
+pub fn from_flow(f: &crate::flow::Flow, payload_len: usize) -> Vec<u8> {
+    use crate::field::Field;
+    use crate::flow::{eth_type, ip_proto, VLAN_CFI};
+    let dst = Field::EthDst.get(f) as u64;
+    let src = Field::EthSrc.get(f) as u64;
+    let tci = Field::VlanTci.get(f) as u16;
+    let vlan = (tci & VLAN_CFI != 0).then_some(tci & !VLAN_CFI);
+    let ty = Field::EthType.get(f) as u16;
+    let payload = vec![0u8; payload_len];
+    match ty {
+        eth_type::ARP | eth_type::RARP => {
+            let mut out = Vec::new();
+            eth_header(&mut out, dst, src, vlan, ty);
+            out.extend_from_slice(&[0, 1, 8, 0, 6, 4]);
+            out.extend_from_slice(&(Field::ArpOp.get(f) as u16).to_be_bytes());
+            out.extend_from_slice(&(Field::ArpSha.get(f) as u64).to_be_bytes()[2..]);
+            out.extend_from_slice(&(Field::ArpSpa.get(f) as u32).to_be_bytes());
+            out.extend_from_slice(&(Field::ArpTha.get(f) as u64).to_be_bytes()[2..]);
+            out.extend_from_slice(&(Field::ArpTpa.get(f) as u32).to_be_bytes());
+            out
+        }
+        eth_type::IPV4 => {
+            let proto = Field::NwProto.get(f) as u8;
+            let sport = Field::TpSrc.get(f) as u16;
+            let dport = Field::TpDst.get(f) as u16;
+            let s_ip = Field::NwSrc.get(f) as u32;
+            let d_ip = Field::NwDst.get(f) as u32;
+            let l4 = match proto {
+                ip_proto::TCP => {
+                    let flags = Field::TcpFlags.get(f) as u16;
+                    let syn = flags & 0x002 != 0;
+                    let ack = flags & 0x010 != 0;
+                    let me = isn(u128::from(s_ip), sport);
+                    let peer = isn(u128::from(d_ip), dport);
+                    L4Spec::Tcp {
+                        sport,
+                        dport,
+                        flags,
+                        seq: if syn { me } else { me.wrapping_add(1) },
+                        ack: if ack { peer.wrapping_add(1) } else { 0 },
+                        win: 65535,
+                    }
+                }
+                ip_proto::UDP => L4Spec::Udp { sport, dport },
+                ip_proto::ICMP => L4Spec::Icmp {
+                    ty: sport as u8,
+                    code: dport as u8,
+                    rest: 0x0001_0001,
+                },
+                p => L4Spec::Raw(p),
+            };
+            let frag = match Field::NwFrag.get(f) as u8 {
+                0 => 0x4000,
+                1 => 0x2000,
+                _ => 0x2010,
+            };
+            ipv4_frame(&Ipv4Spec {
+                eth_src: src,
+                eth_dst: dst,
+                vlan,
+                src: s_ip,
+                dst: d_ip,
+                ttl: Field::NwTtl.get(f) as u8,
+                tos: (f.w[crate::flow::w::NW_L4] >> 8) as u8,
+                id: 0,
+                frag,
+                l4,
+                payload,
+            })
+        }
+        eth_type::IPV6 => {
+            let proto = Field::NwProto.get(f) as u8;
+            let sport = Field::TpSrc.get(f) as u16;
+            let dport = Field::TpDst.get(f) as u16;
+            let s = Field::Ipv6Src.get(f);
+            let d = Field::Ipv6Dst.get(f);
+            let mut l4 = match proto {
+                ip_proto::TCP => {
+                    let flags = Field::TcpFlags.get(f) as u16;
+                    let me = isn(s, sport);
+                    let peer = isn(d, dport);
+                    let mut h = Vec::new();
+                    h.extend_from_slice(&sport.to_be_bytes());
+                    h.extend_from_slice(&dport.to_be_bytes());
+                    let seq = if flags & 2 != 0 {
+                        me
+                    } else {
+                        me.wrapping_add(1)
+                    };
+                    let ack = if flags & 0x10 != 0 {
+                        peer.wrapping_add(1)
+                    } else {
+                        0
+                    };
+                    h.extend_from_slice(&seq.to_be_bytes());
+                    h.extend_from_slice(&ack.to_be_bytes());
+                    h.extend_from_slice(&((5u16 << 12) | (flags & 0xfff)).to_be_bytes());
+                    h.extend_from_slice(&65535u16.to_be_bytes());
+                    h.extend_from_slice(&[0, 0, 0, 0]);
+                    h
+                }
+                ip_proto::UDP => {
+                    let mut h = Vec::new();
+                    h.extend_from_slice(&sport.to_be_bytes());
+                    h.extend_from_slice(&dport.to_be_bytes());
+                    h.extend_from_slice(&((8 + payload_len) as u16).to_be_bytes());
+                    h.extend_from_slice(&[0, 0]);
+                    h
+                }
+                ip_proto::ICMPV6 => vec![sport as u8, dport as u8, 0, 0, 0, 0, 0, 0],
+                _ => Vec::new(),
+            };
+            l4.extend_from_slice(&payload);
+            let csum_off = match proto {
+                ip_proto::TCP => Some(16),
+                ip_proto::UDP => Some(6),
+                ip_proto::ICMPV6 => Some(2),
+                _ => None,
+            };
+            if let Some(o) = csum_off {
+                let mut ps = [0u8; 40];
+                ps[..16].copy_from_slice(&s.to_be_bytes());
+                ps[16..32].copy_from_slice(&d.to_be_bytes());
+                ps[32..36].copy_from_slice(&(l4.len() as u32).to_be_bytes());
+                ps[39] = proto;
+                let c = finish(sum16(&l4, sum16(&ps, 0)));
+                l4[o..o + 2].copy_from_slice(&c.to_be_bytes());
+            }
+            let mut out = Vec::new();
+            eth_header(&mut out, dst, src, vlan, ty);
+            let tc = (f.w[crate::flow::w::NW_L4] >> 8) as u8;
+            let label = Field::Ipv6Label.get(f) as u32;
+            let vtc = (6u32 << 28) | (u32::from(tc) << 20) | label;
+            out.extend_from_slice(&vtc.to_be_bytes());
+            out.extend_from_slice(&(l4.len() as u16).to_be_bytes());
+            out.push(proto);
+            out.push(Field::NwTtl.get(f) as u8);
+            out.extend_from_slice(&s.to_be_bytes());
+            out.extend_from_slice(&d.to_be_bytes());
+            out.extend_from_slice(&l4);
+            out
+        }
+        _ => {
+            let mut out = Vec::new();
+            eth_header(&mut out, dst, src, vlan, if ty == 0 { 0x05ff } else { ty });
+            out.extend_from_slice(&payload);
+            out.resize(out.len().max(60), 0);
+            out
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -155,7 +155,8 @@ impl<T> Subtable<T> {
     }
 
     fn find(&self, hash: u64, key: &[u64]) -> Option<&Entry<T>> {
-        self.table.find(hash, |e| e.hash == hash && e.key[..] == key[..])
+        self.table
+            .find(hash, |e| e.hash == hash && e.key[..] == key[..])
     }
 }
 
@@ -274,15 +275,8 @@ impl<T> Classifier<T> {
             None => {
                 let mut rules = SmallVec::new();
                 rules.push(rule);
-                sub.table.insert_unique(
-                    hash,
-                    Entry {
-                        hash,
-                        key,
-                        rules,
-                    },
-                    |e| e.hash,
-                );
+                sub.table
+                    .insert_unique(hash, Entry { hash, key, rules }, |e| e.hash);
                 for (k, idx) in sub.indices.iter_mut().enumerate() {
                     let h = hashes[k];
                     match idx.find_mut(h, |&(x, _)| x == h) {
@@ -315,7 +309,11 @@ impl<T> Classifier<T> {
             .table
             .find_entry(hash, |e| e.hash == hash && e.key[..] == key[..])
             .ok()?;
-        let pos = entry.get().rules.iter().position(|r| r.priority == priority)?;
+        let pos = entry
+            .get()
+            .rules
+            .iter()
+            .position(|r| r.priority == priority)?;
         let (payload, now_empty) = {
             let mut entry = entry;
             let r = entry.get_mut().rules.remove(pos);
@@ -544,10 +542,9 @@ impl<T: Clone> Clone for Classifier<T> {
                     stages: s.stages.clone(),
                     indices: s.indices.clone(),
                     cumulative: s.cumulative.clone(),
-                    table: s
-                        .table
-                        .iter()
-                        .fold(HashTable::with_capacity(s.table.len()), |mut t, e| {
+                    table: s.table.iter().fold(
+                        HashTable::with_capacity(s.table.len()),
+                        |mut t, e| {
                             t.insert_unique(
                                 e.hash,
                                 Entry {
@@ -567,7 +564,8 @@ impl<T: Clone> Clone for Classifier<T> {
                                 |e| e.hash,
                             );
                             t
-                        }),
+                        },
+                    ),
                     max_priority: s.max_priority,
                     n_rules: s.n_rules,
                 })

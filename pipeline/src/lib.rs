@@ -3,10 +3,16 @@
 //! Everything here runs on a byte buffer, so every behaviour of the switch's datapath can be
 //! unit-tested without hardware.
 
+pub mod bridge;
+pub mod build;
+pub mod classifier;
+pub mod ct;
 pub mod field;
 pub mod flow;
 pub mod ofctl;
-pub mod build;
 pub mod packet;
-pub mod classifier;
 pub mod tables;
+pub use ct as conntrack;
+pub mod dpaction;
+pub mod slowpath;
+pub mod xlate;

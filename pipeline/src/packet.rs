@@ -136,12 +136,6 @@ fn be16(b: &[u8], o: usize) -> Option<u16> {
 }
 
 #[inline]
-fn be32(b: &[u8], o: usize) -> Option<u32> {
-    let s = b.get(o..o + 4)?;
-    Some(u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
-}
-
-#[inline]
 fn mac_at(b: &[u8], o: usize) -> u64 {
     let s = &b[o..o + 6];
     (u64::from(s[0]) << 40)
@@ -240,10 +234,8 @@ fn parse_ipv4(b: &[u8], base: usize, key: &mut Flow, lay: &mut Layout) {
         }
     }
     key.w[w::NW_ADDR] = u64::from(src) | (u64::from(dst) << 32);
-    key.w[w::NW_L4] = u64::from(proto)
-        | (u64::from(tos) << 8)
-        | (u64::from(ttl) << 16)
-        | (u64::from(frag) << 24);
+    key.w[w::NW_L4] =
+        u64::from(proto) | (u64::from(tos) << 8) | (u64::from(ttl) << 16) | (u64::from(frag) << 24);
     lay.l4 = (base + ihl) as u16;
     lay.l4_len = (tot - ihl) as u16;
     if frag & nw_frag::LATER == 0 {
@@ -638,8 +630,7 @@ pub fn ttl(d: &[u8], lay: &Layout, v6: bool) -> Option<u8> {
 /// Writes an L4 source or destination port (TCP/UDP/SCTP), fixing the checksum.
 pub fn set_l4_port(d: &mut [u8], lay: &Layout, key: &Flow, is_src: bool, port: u16) {
     let proto = Field::NwProto.get(key) as u8;
-    if !matches!(proto, ip_proto::TCP | ip_proto::UDP | ip_proto::SCTP) || !l4_ok(d, lay, key, 4)
-    {
+    if !matches!(proto, ip_proto::TCP | ip_proto::UDP | ip_proto::SCTP) || !l4_ok(d, lay, key, 4) {
         return;
     }
     let o = usize::from(lay.l4) + if is_src { 0 } else { 2 };

@@ -60,7 +60,11 @@ pub struct Table {
 
 impl Table {
     /// Looks up `flow`, recording consulted bits in `wc`.
-    pub fn lookup(&self, flow: &Flow, wc: Option<&mut Flow>) -> Option<LookupResult<'_, Arc<Rule>>> {
+    pub fn lookup(
+        &self,
+        flow: &Flow,
+        wc: Option<&mut Flow>,
+    ) -> Option<LookupResult<'_, Arc<Rule>>> {
         self.cls.lookup(flow, wc)
     }
 
@@ -94,7 +98,8 @@ impl Table {
             rule.clone(),
         );
         if let Some(o) = &old {
-            self.rules.remove(&(std::cmp::Reverse(o.entry.priority), o.id));
+            self.rules
+                .remove(&(std::cmp::Reverse(o.entry.priority), o.id));
         }
         self.rules
             .insert((std::cmp::Reverse(rule.entry.priority), rule.id), rule);
@@ -103,7 +108,8 @@ impl Table {
 
     fn remove(&mut self, m: &Match, priority: u16) -> Option<Arc<Rule>> {
         let old = self.cls.remove(&m.value, &m.mask, priority)?;
-        self.rules.remove(&(std::cmp::Reverse(old.entry.priority), old.id));
+        self.rules
+            .remove(&(std::cmp::Reverse(old.entry.priority), old.id));
         Some(old)
     }
 
@@ -251,7 +257,11 @@ impl OfTables {
     }
 
     /// Applies a batch atomically: returns the new version, or an error and no change.
-    pub fn apply(&self, mods: &[FlowMod], now_ms: u64) -> Result<(OfTables, ModSummary), FlowModError> {
+    pub fn apply(
+        &self,
+        mods: &[FlowMod],
+        now_ms: u64,
+    ) -> Result<(OfTables, ModSummary), FlowModError> {
         let mut next = self.clone();
         next.version += 1;
         let mut sum = ModSummary::default();
@@ -275,7 +285,12 @@ impl OfTables {
         Ok((next, sum))
     }
 
-    fn add(&mut self, e: &FlowEntry, now_ms: u64, sum: &mut ModSummary) -> Result<(), FlowModError> {
+    fn add(
+        &mut self,
+        e: &FlowEntry,
+        now_ms: u64,
+        sum: &mut ModSummary,
+    ) -> Result<(), FlowModError> {
         let id = self.next_id;
         self.next_id += 1;
         let limit = self.max_flows_per_table;
@@ -365,12 +380,17 @@ impl OfTables {
     /// are kept as they are (same rule, same counters), flows whose actions or cookie changed
     /// are replaced keeping counters, others added, and flows not in `flows` deleted — in one
     /// version, so no packet sees a mix.
-    pub fn replace_all(&self, flows: &[FlowEntry], now_ms: u64) -> Result<(OfTables, ModSummary), FlowModError> {
+    pub fn replace_all(
+        &self,
+        flows: &[FlowEntry],
+        now_ms: u64,
+    ) -> Result<(OfTables, ModSummary), FlowModError> {
         let mut next = self.clone();
         next.version += 1;
         let mut sum = ModSummary::default();
         // Keys of the desired set.
-        let mut want: std::collections::HashSet<(u8, u16, Match)> = std::collections::HashSet::new();
+        let mut want: std::collections::HashSet<(u8, u16, Match)> =
+            std::collections::HashSet::new();
         for e in flows {
             Self::check(e)?;
             let key = (e.table_id(), e.priority, e.matches);
@@ -450,7 +470,12 @@ mod tests {
         r.credit(3, 300, 5);
         // Re-adding the same match+priority modifies, keeping counters.
         let (t2, s) = t
-            .apply(&[FlowMod::Add(fe("table=0,priority=20,tcp,tp_dst=80 actions=output:3"))], 1)
+            .apply(
+                &[FlowMod::Add(fe(
+                    "table=0,priority=20,tcp,tp_dst=80 actions=output:3",
+                ))],
+                1,
+            )
             .unwrap();
         assert_eq!(s.modified, 1);
         let r2 = t2.table(0).unwrap().rules().next().unwrap();
@@ -526,7 +551,12 @@ mod tests {
             }
         );
         for r in t2.table(0).unwrap().rules() {
-            assert_eq!(r.stats.n_packets.load(Ordering::Relaxed), 1, "{:?}", r.entry);
+            assert_eq!(
+                r.stats.n_packets.load(Ordering::Relaxed),
+                1,
+                "{:?}",
+                r.entry
+            );
         }
         assert!(t2.table(1).is_none());
         assert_eq!(t2.n_flows(), 3);

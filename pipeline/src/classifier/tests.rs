@@ -7,7 +7,13 @@ fn m(s: &str) -> crate::ofctl::Match {
     parse_match(s, &PortMap::new()).unwrap()
 }
 
-fn add(c: &mut Classifier<&'static str>, s: &str, prio: u16, conj: &[(u32, u8, u8)], name: &'static str) {
+fn add(
+    c: &mut Classifier<&'static str>,
+    s: &str,
+    prio: u16,
+    conj: &[(u32, u8, u8)],
+    name: &'static str,
+) {
     let mm = m(s);
     let cj: Vec<ConjClause> = conj
         .iter()
@@ -35,7 +41,10 @@ fn priority_and_masks() {
     add(&mut c, "tcp,tp_dst=80", 20, &[], "http");
     add(&mut c, "ip,nw_dst=10.0.0.0/8", 15, &[], "ten");
     add(&mut c, "", 0, &[], "default");
-    assert_eq!(look(&c, &pkt("tcp,nw_dst=10.1.1.1,tp_dst=80")), Some("http"));
+    assert_eq!(
+        look(&c, &pkt("tcp,nw_dst=10.1.1.1,tp_dst=80")),
+        Some("http")
+    );
     assert_eq!(look(&c, &pkt("tcp,nw_dst=10.1.1.1,tp_dst=81")), Some("ten"));
     assert_eq!(look(&c, &pkt("udp,nw_dst=11.1.1.1")), Some("ip"));
     assert_eq!(look(&c, &pkt("arp")), Some("default"));
@@ -73,7 +82,10 @@ fn equal_priority_ties_are_deterministic() {
     add(&mut c, "ip,nw_src=10.0.0.1", 5, &[], "by-src");
     add(&mut c, "ip,nw_dst=10.0.0.2", 5, &[], "by-dst");
     for _ in 0..3 {
-        assert_eq!(look(&c, &pkt("ip,nw_src=10.0.0.1,nw_dst=10.0.0.2")), Some("by-src"));
+        assert_eq!(
+            look(&c, &pkt("ip,nw_src=10.0.0.1,nw_dst=10.0.0.2")),
+            Some("by-src")
+        );
     }
 }
 
@@ -84,7 +96,9 @@ fn staged_lookup_unwildcards_only_stages_consulted() {
     add(&mut c, "", 0, &[], "default");
     // An ARP packet fails at the L2 stage (dl_type): L3/L4 bits stay wildcarded.
     let mut wc = Flow::ZERO;
-    let r = c.lookup(&pkt("arp,arp_spa=10.0.0.1"), Some(&mut wc)).unwrap();
+    let r = c
+        .lookup(&pkt("arp,arp_spa=10.0.0.1"), Some(&mut wc))
+        .unwrap();
     assert_eq!(*r.payload, "default");
     assert_eq!(Field::EthType.get(&wc), 0xffff);
     assert_eq!(Field::NwSrc.get(&wc), 0);
@@ -103,7 +117,12 @@ fn staged_lookup_unwildcards_only_stages_consulted() {
     add(&mut c2, "ip", 100, &[], "ip");
     add(&mut c2, "tcp,tp_dst=80", 50, &[], "never");
     let mut wc = Flow::ZERO;
-    assert_eq!(*c2.lookup(&pkt("tcp,tp_dst=80"), Some(&mut wc)).unwrap().payload, "ip");
+    assert_eq!(
+        *c2.lookup(&pkt("tcp,tp_dst=80"), Some(&mut wc))
+            .unwrap()
+            .payload,
+        "ip"
+    );
     assert_eq!(Field::TpDst.get(&wc), 0);
     assert_eq!(Field::NwProto.get(&wc), 0);
 }
@@ -115,7 +134,13 @@ fn table50() -> Classifier<&'static str> {
     add(&mut c, "ip", 200, &[(2, 2, 3)], "c2.2");
     add(&mut c, "udp,tp_dst=53", 200, &[(2, 3, 3)], "c2.3");
     add(&mut c, "tcp,tp_dst=80", 200, &[(1, 3, 3)], "c1.3");
-    add(&mut c, "ip,nw_src=10.222.1.48", 200, &[(1, 1, 3), (2, 1, 3)], "c1.1+c2.1");
+    add(
+        &mut c,
+        "ip,nw_src=10.222.1.48",
+        200,
+        &[(1, 1, 3), (2, 1, 3)],
+        "c1.1+c2.1",
+    );
     add(&mut c, "ip,nw_src=10.222.1.47", 200, &[(5, 1, 2)], "c5.1");
     add(&mut c, "ip,nw_dst=10.222.2.34", 200, &[(1, 2, 3)], "c1.2a");
     add(&mut c, "ip,nw_dst=10.222.1.47", 200, &[(1, 2, 3)], "c1.2b");
@@ -131,7 +156,10 @@ fn conjunctions_like_ovs() {
     let c = table50();
     // frontend -> backend2 TCP/80: conjunction 1 complete.
     assert_eq!(
-        look(&c, &pkt("tcp,nw_src=10.222.1.48,nw_dst=10.222.2.34,tp_dst=80,ct_state=0x21")),
+        look(
+            &c,
+            &pkt("tcp,nw_src=10.222.1.48,nw_dst=10.222.2.34,tp_dst=80,ct_state=0x21")
+        ),
         Some("conj1")
     );
     // frontend -> anything UDP/53: conjunction 2 (clause 2 is `ip`, matches everything).
@@ -141,19 +169,31 @@ fn conjunctions_like_ovs() {
     );
     // frontend -> backend2 TCP/22: no conjunction complete.
     assert_eq!(
-        look(&c, &pkt("tcp,nw_src=10.222.1.48,nw_dst=10.222.2.34,tp_dst=22")),
+        look(
+            &c,
+            &pkt("tcp,nw_src=10.222.1.48,nw_dst=10.222.2.34,tp_dst=22")
+        ),
         Some("miss")
     );
     // Established traffic takes the hard match above the soft ones.
     assert_eq!(
-        look(&c, &pkt("tcp,nw_src=10.222.1.48,nw_dst=10.222.2.34,tp_dst=22,ct_state=0x22")),
+        look(
+            &c,
+            &pkt("tcp,nw_src=10.222.1.48,nw_dst=10.222.2.34,tp_dst=22,ct_state=0x22")
+        ),
         Some("est")
     );
     // backend1 egress: conjunction 5 has a single clause present of two -> miss.
-    assert_eq!(look(&c, &pkt("tcp,nw_src=10.222.1.47,tp_dst=80")), Some("miss"));
+    assert_eq!(
+        look(&c, &pkt("tcp,nw_src=10.222.1.47,tp_dst=80")),
+        Some("miss")
+    );
     // Some other source to backend1:80: clause 1 of conj 1 missing.
     assert_eq!(
-        look(&c, &pkt("tcp,nw_src=10.222.1.3,nw_dst=10.222.1.47,tp_dst=80")),
+        look(
+            &c,
+            &pkt("tcp,nw_src=10.222.1.3,nw_dst=10.222.1.47,tp_dst=80")
+        ),
         Some("miss")
     );
 }
@@ -167,13 +207,19 @@ fn conjunction_falls_back_to_lower_priority_identical_match() {
     add(&mut c, "conj_id=9", 10, &[], "conj9");
     assert_eq!(look(&c, &pkt("ip,nw_src=1.1.1.1")), Some("hard-below"));
     add(&mut c, "ip,nw_dst=2.2.2.2", 100, &[(9, 2, 2)], "soft2");
-    assert_eq!(look(&c, &pkt("ip,nw_src=1.1.1.1,nw_dst=2.2.2.2")), Some("conj9"));
+    assert_eq!(
+        look(&c, &pkt("ip,nw_src=1.1.1.1,nw_dst=2.2.2.2")),
+        Some("conj9")
+    );
     // A complete conjunction with no conj_id flow is ignored.
     let mut c = Classifier::new();
     add(&mut c, "ip,nw_src=1.1.1.1", 100, &[(9, 1, 2)], "a");
     add(&mut c, "ip,nw_dst=2.2.2.2", 100, &[(9, 2, 2)], "b");
     add(&mut c, "ip", 1, &[], "low");
-    assert_eq!(look(&c, &pkt("ip,nw_src=1.1.1.1,nw_dst=2.2.2.2")), Some("low"));
+    assert_eq!(
+        look(&c, &pkt("ip,nw_src=1.1.1.1,nw_dst=2.2.2.2")),
+        Some("low")
+    );
 }
 
 // ---- Property tests against a linear-scan reference.

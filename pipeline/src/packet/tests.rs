@@ -195,7 +195,10 @@ fn ipv6_keys() {
     assert_eq!(Field::NwTtl.get(&k), 33);
     assert_eq!(Field::Ipv6Label.get(&k), 0x12345);
     assert_eq!(Field::NwTos.get(&k) & 0xfc, 0x10);
-    assert_eq!(Field::Ipv6Src.get(&k), 0x2001_0db8_0000_0000_0000_0000_0000_0001);
+    assert_eq!(
+        Field::Ipv6Src.get(&k),
+        0x2001_0db8_0000_0000_0000_0000_0000_0001
+    );
     // Later fragment.
     let f = ipv6_frame(44, &[17, 0, 0, 0x10, 0, 0, 0, 1], &udp);
     let (k, _) = key_of(&f);
@@ -213,7 +216,10 @@ fn ipv6_keys() {
     let (k, l) = key_of(&f);
     assert_eq!(l.err, 0);
     assert_eq!(Field::IcmpType.get(&k), 135);
-    assert_eq!(Field::NdTarget.get(&k), 0xfe80_0000_0000_0000_0000_0000_0000_0009);
+    assert_eq!(
+        Field::NdTarget.get(&k),
+        0xfe80_0000_0000_0000_0000_0000_0000_0009
+    );
     assert_eq!(Field::NdSll.get(&k), 0xaabbccddeeff);
     // Zero-length option: ND fields cleared.
     let mut bad = ns.clone();

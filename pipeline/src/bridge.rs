@@ -1,0 +1,469 @@
+//! A bridge: its ports, OpenFlow tables, MAC-learning table, recirculation states and
+//! connection tracker — the state the slow path translates against.
+//!
+//! Everything here is shared between worker cores. The tables are an immutable snapshot
+//! behind a lock that is only taken to clone an `Arc`; the fast path never touches this
+//! state except conntrack.
+
+use crate::conntrack::{Conntrack, ConntrackConfig};
+use crate::dpaction::TunnelMeta;
+use crate::flow::{w, Flow};
+use crate::ofctl::{FlowEntry, PortMap};
+use crate::tables::{FlowMod, FlowModError, ModSummary, OfTables};
+use parking_lot::{Mutex, RwLock};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// A Geneve tunnel port's options, as OVS's `options:` column.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TunnelPort {
+    /// `remote_ip`: `None` means `flow` (taken from `tun_dst`).
+    pub remote_ip: Option<u32>,
+    /// `local_ip`: outer source; `None` means the uplink's address.
+    pub local_ip: Option<u32>,
+    /// `key`: `None` means `flow` (taken from `tun_id`).
+    pub key: Option<u64>,
+    /// Outer UDP checksum.
+    pub csum: bool,
+    /// UDP destination port.
+    pub dst_port: u16,
+}
+
+impl Default for TunnelPort {
+    fn default() -> Self {
+        TunnelPort {
+            remote_ip: None,
+            local_ip: None,
+            key: None,
+            csum: false,
+            dst_port: 6081,
+        }
+    }
+}
+
+/// What kind of port a port number is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PortKind {
+    /// An ordinary port (NIC, vhost-user, TAP, ...).
+    Normal,
+    /// The bridge's internal/gateway port.
+    Internal,
+    /// A Geneve tunnel port.
+    Tunnel(TunnelPort),
+}
+
+/// One port of the bridge.
+#[derive(Clone, Debug)]
+pub struct PortInfo {
+    /// OpenFlow port number.
+    pub ofport: u32,
+    /// Name.
+    pub name: String,
+    /// Kind.
+    pub kind: PortKind,
+    /// Whether FLOOD and NORMAL flooding include it.
+    pub flood: bool,
+}
+
+/// The set of ports, immutable once published.
+#[derive(Clone, Debug, Default)]
+pub struct PortTable {
+    by_number: BTreeMap<u32, PortInfo>,
+    names: PortMap,
+}
+
+impl PortTable {
+    /// Port by number.
+    pub fn get(&self, ofport: u32) -> Option<&PortInfo> {
+        self.by_number.get(&ofport)
+    }
+
+    /// All ports by number.
+    pub fn iter(&self) -> impl Iterator<Item = &PortInfo> {
+        self.by_number.values()
+    }
+
+    /// The name map for the flow language.
+    pub fn names(&self) -> &PortMap {
+        &self.names
+    }
+}
+
+/// Why a port change was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PortError {
+    /// The number is taken.
+    #[error("port number {0} is already in use")]
+    NumberInUse(u32),
+    /// The name is taken.
+    #[error("port name {0:?} is already in use")]
+    NameInUse(String),
+    /// Numbers must be 1..65279.
+    #[error("port number {0} is outside 1..65279")]
+    BadNumber(u32),
+    /// No such port.
+    #[error("no port {0}")]
+    NoSuchPort(String),
+}
+
+/// MAC learning for the NORMAL action.
+#[derive(Debug)]
+pub struct MacTable {
+    map: HashMap<(u64, u16), (u32, u64)>,
+    /// Seconds-equivalent ageing in ms.
+    pub ageing_ms: u64,
+    /// Maximum entries (oldest evicted).
+    pub max_entries: usize,
+    /// Bumped on every change that could alter a NORMAL decision.
+    pub version: u64,
+}
+
+impl MacTable {
+    fn new() -> Self {
+        MacTable {
+            map: HashMap::new(),
+            ageing_ms: 300_000,
+            max_entries: 8192,
+            version: 0,
+        }
+    }
+
+    /// Learns `mac` on `port`; returns true if the table changed in a way that matters.
+    pub fn learn(&mut self, mac: u64, vlan: u16, port: u32, now_ms: u64) -> bool {
+        if mac & 0x0100_0000_0000 != 0 {
+            return false; // never learn multicast sources
+        }
+        match self.map.get_mut(&(mac, vlan)) {
+            Some(e) if e.0 == port => {
+                e.1 = now_ms;
+                false
+            }
+            Some(e) => {
+                *e = (port, now_ms);
+                self.version += 1;
+                true
+            }
+            None => {
+                if self.map.len() >= self.max_entries {
+                    if let Some(oldest) = self.map.iter().min_by_key(|(_, v)| v.1).map(|(k, _)| *k)
+                    {
+                        self.map.remove(&oldest);
+                    }
+                }
+                self.map.insert((mac, vlan), (port, now_ms));
+                self.version += 1;
+                true
+            }
+        }
+    }
+
+    /// Port a MAC was learned on, if fresh.
+    pub fn lookup(&self, mac: u64, vlan: u16, now_ms: u64) -> Option<u32> {
+        self.map
+            .get(&(mac, vlan))
+            .filter(|e| now_ms.saturating_sub(e.1) < self.ageing_ms)
+            .map(|e| e.0)
+    }
+
+    /// Drops stale entries and entries on `port` (when a port goes away).
+    pub fn expire(&mut self, now_ms: u64, gone_port: Option<u32>) {
+        let ageing = self.ageing_ms;
+        let before = self.map.len();
+        self.map
+            .retain(|_, e| now_ms.saturating_sub(e.1) < ageing && Some(e.0) != gone_port);
+        if self.map.len() != before {
+            self.version += 1;
+        }
+    }
+
+    /// Entries: (mac, vlan, port, age ms).
+    pub fn entries(&self, now_ms: u64) -> Vec<(u64, u16, u32, u64)> {
+        let mut v: Vec<_> = self
+            .map
+            .iter()
+            .map(|(&(m, vl), &(p, t))| (m, vl, p, now_ms.saturating_sub(t)))
+            .collect();
+        v.sort();
+        v
+    }
+}
+
+/// The pipeline state a recirculation resumes with (OVS's "frozen state"): everything that
+/// is not re-read from the packet.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct FrozenState {
+    /// Table to resume in.
+    pub table: u8,
+    /// Words of the flow kept as they were: in_port, pkt_mark, tunnel, registers, metadata.
+    pub words: [u64; 22],
+}
+
+/// Word indexes saved in a [`FrozenState`] (with the mask applied to each).
+pub(crate) const FROZEN_WORDS: [(usize, u64); 22] = [
+    (w::PORT, 0xffff_ffff),
+    (w::CT_MARK, 0xffff_ffff_0000_0000),
+    (w::TUN_ID, u64::MAX),
+    (w::TUN_ADDR, u64::MAX),
+    (w::TUN_FLAGS, u64::MAX),
+    (w::TUN_MD, u64::MAX),
+    (w::TUN_MD + 1, u64::MAX),
+    (w::TUN_MD + 2, u64::MAX),
+    (w::TUN_MD + 3, u64::MAX),
+    (w::TUN_MD + 4, u64::MAX),
+    (w::TUN_MD + 5, u64::MAX),
+    (w::TUN_MD + 6, u64::MAX),
+    (w::TUN_MD + 7, u64::MAX),
+    (w::REGS, u64::MAX),
+    (w::REGS + 1, u64::MAX),
+    (w::REGS + 2, u64::MAX),
+    (w::REGS + 3, u64::MAX),
+    (w::REGS + 4, u64::MAX),
+    (w::REGS + 5, u64::MAX),
+    (w::REGS + 6, u64::MAX),
+    (w::REGS + 7, u64::MAX),
+    (w::METADATA, u64::MAX),
+];
+
+impl FrozenState {
+    /// Captures the state of `flow` to resume in `table`.
+    pub fn capture(flow: &Flow, table: u8) -> Self {
+        let mut words = [0u64; 22];
+        for (k, (i, m)) in FROZEN_WORDS.iter().enumerate() {
+            words[k] = flow.w[*i] & m;
+        }
+        FrozenState { table, words }
+    }
+
+    /// Writes the saved words into `flow` and returns a mask of the bits written.
+    pub fn restore(&self, flow: &mut Flow) -> Flow {
+        let mut mask = Flow::ZERO;
+        for (k, (i, m)) in FROZEN_WORDS.iter().enumerate() {
+            flow.w[*i] = (flow.w[*i] & !m) | self.words[k];
+            mask.w[*i] |= m;
+        }
+        mask
+    }
+}
+
+#[derive(Default)]
+struct RecircRegistry {
+    ids: HashMap<FrozenState, u32>,
+    states: Vec<FrozenState>,
+}
+
+/// Resource limits of translation.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Maximum nesting of resubmits.
+    pub max_depth: u32,
+    /// Maximum resubmits in one translation.
+    pub max_resubmits: u32,
+    /// Maximum recirculations of one packet.
+    pub max_recirc: u32,
+    /// Maximum recirculation states (ids).
+    pub max_recirc_ids: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_depth: 64,
+            max_resubmits: 4096,
+            max_recirc: 6,
+            max_recirc_ids: 1 << 20,
+        }
+    }
+}
+
+/// A bridge.
+pub struct Bridge {
+    /// Name (`br-int`).
+    pub name: String,
+    tables: RwLock<Arc<OfTables>>,
+    ports: RwLock<Arc<PortTable>>,
+    pub(crate) macs: Mutex<MacTable>,
+    recirc: Mutex<RecircRegistry>,
+    /// Connection tracker.
+    pub conntrack: Arc<Conntrack>,
+    /// Translation limits.
+    pub limits: Limits,
+    /// Bumped whenever a change may alter a translation (tables, ports, MAC moves).
+    generation: AtomicU64,
+}
+
+impl Bridge {
+    /// A bridge with no ports and no flows.
+    pub fn new(name: &str, ct: ConntrackConfig) -> Self {
+        Bridge {
+            name: name.to_string(),
+            tables: RwLock::new(Arc::new(OfTables::default())),
+            ports: RwLock::new(Arc::new(PortTable::default())),
+            macs: Mutex::new(MacTable::new()),
+            recirc: Mutex::new(RecircRegistry::default()),
+            conntrack: Arc::new(Conntrack::new(ct)),
+            limits: Limits::default(),
+            generation: AtomicU64::new(1),
+        }
+    }
+
+    /// Current tables snapshot.
+    pub fn tables(&self) -> Arc<OfTables> {
+        self.tables.read().clone()
+    }
+
+    /// Current ports snapshot.
+    pub fn ports(&self) -> Arc<PortTable> {
+        self.ports.read().clone()
+    }
+
+    /// A counter that changes whenever cached translations may have become stale.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    fn bump(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Applies flow-mods atomically.
+    pub fn apply(&self, mods: &[FlowMod], now_ms: u64) -> Result<ModSummary, FlowModError> {
+        let mut t = self.tables.write();
+        let (next, sum) = t.apply(mods, now_ms)?;
+        *t = Arc::new(next);
+        drop(t);
+        self.bump();
+        Ok(sum)
+    }
+
+    /// Replaces every flow atomically (`replace-flows`).
+    pub fn replace_flows(
+        &self,
+        flows: &[FlowEntry],
+        now_ms: u64,
+    ) -> Result<ModSummary, FlowModError> {
+        let mut t = self.tables.write();
+        let (next, sum) = t.replace_all(flows, now_ms)?;
+        *t = Arc::new(next);
+        drop(t);
+        self.bump();
+        Ok(sum)
+    }
+
+    /// Adds flows (`add-flows`).
+    pub fn add_flows(&self, flows: &[FlowEntry], now_ms: u64) -> Result<ModSummary, FlowModError> {
+        let mods: Vec<FlowMod> = flows.iter().cloned().map(FlowMod::Add).collect();
+        self.apply(&mods, now_ms)
+    }
+
+    /// Adds a port.
+    pub fn add_port(&self, info: PortInfo) -> Result<(), PortError> {
+        if info.ofport == 0 || info.ofport >= crate::ofctl::port::MAX {
+            return Err(PortError::BadNumber(info.ofport));
+        }
+        let mut p = self.ports.write();
+        if p.by_number.contains_key(&info.ofport) {
+            return Err(PortError::NumberInUse(info.ofport));
+        }
+        if p.names.number(&info.name).is_some() {
+            return Err(PortError::NameInUse(info.name));
+        }
+        let mut next = (**p).clone();
+        next.names.insert(&info.name, info.ofport);
+        next.by_number.insert(info.ofport, info);
+        *p = Arc::new(next);
+        drop(p);
+        self.bump();
+        Ok(())
+    }
+
+    /// Removes a port by name; MACs learned on it are forgotten.
+    pub fn del_port(&self, name: &str, now_ms: u64) -> Result<PortInfo, PortError> {
+        let mut p = self.ports.write();
+        let num = p
+            .names
+            .number(name)
+            .ok_or_else(|| PortError::NoSuchPort(name.to_string()))?;
+        let mut next = (**p).clone();
+        let info = next.by_number.remove(&num).expect("name map in sync");
+        next.names.remove(num);
+        *p = Arc::new(next);
+        drop(p);
+        self.macs.lock().expire(now_ms, Some(num));
+        self.bump();
+        Ok(info)
+    }
+
+    /// Learns a MAC (slow path); bumps the generation when a NORMAL decision could change.
+    pub(crate) fn learn_mac(&self, mac: u64, vlan: u16, port: u32, now_ms: u64) {
+        if self.macs.lock().learn(mac, vlan, port, now_ms) {
+            self.bump();
+        }
+    }
+
+    /// Looks up a learned MAC.
+    pub(crate) fn lookup_mac(&self, mac: u64, vlan: u16, now_ms: u64) -> Option<u32> {
+        self.macs.lock().lookup(mac, vlan, now_ms)
+    }
+
+    /// MAC table entries (mac, vlan, port, age ms), for `fdb/show`.
+    pub fn mac_entries(&self, now_ms: u64) -> Vec<(u64, u16, u32, u64)> {
+        self.macs.lock().entries(now_ms)
+    }
+
+    /// Ages out MAC entries.
+    pub fn expire_macs(&self, now_ms: u64) {
+        let mut m = self.macs.lock();
+        let v = m.version;
+        m.expire(now_ms, None);
+        if m.version != v {
+            drop(m);
+            self.bump();
+        }
+    }
+
+    /// The recirculation id for a frozen state (allocated on first use). `None` when the
+    /// id space is exhausted.
+    pub fn recirc_id(&self, st: &FrozenState) -> Option<u32> {
+        let mut r = self.recirc.lock();
+        if let Some(&id) = r.ids.get(st) {
+            return Some(id);
+        }
+        if r.states.len() >= self.limits.max_recirc_ids {
+            return None;
+        }
+        r.states.push(st.clone());
+        let id = r.states.len() as u32;
+        r.ids.insert(st.clone(), id);
+        Some(id)
+    }
+
+    /// The frozen state of a recirculation id.
+    pub fn frozen(&self, id: u32) -> Option<FrozenState> {
+        let r = self.recirc.lock();
+        r.states.get((id as usize).checked_sub(1)?).cloned()
+    }
+
+    /// Number of recirculation ids in use.
+    pub fn n_recirc_ids(&self) -> usize {
+        self.recirc.lock().states.len()
+    }
+
+    /// The tunnel metadata of a tunnel port for a flow (`None` for other ports).
+    pub fn tunnel_port(&self, ofport: u32) -> Option<TunnelPort> {
+        match &self.ports.read().get(ofport)?.kind {
+            PortKind::Tunnel(t) => Some(t.clone()),
+            _ => None,
+        }
+    }
+}
+
+/// Tunnel metadata defaults used by tests and tools.
+pub fn tunnel_meta(src: u32, dst: u32, tun_id: u64) -> TunnelMeta {
+    TunnelMeta {
+        tun_id,
+        src,
+        dst,
+        ..Default::default()
+    }
+}

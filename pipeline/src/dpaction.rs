@@ -1,0 +1,718 @@
+//! Datapath actions: what a megaflow does to a packet, and their execution on a frame.
+//!
+//! The slow path (OpenFlow translation) compiles a packet's walk through the tables into a
+//! short list of these; the fast path runs the same list for every later packet of the
+//! megaflow. Slow and fast path therefore execute literally the same code.
+
+use crate::field::Field;
+use crate::flow::{eth_type, ip_proto, nw_frag, w, Flow, VLAN_CFI};
+use crate::ofctl::Nat;
+use crate::packet::{self, Frame, Layout};
+use smallvec::SmallVec;
+use std::fmt;
+
+/// A packet-header field a datapath set action writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum HdrField {
+    /// Ethernet source.
+    EthSrc,
+    /// Ethernet destination.
+    EthDst,
+    /// VLAN TCI of the outer tag (the tag must exist).
+    VlanTci,
+    /// IPv4 source.
+    Ipv4Src,
+    /// IPv4 destination.
+    Ipv4Dst,
+    /// IPv6 source.
+    Ipv6Src,
+    /// IPv6 destination.
+    Ipv6Dst,
+    /// ToS / traffic class byte.
+    IpTos,
+    /// TTL / hop limit (absolute).
+    IpTtl,
+    /// TCP/UDP/SCTP source port.
+    TpSrc,
+    /// TCP/UDP/SCTP destination port.
+    TpDst,
+    /// ARP opcode.
+    ArpOp,
+    /// ARP sender IP.
+    ArpSpa,
+    /// ARP target IP.
+    ArpTpa,
+    /// ARP sender MAC.
+    ArpSha,
+    /// ARP target MAC.
+    ArpTha,
+}
+
+/// Tunnel metadata carried with a packet: set on decap, used on encap.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct TunnelMeta {
+    /// VNI / key.
+    pub tun_id: u64,
+    /// Outer source IPv4 (0: the port's local IP).
+    pub src: u32,
+    /// Outer destination IPv4.
+    pub dst: u32,
+    /// Outer ToS.
+    pub tos: u8,
+    /// Outer TTL (0: default).
+    pub ttl: u8,
+    /// Tunnel flags (OAM).
+    pub flags: u16,
+    /// Which option slots are present.
+    pub md_present: u8,
+    /// Option values per slot.
+    pub md: [u64; 8],
+}
+
+impl TunnelMeta {
+    /// Reads the tunnel fields of a flow.
+    pub fn from_flow(f: &Flow) -> Self {
+        let mut md = [0u64; 8];
+        md.copy_from_slice(&f.w[w::TUN_MD..w::TUN_MD + 8]);
+        TunnelMeta {
+            tun_id: f.w[w::TUN_ID],
+            src: f.w[w::TUN_ADDR] as u32,
+            dst: (f.w[w::TUN_ADDR] >> 32) as u32,
+            tos: (f.w[w::TUN_FLAGS] >> 16) as u8,
+            ttl: (f.w[w::TUN_FLAGS] >> 24) as u8,
+            flags: f.w[w::TUN_FLAGS] as u16,
+            md_present: (f.w[w::TUN_FLAGS] >> 32) as u8,
+            md,
+        }
+    }
+
+    /// Writes the tunnel fields into a flow.
+    pub fn to_flow(&self, f: &mut Flow) {
+        f.w[w::TUN_ID] = self.tun_id;
+        f.w[w::TUN_ADDR] = u64::from(self.src) | (u64::from(self.dst) << 32);
+        f.w[w::TUN_FLAGS] = u64::from(self.flags)
+            | (u64::from(self.tos) << 16)
+            | (u64::from(self.ttl) << 24)
+            | (u64::from(self.md_present) << 32);
+        f.w[w::TUN_MD..w::TUN_MD + 8].copy_from_slice(&self.md);
+    }
+}
+
+/// Why a packet was dropped, for counters and traces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DropReason {
+    /// The actions ended without an output (including explicit `drop`).
+    NoOutput,
+    /// `dec_ttl` on a TTL of 0 or 1.
+    TtlExpired,
+    /// Resubmit depth or count exceeded (a loop in the tables).
+    ResubmitLimit,
+    /// Too many recirculations for one packet.
+    RecircLimit,
+    /// Output to a port that does not exist.
+    NoSuchPort,
+    /// Sent to the controller (brisk has none).
+    Controller,
+    /// Conntrack table full: a new connection was refused.
+    CtFull,
+    /// Tunnel output with no destination address.
+    TunnelNoDst,
+    /// An action the datapath cannot perform on this packet (e.g. a second VLAN tag).
+    Unsupported,
+    /// Packet copy for a second output failed (buffer pool exhausted).
+    CloneFailed,
+}
+
+impl DropReason {
+    /// Every reason, for counter arrays.
+    pub const ALL: [DropReason; 10] = [
+        DropReason::NoOutput,
+        DropReason::TtlExpired,
+        DropReason::ResubmitLimit,
+        DropReason::RecircLimit,
+        DropReason::NoSuchPort,
+        DropReason::Controller,
+        DropReason::CtFull,
+        DropReason::TunnelNoDst,
+        DropReason::Unsupported,
+        DropReason::CloneFailed,
+    ];
+
+    /// Stable short name.
+    pub fn name(self) -> &'static str {
+        match self {
+            DropReason::NoOutput => "no_output",
+            DropReason::TtlExpired => "ttl_expired",
+            DropReason::ResubmitLimit => "resubmit_limit",
+            DropReason::RecircLimit => "recirc_limit",
+            DropReason::NoSuchPort => "no_such_port",
+            DropReason::Controller => "controller",
+            DropReason::CtFull => "ct_full",
+            DropReason::TunnelNoDst => "tunnel_no_dst",
+            DropReason::Unsupported => "unsupported",
+            DropReason::CloneFailed => "clone_failed",
+        }
+    }
+
+    /// Index into [`DropReason::ALL`].
+    pub fn index(self) -> usize {
+        DropReason::ALL.iter().position(|r| *r == self).unwrap_or(0)
+    }
+}
+
+/// The datapath `ct` action.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct DpCt {
+    /// Zone.
+    pub zone: u16,
+    /// Commit the connection.
+    pub commit: bool,
+    /// Force commit (delete an opposite-direction entry first).
+    pub force: bool,
+    /// NAT.
+    pub nat: Option<Nat>,
+    /// `ct_mark` to write on commit, (value, mask).
+    pub mark: Option<(u32, u32)>,
+    /// `ct_label` to write on commit, (value, mask).
+    pub label: Option<(u128, u128)>,
+    /// Recirculate with this id after conntrack (fork if not the last action).
+    pub recirc: Option<u32>,
+}
+
+/// One datapath action.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum DpAction {
+    /// Masked write of a header field (absolute value).
+    Set {
+        /// Field.
+        field: HdrField,
+        /// Value (only bits in `mask` are written).
+        value: u128,
+        /// Bits to write.
+        mask: u128,
+    },
+    /// Decrement TTL / hop limit; drop the packet if it is 0 or 1.
+    DecTtl,
+    /// Push an 802.1Q tag with this TCI.
+    PushVlan(u16),
+    /// Pop the outer tag.
+    PopVlan,
+    /// Send a copy out of a port.
+    Output(u32),
+    /// Encapsulate with this metadata and send out of a tunnel port.
+    TunnelOutput {
+        /// The tunnel port.
+        port: u32,
+        /// Outer header data.
+        meta: TunnelMeta,
+    },
+    /// Conntrack.
+    Ct(Box<DpCt>),
+    /// Clear conntrack state.
+    CtClear,
+    /// Would go to the controller: counted and dropped.
+    Controller,
+    /// Drop with a reason (ends the actions).
+    Drop(DropReason),
+}
+
+fn mac(v: u128) -> String {
+    crate::ofctl::format_mac(v as u64)
+}
+
+impl fmt::Display for DpAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DpAction::Set { field, value, mask } => {
+                let v = match field {
+                    HdrField::EthSrc | HdrField::EthDst | HdrField::ArpSha | HdrField::ArpTha => {
+                        mac(*value)
+                    }
+                    HdrField::Ipv4Src | HdrField::Ipv4Dst | HdrField::ArpSpa | HdrField::ArpTpa => {
+                        std::net::Ipv4Addr::from(*value as u32).to_string()
+                    }
+                    HdrField::Ipv6Src | HdrField::Ipv6Dst => {
+                        std::net::Ipv6Addr::from(*value).to_string()
+                    }
+                    _ => value.to_string(),
+                };
+                let name = format!("{field:?}").to_lowercase();
+                let full = match field {
+                    HdrField::EthSrc | HdrField::EthDst | HdrField::ArpSha | HdrField::ArpTha => {
+                        0xffff_ffff_ffff
+                    }
+                    HdrField::Ipv4Src | HdrField::Ipv4Dst | HdrField::ArpSpa | HdrField::ArpTpa => {
+                        0xffff_ffff
+                    }
+                    HdrField::Ipv6Src | HdrField::Ipv6Dst => u128::MAX,
+                    HdrField::IpTos | HdrField::IpTtl | HdrField::ArpOp => 0xff,
+                    _ => 0xffff,
+                };
+                if *mask == full {
+                    write!(f, "set({name}={v})")
+                } else {
+                    write!(f, "set({name}={v}/{mask:#x})")
+                }
+            }
+            DpAction::DecTtl => write!(f, "dec_ttl"),
+            DpAction::PushVlan(t) => write!(f, "push_vlan(vid={},pcp={})", t & 0xfff, t >> 13),
+            DpAction::PopVlan => write!(f, "pop_vlan"),
+            DpAction::Output(p) => write!(f, "{p}"),
+            DpAction::TunnelOutput { port, meta } => {
+                write!(
+                    f,
+                    "tnl_push(port={port},tun_id={:#x},dst={}",
+                    meta.tun_id,
+                    std::net::Ipv4Addr::from(meta.dst)
+                )?;
+                if meta.src != 0 {
+                    write!(f, ",src={}", std::net::Ipv4Addr::from(meta.src))?;
+                }
+                for i in 0..8 {
+                    if meta.md_present & (1 << i) != 0 {
+                        write!(f, ",md{i}={:#x}", meta.md[i])?;
+                    }
+                }
+                write!(f, ")")
+            }
+            DpAction::Ct(c) => {
+                write!(f, "ct(")?;
+                let mut parts: Vec<String> = Vec::new();
+                if c.commit {
+                    parts.push(if c.force { "force_commit" } else { "commit" }.into());
+                }
+                parts.push(format!("zone={}", c.zone));
+                if let Some((v, m)) = c.mark {
+                    parts.push(format!("mark={v:#x}/{m:#x}"));
+                }
+                if let Some((v, m)) = c.label {
+                    parts.push(format!("label={v:#x}/{m:#x}"));
+                }
+                if c.nat.is_some() {
+                    parts.push("nat".into());
+                }
+                write!(f, "{})", parts.join(","))?;
+                if let Some(r) = c.recirc {
+                    write!(f, ",recirc({r:#x})")?;
+                }
+                Ok(())
+            }
+            DpAction::CtClear => write!(f, "ct_clear"),
+            DpAction::Controller => write!(f, "userspace(controller)"),
+            DpAction::Drop(r) => write!(f, "drop({})", r.name()),
+        }
+    }
+}
+
+/// Formats an action list like OVS's "Datapath actions:" line.
+pub fn format_dp_actions(acts: &[DpAction]) -> String {
+    if acts.is_empty() {
+        return "drop".into();
+    }
+    acts.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// A packet moving through the datapath: its frame, key and header offsets.
+pub struct Packet<F: Frame> {
+    /// The bytes.
+    pub frame: F,
+    /// Its flow key (kept in step with header rewrites).
+    pub key: Flow,
+    /// Header offsets.
+    pub layout: Layout,
+}
+
+impl<F: Frame> Packet<F> {
+    /// Parses `frame` received on `in_port`, with tunnel metadata if it came from a tunnel.
+    pub fn new(frame: F, in_port: u32, tun: Option<&TunnelMeta>) -> Self {
+        let mut key = Flow::ZERO;
+        let layout = packet::extract(frame.data(), in_port, &mut key);
+        if let Some(t) = tun {
+            t.to_flow(&mut key);
+        }
+        Packet { frame, key, layout }
+    }
+
+    /// Re-parses the headers after a change of layout (VLAN push/pop), keeping the
+    /// metadata part of the key (port, tunnel, conntrack, recirculation, marks).
+    pub fn reparse(&mut self) {
+        let old = self.key;
+        let in_port = Field::InPort.get(&old) as u32;
+        self.layout = packet::extract(self.frame.data(), in_port, &mut self.key);
+        for i in [w::PORT, w::CT_MARK, w::CT_LABEL, w::CT_LABEL + 1] {
+            self.key.w[i] = old.w[i];
+        }
+        self.key.w[w::CT] = (self.key.w[w::CT] & 0xffff_0000) | (old.w[w::CT] & !0xffff_0000);
+        self.key.w[w::TUN_ID..crate::flow::KEY_WORDS]
+            .copy_from_slice(&old.w[w::TUN_ID..crate::flow::KEY_WORDS]);
+    }
+
+    fn is_v6(&self) -> bool {
+        Field::EthType.get(&self.key) as u16 == eth_type::IPV6
+    }
+}
+
+/// A copy of a packet for an extra output (multicast-like actions).
+pub trait CloneFrame: Frame + Sized {
+    /// A deep copy, or `None` if no buffer is available.
+    fn try_clone(&self) -> Option<Self>;
+}
+
+impl CloneFrame for packet::VecFrame {
+    fn try_clone(&self) -> Option<Self> {
+        Some(self.clone())
+    }
+}
+
+/// Where executed packets go.
+pub trait Sink<F: Frame> {
+    /// The packet leaves on `port` (encapsulated with `tun` for a tunnel port).
+    fn output(&mut self, port: u32, tun: Option<&TunnelMeta>, pkt: Packet<F>);
+    /// The packet goes through the pipeline again with `pkt.key.recirc_id` set.
+    fn recirculate(&mut self, pkt: Packet<F>);
+    /// The packet is dropped.
+    fn drop_packet(&mut self, reason: DropReason, pkt: Packet<F>);
+    /// A copy that should have existed was not made (no buffer): count it.
+    fn note_drop(&mut self, reason: DropReason);
+}
+
+/// What execution needs from the outside world.
+pub struct ExecEnv<'a> {
+    /// Connection tracker.
+    pub conntrack: &'a crate::conntrack::Conntrack,
+    /// Current time in milliseconds.
+    pub now_ms: u64,
+}
+
+fn consumes(a: &DpAction) -> bool {
+    matches!(
+        a,
+        DpAction::Output(_) | DpAction::TunnelOutput { .. } | DpAction::Drop(_)
+    ) || matches!(a, DpAction::Ct(c) if c.recirc.is_some())
+}
+
+/// Runs `acts` on `pkt`, handing the results to `sink`. The packet is moved into its last
+/// output (no copy for the common single-output case) and copied for earlier ones.
+pub fn execute<F: CloneFrame, S: Sink<F>>(
+    acts: &[DpAction],
+    mut pkt: Packet<F>,
+    env: &ExecEnv<'_>,
+    sink: &mut S,
+) {
+    let last = acts.iter().rposition(consumes);
+    for (i, a) in acts.iter().enumerate() {
+        let is_last = Some(i) == last;
+        match a {
+            DpAction::Set { field, value, mask } => set_field(&mut pkt, *field, *value, *mask),
+            DpAction::DecTtl => {
+                let v6 = pkt.is_v6();
+                let is_ip = v6 || Field::EthType.get(&pkt.key) as u16 == eth_type::IPV4;
+                if !is_ip {
+                    continue;
+                }
+                match packet::ttl(pkt.frame.data(), &pkt.layout, v6) {
+                    Some(t) if t > 1 => {
+                        packet::set_ttl(pkt.frame.data_mut(), &pkt.layout, v6, t - 1);
+                        Field::NwTtl.set(&mut pkt.key, u128::from(t - 1));
+                    }
+                    _ => {
+                        sink.drop_packet(DropReason::TtlExpired, pkt);
+                        return;
+                    }
+                }
+            }
+            DpAction::PushVlan(tci) => {
+                if Field::VlanTci.get(&pkt.key) as u16 & VLAN_CFI != 0
+                    || !packet::push_vlan(&mut pkt.frame, eth_type::VLAN, *tci)
+                {
+                    sink.drop_packet(DropReason::Unsupported, pkt);
+                    return;
+                }
+                pkt.reparse();
+            }
+            DpAction::PopVlan => {
+                if packet::pop_vlan(&mut pkt.frame) {
+                    pkt.reparse();
+                }
+            }
+            DpAction::Output(p) => {
+                if is_last {
+                    sink.output(*p, None, pkt);
+                    return;
+                }
+                match clone_packet(&pkt) {
+                    Some(c) => sink.output(*p, None, c),
+                    None => sink.note_drop(DropReason::CloneFailed),
+                }
+            }
+            DpAction::TunnelOutput { port, meta } => {
+                if is_last {
+                    sink.output(*port, Some(meta), pkt);
+                    return;
+                }
+                match clone_packet(&pkt) {
+                    Some(c) => sink.output(*port, Some(meta), c),
+                    None => sink.note_drop(DropReason::CloneFailed),
+                }
+            }
+            DpAction::Ct(ct) => {
+                if !run_ct(&mut pkt, ct, env) {
+                    sink.drop_packet(DropReason::CtFull, pkt);
+                    return;
+                }
+                if let Some(id) = ct.recirc {
+                    Field::RecircId.set(&mut pkt.key, u128::from(id));
+                    if is_last {
+                        sink.recirculate(pkt);
+                        return;
+                    }
+                    match clone_packet(&pkt) {
+                        Some(c) => sink.recirculate(c),
+                        None => sink.note_drop(DropReason::CloneFailed),
+                    }
+                }
+            }
+            DpAction::CtClear => {
+                pkt.key.w[w::CT] &= 0x0000_0000_ffff_0000; // keep tcp_flags only
+                Field::CtMark.set(&mut pkt.key, 0);
+                Field::CtLabel.set(&mut pkt.key, 0);
+            }
+            DpAction::Controller => {}
+            DpAction::Drop(r) => {
+                sink.drop_packet(*r, pkt);
+                return;
+            }
+        }
+    }
+    sink.drop_packet(DropReason::NoOutput, pkt);
+}
+
+fn clone_packet<F: CloneFrame>(p: &Packet<F>) -> Option<Packet<F>> {
+    Some(Packet {
+        frame: p.frame.try_clone()?,
+        key: p.key,
+        layout: p.layout,
+    })
+}
+
+fn set_field<F: Frame>(pkt: &mut Packet<F>, field: HdrField, value: u128, mask: u128) {
+    let lay = pkt.layout;
+    let key = pkt.key;
+    let d = pkt.frame.data_mut();
+    let merge = |old: u128| (old & !mask) | (value & mask);
+    match field {
+        HdrField::EthSrc => {
+            let v = merge(Field::EthSrc.get(&key));
+            packet::set_eth(d, Some(v as u64), None);
+            Field::EthSrc.set(&mut pkt.key, v);
+        }
+        HdrField::EthDst => {
+            let v = merge(Field::EthDst.get(&key));
+            packet::set_eth(d, None, Some(v as u64));
+            Field::EthDst.set(&mut pkt.key, v);
+        }
+        HdrField::VlanTci => {
+            if Field::VlanTci.get(&key) as u16 & VLAN_CFI != 0 {
+                let v = merge(Field::VlanTci.get(&key)) as u16 | VLAN_CFI;
+                packet::set_vlan_tci(d, v);
+                Field::VlanTci.set(&mut pkt.key, u128::from(v));
+            }
+        }
+        HdrField::Ipv4Src | HdrField::Ipv4Dst => {
+            let f = if field == HdrField::Ipv4Src {
+                Field::NwSrc
+            } else {
+                Field::NwDst
+            };
+            if Field::EthType.get(&key) as u16 == eth_type::IPV4 {
+                let v = merge(f.get(&key));
+                packet::set_ipv4_addr(d, &lay, &key, field == HdrField::Ipv4Src, v as u32);
+                f.set(&mut pkt.key, v);
+            }
+        }
+        HdrField::Ipv6Src | HdrField::Ipv6Dst => {
+            let f = if field == HdrField::Ipv6Src {
+                Field::Ipv6Src
+            } else {
+                Field::Ipv6Dst
+            };
+            if Field::EthType.get(&key) as u16 == eth_type::IPV6 {
+                let v = merge(f.get(&key));
+                packet::set_ipv6_addr(d, &lay, &key, field == HdrField::Ipv6Src, v);
+                f.set(&mut pkt.key, v);
+            }
+        }
+        HdrField::IpTos => {
+            let v6 = Field::EthType.get(&key) as u16 == eth_type::IPV6;
+            packet::set_tos(d, &lay, v6, value as u8, mask as u8);
+            let old = (key.w[w::NW_L4] >> 8) as u8;
+            let nv = (old & !(mask as u8)) | (value as u8 & mask as u8);
+            pkt.key.w[w::NW_L4] = (pkt.key.w[w::NW_L4] & !(0xff << 8)) | (u64::from(nv) << 8);
+        }
+        HdrField::IpTtl => {
+            let v6 = Field::EthType.get(&key) as u16 == eth_type::IPV6;
+            let v = merge(Field::NwTtl.get(&key)) as u8;
+            packet::set_ttl(d, &lay, v6, v);
+            Field::NwTtl.set(&mut pkt.key, u128::from(v));
+        }
+        HdrField::TpSrc | HdrField::TpDst => {
+            let src = field == HdrField::TpSrc;
+            let f = if src { Field::TpSrc } else { Field::TpDst };
+            let v = merge(f.get(&key)) as u16;
+            packet::set_l4_port(d, &lay, &key, src, v);
+            f.set(&mut pkt.key, u128::from(v));
+        }
+        HdrField::ArpOp => {
+            let v = merge(Field::ArpOp.get(&key)) as u16;
+            packet::set_arp(d, &lay, Some(v), None, None, None, None);
+            Field::ArpOp.set(&mut pkt.key, u128::from(v));
+        }
+        HdrField::ArpSpa => {
+            let v = merge(Field::ArpSpa.get(&key)) as u32;
+            packet::set_arp(d, &lay, None, None, Some(v), None, None);
+            Field::ArpSpa.set(&mut pkt.key, u128::from(v));
+        }
+        HdrField::ArpTpa => {
+            let v = merge(Field::ArpTpa.get(&key)) as u32;
+            packet::set_arp(d, &lay, None, None, None, None, Some(v));
+            Field::ArpTpa.set(&mut pkt.key, u128::from(v));
+        }
+        HdrField::ArpSha => {
+            let v = merge(Field::ArpSha.get(&key)) as u64;
+            packet::set_arp(d, &lay, None, Some(v), None, None, None);
+            Field::ArpSha.set(&mut pkt.key, u128::from(v));
+        }
+        HdrField::ArpTha => {
+            let v = merge(Field::ArpTha.get(&key)) as u64;
+            packet::set_arp(d, &lay, None, None, None, Some(v), None);
+            Field::ArpTha.set(&mut pkt.key, u128::from(v));
+        }
+    }
+}
+
+/// Runs conntrack for the packet, updating its key (and headers, for NAT). Returns false if
+/// a commit was refused because the table is full.
+fn run_ct<F: Frame>(pkt: &mut Packet<F>, ct: &DpCt, env: &ExecEnv<'_>) -> bool {
+    use crate::conntrack::{CtCommand, CtPacket};
+    let key = pkt.key;
+    let ty = Field::EthType.get(&key) as u16;
+    let l3_bad = pkt.layout.err & packet::parse_err::L3_BAD != 0;
+    let (src, dst) = if ty == eth_type::IPV6 {
+        (Field::Ipv6Src.get(&key), Field::Ipv6Dst.get(&key))
+    } else {
+        (Field::NwSrc.get(&key), Field::NwDst.get(&key))
+    };
+    let data = pkt.frame.data();
+    let l4s = usize::from(pkt.layout.l4).min(data.len());
+    let l4e = (l4s + usize::from(pkt.layout.l4_len)).min(data.len());
+    let cp = CtPacket {
+        eth_type: if l3_bad { 0 } else { ty },
+        src,
+        dst,
+        proto: Field::NwProto.get(&key) as u8,
+        src_port: Field::TpSrc.get(&key) as u16,
+        dst_port: Field::TpDst.get(&key) as u16,
+        tcp_flags: Field::TcpFlags.get(&key) as u16,
+        l4: if pkt.layout.l4 == 0 {
+            &[]
+        } else {
+            &data[l4s..l4e]
+        },
+        l4_len: usize::from(pkt.layout.l4_len),
+        is_fragment: (Field::NwFrag.get(&key) as u8) & nw_frag::ANY != 0,
+    };
+    let cmd = CtCommand {
+        zone: ct.zone,
+        commit: ct.commit,
+        force: ct.force,
+        nat: ct.nat.as_ref(),
+        set_mark: ct.mark,
+        set_label: ct.label,
+    };
+    let v = env.conntrack.execute(&cp, &cmd, env.now_ms);
+    if v.refused {
+        return false;
+    }
+    if let Some(n) = &v.nat {
+        apply_nat(pkt, n);
+    }
+    let k = &mut pkt.key;
+    Field::CtState.set(k, u128::from(v.state));
+    Field::CtZone.set(k, u128::from(v.zone));
+    Field::CtMark.set(k, u128::from(v.mark));
+    Field::CtLabel.set(k, v.label);
+    true
+}
+
+fn apply_nat<F: Frame>(pkt: &mut Packet<F>, n: &crate::conntrack::NatRewrite) {
+    let v6 = pkt.is_v6();
+    let proto = Field::NwProto.get(&pkt.key) as u8;
+    for (is_src, ep) in [(true, n.src), (false, n.dst)] {
+        let Some((addr, port)) = ep else { continue };
+        let lay = pkt.layout;
+        let key = pkt.key;
+        let d = pkt.frame.data_mut();
+        if v6 {
+            packet::set_ipv6_addr(d, &lay, &key, is_src, addr);
+            let f = if is_src {
+                Field::Ipv6Src
+            } else {
+                Field::Ipv6Dst
+            };
+            f.set(&mut pkt.key, addr);
+        } else {
+            packet::set_ipv4_addr(d, &lay, &key, is_src, addr as u32);
+            let f = if is_src { Field::NwSrc } else { Field::NwDst };
+            f.set(&mut pkt.key, addr);
+        }
+        match proto {
+            ip_proto::TCP | ip_proto::UDP | ip_proto::SCTP => {
+                let key = pkt.key;
+                packet::set_l4_port(pkt.frame.data_mut(), &lay, &key, is_src, port);
+                let f = if is_src { Field::TpSrc } else { Field::TpDst };
+                f.set(&mut pkt.key, u128::from(port));
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A sink that records what happened, for tests, traces and tools.
+#[derive(Default)]
+pub struct Collect<F: Frame> {
+    /// Outputs in order: port, tunnel metadata, packet.
+    pub outputs: Vec<(u32, Option<TunnelMeta>, Packet<F>)>,
+    /// Recirculated packets.
+    pub recirc: Vec<Packet<F>>,
+    /// Drops with reasons.
+    pub drops: SmallVec<[DropReason; 2]>,
+}
+
+impl<F: Frame> Collect<F> {
+    /// An empty collector.
+    pub fn new() -> Self {
+        Collect {
+            outputs: Vec::new(),
+            recirc: Vec::new(),
+            drops: SmallVec::new(),
+        }
+    }
+}
+
+impl<F: Frame> Sink<F> for Collect<F> {
+    fn output(&mut self, port: u32, tun: Option<&TunnelMeta>, pkt: Packet<F>) {
+        self.outputs.push((port, tun.copied(), pkt));
+    }
+    fn recirculate(&mut self, pkt: Packet<F>) {
+        self.recirc.push(pkt);
+    }
+    fn drop_packet(&mut self, reason: DropReason, _pkt: Packet<F>) {
+        self.drops.push(reason);
+    }
+    fn note_drop(&mut self, reason: DropReason) {
+        self.drops.push(reason);
+    }
+}

@@ -1,0 +1,749 @@
+//! Translation: walks a packet's flow key through the OpenFlow tables and compiles what the
+//! tables do into datapath actions plus the wildcard mask of every key bit that mattered —
+//! together, a megaflow.
+//!
+//! The mask rules, in one place:
+//! - A table lookup un-wildcards the bits the classifier consulted (staged).
+//! - Reading a field (a `move` source, `output:REG`, NORMAL's MAC lookup, tunnel metadata at
+//!   encap, a `ct` zone from a register) un-wildcards it.
+//! - Bits the pipeline itself wrote before reading them are *not* un-wildcarded: they are
+//!   constants of the megaflow, not properties of the packet. (OVS un-wildcards every field
+//!   it sets; brisk's megaflows are therefore wider.)
+//! - Header writes are emitted as absolute masked sets at the next output, so they need no
+//!   match on the old value. `dec_ttl` is emitted as a relative datapath action that drops
+//!   TTL≤1 itself, so megaflows do not match on TTL unless a table reads it.
+
+use crate::bridge::{Bridge, FrozenState, PortKind, PortTable};
+use crate::dpaction::{DpAction, DpCt, DropReason, HdrField, TunnelMeta};
+use crate::field::{Field, Subfield};
+use crate::flow::{eth_type, w, Flow, KEY_WORDS, VLAN_CFI};
+use crate::ofctl::{
+    format_actions, format_match, port, Action, CtAction, CtZone, PortMap, SetField,
+};
+use crate::tables::{OfTables, Rule};
+use std::sync::Arc;
+
+/// A step of a translation, for `trace`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TraceEvent {
+    /// A table lookup.
+    Table {
+        /// Table id.
+        table: u8,
+        /// Resubmit depth.
+        depth: u32,
+        /// The matching rule, if any.
+        rule: Option<TraceRule>,
+    },
+    /// An OpenFlow action executed.
+    Action {
+        /// Resubmit depth.
+        depth: u32,
+        /// The action as `ovs-ofctl` writes it.
+        text: String,
+    },
+    /// A remark (skipped output, fork to recirculation, error...).
+    Note {
+        /// Resubmit depth.
+        depth: u32,
+        /// Text.
+        text: String,
+    },
+}
+
+/// The rule a lookup found.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TraceRule {
+    /// Priority.
+    pub priority: u16,
+    /// Cookie.
+    pub cookie: u64,
+    /// Its match, printed.
+    pub matched: String,
+    /// Its actions, printed.
+    pub actions: String,
+}
+
+/// Why a translation failed (the packet is dropped).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum XlateError {
+    /// Resubmit nesting or count limit reached.
+    ResubmitLimit,
+    /// No recirculation id could be allocated, or an unknown one was seen.
+    Recirc,
+    /// An action the datapath cannot perform.
+    Unsupported,
+}
+
+/// The result of translating one key: a megaflow and what it hit.
+pub struct Translation {
+    /// Bits of the datapath key that the result depends on.
+    pub mask: Flow,
+    /// Datapath actions.
+    pub actions: Vec<DpAction>,
+    /// Rules that matched, for counters.
+    pub rules: Vec<Arc<Rule>>,
+    /// Bridge generation the translation was made against.
+    pub generation: u64,
+    /// Tables version used.
+    pub version: u64,
+    /// Whether NORMAL (MAC learning) was involved.
+    pub uses_mac_learning: bool,
+    /// Error, if any.
+    pub error: Option<XlateError>,
+    /// The flow at the end of the walk (registers and all), for traces.
+    pub final_flow: Flow,
+}
+
+fn field_mask(f: Field) -> Flow {
+    let mut m = Flow::ZERO;
+    f.set(&mut m, f.desc().valid);
+    m
+}
+
+fn subfield_mask(sf: &Subfield) -> Flow {
+    let mut m = Flow::ZERO;
+    sf.field.set(&mut m, sf.mask());
+    m
+}
+
+/// Mask of every conntrack field, to clear after `ct`.
+fn ct_fields_mask() -> Flow {
+    let mut m = field_mask(Field::CtState);
+    m.or_with(&field_mask(Field::CtZone));
+    m.or_with(&field_mask(Field::CtMark));
+    m.or_with(&field_mask(Field::CtLabel));
+    m
+}
+
+struct Ctx<'a> {
+    bridge: &'a Bridge,
+    tables: &'a OfTables,
+    ports: &'a PortTable,
+    now_ms: u64,
+    flow: Flow,
+    wc: Flow,
+    /// Bits written by this translation so far.
+    written: Flow,
+    /// Header bits written since the last commit.
+    dirty: Flow,
+    /// Header values as the datapath currently has them (at the last commit).
+    base: Flow,
+    /// Bits of `base` that are constants (written before the last commit).
+    base_known: Flow,
+    acts: Vec<DpAction>,
+    rules: Vec<Arc<Rule>>,
+    depth: u32,
+    n_resubmits: u32,
+    table: u8,
+    exit: bool,
+    error: Option<XlateError>,
+    uses_macs: bool,
+    may_learn: bool,
+    trace: Option<&'a mut Vec<TraceEvent>>,
+}
+
+impl Ctx<'_> {
+    fn note(&mut self, text: impl Into<String>) {
+        let depth = self.depth;
+        if let Some(t) = self.trace.as_deref_mut() {
+            t.push(TraceEvent::Note {
+                depth,
+                text: text.into(),
+            });
+        }
+    }
+
+    /// Un-wildcards the bits of `mask` that the packet, not the pipeline, determined.
+    fn read_bits(&mut self, mask: &Flow) {
+        for i in 0..KEY_WORDS {
+            self.wc.w[i] |= mask.w[i] & !self.written.w[i];
+        }
+    }
+
+    fn read(&mut self, f: Field) -> u128 {
+        self.read_bits(&field_mask(f));
+        f.get(&self.flow)
+    }
+
+    fn read_sf(&mut self, sf: &Subfield) -> u128 {
+        self.read_bits(&subfield_mask(sf));
+        sf.get(&self.flow)
+    }
+
+    fn write_bits(&mut self, mask: &Flow) {
+        self.written.or_with(mask);
+        self.dirty.or_with(mask);
+    }
+
+    fn do_set(&mut self, s: &SetField) {
+        let f = s.field;
+        let old = f.get(&self.flow);
+        f.set(&mut self.flow, (old & !s.mask) | (s.value & s.mask));
+        let mut m = Flow::ZERO;
+        f.set(&mut m, s.mask);
+        match f {
+            Field::DlVlan | Field::DlVlanPcp => {
+                // Setting a VID or PCP on an untagged packet tags it (OpenFlow 1.0).
+                let tci = Field::VlanTci.get(&self.flow) as u16 | VLAN_CFI;
+                Field::VlanTci.set(&mut self.flow, u128::from(tci));
+                let mt = Field::VlanTci.get(&m) as u16 | VLAN_CFI;
+                Field::VlanTci.set(&mut m, u128::from(mt));
+            }
+            Field::TunMetadata(n) => {
+                self.flow.w[w::TUN_FLAGS] |= 1u64 << (32 + u32::from(n));
+                m.w[w::TUN_FLAGS] |= 1u64 << (32 + u32::from(n));
+            }
+            _ => {}
+        }
+        self.write_bits(&m);
+    }
+
+    /// Emits datapath sets for header fields written since the last commit.
+    fn commit(&mut self) {
+        if self.dirty.is_zero() {
+            return;
+        }
+        let d = self.dirty;
+        // VLAN tag.
+        let tci_d = Field::VlanTci.get(&d) as u16;
+        if tci_d != 0 {
+            let mut cfi = Flow::ZERO;
+            Field::VlanTci.set(&mut cfi, u128::from(VLAN_CFI));
+            for i in 0..KEY_WORDS {
+                self.wc.w[i] |= cfi.w[i] & !self.base_known.w[i];
+            }
+            let old = Field::VlanTci.get(&self.base) as u16;
+            let new = Field::VlanTci.get(&self.flow) as u16;
+            match (old & VLAN_CFI != 0, new & VLAN_CFI != 0) {
+                (false, true) => self.acts.push(DpAction::PushVlan(new)),
+                (true, false) => self.acts.push(DpAction::PopVlan),
+                (true, true) => self.acts.push(DpAction::Set {
+                    field: HdrField::VlanTci,
+                    value: u128::from(new),
+                    mask: u128::from(tci_d & !VLAN_CFI),
+                }),
+                (false, false) => {}
+            }
+        }
+        let put = |acts: &mut Vec<DpAction>, f: Field, h: HdrField, flow: &Flow| {
+            let m = f.get(&d);
+            if m != 0 {
+                acts.push(DpAction::Set {
+                    field: h,
+                    value: f.get(flow) & m,
+                    mask: m,
+                });
+            }
+        };
+        let flow = self.flow;
+        put(&mut self.acts, Field::EthSrc, HdrField::EthSrc, &flow);
+        put(&mut self.acts, Field::EthDst, HdrField::EthDst, &flow);
+        let ty = self.read(Field::EthType) as u16;
+        match ty {
+            eth_type::IPV4 | eth_type::IPV6 => {
+                if ty == eth_type::IPV4 {
+                    put(&mut self.acts, Field::NwSrc, HdrField::Ipv4Src, &flow);
+                    put(&mut self.acts, Field::NwDst, HdrField::Ipv4Dst, &flow);
+                } else {
+                    put(&mut self.acts, Field::Ipv6Src, HdrField::Ipv6Src, &flow);
+                    put(&mut self.acts, Field::Ipv6Dst, HdrField::Ipv6Dst, &flow);
+                }
+                let tos_m = (d.w[w::NW_L4] >> 8) as u8;
+                if tos_m != 0 {
+                    self.acts.push(DpAction::Set {
+                        field: HdrField::IpTos,
+                        value: u128::from((flow.w[w::NW_L4] >> 8) as u8 & tos_m),
+                        mask: u128::from(tos_m),
+                    });
+                }
+                put(&mut self.acts, Field::NwTtl, HdrField::IpTtl, &flow);
+                let ports_dirty = Field::TpSrc.get(&d) != 0 || Field::TpDst.get(&d) != 0;
+                if ports_dirty {
+                    let proto = self.read(Field::NwProto) as u8;
+                    if matches!(proto, 6 | 17 | 132) {
+                        put(&mut self.acts, Field::TpSrc, HdrField::TpSrc, &flow);
+                        put(&mut self.acts, Field::TpDst, HdrField::TpDst, &flow);
+                    } else {
+                        self.note("rewriting ICMP type/code is not supported by the datapath");
+                        self.error = Some(XlateError::Unsupported);
+                        self.exit = true;
+                    }
+                }
+            }
+            eth_type::ARP | eth_type::RARP => {
+                put(&mut self.acts, Field::ArpOp, HdrField::ArpOp, &flow);
+                put(&mut self.acts, Field::ArpSpa, HdrField::ArpSpa, &flow);
+                put(&mut self.acts, Field::ArpTpa, HdrField::ArpTpa, &flow);
+                put(&mut self.acts, Field::ArpSha, HdrField::ArpSha, &flow);
+                put(&mut self.acts, Field::ArpTha, HdrField::ArpTha, &flow);
+            }
+            _ => {}
+        }
+        for i in 0..KEY_WORDS {
+            self.base.w[i] = (self.base.w[i] & !d.w[i]) | (self.flow.w[i] & d.w[i]);
+        }
+        self.base_known.or_with(&d);
+        self.dirty = Flow::ZERO;
+    }
+
+    fn lookup_table(&mut self, table: u8, initial: bool) {
+        if self.depth >= self.bridge.limits.max_depth
+            || self.n_resubmits >= self.bridge.limits.max_resubmits
+        {
+            self.note(format!(
+                "over the resubmit limit (depth {}, {} resubmits): dropping",
+                self.depth, self.n_resubmits
+            ));
+            self.error = Some(XlateError::ResubmitLimit);
+            self.exit = true;
+            return;
+        }
+        self.n_resubmits += 1;
+        let saved_table = self.table;
+        self.table = table;
+        let tables = self.tables;
+        let mut lwc = Flow::ZERO;
+        let found = tables
+            .table(table)
+            .and_then(|t| t.lookup(&self.flow, Some(&mut lwc)))
+            .map(|r| r.payload.clone());
+        self.read_bits(&lwc);
+        let depth = self.depth;
+        let ports = self.ports.names().clone();
+        if let Some(t) = self.trace.as_deref_mut() {
+            t.push(TraceEvent::Table {
+                table,
+                depth,
+                rule: found.as_ref().map(|r| trace_rule(r, &ports)),
+            });
+        }
+        match found {
+            Some(rule) => {
+                self.rules.push(rule.clone());
+                self.depth += 1;
+                self.do_actions(&rule.entry.actions);
+                self.depth -= 1;
+            }
+            None => {
+                if initial {
+                    self.note("no match: table miss drops the packet");
+                } else {
+                    self.note("no match");
+                }
+            }
+        }
+        self.table = saved_table;
+    }
+
+    fn do_actions(&mut self, actions: &[Action]) {
+        for a in actions {
+            if self.exit {
+                break;
+            }
+            if self.trace.is_some() {
+                let text = format_actions(std::slice::from_ref(a), self.ports.names());
+                let depth = self.depth;
+                if let Some(t) = self.trace.as_deref_mut() {
+                    t.push(TraceEvent::Action { depth, text });
+                }
+            }
+            match a {
+                Action::Output(p) => self.output(*p),
+                Action::Controller { .. } => {
+                    self.commit();
+                    self.acts.push(DpAction::Controller);
+                    self.note("no controller: packet-in is counted and dropped");
+                }
+                Action::OutputReg(sf) => {
+                    let p = self.read_sf(sf) as u32;
+                    self.output(p);
+                }
+                Action::Resubmit { in_port, table, .. } => {
+                    let t = table.unwrap_or(self.table);
+                    match in_port {
+                        Some(p) => {
+                            let old_v = Field::InPort.get(&self.flow);
+                            let old_w = self.written.w[w::PORT];
+                            Field::InPort.set(&mut self.flow, u128::from(*p));
+                            self.written.w[w::PORT] |= 0xffff_ffff;
+                            self.lookup_table(t, false);
+                            Field::InPort.set(&mut self.flow, old_v);
+                            self.written.w[w::PORT] = old_w;
+                        }
+                        None => self.lookup_table(t, false),
+                    }
+                }
+                Action::GotoTable(t) => self.lookup_table(*t, false),
+                Action::Set(s) => self.do_set(s),
+                Action::Move { src, dst } => {
+                    let v = self.read_sf(src);
+                    let s = SetField {
+                        field: dst.field,
+                        value: v << dst.ofs,
+                        mask: dst.mask(),
+                        form: crate::ofctl::SetForm::Load,
+                    };
+                    self.do_set(&s);
+                }
+                Action::DecTtl => self.dec_ttl(),
+                Action::Conjunction { .. } | Action::Note(_) => {}
+                Action::Ct(ct) => self.ct(ct),
+                Action::CtClear => {
+                    let m = ct_fields_mask();
+                    for i in 0..crate::flow::FLOW_WORDS {
+                        self.flow.w[i] &= !m.w[i];
+                    }
+                    self.written.or_with(&m);
+                    self.acts.push(DpAction::CtClear);
+                }
+                Action::Group(g) => {
+                    self.note(format!("group {g} does not exist: dropping"));
+                    self.error = Some(XlateError::Unsupported);
+                    self.exit = true;
+                }
+                Action::PushVlan(_) => {
+                    let tci = self.read(Field::VlanTci) as u16;
+                    if tci & VLAN_CFI != 0 {
+                        self.note("a second VLAN tag is not supported: dropping");
+                        self.error = Some(XlateError::Unsupported);
+                        self.exit = true;
+                    } else {
+                        self.do_set(&SetField {
+                            field: Field::VlanTci,
+                            value: u128::from(VLAN_CFI),
+                            mask: 0xffff,
+                            form: crate::ofctl::SetForm::SetField,
+                        });
+                    }
+                }
+                Action::PopVlan { .. } => {
+                    self.do_set(&SetField {
+                        field: Field::VlanTci,
+                        value: 0,
+                        mask: 0xffff,
+                        form: crate::ofctl::SetForm::SetField,
+                    });
+                }
+            }
+        }
+    }
+
+    fn dec_ttl(&mut self) {
+        let ty = self.read(Field::EthType) as u16;
+        if ty != eth_type::IPV4 && ty != eth_type::IPV6 {
+            self.note("dec_ttl on a non-IP packet: no-op");
+            return;
+        }
+        let ttl = Field::NwTtl.get(&self.flow) as u8;
+        let known = Field::NwTtl.get(&self.written) != 0;
+        if known {
+            if ttl > 1 {
+                self.do_set(&SetField {
+                    field: Field::NwTtl,
+                    value: u128::from(ttl - 1),
+                    mask: 0xff,
+                    form: crate::ofctl::SetForm::Mod,
+                });
+            } else {
+                self.note("TTL exceeded: dropping");
+                self.acts.push(DpAction::Drop(DropReason::TtlExpired));
+                self.exit = true;
+            }
+            return;
+        }
+        if ttl > 1 {
+            // Relative decrement in the datapath, which also drops TTL<=1 packets that
+            // share this megaflow.
+            self.commit();
+            self.acts.push(DpAction::DecTtl);
+            Field::NwTtl.set(&mut self.flow, u128::from(ttl - 1));
+            Field::NwTtl.set(&mut self.base, u128::from(ttl - 1));
+        } else {
+            self.read(Field::NwTtl);
+            self.note("TTL exceeded: dropping");
+            self.acts.push(DpAction::Drop(DropReason::TtlExpired));
+            self.exit = true;
+        }
+    }
+
+    fn ct(&mut self, ct: &CtAction) {
+        self.commit();
+        let zone = match ct.zone {
+            CtZone::Imm(z) => z,
+            CtZone::Field(sf) => self.read_sf(&sf) as u16,
+        };
+        let mut mark: Option<(u32, u32)> = None;
+        let mut label: Option<(u128, u128)> = None;
+        for s in &ct.exec {
+            match s.field {
+                Field::CtMark => {
+                    let (v, m) = mark.unwrap_or((0, 0));
+                    let nm = s.mask as u32;
+                    mark = Some(((v & !nm) | (s.value as u32 & nm), m | nm));
+                }
+                Field::CtLabel => {
+                    let (v, m) = label.unwrap_or((0, 0));
+                    label = Some(((v & !s.mask) | (s.value & s.mask), m | s.mask));
+                }
+                _ => {}
+            }
+        }
+        let recirc = match ct.table {
+            Some(t) => {
+                let st = FrozenState::capture(&self.flow, t);
+                match self.bridge.recirc_id(&st) {
+                    Some(id) => {
+                        self.note(format!(
+                            "a clone of the packet is forked to recirculate (recirc_id {id:#x}); \
+                             the forked pipeline resumes at table {t}"
+                        ));
+                        Some(id)
+                    }
+                    None => {
+                        self.note("out of recirculation ids: dropping");
+                        self.error = Some(XlateError::Recirc);
+                        self.exit = true;
+                        return;
+                    }
+                }
+            }
+            None => None,
+        };
+        self.acts.push(DpAction::Ct(Box::new(DpCt {
+            zone,
+            commit: ct.commit,
+            force: ct.force,
+            nat: ct.nat,
+            mark,
+            label,
+            recirc,
+        })));
+        // The ct_* fields are only meaningful in the recirculated pipeline.
+        let m = ct_fields_mask();
+        for i in 0..crate::flow::FLOW_WORDS {
+            self.flow.w[i] &= !m.w[i];
+        }
+        self.written.or_with(&m);
+    }
+
+    fn output(&mut self, p: u32) {
+        match p {
+            port::IN_PORT => {
+                let ip = self.read(Field::InPort) as u32;
+                self.output_to(ip);
+            }
+            port::NORMAL => self.normal(),
+            port::FLOOD => self.flood(false),
+            port::ALL => self.flood(true),
+            port::NONE => {}
+            port::TABLE => {
+                self.note("output to TABLE is only for packet-out: ignored");
+            }
+            port::CONTROLLER => {
+                self.commit();
+                self.acts.push(DpAction::Controller);
+            }
+            _ => {
+                let ip = self.read(Field::InPort) as u32;
+                if ip == p {
+                    self.note(format!("skipping output to input port {p}"));
+                    return;
+                }
+                self.output_to(p);
+            }
+        }
+    }
+
+    fn output_to(&mut self, p: u32) {
+        let ports = self.ports;
+        let Some(info) = ports.get(p) else {
+            self.note(format!("output to nonexistent port {p}"));
+            return;
+        };
+        match &info.kind {
+            PortKind::Tunnel(cfg) => {
+                let dst = match cfg.remote_ip {
+                    Some(ip) => ip,
+                    None => self.read(Field::TunDst) as u32,
+                };
+                if dst == 0 {
+                    self.note(format!(
+                        "tunnel port {} has no destination (tun_dst unset): not sent",
+                        info.name
+                    ));
+                    return;
+                }
+                self.commit();
+                let tun_id = match cfg.key {
+                    Some(k) => k,
+                    None => self.read(Field::TunId) as u64,
+                };
+                let src = match cfg.local_ip {
+                    Some(ip) => ip,
+                    None => self.read(Field::TunSrc) as u32,
+                };
+                let flags = self.read(Field::TunFlags) as u16;
+                let mut present_m = Flow::ZERO;
+                present_m.w[w::TUN_FLAGS] = 0xff << 32;
+                self.read_bits(&present_m);
+                let present = (self.flow.w[w::TUN_FLAGS] >> 32) as u8;
+                let mut md = [0u64; 8];
+                for (i, slot) in md.iter_mut().enumerate() {
+                    if present & (1 << i) != 0 {
+                        *slot = self.read(Field::TunMetadata(i as u8)) as u64;
+                    }
+                }
+                self.acts.push(DpAction::TunnelOutput {
+                    port: p,
+                    meta: TunnelMeta {
+                        tun_id,
+                        src,
+                        dst,
+                        tos: 0,
+                        ttl: 0,
+                        flags,
+                        md_present: present,
+                        md,
+                    },
+                });
+            }
+            _ => {
+                self.commit();
+                self.acts.push(DpAction::Output(p));
+            }
+        }
+    }
+
+    fn flood(&mut self, all: bool) {
+        let ip = self.read(Field::InPort) as u32;
+        let ports: Vec<(u32, bool)> = self.ports.iter().map(|p| (p.ofport, p.flood)).collect();
+        for (p, flood) in ports {
+            if p != ip && (all || flood) {
+                self.output_to(p);
+            }
+        }
+    }
+
+    fn normal(&mut self) {
+        self.uses_macs = true;
+        let in_port = self.read(Field::InPort) as u32;
+        let src = self.read(Field::EthSrc) as u64;
+        let dst = self.read(Field::EthDst) as u64;
+        let tci = self.read(Field::VlanTci) as u16;
+        let vlan = if tci & VLAN_CFI != 0 { tci & 0x0fff } else { 0 };
+        if self.may_learn {
+            self.bridge.learn_mac(src, vlan, in_port, self.now_ms);
+        }
+        if dst & 0x0100_0000_0000 != 0 {
+            self.note("NORMAL: multicast/broadcast destination, flooding");
+            self.flood(false);
+            return;
+        }
+        match self.bridge.lookup_mac(dst, vlan, self.now_ms) {
+            Some(p) if p == in_port => {
+                self.note("NORMAL: learned port is the input port, dropping");
+            }
+            Some(p) => {
+                self.note(format!("NORMAL: forwarding to learned port {p}"));
+                self.output_to(p);
+            }
+            None => {
+                self.note("NORMAL: no learned MAC for destination, flooding");
+                self.flood(false);
+            }
+        }
+    }
+}
+
+fn trace_rule(r: &Rule, ports: &PortMap) -> TraceRule {
+    TraceRule {
+        priority: r.entry.priority,
+        cookie: r.entry.cookie,
+        matched: format_match(&r.entry.matches, ports, None),
+        actions: format_actions(&r.entry.actions, ports),
+    }
+}
+
+/// Translates `key` (a packet's datapath key, with `recirc_id` saying which pass this is).
+/// With `trace`, every table, rule and action is recorded.
+pub fn translate(
+    bridge: &Bridge,
+    key: &Flow,
+    now_ms: u64,
+    trace: Option<&mut Vec<TraceEvent>>,
+) -> Translation {
+    let generation = bridge.generation();
+    let tables = bridge.tables();
+    let ports = bridge.ports();
+    let mut flow = *key;
+    flow.clear_metadata();
+    let mut ctx = Ctx {
+        bridge,
+        tables: &tables,
+        ports: &ports,
+        now_ms,
+        flow,
+        wc: Flow::ZERO,
+        written: Flow::ZERO,
+        dirty: Flow::ZERO,
+        base: flow,
+        base_known: Flow::ZERO,
+        acts: Vec::new(),
+        rules: Vec::new(),
+        depth: 0,
+        n_resubmits: 0,
+        table: 0,
+        exit: false,
+        error: None,
+        uses_macs: false,
+        may_learn: true,
+        trace,
+    };
+    // Megaflows always match the input port and the recirculation id exactly.
+    ctx.wc.w[w::PORT] = u64::MAX;
+    let recirc = Field::RecircId.get(key) as u32;
+    let start = if recirc == 0 {
+        0
+    } else {
+        match bridge.frozen(recirc) {
+            Some(st) => {
+                ctx.written = st.restore(&mut ctx.flow);
+                ctx.base = ctx.flow;
+                st.table
+            }
+            None => {
+                ctx.note(format!("unknown recirculation id {recirc:#x}: dropping"));
+                ctx.error = Some(XlateError::Recirc);
+                ctx.exit = true;
+                0
+            }
+        }
+    };
+    if !ctx.exit {
+        ctx.lookup_table(start, true);
+    }
+    let mut actions = std::mem::take(&mut ctx.acts);
+    if let Some(e) = ctx.error {
+        actions.clear();
+        actions.push(DpAction::Drop(match e {
+            XlateError::ResubmitLimit => DropReason::ResubmitLimit,
+            XlateError::Recirc => DropReason::RecircLimit,
+            XlateError::Unsupported => DropReason::Unsupported,
+        }));
+    }
+    let mut mask = ctx.wc;
+    for x in &mut mask.w[KEY_WORDS..] {
+        *x = 0;
+    }
+    Translation {
+        mask,
+        actions,
+        rules: ctx.rules,
+        generation,
+        version: tables.version,
+        uses_mac_learning: ctx.uses_macs,
+        error: ctx.error,
+        final_flow: ctx.flow,
+    }
+}
