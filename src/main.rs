@@ -1,1 +1,102 @@
-fn main() {}
+//! `brisk`: a DPDK overlay switch that runs Antrea's OpenFlow pipeline.
+
+mod cmd_flows;
+mod cmd_trace;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    "\ngit revision: ",
+    env!("BRISK_GIT_REV"),
+    "\nDPDK: ",
+    env!("BRISK_DPDK_VERSION"),
+    "\ntarget CPU features: ",
+    env!("BRISK_TARGET_FEATURES"),
+    "\nprofile: ",
+    env!("BRISK_PROFILE"),
+);
+
+/// A DPDK overlay switch that runs the OpenFlow pipeline a CNI such as Antrea programs.
+#[derive(Parser)]
+#[command(name = "brisk", version, long_version = LONG_VERSION, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the switch (ports, workers, control socket). EAL arguments go after `--`.
+    Run(RunArgs),
+    /// Talk to a running switch over its control socket.
+    Ctl(CtlArgs),
+    /// Check and print flow files in ovs-ofctl syntax.
+    #[command(subcommand)]
+    Flows(cmd_flows::FlowsCmd),
+    /// Trace packets through a flow table, table by table, with conntrack state carried
+    /// from one packet to the next.
+    Trace(cmd_trace::TraceArgs),
+    /// Node configuration in YAML.
+    #[command(subcommand)]
+    Conf(ConfCmd),
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// Stop after this many seconds.
+    #[arg(long)]
+    duration: Option<u64>,
+    /// EAL arguments, passed verbatim to DPDK.
+    #[arg(last = true)]
+    eal: Vec<String>,
+}
+
+#[derive(clap::Args)]
+struct CtlArgs {
+    /// Control socket path.
+    #[arg(long, default_value = "/run/brisk/brisk.sock")]
+    socket: String,
+    /// Command and arguments.
+    #[arg(trailing_var_arg = true)]
+    args: Vec<String>,
+}
+
+#[derive(Subcommand)]
+enum ConfCmd {
+    /// Validate a node description.
+    Check {
+        /// YAML file.
+        file: String,
+    },
+    /// Print the flows a node description generates.
+    Flows {
+        /// YAML file.
+        file: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let res = match cli.cmd {
+        Cmd::Flows(c) => cmd_flows::run(c),
+        Cmd::Trace(a) => cmd_trace::run(a),
+        Cmd::Run(_) => Err(anyhow::anyhow!(
+            "`brisk run` is not yet available in this build"
+        )),
+        Cmd::Ctl(_) => Err(anyhow::anyhow!(
+            "`brisk ctl` is not yet available in this build"
+        )),
+        Cmd::Conf(_) => Err(anyhow::anyhow!(
+            "`brisk conf` is not yet available in this build"
+        )),
+    };
+    match res {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("brisk: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

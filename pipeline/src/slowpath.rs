@@ -289,21 +289,97 @@ fn ct_state_text(st: u8) -> String {
     }
 }
 
-/// A packet's key as a flow string (every non-zero field).
+/// A packet's key as a flow string, the fields a packet of its type has (like the `Flow:`
+/// line of `ofproto/trace`).
 pub fn format_key(key: &Flow, ports: &PortMap) -> String {
+    use crate::flow::{eth_type, ip_proto, w};
     let mut mask = Flow::ZERO;
-    for i in 0..crate::flow::FLOW_WORDS {
-        mask.w[i] = if key.w[i] != 0 { u64::MAX } else { 0 };
+    let full = |m: &mut Flow, f: Field| f.set(m, f.desc().valid);
+    full(&mut mask, Field::InPort);
+    for f in [Field::RecircId, Field::PktMark] {
+        if f.get(key) != 0 {
+            full(&mut mask, f);
+        }
     }
-    // Always show the protocol and port.
-    mask.w[crate::flow::w::PORT] |= 0xffff_ffff;
-    Field::EthType.set(&mut mask, 0xffff);
+    if Field::CtState.get(key) != 0 {
+        for f in [Field::CtState, Field::CtZone, Field::CtMark] {
+            full(&mut mask, f);
+        }
+        if Field::CtLabel.get(key) != 0 {
+            full(&mut mask, Field::CtLabel);
+        }
+    }
+    for i in 0..16 {
+        if Field::Reg(i).get(key) != 0 {
+            full(&mut mask, Field::Reg(i));
+        }
+    }
+    if Field::Metadata.get(key) != 0 {
+        full(&mut mask, Field::Metadata);
+    }
+    if key.w[w::TUN_ADDR] != 0 || key.w[w::TUN_ID] != 0 {
+        for f in [Field::TunId, Field::TunSrc, Field::TunDst] {
+            full(&mut mask, f);
+        }
+        mask.w[w::TUN_FLAGS] |= key.w[w::TUN_FLAGS] & (0xff << 32);
+        for i in 0..8u8 {
+            if key.w[w::TUN_FLAGS] >> (32 + i) & 1 != 0 {
+                full(&mut mask, Field::TunMetadata(i));
+            }
+        }
+    }
+    for f in [Field::VlanTci, Field::EthSrc, Field::EthDst, Field::EthType] {
+        full(&mut mask, f);
+    }
     let ty = Field::EthType.get(key) as u16;
-    if ty == crate::flow::eth_type::IPV4 || ty == crate::flow::eth_type::IPV6 {
-        Field::NwProto.set(&mut mask, 0xff);
-        Field::NwTtl.set(&mut mask, 0xff);
+    match ty {
+        eth_type::IPV4 | eth_type::IPV6 => {
+            if ty == eth_type::IPV4 {
+                full(&mut mask, Field::NwSrc);
+                full(&mut mask, Field::NwDst);
+            } else {
+                full(&mut mask, Field::Ipv6Src);
+                full(&mut mask, Field::Ipv6Dst);
+                full(&mut mask, Field::Ipv6Label);
+            }
+            for f in [Field::NwProto, Field::NwTtl, Field::NwFrag] {
+                full(&mut mask, f);
+            }
+            mask.w[w::NW_L4] |= 0xff << 8;
+            let proto = Field::NwProto.get(key) as u8;
+            if matches!(proto, ip_proto::TCP | ip_proto::UDP | ip_proto::SCTP) {
+                full(&mut mask, Field::TpSrc);
+                full(&mut mask, Field::TpDst);
+            }
+            if matches!(proto, ip_proto::ICMP | ip_proto::ICMPV6) {
+                full(&mut mask, Field::IcmpType);
+                full(&mut mask, Field::IcmpCode);
+            }
+            if proto == ip_proto::TCP {
+                full(&mut mask, Field::TcpFlags);
+            }
+        }
+        eth_type::ARP | eth_type::RARP => {
+            for f in [
+                Field::ArpSpa,
+                Field::ArpTpa,
+                Field::ArpOp,
+                Field::ArpSha,
+                Field::ArpTha,
+            ] {
+                full(&mut mask, f);
+            }
+        }
+        _ => {}
     }
-    format_match(&Match { value: *key, mask }, ports, None)
+    format_match(
+        &Match {
+            value: key.masked(&mask),
+            mask,
+        },
+        ports,
+        None,
+    )
 }
 
 /// JSON shape of a trace, for `brisk trace --format json`.

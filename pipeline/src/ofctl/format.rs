@@ -234,7 +234,7 @@ pub fn format_match(m: &Match, ports: &PortMap, priority: Option<u16>) -> String
         let _ = write!(
             s,
             "tun_flags={},",
-            format_flags(&[("oam", 1u8)], v, mk & 1, 1, false)
+            format_flags(&[("oam", 1u8)], v, mk & 1, 1, true)
         );
     }
     let present_v = m.value.w[w::TUN_FLAGS] >> 32;
@@ -414,7 +414,7 @@ pub fn format_match(m: &Match, ports: &PortMap, priority: Option<u16>) -> String
         let _ = write!(
             s,
             "tcp_flags={},",
-            format_flags(&tcp_flags::NAMES, v, mk, 0xfff, false)
+            format_flags(&tcp_flags::NAMES, v, mk, 0xfff, true)
         );
     }
     if s.ends_with(',') {
