@@ -1118,7 +1118,7 @@ impl Conntrack {
                 });
             }
         }
-        out.sort_by(|a, b| (a.zone, a.proto_num, a.orig).cmp(&(b.zone, b.proto_num, b.orig)));
+        out.sort_by_key(|a| (a.zone, a.proto_num, a.orig));
         out
     }
 }
