@@ -1,6 +1,7 @@
 //! `brisk`: a DPDK overlay switch that runs Antrea's OpenFlow pipeline.
 
 mod cmd_flows;
+mod cmd_run;
 mod cmd_trace;
 
 use clap::{Parser, Subcommand};
@@ -29,7 +30,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Run the switch (ports, workers, control socket). EAL arguments go after `--`.
-    Run(RunArgs),
+    Run(cmd_run::RunArgs),
     /// Talk to a running switch over its control socket.
     Ctl(CtlArgs),
     /// Check and print flow files in ovs-ofctl syntax.
@@ -41,16 +42,6 @@ enum Cmd {
     /// Node configuration in YAML.
     #[command(subcommand)]
     Conf(ConfCmd),
-}
-
-#[derive(clap::Args)]
-struct RunArgs {
-    /// Stop after this many seconds.
-    #[arg(long)]
-    duration: Option<u64>,
-    /// EAL arguments, passed verbatim to DPDK.
-    #[arg(last = true)]
-    eal: Vec<String>,
 }
 
 #[derive(clap::Args)]
@@ -82,9 +73,7 @@ fn main() -> ExitCode {
     let res = match cli.cmd {
         Cmd::Flows(c) => cmd_flows::run(c),
         Cmd::Trace(a) => cmd_trace::run(a),
-        Cmd::Run(_) => Err(anyhow::anyhow!(
-            "`brisk run` is not yet available in this build"
-        )),
+        Cmd::Run(a) => cmd_run::run(a),
         Cmd::Ctl(_) => Err(anyhow::anyhow!(
             "`brisk ctl` is not yet available in this build"
         )),

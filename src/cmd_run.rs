@@ -1,0 +1,90 @@
+//! `brisk run`.
+
+use std::process::ExitCode;
+
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// Stop after this many seconds (default: run until SIGINT/SIGTERM).
+    #[arg(long)]
+    pub duration: Option<u64>,
+    /// Forwarding mode. `io`: forward every packet between the first two ports, as
+    /// testpmd's io mode (a baseline and the first demo).
+    #[arg(long, value_enum, default_value_t = Mode::Io)]
+    pub mode: Mode,
+    /// EAL arguments, passed verbatim to DPDK (e.g. `-l 0 --no-huge --vdev=net_null0`).
+    #[arg(last = true)]
+    pub eal: Vec<String>,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum Mode {
+    Io,
+}
+
+#[cfg(feature = "dpdk")]
+pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
+    use anyhow::Context;
+    use switch::dpdk::{available_ports, fwd, Eal, EthPort, Mempool, PortConf};
+    let mut args = vec!["brisk".to_string()];
+    args.extend(a.eal.iter().cloned());
+    let eal = Eal::init(&args).context("initialising DPDK (check the EAL arguments after --)")?;
+    switch::signal::install();
+    let ids = available_ports();
+    if ids.len() < 2 {
+        anyhow::bail!(
+            "io forwarding needs two ports, DPDK found {} (add e.g. --vdev=net_null0 --vdev=net_null1 after --)",
+            ids.len()
+        );
+    }
+    // Mempool: rx descriptors of both ports + bursts in flight + per-lcore caches.
+    let pool = Mempool::new("brisk_pool", 8191, 256, 2048 + 128, -1).context("mbuf pool")?;
+    let mut p0 = EthPort::from_id(ids[0])?;
+    let mut p1 = EthPort::from_id(ids[1])?;
+    let conf = PortConf {
+        rx_desc: 1024,
+        tx_desc: 1024,
+        ..PortConf::default()
+    };
+    p0.configure_and_start(&conf, &pool)
+        .with_context(|| format!("starting {}", p0.name()))?;
+    p1.configure_and_start(&conf, &pool)
+        .with_context(|| format!("starting {}", p1.name()))?;
+    let ports = [p0, p1];
+    let st = fwd::io_forward(
+        &ports,
+        a.duration.map(std::time::Duration::from_secs),
+        &switch::signal::stop_requested,
+        &mut std::io::stdout(),
+    )?;
+    let total: u64 = st.forwarded.iter().sum();
+    println!(
+        "forwarded {} packets in {:.1} s ({:.2} Mpps); {} -> {}: {}, {} -> {}: {}; not sent: {}",
+        total,
+        st.seconds,
+        total as f64 / st.seconds / 1e6,
+        ports[0].name(),
+        ports[1].name(),
+        st.forwarded[0],
+        ports[1].name(),
+        ports[0].name(),
+        st.forwarded[1],
+        st.tx_dropped[0] + st.tx_dropped[1]
+    );
+    let [mut p0, mut p1] = ports;
+    p0.stop()?;
+    p1.stop()?;
+    drop((p0, p1));
+    let leaked = pool.in_use();
+    drop(pool);
+    eal.cleanup()?;
+    if leaked != 0 {
+        anyhow::bail!("{leaked} mbufs were not returned to the pool");
+    }
+    println!("stopped cleanly; every mbuf returned to the pool");
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(not(feature = "dpdk"))]
+pub fn run(_a: RunArgs) -> anyhow::Result<ExitCode> {
+    anyhow::bail!("this brisk was built without DPDK (the `dpdk` cargo feature)")
+}
