@@ -22,7 +22,19 @@ fn main() {
         .probe("libdpdk")
     {
         Ok(l) => l,
-        Err(e) => fail(&format!("DPDK was not found by pkg-config ({e})")),
+        Err(e) => {
+            let detail = e.to_string();
+            let last = detail
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("")
+                .trim()
+                .to_string();
+            fail(&format!(
+                "DPDK >= 22.11 (pkg-config package libdpdk) was not found: {last}"
+            ))
+        }
     };
     // DPDK's own compile flags (include paths, `-include rte_config.h`, -march).
     let cflags = std::process::Command::new("pkg-config")
