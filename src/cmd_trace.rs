@@ -64,6 +64,7 @@ fn bridge(args: &TraceArgs) -> anyhow::Result<Bridge> {
             name: name.to_string(),
             kind,
             flood: true,
+            proxy_arp: None,
         })
         .with_context(|| format!("--port {s}"))?;
     }

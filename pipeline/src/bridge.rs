@@ -64,6 +64,22 @@ pub struct PortInfo {
     pub kind: PortKind,
     /// Whether FLOOD and NORMAL flooding include it.
     pub flood: bool,
+    /// Built-in proxy ARP (as Linux `proxy_arp`): every ARP request arriving on the port is
+    /// answered with this MAC, before the OpenFlow tables.
+    pub proxy_arp: Option<u64>,
+}
+
+impl PortInfo {
+    /// An ordinary port that floods and has no proxy ARP.
+    pub fn new(ofport: u32, name: &str, kind: PortKind) -> Self {
+        PortInfo {
+            ofport,
+            name: name.to_string(),
+            kind,
+            flood: true,
+            proxy_arp: None,
+        }
+    }
 }
 
 /// The set of ports, immutable once published.
@@ -189,14 +205,20 @@ impl MacTable {
     }
 }
 
-/// The pipeline state a recirculation resumes with (OVS's "frozen state"): everything that
-/// is not re-read from the packet.
+/// The pipeline state a recirculation resumes with (OVS's "frozen state"): the table, and
+/// every value the pipeline wrote that the recirculated packet does not carry itself —
+/// registers and `metadata` always, and the bits of `in_port`, `pkt_mark` and the tunnel
+/// fields that the pipeline changed. Bits it did not change come from the packet's own key
+/// on the next pass (and are matched there if read), so the recirculation id depends only
+/// on bits the first pass's megaflow already matches.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct FrozenState {
     /// Table to resume in.
     pub table: u8,
-    /// Words of the flow kept as they were: in_port, pkt_mark, tunnel, registers, metadata.
+    /// Saved values, one per entry of `FROZEN_WORDS`.
     pub words: [u64; 22],
+    /// Which bits of each saved word are frozen.
+    pub masks: [u64; 22],
 }
 
 /// Word indexes saved in a [`FrozenState`] (with the mask applied to each).
@@ -226,19 +248,32 @@ pub(crate) const FROZEN_WORDS: [(usize, u64); 22] = [
 ];
 
 impl FrozenState {
-    /// Captures the state of `flow` to resume in `table`.
-    pub fn capture(flow: &Flow, table: u8) -> Self {
+    /// Captures the state of `flow` to resume in `table`; `written` says which key bits the
+    /// pipeline wrote (only those are frozen).
+    pub fn capture(flow: &Flow, written: &Flow, table: u8) -> Self {
         let mut words = [0u64; 22];
+        let mut masks = [0u64; 22];
         for (k, (i, m)) in FROZEN_WORDS.iter().enumerate() {
-            words[k] = flow.w[*i] & m;
+            let mask = if *i >= crate::flow::KEY_WORDS {
+                *m
+            } else {
+                m & written.w[*i]
+            };
+            masks[k] = mask;
+            words[k] = flow.w[*i] & mask;
         }
-        FrozenState { table, words }
+        FrozenState {
+            table,
+            words,
+            masks,
+        }
     }
 
-    /// Writes the saved words into `flow` and returns a mask of the bits written.
+    /// Writes the frozen bits into `flow` and returns a mask of them.
     pub fn restore(&self, flow: &mut Flow) -> Flow {
         let mut mask = Flow::ZERO;
-        for (k, (i, m)) in FROZEN_WORDS.iter().enumerate() {
+        for (k, (i, _)) in FROZEN_WORDS.iter().enumerate() {
+            let m = self.masks[k];
             flow.w[*i] = (flow.w[*i] & !m) | self.words[k];
             mask.w[*i] |= m;
         }

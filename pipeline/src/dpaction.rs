@@ -212,6 +212,9 @@ pub enum DpAction {
     CtClear,
     /// Would go to the controller: counted and dropped.
     Controller,
+    /// Proxy ARP: turn an ARP request into the reply `mac` would give, and send it back
+    /// out of the input port (gratuitous requests are dropped).
+    ArpReply(u64),
     /// Drop with a reason (ends the actions).
     Drop(DropReason),
 }
@@ -299,6 +302,7 @@ impl fmt::Display for DpAction {
             }
             DpAction::CtClear => write!(f, "ct_clear"),
             DpAction::Controller => write!(f, "userspace(controller)"),
+            DpAction::ArpReply(m) => write!(f, "arp_reply({}),in_port", mac(u128::from(*m))),
             DpAction::Drop(r) => write!(f, "drop({})", r.name()),
         }
     }
@@ -390,7 +394,10 @@ pub struct ExecEnv<'a> {
 fn consumes(a: &DpAction) -> bool {
     matches!(
         a,
-        DpAction::Output(_) | DpAction::TunnelOutput { .. } | DpAction::Drop(_)
+        DpAction::Output(_)
+            | DpAction::TunnelOutput { .. }
+            | DpAction::Drop(_)
+            | DpAction::ArpReply(_)
     ) || matches!(a, DpAction::Ct(c) if c.recirc.is_some())
 }
 
@@ -481,6 +488,21 @@ pub fn execute<F: CloneFrame, S: Sink<F>>(
                 Field::CtLabel.set(&mut pkt.key, 0);
             }
             DpAction::Controller => {}
+            DpAction::ArpReply(m) => {
+                if !arp_reply(&mut pkt, *m) {
+                    sink.drop_packet(DropReason::NoOutput, pkt);
+                    return;
+                }
+                let port = Field::InPort.get(&pkt.key) as u32;
+                if is_last {
+                    sink.output(port, None, pkt);
+                    return;
+                }
+                match clone_packet(&pkt) {
+                    Some(c) => sink.output(port, None, c),
+                    None => sink.note_drop(DropReason::CloneFailed),
+                }
+            }
             DpAction::Drop(r) => {
                 sink.drop_packet(*r, pkt);
                 return;
@@ -591,6 +613,38 @@ fn set_field<F: Frame>(pkt: &mut Packet<F>, field: HdrField, value: u128, mask: 
             Field::ArpTha.set(&mut pkt.key, u128::from(v));
         }
     }
+}
+
+/// Rewrites an ARP request into the reply `mac` gives. False for anything that is not a
+/// non-gratuitous Ethernet/IPv4 ARP request.
+fn arp_reply<F: Frame>(pkt: &mut Packet<F>, mac: u64) -> bool {
+    let key = pkt.key;
+    if Field::EthType.get(&key) as u16 != eth_type::ARP
+        || Field::ArpOp.get(&key) != 1
+        || pkt.layout.err & packet::parse_err::ARP_BAD != 0
+    {
+        return false;
+    }
+    let spa = Field::ArpSpa.get(&key) as u32;
+    let tpa = Field::ArpTpa.get(&key) as u32;
+    if spa == tpa || spa == 0 {
+        return false; // gratuitous ARP or probe: nothing to answer
+    }
+    let sha = Field::ArpSha.get(&key) as u64;
+    let src = Field::EthSrc.get(&key) as u64;
+    let lay = pkt.layout;
+    let d = pkt.frame.data_mut();
+    packet::set_eth(d, Some(mac), Some(src));
+    packet::set_arp(d, &lay, Some(2), Some(mac), Some(tpa), Some(sha), Some(spa));
+    let k = &mut pkt.key;
+    Field::EthDst.set(k, u128::from(src));
+    Field::EthSrc.set(k, u128::from(mac));
+    Field::ArpOp.set(k, 2);
+    Field::ArpSha.set(k, u128::from(mac));
+    Field::ArpTha.set(k, u128::from(sha));
+    Field::ArpSpa.set(k, u128::from(tpa));
+    Field::ArpTpa.set(k, u128::from(spa));
+    true
 }
 
 /// Runs conntrack for the packet, updating its key (and headers, for NAT). Returns false if

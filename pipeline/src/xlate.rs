@@ -491,7 +491,7 @@ impl Ctx<'_> {
         }
         let recirc = match ct.table {
             Some(t) => {
-                let st = FrozenState::capture(&self.flow, t);
+                let st = FrozenState::capture(&self.flow, &self.written, t);
                 match self.bridge.recirc_id(&st) {
                     Some(id) => {
                         self.note(format!(
@@ -720,6 +720,23 @@ pub fn translate(
             }
         }
     };
+    if recirc == 0 && !ctx.exit {
+        let in_port = Field::InPort.get(key) as u32;
+        if let Some(mac) = ports.get(in_port).and_then(|p| p.proxy_arp) {
+            ctx.read(Field::EthType);
+            if Field::EthType.get(key) as u16 == eth_type::ARP {
+                ctx.read(Field::ArpOp);
+                if Field::ArpOp.get(key) == 1 {
+                    ctx.note(format!(
+                        "proxy ARP on port {in_port}: answering with {}",
+                        crate::ofctl::format_mac(mac)
+                    ));
+                    ctx.acts.push(DpAction::ArpReply(mac));
+                    ctx.exit = true;
+                }
+            }
+        }
+    }
     if !ctx.exit {
         ctx.lookup_table(start, true);
     }

@@ -50,6 +50,7 @@ fn node(name: &str) -> Bridge {
                 _ => PortKind::Normal,
             },
             flood: true,
+            proxy_arp: None,
         })
         .unwrap();
     }

@@ -528,9 +528,19 @@ fn parse_actions(
 ) -> Result<Vec<Action>, ParseError> {
     let list = items(s, base)?;
     let mut out = Vec::with_capacity(list.len());
+    // What earlier actions guarantee, as OVS's action checks track it (a push_vlan makes a
+    // later set_field:..->vlan_vid valid).
+    let mut view = *m;
     for it in &list {
         let token = &s[it.key_off - base..it.end];
-        if let Some(a) = parse_action(it, token, m, ports, false)? {
+        if let Some(a) = parse_action(it, token, &view, ports, false)? {
+            match &a {
+                Action::PushVlan(_) => {
+                    view.set(Field::VlanTci, u128::from(VLAN_CFI), u128::from(VLAN_CFI))
+                }
+                Action::PopVlan { .. } => view.set(Field::VlanTci, 0, u128::from(VLAN_CFI)),
+                _ => {}
+            }
             out.push(a);
         }
     }
