@@ -122,7 +122,7 @@ fn random_key(r: &mut Rng, recirc_ids: u32) -> Flow {
         }
         _ => {}
     }
-    if recirc_ids > 0 && r.next() % 2 == 0 {
+    if recirc_ids > 0 && r.next().is_multiple_of(2) {
         Field::RecircId.set(
             &mut f,
             u128::from(1 + (r.next() % u64::from(recirc_ids)) as u32),
