@@ -325,6 +325,8 @@ pub struct Bridge {
     pub limits: Limits,
     /// Bumped whenever a change may alter a translation (tables, ports, MAC moves).
     generation: AtomicU64,
+    /// Bumped whenever the MAC-learning table changes in a way NORMAL could see.
+    mac_generation: AtomicU64,
 }
 
 impl Bridge {
@@ -339,6 +341,7 @@ impl Bridge {
             conntrack: Arc::new(Conntrack::new(ct)),
             limits: Limits::default(),
             generation: AtomicU64::new(1),
+            mac_generation: AtomicU64::new(1),
         }
     }
 
@@ -359,6 +362,16 @@ impl Bridge {
 
     fn bump(&self) {
         self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// A counter that changes whenever the MAC-learning table changes (only translations
+    /// that used NORMAL depend on it).
+    pub fn mac_generation(&self) -> u64 {
+        self.mac_generation.load(Ordering::Acquire)
+    }
+
+    fn bump_macs(&self) {
+        self.mac_generation.fetch_add(1, Ordering::AcqRel);
     }
 
     /// Applies flow-mods atomically.
@@ -426,13 +439,14 @@ impl Bridge {
         drop(p);
         self.macs.lock().expire(now_ms, Some(num));
         self.bump();
+        self.bump_macs();
         Ok(info)
     }
 
     /// Learns a MAC (slow path); bumps the generation when a NORMAL decision could change.
     pub(crate) fn learn_mac(&self, mac: u64, vlan: u16, port: u32, now_ms: u64) {
         if self.macs.lock().learn(mac, vlan, port, now_ms) {
-            self.bump();
+            self.bump_macs();
         }
     }
 
@@ -453,7 +467,7 @@ impl Bridge {
         m.expire(now_ms, None);
         if m.version != v {
             drop(m);
-            self.bump();
+            self.bump_macs();
         }
     }
 

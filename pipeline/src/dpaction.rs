@@ -339,23 +339,35 @@ impl<F: Frame> Packet<F> {
         }
         Packet { frame, key, layout }
     }
+}
+
+/// Mutable views of one packet's frame, key and layout, wherever they are stored.
+pub struct PktMut<'a, F: Frame> {
+    /// The bytes.
+    pub frame: &'a mut F,
+    /// The key.
+    pub key: &'a mut Flow,
+    /// Header offsets.
+    pub layout: &'a mut Layout,
+}
+
+impl<F: Frame> PktMut<'_, F> {
+    fn is_v6(&self) -> bool {
+        Field::EthType.get(self.key) as u16 == eth_type::IPV6
+    }
 
     /// Re-parses the headers after a change of layout (VLAN push/pop), keeping the
     /// metadata part of the key (port, tunnel, conntrack, recirculation, marks).
     pub fn reparse(&mut self) {
-        let old = self.key;
+        let old = *self.key;
         let in_port = Field::InPort.get(&old) as u32;
-        self.layout = packet::extract(self.frame.data(), in_port, &mut self.key);
+        *self.layout = packet::extract(self.frame.data(), in_port, self.key);
         for i in [w::PORT, w::CT_MARK, w::CT_LABEL, w::CT_LABEL + 1] {
             self.key.w[i] = old.w[i];
         }
         self.key.w[w::CT] = (self.key.w[w::CT] & 0xffff_0000) | (old.w[w::CT] & !0xffff_0000);
         self.key.w[w::TUN_ID..crate::flow::KEY_WORDS]
             .copy_from_slice(&old.w[w::TUN_ID..crate::flow::KEY_WORDS]);
-    }
-
-    fn is_v6(&self) -> bool {
-        Field::EthType.get(&self.key) as u16 == eth_type::IPV6
     }
 }
 
@@ -373,12 +385,11 @@ impl CloneFrame for packet::VecFrame {
 
 /// Where executed packets go.
 pub trait Sink<F: Frame> {
-    /// The packet leaves on `port` (encapsulated with `tun` for a tunnel port).
-    fn output(&mut self, port: u32, tun: Option<&TunnelMeta>, pkt: Packet<F>);
-    /// The packet goes through the pipeline again with `pkt.key.recirc_id` set.
-    fn recirculate(&mut self, pkt: Packet<F>);
+    /// The packet leaves on `port` (encapsulated with `tun` for a tunnel port). `key` is its
+    /// flow key as it leaves (for traces and checks; the datapath needs only the frame).
+    fn output(&mut self, port: u32, tun: Option<&TunnelMeta>, frame: F, key: &Flow);
     /// The packet is dropped.
-    fn drop_packet(&mut self, reason: DropReason, pkt: Packet<F>);
+    fn drop_packet(&mut self, reason: DropReason, frame: F);
     /// A copy that should have existed was not made (no buffer): count it.
     fn note_drop(&mut self, reason: DropReason);
 }
@@ -401,146 +412,299 @@ fn consumes(a: &DpAction) -> bool {
     ) || matches!(a, DpAction::Ct(c) if c.recirc.is_some())
 }
 
-/// Runs `acts` on `pkt`, handing the results to `sink`. The packet is moved into its last
-/// output (no copy for the common single-output case) and copied for earlier ones.
-pub fn execute<F: CloneFrame, S: Sink<F>>(
+/// Packets held in fixed slots so that actions run over a group of them without moving
+/// keys around. A slot whose frame is `None` is free (or its packet has left).
+pub struct Batch<F: Frame, const N: usize> {
+    /// Frames.
+    pub frames: [Option<F>; N],
+    /// Keys.
+    pub keys: [Flow; N],
+    /// Header offsets.
+    pub layouts: [Layout; N],
+}
+
+impl<F: Frame, const N: usize> Default for Batch<F, N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<F: Frame, const N: usize> Batch<F, N> {
+    /// Empty slots.
+    pub fn new() -> Self {
+        Batch {
+            frames: std::array::from_fn(|_| None),
+            keys: [Flow::ZERO; N],
+            layouts: [Layout::default(); N],
+        }
+    }
+
+    /// Parses `frame` into slot `i`.
+    pub fn load(&mut self, i: usize, frame: F, in_port: u32, tun: Option<&TunnelMeta>) {
+        self.layouts[i] = packet::extract(frame.data(), in_port, &mut self.keys[i]);
+        if let Some(t) = tun {
+            t.to_flow(&mut self.keys[i]);
+        }
+        self.frames[i] = Some(frame);
+    }
+
+    /// A free slot, if any.
+    pub fn free_slot(&self) -> Option<usize> {
+        self.frames.iter().position(Option::is_none)
+    }
+
+    fn view(&mut self, i: usize) -> Option<PktMut<'_, F>> {
+        Some(PktMut {
+            frame: self.frames[i].as_mut()?,
+            key: &mut self.keys[i],
+            layout: &mut self.layouts[i],
+        })
+    }
+}
+
+/// Runs `acts` on the packets in `members` (slots of `batch`), action by action over the
+/// whole group. Packets that leave (output, drop) free their slot; the return value has a
+/// bit set for every slot whose packet recirculates (its key carries the new `recirc_id`).
+/// Copies for non-final outputs and forked recirculations go to free slots of `batch`
+/// (recirculations) or straight to the sink (outputs).
+pub fn exec_group<F: CloneFrame, S: Sink<F>, const N: usize>(
     acts: &[DpAction],
-    mut pkt: Packet<F>,
+    batch: &mut Batch<F, N>,
+    members: &[u8],
     env: &ExecEnv<'_>,
     sink: &mut S,
-) {
+) -> u64 {
+    debug_assert!(N <= 64);
     let last = acts.iter().rposition(consumes);
-    for (i, a) in acts.iter().enumerate() {
-        let is_last = Some(i) == last;
-        match a {
-            DpAction::Set { field, value, mask } => set_field(&mut pkt, *field, *value, *mask),
-            DpAction::DecTtl => {
-                let v6 = pkt.is_v6();
-                let is_ip = v6 || Field::EthType.get(&pkt.key) as u16 == eth_type::IPV4;
-                if !is_ip {
-                    continue;
+    let mut recirc = 0u64;
+    let mut alive: u64 = members.iter().fold(0, |m, &i| m | (1u64 << i));
+    for (ai, a) in acts.iter().enumerate() {
+        if alive == 0 {
+            return recirc;
+        }
+        let is_last = Some(ai) == last;
+        let mut bits = alive;
+        while bits != 0 {
+            let i = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            match exec_one(a, is_last, batch, i, env, sink) {
+                Step::Continue => {}
+                Step::Gone => alive &= !(1u64 << i),
+                Step::Recirc => {
+                    alive &= !(1u64 << i);
+                    recirc |= 1u64 << i;
                 }
-                match packet::ttl(pkt.frame.data(), &pkt.layout, v6) {
-                    Some(t) if t > 1 => {
-                        packet::set_ttl(pkt.frame.data_mut(), &pkt.layout, v6, t - 1);
-                        Field::NwTtl.set(&mut pkt.key, u128::from(t - 1));
-                    }
-                    _ => {
-                        sink.drop_packet(DropReason::TtlExpired, pkt);
-                        return;
-                    }
-                }
-            }
-            DpAction::PushVlan(tci) => {
-                if Field::VlanTci.get(&pkt.key) as u16 & VLAN_CFI != 0
-                    || !packet::push_vlan(&mut pkt.frame, eth_type::VLAN, *tci)
-                {
-                    sink.drop_packet(DropReason::Unsupported, pkt);
-                    return;
-                }
-                pkt.reparse();
-            }
-            DpAction::PopVlan => {
-                if packet::pop_vlan(&mut pkt.frame) {
-                    pkt.reparse();
-                }
-            }
-            DpAction::Output(p) => {
-                if is_last {
-                    sink.output(*p, None, pkt);
-                    return;
-                }
-                match clone_packet(&pkt) {
-                    Some(c) => sink.output(*p, None, c),
-                    None => sink.note_drop(DropReason::CloneFailed),
-                }
-            }
-            DpAction::TunnelOutput { port, meta } => {
-                if is_last {
-                    sink.output(*port, Some(meta), pkt);
-                    return;
-                }
-                match clone_packet(&pkt) {
-                    Some(c) => sink.output(*port, Some(meta), c),
-                    None => sink.note_drop(DropReason::CloneFailed),
-                }
-            }
-            DpAction::Ct(ct) => {
-                if !run_ct(&mut pkt, ct, env) {
-                    sink.drop_packet(DropReason::CtFull, pkt);
-                    return;
-                }
-                if let Some(id) = ct.recirc {
-                    Field::RecircId.set(&mut pkt.key, u128::from(id));
-                    if is_last {
-                        sink.recirculate(pkt);
-                        return;
-                    }
-                    match clone_packet(&pkt) {
-                        Some(c) => sink.recirculate(c),
-                        None => sink.note_drop(DropReason::CloneFailed),
-                    }
-                }
-            }
-            DpAction::CtClear => {
-                pkt.key.w[w::CT] &= 0x0000_0000_ffff_0000; // keep tcp_flags only
-                Field::CtMark.set(&mut pkt.key, 0);
-                Field::CtLabel.set(&mut pkt.key, 0);
-            }
-            DpAction::Controller => {}
-            DpAction::ArpReply(m) => {
-                if !arp_reply(&mut pkt, *m) {
-                    sink.drop_packet(DropReason::NoOutput, pkt);
-                    return;
-                }
-                let port = Field::InPort.get(&pkt.key) as u32;
-                if is_last {
-                    sink.output(port, None, pkt);
-                    return;
-                }
-                match clone_packet(&pkt) {
-                    Some(c) => sink.output(port, None, c),
-                    None => sink.note_drop(DropReason::CloneFailed),
-                }
-            }
-            DpAction::Drop(r) => {
-                sink.drop_packet(*r, pkt);
-                return;
+                Step::Fork(j) => recirc |= 1u64 << j,
             }
         }
     }
-    sink.drop_packet(DropReason::NoOutput, pkt);
+    // Whatever is left produced no output.
+    let mut bits = alive;
+    while bits != 0 {
+        let i = bits.trailing_zeros() as usize;
+        bits &= bits - 1;
+        if let Some(f) = batch.frames[i].take() {
+            sink.drop_packet(DropReason::NoOutput, f);
+        }
+    }
+    recirc
 }
 
-fn clone_packet<F: CloneFrame>(p: &Packet<F>) -> Option<Packet<F>> {
-    Some(Packet {
-        frame: p.frame.try_clone()?,
-        key: p.key,
-        layout: p.layout,
-    })
+enum Step {
+    Continue,
+    Gone,
+    Recirc,
+    /// A copy recirculates from slot j; the original continues.
+    Fork(usize),
 }
 
-fn set_field<F: Frame>(pkt: &mut Packet<F>, field: HdrField, value: u128, mask: u128) {
-    let lay = pkt.layout;
-    let key = pkt.key;
+fn take_drop<F: Frame, S: Sink<F>, const N: usize>(
+    batch: &mut Batch<F, N>,
+    i: usize,
+    r: DropReason,
+    sink: &mut S,
+) -> Step {
+    if let Some(f) = batch.frames[i].take() {
+        sink.drop_packet(r, f);
+    }
+    Step::Gone
+}
+
+fn send<F: CloneFrame, S: Sink<F>, const N: usize>(
+    batch: &mut Batch<F, N>,
+    i: usize,
+    port: u32,
+    tun: Option<&TunnelMeta>,
+    is_last: bool,
+    sink: &mut S,
+) -> Step {
+    if is_last {
+        if let Some(f) = batch.frames[i].take() {
+            sink.output(port, tun, f, &batch.keys[i]);
+        }
+        return Step::Gone;
+    }
+    match batch.frames[i].as_ref().and_then(CloneFrame::try_clone) {
+        Some(c) => sink.output(port, tun, c, &batch.keys[i]),
+        None => sink.note_drop(DropReason::CloneFailed),
+    }
+    Step::Continue
+}
+
+fn exec_one<F: CloneFrame, S: Sink<F>, const N: usize>(
+    a: &DpAction,
+    is_last: bool,
+    batch: &mut Batch<F, N>,
+    i: usize,
+    env: &ExecEnv<'_>,
+    sink: &mut S,
+) -> Step {
+    match a {
+        DpAction::Set { field, value, mask } => {
+            if let Some(mut p) = batch.view(i) {
+                set_field(&mut p, *field, *value, *mask);
+            }
+            Step::Continue
+        }
+        DpAction::DecTtl => {
+            let Some(p) = batch.view(i) else {
+                return Step::Gone;
+            };
+            let v6 = p.is_v6();
+            if !v6 && Field::EthType.get(p.key) as u16 != eth_type::IPV4 {
+                return Step::Continue;
+            }
+            match packet::ttl(p.frame.data(), p.layout, v6) {
+                Some(t) if t > 1 => {
+                    packet::set_ttl(p.frame.data_mut(), p.layout, v6, t - 1);
+                    Field::NwTtl.set(p.key, u128::from(t - 1));
+                    Step::Continue
+                }
+                _ => take_drop(batch, i, DropReason::TtlExpired, sink),
+            }
+        }
+        DpAction::PushVlan(tci) => {
+            let Some(mut p) = batch.view(i) else {
+                return Step::Gone;
+            };
+            if Field::VlanTci.get(p.key) as u16 & VLAN_CFI != 0
+                || !packet::push_vlan(p.frame, eth_type::VLAN, *tci)
+            {
+                return take_drop(batch, i, DropReason::Unsupported, sink);
+            }
+            p.reparse();
+            Step::Continue
+        }
+        DpAction::PopVlan => {
+            if let Some(mut p) = batch.view(i) {
+                if packet::pop_vlan(p.frame) {
+                    p.reparse();
+                }
+            }
+            Step::Continue
+        }
+        DpAction::Output(port) => send(batch, i, *port, None, is_last, sink),
+        DpAction::TunnelOutput { port, meta } => send(batch, i, *port, Some(meta), is_last, sink),
+        DpAction::Ct(ct) => {
+            let Some(mut p) = batch.view(i) else {
+                return Step::Gone;
+            };
+            if !run_ct(&mut p, ct, env) {
+                return take_drop(batch, i, DropReason::CtFull, sink);
+            }
+            let Some(id) = ct.recirc else {
+                return Step::Continue;
+            };
+            Field::RecircId.set(p.key, u128::from(id));
+            if is_last {
+                return Step::Recirc;
+            }
+            let copy = p.frame.try_clone();
+            match (copy, batch.free_slot()) {
+                (Some(c), Some(j)) => {
+                    batch.frames[j] = Some(c);
+                    batch.keys[j] = batch.keys[i];
+                    batch.layouts[j] = batch.layouts[i];
+                    Step::Fork(j)
+                }
+                _ => {
+                    sink.note_drop(DropReason::CloneFailed);
+                    Step::Continue
+                }
+            }
+        }
+        DpAction::CtClear => {
+            if let Some(p) = batch.view(i) {
+                p.key.w[w::CT] &= 0x0000_0000_ffff_0000; // keep tcp_flags only
+                Field::CtMark.set(p.key, 0);
+                Field::CtLabel.set(p.key, 0);
+            }
+            Step::Continue
+        }
+        DpAction::Controller => Step::Continue,
+        DpAction::ArpReply(m) => {
+            let Some(mut p) = batch.view(i) else {
+                return Step::Gone;
+            };
+            if !arp_reply(&mut p, *m) {
+                return take_drop(batch, i, DropReason::NoOutput, sink);
+            }
+            let port = Field::InPort.get(p.key) as u32;
+            send(batch, i, port, None, is_last, sink)
+        }
+        DpAction::Drop(r) => take_drop(batch, i, *r, sink),
+    }
+}
+
+/// Runs `acts` on one packet; returns it if it recirculates.
+pub fn execute<F: CloneFrame, S: Sink<F>>(
+    acts: &[DpAction],
+    pkt: Packet<F>,
+    env: &ExecEnv<'_>,
+    sink: &mut S,
+) -> Vec<Packet<F>> {
+    let mut b: Batch<F, 4> = Batch::new();
+    b.frames[0] = Some(pkt.frame);
+    b.keys[0] = pkt.key;
+    b.layouts[0] = pkt.layout;
+    let mut rec = exec_group(acts, &mut b, &[0], env, sink);
+    let mut out = Vec::new();
+    while rec != 0 {
+        let i = rec.trailing_zeros() as usize;
+        rec &= rec - 1;
+        if let Some(f) = b.frames[i].take() {
+            out.push(Packet {
+                frame: f,
+                key: b.keys[i],
+                layout: b.layouts[i],
+            });
+        }
+    }
+    out
+}
+
+fn set_field<F: Frame>(pkt: &mut PktMut<'_, F>, field: HdrField, value: u128, mask: u128) {
+    let lay = *pkt.layout;
+    let key = *pkt.key;
     let d = pkt.frame.data_mut();
     let merge = |old: u128| (old & !mask) | (value & mask);
+    let k = &mut *pkt.key;
     match field {
         HdrField::EthSrc => {
             let v = merge(Field::EthSrc.get(&key));
             packet::set_eth(d, Some(v as u64), None);
-            Field::EthSrc.set(&mut pkt.key, v);
+            Field::EthSrc.set(k, v);
         }
         HdrField::EthDst => {
             let v = merge(Field::EthDst.get(&key));
             packet::set_eth(d, None, Some(v as u64));
-            Field::EthDst.set(&mut pkt.key, v);
+            Field::EthDst.set(k, v);
         }
         HdrField::VlanTci => {
             if Field::VlanTci.get(&key) as u16 & VLAN_CFI != 0 {
                 let v = merge(Field::VlanTci.get(&key)) as u16 | VLAN_CFI;
                 packet::set_vlan_tci(d, v);
-                Field::VlanTci.set(&mut pkt.key, u128::from(v));
+                Field::VlanTci.set(k, u128::from(v));
             }
         }
         HdrField::Ipv4Src | HdrField::Ipv4Dst => {
@@ -552,7 +716,7 @@ fn set_field<F: Frame>(pkt: &mut Packet<F>, field: HdrField, value: u128, mask: 
             if Field::EthType.get(&key) as u16 == eth_type::IPV4 {
                 let v = merge(f.get(&key));
                 packet::set_ipv4_addr(d, &lay, &key, field == HdrField::Ipv4Src, v as u32);
-                f.set(&mut pkt.key, v);
+                f.set(k, v);
             }
         }
         HdrField::Ipv6Src | HdrField::Ipv6Dst => {
@@ -564,7 +728,7 @@ fn set_field<F: Frame>(pkt: &mut Packet<F>, field: HdrField, value: u128, mask: 
             if Field::EthType.get(&key) as u16 == eth_type::IPV6 {
                 let v = merge(f.get(&key));
                 packet::set_ipv6_addr(d, &lay, &key, field == HdrField::Ipv6Src, v);
-                f.set(&mut pkt.key, v);
+                f.set(k, v);
             }
         }
         HdrField::IpTos => {
@@ -572,53 +736,53 @@ fn set_field<F: Frame>(pkt: &mut Packet<F>, field: HdrField, value: u128, mask: 
             packet::set_tos(d, &lay, v6, value as u8, mask as u8);
             let old = (key.w[w::NW_L4] >> 8) as u8;
             let nv = (old & !(mask as u8)) | (value as u8 & mask as u8);
-            pkt.key.w[w::NW_L4] = (pkt.key.w[w::NW_L4] & !(0xff << 8)) | (u64::from(nv) << 8);
+            k.w[w::NW_L4] = (k.w[w::NW_L4] & !(0xff << 8)) | (u64::from(nv) << 8);
         }
         HdrField::IpTtl => {
             let v6 = Field::EthType.get(&key) as u16 == eth_type::IPV6;
             let v = merge(Field::NwTtl.get(&key)) as u8;
             packet::set_ttl(d, &lay, v6, v);
-            Field::NwTtl.set(&mut pkt.key, u128::from(v));
+            Field::NwTtl.set(k, u128::from(v));
         }
         HdrField::TpSrc | HdrField::TpDst => {
             let src = field == HdrField::TpSrc;
             let f = if src { Field::TpSrc } else { Field::TpDst };
             let v = merge(f.get(&key)) as u16;
             packet::set_l4_port(d, &lay, &key, src, v);
-            f.set(&mut pkt.key, u128::from(v));
+            f.set(k, u128::from(v));
         }
         HdrField::ArpOp => {
             let v = merge(Field::ArpOp.get(&key)) as u16;
             packet::set_arp(d, &lay, Some(v), None, None, None, None);
-            Field::ArpOp.set(&mut pkt.key, u128::from(v));
+            Field::ArpOp.set(k, u128::from(v));
         }
         HdrField::ArpSpa => {
             let v = merge(Field::ArpSpa.get(&key)) as u32;
             packet::set_arp(d, &lay, None, None, Some(v), None, None);
-            Field::ArpSpa.set(&mut pkt.key, u128::from(v));
+            Field::ArpSpa.set(k, u128::from(v));
         }
         HdrField::ArpTpa => {
             let v = merge(Field::ArpTpa.get(&key)) as u32;
             packet::set_arp(d, &lay, None, None, None, None, Some(v));
-            Field::ArpTpa.set(&mut pkt.key, u128::from(v));
+            Field::ArpTpa.set(k, u128::from(v));
         }
         HdrField::ArpSha => {
             let v = merge(Field::ArpSha.get(&key)) as u64;
             packet::set_arp(d, &lay, None, Some(v), None, None, None);
-            Field::ArpSha.set(&mut pkt.key, u128::from(v));
+            Field::ArpSha.set(k, u128::from(v));
         }
         HdrField::ArpTha => {
             let v = merge(Field::ArpTha.get(&key)) as u64;
             packet::set_arp(d, &lay, None, None, None, Some(v), None);
-            Field::ArpTha.set(&mut pkt.key, u128::from(v));
+            Field::ArpTha.set(k, u128::from(v));
         }
     }
 }
 
 /// Rewrites an ARP request into the reply `mac` gives. False for anything that is not a
 /// non-gratuitous Ethernet/IPv4 ARP request.
-fn arp_reply<F: Frame>(pkt: &mut Packet<F>, mac: u64) -> bool {
-    let key = pkt.key;
+fn arp_reply<F: Frame>(pkt: &mut PktMut<'_, F>, mac: u64) -> bool {
+    let key = *pkt.key;
     if Field::EthType.get(&key) as u16 != eth_type::ARP
         || Field::ArpOp.get(&key) != 1
         || pkt.layout.err & packet::parse_err::ARP_BAD != 0
@@ -632,11 +796,11 @@ fn arp_reply<F: Frame>(pkt: &mut Packet<F>, mac: u64) -> bool {
     }
     let sha = Field::ArpSha.get(&key) as u64;
     let src = Field::EthSrc.get(&key) as u64;
-    let lay = pkt.layout;
+    let lay = *pkt.layout;
     let d = pkt.frame.data_mut();
     packet::set_eth(d, Some(mac), Some(src));
     packet::set_arp(d, &lay, Some(2), Some(mac), Some(tpa), Some(sha), Some(spa));
-    let k = &mut pkt.key;
+    let k = &mut *pkt.key;
     Field::EthDst.set(k, u128::from(src));
     Field::EthSrc.set(k, u128::from(mac));
     Field::ArpOp.set(k, 2);
@@ -649,19 +813,20 @@ fn arp_reply<F: Frame>(pkt: &mut Packet<F>, mac: u64) -> bool {
 
 /// Runs conntrack for the packet, updating its key (and headers, for NAT). Returns false if
 /// a commit was refused because the table is full.
-fn run_ct<F: Frame>(pkt: &mut Packet<F>, ct: &DpCt, env: &ExecEnv<'_>) -> bool {
+fn run_ct<F: Frame>(pkt: &mut PktMut<'_, F>, ct: &DpCt, env: &ExecEnv<'_>) -> bool {
     use crate::conntrack::{CtCommand, CtPacket};
-    let key = pkt.key;
+    let key = *pkt.key;
+    let lay = *pkt.layout;
     let ty = Field::EthType.get(&key) as u16;
-    let l3_bad = pkt.layout.err & packet::parse_err::L3_BAD != 0;
+    let l3_bad = lay.err & packet::parse_err::L3_BAD != 0;
     let (src, dst) = if ty == eth_type::IPV6 {
         (Field::Ipv6Src.get(&key), Field::Ipv6Dst.get(&key))
     } else {
         (Field::NwSrc.get(&key), Field::NwDst.get(&key))
     };
     let data = pkt.frame.data();
-    let l4s = usize::from(pkt.layout.l4).min(data.len());
-    let l4e = (l4s + usize::from(pkt.layout.l4_len)).min(data.len());
+    let l4s = usize::from(lay.l4).min(data.len());
+    let l4e = (l4s + usize::from(lay.l4_len)).min(data.len());
     let cp = CtPacket {
         eth_type: if l3_bad { 0 } else { ty },
         src,
@@ -670,12 +835,8 @@ fn run_ct<F: Frame>(pkt: &mut Packet<F>, ct: &DpCt, env: &ExecEnv<'_>) -> bool {
         src_port: Field::TpSrc.get(&key) as u16,
         dst_port: Field::TpDst.get(&key) as u16,
         tcp_flags: Field::TcpFlags.get(&key) as u16,
-        l4: if pkt.layout.l4 == 0 {
-            &[]
-        } else {
-            &data[l4s..l4e]
-        },
-        l4_len: usize::from(pkt.layout.l4_len),
+        l4: if lay.l4 == 0 { &[] } else { &data[l4s..l4e] },
+        l4_len: usize::from(lay.l4_len),
         is_fragment: (Field::NwFrag.get(&key) as u8) & nw_frag::ANY != 0,
     };
     let cmd = CtCommand {
@@ -693,7 +854,7 @@ fn run_ct<F: Frame>(pkt: &mut Packet<F>, ct: &DpCt, env: &ExecEnv<'_>) -> bool {
     if let Some(n) = &v.nat {
         apply_nat(pkt, n);
     }
-    let k = &mut pkt.key;
+    let k = &mut *pkt.key;
     Field::CtState.set(k, u128::from(v.state));
     Field::CtZone.set(k, u128::from(v.zone));
     Field::CtMark.set(k, u128::from(v.mark));
@@ -701,13 +862,13 @@ fn run_ct<F: Frame>(pkt: &mut Packet<F>, ct: &DpCt, env: &ExecEnv<'_>) -> bool {
     true
 }
 
-fn apply_nat<F: Frame>(pkt: &mut Packet<F>, n: &crate::conntrack::NatRewrite) {
+fn apply_nat<F: Frame>(pkt: &mut PktMut<'_, F>, n: &crate::conntrack::NatRewrite) {
     let v6 = pkt.is_v6();
-    let proto = Field::NwProto.get(&pkt.key) as u8;
+    let proto = Field::NwProto.get(pkt.key) as u8;
     for (is_src, ep) in [(true, n.src), (false, n.dst)] {
         let Some((addr, port)) = ep else { continue };
-        let lay = pkt.layout;
-        let key = pkt.key;
+        let lay = *pkt.layout;
+        let key = *pkt.key;
         let d = pkt.frame.data_mut();
         if v6 {
             packet::set_ipv6_addr(d, &lay, &key, is_src, addr);
@@ -716,20 +877,17 @@ fn apply_nat<F: Frame>(pkt: &mut Packet<F>, n: &crate::conntrack::NatRewrite) {
             } else {
                 Field::Ipv6Dst
             };
-            f.set(&mut pkt.key, addr);
+            f.set(pkt.key, addr);
         } else {
             packet::set_ipv4_addr(d, &lay, &key, is_src, addr as u32);
             let f = if is_src { Field::NwSrc } else { Field::NwDst };
-            f.set(&mut pkt.key, addr);
+            f.set(pkt.key, addr);
         }
-        match proto {
-            ip_proto::TCP | ip_proto::UDP | ip_proto::SCTP => {
-                let key = pkt.key;
-                packet::set_l4_port(pkt.frame.data_mut(), &lay, &key, is_src, port);
-                let f = if is_src { Field::TpSrc } else { Field::TpDst };
-                f.set(&mut pkt.key, u128::from(port));
-            }
-            _ => {}
+        if matches!(proto, ip_proto::TCP | ip_proto::UDP | ip_proto::SCTP) {
+            let key = *pkt.key;
+            packet::set_l4_port(pkt.frame.data_mut(), &lay, &key, is_src, port);
+            let f = if is_src { Field::TpSrc } else { Field::TpDst };
+            f.set(pkt.key, u128::from(port));
         }
     }
 }
@@ -739,8 +897,6 @@ fn apply_nat<F: Frame>(pkt: &mut Packet<F>, n: &crate::conntrack::NatRewrite) {
 pub struct Collect<F: Frame> {
     /// Outputs in order: port, tunnel metadata, packet.
     pub outputs: Vec<(u32, Option<TunnelMeta>, Packet<F>)>,
-    /// Recirculated packets.
-    pub recirc: Vec<Packet<F>>,
     /// Drops with reasons.
     pub drops: SmallVec<[DropReason; 2]>,
 }
@@ -750,20 +906,26 @@ impl<F: Frame> Collect<F> {
     pub fn new() -> Self {
         Collect {
             outputs: Vec::new(),
-            recirc: Vec::new(),
             drops: SmallVec::new(),
         }
     }
 }
 
 impl<F: Frame> Sink<F> for Collect<F> {
-    fn output(&mut self, port: u32, tun: Option<&TunnelMeta>, pkt: Packet<F>) {
-        self.outputs.push((port, tun.copied(), pkt));
+    fn output(&mut self, port: u32, tun: Option<&TunnelMeta>, frame: F, key: &Flow) {
+        let mut scratch = Flow::ZERO;
+        let layout = packet::extract(frame.data(), Field::InPort.get(key) as u32, &mut scratch);
+        self.outputs.push((
+            port,
+            tun.copied(),
+            Packet {
+                frame,
+                key: *key,
+                layout,
+            },
+        ));
     }
-    fn recirculate(&mut self, pkt: Packet<F>) {
-        self.recirc.push(pkt);
-    }
-    fn drop_packet(&mut self, reason: DropReason, _pkt: Packet<F>) {
+    fn drop_packet(&mut self, reason: DropReason, _frame: F) {
         self.drops.push(reason);
     }
     fn note_drop(&mut self, reason: DropReason) {

@@ -14,5 +14,6 @@ pub mod packet;
 pub mod tables;
 pub use ct as conntrack;
 pub mod dpaction;
+pub mod seed;
 pub mod slowpath;
 pub mod xlate;

@@ -93,7 +93,7 @@ pub fn process<F: CloneFrame, S: Sink<F>>(
             if let Some(t) = trace.as_deref_mut() {
                 t.drops.push(DropReason::RecircLimit);
             }
-            sink.drop_packet(DropReason::RecircLimit, p);
+            sink.drop_packet(DropReason::RecircLimit, p.frame);
             continue;
         }
         let mut events = Vec::new();
@@ -123,42 +123,36 @@ pub fn process<F: CloneFrame, S: Sink<F>>(
         }
         let mut wrap = Wrap {
             inner: &mut *sink,
-            recirc: Vec::new(),
             trace: trace.as_deref_mut(),
         };
-        execute(&tr.actions, p, &env, &mut wrap);
-        for r in wrap.recirc.drain(..) {
+        for r in execute(&tr.actions, p, &env, &mut wrap) {
             queue.push((r, depth + 1));
         }
     }
 }
 
-struct Wrap<'a, F: crate::packet::Frame, S> {
+struct Wrap<'a, S> {
     inner: &'a mut S,
-    recirc: Vec<Packet<F>>,
     trace: Option<&'a mut PacketTrace>,
 }
 
-impl<F: CloneFrame, S: Sink<F>> Sink<F> for Wrap<'_, F, S> {
-    fn output(&mut self, port: u32, tun: Option<&TunnelMeta>, pkt: Packet<F>) {
+impl<F: CloneFrame, S: Sink<F>> Sink<F> for Wrap<'_, S> {
+    fn output(&mut self, port: u32, tun: Option<&TunnelMeta>, frame: F, key: &Flow) {
         if let Some(t) = self.trace.as_deref_mut() {
             t.outputs.push(OutputTrace {
                 port,
                 tunnel: tun.copied(),
-                key: pkt.key,
-                bytes: pkt.frame.data().to_vec(),
+                key: *key,
+                bytes: frame.data().to_vec(),
             });
         }
-        self.inner.output(port, tun, pkt);
+        self.inner.output(port, tun, frame, key);
     }
-    fn recirculate(&mut self, pkt: Packet<F>) {
-        self.recirc.push(pkt);
-    }
-    fn drop_packet(&mut self, reason: DropReason, pkt: Packet<F>) {
+    fn drop_packet(&mut self, reason: DropReason, frame: F) {
         if let Some(t) = self.trace.as_deref_mut() {
             t.drops.push(reason);
         }
-        self.inner.drop_packet(reason, pkt);
+        self.inner.drop_packet(reason, frame);
     }
     fn note_drop(&mut self, reason: DropReason) {
         if let Some(t) = self.trace.as_deref_mut() {

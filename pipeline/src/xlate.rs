@@ -85,6 +85,8 @@ pub struct Translation {
     pub rules: Vec<Arc<Rule>>,
     /// Bridge generation the translation was made against.
     pub generation: u64,
+    /// MAC-learning generation the translation was made against.
+    pub mac_generation: u64,
     /// Tables version used.
     pub version: u64,
     /// Whether NORMAL (MAC learning) was involved.
@@ -674,6 +676,7 @@ pub fn translate(
     trace: Option<&mut Vec<TraceEvent>>,
 ) -> Translation {
     let generation = bridge.generation();
+    let mac_generation = bridge.mac_generation();
     let tables = bridge.tables();
     let ports = bridge.ports();
     let mut flow = *key;
@@ -758,6 +761,7 @@ pub fn translate(
         actions,
         rules: ctx.rules,
         generation,
+        mac_generation,
         version: tables.version,
         uses_mac_learning: ctx.uses_macs,
         error: ctx.error,

@@ -1,69 +1,23 @@
 //! The seed's golden walks W1–W11 (testdata/antrea-seed/README.md) through the two real
 //! Antrea nodes, with real conntrack state carried from walk to walk.
 
-use pipeline::bridge::{Bridge, PortInfo, PortKind, TunnelPort};
+use pipeline::bridge::Bridge;
 use pipeline::build::{arp_frame, ip, ipv4_frame, mac, tcp_frame, Ipv4Spec, L4Spec};
 use pipeline::conntrack::ConntrackConfig;
 use pipeline::dpaction::{Collect, Packet, TunnelMeta};
 use pipeline::field::Field;
-use pipeline::ofctl::{parse_flow_file, Mode};
 use pipeline::packet::VecFrame;
 use pipeline::slowpath::{process, trace_json, PacketTrace};
 
 const VMAC: &str = "aa:bb:cc:dd:ee:ff";
 
 fn node(name: &str) -> Bridge {
-    let b = Bridge::new("br-int", ConntrackConfig::default());
-    let (node_ip, ports): (&str, &[(&str, u32, &str)]) = if name == "worker1" {
-        (
-            "10.79.1.201",
-            &[
-                ("antrea-tun0", 1, "tunnel"),
-                ("antrea-gw0", 2, "internal"),
-                ("coredns--3e3abf", 3, "pod"),
-                ("antrea-o-830766", 4, "pod"),
-                ("backend1-bab86f", 48, "pod"),
-                ("frontend-a3ba2f", 49, "pod"),
-            ],
-        )
-    } else {
-        (
-            "10.79.1.202",
-            &[
-                ("antrea-tun0", 1, "tunnel"),
-                ("antrea-gw0", 2, "internal"),
-                ("coredns--d8f62c", 3, "pod"),
-                ("backend2-202ff6", 35, "pod"),
-            ],
-        )
-    };
-    for (pname, num, kind) in ports {
-        b.add_port(PortInfo {
-            ofport: *num,
-            name: pname.to_string(),
-            kind: match *kind {
-                "tunnel" => PortKind::Tunnel(TunnelPort {
-                    local_ip: Some(ip(node_ip)),
-                    ..Default::default()
-                }),
-                "internal" => PortKind::Internal,
-                _ => PortKind::Normal,
-            },
-            flood: true,
-            proxy_arp: None,
-        })
-        .unwrap();
-    }
     let text = std::fs::read_to_string(format!(
         "{}/../testdata/antrea-seed/{name}.flows",
         env!("CARGO_MANIFEST_DIR")
     ))
     .unwrap();
-    let (flows, errs) = parse_flow_file(&text, Mode::Add, b.ports().names());
-    assert!(errs.is_empty(), "{errs:?}");
-    let flows: Vec<_> = flows.into_iter().map(|(_, f)| f).collect();
-    b.add_flows(&flows, 0).unwrap();
-    b
+    pipeline::seed::bridge(name, &text, ConntrackConfig::default())
 }
 
 struct Walk {

@@ -2,55 +2,21 @@
 //! that every key agreeing with it on the masked bits gets exactly the same datapath
 //! actions. This is what makes caching translations (megaflows) correct.
 
-use pipeline::bridge::{Bridge, PortInfo, PortKind, TunnelPort};
+use pipeline::bridge::Bridge;
 use pipeline::build::{ip, mac};
 use pipeline::conntrack::ConntrackConfig;
 use pipeline::dpaction::{DpAction, DropReason};
 use pipeline::field::Field;
 use pipeline::flow::{Flow, KEY_WORDS};
-use pipeline::ofctl::{parse_flow_file, Mode};
 use pipeline::xlate::translate;
 
 fn node(name: &str) -> Bridge {
-    let b = Bridge::new("br-int", ConntrackConfig::default());
-    let ports: &[(&str, u32, char)] = if name == "worker1" {
-        &[
-            ("antrea-tun0", 1, 't'),
-            ("antrea-gw0", 2, 'i'),
-            ("coredns--3e3abf", 3, 'p'),
-            ("antrea-o-830766", 4, 'p'),
-            ("backend1-bab86f", 48, 'p'),
-            ("frontend-a3ba2f", 49, 'p'),
-        ]
-    } else {
-        &[
-            ("antrea-tun0", 1, 't'),
-            ("antrea-gw0", 2, 'i'),
-            ("coredns--d8f62c", 3, 'p'),
-            ("backend2-202ff6", 35, 'p'),
-        ]
-    };
-    for &(n, p, k) in ports {
-        let kind = match k {
-            't' => PortKind::Tunnel(TunnelPort {
-                local_ip: Some(ip("10.79.1.201")),
-                ..Default::default()
-            }),
-            'i' => PortKind::Internal,
-            _ => PortKind::Normal,
-        };
-        b.add_port(PortInfo::new(p, n, kind)).unwrap();
-    }
     let text = std::fs::read_to_string(format!(
         "{}/../testdata/antrea-seed/{name}.flows",
         env!("CARGO_MANIFEST_DIR")
     ))
     .unwrap();
-    let (flows, errs) = parse_flow_file(&text, Mode::Add, b.ports().names());
-    assert!(errs.is_empty());
-    b.add_flows(&flows.into_iter().map(|(_, f)| f).collect::<Vec<_>>(), 0)
-        .unwrap();
-    b
+    pipeline::seed::bridge(name, &text, ConntrackConfig::default())
 }
 
 struct Rng(u64);

@@ -92,6 +92,8 @@ fn next_item<'a>(s: &'a str, pos: &mut usize, base: usize) -> Result<Option<Item
                 }
                 j += 1;
             }
+            // An escape at the very end may have stepped past it.
+            let j = j.min(b.len());
             if depth != 0 {
                 return Err(err(base + key_start, &s[key_start..], "missing ')'"));
             }
@@ -139,6 +141,7 @@ fn next_item<'a>(s: &'a str, pos: &mut usize, base: usize) -> Result<Option<Item
                 }
                 j += 1;
             }
+            let j = j.min(b.len());
             if quoted {
                 return Err(err(
                     base + vstart,
@@ -393,6 +396,11 @@ pub fn parse_flow(s: &str, mode: Mode, ports: &PortMap) -> Result<FlowEntry, Par
                 return Err(err(it.key_off, token, format!("{} takes no value", it.key)));
             }
             mb.protocol(dl, proto);
+            if proto.is_some() {
+                // `udp` implies nw_proto=17, which needs the IP ethertype to stay.
+                mb.used
+                    .push((Field::NwProto, it.key_off, token.to_string()));
+            }
             continue;
         }
         match it.key {

@@ -391,6 +391,7 @@ fn errors_name_place_and_problem() {
     bad("nw_src=10.0.0.1 actions=drop", "requires ip");
     bad("ip,icmp_type=1 actions=drop", "requires icmp");
     bad("ip,tcp_flags=+syn actions=drop", "tcp_flags requires tcp");
+    bad("udp,mplsm actions=drop", "nw_proto requires ip or ipv6");
     bad("icmp6,nd_target=::1 actions=drop", "nd_target requires");
     // Values.
     let e = bad("ip,nw_src=10.0.0.300 actions=drop", "not an IPv4 address");
@@ -538,4 +539,19 @@ fn packet_spec() {
     assert_eq!(Field::NwTtl.get(&f), 64);
     assert_eq!(Field::TcpFlags.get(&f), 2);
     assert_eq!(Field::TpDst.get(&f), 80);
+}
+
+/// Inputs found by `cargo fuzz run flow_parser` that once panicked.
+#[test]
+fn fuzz_regressions() {
+    let cases: [&[u8]; 2] = [
+        b"cookie=0x1ble=10, idle_timeout=200,ip,0, table=10, idl030000000000, table=10, idle_timeoud=200,ip,0, table=10, idlcookie=0x1000000000000, table=10, priority=200,arp,in_poe_rt=\x22ant\x5c\x5c\x5c\x5c\x5c\x5c\x5c\x5c\x5c\x5c\x5c\x5c\x5c\x5c\x5ctimeout=2\x00\x5c",
+        b"in_port=\"a\\",
+    ];
+    for c in cases {
+        let s = String::from_utf8_lossy(c);
+        let _ = parse_flow(&s, Mode::Add, &ports());
+        let _ = parse_flow(&s, Mode::Delete, &ports());
+        let _ = parse_match(&s, &ports());
+    }
 }

@@ -1,0 +1,119 @@
+//! Conntrack: lookup of an established TCP connection in tables of 1, 10k and 100k
+//! connections, and commit of a new connection.
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use pipeline::build::{ip, ipv4_packet, Ipv4Spec, L4Spec};
+use pipeline::conntrack::{Conntrack, ConntrackConfig, CtCommand, CtPacket};
+use std::hint::black_box;
+
+fn tcp(src: u32, sport: u16, dst: u32, dport: u16, flags: u16, seq: u32, ack: u32) -> Vec<u8> {
+    ipv4_packet(&Ipv4Spec {
+        src,
+        dst,
+        l4: L4Spec::Tcp {
+            sport,
+            dport,
+            flags,
+            seq,
+            ack,
+            win: 65535,
+        },
+        ..Default::default()
+    })
+}
+
+fn ctp(b: &[u8], src: u32, sport: u16, dst: u32, dport: u16, flags: u16) -> CtPacket<'_> {
+    CtPacket {
+        eth_type: 0x0800,
+        src: u128::from(src),
+        dst: u128::from(dst),
+        proto: 6,
+        src_port: sport,
+        dst_port: dport,
+        tcp_flags: flags,
+        l4: &b[20..],
+        l4_len: b.len() - 20,
+        is_fragment: false,
+    }
+}
+
+const COMMIT: CtCommand = CtCommand {
+    zone: 65520,
+    commit: true,
+    force: false,
+    nat: None,
+    set_mark: None,
+    set_label: None,
+};
+const LOOKUP: CtCommand = CtCommand {
+    commit: false,
+    ..COMMIT
+};
+
+/// Establishes `n` connections 10.0.x.y:port -> 10.1.0.1:80.
+fn filled(n: u32) -> Conntrack {
+    let ct = Conntrack::new(ConntrackConfig {
+        seed: 42,
+        max_connections: 4 << 20,
+        ..Default::default()
+    });
+    let dst = ip("10.1.0.1");
+    for i in 0..n {
+        let src = 0x0a00_0000 | (i >> 8);
+        let sport = 1024 + (i & 0xff) as u16;
+        let syn = tcp(src, sport, dst, 80, 0x002, 100, 0);
+        ct.execute(&ctp(&syn, src, sport, dst, 80, 0x002), &COMMIT, 0);
+        let sa = tcp(dst, 80, src, sport, 0x012, 500, 101);
+        ct.execute(&ctp(&sa, dst, 80, src, sport, 0x012), &LOOKUP, 0);
+        let ack = tcp(src, sport, dst, 80, 0x010, 101, 501);
+        ct.execute(&ctp(&ack, src, sport, dst, 80, 0x010), &LOOKUP, 0);
+    }
+    ct
+}
+
+fn bench(c: &mut Criterion) {
+    let mut g = c.benchmark_group("conntrack");
+    g.throughput(Throughput::Elements(1));
+    for n in [1u32, 10_000, 100_000] {
+        let ct = filled(n);
+        let dst = ip("10.1.0.1");
+        // Established data segment of connection n/2.
+        let i = n / 2;
+        let src = 0x0a00_0000 | (i >> 8);
+        let sport = 1024 + (i & 0xff) as u16;
+        let seg = tcp(src, sport, dst, 80, 0x010, 101, 501);
+        let p = ctp(&seg, src, sport, dst, 80, 0x010);
+        g.bench_with_input(BenchmarkId::new("lookup_established", n), &n, |b, _| {
+            b.iter(|| {
+                let v = ct.execute(black_box(&p), &LOOKUP, 1);
+                assert_eq!(v.state & 0x02, 0x02);
+                v
+            })
+        });
+    }
+    // Commit of a new connection each iteration (insert of two keys + TCP state).
+    let ct = Conntrack::new(ConntrackConfig {
+        seed: 7,
+        max_connections: usize::MAX,
+        ..Default::default()
+    });
+    let dst = ip("10.2.0.1");
+    let mut i = 0u32;
+    g.bench_function("commit_new_connection", |b| {
+        b.iter(|| {
+            i = i.wrapping_add(1);
+            let src = 0x0b00_0000 | (i >> 16);
+            let sport = i as u16;
+            let syn = tcp(src, sport, dst, 443, 0x002, 1, 0);
+            ct.execute(
+                black_box(&ctp(&syn, src, sport, dst, 443, 0x002)),
+                &COMMIT,
+                0,
+            )
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
