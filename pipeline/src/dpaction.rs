@@ -121,11 +121,16 @@ pub enum DropReason {
     Unsupported,
     /// Packet copy for a second output failed (buffer pool exhausted).
     CloneFailed,
+    /// The burst's budget of slow-path translations was spent (new-flow flood).
+    UpcallLimit,
 }
 
 impl DropReason {
+    /// Number of reasons.
+    pub const COUNT: usize = 11;
+
     /// Every reason, for counter arrays.
-    pub const ALL: [DropReason; 10] = [
+    pub const ALL: [DropReason; DropReason::COUNT] = [
         DropReason::NoOutput,
         DropReason::TtlExpired,
         DropReason::ResubmitLimit,
@@ -136,6 +141,7 @@ impl DropReason {
         DropReason::TunnelNoDst,
         DropReason::Unsupported,
         DropReason::CloneFailed,
+        DropReason::UpcallLimit,
     ];
 
     /// Stable short name.
@@ -151,6 +157,7 @@ impl DropReason {
             DropReason::TunnelNoDst => "tunnel_no_dst",
             DropReason::Unsupported => "unsupported",
             DropReason::CloneFailed => "clone_failed",
+            DropReason::UpcallLimit => "upcall_limit",
         }
     }
 

@@ -14,6 +14,7 @@ pub mod packet;
 pub mod tables;
 pub use ct as conntrack;
 pub mod dpaction;
+pub mod fastpath;
 pub mod seed;
 pub mod slowpath;
 pub mod xlate;

@@ -1,0 +1,159 @@
+use super::*;
+use crate::bridge::{PortInfo, PortKind};
+use crate::build::{ip, udp_frame};
+use crate::conntrack::ConntrackConfig;
+use crate::dpaction::Collect;
+use crate::ofctl::{parse_flow, Mode};
+use crate::packet::VecFrame;
+use crate::tables::FlowMod;
+
+fn bridge(flows: &[&str]) -> Bridge {
+    let b = Bridge::new("br0", ConntrackConfig::default());
+    for p in 1..=4 {
+        b.add_port(PortInfo::new(p, &format!("p{p}"), PortKind::Normal))
+            .unwrap();
+    }
+    let fl: Vec<_> = flows
+        .iter()
+        .map(|f| parse_flow(f, Mode::Add, b.ports().names()).unwrap())
+        .collect();
+    b.add_flows(&fl, 0).unwrap();
+    b
+}
+
+fn pkt(sport: u16, dport: u16) -> (VecFrame, u32, Option<TunnelMeta>) {
+    (
+        VecFrame::new(&udp_frame(
+            1,
+            2,
+            ip("10.0.0.1"),
+            ip("10.0.0.2"),
+            sport,
+            dport,
+            b"x",
+        )),
+        1,
+        None,
+    )
+}
+
+fn ports(c: &Collect<VecFrame>) -> Vec<u32> {
+    c.outputs.iter().map(|o| o.0).collect()
+}
+
+#[test]
+fn emc_and_megaflow_hits() {
+    let b = bridge(&["udp,tp_dst=53 actions=output:2", "udp actions=output:3"]);
+    let mut fp: FastPath<VecFrame> = FastPath::new(FastPathConfig {
+        emc_insert_inv_prob: 1,
+        ..Default::default()
+    });
+    let mut out = Collect::new();
+    fp.process_burst(&b, [pkt(1000, 53)], 1, &mut out);
+    assert_eq!(fp.stats.upcalls, 1);
+    // Same packet again: EMC hit.
+    fp.process_burst(&b, [pkt(1000, 53)], 2, &mut out);
+    assert_eq!(fp.stats.emc_hits, 1);
+    // Another source port: same megaflow (tp_src is not looked at), classifier hit.
+    fp.process_burst(&b, [pkt(1001, 53)], 3, &mut out);
+    assert_eq!(fp.stats.megaflow_hits, 1);
+    assert_eq!(fp.stats.upcalls, 1);
+    // Another destination port: a new megaflow.
+    fp.process_burst(&b, [pkt(1000, 54)], 4, &mut out);
+    assert_eq!(fp.stats.upcalls, 2);
+    assert_eq!(ports(&out), vec![2, 2, 2, 3]);
+    assert_eq!(fp.n_megaflows(), 2);
+    // A whole burst of one megaflow: one group.
+    let burst: Vec<_> = (0..32).map(|i| pkt(2000 + i, 53)).collect();
+    fp.process_burst(&b, burst, 5, &mut out);
+    assert_eq!(out.outputs.len(), 36);
+    assert_eq!(fp.stats.packets, 36);
+}
+
+#[test]
+fn flow_changes_revalidate_before_use() {
+    let b = bridge(&["udp actions=output:2"]);
+    let mut fp: FastPath<VecFrame> = FastPath::new(FastPathConfig::default());
+    let mut out = Collect::new();
+    fp.process_burst(&b, [pkt(1, 1)], 1, &mut out);
+    let f = parse_flow("udp actions=output:3", Mode::Add, b.ports().names()).unwrap();
+    b.apply(&[FlowMod::Add(f)], 2).unwrap();
+    fp.process_burst(&b, [pkt(1, 1)], 3, &mut out);
+    assert_eq!(
+        ports(&out),
+        vec![2, 3],
+        "the first packet after the change sees it"
+    );
+    assert_eq!(fp.stats.revalidations, 1);
+    // A change that does not affect this megaflow keeps it.
+    let g = parse_flow("table=5,ip actions=drop", Mode::Add, b.ports().names()).unwrap();
+    b.apply(&[FlowMod::Add(g)], 4).unwrap();
+    fp.process_burst(&b, [pkt(1, 1)], 5, &mut out);
+    assert_eq!(ports(&out), vec![2, 3, 3]);
+    assert_eq!(
+        fp.stats.megaflows_removed, 1,
+        "only the first change replaced it"
+    );
+}
+
+#[test]
+fn upcall_budget_bounds_new_flow_floods() {
+    let mut fp: FastPath<VecFrame> = FastPath::new(FastPathConfig {
+        max_upcalls_per_burst: 4,
+        ..Default::default()
+    });
+    // 32 packets that each need their own megaflow: the destination MAC differs and a rule
+    // reads it.
+    let b2 = bridge(&[
+        "dl_dst=00:00:00:00:00:01 actions=output:2",
+        "actions=output:3",
+    ]);
+    let burst: Vec<_> = (0..32u64)
+        .map(|i| {
+            (
+                VecFrame::new(&udp_frame(1, 100 + i, 1, 2, 3, 4, b"")),
+                1,
+                None,
+            )
+        })
+        .collect();
+    let mut out = Collect::new();
+    fp.process_burst(&b2, burst, 1, &mut out);
+    assert_eq!(fp.stats.upcalls, 4);
+    assert_eq!(fp.stats.upcall_drops, 28);
+    assert_eq!(fp.stats.drops[DropReason::UpcallLimit.index()], 28);
+    assert_eq!(out.outputs.len(), 4);
+}
+
+#[test]
+fn idle_megaflows_expire_and_counters_fold_into_rules() {
+    let b = bridge(&["udp actions=output:2"]);
+    let mut fp: FastPath<VecFrame> = FastPath::new(FastPathConfig {
+        megaflow_idle_ms: 1000,
+        ..Default::default()
+    });
+    let mut out = Collect::new();
+    for t in 0..10 {
+        fp.process_burst(&b, [pkt(t, 9)], t.into(), &mut out);
+    }
+    let rule = b.tables().table(0).unwrap().rules().next().unwrap().clone();
+    let n = |r: &Rule| r.stats.n_packets.load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(n(&rule), 0, "counters fold in maintain(), not per packet");
+    fp.maintain(100);
+    assert_eq!(n(&rule), 10);
+    assert_eq!(fp.n_megaflows(), 1);
+    fp.maintain(5000);
+    assert_eq!(fp.n_megaflows(), 0);
+    assert_eq!(n(&rule), 10, "nothing counted twice on expiry");
+}
+
+#[test]
+fn key_hash_covers_every_key_word() {
+    let base = Flow::ZERO;
+    let h0 = key_hash(&base);
+    for i in 0..KEY_WORDS {
+        let mut k = base;
+        k.w[i] = 1;
+        assert_ne!(key_hash(&k), h0, "word {i}");
+    }
+}
