@@ -399,7 +399,7 @@ impl<F: CloneFrame> FastPath<F> {
                 return;
             }
         }
-        if self.next_rand() % u64::from(self.cfg.emc_insert_inv_prob) == 0 {
+        if self.next_rand().is_multiple_of(u64::from(self.cfg.emc_insert_inv_prob)) {
             // Replace the least-hit entry of the bucket.
             let victim = (0..4).min_by_key(|&e| self.emc[b + e].hits).unwrap_or(0);
             self.emc[b + victim] = EmcEntry {
