@@ -65,6 +65,7 @@ struct Conn {
     seq_b: u32,
 }
 
+#[allow(clippy::too_many_arguments)]
 fn tcp(
     from: &End,
     to: &End,

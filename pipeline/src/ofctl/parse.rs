@@ -896,6 +896,9 @@ fn parse_action(
                 if part.is_empty() {
                     continue;
                 }
+                if !part.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return Err(bad(format!("note: '{part}' is not hex")));
+                }
                 if part.len() % 2 != 0 {
                     return Err(bad(format!("note: '{part}' is not whole hex bytes")));
                 }

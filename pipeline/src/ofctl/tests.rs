@@ -544,7 +544,8 @@ fn packet_spec() {
 /// Inputs found by `cargo fuzz run flow_parser` that once panicked.
 #[test]
 fn fuzz_regressions() {
-    let cases: [&[u8]; 2] = [
+    let cases: [&[u8]; 3] = [
+        b"actions=0,04 note=044444444\xc7\xb4444000000000000 000",
         b"cookie=0x1ble=10, idle_timeout=200,ip,0, table=10, idl030000000000, table=10, idle_timeoud=200,ip,0, table=10, idlcookie=0x1000000000000, table=10, priority=200,arp,in_poe_rt=\x22ant\x5c\x5c\x5c\x5c\x5c\x5c\x5c\x5c\x5c\x5c\x5c\x5c\x5c\x5c\x5ctimeout=2\x00\x5c",
         b"in_port=\"a\\",
     ];
