@@ -60,6 +60,15 @@ impl VecFrame {
         }
     }
 
+    /// Replaces the contents with `bytes` and restores the default headroom, reusing the
+    /// allocation (for recycling frames in generators and benchmarks).
+    pub fn reset(&mut self, bytes: &[u8]) {
+        self.buf.clear();
+        self.buf.resize(DEFAULT_HEADROOM, 0);
+        self.buf.extend_from_slice(bytes);
+        self.start = DEFAULT_HEADROOM;
+    }
+
     /// The packet bytes as an owned vector.
     pub fn to_vec(&self) -> Vec<u8> {
         self.buf[self.start..].to_vec()
