@@ -18,3 +18,4 @@ pub mod fastpath;
 pub mod seed;
 pub mod slowpath;
 pub mod xlate;
+pub mod geneve;

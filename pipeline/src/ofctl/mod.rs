@@ -13,6 +13,11 @@ pub use format::{format_actions, format_flow, format_match, FlowStats};
 pub use parse::{parse_flow, parse_flow_file, parse_match, parse_packet_spec, FileError, Mode};
 pub use value::{format_mac, parse_mac};
 
+/// Parses a decimal or `0x` hexadecimal integer as the flow language does.
+pub fn value_int(s: &str) -> Option<u128> {
+    value::parse_int(s)
+}
+
 use crate::field::{Field, Subfield};
 use crate::flow::Flow;
 use std::collections::BTreeMap;
