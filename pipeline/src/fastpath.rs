@@ -399,7 +399,10 @@ impl<F: CloneFrame> FastPath<F> {
                 return;
             }
         }
-        if self.next_rand().is_multiple_of(u64::from(self.cfg.emc_insert_inv_prob)) {
+        if self
+            .next_rand()
+            .is_multiple_of(u64::from(self.cfg.emc_insert_inv_prob))
+        {
             // Replace the least-hit entry of the bucket.
             let victim = (0..4).min_by_key(|&e| self.emc[b + e].hits).unwrap_or(0);
             self.emc[b + victim] = EmcEntry {

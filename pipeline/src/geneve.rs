@@ -238,9 +238,8 @@ pub fn push<F: Frame + ?Sized>(
     d[40..42].fill(0);
     // Geneve.
     let g = &mut d[42..50];
-    let critical = (0..8).any(|i| {
-        meta.md_present & (1 << i) != 0 && tlv.slots[i].is_some_and(|e| e.ty & 0x80 != 0)
-    });
+    let critical = (0..8)
+        .any(|i| meta.md_present & (1 << i) != 0 && tlv.slots[i].is_some_and(|e| e.ty & 0x80 != 0));
     g[0] = (opt_len / 4) as u8; // version 0
     g[1] = (if meta.flags & 1 != 0 { 0x80 } else { 0 }) | (if critical { 0x40 } else { 0 });
     g[2..4].copy_from_slice(&PROTO_TEB.to_be_bytes());

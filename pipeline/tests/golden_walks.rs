@@ -313,7 +313,8 @@ fn walks_across_the_tunnel_as_real_geneve_frames() {
     let w1 = node("worker1");
     let w2 = node("worker2");
     let mut tlv = TlvMap::default();
-    tlv.add("{class=0x104,type=0x80,len=4}->tun_metadata0").unwrap();
+    tlv.add("{class=0x104,type=0x80,len=4}->tun_metadata0")
+        .unwrap();
     let (n1_mac, n2_mac) = (mac("00:50:56:8f:4e:82"), mac("00:50:56:8f:1c:f6"));
     let gw1 = mac("4e:99:08:c1:53:be");
     let vmac = mac(VMAC);
@@ -337,32 +338,63 @@ fn walks_across_the_tunnel_as_real_geneve_frames() {
         f.to_vec()
     };
 
-    let f = tcp_frame(gw1, vmac, ip("10.222.1.48"), ip("10.222.2.34"), 56671, 80, 0x002, 64);
+    let f = tcp_frame(
+        gw1,
+        vmac,
+        ip("10.222.1.48"),
+        ip("10.222.2.34"),
+        56671,
+        80,
+        0x002,
+        64,
+    );
     let w = walk(&w1, 2, f, None, 100);
     let wire = encap(&w, n1_mac, n2_mac, "10.79.1.201");
     // What worker2's uplink receives.
     assert!(is_geneve_for(&wire, ip("10.79.1.202"), GENEVE_PORT));
-    assert_eq!(&wire[26..34], &[10, 79, 1, 201, 10, 79, 1, 202], "10.79.1.201 > 10.79.1.202");
+    assert_eq!(
+        &wire[26..34],
+        &[10, 79, 1, 201, 10, 79, 1, 202],
+        "10.79.1.201 > 10.79.1.202"
+    );
     assert_eq!(u16::from_be_bytes([wire[36], wire[37]]), 6081);
     assert_eq!(&wire[46..49], &[0, 0, 0], "VNI 0");
     let mut rx = VecFrame::new(&wire);
     let meta = pop(&mut rx, &tlv).unwrap();
-    assert_eq!((meta.src, meta.dst, meta.tun_id), (ip("10.79.1.201"), ip("10.79.1.202"), 0));
+    assert_eq!(
+        (meta.src, meta.dst, meta.tun_id),
+        (ip("10.79.1.201"), ip("10.79.1.202"), 0)
+    );
     let w = walk(&w2, 1, rx.to_vec(), Some(meta), 101);
-    assert_eq!(w.trace.path(), vec![0, 30, 31, 40, 50, 60, 70, 80, 90, 105, 110]);
+    assert_eq!(
+        w.trace.path(),
+        vec![0, 30, 31, 40, 50, 60, 70, 80, 90, 105, 110]
+    );
     let (p, _, bytes) = single_output(&w);
     assert_eq!(p, 35);
     assert_eq!(eth_of(&bytes).1, backend2);
     assert_eq!(ttl_of(&bytes), 62);
 
     // The answer, back through the tunnel.
-    let f = tcp_frame(backend2, mac("02:d8:4e:3f:92:1d"), ip("10.222.2.34"), ip("10.222.1.48"), 80, 56671, 0x012, 64);
+    let f = tcp_frame(
+        backend2,
+        mac("02:d8:4e:3f:92:1d"),
+        ip("10.222.2.34"),
+        ip("10.222.1.48"),
+        80,
+        56671,
+        0x012,
+        64,
+    );
     let f = with_handshake_seq(f, 0, 0, 0, 0);
     let w = walk(&w2, 35, f, None, 102);
     let wire = encap(&w, n2_mac, n1_mac, "10.79.1.202");
     let mut rx = VecFrame::new(&wire);
     let meta = pop(&mut rx, &tlv).unwrap();
     let w = walk(&w1, 1, rx.to_vec(), Some(meta), 103);
-    assert_eq!(w.trace.path(), vec![0, 30, 31, 40, 50, 70, 80, 90, 105, 110]);
+    assert_eq!(
+        w.trace.path(),
+        vec![0, 30, 31, 40, 50, 70, 80, 90, 105, 110]
+    );
     assert_eq!(single_output(&w).0, 2);
 }

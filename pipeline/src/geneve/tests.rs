@@ -4,7 +4,8 @@ use crate::packet::VecFrame;
 
 fn tlv() -> TlvMap {
     let mut m = TlvMap::default();
-    m.add("{class=0x104,type=0x80,len=4}->tun_metadata0").unwrap();
+    m.add("{class=0x104,type=0x80,len=4}->tun_metadata0")
+        .unwrap();
     m
 }
 
@@ -34,15 +35,36 @@ fn meta(with_opt: bool) -> TunnelMeta {
 #[test]
 fn tlv_map_syntax() {
     let mut m = TlvMap::default();
-    m.add("{class=0x104,type=0x80,len=4}->tun_metadata0,{class=0xffff,type=1,len=8}->tun_metadata3")
-        .unwrap();
-    assert_eq!(m.slots[0], Some(TlvEntry { class: 0x104, ty: 0x80, len: 4 }));
+    m.add(
+        "{class=0x104,type=0x80,len=4}->tun_metadata0,{class=0xffff,type=1,len=8}->tun_metadata3",
+    )
+    .unwrap();
+    assert_eq!(
+        m.slots[0],
+        Some(TlvEntry {
+            class: 0x104,
+            ty: 0x80,
+            len: 4
+        })
+    );
     assert_eq!(m.slots[3].unwrap().len, 8);
     assert_eq!(m.options_len(0b1001), 8 + 12);
-    assert!(matches!(m.add("{class=1,type=2,len=4}->tun_metadata0"), Err(TlvError::Duplicate(_))));
-    assert!(matches!(m.add("{class=1,type=2,len=6}->tun_metadata1"), Err(TlvError::BadLength(6))));
-    assert!(matches!(m.add("{class=1,type=2,len=12}->tun_metadata1"), Err(TlvError::BadLength(12))));
-    assert!(matches!(m.add("{class=1,type=2,len=4}->tun_metadata9"), Err(TlvError::BadSlot(9))));
+    assert!(matches!(
+        m.add("{class=1,type=2,len=4}->tun_metadata0"),
+        Err(TlvError::Duplicate(_))
+    ));
+    assert!(matches!(
+        m.add("{class=1,type=2,len=6}->tun_metadata1"),
+        Err(TlvError::BadLength(6))
+    ));
+    assert!(matches!(
+        m.add("{class=1,type=2,len=12}->tun_metadata1"),
+        Err(TlvError::BadLength(12))
+    ));
+    assert!(matches!(
+        m.add("{class=1,type=2,len=4}->tun_metadata9"),
+        Err(TlvError::BadSlot(9))
+    ));
     assert!(m.add("{class=1,type=2}->tun_metadata1").is_err());
     assert!(m.add("class=1").is_err());
     assert!(m.to_string().contains("0x0104 0x80       4  tun_metadata0"));
@@ -52,16 +74,28 @@ fn tlv_map_syntax() {
 fn push_is_byte_exact() {
     let inner = udp_frame(1, 2, ip("10.222.1.48"), ip("10.222.2.34"), 5, 6, b"hi");
     let mut f = VecFrame::new(&inner);
-    let n = push(&mut f, &meta(true), &tlv(), &params(false), 0xabcd_0000, 1500).unwrap();
+    let n = push(
+        &mut f,
+        &meta(true),
+        &tlv(),
+        &params(false),
+        0xabcd_0000,
+        1500,
+    )
+    .unwrap();
     assert_eq!(n, 58);
     let d = f.to_vec();
     // Hand-built expectation.
     let mut e: Vec<u8> = Vec::new();
-    e.extend_from_slice(&[0x00, 0x50, 0x56, 0x8f, 0x1c, 0xf6, 0x00, 0x50, 0x56, 0x8f, 0x4e, 0x82, 0x08, 0x00]);
+    e.extend_from_slice(&[
+        0x00, 0x50, 0x56, 0x8f, 0x1c, 0xf6, 0x00, 0x50, 0x56, 0x8f, 0x4e, 0x82, 0x08, 0x00,
+    ]);
     let ip_len = (20 + 8 + 8 + 8 + inner.len()) as u16;
     let mut iph = vec![0x45, 0x00];
     iph.extend_from_slice(&ip_len.to_be_bytes());
-    iph.extend_from_slice(&[0x12, 0x34, 0x40, 0x00, 64, 17, 0, 0, 10, 79, 1, 201, 10, 79, 1, 202]);
+    iph.extend_from_slice(&[
+        0x12, 0x34, 0x40, 0x00, 64, 17, 0, 0, 10, 79, 1, 201, 10, 79, 1, 202,
+    ]);
     let c = checksum(&iph);
     iph[10..12].copy_from_slice(&c.to_be_bytes());
     e.extend_from_slice(&iph);
@@ -103,7 +137,10 @@ fn push_pop_round_trip_with_and_without_options_and_csum() {
 fn push_limits() {
     let inner = vec![0u8; 1480];
     let mut f = VecFrame::new(&inner);
-    assert_eq!(push(&mut f, &meta(false), &tlv(), &params(false), 0, 1500), Err(PushError::TooBig));
+    assert_eq!(
+        push(&mut f, &meta(false), &tlv(), &params(false), 0, 1500),
+        Err(PushError::TooBig)
+    );
     assert_eq!(f.to_vec(), inner, "unchanged on error");
     let mut tight = VecFrame::with_headroom(&inner[..100], 20);
     assert_eq!(
@@ -143,17 +180,37 @@ fn pop_rejects_malformed_by_reason() {
     let pop_err = |f: &[u8]| pop(&mut VecFrame::new(f), &t).unwrap_err();
     // Good baseline.
     assert!(pop(&mut VecFrame::new(&geneve_frame(&[], 0x6558, 0)), &t).is_ok());
-    assert_eq!(pop_err(&geneve_frame(&[], 0x6558, 1)), DecapError::BadVersion);
-    assert_eq!(pop_err(&geneve_frame(&[], 0x0800, 0)), DecapError::NotEthernet);
+    assert_eq!(
+        pop_err(&geneve_frame(&[], 0x6558, 1)),
+        DecapError::BadVersion
+    );
+    assert_eq!(
+        pop_err(&geneve_frame(&[], 0x0800, 0)),
+        DecapError::NotEthernet
+    );
     // Unknown non-critical option: ignored. Unknown critical: dropped.
-    let ok = pop(&mut VecFrame::new(&geneve_frame(&[0, 9, 0x01, 1, 1, 2, 3, 4], 0x6558, 0)), &t).unwrap();
+    let ok = pop(
+        &mut VecFrame::new(&geneve_frame(&[0, 9, 0x01, 1, 1, 2, 3, 4], 0x6558, 0)),
+        &t,
+    )
+    .unwrap();
     assert_eq!(ok.md_present, 0);
-    assert_eq!(pop_err(&geneve_frame(&[0, 9, 0x81, 1, 1, 2, 3, 4], 0x6558, 0)), DecapError::UnknownCriticalOption);
+    assert_eq!(
+        pop_err(&geneve_frame(&[0, 9, 0x81, 1, 1, 2, 3, 4], 0x6558, 0)),
+        DecapError::UnknownCriticalOption
+    );
     // Option length running past the option area.
-    assert_eq!(pop_err(&geneve_frame(&[0, 9, 0x01, 2, 1, 2, 3, 4], 0x6558, 0)), DecapError::BadOptionLength);
+    assert_eq!(
+        pop_err(&geneve_frame(&[0, 9, 0x01, 2, 1, 2, 3, 4], 0x6558, 0)),
+        DecapError::BadOptionLength
+    );
     // Mapped option with the wrong length.
     assert_eq!(
-        pop_err(&geneve_frame(&[0x01, 0x04, 0x80, 2, 1, 2, 3, 4, 5, 6, 7, 8], 0x6558, 0)),
+        pop_err(&geneve_frame(
+            &[0x01, 0x04, 0x80, 2, 1, 2, 3, 4, 5, 6, 7, 8],
+            0x6558,
+            0
+        )),
         DecapError::OptionLengthMismatch
     );
     // Option area longer than the UDP payload.

@@ -1,0 +1,453 @@
+//! The underlay a tunnel port needs: a small IPv4 route table, a neighbour (ARP) table
+//! with a bounded queue of packets waiting for resolution, and the ARP responder for the
+//! node's own address. Pure state: the caller supplies time and sends what comes out.
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+
+/// A route: destinations in `prefix/len` are reached through `gateway` (or directly when
+/// `None`) on port `dev`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Route {
+    /// Network.
+    pub prefix: u32,
+    /// Prefix length.
+    pub len: u8,
+    /// Next hop, if not on-link.
+    pub gateway: Option<u32>,
+    /// OpenFlow port of the uplink.
+    pub dev: u32,
+}
+
+impl fmt::Display for Route {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", std::net::Ipv4Addr::from(self.prefix), self.len)?;
+        if let Some(g) = self.gateway {
+            write!(f, " via {}", std::net::Ipv4Addr::from(g))?;
+        }
+        write!(f, " dev {}", self.dev)
+    }
+}
+
+/// Why a route change was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RouteError {
+    /// Syntax.
+    #[error("route: {0}")]
+    Syntax(String),
+    /// Not found on delete.
+    #[error("route: no route to {0}")]
+    NotFound(String),
+}
+
+/// Longest-prefix-match IPv4 routes.
+#[derive(Clone, Debug, Default)]
+pub struct RouteTable {
+    routes: Vec<Route>,
+}
+
+fn mask(len: u8) -> u32 {
+    if len == 0 {
+        0
+    } else {
+        u32::MAX << (32 - u32::from(len))
+    }
+}
+
+impl RouteTable {
+    /// Adds or replaces the route for its prefix.
+    pub fn add(&mut self, r: Route) {
+        let r = Route {
+            prefix: r.prefix & mask(r.len),
+            ..r
+        };
+        self.routes
+            .retain(|x| !(x.prefix == r.prefix && x.len == r.len));
+        self.routes.push(r);
+        self.routes.sort_by_key(|r| std::cmp::Reverse(r.len));
+    }
+
+    /// Deletes the route for `prefix/len`.
+    pub fn del(&mut self, prefix: u32, len: u8) -> Result<(), RouteError> {
+        let before = self.routes.len();
+        let p = prefix & mask(len);
+        self.routes.retain(|x| !(x.prefix == p && x.len == len));
+        if self.routes.len() == before {
+            return Err(RouteError::NotFound(format!(
+                "{}/{len}",
+                std::net::Ipv4Addr::from(p)
+            )));
+        }
+        Ok(())
+    }
+
+    /// The route for `dst`, and the next hop to resolve.
+    pub fn lookup(&self, dst: u32) -> Option<(Route, u32)> {
+        self.routes
+            .iter()
+            .find(|r| dst & mask(r.len) == r.prefix)
+            .map(|r| (*r, r.gateway.unwrap_or(dst)))
+    }
+
+    /// All routes, longest prefix first.
+    pub fn iter(&self) -> impl Iterator<Item = &Route> {
+        self.routes.iter()
+    }
+
+    /// Parses `PREFIX/LEN [via GW] dev PORT` (PORT a number).
+    pub fn parse(s: &str) -> Result<Route, RouteError> {
+        let t: Vec<&str> = s.split_whitespace().collect();
+        let bad =
+            || RouteError::Syntax(format!("'{s}': expected PREFIX/LEN [via GATEWAY] dev PORT"));
+        let (net, len) = t.first().and_then(|x| x.split_once('/')).ok_or_else(bad)?;
+        let prefix: std::net::Ipv4Addr = net.parse().map_err(|_| bad())?;
+        let len: u8 = len.parse().ok().filter(|&l| l <= 32).ok_or_else(bad)?;
+        let mut gateway = None;
+        let mut dev = None;
+        let mut i = 1;
+        while i < t.len() {
+            match t[i] {
+                "via" => {
+                    let g: std::net::Ipv4Addr =
+                        t.get(i + 1).ok_or_else(bad)?.parse().map_err(|_| bad())?;
+                    gateway = Some(u32::from(g));
+                }
+                "dev" => dev = Some(t.get(i + 1).ok_or_else(bad)?.parse().map_err(|_| bad())?),
+                _ => return Err(bad()),
+            }
+            i += 2;
+        }
+        Ok(Route {
+            prefix: u32::from(prefix),
+            len,
+            gateway,
+            dev: dev.ok_or_else(bad)?,
+        })
+    }
+}
+
+/// State of a neighbour entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NeighState {
+    /// Resolved.
+    Reachable(u64),
+    /// Static (configured): never expires.
+    Permanent(u64),
+    /// An ARP request is out: (tries so far, time of the last one).
+    Incomplete {
+        /// Requests sent.
+        tries: u8,
+        /// When the last one went out (ms).
+        last_ms: u64,
+    },
+    /// Resolution failed; retry after a hold-down.
+    Failed(u64),
+}
+
+/// What the caller must do after a neighbour lookup.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resolve {
+    /// Send now to this MAC.
+    Mac(u64),
+    /// The packet was queued; send an ARP request for this IP now.
+    QueuedSendArp(u32),
+    /// The packet was queued; a request is already out.
+    Queued,
+    /// Resolution failed recently or the queue is full: drop (counted).
+    Drop,
+}
+
+/// Tuning of the neighbour table.
+#[derive(Clone, Copy, Debug)]
+pub struct NeighConfig {
+    /// How long a resolved entry stays reachable (ms).
+    pub reachable_ms: u64,
+    /// Time between ARP retries (ms).
+    pub retry_ms: u64,
+    /// Requests before giving up.
+    pub max_tries: u8,
+    /// Hold-down after a failure (ms).
+    pub failed_ms: u64,
+    /// Packets queued per unresolved next hop.
+    pub queue_len: usize,
+}
+
+impl Default for NeighConfig {
+    fn default() -> Self {
+        NeighConfig {
+            reachable_ms: 300_000,
+            retry_ms: 1000,
+            max_tries: 3,
+            failed_ms: 5000,
+            queue_len: 64,
+        }
+    }
+}
+
+/// Neighbour table with pending packets of type `P`.
+pub struct NeighTable<P> {
+    /// Configuration.
+    pub cfg: NeighConfig,
+    entries: HashMap<u32, NeighState>,
+    pending: HashMap<u32, VecDeque<P>>,
+    /// Packets dropped because a queue was full or resolution failed.
+    pub dropped: u64,
+}
+
+impl<P> NeighTable<P> {
+    /// An empty table.
+    pub fn new(cfg: NeighConfig) -> Self {
+        NeighTable {
+            cfg,
+            entries: HashMap::new(),
+            pending: HashMap::new(),
+            dropped: 0,
+        }
+    }
+
+    /// The MAC of `ip`, if resolved and fresh.
+    pub fn mac(&self, ip: u32, now_ms: u64) -> Option<u64> {
+        match self.entries.get(&ip)? {
+            NeighState::Permanent(m) => Some(*m),
+            NeighState::Reachable(m) => {
+                let _ = now_ms;
+                Some(*m)
+            }
+            _ => None,
+        }
+    }
+
+    /// Resolves `ip` for a packet; queues the packet when resolution is needed.
+    pub fn resolve(&mut self, ip: u32, pkt: P, now_ms: u64) -> (Resolve, Option<P>) {
+        match self.entries.get(&ip).copied() {
+            Some(NeighState::Reachable(m)) | Some(NeighState::Permanent(m)) => {
+                (Resolve::Mac(m), Some(pkt))
+            }
+            Some(NeighState::Failed(t)) if now_ms.saturating_sub(t) < self.cfg.failed_ms => {
+                self.dropped += 1;
+                (Resolve::Drop, Some(pkt))
+            }
+            Some(NeighState::Incomplete { .. }) => {
+                let q = self.pending.entry(ip).or_default();
+                if q.len() >= self.cfg.queue_len {
+                    self.dropped += 1;
+                    return (Resolve::Drop, Some(pkt));
+                }
+                q.push_back(pkt);
+                (Resolve::Queued, None)
+            }
+            _ => {
+                self.entries.insert(
+                    ip,
+                    NeighState::Incomplete {
+                        tries: 1,
+                        last_ms: now_ms,
+                    },
+                );
+                self.pending.entry(ip).or_default().push_back(pkt);
+                (Resolve::QueuedSendArp(ip), None)
+            }
+        }
+    }
+
+    /// Records a MAC (from an ARP reply or request); returns the packets that waited for it.
+    pub fn learn(&mut self, ip: u32, mac: u64, now_ms: u64) -> Vec<P> {
+        if matches!(self.entries.get(&ip), Some(NeighState::Permanent(_))) {
+            return Vec::new();
+        }
+        let _ = now_ms;
+        self.entries.insert(ip, NeighState::Reachable(mac));
+        self.pending
+            .remove(&ip)
+            .map(|q| q.into_iter().collect())
+            .unwrap_or_default()
+    }
+
+    /// Adds a static entry.
+    pub fn add_static(&mut self, ip: u32, mac: u64) -> Vec<P> {
+        self.entries.insert(ip, NeighState::Permanent(mac));
+        self.pending
+            .remove(&ip)
+            .map(|q| q.into_iter().collect())
+            .unwrap_or_default()
+    }
+
+    /// Deletes an entry (and drops its queue).
+    pub fn del(&mut self, ip: u32) -> bool {
+        if let Some(q) = self.pending.remove(&ip) {
+            self.dropped += q.len() as u64;
+        }
+        self.entries.remove(&ip).is_some()
+    }
+
+    /// Timers: returns the IPs to send an ARP request for now, and the packets to drop
+    /// (resolution failed).
+    pub fn tick(&mut self, now_ms: u64) -> (Vec<u32>, Vec<P>) {
+        let mut retry = Vec::new();
+        let mut failed = Vec::new();
+        let cfg = self.cfg;
+        for (ip, st) in self.entries.iter_mut() {
+            if let NeighState::Incomplete { tries, last_ms } = *st {
+                if now_ms.saturating_sub(last_ms) >= cfg.retry_ms {
+                    if tries >= cfg.max_tries {
+                        *st = NeighState::Failed(now_ms);
+                        failed.push(*ip);
+                    } else {
+                        *st = NeighState::Incomplete {
+                            tries: tries + 1,
+                            last_ms: now_ms,
+                        };
+                        retry.push(*ip);
+                    }
+                }
+            }
+        }
+        let mut dropped = Vec::new();
+        for ip in failed {
+            if let Some(q) = self.pending.remove(&ip) {
+                self.dropped += q.len() as u64;
+                dropped.extend(q);
+            }
+        }
+        (retry, dropped)
+    }
+
+    /// Entries: (ip, state).
+    pub fn entries(&self) -> Vec<(u32, NeighState)> {
+        let mut v: Vec<_> = self.entries.iter().map(|(k, v)| (*k, *v)).collect();
+        v.sort_by_key(|e| e.0);
+        v
+    }
+
+    /// Packets waiting, over all next hops.
+    pub fn n_pending(&self) -> usize {
+        self.pending.values().map(VecDeque::len).sum()
+    }
+}
+
+/// An ARP request for `target` from `(src_mac, src_ip)`, broadcast.
+pub fn arp_request(src_mac: u64, src_ip: u32, target: u32) -> Vec<u8> {
+    crate::build::arp_frame(1, src_mac, src_ip, 0, target)
+}
+
+/// What an ARP frame arriving on the uplink means for the underlay.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArpIn {
+    /// A request for our address: answer it with this reply (already built in place).
+    AnswerRequest,
+    /// A reply or request telling us `(ip, mac)`.
+    Learn(u32, u64),
+    /// Not for us.
+    Ignore,
+}
+
+/// Handles an ARP frame on the uplink whose node address is `my_ip`/`my_mac`: a request
+/// for `my_ip` is rewritten in place into the reply; the sender's binding is reported for
+/// learning either way.
+pub fn arp_input(d: &mut [u8], my_ip: u32, my_mac: u64) -> (ArpIn, Option<(u32, u64)>) {
+    if d.len() < 42 || d[12..14] != [0x08, 0x06] || d[14..20] != [0, 1, 8, 0, 6, 4] {
+        return (ArpIn::Ignore, None);
+    }
+    let op = u16::from_be_bytes([d[20], d[21]]);
+    let sha = u64::from_be_bytes([0, 0, d[22], d[23], d[24], d[25], d[26], d[27]]);
+    let spa = u32::from_be_bytes([d[28], d[29], d[30], d[31]]);
+    let tpa = u32::from_be_bytes([d[38], d[39], d[40], d[41]]);
+    let sender = (spa != 0).then_some((spa, sha));
+    if tpa != my_ip {
+        return (ArpIn::Ignore, sender.filter(|_| op == 2));
+    }
+    if op == 1 {
+        let m = my_mac.to_be_bytes();
+        d.copy_within(6..12, 0);
+        d[6..12].copy_from_slice(&m[2..]);
+        d[20..22].copy_from_slice(&2u16.to_be_bytes());
+        d.copy_within(22..32, 32);
+        d[22..28].copy_from_slice(&m[2..]);
+        d[28..32].copy_from_slice(&my_ip.to_be_bytes());
+        return (ArpIn::AnswerRequest, sender);
+    }
+    match sender {
+        Some((ip, mac)) => (ArpIn::Learn(ip, mac), sender),
+        None => (ArpIn::Ignore, None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::build::{arp_frame, ip, mac};
+
+    #[test]
+    fn routes_longest_prefix() {
+        let mut t = RouteTable::default();
+        t.add(RouteTable::parse("0.0.0.0/0 via 10.79.1.1 dev 7").unwrap());
+        t.add(RouteTable::parse("10.79.1.0/24 dev 7").unwrap());
+        assert_eq!(t.lookup(ip("10.79.1.202")).unwrap().1, ip("10.79.1.202"));
+        assert_eq!(t.lookup(ip("8.8.8.8")).unwrap().1, ip("10.79.1.1"));
+        t.del(ip("10.79.1.0"), 24).unwrap();
+        assert_eq!(t.lookup(ip("10.79.1.202")).unwrap().1, ip("10.79.1.1"));
+        assert!(t.del(ip("10.79.1.0"), 24).is_err());
+        assert!(RouteTable::parse("10.0.0.0/33 dev 1").is_err());
+        assert!(RouteTable::parse("10.0.0.0/8").is_err());
+        assert_eq!(
+            t.iter().next().unwrap().to_string(),
+            "0.0.0.0/0 via 10.79.1.1 dev 7"
+        );
+    }
+
+    #[test]
+    fn resolution_queue_retry_and_expiry() {
+        let mut n: NeighTable<u32> = NeighTable::new(NeighConfig {
+            queue_len: 2,
+            ..Default::default()
+        });
+        let peer = ip("10.79.1.202");
+        assert_eq!(n.resolve(peer, 1, 0).0, Resolve::QueuedSendArp(peer));
+        assert_eq!(n.resolve(peer, 2, 10).0, Resolve::Queued);
+        assert_eq!(
+            n.resolve(peer, 3, 20),
+            (Resolve::Drop, Some(3)),
+            "queue bounded"
+        );
+        let (retry, _) = n.tick(1000);
+        assert_eq!(retry, vec![peer]);
+        let waiting = n.learn(peer, mac("00:50:56:8f:1c:f6"), 1100);
+        assert_eq!(waiting, vec![1, 2]);
+        assert_eq!(
+            n.resolve(peer, 4, 1200).0,
+            Resolve::Mac(mac("00:50:56:8f:1c:f6"))
+        );
+        // A host that never answers: three tries, then the queue is dropped.
+        let dead = ip("10.79.1.250");
+        n.resolve(dead, 9, 0);
+        n.tick(1000);
+        n.tick(2000);
+        let (_, dropped) = n.tick(3000);
+        assert_eq!(dropped, vec![9]);
+        assert_eq!(n.resolve(dead, 10, 3500).0, Resolve::Drop, "hold-down");
+        assert_eq!(
+            n.resolve(dead, 11, 9000).0,
+            Resolve::QueuedSendArp(dead),
+            "retried later"
+        );
+    }
+
+    #[test]
+    fn answers_arp_for_the_node_address() {
+        let me = ip("10.79.1.201");
+        let my_mac = mac("00:50:56:8f:4e:82");
+        let peer_mac = mac("00:50:56:8f:1c:f6");
+        let mut req = arp_frame(1, peer_mac, ip("10.79.1.202"), 0, me);
+        let (what, sender) = arp_input(&mut req, me, my_mac);
+        assert_eq!(what, ArpIn::AnswerRequest);
+        assert_eq!(sender, Some((ip("10.79.1.202"), peer_mac)));
+        assert_eq!(req, arp_frame(2, my_mac, me, peer_mac, ip("10.79.1.202")));
+        let mut reply = arp_frame(2, peer_mac, ip("10.79.1.202"), my_mac, me);
+        assert_eq!(
+            arp_input(&mut reply, me, my_mac).0,
+            ArpIn::Learn(ip("10.79.1.202"), peer_mac)
+        );
+        let mut other = arp_frame(1, peer_mac, ip("10.79.1.202"), 0, ip("10.79.1.9"));
+        assert_eq!(arp_input(&mut other, me, my_mac).0, ArpIn::Ignore);
+    }
+}
