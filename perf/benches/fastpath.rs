@@ -141,7 +141,11 @@ fn antrea(c: &mut Criterion) {
         // Pre-built bursts of 32 (wrapping around the flows), cycled through.
         let nb = data.len().div_ceil(32);
         let bursts: Vec<Vec<_>> = (0..nb)
-            .map(|k| (0..32).map(|j| data[(k * 32 + j) % data.len()].clone()).collect())
+            .map(|k| {
+                (0..32)
+                    .map(|j| data[(k * 32 + j) % data.len()].clone())
+                    .collect()
+            })
             .collect();
         let mut cursor = 0usize;
         g.throughput(Throughput::Elements(32));
@@ -153,9 +157,9 @@ fn antrea(c: &mut Criterion) {
             })
         });
         let st = fp.stats;
-        let per_pkt_cycles = (st.cycles_parse + st.cycles_lookup + st.cycles_upcall + st.cycles_actions)
-            as f64
-            / st.packets.max(1) as f64;
+        let per_pkt_cycles =
+            (st.cycles_parse + st.cycles_lookup + st.cycles_upcall + st.cycles_actions) as f64
+                / st.packets.max(1) as f64;
         println!(
             "flows={n}: {:.0} TSC cycles/packet in process_burst ({:.1} ns at {cpn:.2} cycles/ns); \
              passes/packet {:.2}; EMC hits {:.0}%, megaflow hits {:.0}%, upcalls {}, megaflows {}, masks {}; \
@@ -218,7 +222,10 @@ fn emc_and_megaflows(c: &mut Criterion) {
         let flows: Vec<String> = (0..k)
             .map(|i| {
                 let plen = 32 - i % 24;
-                format!("priority={},ip,nw_dst=10.{i}.0.0/{plen} actions=output:2", 100 + i)
+                format!(
+                    "priority={},ip,nw_dst=10.{i}.0.0/{plen} actions=output:2",
+                    100 + i
+                )
             })
             .chain(std::iter::once("priority=1 actions=output:3".to_string()))
             .collect();
@@ -231,7 +238,11 @@ fn emc_and_megaflows(c: &mut Criterion) {
             .map(|i| {
                 let t = (i as usize) % k;
                 let dst = (10u32 << 24) | ((t as u32) << 16) | 1;
-                (pipeline::build::udp_frame(1, 2, ip("10.9.9.9"), dst, 1, 2, &[]), 1u32, None)
+                (
+                    pipeline::build::udp_frame(1, 2, ip("10.9.9.9"), dst, 1, 2, &[]),
+                    1u32,
+                    None,
+                )
             })
             .collect();
         run_bursts(&mut fp, &b, &mut sink, &pkts, 1);

@@ -223,7 +223,7 @@ pub fn format_match(m: &Match, ports: &PortMap, priority: Option<u16>) -> String
     put_ip(&mut s, "tun_dst", v, mk);
     let (v, mk) = g(Field::TunTos);
     if mk != 0 {
-        let _ = write!(s, "tun_tos={v:x},");
+        let _ = write!(s, "tun_tos={v},");
     }
     let (v, mk) = g(Field::TunTtl);
     if mk != 0 {

@@ -165,6 +165,7 @@ fn match_fields_print_like_ovs() {
             "tun_src=10.79.1.201,tun_dst=10.79.1.202",
         ),
         ("tun_flags=+oam actions=drop", "tun_flags=oam"),
+        ("tun_tos=15 actions=drop", "tun_tos=15"),
         ("tun_metadata0=0x1234 actions=drop", "tun_metadata0=0x1234"),
         (
             "tun_metadata1=0x10000000/0xf0000000 actions=drop",
