@@ -4,11 +4,24 @@ use std::process::ExitCode;
 
 #[derive(clap::Args)]
 pub struct RunArgs {
+    /// Bridge configuration (YAML: ports, workers, tunnel, underlay). Without it, brisk
+    /// runs the `io` forwarding mode between the first two DPDK ports.
+    #[arg(long)]
+    pub bridge: Option<std::path::PathBuf>,
+    /// Flows to load at start (overrides the bridge file's `flows:`).
+    #[arg(long)]
+    pub flows: Option<std::path::PathBuf>,
+    /// Control socket (mode 0600).
+    #[arg(long, default_value = "/run/brisk/brisk.sock")]
+    pub socket: std::path::PathBuf,
+    /// Print per-port counters every N seconds (0: never).
+    #[arg(long, default_value_t = 0)]
+    pub stats_interval: u64,
     /// Stop after this many seconds (default: run until SIGINT/SIGTERM).
     #[arg(long)]
     pub duration: Option<u64>,
-    /// Forwarding mode. `io`: forward every packet between the first two ports, as
-    /// testpmd's io mode (a baseline and the first demo).
+    /// Forwarding mode without a bridge file. `io`: forward every packet between the first
+    /// two ports, as testpmd's io mode (a baseline and the first demo).
     #[arg(long, value_enum, default_value_t = Mode::Io)]
     pub mode: Mode,
     /// EAL arguments, passed verbatim to DPDK (e.g. `-l 0 --no-huge --vdev=net_null0`).
@@ -24,6 +37,31 @@ pub enum Mode {
 #[cfg(feature = "dpdk")]
 pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
     use anyhow::Context;
+    if let Some(path) = &a.bridge {
+        let config = conf::bridge::BridgeConfig::load(path)?;
+        let flows_path = a.flows.clone().or_else(|| config.flows_path());
+        let flows = match &flows_path {
+            Some(p) => Some(
+                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
+            ),
+            None => None,
+        };
+        let opts = switch::runtime::RunOptions {
+            config,
+            flows,
+            eal_args: a.eal.clone(),
+            duration: a.duration.map(std::time::Duration::from_secs),
+            control_socket: a.socket.clone(),
+            stats_interval: a.stats_interval,
+            version: crate::LONG_VERSION.to_string(),
+        };
+        let s = switch::runtime::run(opts, &mut std::io::stdout())?;
+        println!(
+            "brisk: stopped cleanly after {:.1} s, {} packets; every mbuf returned to the pool",
+            s.seconds, s.packets
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     use switch::dpdk::{available_ports, fwd, Eal, EthPort, Mempool, PortConf};
     let mut args = vec!["brisk".to_string()];
     args.extend(a.eal.iter().cloned());

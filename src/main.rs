@@ -7,7 +7,7 @@ mod cmd_trace;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
-const LONG_VERSION: &str = concat!(
+pub(crate) const LONG_VERSION: &str = concat!(
     env!("CARGO_PKG_VERSION"),
     "\ngit revision: ",
     env!("BRISK_GIT_REV"),
@@ -49,8 +49,9 @@ struct CtlArgs {
     /// Control socket path.
     #[arg(long, default_value = "/run/brisk/brisk.sock")]
     socket: String,
-    /// Command and arguments.
-    #[arg(trailing_var_arg = true)]
+    /// Command and arguments (`brisk ctl help` lists them). For add-flows and
+    /// replace-flows the FILE is read here and sent; `-` reads standard input.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     args: Vec<String>,
 }
 
@@ -74,9 +75,7 @@ fn main() -> ExitCode {
         Cmd::Flows(c) => cmd_flows::run(c),
         Cmd::Trace(a) => cmd_trace::run(a),
         Cmd::Run(a) => cmd_run::run(a),
-        Cmd::Ctl(_) => Err(anyhow::anyhow!(
-            "`brisk ctl` is not yet available in this build"
-        )),
+        Cmd::Ctl(a) => ctl(a),
         Cmd::Conf(_) => Err(anyhow::anyhow!(
             "`brisk conf` is not yet available in this build"
         )),
@@ -88,4 +87,44 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+#[cfg(feature = "dpdk")]
+fn ctl(a: CtlArgs) -> anyhow::Result<ExitCode> {
+    use anyhow::Context;
+    use std::io::Read;
+    let mut input = None;
+    if matches!(
+        a.args.first().map(String::as_str),
+        Some("add-flows" | "replace-flows")
+    ) {
+        let file = a
+            .args
+            .get(1)
+            .context("add-flows/replace-flows need a FILE (or - for stdin)")?;
+        let mut text = String::new();
+        if file == "-" {
+            std::io::stdin().read_to_string(&mut text)?;
+        } else {
+            text = std::fs::read_to_string(file).with_context(|| format!("reading {file}"))?;
+        }
+        input = Some(text);
+    }
+    let req = switch::runtime::Request {
+        args: a.args.clone(),
+        input,
+    };
+    let reply = switch::runtime::ctl(std::path::Path::new(&a.socket), &req)?;
+    if reply.status == 0 {
+        print!("{}", reply.output);
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!("brisk ctl: {}", reply.output.trim_end());
+        Ok(ExitCode::from(reply.status.clamp(1, 255) as u8))
+    }
+}
+
+#[cfg(not(feature = "dpdk"))]
+fn ctl(_a: CtlArgs) -> anyhow::Result<ExitCode> {
+    anyhow::bail!("this brisk was built without DPDK (the `dpdk` cargo feature)")
 }

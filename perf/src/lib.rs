@@ -38,3 +38,4 @@ pub fn cycles_per_ns() -> f64 {
 pub fn cycles_per_ns() -> f64 {
     1.0
 }
+pub mod pcap;

@@ -651,6 +651,9 @@ impl<F: CloneFrame> FastPath<F> {
             // Upcalls for misses and revalidation of stale hits.
             let mut upcalls = 0usize;
             let mut uncached: SmallVec<[(u8, Box<[DpAction]>); 4]> = SmallVec::new();
+            // Megaflows installed during this burst: later misses try them before paying
+            // for their own upcall (a burst of one new flow costs one translation).
+            let mut fresh: SmallVec<[u32; 8]> = SmallVec::new();
             let mut bits = pending;
             while bits != 0 {
                 let i = bits.trailing_zeros() as usize;
@@ -663,6 +666,18 @@ impl<F: CloneFrame> FastPath<F> {
                 };
                 if cur != NONE && !stale {
                     continue;
+                }
+                if cur == NONE {
+                    let key = &self.batch.keys[i];
+                    if let Some(&mf) = fresh.iter().find(|&&m| {
+                        let mf = &self.mfs[m as usize];
+                        mf.live && masked_eq(key, &mf.key, &mf.words)
+                    }) {
+                        self.found[i] = mf;
+                        self.stats.megaflow_hits += 1;
+                        self.emc_insert(i, mf);
+                        continue;
+                    }
                 }
                 if upcalls >= self.cfg.max_upcalls_per_burst {
                     self.stats.upcall_drops += 1;
@@ -703,6 +718,9 @@ impl<F: CloneFrame> FastPath<F> {
                         self.found[i] = mf;
                         if (resolved | from_cls) & (1u64 << i) == 0 {
                             self.emc_insert(i, mf);
+                        }
+                        if fresh.len() < fresh.inline_size() {
+                            fresh.push(mf);
                         }
                     }
                     None => {

@@ -81,12 +81,22 @@ pub fn process<F: CloneFrame, S: Sink<F>>(
     pkt: Packet<F>,
     now_ms: u64,
     sink: &mut S,
+    trace: Option<&mut PacketTrace>,
+) {
+    process_with(bridge, &bridge.conntrack, pkt, now_ms, sink, trace)
+}
+
+/// Like [`process`], with another connection tracker (a live `trace` uses a private one so
+/// it neither sees nor changes real connections).
+pub fn process_with<F: CloneFrame, S: Sink<F>>(
+    bridge: &Bridge,
+    conntrack: &crate::conntrack::Conntrack,
+    pkt: Packet<F>,
+    now_ms: u64,
+    sink: &mut S,
     mut trace: Option<&mut PacketTrace>,
 ) {
-    let env = ExecEnv {
-        conntrack: &bridge.conntrack,
-        now_ms,
-    };
+    let env = ExecEnv { conntrack, now_ms };
     let mut queue: Vec<(Packet<F>, u32)> = vec![(pkt, 0)];
     while let Some((p, depth)) = queue.pop() {
         if depth > bridge.limits.max_recirc {

@@ -2,4 +2,6 @@
 
 #[cfg(feature = "dpdk")]
 pub mod dpdk;
+#[cfg(feature = "dpdk")]
+pub mod runtime;
 pub mod signal;

@@ -1,0 +1,645 @@
+//! The running switch: EAL, one mempool, ports, poll-mode workers on their lcores, and a
+//! control thread (the main lcore) serving `brisk ctl`, metrics and timers.
+
+mod control;
+mod metrics;
+mod state;
+mod worker;
+
+pub use control::{Reply, Request, COMMANDS};
+pub use state::{PortCounters, RtKind, RtPort, RtPorts, Shared, WorkerStats};
+
+use crate::dpdk::{
+    launch_on_lcore, lcores, main_lcore, register_thread, tsc_hz, wait_lcore, DpdkError, Eal,
+    EthPort, Mbuf, Mempool, PortConf,
+};
+use conf::bridge::{BridgeConfig, PortType};
+use parking_lot::{Mutex, RwLock};
+use pipeline::bridge::{Bridge, PortInfo, PortKind, TunnelPort};
+use pipeline::conntrack::ConntrackConfig;
+use pipeline::fastpath::FastPathConfig;
+use pipeline::geneve::TlvMap;
+use pipeline::underlay::{arp_request, NeighConfig, NeighTable, RouteTable};
+use state::{Underlay, WorkerShared};
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Why the switch could not start or stopped uncleanly.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// DPDK said no.
+    #[error(transparent)]
+    Dpdk(#[from] DpdkError),
+    /// Configuration problem.
+    #[error("{0}")]
+    Config(String),
+    /// I/O (control socket, metrics, files).
+    #[error("{what}: {err}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// Error.
+        err: std::io::Error,
+    },
+    /// Mbufs were not returned to the pool at shutdown.
+    #[error("{0} mbufs were not returned to the pool")]
+    Leak(u32),
+}
+
+/// How to run.
+pub struct RunOptions {
+    /// The bridge.
+    pub config: BridgeConfig,
+    /// Flows to load at start (the text of a flows file), if any.
+    pub flows: Option<String>,
+    /// EAL arguments (without the program name).
+    pub eal_args: Vec<String>,
+    /// Stop after this long.
+    pub duration: Option<Duration>,
+    /// Control socket path.
+    pub control_socket: PathBuf,
+    /// Print per-port counters every this many seconds (0: never).
+    pub stats_interval: u64,
+    /// Version text for `brisk ctl version`.
+    pub version: String,
+}
+
+/// What a run did, reported at shutdown.
+#[derive(Debug, Default)]
+pub struct RunSummary {
+    /// Seconds run.
+    pub seconds: f64,
+    /// Packets received by workers.
+    pub packets: u64,
+    /// Mbufs still in use after everything was freed (0 for a clean stop).
+    pub leaked_mbufs: u32,
+}
+
+fn mac_u64(m: [u8; 6]) -> u64 {
+    m.iter().fold(0u64, |a, &b| (a << 8) | u64::from(b))
+}
+
+fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> RuntimeError {
+    let what = what.into();
+    move |err| RuntimeError::Io { what, err }
+}
+
+fn tunnel_port(p: &conf::bridge::PortConfig) -> Result<TunnelPort, RuntimeError> {
+    let o = p.options.clone().unwrap_or_default();
+    let bad = |w: &str| RuntimeError::Config(format!("port {}: bad {w}", p.name));
+    Ok(TunnelPort {
+        remote_ip: match o.remote_ip.as_deref() {
+            None | Some("flow") => None,
+            Some(ip) => Some(u32::from(
+                ip.parse::<std::net::Ipv4Addr>()
+                    .map_err(|_| bad("remote_ip"))?,
+            )),
+        },
+        local_ip: o.local_ip.map(u32::from),
+        key: match o.key.as_deref() {
+            None | Some("flow") => None,
+            Some(k) => Some(pipeline::ofctl::value_int(k).ok_or_else(|| bad("key"))? as u64),
+        },
+        csum: o.csum,
+        dst_port: o.dst_port.unwrap_or(pipeline::geneve::GENEVE_PORT),
+    })
+}
+
+/// Builds one runtime port from its configuration (creating and starting the device).
+fn make_port(
+    p: &conf::bridge::PortConfig,
+    pool: &Mempool,
+    txq: u16,
+) -> Result<(RtPort, PortInfo), RuntimeError> {
+    let proxy = p.proxy_arp.as_deref().and_then(pipeline::ofctl::parse_mac);
+    match p.kind {
+        PortType::Geneve => {
+            let t = tunnel_port(p)?;
+            let desc = format!(
+                "remote_ip={}, key={}, dst_port={}, csum={}",
+                t.remote_ip
+                    .map_or("flow".into(), |ip| std::net::Ipv4Addr::from(ip).to_string()),
+                t.key.map_or("flow".into(), |k| k.to_string()),
+                t.dst_port,
+                t.csum
+            );
+            Ok((
+                RtPort {
+                    ofport: p.ofport,
+                    name: p.name.clone(),
+                    kind: RtKind::Geneve(t.clone()),
+                    counters: Arc::default(),
+                    desc,
+                },
+                PortInfo {
+                    proxy_arp: proxy,
+                    flood: p.flood.unwrap_or(true),
+                    ..PortInfo::new(p.ofport, &p.name, PortKind::Tunnel(t))
+                },
+            ))
+        }
+        PortType::Dpdk => {
+            let devargs = p
+                .devargs
+                .as_deref()
+                .ok_or_else(|| RuntimeError::Config(format!("port {} needs devargs", p.name)))?;
+            let mut eth = EthPort::from_devargs(devargs)?;
+            let rxq = p.rx_queues.unwrap_or(1).max(1);
+            let (max_rx, max_tx) = eth.max_queues()?;
+            let conf = PortConf {
+                rx_queues: rxq.min(max_rx.max(1)),
+                tx_queues: txq.min(max_tx.max(1)),
+                ..PortConf::default()
+            };
+            eth.configure_and_start(&conf, pool)?;
+            let mac = mac_u64(eth.mac());
+            let uplink = match &p.uplink {
+                Some(u) => {
+                    let (ip, len) = u.ip.split_once('/').ok_or_else(|| {
+                        RuntimeError::Config(format!("port {}: uplink ip needs /prefix", p.name))
+                    })?;
+                    let ip: std::net::Ipv4Addr = ip.parse().map_err(|_| {
+                        RuntimeError::Config(format!("port {}: bad uplink ip", p.name))
+                    })?;
+                    Some((
+                        u32::from(ip),
+                        len.parse().unwrap_or(24),
+                        u.mtu.unwrap_or(1500),
+                    ))
+                }
+                None => None,
+            };
+            Ok((
+                RtPort {
+                    ofport: p.ofport,
+                    name: p.name.clone(),
+                    kind: RtKind::Dpdk {
+                        eth,
+                        rxq: conf.rx_queues,
+                        mac,
+                        uplink,
+                    },
+                    counters: Arc::default(),
+                    desc: devargs.to_string(),
+                },
+                PortInfo {
+                    proxy_arp: proxy,
+                    flood: p.flood.unwrap_or(true),
+                    ..PortInfo::new(p.ofport, &p.name, PortKind::Normal)
+                },
+            ))
+        }
+    }
+}
+
+/// `brisk ctl port add NAME OFPORT DEVARGS`.
+pub(crate) fn port_add(
+    shared: &Shared,
+    name: &str,
+    ofport: &str,
+    devargs: &str,
+) -> Result<String, String> {
+    let ofport: u32 = ofport
+        .parse()
+        .map_err(|_| format!("bad port number {ofport}"))?;
+    let cfg = conf::bridge::PortConfig {
+        name: name.to_string(),
+        ofport,
+        kind: PortType::Dpdk,
+        devargs: Some(devargs.to_string()),
+        rx_queues: None,
+        proxy_arp: None,
+        flood: None,
+        options: None,
+        uplink: None,
+    };
+    let cur = shared.ports();
+    if cur.index_of(ofport).is_some() || cur.list.iter().any(|p| p.name == name) {
+        return Err(format!("port {name} ({ofport}) already exists"));
+    }
+    let (rt, info) = make_port(&cfg, &shared.pool, shared.workers.len() as u16 + 1)
+        .map_err(|e| e.to_string())?;
+    shared.bridge.add_port(info).map_err(|e| e.to_string())?;
+    let mut list = cur.list.clone();
+    list.push(Arc::new(rt));
+    shared.set_ports(RtPorts {
+        list,
+        uplink: cur.uplink,
+        tunnel: cur.tunnel,
+    });
+    Ok(format!("port {name} added as {ofport}\n"))
+}
+
+/// `brisk ctl port del NAME`: stops polling it on every worker, then closes it.
+pub(crate) fn port_del(shared: &Shared, name: &str) -> Result<String, String> {
+    let cur = shared.ports();
+    let idx = cur
+        .list
+        .iter()
+        .position(|p| p.name == name)
+        .ok_or_else(|| format!("no port {name}"))?;
+    if Some(idx) == cur.uplink || Some(idx) == cur.tunnel {
+        return Err(format!(
+            "port {name} carries the tunnel and cannot be removed"
+        ));
+    }
+    let mut list = cur.list.clone();
+    let gone = list.remove(idx);
+    let fix = |i: Option<usize>| i.map(|i| if i > idx { i - 1 } else { i });
+    let next = RtPorts {
+        list,
+        uplink: fix(cur.uplink),
+        tunnel: fix(cur.tunnel),
+    };
+    drop(cur);
+    shared.set_ports(next);
+    let gen = shared.ports_gen.load(Ordering::Acquire);
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while shared
+        .workers
+        .iter()
+        .any(|w| w.ports_gen.load(Ordering::Acquire) < gen)
+    {
+        if Instant::now() > deadline {
+            return Err("workers did not release the port in time".into());
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    shared
+        .bridge
+        .del_port(name, shared.now_ms())
+        .map_err(|e| e.to_string())?;
+    // Last reference: stop and close the device (its driver returns queued mbufs).
+    drop(gone);
+    Ok(format!("port {name} removed\n"))
+}
+
+fn serve_control(listener: &UnixListener, shared: &Shared, version: &str) {
+    loop {
+        match listener.accept() {
+            Ok((stream, _)) => handle_conn(stream, shared, version),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+            Err(_) => return,
+        }
+    }
+}
+
+fn handle_conn(stream: UnixStream, shared: &Shared, version: &str) {
+    let _ = stream.set_nonblocking(false);
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    let mut reader = BufReader::new(match stream.try_clone() {
+        Ok(s) => s,
+        Err(_) => return,
+    });
+    let mut line = String::new();
+    if reader.read_line(&mut line).is_err() {
+        return;
+    }
+    let reply = match serde_json::from_str::<Request>(&line) {
+        Ok(req) => control::handle(shared, &req, version),
+        Err(e) => Reply {
+            status: 2,
+            output: format!("bad request: {e}"),
+        },
+    };
+    let mut w = stream;
+    let _ = writeln!(w, "{}", serde_json::to_string(&reply).unwrap_or_default());
+}
+
+/// Sends a command to a running switch.
+pub fn ctl(socket: &std::path::Path, req: &Request) -> Result<Reply, RuntimeError> {
+    let mut s = UnixStream::connect(socket).map_err(io(format!(
+        "connecting to {} (is brisk running?)",
+        socket.display()
+    )))?;
+    s.set_read_timeout(Some(Duration::from_secs(30)))
+        .map_err(io("socket"))?;
+    let text = serde_json::to_string(req).map_err(|e| RuntimeError::Config(e.to_string()))?;
+    writeln!(s, "{text}").map_err(io("sending the request"))?;
+    let mut line = String::new();
+    BufReader::new(s)
+        .read_line(&mut line)
+        .map_err(io("reading the reply"))?;
+    serde_json::from_str(&line).map_err(|e| RuntimeError::Config(format!("bad reply: {e}")))
+}
+
+/// Runs the switch until SIGINT/SIGTERM or the duration; frees everything and reports.
+pub fn run(opts: RunOptions, out: &mut dyn Write) -> Result<RunSummary, RuntimeError> {
+    let cfg = &opts.config;
+    let mut args = vec!["brisk".to_string()];
+    args.extend(opts.eal_args.iter().cloned());
+    let eal = Eal::init(&args)?;
+    crate::signal::install();
+    let main = main_lcore();
+    let mut workers: Vec<u32> = match &cfg.workers {
+        Some(w) => w.clone(),
+        None => lcores().into_iter().filter(|&l| l != main).collect(),
+    };
+    let available = lcores();
+    if let Some(bad) = workers
+        .iter()
+        .find(|w| !available.contains(w) || **w == main)
+    {
+        return Err(RuntimeError::Config(format!(
+            "worker lcore {bad} is not an EAL worker lcore (EAL lcores: {available:?}, main {main})"
+        )));
+    }
+    // No worker lcore: one worker on a registered thread (the main lcore runs control).
+    let threaded = workers.is_empty();
+    if threaded {
+        workers.push(u32::MAX);
+    }
+    let n_workers = workers.len();
+    let txq = n_workers as u16 + 1;
+    // Pool: descriptors of every queue, bursts in flight, caches, pending queues.
+    let n_dpdk = cfg
+        .ports
+        .iter()
+        .filter(|p| p.kind == PortType::Dpdk)
+        .count() as u32;
+    let per_port: u32 = 1024 * u32::from(txq) + 1024 * 2;
+    let need = n_dpdk * per_port + n_workers as u32 * (64 + 32 * n_dpdk.max(1)) + 4096;
+    let mbufs = cfg
+        .mbufs
+        .unwrap_or_else(|| (need.next_power_of_two() - 1).max(16383));
+    let pool = Mempool::new("brisk_pool", mbufs, 256, 2048 + 128, -1)?;
+    let bridge = Arc::new(Bridge::new(
+        &cfg.bridge,
+        ConntrackConfig {
+            max_connections: cfg.conntrack_max.unwrap_or(1 << 20),
+            ..ConntrackConfig::default()
+        },
+    ));
+    let mut list = Vec::new();
+    let (mut uplink, mut tunnel) = (None, None);
+    for p in &cfg.ports {
+        let (rt, info) = make_port(p, &pool, txq)?;
+        if p.uplink.is_some() {
+            uplink = Some(list.len());
+        }
+        if p.kind == PortType::Geneve {
+            tunnel = Some(list.len());
+        }
+        bridge
+            .add_port(info)
+            .map_err(|e| RuntimeError::Config(e.to_string()))?;
+        list.push(Arc::new(rt));
+    }
+    let mut tlv = TlvMap::default();
+    for t in &cfg.tlv_map {
+        tlv.add(t)
+            .map_err(|e| RuntimeError::Config(e.to_string()))?;
+    }
+    let mut routes = RouteTable::default();
+    for r in &cfg.routes {
+        routes.add(RouteTable::parse(r).map_err(|e| RuntimeError::Config(e.to_string()))?);
+    }
+    if let Some(u) = uplink {
+        if let RtKind::Dpdk {
+            uplink: Some((ip, len, _)),
+            ..
+        } = &list[u].kind
+        {
+            routes.add(pipeline::underlay::Route {
+                prefix: *ip,
+                len: *len,
+                gateway: None,
+                dev: list[u].ofport,
+            });
+            if let Some(gw) = cfg.ports.iter().find_map(|p| p.uplink.as_ref()?.gateway) {
+                routes.add(pipeline::underlay::Route {
+                    prefix: 0,
+                    len: 0,
+                    gateway: Some(u32::from(gw)),
+                    dev: list[u].ofport,
+                });
+            }
+        }
+    }
+    let mut neigh = NeighTable::new(NeighConfig::default());
+    for n in &cfg.neighbors {
+        if let Some(m) = pipeline::ofctl::parse_mac(&n.mac) {
+            neigh.add_static(u32::from(n.ip), m);
+        }
+    }
+    if let Some(text) = &opts.flows {
+        let (flows, errs) = pipeline::ofctl::parse_flow_file(
+            text,
+            pipeline::ofctl::Mode::Add,
+            bridge.ports().names(),
+        );
+        if !errs.is_empty() {
+            return Err(RuntimeError::Config(
+                errs.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            ));
+        }
+        let flows: Vec<_> = flows.into_iter().map(|(_, f)| f).collect();
+        bridge
+            .add_flows(&flows, 0)
+            .map_err(|e| RuntimeError::Config(e.to_string()))?;
+    }
+    let shared = Arc::new(Shared {
+        bridge,
+        ports: RwLock::new(Arc::new(RtPorts {
+            list,
+            uplink,
+            tunnel,
+        })),
+        ports_gen: AtomicU64::new(1),
+        underlay: Mutex::new(Underlay { routes, neigh }),
+        underlay_gen: AtomicU64::new(1),
+        tlv: RwLock::new(tlv),
+        workers: (0..n_workers).map(|_| WorkerShared::default()).collect(),
+        stop: AtomicBool::new(false),
+        decap_errors: Default::default(),
+        encap_drops: AtomicU64::new(0),
+        started: Instant::now(),
+        tsc_hz: tsc_hz(),
+        pool,
+    });
+    let t = &cfg.fastpath;
+    let d = FastPathConfig::default();
+    let fcfg = FastPathConfig {
+        emc_entries: t.emc_entries.unwrap_or(d.emc_entries),
+        emc_insert_inv_prob: t.emc_insert_inv_prob.unwrap_or(d.emc_insert_inv_prob),
+        max_megaflows: t.max_megaflows.unwrap_or(d.max_megaflows),
+        max_upcalls_per_burst: t.max_upcalls_per_burst.unwrap_or(d.max_upcalls_per_burst),
+        ..d
+    };
+    // Control socket, owner-only.
+    if let Some(dir) = opts.control_socket.parent() {
+        std::fs::create_dir_all(dir).map_err(io(format!("creating {}", dir.display())))?;
+    }
+    let _ = std::fs::remove_file(&opts.control_socket);
+    let listener = UnixListener::bind(&opts.control_socket)
+        .map_err(io(format!("binding {}", opts.control_socket.display())))?;
+    std::fs::set_permissions(&opts.control_socket, std::fs::Permissions::from_mode(0o600))
+        .map_err(io("chmod control socket"))?;
+    listener
+        .set_nonblocking(true)
+        .map_err(io("control socket"))?;
+    let metrics = match &cfg.metrics {
+        Some(addr) => Some(metrics::Metrics::bind(addr).map_err(io(format!("metrics on {addr}")))?),
+        None => None,
+    };
+    // Workers.
+    let mut threads = Vec::new();
+    for (wid, &lc) in workers.iter().enumerate() {
+        let sh = shared.clone();
+        if threaded {
+            threads.push(std::thread::spawn(move || {
+                if let Err(e) = register_thread() {
+                    eprintln!("brisk: worker thread: {e}");
+                    return -1;
+                }
+                worker::run(sh, wid, fcfg)
+            }));
+        } else {
+            launch_on_lcore(lc, move || worker::run(sh, wid, fcfg))?;
+        }
+    }
+    let _ = writeln!(
+        out,
+        "brisk: bridge {} running: {} ports, {} flows, {} worker(s) on lcores {:?}, control socket {}",
+        cfg.bridge,
+        shared.ports().list.len(),
+        shared.bridge.tables().n_flows(),
+        n_workers,
+        if threaded { vec![] } else { workers.clone() },
+        opts.control_socket.display()
+    );
+    let started = Instant::now();
+    let mut next_tick = Instant::now();
+    let mut next_stats = Instant::now() + Duration::from_secs(opts.stats_interval.max(1));
+    let mut next_ct = Instant::now();
+    while !crate::signal::stop_requested() && opts.duration.is_none_or(|d| started.elapsed() < d) {
+        serve_control(&listener, &shared, &opts.version);
+        if let Some(m) = &metrics {
+            m.serve(&shared);
+        }
+        let now = Instant::now();
+        if now >= next_tick {
+            next_tick = now + Duration::from_millis(100);
+            underlay_tick(&shared);
+        }
+        if now >= next_ct {
+            next_ct = now + Duration::from_secs(1);
+            let ms = shared.now_ms();
+            shared.bridge.conntrack.expire(ms);
+            shared.bridge.expire_macs(ms);
+        }
+        if opts.stats_interval > 0 && now >= next_stats {
+            next_stats = now + Duration::from_secs(opts.stats_interval);
+            let _ = write!(
+                out,
+                "{}",
+                stats_line(&shared, started.elapsed().as_secs_f64())
+            );
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    // Shutdown: stop workers, then release everything holding mbufs, then the pool.
+    shared.stop.store(true, Ordering::SeqCst);
+    let mut ok = true;
+    if threaded {
+        for t in threads {
+            ok &= t.join().unwrap_or(-1) == 0;
+        }
+    } else {
+        for &lc in &workers {
+            ok &= wait_lcore(lc) == 0;
+        }
+    }
+    let mut summary = RunSummary {
+        seconds: started.elapsed().as_secs_f64(),
+        ..Default::default()
+    };
+    for w in &shared.workers {
+        summary.packets += w.stats.lock().fp.packets;
+    }
+    let _ = write!(out, "{}", stats_line(&shared, summary.seconds));
+    drop(listener);
+    let _ = std::fs::remove_file(&opts.control_socket);
+    {
+        let mut u = shared.underlay.lock();
+        let pending: Vec<u32> = u.neigh.entries().iter().map(|e| e.0).collect();
+        for ip in pending {
+            u.neigh.del(ip);
+        }
+    }
+    shared.set_ports(RtPorts::default());
+    let shared = match Arc::try_unwrap(shared) {
+        Ok(s) => s,
+        Err(_) => {
+            return Err(RuntimeError::Config(
+                "internal: shared state still referenced".into(),
+            ))
+        }
+    };
+    let leaked = shared.pool.in_use();
+    drop(shared);
+    eal.cleanup()?;
+    summary.leaked_mbufs = leaked;
+    if !ok {
+        return Err(RuntimeError::Config(
+            "a worker stopped with an error".into(),
+        ));
+    }
+    if leaked != 0 {
+        return Err(RuntimeError::Leak(leaked));
+    }
+    Ok(summary)
+}
+
+/// ARP retries for unresolved next hops, sent by the control thread on its own tx queue.
+fn underlay_tick(shared: &Shared) {
+    let ports = shared.ports();
+    let Some(up) = ports.uplink else { return };
+    let (eth, mac, ip) = match &ports.list[up].kind {
+        RtKind::Dpdk {
+            eth,
+            mac,
+            uplink: Some((ip, _, _)),
+            ..
+        } => (eth, *mac, *ip),
+        _ => return,
+    };
+    let (retry, dropped) = shared.underlay.lock().neigh.tick(shared.now_ms());
+    drop(dropped);
+    let txq = shared.workers.len() as u16;
+    let mut batch = crate::dpdk::MbufBatch::new();
+    for target in retry {
+        if let Some(m) = Mbuf::from_bytes(&shared.pool, &arp_request(mac, ip, target)) {
+            let _ = batch.push(m);
+        }
+    }
+    if !batch.is_empty() {
+        eth.tx_burst(txq, &mut batch);
+        batch.free_all();
+    }
+}
+
+fn stats_line(shared: &Shared, secs: f64) -> String {
+    let ports = shared.ports();
+    let mut s = format!("[{secs:7.1}s]");
+    for p in &ports.list {
+        let c = &p.counters;
+        s.push_str(&format!(
+            "  {}: rx {} tx {} drop {}",
+            p.name,
+            c.rx_packets.load(Ordering::Relaxed),
+            c.tx_packets.load(Ordering::Relaxed),
+            c.tx_dropped.load(Ordering::Relaxed)
+        ));
+    }
+    s.push('\n');
+    s
+}

@@ -1,0 +1,196 @@
+//! State shared by the control thread and the poll-mode workers.
+
+use crate::dpdk::{EthPort, Mbuf};
+
+use parking_lot::{Mutex, RwLock};
+use pipeline::bridge::Bridge;
+use pipeline::dpaction::TunnelMeta;
+use pipeline::fastpath::{FastPathStats, MegaflowInfo};
+use pipeline::geneve::{DecapError, TlvMap};
+use pipeline::underlay::{NeighTable, RouteTable};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// Software counters of one port (the NIC's own counters come from `rte_eth_stats`).
+#[derive(Debug, Default)]
+pub struct PortCounters {
+    /// Packets received (as the workers saw them).
+    pub rx_packets: AtomicU64,
+    /// Bytes received.
+    pub rx_bytes: AtomicU64,
+    /// Packets handed to the driver.
+    pub tx_packets: AtomicU64,
+    /// Bytes handed to the driver.
+    pub tx_bytes: AtomicU64,
+    /// Packets the driver did not take (tx ring full), freed.
+    pub tx_dropped: AtomicU64,
+}
+
+impl PortCounters {
+    /// Adds `n` to a counter.
+    #[inline]
+    pub fn add(c: &AtomicU64, n: u64) {
+        c.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+/// A port of the running switch.
+pub enum RtKind {
+    /// A DPDK ethdev.
+    Dpdk {
+        /// The device.
+        eth: EthPort,
+        /// Receive queues.
+        rxq: u16,
+        /// MAC address.
+        mac: u64,
+        /// Underlay address if this is the tunnel's uplink: (ip, prefix length, mtu).
+        uplink: Option<(u32, u8, u16)>,
+    },
+    /// The Geneve tunnel port.
+    Geneve(pipeline::bridge::TunnelPort),
+}
+
+/// One port.
+pub struct RtPort {
+    /// OpenFlow number.
+    pub ofport: u32,
+    /// Name.
+    pub name: String,
+    /// Kind and device.
+    pub kind: RtKind,
+    /// Counters.
+    pub counters: Arc<PortCounters>,
+    /// Configuration text (devargs or tunnel options) for `show`.
+    pub desc: String,
+}
+
+impl RtPort {
+    /// The ethdev, if any.
+    pub fn eth(&self) -> Option<&EthPort> {
+        match &self.kind {
+            RtKind::Dpdk { eth, .. } => Some(eth),
+            RtKind::Geneve(_) => None,
+        }
+    }
+}
+
+/// The set of ports, immutable once published (workers hold a snapshot).
+#[derive(Default)]
+pub struct RtPorts {
+    /// Ports.
+    pub list: Vec<Arc<RtPort>>,
+    /// Index into `list` of the uplink, if any.
+    pub uplink: Option<usize>,
+    /// Index into `list` of the tunnel port, if any.
+    pub tunnel: Option<usize>,
+}
+
+impl RtPorts {
+    /// Index of the port with OpenFlow number `ofport`.
+    pub fn index_of(&self, ofport: u32) -> Option<usize> {
+        self.list.iter().position(|p| p.ofport == ofport)
+    }
+}
+
+/// A packet waiting for its next hop's MAC: frame, tunnel metadata, inner flow hash.
+pub type PendingPkt = (Mbuf, TunnelMeta, u32);
+
+/// Underlay state: routes, neighbours and the TLV map.
+pub struct Underlay {
+    /// Routes.
+    pub routes: RouteTable,
+    /// Neighbours (with packets waiting for resolution).
+    pub neigh: NeighTable<PendingPkt>,
+}
+
+/// Per-worker published state.
+#[derive(Default)]
+pub struct WorkerShared {
+    /// lcore the worker runs on.
+    pub lcore: AtomicU32,
+    /// Counters (published every ~100 ms).
+    pub stats: Mutex<WorkerStats>,
+    /// Requests from the control thread (bit flags, see `REQ_*`).
+    pub requests: AtomicU32,
+    /// Megaflow dump answering `REQ_DUMP_MEGAFLOWS`.
+    pub megaflows: Mutex<Option<Vec<MegaflowInfo>>>,
+    /// Port generation the worker is using.
+    pub ports_gen: AtomicU64,
+}
+
+/// Dump megaflows.
+pub const REQ_DUMP_MEGAFLOWS: u32 = 1;
+/// Clear counters.
+pub const REQ_CLEAR_STATS: u32 = 2;
+/// Flush megaflows and EMC.
+pub const REQ_FLUSH: u32 = 4;
+
+/// What a worker reports.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct WorkerStats {
+    /// Fast-path counters.
+    pub fp: FastPathStats,
+    /// TSC cycles in iterations that received packets.
+    pub busy_cycles: u64,
+    /// TSC cycles in iterations that received nothing.
+    pub idle_cycles: u64,
+    /// Poll iterations.
+    pub iterations: u64,
+    /// Output batches sent.
+    pub tx_batches: u64,
+    /// Packets in output batches.
+    pub tx_packets: u64,
+    /// Megaflows cached now.
+    pub megaflows: usize,
+    /// Megaflow masks now.
+    pub masks: usize,
+}
+
+/// Everything the threads share.
+pub struct Shared {
+    /// The OpenFlow bridge.
+    pub bridge: Arc<Bridge>,
+    /// Ports snapshot.
+    pub ports: RwLock<Arc<RtPorts>>,
+    /// Bumped when `ports` changes.
+    pub ports_gen: AtomicU64,
+    /// Underlay.
+    pub underlay: Mutex<Underlay>,
+    /// Bumped when routes or neighbours change (invalidates workers' encap caches).
+    pub underlay_gen: AtomicU64,
+    /// TLV map.
+    pub tlv: RwLock<TlvMap>,
+    /// Workers.
+    pub workers: Vec<WorkerShared>,
+    /// Stop request.
+    pub stop: AtomicBool,
+    /// Decapsulation drops by reason.
+    pub decap_errors: [AtomicU64; DecapError::ALL.len()],
+    /// Tunnel packets dropped at encapsulation (no route, MTU, headroom, unresolved).
+    pub encap_drops: AtomicU64,
+    /// Start time.
+    pub started: std::time::Instant,
+    /// TSC ticks per second.
+    pub tsc_hz: u64,
+    /// The packet buffer pool (last, so it is freed after everything holding mbufs).
+    pub pool: crate::dpdk::Mempool,
+}
+
+impl Shared {
+    /// Milliseconds since start.
+    pub fn now_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
+    /// The current ports snapshot.
+    pub fn ports(&self) -> Arc<RtPorts> {
+        self.ports.read().clone()
+    }
+
+    /// Publishes a new ports snapshot.
+    pub fn set_ports(&self, p: RtPorts) {
+        *self.ports.write() = Arc::new(p);
+        self.ports_gen.fetch_add(1, Ordering::AcqRel);
+    }
+}

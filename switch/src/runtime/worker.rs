@@ -1,0 +1,380 @@
+//! A poll-mode worker: one per lcore, busy-polling its receive queues, running bursts
+//! through its own fast path, and sending what comes out with one `tx_burst` per port.
+
+use super::state::{
+    PendingPkt, PortCounters, RtKind, RtPorts, Shared, WorkerStats, REQ_CLEAR_STATS,
+    REQ_DUMP_MEGAFLOWS, REQ_FLUSH,
+};
+use crate::dpdk::{lcore_id, rdtsc, Mbuf, MbufBatch, LCORE_ID_ANY};
+use pipeline::dpaction::{DropReason, Sink, TunnelMeta};
+use pipeline::fastpath::{key_hash, FastPath, FastPathConfig};
+use pipeline::flow::Flow;
+use pipeline::geneve::{self, PushParams};
+use pipeline::underlay::{arp_input, arp_request, ArpIn, Resolve};
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+/// Where packets leave: per-port transmit buffers (flushed with one burst each) and the
+/// tunnel's encapsulation.
+struct TxSink<'a> {
+    shared: &'a Shared,
+    ports: Arc<RtPorts>,
+    /// Port index by OpenFlow number (ports are few; a linear scan is fine).
+    bufs: Vec<MbufBatch>,
+    txq: u16,
+    /// Encapsulation parameters by tunnel destination, valid for `encap_gen`.
+    encap: HashMap<u32, PushParams>,
+    encap_gen: u64,
+    tx_batches: u64,
+    tx_packets: u64,
+}
+
+impl<'a> TxSink<'a> {
+    fn new(shared: &'a Shared, ports: Arc<RtPorts>, txq: u16) -> Self {
+        let n = ports.list.len();
+        TxSink {
+            shared,
+            ports,
+            bufs: (0..n).map(|_| MbufBatch::new()).collect(),
+            txq,
+            encap: HashMap::new(),
+            encap_gen: u64::MAX,
+            tx_batches: 0,
+            tx_packets: 0,
+        }
+    }
+
+    fn flush_port(&mut self, i: usize) {
+        let b = &mut self.bufs[i];
+        if b.is_empty() {
+            return;
+        }
+        let port = &self.ports.list[i];
+        let n = b.len();
+        let sent = match port.eth() {
+            Some(eth) => eth.tx_burst(self.txq, b),
+            None => 0,
+        };
+        self.tx_batches += 1;
+        self.tx_packets += sent as u64;
+        PortCounters::add(&port.counters.tx_packets, sent as u64);
+        if sent < n {
+            PortCounters::add(&port.counters.tx_dropped, (n - sent) as u64);
+            b.free_all();
+        }
+    }
+
+    fn flush_all(&mut self) {
+        for i in 0..self.bufs.len() {
+            self.flush_port(i);
+        }
+    }
+
+    /// Queues a frame on port index `i`.
+    fn enqueue(&mut self, i: usize, m: Mbuf) {
+        if self.ports.list[i].eth().is_none() {
+            return; // not a device port: dropped (freed)
+        }
+        PortCounters::add(&self.ports.list[i].counters.tx_bytes, m.len() as u64);
+        if let Err(m) = self.bufs[i].push(m) {
+            self.flush_port(i);
+            let _ = self.bufs[i].push(m);
+        }
+        if self.bufs[i].is_full() {
+            self.flush_port(i);
+        }
+    }
+
+    fn params_for(
+        &mut self,
+        meta: &TunnelMeta,
+        m: Mbuf,
+        inner_hash: u32,
+    ) -> Option<(PushParams, Mbuf)> {
+        let gen = self.shared.underlay_gen.load(Ordering::Acquire);
+        if gen != self.encap_gen {
+            self.encap.clear();
+            self.encap_gen = gen;
+        }
+        if let Some(p) = self.encap.get(&meta.dst) {
+            return Some((*p, m));
+        }
+        let up = self.ports.uplink?;
+        let (mac, (ip, _, _)) = match &self.ports.list[up].kind {
+            RtKind::Dpdk {
+                mac,
+                uplink: Some(u),
+                ..
+            } => (*mac, *u),
+            _ => return None,
+        };
+        let tunnel = self.ports.tunnel.map(|t| &self.ports.list[t].kind);
+        let (csum, dst_port, local) = match tunnel {
+            Some(RtKind::Geneve(t)) => (t.csum, t.dst_port, t.local_ip.unwrap_or(ip)),
+            _ => (false, geneve::GENEVE_PORT, ip),
+        };
+        let now = self.shared.now_ms();
+        let mut u = self.shared.underlay.lock();
+        let Some((_, nexthop)) = u.routes.lookup(meta.dst) else {
+            self.shared.encap_drops.fetch_add(1, Ordering::Relaxed);
+            return None;
+        };
+        match u.neigh.resolve(nexthop, (m, *meta, inner_hash), now) {
+            (Resolve::Mac(dst_mac), Some((m, _, _))) => {
+                let p = PushParams {
+                    src_mac: mac,
+                    dst_mac,
+                    local_ip: local,
+                    dst_port,
+                    csum,
+                    ttl: 64,
+                    ip_id: 0,
+                };
+                self.encap.insert(meta.dst, p);
+                Some((p, m))
+            }
+            (Resolve::QueuedSendArp(target), _) => {
+                drop(u);
+                if let Some(req) =
+                    Mbuf::from_bytes(&self.shared.pool, &arp_request(mac, local, target))
+                {
+                    self.enqueue(up, req);
+                }
+                None
+            }
+            (Resolve::Queued, _) => None,
+            (_, rest) => {
+                drop(rest);
+                self.shared.encap_drops.fetch_add(1, Ordering::Relaxed);
+                None
+            }
+        }
+    }
+
+    /// Encapsulates and queues on the uplink.
+    fn tunnel_out(&mut self, meta: &TunnelMeta, mut m: Mbuf, inner_hash: u32) {
+        let Some(up) = self.ports.uplink else {
+            self.shared.encap_drops.fetch_add(1, Ordering::Relaxed);
+            return;
+        };
+        let Some((params, m2)) = self.params_for(meta, m, inner_hash) else {
+            return;
+        };
+        m = m2;
+        let mtu = match &self.ports.list[up].kind {
+            RtKind::Dpdk {
+                uplink: Some((_, _, mtu)),
+                ..
+            } => usize::from(*mtu),
+            _ => 1500,
+        };
+        let tlv = *self.shared.tlv.read();
+        match geneve::push(&mut m, meta, &tlv, &params, inner_hash, mtu) {
+            Ok(_) => self.enqueue(up, m),
+            Err(_) => {
+                self.shared.encap_drops.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Sends packets whose next hop just got resolved.
+    fn send_resolved(&mut self, pkts: Vec<PendingPkt>) {
+        for (m, meta, h) in pkts {
+            self.tunnel_out(&meta, m, h);
+        }
+    }
+}
+
+impl Sink<Mbuf> for TxSink<'_> {
+    fn output(&mut self, port: u32, tun: Option<&TunnelMeta>, frame: Mbuf, key: &Flow) {
+        match tun {
+            Some(meta) => {
+                let h = key_hash(key);
+                self.tunnel_out(meta, frame, h);
+            }
+            None => match self.ports.index_of(port) {
+                Some(i) => self.enqueue(i, frame),
+                None => drop(frame),
+            },
+        }
+    }
+    fn drop_packet(&mut self, _reason: DropReason, frame: Mbuf) {
+        drop(frame);
+    }
+    fn note_drop(&mut self, _reason: DropReason) {}
+}
+
+/// Receive queues a worker polls: (port index, queue).
+fn my_queues(ports: &RtPorts, wid: usize, n_workers: usize) -> Vec<(usize, u16)> {
+    let mut all = Vec::new();
+    for (i, p) in ports.list.iter().enumerate() {
+        if let RtKind::Dpdk { rxq, .. } = &p.kind {
+            for q in 0..*rxq {
+                all.push((i, q));
+            }
+        }
+    }
+    all.into_iter()
+        .enumerate()
+        .filter(|(k, _)| k % n_workers == wid)
+        .map(|(_, x)| x)
+        .collect()
+}
+
+/// The worker's poll loop. Returns 0 on a clean stop.
+pub fn run(shared: Arc<Shared>, wid: usize, cfg: FastPathConfig) -> i32 {
+    let lcore = lcore_id();
+    assert_ne!(lcore, LCORE_ID_ANY, "workers must run on EAL lcores");
+    let me = &shared.workers[wid];
+    me.lcore.store(lcore, Ordering::Relaxed);
+    let n_workers = shared.workers.len();
+    let mut fp: FastPath<Mbuf> = FastPath::new(cfg);
+    let mut gen = shared.ports_gen.load(Ordering::Acquire);
+    let mut ports = shared.ports();
+    let mut queues = my_queues(&ports, wid, n_workers);
+    let mut sink = TxSink::new(&shared, ports.clone(), wid as u16);
+    me.ports_gen.store(gen, Ordering::Release);
+    let mut rx = MbufBatch::new();
+    let hz = shared.tsc_hz.max(1);
+    let mut next_maint = rdtsc() + hz / 10;
+    let (mut busy, mut idle, mut iters) = (0u64, 0u64, 0u64);
+    let bridge = shared.bridge.clone();
+    let mut input: smallvec::SmallVec<[(Mbuf, u32, Option<TunnelMeta>); 32]> =
+        smallvec::SmallVec::new();
+    while !shared.stop.load(Ordering::Relaxed) && !crate::signal::stop_requested() {
+        let t0 = rdtsc();
+        let g = shared.ports_gen.load(Ordering::Acquire);
+        if g != gen {
+            sink.flush_all();
+            drop(sink);
+            ports = shared.ports();
+            queues = my_queues(&ports, wid, n_workers);
+            sink = TxSink::new(&shared, ports.clone(), wid as u16);
+            gen = g;
+            me.ports_gen.store(gen, Ordering::Release);
+        }
+        let mut got = 0usize;
+        let now_ms = shared.now_ms();
+        for &(pi, q) in &queues {
+            let p = &ports.list[pi];
+            let Some(eth) = p.eth() else { continue };
+            let n = eth.rx_burst(q, &mut rx);
+            if n == 0 {
+                continue;
+            }
+            got += n;
+            PortCounters::add(&p.counters.rx_packets, n as u64);
+            let uplink = match &p.kind {
+                RtKind::Dpdk { uplink, mac, .. } => uplink.map(|u| (u, *mac)),
+                _ => None,
+            };
+            let tunnel_ofport = ports.tunnel.map(|t| ports.list[t].ofport);
+            let mut bytes = 0u64;
+            for mut m in rx.drain() {
+                bytes += m.len() as u64;
+                if !m.is_contiguous() && !m.linearize() {
+                    continue;
+                }
+                if let (Some(((ip, _, _), mac)), Some(tport)) = (uplink, tunnel_ofport) {
+                    let dport = match ports.tunnel.map(|t| &ports.list[t].kind) {
+                        Some(RtKind::Geneve(t)) => t.dst_port,
+                        _ => geneve::GENEVE_PORT,
+                    };
+                    if geneve::is_geneve_for(m.data(), ip, dport) {
+                        let tlv = *shared.tlv.read();
+                        match geneve::pop(&mut m, &tlv) {
+                            Ok(meta) => input.push((m, tport, Some(meta))),
+                            Err(e) => {
+                                shared.decap_errors[e.index()].fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
+                        continue;
+                    }
+                    let (what, sender) = arp_input(m.data_mut(), ip, mac);
+                    if let Some((sip, smac)) = sender {
+                        let waiting = {
+                            let mut u = shared.underlay.lock();
+                            let before = u.neigh.mac(sip, now_ms);
+                            let w = u.neigh.learn(sip, smac, now_ms);
+                            if before != Some(smac) {
+                                shared.underlay_gen.fetch_add(1, Ordering::AcqRel);
+                            }
+                            w
+                        };
+                        if !waiting.is_empty() {
+                            sink.send_resolved(waiting);
+                        }
+                    }
+                    match what {
+                        ArpIn::AnswerRequest => {
+                            sink.enqueue(pi, m);
+                            continue;
+                        }
+                        ArpIn::Learn(..) => continue,
+                        ArpIn::Ignore => {}
+                    }
+                }
+                input.push((m, p.ofport, None));
+                if input.len() == 32 {
+                    fp.process_burst(&bridge, input.drain(..), now_ms, &mut sink);
+                }
+            }
+            PortCounters::add(&p.counters.rx_bytes, bytes);
+            if !input.is_empty() {
+                fp.process_burst(&bridge, input.drain(..), now_ms, &mut sink);
+            }
+        }
+        sink.flush_all();
+        let t1 = rdtsc();
+        if got > 0 {
+            busy += t1 - t0;
+        } else {
+            idle += t1 - t0;
+        }
+        iters += 1;
+        if t1 >= next_maint {
+            next_maint = t1 + hz / 10;
+            let req = me.requests.swap(0, Ordering::AcqRel);
+            if req & REQ_FLUSH != 0 {
+                fp.flush();
+            }
+            fp.maintain(now_ms);
+            if req & REQ_DUMP_MEGAFLOWS != 0 {
+                *me.megaflows.lock() = Some(fp.megaflows(bridge.ports().names(), now_ms));
+            }
+            if req & REQ_CLEAR_STATS != 0 {
+                fp.stats = Default::default();
+                busy = 0;
+                idle = 0;
+                iters = 0;
+                sink.tx_batches = 0;
+                sink.tx_packets = 0;
+            }
+            *me.stats.lock() = WorkerStats {
+                fp: fp.stats,
+                busy_cycles: busy,
+                idle_cycles: idle,
+                iterations: iters,
+                tx_batches: sink.tx_batches,
+                tx_packets: sink.tx_packets,
+                megaflows: fp.n_megaflows(),
+                masks: fp.n_masks(),
+            };
+        }
+    }
+    // Clean stop: send what is queued, fold counters, free everything this worker holds.
+    sink.flush_all();
+    fp.flush();
+    *me.stats.lock() = WorkerStats {
+        fp: fp.stats,
+        busy_cycles: busy,
+        idle_cycles: idle,
+        iterations: iters,
+        tx_batches: sink.tx_batches,
+        tx_packets: sink.tx_packets,
+        megaflows: 0,
+        masks: 0,
+    };
+    0
+}

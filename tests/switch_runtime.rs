@@ -1,0 +1,271 @@
+//! `brisk run` with the worker1 seed pipeline on real DPDK ports (net_pcap replaying the
+//! seed's packets forever, net_null sinks), programmed and inspected through `brisk ctl`,
+//! with `replace-flows` under traffic, stopped with SIGTERM.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BRISK: &str = env!("CARGO_BIN_EXE_brisk");
+
+struct Switch {
+    child: Child,
+    socket: PathBuf,
+    dir: PathBuf,
+}
+
+impl Switch {
+    fn ctl(&self, args: &[&str]) -> (bool, String) {
+        let out = Command::new(BRISK)
+            .arg("ctl")
+            .arg("--socket")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("run brisk ctl");
+        let text = String::from_utf8_lossy(&out.stdout).to_string()
+            + &String::from_utf8_lossy(&out.stderr);
+        (out.status.success(), text)
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let (ok, text) = self.ctl(args);
+        assert!(ok, "brisk ctl {args:?} failed: {text}");
+        text
+    }
+}
+
+impl Drop for Switch {
+    fn drop(&mut self) {
+        // SAFETY: sending a signal to our own child process.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGKILL) };
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn write_pcap(path: &Path, frames: &[Vec<u8>]) {
+    std::fs::write(path, perf::pcap::encode(frames.iter().map(Vec::as_slice))).unwrap();
+}
+
+fn seed_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata/antrea-seed")
+}
+
+fn start(name: &str) -> Switch {
+    use pipeline::build::{ip, mac, tcp_frame};
+    let dir = std::env::temp_dir().join(format!("brisk-rt-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let gw1 = mac("4e:99:08:c1:53:be");
+    let frontend = mac("be:2c:bf:e4:ec:c5");
+    // W1 from the frontend pod (to the service, via gw0) and W2 from gw0 (to the remote
+    // pod, via the tunnel): a few connections each, replayed forever.
+    let fe: Vec<Vec<u8>> = (0..4)
+        .map(|i| {
+            tcp_frame(
+                frontend,
+                gw1,
+                ip("10.222.1.48"),
+                ip("10.104.65.133"),
+                40000 + i,
+                80,
+                0x002,
+                64,
+            )
+        })
+        .collect();
+    let gw: Vec<Vec<u8>> = (0..4)
+        .map(|i| {
+            tcp_frame(
+                gw1,
+                mac("aa:bb:cc:dd:ee:ff"),
+                ip("10.222.1.48"),
+                ip("10.222.2.34"),
+                50000 + i,
+                80,
+                0x002,
+                64,
+            )
+        })
+        .collect();
+    write_pcap(&dir.join("fe.pcap"), &fe);
+    write_pcap(&dir.join("gw.pcap"), &gw);
+    let yaml = format!(
+        r#"bridge: br-int
+ports:
+  - {{name: antrea-tun0, ofport: 1, type: geneve, options: {{remote_ip: flow, key: flow}}}}
+  - {{name: antrea-gw0, ofport: 2, devargs: "net_pcap_gw,rx_pcap={d}/gw.pcap,infinite_rx=1"}}
+  - {{name: coredns--3e3abf, ofport: 3, devargs: "net_null_c,no-rx=1"}}
+  - {{name: antrea-o-830766, ofport: 4, devargs: "net_null_o,no-rx=1"}}
+  - {{name: backend1-bab86f, ofport: 48, devargs: "net_null_b,no-rx=1"}}
+  - {{name: frontend-a3ba2f, ofport: 49, devargs: "net_pcap_fe,rx_pcap={d}/fe.pcap,infinite_rx=1"}}
+  - name: uplink
+    ofport: 7
+    devargs: "net_null_u,no-rx=1"
+    uplink: {{ip: 10.79.1.201/24}}
+tlv_map: ["{{class=0x104,type=0x80,len=4}}->tun_metadata0"]
+neighbors: [{{ip: 10.79.1.202, mac: "00:50:56:8f:1c:f6"}}]
+flows: {flows}
+"#,
+        d = dir.display(),
+        flows = seed_dir().join("worker1.flows").display()
+    );
+    std::fs::write(dir.join("bridge.yaml"), yaml).unwrap();
+    let socket = dir.join("brisk.sock");
+    let child = Command::new(BRISK)
+        .args(["run", "--bridge"])
+        .arg(dir.join("bridge.yaml"))
+        .arg("--socket")
+        .arg(&socket)
+        .args([
+            "--",
+            "-l",
+            "0-1",
+            "--no-huge",
+            "-m",
+            "512",
+            "--no-pci",
+            "--no-telemetry",
+        ])
+        .arg(format!(
+            "--file-prefix=brisk-rt-{name}-{}",
+            std::process::id()
+        ))
+        .arg("--log-level=warning")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start brisk");
+    let sw = Switch { child, socket, dir };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !sw.socket.exists() {
+        assert!(Instant::now() < deadline, "brisk did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    sw
+}
+
+fn counter(text: &str, port: &str, dir: &str) -> u64 {
+    // "  port  49(frontend-a3ba2f): rx pkts=N, ..." then "tx pkts=N, ..."
+    let i = text
+        .find(&format!("({port})"))
+        .unwrap_or_else(|| panic!("{port} in {text}"));
+    let rest = &text[i..];
+    let key = format!("{dir} pkts=");
+    let j = rest.find(&key).unwrap();
+    rest[j + key.len()..]
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn runs_the_seed_pipeline_and_answers_ctl() {
+    let sw = start("seed");
+    std::thread::sleep(Duration::from_millis(1500));
+    let show = sw.ok(&["show"]);
+    assert!(
+        show.contains("49(frontend-a3ba2f)") && show.contains("type: geneve"),
+        "{show}"
+    );
+    let flows = sw.ok(&["dump-flows", "table=110"]);
+    assert!(flows.contains("n_packets="), "{flows}");
+    let ports = sw.ok(&["dump-ports"]);
+    let fe_rx = counter(&ports, "frontend-a3ba2f", "rx");
+    let gw_tx = counter(&ports, "antrea-gw0", "tx");
+    let up_tx = counter(&ports, "uplink", "tx");
+    assert!(fe_rx > 1000 && gw_tx > 1000 && up_tx > 1000, "{ports}");
+    let pmd = sw.ok(&["pmd-stats"]);
+    assert!(
+        pmd.contains("megaflow hits") && pmd.contains("avg cycles per packet"),
+        "{pmd}"
+    );
+    let ct = sw.ok(&["dump-conntrack", "zone=65520"]);
+    assert!(
+        ct.contains("10.104.65.133") && ct.contains("10.222.2.34"),
+        "{ct}"
+    );
+    let mf = sw.ok(&["dump-megaflows"]);
+    assert!(mf.contains("recirc_id=") && mf.contains("tnl_push"), "{mf}");
+    let tr = sw.ok(&["trace", "in_port=49,tcp,dl_src=be:2c:bf:e4:ec:c5,dl_dst=4e:99:08:c1:53:be,nw_src=10.222.1.48,nw_dst=10.104.65.133,nw_ttl=64,tp_src=1,tp_dst=80,tcp_flags=0x002"]);
+    assert!(
+        tr.contains("Datapath actions") && tr.contains("Output: port 2"),
+        "{tr}"
+    );
+    let r = sw.ok(&["route", "show"]);
+    assert!(r.contains("10.79.1.0/24 dev 7"), "{r}");
+    let n = sw.ok(&["neigh", "show"]);
+    assert!(n.contains("10.79.1.202"), "{n}");
+    // Errors are messages and non-zero exits.
+    let (ok, text) = sw.ctl(&["add-flow", "tp_dst=80 actions=drop"]);
+    assert!(!ok && text.contains("requires"), "{text}");
+    let (ok, text) = sw.ctl(&["frobnicate"]);
+    assert!(!ok && text.contains("unknown command"), "{text}");
+    // add-flow / del-flows round trip.
+    sw.ok(&["add-flow", "table=200,priority=5,ip actions=drop"]);
+    assert!(sw
+        .ok(&["dump-flows", "table=200"])
+        .contains("priority=5,ip"));
+    assert!(sw.ok(&["del-flows", "table=200"]).contains("1 deleted"));
+
+    // replace-flows with the same flows under traffic: nothing changes, nothing is lost.
+    let before = sw.ok(&["drop-stats"]);
+    let out = sw.ok(&[
+        "replace-flows",
+        seed_dir().join("worker1.flows").to_str().unwrap(),
+    ]);
+    assert!(
+        out.contains("0 added, 0 modified, 0 deleted, 76 unchanged"),
+        "{out}"
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let after = sw.ok(&["drop-stats"]);
+    let datapath_drops = |t: &str| -> u64 {
+        t.lines()
+            .skip(1)
+            .take_while(|l| l.starts_with("  "))
+            .filter(|l| !l.contains("parse_errors"))
+            .map(|l| l.split_whitespace().last().unwrap().parse::<u64>().unwrap())
+            .sum()
+    };
+    assert_eq!(datapath_drops(&before), 0, "{before}");
+    assert_eq!(datapath_drops(&after), 0, "{after}");
+    // Counters kept across the replace.
+    assert!(sw.ok(&["dump-flows", "table=110"]).contains("n_packets="));
+
+    // Clean stop on SIGTERM.
+    let mut sw = sw;
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(sw.child.id() as i32, libc::SIGTERM) };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(s) = sw.child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "brisk did not stop");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stdout = String::new();
+    use std::io::Read;
+    sw.child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    let mut stderr = String::new();
+    sw.child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(status.success(), "exit {status:?}\n{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("every mbuf returned to the pool"),
+        "{stdout}\n{stderr}"
+    );
+}
