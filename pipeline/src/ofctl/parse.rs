@@ -663,7 +663,11 @@ fn parse_action(
                 }
                 Action::Output(port.ok_or_else(|| bad("output() needs port=".into()))?)
             } else {
-                Action::Output(parse_port(v, ports).map_err(bad)?)
+                match parse_port(v, ports).map_err(bad)? {
+                    // `output:CONTROLLER` is the controller action, as OVS parses it.
+                    port::CONTROLLER => Action::Controller { max_len: u16::MAX },
+                    p => Action::Output(p),
+                }
             }
         }
         "enqueue" => {

@@ -220,6 +220,7 @@ fn actions_print_like_ovs() {
         ("LOCAL", "LOCAL"),
         ("CONTROLLER", "CONTROLLER:65535"),
         ("CONTROLLER:128", "CONTROLLER:128"),
+        ("output:CONTROLLER", "CONTROLLER:65535"),
         ("controller(max_len=64)", "CONTROLLER:64"),
         ("drop", "drop"),
         ("resubmit(,10)", "resubmit(,10)"),
