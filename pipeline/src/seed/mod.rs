@@ -69,3 +69,6 @@ pub fn bridge(node: &str, flows: &str, ct: ConntrackConfig) -> Bridge {
     b.add_flows(&flows, 0).expect("seed flows load");
     b
 }
+
+mod walks;
+pub use walks::{golden_walks, WalkReport};
