@@ -661,13 +661,9 @@ fn parse_action(
                         }
                     }
                 }
-                Action::Output(port.ok_or_else(|| bad("output() needs port=".into()))?)
+                output_to(port.ok_or_else(|| bad("output() needs port=".into()))?)
             } else {
-                match parse_port(v, ports).map_err(bad)? {
-                    // `output:CONTROLLER` is the controller action, as OVS parses it.
-                    port::CONTROLLER => Action::Controller { max_len: u16::MAX },
-                    p => Action::Output(p),
-                }
+                output_to(parse_port(v, ports).map_err(bad)?)
             }
         }
         "enqueue" => {
@@ -943,13 +939,22 @@ fn parse_action(
                     Action::Output(p)
                 }
             } else if it.delim == 0 && parse_int(key).is_some() {
-                Action::Output(parse_port(key, ports).map_err(|e| err(it.key_off, token, e))?)
+                output_to(parse_port(key, ports).map_err(|e| err(it.key_off, token, e))?)
             } else {
                 return Err(err(it.key_off, token, format!("unknown action {key}")));
             }
         }
     };
     Ok(Some(a))
+}
+
+/// Output to a port; the controller "port" is the controller action, as OVS parses it.
+fn output_to(p: u32) -> Action {
+    if p == port::CONTROLLER {
+        Action::Controller { max_len: u16::MAX }
+    } else {
+        Action::Output(p)
+    }
 }
 
 fn parse_ct(it: &Item, token: &str, m: &Match, ports: &PortMap) -> Result<CtAction, ParseError> {

@@ -221,6 +221,8 @@ fn actions_print_like_ovs() {
         ("CONTROLLER", "CONTROLLER:65535"),
         ("CONTROLLER:128", "CONTROLLER:128"),
         ("output:CONTROLLER", "CONTROLLER:65535"),
+        ("65533", "CONTROLLER:65535"),
+        ("output(port=65533)", "CONTROLLER:65535"),
         ("controller(max_len=64)", "CONTROLLER:64"),
         ("drop", "drop"),
         ("resubmit(,10)", "resubmit(,10)"),
