@@ -91,25 +91,24 @@ fn bench(c: &mut Criterion) {
             })
         });
     }
-    // Commit of a new connection each iteration (insert of two keys + TCP state).
+    // Commit of a new connection each iteration (insert of two keys + TCP state). The SYN
+    // is built once; each iteration gives it a new source port and address.
     let ct = Conntrack::new(ConntrackConfig {
         seed: 7,
         max_connections: usize::MAX,
         ..Default::default()
     });
     let dst = ip("10.2.0.1");
+    let syn = tcp(ip("11.0.0.1"), 1, dst, 443, 0x002, 1, 0);
     let mut i = 0u32;
     g.bench_function("commit_new_connection", |b| {
         b.iter(|| {
             i = i.wrapping_add(1);
             let src = 0x0b00_0000 | (i >> 16);
             let sport = i as u16;
-            let syn = tcp(src, sport, dst, 443, 0x002, 1, 0);
-            ct.execute(
-                black_box(&ctp(&syn, src, sport, dst, 443, 0x002)),
-                &COMMIT,
-                0,
-            )
+            let mut p = ctp(&syn, src, sport, dst, 443, 0x002);
+            p.src = u128::from(src);
+            ct.execute(black_box(&p), &COMMIT, 0)
         })
     });
     g.finish();

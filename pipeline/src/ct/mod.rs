@@ -491,8 +491,11 @@ impl Conntrack {
     }
 
     fn shard(&self, k: &Key) -> &Shard {
+        // hashbrown takes the bucket from the low bits and its tag from the top 7;
+        // the shard must come from bits neither uses, or every key in a shard
+        // would share bucket bits and probe chains would grow with the shard count.
         let h = self.hasher.hash_one(k);
-        &self.shards[(h >> 7) as usize & self.shard_mask]
+        &self.shards[(h >> 40) as usize & self.shard_mask]
     }
 
     fn get(&self, k: &Key) -> Option<Arc<Conn>> {

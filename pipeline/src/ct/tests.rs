@@ -692,3 +692,48 @@ fn hostile_l4_never_panics() {
         let _ = t.execute(&p, &C, 0);
     }
 }
+
+#[test]
+fn shard_choice_leaves_bucket_bits_free() {
+    // Keys that land in one shard must still spread over that shard's buckets: the
+    // shard index must not come from the bits hashbrown uses for the bucket.
+    use std::hash::BuildHasher;
+    let t = Conntrack::new(ConntrackConfig {
+        seed: 42,
+        ..Default::default()
+    });
+    let first = Key {
+        zone: 1,
+        v6: false,
+        proto: 6,
+        src: 1,
+        dst: 2,
+        sport: 3,
+        dport: 4,
+    };
+    let target = t.shard(&first) as *const Shard;
+    let mut low = std::collections::HashSet::new();
+    let mut n = 0;
+    for i in 0..200_000u32 {
+        let k = Key {
+            zone: 65520,
+            v6: false,
+            proto: 6,
+            src: u128::from(0x0b00_0000 | (i >> 16)),
+            dst: u128::from(0x0a02_0001u32),
+            sport: i as u16,
+            dport: 443,
+        };
+        if std::ptr::eq(t.shard(&k), target) {
+            n += 1;
+            low.insert(t.hasher.hash_one(k) & 0x3ff);
+        }
+    }
+    assert!(n > 1000, "{n} keys in the shard");
+    // 1024 possible bucket indexes; a shard taken from low bits would see 1024/64 = 16.
+    assert!(
+        low.len() > 900,
+        "only {} distinct bucket indexes",
+        low.len()
+    );
+}
