@@ -38,4 +38,5 @@ pub fn cycles_per_ns() -> f64 {
 pub fn cycles_per_ns() -> f64 {
     1.0
 }
+pub mod burst;
 pub mod pcap;

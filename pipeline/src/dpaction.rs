@@ -4,7 +4,7 @@
 //! short list of these; the fast path runs the same list for every later packet of the
 //! megaflow. Slow and fast path therefore execute literally the same code.
 
-use crate::field::Field;
+use crate::field::{fget, fset, Field};
 use crate::flow::{eth_type, ip_proto, nw_frag, w, Flow, VLAN_CFI};
 use crate::ofctl::Nat;
 use crate::packet::{self, Frame, Layout};
@@ -360,14 +360,14 @@ pub struct PktMut<'a, F: Frame> {
 
 impl<F: Frame> PktMut<'_, F> {
     fn is_v6(&self) -> bool {
-        Field::EthType.get(self.key) as u16 == eth_type::IPV6
+        fget!(EthType, self.key) as u16 == eth_type::IPV6
     }
 
     /// Re-parses the headers after a change of layout (VLAN push/pop), keeping the
     /// metadata part of the key (port, tunnel, conntrack, recirculation, marks).
     pub fn reparse(&mut self) {
         let old = *self.key;
-        let in_port = Field::InPort.get(&old) as u32;
+        let in_port = fget!(InPort, &old) as u32;
         *self.layout = packet::extract(self.frame.data(), in_port, self.key);
         for i in [w::PORT, w::CT_MARK, w::CT_LABEL, w::CT_LABEL + 1] {
             self.key.w[i] = old.w[i];
@@ -578,13 +578,13 @@ fn exec_one<F: CloneFrame, S: Sink<F>, const N: usize>(
                 return Step::Gone;
             };
             let v6 = p.is_v6();
-            if !v6 && Field::EthType.get(p.key) as u16 != eth_type::IPV4 {
+            if !v6 && fget!(EthType, p.key) as u16 != eth_type::IPV4 {
                 return Step::Continue;
             }
             match packet::ttl(p.frame.data(), p.layout, v6) {
                 Some(t) if t > 1 => {
                     packet::set_ttl(p.frame.data_mut(), p.layout, v6, t - 1);
-                    Field::NwTtl.set(p.key, u128::from(t - 1));
+                    fset!(NwTtl, p.key, u128::from(t - 1));
                     Step::Continue
                 }
                 _ => take_drop(batch, i, DropReason::TtlExpired, sink),
@@ -594,7 +594,7 @@ fn exec_one<F: CloneFrame, S: Sink<F>, const N: usize>(
             let Some(mut p) = batch.view(i) else {
                 return Step::Gone;
             };
-            if Field::VlanTci.get(p.key) as u16 & VLAN_CFI != 0
+            if fget!(VlanTci, p.key) as u16 & VLAN_CFI != 0
                 || !packet::push_vlan(p.frame, eth_type::VLAN, *tci)
             {
                 return take_drop(batch, i, DropReason::Unsupported, sink);
@@ -622,7 +622,7 @@ fn exec_one<F: CloneFrame, S: Sink<F>, const N: usize>(
             let Some(id) = ct.recirc else {
                 return Step::Continue;
             };
-            Field::RecircId.set(p.key, u128::from(id));
+            fset!(RecircId, p.key, u128::from(id));
             if is_last {
                 return Step::Recirc;
             }
@@ -643,8 +643,8 @@ fn exec_one<F: CloneFrame, S: Sink<F>, const N: usize>(
         DpAction::CtClear => {
             if let Some(p) = batch.view(i) {
                 p.key.w[w::CT] &= 0x0000_0000_ffff_0000; // keep tcp_flags only
-                Field::CtMark.set(p.key, 0);
-                Field::CtLabel.set(p.key, 0);
+                fset!(CtMark, p.key, 0);
+                fset!(CtLabel, p.key, 0);
             }
             Step::Continue
         }
@@ -656,7 +656,7 @@ fn exec_one<F: CloneFrame, S: Sink<F>, const N: usize>(
             if !arp_reply(&mut p, *m) {
                 return take_drop(batch, i, DropReason::NoOutput, sink);
             }
-            let port = Field::InPort.get(p.key) as u32;
+            let port = fget!(InPort, p.key) as u32;
             send(batch, i, port, None, is_last, sink)
         }
         DpAction::Drop(r) => take_drop(batch, i, *r, sink),
@@ -692,26 +692,25 @@ pub fn execute<F: CloneFrame, S: Sink<F>>(
 
 fn set_field<F: Frame>(pkt: &mut PktMut<'_, F>, field: HdrField, value: u128, mask: u128) {
     let lay = *pkt.layout;
-    let key = *pkt.key;
     let d = pkt.frame.data_mut();
     let merge = |old: u128| (old & !mask) | (value & mask);
     let k = &mut *pkt.key;
     match field {
         HdrField::EthSrc => {
-            let v = merge(Field::EthSrc.get(&key));
+            let v = merge(fget!(EthSrc, &*k));
             packet::set_eth(d, Some(v as u64), None);
-            Field::EthSrc.set(k, v);
+            fset!(EthSrc, k, v);
         }
         HdrField::EthDst => {
-            let v = merge(Field::EthDst.get(&key));
+            let v = merge(fget!(EthDst, &*k));
             packet::set_eth(d, None, Some(v as u64));
-            Field::EthDst.set(k, v);
+            fset!(EthDst, k, v);
         }
         HdrField::VlanTci => {
-            if Field::VlanTci.get(&key) as u16 & VLAN_CFI != 0 {
-                let v = merge(Field::VlanTci.get(&key)) as u16 | VLAN_CFI;
+            if fget!(VlanTci, &*k) as u16 & VLAN_CFI != 0 {
+                let v = merge(fget!(VlanTci, &*k)) as u16 | VLAN_CFI;
                 packet::set_vlan_tci(d, v);
-                Field::VlanTci.set(k, u128::from(v));
+                fset!(VlanTci, k, u128::from(v));
             }
         }
         HdrField::Ipv4Src | HdrField::Ipv4Dst => {
@@ -720,9 +719,9 @@ fn set_field<F: Frame>(pkt: &mut PktMut<'_, F>, field: HdrField, value: u128, ma
             } else {
                 Field::NwDst
             };
-            if Field::EthType.get(&key) as u16 == eth_type::IPV4 {
-                let v = merge(f.get(&key));
-                packet::set_ipv4_addr(d, &lay, &key, field == HdrField::Ipv4Src, v as u32);
+            if fget!(EthType, &*k) as u16 == eth_type::IPV4 {
+                let v = merge(f.get(&*k));
+                packet::set_ipv4_addr(d, &lay, &*k, field == HdrField::Ipv4Src, v as u32);
                 f.set(k, v);
             }
         }
@@ -732,56 +731,56 @@ fn set_field<F: Frame>(pkt: &mut PktMut<'_, F>, field: HdrField, value: u128, ma
             } else {
                 Field::Ipv6Dst
             };
-            if Field::EthType.get(&key) as u16 == eth_type::IPV6 {
-                let v = merge(f.get(&key));
-                packet::set_ipv6_addr(d, &lay, &key, field == HdrField::Ipv6Src, v);
+            if fget!(EthType, &*k) as u16 == eth_type::IPV6 {
+                let v = merge(f.get(&*k));
+                packet::set_ipv6_addr(d, &lay, &*k, field == HdrField::Ipv6Src, v);
                 f.set(k, v);
             }
         }
         HdrField::IpTos => {
-            let v6 = Field::EthType.get(&key) as u16 == eth_type::IPV6;
+            let v6 = fget!(EthType, &*k) as u16 == eth_type::IPV6;
             packet::set_tos(d, &lay, v6, value as u8, mask as u8);
-            let old = (key.w[w::NW_L4] >> 8) as u8;
+            let old = (k.w[w::NW_L4] >> 8) as u8;
             let nv = (old & !(mask as u8)) | (value as u8 & mask as u8);
             k.w[w::NW_L4] = (k.w[w::NW_L4] & !(0xff << 8)) | (u64::from(nv) << 8);
         }
         HdrField::IpTtl => {
-            let v6 = Field::EthType.get(&key) as u16 == eth_type::IPV6;
-            let v = merge(Field::NwTtl.get(&key)) as u8;
+            let v6 = fget!(EthType, &*k) as u16 == eth_type::IPV6;
+            let v = merge(fget!(NwTtl, &*k)) as u8;
             packet::set_ttl(d, &lay, v6, v);
-            Field::NwTtl.set(k, u128::from(v));
+            fset!(NwTtl, k, u128::from(v));
         }
         HdrField::TpSrc | HdrField::TpDst => {
             let src = field == HdrField::TpSrc;
             let f = if src { Field::TpSrc } else { Field::TpDst };
-            let v = merge(f.get(&key)) as u16;
-            packet::set_l4_port(d, &lay, &key, src, v);
+            let v = merge(f.get(&*k)) as u16;
+            packet::set_l4_port(d, &lay, &*k, src, v);
             f.set(k, u128::from(v));
         }
         HdrField::ArpOp => {
-            let v = merge(Field::ArpOp.get(&key)) as u16;
+            let v = merge(fget!(ArpOp, &*k)) as u16;
             packet::set_arp(d, &lay, Some(v), None, None, None, None);
-            Field::ArpOp.set(k, u128::from(v));
+            fset!(ArpOp, k, u128::from(v));
         }
         HdrField::ArpSpa => {
-            let v = merge(Field::ArpSpa.get(&key)) as u32;
+            let v = merge(fget!(ArpSpa, &*k)) as u32;
             packet::set_arp(d, &lay, None, None, Some(v), None, None);
-            Field::ArpSpa.set(k, u128::from(v));
+            fset!(ArpSpa, k, u128::from(v));
         }
         HdrField::ArpTpa => {
-            let v = merge(Field::ArpTpa.get(&key)) as u32;
+            let v = merge(fget!(ArpTpa, &*k)) as u32;
             packet::set_arp(d, &lay, None, None, None, None, Some(v));
-            Field::ArpTpa.set(k, u128::from(v));
+            fset!(ArpTpa, k, u128::from(v));
         }
         HdrField::ArpSha => {
-            let v = merge(Field::ArpSha.get(&key)) as u64;
+            let v = merge(fget!(ArpSha, &*k)) as u64;
             packet::set_arp(d, &lay, None, Some(v), None, None, None);
-            Field::ArpSha.set(k, u128::from(v));
+            fset!(ArpSha, k, u128::from(v));
         }
         HdrField::ArpTha => {
-            let v = merge(Field::ArpTha.get(&key)) as u64;
+            let v = merge(fget!(ArpTha, &*k)) as u64;
             packet::set_arp(d, &lay, None, None, None, Some(v), None);
-            Field::ArpTha.set(k, u128::from(v));
+            fset!(ArpTha, k, u128::from(v));
         }
     }
 }
@@ -790,31 +789,31 @@ fn set_field<F: Frame>(pkt: &mut PktMut<'_, F>, field: HdrField, value: u128, ma
 /// non-gratuitous Ethernet/IPv4 ARP request.
 fn arp_reply<F: Frame>(pkt: &mut PktMut<'_, F>, mac: u64) -> bool {
     let key = *pkt.key;
-    if Field::EthType.get(&key) as u16 != eth_type::ARP
-        || Field::ArpOp.get(&key) != 1
+    if fget!(EthType, &key) as u16 != eth_type::ARP
+        || fget!(ArpOp, &key) != 1
         || pkt.layout.err & packet::parse_err::ARP_BAD != 0
     {
         return false;
     }
-    let spa = Field::ArpSpa.get(&key) as u32;
-    let tpa = Field::ArpTpa.get(&key) as u32;
+    let spa = fget!(ArpSpa, &key) as u32;
+    let tpa = fget!(ArpTpa, &key) as u32;
     if spa == tpa || spa == 0 {
         return false; // gratuitous ARP or probe: nothing to answer
     }
-    let sha = Field::ArpSha.get(&key) as u64;
-    let src = Field::EthSrc.get(&key) as u64;
+    let sha = fget!(ArpSha, &key) as u64;
+    let src = fget!(EthSrc, &key) as u64;
     let lay = *pkt.layout;
     let d = pkt.frame.data_mut();
     packet::set_eth(d, Some(mac), Some(src));
     packet::set_arp(d, &lay, Some(2), Some(mac), Some(tpa), Some(sha), Some(spa));
     let k = &mut *pkt.key;
-    Field::EthDst.set(k, u128::from(src));
-    Field::EthSrc.set(k, u128::from(mac));
-    Field::ArpOp.set(k, 2);
-    Field::ArpSha.set(k, u128::from(mac));
-    Field::ArpTha.set(k, u128::from(sha));
-    Field::ArpSpa.set(k, u128::from(tpa));
-    Field::ArpTpa.set(k, u128::from(spa));
+    fset!(EthDst, k, u128::from(src));
+    fset!(EthSrc, k, u128::from(mac));
+    fset!(ArpOp, k, 2);
+    fset!(ArpSha, k, u128::from(mac));
+    fset!(ArpTha, k, u128::from(sha));
+    fset!(ArpSpa, k, u128::from(tpa));
+    fset!(ArpTpa, k, u128::from(spa));
     true
 }
 
@@ -824,12 +823,12 @@ fn run_ct<F: Frame>(pkt: &mut PktMut<'_, F>, ct: &DpCt, env: &ExecEnv<'_>) -> bo
     use crate::conntrack::{CtCommand, CtPacket};
     let key = *pkt.key;
     let lay = *pkt.layout;
-    let ty = Field::EthType.get(&key) as u16;
+    let ty = fget!(EthType, &key) as u16;
     let l3_bad = lay.err & packet::parse_err::L3_BAD != 0;
     let (src, dst) = if ty == eth_type::IPV6 {
-        (Field::Ipv6Src.get(&key), Field::Ipv6Dst.get(&key))
+        (fget!(Ipv6Src, &key), fget!(Ipv6Dst, &key))
     } else {
-        (Field::NwSrc.get(&key), Field::NwDst.get(&key))
+        (fget!(NwSrc, &key), fget!(NwDst, &key))
     };
     let data = pkt.frame.data();
     let l4s = usize::from(lay.l4).min(data.len());
@@ -838,13 +837,13 @@ fn run_ct<F: Frame>(pkt: &mut PktMut<'_, F>, ct: &DpCt, env: &ExecEnv<'_>) -> bo
         eth_type: if l3_bad { 0 } else { ty },
         src,
         dst,
-        proto: Field::NwProto.get(&key) as u8,
-        src_port: Field::TpSrc.get(&key) as u16,
-        dst_port: Field::TpDst.get(&key) as u16,
-        tcp_flags: Field::TcpFlags.get(&key) as u16,
+        proto: fget!(NwProto, &key) as u8,
+        src_port: fget!(TpSrc, &key) as u16,
+        dst_port: fget!(TpDst, &key) as u16,
+        tcp_flags: fget!(TcpFlags, &key) as u16,
         l4: if lay.l4 == 0 { &[] } else { &data[l4s..l4e] },
         l4_len: usize::from(lay.l4_len),
-        is_fragment: (Field::NwFrag.get(&key) as u8) & nw_frag::ANY != 0,
+        is_fragment: (fget!(NwFrag, &key) as u8) & nw_frag::ANY != 0,
     };
     let cmd = CtCommand {
         zone: ct.zone,
@@ -862,16 +861,16 @@ fn run_ct<F: Frame>(pkt: &mut PktMut<'_, F>, ct: &DpCt, env: &ExecEnv<'_>) -> bo
         apply_nat(pkt, n);
     }
     let k = &mut *pkt.key;
-    Field::CtState.set(k, u128::from(v.state));
-    Field::CtZone.set(k, u128::from(v.zone));
-    Field::CtMark.set(k, u128::from(v.mark));
-    Field::CtLabel.set(k, v.label);
+    fset!(CtState, k, u128::from(v.state));
+    fset!(CtZone, k, u128::from(v.zone));
+    fset!(CtMark, k, u128::from(v.mark));
+    fset!(CtLabel, k, v.label);
     true
 }
 
 fn apply_nat<F: Frame>(pkt: &mut PktMut<'_, F>, n: &crate::conntrack::NatRewrite) {
     let v6 = pkt.is_v6();
-    let proto = Field::NwProto.get(pkt.key) as u8;
+    let proto = fget!(NwProto, pkt.key) as u8;
     for (is_src, ep) in [(true, n.src), (false, n.dst)] {
         let Some((addr, port)) = ep else { continue };
         let lay = *pkt.layout;
@@ -921,7 +920,7 @@ impl<F: Frame> Collect<F> {
 impl<F: Frame> Sink<F> for Collect<F> {
     fn output(&mut self, port: u32, tun: Option<&TunnelMeta>, frame: F, key: &Flow) {
         let mut scratch = Flow::ZERO;
-        let layout = packet::extract(frame.data(), Field::InPort.get(key) as u32, &mut scratch);
+        let layout = packet::extract(frame.data(), fget!(InPort, key) as u32, &mut scratch);
         self.outputs.push((
             port,
             tun.copied(),

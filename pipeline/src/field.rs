@@ -330,7 +330,7 @@ pub const TUN_METADATA_MAX_LEN: usize = 8;
 
 impl Field {
     /// The field's description.
-    pub fn desc(self) -> FieldDesc {
+    pub const fn desc(self) -> FieldDesc {
         use Format as F;
         use Prereq as P;
         match self {
@@ -996,6 +996,23 @@ impl Field {
         self.desc().valid
     }
 }
+
+/// Reads a fixed field with its location resolved at compile time: hot paths use this
+/// instead of [`Field::get`], whose registry lookup the optimiser does not always fold.
+macro_rules! fget {
+    ($f:ident, $flow:expr) => {
+        $crate::field::read_loc($flow, const { $crate::field::Field::$f.desc().loc })
+    };
+}
+pub(crate) use fget;
+
+/// Writes a fixed field with its location resolved at compile time (see [`fget!`]).
+macro_rules! fset {
+    ($f:ident, $flow:expr, $v:expr) => {
+        $crate::field::write_loc($flow, const { $crate::field::Field::$f.desc().loc }, $v)
+    };
+}
+pub(crate) use fset;
 
 /// Reads `loc` from `flow`.
 #[inline]
