@@ -39,4 +39,5 @@ pub fn cycles_per_ns() -> f64 {
     1.0
 }
 pub mod burst;
+pub mod gen;
 pub mod pcap;

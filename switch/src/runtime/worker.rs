@@ -335,7 +335,9 @@ pub fn run(shared: Arc<Shared>, wid: usize, cfg: FastPathConfig) -> i32 {
         iters += 1;
         if t1 >= next_maint {
             next_maint = t1 + hz / 10;
-            let req = me.requests.swap(0, Ordering::AcqRel);
+            // Requests are acknowledged (their bits cleared) only after they are served
+            // and the stats are published, so the control thread reads fresh results.
+            let req = me.requests.load(Ordering::Acquire);
             if req & REQ_FLUSH != 0 {
                 fp.flush();
             }
@@ -361,6 +363,9 @@ pub fn run(shared: Arc<Shared>, wid: usize, cfg: FastPathConfig) -> i32 {
                 megaflows: fp.n_megaflows(),
                 masks: fp.n_masks(),
             };
+            if req != 0 {
+                me.requests.fetch_and(!req, Ordering::AcqRel);
+            }
         }
     }
     // Clean stop: send what is queued, fold counters, free everything this worker holds.
