@@ -6,8 +6,13 @@ use std::process::ExitCode;
 pub struct RunArgs {
     /// Bridge configuration (YAML: ports, workers, tunnel, underlay). Without it, brisk
     /// runs the `io` forwarding mode between the first two DPDK ports.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "config")]
     pub bridge: Option<std::path::PathBuf>,
+    /// Node description (YAML: uplink, gateway, pods, peers, services, NetworkPolicies):
+    /// its ports are started and the Antrea pipeline generated from it is loaded. Its
+    /// `eal:` arguments are used when none follow `--`.
+    #[arg(long)]
+    pub config: Option<std::path::PathBuf>,
     /// Flows to load at start (overrides the bridge file's `flows:`).
     #[arg(long)]
     pub flows: Option<std::path::PathBuf>,
@@ -37,7 +42,21 @@ pub enum Mode {
 #[cfg(feature = "dpdk")]
 pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
     use anyhow::Context;
-    if let Some(path) = &a.bridge {
+    let mut eal_args = a.eal.clone();
+    let from_file = if let Some(path) = &a.config {
+        let node = conf::node::NodeConfig::load(path)?;
+        let config = node.bridge_config(&path.display().to_string())?;
+        if eal_args.is_empty() {
+            eal_args = node.eal.clone();
+        }
+        let flows = match &a.flows {
+            Some(p) => {
+                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?
+            }
+            None => conf::antrea::generate(&node).text(),
+        };
+        Some((config, Some(flows)))
+    } else if let Some(path) = &a.bridge {
         let config = conf::bridge::BridgeConfig::load(path)?;
         let flows_path = a.flows.clone().or_else(|| config.flows_path());
         let flows = match &flows_path {
@@ -46,10 +65,15 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
             ),
             None => None,
         };
+        Some((config, flows))
+    } else {
+        None
+    };
+    if let Some((config, flows)) = from_file {
         let opts = switch::runtime::RunOptions {
             config,
             flows,
-            eal_args: a.eal.clone(),
+            eal_args,
             duration: a.duration.map(std::time::Duration::from_secs),
             control_socket: a.socket.clone(),
             stats_interval: a.stats_interval,

@@ -38,6 +38,9 @@ pub enum ConfError {
         /// Problem.
         msg: String,
     },
+    /// Several problems, one per line.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Many(Vec<ConfError>),
 }
 
 /// What a port is.

@@ -1,8 +1,12 @@
-//! Configuration in YAML: the bridge a `brisk run` starts, and (later) node descriptions in
-//! Antrea's shape that compile into one.
+//! Configuration in YAML: the bridge a `brisk run` starts ([`bridge`]), and node
+//! descriptions in Antrea's shape ([`node`]) that compile into Antrea's flows
+//! ([`antrea`]) and into a bridge.
 //!
 //! YAML is read with `serde_norway`, the maintained successor of the archived `serde_yaml`
 //! (`serde_yml` is flagged unsound, RUSTSEC-2025-0068). Unknown keys are errors.
 
+pub mod antrea;
 pub mod bridge;
 pub mod locate;
+pub mod net;
+pub mod node;

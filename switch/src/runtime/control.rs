@@ -59,6 +59,7 @@ route show|add ROUTE|del PREFIX/LEN   underlay routes
 neigh show|add IP MAC|del IP  underlay neighbours
 fdb-show                      MAC-learning table (NORMAL)
 port add NAME OFPORT DEVARGS | port del NAME   ports at run time
+reload FILE                   apply a node description (YAML): pods added/removed, flows replaced atomically
 drop-stats                    drops by reason (datapath, decapsulation, encapsulation)
 version                       version and build facts";
 
@@ -297,6 +298,7 @@ fn dispatch(shared: &Shared, args: &[&str], input: Option<&str>, version: &str) 
         }
         ["port", "add", name, ofport, devargs] => super::port_add(shared, name, ofport, devargs),
         ["port", "del", name] => super::port_del(shared, name),
+        ["reload", file] => super::reload(shared, file, need_input(input, "reload")?),
         ["drop-stats"] => Ok(drop_stats(shared)),
         _ => Err(format!(
             "unknown command: {} (try `brisk ctl help`)",

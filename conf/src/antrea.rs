@@ -1,0 +1,547 @@
+//! A node description compiled into the flows an Antrea agent programs into `br-int`
+//! (the Antrea v0.x pipeline of the seed dumps): tables 0 (classifier), 10 (spoof guard),
+//! 20 (ARP responder), 30/31 (conntrack), 40 (services), 50/60 (egress policy), 70 (L3
+//! forwarding), 80 (L2 forwarding), 90/100 (ingress policy), 105 (commit), 110 (output).
+//!
+//! NetworkPolicy rules become conjunctive matches as Antrea builds them: an egress rule is
+//! `conjunction(id, 1/n)` on the source pods it applies to, `2/n` on the destinations,
+//! `3/3` on the ports; an ingress rule `1/n` on the sources, `2/n` on the destination pods'
+//! ports (`reg1`), `3/3` on the ports. Flows with the same table, priority and match are
+//! merged into one flow carrying every clause, so no match is installed twice.
+//!
+//! Conjunction ids are allocated per node in file order — for each policy that applies to
+//! a local pod, its egress rules, then its ingress rules — and loaded into `reg5` (egress)
+//! or `reg6` (ingress) when a rule allows a packet.
+
+use crate::net::{parse_cidr, port_range_masks, Cidr};
+use crate::node::{proto_number, NodeConfig, PolicyPeer, PolicyPort};
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::net::Ipv4Addr;
+
+/// Cookie of the pipeline's fixed flows.
+pub const COOKIE_DEFAULT: u64 = 0x1000000000000;
+/// Cookie of flows for other nodes (tunnel routes, their gateways' ARP).
+pub const COOKIE_NODE: u64 = 0x1020000000000;
+/// Cookie of per-pod flows.
+pub const COOKIE_POD: u64 = 0x1030000000000;
+/// Cookie of service flows.
+pub const COOKIE_SERVICE: u64 = 0x1040000000000;
+/// Cookie of NetworkPolicy flows.
+pub const COOKIE_POLICY: u64 = 0x1050000000000;
+
+/// Direction of a policy rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// Traffic into the selected pods (tables 90/100, `reg6`).
+    Ingress,
+    /// Traffic out of the selected pods (tables 50/60, `reg5`).
+    Egress,
+}
+
+/// The conjunction id a policy rule got on this node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleId {
+    /// `namespace/name` of the policy.
+    pub policy: String,
+    /// Direction.
+    pub direction: Direction,
+    /// Index in the policy's `ingress` or `egress` list.
+    pub index: usize,
+    /// Conjunction id (and the value loaded into reg5/reg6).
+    pub conj_id: u32,
+}
+
+/// The node's flows and the policy rules' ids.
+#[derive(Clone, Debug, Default)]
+pub struct Generated {
+    /// Flows in `ovs-ofctl` syntax, one per entry.
+    pub flows: Vec<String>,
+    /// Policy rules installed on this node.
+    pub rules: Vec<RuleId>,
+}
+
+impl Generated {
+    /// The flows as a file (one per line).
+    pub fn text(&self) -> String {
+        let mut s = String::new();
+        for f in &self.flows {
+            s.push_str(f);
+            s.push('\n');
+        }
+        s
+    }
+
+    /// The id of rule `index` in `direction` of policy `ns/name`.
+    pub fn rule_id(&self, policy: &str, direction: Direction, index: usize) -> Option<u32> {
+        self.rules
+            .iter()
+            .find(|r| r.policy == policy && r.direction == direction && r.index == index)
+            .map(|r| r.conj_id)
+    }
+}
+
+fn hex_ip(ip: Ipv4Addr) -> String {
+    format!("{:#x}", u32::from(ip))
+}
+
+fn mac_hex(m: &str) -> String {
+    format!("{:#x}", pipeline::ofctl::parse_mac(m).unwrap_or(0))
+}
+
+struct Out {
+    flows: Vec<String>,
+}
+
+impl Out {
+    fn add(&mut self, cookie: u64, table: u8, priority: u16, matches: &str, actions: &str) {
+        let mut s = format!("cookie={cookie:#x}, table={table}, priority={priority}");
+        if !matches.is_empty() {
+            s.push(',');
+            s.push_str(matches);
+        }
+        let _ = write!(s, " actions={actions}");
+        self.flows.push(s);
+    }
+}
+
+/// Conjunction clause flows of one table, merged by match.
+#[derive(Default)]
+struct Clauses {
+    /// match -> conjunction actions, in first-seen order of matches.
+    order: Vec<String>,
+    acts: BTreeMap<String, Vec<String>>,
+}
+
+impl Clauses {
+    fn add(&mut self, m: String, id: u32, k: u8, n: u8) {
+        let a = format!("conjunction({id},{k}/{n})");
+        match self.acts.get_mut(&m) {
+            Some(v) => {
+                if !v.contains(&a) {
+                    v.push(a)
+                }
+            }
+            None => {
+                self.order.push(m.clone());
+                self.acts.insert(m, vec![a]);
+            }
+        }
+    }
+}
+
+/// Matches for a set of peers: `nw_src=`/`nw_dst=` per address (or `ip` for "anywhere").
+fn peer_matches(n: &NodeConfig, peers: &[PolicyPeer], ns: &str, field: &str) -> Vec<String> {
+    if peers.is_empty() {
+        return vec!["ip".into()];
+    }
+    let mut out: Vec<String> = Vec::new();
+    let mut push = |m: String| {
+        if !out.contains(&m) {
+            out.push(m)
+        }
+    };
+    for p in peers {
+        if let Some(b) = &p.ip_block {
+            let Ok(c) = parse_cidr(&b.cidr) else { continue };
+            let ex: Vec<Cidr> = b.except.iter().filter_map(|e| parse_cidr(e).ok()).collect();
+            for r in c.subtract(&ex) {
+                if r.len == 0 {
+                    push("ip".into());
+                } else if r.len == 32 {
+                    push(format!("ip,{field}={}", r.network()));
+                } else {
+                    push(format!("ip,{field}={r}"));
+                }
+            }
+        } else {
+            for pod in n.select_peer(p, ns) {
+                push(format!("ip,{field}={}", pod.ip));
+            }
+        }
+    }
+    out
+}
+
+/// Matches for a rule's ports (`tcp,tp_dst=80`, ranges as masks, `udp` for all ports).
+fn port_matches(ports: &[PolicyPort]) -> Vec<String> {
+    let mut out = Vec::new();
+    for p in ports {
+        let proto = match proto_number(p.protocol.as_deref().unwrap_or("TCP")) {
+            Some(6) => "tcp",
+            Some(17) => "udp",
+            Some(132) => "sctp",
+            _ => continue,
+        };
+        match (p.port, p.end_port) {
+            (None, _) => out.push(proto.to_string()),
+            (Some(a), None) => out.push(format!("{proto},tp_dst={a}")),
+            (Some(a), Some(b)) => {
+                for (v, m) in port_range_masks(a, b) {
+                    if m == 0xffff {
+                        out.push(format!("{proto},tp_dst={v}"));
+                    } else {
+                        out.push(format!("{proto},tp_dst={v:#x}/{m:#x}"));
+                    }
+                }
+            }
+        }
+    }
+    let mut dedup = Vec::new();
+    for m in out {
+        if !dedup.contains(&m) {
+            dedup.push(m);
+        }
+    }
+    dedup
+}
+
+/// Compiles a validated node description.
+pub fn generate(n: &NodeConfig) -> Generated {
+    let mut o = Out { flows: Vec::new() };
+    let gw = &n.gateway;
+    let gw_mac = gw.mac.to_lowercase();
+    let vmac = n.virtual_mac.to_lowercase();
+    let tun = &n.tunnel;
+    let zone = n.ct_zone;
+    let q = |name: &str| format!("\"{name}\"");
+    let d = COOKIE_DEFAULT;
+
+    // Table 0: classifier. reg0[0..15]: 0 tunnel, 1 gateway, 2 pod; reg0[19]: from tunnel.
+    o.add(
+        d,
+        0,
+        200,
+        &format!("in_port={}", q(&gw.name)),
+        "load:0x1->NXM_NX_REG0[0..15],resubmit(,10)",
+    );
+    o.add(
+        d,
+        0,
+        200,
+        &format!("in_port={}", q(&tun.name)),
+        "move:NXM_NX_TUN_METADATA0[28..31]->NXM_NX_REG9[28..31],load:0->NXM_NX_REG0[0..15],load:0x1->NXM_NX_REG0[19],resubmit(,30)",
+    );
+    for p in &n.pods {
+        o.add(
+            COOKIE_POD,
+            0,
+            190,
+            &format!("in_port={}", q(&p.name)),
+            "load:0x2->NXM_NX_REG0[0..15],resubmit(,10)",
+        );
+    }
+    o.add(d, 0, 0, "", "drop");
+
+    // Table 10: spoof guard.
+    o.add(
+        d,
+        10,
+        200,
+        &format!("ip,in_port={}", q(&gw.name)),
+        "resubmit(,30)",
+    );
+    o.add(
+        d,
+        10,
+        200,
+        &format!(
+            "arp,in_port={},arp_spa={},arp_sha={gw_mac}",
+            q(&gw.name),
+            gw.ip
+        ),
+        "resubmit(,20)",
+    );
+    for p in &n.pods {
+        o.add(
+            COOKIE_POD,
+            10,
+            200,
+            &format!(
+                "arp,in_port={},arp_spa={},arp_sha={}",
+                q(&p.name),
+                p.ip,
+                p.mac.to_lowercase()
+            ),
+            "resubmit(,20)",
+        );
+    }
+    for p in &n.pods {
+        o.add(
+            COOKIE_POD,
+            10,
+            200,
+            &format!(
+                "ip,in_port={},dl_src={},nw_src={}",
+                q(&p.name),
+                p.mac.to_lowercase(),
+                p.ip
+            ),
+            "resubmit(,30)",
+        );
+    }
+    o.add(d, 10, 0, "", "drop");
+
+    // Table 20: ARP responder for the other nodes' gateways (answered with the virtual MAC),
+    // everything else learned and forwarded normally.
+    for peer in &n.peers {
+        o.add(
+            COOKIE_NODE,
+            20,
+            200,
+            &format!("arp,arp_tpa={},arp_op=1", peer.gateway_ip),
+            &format!(
+                "move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],mod_dl_src:{vmac},load:0x2->NXM_OF_ARP_OP[],move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[],load:{}->NXM_NX_ARP_SHA[],move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],load:{}->NXM_OF_ARP_SPA[],IN_PORT",
+                mac_hex(&vmac),
+                hex_ip(peer.gateway_ip)
+            ),
+        );
+    }
+    o.add(d, 20, 190, "arp", "NORMAL");
+    o.add(d, 20, 0, "", "drop");
+
+    // Tables 30/31: conntrack; replies of connections from the gateway go back to it.
+    o.add(d, 30, 200, "ip", &format!("ct(table=31,zone={zone})"));
+    o.add(
+        d,
+        31,
+        210,
+        "ct_state=-new+trk,ct_mark=0x20,ip,reg0=0x1/0xffff",
+        "resubmit(,40)",
+    );
+    o.add(
+        d,
+        31,
+        200,
+        "ct_state=-new+trk,ct_mark=0x20,ip",
+        &format!("load:{}->NXM_OF_ETH_DST[],resubmit(,40)", mac_hex(&gw_mac)),
+    );
+    o.add(d, 31, 190, "ct_state=+inv+trk,ip", "drop");
+    o.add(d, 31, 0, "", "resubmit(,40)");
+
+    // Table 40: services go to the gateway (kube-proxy DNATs them on the host).
+    o.add(
+        COOKIE_SERVICE,
+        40,
+        200,
+        &format!("ip,nw_dst={}", n.service_cidr),
+        &format!(
+            "mod_dl_dst:{gw_mac},load:{:#x}->NXM_NX_REG1[],load:0x1->NXM_NX_REG0[16],resubmit(,105)",
+            gw.ofport
+        ),
+    );
+    o.add(d, 40, 0, "", "resubmit(,50)");
+
+    // Policies.
+    let mut rules = Vec::new();
+    let mut egress = Clauses::default();
+    let mut ingress = Clauses::default();
+    let mut egress_ids = Vec::new();
+    let mut ingress_ids = Vec::new();
+    let mut egress_isolated: Vec<Ipv4Addr> = Vec::new();
+    let mut ingress_isolated: Vec<u32> = Vec::new();
+    let mut next_id = 1u32;
+    for pol in &n.policies {
+        let applied = n.applied_to(pol);
+        if applied.is_empty() {
+            continue;
+        }
+        let pname = format!("{}/{}", pol.namespace, pol.name);
+        if pol.isolates_egress() {
+            for p in &applied {
+                if !egress_isolated.contains(&p.ip) {
+                    egress_isolated.push(p.ip);
+                }
+            }
+            for (i, r) in pol.egress.iter().enumerate() {
+                let id = next_id;
+                next_id += 1;
+                rules.push(RuleId {
+                    policy: pname.clone(),
+                    direction: Direction::Egress,
+                    index: i,
+                    conj_id: id,
+                });
+                let ports = port_matches(&r.ports);
+                let nclauses = if ports.is_empty() { 2 } else { 3 };
+                for p in &applied {
+                    egress.add(format!("ip,nw_src={}", p.ip), id, 1, nclauses);
+                }
+                for m in peer_matches(n, &r.to, &pol.namespace, "nw_dst") {
+                    egress.add(m, id, 2, nclauses);
+                }
+                for m in ports {
+                    egress.add(m, id, 3, 3);
+                }
+                egress_ids.push(id);
+            }
+        }
+        if pol.isolates_ingress() {
+            for p in &applied {
+                if !ingress_isolated.contains(&p.ofport) {
+                    ingress_isolated.push(p.ofport);
+                }
+            }
+            for (i, r) in pol.ingress.iter().enumerate() {
+                let id = next_id;
+                next_id += 1;
+                rules.push(RuleId {
+                    policy: pname.clone(),
+                    direction: Direction::Ingress,
+                    index: i,
+                    conj_id: id,
+                });
+                let ports = port_matches(&r.ports);
+                let nclauses = if ports.is_empty() { 2 } else { 3 };
+                for m in peer_matches(n, &r.from, &pol.namespace, "nw_src") {
+                    ingress.add(m, id, 1, nclauses);
+                }
+                for p in &applied {
+                    ingress.add(format!("ip,reg1={:#x}", p.ofport), id, 2, nclauses);
+                }
+                for m in ports {
+                    ingress.add(m, id, 3, 3);
+                }
+                ingress_ids.push(id);
+            }
+        }
+    }
+
+    // Table 50/60: egress rules, then isolation of the pods a policy selects.
+    o.add(d, 50, 210, "ct_state=-new+est,ip", "resubmit(,70)");
+    for m in &egress.order {
+        o.add(COOKIE_POLICY, 50, 200, m, &egress.acts[m].join(","));
+    }
+    for id in &egress_ids {
+        o.add(
+            COOKIE_POLICY,
+            50,
+            190,
+            &format!("conj_id={id},ip"),
+            &format!("load:{id:#x}->NXM_NX_REG5[],resubmit(,70)"),
+        );
+    }
+    o.add(d, 50, 0, "", "resubmit(,60)");
+    for ip in &egress_isolated {
+        o.add(d, 60, 200, &format!("ip,nw_src={ip}"), "drop");
+    }
+    o.add(d, 60, 0, "", "resubmit(,70)");
+
+    // Table 70: L3 forwarding.
+    o.add(
+        d,
+        70,
+        200,
+        &format!("ip,dl_dst={vmac},nw_dst={}", gw.ip),
+        &format!("mod_dl_dst:{gw_mac},resubmit(,80)"),
+    );
+    for p in &n.pods {
+        o.add(
+            COOKIE_POD,
+            70,
+            200,
+            &format!("ip,dl_dst={vmac},nw_dst={}", p.ip),
+            &format!(
+                "mod_dl_src:{gw_mac},mod_dl_dst:{},dec_ttl,resubmit(,80)",
+                p.mac.to_lowercase()
+            ),
+        );
+    }
+    for peer in &n.peers {
+        o.add(
+            COOKIE_NODE,
+            70,
+            200,
+            &format!("ip,nw_dst={}", peer.pod_cidr),
+            &format!(
+                "dec_ttl,mod_dl_src:{gw_mac},mod_dl_dst:{vmac},load:{:#x}->NXM_NX_REG1[],load:0x1->NXM_NX_REG0[16],load:{}->NXM_NX_TUN_IPV4_DST[],resubmit(,105)",
+                tun.ofport,
+                hex_ip(peer.node_ip)
+            ),
+        );
+    }
+    o.add(d, 70, 0, "", "resubmit(,80)");
+
+    // Table 80: L2 forwarding to local ports.
+    o.add(
+        d,
+        80,
+        200,
+        &format!("dl_dst={gw_mac}"),
+        &format!(
+            "load:{:#x}->NXM_NX_REG1[],load:0x1->NXM_NX_REG0[16],resubmit(,90)",
+            gw.ofport
+        ),
+    );
+    for p in &n.pods {
+        o.add(
+            COOKIE_POD,
+            80,
+            200,
+            &format!("dl_dst={}", p.mac.to_lowercase()),
+            &format!(
+                "load:{:#x}->NXM_NX_REG1[],load:0x1->NXM_NX_REG0[16],resubmit(,90)",
+                p.ofport
+            ),
+        );
+    }
+    o.add(d, 80, 0, "", "resubmit(,90)");
+
+    // Tables 90/100: ingress rules (traffic from the gateway is always allowed), then
+    // isolation.
+    o.add(d, 90, 210, "ct_state=-new+est,ip", "resubmit(,105)");
+    o.add(
+        d,
+        90,
+        210,
+        &format!("ip,nw_src={}", gw.ip),
+        "resubmit(,105)",
+    );
+    for m in &ingress.order {
+        o.add(COOKIE_POLICY, 90, 200, m, &ingress.acts[m].join(","));
+    }
+    for id in &ingress_ids {
+        o.add(
+            COOKIE_POLICY,
+            90,
+            190,
+            &format!("conj_id={id},ip"),
+            &format!("load:{id:#x}->NXM_NX_REG6[],resubmit(,105)"),
+        );
+    }
+    o.add(d, 90, 0, "", "resubmit(,100)");
+    for port in &ingress_isolated {
+        o.add(d, 100, 200, &format!("ip,reg1={port:#x}"), "drop");
+    }
+    o.add(d, 100, 0, "", "resubmit(,105)");
+
+    // Table 105: commit new connections (marking those from the gateway); 110: output.
+    o.add(
+        d,
+        105,
+        200,
+        "ct_state=+new+trk,ip,reg0=0x1/0xffff",
+        &format!("ct(commit,table=110,zone={zone},exec(load:0x20->NXM_NX_CT_MARK[]))"),
+    );
+    o.add(
+        d,
+        105,
+        190,
+        "ct_state=+new+trk,ip",
+        &format!("ct(commit,table=110,zone={zone})"),
+    );
+    o.add(d, 105, 0, "", "resubmit(,110)");
+    o.add(
+        d,
+        110,
+        200,
+        "ip,reg0=0x10000/0x10000",
+        "output:NXM_NX_REG1[]",
+    );
+    o.add(d, 110, 0, "", "drop");
+
+    Generated {
+        flows: o.flows,
+        rules,
+    }
+}
