@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # README command 1: install what is missing, reserve hugepages, build brisk in release
-# mode, and run the demo.
+# mode, and run the demo: two brisk nodes from conf/examples/ with pods in network
+# namespaces and the seed's traffic across the Geneve tunnel (scripts/demo-nodes.sh).
+# DEMO=io runs the single-port-pair forwarding demo instead (scripts/demo.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/deps.sh
@@ -9,4 +11,7 @@ MEM=$(./scripts/hugepages.sh)
 echo "== building brisk (release)"
 cargo build --release
 ./target/release/brisk --version
-exec ./scripts/demo.sh "$MEM"
+if [ "${DEMO:-nodes}" = io ]; then
+    exec ./scripts/demo.sh "$MEM"
+fi
+exec ./scripts/demo-nodes.sh

@@ -205,6 +205,23 @@ impl EthPort {
         Ok((info.max_rx_queues, info.max_tx_queues))
     }
 
+    /// The PMD's name (`net_tap`, `net_af_packet`, `net_ice`...), for driver quirks.
+    pub fn driver_name(&self) -> Result<String, DpdkError> {
+        let mut info = dpdk_sys::rte_eth_dev_info::default();
+        // SAFETY: info is a valid out struct.
+        let r = unsafe { dpdk_sys::rte_eth_dev_info_get(self.id, &mut info) };
+        if r != 0 {
+            return Err(err("rte_eth_dev_info_get", r));
+        }
+        if info.driver_name.is_null() {
+            return Ok(String::new());
+        }
+        // SAFETY: a non-null driver_name is a NUL-terminated string owned by the driver,
+        // valid for the life of the port.
+        let name = unsafe { std::ffi::CStr::from_ptr(info.driver_name) };
+        Ok(name.to_string_lossy().into_owned())
+    }
+
     /// Configures queues and sets them up on `pool`, then starts the port.
     pub fn configure_and_start(
         &mut self,

@@ -151,11 +151,22 @@ fn make_port(
             let mut eth = EthPort::from_devargs(devargs)?;
             let rxq = p.rx_queues.unwrap_or(1).max(1);
             let (max_rx, max_tx) = eth.max_queues()?;
-            let conf = PortConf {
+            let mut conf = PortConf {
                 rx_queues: rxq.min(max_rx.max(1)),
                 tx_queues: txq.min(max_tx.max(1)),
                 ..PortConf::default()
             };
+            // The TAP PMD needs as many receive queues as transmit queues; the kernel
+            // spreads packets over them, so every one is polled.
+            if eth.driver_name()? == "net_tap" {
+                let n = conf
+                    .rx_queues
+                    .max(conf.tx_queues)
+                    .min(max_rx.max(1))
+                    .min(max_tx.max(1));
+                conf.rx_queues = n;
+                conf.tx_queues = n;
+            }
             eth.configure_and_start(&conf, pool)?;
             let mac = mac_u64(eth.mac());
             let uplink = match &p.uplink {

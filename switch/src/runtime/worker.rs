@@ -22,6 +22,11 @@ struct TxSink<'a> {
     ports: Arc<RtPorts>,
     /// Port index by OpenFlow number (ports are few; a linear scan is fine).
     bufs: Vec<MbufBatch>,
+    /// Bytes queued per port since its last flush (counters are updated once per burst,
+    /// not once per packet: they are shared with the control thread).
+    queued_bytes: Vec<u64>,
+    /// Frames and inner bytes encapsulated since the last flush (the tunnel port's tx).
+    tunnel_tx: (u64, u64),
     txq: u16,
     /// Encapsulation parameters by tunnel destination, valid for `encap_gen`.
     encap: HashMap<u32, PushParams>,
@@ -37,6 +42,8 @@ impl<'a> TxSink<'a> {
             shared,
             ports,
             bufs: (0..n).map(|_| MbufBatch::new()).collect(),
+            queued_bytes: vec![0; n],
+            tunnel_tx: (0, 0),
             txq,
             encap: HashMap::new(),
             encap_gen: u64::MAX,
@@ -51,6 +58,10 @@ impl<'a> TxSink<'a> {
             return;
         }
         let port = &self.ports.list[i];
+        PortCounters::add(
+            &port.counters.tx_bytes,
+            std::mem::take(&mut self.queued_bytes[i]),
+        );
         let n = b.len();
         let sent = match port.eth() {
             Some(eth) => eth.tx_burst(self.txq, b),
@@ -69,6 +80,14 @@ impl<'a> TxSink<'a> {
         for i in 0..self.bufs.len() {
             self.flush_port(i);
         }
+        if self.tunnel_tx.0 != 0 {
+            if let Some(t) = self.ports.tunnel {
+                let c = &self.ports.list[t].counters;
+                PortCounters::add(&c.tx_packets, self.tunnel_tx.0);
+                PortCounters::add(&c.tx_bytes, self.tunnel_tx.1);
+            }
+            self.tunnel_tx = (0, 0);
+        }
     }
 
     /// Queues a frame on port index `i`.
@@ -76,7 +95,7 @@ impl<'a> TxSink<'a> {
         if self.ports.list[i].eth().is_none() {
             return; // not a device port: dropped (freed)
         }
-        PortCounters::add(&self.ports.list[i].counters.tx_bytes, m.len() as u64);
+        self.queued_bytes[i] += m.len() as u64;
         if let Err(m) = self.bufs[i].push(m) {
             self.flush_port(i);
             let _ = self.bufs[i].push(m);
@@ -170,8 +189,13 @@ impl<'a> TxSink<'a> {
             _ => 1500,
         };
         let tlv = *self.shared.tlv.read();
+        let inner = m.len() as u64;
         match geneve::push(&mut m, meta, &tlv, &params, inner_hash, mtu) {
-            Ok(_) => self.enqueue(up, m),
+            Ok(_) => {
+                self.tunnel_tx.0 += 1;
+                self.tunnel_tx.1 += inner;
+                self.enqueue(up, m)
+            }
             Err(_) => {
                 self.shared.encap_drops.fetch_add(1, Ordering::Relaxed);
             }
@@ -271,6 +295,7 @@ pub fn run(shared: Arc<Shared>, wid: usize, cfg: FastPathConfig) -> i32 {
             };
             let tunnel_ofport = ports.tunnel.map(|t| ports.list[t].ofport);
             let mut bytes = 0u64;
+            let mut decapped = (0u64, 0u64);
             for mut m in rx.drain() {
                 bytes += m.len() as u64;
                 if !m.is_contiguous() && !m.linearize() {
@@ -284,7 +309,14 @@ pub fn run(shared: Arc<Shared>, wid: usize, cfg: FastPathConfig) -> i32 {
                     if geneve::is_geneve_for(m.data(), ip, dport) {
                         let tlv = *shared.tlv.read();
                         match geneve::pop(&mut m, &tlv) {
-                            Ok(meta) => input.push((m, tport, Some(meta))),
+                            Ok(meta) => {
+                                decapped.0 += 1;
+                                decapped.1 += m.len() as u64;
+                                input.push((m, tport, Some(meta)));
+                                if input.len() == 32 {
+                                    fp.process_burst(&bridge, input.drain(..), now_ms, &mut sink);
+                                }
+                            }
                             Err(e) => {
                                 shared.decap_errors[e.index()].fetch_add(1, Ordering::Relaxed);
                             }
@@ -321,6 +353,12 @@ pub fn run(shared: Arc<Shared>, wid: usize, cfg: FastPathConfig) -> i32 {
                 }
             }
             PortCounters::add(&p.counters.rx_bytes, bytes);
+            if decapped.0 != 0 {
+                if let Some(t) = ports.tunnel {
+                    PortCounters::add(&ports.list[t].counters.rx_packets, decapped.0);
+                    PortCounters::add(&ports.list[t].counters.rx_bytes, decapped.1);
+                }
+            }
             if !input.is_empty() {
                 fp.process_burst(&bridge, input.drain(..), now_ms, &mut sink);
             }
