@@ -41,3 +41,4 @@ pub fn cycles_per_ns() -> f64 {
 pub mod burst;
 pub mod gen;
 pub mod pcap;
+pub mod traffic;

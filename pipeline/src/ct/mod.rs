@@ -28,7 +28,7 @@ use crate::flow::{ct_state as cs, eth_type, ip_proto};
 use crate::ofctl::{IpRange, Nat, NatKind};
 use parking_lot::Mutex;
 use std::fmt;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use tcp::{TcpConn, TcpUpdate};
@@ -331,57 +331,19 @@ impl fmt::Display for ConnSnapshot {
     }
 }
 
+/// One lock's worth of the connection index: both directions' keys of each connection,
+/// stored with the hash computed once per lookup (the shard choice and the bucket use
+/// different bits of it).
 struct Shard {
-    map: Mutex<hashbrown::HashMap<Key, Arc<Conn>, FixedState>>,
-}
-
-/// A seeded hasher builder (FxHash-style mixing with a per-instance seed).
-#[derive(Clone, Copy)]
-struct FixedState(u64);
-
-struct Mix(u64);
-
-impl Hasher for Mix {
-    fn finish(&self) -> u64 {
-        crate::classifier::hash_finish(self.0)
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for c in bytes.chunks(8) {
-            let mut b = [0u8; 8];
-            b[..c.len()].copy_from_slice(c);
-            self.0 = crate::classifier::hash_word(self.0, u64::from_le_bytes(b));
-        }
-    }
-    fn write_u8(&mut self, i: u8) {
-        self.0 = crate::classifier::hash_word(self.0, u64::from(i));
-    }
-    fn write_u16(&mut self, i: u16) {
-        self.0 = crate::classifier::hash_word(self.0, u64::from(i));
-    }
-    fn write_u64(&mut self, i: u64) {
-        self.0 = crate::classifier::hash_word(self.0, i);
-    }
-    fn write_u128(&mut self, i: u128) {
-        self.0 = crate::classifier::hash_word(self.0, i as u64);
-        self.0 = crate::classifier::hash_word(self.0, (i >> 64) as u64);
-    }
-    fn write_usize(&mut self, i: usize) {
-        self.0 = crate::classifier::hash_word(self.0, i as u64);
-    }
-}
-
-impl BuildHasher for FixedState {
-    type Hasher = Mix;
-    fn build_hasher(&self) -> Mix {
-        Mix(self.0)
-    }
+    map: Mutex<hashbrown::HashTable<(Key, Arc<Conn>)>>,
 }
 
 /// The connection tracker.
 pub struct Conntrack {
     shards: Box<[Shard]>,
     shard_mask: usize,
-    hasher: FixedState,
+    /// Per-instance hash seed (hash flooding needs the seed).
+    seed: u64,
     cfg: ConntrackConfig,
     n_conns: AtomicUsize,
     by_proto: [AtomicUsize; 4],
@@ -464,16 +426,15 @@ impl Conntrack {
     /// A tracker with `cfg`.
     pub fn new(cfg: ConntrackConfig) -> Self {
         let n = cfg.shards.max(1).next_power_of_two();
-        let hasher = FixedState(cfg.seed);
         let shards = (0..n)
             .map(|_| Shard {
-                map: Mutex::new(hashbrown::HashMap::with_hasher(hasher)),
+                map: Mutex::new(hashbrown::HashTable::new()),
             })
             .collect();
         Conntrack {
             shards,
             shard_mask: n - 1,
-            hasher,
+            seed: cfg.seed,
             cfg,
             n_conns: AtomicUsize::new(0),
             by_proto: Default::default(),
@@ -490,16 +451,40 @@ impl Conntrack {
         &self.cfg
     }
 
-    fn shard(&self, k: &Key) -> &Shard {
+    /// The key's hash: five 64-bit words (two for IPv4) through the classifier's mixer.
+    #[inline]
+    fn key_hash(&self, k: &Key) -> u64 {
+        use crate::classifier::{hash_finish, hash_word};
+        let w0 = u64::from(k.zone)
+            | u64::from(k.v6) << 16
+            | u64::from(k.proto) << 24
+            | u64::from(k.sport) << 32
+            | u64::from(k.dport) << 48;
+        let mut h = hash_word(self.seed, w0);
+        h = hash_word(h, k.src as u64);
+        h = hash_word(h, k.dst as u64);
+        if k.v6 {
+            h = hash_word(h, (k.src >> 64) as u64);
+            h = hash_word(h, (k.dst >> 64) as u64);
+        }
+        hash_finish(h)
+    }
+
+    #[inline]
+    fn shard(&self, hash: u64) -> &Shard {
         // hashbrown takes the bucket from the low bits and its tag from the top 7;
         // the shard must come from bits neither uses, or every key in a shard
         // would share bucket bits and probe chains would grow with the shard count.
-        let h = self.hasher.hash_one(k);
-        &self.shards[(h >> 40) as usize & self.shard_mask]
+        &self.shards[(hash >> 40) as usize & self.shard_mask]
     }
 
     fn get(&self, k: &Key) -> Option<Arc<Conn>> {
-        self.shard(k).map.lock().get(k).cloned()
+        let h = self.key_hash(k);
+        self.shard(h)
+            .map
+            .lock()
+            .find(h, |(kk, _)| kk == k)
+            .map(|(_, c)| c.clone())
     }
 
     /// Number of connections.
@@ -757,16 +742,20 @@ impl Conntrack {
 
     /// Inserts both keys; false if either is taken by a live connection.
     fn insert(&self, conn: &Arc<Conn>) -> bool {
-        let a = self.shard(&conn.orig);
-        let b = self.shard(&conn.reply);
+        let (ha, hb) = (self.key_hash(&conn.orig), self.key_hash(&conn.reply));
+        let a = self.shard(ha);
+        let b = self.shard(hb);
+        let rehash = |e: &(Key, Arc<Conn>)| self.key_hash(&e.0);
         let same = std::ptr::eq(a, b);
         if same {
             let mut m = a.map.lock();
-            if m.contains_key(&conn.orig) || m.contains_key(&conn.reply) {
+            if m.find(ha, |e| e.0 == conn.orig).is_some()
+                || m.find(hb, |e| e.0 == conn.reply).is_some()
+            {
                 return false;
             }
-            m.insert(conn.orig, conn.clone());
-            m.insert(conn.reply, conn.clone());
+            m.insert_unique(ha, (conn.orig, conn.clone()), rehash);
+            m.insert_unique(hb, (conn.reply, conn.clone()), rehash);
         } else {
             // Lock in address order to avoid deadlock.
             let (first, second) = if (a as *const Shard) < (b as *const Shard) {
@@ -781,11 +770,13 @@ impl Conntrack {
             } else {
                 (&mut *m2, &mut *m1)
             };
-            if ma.contains_key(&conn.orig) || mb.contains_key(&conn.reply) {
+            if ma.find(ha, |e| e.0 == conn.orig).is_some()
+                || mb.find(hb, |e| e.0 == conn.reply).is_some()
+            {
                 return false;
             }
-            ma.insert(conn.orig, conn.clone());
-            mb.insert(conn.reply, conn.clone());
+            ma.insert_unique(ha, (conn.orig, conn.clone()), rehash);
+            mb.insert_unique(hb, (conn.reply, conn.clone()), rehash);
         }
         self.n_conns.fetch_add(1, Ordering::Relaxed);
         self.by_proto[proto_idx(conn.proto)].fetch_add(1, Ordering::Relaxed);
@@ -796,9 +787,10 @@ impl Conntrack {
     fn remove(&self, conn: &Arc<Conn>, expired: bool) {
         let mut removed = false;
         for k in [conn.orig, conn.reply] {
-            let mut m = self.shard(&k).map.lock();
-            if m.get(&k).is_some_and(|c| Arc::ptr_eq(c, conn)) {
-                m.remove(&k);
+            let h = self.key_hash(&k);
+            let mut m = self.shard(h).map.lock();
+            if let Ok(e) = m.find_entry(h, |e| e.0 == k && Arc::ptr_eq(&e.1, conn)) {
+                e.remove();
                 removed = true;
             }
         }
@@ -986,13 +978,12 @@ impl Conntrack {
         };
         let n_addr = (hi - lo).saturating_add(1).min(1 << 20);
         let n_port = u128::from(phi - plo) + 1;
-        let mut hs = self.hasher.build_hasher();
-        key.hash(&mut hs);
+        let kh = self.key_hash(key);
         let h = if n.random {
             // Per-connection randomness derived from the tuple and a counter.
-            crate::classifier::hash_finish(hs.finish() ^ self.committed.load(Ordering::Relaxed))
+            crate::classifier::hash_finish(kh ^ self.committed.load(Ordering::Relaxed))
         } else {
-            hs.finish()
+            kh
         };
         let base_a = u128::from(h) % n_addr;
         let base_p = u128::from(h >> 20) % n_port;
@@ -1041,7 +1032,7 @@ impl Conntrack {
         let mut victims = Vec::new();
         for s in self.shards.iter() {
             let m = s.map.lock();
-            for c in m.values() {
+            for (_, c) in m.iter() {
                 let st = c.st.lock();
                 if st.dead || st.expires_ms <= now_ms {
                     victims.push(c.clone());

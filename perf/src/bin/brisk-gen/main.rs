@@ -1,5 +1,9 @@
 //! `brisk-gen`: traffic for brisk and its peers. `brisk-gen pcap` writes a profile's flows
-//! as a pcap file, for DPDK's `net_pcap` (`rx_pcap=FILE,infinite_rx=1`) or tcpreplay.
+//! as a pcap file, for DPDK's `net_pcap` (`rx_pcap=FILE,infinite_rx=1`) or tcpreplay;
+//! `brisk-gen run` sends and receives them on DPDK ports (a testpmd-style generator and
+//! sink) and checks what comes back against what the flows say.
+
+mod run;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -46,6 +50,9 @@ enum Cmd {
         #[arg(long = "port", value_name = "NAME=OFPORT")]
         ports: Vec<String>,
     },
+    /// Send and receive on DPDK ports; report rates, loss, latency, reordering and frames
+    /// the switch should not have delivered. EAL arguments go after `--`.
+    Run(run::RunArgs),
 }
 
 fn port_map(specs: &[String]) -> anyhow::Result<PortMap> {
@@ -74,6 +81,7 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.cmd {
+        Cmd::Run(a) => run::run(a),
         Cmd::Pcap {
             out,
             spec,

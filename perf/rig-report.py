@@ -1,0 +1,109 @@
+#!/usr/bin/env python3
+"""Turns perf/rig.sh's per-run lines into the rig table (Markdown + JSON) and a plot.
+
+Usage: rig-report.py RESULTS.jsonl OUT_PREFIX "machine description"
+"""
+import json
+import sys
+
+
+def main():
+    src, prefix, machine = sys.argv[1], sys.argv[2], sys.argv[3]
+    runs = [json.loads(line) for line in open(src) if line.strip()]
+    by = {(r["switch"], r["flows"], r["size"]): r for r in runs}
+    sizes = sorted({r["size"] for r in runs})
+    flows = sorted({r["flows"] for r in runs})
+    rows = []
+    for size in sizes:
+        for f in flows:
+            b, o, n = (by.get((s, f, size)) for s in ("brisk", "ovs", "null"))
+            row = {"flows": f, "size": size}
+            for name, r in (("brisk", b), ("ovs", o), ("null", n)):
+                if r:
+                    row[name] = {
+                        "kpps": round(r["rx_mpps"] * 1000),
+                        "gbps": round(r["rx_gbps_l1"], 2),
+                        "cycles_per_packet": r["cycles_per_packet_busy"],
+                        "lost": r["lost"],
+                        "unexpected": r["unexpected"],
+                        "latency_p50_us": round(r["latency_ns"]["p50"] / 1000, 1),
+                    }
+            bf = by.get(("before", f, size))
+            if b and bf and bf["rx_mpps"] > 0:
+                row["before_kpps"] = round(bf["rx_mpps"] * 1000)
+                row["before_cycles_per_packet"] = bf["cycles_per_packet_busy"]
+                row["brisk_over_before"] = round(b["rx_mpps"] / bf["rx_mpps"], 3)
+            if b and o and o["rx_mpps"] > 0:
+                row["brisk_over_ovs"] = round(b["rx_mpps"] / o["rx_mpps"], 2)
+            if b and n and n["rx_mpps"] > 0:
+                row["brisk_pct_of_null"] = round(100 * b["rx_mpps"] / n["rx_mpps"], 1)
+            if o and n and n["rx_mpps"] > 0:
+                row["ovs_pct_of_null"] = round(100 * o["rx_mpps"] / n["rx_mpps"], 1)
+            rows.append(row)
+    json.dump({"machine": machine, "runs": runs, "table": rows},
+              open(prefix + ".json", "w"), indent=1)
+
+    def cell(row, sw, key):
+        v = row.get(sw, {}).get(key)
+        if v is None:
+            return "-"
+        return f"{v:,.0f}" if isinstance(v, (int, float)) and key != "gbps" else str(v)
+
+    out = [f"Rig: {machine}. Worker1 seed pipeline (conntrack on), frontend<->coredns UDP "
+           "over two vhost-user ports, brisk-gen on lcore 0, the switch on lcore 1. "
+           "Cycles/packet are each switch's own busy cycles per received packet "
+           "(brisk `pmd-stats`, OVS `pmd-stats-show` processing cycles, testpmd "
+           "`--record-core-cycles`).", "",
+           "| size | flows | brisk kpps | OVS kpps | null kpps | brisk/OVS | brisk % of null "
+           "| OVS % of null | brisk Gbps | brisk cyc/pkt | OVS cyc/pkt | null cyc/pkt "
+           "| unexpected (brisk/OVS) |",
+           "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        out.append("| {} | {:,} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {}/{} |".format(
+            r["size"], r["flows"], cell(r, "brisk", "kpps"), cell(r, "ovs", "kpps"),
+            cell(r, "null", "kpps"),
+            f'{r["brisk_over_ovs"]}x' if "brisk_over_ovs" in r else "-",
+            f'{r["brisk_pct_of_null"]}%' if "brisk_pct_of_null" in r else "-",
+            f'{r["ovs_pct_of_null"]}%' if "ovs_pct_of_null" in r else "-",
+            cell(r, "brisk", "gbps"), cell(r, "brisk", "cycles_per_packet"),
+            cell(r, "ovs", "cycles_per_packet"), cell(r, "null", "cycles_per_packet"),
+            cell(r, "brisk", "unexpected"), cell(r, "ovs", "unexpected")))
+    if any("before_kpps" in r for r in rows):
+        out += ["", "brisk against the `--brisk-before` build, same run:", "",
+                "| size | flows | before kpps | brisk kpps | ratio | before cyc/pkt | brisk cyc/pkt |",
+                "|---:|---:|---:|---:|---:|---:|---:|"]
+        for r in rows:
+            if "before_kpps" in r:
+                out.append("| {} | {:,} | {:,} | {} | {}x | {} | {} |".format(
+                    r["size"], r["flows"], r["before_kpps"], cell(r, "brisk", "kpps"),
+                    r["brisk_over_before"], r["before_cycles_per_packet"],
+                    cell(r, "brisk", "cycles_per_packet")))
+    open(prefix + ".md", "w").write("\n".join(out) + "\n")
+
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("rig-report: python3-matplotlib missing, no plot", file=sys.stderr)
+        return
+    fig, axes = plt.subplots(1, len(sizes), figsize=(5 * len(sizes), 4), squeeze=False)
+    for ax, size in zip(axes[0], sizes):
+        for sw, label in (("brisk", "brisk"), ("ovs", "OVS-DPDK"), ("null", "null (testpmd io)")):
+            pts = [(f, by[(sw, f, size)]["rx_mpps"]) for f in flows if (sw, f, size) in by]
+            if pts:
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=label)
+        ax.set_xscale("log")
+        ax.set_xlabel("flows (connections)")
+        ax.set_ylabel("Mpps received")
+        ax.set_title(f"{size}-byte frames")
+        ax.set_ylim(bottom=0)
+        ax.grid(True, alpha=0.3)
+        ax.legend()
+    fig.suptitle("worker1 Antrea pipeline, one core, vhost-user")
+    fig.tight_layout()
+    fig.savefig(prefix + ".png", dpi=100)
+
+
+if __name__ == "__main__":
+    main()

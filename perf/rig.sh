@@ -1,0 +1,299 @@
+#!/usr/bin/env bash
+# The benchmark rig: brisk, OVS-DPDK and a null switch (dpdk-testpmd io forwarding), each in
+# turn between the same two vhost-user sockets, driven by brisk-gen on the other core.
+#
+# The switch under test gets one poll-mode core (lcore 1); brisk-gen sends and receives on
+# lcore 0 through two virtio-user ports that are the vhost-user *servers* (the switches
+# connect as clients, like OVS's dpdkvhostuserclient). The pipeline is the worker1 seed's
+# (conntrack on, 2 passes per packet): port 0 is the frontend pod (ofport 49) sending UDP to
+# coredns (port 1, ofport 3), which answers, so every flow is an established connection.
+# For each flow count x frame size the three switches run back to back (alternating order),
+# and brisk-gen checks every frame that comes back against what the seed flows deliver.
+#
+#   perf/rig.sh [--flows "1 1000 50000 1000000"] [--sizes "64 512 1518"] [--seconds 10]
+#               [--warmup 3] [--switches "brisk ovs null"] [--out perf/results] [--build]
+#               [--brisk-before PATH]
+#
+# --brisk-before adds a fourth switch, "before": another brisk binary (e.g. the build before
+# a hot-path change) run the same way, so a change's effect is a ratio from one run.
+#
+# Writes OUT/rig-<stamp>.json, OUT/rig-<stamp>.md and OUT/rig-<stamp>.png (Mpps vs flows),
+# and copies them to OUT/latest.*. Needs root (hugepages), DPDK, dpdk-testpmd and
+# openvswitch-switch-dpdk (installed when missing), python3-matplotlib for the plot.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+FLOWS="1 1000 50000 1000000"
+SIZES="64 512 1518"
+SECS=10
+WARMUP=3
+SWITCHES="brisk ovs null"
+OUT=perf/results
+BUILD=0
+BEFORE=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --flows) FLOWS=$2; shift 2 ;;
+    --sizes) SIZES=$2; shift 2 ;;
+    --seconds) SECS=$2; shift 2 ;;
+    --warmup) WARMUP=$2; shift 2 ;;
+    --switches) SWITCHES=$2; shift 2 ;;
+    --out) OUT=$2; shift 2 ;;
+    --build) BUILD=1; shift ;;
+    --brisk-before) BEFORE=$2; SWITCHES="$SWITCHES before"; shift 2 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    *) echo "rig: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+[ "$(id -u)" = 0 ] || { echo "rig: needs root (hugepages, vhost-user sockets)" >&2; exit 1; }
+need=()
+command -v dpdk-testpmd >/dev/null || need+=(dpdk)
+[ -x /usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk ] || need+=(openvswitch-switch-dpdk)
+/usr/bin/python3 -c 'import matplotlib' 2>/dev/null || need+=(python3-matplotlib)
+if [ "${#need[@]}" -gt 0 ]; then
+  echo "rig: installing ${need[*]}"
+  DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}" >/dev/null
+fi
+if [ "$BUILD" = 1 ] || [ ! -x target/release/brisk ] || [ ! -x target/release/brisk-gen ]; then
+  cargo build --release -p brisk -p perf --bins
+fi
+BRISK=$ROOT/target/release/brisk
+GEN=$ROOT/target/release/brisk-gen
+VSWITCHD=/usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk
+
+# Hugepages: each DPDK process here takes 512 MB (1 GB for the largest sweeps).
+# Hugepage files a killed run of this rig left behind (--single-file-segments keeps them).
+rm -f /dev/hugepages/rig-* 2>/dev/null || true
+total=$(awk '/HugePages_Total/ {print $2}' /proc/meminfo)
+[ "$total" -ge 2048 ] || echo 2048 >/proc/sys/vm/nr_hugepages
+mount | grep -q hugetlbfs || { mkdir -p /dev/hugepages; mount -t hugetlbfs none /dev/hugepages; }
+[ "$(awk '/HugePages_Free/ {print $2}' /proc/meminfo)" -ge 1536 ] ||
+  { echo "rig: needs 1536 free 2 MB hugepages (vhost-user shares hugepage memory)" >&2; exit 1; }
+
+D=$(mktemp -d /tmp/brisk-rig.XXXXXX)
+mkdir -p "$OUT"
+STAMP=$(date -u +%Y%m%dT%H%M%SZ)
+RESULTS=$D/results.jsonl
+: >"$RESULTS"
+SW_PID=""
+GEN_PID=""
+cleanup() {
+  # A virtio-user server port blocked in accept() ignores SIGTERM: KILL what is left.
+  for p in $GEN_PID $SW_PID; do kill "$p" 2>/dev/null || true; done
+  sleep 0.5
+  for p in $GEN_PID $SW_PID; do kill -9 "$p" 2>/dev/null || true; done
+  ovs_stop
+  wait 2>/dev/null || true
+  rm -f /dev/hugepages/rig-* 2>/dev/null || true
+  if [ -z "${RIG_KEEP:-}" ]; then rm -rf "$D"; else echo "rig: kept $D"; fi
+}
+ovs_stop() {
+  local p
+  for f in ovs-vswitchd ovsdb-server; do
+    p=$(cat "$D/ovs/$f.pid" 2>/dev/null) || continue
+    kill "$p" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$p" 2>/dev/null || true
+    rm -f "$D/ovs/$f.pid"
+  done
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+FE_SOCK=$D/fe.sock
+DNS_SOCK=$D/dns.sock
+MEM="--single-file-segments --no-pci --no-telemetry --log-level=warning"
+
+# --- the generator ---------------------------------------------------------------------------
+gen_start() { # flows size
+  rm -f "$FE_SOCK" "$DNS_SOCK"
+  local mem=512
+  [ "$1" -ge 1000000 ] && mem=1024
+  # shellcheck disable=SC2086
+  "$GEN" run --preset antrea-udp --flows "$1" --size "$2" --duration "$SECS" --warmup "$WARMUP" \
+    --wait-link 60 --json "$D/gen.json" \
+    --port "net_virtio_user0,path=$FE_SOCK,server=1,queues=1,queue_size=1024" \
+    --port "net_virtio_user1,path=$DNS_SOCK,server=1,queues=1,queue_size=1024" \
+    -- -l 0 -m $mem $MEM --file-prefix rig-gen >"$D/gen.log" 2>&1 &
+  GEN_PID=$!
+  for _ in $(seq 1200); do
+    # A virtio-user server port waits in accept() for its client before the next port is
+    # created: the first socket is the signal; switches reconnect to the second.
+    [ -S "$FE_SOCK" ] && return 0
+    kill -0 $GEN_PID 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "rig: brisk-gen did not open its sockets:" >&2; cat "$D/gen.log" >&2; exit 1
+}
+# Waits until brisk-gen reports its links up, then for the warmup.
+gen_wait_measuring() {
+  for _ in $(seq 600); do
+    grep -q "ports up" "$D/gen.log" && { sleep "$WARMUP"; return 0; }
+    kill -0 $GEN_PID 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "rig: the switch never connected to brisk-gen:" >&2; cat "$D/gen.log" >&2; return 1
+}
+
+# --- brisk -----------------------------------------------------------------------------------
+before_start() { brisk_start "$BEFORE"; }
+before_clear() { brisk_clear; }
+before_cycles() { brisk_cycles; }
+before_stop() { brisk_stop; }
+brisk_start() {
+  local bin=${1:-$BRISK}
+  cat >"$D/bridge.yaml" <<YAML
+bridge: br-int
+workers: [1]
+conntrack_max: 4000000
+ports:
+  - {name: antrea-tun0, ofport: 1, type: geneve, options: {remote_ip: flow, key: flow}}
+  - {name: antrea-gw0, ofport: 2, devargs: "net_null_gw,no-rx=1"}
+  - {name: coredns--3e3abf, ofport: 3, devargs: "net_vhost1,iface=$DNS_SOCK,client=1,queues=1"}
+  - {name: antrea-o-830766, ofport: 4, devargs: "net_null_o,no-rx=1"}
+  - {name: backend1-bab86f, ofport: 48, devargs: "net_null_b,no-rx=1"}
+  - {name: frontend-a3ba2f, ofport: 49, devargs: "net_vhost0,iface=$FE_SOCK,client=1,queues=1"}
+  - {name: uplink, ofport: 7, devargs: "net_null_u,no-rx=1", uplink: {ip: 10.79.1.201/24}}
+tlv_map: ["{class=0x104,type=0x80,len=4}->tun_metadata0"]
+flows: $ROOT/testdata/antrea-seed/worker1.flows
+YAML
+  # shellcheck disable=SC2086
+  "$bin" run --bridge "$D/bridge.yaml" --socket "$D/brisk.sock" --stats-interval 0 -- \
+    -l 0,1 --main-lcore 0 -m 1024 $MEM --file-prefix rig-brisk >"$D/switch.log" 2>&1 &
+  SW_PID=$!
+}
+brisk_clear() { "$BRISK" ctl --socket "$D/brisk.sock" pmd-stats-clear >/dev/null; }
+# Prints "busy-cycles-per-packet total-cycles-per-packet".
+brisk_cycles() {
+  "$BRISK" ctl --socket "$D/brisk.sock" pmd-stats >"$D/stats.txt"
+  awk '/avg cycles per packet/ {gsub(/\)/, "", $8); print $8, $5; exit}' "$D/stats.txt"
+}
+brisk_stop() { kill -TERM "$SW_PID"; wait "$SW_PID" || { cat "$D/switch.log" >&2; return 1; }; SW_PID=""; }
+
+# --- OVS-DPDK --------------------------------------------------------------------------------
+OVS_ENV=()
+ovs() { env "${OVS_ENV[@]}" "$@"; }
+vsctl() { ovs ovs-vsctl --db="unix:$D/ovs/db.sock" --timeout=30 "$@"; }
+ovs_start() {
+  mkdir -p "$D/ovs"
+  OVS_ENV=(OVS_RUNDIR="$D/ovs" OVS_DBDIR="$D/ovs" OVS_LOGDIR="$D/ovs" OVS_PKGDATADIR=/usr/share/openvswitch)
+  rm -f "$D/ovs/conf.db"
+  ovs ovsdb-tool create "$D/ovs/conf.db" /usr/share/openvswitch/vswitch.ovsschema
+  ovs ovsdb-server "$D/ovs/conf.db" --remote="punix:$D/ovs/db.sock" --pidfile="$D/ovs/ovsdb-server.pid" \
+    --unixctl="$D/ovs/ovsdb-server.ctl" --log-file="$D/ovs/ovsdb-server.log" --detach
+  vsctl --no-wait init
+  vsctl --no-wait set Open_vSwitch . other_config:dpdk-init=true \
+    other_config:dpdk-lcore-mask=0x1 other_config:pmd-cpu-mask=0x2 \
+    other_config:dpdk-socket-mem=1024 \
+    "other_config:dpdk-extra=--single-file-segments --no-pci --file-prefix rig-ovs"
+  ovs "$VSWITCHD" "unix:$D/ovs/db.sock" --pidfile="$D/ovs/ovs-vswitchd.pid" \
+    --unixctl="$D/ovs/vswitchd.ctl" --log-file="$D/ovs/ovs-vswitchd.log" --detach
+  vsctl add-br br-int -- set bridge br-int datapath_type=netdev fail-mode=secure \
+    protocols=OpenFlow10,OpenFlow15
+  vsctl add-port br-int antrea-tun0 -- set interface antrea-tun0 type=geneve \
+    options:remote_ip=flow options:key=flow ofport_request=1 \
+    -- add-port br-int antrea-gw0 -- set interface antrea-gw0 type=dpdk \
+    options:dpdk-devargs=net_null_gw,no-rx=1 ofport_request=2 \
+    -- add-port br-int coredns--3e3abf -- set interface coredns--3e3abf type=dpdkvhostuserclient \
+    options:vhost-server-path="$DNS_SOCK" ofport_request=3 \
+    -- add-port br-int antrea-o-830766 -- set interface antrea-o-830766 type=dpdk \
+    options:dpdk-devargs=net_null_o,no-rx=1 ofport_request=4 \
+    -- add-port br-int backend1-bab86f -- set interface backend1-bab86f type=dpdk \
+    options:dpdk-devargs=net_null_b,no-rx=1 ofport_request=48 \
+    -- add-port br-int frontend-a3ba2f -- set interface frontend-a3ba2f type=dpdkvhostuserclient \
+    options:vhost-server-path="$FE_SOCK" ofport_request=49
+  ovs ovs-ofctl add-tlv-map "unix:$D/ovs/br-int.mgmt" "{class=0x104,type=0x80,len=4}->tun_metadata0"
+  ovs ovs-ofctl -O OpenFlow15 add-flows "unix:$D/ovs/br-int.mgmt" "$ROOT/testdata/antrea-seed/worker1.flows"
+  # Not a switch process of ours: note its pid for the cleanup only.
+  SW_PID=""
+}
+appctl() { ovs ovs-appctl -t "$D/ovs/vswitchd.ctl" "$@"; }
+ovs_clear() { appctl dpif-netdev/pmd-stats-clear >/dev/null; }
+ovs_cycles() {
+  appctl dpif-netdev/pmd-stats-show >"$D/stats.txt"
+  # "avg cycles per packet: 1234.56 (total/packets)" and "avg processing cycles per packet: 987.65 (...)"
+  local busy total
+  busy=$(awk -F': *' '/avg processing cycles per packet/ {split($2, a, " "); print a[1]; exit}' "$D/stats.txt")
+  total=$(awk -F': *' '/avg cycles per packet/ {split($2, a, " "); print a[1]; exit}' "$D/stats.txt")
+  echo "${busy:-nan} ${total:-nan}"
+}
+
+# --- the null switch: testpmd io forwarding between the two vhost-user ports ------------------
+null_start() {
+  # shellcheck disable=SC2086
+  dpdk-testpmd -l 0,1 --main-lcore 0 -m 1024 $MEM --file-prefix rig-null \
+    --vdev "net_vhost0,iface=$FE_SOCK,client=1,queues=1" \
+    --vdev "net_vhost1,iface=$DNS_SOCK,client=1,queues=1" \
+    -- --forward-mode=io --nb-cores=1 --auto-start --stats-period 1 --record-core-cycles \
+    --txd=1024 --rxd=1024 >"$D/switch.log" 2>&1 &
+  SW_PID=$!
+}
+null_clear() { :; }
+null_cycles() { echo "nan nan"; }
+null_stop() {
+  kill -INT "$SW_PID"; wait "$SW_PID" || true; SW_PID=""
+  # testpmd prints "CPU cycles/packet=N" for the forwarding core when it stops.
+  local c
+  c=$(grep -o 'CPU cycles/packet=[0-9.]*' "$D/switch.log" | tail -1 | cut -d= -f2 || true)
+  NULL_CPP=${c:-nan}
+}
+
+run_one() { # switch flows size
+  local sw=$1 flows=$2 size=$3 busy total
+  gen_start "$flows" "$size"
+  case $sw in
+    brisk) brisk_start ;;
+    before) before_start ;;
+    ovs) ovs_start ;;
+    null) null_start ;;
+  esac
+  if ! gen_wait_measuring; then
+    [ "$sw" = ovs ] && tail -20 "$D/ovs/ovs-vswitchd.log" >&2
+    cat "$D/switch.log" >&2 2>/dev/null || true
+    exit 1
+  fi
+  "${sw}_clear"
+  # Sample the switch's own counters over (nearly) the generator's measuring window.
+  sleep $(( SECS > 2 ? SECS - 1 : SECS ))
+  read -r busy total < <("${sw}_cycles")
+  wait "$GEN_PID" || { echo "rig: brisk-gen failed:" >&2; cat "$D/gen.log" >&2; exit 1; }
+  GEN_PID=""
+  case $sw in
+    brisk|before) brisk_stop ;;
+    ovs) ovs_stop ;;
+    null) null_stop; busy=$NULL_CPP; total=nan ;;
+  esac
+  rm -f /dev/hugepages/rig-* 2>/dev/null || true
+  /usr/bin/python3 - "$sw" "$flows" "$size" "$busy" "$total" "$D/gen.json" >>"$RESULTS" <<'PY'
+import json, sys
+sw, flows, size, busy, total, path = sys.argv[1:]
+g = json.load(open(path))
+num = lambda s: None if s in ("nan", "") else float(s)
+print(json.dumps({"switch": sw, "flows": int(flows), "size": int(size),
+                  "rx_mpps": g["rx_mpps"], "tx_mpps": g["tx_mpps"], "rx_gbps_l1": g["rx_gbps_l1"],
+                  "lost": g["lost"], "unexpected": g["unexpected"], "reordered": g["reordered"],
+                  "latency_ns": g["latency_ns"], "cycles_per_packet_busy": num(busy),
+                  "cycles_per_packet_total": num(total)}))
+PY
+  printf 'rig: %-6s flows=%-7s size=%-4s %s\n' "$sw" "$flows" "$size" \
+    "$(grep '^brisk-gen: [0-9.]* s:' "$D/gen.log" | sed 's/^brisk-gen: //') cycles/pkt=$busy"
+}
+
+i=0
+for size in $SIZES; do
+  for flows in $FLOWS; do
+    # Alternate the order so drift on a shared machine does not favour one switch.
+    order=$SWITCHES
+    if [ $((i % 2)) = 1 ]; then order=$(echo "$SWITCHES" | tr ' ' '\n' | tac | tr '\n' ' '); fi
+    for sw in $order; do run_one "$sw" "$flows" "$size"; done
+    i=$((i + 1))
+  done
+done
+
+/usr/bin/python3 "$ROOT/perf/rig-report.py" "$RESULTS" "$OUT/rig-$STAMP" \
+  "$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); ${SECS} s per point after ${WARMUP} s warmup"
+for ext in json md png; do
+  [ -f "$OUT/rig-$STAMP.$ext" ] && cp "$OUT/rig-$STAMP.$ext" "$OUT/latest.$ext"
+done
+cat "$OUT/rig-$STAMP.md"

@@ -1,0 +1,419 @@
+//! What `brisk-gen run` needs besides DPDK: the stamp each frame carries in its last 16
+//! bytes (magic, sending port, sequence number, TSC at transmission), a latency histogram,
+//! and the frames the switch should deliver for each sent frame, computed by running the
+//! sent traffic through brisk's own slow path on the same flows.
+
+use crate::gen::Profile;
+use pipeline::bridge::Bridge;
+use pipeline::dpaction::{Collect, Packet};
+use pipeline::packet::{Frame, VecFrame};
+
+/// Bytes of the stamp at the end of every generated frame.
+pub const STAMP_LEN: usize = 16;
+const MAGIC: u16 = 0xb15c;
+
+/// What a received frame's stamp says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stamp {
+    /// Index of the generator port that sent it.
+    pub port: u8,
+    /// Per-port sequence number (flow index = seq % flows).
+    pub seq: u32,
+    /// TSC when it was sent.
+    pub tsc: u64,
+}
+
+/// Writes the stamp into the last [`STAMP_LEN`] bytes of `frame`.
+#[inline]
+pub fn write_stamp(frame: &mut [u8], s: Stamp) {
+    let n = frame.len();
+    let t = &mut frame[n - STAMP_LEN..];
+    t[0..2].copy_from_slice(&MAGIC.to_be_bytes());
+    t[2] = s.port;
+    t[3] = 0;
+    t[4..8].copy_from_slice(&s.seq.to_le_bytes());
+    t[8..16].copy_from_slice(&s.tsc.to_le_bytes());
+}
+
+/// Where the L4 checksum of an untagged or 802.1Q-tagged IPv4 UDP/TCP frame is, so that
+/// stamping can keep it valid (conntrack, like OVS's, treats a bad checksum as invalid).
+/// None for other frames, and for UDP sent without a checksum.
+pub fn l4_csum_offset(frame: &[u8]) -> Option<usize> {
+    let mut l3 = 14;
+    let mut ty = u16::from_be_bytes([*frame.get(12)?, *frame.get(13)?]);
+    if ty == 0x8100 {
+        ty = u16::from_be_bytes([*frame.get(16)?, *frame.get(17)?]);
+        l3 = 18;
+    }
+    if ty != 0x0800 {
+        return None;
+    }
+    let ihl = usize::from(frame.get(l3)? & 0x0f) * 4;
+    let off = match frame.get(l3 + 9)? {
+        6 => l3 + ihl + 16,
+        17 => l3 + ihl + 6,
+        _ => return None,
+    };
+    let c = frame.get(off..off + 2)?;
+    (c != [0, 0] && off + 2 <= frame.len() - STAMP_LEN).then_some(off)
+}
+
+/// Writes the stamp like [`write_stamp`] into a frame whose stamp bytes were zero when its
+/// L4 checksum (at `csum_at`, from [`l4_csum_offset`]) was computed, and updates that
+/// checksum for the stamp (RFC 1624 incremental update: the old words were zero).
+#[inline]
+pub fn write_stamp_csum(frame: &mut [u8], s: Stamp, csum_at: Option<usize>) {
+    write_stamp(frame, s);
+    let Some(at) = csum_at else { return };
+    let c = stamped_csum(frame, at);
+    frame[at..at + 2].copy_from_slice(&c.to_be_bytes());
+}
+
+/// The L4 checksum `frame` must carry at `at` given its stamp, if the checksum field holds
+/// the value computed while the stamp bytes were zero.
+#[inline]
+fn stamped_csum(frame: &[u8], at: usize) -> u16 {
+    let n = frame.len();
+    // The stamp's bytes pair with their neighbours across 16-bit words when it starts at an
+    // odd distance from the checksummed segment's start (an odd-length frame).
+    let odd = (n - STAMP_LEN - at) % 2 == 1;
+    let mut sum = u32::from(!u16::from_be_bytes([frame[at], frame[at + 1]]));
+    for w in frame[n - STAMP_LEN..].chunks(2) {
+        let v = u16::from_be_bytes([w[0], *w.get(1).unwrap_or(&0)]);
+        sum += u32::from(if odd { v.rotate_left(8) } else { v });
+    }
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    match !(sum as u16) {
+        0 => 0xffff,
+        c => c,
+    }
+}
+
+/// Reads the stamp of a received frame (None if it carries none).
+#[inline]
+pub fn read_stamp(frame: &[u8]) -> Option<Stamp> {
+    let n = frame.len();
+    if n < STAMP_LEN {
+        return None;
+    }
+    let t = &frame[n - STAMP_LEN..];
+    if t[0..2] != MAGIC.to_be_bytes() {
+        return None;
+    }
+    Some(Stamp {
+        port: t[2],
+        seq: u32::from_le_bytes([t[4], t[5], t[6], t[7]]),
+        tsc: u64::from_le_bytes([t[8], t[9], t[10], t[11], t[12], t[13], t[14], t[15]]),
+    })
+}
+
+/// A log-scale latency histogram: 8 buckets per power of two of nanoseconds.
+#[derive(Clone)]
+pub struct Histogram {
+    buckets: Vec<u64>,
+    count: u64,
+}
+
+impl Default for Histogram {
+    fn default() -> Self {
+        Histogram {
+            buckets: vec![0; 64 * 8],
+            count: 0,
+        }
+    }
+}
+
+impl Histogram {
+    fn bucket(ns: u64) -> usize {
+        if ns < 8 {
+            return ns as usize;
+        }
+        let lg = 63 - ns.leading_zeros() as usize; // >= 3
+        let frac = ((ns >> (lg - 3)) & 7) as usize;
+        lg * 8 + frac
+    }
+
+    fn lower(b: usize) -> u64 {
+        if b < 8 {
+            return b as u64;
+        }
+        let lg = b / 8;
+        let frac = (b % 8) as u64;
+        (8 + frac) << (lg - 3)
+    }
+
+    /// Records one sample.
+    #[inline]
+    pub fn record(&mut self, ns: u64) {
+        self.buckets[Self::bucket(ns).min(64 * 8 - 1)] += 1;
+        self.count += 1;
+    }
+
+    /// Samples recorded.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// The value below which a fraction `q` of the samples lie (bucket lower bound, within
+    /// 12.5 %), or 0 with no samples.
+    pub fn quantile(&self, q: f64) -> u64 {
+        if self.count == 0 {
+            return 0;
+        }
+        let target = ((self.count as f64) * q).ceil().max(1.0) as u64;
+        let mut seen = 0;
+        for (b, &c) in self.buckets.iter().enumerate() {
+            seen += c;
+            if seen >= target {
+                return Self::lower(b);
+            }
+        }
+        Self::lower(self.buckets.len() - 1)
+    }
+
+    /// Adds another histogram's samples.
+    pub fn merge(&mut self, o: &Histogram) {
+        for (a, b) in self.buckets.iter_mut().zip(&o.buckets) {
+            *a += b;
+        }
+        self.count += o.count;
+    }
+}
+
+/// For every flow of every sending port: the port the switch should deliver it to and the
+/// bytes it should deliver (the stamp excluded), once the connection is established.
+/// What one sent frame should come back as.
+#[derive(Clone)]
+pub struct Expected {
+    /// Generator port it arrives on.
+    pub port: u8,
+    /// The frame up to the stamp, as computed with a zero stamp.
+    pub head: Vec<u8>,
+    /// Its L4 checksum's offset, if stamping changes it.
+    pub csum_at: Option<usize>,
+}
+
+/// The checksum a received frame should carry: `head`'s (zero-stamp) checksum updated for
+/// the stamp `frame` carries.
+fn stamped_csum_of(head: &[u8], frame: &[u8], at: usize) -> u16 {
+    let mut w = [0u8; 2 + STAMP_LEN];
+    let n = frame.len();
+    w[..2].copy_from_slice(&head[at..at + 2]);
+    w[2..].copy_from_slice(&frame[n - STAMP_LEN..]);
+    // Same parity of the stamp's distance from the checksum as in the frame.
+    let odd = (n - STAMP_LEN - at) % 2 == 1;
+    let mut sum = u32::from(!u16::from_be_bytes([w[0], w[1]]));
+    for c in w[2..].chunks(2) {
+        let v = u16::from_be_bytes([c[0], c[1]]);
+        sum += u32::from(if odd { v.rotate_left(8) } else { v });
+    }
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    match !(sum as u16) {
+        0 => 0xffff,
+        c => c,
+    }
+}
+
+pub struct Expectations {
+    /// `[tx port][flow] -> (rx port, header bytes)`; None where the switch should drop.
+    pub by_port: Vec<Vec<Option<Expected>>>,
+}
+
+impl Expectations {
+    /// Runs each port's flows through `bridge` (its slow path and conntrack) in the order a
+    /// conversation would go: every port's frame i, twice, so replies see an established
+    /// connection; the second round's outputs are what the switch must deliver.
+    /// `ofports[i]` is the OpenFlow port generator port i is attached to.
+    pub fn compute(bridge: &Bridge, profiles: &[Option<Profile>], ofports: &[u32]) -> Self {
+        let max_flows = profiles
+            .iter()
+            .flatten()
+            .map(|p| p.count)
+            .max()
+            .unwrap_or(0);
+        let mut by_port: Vec<Vec<Option<Expected>>> = profiles
+            .iter()
+            .map(|p| vec![None; p.as_ref().map_or(0, |p| p.count as usize)])
+            .collect();
+        for round in 0..2u8 {
+            for i in 0..max_flows {
+                for (pi, prof) in profiles.iter().enumerate() {
+                    let Some(prof) = prof else { continue };
+                    if i >= prof.count {
+                        continue;
+                    }
+                    let frame = prof.frame(i);
+                    let mut out = Collect::new();
+                    pipeline::slowpath::process(
+                        bridge,
+                        Packet::new(VecFrame::new(&frame), ofports[pi], None),
+                        1 + u64::from(round),
+                        &mut out,
+                        None,
+                    );
+                    if round == 1 {
+                        by_port[pi][i as usize] = out.outputs.first().and_then(|(port, _, p)| {
+                            let rx = ofports.iter().position(|o| o == port)? as u8;
+                            let d = p.frame.data();
+                            Some(Expected {
+                                port: rx,
+                                csum_at: l4_csum_offset(d),
+                                head: d[..d.len() - STAMP_LEN].to_vec(),
+                            })
+                        });
+                    }
+                }
+            }
+        }
+        Expectations { by_port }
+    }
+
+    /// Whether a frame received on `rx` is what the switch should have delivered.
+    #[inline]
+    pub fn check(&self, rx: u8, frame: &[u8], s: &Stamp) -> bool {
+        let Some(flows) = self.by_port.get(usize::from(s.port)) else {
+            return false;
+        };
+        if flows.is_empty() {
+            return false;
+        }
+        let f = s.seq as usize % flows.len();
+        match &flows[f] {
+            Some(e) => {
+                let head = &e.head;
+                if e.port != rx || frame.len() != head.len() + STAMP_LEN {
+                    return false;
+                }
+                match e.csum_at {
+                    // Everything but the checksum as computed; the checksum as the stamp
+                    // makes it.
+                    Some(at) => {
+                        frame[..at] == head[..at]
+                            && frame[at + 2..head.len()] == head[at + 2..]
+                            && frame[at..at + 2] == stamped_csum_of(head, frame, at).to_be_bytes()
+                    }
+                    None => frame[..head.len()] == head[..],
+                }
+            }
+            None => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stamp_round_trip() {
+        let mut f = vec![0u8; 60];
+        let s = Stamp {
+            port: 3,
+            seq: 0xdead_beef,
+            tsc: 0x0123_4567_89ab_cdef,
+        };
+        write_stamp(&mut f, s);
+        assert_eq!(read_stamp(&f), Some(s));
+        f[44] ^= 1;
+        assert_eq!(read_stamp(&f), None);
+        assert_eq!(read_stamp(&f[..10]), None);
+    }
+
+    #[test]
+    fn histogram_quantiles_within_an_eighth() {
+        let mut h = Histogram::default();
+        for ns in 1..=10_000u64 {
+            h.record(ns);
+        }
+        for (q, want) in [(0.5, 5000.0), (0.99, 9900.0), (0.01, 100.0)] {
+            let got = h.quantile(q) as f64;
+            assert!(got <= want && got >= want * 0.875, "q{q}: {got} vs {want}");
+        }
+        assert_eq!(Histogram::default().quantile(0.5), 0);
+    }
+
+    #[test]
+    fn expectations_follow_the_seed_pipeline() {
+        // Frontend (49) <-> coredns (3) on worker1, UDP 53: both directions forwarded with
+        // their L2 addresses unchanged (same subnet), TTL untouched.
+        let b = crate::seed_bridge("worker1", Default::default());
+        let fe = Profile::new(
+            "udp,dl_src=be:2c:bf:e4:ec:c5,dl_dst=f2:82:cc:96:da:bd,nw_src=10.222.1.48,nw_dst=10.222.1.2,nw_ttl=64,tp_src=1024,tp_dst=53",
+            &Default::default(),
+            "tp_src",
+            4,
+            64,
+        )
+        .unwrap();
+        let dns = Profile::new(
+            "udp,dl_src=f2:82:cc:96:da:bd,dl_dst=be:2c:bf:e4:ec:c5,nw_src=10.222.1.2,nw_dst=10.222.1.48,nw_ttl=64,tp_src=53,tp_dst=1024",
+            &Default::default(),
+            "tp_dst",
+            4,
+            64,
+        )
+        .unwrap();
+        let e = Expectations::compute(&b, &[Some(fe.clone()), Some(dns)], &[49, 3]);
+        for i in 0..4u32 {
+            let x = e.by_port[0][i as usize].clone().expect("forwarded");
+            assert_eq!(x.port, 1);
+            let mut f = fe.frame(i);
+            assert_eq!(x.head[..], f[..f.len() - STAMP_LEN]);
+            let at = l4_csum_offset(&f);
+            assert_eq!(x.csum_at, at);
+            write_stamp_csum(
+                &mut f,
+                Stamp {
+                    port: 0,
+                    seq: i + 8,
+                    tsc: 0x1234_5678_9abc,
+                },
+                at,
+            );
+            let s = read_stamp(&f).unwrap();
+            assert!(e.check(1, &f, &s));
+            assert!(!e.check(0, &f, &s), "wrong port");
+            let mut bad = f.clone();
+            bad[at.unwrap()] ^= 1;
+            assert!(!e.check(1, &bad, &s), "wrong checksum");
+            f[0] ^= 2;
+            assert!(!e.check(1, &f, &s), "wrong rewrite");
+        }
+        assert_eq!(e.by_port[1][0].as_ref().unwrap().port, 0);
+    }
+
+    #[test]
+    fn stamping_keeps_the_l4_checksum_valid() {
+        for (spec, size) in [
+            ("udp,dl_src=02:00:00:00:00:01,dl_dst=02:00:00:00:00:02,nw_src=10.0.0.1,nw_dst=10.0.0.2,tp_src=1,tp_dst=53", 64),
+            ("udp,dl_src=02:00:00:00:00:01,dl_dst=02:00:00:00:00:02,nw_src=10.0.0.1,nw_dst=10.0.0.2,tp_src=1,tp_dst=53", 65),
+            ("tcp,dl_src=02:00:00:00:00:01,dl_dst=02:00:00:00:00:02,nw_src=10.0.0.1,nw_dst=10.0.0.2,tp_src=1,tp_dst=80", 513),
+        ] {
+            let p = Profile::new(spec, &Default::default(), "tp_src", 1, size).unwrap();
+            let mut f = p.frame(0);
+            let at = l4_csum_offset(&f).expect("udp/tcp over ipv4");
+            write_stamp_csum(&mut f, Stamp { port: 3, seq: 0xdead_beef, tsc: 0x0123_4567_89ab_cdef }, Some(at));
+            // Recompute from scratch over the pseudo-header and the L4 segment.
+            let ihl = usize::from(f[14] & 0xf) * 4;
+            let l4 = &f[14 + ihl..];
+            let mut sum: u32 = 0;
+            let mut add = |b: &[u8]| {
+                for w in b.chunks(2) {
+                    sum += u32::from(u16::from_be_bytes([w[0], *w.get(1).unwrap_or(&0)]));
+                }
+            };
+            add(&f[26..34]);
+            add(&[0, f[23]]);
+            add(&(l4.len() as u16).to_be_bytes());
+            add(l4);
+            while sum > 0xffff {
+                sum = (sum & 0xffff) + (sum >> 16);
+            }
+            assert_eq!(sum, 0xffff, "{spec} size {size}: checksum does not verify");
+        }
+    }
+}
