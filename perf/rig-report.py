@@ -4,13 +4,31 @@
 Usage: rig-report.py RESULTS.jsonl OUT_PREFIX "machine description"
 """
 import json
+import statistics
 import sys
+
+
+def aggregate(runs):
+    """The median run of a point (by rx Mpps) with the spread and summed error counts."""
+    runs = sorted(runs, key=lambda r: r["rx_mpps"])
+    med = dict(runs[len(runs) // 2])
+    med["rx_mpps"] = statistics.median(r["rx_mpps"] for r in runs)
+    med["rx_gbps_l1"] = statistics.median(r["rx_gbps_l1"] for r in runs)
+    cyc = [r["cycles_per_packet_busy"] for r in runs if r["cycles_per_packet_busy"] is not None]
+    med["cycles_per_packet_busy"] = round(statistics.median(cyc)) if cyc else None
+    med["rx_mpps_runs"] = [round(r["rx_mpps"], 3) for r in runs]
+    med["lost"] = sum(r["lost"] for r in runs)
+    med["unexpected"] = sum(r["unexpected"] for r in runs)
+    return med
 
 
 def main():
     src, prefix, machine = sys.argv[1], sys.argv[2], sys.argv[3]
     runs = [json.loads(line) for line in open(src) if line.strip()]
-    by = {(r["switch"], r["flows"], r["size"]): r for r in runs}
+    groups = {}
+    for r in runs:
+        groups.setdefault((r["switch"], r["flows"], r["size"]), []).append(r)
+    by = {k: aggregate(v) for k, v in groups.items()}
     sizes = sorted({r["size"] for r in runs})
     flows = sorted({r["flows"] for r in runs})
     rows = []
@@ -27,6 +45,8 @@ def main():
                         "lost": r["lost"],
                         "unexpected": r["unexpected"],
                         "latency_p50_us": round(r["latency_ns"]["p50"] / 1000, 1),
+                        "mpps_runs": r["rx_mpps_runs"],
+                        "stages_cycles_per_packet": r.get("stages_cycles_per_packet"),
                     }
             bf = by.get(("before", f, size))
             if b and bf and bf["rx_mpps"] > 0:
@@ -49,8 +69,8 @@ def main():
             return "-"
         return f"{v:,.0f}" if isinstance(v, (int, float)) and key != "gbps" else str(v)
 
-    out = [f"Rig: {machine}. Worker1 seed pipeline (conntrack on), frontend<->coredns UDP "
-           "over two vhost-user ports, brisk-gen on lcore 0, the switch on lcore 1. "
+    out = [f"Rig: {machine}. Worker1 seed pipeline (conntrack on), two pod ports "
+           "as vhost-user, brisk-gen on lcore 0, the switch on lcore 1. "
            "Cycles/packet are each switch's own busy cycles per received packet "
            "(brisk `pmd-stats`, OVS `pmd-stats-show` processing cycles, testpmd "
            "`--record-core-cycles`).", "",
@@ -68,6 +88,17 @@ def main():
             cell(r, "brisk", "gbps"), cell(r, "brisk", "cycles_per_packet"),
             cell(r, "ovs", "cycles_per_packet"), cell(r, "null", "cycles_per_packet"),
             cell(r, "brisk", "unexpected"), cell(r, "ovs", "unexpected")))
+    out += ["", "brisk's own per-stage split (cycles/packet, `pmd-stats`; actions include "
+            "conntrack and the vhost-user transmit) and the spread of the runs (Mpps):", "",
+            "| size | flows | parse | lookup | upcall | actions | brisk runs | OVS runs | null runs |",
+            "|---:|---:|---:|---:|---:|---:|---|---|---|"]
+    for r in rows:
+        st = r.get("brisk", {}).get("stages_cycles_per_packet") or {}
+        f = lambda k: "-" if st.get(k) is None else f"{st[k]:.0f}"
+        runs_of = lambda sw: " ".join(f"{x:.2f}" for x in r.get(sw, {}).get("mpps_runs", [])) or "-"
+        out.append(f'| {r["size"]} | {r["flows"]:,} | {f("parse")} | {f("lookup")} | '
+                   f'{f("upcall")} | {f("actions")} | {runs_of("brisk")} | {runs_of("ovs")} '
+                   f'| {runs_of("null")} |')
     if any("before_kpps" in r for r in rows):
         out += ["", "brisk against the `--brisk-before` build, same run:", "",
                 "| size | flows | before kpps | brisk kpps | ratio | before cyc/pkt | brisk cyc/pkt |",

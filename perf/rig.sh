@@ -7,12 +7,19 @@
 # connect as clients, like OVS's dpdkvhostuserclient). The pipeline is the worker1 seed's
 # (conntrack on, 2 passes per packet): port 0 is the frontend pod (ofport 49) sending UDP to
 # coredns (port 1, ofport 3), which answers, so every flow is an established connection.
-# For each flow count x frame size the three switches run back to back (alternating order),
+# (--proto tcp: backend1, ofport 48, TCP 80 with handshakes.) For each flow count x frame size the three switches run back to back (alternating order),
 # and brisk-gen checks every frame that comes back against what the seed flows deliver.
 #
 #   perf/rig.sh [--flows "1 1000 50000 1000000"] [--sizes "64 512 1518"] [--seconds 10]
 #               [--warmup 3] [--switches "brisk ovs null"] [--out perf/results] [--build]
-#               [--brisk-before PATH]
+#               [--brisk-before PATH] [--repeat N] [--proto udp|tcp]
+#
+# --proto tcp: the frontend opens TCP connections to backend1:80 (ofport 48) with real
+# handshakes, then sends data and gets ACKs back (the NetworkPolicy conjunction on the
+# path); udp (default) is frontend <-> coredns DNS-style traffic.
+#
+# --repeat N runs every point N times (the switches' order alternating each time) and
+# reports the median; on a shared machine single runs drift by tens of percent.
 #
 # --brisk-before adds a fourth switch, "before": another brisk binary (e.g. the build before
 # a hot-path change) run the same way, so a change's effect is a ratio from one run.
@@ -31,6 +38,8 @@ SWITCHES="brisk ovs null"
 OUT=perf/results
 BUILD=0
 BEFORE=""
+REPEAT=1
+PROTO=udp
 while [ $# -gt 0 ]; do
   case "$1" in
     --flows) FLOWS=$2; shift 2 ;;
@@ -40,11 +49,20 @@ while [ $# -gt 0 ]; do
     --switches) SWITCHES=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
     --build) BUILD=1; shift ;;
+    --repeat) REPEAT=$2; shift 2 ;;
+    --proto) PROTO=$2; shift 2 ;;
     --brisk-before) BEFORE=$2; SWITCHES="$SWITCHES before"; shift 2 ;;
     -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "rig: unknown argument $1" >&2; exit 2 ;;
   esac
 done
+case $PROTO in
+  udp) PRESET=antrea-udp; DNS_DEV="vhost"; BE_DEV="null" ;;
+  tcp) PRESET=antrea-tcp; DNS_DEV="null"; BE_DEV="vhost"
+       # 54 bytes of TCP/IPv4 headers + brisk-gen's 16-byte stamp do not fit in 64.
+       SIZES=$(echo "$SIZES" | sed 's/\b64\b/80/') ;;
+  *) echo "rig: --proto udp or tcp" >&2; exit 2 ;;
+esac
 [ "$(id -u)" = 0 ] || { echo "rig: needs root (hugepages, vhost-user sockets)" >&2; exit 1; }
 need=()
 command -v dpdk-testpmd >/dev/null || need+=(dpdk)
@@ -111,7 +129,7 @@ gen_start() { # flows size
   local mem=512
   [ "$1" -ge 1000000 ] && mem=1024
   # shellcheck disable=SC2086
-  "$GEN" run --preset antrea-udp --flows "$1" --size "$2" --duration "$SECS" --warmup "$WARMUP" \
+  "$GEN" run --preset "$PRESET" --flows "$1" --size "$2" --duration "$SECS" --warmup "$WARMUP" \
     --wait-link 60 --json "$D/gen.json" \
     --port "net_virtio_user0,path=$FE_SOCK,server=1,queues=1,queue_size=1024" \
     --port "net_virtio_user1,path=$DNS_SOCK,server=1,queues=1,queue_size=1024" \
@@ -137,6 +155,14 @@ gen_wait_measuring() {
 }
 
 # --- brisk -----------------------------------------------------------------------------------
+# The pod port that faces brisk-gen's second port is vhost-user; the other one a null port.
+brisk_dev() { # vhost|null name
+  if [ "$1" = vhost ]; then echo "net_vhost1,iface=$DNS_SOCK,client=1,queues=1"; else echo "net_null_$2,no-rx=1"; fi
+}
+ovs_if() { # vhost|null name
+  if [ "$1" = vhost ]; then echo "type=dpdkvhostuserclient options:vhost-server-path=$DNS_SOCK"
+  else echo "type=dpdk options:dpdk-devargs=net_null_$2,no-rx=1"; fi
+}
 before_start() { brisk_start "$BEFORE"; }
 before_clear() { brisk_clear; }
 before_cycles() { brisk_cycles; }
@@ -150,9 +176,9 @@ conntrack_max: 4000000
 ports:
   - {name: antrea-tun0, ofport: 1, type: geneve, options: {remote_ip: flow, key: flow}}
   - {name: antrea-gw0, ofport: 2, devargs: "net_null_gw,no-rx=1"}
-  - {name: coredns--3e3abf, ofport: 3, devargs: "net_vhost1,iface=$DNS_SOCK,client=1,queues=1"}
+  - {name: coredns--3e3abf, ofport: 3, devargs: "$(brisk_dev "$DNS_DEV" dns)"}
   - {name: antrea-o-830766, ofport: 4, devargs: "net_null_o,no-rx=1"}
-  - {name: backend1-bab86f, ofport: 48, devargs: "net_null_b,no-rx=1"}
+  - {name: backend1-bab86f, ofport: 48, devargs: "$(brisk_dev "$BE_DEV" b)"}
   - {name: frontend-a3ba2f, ofport: 49, devargs: "net_vhost0,iface=$FE_SOCK,client=1,queues=1"}
   - {name: uplink, ofport: 7, devargs: "net_null_u,no-rx=1", uplink: {ip: 10.79.1.201/24}}
 tlv_map: ["{class=0x104,type=0x80,len=4}->tun_metadata0"]
@@ -164,10 +190,14 @@ YAML
   SW_PID=$!
 }
 brisk_clear() { "$BRISK" ctl --socket "$D/brisk.sock" pmd-stats-clear >/dev/null; }
-# Prints "busy-cycles-per-packet total-cycles-per-packet".
+# Prints "busy-cycles-per-packet total-cycles-per-packet parse lookup upcall actions".
 brisk_cycles() {
   "$BRISK" ctl --socket "$D/brisk.sock" pmd-stats >"$D/stats.txt"
-  awk '/avg cycles per packet/ {gsub(/\)/, "", $8); print $8, $5; exit}' "$D/stats.txt"
+  local c st
+  # "  avg cycles per packet: 1193 (busy 940)"
+  c=$(awk '/avg cycles per packet/ {gsub(/\)/, "", $7); print $7, $5; exit}' "$D/stats.txt")
+  st=$(awk '/stage cycles per packet/ {gsub(/,/, ""); print $6, $8, $10, $12; exit}' "$D/stats.txt")
+  echo "$c ${st:-nan nan nan nan}"
 }
 brisk_stop() { kill -TERM "$SW_PID"; wait "$SW_PID" || { cat "$D/switch.log" >&2; return 1; }; SW_PID=""; }
 
@@ -195,12 +225,13 @@ ovs_start() {
     options:remote_ip=flow options:key=flow ofport_request=1 \
     -- add-port br-int antrea-gw0 -- set interface antrea-gw0 type=dpdk \
     options:dpdk-devargs=net_null_gw,no-rx=1 ofport_request=2 \
-    -- add-port br-int coredns--3e3abf -- set interface coredns--3e3abf type=dpdkvhostuserclient \
-    options:vhost-server-path="$DNS_SOCK" ofport_request=3 \
+    `# shellcheck disable=SC2046` \
+    -- add-port br-int coredns--3e3abf -- set interface coredns--3e3abf $(ovs_if "$DNS_DEV" dns) \
+    ofport_request=3 \
     -- add-port br-int antrea-o-830766 -- set interface antrea-o-830766 type=dpdk \
     options:dpdk-devargs=net_null_o,no-rx=1 ofport_request=4 \
-    -- add-port br-int backend1-bab86f -- set interface backend1-bab86f type=dpdk \
-    options:dpdk-devargs=net_null_b,no-rx=1 ofport_request=48 \
+    -- add-port br-int backend1-bab86f -- set interface backend1-bab86f $(ovs_if "$BE_DEV" b) \
+    ofport_request=48 \
     -- add-port br-int frontend-a3ba2f -- set interface frontend-a3ba2f type=dpdkvhostuserclient \
     options:vhost-server-path="$FE_SOCK" ofport_request=49
   ovs ovs-ofctl add-tlv-map "unix:$D/ovs/br-int.mgmt" "{class=0x104,type=0x80,len=4}->tun_metadata0"
@@ -210,14 +241,15 @@ ovs_start() {
 }
 appctl() { ovs ovs-appctl -t "$D/ovs/vswitchd.ctl" "$@"; }
 ovs_clear() { appctl dpif-netdev/pmd-stats-clear >/dev/null; }
-ovs_cycles() {
+ovs_cycles_() {
   appctl dpif-netdev/pmd-stats-show >"$D/stats.txt"
   # "avg cycles per packet: 1234.56 (total/packets)" and "avg processing cycles per packet: 987.65 (...)"
   local busy total
   busy=$(awk -F': *' '/avg processing cycles per packet/ {split($2, a, " "); print a[1]; exit}' "$D/stats.txt")
   total=$(awk -F': *' '/avg cycles per packet/ {split($2, a, " "); print a[1]; exit}' "$D/stats.txt")
-  echo "${busy:-nan} ${total:-nan}"
+  echo "${busy:-nan} ${total:-nan} nan nan nan nan"
 }
+ovs_cycles() { ovs_cycles_; }
 
 # --- the null switch: testpmd io forwarding between the two vhost-user ports ------------------
 null_start() {
@@ -230,7 +262,7 @@ null_start() {
   SW_PID=$!
 }
 null_clear() { :; }
-null_cycles() { echo "nan nan"; }
+null_cycles() { echo "nan nan nan nan nan nan"; }
 null_stop() {
   kill -INT "$SW_PID"; wait "$SW_PID" || true; SW_PID=""
   # testpmd prints "CPU cycles/packet=N" for the forwarding core when it stops.
@@ -239,8 +271,8 @@ null_stop() {
   NULL_CPP=${c:-nan}
 }
 
-run_one() { # switch flows size
-  local sw=$1 flows=$2 size=$3 busy total
+run_one() { # switch flows size rep
+  local sw=$1 flows=$2 size=$3 rep=$4 busy total sp sl su sa
   gen_start "$flows" "$size"
   case $sw in
     brisk) brisk_start ;;
@@ -256,7 +288,7 @@ run_one() { # switch flows size
   "${sw}_clear"
   # Sample the switch's own counters over (nearly) the generator's measuring window.
   sleep $(( SECS > 2 ? SECS - 1 : SECS ))
-  read -r busy total < <("${sw}_cycles")
+  read -r busy total sp sl su sa < <("${sw}_cycles")
   wait "$GEN_PID" || { echo "rig: brisk-gen failed:" >&2; cat "$D/gen.log" >&2; exit 1; }
   GEN_PID=""
   case $sw in
@@ -265,34 +297,39 @@ run_one() { # switch flows size
     null) null_stop; busy=$NULL_CPP; total=nan ;;
   esac
   rm -f /dev/hugepages/rig-* 2>/dev/null || true
-  /usr/bin/python3 - "$sw" "$flows" "$size" "$busy" "$total" "$D/gen.json" >>"$RESULTS" <<'PY'
+  /usr/bin/python3 - "$sw" "$flows" "$size" "$busy" "$total" "$D/gen.json" "$rep" \
+    "$sp" "$sl" "$su" "$sa" >>"$RESULTS" <<'PY'
 import json, sys
-sw, flows, size, busy, total, path = sys.argv[1:]
+sw, flows, size, busy, total, path, rep, sp, sl, su, sa = sys.argv[1:]
 g = json.load(open(path))
 num = lambda s: None if s in ("nan", "") else float(s)
-print(json.dumps({"switch": sw, "flows": int(flows), "size": int(size),
+stages = {"parse": num(sp), "lookup": num(sl), "upcall": num(su), "actions": num(sa)}
+print(json.dumps({"switch": sw, "flows": int(flows), "size": int(size), "rep": int(rep),
+                  "stages_cycles_per_packet": stages if stages["parse"] is not None else None,
                   "rx_mpps": g["rx_mpps"], "tx_mpps": g["tx_mpps"], "rx_gbps_l1": g["rx_gbps_l1"],
                   "lost": g["lost"], "unexpected": g["unexpected"], "reordered": g["reordered"],
                   "latency_ns": g["latency_ns"], "cycles_per_packet_busy": num(busy),
                   "cycles_per_packet_total": num(total)}))
 PY
-  printf 'rig: %-6s flows=%-7s size=%-4s %s\n' "$sw" "$flows" "$size" \
+  printf 'rig: %-6s flows=%-7s size=%-4s rep=%s %s\n' "$sw" "$flows" "$size" "$rep" \
     "$(grep '^brisk-gen: [0-9.]* s:' "$D/gen.log" | sed 's/^brisk-gen: //') cycles/pkt=$busy"
 }
 
 i=0
 for size in $SIZES; do
   for flows in $FLOWS; do
-    # Alternate the order so drift on a shared machine does not favour one switch.
-    order=$SWITCHES
-    if [ $((i % 2)) = 1 ]; then order=$(echo "$SWITCHES" | tr ' ' '\n' | tac | tr '\n' ' '); fi
-    for sw in $order; do run_one "$sw" "$flows" "$size"; done
-    i=$((i + 1))
+    for rep in $(seq "$REPEAT"); do
+      # Alternate the order so drift on a shared machine does not favour one switch.
+      order=$SWITCHES
+      if [ $((i % 2)) = 1 ]; then order=$(echo "$SWITCHES" | tr ' ' '\n' | tac | tr '\n' ' '); fi
+      for sw in $order; do run_one "$sw" "$flows" "$size" "$rep"; done
+      i=$((i + 1))
+    done
   done
 done
 
 /usr/bin/python3 "$ROOT/perf/rig-report.py" "$RESULTS" "$OUT/rig-$STAMP" \
-  "$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); ${SECS} s per point after ${WARMUP} s warmup"
+  "$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); ${SECS} s per run after ${WARMUP} s warmup, median of $REPEAT run(s) per point; traffic: $([ "$PROTO" = tcp ] && echo "frontend -> backend1:80 TCP after handshakes, ACKs back" || echo "frontend <-> coredns UDP 53 both ways")"
 for ext in json md png; do
   [ -f "$OUT/rig-$STAMP.$ext" ] && cp "$OUT/rig-$STAMP.$ext" "$OUT/latest.$ext"
 done

@@ -44,7 +44,13 @@ pub struct Profile {
     pub count: u32,
     /// Frame length without the 4-byte FCS (the wire size minus 4), at least the headers.
     pub frame_len: usize,
+    /// Frame lengths (without FCS) taken in turn by flow index instead of `frame_len`, for
+    /// a size mix such as [`IMIX`] (empty: every frame is `frame_len`).
+    pub mix: Vec<usize>,
 }
+
+/// The simple IMIX on the wire: 7 x 64, 4 x 594, 1 x 1518 bytes, by flow index.
+pub const IMIX: [usize; 12] = [64, 594, 64, 64, 594, 64, 1518, 64, 594, 64, 594, 64];
 
 impl Profile {
     /// Parses `spec` (port names resolved through `ports`) and checks the rest.
@@ -88,7 +94,40 @@ impl Profile {
             vary,
             count,
             frame_len,
+            mix: Vec::new(),
         })
+    }
+
+    /// The same flows with frame sizes (on the wire) taken in turn by flow index.
+    pub fn with_size_mix(mut self, wire_sizes: &[usize]) -> Result<Profile, ProfileError> {
+        let headers = from_flow(&self.template, 0).len();
+        for &w in wire_sizes {
+            if !(64..=9004).contains(&w) || w - 4 < headers {
+                return Err(ProfileError::Size(format!(
+                    "{w} bytes in the size mix cannot hold {headers} bytes of headers + FCS"
+                )));
+            }
+        }
+        self.mix = wire_sizes.iter().map(|w| w - 4).collect();
+        self.frame_len = self.mix.iter().copied().min().unwrap_or(self.frame_len);
+        Ok(self)
+    }
+
+    /// The same flows with the TCP flags set to `flags` (a handshake's SYN, SYN-ACK, ACK);
+    /// sequence numbers follow from the endpoints, so the segments form one handshake.
+    pub fn with_tcp_flags(&self, flags: u16) -> Profile {
+        let mut p = self.clone();
+        pipeline::field::Field::TcpFlags.set(&mut p.template, u128::from(flags));
+        p
+    }
+
+    /// Frame length (without FCS) of flow `i`.
+    pub fn len_of(&self, i: u32) -> usize {
+        if self.mix.is_empty() {
+            self.frame_len
+        } else {
+            self.mix[(i % self.count) as usize % self.mix.len()]
+        }
     }
 
     /// The key of flow `i` (modulo the count).
@@ -105,7 +144,7 @@ impl Profile {
     pub fn frame(&self, i: u32) -> Vec<u8> {
         let k = self.key(i);
         let headers = from_flow(&k, 0).len();
-        from_flow(&k, self.frame_len - headers)
+        from_flow(&k, self.len_of(i) - headers)
     }
 
     /// Every flow's frame once, in order.

@@ -25,16 +25,23 @@ pub struct RunArgs {
     /// Field that differs between port I's flows: `I:FIELD` (default tp_src).
     #[arg(long = "vary", value_name = "I:FIELD")]
     vary: Vec<String>,
-    /// A ready profile: `antrea-udp` = port 0 is worker1's frontend pod sending UDP to
-    /// coredns (port 1), which answers; checked against the seed's worker1 flows.
+    /// A ready profile, checked against the seed's worker1 flows: `antrea-udp` = port 0 is
+    /// worker1's frontend pod (ofport 49) sending UDP to coredns (port 1, ofport 3), which
+    /// answers; `antrea-tcp` = frontend opening TCP connections to backend1:80 (port 1,
+    /// ofport 48) with full handshakes, then data one way and ACKs back.
     #[arg(long)]
     preset: Option<String>,
+    /// TCP handshake before measuring: `CLIENT:SERVER` port indexes (SYN from the client,
+    /// SYN-ACK from the server, ACK), so conntrack sees established connections.
+    #[arg(long, value_name = "CLIENT:SERVER")]
+    handshake: Option<String>,
     /// Flows per sending port.
     #[arg(long, default_value_t = 1)]
     flows: u32,
-    /// Frame size on the wire including FCS.
-    #[arg(long, default_value_t = 64)]
-    size: usize,
+    /// Frame size on the wire including FCS (64..9004), or `imix` (7 x 64, 4 x 594,
+    /// 1 x 1518 bytes, by flow index).
+    #[arg(long, default_value = "64")]
+    size: String,
     /// Rate per sending port in Mpps (0: as fast as the ports take them).
     #[arg(long, default_value_t = 0.0)]
     rate: f64,
@@ -76,6 +83,8 @@ fn indexed(v: &[String], what: &str) -> anyhow::Result<Vec<(usize, String)>> {
 }
 
 const PRESET_FE: &str = "udp,dl_src=be:2c:bf:e4:ec:c5,dl_dst=f2:82:cc:96:da:bd,nw_src=10.222.1.48,nw_dst=10.222.1.2,nw_ttl=64,tp_src=1024,tp_dst=53";
+const PRESET_TCP_FE: &str = "tcp,dl_src=be:2c:bf:e4:ec:c5,dl_dst=f2:32:d8:07:e2:a6,nw_src=10.222.1.48,nw_dst=10.222.1.47,nw_ttl=64,tp_src=1024,tp_dst=80,tcp_flags=0x018";
+const PRESET_TCP_BE: &str = "tcp,dl_src=f2:32:d8:07:e2:a6,dl_dst=be:2c:bf:e4:ec:c5,nw_src=10.222.1.47,nw_dst=10.222.1.48,nw_ttl=64,tp_src=80,tp_dst=1024,tcp_flags=0x010";
 const PRESET_DNS: &str = "udp,dl_src=f2:82:cc:96:da:bd,dl_dst=be:2c:bf:e4:ec:c5,nw_src=10.222.1.2,nw_dst=10.222.1.48,nw_ttl=64,tp_src=53,tp_dst=1024";
 
 struct Port {
@@ -113,6 +122,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
     let mut vary = indexed(&a.vary, "--vary")?;
     let mut ofports: Vec<(usize, String)> = indexed(&a.ofports, "--ofport")?;
     let mut expect_seed = a.expect_seed.clone();
+    let mut handshake = a.handshake.clone();
     match a.preset.as_deref() {
         None => {}
         Some("antrea-udp") => {
@@ -121,7 +131,14 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
             ofports = vec![(0, "49".into()), (1, "3".into())];
             expect_seed.get_or_insert_with(|| "worker1".into());
         }
-        Some(p) => bail!("--preset {p}: the presets are: antrea-udp"),
+        Some("antrea-tcp") => {
+            tx_specs = vec![(0, PRESET_TCP_FE.into()), (1, PRESET_TCP_BE.into())];
+            vary = vec![(0, "tp_src".into()), (1, "tp_dst".into())];
+            ofports = vec![(0, "49".into()), (1, "48".into())];
+            expect_seed.get_or_insert_with(|| "worker1".into());
+            handshake.get_or_insert_with(|| "0:1".into());
+        }
+        Some(p) => bail!("--preset {p}: the presets are: antrea-udp, antrea-tcp"),
     }
     if a.ports.is_empty() {
         bail!("give at least one --port DEVARGS");
@@ -136,7 +153,16 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
             .iter()
             .find(|(j, _)| j == i)
             .map_or("tp_src", |(_, f)| f.as_str());
-        let p = Profile::new(spec, &PortMap::default(), field, a.flows, a.size)?;
+        let p = match a.size.as_str() {
+            "imix" => Profile::new(spec, &PortMap::default(), field, a.flows, 64)?
+                .with_size_mix(&perf::gen::IMIX)?,
+            n => {
+                let n: usize = n
+                    .parse()
+                    .with_context(|| format!("--size {n}: a byte count or imix"))?;
+                Profile::new(spec, &PortMap::default(), field, a.flows, n)?
+            }
+        };
         if p.frame_len < pipeline::build::from_flow(&p.template, 0).len() + STAMP_LEN {
             bail!(
                 "--size {}: too small for the headers plus the {STAMP_LEN}-byte stamp",
@@ -145,6 +171,24 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
         }
         profiles[*i] = Some(p);
     }
+    // The handshake's three phases: (sending port, its segments).
+    let prelude: Vec<(usize, Profile)> = match &handshake {
+        None => Vec::new(),
+        Some(h) => {
+            let (c, sv) = h
+                .split_once(':')
+                .and_then(|(c, s)| Some((c.parse::<usize>().ok()?, s.parse::<usize>().ok()?)))
+                .with_context(|| format!("--handshake {h}: expected CLIENT:SERVER port indexes"))?;
+            let (Some(Some(cp)), Some(Some(sp))) = (profiles.get(c), profiles.get(sv)) else {
+                bail!("--handshake {h}: both ports need a --tx profile");
+            };
+            vec![
+                (c, cp.with_tcp_flags(0x002)),
+                (sv, sp.with_tcp_flags(0x012)),
+                (c, cp.with_tcp_flags(0x010)),
+            ]
+        }
+    };
     let expect = match &expect_seed {
         Some(node) => {
             let mut of = vec![0u32; n];
@@ -161,7 +205,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
             .with_context(|| format!("--expect-seed {node}"))?;
             let b = pipeline::seed::bridge(node, &flows, Default::default());
             eprintln!("brisk-gen: computing what {node}'s flows deliver for every flow");
-            Some(Expectations::compute(&b, &profiles, &of))
+            Some(Expectations::compute(&b, &prelude, &profiles, &of))
         }
         None => None,
     };
@@ -213,6 +257,16 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
             bail!("links not up after {} s", a.wait_link);
         }
         std::thread::sleep(Duration::from_millis(100));
+    }
+    for (pi, prof) in &prelude {
+        let frames = prof.frames();
+        let (sent, got) = send_all(&mut ports, *pi, &frames, &pool);
+        let what = match pipeline::field::Field::TcpFlags.get(&prof.template) {
+            0x002 => "SYN",
+            0x012 => "SYN-ACK",
+            _ => "ACK",
+        };
+        eprintln!("brisk-gen: handshake: port {pi} sent {sent} {what} segments, {got} arrived");
     }
     eprintln!(
         "brisk-gen: {} ports up; {} flows x {} B per sending port; warmup {} s, measuring {} s",
@@ -381,7 +435,12 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
         hist.quantile(0.5),
         hist.quantile(0.99),
         hist.quantile(0.999),
-        if expect.is_some() { "" } else { " (not checked)" }
+        match &expect {
+            Some(e) if e.counts.iter().any(|&c| c > perf::traffic::CHECKED_FLOWS) =>
+                " (checked: the first 65,536 flows of each port)",
+            Some(_) => "",
+            None => " (not checked)",
+        }
     );
     if let Some(j) = &a.json {
         let v = serde_json::json!({
@@ -417,6 +476,48 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
     drop(pool);
     eal.cleanup()?;
     Ok(())
+}
+
+/// Sends `frames` (unstamped) from port `pi` at a pace the switch's slow path can take
+/// (every frame is a new flow), draining every port meanwhile; returns (sent, received).
+fn send_all(ports: &mut [Port], pi: usize, frames: &[Vec<u8>], pool: &Mempool) -> (u64, u64) {
+    let hz = tsc_hz();
+    // 32 frames per 20 us: 1.6 Mpps, below an upcall-bound switch's budget.
+    let gap = hz / 50_000;
+    let mut batch = MbufBatch::new();
+    let mut rxb = MbufBatch::new();
+    let (mut sent, mut got) = (0u64, 0u64);
+    let mut drain = |ports: &mut [Port], got: &mut u64| {
+        for p in ports.iter_mut() {
+            *got += p.eth.rx_burst(0, &mut rxb) as u64;
+            rxb.free_all();
+        }
+    };
+    for chunk in frames.chunks(32) {
+        let due = rdtsc() + gap;
+        while batch.is_empty() && !batch.alloc_bulk(pool, chunk.len()) {
+            drain(ports, &mut got);
+        }
+        for (k, f) in chunk.iter().enumerate() {
+            let m = batch.get_mut(k).expect("allocated");
+            if let Some(d) = m.append(f.len() as u16) {
+                d.copy_from_slice(f);
+            }
+        }
+        while !batch.is_empty() && !switch::signal::stop_requested() {
+            sent += ports[pi].eth.tx_burst(0, &mut batch) as u64;
+            drain(ports, &mut got);
+        }
+        while rdtsc() < due {
+            drain(ports, &mut got);
+        }
+    }
+    let until = rdtsc() + hz / 5;
+    while rdtsc() < until {
+        drain(ports, &mut got);
+    }
+    batch.free_all();
+    (sent, got)
 }
 
 fn sum(ports: &[Port], tot: &Totals) -> Totals {
