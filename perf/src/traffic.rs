@@ -5,7 +5,7 @@
 
 use crate::gen::Profile;
 use pipeline::bridge::Bridge;
-use pipeline::dpaction::{Collect, Packet};
+use pipeline::dpaction::{Collect, Packet, TunnelMeta};
 use pipeline::packet::{Frame, VecFrame};
 
 /// Bytes of the stamp at the end of every generated frame.
@@ -193,6 +193,9 @@ pub struct Expected {
     pub head: Vec<u8>,
     /// Its L4 checksum's offset, if stamping changes it.
     pub csum_at: Option<usize>,
+    /// It leaves through the tunnel: `head` is the inner frame, which must be the end of
+    /// the received frame (the outer headers are the switch's to choose).
+    pub encapsulated: bool,
 }
 
 /// The checksum a received frame should carry: `head`'s (zero-stamp) checksum updated for
@@ -236,20 +239,24 @@ impl Expectations {
     /// connection; the second round's outputs are what the switch must deliver.
     /// `ofports[i]` is the OpenFlow port generator port i is attached to. `prelude` is sent
     /// first, phase by phase (a TCP handshake: the client's SYNs, the server's SYN-ACKs, the
-    /// client's ACKs), each phase as (generator port, its frames).
+    /// client's ACKs), each phase as (generator port, its frames). `tunnels[i]`, when given,
+    /// is the tunnel metadata port i's frames arrive with (pre-encapsulated Geneve sent to
+    /// the switch's uplink: they enter the pipeline decapsulated, on the tunnel's ofport).
     pub fn compute(
         bridge: &Bridge,
         prelude: &[(usize, Profile)],
         profiles: &[Option<Profile>],
         ofports: &[u32],
+        tunnels: &[Option<TunnelMeta>],
     ) -> Self {
+        let tun = |pi: usize| tunnels.get(pi).and_then(Option::as_ref);
         for (pi, prof) in prelude {
             for i in 0..prof.count.min(CHECKED_FLOWS) {
                 let frame = prof.frame(i);
                 let mut out = Collect::new();
                 pipeline::slowpath::process(
                     bridge,
-                    Packet::new(VecFrame::new(&frame), ofports[*pi], None),
+                    Packet::new(VecFrame::new(&frame), ofports[*pi], tun(*pi)),
                     1,
                     &mut out,
                     None,
@@ -281,21 +288,23 @@ impl Expectations {
                     let mut out = Collect::new();
                     pipeline::slowpath::process(
                         bridge,
-                        Packet::new(VecFrame::new(&frame), ofports[pi], None),
+                        Packet::new(VecFrame::new(&frame), ofports[pi], tun(pi)),
                         2 + u64::from(round),
                         &mut out,
                         None,
                     );
                     if round == 1 {
-                        by_port[pi][i as usize] = out.outputs.first().and_then(|(port, _, p)| {
-                            let rx = ofports.iter().position(|o| o == port)? as u8;
-                            let d = p.frame.data();
-                            Some(Expected {
-                                port: rx,
-                                csum_at: l4_csum_offset(d),
-                                head: d[..d.len() - STAMP_LEN].to_vec(),
-                            })
-                        });
+                        by_port[pi][i as usize] =
+                            out.outputs.first().and_then(|(port, meta, p)| {
+                                let rx = ofports.iter().position(|o| o == port)? as u8;
+                                let d = p.frame.data();
+                                Some(Expected {
+                                    port: rx,
+                                    csum_at: l4_csum_offset(d),
+                                    head: d[..d.len() - STAMP_LEN].to_vec(),
+                                    encapsulated: meta.is_some(),
+                                })
+                            });
                     }
                 }
             }
@@ -321,6 +330,11 @@ impl Expectations {
         match &flows[f] {
             Some(e) => {
                 let head = &e.head;
+                let frame = if e.encapsulated && frame.len() > head.len() + STAMP_LEN {
+                    &frame[frame.len() - head.len() - STAMP_LEN..]
+                } else {
+                    frame
+                };
                 if e.port != rx || frame.len() != head.len() + STAMP_LEN {
                     return false;
                 }
@@ -393,7 +407,7 @@ mod tests {
             64,
         )
         .unwrap();
-        let e = Expectations::compute(&b, &[], &[Some(fe.clone()), Some(dns)], &[49, 3]);
+        let e = Expectations::compute(&b, &[], &[Some(fe.clone()), Some(dns)], &[49, 3], &[]);
         for i in 0..4u32 {
             let x = e.by_port[0][i as usize].clone().expect("forwarded");
             assert_eq!(x.port, 1);
@@ -478,7 +492,7 @@ mod tests {
             Some(client.with_tcp_flags(0x018)),
             Some(server.with_tcp_flags(0x010)),
         ];
-        let none = Expectations::compute(&b, &[], &data, &[49, 48]);
+        let none = Expectations::compute(&b, &[], &data, &[49, 48], &[]);
         assert!(
             none.by_port[0].iter().all(Option::is_none),
             "mid-stream data must not pass"
@@ -489,7 +503,7 @@ mod tests {
             (1, server.with_tcp_flags(0x012)),
             (0, client.with_tcp_flags(0x010)),
         ];
-        let e = Expectations::compute(&b, &hs, &data, &[49, 48]);
+        let e = Expectations::compute(&b, &hs, &data, &[49, 48], &[]);
         for i in 0..3 {
             assert_eq!(
                 e.by_port[0][i]
@@ -524,5 +538,32 @@ mod tests {
         assert_eq!(lens[..12], crate::gen::IMIX[..]);
         assert_eq!(lens[12..], crate::gen::IMIX[..]);
         assert_eq!(lens.iter().filter(|&&l| l == 64).count(), 14);
+    }
+
+    #[test]
+    fn tunnel_arrivals_are_expected_decapsulated_and_rewritten() {
+        // worker2's backend2 (10.222.2.34) -> worker1's coredns (10.222.1.2) UDP 53, arriving
+        // on the tunnel (ofport 1): table 70 rewrites the MACs and decrements the TTL.
+        let b = crate::seed_bridge("worker1", Default::default());
+        let p = Profile::new(
+            "udp,dl_src=02:d8:4e:3f:92:1d,dl_dst=aa:bb:cc:dd:ee:ff,nw_src=10.222.2.34,nw_dst=10.222.1.2,nw_ttl=63,tp_src=1024,tp_dst=53",
+            &Default::default(),
+            "tp_src",
+            2,
+            64,
+        )
+        .unwrap();
+        let meta = TunnelMeta {
+            src: pipeline::build::ip("10.79.1.202"),
+            dst: pipeline::build::ip("10.79.1.201"),
+            md_present: 1,
+            ..Default::default()
+        };
+        let e = Expectations::compute(&b, &[], &[Some(p.clone()), None], &[1, 3], &[Some(meta), None]);
+        let x = e.by_port[0][0].as_ref().expect("delivered to coredns");
+        assert_eq!(x.port, 1);
+        assert!(!x.encapsulated);
+        assert_eq!(x.head[0..6], [0xf2, 0x82, 0xcc, 0x96, 0xda, 0xbd], "pod MAC");
+        assert_eq!(x.head[14 + 8], 62, "TTL decremented");
     }
 }

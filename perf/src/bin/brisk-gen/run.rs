@@ -8,7 +8,10 @@ use perf::gen::Profile;
 use perf::traffic::{
     l4_csum_offset, read_stamp, write_stamp_csum, Expectations, Histogram, Stamp, STAMP_LEN,
 };
+use pipeline::dpaction::TunnelMeta;
+use pipeline::geneve::{self, PushParams, TlvMap};
 use pipeline::ofctl::PortMap;
+use pipeline::packet::{Frame, VecFrame};
 use std::time::{Duration, Instant};
 use switch::dpdk::{rdtsc, tsc_hz, Eal, EthPort, MbufBatch, Mempool, PortConf};
 
@@ -48,6 +51,15 @@ pub struct RunArgs {
     /// Seconds to measure.
     #[arg(long, default_value_t = 10)]
     duration: u64,
+    /// Stop after sending this many frames while measuring (the duration is then a limit).
+    #[arg(long)]
+    packets: Option<u64>,
+    /// Send port I's frames pre-encapsulated in Geneve, as a remote node would:
+    /// `I:SRC_IP>DST_IP[,vni=N][,md0=V][,src_mac=M][,dst_mac=M]` (md0: tun_metadata0 in
+    /// the seed's TLV map, class 0x104 type 0x80). With --expect-seed give that port's
+    /// --ofport as the tunnel's OpenFlow port.
+    #[arg(long, value_name = "I:SRC>DST[,...]")]
+    encap: Vec<String>,
     /// Seconds of traffic before measuring (connections get established, caches warm).
     #[arg(long, default_value_t = 2)]
     warmup: u64,
@@ -189,6 +201,14 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
             ]
         }
     };
+    let mut tunnels: Vec<Option<(TunnelMeta, PushParams)>> = vec![None; n];
+    for (i, spec) in indexed(&a.encap, "--encap")? {
+        if i >= n {
+            bail!("--encap {i}: there are only {n} ports");
+        }
+        tunnels[i] = Some(parse_encap(&spec).with_context(|| format!("--encap {i}:{spec}"))?);
+    }
+    let tlv = seed_tlv();
     let expect = match &expect_seed {
         Some(node) => {
             let mut of = vec![0u32; n];
@@ -205,7 +225,9 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
             .with_context(|| format!("--expect-seed {node}"))?;
             let b = pipeline::seed::bridge(node, &flows, Default::default());
             eprintln!("brisk-gen: computing what {node}'s flows deliver for every flow");
-            Some(Expectations::compute(&b, &prelude, &profiles, &of))
+            let metas: Vec<Option<TunnelMeta>> =
+                tunnels.iter().map(|t| t.map(|(m, _)| m)).collect();
+            Some(Expectations::compute(&b, &prelude, &profiles, &of, &metas))
         }
         None => None,
     };
@@ -229,7 +251,22 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
             &pool,
         )
         .with_context(|| format!("starting port {i} ({d})"))?;
-        let frames = profiles[i].as_ref().map(|p| p.frames()).unwrap_or_default();
+        let mut frames = profiles[i].as_ref().map(|p| p.frames()).unwrap_or_default();
+        // Where the stamp's checksum update goes: the inner L4 checksum, after the outer
+        // headers when the port sends Geneve.
+        let mut csum_at = frames.first().and_then(|f| l4_csum_offset(f));
+        if let Some((meta, params)) = &tunnels[i] {
+            let inner_len = frames.first().map_or(0, Vec::len);
+            for f in frames.iter_mut() {
+                let mut vf = VecFrame::with_headroom(f, 256);
+                let h = (f.len() as u32).wrapping_mul(0x9e37_79b9) ^ (f[f.len() / 2] as u32);
+                geneve::push(&mut vf, meta, &tlv, params, h, 9000)
+                    .map_err(|e| anyhow::anyhow!("--encap on port {i}: {e}"))?;
+                *f = vf.data().to_vec();
+            }
+            let outer = frames.first().map_or(0, |f| f.len() - inner_len);
+            csum_at = csum_at.map(|c| c + outer);
+        }
         let gap = if a.rate > 0.0 {
             (hz as f64 * 32.0 / (a.rate * 1e6)) as u64
         } else {
@@ -237,7 +274,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
         };
         ports.push(Port {
             eth,
-            csum_at: frames.first().and_then(|f| l4_csum_offset(f)),
+            csum_at,
             frames,
             next: 0,
             seq: 0,
@@ -289,7 +326,17 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
     let ns_per_tick = 1e9 / hz as f64;
     let mut now = rdtsc();
     let mut per_second = Vec::new();
+    let end = if a.packets.is_some() {
+        measure_from + a.duration.max(3600) * hz
+    } else {
+        end
+    };
     while now < end && !switch::signal::stop_requested() {
+        if let (Some(limit), true) = (a.packets, measuring) {
+            if ports.iter().map(|p| p.tx).sum::<u64>() >= limit {
+                break;
+            }
+        }
         if !measuring && now >= measure_from {
             measuring = true;
             tot = Totals::default();
@@ -518,6 +565,75 @@ fn send_all(ports: &mut [Port], pi: usize, frames: &[Vec<u8>], pool: &Mempool) -
     }
     batch.free_all();
     (sent, got)
+}
+
+/// The seed's Geneve TLV map (Antrea's `tun_metadata0`).
+fn seed_tlv() -> TlvMap {
+    let mut m = TlvMap::default();
+    m.add("{class=0x104,type=0x80,len=4}->tun_metadata0")
+        .expect("the seed's TLV map parses");
+    m
+}
+
+fn parse_encap(spec: &str) -> anyhow::Result<(TunnelMeta, PushParams)> {
+    let mut parts = spec.split(',');
+    let ends = parts.next().unwrap_or_default();
+    let (src, dst) = ends
+        .split_once('>')
+        .context("expected SRC_IP>DST_IP first")?;
+    let ip = |s: &str| -> anyhow::Result<u32> {
+        Ok(u32::from(
+            s.parse::<std::net::Ipv4Addr>()
+                .with_context(|| format!("'{s}' is not an IPv4 address"))?,
+        ))
+    };
+    let mac = |s: &str| -> anyhow::Result<u64> {
+        let b: Vec<u8> = s
+            .split(':')
+            .map(|x| u8::from_str_radix(x, 16))
+            .collect::<Result<_, _>>()
+            .with_context(|| format!("'{s}' is not a MAC address"))?;
+        if b.len() != 6 {
+            bail!("'{s}' is not a MAC address");
+        }
+        Ok(b.iter().fold(0u64, |acc, &x| acc << 8 | u64::from(x)))
+    };
+    let mut meta = TunnelMeta {
+        src: ip(src)?,
+        dst: ip(dst)?,
+        ttl: 64,
+        ..Default::default()
+    };
+    let mut params = PushParams {
+        src_mac: 0x02_00_00_00_00_02,
+        dst_mac: 0x02_00_00_00_00_01,
+        local_ip: meta.src,
+        dst_port: geneve::GENEVE_PORT,
+        csum: false,
+        ttl: 64,
+        ip_id: 0,
+    };
+    for kv in parts {
+        let (k, v) = kv.split_once('=').with_context(|| format!("'{kv}': expected KEY=VALUE"))?;
+        let num = |v: &str| -> anyhow::Result<u64> {
+            let r = match v.strip_prefix("0x") {
+                Some(h) => u64::from_str_radix(h, 16),
+                None => v.parse(),
+            };
+            r.with_context(|| format!("{k}: '{v}' is not a number"))
+        };
+        match k {
+            "vni" => meta.tun_id = num(v)?,
+            "md0" => {
+                meta.md[0] = num(v)?;
+                meta.md_present |= 1;
+            }
+            "src_mac" => params.src_mac = mac(v)?,
+            "dst_mac" => params.dst_mac = mac(v)?,
+            _ => bail!("'{k}': the keys are vni, md0, src_mac, dst_mac"),
+        }
+    }
+    Ok((meta, params))
 }
 
 fn sum(ports: &[Port], tot: &Totals) -> Totals {
