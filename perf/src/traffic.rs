@@ -49,13 +49,14 @@ pub fn l4_csum_offset(frame: &[u8]) -> Option<usize> {
         return None;
     }
     let ihl = usize::from(frame.get(l3)? & 0x0f) * 4;
-    let off = match frame.get(l3 + 9)? {
-        6 => l3 + ihl + 16,
-        17 => l3 + ihl + 6,
+    let (off, udp) = match frame.get(l3 + 9)? {
+        6 => (l3 + ihl + 16, false),
+        17 => (l3 + ihl + 6, true),
         _ => return None,
     };
+    // A zero UDP checksum means "none"; a zero TCP checksum is just a checksum.
     let c = frame.get(off..off + 2)?;
-    (c != [0, 0] && off + 2 <= frame.len() - STAMP_LEN).then_some(off)
+    (!(udp && c == [0, 0]) && off + 2 <= frame.len().checked_sub(STAMP_LEN)?).then_some(off)
 }
 
 /// Writes the stamp like [`write_stamp`] into a frame whose stamp bytes were zero when its
@@ -559,11 +560,44 @@ mod tests {
             md_present: 1,
             ..Default::default()
         };
-        let e = Expectations::compute(&b, &[], &[Some(p.clone()), None], &[1, 3], &[Some(meta), None]);
+        let e = Expectations::compute(
+            &b,
+            &[],
+            &[Some(p.clone()), None],
+            &[1, 3],
+            &[Some(meta), None],
+        );
         let x = e.by_port[0][0].as_ref().expect("delivered to coredns");
         assert_eq!(x.port, 1);
         assert!(!x.encapsulated);
-        assert_eq!(x.head[0..6], [0xf2, 0x82, 0xcc, 0x96, 0xda, 0xbd], "pod MAC");
+        assert_eq!(
+            x.head[0..6],
+            [0xf2, 0x82, 0xcc, 0x96, 0xda, 0xbd],
+            "pod MAC"
+        );
         assert_eq!(x.head[14 + 8], 62, "TTL decremented");
+    }
+
+    #[test]
+    fn a_zero_tcp_checksum_is_still_a_checksum() {
+        // Flow 9326 of the antrea-tcp preset's client has a zero-stamp checksum of 0x0000:
+        // it must still be updated for the stamp and checked as one.
+        let p = Profile::new(
+            "tcp,dl_src=be:2c:bf:e4:ec:c5,dl_dst=f2:32:d8:07:e2:a6,nw_src=10.222.1.48,nw_dst=10.222.1.47,nw_ttl=64,tp_src=1024,tp_dst=80,tcp_flags=0x018",
+            &Default::default(),
+            "tp_src",
+            50_000,
+            80,
+        )
+        .unwrap();
+        let zero = (0..50_000)
+            .map(|i| p.frame(i))
+            .find(|f| f[50..52] == [0, 0])
+            .expect("some flow has a zero TCP checksum");
+        assert_eq!(l4_csum_offset(&zero), Some(50));
+        let mut udp = p.frame(0);
+        udp[23] = 17;
+        udp[40..42].copy_from_slice(&[0, 0]);
+        assert_eq!(l4_csum_offset(&udp), None, "UDP without a checksum");
     }
 }

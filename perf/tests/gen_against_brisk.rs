@@ -36,7 +36,10 @@ fn wait_for(path: &Path, secs: u64, child: &mut Child, what: &str) {
         if let Ok(Some(st)) = child.try_wait() {
             panic!("{what} exited early ({st})");
         }
-        assert!(t.elapsed() < Duration::from_secs(secs), "{what}: no {path:?}");
+        assert!(
+            t.elapsed() < Duration::from_secs(secs),
+            "{what}: no {path:?}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -48,7 +51,10 @@ fn tcp_through_the_worker1_pipeline_over_vhost_user() {
     std::fs::create_dir_all(&dir).unwrap();
     let fe = dir.join("fe.sock");
     let be = dir.join("be.sock");
-    let flows = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/antrea-seed/worker1.flows");
+    let flows = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../testdata/antrea-seed/worker1.flows"
+    );
     std::fs::write(
         dir.join("bridge.yaml"),
         format!(
@@ -73,7 +79,15 @@ flows: {flows}
     let json = dir.join("gen.json");
     let mut gen = Kill(
         Command::new(GEN)
-            .args(["run", "--preset", "antrea-tcp", "--flows", "200", "--size", "128"])
+            .args([
+                "run",
+                "--preset",
+                "antrea-tcp",
+                "--flows",
+                "200",
+                "--size",
+                "128",
+            ])
             .args(["--packets", "100000", "--duration", "60", "--warmup", "1"])
             .arg("--json")
             .arg(&json)
@@ -81,7 +95,15 @@ flows: {flows}
             .arg(format!("net_virtio_user0,path={},server=1", fe.display()))
             .arg("--port")
             .arg(format!("net_virtio_user1,path={},server=1", be.display()))
-            .args(["--", "-l", "0", "--no-huge", "-m", "256", "--single-file-segments"])
+            .args([
+                "--",
+                "-l",
+                "0",
+                "--no-huge",
+                "-m",
+                "256",
+                "--single-file-segments",
+            ])
             .args(["--no-pci", "--no-telemetry", "--log-level=warning"])
             .arg(format!("--file-prefix=gt{pid}"))
             .stdout(Stdio::piped())
@@ -98,7 +120,16 @@ flows: {flows}
             .arg(dir.join("bridge.yaml"))
             .arg("--socket")
             .arg(dir.join("ctl.sock"))
-            .args(["--stats-interval", "0", "--", "-l", "0", "--no-huge", "-m", "256"])
+            .args([
+                "--stats-interval",
+                "0",
+                "--",
+                "-l",
+                "0",
+                "--no-huge",
+                "-m",
+                "256",
+            ])
             .args(["--no-pci", "--no-telemetry", "--log-level=warning"])
             .arg(format!("--file-prefix=gs{pid}"))
             .stdout(Stdio::null())
@@ -111,7 +142,10 @@ flows: {flows}
         if let Some(st) = gen.0.try_wait().unwrap() {
             break st;
         }
-        assert!(t.elapsed() < Duration::from_secs(120), "brisk-gen did not finish");
+        assert!(
+            t.elapsed() < Duration::from_secs(120),
+            "brisk-gen did not finish"
+        );
         std::thread::sleep(Duration::from_millis(200));
     };
     let mut err = String::new();
@@ -126,7 +160,11 @@ flows: {flows}
     }
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-    let n = |k: &str| report[k].as_u64().unwrap_or_else(|| panic!("{k} in {report}"));
+    let n = |k: &str| {
+        report[k]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{k} in {report}"))
+    };
     assert!(n("tx_packets") >= 100_000, "{report}");
     assert!(
         n("rx_packets") * 100 >= n("tx_packets") * 99,

@@ -570,72 +570,81 @@ impl Conntrack {
             }
             Proto::Other => {}
         }
-        // Look up in either direction.
-        if let Some(conn) = self.get(&key) {
-            let reply = conn.reply == key && conn.orig != key;
-            let mut st = conn.st.lock();
-            if st.dead || st.expires_ms <= now_ms {
-                drop(st);
-                self.remove(&conn, true);
-            } else {
-                let upd = self.update(&conn, &mut st, pkt, reply, now_ms);
-                match upd {
-                    Upd::Invalid => {
-                        drop(st);
-                        return self.invalid(cmd.zone);
-                    }
-                    Upd::Recreate => {
-                        st.dead = true;
-                        drop(st);
-                        self.remove(&conn, false);
-                        // fall through to new-connection handling below
-                    }
-                    Upd::Valid | Upd::ValidNew => {
-                        if cmd.force && cmd.commit && reply {
-                            st.dead = true;
-                            drop(st);
-                            self.remove(&conn, false);
-                        } else {
-                            let d = usize::from(reply);
-                            st.packets[d] += 1;
-                            st.bytes[d] += pkt.l4_len as u64;
-                            if cmd.commit {
-                                if let Some((v, m)) = cmd.set_mark {
-                                    st.mark = (st.mark & !m) | (v & m);
+        // Look up in either direction. A live connection and a valid packet (nearly every
+        // packet) are served under the shard lock without taking a reference to the
+        // connection; the rest leave with one, to be removed once the lock is released.
+        let h = self.key_hash(&key);
+        let ended = {
+            let map = self.shard(h).map.lock();
+            match map.find(h, |e| e.0 == key) {
+                None => None,
+                Some((_, conn)) => {
+                    let reply = conn.reply == key && conn.orig != key;
+                    let mut st = conn.st.lock();
+                    if st.dead || st.expires_ms <= now_ms {
+                        Some((conn.clone(), true))
+                    } else {
+                        match self.update(conn, &mut st, pkt, reply, now_ms) {
+                            Upd::Invalid => {
+                                drop(st);
+                                drop(map);
+                                return self.invalid(cmd.zone);
+                            }
+                            // A new connection on the same tuple, or a forced commit in
+                            // the reply direction: this one ends, a new one may start.
+                            Upd::Recreate => {
+                                st.dead = true;
+                                Some((conn.clone(), false))
+                            }
+                            Upd::Valid | Upd::ValidNew if cmd.force && cmd.commit && reply => {
+                                st.dead = true;
+                                Some((conn.clone(), false))
+                            }
+                            upd @ (Upd::Valid | Upd::ValidNew) => {
+                                let d = usize::from(reply);
+                                st.packets[d] += 1;
+                                st.bytes[d] += pkt.l4_len as u64;
+                                if cmd.commit {
+                                    if let Some((v, m)) = cmd.set_mark {
+                                        st.mark = (st.mark & !m) | (v & m);
+                                    }
+                                    if let Some((v, m)) = cmd.set_label {
+                                        st.label = (st.label & !m) | (v & m);
+                                    }
                                 }
-                                if let Some((v, m)) = cmd.set_label {
-                                    st.label = (st.label & !m) | (v & m);
+                                let mut state = cs::TRK
+                                    | if upd == Upd::ValidNew {
+                                        cs::NEW
+                                    } else {
+                                        cs::EST
+                                    };
+                                if reply {
+                                    state |= cs::RPL;
                                 }
-                            }
-                            let mut state = cs::TRK
-                                | if upd == Upd::ValidNew {
-                                    cs::NEW
-                                } else {
-                                    cs::EST
+                                let nat = cmd.nat.and_then(|_| conn_nat_rewrite(conn, reply));
+                                if nat.is_some() {
+                                    state |= match conn.nat {
+                                        Some(NatKind::Src) => cs::SNAT,
+                                        Some(NatKind::Dst) => cs::DNAT,
+                                        None => 0,
+                                    };
+                                }
+                                return CtVerdict {
+                                    state,
+                                    zone: cmd.zone,
+                                    mark: st.mark,
+                                    label: st.label,
+                                    nat,
+                                    refused: false,
                                 };
-                            if reply {
-                                state |= cs::RPL;
                             }
-                            let nat = cmd.nat.and_then(|_| conn_nat_rewrite(&conn, reply));
-                            if nat.is_some() {
-                                state |= match conn.nat {
-                                    Some(NatKind::Src) => cs::SNAT,
-                                    Some(NatKind::Dst) => cs::DNAT,
-                                    None => 0,
-                                };
-                            }
-                            return CtVerdict {
-                                state,
-                                zone: cmd.zone,
-                                mark: st.mark,
-                                label: st.label,
-                                nat,
-                                refused: false,
-                            };
                         }
                     }
                 }
             }
+        };
+        if let Some((conn, expired)) = ended {
+            self.remove(&conn, expired);
         }
         // No connection: may this packet start one?
         let valid_new = match proto {

@@ -410,6 +410,9 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
                 if let Some(e) = &expect {
                     if !e.check(pi as u8, d, &s) {
                         tot.unexpected += 1;
+                        if tot.unexpected <= 3 && std::env::var_os("BRISK_GEN_SHOW").is_some() {
+                            eprintln!("unexpected on port {pi}: stamp {s:?} frame {d:02x?}");
+                        }
                     }
                 }
                 if let Some(ls) = last_seq.get_mut(usize::from(s.port)) {
@@ -582,10 +585,9 @@ fn parse_encap(spec: &str) -> anyhow::Result<(TunnelMeta, PushParams)> {
         .split_once('>')
         .context("expected SRC_IP>DST_IP first")?;
     let ip = |s: &str| -> anyhow::Result<u32> {
-        Ok(u32::from(
-            s.parse::<std::net::Ipv4Addr>()
-                .with_context(|| format!("'{s}' is not an IPv4 address"))?,
-        ))
+        Ok(u32::from(s.parse::<std::net::Ipv4Addr>().with_context(
+            || format!("'{s}' is not an IPv4 address"),
+        )?))
     };
     let mac = |s: &str| -> anyhow::Result<u64> {
         let b: Vec<u8> = s
@@ -614,7 +616,9 @@ fn parse_encap(spec: &str) -> anyhow::Result<(TunnelMeta, PushParams)> {
         ip_id: 0,
     };
     for kv in parts {
-        let (k, v) = kv.split_once('=').with_context(|| format!("'{kv}': expected KEY=VALUE"))?;
+        let (k, v) = kv
+            .split_once('=')
+            .with_context(|| format!("'{kv}': expected KEY=VALUE"))?;
         let num = |v: &str| -> anyhow::Result<u64> {
             let r = match v.strip_prefix("0x") {
                 Some(h) => u64::from_str_radix(h, 16),
