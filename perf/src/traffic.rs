@@ -74,13 +74,21 @@ pub fn write_stamp_csum(frame: &mut [u8], s: Stamp, csum_at: Option<usize>) {
 /// the value computed while the stamp bytes were zero.
 #[inline]
 fn stamped_csum(frame: &[u8], at: usize) -> u16 {
+    let base = u16::from_be_bytes([frame[at], frame[at + 1]]);
+    with_stamp(base, frame, at)
+}
+
+/// `base` (a checksum over the frame with a zero stamp) updated for the stamp at the end of
+/// `frame` (RFC 1624: the old words were zero, so only the new ones are added).
+#[inline]
+fn with_stamp(base: u16, frame: &[u8], at: usize) -> u16 {
     let n = frame.len();
     // The stamp's bytes pair with their neighbours across 16-bit words when it starts at an
     // odd distance from the checksummed segment's start (an odd-length frame).
     let odd = (n - STAMP_LEN - at) % 2 == 1;
-    let mut sum = u32::from(!u16::from_be_bytes([frame[at], frame[at + 1]]));
+    let mut sum = u32::from(!base);
     for w in frame[n - STAMP_LEN..].chunks(2) {
-        let v = u16::from_be_bytes([w[0], *w.get(1).unwrap_or(&0)]);
+        let v = u16::from_be_bytes([w[0], w[1]]);
         sum += u32::from(if odd { v.rotate_left(8) } else { v });
     }
     while sum > 0xffff {
@@ -202,26 +210,11 @@ pub struct Expected {
 /// The checksum a received frame should carry: `head`'s (zero-stamp) checksum updated for
 /// the stamp `frame` carries.
 fn stamped_csum_of(head: &[u8], frame: &[u8], at: usize) -> u16 {
-    let mut w = [0u8; 2 + STAMP_LEN];
-    let n = frame.len();
-    w[..2].copy_from_slice(&head[at..at + 2]);
-    w[2..].copy_from_slice(&frame[n - STAMP_LEN..]);
-    // Same parity of the stamp's distance from the checksum as in the frame.
-    let odd = (n - STAMP_LEN - at) % 2 == 1;
-    let mut sum = u32::from(!u16::from_be_bytes([w[0], w[1]]));
-    for c in w[2..].chunks(2) {
-        let v = u16::from_be_bytes([c[0], c[1]]);
-        sum += u32::from(if odd { v.rotate_left(8) } else { v });
-    }
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    match !(sum as u16) {
-        0 => 0xffff,
-        c => c,
-    }
+    with_stamp(u16::from_be_bytes([head[at], head[at + 1]]), frame, at)
 }
 
+/// What the switch should deliver for each flow each generator port sends, so that every
+/// received frame can be checked, not just counted.
 pub struct Expectations {
     /// `[tx port][flow] -> (rx port, header bytes)`; None where the switch should drop.
     /// Only the first [`CHECKED_FLOWS`] flows of each port are computed.

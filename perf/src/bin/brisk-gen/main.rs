@@ -52,7 +52,7 @@ enum Cmd {
     },
     /// Send and receive on DPDK ports; report rates, loss, latency, reordering and frames
     /// the switch should not have delivered. EAL arguments go after `--`.
-    Run(run::RunArgs),
+    Run(Box<run::RunArgs>),
 }
 
 fn port_map(specs: &[String]) -> anyhow::Result<PortMap> {
@@ -81,7 +81,7 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.cmd {
-        Cmd::Run(a) => run::run(a),
+        Cmd::Run(a) => run::run(*a),
         Cmd::Pcap {
             out,
             spec,
