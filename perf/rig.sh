@@ -205,6 +205,8 @@ brisk_stop() { kill -TERM "$SW_PID"; wait "$SW_PID" || { cat "$D/switch.log" >&2
 OVS_ENV=()
 ovs() { env "${OVS_ENV[@]}" "$@"; }
 vsctl() { ovs ovs-vsctl --db="unix:$D/ovs/db.sock" --timeout=30 "$@"; }
+# ovs_if's output is split into words on purpose (type=... options:...).
+# shellcheck disable=SC2046
 ovs_start() {
   mkdir -p "$D/ovs"
   OVS_ENV=(OVS_RUNDIR="$D/ovs" OVS_DBDIR="$D/ovs" OVS_LOGDIR="$D/ovs" OVS_PKGDATADIR=/usr/share/openvswitch)
@@ -225,7 +227,6 @@ ovs_start() {
     options:remote_ip=flow options:key=flow ofport_request=1 \
     -- add-port br-int antrea-gw0 -- set interface antrea-gw0 type=dpdk \
     options:dpdk-devargs=net_null_gw,no-rx=1 ofport_request=2 \
-    `# shellcheck disable=SC2046` \
     -- add-port br-int coredns--3e3abf -- set interface coredns--3e3abf $(ovs_if "$DNS_DEV" dns) \
     ofport_request=3 \
     -- add-port br-int antrea-o-830766 -- set interface antrea-o-830766 type=dpdk \
@@ -241,7 +242,7 @@ ovs_start() {
 }
 appctl() { ovs ovs-appctl -t "$D/ovs/vswitchd.ctl" "$@"; }
 ovs_clear() { appctl dpif-netdev/pmd-stats-clear >/dev/null; }
-ovs_cycles_() {
+ovs_cycles() {
   appctl dpif-netdev/pmd-stats-show >"$D/stats.txt"
   # "avg cycles per packet: 1234.56 (total/packets)" and "avg processing cycles per packet: 987.65 (...)"
   local busy total
@@ -249,7 +250,6 @@ ovs_cycles_() {
   total=$(awk -F': *' '/avg cycles per packet/ {split($2, a, " "); print a[1]; exit}' "$D/stats.txt")
   echo "${busy:-nan} ${total:-nan} nan nan nan nan"
 }
-ovs_cycles() { ovs_cycles_; }
 
 # --- the null switch: testpmd io forwarding between the two vhost-user ports ------------------
 null_start() {

@@ -590,15 +590,7 @@ fn parse_encap(spec: &str) -> anyhow::Result<(TunnelMeta, PushParams)> {
         )?))
     };
     let mac = |s: &str| -> anyhow::Result<u64> {
-        let b: Vec<u8> = s
-            .split(':')
-            .map(|x| u8::from_str_radix(x, 16))
-            .collect::<Result<_, _>>()
-            .with_context(|| format!("'{s}' is not a MAC address"))?;
-        if b.len() != 6 {
-            bail!("'{s}' is not a MAC address");
-        }
-        Ok(b.iter().fold(0u64, |acc, &x| acc << 8 | u64::from(x)))
+        pipeline::ofctl::parse_mac(s).with_context(|| format!("'{s}' is not a MAC address"))
     };
     let mut meta = TunnelMeta {
         src: ip(src)?,
