@@ -7,16 +7,30 @@
 #   frontend -> backend1  TCP 80  (same node; allowed by backendpolicy)
 #   frontend -> backendsvc 10.104.65.133:80 (to the gateway, DNAT by iptables as kube-proxy
 #                         would, then over the tunnel; only if iptables is installed)
+#     or, with --proxy antrea-proxy, load-balanced in brisk (select group + ct DNAT) over
+#     backend1 and backend2: 20 connections, answered by both
+#   octant -> backendsvc  (antrea-proxy only; dropped: policy judges the chosen endpoint)
 #   frontend -> backend2  TCP 22  (dropped: egress isolation)
 #   backend1 -> frontend  TCP 80  (dropped: backend1 may not start connections)
 # and each node's counters. Everything is removed on exit.
 #
-#   scripts/demo-nodes.sh [--keep]     (--keep: leave it running until Ctrl-C)
+#   scripts/demo-nodes.sh [--keep] [--proxy kube-proxy|antrea-proxy]
+#     --keep: leave it running until Ctrl-C; --proxy: how services are handled (default
+#     kube-proxy, as the seed)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BRISK=${BRISK:-target/release/brisk}
 KEEP=0
-[ "${1:-}" = "--keep" ] && KEEP=1
+PROXY=kube-proxy
+while [ $# -gt 0 ]; do
+  case $1 in
+    --keep) KEEP=1 ;;
+    --proxy) PROXY=${2:?--proxy needs kube-proxy or antrea-proxy}; shift ;;
+    *) echo "demo-nodes: unknown argument $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+case $PROXY in kube-proxy|antrea-proxy) ;; *) echo "demo-nodes: --proxy $PROXY: kube-proxy or antrea-proxy" >&2; exit 2 ;; esac
 [ "$(id -u)" = 0 ] || { echo "demo-nodes: needs root (network namespaces)" >&2; exit 1; }
 RUN=$(mktemp -d /tmp/brisk-demo.XXXXXX)
 PIDS=()
@@ -70,8 +84,13 @@ pod w2 w2-backend2 backend2-202ff6 10.222.2.34 c6:f4:b5:76:10:38 10.222.2.1
 # node NS NAME GW_MAC GW_IP/24 PEER_CIDRS...
 node() {
   local ns=$1 name=$2 mac=$3 gwip=$4; shift 4
-  "$BRISK" conf check "conf/examples/$name.yaml"
-  ip netns exec "$ns" "$BRISK" run --config "conf/examples/$name.yaml" \
+  local yaml="conf/examples/$name.yaml"
+  if [ "$PROXY" != kube-proxy ]; then
+    sed "s/^proxy: kube-proxy/proxy: $PROXY/" "$yaml" >"$RUN/$name.yaml"
+    yaml="$RUN/$name.yaml"
+  fi
+  "$BRISK" conf check "$yaml"
+  ip netns exec "$ns" "$BRISK" run --config "$yaml" \
     --socket "$RUN/$name.sock" >"$RUN/$name.log" 2>&1 &
   PIDS+=($!)
   for _ in $(seq 150); do [ -S "$RUN/$name.sock" ] && break; sleep 0.1; done
@@ -84,21 +103,23 @@ node() {
   done
   nsx "$ns" sysctl -qw net.ipv4.ip_forward=1
 }
-echo "== starting brisk on worker1 and worker2 (brisk run --config conf/examples/workerN.yaml)"
+echo "== starting brisk on worker1 and worker2 (brisk run --config conf/examples/workerN.yaml, proxy: $PROXY)"
 node w1 worker1 4e:99:08:c1:53:be 10.222.1.1/24 10.222.0.0/24 10.222.2.0/24
 node w2 worker2 02:d8:4e:3f:92:1d 10.222.2.1/24 10.222.0.0/24 10.222.1.0/24
 ctl() { "$BRISK" ctl --socket "$RUN/$1.sock" "${@:2}"; }
 
 # kube-proxy's part of the service: DNAT on worker1's host, as iptables would.
 SVC=0
-if nsx w1 iptables -t nat -A PREROUTING -d 10.104.65.133 -p tcp --dport 80 \
+if [ "$PROXY" = kube-proxy ] && nsx w1 iptables -t nat -A PREROUTING -d 10.104.65.133 -p tcp --dport 80 \
      -j DNAT --to-destination 10.222.2.34:80 2>/dev/null; then
   SVC=1
 fi
 
-echo "== backends serve HTTP on port 80"
+echo "== backends serve HTTP on port 80 (the body names the pod)"
 for p in w1-backend1 w2-backend2 w1-frontend; do
-  nsx "$p" python3 -m http.server 80 --bind 0.0.0.0 >"$RUN/$p.http.log" 2>&1 &
+  mkdir -p "$RUN/www-$p"
+  echo "$p" >"$RUN/www-$p/index.html"
+  nsx "$p" python3 -m http.server 80 --bind 0.0.0.0 --directory "$RUN/www-$p" >"$RUN/$p.http.log" 2>&1 &
   PIDS+=($!)
 done
 sleep 1
@@ -123,6 +144,16 @@ check "frontend -> backend2 10.222.2.34:80 (over Geneve)" ok w1-frontend http://
 check "frontend -> backend1 10.222.1.47:80 (same node)" ok w1-frontend http://10.222.1.47/
 if [ $SVC = 1 ]; then
   check "frontend -> backendsvc 10.104.65.133:80 (gw0, DNAT, Geneve)" ok w1-frontend http://10.104.65.133/
+elif [ "$PROXY" = antrea-proxy ]; then
+  declare -A BY=()
+  for _ in $(seq 20); do
+    b=$(nsx w1-frontend curl -s -m 3 http://10.104.65.133/ || echo failed)
+    BY[$b]=$(( ${BY[$b]:-0} + 1 ))
+  done
+  n1=${BY[w1-backend1]:-0} n2=${BY[w2-backend2]:-0}
+  if [ $((n1 + n2)) = 20 ] && [ "$n1" -gt 0 ] && [ "$n2" -gt 0 ]; then got=ok; PASS=$((PASS + 1)); else got=WRONG; FAIL=$((FAIL + 1)); fi
+  printf '  %-58s %-8s (backend1 %d, backend2 %d of 20)\n' "frontend -> backendsvc 10.104.65.133:80 (brisk LB)" "$got" "$n1" "$n2"
+  check "octant -> backendsvc 10.104.65.133:80 (policy on the endpoint)" blocked w1-octant http://10.104.65.133/
 else
   echo "  (iptables not installed: the service walk via kube-proxy DNAT is skipped)"
 fi
@@ -135,6 +166,11 @@ echo "== worker1: brisk ctl dump-conntrack zone=65520"
 ctl worker1 dump-conntrack zone=65520 | head -20
 echo "== worker1: brisk ctl dump-flows table=50 (egress policy)"
 ctl worker1 dump-flows table=50
+if [ "$PROXY" = antrea-proxy ]; then
+  echo "== worker1: brisk ctl dump-groups; dump-group-stats"
+  ctl worker1 dump-groups
+  ctl worker1 dump-group-stats
+fi
 echo "== worker2: brisk ctl pmd-stats"
 ctl worker2 pmd-stats
 echo "== worker2: brisk ctl drop-stats"

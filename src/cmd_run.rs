@@ -13,9 +13,14 @@ pub struct RunArgs {
     /// `eal:` arguments are used when none follow `--`.
     #[arg(long)]
     pub config: Option<std::path::PathBuf>,
-    /// Flows to load at start (overrides the bridge file's `flows:`).
+    /// Flows to load at start (overrides the bridge file's `flows:`, or the flows generated
+    /// from `--config`).
     #[arg(long)]
     pub flows: Option<std::path::PathBuf>,
+    /// Groups to load before the flows (`ovs-ofctl add-groups` syntax; overrides the groups
+    /// generated from `--config`).
+    #[arg(long)]
+    pub groups: Option<std::path::PathBuf>,
     /// Control socket (mode 0600).
     #[arg(long, default_value = "/run/brisk/brisk.sock")]
     pub socket: std::path::PathBuf,
@@ -49,13 +54,20 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
         if eal_args.is_empty() {
             eal_args = node.eal.clone();
         }
+        let generated = conf::antrea::generate(&node);
         let flows = match &a.flows {
             Some(p) => {
                 std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?
             }
-            None => conf::antrea::generate(&node).text(),
+            None => generated.text(),
         };
-        Some((config, Some(flows)))
+        let groups = match &a.groups {
+            Some(p) => {
+                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?
+            }
+            None => generated.groups_text(),
+        };
+        Some((config, Some(flows), Some(groups)))
     } else if let Some(path) = &a.bridge {
         let config = conf::bridge::BridgeConfig::load(path)?;
         let flows_path = a.flows.clone().or_else(|| config.flows_path());
@@ -65,14 +77,21 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
             ),
             None => None,
         };
-        Some((config, flows))
+        let groups = match &a.groups {
+            Some(p) => Some(
+                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
+            ),
+            None => None,
+        };
+        Some((config, flows, groups))
     } else {
         None
     };
-    if let Some((config, flows)) = from_file {
+    if let Some((config, flows, groups)) = from_file {
         let opts = switch::runtime::RunOptions {
             config,
             flows,
+            groups,
             eal_args,
             duration: a.duration.map(std::time::Duration::from_secs),
             control_socket: a.socket.clone(),

@@ -6,7 +6,8 @@ use pipeline::conntrack::ConntrackConfig;
 use pipeline::dpaction::{Collect, Packet, TunnelMeta};
 use pipeline::field::Field;
 use pipeline::flow::w;
-use pipeline::ofctl::{parse_flow_file, parse_packet_spec, Mode};
+use pipeline::ofctl::{parse_flow_file, parse_group_file, parse_packet_spec, Mode};
+use pipeline::tables::GroupMod;
 use pipeline::packet::VecFrame;
 use pipeline::slowpath::{format_trace_text, process, trace_json, PacketTrace};
 use std::io::BufRead;
@@ -17,6 +18,9 @@ pub struct TraceArgs {
     /// Flow file (ovs-ofctl syntax).
     #[arg(long)]
     flows: String,
+    /// Groups file (`ovs-ofctl add-groups` syntax), loaded before the flows.
+    #[arg(long)]
+    groups: Option<String>,
     /// Ports as NAME=NUMBER[:KIND], KIND one of `pod` (default), `internal`, `geneve`
     /// (a tunnel port with remote_ip=flow, key=flow).
     #[arg(long = "port", value_name = "NAME=NUMBER[:KIND]")]
@@ -67,6 +71,16 @@ fn bridge(args: &TraceArgs) -> anyhow::Result<Bridge> {
             proxy_arp: None,
         })
         .with_context(|| format!("--port {s}"))?;
+    }
+    if let Some(path) = &args.groups {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?;
+        let (groups, errs) = parse_group_file(&text, b.ports().names());
+        if !errs.is_empty() {
+            let all: Vec<String> = errs.iter().map(|e| format!("{path}:{e}")).collect();
+            anyhow::bail!("{}", all.join("\n"));
+        }
+        let mods: Vec<GroupMod> = groups.into_iter().map(|(_, g)| GroupMod::Add(g)).collect();
+        b.apply_groups(&mods, 0)?;
     }
     let text =
         std::fs::read_to_string(&args.flows).with_context(|| format!("reading {}", args.flows))?;

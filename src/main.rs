@@ -69,6 +69,13 @@ enum ConfCmd {
         /// YAML file.
         file: String,
     },
+    /// Print the groups a node description generates (`proxy: antrea-proxy`: one select
+    /// group per service port; `ovs-ofctl add-groups` syntax, ready for
+    /// `brisk ctl add-groups`).
+    Groups {
+        /// YAML file.
+        file: String,
+    },
 }
 
 fn conf_cmd(c: ConfCmd) -> anyhow::Result<ExitCode> {
@@ -80,19 +87,9 @@ fn conf_cmd(c: ConfCmd) -> anyhow::Result<ExitCode> {
                 match NodeConfig::load(std::path::Path::new(&f)) {
                     Ok(n) => {
                         let g = conf::antrea::generate(&n);
-                        // The generated flows must load: a failure here is a brisk bug.
-                        let mut ports = pipeline::ofctl::PortMap::default();
-                        for (name, num) in n.port_names() {
-                            ports.insert(&name, num);
-                        }
-                        let (_, errs) = pipeline::ofctl::parse_flow_file(
-                            &g.text(),
-                            pipeline::ofctl::Mode::Add,
-                            &ports,
-                        );
-                        if let Some(e) = errs.first() {
-                            anyhow::bail!("{f}: generated flow does not parse: {e}");
-                        }
+                        // The generated groups and flows must load: a failure here is a
+                        // brisk bug.
+                        load_generated(&n, &g).map_err(|e| anyhow::anyhow!("{f}: {e}"))?;
                         println!("{f}: {}", n.summary(&g));
                     }
                     Err(e) => {
@@ -112,7 +109,39 @@ fn conf_cmd(c: ConfCmd) -> anyhow::Result<ExitCode> {
             print!("{}", conf::antrea::generate(&n).text());
             Ok(ExitCode::SUCCESS)
         }
+        ConfCmd::Groups { file } => {
+            let n = NodeConfig::load(std::path::Path::new(&file))?;
+            print!("{}", conf::antrea::generate(&n).groups_text());
+            Ok(ExitCode::SUCCESS)
+        }
     }
+}
+
+/// Loads a node's generated groups and flows into a scratch bridge with its ports.
+fn load_generated(n: &conf::node::NodeConfig, g: &conf::antrea::Generated) -> anyhow::Result<()> {
+    use pipeline::bridge::{Bridge, PortInfo, PortKind};
+    let b = Bridge::new("check", pipeline::conntrack::ConntrackConfig::default());
+    for (name, num) in n.port_names() {
+        b.add_port(PortInfo::new(num, &name, PortKind::Normal))?;
+    }
+    let names = b.ports().names().clone();
+    let (groups, errs) = pipeline::ofctl::parse_group_file(&g.groups_text(), &names);
+    if let Some(e) = errs.first() {
+        anyhow::bail!("generated group does not parse: {e}");
+    }
+    let mods: Vec<_> = groups
+        .into_iter()
+        .map(|(_, g)| pipeline::tables::GroupMod::Add(g))
+        .collect();
+    b.apply_groups(&mods, 0)?;
+    let (flows, errs) =
+        pipeline::ofctl::parse_flow_file(&g.text(), pipeline::ofctl::Mode::Add, &names);
+    if let Some(e) = errs.first() {
+        anyhow::bail!("generated flow does not parse: {e}");
+    }
+    let flows: Vec<_> = flows.into_iter().map(|(_, f)| f).collect();
+    b.add_flows(&flows, 0)?;
+    Ok(())
 }
 
 fn main() -> ExitCode {
@@ -140,12 +169,12 @@ fn ctl(a: CtlArgs) -> anyhow::Result<ExitCode> {
     let mut input = None;
     if matches!(
         a.args.first().map(String::as_str),
-        Some("add-flows" | "replace-flows" | "reload")
+        Some("add-flows" | "replace-flows" | "add-groups" | "reload")
     ) {
         let file = a
             .args
             .get(1)
-            .context("add-flows, replace-flows and reload need a FILE (or - for stdin)")?;
+            .context("add-flows, replace-flows, add-groups and reload need a FILE (or - for stdin)")?;
         let mut text = String::new();
         if file == "-" {
             std::io::stdin().read_to_string(&mut text)?;

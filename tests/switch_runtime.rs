@@ -211,6 +211,29 @@ fn runs_the_seed_pipeline_and_answers_ctl() {
         .contains("priority=5,ip"));
     assert!(sw.ok(&["del-flows", "table=200"]).contains("1 deleted"));
 
+    // Groups: add, refuse a duplicate and a flow on a missing group, dump, modify, stats,
+    // delete (taking its flow along).
+    sw.ok(&["add-group", "group_id=7,type=select,bucket=output:3,bucket=output:4"]);
+    let (ok, text) = sw.ctl(&["add-group", "group_id=7,type=all,bucket=output:3"]);
+    assert!(!ok && text.contains("group 7 already exists"), "{text}");
+    let (ok, text) = sw.ctl(&["add-group", "group_id=9,type=ff,bucket=output:3"]);
+    assert!(!ok && text.contains("column 17") && text.contains("fast_failover"), "{text}");
+    sw.ok(&["add-flow", "table=200,priority=6,udp actions=group:7"]);
+    let (ok, text) = sw.ctl(&["add-flow", "table=200,priority=6,tcp actions=group:8"]);
+    assert!(!ok && text.contains("group 8 does not exist"), "{text}");
+    let g = sw.ok(&["dump-groups"]);
+    assert!(
+        g.contains(r#" group_id=7,type=select,bucket=bucket_id:0,weight:1,actions=output:"coredns--3e3abf",bucket=bucket_id:1,weight:1,actions=output:"antrea-o-830766""#),
+        "{g}"
+    );
+    sw.ok(&["mod-group", "group_id=7,type=select,bucket=output:3"]);
+    let st = sw.ok(&["dump-group-stats", "7"]);
+    assert!(st.contains("group_id=7,") && st.contains("ref_count=1"), "{st}");
+    let d = sw.ok(&["del-groups", "group_id=7"]);
+    assert!(d.contains("1 groups deleted, 1 flows that used them deleted"), "{d}");
+    assert!(sw.ok(&["dump-groups"]).is_empty());
+    assert!(sw.ok(&["dump-flows", "table=200"]).is_empty());
+
     // replace-flows with the same flows under traffic: nothing changes, nothing is lost.
     let before = sw.ok(&["drop-stats"]);
     let out = sw.ok(&[

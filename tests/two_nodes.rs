@@ -1,7 +1,9 @@
 //! End to end: the README demo as a test. Two `brisk run --config` nodes (the seed's
 //! worker1 and worker2) in network namespaces, real Linux pods on veth pairs, Geneve
-//! between the nodes, kube-proxy's DNAT on the gateway; HTTP that the policies allow gets
-//! through, what they forbid does not (scripts/demo-nodes.sh does the work).
+//! between the nodes; services first by kube-proxy's DNAT on the gateway, then load-balanced
+//! in brisk (`proxy: antrea-proxy`); HTTP that the policies allow gets through, what they
+//! forbid does not (scripts/demo-nodes.sh does the work). One test, so the two runs do not
+//! share namespaces at the same time.
 
 use std::process::Command;
 
@@ -12,17 +14,7 @@ fn two_nodes_with_pods_in_namespaces() {
         eprintln!("two_nodes: skipped, network namespaces need root");
         return;
     }
-    let out = Command::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/scripts/demo-nodes.sh"
-    ))
-    .env("BRISK", env!("CARGO_BIN_EXE_brisk"))
-    .output()
-    .expect("run scripts/demo-nodes.sh");
-    let text =
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    println!("{text}");
-    assert!(out.status.success(), "{text}");
+    let text = demo(&[]);
     assert!(
         text.contains("frontend -> backend2 10.222.2.34:80 (over Geneve)          ok"),
         "{text}"
@@ -34,4 +26,35 @@ fn two_nodes_with_pods_in_namespaces() {
         .find(|l| l.contains("(antrea-tun0): rx pkts="))
         .unwrap();
     assert!(!tun.contains("rx pkts=0,"), "{tun}");
+
+    // In-switch load balancing: 20 connections to the cluster IP, answered by both
+    // endpoints; the octant pod is refused by the policy of the endpoint it was sent to.
+    let text = demo(&["--proxy", "antrea-proxy"]);
+    let lb = text
+        .lines()
+        .find(|l| l.contains("frontend -> backendsvc 10.104.65.133:80 (brisk LB)"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(lb.contains(" ok "), "{lb}");
+    assert!(
+        text.contains("octant -> backendsvc 10.104.65.133:80 (policy on the endpoint) blocked"),
+        "{text}"
+    );
+    assert!(text.contains("6 checks as expected, 0 not"), "{text}");
+    assert!(text.contains(" group_id=1,duration="), "{text}");
+}
+
+fn demo(args: &[&str]) -> String {
+    let out = Command::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scripts/demo-nodes.sh"
+    ))
+    .args(args)
+    .env("BRISK", env!("CARGO_BIN_EXE_brisk"))
+    .output()
+    .expect("run scripts/demo-nodes.sh");
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    println!("{text}");
+    assert!(out.status.success(), "{args:?}: {text}");
+    text
 }

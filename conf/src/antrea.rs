@@ -3,6 +3,18 @@
 //! 20 (ARP responder), 30/31 (conntrack), 40 (services), 50/60 (egress policy), 70 (L3
 //! forwarding), 80 (L2 forwarding), 90/100 (ingress policy), 105 (commit), 110 (output).
 //!
+//! Services, as the node's `proxy` says: `kube-proxy` sends the service CIDR to the gateway
+//! (the seed); `antrea-proxy` load-balances in the switch as AntreaProxy does. Then table 30
+//! runs `ct(nat)` so established connections are DNATed (and replies un-DNATed) by
+//! conntrack alone; table 40 (ServiceLB) sends a new connection to a cluster IP and port
+//! into a `select` group, one bucket per endpoint, whose bucket loads the endpoint into
+//! `reg3` (IP) and `reg4[0..15]` (port, with `reg4[16..18]=2`, "endpoint chosen") and
+//! resubmits to table 42 (EndpointDNAT), which commits the connection with
+//! `nat(dst=IP:PORT)` and `ct_mark=0x21` and continues at table 50, so policy sees the
+//! endpoint. `reg0[19]` asks table 70 to route the packet to a local endpoint (its MAC was
+//! the gateway's); table 31 sets it for established service connections (`ct_mark=0x21`),
+//! and table 105 does not commit them again.
+//!
 //! NetworkPolicy rules become conjunctive matches as Antrea builds them: an egress rule is
 //! `conjunction(id, 1/n)` on the source pods it applies to, `2/n` on the destinations,
 //! `3/3` on the ports; an ingress rule `1/n` on the sources, `2/n` on the destination pods'
@@ -14,7 +26,7 @@
 //! or `reg6` (ingress) when a rule allows a packet.
 
 use crate::net::{parse_cidr, port_range_masks, Cidr};
-use crate::node::{proto_number, NodeConfig, PolicyPeer, PolicyPort};
+use crate::node::{parse_endpoint, proto_number, NodeConfig, PolicyPeer, PolicyPort, ProxyMode};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::net::Ipv4Addr;
@@ -57,6 +69,10 @@ pub struct RuleId {
 pub struct Generated {
     /// Flows in `ovs-ofctl` syntax, one per entry.
     pub flows: Vec<String>,
+    /// Groups in `ovs-ofctl add-group` syntax (AntreaProxy's service groups), one per entry.
+    pub groups: Vec<String>,
+    /// The group of each service port: (`namespace/name`, port, protocol, group id).
+    pub service_groups: Vec<(String, u16, String, u32)>,
     /// Policy rules installed on this node.
     pub rules: Vec<RuleId>,
 }
@@ -67,6 +83,16 @@ impl Generated {
         let mut s = String::new();
         for f in &self.flows {
             s.push_str(f);
+            s.push('\n');
+        }
+        s
+    }
+
+    /// The groups as a file (one per line).
+    pub fn groups_text(&self) -> String {
+        let mut s = String::new();
+        for g in &self.groups {
+            s.push_str(g);
             s.push('\n');
         }
         s
@@ -300,8 +326,13 @@ pub fn generate(n: &NodeConfig) -> Generated {
     o.add(d, 20, 190, "arp", "NORMAL");
     o.add(d, 20, 0, "", "drop");
 
+    let antrea_proxy = n.proxy == ProxyMode::AntreaProxy;
     // Tables 30/31: conntrack; replies of connections from the gateway go back to it.
-    o.add(d, 30, 200, "ip", &format!("ct(table=31,zone={zone})"));
+    if antrea_proxy {
+        o.add(d, 30, 200, "ip", &format!("ct(table=31,zone={zone},nat)"));
+    } else {
+        o.add(d, 30, 200, "ip", &format!("ct(table=31,zone={zone})"));
+    }
     o.add(
         d,
         31,
@@ -316,20 +347,84 @@ pub fn generate(n: &NodeConfig) -> Generated {
         "ct_state=-new+trk,ct_mark=0x20,ip",
         &format!("load:{}->NXM_OF_ETH_DST[],resubmit(,40)", mac_hex(&gw_mac)),
     );
+    if antrea_proxy {
+        o.add(
+            COOKIE_SERVICE,
+            31,
+            195,
+            "ct_state=-new+trk,ct_mark=0x21,ip",
+            "load:0x1->NXM_NX_REG0[19],resubmit(,40)",
+        );
+    }
     o.add(d, 31, 190, "ct_state=+inv+trk,ip", "drop");
     o.add(d, 31, 0, "", "resubmit(,40)");
 
-    // Table 40: services go to the gateway (kube-proxy DNATs them on the host).
-    o.add(
-        COOKIE_SERVICE,
-        40,
-        200,
-        &format!("ip,nw_dst={}", n.service_cidr),
-        &format!(
-            "mod_dl_dst:{gw_mac},load:{:#x}->NXM_NX_REG1[],load:0x1->NXM_NX_REG0[16],resubmit(,105)",
-            gw.ofport
-        ),
-    );
+    let mut groups = Vec::new();
+    let mut service_groups = Vec::new();
+    if antrea_proxy {
+        // Table 40 (ServiceLB): a new connection to a service port picks an endpoint in the
+        // port's group; table 42 (EndpointDNAT) commits it with the DNAT.
+        let mut dnat: BTreeMap<String, String> = BTreeMap::new();
+        let mut next_group = 1u32;
+        for svc in &n.services {
+            for sp in &svc.ports {
+                let proto = sp.protocol.to_lowercase();
+                let target = sp.target_port.unwrap_or(sp.port);
+                let gid = next_group;
+                next_group += 1;
+                let mut g = format!("group_id={gid},type=select");
+                for (i, (ip, port)) in svc
+                    .endpoints
+                    .iter()
+                    .filter_map(|e| parse_endpoint(e))
+                    .filter(|(_, p)| *p == target)
+                    .enumerate()
+                {
+                    let _ = write!(
+                        g,
+                        ",bucket=bucket_id:{i},weight:100,actions=load:{}->NXM_NX_REG3[],load:{:#x}->NXM_NX_REG4[0..18],resubmit(,42)",
+                        hex_ip(ip),
+                        0x20000 | u32::from(port)
+                    );
+                    dnat.insert(
+                        format!("{proto},reg3={},reg4={:#x}/0x7ffff", hex_ip(ip), 0x20000 | u32::from(port)),
+                        format!(
+                            "ct(commit,table=50,zone={zone},nat(dst={ip}:{port}),exec(load:0x21->NXM_NX_CT_MARK[]))"
+                        ),
+                    );
+                }
+                groups.push(g);
+                service_groups.push((
+                    format!("{}/{}", svc.namespace, svc.name),
+                    sp.port,
+                    sp.protocol.clone(),
+                    gid,
+                ));
+                o.add(
+                    COOKIE_SERVICE,
+                    40,
+                    200,
+                    &format!("{proto},nw_dst={},tp_dst={}", svc.cluster_ip, sp.port),
+                    &format!("load:0x1->NXM_NX_REG0[19],group:{gid}"),
+                );
+            }
+        }
+        for (m, a) in &dnat {
+            o.add(COOKIE_SERVICE, 42, 200, m, a);
+        }
+    } else {
+        // Table 40: services go to the gateway (kube-proxy DNATs them on the host).
+        o.add(
+            COOKIE_SERVICE,
+            40,
+            200,
+            &format!("ip,nw_dst={}", n.service_cidr),
+            &format!(
+                "mod_dl_dst:{gw_mac},load:{:#x}->NXM_NX_REG1[],load:0x1->NXM_NX_REG0[16],resubmit(,105)",
+                gw.ofport
+            ),
+        );
+    }
     o.add(d, 40, 0, "", "resubmit(,50)");
 
     // Policies.
@@ -460,6 +555,21 @@ pub fn generate(n: &NodeConfig) -> Generated {
             ),
         );
     }
+    if antrea_proxy {
+        // A service connection to a local endpoint was addressed to the gateway's MAC.
+        for p in &n.pods {
+            o.add(
+                COOKIE_POD,
+                70,
+                199,
+                &format!("ip,reg0=0x80000/0x80000,nw_dst={}", p.ip),
+                &format!(
+                    "mod_dl_src:{gw_mac},mod_dl_dst:{},dec_ttl,resubmit(,80)",
+                    p.mac.to_lowercase()
+                ),
+            );
+        }
+    }
     o.add(d, 70, 0, "", "resubmit(,80)");
 
     // Table 80: L2 forwarding to local ports.
@@ -515,7 +625,17 @@ pub fn generate(n: &NodeConfig) -> Generated {
     }
     o.add(d, 100, 0, "", "resubmit(,105)");
 
-    // Table 105: commit new connections (marking those from the gateway); 110: output.
+    // Table 105: commit new connections (marking those from the gateway; service
+    // connections are committed already); 110: output.
+    if antrea_proxy {
+        o.add(
+            COOKIE_SERVICE,
+            105,
+            210,
+            "ct_state=+new+trk,ct_mark=0x21,ip",
+            "resubmit(,110)",
+        );
+    }
     o.add(
         d,
         105,
@@ -542,6 +662,8 @@ pub fn generate(n: &NodeConfig) -> Generated {
 
     Generated {
         flows: o.flows,
+        groups,
+        service_groups,
         rules,
     }
 }

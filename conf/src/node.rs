@@ -835,11 +835,35 @@ impl NodeConfig {
                 }
             }
             for (j, e) in s.endpoints.iter().enumerate() {
-                if parse_endpoint(e).is_none() {
-                    out.push((
+                match parse_endpoint(e) {
+                    None => out.push((
                         format!("{path}.endpoints[{j}]"),
                         format!("'{e}' is not IP:PORT"),
-                    ));
+                    )),
+                    // In-switch load balancing sends each service port to the endpoints on
+                    // its target port: an endpoint on no target port would be unreachable.
+                    Some((_, port))
+                        if self.proxy == ProxyMode::AntreaProxy
+                            && !s.ports.is_empty()
+                            && !s
+                                .ports
+                                .iter()
+                                .any(|p| p.target_port.unwrap_or(p.port) == port) =>
+                    {
+                        let targets: Vec<String> = s
+                            .ports
+                            .iter()
+                            .map(|p| p.target_port.unwrap_or(p.port).to_string())
+                            .collect();
+                        out.push((
+                            format!("{path}.endpoints[{j}]"),
+                            format!(
+                                "port {port} is not a target port of the service ({})",
+                                targets.join(", ")
+                            ),
+                        ))
+                    }
+                    Some(_) => {}
                 }
             }
         }
@@ -968,12 +992,6 @@ impl NodeConfig {
                 check_ports(&r.ports, &format!("{path}.egress[{j}].ports"), &mut out);
             }
         }
-        if self.proxy == ProxyMode::AntreaProxy {
-            out.push((
-                "proxy".into(),
-                "antrea-proxy (in-switch load balancing) needs select groups, which brisk does not have yet; use kube-proxy".into(),
-            ));
-        }
         out
     }
 }
@@ -1096,16 +1114,25 @@ impl NodeConfig {
             .filter_map(|f| f.split("table=").nth(1)?.split(',').next())
             .collect();
         format!(
-            "node {}: {} pods, {} peers, {} remote pods, {} services, {} policies ({} rules on this node) -> {} flows in {} tables",
+            "node {}: {} pods, {} peers, {} remote pods, {} services ({}), {} policies ({} rules on this node) -> {} flows in {} tables{}",
             self.node,
             self.pods.len(),
             self.peers.len(),
             self.remote_pods.len(),
             self.services.len(),
+            match self.proxy {
+                ProxyMode::KubeProxy => "kube-proxy",
+                ProxyMode::AntreaProxy => "antrea-proxy",
+            },
             self.policies.len(),
             generated.rules.len(),
             generated.flows.len(),
-            tables.len()
+            tables.len(),
+            if generated.groups.is_empty() {
+                String::new()
+            } else {
+                format!(", {} groups", generated.groups.len())
+            }
         )
     }
 }

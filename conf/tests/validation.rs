@@ -119,10 +119,15 @@ fn unknown_keys_and_types_are_errors() {
         e.contains(&format!("worker1.yaml:{}:", line_of(&bad, "forty-eight"))),
         "{e}"
     );
-    let bad = worker1().replace("proxy: kube-proxy", "proxy: antrea-proxy");
+    let proxied = worker1().replace("proxy: kube-proxy", "proxy: antrea-proxy");
+    assert!(errors(&proxied).is_empty(), "{:?}", errors(&proxied));
+    let bad = proxied.replace("\"10.222.2.34:80\"", "\"10.222.2.34:81\"");
     let e = errors(&bad).join("\n");
     assert!(
-        e.contains("proxy: antrea-proxy (in-switch load balancing) needs select groups"),
+        e.contains(&format!(
+            "worker1.yaml:{}: services[0].endpoints[1]: port 81 is not a target port of the service (80)",
+            line_of(&bad, "10.222.2.34:81")
+        )),
         "{e}"
     );
     let bad = worker1().replace(

@@ -9,7 +9,8 @@ use crate::conntrack::{Conntrack, ConntrackConfig};
 use crate::dpaction::TunnelMeta;
 use crate::flow::{w, Flow};
 use crate::ofctl::{FlowEntry, PortMap};
-use crate::tables::{FlowMod, FlowModError, ModSummary, OfTables};
+use crate::ofctl::GroupEntry;
+use crate::tables::{FlowMod, FlowModError, GroupMod, ModSummary, OfTables};
 use parking_lot::{Mutex, RwLock};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -298,6 +299,8 @@ pub struct Limits {
     pub max_recirc: u32,
     /// Maximum recirculation states (ids).
     pub max_recirc_ids: usize,
+    /// Maximum groups.
+    pub max_groups: usize,
 }
 
 impl Default for Limits {
@@ -307,6 +310,7 @@ impl Default for Limits {
             max_resubmits: 4096,
             max_recirc: 6,
             max_recirc_ids: 1 << 20,
+            max_groups: 65_536,
         }
     }
 }
@@ -396,6 +400,35 @@ impl Bridge {
         drop(t);
         self.bump();
         Ok(sum)
+    }
+
+    /// Applies group-mods atomically (`add-group`, `mod-group`, `del-groups`).
+    pub fn apply_groups(&self, mods: &[GroupMod], now_ms: u64) -> Result<ModSummary, FlowModError> {
+        let mut t = self.tables.write();
+        let (next, sum) = t.apply_groups(mods, self.limits.max_groups, now_ms)?;
+        *t = Arc::new(next);
+        drop(t);
+        self.bump();
+        Ok(sum)
+    }
+
+    /// Makes the groups and flows exactly these, in one version (a node reload). Returns
+    /// what changed in the groups, then in the flows.
+    pub fn replace_groups_and_flows(
+        &self,
+        groups: &[GroupEntry],
+        flows: &[FlowEntry],
+        now_ms: u64,
+    ) -> Result<(ModSummary, ModSummary), FlowModError> {
+        if groups.len() > self.limits.max_groups {
+            return Err(FlowModError::GroupTableFull(self.limits.max_groups));
+        }
+        let mut t = self.tables.write();
+        let (next, gs, fs) = t.replace_groups_and_flows(groups, flows, now_ms)?;
+        *t = Arc::new(next);
+        drop(t);
+        self.bump();
+        Ok((gs, fs))
     }
 
     /// Adds flows (`add-flows`).

@@ -714,15 +714,15 @@ fn set_field<F: Frame>(pkt: &mut PktMut<'_, F>, field: HdrField, value: u128, ma
             }
         }
         HdrField::Ipv4Src | HdrField::Ipv4Dst => {
-            let f = if field == HdrField::Ipv4Src {
-                Field::NwSrc
-            } else {
-                Field::NwDst
-            };
             if fget!(EthType, &*k) as u16 == eth_type::IPV4 {
-                let v = merge(f.get(&*k));
-                packet::set_ipv4_addr(d, &lay, &*k, field == HdrField::Ipv4Src, v as u32);
-                f.set(k, v);
+                let src = field == HdrField::Ipv4Src;
+                let v = merge(if src { fget!(NwSrc, &*k) } else { fget!(NwDst, &*k) });
+                packet::set_ipv4_addr(d, &lay, &*k, src, v as u32);
+                if src {
+                    fset!(NwSrc, k, v);
+                } else {
+                    fset!(NwDst, k, v);
+                }
             }
         }
         HdrField::Ipv6Src | HdrField::Ipv6Dst => {
@@ -752,10 +752,13 @@ fn set_field<F: Frame>(pkt: &mut PktMut<'_, F>, field: HdrField, value: u128, ma
         }
         HdrField::TpSrc | HdrField::TpDst => {
             let src = field == HdrField::TpSrc;
-            let f = if src { Field::TpSrc } else { Field::TpDst };
-            let v = merge(f.get(&*k)) as u16;
+            let v = merge(if src { fget!(TpSrc, &*k) } else { fget!(TpDst, &*k) }) as u16;
             packet::set_l4_port(d, &lay, &*k, src, v);
-            f.set(k, u128::from(v));
+            if src {
+                fset!(TpSrc, k, u128::from(v));
+            } else {
+                fset!(TpDst, k, u128::from(v));
+            }
         }
         HdrField::ArpOp => {
             let v = merge(fget!(ArpOp, &*k)) as u16;
@@ -870,30 +873,36 @@ fn run_ct<F: Frame>(pkt: &mut PktMut<'_, F>, ct: &DpCt, env: &ExecEnv<'_>) -> bo
 
 fn apply_nat<F: Frame>(pkt: &mut PktMut<'_, F>, n: &crate::conntrack::NatRewrite) {
     let v6 = pkt.is_v6();
-    let proto = fget!(NwProto, pkt.key) as u8;
+    let lay = *pkt.layout;
+    let ports = matches!(
+        fget!(NwProto, pkt.key) as u8,
+        ip_proto::TCP | ip_proto::UDP | ip_proto::SCTP
+    );
     for (is_src, ep) in [(true, n.src), (false, n.dst)] {
         let Some((addr, port)) = ep else { continue };
-        let lay = *pkt.layout;
-        let key = *pkt.key;
+        // The frame and the key are separate borrows: no copy of the key per rewrite.
         let d = pkt.frame.data_mut();
         if v6 {
-            packet::set_ipv6_addr(d, &lay, &key, is_src, addr);
-            let f = if is_src {
-                Field::Ipv6Src
-            } else {
-                Field::Ipv6Dst
-            };
-            f.set(pkt.key, addr);
+            packet::set_ipv6_addr(d, &lay, pkt.key, is_src, addr);
         } else {
-            packet::set_ipv4_addr(d, &lay, &key, is_src, addr as u32);
-            let f = if is_src { Field::NwSrc } else { Field::NwDst };
-            f.set(pkt.key, addr);
+            packet::set_ipv4_addr(d, &lay, pkt.key, is_src, addr as u32);
         }
-        if matches!(proto, ip_proto::TCP | ip_proto::UDP | ip_proto::SCTP) {
-            let key = *pkt.key;
-            packet::set_l4_port(pkt.frame.data_mut(), &lay, &key, is_src, port);
-            let f = if is_src { Field::TpSrc } else { Field::TpDst };
-            f.set(pkt.key, u128::from(port));
+        if ports {
+            packet::set_l4_port(d, &lay, pkt.key, is_src, port);
+        }
+        let k = &mut *pkt.key;
+        match (v6, is_src) {
+            (false, true) => fset!(NwSrc, k, addr),
+            (false, false) => fset!(NwDst, k, addr),
+            (true, true) => fset!(Ipv6Src, k, addr),
+            (true, false) => fset!(Ipv6Dst, k, addr),
+        }
+        if ports {
+            if is_src {
+                fset!(TpSrc, k, u128::from(port));
+            } else {
+                fset!(TpDst, k, u128::from(port));
+            }
         }
     }
 }

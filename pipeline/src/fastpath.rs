@@ -34,7 +34,7 @@ use crate::dpaction::{
 use crate::flow::{Flow, KEY_WORDS};
 use crate::ofctl::PortMap;
 use crate::packet::Frame;
-use crate::tables::Rule;
+use crate::tables::{Group, Rule};
 use crate::xlate::{translate, Translation};
 use hashbrown::HashTable;
 use smallvec::SmallVec;
@@ -226,6 +226,7 @@ struct Megaflow {
     subtable: u16,
     actions: Box<[DpAction]>,
     rules: Box<[Arc<Rule>]>,
+    groups: Box<[(Arc<Group>, u16)]>,
     generation: u64,
     mac_generation: u64,
     uses_macs: bool,
@@ -479,10 +480,14 @@ impl<F: CloneFrame> FastPath<F> {
             for r in mf.rules.iter() {
                 r.credit(dp, db, mf.used_ms);
             }
+            for (g, b) in mf.groups.iter() {
+                g.credit(usize::from(*b), dp, db, mf.used_ms);
+            }
         }
         mf.live = false;
         mf.seq = mf.seq.wrapping_add(1);
         mf.rules = Box::new([]);
+        mf.groups = Box::new([]);
         mf.actions = Box::new([]);
         let si = mf.subtable as usize;
         let h = masked_hash(&mf.key, &mf.words);
@@ -505,6 +510,7 @@ impl<F: CloneFrame> FastPath<F> {
             (tr.generation, tr.mac_generation, tr.uses_mac_learning);
         let actions = tr.actions;
         let rules = tr.rules;
+        let groups = tr.groups;
         let words = mask_words(mask);
         let key = self.batch.keys[i].masked(mask);
         let si = match self.subtables.iter().position(|s| s.mask == *mask) {
@@ -538,6 +544,7 @@ impl<F: CloneFrame> FastPath<F> {
                 mf.mac_generation = mac_generation;
                 mf.uses_macs = uses_macs;
                 mf.rules = rules.into_boxed_slice();
+                mf.groups = groups.into_boxed_slice();
                 return Some(m);
             }
             self.remove_megaflow(m);
@@ -551,6 +558,7 @@ impl<F: CloneFrame> FastPath<F> {
             subtable: si as u16,
             actions: actions.into_boxed_slice(),
             rules: rules.into_boxed_slice(),
+            groups: groups.into_boxed_slice(),
             generation,
             mac_generation,
             uses_macs,
@@ -720,6 +728,7 @@ impl<F: CloneFrame> FastPath<F> {
                         mf.mac_generation = tr.mac_generation;
                         mf.uses_macs = tr.uses_mac_learning;
                         mf.rules = tr.rules.into_boxed_slice();
+                        mf.groups = tr.groups.into_boxed_slice();
                         continue;
                     }
                     self.remove_megaflow(cur);
@@ -813,6 +822,9 @@ impl<F: CloneFrame> FastPath<F> {
                 let db = mf.bytes - mf.credited_bytes;
                 for r in mf.rules.iter() {
                     r.credit(dp, db, mf.used_ms);
+                }
+                for (g, b) in mf.groups.iter() {
+                    g.credit(usize::from(*b), dp, db, mf.used_ms);
                 }
                 mf.credited_packets = mf.packets;
                 mf.credited_bytes = mf.bytes;

@@ -5,7 +5,7 @@
 //! would give it (a truncated TCP header has no ports, a bad IPv4 header no addresses), and
 //! never reads out of bounds: every access goes through slice bounds checks.
 
-use crate::field::Field;
+use crate::field::fget;
 use crate::flow::{eth_type, ip_proto, nw_frag, w, Flow, VLAN_CFI};
 
 /// A mutable packet buffer with headroom, so that headers can be pushed without copying the
@@ -517,13 +517,13 @@ fn l4_csum_off(proto: u8) -> Option<usize> {
 fn l4_ok(d: &[u8], lay: &Layout, key: &Flow, need: usize) -> bool {
     lay.l4 != 0
         && lay.err & (parse_err::L3_BAD | parse_err::L4_BAD) == 0
-        && (Field::NwFrag.get(key) as u8) & nw_frag::LATER == 0
+        && (fget!(NwFrag, key) as u8) & nw_frag::LATER == 0
         && usize::from(lay.l4) + need <= d.len()
 }
 
 /// Applies a pseudo-header change of a 32-bit word to the L4 checksum.
 fn l4_csum_fix32(d: &mut [u8], lay: &Layout, key: &Flow, old: u32, new: u32) {
-    let proto = Field::NwProto.get(key) as u8;
+    let proto = fget!(NwProto, key) as u8;
     let Some(co) = l4_csum_off(proto) else { return };
     if !l4_ok(d, lay, key, co + 2) {
         return;
@@ -638,7 +638,7 @@ pub fn ttl(d: &[u8], lay: &Layout, v6: bool) -> Option<u8> {
 
 /// Writes an L4 source or destination port (TCP/UDP/SCTP), fixing the checksum.
 pub fn set_l4_port(d: &mut [u8], lay: &Layout, key: &Flow, is_src: bool, port: u16) {
-    let proto = Field::NwProto.get(key) as u8;
+    let proto = fget!(NwProto, key) as u8;
     if !matches!(proto, ip_proto::TCP | ip_proto::UDP | ip_proto::SCTP) || !l4_ok(d, lay, key, 4) {
         return;
     }

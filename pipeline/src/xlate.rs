@@ -20,7 +20,8 @@ use crate::flow::{eth_type, w, Flow, KEY_WORDS, VLAN_CFI};
 use crate::ofctl::{
     format_actions, format_match, port, Action, CtAction, CtZone, PortMap, SetField,
 };
-use crate::tables::{OfTables, Rule};
+use crate::tables::{selection_fields, Group, OfTables, Rule};
+use crate::ofctl::GroupType;
 use std::sync::Arc;
 
 /// A step of a translation, for `trace`.
@@ -83,6 +84,8 @@ pub struct Translation {
     pub actions: Vec<DpAction>,
     /// Rules that matched, for counters.
     pub rules: Vec<Arc<Rule>>,
+    /// Group buckets that ran (group, bucket index), for counters.
+    pub groups: Vec<(Arc<Group>, u16)>,
     /// Bridge generation the translation was made against.
     pub generation: u64,
     /// MAC-learning generation the translation was made against.
@@ -135,6 +138,7 @@ struct Ctx<'a> {
     base_known: Flow,
     acts: Vec<DpAction>,
     rules: Vec<Arc<Rule>>,
+    groups: Vec<(Arc<Group>, u16)>,
     depth: u32,
     n_resubmits: u32,
     table: u8,
@@ -339,7 +343,7 @@ impl Ctx<'_> {
     }
 
     fn do_actions(&mut self, actions: &[Action]) {
-        for a in actions {
+        for (ai, a) in actions.iter().enumerate() {
             if self.exit {
                 break;
             }
@@ -399,11 +403,7 @@ impl Ctx<'_> {
                     self.written.or_with(&m);
                     self.acts.push(DpAction::CtClear);
                 }
-                Action::Group(g) => {
-                    self.note(format!("group {g} does not exist: dropping"));
-                    self.error = Some(XlateError::Unsupported);
-                    self.exit = true;
-                }
+                Action::Group(g) => self.group(*g, ai + 1 == actions.len()),
                 Action::PushVlan(_) => {
                     let tci = self.read(Field::VlanTci) as u16;
                     if tci & VLAN_CFI != 0 {
@@ -429,6 +429,73 @@ impl Ctx<'_> {
                 }
             }
         }
+    }
+
+    /// Runs group `id`. `last`: nothing follows in the action list, so a bucket may keep
+    /// its changes to the packet (otherwise they are rolled back after it, as if each bucket
+    /// had worked on its own copy).
+    fn group(&mut self, id: u32, last: bool) {
+        let Some(g) = self.tables.group(id).cloned() else {
+            self.note(format!("group {id} does not exist: dropping"));
+            self.error = Some(XlateError::Unsupported);
+            self.exit = true;
+            return;
+        };
+        let e = &g.entry;
+        match e.kind {
+            GroupType::Select => {
+                let mut m = Flow::ZERO;
+                for f in selection_fields(&e.selection, &self.flow) {
+                    m.or_with(&field_mask(f));
+                }
+                self.read_bits(&m);
+                let h = g.hash(&self.flow);
+                match g.select(h) {
+                    Some(i) => {
+                        self.note(format!(
+                            "group {id} (select): hash {h:#018x} chose bucket {}",
+                            e.buckets[i].id
+                        ));
+                        self.run_bucket(&g, i, last);
+                    }
+                    None => self.note(format!("group {id} (select): no bucket has weight")),
+                }
+            }
+            GroupType::Indirect => self.run_bucket(&g, 0, last),
+            GroupType::All => {
+                let n = e.buckets.len();
+                for i in 0..n {
+                    self.run_bucket(&g, i, last && i + 1 == n);
+                    if self.error.is_some() {
+                        break;
+                    }
+                    self.exit = false;
+                }
+            }
+        }
+    }
+
+    fn run_bucket(&mut self, g: &Arc<Group>, i: usize, keep: bool) {
+        let Some(b) = g.entry.buckets.get(i) else {
+            return;
+        };
+        self.groups.push((g.clone(), i as u16));
+        let saved = self.flow;
+        self.depth += 1;
+        self.do_actions(&b.actions);
+        self.depth -= 1;
+        if keep {
+            return;
+        }
+        // Roll back what the bucket changed; header bits it committed are set back at the
+        // next commit.
+        for i in 0..crate::flow::FLOW_WORDS {
+            let diff = saved.w[i] ^ self.flow.w[i];
+            if i < KEY_WORDS {
+                self.dirty.w[i] |= diff;
+            }
+        }
+        self.flow = saved;
     }
 
     fn dec_ttl(&mut self) {
@@ -694,6 +761,7 @@ pub fn translate(
         base_known: Flow::ZERO,
         acts: Vec::new(),
         rules: Vec::new(),
+        groups: Vec::new(),
         depth: 0,
         n_resubmits: 0,
         table: 0,
@@ -760,6 +828,7 @@ pub fn translate(
         mask,
         actions,
         rules: ctx.rules,
+        groups: ctx.groups,
         generation,
         mac_generation,
         version: tables.version,

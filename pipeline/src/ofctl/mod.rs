@@ -6,10 +6,15 @@
 //! output are meaningful.
 
 mod format;
+mod group;
 mod parse;
 mod value;
 
 pub use format::{format_actions, format_flow, format_match, FlowStats};
+pub use group::{
+    format_group, parse_group, parse_group_file, Bucket, GroupEntry, GroupMode, GroupType,
+    Selection, GROUP_MAX,
+};
 pub use parse::{parse_flow, parse_flow_file, parse_match, parse_packet_spec, FileError, Mode};
 pub use value::{format_mac, parse_mac};
 

@@ -19,15 +19,15 @@ pub enum Mode {
 
 /// One `key[=:(]value` item of a comma/space separated list.
 #[derive(Debug, Clone, Copy)]
-struct Item<'a> {
-    key: &'a str,
-    key_off: usize,
+pub(super) struct Item<'a> {
+    pub(super) key: &'a str,
+    pub(super) key_off: usize,
     /// `=`, `:`, `(` or `\0` when there is no value.
-    delim: u8,
-    value: &'a str,
-    value_off: usize,
+    pub(super) delim: u8,
+    pub(super) value: &'a str,
+    pub(super) value_off: usize,
     /// Offset just past the item.
-    end: usize,
+    pub(super) end: usize,
 }
 
 fn err(offset: usize, token: &str, message: impl Into<String>) -> ParseError {
@@ -180,7 +180,7 @@ fn next_item<'a>(s: &'a str, pos: &mut usize, base: usize) -> Result<Option<Item
     }
 }
 
-fn items(s: &str, base: usize) -> Result<Vec<Item<'_>>, ParseError> {
+pub(super) fn items(s: &str, base: usize) -> Result<Vec<Item<'_>>, ParseError> {
     let mut v = Vec::new();
     let mut pos = 0;
     while let Some(it) = next_item(s, &mut pos, base)? {
@@ -528,7 +528,7 @@ pub fn parse_packet_spec(s: &str, ports: &PortMap) -> Result<Flow, ParseError> {
     Ok(parse_match(s, ports)?.value)
 }
 
-fn parse_actions(
+pub(super) fn parse_actions(
     s: &str,
     base: usize,
     m: &Match,

@@ -1,4 +1,5 @@
 use super::*;
+use crate::field::Field;
 use crate::build::*;
 
 fn key_of(data: &[u8]) -> (Flow, Layout) {

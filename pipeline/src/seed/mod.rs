@@ -70,5 +70,7 @@ pub fn bridge(node: &str, flows: &str, ct: ConntrackConfig) -> Bridge {
     b
 }
 
+mod property;
 mod walks;
+pub use property::{megaflow_property, PropertyRun};
 pub use walks::{golden_walks, WalkReport};

@@ -7,10 +7,10 @@
 
 use super::state::{RtKind, Shared, REQ_CLEAR_STATS, REQ_DUMP_MEGAFLOWS, REQ_FLUSH};
 use pipeline::ofctl::{
-    format_flow, parse_flow, parse_flow_file, parse_match, parse_packet_spec, FlowEntry, FlowStats,
-    Mode,
+    format_flow, format_group, parse_flow, parse_flow_file, parse_group, parse_group_file,
+    parse_match, parse_packet_spec, FlowEntry, FlowStats, GroupMode, Mode,
 };
-use pipeline::tables::FlowMod;
+use pipeline::tables::{FlowMod, GroupMod};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
@@ -44,6 +44,12 @@ add-flows FILE                add flows from a file (one batch, atomic)
 del-flows [--strict] [FLOW]   delete flows (all, or matching; strict: same priority and match)
 replace-flows FILE            make the tables exactly the file's flows (atomic; unchanged flows keep counters)
 dump-flows [table=N] [MATCH]  flows with packet/byte counters
+add-group GROUP               add a group (group_id=N,type=select|all|indirect,bucket=...)
+add-groups FILE               add groups from a file (one batch, atomic)
+mod-group [--may-create] GROUP   replace a group's buckets (its flows stay)
+del-groups [group_id=N]       delete one group or all (flows that use them go too)
+dump-groups [N]               groups as ovs-ofctl prints them
+dump-group-stats [N]          per-group and per-bucket packet/byte counters
 add-tlv-map SPEC              map Geneve options: {class=0x104,type=0x80,len=4}->tun_metadata0
 dump-tlv-map                  the TLV map
 show                          ports: number, name, MAC, link, type
@@ -167,6 +173,101 @@ fn dispatch(shared: &Shared, args: &[&str], input: Option<&str>, version: &str) 
                     };
                     let _ = writeln!(out, " {}", format_flow(&r.entry, names, Some(&st)));
                 }
+            }
+            Ok(out)
+        }
+        ["add-group", rest @ ..] => {
+            let g = parse_group(&rest.join(" "), GroupMode::Add, names)
+                .map_err(|e| format!("column {}: {e}", e.column()))?;
+            b.apply_groups(&[GroupMod::Add(g)], now)
+                .map_err(|e| e.to_string())?;
+            Ok(String::new())
+        }
+        ["add-groups", file] => {
+            let text = need_input(input, "add-groups")?;
+            let (groups, errs) = parse_group_file(text, names);
+            if !errs.is_empty() {
+                return Err(errs
+                    .iter()
+                    .map(|e| format!("{file}:{e}"))
+                    .collect::<Vec<_>>()
+                    .join("\n"));
+            }
+            let mods: Vec<GroupMod> = groups.into_iter().map(|(_, g)| GroupMod::Add(g)).collect();
+            let s = b.apply_groups(&mods, now).map_err(|e| e.to_string())?;
+            Ok(format!("{} groups added\n", s.added))
+        }
+        ["mod-group", rest @ ..] => {
+            let (may_create, rest) = match rest {
+                ["--may-create", r @ ..] => (true, r),
+                r => (false, r),
+            };
+            let g = parse_group(&rest.join(" "), GroupMode::Add, names)
+                .map_err(|e| format!("column {}: {e}", e.column()))?;
+            b.apply_groups(
+                &[GroupMod::Modify {
+                    entry: g,
+                    may_create,
+                }],
+                now,
+            )
+            .map_err(|e| e.to_string())?;
+            Ok(String::new())
+        }
+        ["del-groups", rest @ ..] => {
+            let g = parse_group(&rest.join(" "), GroupMode::Delete, names)
+                .map_err(|e| format!("column {}: {e}", e.column()))?;
+            let id = (g.id != u32::MAX).then_some(g.id);
+            let before = b.tables().n_flows();
+            let s = b
+                .apply_groups(&[GroupMod::Delete(id)], now)
+                .map_err(|e| e.to_string())?;
+            let flows = before.saturating_sub(b.tables().n_flows());
+            Ok(format!(
+                "{} groups deleted, {flows} flows that used them deleted\n",
+                s.deleted
+            ))
+        }
+        ["dump-groups", rest @ ..] => {
+            let want = group_arg(rest)?;
+            let tables = b.tables();
+            let mut out = String::new();
+            for g in tables.groups() {
+                if want.is_none_or(|w| w == g.entry.id) {
+                    let _ = writeln!(out, " {}", format_group(&g.entry, names));
+                }
+            }
+            Ok(out)
+        }
+        ["dump-group-stats", rest @ ..] => {
+            let want = group_arg(rest)?;
+            // Fold the workers' latest counters first.
+            request_all(shared, 0);
+            let tables = b.tables();
+            let mut out = String::new();
+            for g in tables.groups() {
+                if !want.is_none_or(|w| w == g.entry.id) {
+                    continue;
+                }
+                let _ = write!(
+                    out,
+                    " group_id={},duration={:.3}s,ref_count={},packet_count={},byte_count={}",
+                    g.entry.id,
+                    now.saturating_sub(g.created_ms) as f64 / 1000.0,
+                    tables.group_refs(g.entry.id),
+                    g.stats.n_packets.load(Ordering::Relaxed),
+                    g.stats.n_bytes.load(Ordering::Relaxed)
+                );
+                for (i, bs) in g.bucket_stats.iter().enumerate() {
+                    let _ = write!(
+                        out,
+                        ",bucket{}:packet_count={},byte_count={}",
+                        g.entry.buckets[i].id,
+                        bs.n_packets.load(Ordering::Relaxed),
+                        bs.n_bytes.load(Ordering::Relaxed)
+                    );
+                }
+                out.push('\n');
             }
             Ok(out)
         }
@@ -304,6 +405,19 @@ fn dispatch(shared: &Shared, args: &[&str], input: Option<&str>, version: &str) 
             "unknown command: {} (try `brisk ctl help`)",
             args.join(" ")
         )),
+    }
+}
+
+fn group_arg(rest: &[&str]) -> Result<Option<u32>, String> {
+    match rest {
+        [] => Ok(None),
+        [g] => {
+            let v = g.strip_prefix("group_id=").unwrap_or(g);
+            v.parse()
+                .map(Some)
+                .map_err(|_| format!("expected a group number, got {g}"))
+        }
+        _ => Err("expected at most one group".into()),
     }
 }
 

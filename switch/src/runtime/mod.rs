@@ -57,6 +57,8 @@ pub struct RunOptions {
     pub config: BridgeConfig,
     /// Flows to load at start (the text of a flows file), if any.
     pub flows: Option<String>,
+    /// Groups to load before the flows (the text of a groups file), if any.
+    pub groups: Option<String>,
     /// EAL arguments (without the program name).
     pub eal_args: Vec<String>,
     /// Stop after this long.
@@ -297,20 +299,30 @@ pub(crate) fn reload(shared: &Shared, file: &str, text: &str) -> Result<String, 
             }
         }
     }
-    let flows_text = conf::antrea::generate(&node).text();
+    let generated = conf::antrea::generate(&node);
     let ports = shared.bridge.ports();
-    let (flows, errs) =
-        pipeline::ofctl::parse_flow_file(&flows_text, pipeline::ofctl::Mode::Add, ports.names());
+    let (flows, errs) = pipeline::ofctl::parse_flow_file(
+        &generated.text(),
+        pipeline::ofctl::Mode::Add,
+        ports.names(),
+    );
+    let (groups, gerrs) = pipeline::ofctl::parse_group_file(&generated.groups_text(), ports.names());
     drop(ports);
     if let Some(e) = errs.first() {
         return Err(format!(
             "{file}: a generated flow does not load (a brisk bug): {e}"
         ));
     }
+    if let Some(e) = gerrs.first() {
+        return Err(format!(
+            "{file}: a generated group does not load (a brisk bug): {e}"
+        ));
+    }
     let flows: Vec<_> = flows.into_iter().map(|(_, f)| f).collect();
-    let st = shared
+    let groups: Vec<_> = groups.into_iter().map(|(_, g)| g).collect();
+    let (gs, st) = shared
         .bridge
-        .replace_flows(&flows, shared.now_ms())
+        .replace_groups_and_flows(&groups, &flows, shared.now_ms())
         .map_err(|e| e.to_string())?;
     let keep: Vec<String> = want.ports.iter().map(|p| p.name.clone()).collect();
     let cur = shared.ports();
@@ -325,8 +337,9 @@ pub(crate) fn reload(shared: &Shared, file: &str, text: &str) -> Result<String, 
         port_del(shared, n)?;
     }
     Ok(format!(
-        "node {}: ports added {:?}, removed {:?}, restarted {:?}; flows {} added, {} modified, {} deleted, {} unchanged\n",
-        node.node, added, gone, restarted, st.added, st.modified, st.deleted, st.unchanged
+        "node {}: ports added {:?}, removed {:?}, restarted {:?}; flows {} added, {} modified, {} deleted, {} unchanged; groups {} added, {} modified, {} deleted, {} unchanged\n",
+        node.node, added, gone, restarted, st.added, st.modified, st.deleted, st.unchanged,
+        gs.added, gs.modified, gs.deleted, gs.unchanged
     ))
 }
 
@@ -521,6 +534,24 @@ pub fn run(opts: RunOptions, out: &mut dyn Write) -> Result<RunSummary, RuntimeE
         if let Some(m) = pipeline::ofctl::parse_mac(&n.mac) {
             neigh.add_static(u32::from(n.ip), m);
         }
+    }
+    if let Some(text) = &opts.groups {
+        let (groups, errs) = pipeline::ofctl::parse_group_file(text, bridge.ports().names());
+        if !errs.is_empty() {
+            return Err(RuntimeError::Config(
+                errs.iter()
+                    .map(|e| format!("groups:{e}"))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            ));
+        }
+        let mods: Vec<_> = groups
+            .into_iter()
+            .map(|(_, g)| pipeline::tables::GroupMod::Add(g))
+            .collect();
+        bridge
+            .apply_groups(&mods, 0)
+            .map_err(|e| RuntimeError::Config(e.to_string()))?;
     }
     if let Some(text) = &opts.flows {
         let (flows, errs) = pipeline::ofctl::parse_flow_file(
