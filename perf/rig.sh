@@ -7,16 +7,22 @@
 # connect as clients, like OVS's dpdkvhostuserclient). The pipeline is the worker1 seed's
 # (conntrack on, 2 passes per packet): port 0 is the frontend pod (ofport 49) sending UDP to
 # coredns (port 1, ofport 3), which answers, so every flow is an established connection.
-# (--proto tcp: backend1, ofport 48, TCP 80 with handshakes.) For each flow count x frame size the three switches run back to back (alternating order),
+# (--proto tcp: backend1, ofport 48, TCP 80 with handshakes; --proto svc: the same through
+# the backendsvc cluster IP, load-balanced in the switch.) For each flow count x frame size
+# the three switches run back to back (alternating order),
 # and brisk-gen checks every frame that comes back against what the seed flows deliver.
 #
 #   perf/rig.sh [--flows "1 1000 50000 1000000"] [--sizes "64 512 1518"] [--seconds 10]
 #               [--warmup 3] [--switches "brisk ovs null"] [--out perf/results] [--build]
-#               [--brisk-before PATH] [--repeat N] [--proto udp|tcp]
+#               [--brisk-before PATH] [--repeat N] [--proto udp|tcp|svc]
 #
 # --proto tcp: the frontend opens TCP connections to backend1:80 (ofport 48) with real
 # handshakes, then sends data and gets ACKs back (the NetworkPolicy conjunction on the
-# path); udp (default) is frontend <-> coredns DNS-style traffic.
+# path); udp (default) is frontend <-> coredns DNS-style traffic. --proto svc: the
+# frontend's connections go to backendsvc's cluster IP 10.104.65.133:80 and both switches
+# run worker1 generated with `proxy: antrea-proxy` (brisk conf flows/groups; the service
+# reduced to its local endpoint backend1 so both switches pick the same one): a select
+# group for each new connection, ct DNAT for every packet and un-DNAT for every reply.
 #
 # --repeat N runs every point N times (the switches' order alternating each time) and
 # reports the median; on a shared machine single runs drift by tens of percent.
@@ -61,7 +67,9 @@ case $PROTO in
   tcp) PRESET=antrea-tcp; DNS_DEV="null"; BE_DEV="vhost"
        # 54 bytes of TCP/IPv4 headers + brisk-gen's 16-byte stamp do not fit in 64.
        SIZES=$(echo "$SIZES" | sed 's/\b64\b/80/') ;;
-  *) echo "rig: --proto udp or tcp" >&2; exit 2 ;;
+  svc) PRESET=antrea-svc; DNS_DEV="null"; BE_DEV="vhost"
+       SIZES=$(echo "$SIZES" | sed 's/\b64\b/80/') ;;
+  *) echo "rig: --proto udp, tcp or svc" >&2; exit 2 ;;
 esac
 [ "$(id -u)" = 0 ] || { echo "rig: needs root (hugepages, vhost-user sockets)" >&2; exit 1; }
 need=()
@@ -94,6 +102,20 @@ mkdir -p "$OUT"
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 RESULTS=$D/results.jsonl
 : >"$RESULTS"
+# The pipeline: the seed's worker1, or worker1 generated with in-switch load balancing.
+FLOWS_FILE=$ROOT/testdata/antrea-seed/worker1.flows
+GROUPS_FILE=""
+if [ "$PROTO" = svc ]; then
+  sed -e 's/^proxy: kube-proxy/proxy: antrea-proxy/' \
+    -e 's/endpoints: \["10.222.1.47:80", "10.222.2.34:80"\]/endpoints: ["10.222.1.47:80"]/' \
+    conf/examples/worker1.yaml >"$D/worker1.yaml"
+  grep -q 'endpoints: \["10.222.1.47:80"\]' "$D/worker1.yaml" ||
+    { echo "rig: conf/examples/worker1.yaml's backendsvc endpoints changed" >&2; exit 1; }
+  "$BRISK" conf flows "$D/worker1.yaml" >"$D/worker1.flows"
+  "$BRISK" conf groups "$D/worker1.yaml" >"$D/worker1.groups"
+  FLOWS_FILE=$D/worker1.flows
+  GROUPS_FILE=$D/worker1.groups
+fi
 SW_PID=""
 GEN_PID=""
 cleanup() {
@@ -129,7 +151,9 @@ gen_start() { # flows size
   local mem=512
   [ "$1" -ge 1000000 ] && mem=1024
   # shellcheck disable=SC2086
-  "$GEN" run --preset "$PRESET" --flows "$1" --size "$2" --duration "$SECS" --warmup "$WARMUP" \
+  local expect=()
+  [ "$PROTO" = svc ] && expect=(--expect-flows "$FLOWS_FILE" --expect-groups "$GROUPS_FILE")
+  "$GEN" run --preset "$PRESET" "${expect[@]}" --flows "$1" --size "$2" --duration "$SECS" --warmup "$WARMUP" \
     --wait-link 60 --json "$D/gen.json" \
     --port "net_virtio_user0,path=$FE_SOCK,server=1,queues=1,queue_size=1024" \
     --port "net_virtio_user1,path=$DNS_SOCK,server=1,queues=1,queue_size=1024" \
@@ -182,10 +206,12 @@ ports:
   - {name: frontend-a3ba2f, ofport: 49, devargs: "net_vhost0,iface=$FE_SOCK,client=1,queues=1"}
   - {name: uplink, ofport: 7, devargs: "net_null_u,no-rx=1", uplink: {ip: 10.79.1.201/24}}
 tlv_map: ["{class=0x104,type=0x80,len=4}->tun_metadata0"]
-flows: $ROOT/testdata/antrea-seed/worker1.flows
+flows: $FLOWS_FILE
 YAML
+  local groups=()
+  [ -n "$GROUPS_FILE" ] && groups=(--groups "$GROUPS_FILE")
   # shellcheck disable=SC2086
-  "$bin" run --bridge "$D/bridge.yaml" --socket "$D/brisk.sock" --stats-interval 0 -- \
+  "$bin" run --bridge "$D/bridge.yaml" "${groups[@]}" --socket "$D/brisk.sock" --stats-interval 0 -- \
     -l 0,1 --main-lcore 0 -m 1024 $MEM --file-prefix rig-brisk >"$D/switch.log" 2>&1 &
   SW_PID=$!
 }
@@ -236,7 +262,10 @@ ovs_start() {
     -- add-port br-int frontend-a3ba2f -- set interface frontend-a3ba2f type=dpdkvhostuserclient \
     options:vhost-server-path="$FE_SOCK" ofport_request=49
   ovs ovs-ofctl add-tlv-map "unix:$D/ovs/br-int.mgmt" "{class=0x104,type=0x80,len=4}->tun_metadata0"
-  ovs ovs-ofctl -O OpenFlow15 add-flows "unix:$D/ovs/br-int.mgmt" "$ROOT/testdata/antrea-seed/worker1.flows"
+  if [ -n "$GROUPS_FILE" ]; then
+    ovs ovs-ofctl -O OpenFlow15 add-groups "unix:$D/ovs/br-int.mgmt" "$GROUPS_FILE"
+  fi
+  ovs ovs-ofctl -O OpenFlow15 add-flows "unix:$D/ovs/br-int.mgmt" "$FLOWS_FILE"
   # Not a switch process of ours: note its pid for the cleanup only.
   SW_PID=""
 }
@@ -329,7 +358,7 @@ for size in $SIZES; do
 done
 
 /usr/bin/python3 "$ROOT/perf/rig-report.py" "$RESULTS" "$OUT/rig-$STAMP" \
-  "$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); ${SECS} s per run after ${WARMUP} s warmup, median of $REPEAT run(s) per point; traffic: $([ "$PROTO" = tcp ] && echo "frontend -> backend1:80 TCP after handshakes, ACKs back" || echo "frontend <-> coredns UDP 53 both ways")"
+  "$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); ${SECS} s per run after ${WARMUP} s warmup, median of $REPEAT run(s) per point; traffic: $(case $PROTO in tcp) echo "frontend -> backend1:80 TCP after handshakes, ACKs back" ;; svc) echo "frontend -> backendsvc 10.104.65.133:80 TCP (select group + ct DNAT to backend1) after handshakes, ACKs back un-DNATed" ;; *) echo "frontend <-> coredns UDP 53 both ways" ;; esac)"
 for ext in json md png; do
   [ -f "$OUT/rig-$STAMP.$ext" ] && cp "$OUT/rig-$STAMP.$ext" "$OUT/latest.$ext"
 done

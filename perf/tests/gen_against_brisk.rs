@@ -2,7 +2,8 @@
 //! them: the frontend pod opens TCP connections to backend1:80 with real handshakes, sends
 //! data and gets ACKs back through the worker1 seed pipeline (conntrack, the NetworkPolicy
 //! conjunctions). Every frame must come back, on the right port, with the bytes the seed's
-//! flows say.
+//! flows say. Then the vhost-user peer goes away and comes back: brisk (the vhost-user
+//! client) reconnects by itself and forwards the new peer's traffic.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -44,21 +45,29 @@ fn wait_for(path: &Path, secs: u64, child: &mut Child, what: &str) {
     }
 }
 
-#[test]
-fn tcp_through_the_worker1_pipeline_over_vhost_user() {
-    let dir = std::env::temp_dir().join(format!("brisk-gen-test-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let fe = dir.join("fe.sock");
-    let be = dir.join("be.sock");
-    let flows = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../testdata/antrea-seed/worker1.flows"
-    );
-    std::fs::write(
-        dir.join("bridge.yaml"),
-        format!(
-            r#"bridge: br-int
+struct Rig {
+    dir: PathBuf,
+    fe: PathBuf,
+    be: PathBuf,
+    pid: u32,
+}
+
+impl Rig {
+    fn new(name: &str) -> Rig {
+        let pid = std::process::id();
+        let dir = std::env::temp_dir().join(format!("brisk-gen-{name}-{pid}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let fe = dir.join("fe.sock");
+        let be = dir.join("be.sock");
+        let flows = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../testdata/antrea-seed/worker1.flows"
+        );
+        std::fs::write(
+            dir.join("bridge.yaml"),
+            format!(
+                r#"bridge: br-int
 ports:
   - {{name: antrea-tun0, ofport: 1, type: geneve, options: {{remote_ip: flow, key: flow}}}}
   - {{name: antrea-gw0, ofport: 2, devargs: "net_null_gw,no-rx=1"}}
@@ -70,115 +79,156 @@ ports:
 tlv_map: ["{{class=0x104,type=0x80,len=4}}->tun_metadata0"]
 flows: {flows}
 "#,
-            fe = fe.display(),
-            be = be.display(),
-        ),
-    )
-    .unwrap();
-    let pid = std::process::id();
-    let json = dir.join("gen.json");
-    let mut gen = Kill(
-        Command::new(GEN)
-            .args([
-                "run",
-                "--preset",
-                "antrea-tcp",
-                "--flows",
-                "200",
-                "--size",
-                "128",
-            ])
-            .args(["--packets", "100000", "--duration", "60", "--warmup", "1"])
-            .arg("--json")
-            .arg(&json)
-            .arg("--port")
-            .arg(format!("net_virtio_user0,path={},server=1", fe.display()))
-            .arg("--port")
-            .arg(format!("net_virtio_user1,path={},server=1", be.display()))
-            .args([
-                "--",
-                "-l",
-                "0",
-                "--no-huge",
-                "-m",
-                "256",
-                "--single-file-segments",
-            ])
-            .args(["--no-pci", "--no-telemetry", "--log-level=warning"])
-            .arg(format!("--file-prefix=gt{pid}"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start brisk-gen"),
-    );
-    // The first virtio-user server port waits in accept() before the second is created.
-    wait_for(&fe, 30, &mut gen.0, "brisk-gen");
-    let mut sw = Kill(
-        Command::new(brisk())
-            .arg("run")
-            .arg("--bridge")
-            .arg(dir.join("bridge.yaml"))
-            .arg("--socket")
-            .arg(dir.join("ctl.sock"))
-            .args([
-                "--stats-interval",
-                "0",
-                "--",
-                "-l",
-                "0",
-                "--no-huge",
-                "-m",
-                "256",
-            ])
-            .args(["--no-pci", "--no-telemetry", "--log-level=warning"])
-            .arg(format!("--file-prefix=gs{pid}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start brisk run"),
-    );
-    let t = Instant::now();
-    let status = loop {
-        if let Some(st) = gen.0.try_wait().unwrap() {
-            break st;
-        }
-        assert!(
-            t.elapsed() < Duration::from_secs(120),
-            "brisk-gen did not finish"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    };
-    let mut err = String::new();
-    std::io::Read::read_to_string(gen.0.stderr.as_mut().unwrap(), &mut err).unwrap();
-    assert!(status.success(), "brisk-gen failed: {err}");
-    for line in [
-        "handshake: port 0 sent 200 SYN segments, 200 arrived",
-        "handshake: port 1 sent 200 SYN-ACK segments, 200 arrived",
-        "handshake: port 0 sent 200 ACK segments, 200 arrived",
-    ] {
-        assert!(err.contains(line), "no '{line}' in:\n{err}");
+                fe = fe.display(),
+                be = be.display(),
+            ),
+        )
+        .unwrap();
+        Rig { dir, fe, be, pid }
     }
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-    let n = |k: &str| {
-        report[k]
-            .as_u64()
-            .unwrap_or_else(|| panic!("{k} in {report}"))
-    };
-    assert!(n("tx_packets") >= 100_000, "{report}");
-    assert!(
-        n("rx_packets") * 100 >= n("tx_packets") * 99,
-        "more than 1 % lost: {report}"
+
+    /// Starts brisk-gen (the vhost-user servers) and waits for its first socket.
+    fn start_gen(&self, run: u32, packets: u64) -> Kill {
+        let _ = std::fs::remove_file(&self.fe);
+        let _ = std::fs::remove_file(&self.be);
+        let mut gen = Kill(
+            Command::new(GEN)
+                .args(["run", "--preset", "antrea-tcp", "--flows", "200", "--size", "128"])
+                .arg("--packets")
+                .arg(packets.to_string())
+                .args(["--duration", "60", "--warmup", "1"])
+                .arg("--json")
+                .arg(self.dir.join(format!("gen{run}.json")))
+                .arg("--port")
+                .arg(format!("net_virtio_user0,path={},server=1", self.fe.display()))
+                .arg("--port")
+                .arg(format!("net_virtio_user1,path={},server=1", self.be.display()))
+                .args(["--", "-l", "0", "--no-huge", "-m", "256", "--single-file-segments"])
+                .args(["--no-pci", "--no-telemetry", "--log-level=warning"])
+                .arg(format!("--file-prefix=gt{}r{run}", self.pid))
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("start brisk-gen"),
+        );
+        // The first virtio-user server port waits in accept() before the second is created.
+        wait_for(&self.fe, 30, &mut gen.0, "brisk-gen");
+        gen
+    }
+
+    fn start_switch(&self) -> Kill {
+        Kill(
+            Command::new(brisk())
+                .arg("run")
+                .arg("--bridge")
+                .arg(self.dir.join("bridge.yaml"))
+                .arg("--socket")
+                .arg(self.dir.join("ctl.sock"))
+                .args(["--stats-interval", "0", "--", "-l", "0", "--no-huge", "-m", "256"])
+                .args(["--no-pci", "--no-telemetry", "--log-level=warning"])
+                .arg(format!("--file-prefix=gs{}", self.pid))
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("start brisk run"),
+        )
+    }
+
+    fn ctl(&self, args: &[&str]) -> String {
+        let out = Command::new(brisk())
+            .arg("ctl")
+            .arg("--socket")
+            .arg(self.dir.join("ctl.sock"))
+            .args(args)
+            .output()
+            .expect("brisk ctl");
+        assert!(out.status.success(), "brisk ctl {args:?}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).to_string()
+    }
+
+    /// Waits for brisk-gen to finish and checks its report: handshakes whole, < 1 % lost,
+    /// nothing unexpected.
+    fn finish_gen(&self, mut gen: Kill, run: u32, packets: u64) -> serde_json::Value {
+        let t = Instant::now();
+        let status = loop {
+            if let Some(st) = gen.0.try_wait().unwrap() {
+                break st;
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(120),
+                "brisk-gen run {run} did not finish"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        };
+        let mut err = String::new();
+        std::io::Read::read_to_string(gen.0.stderr.as_mut().unwrap(), &mut err).unwrap();
+        assert!(status.success(), "brisk-gen run {run} failed: {err}");
+        for line in [
+            "handshake: port 0 sent 200 SYN segments, 200 arrived",
+            "handshake: port 1 sent 200 SYN-ACK segments, 200 arrived",
+            "handshake: port 0 sent 200 ACK segments, 200 arrived",
+        ] {
+            assert!(err.contains(line), "run {run}: no '{line}' in:\n{err}");
+        }
+        let report: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(self.dir.join(format!("gen{run}.json"))).unwrap(),
+        )
+        .unwrap();
+        let n = |k: &str| {
+            report[k]
+                .as_u64()
+                .unwrap_or_else(|| panic!("{k} in {report}"))
+        };
+        assert!(n("tx_packets") >= packets, "{report}");
+        assert!(
+            n("rx_packets") * 100 >= n("tx_packets") * 99,
+            "run {run}: more than 1 % lost: {report}"
+        );
+        assert_eq!(n("unexpected"), 0, "{report}");
+        assert_eq!(n("unstamped"), 0, "{report}");
+        assert_eq!(report["checked"], true);
+        report
+    }
+
+    /// SIGTERM: the switch stops cleanly with every mbuf back.
+    fn stop_switch(&self, mut sw: Kill) {
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(sw.0.id() as i32, libc::SIGTERM) };
+        let st = sw.0.wait().unwrap();
+        let mut serr = String::new();
+        std::io::Read::read_to_string(sw.0.stderr.as_mut().unwrap(), &mut serr).unwrap();
+        assert!(st.success(), "brisk run: {st}: {serr}");
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[test]
+fn tcp_through_the_worker1_pipeline_over_vhost_user() {
+    let rig = Rig::new("tcp");
+    let gen = rig.start_gen(1, 100_000);
+    let sw = rig.start_switch();
+    rig.finish_gen(gen, 1, 100_000);
+    rig.stop_switch(sw);
+}
+
+#[test]
+fn vhost_user_peer_restart() {
+    let rig = Rig::new("restart");
+    let gen = rig.start_gen(1, 30_000);
+    let sw = rig.start_switch();
+    let first = rig.finish_gen(gen, 1, 30_000);
+    // The peer is gone (its sockets closed with it). The same 200 connections open again
+    // from the new peer: flush what conntrack remembers of the old ones, as a restarted
+    // pod's connections are gone too.
+    rig.ctl(&["flush-conntrack"]);
+    std::thread::sleep(Duration::from_millis(500));
+    let gen = rig.start_gen(2, 30_000);
+    let second = rig.finish_gen(gen, 2, 30_000);
+    println!(
+        "before the restart: tx {} rx {}; after: tx {} rx {}",
+        first["tx_packets"], first["rx_packets"], second["tx_packets"], second["rx_packets"]
     );
-    assert_eq!(n("unexpected"), 0, "{report}");
-    assert_eq!(n("unstamped"), 0, "{report}");
-    assert_eq!(report["checked"], true);
-    // The switch stops cleanly with every mbuf back.
-    // SAFETY: signalling our own child.
-    unsafe { libc::kill(sw.0.id() as i32, libc::SIGTERM) };
-    let st = sw.0.wait().unwrap();
-    let mut serr = String::new();
-    std::io::Read::read_to_string(sw.0.stderr.as_mut().unwrap(), &mut serr).unwrap();
-    assert!(st.success(), "brisk run: {st}: {serr}");
-    let _ = std::fs::remove_dir_all(&dir);
+    let ports = rig.ctl(&["dump-ports"]);
+    assert!(ports.contains("frontend-a3ba2f"), "{ports}");
+    rig.stop_switch(sw);
 }

@@ -260,16 +260,13 @@ pub fn mac(s: &str) -> u64 {
     crate::ofctl::parse_mac(s).expect("MAC literal")
 }
 
-/// Synthesised TCP sequence number for one endpoint, so that packets composed from flow
-/// specs (`trace`) form a consistent handshake: a SYN from A carries `isn(A)`, a SYN-ACK
-/// from B acknowledges `isn(A)+1`, later segments continue from there.
-pub fn isn(addr: u128, port: u16) -> u32 {
-    let h = crate::classifier::hash_finish(crate::classifier::hash_word(
-        addr as u64 ^ (addr >> 64) as u64,
-        u64::from(port),
-    ));
-    (h as u32) | 1
-}
+/// The synthesised TCP initial sequence number of every endpoint, so that packets composed
+/// from flow specs (`trace`, brisk-gen) form a consistent handshake: a SYN carries `ISN`, a
+/// SYN-ACK acknowledges `ISN+1`, later segments continue from there. One number for every
+/// endpoint (rather than one per address and port) keeps a handshake consistent through
+/// NAT, where the client's view of its peer (a service address and port) is not the peer's
+/// own.
+pub const ISN: u32 = 0x1f2e_3d4d;
 
 /// Builds a frame from a flow key (OVS's `flow_compose`): Ethernet, optional VLAN, IPv4 or
 /// IPv6 or ARP, and TCP/UDP/ICMP with valid checksums, `payload_len` zero bytes of payload.
@@ -305,8 +302,7 @@ pub fn from_flow(f: &crate::flow::Flow, payload_len: usize) -> Vec<u8> {
                     let flags = Field::TcpFlags.get(f) as u16;
                     let syn = flags & 0x002 != 0;
                     let ack = flags & 0x010 != 0;
-                    let me = isn(u128::from(s_ip), sport);
-                    let peer = isn(u128::from(d_ip), dport);
+                    let (me, peer) = (ISN, ISN);
                     L4Spec::Tcp {
                         sport,
                         dport,
@@ -352,8 +348,7 @@ pub fn from_flow(f: &crate::flow::Flow, payload_len: usize) -> Vec<u8> {
             let mut l4 = match proto {
                 ip_proto::TCP => {
                     let flags = Field::TcpFlags.get(f) as u16;
-                    let me = isn(s, sport);
-                    let peer = isn(d, dport);
+                    let (me, peer) = (ISN, ISN);
                     let mut h = Vec::new();
                     h.extend_from_slice(&sport.to_be_bytes());
                     h.extend_from_slice(&dport.to_be_bytes());

@@ -316,12 +316,13 @@ impl Ctx<'_> {
             .map(|r| r.payload.clone());
         self.read_bits(&lwc);
         let depth = self.depth;
-        let ports = self.ports.names().clone();
+        // The port table is a shared reference: nothing is copied unless tracing.
+        let ports = self.ports;
         if let Some(t) = self.trace.as_deref_mut() {
             t.push(TraceEvent::Table {
                 table,
                 depth,
-                rule: found.as_ref().map(|r| trace_rule(r, &ports)),
+                rule: found.as_ref().map(|r| trace_rule(r, ports.names())),
             });
         }
         match found {

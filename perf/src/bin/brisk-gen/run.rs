@@ -31,7 +31,10 @@ pub struct RunArgs {
     /// A ready profile, checked against the seed's worker1 flows: `antrea-udp` = port 0 is
     /// worker1's frontend pod (ofport 49) sending UDP to coredns (port 1, ofport 3), which
     /// answers; `antrea-tcp` = frontend opening TCP connections to backend1:80 (port 1,
-    /// ofport 48) with full handshakes, then data one way and ACKs back.
+    /// ofport 48) with full handshakes, then data one way and ACKs back; `antrea-svc` = the
+    /// same connections opened to the backendsvc cluster IP 10.104.65.133:80 through the
+    /// frontend's gateway MAC, backend1 answering as the endpoint (for a worker1 pipeline
+    /// generated with `proxy: antrea-proxy`; give it with --expect-flows/--expect-groups).
     #[arg(long)]
     preset: Option<String>,
     /// TCP handshake before measuring: `CLIENT:SERVER` port indexes (SYN from the client,
@@ -67,8 +70,15 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 30)]
     wait_link: u64,
     /// Check received frames against a seed node's flows (`worker1`, `worker2`).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "expect_flows")]
     expect_seed: Option<String>,
+    /// Check received frames against this flows file, on worker1's ports (e.g. the output
+    /// of `brisk conf flows`).
+    #[arg(long)]
+    expect_flows: Option<String>,
+    /// Groups the --expect-flows use (e.g. the output of `brisk conf groups`).
+    #[arg(long, requires = "expect_flows")]
+    expect_groups: Option<String>,
     /// The OpenFlow port generator port I faces: `I:OFPORT` (for --expect-seed).
     #[arg(long = "ofport", value_name = "I:OFPORT")]
     ofports: Vec<String>,
@@ -97,6 +107,7 @@ fn indexed(v: &[String], what: &str) -> anyhow::Result<Vec<(usize, String)>> {
 const PRESET_FE: &str = "udp,dl_src=be:2c:bf:e4:ec:c5,dl_dst=f2:82:cc:96:da:bd,nw_src=10.222.1.48,nw_dst=10.222.1.2,nw_ttl=64,tp_src=1024,tp_dst=53";
 const PRESET_TCP_FE: &str = "tcp,dl_src=be:2c:bf:e4:ec:c5,dl_dst=f2:32:d8:07:e2:a6,nw_src=10.222.1.48,nw_dst=10.222.1.47,nw_ttl=64,tp_src=1024,tp_dst=80,tcp_flags=0x018";
 const PRESET_TCP_BE: &str = "tcp,dl_src=f2:32:d8:07:e2:a6,dl_dst=be:2c:bf:e4:ec:c5,nw_src=10.222.1.47,nw_dst=10.222.1.48,nw_ttl=64,tp_src=80,tp_dst=1024,tcp_flags=0x010";
+const PRESET_SVC_FE: &str = "tcp,dl_src=be:2c:bf:e4:ec:c5,dl_dst=4e:99:08:c1:53:be,nw_src=10.222.1.48,nw_dst=10.104.65.133,nw_ttl=64,tp_src=1024,tp_dst=80,tcp_flags=0x018";
 const PRESET_DNS: &str = "udp,dl_src=f2:82:cc:96:da:bd,dl_dst=be:2c:bf:e4:ec:c5,nw_src=10.222.1.2,nw_dst=10.222.1.48,nw_ttl=64,tp_src=53,tp_dst=1024";
 
 struct Port {
@@ -150,7 +161,16 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
             expect_seed.get_or_insert_with(|| "worker1".into());
             handshake.get_or_insert_with(|| "0:1".into());
         }
-        Some(p) => bail!("--preset {p}: the presets are: antrea-udp, antrea-tcp"),
+        Some("antrea-svc") => {
+            tx_specs = vec![(0, PRESET_SVC_FE.into()), (1, PRESET_TCP_BE.into())];
+            vary = vec![(0, "tp_src".into()), (1, "tp_dst".into())];
+            ofports = vec![(0, "49".into()), (1, "48".into())];
+            handshake.get_or_insert_with(|| "0:1".into());
+            if a.expect_flows.is_none() {
+                bail!("--preset antrea-svc needs --expect-flows/--expect-groups (brisk conf flows/groups of worker1 with proxy: antrea-proxy)");
+            }
+        }
+        Some(p) => bail!("--preset {p}: the presets are: antrea-udp, antrea-tcp, antrea-svc"),
     }
     if a.ports.is_empty() {
         bail!("give at least one --port DEVARGS");
@@ -209,8 +229,13 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
         tunnels[i] = Some(parse_encap(&spec).with_context(|| format!("--encap {i}:{spec}"))?);
     }
     let tlv = seed_tlv();
-    let expect = match &expect_seed {
-        Some(node) => {
+    let expect_from = match (&expect_seed, &a.expect_flows) {
+        (Some(node), _) => Some((node.clone(), None)),
+        (None, Some(f)) => Some(("worker1".to_string(), Some(f.clone()))),
+        (None, None) => None,
+    };
+    let expect = match &expect_from {
+        Some((node, file)) => {
             let mut of = vec![0u32; n];
             for (i, v) in &ofports {
                 if *i >= n {
@@ -218,12 +243,34 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
                 }
                 of[*i] = v.parse().with_context(|| format!("--ofport {i}:{v}"))?;
             }
-            let flows = std::fs::read_to_string(format!(
-                "{}/../testdata/antrea-seed/{node}.flows",
-                env!("CARGO_MANIFEST_DIR")
-            ))
-            .with_context(|| format!("--expect-seed {node}"))?;
-            let b = pipeline::seed::bridge(node, &flows, Default::default());
+            let path = file.clone().unwrap_or_else(|| {
+                format!(
+                    "{}/../testdata/antrea-seed/{node}.flows",
+                    env!("CARGO_MANIFEST_DIR")
+                )
+            });
+            let flows = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+            // Groups go in before the flows that use them.
+            let b = pipeline::seed::bridge(node, "", Default::default());
+            if let Some(gpath) = &a.expect_groups {
+                let text =
+                    std::fs::read_to_string(gpath).with_context(|| format!("reading {gpath}"))?;
+                let (groups, errs) = pipeline::ofctl::parse_group_file(&text, b.ports().names());
+                if let Some(e) = errs.first() {
+                    bail!("{gpath}:{e}");
+                }
+                let mods: Vec<_> = groups
+                    .into_iter()
+                    .map(|(_, g)| pipeline::tables::GroupMod::Add(g))
+                    .collect();
+                b.apply_groups(&mods, 0)?;
+            }
+            let (fl, errs) =
+                pipeline::ofctl::parse_flow_file(&flows, pipeline::ofctl::Mode::Add, b.ports().names());
+            if let Some(e) = errs.first() {
+                bail!("{path}:{e}");
+            }
+            b.add_flows(&fl.into_iter().map(|(_, f)| f).collect::<Vec<_>>(), 0)?;
             eprintln!("brisk-gen: computing what {node}'s flows deliver for every flow");
             let metas: Vec<Option<TunnelMeta>> =
                 tunnels.iter().map(|t| t.map(|(m, _)| m)).collect();
@@ -532,8 +579,12 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
 /// (every frame is a new flow), draining every port meanwhile; returns (sent, received).
 fn send_all(ports: &mut [Port], pi: usize, frames: &[Vec<u8>], pool: &Mempool) -> (u64, u64) {
     let hz = tsc_hz();
-    // 32 frames per 20 us: 1.6 Mpps, below an upcall-bound switch's budget.
-    let gap = hz / 50_000;
+    // Eight segments at a time, each group waited for (up to 2 ms) before the next: a new
+    // connection can cost a switch an upcall per segment (a select group hashes the
+    // 5-tuple, so each SYN has its own megaflow), and switches bound upcalls per received
+    // burst (brisk: 16) so that a flood of new flows cannot starve established ones.
+    // Segments are not retransmitted, so the handshake goes at the switch's pace.
+    let wait = hz / 500;
     let mut batch = MbufBatch::new();
     let mut rxb = MbufBatch::new();
     let (mut sent, mut got) = (0u64, 0u64);
@@ -543,8 +594,7 @@ fn send_all(ports: &mut [Port], pi: usize, frames: &[Vec<u8>], pool: &Mempool) -
             rxb.free_all();
         }
     };
-    for chunk in frames.chunks(32) {
-        let due = rdtsc() + gap;
+    for chunk in frames.chunks(8) {
         while batch.is_empty() && !batch.alloc_bulk(pool, chunk.len()) {
             drain(ports, &mut got);
         }
@@ -558,7 +608,8 @@ fn send_all(ports: &mut [Port], pi: usize, frames: &[Vec<u8>], pool: &Mempool) -
             sent += ports[pi].eth.tx_burst(0, &mut batch) as u64;
             drain(ports, &mut got);
         }
-        while rdtsc() < due {
+        let due = rdtsc() + wait;
+        while got < sent && rdtsc() < due {
             drain(ports, &mut got);
         }
     }
