@@ -119,7 +119,8 @@ echo "== backends serve HTTP on port 80 (the body names the pod)"
 for p in w1-backend1 w2-backend2 w1-frontend; do
   mkdir -p "$RUN/www-$p"
   echo "$p" >"$RUN/www-$p/index.html"
-  nsx "$p" python3 -m http.server 80 --bind 0.0.0.0 --directory "$RUN/www-$p" >"$RUN/$p.http.log" 2>&1 &
+  # ip netns exec execs the server, so the PID kept is the server's (cleanup kills it).
+  ip netns exec "$p" python3 -m http.server 80 --bind 0.0.0.0 --directory "$RUN/www-$p" >"$RUN/$p.http.log" 2>&1 &
   PIDS+=($!)
 done
 sleep 1

@@ -7,9 +7,9 @@ use pipeline::dpaction::{Collect, Packet, TunnelMeta};
 use pipeline::field::Field;
 use pipeline::flow::w;
 use pipeline::ofctl::{parse_flow_file, parse_group_file, parse_packet_spec, Mode};
-use pipeline::tables::GroupMod;
 use pipeline::packet::VecFrame;
 use pipeline::slowpath::{format_trace_text, process, trace_json, PacketTrace};
+use pipeline::tables::GroupMod;
 use std::io::BufRead;
 use std::process::ExitCode;
 

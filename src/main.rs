@@ -171,10 +171,9 @@ fn ctl(a: CtlArgs) -> anyhow::Result<ExitCode> {
         a.args.first().map(String::as_str),
         Some("add-flows" | "replace-flows" | "add-groups" | "reload")
     ) {
-        let file = a
-            .args
-            .get(1)
-            .context("add-flows, replace-flows, add-groups and reload need a FILE (or - for stdin)")?;
+        let file = a.args.get(1).context(
+            "add-flows, replace-flows, add-groups and reload need a FILE (or - for stdin)",
+        )?;
         let mut text = String::new();
         if file == "-" {
             std::io::stdin().read_to_string(&mut text)?;

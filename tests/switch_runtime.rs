@@ -213,11 +213,17 @@ fn runs_the_seed_pipeline_and_answers_ctl() {
 
     // Groups: add, refuse a duplicate and a flow on a missing group, dump, modify, stats,
     // delete (taking its flow along).
-    sw.ok(&["add-group", "group_id=7,type=select,bucket=output:3,bucket=output:4"]);
+    sw.ok(&[
+        "add-group",
+        "group_id=7,type=select,bucket=output:3,bucket=output:4",
+    ]);
     let (ok, text) = sw.ctl(&["add-group", "group_id=7,type=all,bucket=output:3"]);
     assert!(!ok && text.contains("group 7 already exists"), "{text}");
     let (ok, text) = sw.ctl(&["add-group", "group_id=9,type=ff,bucket=output:3"]);
-    assert!(!ok && text.contains("column 17") && text.contains("fast_failover"), "{text}");
+    assert!(
+        !ok && text.contains("column 17") && text.contains("fast_failover"),
+        "{text}"
+    );
     sw.ok(&["add-flow", "table=200,priority=6,udp actions=group:7"]);
     let (ok, text) = sw.ctl(&["add-flow", "table=200,priority=6,tcp actions=group:8"]);
     assert!(!ok && text.contains("group 8 does not exist"), "{text}");
@@ -228,9 +234,15 @@ fn runs_the_seed_pipeline_and_answers_ctl() {
     );
     sw.ok(&["mod-group", "group_id=7,type=select,bucket=output:3"]);
     let st = sw.ok(&["dump-group-stats", "7"]);
-    assert!(st.contains("group_id=7,") && st.contains("ref_count=1"), "{st}");
+    assert!(
+        st.contains("group_id=7,") && st.contains("ref_count=1"),
+        "{st}"
+    );
     let d = sw.ok(&["del-groups", "group_id=7"]);
-    assert!(d.contains("1 groups deleted, 1 flows that used them deleted"), "{d}");
+    assert!(
+        d.contains("1 groups deleted, 1 flows that used them deleted"),
+        "{d}"
+    );
     assert!(sw.ok(&["dump-groups"]).is_empty());
     assert!(sw.ok(&["dump-flows", "table=200"]).is_empty());
 

@@ -56,5 +56,12 @@ fn demo(args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     println!("{text}");
     assert!(out.status.success(), "{args:?}: {text}");
+    // Torn down fully: no process of the demo (switches, HTTP servers) is left.
+    let left = Command::new("pgrep")
+        .args(["-af", "/tmp/brisk-demo\\."])
+        .output()
+        .expect("pgrep");
+    let left = String::from_utf8_lossy(&left.stdout);
+    assert!(left.trim().is_empty(), "left running: {left}");
     text
 }

@@ -54,7 +54,13 @@ fn load(node: &str, g: &Generated) -> Bridge {
     b
 }
 
-fn send(b: &Bridge, port: u32, frame: &[u8], tun: Option<TunnelMeta>, now: u64) -> Collect<VecFrame> {
+fn send(
+    b: &Bridge,
+    port: u32,
+    frame: &[u8],
+    tun: Option<TunnelMeta>,
+    now: u64,
+) -> Collect<VecFrame> {
     let mut out = Collect::new();
     process(
         b,
@@ -120,7 +126,10 @@ fn generated_service_group_and_flows() {
     ] {
         assert!(text.contains(want), "missing {want}\n{text}");
     }
-    assert!(!text.contains("nw_dst=10.96.0.0/12"), "no service CIDR to the gateway");
+    assert!(
+        !text.contains("nw_dst=10.96.0.0/12"),
+        "no service CIDR to the gateway"
+    );
 }
 
 #[test]
@@ -166,7 +175,10 @@ fn frontend_reaches_both_endpoints_through_the_cluster_ip() {
             let synack = tcp_frame(be2_mac, gw2_mac, ip(BE2), ip(FE), 80, sp, 0x012, 64);
             let (p, t, back) = one(&send(&w2, 35, &synack, None, now), "SYN-ACK on worker2");
             assert_eq!((p, t), (1, Some(ip(W1))));
-            let (p, _, r) = one(&send(&w1, 1, &back, Some(tun(W2, W1)), now), "SYN-ACK on worker1");
+            let (p, _, r) = one(
+                &send(&w1, 1, &back, Some(tun(W2, W1)), now),
+                "SYN-ACK on worker1",
+            );
             assert_eq!(p, 49);
             assert_eq!(ip_src(&r), ip(SVC), "un-DNATed on the client's node");
             assert_eq!(eth_dst(&r), fe_mac);
@@ -175,10 +187,17 @@ fn frontend_reaches_both_endpoints_through_the_cluster_ip() {
             assert_eq!((p, t, ip_dst(&a)), (1, Some(ip(W2)), ip(BE2)));
         }
     }
-    assert!(local >= 15 && remote >= 15, "local {local}, remote {remote}");
+    assert!(
+        local >= 15 && remote >= 15,
+        "local {local}, remote {remote}"
+    );
     let t = w1.tables();
     let grp = t.group(1).unwrap();
-    assert_eq!(grp.stats.n_packets.load(Ordering::Relaxed), 60, "one group run per connection");
+    assert_eq!(
+        grp.stats.n_packets.load(Ordering::Relaxed),
+        60,
+        "one group run per connection"
+    );
 
     // A port the service does not have is not load-balanced: it goes to the gateway.
     let other = tcp_frame(fe_mac, gw1_mac, ip(FE), ip(SVC), 40_000, 81, 0x002, 64);
@@ -195,7 +214,10 @@ fn frontend_reaches_both_endpoints_through_the_cluster_ip() {
         let syn = tcp_frame(oct_mac, gw1_mac, ip(OCTANT), ip(SVC), sp, 80, 0x002, 64);
         let c = send(&w1, 4, &syn, None, now);
         for (p, t, pk) in &c.outputs {
-            assert_eq!(*p, 1, "octant -> backend1 through the service was not dropped");
+            assert_eq!(
+                *p, 1,
+                "octant -> backend1 through the service was not dropped"
+            );
             assert_eq!(t.map(|t| t.dst), Some(ip(W2)));
             let c2 = send(&w2, 1, pk.frame.data(), Some(tun(W1, W2)), now);
             assert!(c2.outputs.is_empty(), "worker2 let octant reach backend2");
@@ -209,13 +231,16 @@ fn megaflows_of_the_proxied_pipeline_are_exact() {
     // bit and demands identical datapath actions.
     for node in ["worker1", "worker2"] {
         let b = load(node, &generate(&proxied(node)));
-        let r = pipeline::seed::megaflow_property(&b, 40_000)
-            .unwrap_or_else(|e| panic!("{node}: {e}"));
+        let r =
+            pipeline::seed::megaflow_property(&b, 40_000).unwrap_or_else(|e| panic!("{node}: {e}"));
         println!(
             "megaflow property ({node}, antrea-proxy): {} compared, {} through the service group, {} skipped",
             r.compared, r.grouped, r.skipped
         );
         assert!(r.compared > 120_000);
-        assert!(r.grouped >= 10, "too few keys reached the service group: {r:?}");
+        assert!(
+            r.grouped >= 10,
+            "too few keys reached the service group: {r:?}"
+        );
     }
 }

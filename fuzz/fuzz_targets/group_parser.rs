@@ -8,7 +8,9 @@ use pipeline::ofctl::{format_group, parse_group, GroupMode, PortMap};
 use pipeline::tables::Group;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(s) = std::str::from_utf8(data) else { return };
+    let Ok(s) = std::str::from_utf8(data) else {
+        return;
+    };
     let mut ports = PortMap::new();
     ports.insert("antrea-gw0", 2);
     ports.insert("p1", 1);
@@ -17,8 +19,9 @@ fuzz_target!(|data: &[u8]| {
             Ok(g) => {
                 if mode == GroupMode::Add {
                     let printed = format_group(&g, &ports);
-                    let again = parse_group(&printed, GroupMode::Add, &ports)
-                        .unwrap_or_else(|e| panic!("printed group does not parse: {printed:?}: {e}"));
+                    let again = parse_group(&printed, GroupMode::Add, &ports).unwrap_or_else(|e| {
+                        panic!("printed group does not parse: {printed:?}: {e}")
+                    });
                     assert_eq!(again, g, "print and parse differ: {printed:?}");
                     let grp = Group::new(g, 0);
                     let pick = grp.select(data.len() as u64 * 0x9e37_79b9);
@@ -28,7 +31,11 @@ fuzz_target!(|data: &[u8]| {
                 }
             }
             Err(e) => {
-                assert!(e.offset <= s.len(), "error offset {} beyond input", e.offset);
+                assert!(
+                    e.offset <= s.len(),
+                    "error offset {} beyond input",
+                    e.offset
+                );
             }
         }
     }

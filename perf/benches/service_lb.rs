@@ -31,7 +31,9 @@ fn proxied_worker1() -> Bridge {
     let n = conf::node::NodeConfig::parse(&text, "worker1.yaml").unwrap();
     // Keep the service on the local endpoint only, so every connection takes one path.
     let mut n = n;
-    n.services[0].endpoints.retain(|e| e.starts_with("10.222.1.47"));
+    n.services[0]
+        .endpoints
+        .retain(|e| e.starts_with("10.222.1.47"));
     let g = conf::antrea::generate(&n);
     let b = pipeline::seed::bridge(
         "worker1",
@@ -63,12 +65,34 @@ fn proxied_worker1() -> Bridge {
 /// The frontend's packet: to the cluster IP it goes to its default gateway's MAC; to
 /// backend1 (same subnet) straight to backend1's MAC.
 fn frontend(sport: u16, dst: &str, flags: u16) -> Vec<u8> {
-    let dmac = if dst == "10.222.1.47" { BE1_MAC } else { GW_MAC };
-    tcp_frame(mac(FE_MAC), mac(dmac), ip("10.222.1.48"), ip(dst), sport, 80, flags, 64)
+    let dmac = if dst == "10.222.1.47" {
+        BE1_MAC
+    } else {
+        GW_MAC
+    };
+    tcp_frame(
+        mac(FE_MAC),
+        mac(dmac),
+        ip("10.222.1.48"),
+        ip(dst),
+        sport,
+        80,
+        flags,
+        64,
+    )
 }
 
 fn reply(sport: u16, flags: u16) -> Vec<u8> {
-    tcp_frame(mac(BE1_MAC), mac(FE_MAC), ip("10.222.1.47"), ip("10.222.1.48"), 80, sport, flags, 64)
+    tcp_frame(
+        mac(BE1_MAC),
+        mac(FE_MAC),
+        ip("10.222.1.47"),
+        ip("10.222.1.48"),
+        80,
+        sport,
+        flags,
+        64,
+    )
 }
 
 fn new_connection(c: &mut Criterion) {
@@ -127,7 +151,11 @@ fn established(c: &mut Criterion) {
                 .collect();
             let nb = data.len().div_ceil(32);
             let bursts: Vec<Vec<_>> = (0..nb)
-                .map(|k| (0..32).map(|j| data[(k * 32 + j) % data.len()].clone()).collect())
+                .map(|k| {
+                    (0..32)
+                        .map(|j| data[(k * 32 + j) % data.len()].clone())
+                        .collect()
+                })
                 .collect();
             let mut cursor = 0usize;
             g.throughput(Throughput::Elements(32));
@@ -142,7 +170,8 @@ fn established(c: &mut Criterion) {
             assert_eq!(sink.dropped, 0, "{name}: established packets dropped");
             let st = fp.stats;
             let per = |x: u64| x as f64 / st.packets.max(1) as f64;
-            let total = per(st.cycles_parse + st.cycles_lookup + st.cycles_upcall + st.cycles_actions);
+            let total =
+                per(st.cycles_parse + st.cycles_lookup + st.cycles_upcall + st.cycles_actions);
             println!(
                 "{name} flows={n}: {total:.0} TSC cycles/packet ({:.1} ns); passes/packet {:.2}; parse {:.0}, lookup {:.0}, upcall {:.0}, actions {:.0}",
                 total / cpn,

@@ -592,19 +592,29 @@ mod tests {
     }
 
     #[test]
+    fn tcp_checksum_zero_has_two_spellings() {
+        // A NAT's incremental update may give 0x0000 where a full computation gives 0xffff.
+        assert!(csum_equal(0x0000, 0xffff, true));
+        assert!(csum_equal(0xffff, 0x0000, true));
+        assert!(
+            !csum_equal(0x0000, 0xffff, false),
+            "UDP 0 means no checksum"
+        );
+        assert!(csum_equal(0x1234, 0x1234, false));
+        assert!(!csum_equal(0x1234, 0xedcb, true));
+    }
+
+    #[test]
     fn a_zero_tcp_checksum_is_still_a_checksum() {
-        // Flow 9326 of the antrea-tcp preset's client has a zero-stamp checksum of 0x0000:
-        // it must still be updated for the stamp and checked as one.
-        let p = Profile::new(
-            "tcp,dl_src=be:2c:bf:e4:ec:c5,dl_dst=f2:32:d8:07:e2:a6,nw_src=10.222.1.48,nw_dst=10.222.1.47,nw_ttl=64,tp_src=1024,tp_dst=80,tcp_flags=0x018",
-            &Default::default(),
-            "tp_src",
-            50_000,
-            80,
-        )
-        .unwrap();
-        let zero = (0..50_000)
+        // Some flow of a TCP profile has a zero-stamp checksum of 0x0000: it must still be
+        // updated for the stamp and checked as one. (Flows step the checksum by one, so one
+        // of two 60,000-flow windows holds the zero.)
+        let spec = "tcp,dl_src=be:2c:bf:e4:ec:c5,dl_dst=f2:32:d8:07:e2:a6,nw_src=10.222.1.48,nw_dst=10.222.1.47,nw_ttl=64,tp_src=1024,tp_dst=80,tcp_flags=0x018";
+        let p = Profile::new(spec, &Default::default(), "tp_src", 60_000, 80).unwrap();
+        let q = Profile::new(spec, &Default::default(), "nw_src", 60_000, 80).unwrap();
+        let zero = (0..60_000)
             .map(|i| p.frame(i))
+            .chain((0..60_000).map(|i| q.frame(i)))
             .find(|f| f[50..52] == [0, 0])
             .expect("some flow has a zero TCP checksum");
         assert_eq!(l4_csum_offset(&zero), Some(50));

@@ -45,11 +45,15 @@ fn wait_for(path: &Path, secs: u64, child: &mut Child, what: &str) {
     }
 }
 
+/// The tests take both cores (a generator and a switch each): one at a time.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 struct Rig {
     dir: PathBuf,
     fe: PathBuf,
     be: PathBuf,
-    pid: u32,
+    /// Unique per test: DPDK file prefixes must not collide.
+    tag: String,
 }
 
 impl Rig {
@@ -84,7 +88,12 @@ flows: {flows}
             ),
         )
         .unwrap();
-        Rig { dir, fe, be, pid }
+        Rig {
+            dir,
+            fe,
+            be,
+            tag: format!("{name}{pid}"),
+        }
     }
 
     /// Starts brisk-gen (the vhost-user servers) and waits for its first socket.
@@ -93,19 +102,41 @@ flows: {flows}
         let _ = std::fs::remove_file(&self.be);
         let mut gen = Kill(
             Command::new(GEN)
-                .args(["run", "--preset", "antrea-tcp", "--flows", "200", "--size", "128"])
+                .args([
+                    "run",
+                    "--preset",
+                    "antrea-tcp",
+                    "--flows",
+                    "200",
+                    "--size",
+                    "128",
+                ])
                 .arg("--packets")
                 .arg(packets.to_string())
                 .args(["--duration", "60", "--warmup", "1"])
                 .arg("--json")
                 .arg(self.dir.join(format!("gen{run}.json")))
                 .arg("--port")
-                .arg(format!("net_virtio_user0,path={},server=1", self.fe.display()))
+                .arg(format!(
+                    "net_virtio_user0,path={},server=1",
+                    self.fe.display()
+                ))
                 .arg("--port")
-                .arg(format!("net_virtio_user1,path={},server=1", self.be.display()))
-                .args(["--", "-l", "0", "--no-huge", "-m", "256", "--single-file-segments"])
+                .arg(format!(
+                    "net_virtio_user1,path={},server=1",
+                    self.be.display()
+                ))
+                .args([
+                    "--",
+                    "-l",
+                    "0",
+                    "--no-huge",
+                    "-m",
+                    "256",
+                    "--single-file-segments",
+                ])
                 .args(["--no-pci", "--no-telemetry", "--log-level=warning"])
-                .arg(format!("--file-prefix=gt{}r{run}", self.pid))
+                .arg(format!("--file-prefix=gt{}r{run}", self.tag))
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .spawn()
@@ -124,9 +155,18 @@ flows: {flows}
                 .arg(self.dir.join("bridge.yaml"))
                 .arg("--socket")
                 .arg(self.dir.join("ctl.sock"))
-                .args(["--stats-interval", "0", "--", "-l", "0", "--no-huge", "-m", "256"])
+                .args([
+                    "--stats-interval",
+                    "0",
+                    "--",
+                    "-l",
+                    "0",
+                    "--no-huge",
+                    "-m",
+                    "256",
+                ])
                 .args(["--no-pci", "--no-telemetry", "--log-level=warning"])
-                .arg(format!("--file-prefix=gs{}", self.pid))
+                .arg(format!("--file-prefix=gs{}", self.tag))
                 .stdout(Stdio::null())
                 .stderr(Stdio::piped())
                 .spawn()
@@ -204,6 +244,7 @@ flows: {flows}
 
 #[test]
 fn tcp_through_the_worker1_pipeline_over_vhost_user() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let rig = Rig::new("tcp");
     let gen = rig.start_gen(1, 100_000);
     let sw = rig.start_switch();
@@ -213,6 +254,7 @@ fn tcp_through_the_worker1_pipeline_over_vhost_user() {
 
 #[test]
 fn vhost_user_peer_restart() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let rig = Rig::new("restart");
     let gen = rig.start_gen(1, 30_000);
     let sw = rig.start_switch();

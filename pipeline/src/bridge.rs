@@ -8,8 +8,8 @@
 use crate::conntrack::{Conntrack, ConntrackConfig};
 use crate::dpaction::TunnelMeta;
 use crate::flow::{w, Flow};
-use crate::ofctl::{FlowEntry, PortMap};
 use crate::ofctl::GroupEntry;
+use crate::ofctl::{FlowEntry, PortMap};
 use crate::tables::{FlowMod, FlowModError, GroupMod, ModSummary, OfTables};
 use parking_lot::{Mutex, RwLock};
 use std::collections::{BTreeMap, HashMap};

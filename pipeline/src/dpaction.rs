@@ -716,7 +716,11 @@ fn set_field<F: Frame>(pkt: &mut PktMut<'_, F>, field: HdrField, value: u128, ma
         HdrField::Ipv4Src | HdrField::Ipv4Dst => {
             if fget!(EthType, &*k) as u16 == eth_type::IPV4 {
                 let src = field == HdrField::Ipv4Src;
-                let v = merge(if src { fget!(NwSrc, &*k) } else { fget!(NwDst, &*k) });
+                let v = merge(if src {
+                    fget!(NwSrc, &*k)
+                } else {
+                    fget!(NwDst, &*k)
+                });
                 packet::set_ipv4_addr(d, &lay, &*k, src, v as u32);
                 if src {
                     fset!(NwSrc, k, v);
@@ -752,7 +756,11 @@ fn set_field<F: Frame>(pkt: &mut PktMut<'_, F>, field: HdrField, value: u128, ma
         }
         HdrField::TpSrc | HdrField::TpDst => {
             let src = field == HdrField::TpSrc;
-            let v = merge(if src { fget!(TpSrc, &*k) } else { fget!(TpDst, &*k) }) as u16;
+            let v = merge(if src {
+                fget!(TpSrc, &*k)
+            } else {
+                fget!(TpDst, &*k)
+            }) as u16;
             packet::set_l4_port(d, &lay, &*k, src, v);
             if src {
                 fset!(TpSrc, k, u128::from(v));

@@ -441,7 +441,10 @@ impl OfTables {
                     });
                 }
                 Action::Group(g) if !self.groups.contains_key(g) => {
-                    return Err(FlowModError::NoSuchGroup { table: t, group: *g });
+                    return Err(FlowModError::NoSuchGroup {
+                        table: t,
+                        group: *g,
+                    });
                 }
                 _ => {}
             }

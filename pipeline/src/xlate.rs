@@ -17,11 +17,11 @@ use crate::bridge::{Bridge, FrozenState, PortKind, PortTable};
 use crate::dpaction::{DpAction, DpCt, DropReason, HdrField, TunnelMeta};
 use crate::field::{Field, Subfield};
 use crate::flow::{eth_type, w, Flow, KEY_WORDS, VLAN_CFI};
+use crate::ofctl::GroupType;
 use crate::ofctl::{
     format_actions, format_match, port, Action, CtAction, CtZone, PortMap, SetField,
 };
 use crate::tables::{selection_fields, Group, OfTables, Rule};
-use crate::ofctl::GroupType;
 use std::sync::Arc;
 
 /// A step of a translation, for `trace`.

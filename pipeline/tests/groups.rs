@@ -71,7 +71,8 @@ fn antrea_group_round_trips_and_legacy_buckets_parse() {
     // Printing and parsing again is a fixed point.
     assert_eq!(group(&format_group(&g, &PortMap::new())), g);
 
-    let legacy = group("group_id=7,type=all,bucket=output:1,bucket=mod_dl_dst:02:00:00:00:00:0b,output:2");
+    let legacy =
+        group("group_id=7,type=all,bucket=output:1,bucket=mod_dl_dst:02:00:00:00:00:0b,output:2");
     assert_eq!(legacy.buckets.len(), 2);
     assert_eq!(legacy.buckets[0].id, 0);
     assert_eq!(legacy.buckets[1].id, 1);
@@ -81,9 +82,16 @@ fn antrea_group_round_trips_and_legacy_buckets_parse() {
         "group_id=7,type=all,bucket=bucket_id:0,actions=output:1,bucket=bucket_id:1,actions=mod_dl_dst:02:00:00:00:00:0b,output:2"
     );
 
-    let h = group("group_id=9,type=select,selection_method=hash,fields(ip_src,tcp_dst),bucket=output:1");
-    assert_eq!(h.selection, Selection::Hash(vec![Field::NwSrc, Field::TcpDst]));
-    assert!(format_group(&h, &PortMap::new()).contains("selection_method=hash,fields(ip_src,tcp_dst)"));
+    let h = group(
+        "group_id=9,type=select,selection_method=hash,fields(ip_src,tcp_dst),bucket=output:1",
+    );
+    assert_eq!(
+        h.selection,
+        Selection::Hash(vec![Field::NwSrc, Field::TcpDst])
+    );
+    assert!(
+        format_group(&h, &PortMap::new()).contains("selection_method=hash,fields(ip_src,tcp_dst)")
+    );
 
     // A groups file, with every bad line reported with its place.
     let file = "# groups\ngroup_id=1,type=indirect,bucket=output:1\n\ngroup_id=2,type=select,bucket=actions=outptu:2\ngroup_id=3,type=ff,bucket=output:1\n";
@@ -102,16 +110,40 @@ fn bad_groups_are_refused_with_the_reason() {
     let cases = [
         ("type=select,bucket=output:1", "group_id"),
         ("group_id=1,bucket=output:1", "type"),
-        ("group_id=1,type=weird,bucket=output:1", "unknown group type weird"),
-        ("group_id=1,type=indirect,bucket=output:1,bucket=output:2", "exactly one bucket"),
-        ("group_id=1,type=all,bucket=weight:5,output:1", "weight is only for select"),
-        ("group_id=1,type=select,bucket=bucket_id:3,output:1,bucket=bucket_id:3,output:2", "duplicate bucket_id 3"),
+        (
+            "group_id=1,type=weird,bucket=output:1",
+            "unknown group type weird",
+        ),
+        (
+            "group_id=1,type=indirect,bucket=output:1,bucket=output:2",
+            "exactly one bucket",
+        ),
+        (
+            "group_id=1,type=all,bucket=weight:5,output:1",
+            "weight is only for select",
+        ),
+        (
+            "group_id=1,type=select,bucket=bucket_id:3,output:1,bucket=bucket_id:3,output:2",
+            "duplicate bucket_id 3",
+        ),
         ("group_id=4294967040,type=all", ""),
         ("group_id=4294967041,type=all", "above the maximum"),
-        ("group_id=1,type=select,selection_method=hash,bucket=output:1", "needs fields"),
-        ("group_id=1,type=all,selection_method=dp_hash,bucket=output:1", "only for select"),
-        ("group_id=1,type=select,bucket=conjunction(1,1/2)", "conjunction"),
-        ("group_id=1,type=select,colour=red,bucket=output:1", "unknown group keyword colour"),
+        (
+            "group_id=1,type=select,selection_method=hash,bucket=output:1",
+            "needs fields",
+        ),
+        (
+            "group_id=1,type=all,selection_method=dp_hash,bucket=output:1",
+            "only for select",
+        ),
+        (
+            "group_id=1,type=select,bucket=conjunction(1,1/2)",
+            "conjunction",
+        ),
+        (
+            "group_id=1,type=select,colour=red,bucket=output:1",
+            "unknown group keyword colour",
+        ),
     ];
     for (text, want) in cases {
         match parse_group(text, GroupMode::Add, &PortMap::new()) {
@@ -146,7 +178,10 @@ fn flows_need_their_group_and_go_with_it() {
     .unwrap();
     assert_eq!(b.tables().group_refs(1), 1);
     assert_eq!(
-        b.apply_groups(&[GroupMod::Add(group("group_id=1,type=all,bucket=output:3"))], 0),
+        b.apply_groups(
+            &[GroupMod::Add(group("group_id=1,type=all,bucket=output:3"))],
+            0
+        ),
         Err(FlowModError::GroupExists(1))
     );
     assert_eq!(
@@ -163,7 +198,11 @@ fn flows_need_their_group_and_go_with_it() {
     assert_eq!(s.deleted, 1);
     let t = b.tables();
     assert!(t.group(1).is_none());
-    assert_eq!(t.n_flows(), 1, "the flow that used group 1 is deleted with it");
+    assert_eq!(
+        t.n_flows(),
+        1,
+        "the flow that used group 1 is deleted with it"
+    );
 }
 
 #[test]
@@ -174,13 +213,29 @@ fn select_spreads_sticks_weighs_and_is_symmetric() {
     );
     let mut counts = [0usize; 2];
     for sport in 0..2000u16 {
-        let fr = udp_frame(A, B, ip("10.0.0.1"), ip("10.96.0.10"), 10_000 + sport, 53, b"q");
+        let fr = udp_frame(
+            A,
+            B,
+            ip("10.0.0.1"),
+            ip("10.96.0.10"),
+            10_000 + sport,
+            53,
+            b"q",
+        );
         let o = out_ports(&send(&b, 1, &fr, 0));
         assert_eq!(o.len(), 1);
         counts[(o[0] - 2) as usize] += 1;
         // The same 5-tuple always gets the same bucket, and so does its reverse.
         assert_eq!(out_ports(&send(&b, 1, &fr, 0)), o);
-        let rev = udp_frame(B, A, ip("10.96.0.10"), ip("10.0.0.1"), 53, 10_000 + sport, b"r");
+        let rev = udp_frame(
+            B,
+            A,
+            ip("10.96.0.10"),
+            ip("10.0.0.1"),
+            53,
+            10_000 + sport,
+            b"r",
+        );
         assert_eq!(out_ports(&send(&b, 4, &rev, 0)), o, "sport {sport}");
     }
     assert!((800..=1200).contains(&counts[0]), "{counts:?}");
@@ -188,7 +243,11 @@ fn select_spreads_sticks_weighs_and_is_symmetric() {
     let t = b.tables();
     let g = t.group(1).unwrap();
     assert_eq!(g.stats.n_packets.load(Ordering::Relaxed), 6000);
-    let per: Vec<u64> = g.bucket_stats.iter().map(|s| s.n_packets.load(Ordering::Relaxed)).collect();
+    let per: Vec<u64> = g
+        .bucket_stats
+        .iter()
+        .map(|s| s.n_packets.load(Ordering::Relaxed))
+        .collect();
     assert_eq!(per.iter().sum::<u64>(), 6000);
     assert_eq!(per[0], 3 * counts[0] as u64);
 
@@ -215,7 +274,10 @@ fn removing_a_bucket_moves_only_its_connections() {
     let frames: Vec<Vec<u8>> = (0..1500u16)
         .map(|s| udp_frame(A, B, ip("10.0.0.1"), ip("10.96.0.10"), s, 53, b"q"))
         .collect();
-    let before: Vec<u32> = frames.iter().map(|f| out_ports(&send(&b, 1, f, 0))[0]).collect();
+    let before: Vec<u32> = frames
+        .iter()
+        .map(|f| out_ports(&send(&b, 1, f, 0))[0])
+        .collect();
     b.apply_groups(
         &[GroupMod::Modify {
             entry: group(two),
@@ -264,7 +326,11 @@ fn select_megaflows_match_the_hashed_fields_only() {
     assert_eq!(Field::NwSrc.get(&m1), 0xffff_ffff);
     assert_eq!(Field::EthSrc.get(&m1), 0xffff_ffff_ffff);
     let m2 = translate(&b, &key("10.96.0.11"), 0, None).mask;
-    assert_eq!(Field::TpSrc.get(&m2), 0, "fields(ip_dst) does not read ports");
+    assert_eq!(
+        Field::TpSrc.get(&m2),
+        0,
+        "fields(ip_dst) does not read ports"
+    );
     assert_eq!(Field::NwSrc.get(&m2), 0);
     let m3 = translate(&b, &key("10.96.0.12"), 0, None).mask;
     assert_eq!(Field::TpSrc.get(&m3), 0, "no group, no port match");
@@ -281,8 +347,16 @@ fn all_group_buckets_work_on_copies() {
     assert_eq!(out_ports(&c), vec![2, 3, 4]);
     let dst = |i: usize| c.outputs[i].2.frame.data()[0..6].to_vec();
     assert_eq!(dst(0), vec![2, 0, 0, 0, 0, 0x99]);
-    assert_eq!(dst(1), fr[0..6].to_vec(), "bucket 1 sees the packet as it was");
-    assert_eq!(dst(2), fr[0..6].to_vec(), "the group's changes do not leak after it");
+    assert_eq!(
+        dst(1),
+        fr[0..6].to_vec(),
+        "bucket 1 sees the packet as it was"
+    );
+    assert_eq!(
+        dst(2),
+        fr[0..6].to_vec(),
+        "the group's changes do not leak after it"
+    );
 }
 
 #[test]
@@ -318,7 +392,10 @@ fn service_dnat_through_a_select_group_and_back() {
         let r = send(&b, *port, &synack, 2);
         assert_eq!(out_ports(&r), vec![1], "{:?}", r.drops);
         let d = r.outputs[0].2.frame.data();
-        assert_eq!(u32::from_be_bytes([d[26], d[27], d[28], d[29]]), ip("10.96.0.10"));
+        assert_eq!(
+            u32::from_be_bytes([d[26], d[27], d[28], d[29]]),
+            ip("10.96.0.10")
+        );
         assert_eq!(u16::from_be_bytes([d[34], d[35]]), 80);
         // The client's next packet goes to the same endpoint without the group.
         let ack = tcp_frame(A, B, ip("10.0.0.1"), ip("10.96.0.10"), sport, 80, 0x010, 64);
@@ -328,5 +405,9 @@ fn service_dnat_through_a_select_group_and_back() {
     assert!(seen[0] > 5 && seen[1] > 5, "{seen:?}");
     let t = b.tables();
     let g = t.group(1).unwrap();
-    assert_eq!(g.stats.n_packets.load(Ordering::Relaxed), 40, "only SYNs run the group");
+    assert_eq!(
+        g.stats.n_packets.load(Ordering::Relaxed),
+        40,
+        "only SYNs run the group"
+    );
 }

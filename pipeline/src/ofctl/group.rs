@@ -166,7 +166,9 @@ pub fn parse_group(s: &str, mode: GroupMode, ports: &PortMap) -> Result<GroupEnt
             "selection_method" => {
                 method = Some((it.value, it.value_off, token.to_string()));
             }
-            "selection_method_param" => param = uint(it, token, 64, "selection_method_param")? as u64,
+            "selection_method_param" => {
+                param = uint(it, token, 64, "selection_method_param")? as u64
+            }
             "fields" => {
                 let mut v = Vec::new();
                 for f in it.value.split(',').map(str::trim).filter(|f| !f.is_empty()) {
@@ -228,7 +230,11 @@ pub fn parse_group(s: &str, mode: GroupMode, ports: &PortMap) -> Result<GroupEnt
         }
     };
     if kind != GroupType::Select && selection != Selection::Default {
-        return Err(perr(0, s.trim(), "selection_method is only for select groups"));
+        return Err(perr(
+            0,
+            s.trim(),
+            "selection_method is only for select groups",
+        ));
     }
     // Buckets: each runs from its `bucket=` to the next top-level `bucket=`.
     let mut buckets: Vec<Bucket> = Vec::new();
@@ -247,7 +253,10 @@ pub fn parse_group(s: &str, mode: GroupMode, ports: &PortMap) -> Result<GroupEnt
         return Err(perr(
             0,
             s.trim(),
-            format!("an indirect group needs exactly one bucket, not {}", buckets.len()),
+            format!(
+                "an indirect group needs exactly one bucket, not {}",
+                buckets.len()
+            ),
         ));
     }
     Ok(GroupEntry {
@@ -316,7 +325,10 @@ fn parse_bucket(
         let t = &text[from - base..to - base];
         b.actions = parse_actions(t, from, &Match::CATCHALL, ports)?;
     }
-    if b.actions.iter().any(|a| matches!(a, Action::Conjunction { .. })) {
+    if b.actions
+        .iter()
+        .any(|a| matches!(a, Action::Conjunction { .. }))
+    {
         return Err(perr(base, text, "a bucket cannot hold conjunction actions"));
     }
     Ok(b)

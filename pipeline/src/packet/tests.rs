@@ -1,6 +1,6 @@
 use super::*;
-use crate::field::Field;
 use crate::build::*;
+use crate::field::Field;
 
 fn key_of(data: &[u8]) -> (Flow, Layout) {
     let mut k = Flow::ZERO;

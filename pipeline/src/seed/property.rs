@@ -141,7 +141,9 @@ pub fn megaflow_property(b: &Bridge, rounds: usize) -> Result<PropertyRun, Strin
     }
     let ids = b.n_recirc_ids() as u32;
     if ids < 2 {
-        return Err(format!("the pipeline made {ids} recirculation states, expected >= 2"));
+        return Err(format!(
+            "the pipeline made {ids} recirculation states, expected >= 2"
+        ));
     }
     let (mut compared, mut skipped, mut grouped) = (0u64, 0u64, 0u64);
     for _ in 0..rounds {

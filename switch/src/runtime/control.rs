@@ -246,7 +246,7 @@ fn dispatch(shared: &Shared, args: &[&str], input: Option<&str>, version: &str) 
             let tables = b.tables();
             let mut out = String::new();
             for g in tables.groups() {
-                if !want.is_none_or(|w| w == g.entry.id) {
+                if want.is_some_and(|w| w != g.entry.id) {
                     continue;
                 }
                 let _ = write!(

@@ -306,7 +306,8 @@ pub(crate) fn reload(shared: &Shared, file: &str, text: &str) -> Result<String, 
         pipeline::ofctl::Mode::Add,
         ports.names(),
     );
-    let (groups, gerrs) = pipeline::ofctl::parse_group_file(&generated.groups_text(), ports.names());
+    let (groups, gerrs) =
+        pipeline::ofctl::parse_group_file(&generated.groups_text(), ports.names());
     drop(ports);
     if let Some(e) = errs.first() {
         return Err(format!(

@@ -249,7 +249,8 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
                     env!("CARGO_MANIFEST_DIR")
                 )
             });
-            let flows = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+            let flows =
+                std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
             // Groups go in before the flows that use them.
             let b = pipeline::seed::bridge(node, "", Default::default());
             if let Some(gpath) = &a.expect_groups {
@@ -265,8 +266,11 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
                     .collect();
                 b.apply_groups(&mods, 0)?;
             }
-            let (fl, errs) =
-                pipeline::ofctl::parse_flow_file(&flows, pipeline::ofctl::Mode::Add, b.ports().names());
+            let (fl, errs) = pipeline::ofctl::parse_flow_file(
+                &flows,
+                pipeline::ofctl::Mode::Add,
+                b.ports().names(),
+            );
             if let Some(e) = errs.first() {
                 bail!("{path}:{e}");
             }
