@@ -14,23 +14,42 @@
 #   backend1 -> frontend  TCP 80  (dropped: backend1 may not start connections)
 # and each node's counters. Everything is removed on exit.
 #
-#   scripts/demo-nodes.sh [--keep] [--proxy kube-proxy|antrea-proxy]
+#   scripts/demo-nodes.sh [--keep] [--proxy kube-proxy|antrea-proxy] [--peer brisk|ovs]
 #     --keep: leave it running until Ctrl-C; --proxy: how services are handled (default
-#     kube-proxy, as the seed)
+#     kube-proxy, as the seed); --peer ovs: worker2 is Open vSwitch's userspace datapath
+#     (Debian's openvswitch-switch, datapath_type=netdev, no kernel module) running the
+#     seed's real Antrea worker2 flows, with native Geneve tunnelling through a br-phy
+#     bridge that owns the node address: an interop test against an independent Geneve
+#     implementation (pings both ways between the coredns pods, HTTP to backend2, and
+#     tshark's decode of a frame brisk encapsulated, carrying a tun_metadata0 option)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BRISK=${BRISK:-target/release/brisk}
 KEEP=0
 PROXY=kube-proxy
+PEER=brisk
 while [ $# -gt 0 ]; do
   case $1 in
     --keep) KEEP=1 ;;
+    --peer) PEER=${2:?--peer needs brisk or ovs}; shift ;;
     --proxy) PROXY=${2:?--proxy needs kube-proxy or antrea-proxy}; shift ;;
     *) echo "demo-nodes: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
 done
 case $PROXY in kube-proxy|antrea-proxy) ;; *) echo "demo-nodes: --proxy $PROXY: kube-proxy or antrea-proxy" >&2; exit 2 ;; esac
+case $PEER in brisk|ovs) ;; *) echo "demo-nodes: --peer $PEER: brisk or ovs" >&2; exit 2 ;; esac
+if [ "$PEER" = ovs ]; then
+  [ "$PROXY" = kube-proxy ] || { echo "demo-nodes: --peer ovs runs the seed's flows (kube-proxy)" >&2; exit 2; }
+  need=()
+  [ -x /usr/lib/openvswitch-switch/ovs-vswitchd ] || need+=(openvswitch-switch)
+  command -v tshark >/dev/null || need+=(tshark)
+  if [ "${#need[@]}" -gt 0 ]; then
+    echo "demo-nodes: installing ${need[*]}"
+    DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}" >/dev/null
+  fi
+fi
 [ "$(id -u)" = 0 ] || { echo "demo-nodes: needs root (network namespaces)" >&2; exit 1; }
 RUN=$(mktemp -d /tmp/brisk-demo.XXXXXX)
 PIDS=()
@@ -40,6 +59,12 @@ cleanup() {
   set +e
   for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
   for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
+  for f in "$RUN"/ovs/ovs-vswitchd.pid "$RUN"/ovs/ovsdb-server.pid; do
+    p=$(cat "$f" 2>/dev/null) || continue
+    kill -TERM "$p" 2>/dev/null
+    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$p" 2>/dev/null
+  done
   for n in "${NS[@]}"; do ip netns del "$n" 2>/dev/null; done
   rm -rf "$RUN"
 }
@@ -103,9 +128,55 @@ node() {
   done
   nsx "$ns" sysctl -qw net.ipv4.ip_forward=1
 }
-echo "== starting brisk on worker1 and worker2 (brisk run --config conf/examples/workerN.yaml, proxy: $PROXY)"
-node w1 worker1 4e:99:08:c1:53:be 10.222.1.1/24 10.222.0.0/24 10.222.2.0/24
-node w2 worker2 02:d8:4e:3f:92:1d 10.222.2.1/24 10.222.0.0/24 10.222.1.0/24
+# ovs_node: worker2 as Open vSwitch's userspace datapath running Antrea's real worker2
+# flows; br-phy owns the node address and the uplink (OVS native tunnelling).
+OVS_D=$RUN/ovs
+ovs() { env OVS_RUNDIR="$OVS_D" OVS_DBDIR="$OVS_D" OVS_LOGDIR="$OVS_D" "$@"; }
+vsctl() { ovs ovs-vsctl --db="unix:$OVS_D/db.sock" --timeout=30 "$@"; }
+appctl() { ovs ovs-appctl -t "$OVS_D/vswitchd.ctl" "$@"; }
+ovs_node() {
+  mkdir -p "$OVS_D"
+  ovs ovsdb-tool create "$OVS_D/conf.db" /usr/share/openvswitch/vswitch.ovsschema
+  ovs ip netns exec w2 ovsdb-server "$OVS_D/conf.db" --remote="punix:$OVS_D/db.sock" \
+    --pidfile="$OVS_D/ovsdb-server.pid" --unixctl="$OVS_D/ovsdb-server.ctl" \
+    --log-file="$OVS_D/ovsdb-server.log" --detach
+  vsctl --no-wait init
+  ovs ip netns exec w2 /usr/lib/openvswitch-switch/ovs-vswitchd "unix:$OVS_D/db.sock" \
+    --pidfile="$OVS_D/ovs-vswitchd.pid" --unixctl="$OVS_D/vswitchd.ctl" \
+    --log-file="$OVS_D/ovs-vswitchd.log" --detach
+  vsctl add-br br-phy -- set bridge br-phy datapath_type=netdev \
+    other_config:hwaddr=00:50:56:8f:1c:f6 -- add-port br-phy uplink
+  ip -n w2 addr add 10.79.1.202/24 dev br-phy
+  ip -n w2 link set br-phy up
+  appctl ovs/route/add 10.79.1.202/24 br-phy >/dev/null 2>&1 || true
+  appctl tnl/arp/set br-phy 10.79.1.201 00:50:56:8f:4e:82 >/dev/null
+  vsctl add-br br-int -- set bridge br-int datapath_type=netdev fail-mode=secure \
+    protocols=OpenFlow10,OpenFlow15 \
+    -- add-port br-int antrea-tun0 -- set interface antrea-tun0 type=geneve \
+       options:remote_ip=flow options:key=flow ofport_request=1 \
+    -- add-port br-int antrea-gw0 -- set interface antrea-gw0 type=internal ofport_request=2 \
+       'mac="02:d8:4e:3f:92:1d"' \
+    -- add-port br-int coredns--d8f62c -- set interface coredns--d8f62c ofport_request=3 \
+    -- add-port br-int backend2-202ff6 -- set interface backend2-202ff6 ofport_request=35
+  ovs ovs-ofctl add-tlv-map "unix:$OVS_D/br-int.mgmt" "{class=0x104,type=0x80,len=4}->tun_metadata0"
+  ovs ovs-ofctl -O OpenFlow15 add-flows "unix:$OVS_D/br-int.mgmt" testdata/antrea-seed/worker2.flows
+  for _ in $(seq 50); do ip -n w2 link show antrea-gw0 >/dev/null 2>&1 && break; sleep 0.1; done
+  ip -n w2 link set antrea-gw0 mtu 1450 up
+  ip -n w2 addr add 10.222.2.1/24 dev antrea-gw0
+  for c in 10.222.0.0/24 10.222.1.0/24; do
+    ip -n w2 route add "$c" via "${c%.0/24}.1" dev antrea-gw0 onlink
+  done
+  nsx w2 sysctl -qw net.ipv4.ip_forward=1
+}
+if [ "$PEER" = ovs ]; then
+  echo "== starting brisk on worker1 (brisk run --config conf/examples/worker1.yaml) and Open vSwitch $(ovs-vswitchd --version | awk 'NR==1 {print $NF}') (userspace datapath, the seed's worker2 flows) on worker2"
+  node w1 worker1 4e:99:08:c1:53:be 10.222.1.1/24 10.222.0.0/24 10.222.2.0/24
+  ovs_node
+else
+  echo "== starting brisk on worker1 and worker2 (brisk run --config conf/examples/workerN.yaml, proxy: $PROXY)"
+  node w1 worker1 4e:99:08:c1:53:be 10.222.1.1/24 10.222.0.0/24 10.222.2.0/24
+  node w2 worker2 02:d8:4e:3f:92:1d 10.222.2.1/24 10.222.0.0/24 10.222.1.0/24
+fi
 ctl() { "$BRISK" ctl --socket "$RUN/$1.sock" "${@:2}"; }
 
 # kube-proxy's part of the service: DNAT on worker1's host, as iptables would.
@@ -159,6 +230,41 @@ else
   echo "  (iptables not installed: the service walk via kube-proxy DNAT is skipped)"
 fi
 check "frontend -> backend2 10.222.2.34:22 (egress isolation)" blocked w1-frontend http://10.222.2.34:22/
+if [ "$PEER" = ovs ]; then
+  # Geneve between brisk and OVS both ways, and tshark's view of what brisk sends (with a
+  # tun_metadata0 option, as Antrea's traceflow sets one: the route to worker2's pods
+  # replaced by the same flow plus the option).
+  ctl worker1 add-flow "table=70,priority=200,ip,nw_dst=10.222.2.0/24 actions=dec_ttl,mod_dl_src:4e:99:08:c1:53:be,mod_dl_dst:aa:bb:cc:dd:ee:ff,load:0x1->NXM_NX_REG1[],load:0x1->NXM_NX_REG0[16],load:0xa4f01ca->NXM_NX_TUN_IPV4_DST[],load:0x5eed->NXM_NX_TUN_METADATA0[],resubmit(,105)" >/dev/null
+  ip netns exec w2 tshark -q -i uplink -a duration:6 -f "udp dst port 6081 and src host 10.79.1.201" \
+    -w "$RUN/geneve.pcap" >/dev/null 2>&1 &
+  TSHARK=$!
+  sleep 2
+  pingcheck() { # WHAT FROM_NS DST
+    if nsx "$2" ping -c 3 -i 0.2 -W 2 "$3" >/dev/null 2>&1; then
+      PASS=$((PASS + 1)); printf '  %-58s %-8s (expected ok)\n' "$1" ok
+    else
+      FAIL=$((FAIL + 1)); printf '  %-58s %-8s (expected ok)  <-- WRONG\n' "$1" blocked
+    fi
+  }
+  pingcheck "ping coredns w1 -> w2 10.222.2.2 (brisk encap, OVS decap)" w1-coredns 10.222.2.2
+  pingcheck "ping coredns w2 -> w1 10.222.1.2 (OVS encap, brisk decap)" w2-coredns 10.222.1.2
+  wait "$TSHARK" || true
+  echo "== tshark: a Geneve frame brisk encapsulated, as captured on worker2's uplink"
+  line=$(tshark -r "$RUN/geneve.pcap" -c 1 2>/dev/null | sed 's/^ *//')
+  protos=$(tshark -r "$RUN/geneve.pcap" -c 1 -T fields -e frame.protocols 2>/dev/null)
+  echo "  $line"
+  echo "  protocols: $protos"
+  fields=$(tshark -r "$RUN/geneve.pcap" -c 1 -T fields -E separator=' ' -e geneve.version \
+    -e geneve.vni -e geneve.proto_type -e geneve.option.class -e geneve.option.type \
+    -e geneve.option.length -e geneve.option.unknown.data -e ip.src -e ip.dst -e udp.dstport 2>/dev/null)
+  echo "  fields: version vni proto option.class option.type option.length option.data src dst dport = $fields"
+  if [ "${protos#eth:ethertype:ip:udp:geneve:eth:}" != "$protos" ] &&
+     echo "$fields" | grep -Eq '^0 0x0+ 0x6558 0x0104 0x80 [0-9,]+ 00005eed '; then
+    PASS=$((PASS + 1)); printf '  %-58s %-8s\n' "tshark decodes brisk's frame (VNI 0, TEB, option 0x104/0x80)" ok
+  else
+    FAIL=$((FAIL + 1)); printf '  %-58s %-8s  <-- WRONG\n' "tshark decodes brisk's frame (VNI 0, TEB, option 0x104/0x80)" failed
+  fi
+fi
 check "backend1 -> frontend 10.222.1.48:80 (backend egress isolated)" blocked w1-backend1 http://10.222.1.48/
 
 echo "== worker1: brisk ctl dump-ports"
@@ -172,10 +278,16 @@ if [ "$PROXY" = antrea-proxy ]; then
   ctl worker1 dump-groups
   ctl worker1 dump-group-stats
 fi
-echo "== worker2: brisk ctl pmd-stats"
-ctl worker2 pmd-stats
-echo "== worker2: brisk ctl drop-stats"
-ctl worker2 drop-stats
+if [ "$PEER" = ovs ]; then
+  echo "== worker2 (OVS): ovs-appctl tnl/ports/show; ovs-ofctl dump-ports br-int antrea-tun0"
+  appctl tnl/ports/show
+  ovs ovs-ofctl dump-ports "unix:$OVS_D/br-int.mgmt" antrea-tun0
+else
+  echo "== worker2: brisk ctl pmd-stats"
+  ctl worker2 pmd-stats
+  echo "== worker2: brisk ctl drop-stats"
+  ctl worker2 drop-stats
+fi
 
 echo "== $PASS checks as expected, $FAIL not"
 if [ $KEEP = 1 ]; then

@@ -9,7 +9,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 PKGS=(libdpdk-dev dpdk dpdk-dev clang libclang-dev pkg-config gcc make git curl ca-certificates
-      iproute2 iputils-ping python3 ethtool iptables)
+      iproute2 iputils-ping python3 ethtool iptables openvswitch-switch tshark)
 missing=()
 for p in "${PKGS[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -2,8 +2,10 @@
 //! worker1 and worker2) in network namespaces, real Linux pods on veth pairs, Geneve
 //! between the nodes; services first by kube-proxy's DNAT on the gateway, then load-balanced
 //! in brisk (`proxy: antrea-proxy`); HTTP that the policies allow gets through, what they
-//! forbid does not (scripts/demo-nodes.sh does the work). One test, so the two runs do not
-//! share namespaces at the same time.
+//! forbid does not (scripts/demo-nodes.sh does the work). Then worker2 is Open vSwitch's
+//! userspace datapath with the seed's real worker2 flows: Geneve interop both ways, and
+//! tshark's decode of what brisk sends. One test, so the runs do not share namespaces at the
+//! same time.
 
 use std::process::Command;
 
@@ -41,6 +43,19 @@ fn two_nodes_with_pods_in_namespaces() {
     );
     assert!(text.contains("6 checks as expected, 0 not"), "{text}");
     assert!(text.contains(" group_id=1,duration="), "{text}");
+
+    // Interop with an independent Geneve implementation: OVS as worker2.
+    let text = demo(&["--peer", "ovs"]);
+    for want in [
+        "frontend -> backend2 10.222.2.34:80 (over Geneve)          ok",
+        "ping coredns w1 -> w2 10.222.2.2 (brisk encap, OVS decap)  ok",
+        "ping coredns w2 -> w1 10.222.1.2 (OVS encap, brisk decap)  ok",
+        "protocols: eth:ethertype:ip:udp:geneve:eth:ethertype:ip:icmp",
+        "tshark decodes brisk's frame (VNI 0, TEB, option 0x104/0x80) ok",
+        "8 checks as expected, 0 not",
+    ] {
+        assert!(text.contains(want), "no '{want}' in:\n{text}");
+    }
 }
 
 fn demo(args: &[&str]) -> String {
