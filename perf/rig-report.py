@@ -69,7 +69,7 @@ def main():
             return "-"
         return f"{v:,.0f}" if isinstance(v, (int, float)) and key != "gbps" else str(v)
 
-    out = [f"Rig: {machine}. Worker1 seed pipeline (conntrack on), two pod ports "
+    out = [f"Rig: {machine}. Worker1 pipeline (conntrack on), two pod ports "
            "as vhost-user, brisk-gen on lcore 0, the switch on lcore 1. "
            "Cycles/packet are each switch's own busy cycles per received packet "
            "(brisk `pmd-stats`, OVS `pmd-stats-show` processing cycles, testpmd "

@@ -21,7 +21,9 @@
 #     seed's real Antrea worker2 flows, with native Geneve tunnelling through a br-phy
 #     bridge that owns the node address: an interop test against an independent Geneve
 #     implementation (pings both ways between the coredns pods, HTTP to backend2, and
-#     tshark's decode of a frame brisk encapsulated, carrying a tun_metadata0 option)
+#     tshark's decode of a frame brisk encapsulated, carrying a tun_metadata0 option);
+#     --peer kernel: worker2 is the Linux kernel's own Geneve device (where the kernel has
+#     the geneve module; skipped with a message where it does not)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BRISK=${BRISK:-target/release/brisk}
@@ -31,14 +33,14 @@ PEER=brisk
 while [ $# -gt 0 ]; do
   case $1 in
     --keep) KEEP=1 ;;
-    --peer) PEER=${2:?--peer needs brisk or ovs}; shift ;;
+    --peer) PEER=${2:?--peer needs brisk, ovs or kernel}; shift ;;
     --proxy) PROXY=${2:?--proxy needs kube-proxy or antrea-proxy}; shift ;;
     *) echo "demo-nodes: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
 done
 case $PROXY in kube-proxy|antrea-proxy) ;; *) echo "demo-nodes: --proxy $PROXY: kube-proxy or antrea-proxy" >&2; exit 2 ;; esac
-case $PEER in brisk|ovs) ;; *) echo "demo-nodes: --peer $PEER: brisk or ovs" >&2; exit 2 ;; esac
+case $PEER in brisk|ovs|kernel) ;; *) echo "demo-nodes: --peer $PEER: brisk, ovs or kernel" >&2; exit 2 ;; esac
 if [ "$PEER" = ovs ]; then
   [ "$PROXY" = kube-proxy ] || { echo "demo-nodes: --peer ovs runs the seed's flows (kube-proxy)" >&2; exit 2; }
   need=()
@@ -168,6 +170,42 @@ ovs_node() {
   done
   nsx w2 sysctl -qw net.ipv4.ip_forward=1
 }
+# kernel_node: worker2 is the Linux kernel's Geneve device gnv0, standing in for a pod
+# 10.222.2.2 on a remote node (its MAC is the virtual MAC routed traffic carries).
+kernel_node() {
+  ip -n w2 link set uplink address 00:50:56:8f:1c:f6
+  ip -n w2 addr add 10.79.1.202/24 dev uplink
+  ip -n w2 link add gnv0 type geneve id 0 remote 10.79.1.201 dstport 6081
+  ip -n w2 link set gnv0 address aa:bb:cc:dd:ee:ff mtu 1450 up
+  ip -n w2 addr add 10.222.2.2/24 dev gnv0
+  ip -n w2 route add 10.222.1.0/24 dev gnv0
+  # Routed traffic from worker1's tunnel must carry the virtual MAC as destination.
+  ip -n w2 neigh add 10.222.1.2 lladdr aa:bb:cc:dd:ee:ff dev gnv0
+}
+if [ "$PEER" = kernel ]; then
+  if ! ip -n w2 link add gnvprobe type geneve id 0 remote 10.79.1.201 2>"$RUN/probe.err"; then
+    echo "== Linux kernel Geneve peer: skipped: this kernel cannot create a geneve device ($(tr -d '\n' <"$RUN/probe.err"); modprobe geneve: $(modprobe geneve 2>&1 | head -1))"
+    exit 0
+  fi
+  ip -n w2 link del gnvprobe
+  echo "== starting brisk on worker1; worker2 is the Linux kernel's Geneve device"
+  node w1 worker1 4e:99:08:c1:53:be 10.222.1.1/24 10.222.0.0/24 10.222.2.0/24
+  kernel_node
+  PASS=0 FAIL=0
+  for d in "w1-coredns 10.222.2.2 brisk encap, kernel decap" "w2 10.222.1.2 kernel encap, brisk decap"; do
+    # shellcheck disable=SC2086  # split on purpose: namespace, address, description
+    set -- $d
+    if nsx "$1" ping -c 3 -i 0.2 -W 2 "$2" >/dev/null 2>&1; then
+      PASS=$((PASS + 1)); echo "  ping $1 -> $2 (${*:3}) ok"
+    else
+      FAIL=$((FAIL + 1)); echo "  ping $1 -> $2 (${*:3}) failed  <-- WRONG"
+    fi
+  done
+  "$BRISK" ctl --socket "$RUN/worker1.sock" drop-stats | sed -n '/decapsulation/,/encapsulation/p'
+  echo "== $PASS checks as expected, $FAIL not"
+  [ "$FAIL" = 0 ]
+  exit
+fi
 if [ "$PEER" = ovs ]; then
   echo "== starting brisk on worker1 (brisk run --config conf/examples/worker1.yaml) and Open vSwitch $(ovs-vswitchd --version | awk 'NR==1 {print $NF}') (userspace datapath, the seed's worker2 flows) on worker2"
   node w1 worker1 4e:99:08:c1:53:be 10.222.1.1/24 10.222.0.0/24 10.222.2.0/24

@@ -197,6 +197,21 @@ fn runs_the_seed_pipeline_and_answers_ctl() {
     );
     let r = sw.ok(&["route", "show"]);
     assert!(r.contains("10.79.1.0/24 dev 7"), "{r}");
+    // A route names its port by number or name.
+    sw.ok(&[
+        "route",
+        "add",
+        "10.80.0.0/16",
+        "via",
+        "10.79.1.202",
+        "dev",
+        "uplink",
+    ]);
+    let r = sw.ok(&["route", "show"]);
+    assert!(r.contains("10.80.0.0/16 via 10.79.1.202 dev 7"), "{r}");
+    sw.ok(&["route", "del", "10.80.0.0/16"]);
+    let (ok, text) = sw.ctl(&["route", "add", "10.81.0.0/16", "dev", "eth9"]);
+    assert!(!ok && text.contains("no port named eth9"), "{text}");
     let n = sw.ok(&["neigh", "show"]);
     assert!(n.contains("10.79.1.202"), "{n}");
     // Errors are messages and non-zero exits.

@@ -56,6 +56,15 @@ fn two_nodes_with_pods_in_namespaces() {
     ] {
         assert!(text.contains(want), "no '{want}' in:\n{text}");
     }
+
+    // The Linux kernel's Geneve device as worker2, where the kernel has one.
+    let text = demo(&["--peer", "kernel"]);
+    if text.contains("Linux kernel Geneve peer: skipped: this kernel cannot create a geneve device")
+    {
+        eprintln!("two_nodes: the Linux kernel Geneve interop is skipped here: no geneve module");
+    } else {
+        assert!(text.contains("2 checks as expected, 0 not"), "{text}");
+    }
 }
 
 fn demo(args: &[&str]) -> String {

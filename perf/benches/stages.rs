@@ -99,24 +99,43 @@ fn tunnel(c: &mut Criterion) {
         &[0; 18],
     );
     let tlv = tlv();
-    let p = push_params();
-    let m = meta();
-    let mut f = VecFrame::with_headroom(&inner, 128);
-    g.bench_function("push_tlv_csum", |b| {
-        b.iter(|| {
-            f.reset(&inner);
-            black_box(geneve::push(&mut f, &m, &tlv, &p, 7, 1500).expect("push"));
-        })
-    });
-    let mut enc = VecFrame::with_headroom(&inner, 128);
-    geneve::push(&mut enc, &m, &tlv, &p, 7, 1500).expect("push");
-    let outer = enc.data().to_vec();
-    g.bench_function("pop_tlv", |b| {
-        b.iter(|| {
-            f.reset(&outer);
-            black_box(geneve::pop(&mut f, &tlv).expect("pop"));
-        })
-    });
+    // With and without a TLV option (tun_metadata0) and the outer UDP checksum.
+    for (opt, csum) in [(true, true), (true, false), (false, true), (false, false)] {
+        let name = format!(
+            "{}_{}",
+            if opt { "tlv" } else { "no_opt" },
+            if csum { "csum" } else { "no_csum" }
+        );
+        let p = PushParams {
+            csum,
+            ..push_params()
+        };
+        let m = if opt {
+            meta()
+        } else {
+            TunnelMeta {
+                md_present: 0,
+                md: [0; 8],
+                ..meta()
+            }
+        };
+        let mut f = VecFrame::with_headroom(&inner, 128);
+        g.bench_function(format!("push_{name}"), |b| {
+            b.iter(|| {
+                f.reset(&inner);
+                black_box(geneve::push(&mut f, &m, &tlv, &p, 7, 1500).expect("push"));
+            })
+        });
+        let mut enc = VecFrame::with_headroom(&inner, 128);
+        geneve::push(&mut enc, &m, &tlv, &p, 7, 1500).expect("push");
+        let outer = enc.data().to_vec();
+        g.bench_function(format!("pop_{name}"), |b| {
+            b.iter(|| {
+                f.reset(&outer);
+                black_box(geneve::pop(&mut f, &tlv).expect("pop"));
+            })
+        });
+    }
     g.finish();
 }
 

@@ -183,6 +183,53 @@ pub enum PushError {
     TooBig,
 }
 
+/// Why a packet output to the tunnel was not sent, for counters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EncapDrop {
+    /// No uplink, or no underlay route to the tunnel destination.
+    NoRoute,
+    /// The next hop did not answer ARP, or its queue of waiting packets was full.
+    Unresolved,
+    /// Inner frame plus the outer headers exceed the underlay MTU.
+    TooBig,
+    /// Not enough headroom in the buffer for the outer headers.
+    NoHeadroom,
+}
+
+impl EncapDrop {
+    /// Every reason, in counter order.
+    pub const ALL: [EncapDrop; 4] = [
+        EncapDrop::NoRoute,
+        EncapDrop::Unresolved,
+        EncapDrop::TooBig,
+        EncapDrop::NoHeadroom,
+    ];
+
+    /// Counter index.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// Name in `drop-stats` and metrics.
+    pub fn name(self) -> &'static str {
+        match self {
+            EncapDrop::NoRoute => "no_route",
+            EncapDrop::Unresolved => "unresolved",
+            EncapDrop::TooBig => "too_big",
+            EncapDrop::NoHeadroom => "no_headroom",
+        }
+    }
+}
+
+impl From<PushError> for EncapDrop {
+    fn from(e: PushError) -> Self {
+        match e {
+            PushError::NoHeadroom => EncapDrop::NoHeadroom,
+            PushError::TooBig => EncapDrop::TooBig,
+        }
+    }
+}
+
 /// UDP source port for a flow: a hash of the inner flow folded into 49152..65535 (the
 /// ephemeral range), so ECMP in the underlay spreads flows but keeps each flow on one path.
 pub fn source_port(inner_hash: u32) -> u16 {

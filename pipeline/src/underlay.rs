@@ -96,6 +96,12 @@ impl RouteTable {
 
     /// Parses `PREFIX/LEN [via GW] dev PORT` (PORT a number).
     pub fn parse(s: &str) -> Result<Route, RouteError> {
+        Self::parse_with_ports(s, &crate::ofctl::PortMap::new())
+    }
+
+    /// Parses `PREFIX/LEN [via GW] dev PORT`, PORT a number or a name in `ports`
+    /// (`route add 10.79.1.0/24 dev uplink`).
+    pub fn parse_with_ports(s: &str, ports: &crate::ofctl::PortMap) -> Result<Route, RouteError> {
         let t: Vec<&str> = s.split_whitespace().collect();
         let bad =
             || RouteError::Syntax(format!("'{s}': expected PREFIX/LEN [via GATEWAY] dev PORT"));
@@ -112,7 +118,15 @@ impl RouteTable {
                         t.get(i + 1).ok_or_else(bad)?.parse().map_err(|_| bad())?;
                     gateway = Some(u32::from(g));
                 }
-                "dev" => dev = Some(t.get(i + 1).ok_or_else(bad)?.parse().map_err(|_| bad())?),
+                "dev" => {
+                    let d = *t.get(i + 1).ok_or_else(bad)?;
+                    dev = Some(match d.parse::<u32>() {
+                        Ok(n) => n,
+                        Err(_) => ports.number(d).ok_or_else(|| {
+                            RouteError::Syntax(format!("'{s}': no port named {d}"))
+                        })?,
+                    });
+                }
                 _ => return Err(bad()),
             }
             i += 2;
@@ -129,8 +143,23 @@ impl RouteTable {
 /// State of a neighbour entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NeighState {
-    /// Resolved.
-    Reachable(u64),
+    /// Resolved and confirmed (by an ARP packet from it) at `confirmed_ms`.
+    Reachable {
+        /// Its MAC.
+        mac: u64,
+        /// When it was last confirmed (ms).
+        confirmed_ms: u64,
+    },
+    /// Older than `reachable_ms`: still used, while ARP requests ask whether it is still
+    /// there (`tries` sent, the last at `last_ms`); deleted when none is answered.
+    Stale {
+        /// Its MAC, still used.
+        mac: u64,
+        /// Refresh requests sent.
+        tries: u8,
+        /// When the last one went out (ms).
+        last_ms: u64,
+    },
     /// Static (configured): never expires.
     Permanent(u64),
     /// An ARP request is out: (tries so far, time of the last one).
@@ -142,6 +171,17 @@ pub enum NeighState {
     },
     /// Resolution failed; retry after a hold-down.
     Failed(u64),
+}
+
+/// What the neighbour timers ask of the caller.
+pub struct Tick<P> {
+    /// Send an ARP request for each of these now (retries and refreshes).
+    pub arp: Vec<u32>,
+    /// Packets whose next hop did not resolve (already counted in `dropped`).
+    pub dropped: Vec<P>,
+    /// Entries deleted because their refresh went unanswered: cached MACs of them are
+    /// stale.
+    pub expired: Vec<u32>,
 }
 
 /// What the caller must do after a neighbour lookup.
@@ -205,14 +245,12 @@ impl<P> NeighTable<P> {
         }
     }
 
-    /// The MAC of `ip`, if resolved and fresh.
-    pub fn mac(&self, ip: u32, now_ms: u64) -> Option<u64> {
+    /// The MAC of `ip`, if resolved (reachable, stale while being refreshed, or static).
+    pub fn mac(&self, ip: u32) -> Option<u64> {
         match self.entries.get(&ip)? {
-            NeighState::Permanent(m) => Some(*m),
-            NeighState::Reachable(m) => {
-                let _ = now_ms;
-                Some(*m)
-            }
+            NeighState::Permanent(m)
+            | NeighState::Reachable { mac: m, .. }
+            | NeighState::Stale { mac: m, .. } => Some(*m),
             _ => None,
         }
     }
@@ -220,9 +258,9 @@ impl<P> NeighTable<P> {
     /// Resolves `ip` for a packet; queues the packet when resolution is needed.
     pub fn resolve(&mut self, ip: u32, pkt: P, now_ms: u64) -> (Resolve, Option<P>) {
         match self.entries.get(&ip).copied() {
-            Some(NeighState::Reachable(m)) | Some(NeighState::Permanent(m)) => {
-                (Resolve::Mac(m), Some(pkt))
-            }
+            Some(NeighState::Reachable { mac: m, .. })
+            | Some(NeighState::Stale { mac: m, .. })
+            | Some(NeighState::Permanent(m)) => (Resolve::Mac(m), Some(pkt)),
             Some(NeighState::Failed(t)) if now_ms.saturating_sub(t) < self.cfg.failed_ms => {
                 self.dropped += 1;
                 (Resolve::Drop, Some(pkt))
@@ -255,8 +293,13 @@ impl<P> NeighTable<P> {
         if matches!(self.entries.get(&ip), Some(NeighState::Permanent(_))) {
             return Vec::new();
         }
-        let _ = now_ms;
-        self.entries.insert(ip, NeighState::Reachable(mac));
+        self.entries.insert(
+            ip,
+            NeighState::Reachable {
+                mac,
+                confirmed_ms: now_ms,
+            },
+        );
         self.pending
             .remove(&ip)
             .map(|q| q.into_iter().collect())
@@ -280,15 +323,21 @@ impl<P> NeighTable<P> {
         self.entries.remove(&ip).is_some()
     }
 
-    /// Timers: returns the IPs to send an ARP request for now, and the packets to drop
-    /// (resolution failed).
-    pub fn tick(&mut self, now_ms: u64) -> (Vec<u32>, Vec<P>) {
-        let mut retry = Vec::new();
+    /// Timers: ARP retries for unresolved next hops, refresh requests for entries older
+    /// than `reachable_ms`, and the packets and entries that resolution gave up on.
+    pub fn tick(&mut self, now_ms: u64) -> Tick<P> {
+        let mut t = Tick {
+            arp: Vec::new(),
+            dropped: Vec::new(),
+            expired: Vec::new(),
+        };
         let mut failed = Vec::new();
         let cfg = self.cfg;
         for (ip, st) in self.entries.iter_mut() {
-            if let NeighState::Incomplete { tries, last_ms } = *st {
-                if now_ms.saturating_sub(last_ms) >= cfg.retry_ms {
+            match *st {
+                NeighState::Incomplete { tries, last_ms }
+                    if now_ms.saturating_sub(last_ms) >= cfg.retry_ms =>
+                {
                     if tries >= cfg.max_tries {
                         *st = NeighState::Failed(now_ms);
                         failed.push(*ip);
@@ -297,19 +346,48 @@ impl<P> NeighTable<P> {
                             tries: tries + 1,
                             last_ms: now_ms,
                         };
-                        retry.push(*ip);
+                        t.arp.push(*ip);
                     }
                 }
+                NeighState::Reachable { mac, confirmed_ms }
+                    if now_ms.saturating_sub(confirmed_ms) >= cfg.reachable_ms =>
+                {
+                    *st = NeighState::Stale {
+                        mac,
+                        tries: 1,
+                        last_ms: now_ms,
+                    };
+                    t.arp.push(*ip);
+                }
+                NeighState::Stale {
+                    mac,
+                    tries,
+                    last_ms,
+                } if now_ms.saturating_sub(last_ms) >= cfg.retry_ms => {
+                    if tries >= cfg.max_tries {
+                        t.expired.push(*ip);
+                    } else {
+                        *st = NeighState::Stale {
+                            mac,
+                            tries: tries + 1,
+                            last_ms: now_ms,
+                        };
+                        t.arp.push(*ip);
+                    }
+                }
+                _ => {}
             }
         }
-        let mut dropped = Vec::new();
+        for ip in &t.expired {
+            self.entries.remove(ip);
+        }
         for ip in failed {
             if let Some(q) = self.pending.remove(&ip) {
                 self.dropped += q.len() as u64;
-                dropped.extend(q);
+                t.dropped.extend(q);
             }
         }
-        (retry, dropped)
+        t
     }
 
     /// Entries: (ip, state).
@@ -378,6 +456,17 @@ mod tests {
     use crate::build::{arp_frame, ip, mac};
 
     #[test]
+    fn routes_name_their_port() {
+        let mut ports = crate::ofctl::PortMap::new();
+        ports.insert("uplink", 7);
+        let r = RouteTable::parse_with_ports("10.79.1.0/24 dev uplink", &ports).unwrap();
+        assert_eq!((r.prefix, r.len, r.dev), (ip("10.79.1.0"), 24, 7));
+        let e = RouteTable::parse_with_ports("0.0.0.0/0 via 10.79.1.1 dev eth9", &ports);
+        assert!(e.unwrap_err().to_string().contains("no port named eth9"));
+        assert_eq!(RouteTable::parse("10.0.0.0/8 dev 7").unwrap().dev, 7);
+    }
+
+    #[test]
     fn routes_longest_prefix() {
         let mut t = RouteTable::default();
         t.add(RouteTable::parse("0.0.0.0/0 via 10.79.1.1 dev 7").unwrap());
@@ -409,8 +498,7 @@ mod tests {
             (Resolve::Drop, Some(3)),
             "queue bounded"
         );
-        let (retry, _) = n.tick(1000);
-        assert_eq!(retry, vec![peer]);
+        assert_eq!(n.tick(1000).arp, vec![peer]);
         let waiting = n.learn(peer, mac("00:50:56:8f:1c:f6"), 1100);
         assert_eq!(waiting, vec![1, 2]);
         assert_eq!(
@@ -422,14 +510,52 @@ mod tests {
         n.resolve(dead, 9, 0);
         n.tick(1000);
         n.tick(2000);
-        let (_, dropped) = n.tick(3000);
-        assert_eq!(dropped, vec![9]);
+        assert_eq!(n.tick(3000).dropped, vec![9]);
         assert_eq!(n.resolve(dead, 10, 3500).0, Resolve::Drop, "hold-down");
         assert_eq!(
             n.resolve(dead, 11, 9000).0,
             Resolve::QueuedSendArp(dead),
             "retried later"
         );
+    }
+
+    #[test]
+    fn resolved_entries_age_refresh_and_expire() {
+        let mut n: NeighTable<u32> = NeighTable::new(NeighConfig {
+            reachable_ms: 10_000,
+            ..Default::default()
+        });
+        let peer = ip("10.79.1.202");
+        let m = mac("00:50:56:8f:1c:f6");
+        n.learn(peer, m, 0);
+        assert!(n.tick(9_999).arp.is_empty());
+        // Old: still used, and asked about.
+        assert_eq!(n.tick(10_000).arp, vec![peer]);
+        assert_eq!(n.mac(peer), Some(m));
+        assert_eq!(n.resolve(peer, 1, 10_100).0, Resolve::Mac(m));
+        // Answered: reachable again, no more requests until it ages again.
+        n.learn(peer, m, 10_500);
+        assert!(n.tick(11_500).arp.is_empty());
+        assert!(matches!(
+            n.entries()[0].1,
+            NeighState::Reachable {
+                confirmed_ms: 10_500,
+                ..
+            }
+        ));
+        // Gone: three unanswered refreshes, then deleted (and reported), then resolved anew.
+        assert_eq!(n.tick(20_500).arp, vec![peer]);
+        assert_eq!(n.tick(21_500).arp, vec![peer]);
+        assert_eq!(n.tick(22_500).arp, vec![peer]);
+        let t = n.tick(23_500);
+        assert_eq!(t.expired, vec![peer]);
+        assert_eq!(n.mac(peer), None);
+        assert_eq!(n.resolve(peer, 2, 23_600).0, Resolve::QueuedSendArp(peer));
+        // Static entries never age.
+        let gw = ip("10.79.1.1");
+        n.add_static(gw, m);
+        assert!(n.tick(10_000_000).arp.iter().all(|&x| x != gw));
+        assert_eq!(n.mac(gw), Some(m));
     }
 
     #[test]

@@ -61,8 +61,8 @@ pmd-stats                     per-worker packets, cache hits, upcalls, cycles
 pmd-stats-clear               reset per-worker counters
 dump-megaflows                cached megaflows of every worker
 flush-megaflows               drop every cached megaflow
-route show|add ROUTE|del PREFIX/LEN   underlay routes
-neigh show|add IP MAC|del IP  underlay neighbours
+route show|add PREFIX/LEN [via GW] dev PORT|del PREFIX/LEN   underlay routes (PORT: number or name)
+neigh show|add IP MAC|del IP  underlay neighbours (REACHABLE, STALE, PERMANENT, INCOMPLETE, FAILED)
 fdb-show                      MAC-learning table (NORMAL)
 port add NAME OFPORT DEVARGS | port del NAME   ports at run time
 reload FILE                   apply a node description (YAML): pods added/removed, flows replaced atomically
@@ -336,8 +336,8 @@ fn dispatch(shared: &Shared, args: &[&str], input: Option<&str>, version: &str) 
             Ok(u.routes.iter().map(|r| format!("{r}\n")).collect())
         }
         ["route", "add", r @ ..] => {
-            let route =
-                pipeline::underlay::RouteTable::parse(&r.join(" ")).map_err(|e| e.to_string())?;
+            let route = pipeline::underlay::RouteTable::parse_with_ports(&r.join(" "), names)
+                .map_err(|e| e.to_string())?;
             shared.underlay.lock().routes.add(route);
             shared.underlay_gen.fetch_add(1, Ordering::AcqRel);
             Ok(String::new())
@@ -358,8 +358,29 @@ fn dispatch(shared: &Shared, args: &[&str], input: Option<&str>, version: &str) 
         ["neigh", "show"] | ["neigh"] => {
             let u = shared.underlay.lock();
             let mut out = String::new();
+            let now = shared.now_ms();
+            let mac = pipeline::ofctl::format_mac;
             for (ip, st) in u.neigh.entries() {
-                let _ = writeln!(out, "{} {st:?}", std::net::Ipv4Addr::from(ip));
+                use pipeline::underlay::NeighState as N;
+                let what = match st {
+                    N::Reachable {
+                        mac: m,
+                        confirmed_ms,
+                    } => format!(
+                        "{} REACHABLE (confirmed {} s ago)",
+                        mac(m),
+                        now.saturating_sub(confirmed_ms) / 1000
+                    ),
+                    N::Stale { mac: m, tries, .. } => {
+                        format!("{} STALE (refresh: {tries} request(s) unanswered)", mac(m))
+                    }
+                    N::Permanent(m) => format!("{} PERMANENT", mac(m)),
+                    N::Incomplete { tries, .. } => format!("INCOMPLETE ({tries} request(s))"),
+                    N::Failed(t) => {
+                        format!("FAILED ({} s ago)", now.saturating_sub(t) / 1000)
+                    }
+                };
+                let _ = writeln!(out, "{} {what}", std::net::Ipv4Addr::from(ip));
             }
             let _ = writeln!(
                 out,
@@ -580,11 +601,15 @@ fn drop_stats(shared: &Shared) -> String {
             shared.decap_errors[e.index()].load(Ordering::Relaxed)
         );
     }
-    let _ = writeln!(
-        out,
-        "encapsulation:\n  dropped                  {}",
-        shared.encap_drops.load(Ordering::Relaxed)
-    );
+    out.push_str("encapsulation:\n");
+    for e in pipeline::geneve::EncapDrop::ALL {
+        let _ = writeln!(
+            out,
+            "  {:<24} {}",
+            e.name(),
+            shared.encap_drops[e.index()].load(Ordering::Relaxed)
+        );
+    }
     let ct = shared.bridge.conntrack.stats();
     let _ = writeln!(
         out,

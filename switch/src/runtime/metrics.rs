@@ -134,6 +134,14 @@ pub fn render(shared: &Shared) -> String {
             ld(&shared.decap_errors[e.index()])
         );
     }
+    for e in pipeline::geneve::EncapDrop::ALL {
+        let _ = writeln!(
+            o,
+            "brisk_drops_total{{reason=\"encap_{}\"}} {}",
+            e.name(),
+            ld(&shared.encap_drops[e.index()])
+        );
+    }
     let ct = shared.bridge.conntrack.stats();
     let _ = writeln!(o, "# HELP brisk_conntrack_connections Connections tracked now.\n# TYPE brisk_conntrack_connections gauge\nbrisk_conntrack_connections {}", ct.connections);
     let _ = writeln!(o, "# HELP brisk_conntrack_refused_total Commits refused because the table was full.\n# TYPE brisk_conntrack_refused_total counter\nbrisk_conntrack_refused_total {}", ct.refused_full);

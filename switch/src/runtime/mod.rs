@@ -587,7 +587,7 @@ pub fn run(opts: RunOptions, out: &mut dyn Write) -> Result<RunSummary, RuntimeE
         workers: (0..n_workers).map(|_| WorkerShared::default()).collect(),
         stop: AtomicBool::new(false),
         decap_errors: Default::default(),
-        encap_drops: AtomicU64::new(0),
+        encap_drops: Default::default(),
         started: Instant::now(),
         tsc_hz: tsc_hz(),
         pool,
@@ -739,11 +739,15 @@ fn underlay_tick(shared: &Shared) {
         } => (eth, *mac, *ip),
         _ => return,
     };
-    let (retry, dropped) = shared.underlay.lock().neigh.tick(shared.now_ms());
-    drop(dropped);
+    let t = shared.underlay.lock().neigh.tick(shared.now_ms());
+    drop(t.dropped);
+    if !t.expired.is_empty() {
+        // Workers cache encapsulation parameters per destination: forget those MACs.
+        shared.underlay_gen.fetch_add(1, Ordering::AcqRel);
+    }
     let txq = shared.workers.len() as u16;
     let mut batch = crate::dpdk::MbufBatch::new();
-    for target in retry {
+    for target in t.arp {
         if let Some(m) = Mbuf::from_bytes(&shared.pool, &arp_request(mac, ip, target)) {
             let _ = batch.push(m);
         }

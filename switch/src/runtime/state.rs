@@ -167,8 +167,8 @@ pub struct Shared {
     pub stop: AtomicBool,
     /// Decapsulation drops by reason.
     pub decap_errors: [AtomicU64; DecapError::ALL.len()],
-    /// Tunnel packets dropped at encapsulation (no route, MTU, headroom, unresolved).
-    pub encap_drops: AtomicU64,
+    /// Tunnel packets dropped at encapsulation, by reason (`geneve::EncapDrop`).
+    pub encap_drops: [AtomicU64; pipeline::geneve::EncapDrop::ALL.len()],
     /// Start time.
     pub started: std::time::Instant,
     /// TSC ticks per second.

@@ -9,7 +9,7 @@ use crate::dpdk::{lcore_id, rdtsc, Mbuf, MbufBatch, LCORE_ID_ANY};
 use pipeline::dpaction::{DropReason, Sink, TunnelMeta};
 use pipeline::fastpath::{key_hash, FastPath, FastPathConfig};
 use pipeline::flow::Flow;
-use pipeline::geneve::{self, PushParams};
+use pipeline::geneve::{self, EncapDrop, PushParams};
 use pipeline::underlay::{arp_input, arp_request, ArpIn, Resolve};
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -136,7 +136,7 @@ impl<'a> TxSink<'a> {
         let now = self.shared.now_ms();
         let mut u = self.shared.underlay.lock();
         let Some((_, nexthop)) = u.routes.lookup(meta.dst) else {
-            self.shared.encap_drops.fetch_add(1, Ordering::Relaxed);
+            self.encap_drop(EncapDrop::NoRoute);
             return None;
         };
         match u.neigh.resolve(nexthop, (m, *meta, inner_hash), now) {
@@ -165,7 +165,7 @@ impl<'a> TxSink<'a> {
             (Resolve::Queued, _) => None,
             (_, rest) => {
                 drop(rest);
-                self.shared.encap_drops.fetch_add(1, Ordering::Relaxed);
+                self.encap_drop(EncapDrop::Unresolved);
                 None
             }
         }
@@ -174,7 +174,7 @@ impl<'a> TxSink<'a> {
     /// Encapsulates and queues on the uplink.
     fn tunnel_out(&mut self, meta: &TunnelMeta, mut m: Mbuf, inner_hash: u32) {
         let Some(up) = self.ports.uplink else {
-            self.shared.encap_drops.fetch_add(1, Ordering::Relaxed);
+            self.encap_drop(EncapDrop::NoRoute);
             return;
         };
         let Some((params, m2)) = self.params_for(meta, m, inner_hash) else {
@@ -196,10 +196,12 @@ impl<'a> TxSink<'a> {
                 self.tunnel_tx.1 += inner;
                 self.enqueue(up, m)
             }
-            Err(_) => {
-                self.shared.encap_drops.fetch_add(1, Ordering::Relaxed);
-            }
+            Err(e) => self.encap_drop(e.into()),
         }
+    }
+
+    fn encap_drop(&self, why: EncapDrop) {
+        self.shared.encap_drops[why.index()].fetch_add(1, Ordering::Relaxed);
     }
 
     /// Sends packets whose next hop just got resolved.
@@ -327,7 +329,7 @@ pub fn run(shared: Arc<Shared>, wid: usize, cfg: FastPathConfig) -> i32 {
                     if let Some((sip, smac)) = sender {
                         let waiting = {
                             let mut u = shared.underlay.lock();
-                            let before = u.neigh.mac(sip, now_ms);
+                            let before = u.neigh.mac(sip);
                             let w = u.neigh.learn(sip, smac, now_ms);
                             if before != Some(smac) {
                                 shared.underlay_gen.fetch_add(1, Ordering::AcqRel);
