@@ -168,7 +168,9 @@ fn runs_the_seed_pipeline_and_answers_ctl() {
     std::thread::sleep(Duration::from_millis(1500));
     let show = sw.ok(&["show"]);
     assert!(
-        show.contains("49(frontend-a3ba2f)") && show.contains("type: geneve"),
+        show.contains("49(frontend-a3ba2f)")
+            && show.contains("type: geneve")
+            && show.contains("inner mtu 1442 (1500 - 50 outer - 8 with every mapped option)"),
         "{show}"
     );
     let flows = sw.ok(&["dump-flows", "table=110"]);

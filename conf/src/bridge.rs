@@ -263,6 +263,24 @@ impl BridgeConfig {
                 }
                 _ => {}
             }
+            if let Some(o) = &p.options {
+                if let Some(ip) = o.remote_ip.as_deref().filter(|v| *v != "flow") {
+                    if ip.parse::<Ipv4Addr>().is_err() {
+                        return Err(inv(
+                            format!("{path}.options.remote_ip"),
+                            format!("{ip} is not `flow` or an IPv4 address"),
+                        ));
+                    }
+                }
+                if let Some(k) = o.key.as_deref().filter(|v| *v != "flow") {
+                    if pipeline::ofctl::value_int(k).is_none_or(|v| v > 0xff_ffff) {
+                        return Err(inv(
+                            format!("{path}.options.key"),
+                            format!("{k} is not `flow` or a 24-bit VNI"),
+                        ));
+                    }
+                }
+            }
             if let Some(u) = &p.uplink {
                 uplinks += 1;
                 let ok = u
@@ -379,5 +397,18 @@ routes: ["10.79.1.0/24 dev 7"]
         let bad = OK.replace("    uplink: {ip: 10.79.1.201/24, gateway: 10.79.1.1}\n", "");
         let e = BridgeConfig::parse(&bad, "b.yaml").unwrap_err().to_string();
         assert!(e.contains("exactly one port with an uplink"), "{e}");
+        let bad = OK.replace("remote_ip: flow,", "remote_ip: 10.79.1.300,");
+        let e = BridgeConfig::parse(&bad, "b.yaml").unwrap_err().to_string();
+        assert!(
+            e.starts_with("b.yaml:11: ports[1].options.remote_ip: 10.79.1.300 is not `flow`"),
+            "{e}"
+        );
+        let bad = OK.replace("key: flow}", "key: 0x1000000}");
+        let e = BridgeConfig::parse(&bad, "b.yaml").unwrap_err().to_string();
+        assert!(
+            e.contains("ports[1].options.key: 0x1000000 is not `flow` or a 24-bit VNI"),
+            "{e}"
+        );
+        assert!(BridgeConfig::parse(&OK.replace("key: flow}", "key: 0x5}"), "b.yaml").is_ok());
     }
 }

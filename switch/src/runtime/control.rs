@@ -500,9 +500,30 @@ fn show(shared: &Shared) -> String {
                 );
             }
             RtKind::Geneve(_) => {
+                // What fits inside: the uplink's MTU less the outer headers (Ethernet is
+                // not counted in an MTU) and the options of every mapped tun_metadata.
+                let up_mtu = ports.uplink.and_then(|u| match &ports.list[u].kind {
+                    RtKind::Dpdk {
+                        uplink: Some((_, _, mtu)),
+                        ..
+                    } => Some(usize::from(*mtu)),
+                    _ => None,
+                });
+                let opts = shared.tlv.read().options_len(0xff);
+                let inner = up_mtu.map_or(String::new(), |m| {
+                    format!(
+                        ", inner mtu {} ({m} - 50 outer{})",
+                        m.saturating_sub(50 + opts),
+                        if opts > 0 {
+                            format!(" - {opts} with every mapped option")
+                        } else {
+                            String::new()
+                        }
+                    )
+                });
                 let _ = writeln!(
                     out,
-                    " {}({}):\n     type: geneve ({})",
+                    " {}({}):\n     type: geneve ({}){inner}",
                     p.ofport, p.name, p.desc
                 );
             }
