@@ -305,6 +305,42 @@ if [ "$PEER" = ovs ]; then
 fi
 check "backend1 -> frontend 10.222.1.48:80 (backend egress isolated)" blocked w1-backend1 http://10.222.1.48/
 
+if [ "$PEER" = brisk ] && [ "$PROXY" = kube-proxy ]; then
+  # Attacks from the frontend pod, each dropped where the seed's pipeline says and counted
+  # by the flow that drops it: spoof guard (table 10's default drop) or conntrack's +inv
+  # (table 31).
+  echo "== attacks from the frontend pod (scripts/craft.py sends hand-made frames)"
+  # packets TABLE MATCH: n_packets of worker1's flow in TABLE whose text contains MATCH.
+  packets() {
+    ctl worker1 dump-flows "table=$1" | grep -F -- "$2" | head -1 | sed -n 's/.*n_packets=\([0-9]*\).*/\1/p'
+  }
+  attack() { # WHAT TABLE MATCH EXPECTED_MIN COMMAND...
+    local what=$1 table=$2 match=$3 want=$4 before after; shift 4
+    before=$(packets "$table" "$match")
+    "$@" >/dev/null 2>&1 || true
+    sleep 0.5
+    after=$(packets "$table" "$match")
+    if [ $((after - before)) -ge "$want" ]; then
+      PASS=$((PASS + 1)); printf '  %-58s dropped, +%d on table %s "%s"\n' "$what" $((after - before)) "$table" "$match"
+    else
+      FAIL=$((FAIL + 1)); printf '  %-58s +%d on table %s "%s", expected >= %d  <-- WRONG\n' "$what" $((after - before)) "$table" "$match" "$want"
+    fi
+  }
+  FE_MAC=be:2c:bf:e4:ec:c5 BE1_MAC=f2:32:d8:07:e2:a6
+  CRAFT=(ip netns exec w1-frontend python3 scripts/craft.py eth0)
+  ip -n w1-frontend addr add 10.222.1.99/32 dev eth0
+  attack "spoofed source IP 10.222.1.99 (curl to backend1)" 10 "priority=0 actions=drop" 1 \
+    nsx w1-frontend curl -s -m 2 --interface 10.222.1.99 http://10.222.1.47/
+  ip -n w1-frontend addr del 10.222.1.99/32 dev eth0
+  attack "spoofed source MAC 02:00:00:00:00:99 (5 TCP segments)" 10 "priority=0 actions=drop" 5 \
+    "${CRAFT[@]}" tcp-noconn 02:00:00:00:00:99 "$BE1_MAC" 10.222.1.48 10.222.1.47 80 5
+  attack "ARP request with a forged sender IP 10.222.1.47" 10 "priority=0 actions=drop" 1 \
+    "${CRAFT[@]}" arp-forged "$FE_MAC" 10.222.1.47 10.222.1.1
+  attack "TCP ACKs of no connection (10, to backend1:80)" 31 "ct_state=+inv+trk" 10 \
+    "${CRAFT[@]}" tcp-noconn "$FE_MAC" "$BE1_MAC" 10.222.1.48 10.222.1.47 80 10
+  check "frontend -> backend1 10.222.1.47:80 after the attacks" ok w1-frontend http://10.222.1.47/
+fi
+
 echo "== worker1: brisk ctl dump-ports"
 ctl worker1 dump-ports
 echo "== worker1: brisk ctl dump-conntrack zone=65520"

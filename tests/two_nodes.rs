@@ -22,6 +22,20 @@ fn two_nodes_with_pods_in_namespaces() {
         "{text}"
     );
     assert!(text.contains("checks as expected, 0 not"), "{text}");
+    // Spoofed source IP and MAC, a forged ARP sender, TCP of no connection: each dropped
+    // by the flow that should, whose counter moved.
+    for attack in [
+        "spoofed source IP 10.222.1.99 (curl to backend1)",
+        "spoofed source MAC 02:00:00:00:00:99 (5 TCP segments)",
+        "ARP request with a forged sender IP 10.222.1.47",
+        "TCP ACKs of no connection (10, to backend1:80)",
+    ] {
+        let line = text
+            .lines()
+            .find(|l| l.contains(attack))
+            .unwrap_or_else(|| panic!("no '{attack}' in:\n{text}"));
+        assert!(line.contains(" dropped, +"), "{line}");
+    }
     // The tunnel carried traffic both ways on worker1.
     let tun = text
         .lines()
