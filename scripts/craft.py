@@ -7,6 +7,11 @@ of scripts/demo-nodes.sh: run it inside a pod's network namespace.
                                                            TCP ACKs of no connection
   craft.py IFACE ip-frags    SRC_MAC DST_MAC SRC_IP DST_IP DPORT [COUNT]
                                                            a TCP SYN cut in two IPv4 fragments
+  craft.py IFACE flood       SRC_MAC DST_MAC SRC_IP NODE_IP COUNT
+                                                           malformed frames, in equal shares:
+      random bytes, truncated IPv4, IPv4 longer than its frame, truncated TCP, and Geneve to
+      NODE_IP:6081 with a bad version, an option longer than the header, or a cut inner
+      frame; prints how many of each
 """
 import socket
 import struct
@@ -68,10 +73,45 @@ def main():
                 # second: the rest, at offset 16.
                 frames.append(eth + ipv4(sip, dip, 6, seg[:16], ident=0x4000 + i, frag=0x2000))
                 frames.append(eth + ipv4(sip, dip, 6, seg[16:], ident=0x4000 + i, frag=2))
+    elif mode == "flood":
+        import random
+        rnd = random.Random(7)
+        smac, dmac, sip, node, count = a[2], a[3], a[4], a[5], int(a[6])
+        eth = mac(dmac) + mac(smac)
+
+        def geneve(ver, optlen_words, inner):
+            g = struct.pack("!BBH3sB", (ver << 6) | optlen_words, 0, 0x6558, b"\0\0\0", 0)
+            u = struct.pack("!HHHH", 50000, 6081, 8 + len(g) + len(inner), 0) + g + inner
+            return eth + b"\x08\x00" + ipv4(sip, node, 17, u)
+
+        inner_ok = (b"\xaa\xbb\xcc\xdd\xee\xff" + mac(smac) + b"\x08\x00"
+                    + ipv4("10.222.2.2", "10.222.1.2", 17, struct.pack("!HHHH", 1, 2, 8, 0)))
+        kinds = {
+            "random": lambda: bytes(rnd.getrandbits(8) for _ in range(rnd.randint(14, 120))),
+            "ipv4_truncated": lambda: eth + b"\x08\x00" + ipv4(sip, node, 6, b"")[:10],
+            "ipv4_bad_length": lambda: eth + b"\x08\x00" + ipv4(sip, node, 17, b"\0" * 8)[:2]
+            + b"\x05\xdc" + ipv4(sip, node, 17, b"\0" * 8)[4:],
+            "tcp_truncated": lambda: eth + b"\x08\x00" + ipv4(sip, node, 6, b"\0" * 8),
+            "geneve_bad_version": lambda: geneve(1, 0, inner_ok),
+            "geneve_bad_option_length": lambda: geneve(0, 40, inner_ok),
+            "geneve_inner_truncated": lambda: geneve(0, 0, inner_ok[:10]),
+        }
+        names = list(kinds)
+        sent = {k: 0 for k in names}
+        for i in range(count):
+            k = names[i % len(names)]
+            frames.append(kinds[k]())
+            sent[k] += 1
+        print(" ".join("%s=%d" % (k, v) for k, v in sent.items()))
     else:
         sys.exit("craft.py: unknown mode " + mode)
-    for f in frames:
+    import time
+    for i, f in enumerate(frames):
         s.send(f.ljust(60, b"\0"))
+        if mode == "flood" and i % 64 == 63:
+            # A burst of 64, then 1 ms: the receiving socket's ring (512 frames in DPDK's
+            # af_packet PMD) is not what is being tested.
+            time.sleep(0.001)
     print("sent %d frames" % len(frames))
 
 

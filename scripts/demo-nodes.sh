@@ -339,6 +339,39 @@ if [ "$PEER" = brisk ] && [ "$PROXY" = kube-proxy ]; then
   attack "TCP ACKs of no connection (10, to backend1:80)" 31 "ct_state=+inv+trk" 10 \
     "${CRAFT[@]}" tcp-noconn "$FE_MAC" "$BE1_MAC" 10.222.1.48 10.222.1.47 80 10
   check "frontend -> backend1 10.222.1.47:80 after the attacks" ok w1-frontend http://10.222.1.47/
+
+  # 100,000 malformed frames on worker1's uplink, sent from worker2's end of the wire:
+  # every bad Geneve frame is counted by its reason, the switch keeps forwarding, and no
+  # packet buffer is lost.
+  echo "== a flood of 100,000 malformed frames into worker1's uplink"
+  counter() { ctl worker1 drop-stats | awk -v k="$1" '$1 == k {print $2; exit}'; }
+  mp() { ctl worker1 mempool | sed -n 's/.* \([0-9]*\) in use/\1/p'; }
+  declare -A B4=()
+  for k in bad_version bad_option_length inner_truncated parse_errors; do B4[$k]=$(counter $k); done
+  MP_BEFORE=$(mp)
+  sent=$(ip netns exec w2 python3 scripts/craft.py uplink flood 00:50:56:8f:1c:f6 00:50:56:8f:4e:82 \
+    10.79.1.202 10.79.1.201 100000 | sed -n 1p)
+  echo "  sent: $sent"
+  sleep 1
+  check "frontend -> backend2 10.222.2.34:80 after the flood" ok w1-frontend http://10.222.2.34/
+  sleep 1
+  MP_AFTER=$(mp)
+  for k in bad_version bad_option_length inner_truncated; do
+    want=$(echo "$sent" | tr ' ' '\n' | sed -n "s/^geneve_$k=//p")
+    got=$(( $(counter $k) - ${B4[$k]} ))
+    if [ "$got" -ge "$want" ]; then
+      PASS=$((PASS + 1)); printf '  %-58s %d counted of %d sent\n' "Geneve $k" "$got" "$want"
+    else
+      FAIL=$((FAIL + 1)); printf '  %-58s %d counted of %d sent  <-- WRONG\n' "Geneve $k" "$got" "$want"
+    fi
+  done
+  printf '  %-58s +%d\n' "datapath parse_errors (truncated headers)" $(( $(counter parse_errors) - ${B4[parse_errors]} ))
+  ctl worker1 dump-ports | grep -A1 '(uplink)' | sed 's/^/  /'
+  if [ "$MP_BEFORE" = "$MP_AFTER" ]; then
+    PASS=$((PASS + 1)); printf '  %-58s %s before, %s after\n' "mempool mbufs in use (idle)" "$MP_BEFORE" "$MP_AFTER"
+  else
+    FAIL=$((FAIL + 1)); printf '  %-58s %s before, %s after  <-- WRONG\n' "mempool mbufs in use (idle)" "$MP_BEFORE" "$MP_AFTER"
+  fi
 fi
 
 echo "== worker1: brisk ctl dump-ports"

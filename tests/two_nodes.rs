@@ -36,6 +36,21 @@ fn two_nodes_with_pods_in_namespaces() {
             .unwrap_or_else(|| panic!("no '{attack}' in:\n{text}"));
         assert!(line.contains(" dropped, +"), "{line}");
     }
+    // 100,000 malformed frames into the uplink: each bad Geneve frame counted by reason,
+    // forwarding goes on, no packet buffer lost (the demo counts these among its checks).
+    for want in [
+        "frontend -> backend2 10.222.2.34:80 after the flood        ok",
+        "Geneve bad_version",
+        "Geneve bad_option_length",
+        "Geneve inner_truncated",
+        "mempool mbufs in use (idle)",
+    ] {
+        let line = text
+            .lines()
+            .find(|l| l.contains(want))
+            .unwrap_or_else(|| panic!("no '{want}' in:\n{text}"));
+        assert!(!line.contains("WRONG"), "{line}");
+    }
     // The tunnel carried traffic both ways on worker1.
     let tun = text
         .lines()

@@ -67,6 +67,7 @@ fdb-show                      MAC-learning table (NORMAL)
 port add NAME OFPORT DEVARGS | port del NAME   ports at run time
 reload FILE                   apply a node description (YAML): pods added/removed, flows replaced atomically
 drop-stats                    drops by reason (datapath, decapsulation, encapsulation)
+mempool                       packet buffers: total, available, in use (rx rings and queues hold some)
 version                       version and build facts";
 
 /// Runs one command.
@@ -422,6 +423,16 @@ fn dispatch(shared: &Shared, args: &[&str], input: Option<&str>, version: &str) 
         ["port", "del", name] => super::port_del(shared, name),
         ["reload", file] => super::reload(shared, file, need_input(input, "reload")?),
         ["drop-stats"] => Ok(drop_stats(shared)),
+        ["mempool"] => {
+            let p = &shared.pool;
+            Ok(format!(
+                "mempool {}: {} mbufs, {} available, {} in use\n",
+                p.name(),
+                p.size(),
+                p.avail(),
+                p.in_use()
+            ))
+        }
         _ => Err(format!(
             "unknown command: {} (try `brisk ctl help`)",
             args.join(" ")
