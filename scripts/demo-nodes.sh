@@ -30,8 +30,10 @@ BRISK=${BRISK:-target/release/brisk}
 KEEP=0
 PROXY=kube-proxy
 PEER=brisk
+CT_MAX=""
 while [ $# -gt 0 ]; do
   case $1 in
+    --ct-max) CT_MAX=${2:?--ct-max needs a number}; shift ;;
     --keep) KEEP=1 ;;
     --peer) PEER=${2:?--peer needs brisk, ovs or kernel}; shift ;;
     --proxy) PROXY=${2:?--proxy needs kube-proxy or antrea-proxy}; shift ;;
@@ -112,8 +114,11 @@ pod w2 w2-backend2 backend2-202ff6 10.222.2.34 c6:f4:b5:76:10:38 10.222.2.1
 node() {
   local ns=$1 name=$2 mac=$3 gwip=$4; shift 4
   local yaml="conf/examples/$name.yaml"
-  if [ "$PROXY" != kube-proxy ]; then
+  if [ "$PROXY" != kube-proxy ] || { [ -n "$CT_MAX" ] && [ "$name" = worker1 ]; }; then
     sed "s/^proxy: kube-proxy/proxy: $PROXY/" "$yaml" >"$RUN/$name.yaml"
+    if [ -n "$CT_MAX" ] && [ "$name" = worker1 ]; then
+      echo "conntrack_max: $CT_MAX" >>"$RUN/$name.yaml"
+    fi
     yaml="$RUN/$name.yaml"
   fi
   "$BRISK" conf check "$yaml"
@@ -305,7 +310,46 @@ if [ "$PEER" = ovs ]; then
 fi
 check "backend1 -> frontend 10.222.1.48:80 (backend egress isolated)" blocked w1-backend1 http://10.222.1.48/
 
-if [ "$PEER" = brisk ] && [ "$PROXY" = kube-proxy ]; then
+if [ -n "$CT_MAX" ]; then
+  # Fill worker1's conntrack: hold one connection open first, then open more than fit.
+  echo "== filling worker1's conntrack (conntrack_max: $CT_MAX)"
+  ip netns exec w1-frontend python3 - "$RUN" >"$RUN/held.out" 2>&1 <<'PY' &
+import os, socket, sys, time
+run = sys.argv[1]
+s = socket.create_connection(("10.222.1.47", 80), timeout=5)
+open(os.path.join(run, "held.ready"), "w").close()
+while not os.path.exists(os.path.join(run, "held.go")):
+    time.sleep(0.1)
+s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+s.settimeout(5)
+print("held connection answered:", s.recv(200).split(b"\r\n")[0].decode())
+PY
+  HELD=$!
+  for _ in $(seq 50); do [ -e "$RUN/held.ready" ] && break; sleep 0.1; done
+  ctstat() { ctl worker1 drop-stats | awk -v k="$1" '$1 == k {print $2; exit}'; }
+  R0=$(ctstat refused_full)
+  ok=0 refused=0
+  for _ in $(seq $((CT_MAX + 10))); do
+    if nsx w1-frontend curl -s -m 1 -o /dev/null http://10.222.1.47/; then ok=$((ok + 1)); else refused=$((refused + 1)); fi
+  done
+  R1=$(ctstat refused_full)
+  echo "  $((CT_MAX + 10)) new connections: $ok answered, $refused not; conntrack: $(ctstat connections) connections, refused_full +$((R1 - R0)), datapath ct_full $(ctstat ct_full)"
+  if [ "$refused" -gt 0 ] && [ $((R1 - R0)) -gt 0 ] && [ "$(ctstat connections)" -le "$CT_MAX" ]; then
+    PASS=$((PASS + 1)); printf '  %-58s ok\n' "new connections refused and counted at the limit"
+  else
+    FAIL=$((FAIL + 1)); printf '  %-58s failed  <-- WRONG\n' "new connections refused and counted at the limit"
+  fi
+  touch "$RUN/held.go"
+  wait "$HELD" || true
+  sed 's/^/  /' "$RUN/held.out"
+  if grep -q 'answered: HTTP/1.0 200' "$RUN/held.out"; then
+    PASS=$((PASS + 1)); printf '  %-58s ok\n' "the connection established before keeps working"
+  else
+    FAIL=$((FAIL + 1)); printf '  %-58s failed  <-- WRONG\n' "the connection established before keeps working"
+  fi
+fi
+
+if [ "$PEER" = brisk ] && [ "$PROXY" = kube-proxy ] && [ -z "$CT_MAX" ]; then
   # Attacks from the frontend pod, each dropped where the seed's pipeline says and counted
   # by the flow that drops it: spoof guard (table 10's default drop) or conntrack's +inv
   # (table 31).

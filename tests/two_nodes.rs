@@ -86,6 +86,18 @@ fn two_nodes_with_pods_in_namespaces() {
         assert!(text.contains(want), "no '{want}' in:\n{text}");
     }
 
+    // worker1's conntrack filled to its limit: new connections refused and counted, the
+    // connection established before keeps working.
+    let text = demo(&["--ct-max", "30"]);
+    for want in [
+        "new connections refused and counted at the limit           ok",
+        "held connection answered: HTTP/1.0 200 OK",
+        "the connection established before keeps working            ok",
+        "checks as expected, 0 not",
+    ] {
+        assert!(text.contains(want), "no '{want}' in:\n{text}");
+    }
+
     // The Linux kernel's Geneve device as worker2, where the kernel has one.
     let text = demo(&["--peer", "kernel"]);
     if text.contains("Linux kernel Geneve peer: skipped: this kernel cannot create a geneve device")
