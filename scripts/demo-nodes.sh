@@ -416,6 +416,22 @@ if [ "$PEER" = brisk ] && [ "$PROXY" = kube-proxy ] && [ -z "$CT_MAX" ]; then
   else
     FAIL=$((FAIL + 1)); printf '  %-58s %s before, %s after  <-- WRONG\n' "mempool mbufs in use (idle)" "$MP_BEFORE" "$MP_AFTER"
   fi
+
+  # Faults: a pod's port goes away and comes back; the other node's switch restarts.
+  echo "== faults"
+  ctl worker1 port del backend1-bab86f >/dev/null
+  check "frontend -> backend1 while its port is removed" blocked w1-frontend http://10.222.1.47/
+  check "frontend -> backend2 meanwhile" ok w1-frontend http://10.222.2.34/
+  ctl worker1 port add backend1-bab86f 48 "net_af_packet_be1,iface=backend1-bab86f" >/dev/null
+  check "frontend -> backend1 after its port is added again" ok w1-frontend http://10.222.1.47/
+  w2pid=${PIDS[1]}
+  kill -TERM "$w2pid"
+  wait "$w2pid" || true
+  grep -h 'stopped cleanly' "$RUN/worker2.log" | sed 's/^/  worker2: /'
+  rm -f "$RUN/worker2.sock"
+  node w2 worker2 02:d8:4e:3f:92:1d 10.222.2.1/24 10.222.0.0/24 10.222.1.0/24 >/dev/null
+  check "frontend -> backend2 after worker2's brisk restarted" ok w1-frontend http://10.222.2.34/
+  check "frontend -> backend2:22 still refused after the restart" blocked w1-frontend http://10.222.2.34:22/
 fi
 
 echo "== worker1: brisk ctl dump-ports"

@@ -37,13 +37,19 @@ fn two_nodes_with_pods_in_namespaces() {
         assert!(line.contains(" dropped, +"), "{line}");
     }
     // 100,000 malformed frames into the uplink: each bad Geneve frame counted by reason,
-    // forwarding goes on, no packet buffer lost (the demo counts these among its checks).
+    // forwarding goes on, no packet buffer lost; then a pod's port removed and added again,
+    // and worker2's switch restarted (the demo counts these among its checks).
     for want in [
         "frontend -> backend2 10.222.2.34:80 after the flood        ok",
         "Geneve bad_version",
         "Geneve bad_option_length",
         "Geneve inner_truncated",
         "mempool mbufs in use (idle)",
+        "frontend -> backend1 while its port is removed             blocked",
+        "frontend -> backend2 meanwhile                             ok",
+        "frontend -> backend1 after its port is added again         ok",
+        "worker2: brisk: stopped cleanly",
+        "frontend -> backend2 after worker2's brisk restarted       ok",
     ] {
         let line = text
             .lines()
