@@ -310,6 +310,56 @@ if [ "$PEER" = ovs ]; then
 fi
 check "backend1 -> frontend 10.222.1.48:80 (backend egress isolated)" blocked w1-backend1 http://10.222.1.48/
 
+if [ "$PEER" = brisk ] && [ "$PROXY" = kube-proxy ] && [ -z "$CT_MAX" ]; then
+  # Volume across the tunnel: a 20 MB download checked byte for byte, and UDP both ways.
+  head -c 20000000 /dev/urandom >"$RUN/www-w2-backend2/blob"
+  t0=$(date +%s%N)
+  if nsx w1-frontend curl -s -m 60 -o "$RUN/blob.got" http://10.222.2.34/blob &&
+     cmp -s "$RUN/www-w2-backend2/blob" "$RUN/blob.got"; then
+    ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+    PASS=$((PASS + 1)); printf '  %-58s ok (%d bytes identical, %d ms)\n' "TCP 20 MB backend2 -> frontend across Geneve" "$(stat -c %s "$RUN/blob.got")" "$ms"
+  else
+    FAIL=$((FAIL + 1)); printf '  %-58s failed  <-- WRONG\n' "TCP 20 MB backend2 -> frontend across Geneve"
+  fi
+  ip netns exec w2-coredns python3 -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", 9000))
+s.settimeout(10)
+try:
+    while True:
+        d, a = s.recvfrom(2048)
+        s.sendto(d, a)
+except socket.timeout:
+    pass' &
+  ECHO=$!
+  sleep 0.5
+  udp=$(ip netns exec w1-coredns python3 -c '
+import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(2)
+n, got = 1000, 0
+# Batches of 50, each drained before the next (the socket buffer holds only so much).
+for b in range(0, n, 50):
+    for i in range(b, b + 50):
+        s.sendto(b"%06d" % i + b"x" * 500, ("10.222.2.2", 9000))
+    try:
+        for _ in range(50):
+            s.recv(2048)
+            got += 1
+    except socket.timeout:
+        pass
+print(n, got)')
+  kill "$ECHO" 2>/dev/null || true
+  wait "$ECHO" 2>/dev/null || true
+  read -r usent ugot <<<"$udp"
+  if [ "${ugot:-0}" -ge $((usent * 99 / 100)) ]; then
+    PASS=$((PASS + 1)); printf '  %-58s ok (%d sent, %d echoed back)\n' "UDP coredns w1 <-> w2 across Geneve, 506 B" "$usent" "$ugot"
+  else
+    FAIL=$((FAIL + 1)); printf '  %-58s %s  <-- WRONG\n' "UDP coredns w1 <-> w2 across Geneve, 506 B" "$udp"
+  fi
+fi
+
 if [ -n "$CT_MAX" ]; then
   # Fill worker1's conntrack: hold one connection open first, then open more than fit.
   echo "== filling worker1's conntrack (conntrack_max: $CT_MAX)"

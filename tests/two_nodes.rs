@@ -22,6 +22,13 @@ fn two_nodes_with_pods_in_namespaces() {
         "{text}"
     );
     assert!(text.contains("checks as expected, 0 not"), "{text}");
+    // Volume across the tunnel: 20 MB over TCP byte for byte, UDP both ways.
+    for want in [
+        "TCP 20 MB backend2 -> frontend across Geneve               ok (20000000 bytes identical",
+        "UDP coredns w1 <-> w2 across Geneve, 506 B                 ok",
+    ] {
+        assert!(text.contains(want), "no '{want}' in:\n{text}");
+    }
     // Spoofed source IP and MAC, a forged ARP sender, TCP of no connection: each dropped
     // by the flow that should, whose counter moved.
     for attack in [
