@@ -321,6 +321,27 @@ if [ "$PEER" = brisk ] && [ "$PROXY" = kube-proxy ] && [ -z "$CT_MAX" ]; then
   else
     FAIL=$((FAIL + 1)); printf '  %-58s failed  <-- WRONG\n' "TCP 20 MB backend2 -> frontend across Geneve"
   fi
+  # The flows replaced (the node's set plus one) and the node reloaded (back to its set)
+  # while a download runs: it completes byte for byte and the datapath drops nothing.
+  "$BRISK" conf flows conf/examples/worker1.yaml >"$RUN/worker1.flows"
+  # Plus one flow the traffic does not use, so replace-flows adds it and reload removes it.
+  echo "table=200, priority=1,udp,tp_dst=7 actions=drop" >>"$RUN/worker1.flows"
+  dp_drops() { ctl worker1 drop-stats | awk 'NR > 1 && /^  / && $1 != "parse_errors" {s += $2} /^decapsulation/ {exit} END {print s}'; }
+  D0=$(dp_drops)
+  nsx w1-frontend curl -s -m 60 --limit-rate 8M -o "$RUN/blob2.got" http://10.222.2.34/blob &
+  DL=$!
+  sleep 0.5
+  rf=$(ctl worker1 replace-flows "$RUN/worker1.flows")
+  rl=$(ctl worker1 reload conf/examples/worker1.yaml | sed 's/^node worker1: //')
+  wait "$DL" || true
+  D1=$(dp_drops)
+  if cmp -s "$RUN/www-w2-backend2/blob" "$RUN/blob2.got" && [ "$D0" = "$D1" ]; then
+    PASS=$((PASS + 1)); printf '  %-58s ok (datapath drops +%d)\n' "replace-flows and reload during a 20 MB download" $((D1 - D0))
+  else
+    FAIL=$((FAIL + 1)); printf '  %-58s failed (datapath drops +%d)  <-- WRONG\n' "replace-flows and reload during a 20 MB download" $((D1 - D0))
+  fi
+  echo "    replace-flows: $rf"
+  echo "    reload: $rl"
   ip netns exec w2-coredns python3 -c '
 import socket
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

@@ -26,6 +26,8 @@ fn two_nodes_with_pods_in_namespaces() {
     for want in [
         "TCP 20 MB backend2 -> frontend across Geneve               ok (20000000 bytes identical",
         "UDP coredns w1 <-> w2 across Geneve, 506 B                 ok",
+        "replace-flows and reload during a 20 MB download           ok (datapath drops +0)",
+        "replace-flows: 1 added, 0 modified, 0 deleted, 74 unchanged",
     ] {
         assert!(text.contains(want), "no '{want}' in:\n{text}");
     }
