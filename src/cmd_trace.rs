@@ -1,15 +1,14 @@
 //! `brisk trace`: packets through a flow table with real conntrack, offline.
 
 use anyhow::Context;
-use pipeline::bridge::{Bridge, PortInfo, PortKind, TunnelPort};
+use pipeline::bridge::{Bridge, LoadError, PortInfo, PortKind, TunnelPort};
 use pipeline::conntrack::ConntrackConfig;
 use pipeline::dpaction::{Collect, Packet, TunnelMeta};
 use pipeline::field::Field;
 use pipeline::flow::w;
-use pipeline::ofctl::{parse_flow_file, parse_group_file, parse_packet_spec, Mode};
+use pipeline::ofctl::parse_packet_spec;
 use pipeline::packet::VecFrame;
 use pipeline::slowpath::{format_trace_text, process, trace_json, PacketTrace};
-use pipeline::tables::GroupMod;
 use std::io::BufRead;
 use std::process::ExitCode;
 
@@ -72,26 +71,24 @@ fn bridge(args: &TraceArgs) -> anyhow::Result<Bridge> {
         })
         .with_context(|| format!("--port {s}"))?;
     }
-    if let Some(path) = &args.groups {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?;
-        let (groups, errs) = parse_group_file(&text, b.ports().names());
-        if !errs.is_empty() {
-            let all: Vec<String> = errs.iter().map(|e| format!("{path}:{e}")).collect();
-            anyhow::bail!("{}", all.join("\n"));
-        }
-        let mods: Vec<GroupMod> = groups.into_iter().map(|(_, g)| GroupMod::Add(g)).collect();
-        b.apply_groups(&mods, 0)?;
-    }
+    let groups = match &args.groups {
+        Some(path) => std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?,
+        None => String::new(),
+    };
     let text =
         std::fs::read_to_string(&args.flows).with_context(|| format!("reading {}", args.flows))?;
-    let (flows, errs) = parse_flow_file(&text, Mode::Add, b.ports().names());
-    if !errs.is_empty() {
-        let all: Vec<String> = errs.iter().map(|e| format!("{}:{e}", args.flows)).collect();
-        anyhow::bail!("{}", all.join("\n"));
-    }
-    let flows: Vec<_> = flows.into_iter().map(|(_, f)| f).collect();
-    b.add_flows(&flows, 0)?;
+    b.load_text(&groups, &text, 0).map_err(|e| match e {
+        LoadError::Groups(errs) => file_errors(args.groups.as_deref().unwrap_or("-"), &errs),
+        LoadError::Flows(errs) => file_errors(&args.flows, &errs),
+        e => anyhow::anyhow!("{e}"),
+    })?;
     Ok(b)
+}
+
+/// Every error of a file, one per line, as `FILE:LINE:COLUMN: message`.
+fn file_errors(file: &str, errs: &[pipeline::ofctl::FileError]) -> anyhow::Error {
+    let all: Vec<String> = errs.iter().map(|e| format!("{file}:{e}")).collect();
+    anyhow::anyhow!("{}", all.join("\n"))
 }
 
 pub fn run(args: TraceArgs) -> anyhow::Result<ExitCode> {

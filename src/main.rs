@@ -124,23 +124,8 @@ fn load_generated(n: &conf::node::NodeConfig, g: &conf::antrea::Generated) -> an
     for (name, num) in n.port_names() {
         b.add_port(PortInfo::new(num, &name, PortKind::Normal))?;
     }
-    let names = b.ports().names().clone();
-    let (groups, errs) = pipeline::ofctl::parse_group_file(&g.groups_text(), &names);
-    if let Some(e) = errs.first() {
-        anyhow::bail!("generated group does not parse: {e}");
-    }
-    let mods: Vec<_> = groups
-        .into_iter()
-        .map(|(_, g)| pipeline::tables::GroupMod::Add(g))
-        .collect();
-    b.apply_groups(&mods, 0)?;
-    let (flows, errs) =
-        pipeline::ofctl::parse_flow_file(&g.text(), pipeline::ofctl::Mode::Add, &names);
-    if let Some(e) = errs.first() {
-        anyhow::bail!("generated flow does not parse: {e}");
-    }
-    let flows: Vec<_> = flows.into_iter().map(|(_, f)| f).collect();
-    b.add_flows(&flows, 0)?;
+    b.load_text(&g.groups_text(), &g.text(), 0)
+        .map_err(|e| anyhow::anyhow!("generated pipeline does not load: {e}"))?;
     Ok(())
 }
 

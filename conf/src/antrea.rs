@@ -530,16 +530,20 @@ pub fn generate(n: &NodeConfig) -> Generated {
         &format!("ip,dl_dst={vmac},nw_dst={}", gw.ip),
         &format!("mod_dl_dst:{gw_mac},resubmit(,80)"),
     );
+    // Routing to a local pod: from the gateway's MAC to the pod's.
+    let to_pod = |p: &crate::node::Pod| {
+        format!(
+            "mod_dl_src:{gw_mac},mod_dl_dst:{},dec_ttl,resubmit(,80)",
+            p.mac.to_lowercase()
+        )
+    };
     for p in &n.pods {
         o.add(
             COOKIE_POD,
             70,
             200,
             &format!("ip,dl_dst={vmac},nw_dst={}", p.ip),
-            &format!(
-                "mod_dl_src:{gw_mac},mod_dl_dst:{},dec_ttl,resubmit(,80)",
-                p.mac.to_lowercase()
-            ),
+            &to_pod(p),
         );
     }
     for peer in &n.peers {
@@ -563,10 +567,7 @@ pub fn generate(n: &NodeConfig) -> Generated {
                 70,
                 199,
                 &format!("ip,reg0=0x80000/0x80000,nw_dst={}", p.ip),
-                &format!(
-                    "mod_dl_src:{gw_mac},mod_dl_dst:{},dec_ttl,resubmit(,80)",
-                    p.mac.to_lowercase()
-                ),
+                &to_pod(p),
             );
         }
     }

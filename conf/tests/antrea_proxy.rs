@@ -10,10 +10,8 @@ use pipeline::bridge::Bridge;
 use pipeline::build::{ip, mac, tcp_frame};
 use pipeline::conntrack::ConntrackConfig;
 use pipeline::dpaction::{Collect, Packet, TunnelMeta};
-use pipeline::ofctl::{parse_flow_file, parse_group_file, Mode};
 use pipeline::packet::{Frame, VecFrame};
 use pipeline::slowpath::process;
-use pipeline::tables::GroupMod;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 
@@ -41,17 +39,7 @@ fn load(node: &str, g: &Generated) -> Bridge {
         seed: 1,
         ..Default::default()
     };
-    let b = pipeline::seed::bridge(node, "", ct);
-    let ports = b.ports();
-    let (groups, errs) = parse_group_file(&g.groups_text(), ports.names());
-    assert!(errs.is_empty(), "{errs:?}");
-    let mods: Vec<GroupMod> = groups.into_iter().map(|(_, g)| GroupMod::Add(g)).collect();
-    b.apply_groups(&mods, 0).unwrap();
-    let (flows, errs) = parse_flow_file(&g.text(), Mode::Add, ports.names());
-    assert!(errs.is_empty(), "{errs:?}");
-    let flows: Vec<_> = flows.into_iter().map(|(_, f)| f).collect();
-    b.add_flows(&flows, 0).unwrap();
-    b
+    pipeline::seed::bridge_with_groups(node, &g.groups_text(), &g.text(), ct)
 }
 
 fn send(

@@ -95,14 +95,8 @@ fn antrea(c: &mut Criterion) {
             .map(|&(sp, sip)| (tcp_seg(sp, sip, 0x018, 1001, 5001, true), 2u32, None))
             .collect();
         // Pre-built bursts of 32 (wrapping around the flows), cycled through.
-        let nb = data.len().div_ceil(32);
-        let bursts: Vec<Vec<_>> = (0..nb)
-            .map(|k| {
-                (0..32)
-                    .map(|j| data[(k * 32 + j) % data.len()].clone())
-                    .collect()
-            })
-            .collect();
+        let bursts = perf::burst::bursts_of_32(&data);
+        let nb = bursts.len();
         let mut cursor = 0usize;
         g.throughput(Throughput::Elements(32));
         fp.stats = Default::default();
@@ -113,25 +107,14 @@ fn antrea(c: &mut Criterion) {
             })
         });
         let st = fp.stats;
-        let per_pkt_cycles =
-            (st.cycles_parse + st.cycles_lookup + st.cycles_upcall + st.cycles_actions) as f64
-                / st.packets.max(1) as f64;
         println!(
-            "flows={n}: {:.0} TSC cycles/packet in process_burst ({:.1} ns at {cpn:.2} cycles/ns); \
-             passes/packet {:.2}; EMC hits {:.0}%, megaflow hits {:.0}%, upcalls {}, megaflows {}, masks {}; \
-             parse {:.0}, lookup {:.0}, upcall {:.0}, actions {:.0} cycles/packet",
-            per_pkt_cycles,
-            per_pkt_cycles / cpn,
-            st.passes as f64 / st.packets.max(1) as f64,
+            "flows={n}: {}; EMC hits {:.0}%, megaflow hits {:.0}%, upcalls {}, megaflows {}, masks {}",
+            perf::burst::stage_report(&st, cpn),
             100.0 * st.emc_hits as f64 / st.passes.max(1) as f64,
             100.0 * st.megaflow_hits as f64 / st.passes.max(1) as f64,
             st.upcalls,
             fp.n_megaflows(),
             fp.n_masks(),
-            st.cycles_parse as f64 / st.packets.max(1) as f64,
-            st.cycles_lookup as f64 / st.packets.max(1) as f64,
-            st.cycles_upcall as f64 / st.packets.max(1) as f64,
-            st.cycles_actions as f64 / st.packets.max(1) as f64,
         );
     }
     g.finish();

@@ -15,9 +15,7 @@ use pipeline::build::{ip, mac, tcp_frame};
 use pipeline::conntrack::ConntrackConfig;
 use pipeline::dpaction::{Collect, Packet};
 use pipeline::fastpath::{FastPath, FastPathConfig};
-use pipeline::ofctl::{parse_flow_file, parse_group_file, Mode};
 use pipeline::packet::VecFrame;
-use pipeline::tables::GroupMod;
 
 const FE_MAC: &str = "be:2c:bf:e4:ec:c5";
 const GW_MAC: &str = "4e:99:08:c1:53:be";
@@ -35,35 +33,18 @@ fn proxied_worker1() -> Bridge {
         .endpoints
         .retain(|e| e.starts_with("10.222.1.47"));
     let g = conf::antrea::generate(&n);
-    let b = pipeline::seed::bridge(
+    pipeline::seed::bridge_with_groups(
         "worker1",
-        "",
+        &g.groups_text(),
+        &g.text(),
         ConntrackConfig {
             max_connections: 4 << 20,
             seed: 5,
             ..Default::default()
         },
-    );
-    let names = b.ports().names().clone();
-    let (groups, e) = parse_group_file(&g.groups_text(), &names);
-    assert!(e.is_empty(), "{e:?}");
-    b.apply_groups(
-        &groups
-            .into_iter()
-            .map(|(_, g)| GroupMod::Add(g))
-            .collect::<Vec<_>>(),
-        0,
     )
-    .unwrap();
-    let (flows, e) = parse_flow_file(&g.text(), Mode::Add, &names);
-    assert!(e.is_empty(), "{e:?}");
-    b.add_flows(&flows.into_iter().map(|(_, f)| f).collect::<Vec<_>>(), 0)
-        .unwrap();
-    b
 }
 
-/// The frontend's packet: to the cluster IP it goes to its default gateway's MAC; to
-/// backend1 (same subnet) straight to backend1's MAC.
 fn frontend(sport: u16, dst: &str, flags: u16) -> Vec<u8> {
     let dmac = if dst == "10.222.1.47" {
         BE1_MAC
@@ -149,14 +130,8 @@ fn established(c: &mut Criterion) {
                 .iter()
                 .map(|&sp| (frontend(sp, dst, 0x018), 49u32, None))
                 .collect();
-            let nb = data.len().div_ceil(32);
-            let bursts: Vec<Vec<_>> = (0..nb)
-                .map(|k| {
-                    (0..32)
-                        .map(|j| data[(k * 32 + j) % data.len()].clone())
-                        .collect()
-                })
-                .collect();
+            let bursts = perf::burst::bursts_of_32(&data);
+            let nb = bursts.len();
             let mut cursor = 0usize;
             g.throughput(Throughput::Elements(32));
             fp.stats = Default::default();
@@ -168,18 +143,9 @@ fn established(c: &mut Criterion) {
                 })
             });
             assert_eq!(sink.dropped, 0, "{name}: established packets dropped");
-            let st = fp.stats;
-            let per = |x: u64| x as f64 / st.packets.max(1) as f64;
-            let total =
-                per(st.cycles_parse + st.cycles_lookup + st.cycles_upcall + st.cycles_actions);
             println!(
-                "{name} flows={n}: {total:.0} TSC cycles/packet ({:.1} ns); passes/packet {:.2}; parse {:.0}, lookup {:.0}, upcall {:.0}, actions {:.0}",
-                total / cpn,
-                st.passes as f64 / st.packets.max(1) as f64,
-                per(st.cycles_parse),
-                per(st.cycles_lookup),
-                per(st.cycles_upcall),
-                per(st.cycles_actions),
+                "{name} flows={n}: {}",
+                perf::burst::stage_report(&fp.stats, cpn)
             );
         }
     }

@@ -221,6 +221,8 @@ pub struct Expected {
     /// It leaves through the tunnel: `head` is the inner frame, which must be the end of
     /// the received frame (the outer headers are the switch's to choose).
     pub encapsulated: bool,
+    /// It is TCP (a zero checksum has two spellings), known once rather than per frame.
+    pub tcp: bool,
 }
 
 /// The checksum a received frame should carry: `head`'s (zero-stamp) checksum updated for
@@ -313,6 +315,7 @@ impl Expectations {
                                     csum_at: l4_csum_offset(d),
                                     head: d[..d.len() - STAMP_LEN].to_vec(),
                                     encapsulated: meta.is_some(),
+                                    tcp: is_tcp(d),
                                 })
                             });
                     }
@@ -357,7 +360,7 @@ impl Expectations {
                             && csum_equal(
                                 u16::from_be_bytes([frame[at], frame[at + 1]]),
                                 stamped_csum_of(head, frame, at),
-                                is_tcp(head),
+                                e.tcp,
                             )
                     }
                     None => frame[..head.len()] == head[..],

@@ -45,6 +45,18 @@ fn wait_for(path: &Path, secs: u64, child: &mut Child, what: &str) {
     }
 }
 
+/// EAL arguments both processes share (each adds its own file prefix).
+const EAL: [&str; 8] = [
+    "-l",
+    "0",
+    "--no-huge",
+    "-m",
+    "256",
+    "--no-pci",
+    "--no-telemetry",
+    "--log-level=warning",
+];
+
 /// The tests take both cores (a generator and a switch each): one at a time.
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
@@ -126,16 +138,9 @@ flows: {flows}
                     "net_virtio_user1,path={},server=1",
                     self.be.display()
                 ))
-                .args([
-                    "--",
-                    "-l",
-                    "0",
-                    "--no-huge",
-                    "-m",
-                    "256",
-                    "--single-file-segments",
-                ])
-                .args(["--no-pci", "--no-telemetry", "--log-level=warning"])
+                .arg("--")
+                .args(EAL)
+                .arg("--single-file-segments")
                 .arg(format!("--file-prefix=gt{}r{run}", self.tag))
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
@@ -155,17 +160,8 @@ flows: {flows}
                 .arg(self.dir.join("bridge.yaml"))
                 .arg("--socket")
                 .arg(self.dir.join("ctl.sock"))
-                .args([
-                    "--stats-interval",
-                    "0",
-                    "--",
-                    "-l",
-                    "0",
-                    "--no-huge",
-                    "-m",
-                    "256",
-                ])
-                .args(["--no-pci", "--no-telemetry", "--log-level=warning"])
+                .args(["--stats-interval", "0", "--"])
+                .args(EAL)
                 .arg(format!("--file-prefix=gs{}", self.tag))
                 .stdout(Stdio::null())
                 .stderr(Stdio::piped())

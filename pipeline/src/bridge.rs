@@ -9,7 +9,7 @@ use crate::conntrack::{Conntrack, ConntrackConfig};
 use crate::dpaction::TunnelMeta;
 use crate::flow::{w, Flow};
 use crate::ofctl::GroupEntry;
-use crate::ofctl::{FlowEntry, PortMap};
+use crate::ofctl::{parse_flow_file, parse_group_file, FileError, FlowEntry, Mode, PortMap};
 use crate::tables::{FlowMod, FlowModError, GroupMod, ModSummary, OfTables};
 use parking_lot::{Mutex, RwLock};
 use std::collections::{BTreeMap, HashMap};
@@ -122,6 +122,27 @@ pub enum PortError {
     /// No such port.
     #[error("no port {0}")]
     NoSuchPort(String),
+}
+
+/// Why [`Bridge::load_text`] loaded nothing.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum LoadError {
+    /// Lines of the groups text that do not parse (every one, with its place).
+    #[error("groups: {}", lines(.0))]
+    Groups(Vec<FileError>),
+    /// Lines of the flows text that do not parse.
+    #[error("flows: {}", lines(.0))]
+    Flows(Vec<FileError>),
+    /// The groups or flows parse but the tables refuse them.
+    #[error(transparent)]
+    Refused(#[from] FlowModError),
+}
+
+fn lines(errs: &[FileError]) -> String {
+    errs.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// MAC learning for the NORMAL action.
@@ -429,6 +450,28 @@ impl Bridge {
         drop(t);
         self.bump();
         Ok((gs, fs))
+    }
+
+    /// Adds groups, then the flows that may use them, from the text of an `add-groups` and
+    /// an `add-flows` file (port names from this bridge). Nothing is added when a line does
+    /// not parse; when the tables refuse the flows, the groups stay added.
+    pub fn load_text(&self, groups: &str, flows: &str, now_ms: u64) -> Result<(), LoadError> {
+        let ports = self.ports();
+        let (groups, errs) = parse_group_file(groups, ports.names());
+        if !errs.is_empty() {
+            return Err(LoadError::Groups(errs));
+        }
+        let (flows, errs) = parse_flow_file(flows, Mode::Add, ports.names());
+        if !errs.is_empty() {
+            return Err(LoadError::Flows(errs));
+        }
+        let mods: Vec<GroupMod> = groups.into_iter().map(|(_, g)| GroupMod::Add(g)).collect();
+        if !mods.is_empty() {
+            self.apply_groups(&mods, now_ms)?;
+        }
+        let flows: Vec<FlowEntry> = flows.into_iter().map(|(_, f)| f).collect();
+        self.add_flows(&flows, now_ms)?;
+        Ok(())
     }
 
     /// Adds flows (`add-flows`).

@@ -180,13 +180,14 @@ impl Group {
         }
     }
 
-    /// The hash a select group picks a bucket with. Source and destination of each pair
-    /// (MACs, addresses, ports) are combined order-independently for the default method, so
-    /// a connection's two directions hash alike.
-    pub fn hash(&self, key: &Flow) -> u64 {
+    /// The hash a select group picks a bucket with, over `fields` (what
+    /// [`selection_fields`] gives for `key`: the caller needs them for the megaflow mask
+    /// too). Source and destination of each pair (MACs, addresses, ports) are combined
+    /// order-independently for the default method, so a connection's two directions hash
+    /// alike.
+    pub fn hash(&self, key: &Flow, fields: &[Field]) -> u64 {
         let e = &self.entry;
         let mut h = mix(0x5bd1_e995, e.selection_param);
-        let fields = selection_fields(&e.selection, key);
         match e.selection {
             Selection::Hash(_) => {
                 for f in fields {
@@ -200,7 +201,7 @@ impl Group {
                     let (x, y) = (a.get(key), b.get(key));
                     (x ^ y, x.wrapping_add(y))
                 };
-                for f in fields {
+                for &f in fields {
                     let v = match f {
                         F::EthSrc | F::NwSrc | F::Ipv6Src | F::TpSrc => continue,
                         F::EthDst => pair(F::EthSrc, F::EthDst),

@@ -445,12 +445,13 @@ impl Ctx<'_> {
         let e = &g.entry;
         match e.kind {
             GroupType::Select => {
+                let fields = selection_fields(&e.selection, &self.flow);
                 let mut m = Flow::ZERO;
-                for f in selection_fields(&e.selection, &self.flow) {
+                for &f in &fields {
                     m.or_with(&field_mask(f));
                 }
                 self.read_bits(&m);
-                let h = g.hash(&self.flow);
+                let h = g.hash(&self.flow, &fields);
                 match g.select(h) {
                     Some(i) => {
                         self.note(format!(

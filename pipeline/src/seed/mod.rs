@@ -4,7 +4,6 @@
 
 use crate::bridge::{Bridge, PortInfo, PortKind, TunnelPort};
 use crate::conntrack::ConntrackConfig;
-use crate::ofctl::{parse_flow_file, Mode};
 
 /// Kind of a seed port.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,6 +49,12 @@ pub fn ports(node: &str) -> &'static [(&'static str, u32, SeedPort)] {
 /// A bridge with a seed node's ports and `flows` (the text of its `.flows` file) loaded.
 /// Panics on bad input: this is test and benchmark scaffolding.
 pub fn bridge(node: &str, flows: &str, ct: ConntrackConfig) -> Bridge {
+    bridge_with_groups(node, "", flows, ct)
+}
+
+/// [`bridge`] with groups (the text of an `add-groups` file) loaded before the flows: a
+/// node generated with in-switch load balancing.
+pub fn bridge_with_groups(node: &str, groups: &str, flows: &str, ct: ConntrackConfig) -> Bridge {
     let b = Bridge::new("br-int", ct);
     for &(name, num, kind) in ports(node) {
         let kind = match kind {
@@ -63,10 +68,8 @@ pub fn bridge(node: &str, flows: &str, ct: ConntrackConfig) -> Bridge {
         b.add_port(PortInfo::new(num, name, kind))
             .expect("seed port");
     }
-    let (flows, errs) = parse_flow_file(flows, Mode::Add, b.ports().names());
-    assert!(errs.is_empty(), "seed flows: {errs:?}");
-    let flows: Vec<_> = flows.into_iter().map(|(_, f)| f).collect();
-    b.add_flows(&flows, 0).expect("seed flows load");
+    b.load_text(groups, flows, 0)
+        .unwrap_or_else(|e| panic!("seed {node}: {e}"));
     b
 }
 

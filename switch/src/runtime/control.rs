@@ -624,24 +624,25 @@ fn drop_stats(shared: &Shared) -> String {
         let _ = writeln!(out, "  {:<16} {}", r.name(), tot.drops[r.index()]);
     }
     let _ = writeln!(out, "  {:<16} {}", "parse_errors", tot.parse_errors);
-    out.push_str("decapsulation:\n");
-    for e in pipeline::geneve::DecapError::ALL {
-        let _ = writeln!(
-            out,
-            "  {:<24} {}",
-            e.name(),
-            shared.decap_errors[e.index()].load(Ordering::Relaxed)
-        );
-    }
-    out.push_str("encapsulation:\n");
-    for e in pipeline::geneve::EncapDrop::ALL {
-        let _ = writeln!(
-            out,
-            "  {:<24} {}",
-            e.name(),
-            shared.encap_drops[e.index()].load(Ordering::Relaxed)
-        );
-    }
+    let mut section = |title: &str, rows: &mut dyn Iterator<Item = (&'static str, u64)>| {
+        let _ = writeln!(out, "{title}:");
+        for (name, n) in rows {
+            let _ = writeln!(out, "  {name:<24} {n}");
+        }
+    };
+    let ld = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+    section(
+        "decapsulation",
+        &mut pipeline::geneve::DecapError::ALL
+            .iter()
+            .map(|e| (e.name(), ld(&shared.decap_errors[e.index()]))),
+    );
+    section(
+        "encapsulation",
+        &mut pipeline::geneve::EncapDrop::ALL
+            .iter()
+            .map(|e| (e.name(), ld(&shared.encap_drops[e.index()]))),
+    );
     let ct = shared.bridge.conntrack.stats();
     let _ = writeln!(
         out,

@@ -15,7 +15,7 @@ use crate::dpdk::{
 };
 use conf::bridge::{BridgeConfig, PortType};
 use parking_lot::{Mutex, RwLock};
-use pipeline::bridge::{Bridge, PortInfo, PortKind, TunnelPort};
+use pipeline::bridge::{Bridge, LoadError, PortInfo, PortKind, TunnelPort};
 use pipeline::conntrack::ConntrackConfig;
 use pipeline::fastpath::FastPathConfig;
 use pipeline::geneve::TlvMap;
@@ -536,43 +536,21 @@ pub fn run(opts: RunOptions, out: &mut dyn Write) -> Result<RunSummary, RuntimeE
             neigh.add_static(u32::from(n.ip), m);
         }
     }
-    if let Some(text) = &opts.groups {
-        let (groups, errs) = pipeline::ofctl::parse_group_file(text, bridge.ports().names());
-        if !errs.is_empty() {
-            return Err(RuntimeError::Config(
-                errs.iter()
-                    .map(|e| format!("groups:{e}"))
-                    .collect::<Vec<_>>()
-                    .join("\n"),
-            ));
-        }
-        let mods: Vec<_> = groups
-            .into_iter()
-            .map(|(_, g)| pipeline::tables::GroupMod::Add(g))
-            .collect();
-        bridge
-            .apply_groups(&mods, 0)
-            .map_err(|e| RuntimeError::Config(e.to_string()))?;
-    }
-    if let Some(text) = &opts.flows {
-        let (flows, errs) = pipeline::ofctl::parse_flow_file(
-            text,
-            pipeline::ofctl::Mode::Add,
-            bridge.ports().names(),
-        );
-        if !errs.is_empty() {
-            return Err(RuntimeError::Config(
-                errs.iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("\n"),
-            ));
-        }
-        let flows: Vec<_> = flows.into_iter().map(|(_, f)| f).collect();
-        bridge
-            .add_flows(&flows, 0)
-            .map_err(|e| RuntimeError::Config(e.to_string()))?;
-    }
+    bridge
+        .load_text(
+            opts.groups.as_deref().unwrap_or(""),
+            opts.flows.as_deref().unwrap_or(""),
+            0,
+        )
+        .map_err(|e| {
+            let (what, errs) = match e {
+                LoadError::Groups(x) => ("groups", x),
+                LoadError::Flows(x) => ("flows", x),
+                e => return RuntimeError::Config(e.to_string()),
+            };
+            let lines: Vec<String> = errs.iter().map(|x| format!("{what}:{x}")).collect();
+            RuntimeError::Config(lines.join("\n"))
+        })?;
     let shared = Arc::new(Shared {
         bridge,
         ports: RwLock::new(Arc::new(RtPorts {

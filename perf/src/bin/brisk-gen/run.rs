@@ -251,30 +251,13 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
             });
             let flows =
                 std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
-            // Groups go in before the flows that use them.
+            let groups = match &a.expect_groups {
+                Some(g) => std::fs::read_to_string(g).with_context(|| format!("reading {g}"))?,
+                None => String::new(),
+            };
             let b = pipeline::seed::bridge(node, "", Default::default());
-            if let Some(gpath) = &a.expect_groups {
-                let text =
-                    std::fs::read_to_string(gpath).with_context(|| format!("reading {gpath}"))?;
-                let (groups, errs) = pipeline::ofctl::parse_group_file(&text, b.ports().names());
-                if let Some(e) = errs.first() {
-                    bail!("{gpath}:{e}");
-                }
-                let mods: Vec<_> = groups
-                    .into_iter()
-                    .map(|(_, g)| pipeline::tables::GroupMod::Add(g))
-                    .collect();
-                b.apply_groups(&mods, 0)?;
-            }
-            let (fl, errs) = pipeline::ofctl::parse_flow_file(
-                &flows,
-                pipeline::ofctl::Mode::Add,
-                b.ports().names(),
-            );
-            if let Some(e) = errs.first() {
-                bail!("{path}:{e}");
-            }
-            b.add_flows(&fl.into_iter().map(|(_, f)| f).collect::<Vec<_>>(), 0)?;
+            b.load_text(&groups, &flows, 0)
+                .with_context(|| format!("loading {path}"))?;
             eprintln!("brisk-gen: computing what {node}'s flows deliver for every flow");
             let metas: Vec<Option<TunnelMeta>> =
                 tunnels.iter().map(|t| t.map(|(m, _)| m)).collect();
