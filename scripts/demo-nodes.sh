@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The two-node demo: the seed cluster's worker1 and worker2 (conf/examples/*.yaml), each a
 # `brisk run --config` in its own network namespace, their pods in network namespaces on
-# veth pairs (read by DPDK's AF_PACKET PMD), the node gateway a DPDK TAP device, and the
-# two uplinks joined by a veth pair that carries Geneve. Then the seed's traffic:
+# veth pairs (read by DPDK's AF_PACKET PMD, the frontend pod by brisk's own AF_PACKET
+# port), the node gateway a DPDK TAP device, and the two uplinks joined by a veth pair that
+# carries Geneve. With BRISK=<a brisk built without DPDK> every port is brisk's own
+# AF_PACKET or TAP socket (the same YAML: net_af_packet/net_tap devargs map to them). Then the seed's traffic:
 #   frontend -> backend2  TCP 80  (crosses the Geneve tunnel; allowed by frontendpolicy)
 #   frontend -> backend1  TCP 80  (same node; allowed by backendpolicy)
 #   frontend -> backendsvc 10.104.65.133:80 (to the gateway, DNAT by iptables as kube-proxy
@@ -221,6 +223,8 @@ else
   node w2 worker2 02:d8:4e:3f:92:1d 10.222.2.1/24 10.222.0.0/24 10.222.1.0/24
 fi
 ctl() { "$BRISK" ctl --socket "$RUN/$1.sock" "${@:2}"; }
+# Which layer drives each port (DPDK PMDs, or brisk's own AF_PACKET and TAP sockets).
+echo "  worker1 ports: $(ctl worker1 show | awk '/^ [0-9]+\(/ {sub(/:.*/, "", $1); n=$1} /type:/ {printf "%s %s, ", n, $2}' | sed 's/, $//')"
 
 # kube-proxy's part of the service: DNAT on worker1's host, as iptables would.
 SVC=0
@@ -453,6 +457,13 @@ if [ "$PEER" = brisk ] && [ "$PROXY" = kube-proxy ] && [ -z "$CT_MAX" ]; then
     "${CRAFT[@]}" arp-forged "$FE_MAC" 10.222.1.47 10.222.1.1
   attack "TCP ACKs of no connection (10, to backend1:80)" 31 "ct_state=+inv+trk" 10 \
     "${CRAFT[@]}" tcp-noconn "$FE_MAC" "$BE1_MAC" 10.222.1.48 10.222.1.47 80 10
+  # The frontend's port is brisk's own AF_PACKET socket (worker1.yaml), so fragments
+  # reach the switch as sent. brisk's conntrack does not reassemble: every fragment is
+  # +inv and dropped, whatever port its first piece names (OVS would reassemble, then judge).
+  attack "IPv4 fragments of TCP SYNs to backend1:22 (10 x 2)" 31 "ct_state=+inv+trk" 20 \
+    "${CRAFT[@]}" ip-frags "$FE_MAC" "$BE1_MAC" 10.222.1.48 10.222.1.47 22 10
+  attack "IPv4 fragments of TCP SYNs to backend1:80 (10 x 2)" 31 "ct_state=+inv+trk" 20 \
+    "${CRAFT[@]}" ip-frags "$FE_MAC" "$BE1_MAC" 10.222.1.48 10.222.1.47 80 10
   check "frontend -> backend1 10.222.1.47:80 after the attacks" ok w1-frontend http://10.222.1.47/
 
   # 100,000 malformed frames on worker1's uplink, sent from worker2's end of the wire:

@@ -34,7 +34,8 @@ pub struct RunArgs {
     /// two ports, as testpmd's io mode (a baseline and the first demo).
     #[arg(long, value_enum, default_value_t = Mode::Io)]
     pub mode: Mode,
-    /// EAL arguments, passed verbatim to DPDK (e.g. `-l 0 --no-huge --vdev=net_null0`).
+    /// EAL arguments, passed verbatim to DPDK (e.g. `-l 0 --no-huge --vdev=net_null0`;
+    /// ignored by a brisk built without DPDK).
     #[arg(last = true)]
     pub eal: Vec<String>,
 }
@@ -44,7 +45,6 @@ pub enum Mode {
     Io,
 }
 
-#[cfg(feature = "dpdk")]
 pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
     use anyhow::Context;
     let mut eal_args = a.eal.clone();
@@ -105,6 +105,13 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::SUCCESS);
     }
+    io_forward(a)
+}
+
+/// `brisk run --mode io`: testpmd's io forwarding between the first two DPDK ports.
+#[cfg(feature = "dpdk")]
+fn io_forward(a: RunArgs) -> anyhow::Result<ExitCode> {
+    use anyhow::Context;
     use switch::dpdk::{available_ports, fwd, Eal, EthPort, Mempool, PortConf};
     let mut args = vec!["brisk".to_string()];
     args.extend(a.eal.iter().cloned());
@@ -166,6 +173,8 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
 }
 
 #[cfg(not(feature = "dpdk"))]
-pub fn run(_a: RunArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("this brisk was built without DPDK (the `dpdk` cargo feature)")
+fn io_forward(_a: RunArgs) -> anyhow::Result<ExitCode> {
+    anyhow::bail!(
+        "io forwarding needs DPDK ports and this brisk was built without DPDK (the `dpdk` cargo feature); give --config or --bridge with afpacket:IFACE / tap:IFACE ports"
+    )
 }

@@ -147,7 +147,6 @@ fn main() -> ExitCode {
     }
 }
 
-#[cfg(feature = "dpdk")]
 fn ctl(a: CtlArgs) -> anyhow::Result<ExitCode> {
     use anyhow::Context;
     use std::io::Read;
@@ -179,9 +178,4 @@ fn ctl(a: CtlArgs) -> anyhow::Result<ExitCode> {
         eprintln!("brisk ctl: {}", reply.output.trim_end());
         Ok(ExitCode::from(reply.status.clamp(1, 255) as u8))
     }
-}
-
-#[cfg(not(feature = "dpdk"))]
-fn ctl(_a: CtlArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("this brisk was built without DPDK (the `dpdk` cargo feature)")
 }

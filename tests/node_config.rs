@@ -87,7 +87,7 @@ fn node_yaml(dir: &std::path::Path, extra_pod: bool, octant: bool) -> String {
             "net_null_be,no-rx=1",
         )
         .replace(
-            "net_af_packet_fe1,iface=frontend-a3ba2f",
+            "afpacket:frontend-a3ba2f",
             &format!(
                 "net_pcap_fe,rx_pcap={}/fe.pcap,infinite_rx=1",
                 dir.display()

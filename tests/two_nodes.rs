@@ -4,7 +4,8 @@
 //! in brisk (`proxy: antrea-proxy`); HTTP that the policies allow gets through, what they
 //! forbid does not (scripts/demo-nodes.sh does the work). Then worker2 is Open vSwitch's
 //! userspace datapath with the seed's real worker2 flows: Geneve interop both ways, and
-//! tshark's decode of what brisk sends. One test, so the runs do not share namespaces at the
+//! tshark's decode of what brisk sends; and the demo again on a brisk built without DPDK,
+//! every port its own AF_PACKET or TAP socket. One test, so the runs do not share namespaces at the
 //! same time.
 
 use std::process::Command;
@@ -66,6 +67,19 @@ fn two_nodes_with_pods_in_namespaces() {
             .unwrap_or_else(|| panic!("no '{want}' in:\n{text}"));
         assert!(!line.contains("WRONG"), "{line}");
     }
+    // The frontend pod is on brisk's own AF_PACKET port (the others on DPDK's PMDs), so
+    // IPv4 fragments reach the switch unreassembled: each is +inv in conntrack and dropped,
+    // whichever port the first piece names.
+    assert!(
+        text.contains("49(frontend-a3ba2f) afpacket") && text.contains("48(backend1-bab86f) dpdk"),
+        "{text}"
+    );
+    for want in [
+        "IPv4 fragments of TCP SYNs to backend1:22 (10 x 2)         dropped, +20 on table 31",
+        "IPv4 fragments of TCP SYNs to backend1:80 (10 x 2)         dropped, +20 on table 31",
+    ] {
+        assert!(text.contains(want), "no '{want}' in:\n{text}");
+    }
     // The tunnel carried traffic both ways on worker1.
     let tun = text
         .lines()
@@ -113,6 +127,26 @@ fn two_nodes_with_pods_in_namespaces() {
         assert!(text.contains(want), "no '{want}' in:\n{text}");
     }
 
+    // The same demo on a brisk built without DPDK (`--no-default-features`): every port is
+    // brisk's own AF_PACKET (PACKET_MMAP) or TAP socket, from the same node YAML, and the
+    // same pipeline gives the same answers.
+    let text = demo_with(&build_without_dpdk(), &[]);
+    for want in [
+        "worker1 ports: 2(antrea-gw0) tap, 1(antrea-tun0) geneve, 7(uplink) afpacket, 3(coredns--3e3abf) afpacket",
+        "frontend -> backend2 10.222.2.34:80 (over Geneve)          ok",
+        "frontend -> backend2 10.222.2.34:22 (egress isolation)     blocked",
+        "TCP 20 MB backend2 -> frontend across Geneve               ok (20000000 bytes identical",
+        "replace-flows and reload during a 20 MB download           ok (datapath drops +0)",
+        "UDP coredns w1 <-> w2 across Geneve, 506 B                 ok",
+        "IPv4 fragments of TCP SYNs to backend1:22 (10 x 2)         dropped, +20 on table 31",
+        "Geneve bad_option_length                                   14285 counted of 14285 sent",
+        "mempool mbufs in use (idle)                                0 before, 0 after",
+        "frontend -> backend2 after worker2's brisk restarted       ok",
+        "checks as expected, 0 not",
+    ] {
+        assert!(text.contains(want), "no '{want}' in:\n{text}");
+    }
+
     // The Linux kernel's Geneve device as worker2, where the kernel has one.
     let text = demo(&["--peer", "kernel"]);
     if text.contains("Linux kernel Geneve peer: skipped: this kernel cannot create a geneve device")
@@ -123,13 +157,45 @@ fn two_nodes_with_pods_in_namespaces() {
     }
 }
 
+/// Builds brisk without the `dpdk` feature (its own target directory, so the DPDK build's
+/// artifacts stay as they are) and returns the binary's path.
+fn build_without_dpdk() -> String {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/target/nodpdk");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let st = Command::new(cargo)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "build",
+            "--no-default-features",
+            "-p",
+            "brisk",
+            "--target-dir",
+            dir,
+        ])
+        .status()
+        .expect("run cargo build --no-default-features");
+    assert!(st.success(), "cargo build --no-default-features failed");
+    let bin = format!("{dir}/debug/brisk");
+    // Not linked against DPDK at all.
+    let ldd = Command::new("ldd").arg(&bin).output().expect("ldd");
+    assert!(
+        !String::from_utf8_lossy(&ldd.stdout).contains("librte_"),
+        "{bin} links DPDK"
+    );
+    bin
+}
+
 fn demo(args: &[&str]) -> String {
+    demo_with(env!("CARGO_BIN_EXE_brisk"), args)
+}
+
+fn demo_with(brisk: &str, args: &[&str]) -> String {
     let out = Command::new(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/scripts/demo-nodes.sh"
     ))
     .args(args)
-    .env("BRISK", env!("CARGO_BIN_EXE_brisk"))
+    .env("BRISK", brisk)
     .output()
     .expect("run scripts/demo-nodes.sh");
     let text =

@@ -53,6 +53,76 @@ pub enum PortType {
     Geneve,
 }
 
+/// What a port's `devargs` names: a DPDK device, or one of brisk's own kernel-socket ports
+/// (`afpacket:IFACE`, an AF_PACKET socket with memory-mapped rings; `tap:IFACE`, a TAP
+/// interface brisk creates), which also run in a brisk built without DPDK.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PortSpec<'a> {
+    /// DPDK devargs.
+    Dpdk(&'a str),
+    /// brisk's AF_PACKET port on this interface.
+    AfPacket(&'a str),
+    /// brisk's TAP port with this interface name.
+    Tap(&'a str),
+}
+
+impl<'a> PortSpec<'a> {
+    /// Reads devargs.
+    pub fn parse(devargs: &'a str) -> PortSpec<'a> {
+        if let Some(i) = devargs.strip_prefix("afpacket:") {
+            PortSpec::AfPacket(i)
+        } else if let Some(i) = devargs.strip_prefix("tap:") {
+            PortSpec::Tap(i)
+        } else {
+            PortSpec::Dpdk(devargs)
+        }
+    }
+
+    /// The kernel-socket port that DPDK devargs of `net_af_packet` or `net_tap` stand for
+    /// (their `iface=`), so that a node description written for DPDK runs in a brisk built
+    /// without it.
+    pub fn kernel_equivalent(self) -> Option<PortSpec<'a>> {
+        let PortSpec::Dpdk(d) = self else {
+            return Some(self);
+        };
+        let mut parts = d.split(',');
+        let driver = parts.next()?;
+        let iface = parts.find_map(|kv| kv.strip_prefix("iface="))?;
+        if driver.starts_with("net_af_packet") {
+            Some(PortSpec::AfPacket(iface))
+        } else if driver.starts_with("net_tap") {
+            Some(PortSpec::Tap(iface))
+        } else {
+            None
+        }
+    }
+
+    /// The interface name of a kernel-socket port.
+    pub fn iface(self) -> Option<&'a str> {
+        match self {
+            PortSpec::AfPacket(i) | PortSpec::Tap(i) => Some(i),
+            PortSpec::Dpdk(_) => None,
+        }
+    }
+
+    /// Problems with an interface name, as the kernel would see them.
+    pub fn check(self) -> Result<(), String> {
+        match self.iface() {
+            Some(i)
+                if i.is_empty()
+                    || i.len() > 15
+                    || i.bytes()
+                        .any(|b| b == b'/' || b == b':' || b.is_ascii_whitespace()) =>
+            {
+                Err(format!(
+                    "{i:?} is not a Linux interface name (1 to 15 bytes, no '/', ':' or spaces)"
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
 /// Geneve options, as OVS's `options:` column.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -99,7 +169,8 @@ pub struct PortConfig {
     /// Kind.
     #[serde(rename = "type", default = "default_type")]
     pub kind: PortType,
-    /// DPDK devargs for `dpdk` ports (`net_tap0,iface=gw0`, `0000:01:00.0`...).
+    /// DPDK devargs for `dpdk` ports (`net_tap0,iface=gw0`, `0000:01:00.0`...), or
+    /// `afpacket:IFACE` / `tap:IFACE` for brisk's own kernel-socket ports ([`PortSpec`]).
     #[serde(default)]
     pub devargs: Option<String>,
     /// Receive queues (RSS spreads flows over them).
@@ -262,6 +333,11 @@ impl BridgeConfig {
                     return Err(inv(path, "a geneve port has no devargs".into()))
                 }
                 _ => {}
+            }
+            if let Some(d) = &p.devargs {
+                PortSpec::parse(d)
+                    .check()
+                    .map_err(|m| inv(format!("{path}.devargs"), m))?;
             }
             if let Some(o) = &p.options {
                 if let Some(ip) = o.remote_ip.as_deref().filter(|v| *v != "flow") {

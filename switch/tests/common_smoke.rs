@@ -1,4 +1,5 @@
 //! Shared body of the DPDK smoke tests (included by the no-huge and hugepage variants).
+#![cfg(feature = "dpdk")]
 
 use std::time::Instant;
 use switch::dpdk::{ring_pair, Eal, Mbuf, MbufBatch, Mempool, PortConf, BURST};

@@ -1,4 +1,5 @@
 //! EAL in-process without hugepages, two ring ports, 1,000,000 packets.
+#![cfg(feature = "dpdk")]
 
 mod common_smoke;
 

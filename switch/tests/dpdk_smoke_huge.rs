@@ -1,4 +1,5 @@
 //! The same smoke path with hugepages, when the machine has them reserved.
+#![cfg(feature = "dpdk")]
 
 mod common_smoke;
 

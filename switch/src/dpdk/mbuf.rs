@@ -327,6 +327,18 @@ impl MbufBatch {
     }
 
     /// Drops the first `k` entries (already handed to DPDK) and shifts the rest down.
+    /// Frees the first `k` mbufs (copied elsewhere, e.g. into a kernel ring) and moves the
+    /// rest to the front.
+    pub fn free_front(&mut self, k: usize) {
+        let k = k.min(self.len);
+        if k > 0 {
+            // SAFETY: slots 0..k hold owned mbufs, freed once here and then dropped from
+            // the batch by consume_front.
+            unsafe { dpdk_sys::brisk_pktmbuf_free_bulk(self.ptrs.as_mut_ptr(), k as u32) };
+            self.consume_front(k);
+        }
+    }
+
     pub(crate) fn consume_front(&mut self, k: usize) {
         let k = k.min(self.len);
         self.ptrs.copy_within(k..self.len, 0);

@@ -64,7 +64,7 @@ flush-megaflows               drop every cached megaflow
 route show|add PREFIX/LEN [via GW] dev PORT|del PREFIX/LEN   underlay routes (PORT: number or name)
 neigh show|add IP MAC|del IP  underlay neighbours (REACHABLE, STALE, PERMANENT, INCOMPLETE, FAILED)
 fdb-show                      MAC-learning table (NORMAL)
-port add NAME OFPORT DEVARGS | port del NAME   ports at run time
+port add NAME OFPORT DEVARGS|afpacket:IFACE|tap:IFACE | port del NAME   ports at run time
 reload FILE                   apply a node description (YAML): pods added/removed, flows replaced atomically
 drop-stats                    drops by reason (datapath, decapsulation, encapsulation)
 mempool                       packet buffers: total, available, in use (rx rings and queues hold some)
@@ -426,9 +426,14 @@ fn dispatch(shared: &Shared, args: &[&str], input: Option<&str>, version: &str) 
         ["mempool"] => {
             let p = &shared.pool;
             Ok(format!(
-                "mempool {}: {} mbufs, {} available, {} in use\n",
+                "mempool {}: {} {}, {} available, {} in use\n",
                 p.name(),
                 p.size(),
+                if cfg!(feature = "dpdk") {
+                    "mbufs"
+                } else {
+                    "buffers"
+                },
                 p.avail(),
                 p.in_use()
             ))
@@ -488,19 +493,20 @@ fn show(shared: &Shared) -> String {
     let mut out = format!("bridge {}:\n", shared.bridge.name);
     for p in &ports.list {
         match &p.kind {
-            RtKind::Dpdk {
-                eth,
+            RtKind::Device {
+                dev,
                 mac,
                 uplink,
                 rxq,
             } => {
-                let l = eth.link();
+                let l = dev.link();
                 let _ = writeln!(
                     out,
-                    " {}({}): addr:{}\n     type: dpdk ({}), rx queues {rxq}{}\n     link {} speed {} Mbps {}",
+                    " {}({}): addr:{}\n     type: {} ({}), rx queues {rxq}{}\n     link {} speed {} Mbps {}",
                     p.ofport,
                     p.name,
                     pipeline::ofctl::format_mac(*mac),
+                    dev.type_name(),
                     p.desc,
                     uplink
                         .map(|(ip, len, mtu)| format!(", uplink {}/{len} mtu {mtu}", std::net::Ipv4Addr::from(ip)))
@@ -514,7 +520,7 @@ fn show(shared: &Shared) -> String {
                 // What fits inside: the uplink's MTU less the outer headers (Ethernet is
                 // not counted in an MTU) and the options of every mapped tun_metadata.
                 let up_mtu = ports.uplink.and_then(|u| match &ports.list[u].kind {
-                    RtKind::Dpdk {
+                    RtKind::Device {
                         uplink: Some((_, _, mtu)),
                         ..
                     } => Some(usize::from(*mtu)),
@@ -549,7 +555,7 @@ fn dump_ports(shared: &Shared) -> String {
     for p in &ports.list {
         let c = &p.counters;
         let ld = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
-        let hw = p.eth().and_then(|e| e.stats().ok()).unwrap_or_default();
+        let hw = p.dev().and_then(|d| d.stats()).unwrap_or_default();
         let _ = writeln!(
             out,
             "  port {:>3}({}): rx pkts={}, bytes={}, drop={}, errs={}, nombuf={}\n{:>14}tx pkts={}, bytes={}, drop={}, errs={}",

@@ -73,7 +73,7 @@ pub fn render(shared: &Shared) -> String {
     }
     let _ = writeln!(o, "# HELP brisk_port_rx_missed_total Packets the NIC dropped (rx ring full).\n# TYPE brisk_port_rx_missed_total counter");
     for p in &ports.list {
-        if let Some(s) = p.eth().and_then(|e| e.stats().ok()) {
+        if let Some(s) = p.dev().and_then(|d| d.stats()) {
             let _ = writeln!(
                 o,
                 "brisk_port_rx_missed_total{{port=\"{}\"}} {}",

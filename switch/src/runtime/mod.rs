@@ -7,13 +7,16 @@ mod state;
 mod worker;
 
 pub use control::{Reply, Request, COMMANDS};
-pub use state::{PortCounters, RtKind, RtPort, RtPorts, Shared, WorkerStats};
+pub use state::{Device, PortCounters, RtKind, RtPort, RtPorts, Shared, WorkerStats};
 
+#[cfg(feature = "dpdk")]
 use crate::dpdk::{
-    launch_on_lcore, lcores, main_lcore, register_thread, tsc_hz, wait_lcore, DpdkError, Eal,
-    EthPort, Mbuf, Mempool, PortConf,
+    launch_on_lcore, lcores, main_lcore, register_thread, wait_lcore, DpdkError, Eal, EthPort,
+    PortConf,
 };
-use conf::bridge::{BridgeConfig, PortType};
+use crate::kernel::{AfPacketPort, KernelPortError, TapPort};
+use crate::pkt::{Pkt, PktBatch, PktPool};
+use conf::bridge::{BridgeConfig, PortSpec, PortType};
 use parking_lot::{Mutex, RwLock};
 use pipeline::bridge::{Bridge, LoadError, PortInfo, PortKind, TunnelPort};
 use pipeline::conntrack::ConntrackConfig;
@@ -33,8 +36,15 @@ use std::time::{Duration, Instant};
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
     /// DPDK said no.
+    #[cfg(feature = "dpdk")]
     #[error(transparent)]
     Dpdk(#[from] DpdkError),
+    /// A kernel-socket port could not be opened.
+    #[error(transparent)]
+    KernelPort(#[from] KernelPortError),
+    /// The packet buffer pool could not be made.
+    #[error(transparent)]
+    Pool(#[from] crate::heap::PoolError),
     /// Configuration problem.
     #[error("{0}")]
     Config(String),
@@ -59,7 +69,7 @@ pub struct RunOptions {
     pub flows: Option<String>,
     /// Groups to load before the flows (the text of a groups file), if any.
     pub groups: Option<String>,
-    /// EAL arguments (without the program name).
+    /// EAL arguments (without the program name; ignored without DPDK).
     pub eal_args: Vec<String>,
     /// Stop after this long.
     pub duration: Option<Duration>,
@@ -115,7 +125,7 @@ fn tunnel_port(p: &conf::bridge::PortConfig) -> Result<TunnelPort, RuntimeError>
 /// Builds one runtime port from its configuration (creating and starting the device).
 fn make_port(
     p: &conf::bridge::PortConfig,
-    pool: &Mempool,
+    pool: &PktPool,
     txq: u16,
 ) -> Result<(RtPort, PortInfo), RuntimeError> {
     let proxy = p.proxy_arp.as_deref().and_then(pipeline::ofctl::parse_mac);
@@ -150,27 +160,34 @@ fn make_port(
                 .devargs
                 .as_deref()
                 .ok_or_else(|| RuntimeError::Config(format!("port {} needs devargs", p.name)))?;
-            let mut eth = EthPort::from_devargs(devargs)?;
-            let rxq = p.rx_queues.unwrap_or(1).max(1);
-            let (max_rx, max_tx) = eth.max_queues()?;
-            let mut conf = PortConf {
-                rx_queues: rxq.min(max_rx.max(1)),
-                tx_queues: txq.min(max_tx.max(1)),
-                ..PortConf::default()
+            let spec = PortSpec::parse(devargs);
+            #[cfg(not(feature = "dpdk"))]
+            let spec = spec.kernel_equivalent().ok_or_else(|| {
+                RuntimeError::Config(format!(
+                    "port {}: {devargs:?} is a DPDK device and this brisk was built without DPDK (the `dpdk` cargo feature); use afpacket:IFACE or tap:IFACE",
+                    p.name
+                ))
+            })?;
+            let (dev, rxq, mac) = match spec {
+                PortSpec::AfPacket(i) => {
+                    let a = AfPacketPort::open(i, txq)?;
+                    let mac = mac_u64(a.mac());
+                    (Device::AfPacket(a), 1, mac)
+                }
+                PortSpec::Tap(i) => {
+                    let t = TapPort::open(i)?;
+                    let mac = mac_u64(t.mac());
+                    (Device::Tap(t), 1, mac)
+                }
+                #[cfg(feature = "dpdk")]
+                PortSpec::Dpdk(d) => dpdk_port(p, d, pool, txq)?,
+                #[cfg(not(feature = "dpdk"))]
+                PortSpec::Dpdk(_) => {
+                    let _ = pool;
+                    unreachable!("mapped to a kernel port above")
+                }
             };
-            // The TAP PMD needs as many receive queues as transmit queues; the kernel
-            // spreads packets over them, so every one is polled.
-            if eth.driver_name()? == "net_tap" {
-                let n = conf
-                    .rx_queues
-                    .max(conf.tx_queues)
-                    .min(max_rx.max(1))
-                    .min(max_tx.max(1));
-                conf.rx_queues = n;
-                conf.tx_queues = n;
-            }
-            eth.configure_and_start(&conf, pool)?;
-            let mac = mac_u64(eth.mac());
+
             let uplink = match &p.uplink {
                 Some(u) => {
                     let (ip, len) = u.ip.split_once('/').ok_or_else(|| {
@@ -191,9 +208,9 @@ fn make_port(
                 RtPort {
                     ofport: p.ofport,
                     name: p.name.clone(),
-                    kind: RtKind::Dpdk {
-                        eth,
-                        rxq: conf.rx_queues,
+                    kind: RtKind::Device {
+                        dev,
+                        rxq,
                         mac,
                         uplink,
                     },
@@ -208,6 +225,38 @@ fn make_port(
             ))
         }
     }
+}
+
+/// Creates and starts a DPDK ethdev: (device, receive queues, MAC).
+#[cfg(feature = "dpdk")]
+fn dpdk_port(
+    p: &conf::bridge::PortConfig,
+    devargs: &str,
+    pool: &PktPool,
+    txq: u16,
+) -> Result<(Device, u16, u64), RuntimeError> {
+    let mut eth = EthPort::from_devargs(devargs)?;
+    let rxq = p.rx_queues.unwrap_or(1).max(1);
+    let (max_rx, max_tx) = eth.max_queues()?;
+    let mut conf = PortConf {
+        rx_queues: rxq.min(max_rx.max(1)),
+        tx_queues: txq.min(max_tx.max(1)),
+        ..PortConf::default()
+    };
+    // The TAP PMD needs as many receive queues as transmit queues; the kernel spreads
+    // packets over them, so every one is polled.
+    if eth.driver_name()? == "net_tap" {
+        let n = conf
+            .rx_queues
+            .max(conf.tx_queues)
+            .min(max_rx.max(1))
+            .min(max_tx.max(1));
+        conf.rx_queues = n;
+        conf.tx_queues = n;
+    }
+    eth.configure_and_start(&conf, pool)?;
+    let mac = mac_u64(eth.mac());
+    Ok((Device::Eth(eth), conf.rx_queues, mac))
 }
 
 /// `brisk ctl port add NAME OFPORT DEVARGS`.
@@ -440,29 +489,21 @@ pub fn ctl(socket: &std::path::Path, req: &Request) -> Result<Reply, RuntimeErro
 /// Runs the switch until SIGINT/SIGTERM or the duration; frees everything and reports.
 pub fn run(opts: RunOptions, out: &mut dyn Write) -> Result<RunSummary, RuntimeError> {
     let cfg = &opts.config;
-    let mut args = vec!["brisk".to_string()];
-    args.extend(opts.eal_args.iter().cloned());
-    let eal = Eal::init(&args)?;
-    crate::signal::install();
-    let main = main_lcore();
-    let mut workers: Vec<u32> = match &cfg.workers {
-        Some(w) => w.clone(),
-        None => lcores().into_iter().filter(|&l| l != main).collect(),
+    #[cfg(feature = "dpdk")]
+    let eal = {
+        let mut args = vec!["brisk".to_string()];
+        args.extend(opts.eal_args.iter().cloned());
+        Eal::init(&args)?
     };
-    let available = lcores();
-    if let Some(bad) = workers
-        .iter()
-        .find(|w| !available.contains(w) || **w == main)
-    {
-        return Err(RuntimeError::Config(format!(
-            "worker lcore {bad} is not an EAL worker lcore (EAL lcores: {available:?}, main {main})"
-        )));
+    #[cfg(not(feature = "dpdk"))]
+    if !opts.eal_args.is_empty() {
+        let _ = writeln!(
+            out,
+            "brisk: built without DPDK: EAL arguments ignored; ports are AF_PACKET and TAP sockets"
+        );
     }
-    // No worker lcore: one worker on a registered thread (the main lcore runs control).
-    let threaded = workers.is_empty();
-    if threaded {
-        workers.push(u32::MAX);
-    }
+    crate::signal::install();
+    let (workers, threaded) = place_workers(cfg)?;
     let n_workers = workers.len();
     let txq = n_workers as u16 + 1;
     // Pool: descriptors of every queue, bursts in flight, caches, pending queues.
@@ -476,7 +517,7 @@ pub fn run(opts: RunOptions, out: &mut dyn Write) -> Result<RunSummary, RuntimeE
     let mbufs = cfg
         .mbufs
         .unwrap_or_else(|| (need.next_power_of_two() - 1).max(16383));
-    let pool = Mempool::new("brisk_pool", mbufs, 256, 2048 + 128, -1)?;
+    let pool = crate::pkt::new_pool("brisk_pool", mbufs)?;
     let bridge = Arc::new(Bridge::new(
         &cfg.bridge,
         ConntrackConfig {
@@ -509,7 +550,7 @@ pub fn run(opts: RunOptions, out: &mut dyn Write) -> Result<RunSummary, RuntimeE
         routes.add(RouteTable::parse(r).map_err(|e| RuntimeError::Config(e.to_string()))?);
     }
     if let Some(u) = uplink {
-        if let RtKind::Dpdk {
+        if let RtKind::Device {
             uplink: Some((ip, len, _)),
             ..
         } = &list[u].kind
@@ -567,7 +608,7 @@ pub fn run(opts: RunOptions, out: &mut dyn Write) -> Result<RunSummary, RuntimeE
         decap_errors: Default::default(),
         encap_drops: Default::default(),
         started: Instant::now(),
-        tsc_hz: tsc_hz(),
+        tsc_hz: crate::cpu::cycles_hz(),
         pool,
     });
     let t = &cfg.fastpath;
@@ -601,13 +642,14 @@ pub fn run(opts: RunOptions, out: &mut dyn Write) -> Result<RunSummary, RuntimeE
         let sh = shared.clone();
         if threaded {
             threads.push(std::thread::spawn(move || {
-                if let Err(e) = register_thread() {
+                if let Err(e) = worker_thread_init(lc) {
                     eprintln!("brisk: worker thread: {e}");
                     return -1;
                 }
                 worker::run(sh, wid, fcfg)
             }));
         } else {
+            #[cfg(feature = "dpdk")]
             launch_on_lcore(lc, move || worker::run(sh, wid, fcfg))?;
         }
     }
@@ -659,6 +701,7 @@ pub fn run(opts: RunOptions, out: &mut dyn Write) -> Result<RunSummary, RuntimeE
             ok &= t.join().unwrap_or(-1) == 0;
         }
     } else {
+        #[cfg(feature = "dpdk")]
         for &lc in &workers {
             ok &= wait_lcore(lc) == 0;
         }
@@ -691,6 +734,7 @@ pub fn run(opts: RunOptions, out: &mut dyn Write) -> Result<RunSummary, RuntimeE
     };
     let leaked = shared.pool.in_use();
     drop(shared);
+    #[cfg(feature = "dpdk")]
     eal.cleanup()?;
     summary.leaked_mbufs = leaked;
     if !ok {
@@ -704,17 +748,78 @@ pub fn run(opts: RunOptions, out: &mut dyn Write) -> Result<RunSummary, RuntimeE
     Ok(summary)
 }
 
+/// Where the workers run: (lcores, threaded). With DPDK, the EAL's worker lcores (or, when
+/// there are none, one EAL-registered thread); without it, threads pinned to the CPUs the
+/// `workers:` list names (one unpinned thread by default).
+#[cfg(feature = "dpdk")]
+fn place_workers(cfg: &BridgeConfig) -> Result<(Vec<u32>, bool), RuntimeError> {
+    let main = main_lcore();
+    let mut workers: Vec<u32> = match &cfg.workers {
+        Some(w) => w.clone(),
+        None => lcores().into_iter().filter(|&l| l != main).collect(),
+    };
+    let available = lcores();
+    if let Some(bad) = workers
+        .iter()
+        .find(|w| !available.contains(w) || **w == main)
+    {
+        return Err(RuntimeError::Config(format!(
+            "worker lcore {bad} is not an EAL worker lcore (EAL lcores: {available:?}, main {main})"
+        )));
+    }
+    // No worker lcore: one worker on a registered thread (the main lcore runs control).
+    let threaded = workers.is_empty();
+    if threaded {
+        workers.push(u32::MAX);
+    }
+    Ok((workers, threaded))
+}
+
+/// Where the workers run: (CPUs, threaded). Without DPDK, threads pinned to the CPUs the
+/// `workers:` list names (one unpinned thread by default).
+#[cfg(not(feature = "dpdk"))]
+fn place_workers(cfg: &BridgeConfig) -> Result<(Vec<u32>, bool), RuntimeError> {
+    let n = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
+    match &cfg.workers {
+        Some(w) if !w.is_empty() => {
+            if let Some(bad) = w.iter().find(|&&c| c >= n) {
+                return Err(RuntimeError::Config(format!(
+                    "worker CPU {bad} does not exist (this process may use {n} CPUs)"
+                )));
+            }
+            Ok((w.clone(), true))
+        }
+        _ => Ok((vec![u32::MAX], true)),
+    }
+}
+
+/// Prepares a worker thread: EAL registration with DPDK, CPU pinning without it.
+fn worker_thread_init(cpu: u32) -> Result<(), String> {
+    #[cfg(feature = "dpdk")]
+    {
+        let _ = cpu;
+        register_thread().map(|_| ()).map_err(|e| e.to_string())
+    }
+    #[cfg(not(feature = "dpdk"))]
+    {
+        if cpu == u32::MAX {
+            return Ok(());
+        }
+        crate::cpu::pin_to_cpu(cpu).map_err(|e| format!("pinning to CPU {cpu}: {e}"))
+    }
+}
+
 /// ARP retries for unresolved next hops, sent by the control thread on its own tx queue.
 fn underlay_tick(shared: &Shared) {
     let ports = shared.ports();
     let Some(up) = ports.uplink else { return };
-    let (eth, mac, ip) = match &ports.list[up].kind {
-        RtKind::Dpdk {
-            eth,
+    let (dev, mac, ip) = match &ports.list[up].kind {
+        RtKind::Device {
+            dev,
             mac,
             uplink: Some((ip, _, _)),
             ..
-        } => (eth, *mac, *ip),
+        } => (dev, *mac, *ip),
         _ => return,
     };
     let t = shared.underlay.lock().neigh.tick(shared.now_ms());
@@ -724,14 +829,14 @@ fn underlay_tick(shared: &Shared) {
         shared.underlay_gen.fetch_add(1, Ordering::AcqRel);
     }
     let txq = shared.workers.len() as u16;
-    let mut batch = crate::dpdk::MbufBatch::new();
+    let mut batch = PktBatch::new();
     for target in t.arp {
-        if let Some(m) = Mbuf::from_bytes(&shared.pool, &arp_request(mac, ip, target)) {
+        if let Some(m) = Pkt::from_bytes(&shared.pool, &arp_request(mac, ip, target)) {
             let _ = batch.push(m);
         }
     }
     if !batch.is_empty() {
-        eth.tx_burst(txq, &mut batch);
+        dev.tx_burst(txq, &mut batch);
         batch.free_all();
     }
 }

@@ -1,6 +1,10 @@
 //! State shared by the control thread and the poll-mode workers.
 
-use crate::dpdk::{EthPort, Mbuf};
+#[cfg(feature = "dpdk")]
+use crate::dpdk::EthPort;
+use crate::kernel::{AfPacketPort, TapPort};
+use crate::netdev::{LinkInfo, PortStats};
+use crate::pkt::{Pkt, PktBatch, PktPool};
 
 use parking_lot::{Mutex, RwLock};
 use pipeline::bridge::Bridge;
@@ -34,12 +38,83 @@ impl PortCounters {
     }
 }
 
+/// The device behind a port.
+pub enum Device {
+    /// A DPDK ethdev.
+    #[cfg(feature = "dpdk")]
+    Eth(EthPort),
+    /// brisk's AF_PACKET port (memory-mapped rings).
+    AfPacket(AfPacketPort),
+    /// brisk's TAP port.
+    Tap(TapPort),
+}
+
+impl Device {
+    /// Receives a burst from receive queue `q` (kernel ports have one) into `batch`.
+    #[inline]
+    pub fn rx_burst(&self, q: u16, batch: &mut PktBatch, pool: &PktPool) -> usize {
+        match self {
+            #[cfg(feature = "dpdk")]
+            Device::Eth(e) => {
+                let _ = pool;
+                e.rx_burst(q, batch)
+            }
+            Device::AfPacket(a) => {
+                let _ = q;
+                a.rx_burst(batch, pool)
+            }
+            Device::Tap(t) => t.rx_burst(batch, pool),
+        }
+    }
+
+    /// Sends `batch` on transmit queue `q`; what was sent leaves the batch.
+    #[inline]
+    pub fn tx_burst(&self, q: u16, batch: &mut PktBatch) -> usize {
+        match self {
+            #[cfg(feature = "dpdk")]
+            Device::Eth(e) => e.tx_burst(q, batch),
+            Device::AfPacket(a) => a.tx_burst(q, batch),
+            Device::Tap(t) => t.tx_burst(batch),
+        }
+    }
+
+    /// Link state.
+    pub fn link(&self) -> LinkInfo {
+        match self {
+            #[cfg(feature = "dpdk")]
+            Device::Eth(e) => e.link(),
+            Device::AfPacket(a) => a.link(),
+            Device::Tap(t) => t.link(),
+        }
+    }
+
+    /// Device counters, where the device keeps them.
+    pub fn stats(&self) -> Option<PortStats> {
+        match self {
+            #[cfg(feature = "dpdk")]
+            Device::Eth(e) => e.stats().ok(),
+            Device::AfPacket(a) => Some(a.stats()),
+            Device::Tap(t) => Some(t.stats()),
+        }
+    }
+
+    /// The port type as `show` prints it.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            #[cfg(feature = "dpdk")]
+            Device::Eth(_) => "dpdk",
+            Device::AfPacket(_) => "afpacket",
+            Device::Tap(_) => "tap",
+        }
+    }
+}
+
 /// A port of the running switch.
 pub enum RtKind {
-    /// A DPDK ethdev.
-    Dpdk {
+    /// A device: DPDK ethdev or kernel socket.
+    Device {
         /// The device.
-        eth: EthPort,
+        dev: Device,
         /// Receive queues.
         rxq: u16,
         /// MAC address.
@@ -66,10 +141,10 @@ pub struct RtPort {
 }
 
 impl RtPort {
-    /// The ethdev, if any.
-    pub fn eth(&self) -> Option<&EthPort> {
+    /// The device, if any.
+    pub fn dev(&self) -> Option<&Device> {
         match &self.kind {
-            RtKind::Dpdk { eth, .. } => Some(eth),
+            RtKind::Device { dev, .. } => Some(dev),
             RtKind::Geneve(_) => None,
         }
     }
@@ -94,7 +169,7 @@ impl RtPorts {
 }
 
 /// A packet waiting for its next hop's MAC: frame, tunnel metadata, inner flow hash.
-pub type PendingPkt = (Mbuf, TunnelMeta, u32);
+pub type PendingPkt = (Pkt, TunnelMeta, u32);
 
 /// Underlay state: routes, neighbours and the TLV map.
 pub struct Underlay {
@@ -107,7 +182,7 @@ pub struct Underlay {
 /// Per-worker published state.
 #[derive(Default)]
 pub struct WorkerShared {
-    /// lcore the worker runs on.
+    /// lcore (CPU without DPDK) the worker runs on.
     pub lcore: AtomicU32,
     /// Counters (published every ~100 ms).
     pub stats: Mutex<WorkerStats>,
@@ -173,8 +248,8 @@ pub struct Shared {
     pub started: std::time::Instant,
     /// TSC ticks per second.
     pub tsc_hz: u64,
-    /// The packet buffer pool (last, so it is freed after everything holding mbufs).
-    pub pool: crate::dpdk::Mempool,
+    /// The packet buffer pool (last, so it is freed after everything holding buffers).
+    pub pool: PktPool,
 }
 
 impl Shared {

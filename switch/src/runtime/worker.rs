@@ -5,7 +5,8 @@ use super::state::{
     PendingPkt, PortCounters, RtKind, RtPorts, Shared, WorkerStats, REQ_CLEAR_STATS,
     REQ_DUMP_MEGAFLOWS, REQ_FLUSH,
 };
-use crate::dpdk::{lcore_id, rdtsc, Mbuf, MbufBatch, LCORE_ID_ANY};
+use crate::cpu::cycles as rdtsc;
+use crate::pkt::{Pkt, PktBatch};
 use pipeline::dpaction::{DropReason, Sink, TunnelMeta};
 use pipeline::fastpath::{key_hash, FastPath, FastPathConfig};
 use pipeline::flow::Flow;
@@ -21,7 +22,7 @@ struct TxSink<'a> {
     shared: &'a Shared,
     ports: Arc<RtPorts>,
     /// Port index by OpenFlow number (ports are few; a linear scan is fine).
-    bufs: Vec<MbufBatch>,
+    bufs: Vec<PktBatch>,
     /// Bytes queued per port since its last flush (counters are updated once per burst,
     /// not once per packet: they are shared with the control thread).
     queued_bytes: Vec<u64>,
@@ -41,7 +42,7 @@ impl<'a> TxSink<'a> {
         TxSink {
             shared,
             ports,
-            bufs: (0..n).map(|_| MbufBatch::new()).collect(),
+            bufs: (0..n).map(|_| PktBatch::new()).collect(),
             queued_bytes: vec![0; n],
             tunnel_tx: (0, 0),
             txq,
@@ -63,8 +64,8 @@ impl<'a> TxSink<'a> {
             std::mem::take(&mut self.queued_bytes[i]),
         );
         let n = b.len();
-        let sent = match port.eth() {
-            Some(eth) => eth.tx_burst(self.txq, b),
+        let sent = match port.dev() {
+            Some(dev) => dev.tx_burst(self.txq, b),
             None => 0,
         };
         self.tx_batches += 1;
@@ -91,8 +92,8 @@ impl<'a> TxSink<'a> {
     }
 
     /// Queues a frame on port index `i`.
-    fn enqueue(&mut self, i: usize, m: Mbuf) {
-        if self.ports.list[i].eth().is_none() {
+    fn enqueue(&mut self, i: usize, m: Pkt) {
+        if self.ports.list[i].dev().is_none() {
             return; // not a device port: dropped (freed)
         }
         self.queued_bytes[i] += m.len() as u64;
@@ -108,9 +109,9 @@ impl<'a> TxSink<'a> {
     fn params_for(
         &mut self,
         meta: &TunnelMeta,
-        m: Mbuf,
+        m: Pkt,
         inner_hash: u32,
-    ) -> Option<(PushParams, Mbuf)> {
+    ) -> Option<(PushParams, Pkt)> {
         let gen = self.shared.underlay_gen.load(Ordering::Acquire);
         if gen != self.encap_gen {
             self.encap.clear();
@@ -121,7 +122,7 @@ impl<'a> TxSink<'a> {
         }
         let up = self.ports.uplink?;
         let (mac, (ip, _, _)) = match &self.ports.list[up].kind {
-            RtKind::Dpdk {
+            RtKind::Device {
                 mac,
                 uplink: Some(u),
                 ..
@@ -156,7 +157,7 @@ impl<'a> TxSink<'a> {
             (Resolve::QueuedSendArp(target), _) => {
                 drop(u);
                 if let Some(req) =
-                    Mbuf::from_bytes(&self.shared.pool, &arp_request(mac, local, target))
+                    Pkt::from_bytes(&self.shared.pool, &arp_request(mac, local, target))
                 {
                     self.enqueue(up, req);
                 }
@@ -172,7 +173,7 @@ impl<'a> TxSink<'a> {
     }
 
     /// Encapsulates and queues on the uplink.
-    fn tunnel_out(&mut self, meta: &TunnelMeta, mut m: Mbuf, inner_hash: u32) {
+    fn tunnel_out(&mut self, meta: &TunnelMeta, mut m: Pkt, inner_hash: u32) {
         let Some(up) = self.ports.uplink else {
             self.encap_drop(EncapDrop::NoRoute);
             return;
@@ -182,7 +183,7 @@ impl<'a> TxSink<'a> {
         };
         m = m2;
         let mtu = match &self.ports.list[up].kind {
-            RtKind::Dpdk {
+            RtKind::Device {
                 uplink: Some((_, _, mtu)),
                 ..
             } => usize::from(*mtu),
@@ -212,8 +213,8 @@ impl<'a> TxSink<'a> {
     }
 }
 
-impl Sink<Mbuf> for TxSink<'_> {
-    fn output(&mut self, port: u32, tun: Option<&TunnelMeta>, frame: Mbuf, key: &Flow) {
+impl Sink<Pkt> for TxSink<'_> {
+    fn output(&mut self, port: u32, tun: Option<&TunnelMeta>, frame: Pkt, key: &Flow) {
         match tun {
             Some(meta) => {
                 let h = key_hash(key);
@@ -225,7 +226,7 @@ impl Sink<Mbuf> for TxSink<'_> {
             },
         }
     }
-    fn drop_packet(&mut self, _reason: DropReason, frame: Mbuf) {
+    fn drop_packet(&mut self, _reason: DropReason, frame: Pkt) {
         drop(frame);
     }
     fn note_drop(&mut self, _reason: DropReason) {}
@@ -235,7 +236,7 @@ impl Sink<Mbuf> for TxSink<'_> {
 fn my_queues(ports: &RtPorts, wid: usize, n_workers: usize) -> Vec<(usize, u16)> {
     let mut all = Vec::new();
     for (i, p) in ports.list.iter().enumerate() {
-        if let RtKind::Dpdk { rxq, .. } = &p.kind {
+        if let RtKind::Device { rxq, .. } = &p.kind {
             for q in 0..*rxq {
                 all.push((i, q));
             }
@@ -250,23 +251,33 @@ fn my_queues(ports: &RtPorts, wid: usize, n_workers: usize) -> Vec<(usize, u16)>
 
 /// The worker's poll loop. Returns 0 on a clean stop.
 pub fn run(shared: Arc<Shared>, wid: usize, cfg: FastPathConfig) -> i32 {
-    let lcore = lcore_id();
-    assert_ne!(lcore, LCORE_ID_ANY, "workers must run on EAL lcores");
+    #[cfg(feature = "dpdk")]
+    let lcore = {
+        let l = crate::dpdk::lcore_id();
+        assert_ne!(
+            l,
+            crate::dpdk::LCORE_ID_ANY,
+            "workers must run on EAL lcores"
+        );
+        l
+    };
+    #[cfg(not(feature = "dpdk"))]
+    let lcore = crate::cpu::current_cpu();
     let me = &shared.workers[wid];
     me.lcore.store(lcore, Ordering::Relaxed);
     let n_workers = shared.workers.len();
-    let mut fp: FastPath<Mbuf> = FastPath::new(cfg);
+    let mut fp: FastPath<Pkt> = FastPath::new(cfg);
     let mut gen = shared.ports_gen.load(Ordering::Acquire);
     let mut ports = shared.ports();
     let mut queues = my_queues(&ports, wid, n_workers);
     let mut sink = TxSink::new(&shared, ports.clone(), wid as u16);
     me.ports_gen.store(gen, Ordering::Release);
-    let mut rx = MbufBatch::new();
+    let mut rx = PktBatch::new();
     let hz = shared.tsc_hz.max(1);
     let mut next_maint = rdtsc() + hz / 10;
     let (mut busy, mut idle, mut iters) = (0u64, 0u64, 0u64);
     let bridge = shared.bridge.clone();
-    let mut input: smallvec::SmallVec<[(Mbuf, u32, Option<TunnelMeta>); 32]> =
+    let mut input: smallvec::SmallVec<[(Pkt, u32, Option<TunnelMeta>); 32]> =
         smallvec::SmallVec::new();
     while !shared.stop.load(Ordering::Relaxed) && !crate::signal::stop_requested() {
         let t0 = rdtsc();
@@ -284,15 +295,15 @@ pub fn run(shared: Arc<Shared>, wid: usize, cfg: FastPathConfig) -> i32 {
         let now_ms = shared.now_ms();
         for &(pi, q) in &queues {
             let p = &ports.list[pi];
-            let Some(eth) = p.eth() else { continue };
-            let n = eth.rx_burst(q, &mut rx);
+            let Some(dev) = p.dev() else { continue };
+            let n = dev.rx_burst(q, &mut rx, &shared.pool);
             if n == 0 {
                 continue;
             }
             got += n;
             PortCounters::add(&p.counters.rx_packets, n as u64);
             let uplink = match &p.kind {
-                RtKind::Dpdk { uplink, mac, .. } => uplink.map(|u| (u, *mac)),
+                RtKind::Device { uplink, mac, .. } => uplink.map(|u| (u, *mac)),
                 _ => None,
             };
             let tunnel_ofport = ports.tunnel.map(|t| ports.list[t].ofport);

@@ -1,0 +1,166 @@
+//! A TAP port: brisk creates (or attaches to) the TAP interface and exchanges frames with
+//! the kernel's stack through `/dev/net/tun`, one `read`/`write` per frame (as DPDK's
+//! `net_tap` does; TAP has no ring to map). Typical use: the node's gateway interface.
+
+use super::{hwaddr, set_up, sys, valid_ifname, IfReq, KernelPortError};
+use crate::pkt::{Pkt, PktBatch, PktPool, BURST};
+use parking_lot::Mutex;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+const IFF_TAP: i16 = 0x0002;
+const IFF_NO_PI: i16 = 0x1000;
+/// `_IOW('T', 202, int)`.
+const TUNSETIFF: libc::c_ulong = 0x4004_54ca;
+
+/// One TAP port.
+pub struct TapPort {
+    iface: String,
+    fd: OwnedFd,
+    mac: [u8; 6],
+    /// Receive scratch space (a frame is read whole; longer than a buffer is an error). The
+    /// lock is the queue's owner token, uncontended.
+    scratch: Mutex<Box<[u8]>>,
+    rx_errors: AtomicU64,
+    rx_nombuf: AtomicU64,
+    tx_errors: AtomicU64,
+}
+
+impl std::fmt::Debug for TapPort {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TapPort({})", self.iface)
+    }
+}
+
+impl TapPort {
+    /// Creates the TAP interface `iface` (or attaches to an existing persistent one) and
+    /// sets it up.
+    pub fn open(iface: &str) -> Result<TapPort, KernelPortError> {
+        valid_ifname(iface)?;
+        // SAFETY: open(2) of a constant NUL-terminated path; the fd is owned below.
+        let fd = unsafe {
+            libc::open(
+                c"/dev/net/tun".as_ptr(),
+                libc::O_RDWR | libc::O_NONBLOCK | libc::O_CLOEXEC,
+            )
+        };
+        if fd < 0 {
+            return Err(sys("open /dev/net/tun", iface)(io::Error::last_os_error()));
+        }
+        // SAFETY: fresh descriptor nothing else owns.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let mut r = IfReq::new(iface);
+        r.set_flags(IFF_TAP | IFF_NO_PI);
+        // SAFETY: TUNSETIFF reads (and writes back) an ifreq.
+        #[allow(clippy::useless_conversion)]
+        let rc = unsafe {
+            libc::ioctl(
+                fd.as_raw_fd(),
+                TUNSETIFF.try_into().unwrap_or_default(),
+                &mut r,
+            )
+        };
+        if rc < 0 {
+            return Err(sys("TUNSETIFF", iface)(io::Error::last_os_error()));
+        }
+        set_up(iface)?;
+        Ok(TapPort {
+            iface: iface.to_string(),
+            mac: hwaddr(iface)?,
+            fd,
+            scratch: Mutex::new(vec![0u8; 65536].into_boxed_slice()),
+            rx_errors: AtomicU64::new(0),
+            rx_nombuf: AtomicU64::new(0),
+            tx_errors: AtomicU64::new(0),
+        })
+    }
+
+    /// The interface.
+    pub fn iface(&self) -> &str {
+        &self.iface
+    }
+
+    /// The interface's MAC address.
+    pub fn mac(&self) -> [u8; 6] {
+        self.mac
+    }
+
+    /// Link state.
+    pub fn link(&self) -> crate::netdev::LinkInfo {
+        super::link(&self.iface)
+    }
+
+    /// Reads up to `BURST - batch.len()` frames the kernel sent out of the interface.
+    pub fn rx_burst(&self, batch: &mut PktBatch, pool: &PktPool) -> usize {
+        let Some(mut buf) = self.scratch.try_lock() else {
+            return 0;
+        };
+        let mut n = 0;
+        while batch.len() < BURST {
+            // SAFETY: buf is writable for its whole length.
+            let got = unsafe {
+                libc::read(
+                    self.fd.as_raw_fd(),
+                    buf.as_mut_ptr() as *mut libc::c_void,
+                    buf.len(),
+                )
+            };
+            if got <= 0 {
+                break; // EAGAIN: nothing more now
+            }
+            let got = got as usize;
+            if !(14..=crate::pkt::DATA_ROOM).contains(&got) {
+                self.rx_errors.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            match Pkt::from_bytes(pool, &buf[..got]) {
+                Some(p) => {
+                    let _ = batch.push(p);
+                    n += 1;
+                }
+                None => {
+                    self.rx_nombuf.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        n
+    }
+
+    /// Writes the frames of `batch` to the kernel; the written ones leave the batch.
+    pub fn tx_burst(&self, batch: &mut PktBatch) -> usize {
+        let mut done = 0;
+        while let Some(p) = batch.get(done) {
+            let d = p.data();
+            // SAFETY: d is readable for its length.
+            let rc = unsafe {
+                libc::write(
+                    self.fd.as_raw_fd(),
+                    d.as_ptr() as *const libc::c_void,
+                    d.len(),
+                )
+            };
+            if rc < 0 {
+                let e = io::Error::last_os_error();
+                if e.kind() == io::ErrorKind::WouldBlock {
+                    break;
+                }
+                // EIO while the interface is down, EINVAL for a frame it refuses: counted.
+                self.tx_errors.fetch_add(1, Ordering::Relaxed);
+            }
+            done += 1;
+        }
+        batch.free_front(done);
+        done
+    }
+
+    /// Counters: the port's own errors.
+    pub fn stats(&self) -> crate::netdev::PortStats {
+        crate::netdev::PortStats {
+            ierrors: self.rx_errors.load(Ordering::Relaxed),
+            rx_nombuf: self.rx_nombuf.load(Ordering::Relaxed),
+            oerrors: self.tx_errors.load(Ordering::Relaxed),
+            ..Default::default()
+        }
+    }
+}

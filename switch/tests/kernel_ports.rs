@@ -1,0 +1,184 @@
+//! brisk's own kernel-socket ports against the real kernel: an AF_PACKET port on each end
+//! of a veth pair, and a TAP port whose interface the kernel's ARP talks through. Runs in
+//! both builds (packets in mbufs with DPDK, in brisk's buffer pool without it). Needs root
+//! (it makes interfaces); skipped with a message otherwise.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+use switch::kernel::{AfPacketPort, TapPort};
+use switch::pkt::{Pkt, PktBatch, PktPool};
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+fn ip(args: &str) -> bool {
+    Command::new("ip")
+        .args(args.split_whitespace())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// The packet pool of this build (EAL first with DPDK).
+fn pool() -> PktPool {
+    #[cfg(feature = "dpdk")]
+    {
+        let prefix = format!("--file-prefix=kports{}", std::process::id());
+        // Eal has no destructor: the EAL stays up for the rest of the test process.
+        let _eal = switch::dpdk::Eal::init(&[
+            "kports".into(),
+            "--no-huge".into(),
+            "-m".into(),
+            "256".into(),
+            "--no-pci".into(),
+            "--log-level=error".into(),
+            prefix,
+        ])
+        .expect("EAL init");
+    }
+    switch::pkt::new_pool("kports", 4095).expect("pool")
+}
+
+/// Polls `rx` until `n` frames arrived or a second passed.
+fn receive<F: FnMut(&mut PktBatch) -> usize>(mut rx: F, n: usize) -> Vec<Vec<u8>> {
+    let mut got = Vec::new();
+    let mut b = PktBatch::new();
+    let deadline = Instant::now() + Duration::from_secs(1);
+    while got.len() < n && Instant::now() < deadline {
+        if rx(&mut b) == 0 {
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        got.extend(b.drain().map(|p| p.data().to_vec()));
+    }
+    got
+}
+
+fn udp(seq: u32, frag: Option<u16>) -> Vec<u8> {
+    let mut f = pipeline::build::udp_frame(
+        0x0200_0000_000a,
+        0x0200_0000_000b,
+        0x0a63_0001,
+        0x0a63_0002,
+        4000,
+        5000,
+        &seq.to_be_bytes().repeat(25),
+    );
+    if let Some(off) = frag {
+        f[20..22].copy_from_slice(&off.to_be_bytes());
+    }
+    f
+}
+
+#[test]
+fn afpacket_and_tap_ports_against_the_kernel() {
+    if !is_root() {
+        eprintln!("kernel_ports: skipped, creating interfaces needs root");
+        return;
+    }
+    let pool = pool();
+    let start_free = pool.avail();
+
+    // AF_PACKET on both ends of a veth pair.
+    let (a, b) = ("bk-kp-a", "bk-kp-b");
+    let _ = ip(&format!("link del {a}"));
+    assert!(ip(&format!("link add {a} type veth peer name {b}")));
+    for i in [a, b] {
+        // Frames as sent (no offload super-frames), no IPv6 chatter on the wire.
+        let _ = Command::new("sysctl")
+            .args(["-qw", &format!("net.ipv6.conf.{i}.disable_ipv6=1")])
+            .status();
+    }
+    let pa = AfPacketPort::open(a, 2).expect("open a");
+    let pb = AfPacketPort::open(b, 2).expect("open b");
+    assert!(pa.link().up && pb.link().up, "open sets both ends up");
+    assert!(AfPacketPort::open("bk-no-such", 1).is_err());
+
+    // 3 bursts of 32 plus an IPv4 fragment (kept as a fragment: no reassembly, no fanout)
+    // and a VLAN-tagged frame (the kernel strips the tag into the ring header; the port
+    // puts it back).
+    let mut want: Vec<Vec<u8>> = (0..96).map(|i| udp(i, None)).collect();
+    want.push(udp(1000, Some(0x2000))); // MF, offset 0
+    want.push(udp(1001, Some(0x0003))); // offset 24 bytes, last
+    let mut tagged = udp(1002, None);
+    tagged.splice(12..12, [0x81, 0x00, 0x00, 0x2a]);
+    want.push(tagged);
+    let mut sent = 0;
+    for chunk in want.chunks(32) {
+        let mut batch = PktBatch::new();
+        for f in chunk {
+            batch.push(Pkt::from_bytes(&pool, f).unwrap()).unwrap();
+        }
+        let n = chunk.len();
+        // Transmit queue 1 (a worker's), as the runtime would.
+        let placed = pa.tx_burst(1, &mut batch);
+        assert_eq!(placed, n, "a 256-frame ring takes a burst");
+        assert!(batch.is_empty());
+        sent += placed;
+    }
+    let got = receive(|batch| pb.rx_burst(batch, &pool), want.len());
+    assert_eq!(got.len(), sent, "every frame arrives");
+    assert_eq!(
+        got, want,
+        "byte for byte, in order, fragments and VLAN tag as sent"
+    );
+    // The other way, on the control thread's queue.
+    let mut batch = PktBatch::new();
+    batch
+        .push(Pkt::from_bytes(&pool, &want[0]).unwrap())
+        .unwrap();
+    assert_eq!(pb.tx_burst(0, &mut batch), 1);
+    assert_eq!(
+        receive(|batch| pa.rx_burst(batch, &pool), 1),
+        vec![want[0].clone()]
+    );
+    // What a port sends does not come back to itself.
+    assert!(receive(|batch| pb.rx_burst(batch, &pool), 1).is_empty());
+    let st = pb.stats();
+    assert_eq!((st.ierrors, st.rx_nombuf, st.oerrors), (0, 0, 0), "{st:?}");
+    drop((pa, pb));
+    assert!(ip(&format!("link del {a}")));
+
+    // TAP: the kernel resolves a neighbour through it. Its ARP request comes out of the
+    // port; the reply written into the port completes the kernel's neighbour entry.
+    let t = "bk-kp-tap";
+    let _ = ip(&format!("link del {t}"));
+    let tap = TapPort::open(t).expect("open tap");
+    assert!(ip(&format!("addr add 10.99.7.1/24 dev {t}")));
+    let _ = Command::new("sysctl")
+        .args(["-qw", &format!("net.ipv6.conf.{t}.disable_ipv6=1")])
+        .status();
+    let mut ping = Command::new("ping")
+        .args(["-c", "1", "-W", "1", "10.99.7.2"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("ping");
+    let frames = receive(|batch| tap.rx_burst(batch, &pool), 1);
+    let req = frames
+        .iter()
+        .find(|f| f.len() >= 42 && f[12..14] == [0x08, 0x06] && f[38..42] == [10, 99, 7, 2])
+        .unwrap_or_else(|| panic!("no ARP request for 10.99.7.2 out of the tap: {frames:?}"));
+    assert_eq!(&req[6..12], &tap.mac(), "sent from the tap's own MAC");
+    let mac = [0x02, 0, 0, 0, 0x07, 0x02];
+    let mac64 = |m: &[u8]| m.iter().fold(0u64, |a, &b| (a << 8) | u64::from(b));
+    let reply =
+        pipeline::build::arp_frame(2, mac64(&mac), 0x0a63_0702, mac64(&req[6..12]), 0x0a63_0701);
+    let mut batch = PktBatch::new();
+    batch.push(Pkt::from_bytes(&pool, &reply).unwrap()).unwrap();
+    assert_eq!(tap.tx_burst(&mut batch), 1);
+    let _ = ping.wait();
+    let neigh = Command::new("ip")
+        .args(["neigh", "show", "10.99.7.2", "dev", t])
+        .output()
+        .expect("ip neigh");
+    let neigh = String::from_utf8_lossy(&neigh.stdout);
+    assert!(
+        neigh.contains("02:00:00:00:07:02"),
+        "kernel learnt {neigh:?}"
+    );
+    drop(tap);
+    // The TAP interface goes with its file descriptor.
+    assert!(!ip(&format!("link show {t}")));
+    assert_eq!(pool.avail(), start_free, "every buffer back in the pool");
+}
