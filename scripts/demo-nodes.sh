@@ -59,6 +59,7 @@ fi
 [ "$(id -u)" = 0 ] || { echo "demo-nodes: needs root (network namespaces)" >&2; exit 1; }
 RUN=$(mktemp -d /tmp/brisk-demo.XXXXXX)
 PIDS=()
+declare -A NODE_PID=()
 NS=(w1 w2 w1-coredns w1-octant w1-backend1 w1-frontend w2-coredns w2-backend2)
 
 cleanup() {
@@ -127,6 +128,7 @@ node() {
   ip netns exec "$ns" "$BRISK" run --config "$yaml" \
     --socket "$RUN/$name.sock" >"$RUN/$name.log" 2>&1 &
   PIDS+=($!)
+  NODE_PID[$name]=$!
   for _ in $(seq 150); do [ -S "$RUN/$name.sock" ] && break; sleep 0.1; done
   [ -S "$RUN/$name.sock" ] || { echo "brisk $name did not start:" >&2; cat "$RUN/$name.log" >&2; exit 1; }
   # The gateway: the node's own interface into the pod network (Antrea's antrea-gw0).
@@ -223,6 +225,21 @@ else
   node w2 worker2 02:d8:4e:3f:92:1d 10.222.2.1/24 10.222.0.0/24 10.222.1.0/24
 fi
 ctl() { "$BRISK" ctl --socket "$RUN/$1.sock" "${@:2}"; }
+# The scenario table: scen_begin before a scenario, scen_end NAME SENT RECEIVED after it
+# adds a row with what the brisk nodes counted meanwhile (scripts/scenario.py).
+SCEN_NODES=(worker1)
+[ "$PEER" = brisk ] && SCEN_NODES+=(worker2)
+scen_snap() {
+  local socks=() n
+  for n in "${SCEN_NODES[@]}"; do socks+=("$RUN/$n.sock"); done
+  BRISK=$BRISK python3 scripts/scenario.py snap "$RUN/scen.$1.json" "${socks[@]}"
+}
+scen_begin() { scen_snap begin; }
+scen_end() {
+  sleep 0.3
+  scen_snap end
+  python3 scripts/scenario.py row "$1" "$2" "$3" "$RUN/scen.begin.json" "$RUN/scen.end.json" >>"$RUN/scenarios.md"
+}
 # Which layer drives each port (DPDK PMDs, or brisk's own AF_PACKET and TAP sockets).
 echo "  worker1 ports: $(ctl worker1 show | awk '/^ [0-9]+\(/ {sub(/:.*/, "", $1); n=$1} /type:/ {printf "%s %s, ", n, $2}' | sed 's/, $//')"
 
@@ -256,6 +273,7 @@ check() { # check WHAT EXPECT(ok|blocked) POD_NS URL
   [ "$got" = ok ] && [ -n "$body" ] || true
 }
 echo "== traffic"
+scen_begin
 # First contact resolves ARP (gateway, peers' gateways by the ARP responder).
 nsx w1-frontend ping -c 1 -W 2 10.222.1.1 >/dev/null 2>&1 || true
 nsx w2-backend2 ping -c 1 -W 2 10.222.2.1 >/dev/null 2>&1 || true
@@ -277,6 +295,8 @@ else
   echo "  (iptables not installed: the service walk via kube-proxy DNAT is skipped)"
 fi
 check "frontend -> backend2 10.222.2.34:22 (egress isolation)" blocked w1-frontend http://10.222.2.34:22/
+check "backend1 -> frontend 10.222.1.48:80 (backend egress isolated)" blocked w1-backend1 http://10.222.1.48/
+scen_end "walkthrough: HTTP as the policies say" "$((PASS + FAIL)) HTTP requests" "$PASS as expected (refused ones dropped)"
 if [ "$PEER" = ovs ]; then
   # Geneve between brisk and OVS both ways, and tshark's view of what brisk sends (with a
   # tun_metadata0 option, as Antrea's traceflow sets one: the route to worker2's pods
@@ -293,8 +313,11 @@ if [ "$PEER" = ovs ]; then
       FAIL=$((FAIL + 1)); printf '  %-58s %-8s (expected ok)  <-- WRONG\n' "$1" blocked
     fi
   }
+  scen_begin
+  P0=$PASS
   pingcheck "ping coredns w1 -> w2 10.222.2.2 (brisk encap, OVS decap)" w1-coredns 10.222.2.2
   pingcheck "ping coredns w2 -> w1 10.222.1.2 (OVS encap, brisk decap)" w2-coredns 10.222.1.2
+  scen_end "Geneve with OVS both ways (worker1 only)" "2 x 3 pings" "$((PASS - P0)) of 2 answered x 3"
   wait "$TSHARK" || true
   echo "== tshark: a Geneve frame brisk encapsulated, as captured on worker2's uplink"
   line=$(tshark -r "$RUN/geneve.pcap" -c 1 2>/dev/null | sed 's/^ *//')
@@ -312,11 +335,11 @@ if [ "$PEER" = ovs ]; then
     FAIL=$((FAIL + 1)); printf '  %-58s %-8s  <-- WRONG\n' "tshark decodes brisk's frame (VNI 0, TEB, option 0x104/0x80)" failed
   fi
 fi
-check "backend1 -> frontend 10.222.1.48:80 (backend egress isolated)" blocked w1-backend1 http://10.222.1.48/
 
 if [ "$PEER" = brisk ] && [ "$PROXY" = kube-proxy ] && [ -z "$CT_MAX" ]; then
   # Volume across the tunnel: a 20 MB download checked byte for byte, and UDP both ways.
   head -c 20000000 /dev/urandom >"$RUN/www-w2-backend2/blob"
+  scen_begin
   t0=$(date +%s%N)
   if nsx w1-frontend curl -s -m 60 -o "$RUN/blob.got" http://10.222.2.34/blob &&
      cmp -s "$RUN/www-w2-backend2/blob" "$RUN/blob.got"; then
@@ -325,6 +348,7 @@ if [ "$PEER" = brisk ] && [ "$PROXY" = kube-proxy ] && [ -z "$CT_MAX" ]; then
   else
     FAIL=$((FAIL + 1)); printf '  %-58s failed  <-- WRONG\n' "TCP 20 MB backend2 -> frontend across Geneve"
   fi
+  scen_end "TCP download across Geneve" "20000000 B" "$(stat -c %s "$RUN/blob.got" 2>/dev/null || echo 0) B, $(cmp -s "$RUN/www-w2-backend2/blob" "$RUN/blob.got" && echo identical || echo DIFFERENT)"
   # The flows replaced (the node's set plus one) and the node reloaded (back to its set)
   # while a download runs: it completes byte for byte and the datapath drops nothing.
   "$BRISK" conf flows conf/examples/worker1.yaml >"$RUN/worker1.flows"
@@ -332,6 +356,7 @@ if [ "$PEER" = brisk ] && [ "$PROXY" = kube-proxy ] && [ -z "$CT_MAX" ]; then
   echo "table=200, priority=1,udp,tp_dst=7 actions=drop" >>"$RUN/worker1.flows"
   dp_drops() { ctl worker1 drop-stats | awk 'NR > 1 && /^  / && $1 != "parse_errors" {s += $2} /^decapsulation/ {exit} END {print s}'; }
   D0=$(dp_drops)
+  scen_begin
   nsx w1-frontend curl -s -m 60 --limit-rate 8M -o "$RUN/blob2.got" http://10.222.2.34/blob &
   DL=$!
   sleep 0.5
@@ -344,6 +369,7 @@ if [ "$PEER" = brisk ] && [ "$PROXY" = kube-proxy ] && [ -z "$CT_MAX" ]; then
   else
     FAIL=$((FAIL + 1)); printf '  %-58s failed (datapath drops +%d)  <-- WRONG\n' "replace-flows and reload during a 20 MB download" $((D1 - D0))
   fi
+  scen_end "replace-flows + reload during a download" "20000000 B" "$(stat -c %s "$RUN/blob2.got" 2>/dev/null || echo 0) B, $(cmp -s "$RUN/www-w2-backend2/blob" "$RUN/blob2.got" && echo identical || echo DIFFERENT)"
   echo "    replace-flows: $rf"
   echo "    reload: $rl"
   ip netns exec w2-coredns python3 -c '
@@ -359,6 +385,7 @@ except socket.timeout:
     pass' &
   ECHO=$!
   sleep 0.5
+  scen_begin
   udp=$(ip netns exec w1-coredns python3 -c '
 import socket, time
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -378,6 +405,7 @@ print(n, got)')
   kill "$ECHO" 2>/dev/null || true
   wait "$ECHO" 2>/dev/null || true
   read -r usent ugot <<<"$udp"
+  scen_end "UDP echo across Geneve" "$usent x 506 B" "$ugot echoed"
   if [ "${ugot:-0}" -ge $((usent * 99 / 100)) ]; then
     PASS=$((PASS + 1)); printf '  %-58s ok (%d sent, %d echoed back)\n' "UDP coredns w1 <-> w2 across Geneve, 506 B" "$usent" "$ugot"
   else
@@ -403,11 +431,13 @@ PY
   for _ in $(seq 50); do [ -e "$RUN/held.ready" ] && break; sleep 0.1; done
   ctstat() { ctl worker1 drop-stats | awk -v k="$1" '$1 == k {print $2; exit}'; }
   R0=$(ctstat refused_full)
+  scen_begin
   ok=0 refused=0
   for _ in $(seq $((CT_MAX + 10))); do
     if nsx w1-frontend curl -s -m 1 -o /dev/null http://10.222.1.47/; then ok=$((ok + 1)); else refused=$((refused + 1)); fi
   done
   R1=$(ctstat refused_full)
+  scen_end "conntrack full ($CT_MAX): new connections" "$((CT_MAX + 10)) connections" "$ok answered, $refused refused"
   echo "  $((CT_MAX + 10)) new connections: $ok answered, $refused not; conntrack: $(ctstat connections) connections, refused_full +$((R1 - R0)), datapath ct_full $(ctstat ct_full)"
   if [ "$refused" -gt 0 ] && [ $((R1 - R0)) -gt 0 ] && [ "$(ctstat connections)" -le "$CT_MAX" ]; then
     PASS=$((PASS + 1)); printf '  %-58s ok\n' "new connections refused and counted at the limit"
@@ -435,10 +465,13 @@ if [ "$PEER" = brisk ] && [ "$PROXY" = kube-proxy ] && [ -z "$CT_MAX" ]; then
   }
   attack() { # WHAT TABLE MATCH EXPECTED_MIN COMMAND...
     local what=$1 table=$2 match=$3 want=$4 before after; shift 4
+    scen_begin
     before=$(packets "$table" "$match")
     "$@" >/dev/null 2>&1 || true
     sleep 0.5
     after=$(packets "$table" "$match")
+    local sent=${what#*(}
+    scen_end "attack: ${what%% (*}" "${sent%)}" "0 delivered"
     if [ $((after - before)) -ge "$want" ]; then
       PASS=$((PASS + 1)); printf '  %-58s dropped, +%d on table %s "%s"\n' "$what" $((after - before)) "$table" "$match"
     else
@@ -453,7 +486,7 @@ if [ "$PEER" = brisk ] && [ "$PROXY" = kube-proxy ] && [ -z "$CT_MAX" ]; then
   ip -n w1-frontend addr del 10.222.1.99/32 dev eth0
   attack "spoofed source MAC 02:00:00:00:00:99 (5 TCP segments)" 10 "priority=0 actions=drop" 5 \
     "${CRAFT[@]}" tcp-noconn 02:00:00:00:00:99 "$BE1_MAC" 10.222.1.48 10.222.1.47 80 5
-  attack "ARP request with a forged sender IP 10.222.1.47" 10 "priority=0 actions=drop" 1 \
+  attack "ARP request with a forged sender IP 10.222.1.47 (1)" 10 "priority=0 actions=drop" 1 \
     "${CRAFT[@]}" arp-forged "$FE_MAC" 10.222.1.47 10.222.1.1
   attack "TCP ACKs of no connection (10, to backend1:80)" 31 "ct_state=+inv+trk" 10 \
     "${CRAFT[@]}" tcp-noconn "$FE_MAC" "$BE1_MAC" 10.222.1.48 10.222.1.47 80 10
@@ -475,12 +508,14 @@ if [ "$PEER" = brisk ] && [ "$PROXY" = kube-proxy ] && [ -z "$CT_MAX" ]; then
   declare -A B4=()
   for k in bad_version bad_option_length inner_truncated parse_errors; do B4[$k]=$(counter $k); done
   MP_BEFORE=$(mp)
+  scen_begin
   sent=$(ip netns exec w2 python3 scripts/craft.py uplink flood 00:50:56:8f:1c:f6 00:50:56:8f:4e:82 \
     10.79.1.202 10.79.1.201 100000 | sed -n 1p)
   echo "  sent: $sent"
   sleep 1
   check "frontend -> backend2 10.222.2.34:80 after the flood" ok w1-frontend http://10.222.2.34/
   sleep 1
+  scen_end "flood of malformed frames into the uplink" "100000 frames" "0 delivered"
   MP_AFTER=$(mp)
   for k in bad_version bad_option_length inner_truncated; do
     want=$(echo "$sent" | tr ' ' '\n' | sed -n "s/^geneve_$k=//p")
@@ -501,12 +536,17 @@ if [ "$PEER" = brisk ] && [ "$PROXY" = kube-proxy ] && [ -z "$CT_MAX" ]; then
 
   # Faults: a pod's port goes away and comes back; the other node's switch restarts.
   echo "== faults"
+  scen_begin
+  P0=$PASS
   ctl worker1 port del backend1-bab86f >/dev/null
   check "frontend -> backend1 while its port is removed" blocked w1-frontend http://10.222.1.47/
   check "frontend -> backend2 meanwhile" ok w1-frontend http://10.222.2.34/
   ctl worker1 port add backend1-bab86f 48 "net_af_packet_be1,iface=backend1-bab86f" >/dev/null
   check "frontend -> backend1 after its port is added again" ok w1-frontend http://10.222.1.47/
-  w2pid=${PIDS[1]}
+  scen_end "pod port removed and added again" "3 HTTP requests" "$((PASS - P0)) as expected (1 refused while removed)"
+  SCEN_NODES=(worker1)
+  scen_begin
+  P0=$PASS  w2pid=${PIDS[1]}
   kill -TERM "$w2pid"
   wait "$w2pid" || true
   grep -h 'stopped cleanly' "$RUN/worker2.log" | sed 's/^/  worker2: /'
@@ -514,6 +554,8 @@ if [ "$PEER" = brisk ] && [ "$PROXY" = kube-proxy ] && [ -z "$CT_MAX" ]; then
   node w2 worker2 02:d8:4e:3f:92:1d 10.222.2.1/24 10.222.0.0/24 10.222.1.0/24 >/dev/null
   check "frontend -> backend2 after worker2's brisk restarted" ok w1-frontend http://10.222.2.34/
   check "frontend -> backend2:22 still refused after the restart" blocked w1-frontend http://10.222.2.34:22/
+  scen_end "worker2's brisk restarted (worker1 only)" "2 HTTP requests" "$((PASS - P0)) as expected"
+  SCEN_NODES=(worker1 worker2)
 fi
 
 echo "== worker1: brisk ctl dump-ports"
@@ -538,6 +580,24 @@ else
   ctl worker2 drop-stats
 fi
 
+if [ -s "$RUN/scenarios.md" ]; then
+  echo "== scenarios: what the brisk nodes counted meanwhile (packets and bytes summed over their ports, drops by reason, packet buffers free in each node's pool)"
+  python3 scripts/scenario.py header
+  cat "$RUN/scenarios.md"
+fi
+if [ $KEEP = 0 ]; then
+  # Every node stops on SIGTERM and checks that each packet buffer is back in its pool.
+  echo "== stopping the brisk nodes"
+  for n in "${SCEN_NODES[@]}"; do
+    kill -TERM "${NODE_PID[$n]}"
+    wait "${NODE_PID[$n]}" || true
+    if grep -q 'stopped cleanly.*every mbuf returned to the pool' "$RUN/$n.log"; then
+      PASS=$((PASS + 1)); printf '  %-58s %s\n' "$n: clean stop, no packet buffer leaked" "$(grep -h 'stopped cleanly' "$RUN/$n.log")"
+    else
+      FAIL=$((FAIL + 1)); printf '  %-58s  <-- WRONG\n%s\n' "$n: clean stop, no packet buffer leaked" "$(tail -5 "$RUN/$n.log")"
+    fi
+  done
+fi
 echo "== $PASS checks as expected, $FAIL not"
 if [ $KEEP = 1 ]; then
   echo "== running; sockets: $RUN/worker1.sock $RUN/worker2.sock  (e.g. $BRISK ctl --socket $RUN/worker1.sock show). Ctrl-C stops."

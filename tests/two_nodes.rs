@@ -80,6 +80,27 @@ fn two_nodes_with_pods_in_namespaces() {
     ] {
         assert!(text.contains(want), "no '{want}' in:\n{text}");
     }
+    // The scenario table (what the switches counted in each scenario, buffers free before
+    // and after), then each node stops cleanly with every packet buffer back.
+    for want in [
+        "| scenario | sent | received | switch rx pkts / bytes |",
+        "| TCP download across Geneve | 20000000 B | 20000000 B, identical |",
+        "| flood of malformed frames into the uplink | 100000 frames | 0 delivered |",
+        "worker1: clean stop, no packet buffer leaked",
+        "worker2: clean stop, no packet buffer leaked",
+    ] {
+        assert!(text.contains(want), "no '{want}' in:\n{text}");
+    }
+    for row in text
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| scenario") && l.contains(" -> "))
+    {
+        let free = row.rsplit('|').nth(1).unwrap();
+        for pair in free.split(',') {
+            let (a, b) = pair.trim().split_once(" -> ").unwrap();
+            assert_eq!(a, b, "packet buffers free changed: {row}");
+        }
+    }
     // The tunnel carried traffic both ways on worker1.
     let tun = text
         .lines()
@@ -99,7 +120,7 @@ fn two_nodes_with_pods_in_namespaces() {
         text.contains("octant -> backendsvc 10.104.65.133:80 (policy on the endpoint) blocked"),
         "{text}"
     );
-    assert!(text.contains("6 checks as expected, 0 not"), "{text}");
+    assert!(text.contains("8 checks as expected, 0 not"), "{text}");
     assert!(text.contains(" group_id=1,duration="), "{text}");
 
     // Interop with an independent Geneve implementation: OVS as worker2.
@@ -110,7 +131,7 @@ fn two_nodes_with_pods_in_namespaces() {
         "ping coredns w2 -> w1 10.222.1.2 (OVS encap, brisk decap)  ok",
         "protocols: eth:ethertype:ip:udp:geneve:eth:ethertype:ip:icmp",
         "tshark decodes brisk's frame (VNI 0, TEB, option 0x104/0x80) ok",
-        "8 checks as expected, 0 not",
+        "9 checks as expected, 0 not",
     ] {
         assert!(text.contains(want), "no '{want}' in:\n{text}");
     }
