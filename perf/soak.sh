@@ -71,7 +71,7 @@ SW=$!
 for _ in $(seq 600); do grep -q "ports up" "$D/gen.log" 2>/dev/null && break; sleep 0.1; done
 ctl() { "$BRISK" ctl --socket "$D/ctl.sock" "$@"; }
 rss() { awk '/VmRSS/ {print $2}' "/proc/$SW/status" 2>/dev/null || echo -; }
-inuse() { ctl mempool 2>/dev/null | sed -n 's/.* \([0-9]*\) in use/\1/p' || echo -; }
+inuse() { ctl mempool 2>/dev/null | awk '{s += $(NF - 2)} END {print s}' || echo -; }
 echo "soak: $MINUTES min, $FLOWS TCP connections frontend -> backend1:80, brisk pid $SW"
 printf '%8s %12s %14s %12s\n' "t (s)" "RSS (kB)" "mbufs in use" "Mpps (gen)"
 start=$(date +%s)

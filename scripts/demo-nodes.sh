@@ -504,7 +504,7 @@ if [ "$PEER" = brisk ] && [ "$PROXY" = kube-proxy ] && [ -z "$CT_MAX" ]; then
   # packet buffer is lost.
   echo "== a flood of 100,000 malformed frames into worker1's uplink"
   counter() { ctl worker1 drop-stats | awk -v k="$1" '$1 == k {print $2; exit}'; }
-  mp() { ctl worker1 mempool | sed -n 's/.* \([0-9]*\) in use/\1/p'; }
+  mp() { ctl worker1 mempool | awk '{s += $(NF - 2)} END {print s}'; }
   declare -A B4=()
   for k in bad_version bad_option_length inner_truncated parse_errors; do B4[$k]=$(counter $k); done
   MP_BEFORE=$(mp)

@@ -49,8 +49,8 @@ def snap(sock):
         what = "+inv" if "+inv" in line else ("default" if "priority=0 " in line else "rule")
         k = f"table{t[1]} {what} drop"
         s["drops"][k] = s["drops"].get(k, 0) + int(n[1])
-    m = re.search(r"(\d+) available", ctl(sock, "mempool"))
-    s["free"] = int(m[1])
+    # One line per pool (one pool per NUMA socket): the node's free buffers in all.
+    s["free"] = sum(int(n) for n in re.findall(r"(\d+) available", ctl(sock, "mempool")))
     return s
 
 

@@ -173,6 +173,16 @@ fn runs_the_seed_pipeline_and_answers_ctl() {
             && show.contains("inner mtu 1442 (1500 - 50 outer - 8 with every mapped option)"),
         "{show}"
     );
+    // One pool per NUMA socket in use (the main lcore's and the worker's: socket 0 here).
+    let mp = sw.ok(&["mempool"]);
+    let socket0 = mp
+        .lines()
+        .find(|l| l.starts_with("mempool brisk_pool_s0 (NUMA socket 0): "))
+        .unwrap_or_else(|| panic!("{mp}"));
+    assert!(
+        socket0.contains(" mbufs, ") && socket0.ends_with(" in use"),
+        "{mp}"
+    );
     let flows = sw.ok(&["dump-flows", "table=110"]);
     assert!(flows.contains("n_packets="), "{flows}");
     let ports = sw.ok(&["dump-ports"]);

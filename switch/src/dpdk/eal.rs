@@ -80,6 +80,12 @@ pub fn socket_id() -> u32 {
     unsafe { dpdk_sys::brisk_socket_id() }
 }
 
+/// The NUMA socket of an lcore.
+pub fn lcore_socket(lcore: u32) -> i32 {
+    // SAFETY: no preconditions; an unknown lcore gives SOCKET_ID_ANY's bit pattern.
+    unsafe { dpdk_sys::rte_lcore_to_socket_id(lcore) as i32 }
+}
+
 /// The main lcore.
 pub fn main_lcore() -> u32 {
     // SAFETY: valid after EAL init; returns an index.

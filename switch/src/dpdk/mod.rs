@@ -11,8 +11,8 @@ mod mbuf;
 mod mempool;
 
 pub use eal::{
-    launch_on_lcore, lcore_id, lcores, main_lcore, rdtsc, register_thread, socket_id, tsc_hz,
-    wait_lcore, Eal, LCORE_ID_ANY,
+    launch_on_lcore, lcore_id, lcore_socket, lcores, main_lcore, rdtsc, register_thread, socket_id,
+    tsc_hz, wait_lcore, Eal, LCORE_ID_ANY,
 };
 pub use ethdev::{available_ports, ring_pair, EthPort, LinkInfo, PortConf, PortStats};
 pub use mbuf::{Mbuf, MbufBatch, BURST};

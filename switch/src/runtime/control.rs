@@ -67,7 +67,7 @@ fdb-show                      MAC-learning table (NORMAL)
 port add NAME OFPORT DEVARGS|afpacket:IFACE|tap:IFACE | port del NAME   ports at run time
 reload FILE                   apply a node description (YAML): pods added/removed, flows replaced atomically
 drop-stats                    drops by reason (datapath, decapsulation, encapsulation)
-mempool                       packet buffers: total, available, in use (rx rings and queues hold some)
+mempool                       packet buffers per pool (one per NUMA socket): total, available, in use
 version                       version and build facts";
 
 /// Runs one command.
@@ -424,19 +424,28 @@ fn dispatch(shared: &Shared, args: &[&str], input: Option<&str>, version: &str) 
         ["reload", file] => super::reload(shared, file, need_input(input, "reload")?),
         ["drop-stats"] => Ok(drop_stats(shared)),
         ["mempool"] => {
-            let p = &shared.pool;
-            Ok(format!(
-                "mempool {}: {} {}, {} available, {} in use\n",
-                p.name(),
-                p.size(),
-                if cfg!(feature = "dpdk") {
-                    "mbufs"
-                } else {
-                    "buffers"
-                },
-                p.avail(),
-                p.in_use()
-            ))
+            let mut out = String::new();
+            for (socket, p) in shared.pools.iter() {
+                let _ = writeln!(
+                    out,
+                    "mempool {}{}: {} {}, {} available, {} in use",
+                    p.name(),
+                    if socket >= 0 {
+                        format!(" (NUMA socket {socket})")
+                    } else {
+                        String::new()
+                    },
+                    p.size(),
+                    if cfg!(feature = "dpdk") {
+                        "mbufs"
+                    } else {
+                        "buffers"
+                    },
+                    p.avail(),
+                    p.in_use()
+                );
+            }
+            Ok(out)
         }
         _ => Err(format!(
             "unknown command: {} (try `brisk ctl help`)",

@@ -1,4 +1,4 @@
-//! The running switch: EAL, one mempool, ports, poll-mode workers on their lcores, and a
+//! The running switch: EAL, a mempool per NUMA socket, ports, poll-mode workers on their lcores, and a
 //! control thread (the main lcore) serving `brisk ctl`, metrics and timers.
 
 mod control;
@@ -15,7 +15,7 @@ use crate::dpdk::{
     PortConf,
 };
 use crate::kernel::{AfPacketPort, KernelPortError, TapPort};
-use crate::pkt::{Pkt, PktBatch, PktPool};
+use crate::pkt::{Pkt, PktBatch, Pools};
 use conf::bridge::{BridgeConfig, PortSpec, PortType};
 use parking_lot::{Mutex, RwLock};
 use pipeline::bridge::{Bridge, LoadError, PortInfo, PortKind, TunnelPort};
@@ -125,7 +125,7 @@ fn tunnel_port(p: &conf::bridge::PortConfig) -> Result<TunnelPort, RuntimeError>
 /// Builds one runtime port from its configuration (creating and starting the device).
 fn make_port(
     p: &conf::bridge::PortConfig,
-    pool: &PktPool,
+    pools: &Pools,
     txq: u16,
 ) -> Result<(RtPort, PortInfo), RuntimeError> {
     let proxy = p.proxy_arp.as_deref().and_then(pipeline::ofctl::parse_mac);
@@ -180,10 +180,10 @@ fn make_port(
                     (Device::Tap(t), 1, mac)
                 }
                 #[cfg(feature = "dpdk")]
-                PortSpec::Dpdk(d) => dpdk_port(p, d, pool, txq)?,
+                PortSpec::Dpdk(d) => dpdk_port(p, d, pools, txq)?,
                 #[cfg(not(feature = "dpdk"))]
                 PortSpec::Dpdk(_) => {
-                    let _ = pool;
+                    let _ = pools;
                     unreachable!("mapped to a kernel port above")
                 }
             };
@@ -232,7 +232,7 @@ fn make_port(
 fn dpdk_port(
     p: &conf::bridge::PortConfig,
     devargs: &str,
-    pool: &PktPool,
+    pools: &Pools,
     txq: u16,
 ) -> Result<(Device, u16, u64), RuntimeError> {
     let mut eth = EthPort::from_devargs(devargs)?;
@@ -254,6 +254,10 @@ fn dpdk_port(
         conf.rx_queues = n;
         conf.tx_queues = n;
     }
+    // Receive buffers from the pool of the device's NUMA socket (the main lcore's when no
+    // worker runs there, or the device does not say).
+    let socket = eth.socket();
+    let pool = pools.get(pools.index_for(socket));
     eth.configure_and_start(&conf, pool)?;
     let mac = mac_u64(eth.mac());
     Ok((Device::Eth(eth), conf.rx_queues, mac))
@@ -284,7 +288,7 @@ pub(crate) fn port_add(
     if cur.index_of(ofport).is_some() || cur.list.iter().any(|p| p.name == name) {
         return Err(format!("port {name} ({ofport}) already exists"));
     }
-    let (rt, info) = make_port(&cfg, &shared.pool, shared.workers.len() as u16 + 1)
+    let (rt, info) = make_port(&cfg, &shared.pools, shared.workers.len() as u16 + 1)
         .map_err(|e| e.to_string())?;
     shared.bridge.add_port(info).map_err(|e| e.to_string())?;
     let mut list = cur.list.clone();
@@ -517,7 +521,15 @@ pub fn run(opts: RunOptions, out: &mut dyn Write) -> Result<RunSummary, RuntimeE
     let mbufs = cfg
         .mbufs
         .unwrap_or_else(|| (need.next_power_of_two() - 1).max(16383));
-    let pool = crate::pkt::new_pool("brisk_pool", mbufs)?;
+    // One pool per NUMA socket of the main lcore and the workers (the main lcore's first).
+    #[cfg(feature = "dpdk")]
+    let sockets: Vec<i32> = std::iter::once(main_lcore())
+        .chain(workers.iter().copied().filter(|&l| l != u32::MAX))
+        .map(crate::dpdk::lcore_socket)
+        .collect();
+    #[cfg(not(feature = "dpdk"))]
+    let sockets = [-1];
+    let pools = Pools::new(&sockets, mbufs)?;
     let bridge = Arc::new(Bridge::new(
         &cfg.bridge,
         ConntrackConfig {
@@ -528,7 +540,7 @@ pub fn run(opts: RunOptions, out: &mut dyn Write) -> Result<RunSummary, RuntimeE
     let mut list = Vec::new();
     let (mut uplink, mut tunnel) = (None, None);
     for p in &cfg.ports {
-        let (rt, info) = make_port(p, &pool, txq)?;
+        let (rt, info) = make_port(p, &pools, txq)?;
         if p.uplink.is_some() {
             uplink = Some(list.len());
         }
@@ -609,7 +621,7 @@ pub fn run(opts: RunOptions, out: &mut dyn Write) -> Result<RunSummary, RuntimeE
         encap_drops: Default::default(),
         started: Instant::now(),
         tsc_hz: crate::cpu::cycles_hz(),
-        pool,
+        pools,
     });
     let t = &cfg.fastpath;
     let d = FastPathConfig::default();
@@ -732,7 +744,7 @@ pub fn run(opts: RunOptions, out: &mut dyn Write) -> Result<RunSummary, RuntimeE
             ))
         }
     };
-    let leaked = shared.pool.in_use();
+    let leaked = shared.pools.in_use();
     drop(shared);
     #[cfg(feature = "dpdk")]
     eal.cleanup()?;
@@ -831,7 +843,7 @@ fn underlay_tick(shared: &Shared) {
     let txq = shared.workers.len() as u16;
     let mut batch = PktBatch::new();
     for target in t.arp {
-        if let Some(m) = Pkt::from_bytes(&shared.pool, &arp_request(mac, ip, target)) {
+        if let Some(m) = Pkt::from_bytes(shared.pools.main(), &arp_request(mac, ip, target)) {
             let _ = batch.push(m);
         }
     }

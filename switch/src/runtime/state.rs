@@ -4,7 +4,7 @@
 use crate::dpdk::EthPort;
 use crate::kernel::{AfPacketPort, TapPort};
 use crate::netdev::{LinkInfo, PortStats};
-use crate::pkt::{Pkt, PktBatch, PktPool};
+use crate::pkt::{Pkt, PktBatch, PktPool, Pools};
 
 use parking_lot::{Mutex, RwLock};
 use pipeline::bridge::Bridge;
@@ -248,8 +248,8 @@ pub struct Shared {
     pub started: std::time::Instant,
     /// TSC ticks per second.
     pub tsc_hz: u64,
-    /// The packet buffer pool (last, so it is freed after everything holding buffers).
-    pub pool: PktPool,
+    /// The packet buffer pools (last, so they are freed after everything holding buffers).
+    pub pools: Pools,
 }
 
 impl Shared {

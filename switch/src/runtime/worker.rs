@@ -6,7 +6,7 @@ use super::state::{
     REQ_DUMP_MEGAFLOWS, REQ_FLUSH,
 };
 use crate::cpu::cycles as rdtsc;
-use crate::pkt::{Pkt, PktBatch};
+use crate::pkt::{Pkt, PktBatch, PktPool};
 use pipeline::dpaction::{DropReason, Sink, TunnelMeta};
 use pipeline::fastpath::{key_hash, FastPath, FastPathConfig};
 use pipeline::flow::Flow;
@@ -20,6 +20,8 @@ use std::sync::Arc;
 /// tunnel's encapsulation.
 struct TxSink<'a> {
     shared: &'a Shared,
+    /// The pool of this worker's NUMA socket (for frames the worker makes itself).
+    pool: &'a PktPool,
     ports: Arc<RtPorts>,
     /// Port index by OpenFlow number (ports are few; a linear scan is fine).
     bufs: Vec<PktBatch>,
@@ -37,10 +39,11 @@ struct TxSink<'a> {
 }
 
 impl<'a> TxSink<'a> {
-    fn new(shared: &'a Shared, ports: Arc<RtPorts>, txq: u16) -> Self {
+    fn new(shared: &'a Shared, pool: &'a PktPool, ports: Arc<RtPorts>, txq: u16) -> Self {
         let n = ports.list.len();
         TxSink {
             shared,
+            pool,
             ports,
             bufs: (0..n).map(|_| PktBatch::new()).collect(),
             queued_bytes: vec![0; n],
@@ -156,9 +159,7 @@ impl<'a> TxSink<'a> {
             }
             (Resolve::QueuedSendArp(target), _) => {
                 drop(u);
-                if let Some(req) =
-                    Pkt::from_bytes(&self.shared.pool, &arp_request(mac, local, target))
-                {
+                if let Some(req) = Pkt::from_bytes(self.pool, &arp_request(mac, local, target)) {
                     self.enqueue(up, req);
                 }
                 None
@@ -265,12 +266,18 @@ pub fn run(shared: Arc<Shared>, wid: usize, cfg: FastPathConfig) -> i32 {
     let lcore = crate::cpu::current_cpu();
     let me = &shared.workers[wid];
     me.lcore.store(lcore, Ordering::Relaxed);
+    // Buffers this worker makes (kernel-port receives, ARP) come from its socket's pool.
+    #[cfg(feature = "dpdk")]
+    let socket = crate::dpdk::socket_id() as i32;
+    #[cfg(not(feature = "dpdk"))]
+    let socket = -1;
+    let pool = shared.pools.get(shared.pools.index_for(socket));
     let n_workers = shared.workers.len();
     let mut fp: FastPath<Pkt> = FastPath::new(cfg);
     let mut gen = shared.ports_gen.load(Ordering::Acquire);
     let mut ports = shared.ports();
     let mut queues = my_queues(&ports, wid, n_workers);
-    let mut sink = TxSink::new(&shared, ports.clone(), wid as u16);
+    let mut sink = TxSink::new(&shared, pool, ports.clone(), wid as u16);
     me.ports_gen.store(gen, Ordering::Release);
     let mut rx = PktBatch::new();
     let hz = shared.tsc_hz.max(1);
@@ -287,7 +294,7 @@ pub fn run(shared: Arc<Shared>, wid: usize, cfg: FastPathConfig) -> i32 {
             drop(sink);
             ports = shared.ports();
             queues = my_queues(&ports, wid, n_workers);
-            sink = TxSink::new(&shared, ports.clone(), wid as u16);
+            sink = TxSink::new(&shared, pool, ports.clone(), wid as u16);
             gen = g;
             me.ports_gen.store(gen, Ordering::Release);
         }
@@ -296,7 +303,7 @@ pub fn run(shared: Arc<Shared>, wid: usize, cfg: FastPathConfig) -> i32 {
         for &(pi, q) in &queues {
             let p = &ports.list[pi];
             let Some(dev) = p.dev() else { continue };
-            let n = dev.rx_burst(q, &mut rx, &shared.pool);
+            let n = dev.rx_burst(q, &mut rx, pool);
             if n == 0 {
                 continue;
             }
