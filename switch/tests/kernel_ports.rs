@@ -91,7 +91,10 @@ fn afpacket_and_tap_ports_against_the_kernel() {
     }
     let pa = AfPacketPort::open(a, 2).expect("open a");
     let pb = AfPacketPort::open(b, 2).expect("open b");
-    assert!(pa.link().up && pb.link().up, "open sets both ends up");
+    assert!(
+        pa.netdev().link().up && pb.netdev().link().up,
+        "open sets both ends up"
+    );
     assert!(AfPacketPort::open("bk-no-such", 1).is_err());
 
     // 3 bursts of 32 plus an IPv4 fragment (kept as a fragment: no reassembly, no fanout)
@@ -159,7 +162,11 @@ fn afpacket_and_tap_ports_against_the_kernel() {
         .iter()
         .find(|f| f.len() >= 42 && f[12..14] == [0x08, 0x06] && f[38..42] == [10, 99, 7, 2])
         .unwrap_or_else(|| panic!("no ARP request for 10.99.7.2 out of the tap: {frames:?}"));
-    assert_eq!(&req[6..12], &tap.mac(), "sent from the tap's own MAC");
+    assert_eq!(
+        &req[6..12],
+        &tap.netdev().mac(),
+        "sent from the tap's own MAC"
+    );
     let mac = [0x02, 0, 0, 0, 0x07, 0x02];
     let mac64 = |m: &[u8]| m.iter().fold(0u64, |a, &b| (a << 8) | u64::from(b));
     let reply =

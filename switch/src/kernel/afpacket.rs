@@ -6,7 +6,7 @@
 //! Unlike DPDK's `net_af_packet`, no fanout group is joined, so the kernel does not
 //! reassemble IPv4 fragments before brisk sees them.
 
-use super::{fill_l4_checksum, hwaddr, ifindex, set_up, sys, valid_ifname, KernelPortError};
+use super::{fill_l4_checksum, ifindex, set_up, sys, valid_ifname, KernelPortError, Netdev};
 use crate::pkt::{Pkt, PktBatch, PktPool, BURST};
 use parking_lot::Mutex;
 use std::io;
@@ -202,8 +202,7 @@ fn setsockopt<T: ?Sized>(fd: &OwnedFd, opt: i32, v: &T) -> io::Result<()> {
 
 /// One AF_PACKET port.
 pub struct AfPacketPort {
-    iface: String,
-    mac: [u8; 6],
+    dev: Netdev,
     rx: Ring,
     /// Next receive frame; a lock rather than a bare index so two pollers of one queue
     /// could never share a frame (uncontended: one worker owns the queue).
@@ -212,17 +211,11 @@ pub struct AfPacketPort {
     /// Frames the kernel dropped because the ring was full (PACKET_STATISTICS, which
     /// resets on every read, summed here).
     missed: AtomicU64,
-    /// Frames too long for a buffer, and frames the kernel truncated.
-    rx_errors: AtomicU64,
-    /// No buffer in the pool.
-    rx_nombuf: AtomicU64,
-    /// Frames the kernel refused to send, and frames too long for a ring frame.
-    tx_errors: AtomicU64,
 }
 
 impl std::fmt::Debug for AfPacketPort {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "AfPacketPort({})", self.iface)
+        write!(f, "AfPacketPort({})", self.dev.iface())
     }
 }
 
@@ -238,31 +231,17 @@ impl AfPacketPort {
             .map(|_| Ring::open(iface, idx, false, TX_BLOCKS).map(|r| (r, Mutex::new(0))))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(AfPacketPort {
-            iface: iface.to_string(),
-            mac: hwaddr(iface)?,
+            dev: Netdev::new(iface)?,
             rx,
             rx_next: Mutex::new(0),
             tx,
             missed: AtomicU64::new(0),
-            rx_errors: AtomicU64::new(0),
-            rx_nombuf: AtomicU64::new(0),
-            tx_errors: AtomicU64::new(0),
         })
     }
 
-    /// The interface.
-    pub fn iface(&self) -> &str {
-        &self.iface
-    }
-
-    /// The interface's MAC address.
-    pub fn mac(&self) -> [u8; 6] {
-        self.mac
-    }
-
-    /// Link state.
-    pub fn link(&self) -> crate::netdev::LinkInfo {
-        super::link(&self.iface)
+    /// The interface: name, MAC, link.
+    pub fn netdev(&self) -> &Netdev {
+        &self.dev
     }
 
     /// Receives up to `BURST - batch.len()` frames into `batch`, copying each from the ring
@@ -296,7 +275,7 @@ impl AfPacketPort {
                 || mac + snap > FRAME_SIZE as usize
                 || total > crate::pkt::DATA_ROOM
             {
-                self.rx_errors.fetch_add(1, Ordering::Relaxed);
+                self.dev.rx_errors.fetch_add(1, Ordering::Relaxed);
             } else {
                 // SAFETY: [mac, mac + snap) lies inside this frame (checked above), and the
                 // frame is user-owned until its status is handed back below.
@@ -323,7 +302,7 @@ impl AfPacketPort {
                         }
                     }
                     None => {
-                        self.rx_nombuf.fetch_add(1, Ordering::Relaxed);
+                        self.dev.rx_nombuf.fetch_add(1, Ordering::Relaxed);
                     }
                 }
             }
@@ -346,13 +325,13 @@ impl AfPacketPort {
             let i = *next;
             let st = r.status(i).load(Ordering::Acquire);
             if st & TP_STATUS_WRONG_FORMAT != 0 {
-                self.tx_errors.fetch_add(1, Ordering::Relaxed);
+                self.dev.tx_errors.fetch_add(1, Ordering::Relaxed);
             } else if st != TP_STATUS_AVAILABLE {
                 break; // the kernel has not sent this frame yet: ring full
             }
             let d = p.data();
             if d.len() > FRAME_SIZE as usize - TX_DATA {
-                self.tx_errors.fetch_add(1, Ordering::Relaxed);
+                self.dev.tx_errors.fetch_add(1, Ordering::Relaxed);
                 r.status(i).store(TP_STATUS_AVAILABLE, Ordering::Release);
                 placed += 1;
                 continue;
@@ -404,12 +383,6 @@ impl AfPacketPort {
         if rc == 0 {
             self.missed.fetch_add(u64::from(st[1]), Ordering::Relaxed);
         }
-        crate::netdev::PortStats {
-            imissed: self.missed.load(Ordering::Relaxed),
-            ierrors: self.rx_errors.load(Ordering::Relaxed),
-            rx_nombuf: self.rx_nombuf.load(Ordering::Relaxed),
-            oerrors: self.tx_errors.load(Ordering::Relaxed),
-            ..Default::default()
-        }
+        self.dev.stats(self.missed.load(Ordering::Relaxed))
     }
 }

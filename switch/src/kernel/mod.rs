@@ -15,6 +15,7 @@ pub use tap::TapPort;
 use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Why a kernel-socket port could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +33,58 @@ pub enum KernelPortError {
     /// The interface name is empty or longer than the kernel allows (15 bytes).
     #[error("interface name {0:?} is not a valid Linux interface name (1 to 15 bytes, no '/', ':' or whitespace)")]
     BadName(String),
+}
+
+/// What every kernel-socket port has: its interface, and the errors it counts itself.
+#[derive(Debug)]
+pub struct Netdev {
+    iface: String,
+    mac: [u8; 6],
+    /// Frames too long for a buffer, or truncated by the kernel.
+    pub(crate) rx_errors: AtomicU64,
+    /// No buffer in the pool.
+    pub(crate) rx_nombuf: AtomicU64,
+    /// Frames the kernel refused to send, or too long to send.
+    pub(crate) tx_errors: AtomicU64,
+}
+
+impl Netdev {
+    /// The interface `iface`, which must exist and be up.
+    fn new(iface: &str) -> Result<Netdev, KernelPortError> {
+        Ok(Netdev {
+            iface: iface.to_string(),
+            mac: hwaddr(iface)?,
+            rx_errors: AtomicU64::new(0),
+            rx_nombuf: AtomicU64::new(0),
+            tx_errors: AtomicU64::new(0),
+        })
+    }
+
+    /// The interface.
+    pub fn iface(&self) -> &str {
+        &self.iface
+    }
+
+    /// The interface's MAC address.
+    pub fn mac(&self) -> [u8; 6] {
+        self.mac
+    }
+
+    /// Link state as the kernel sees it.
+    pub fn link(&self) -> crate::netdev::LinkInfo {
+        link(&self.iface)
+    }
+
+    /// The port's counters, with `missed` frames the kernel dropped.
+    fn stats(&self, missed: u64) -> crate::netdev::PortStats {
+        crate::netdev::PortStats {
+            imissed: missed,
+            ierrors: self.rx_errors.load(Ordering::Relaxed),
+            rx_nombuf: self.rx_nombuf.load(Ordering::Relaxed),
+            oerrors: self.tx_errors.load(Ordering::Relaxed),
+            ..Default::default()
+        }
+    }
 }
 
 pub(crate) fn sys(what: &'static str, iface: &str) -> impl FnOnce(io::Error) -> KernelPortError {

@@ -2,12 +2,12 @@
 //! the kernel's stack through `/dev/net/tun`, one `read`/`write` per frame (as DPDK's
 //! `net_tap` does; TAP has no ring to map). Typical use: the node's gateway interface.
 
-use super::{hwaddr, set_up, sys, valid_ifname, IfReq, KernelPortError};
+use super::{set_up, sys, valid_ifname, IfReq, KernelPortError, Netdev};
 use crate::pkt::{Pkt, PktBatch, PktPool, BURST};
 use parking_lot::Mutex;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 
 const IFF_TAP: i16 = 0x0002;
 const IFF_NO_PI: i16 = 0x1000;
@@ -16,20 +16,16 @@ const TUNSETIFF: libc::c_ulong = 0x4004_54ca;
 
 /// One TAP port.
 pub struct TapPort {
-    iface: String,
+    dev: Netdev,
     fd: OwnedFd,
-    mac: [u8; 6],
     /// Receive scratch space (a frame is read whole; longer than a buffer is an error). The
     /// lock is the queue's owner token, uncontended.
     scratch: Mutex<Box<[u8]>>,
-    rx_errors: AtomicU64,
-    rx_nombuf: AtomicU64,
-    tx_errors: AtomicU64,
 }
 
 impl std::fmt::Debug for TapPort {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "TapPort({})", self.iface)
+        write!(f, "TapPort({})", self.dev.iface())
     }
 }
 
@@ -66,29 +62,15 @@ impl TapPort {
         }
         set_up(iface)?;
         Ok(TapPort {
-            iface: iface.to_string(),
-            mac: hwaddr(iface)?,
+            dev: Netdev::new(iface)?,
             fd,
             scratch: Mutex::new(vec![0u8; 65536].into_boxed_slice()),
-            rx_errors: AtomicU64::new(0),
-            rx_nombuf: AtomicU64::new(0),
-            tx_errors: AtomicU64::new(0),
         })
     }
 
-    /// The interface.
-    pub fn iface(&self) -> &str {
-        &self.iface
-    }
-
-    /// The interface's MAC address.
-    pub fn mac(&self) -> [u8; 6] {
-        self.mac
-    }
-
-    /// Link state.
-    pub fn link(&self) -> crate::netdev::LinkInfo {
-        super::link(&self.iface)
+    /// The interface: name, MAC, link.
+    pub fn netdev(&self) -> &Netdev {
+        &self.dev
     }
 
     /// Reads up to `BURST - batch.len()` frames the kernel sent out of the interface.
@@ -111,7 +93,7 @@ impl TapPort {
             }
             let got = got as usize;
             if !(14..=crate::pkt::DATA_ROOM).contains(&got) {
-                self.rx_errors.fetch_add(1, Ordering::Relaxed);
+                self.dev.rx_errors.fetch_add(1, Ordering::Relaxed);
                 continue;
             }
             match Pkt::from_bytes(pool, &buf[..got]) {
@@ -120,7 +102,7 @@ impl TapPort {
                     n += 1;
                 }
                 None => {
-                    self.rx_nombuf.fetch_add(1, Ordering::Relaxed);
+                    self.dev.rx_nombuf.fetch_add(1, Ordering::Relaxed);
                 }
             }
         }
@@ -146,7 +128,7 @@ impl TapPort {
                     break;
                 }
                 // EIO while the interface is down, EINVAL for a frame it refuses: counted.
-                self.tx_errors.fetch_add(1, Ordering::Relaxed);
+                self.dev.tx_errors.fetch_add(1, Ordering::Relaxed);
             }
             done += 1;
         }
@@ -156,11 +138,6 @@ impl TapPort {
 
     /// Counters: the port's own errors.
     pub fn stats(&self) -> crate::netdev::PortStats {
-        crate::netdev::PortStats {
-            ierrors: self.rx_errors.load(Ordering::Relaxed),
-            rx_nombuf: self.rx_nombuf.load(Ordering::Relaxed),
-            oerrors: self.tx_errors.load(Ordering::Relaxed),
-            ..Default::default()
-        }
+        self.dev.stats(0)
     }
 }

@@ -171,12 +171,12 @@ fn make_port(
             let (dev, rxq, mac) = match spec {
                 PortSpec::AfPacket(i) => {
                     let a = AfPacketPort::open(i, txq)?;
-                    let mac = mac_u64(a.mac());
+                    let mac = mac_u64(a.netdev().mac());
                     (Device::AfPacket(a), 1, mac)
                 }
                 PortSpec::Tap(i) => {
                     let t = TapPort::open(i)?;
-                    let mac = mac_u64(t.mac());
+                    let mac = mac_u64(t.netdev().mac());
                     (Device::Tap(t), 1, mac)
                 }
                 #[cfg(feature = "dpdk")]

@@ -83,8 +83,8 @@ impl Device {
         match self {
             #[cfg(feature = "dpdk")]
             Device::Eth(e) => e.link(),
-            Device::AfPacket(a) => a.link(),
-            Device::Tap(t) => t.link(),
+            Device::AfPacket(a) => a.netdev().link(),
+            Device::Tap(t) => t.netdev().link(),
         }
     }
 
