@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# Kernel-socket ports compared: the same brisk pipeline (the worker1 seed's, conntrack on)
+# between two veth pairs, with the pod ports driven three ways, one after the other:
+#   pmd       DPDK build, DPDK's net_af_packet PMD
+#   afpacket  DPDK build, brisk's own AF_PACKET port (afpacket:IFACE, PACKET_MMAP rings)
+#   nodpdk    brisk built without DPDK (the same afpacket:IFACE ports, its own buffer pool)
+# brisk-gen sends the antrea-udp preset (frontend -> coredns UDP 53, coredns answers) from
+# the far ends of the veths through DPDK's net_af_packet, on lcore 0, checking every frame
+# that comes back; the switch's worker runs on core 1 (an lcore with DPDK, a pinned thread
+# without). The kernel's veth work lands on both.
+#
+#   perf/kernel-ports.sh [--seconds 10] [--flows 1000] [--size 64] [--repeat 3]
+#
+# Prints one line per run and a table of medians, also written to
+# perf/results/kernel-ports-<time>.md. Needs root, DPDK (brisk-gen), and builds
+# target/release/{brisk,brisk-gen} and target/nodpdk/release/brisk.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECS=10 FLOWS=1000 SIZE=64 REPEAT=3
+while [ $# -gt 0 ]; do
+  case $1 in
+    --seconds) SECS=$2; shift 2 ;;
+    --flows) FLOWS=$2; shift 2 ;;
+    --size) SIZE=$2; shift 2 ;;
+    --repeat) REPEAT=$2; shift 2 ;;
+    *) echo "kernel-ports: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+[ "$(id -u)" = 0 ] || { echo "kernel-ports: needs root (veth pairs)" >&2; exit 1; }
+cargo build --release -q -p brisk -p perf
+cargo build --release -q --no-default-features -p brisk --target-dir target/nodpdk
+BRISK=target/release/brisk
+NODPDK=target/nodpdk/release/brisk
+GEN=target/release/brisk-gen
+D=$(mktemp -d /tmp/brisk-kports.XXXXXX)
+NS=kports
+SW=""
+cleanup() {
+  set +e
+  [ -n "$SW" ] && kill -TERM "$SW" 2>/dev/null && wait "$SW" 2>/dev/null
+  ip netns del "$NS" 2>/dev/null
+  [ -n "${KEEP_D:-}" ] || rm -rf "$D"
+}
+trap cleanup EXIT
+ip netns del "$NS" 2>/dev/null || true
+ip netns add "$NS"
+nsx() { ip netns exec "$NS" "$@"; }
+nsx sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+for p in fe cd; do
+  ip -n "$NS" link add "$p-sw" type veth peer name "$p-gen"
+  for i in "$p-sw" "$p-gen"; do
+    ip -n "$NS" link set "$i" up
+    nsx ethtool -K "$i" tx off tso off gso off gro off >/dev/null 2>&1 || true
+  done
+done
+# The ports the traffic does not use: veths with nothing behind them for kernel ports,
+# net_null for DPDK.
+for i in gw oct be up; do
+  ip -n "$NS" link add "k-$i" type veth peer name "k-$i-x"
+  ip -n "$NS" link set "k-$i-x" up
+done
+
+bridge() { # MODE
+  local fe cd other
+  case $1 in
+    pmd) fe="net_af_packet_fe,iface=fe-sw,qpairs=1"; cd="net_af_packet_cd,iface=cd-sw,qpairs=1" ;;
+    *) fe="afpacket:fe-sw"; cd="afpacket:cd-sw" ;;
+  esac
+  other() { if [ "$1" = pmd ]; then echo "net_null_$2,no-rx=1"; else echo "afpacket:k-$2"; fi; }
+  cat <<EOF
+bridge: br-int
+workers: [1]
+ports:
+  - {name: antrea-tun0, ofport: 1, type: geneve, options: {remote_ip: flow, key: flow}}
+  - {name: antrea-gw0, ofport: 2, devargs: "$(other "$1" gw)"}
+  - {name: coredns--3e3abf, ofport: 3, devargs: "$cd"}
+  - {name: antrea-o-830766, ofport: 4, devargs: "$(other "$1" oct)"}
+  - {name: backend1-bab86f, ofport: 48, devargs: "$(other "$1" be)"}
+  - {name: frontend-a3ba2f, ofport: 49, devargs: "$fe"}
+  - {name: uplink, ofport: 7, devargs: "$(other "$1" up)", uplink: {ip: 10.79.1.201/24}}
+tlv_map: ["{class=0x104,type=0x80,len=4}->tun_metadata0"]
+flows: $PWD/testdata/antrea-seed/worker1.flows
+EOF
+}
+
+run() { # MODE REP
+  local mode=$1 bin=$BRISK
+  [ "$mode" = nodpdk ] && bin=$NODPDK
+  bridge "$mode" >"$D/$mode.yaml"
+  rm -f "$D/ctl.sock"
+  # Not through nsx: $! must be brisk itself (ip netns exec execs it).
+  ip netns exec "$NS" "$bin" run --bridge "$D/$mode.yaml" --socket "$D/ctl.sock" -- -l 0,1 --main-lcore 0 \
+    --no-huge -m 512 --no-pci --file-prefix "kp-sw-$mode" >"$D/switch.log" 2>&1 &
+  SW=$!
+  for _ in $(seq 100); do [ -S "$D/ctl.sock" ] && break; sleep 0.1; done
+  [ -S "$D/ctl.sock" ] || { echo "kernel-ports: brisk ($mode) did not start" >&2; cat "$D/switch.log" >&2; exit 1; }
+  nsx "$GEN" run --preset antrea-udp --flows "$FLOWS" --size "$SIZE" --duration "$SECS" --warmup 2 \
+    --json "$D/gen.json" \
+    --port "net_af_packet0,iface=fe-gen,qpairs=1" --port "net_af_packet1,iface=cd-gen,qpairs=1" \
+    -- -l 0 --no-huge -m 512 --no-pci --file-prefix kp-gen >"$D/gen.log" 2>&1 || {
+      echo "kernel-ports: brisk-gen failed ($mode):" >&2; cat "$D/gen.log" >&2; exit 1; }
+  local busy
+  busy=$("$bin" ctl --socket "$D/ctl.sock" pmd-stats | sed -n 's/.*avg cycles per packet: [0-9]* (busy \([0-9]*\)).*/\1/p' | head -1)
+  kill -TERM "$SW"; wait "$SW" || true; SW=""
+  grep -q "stopped cleanly" "$D/switch.log" || { echo "kernel-ports: brisk ($mode) did not stop cleanly" >&2; cat "$D/switch.log" >&2; exit 1; }
+  python3 - "$D/gen.json" "$mode" "$2" "$busy" <<'PY' | tee -a "$D/results"
+import json, sys
+r = json.load(open(sys.argv[1]))
+print(f"{sys.argv[2]} {sys.argv[3]} {r['rx_mpps']*1000:.0f} {r['tx_mpps']*1000:.0f} {r['lost']} {r['unexpected']} {sys.argv[4] or '-'}")
+PY
+}
+
+echo "kernel-ports: $SIZE-byte UDP, $FLOWS flows per direction, $SECS s per run, median of $REPEAT"
+echo "mode rep rx_kpps tx_kpps lost unexpected busy_cycles_per_pkt"
+for rep in $(seq "$REPEAT"); do
+  for mode in pmd afpacket nodpdk; do run "$mode" "$rep"; done
+done
+OUT=perf/results/kernel-ports-$(date -u +%Y%m%dT%H%M%SZ).md
+python3 - "$D/results" "$SIZE" "$FLOWS" "$SECS" <<'PY' | tee "$OUT"
+import statistics, sys
+rows = [l.split() for l in open(sys.argv[1])]
+print(f"kernel-ports: {sys.argv[2]}-byte UDP (antrea-udp preset, worker1 seed pipeline), {sys.argv[3]} flows per direction, {sys.argv[4]} s per run; brisk-gen on DPDK net_af_packet at the far ends of the veths")
+print()
+print("| ports | rx kpps (median) | runs | lost (sum) | unexpected | busy cycles/packet |")
+print("|---|---:|---|---:|---:|---:|")
+base = None
+for mode, label in [("pmd", "DPDK net_af_packet PMD"), ("afpacket", "brisk afpacket:, DPDK build"), ("nodpdk", "brisk afpacket:, no DPDK")]:
+    r = [x for x in rows if x[0] == mode]
+    med = statistics.median(float(x[2]) for x in r)
+    base = base or med
+    cyc = statistics.median(float(x[6]) for x in r if x[6] != "-") if any(x[6] != "-" for x in r) else 0
+    print(f"| {label} | {med:,.0f} ({med / base:.2f}x) | {' '.join(x[2] for x in r)} | {sum(int(x[4]) for x in r)} | {sum(int(x[5]) for x in r)} | {cyc:,.0f} |")
+PY
