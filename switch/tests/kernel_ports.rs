@@ -89,13 +89,13 @@ fn afpacket_and_tap_ports_against_the_kernel() {
             .args(["-qw", &format!("net.ipv6.conf.{i}.disable_ipv6=1")])
             .status();
     }
-    let pa = AfPacketPort::open(a, 2).expect("open a");
-    let pb = AfPacketPort::open(b, 2).expect("open b");
+    let pa = AfPacketPort::open(a, 1, 2).expect("open a");
+    let pb = AfPacketPort::open(b, 1, 2).expect("open b");
     assert!(
         pa.netdev().link().up && pb.netdev().link().up,
         "open sets both ends up"
     );
-    assert!(AfPacketPort::open("bk-no-such", 1).is_err());
+    assert!(AfPacketPort::open("bk-no-such", 1, 1).is_err());
 
     // 3 bursts of 32 plus an IPv4 fragment (kept as a fragment: no reassembly, no fanout)
     // and a VLAN-tagged frame (the kernel strips the tag into the ring header; the port
@@ -119,7 +119,7 @@ fn afpacket_and_tap_ports_against_the_kernel() {
         assert!(batch.is_empty());
         sent += placed;
     }
-    let got = receive(|batch| pb.rx_burst(batch, &pool), want.len());
+    let got = receive(|batch| pb.rx_burst(0, batch, &pool), want.len());
     assert_eq!(got.len(), sent, "every frame arrives");
     assert_eq!(
         got, want,
@@ -132,13 +132,72 @@ fn afpacket_and_tap_ports_against_the_kernel() {
         .unwrap();
     assert_eq!(pb.tx_burst(0, &mut batch), 1);
     assert_eq!(
-        receive(|batch| pa.rx_burst(batch, &pool), 1),
+        receive(|batch| pa.rx_burst(0, batch, &pool), 1),
         vec![want[0].clone()]
     );
     // What a port sends does not come back to itself.
-    assert!(receive(|batch| pb.rx_burst(batch, &pool), 1).is_empty());
+    assert!(receive(|batch| pb.rx_burst(0, batch, &pool), 1).is_empty());
     let st = pb.stats();
     assert_eq!((st.ierrors, st.rx_nombuf, st.oerrors), (0, 0, 0), "{st:?}");
+    drop(pb);
+
+    // Two receive queues: a fanout group spreads flows over them by the kernel's flow
+    // hash, each flow whole on one queue (as RSS does on a NIC's queues).
+    let pb = AfPacketPort::open(b, 2, 1).expect("open b with 2 receive queues");
+    assert_eq!(pb.rx_queues(), 2);
+    let flow = |sport: u16, copy: u8| {
+        pipeline::build::udp_frame(
+            0x0200_0000_000a,
+            0x0200_0000_000b,
+            0x0a63_0001,
+            0x0a63_0002,
+            sport,
+            5000,
+            &[copy; 40],
+        )
+    };
+    let mut sent = Vec::new();
+    for chunk in (0..64u16).collect::<Vec<_>>().chunks(16) {
+        let mut batch = PktBatch::new();
+        for &sport in chunk {
+            for copy in 0..2 {
+                let f = flow(4000 + sport, copy);
+                batch.push(Pkt::from_bytes(&pool, &f).unwrap()).unwrap();
+                sent.push(f);
+            }
+        }
+        assert_eq!(pa.tx_burst(0, &mut batch), 32);
+    }
+    let mut queues = [Vec::new(), Vec::new()];
+    let deadline = Instant::now() + Duration::from_secs(1);
+    while queues[0].len() + queues[1].len() < sent.len() && Instant::now() < deadline {
+        for (q, got) in queues.iter_mut().enumerate() {
+            let mut batch = PktBatch::new();
+            pb.rx_burst(q as u16, &mut batch, &pool);
+            got.extend(batch.drain().map(|p| p.data().to_vec()));
+        }
+    }
+    let mut all: Vec<Vec<u8>> = queues.concat();
+    all.sort();
+    sent.sort();
+    assert_eq!(all, sent, "every frame, once, over the two queues");
+    assert!(
+        !queues[0].is_empty() && !queues[1].is_empty(),
+        "64 flows all on one queue: {} / {}",
+        queues[0].len(),
+        queues[1].len()
+    );
+    for sport in 0..64u16 {
+        let on = |q: &Vec<Vec<u8>>| {
+            q.iter()
+                .filter(|f| f[34..36] == (4000 + sport).to_be_bytes())
+                .count()
+        };
+        assert!(
+            on(&queues[0]) == 2 || on(&queues[1]) == 2,
+            "flow {sport} split over the queues"
+        );
+    }
     drop((pa, pb));
     assert!(ip(&format!("link del {a}")));
 

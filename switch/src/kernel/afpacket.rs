@@ -48,6 +48,9 @@ const PACKET_RX_RING: i32 = 5;
 const PACKET_STATISTICS: i32 = 6;
 const PACKET_VERSION: i32 = 10;
 const PACKET_TX_RING: i32 = 13;
+const PACKET_FANOUT: i32 = 18;
+/// Fanout by flow hash, without `PACKET_FANOUT_FLAG_DEFRAG`.
+const PACKET_FANOUT_HASH: u32 = 0;
 const PACKET_QDISC_BYPASS: i32 = 20;
 const PACKET_IGNORE_OUTGOING: i32 = 23;
 const TPACKET_V2: i32 = 1;
@@ -182,6 +185,31 @@ impl Drop for Ring {
     }
 }
 
+/// Puts the receive sockets in one fanout group that hashes flows over them. Group ids are
+/// per network namespace: one derived from the process and interface, the next free one
+/// when another group has it.
+fn join_fanout(iface: &str, idx: i32, rx: &[(Ring, Mutex<u32>)]) -> Result<(), KernelPortError> {
+    let base = (std::process::id() ^ (idx as u32).wrapping_mul(0x9e37_79b1)) & 0xffff;
+    let mut last = None;
+    for attempt in 0..64u32 {
+        let id = (base + attempt) & 0xffff;
+        let arg = id | (PACKET_FANOUT_HASH << 16);
+        match setsockopt(&rx[0].0.fd, PACKET_FANOUT, &arg) {
+            Ok(()) => {
+                for (r, _) in &rx[1..] {
+                    setsockopt(&r.fd, PACKET_FANOUT, &arg)
+                        .map_err(sys("PACKET_FANOUT (joining the group)", iface))?;
+                }
+                return Ok(());
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(sys("PACKET_FANOUT (no free group id)", iface)(
+        last.unwrap_or_else(|| io::Error::from_raw_os_error(libc::EBUSY)),
+    ))
+}
+
 fn setsockopt<T: ?Sized>(fd: &OwnedFd, opt: i32, v: &T) -> io::Result<()> {
     // SAFETY: v points at size_of_val(v) readable bytes for the duration of the call.
     let rc = unsafe {
@@ -203,10 +231,11 @@ fn setsockopt<T: ?Sized>(fd: &OwnedFd, opt: i32, v: &T) -> io::Result<()> {
 /// One AF_PACKET port.
 pub struct AfPacketPort {
     dev: Netdev,
-    rx: Ring,
-    /// Next receive frame; a lock rather than a bare index so two pollers of one queue
-    /// could never share a frame (uncontended: one worker owns the queue).
-    rx_next: Mutex<u32>,
+    /// Receive queues: a ring each and its next frame (a lock rather than a bare index so
+    /// two pollers of one queue could never share a frame; uncontended, one worker owns
+    /// the queue). With more than one, the sockets form a fanout group that spreads flows
+    /// over them by the kernel's flow hash, as RSS spreads them over a NIC's queues.
+    rx: Vec<(Ring, Mutex<u32>)>,
     tx: Vec<(Ring, Mutex<u32>)>,
     /// Frames the kernel dropped because the ring was full (PACKET_STATISTICS, which
     /// resets on every read, summed here).
@@ -220,20 +249,29 @@ impl std::fmt::Debug for AfPacketPort {
 }
 
 impl AfPacketPort {
-    /// Opens `iface` with a receive ring and `tx_queues` transmit rings, in promiscuous
-    /// mode, and sets the interface up.
-    pub fn open(iface: &str, tx_queues: u16) -> Result<AfPacketPort, KernelPortError> {
+    /// Opens `iface` with `rx_queues` receive rings (a fanout group by flow hash when more
+    /// than one; never with the kernel's defragmentation) and `tx_queues` transmit rings,
+    /// in promiscuous mode, and sets the interface up.
+    pub fn open(
+        iface: &str,
+        rx_queues: u16,
+        tx_queues: u16,
+    ) -> Result<AfPacketPort, KernelPortError> {
         valid_ifname(iface)?;
         let idx = ifindex(iface)?;
         set_up(iface)?;
-        let rx = Ring::open(iface, idx, true, RX_BLOCKS)?;
+        let rx = (0..rx_queues.max(1))
+            .map(|_| Ring::open(iface, idx, true, RX_BLOCKS).map(|r| (r, Mutex::new(0))))
+            .collect::<Result<Vec<_>, _>>()?;
+        if rx.len() > 1 {
+            join_fanout(iface, idx, &rx)?;
+        }
         let tx = (0..tx_queues.max(1))
             .map(|_| Ring::open(iface, idx, false, TX_BLOCKS).map(|r| (r, Mutex::new(0))))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(AfPacketPort {
             dev: Netdev::new(iface)?,
             rx,
-            rx_next: Mutex::new(0),
             tx,
             missed: AtomicU64::new(0),
         })
@@ -244,13 +282,20 @@ impl AfPacketPort {
         &self.dev
     }
 
-    /// Receives up to `BURST - batch.len()` frames into `batch`, copying each from the ring
-    /// into a buffer of `pool`; returns how many.
-    pub fn rx_burst(&self, batch: &mut PktBatch, pool: &PktPool) -> usize {
-        let Some(mut next) = self.rx_next.try_lock() else {
+    /// Receive queues.
+    pub fn rx_queues(&self) -> u16 {
+        self.rx.len() as u16
+    }
+
+    /// Receives up to `BURST - batch.len()` frames of receive queue `queue` into `batch`,
+    /// copying each from the ring into a buffer of `pool`; returns how many.
+    pub fn rx_burst(&self, queue: u16, batch: &mut PktBatch, pool: &PktPool) -> usize {
+        let Some((r, cursor)) = self.rx.get(usize::from(queue)) else {
             return 0;
         };
-        let r = &self.rx;
+        let Some(mut next) = cursor.try_lock() else {
+            return 0;
+        };
         let mut n = 0;
         while batch.len() < BURST {
             let i = *next;
@@ -367,21 +412,23 @@ impl AfPacketPort {
 
     /// Counters: the kernel's ring drops and the port's own errors.
     pub fn stats(&self) -> crate::netdev::PortStats {
-        // tpacket_stats: packets, drops (both reset by the read).
-        let mut st = [0u32; 2];
-        let mut len = std::mem::size_of_val(&st) as u32;
-        // SAFETY: st is a writable tpacket_stats-sized buffer and len its size.
-        let rc = unsafe {
-            libc::getsockopt(
-                self.rx.fd.as_raw_fd(),
-                SOL_PACKET,
-                PACKET_STATISTICS,
-                st.as_mut_ptr() as *mut libc::c_void,
-                &mut len,
-            )
-        };
-        if rc == 0 {
-            self.missed.fetch_add(u64::from(st[1]), Ordering::Relaxed);
+        for (r, _) in &self.rx {
+            // tpacket_stats: packets, drops (both reset by the read).
+            let mut st = [0u32; 2];
+            let mut len = std::mem::size_of_val(&st) as u32;
+            // SAFETY: st is a writable tpacket_stats-sized buffer and len its size.
+            let rc = unsafe {
+                libc::getsockopt(
+                    r.fd.as_raw_fd(),
+                    SOL_PACKET,
+                    PACKET_STATISTICS,
+                    st.as_mut_ptr() as *mut libc::c_void,
+                    &mut len,
+                )
+            };
+            if rc == 0 {
+                self.missed.fetch_add(u64::from(st[1]), Ordering::Relaxed);
+            }
         }
         self.dev.stats(self.missed.load(Ordering::Relaxed))
     }

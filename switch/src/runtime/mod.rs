@@ -170,9 +170,10 @@ fn make_port(
             })?;
             let (dev, rxq, mac) = match spec {
                 PortSpec::AfPacket(i) => {
-                    let a = AfPacketPort::open(i, txq)?;
+                    let a = AfPacketPort::open(i, p.rx_queues.unwrap_or(1), txq)?;
                     let mac = mac_u64(a.netdev().mac());
-                    (Device::AfPacket(a), 1, mac)
+                    let rxq = a.rx_queues();
+                    (Device::AfPacket(a), rxq, mac)
                 }
                 PortSpec::Tap(i) => {
                     let t = TapPort::open(i)?;

@@ -50,7 +50,7 @@ pub enum Device {
 }
 
 impl Device {
-    /// Receives a burst from receive queue `q` (kernel ports have one) into `batch`.
+    /// Receives a burst from receive queue `q` into `batch`.
     #[inline]
     pub fn rx_burst(&self, q: u16, batch: &mut PktBatch, pool: &PktPool) -> usize {
         match self {
@@ -59,10 +59,7 @@ impl Device {
                 let _ = pool;
                 e.rx_burst(q, batch)
             }
-            Device::AfPacket(a) => {
-                let _ = q;
-                a.rx_burst(batch, pool)
-            }
+            Device::AfPacket(a) => a.rx_burst(q, batch, pool),
             Device::Tap(t) => t.rx_burst(batch, pool),
         }
     }
