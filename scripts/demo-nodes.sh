@@ -14,7 +14,9 @@
 #   octant -> backendsvc  (antrea-proxy only; dropped: policy judges the chosen endpoint)
 #   frontend -> backend2  TCP 22  (dropped: egress isolation)
 #   backend1 -> frontend  TCP 80  (dropped: backend1 may not start connections)
-# and each node's counters. Everything is removed on exit.
+# and each node's counters; then volume, attacks, a flood and faults (a pod's port removed,
+# worker2's switch restarted, a DPDK pod on a vhost-user port whose testpmd restarts), and
+# a table of what every scenario made the switches count. Everything is removed on exit.
 #
 #   scripts/demo-nodes.sh [--keep] [--proxy kube-proxy|antrea-proxy] [--peer brisk|ovs]
 #     --keep: leave it running until Ctrl-C; --proxy: how services are handled (default
@@ -60,7 +62,7 @@ fi
 RUN=$(mktemp -d /tmp/brisk-demo.XXXXXX)
 PIDS=()
 declare -A NODE_PID=()
-NS=(w1 w2 w1-coredns w1-octant w1-backend1 w1-frontend w2-coredns w2-backend2)
+NS=(w1 w2 w1-coredns w1-octant w1-backend1 w1-frontend w2-coredns w2-backend2 w1-dpdkpod)
 
 cleanup() {
   set +e
@@ -556,6 +558,65 @@ if [ "$PEER" = brisk ] && [ "$PROXY" = kube-proxy ] && [ -z "$CT_MAX" ]; then
   check "frontend -> backend2:22 still refused after the restart" blocked w1-frontend http://10.222.2.34:22/
   scen_end "worker2's brisk restarted (worker1 only)" "2 HTTP requests" "$((PASS - P0)) as expected"
   SCEN_NODES=(worker1 worker2)
+
+  # A DPDK pod on a vhost-user port: `reload` adds it to worker1 (brisk the vhost-user
+  # server); in its namespace testpmd forwards between a virtio-user port (the pod's end of
+  # the socket) and a TAP eth0 that the pod's kernel uses. Then the pod's testpmd restarts,
+  # as a pod does: brisk's port goes down and comes back by itself.
+  if ! "$BRISK" --version | grep -q '^DPDK: [0-9]'; then
+    echo "== a vhost-user pod: skipped, this brisk was built without DPDK (no vhost-user ports)"
+  elif ! command -v dpdk-testpmd >/dev/null; then
+    echo "== a vhost-user pod: skipped, no dpdk-testpmd (Debian package dpdk)"
+  else
+    echo "== a vhost-user pod (testpmd: virtio-user <-> TAP eth0), restarted"
+    python3 - "$RUN" <<'PY'
+import sys
+run = sys.argv[1]
+y = open("conf/examples/worker1.yaml").read()
+pod = f"""  - name: dpdkpod-1
+    ofport: 60
+    devargs: "net_vhost_dp1,iface={run}/dpdkpod.sock,client=0,queues=1"
+    ip: 10.222.1.60
+    mac: "02:00:0a:de:01:3c"
+    labels: {{role: frontend}}
+
+remote_pods:"""
+open(f"{run}/worker1-dpdkpod.yaml", "w").write(y.replace("remote_pods:", pod, 1))
+PY
+    echo "  reload: $(ctl worker1 reload "$RUN/worker1-dpdkpod.yaml" | sed 's/^node worker1: //')"
+    quiet_ns w1-dpdkpod
+    dpdk_pod() {
+      ip netns exec w1-dpdkpod dpdk-testpmd -l 0,1 --no-huge -m 512 --no-pci --single-file-segments \
+        --file-prefix=demo-dpdkpod --vdev="net_virtio_user0,path=$RUN/dpdkpod.sock,queues=1" \
+        --vdev=net_tap0,iface=eth0,mac=02:00:0a:de:01:3c -- --forward-mode=io --stats-period 5 \
+        --nb-cores=1 --total-num-mbufs=4096 >"$RUN/testpmd.log" 2>&1 &
+      PIDS+=($!)
+      TESTPMD=$!
+      # net_tap sets the interface's MAC while its port starts: configure it after that.
+      for _ in $(seq 100); do grep -q "Start automatic packet forwarding" "$RUN/testpmd.log" && break; sleep 0.1; done
+      ip -n w1-dpdkpod link set eth0 mtu 1450 up
+      ip -n w1-dpdkpod addr add 10.222.1.60/24 dev eth0
+      ip -n w1-dpdkpod route add default via 10.222.1.1
+      nsx w1-dpdkpod ethtool -K eth0 tx off >/dev/null 2>&1 || true
+      for _ in $(seq 50); do ctl worker1 show | grep -A2 '(dpdkpod-1)' | grep -q 'link up' && break; sleep 0.1; done
+    }
+    link() { ctl worker1 show | grep -A2 '(dpdkpod-1)' | sed -n 's/.*link \(up\|down\).*/\1/p'; }
+    scen_begin
+    P0=$PASS
+    dpdk_pod
+    check "dpdkpod (vhost-user) -> backend1 10.222.1.47:80" ok w1-dpdkpod http://10.222.1.47/
+    kill -TERM "$TESTPMD"
+    wait "$TESTPMD" || true
+    echo "  testpmd stopped: brisk's vhost-user port is $(link)"
+    check "dpdkpod -> backend1 while its testpmd is gone" blocked w1-dpdkpod http://10.222.1.47/
+    dpdk_pod
+    echo "  testpmd started again: brisk's vhost-user port is $(link)"
+    check "dpdkpod -> backend1 after its testpmd restarted" ok w1-dpdkpod http://10.222.1.47/
+    scen_end "vhost-user pod's testpmd restarted" "3 HTTP requests" "$((PASS - P0)) as expected (1 refused while it was gone)"
+    kill -TERM "$TESTPMD"
+    wait "$TESTPMD" || true
+    echo "  reload: $(ctl worker1 reload conf/examples/worker1.yaml | sed 's/^node worker1: //')"
+  fi
 fi
 
 echo "== worker1: brisk ctl dump-ports"

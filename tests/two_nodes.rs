@@ -60,6 +60,11 @@ fn two_nodes_with_pods_in_namespaces() {
         "frontend -> backend1 after its port is added again         ok",
         "worker2: brisk: stopped cleanly",
         "frontend -> backend2 after worker2's brisk restarted       ok",
+        "dpdkpod (vhost-user) -> backend1 10.222.1.47:80            ok",
+        "testpmd stopped: brisk's vhost-user port is down",
+        "dpdkpod -> backend1 while its testpmd is gone              blocked",
+        "testpmd started again: brisk's vhost-user port is up",
+        "dpdkpod -> backend1 after its testpmd restarted            ok",
     ] {
         let line = text
             .lines()
@@ -163,6 +168,7 @@ fn two_nodes_with_pods_in_namespaces() {
         "Geneve bad_option_length                                   14285 counted of 14285 sent",
         "mempool mbufs in use (idle)                                0 before, 0 after",
         "frontend -> backend2 after worker2's brisk restarted       ok",
+        "a vhost-user pod: skipped, this brisk was built without DPDK",
         "checks as expected, 0 not",
     ] {
         assert!(text.contains(want), "no '{want}' in:\n{text}");
