@@ -1,8 +1,9 @@
 //! The per-packet stages not covered by the other benches, each on its real code path:
 //! header extraction (UDP, TCP, Geneve outer), Geneve push and pop (with a TLV option,
 //! outer UDP checksum on), the worker1 ARP responder end to end through the fast path,
-//! and the transmit gather (mbufs batched per output port and sent with one burst per
-//! port to DPDK `net_null` ports, as the worker's tx sink does).
+//! the transmit gather (mbufs batched per output port and sent with one burst per port to
+//! DPDK `net_null` ports, as the worker's tx sink does), and the buffer work of a
+//! kernel-socket port's burst (copy in, free) in mbufs and in brisk's own pool.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use perf::burst::{run_bursts, Recycle};
@@ -218,6 +219,22 @@ fn tx_gather_dpdk(c: &mut Criterion) {
         })
     });
     g.finish();
+    // What a kernel-socket port costs in buffers per burst in the DPDK build: 32 frames
+    // copied into mbufs (the receive copy out of the ring), then freed (after the transmit
+    // copy into the ring). `buffers/heap_*` is the same for the build without DPDK.
+    let frame = udp_frame(1, 2, 3, 4, 5, 6, &[0; 18]);
+    let mut g = c.benchmark_group("buffers");
+    g.throughput(Throughput::Elements(32));
+    g.bench_function("mbuf_copy_in_free_32x64B", |b| {
+        b.iter(|| {
+            for _ in 0..32 {
+                let m = switch::dpdk::Mbuf::from_bytes(&pool, black_box(&frame)).expect("mbuf");
+                let _ = src.push(m);
+            }
+            src.free_all();
+        })
+    });
+    g.finish();
     for mut p in ports {
         let _ = p.stop();
     }
@@ -227,5 +244,34 @@ fn tx_gather_dpdk(c: &mut Criterion) {
     let _ = eal.cleanup();
 }
 
-criterion_group!(benches, parse, tunnel, arp_responder, tx_gather_dpdk);
+/// brisk's own buffer pool (the build without DPDK): a burst of 32 frames copied in and
+/// freed, as a kernel-socket port's receive and transmit do.
+fn heap_buffers(c: &mut Criterion) {
+    use switch::heap::{Buf, BufBatch, BufPool};
+    let pool = BufPool::new("bench_heap", 16383, 2048 + 128).expect("pool");
+    let frame = udp_frame(1, 2, 3, 4, 5, 6, &[0; 18]);
+    let mut batch = BufBatch::new();
+    let mut g = c.benchmark_group("buffers");
+    g.throughput(Throughput::Elements(32));
+    g.bench_function("heap_copy_in_free_32x64B", |b| {
+        b.iter(|| {
+            for _ in 0..32 {
+                let m = Buf::from_bytes(&pool, black_box(&frame)).expect("buffer");
+                let _ = batch.push(m);
+            }
+            batch.free_all();
+        })
+    });
+    g.finish();
+    assert_eq!(pool.in_use(), 0);
+}
+
+criterion_group!(
+    benches,
+    parse,
+    tunnel,
+    arp_responder,
+    tx_gather_dpdk,
+    heap_buffers
+);
 criterion_main!(benches);

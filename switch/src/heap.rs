@@ -76,7 +76,12 @@ impl BufPool {
             return Err(bad());
         }
         let bytes = (count as usize).checked_mul(room).ok_or_else(bad)?;
-        let mem: Box<[UnsafeCell<u8>]> = (0..bytes).map(|_| UnsafeCell::new(0)).collect();
+        let zeroed: Box<[u8]> = vec![0u8; bytes].into_boxed_slice();
+        // SAFETY: UnsafeCell<u8> is repr(transparent) over u8, so the slice has the same
+        // layout; the box is reinterpreted, not copied (a zeroed allocation: pages are
+        // touched only when used).
+        let mem: Box<[UnsafeCell<u8>]> =
+            unsafe { Box::from_raw(Box::into_raw(zeroed) as *mut [UnsafeCell<u8>]) };
         let free = ArrayQueue::new(count as usize);
         for i in 0..count {
             let _ = free.push(i);

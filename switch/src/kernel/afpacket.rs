@@ -358,15 +358,16 @@ impl AfPacketPort {
     }
 
     /// Copies the frames of `batch` into transmit ring `queue` and asks the kernel to send
-    /// them. The ones placed in the ring leave the batch (freed); the rest stay when the
-    /// ring is full. Returns how many were placed.
+    /// them. The ones placed in the ring, and the ones too long for it (counted as errors),
+    /// leave the batch (freed); the rest stay when the ring is full. Returns how many were
+    /// placed.
     pub fn tx_burst(&self, queue: u16, batch: &mut PktBatch) -> usize {
         let Some((r, cursor)) = self.tx.get(usize::from(queue)).or_else(|| self.tx.last()) else {
             return 0;
         };
         let mut next = cursor.lock();
-        let mut placed = 0;
-        while let Some(p) = batch.get(placed) {
+        let (mut done, mut placed) = (0, 0);
+        while let Some(p) = batch.get(done) {
             let i = *next;
             let st = r.status(i).load(Ordering::Acquire);
             if st & TP_STATUS_WRONG_FORMAT != 0 {
@@ -378,7 +379,7 @@ impl AfPacketPort {
             if d.len() > FRAME_SIZE as usize - TX_DATA {
                 self.dev.tx_errors.fetch_add(1, Ordering::Relaxed);
                 r.status(i).store(TP_STATUS_AVAILABLE, Ordering::Release);
-                placed += 1;
+                done += 1;
                 continue;
             }
             // SAFETY: the frame is user-owned (status AVAILABLE) and d fits after the header.
@@ -389,6 +390,7 @@ impl AfPacketPort {
             r.status(i).store(TP_STATUS_SEND_REQUEST, Ordering::Release);
             *next = (i + 1) % r.frames;
             placed += 1;
+            done += 1;
         }
         if placed > 0 {
             fence(Ordering::SeqCst);
@@ -406,7 +408,7 @@ impl AfPacketPort {
             // EAGAIN/ENOBUFS: the frames stay queued in the ring and go with the next kick.
             let _ = rc;
         }
-        batch.free_front(placed);
+        batch.free_front(done);
         placed
     }
 

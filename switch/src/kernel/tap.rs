@@ -109,9 +109,11 @@ impl TapPort {
         n
     }
 
-    /// Writes the frames of `batch` to the kernel; the written ones leave the batch.
+    /// Writes the frames of `batch` to the kernel. The ones it took, and the ones it
+    /// refused (counted as errors), leave the batch; the rest stay when it would block.
+    /// Returns how many were written.
     pub fn tx_burst(&self, batch: &mut PktBatch) -> usize {
-        let mut done = 0;
+        let (mut done, mut written) = (0, 0);
         while let Some(p) = batch.get(done) {
             let d = p.data();
             // SAFETY: d is readable for its length.
@@ -129,11 +131,13 @@ impl TapPort {
                 }
                 // EIO while the interface is down, EINVAL for a frame it refuses: counted.
                 self.dev.tx_errors.fetch_add(1, Ordering::Relaxed);
+            } else {
+                written += 1;
             }
             done += 1;
         }
         batch.free_front(done);
-        done
+        written
     }
 
     /// Counters: the port's own errors.
