@@ -70,3 +70,19 @@ pub fn current_cpu() -> u32 {
     let c = unsafe { libc::sched_getcpu() };
     c.max(0) as u32
 }
+
+/// The CPUs this process may run on (its affinity mask, which cpusets and `taskset`
+/// narrow).
+pub fn allowed_cpus() -> Vec<u32> {
+    // SAFETY: cpu_set_t is plain data; zero is the empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: set is a writable cpu_set_t of the size passed; 0 is the calling thread.
+    let rc = unsafe { libc::sched_getaffinity(0, std::mem::size_of_val(&set), &mut set) };
+    if rc < 0 {
+        return Vec::new();
+    }
+    (0..8 * std::mem::size_of::<libc::cpu_set_t>() as u32)
+        // SAFETY: every index is inside the set.
+        .filter(|&c| unsafe { libc::CPU_ISSET(c as usize, &set) })
+        .collect()
+}

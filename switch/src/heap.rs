@@ -7,8 +7,6 @@ use crossbeam_queue::ArrayQueue;
 use pipeline::dpaction::CloneFrame;
 use pipeline::packet::Frame;
 use std::cell::UnsafeCell;
-use std::ptr::NonNull;
-use std::sync::Arc;
 
 /// Packets per burst (as DPDK's [`crate::dpdk::BURST`] in the DPDK build).
 pub const BURST: usize = 32;
@@ -46,10 +44,10 @@ unsafe impl Sync for PoolInner {}
 // SAFETY: as above; the inner owns plain bytes.
 unsafe impl Send for PoolInner {}
 
-/// A pool of packet buffers. Dropping it while buffers are out leaks it instead of freeing
-/// memory they point at (as [`crate::dpdk::Mempool`] does).
+/// A pool of packet buffers. Its memory lives as long as the process (a switch makes its
+/// pools once), so a buffer dropped on any thread at any time always has it to return to.
 pub struct BufPool {
-    inner: Arc<PoolInner>,
+    inner: &'static PoolInner,
 }
 
 impl std::fmt::Debug for BufPool {
@@ -87,13 +85,13 @@ impl BufPool {
             let _ = free.push(i);
         }
         Ok(BufPool {
-            inner: Arc::new(PoolInner {
+            inner: Box::leak(Box::new(PoolInner {
                 name: name.to_string(),
                 mem,
                 room,
                 count,
                 free,
-            }),
+            })),
         })
     }
 
@@ -118,30 +116,14 @@ impl BufPool {
     }
 }
 
-impl Drop for BufPool {
-    fn drop(&mut self) {
-        let in_use = self.in_use();
-        if in_use != 0 {
-            eprintln!(
-                "brisk: buffer pool {} dropped with {in_use} buffers still in use; not freeing it",
-                self.inner.name
-            );
-            std::mem::forget(self.inner.clone());
-        }
-    }
-}
-
 /// An owned packet buffer from a [`BufPool`], returned to it on drop. The same methods as
 /// [`crate::dpdk::Mbuf`], so the runtime is written once.
 pub struct Buf {
-    pool: NonNull<PoolInner>,
+    pool: &'static PoolInner,
     idx: u32,
     start: u16,
     len: u16,
 }
-
-// SAFETY: a Buf uniquely owns its buffer; the pool is Sync.
-unsafe impl Send for Buf {}
 
 impl std::fmt::Debug for Buf {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -150,10 +132,8 @@ impl std::fmt::Debug for Buf {
 }
 
 impl Buf {
-    fn inner(&self) -> &PoolInner {
-        // SAFETY: the pool outlives its buffers: BufPool leaks itself rather than free
-        // memory while any Buf is out.
-        unsafe { self.pool.as_ref() }
+    fn inner(&self) -> &'static PoolInner {
+        self.pool
     }
 
     fn room(&self) -> &[UnsafeCell<u8>] {
@@ -166,7 +146,7 @@ impl Buf {
     pub fn alloc(pool: &BufPool) -> Option<Buf> {
         let idx = pool.inner.free.pop()?;
         Some(Buf {
-            pool: NonNull::from(&*pool.inner),
+            pool: pool.inner,
             idx,
             start: HEADROOM as u16,
             len: 0,

@@ -326,7 +326,6 @@ impl MbufBatch {
         (self.ptrs.as_mut_ptr(), &mut self.len)
     }
 
-    /// Drops the first `k` entries (already handed to DPDK) and shifts the rest down.
     /// Frees the first `k` mbufs (copied elsewhere, e.g. into a kernel ring) and moves the
     /// rest to the front.
     pub fn free_front(&mut self, k: usize) {
@@ -339,6 +338,7 @@ impl MbufBatch {
         }
     }
 
+    /// Drops the first `k` entries (already handed to DPDK) and shifts the rest down.
     pub(crate) fn consume_front(&mut self, k: usize) {
         let k = k.min(self.len);
         self.ptrs.copy_within(k..self.len, 0);

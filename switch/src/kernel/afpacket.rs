@@ -1,10 +1,12 @@
-//! An AF_PACKET port with memory-mapped rings (TPACKET_V2): one receive ring, and one
-//! transmit ring per transmit queue (one per worker, plus the control thread's), so no two
-//! threads share a ring. Receiving costs no system call (the worker reads the ring's status
-//! words); sending costs one `sendto` per burst to kick the transmit ring.
+//! An AF_PACKET port with memory-mapped rings (TPACKET_V2): a receive ring per receive
+//! queue, and a transmit ring per transmit queue (one per worker, plus the control
+//! thread's), so no two threads share a ring. Receiving costs no system call (the worker
+//! reads the ring's status words); sending costs one `sendto` per burst to kick the
+//! transmit ring.
 //!
-//! Unlike DPDK's `net_af_packet`, no fanout group is joined, so the kernel does not
-//! reassemble IPv4 fragments before brisk sees them.
+//! Several receive queues form a fanout group by flow hash, but never with
+//! `PACKET_FANOUT_FLAG_DEFRAG` (DPDK's `net_af_packet` always sets it), so the kernel does
+//! not reassemble IPv4 fragments before brisk sees them.
 
 use super::{fill_l4_checksum, ifindex, set_up, sys, valid_ifname, KernelPortError, Netdev};
 use crate::pkt::{Pkt, PktBatch, PktPool, BURST};
@@ -51,6 +53,7 @@ const PACKET_TX_RING: i32 = 13;
 const PACKET_FANOUT: i32 = 18;
 /// Fanout by flow hash, without `PACKET_FANOUT_FLAG_DEFRAG`.
 const PACKET_FANOUT_HASH: u32 = 0;
+const PACKET_LOSS: i32 = 14;
 const PACKET_QDISC_BYPASS: i32 = 20;
 const PACKET_IGNORE_OUTGOING: i32 = 23;
 const TPACKET_V2: i32 = 1;
@@ -89,6 +92,8 @@ impl Ring {
             let _ = setsockopt(&fd, PACKET_IGNORE_OUTGOING, &1i32);
         } else {
             let _ = setsockopt(&fd, PACKET_QDISC_BYPASS, &1i32);
+            // A frame the kernel refuses is skipped, not left blocking the ring.
+            setsockopt(&fd, PACKET_LOSS, &1i32).map_err(sys("PACKET_LOSS", iface))?;
         }
         let req = [
             BLOCK_SIZE,
@@ -199,6 +204,15 @@ fn join_fanout(iface: &str, idx: i32, rx: &[(Ring, Mutex<u32>)]) -> Result<(), K
                 for (r, _) in &rx[1..] {
                     setsockopt(&r.fd, PACKET_FANOUT, &arg)
                         .map_err(sys("PACKET_FANOUT (joining the group)", iface))?;
+                }
+                // Before the group existed every socket saw every frame: give those back,
+                // so no frame is received twice.
+                for (r, _) in rx {
+                    for i in 0..r.frames {
+                        if r.status(i).load(Ordering::Acquire) & TP_STATUS_USER != 0 {
+                            r.status(i).store(TP_STATUS_KERNEL, Ordering::Release);
+                        }
+                    }
                 }
                 return Ok(());
             }
@@ -367,16 +381,23 @@ impl AfPacketPort {
         };
         let mut next = cursor.lock();
         let (mut done, mut placed) = (0, 0);
+        // Kick when frames were placed, and also when the ring is full: frames a kick left
+        // behind (EAGAIN, ENOBUFS) go only with the next one.
+        let mut kick = false;
+        let max = (self.dev.mtu() + 18).min(FRAME_SIZE as usize - TX_DATA);
         while let Some(p) = batch.get(done) {
             let i = *next;
             let st = r.status(i).load(Ordering::Acquire);
             if st & TP_STATUS_WRONG_FORMAT != 0 {
                 self.dev.tx_errors.fetch_add(1, Ordering::Relaxed);
             } else if st != TP_STATUS_AVAILABLE {
+                kick = true;
                 break; // the kernel has not sent this frame yet: ring full
             }
             let d = p.data();
-            if d.len() > FRAME_SIZE as usize - TX_DATA {
+            // What the kernel would refuse (shorter than Ethernet, longer than the MTU with
+            // Ethernet and a VLAN tag) is counted here, not placed.
+            if d.len() < 14 || d.len() > max {
                 self.dev.tx_errors.fetch_add(1, Ordering::Relaxed);
                 r.status(i).store(TP_STATUS_AVAILABLE, Ordering::Release);
                 done += 1;
@@ -392,7 +413,7 @@ impl AfPacketPort {
             placed += 1;
             done += 1;
         }
-        if placed > 0 {
+        if placed > 0 || kick {
             fence(Ordering::SeqCst);
             // SAFETY: a send with no buffer kicks the socket's transmit ring.
             let rc = unsafe {

@@ -40,6 +40,8 @@ pub enum KernelPortError {
 pub struct Netdev {
     iface: String,
     mac: [u8; 6],
+    /// The interface's MTU when the port opened (what the kernel lets it send).
+    mtu: usize,
     /// Frames too long for a buffer, or truncated by the kernel.
     pub(crate) rx_errors: AtomicU64,
     /// No buffer in the pool.
@@ -54,6 +56,7 @@ impl Netdev {
         Ok(Netdev {
             iface: iface.to_string(),
             mac: hwaddr(iface)?,
+            mtu: mtu(iface)?,
             rx_errors: AtomicU64::new(0),
             rx_nombuf: AtomicU64::new(0),
             tx_errors: AtomicU64::new(0),
@@ -68,6 +71,11 @@ impl Netdev {
     /// The interface's MAC address.
     pub fn mac(&self) -> [u8; 6] {
         self.mac
+    }
+
+    /// The interface's MTU when the port opened.
+    pub fn mtu(&self) -> usize {
+        self.mtu
     }
 
     /// Link state as the kernel sees it.
@@ -176,6 +184,14 @@ pub(crate) fn hwaddr(iface: &str) -> Result<[u8; 6], KernelPortError> {
     Ok(mac)
 }
 
+/// The interface's MTU.
+pub(crate) fn mtu(iface: &str) -> Result<usize, KernelPortError> {
+    let s = ctl_socket(iface)?;
+    let mut r = IfReq::new(iface);
+    ioctl(&s, libc::SIOCGIFMTU as _, &mut r).map_err(sys("SIOCGIFMTU", iface))?;
+    Ok(i32::from_ne_bytes([r.data[0], r.data[1], r.data[2], r.data[3]]).max(0) as usize)
+}
+
 /// Sets the interface administratively up.
 pub(crate) fn set_up(iface: &str) -> Result<(), KernelPortError> {
     let s = ctl_socket(iface)?;
@@ -214,15 +230,16 @@ pub(crate) fn link(iface: &str) -> crate::netdev::LinkInfo {
     }
 }
 
-/// Recomputes the TCP or UDP checksum of an IPv4 Ethernet frame whose kernel sender left it
-/// to the NIC (`CHECKSUM_PARTIAL`: the field holds only the pseudo-header sum). Frames that
-/// are not IPv4 TCP/UDP, or are fragments or truncated, are left as they are.
+/// Recomputes the TCP or UDP checksum of an IPv4 or IPv6 Ethernet frame whose kernel
+/// sender left it to the NIC (`CHECKSUM_PARTIAL`: the field holds only the pseudo-header
+/// sum). Frames that are not TCP/UDP right after the IP header (IPv6 extension headers
+/// included), fragments, and truncated frames are left as they are.
 pub(crate) fn fill_l4_checksum(frame: &mut [u8]) -> bool {
     let mut off = 12;
-    let mut et = u16::from_be_bytes([
-        frame.get(12).copied().unwrap_or(0),
-        frame.get(13).copied().unwrap_or(0),
-    ]);
+    let Some(b) = frame.get(12..14) else {
+        return false;
+    };
+    let mut et = u16::from_be_bytes([b[0], b[1]]);
     while et == 0x8100 || et == 0x88a8 {
         off += 4;
         let Some(b) = frame.get(off..off + 2) else {
@@ -231,18 +248,26 @@ pub(crate) fn fill_l4_checksum(frame: &mut [u8]) -> bool {
         et = u16::from_be_bytes([b[0], b[1]]);
     }
     let ip = off + 2;
-    if et != 0x0800 || frame.len() < ip + 20 {
-        return false;
-    }
-    let ihl = usize::from(frame[ip] & 0x0f) * 4;
-    let total = usize::from(u16::from_be_bytes([frame[ip + 2], frame[ip + 3]]));
-    let frag = u16::from_be_bytes([frame[ip + 6], frame[ip + 7]]) & 0x3fff;
-    if ihl < 20 || total < ihl || frame.len() < ip + total || frag != 0 {
-        return false;
-    }
-    let proto = frame[ip + 9];
-    let l4 = ip + ihl;
-    let l4_len = total - ihl;
+    // (pseudo-header address bytes, protocol, L4 start, L4 length)
+    let (addrs, proto, l4, l4_len) = match et {
+        0x0800 if frame.len() >= ip + 20 => {
+            let ihl = usize::from(frame[ip] & 0x0f) * 4;
+            let total = usize::from(u16::from_be_bytes([frame[ip + 2], frame[ip + 3]]));
+            let frag = u16::from_be_bytes([frame[ip + 6], frame[ip + 7]]) & 0x3fff;
+            if ihl < 20 || total < ihl || frame.len() < ip + total || frag != 0 {
+                return false;
+            }
+            (ip + 12..ip + 20, frame[ip + 9], ip + ihl, total - ihl)
+        }
+        0x86dd if frame.len() >= ip + 40 => {
+            let len = usize::from(u16::from_be_bytes([frame[ip + 4], frame[ip + 5]]));
+            if frame.len() < ip + 40 + len {
+                return false;
+            }
+            (ip + 8..ip + 40, frame[ip + 6], ip + 40, len)
+        }
+        _ => return false,
+    };
     let csum_at = match proto {
         6 if l4_len >= 20 => l4 + 16,
         17 if l4_len >= 8 => l4 + 6,
@@ -250,19 +275,19 @@ pub(crate) fn fill_l4_checksum(frame: &mut [u8]) -> bool {
     };
     frame[csum_at] = 0;
     frame[csum_at + 1] = 0;
-    let mut sum: u32 = 0;
+    let mut sum: u64 = 0;
     let mut add = |b: &[u8]| {
         let mut chunks = b.chunks_exact(2);
         for c in &mut chunks {
-            sum += u32::from(u16::from_be_bytes([c[0], c[1]]));
+            sum += u64::from(u16::from_be_bytes([c[0], c[1]]));
         }
         if let [last] = chunks.remainder() {
-            sum += u32::from(*last) << 8;
+            sum += u64::from(*last) << 8;
         }
     };
-    add(&frame[ip + 12..ip + 20]);
+    add(&frame[addrs]);
     add(&[0, proto]);
-    add(&(l4_len as u16).to_be_bytes());
+    add(&(l4_len as u32).to_be_bytes());
     add(&frame[l4..l4 + l4_len]);
     while sum > 0xffff {
         sum = (sum & 0xffff) + (sum >> 16);
@@ -323,6 +348,29 @@ mod tests {
         f[41] = 0x34;
         assert!(fill_l4_checksum(&mut f));
         assert_eq!([f[40], f[41]], good);
+        // IPv6: the same datagram, checked with the IPv6 pseudo-header.
+        let mut v6 = vec![0u8; 14 + 40 + 13];
+        v6[12..14].copy_from_slice(&[0x86, 0xdd]);
+        v6[14] = 0x60;
+        v6[18..20].copy_from_slice(&13u16.to_be_bytes());
+        v6[20] = 17;
+        v6[21] = 64;
+        v6[22..38].copy_from_slice(&[0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+        v6[38..54].copy_from_slice(&[0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
+        v6[54..67].copy_from_slice(&f[34..47]);
+        assert!(fill_l4_checksum(&mut v6));
+        let mut sum = 0u32;
+        for c in v6[22..54].chunks(2) {
+            sum += u32::from(u16::from_be_bytes([c[0], c[1]]));
+        }
+        sum += 17 + 13;
+        for c in v6[54..].chunks(2) {
+            sum += u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
+        }
+        while sum > 0xffff {
+            sum = (sum & 0xffff) + (sum >> 16);
+        }
+        assert_eq!(sum, 0xffff, "IPv6 UDP checksum");
         // A fragment is left alone.
         f[20] = 0x20;
         f[40] = 0;

@@ -1,6 +1,7 @@
 //! A TAP port: brisk creates (or attaches to) the TAP interface and exchanges frames with
 //! the kernel's stack through `/dev/net/tun`, one `read`/`write` per frame (as DPDK's
-//! `net_tap` does; TAP has no ring to map). Typical use: the node's gateway interface.
+//! `net_tap` does; TAP has no ring to map), and one `read` that finds nothing per poll of
+//! an idle port. Typical use: the node's gateway interface, whose traffic is light.
 
 use super::{set_up, sys, valid_ifname, IfReq, KernelPortError, Netdev};
 use crate::pkt::{Pkt, PktBatch, PktPool, BURST};

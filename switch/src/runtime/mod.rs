@@ -792,12 +792,12 @@ fn place_workers(cfg: &BridgeConfig) -> Result<(Vec<u32>, bool), RuntimeError> {
 /// `workers:` list names (one unpinned thread by default).
 #[cfg(not(feature = "dpdk"))]
 fn place_workers(cfg: &BridgeConfig) -> Result<(Vec<u32>, bool), RuntimeError> {
-    let n = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
+    let allowed = crate::cpu::allowed_cpus();
     match &cfg.workers {
         Some(w) if !w.is_empty() => {
-            if let Some(bad) = w.iter().find(|&&c| c >= n) {
+            if let Some(bad) = w.iter().find(|c| !allowed.contains(c)) {
                 return Err(RuntimeError::Config(format!(
-                    "worker CPU {bad} does not exist (this process may use {n} CPUs)"
+                    "worker CPU {bad} is not one this process may use ({allowed:?})"
                 )));
             }
             Ok((w.clone(), true))
