@@ -10,19 +10,25 @@
 # without). The kernel's veth work lands on both.
 #
 #   perf/kernel-ports.sh [--seconds 10] [--flows 1000] [--size 64] [--repeat 3]
+#   perf/kernel-ports.sh --soak MINUTES [--mode nodpdk|afpacket|pmd]
+#
+# --soak: one switch at full rate for MINUTES, its RSS (VmRSS) and packet buffers in use
+# sampled every 30 s, then the generator's report and the clean stop's leak check.
 #
 # Prints one line per run and a table of medians, also written to
 # perf/results/kernel-ports-<time>.md. Needs root, DPDK (brisk-gen), and builds
 # target/release/{brisk,brisk-gen} and target/nodpdk/release/brisk.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SECS=10 FLOWS=1000 SIZE=64 REPEAT=3
+SECS=10 FLOWS=1000 SIZE=64 REPEAT=3 SOAK=0 SOAK_MODE=nodpdk
 while [ $# -gt 0 ]; do
   case $1 in
     --seconds) SECS=$2; shift 2 ;;
     --flows) FLOWS=$2; shift 2 ;;
     --size) SIZE=$2; shift 2 ;;
     --repeat) REPEAT=$2; shift 2 ;;
+    --soak) SOAK=$2; shift 2 ;;
+    --mode) SOAK_MODE=$2; shift 2 ;;
     *) echo "kernel-ports: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -83,8 +89,9 @@ flows: $PWD/testdata/antrea-seed/worker1.flows
 EOF
 }
 
-run() { # MODE REP
-  local mode=$1 bin=$BRISK
+run() { # MODE REP [SOAK_MINUTES]
+  local mode=$1 bin=$BRISK secs=$SECS soak=${3:-0}
+  [ "$soak" -gt 0 ] && secs=$((soak * 60))
   [ "$mode" = nodpdk ] && bin=$NODPDK
   bridge "$mode" >"$D/$mode.yaml"
   rm -f "$D/ctl.sock"
@@ -94,15 +101,29 @@ run() { # MODE REP
   SW=$!
   for _ in $(seq 100); do [ -S "$D/ctl.sock" ] && break; sleep 0.1; done
   [ -S "$D/ctl.sock" ] || { echo "kernel-ports: brisk ($mode) did not start" >&2; cat "$D/switch.log" >&2; exit 1; }
-  nsx "$GEN" run --preset antrea-udp --flows "$FLOWS" --size "$SIZE" --duration "$SECS" --warmup 2 \
+  nsx "$GEN" run --preset antrea-udp --flows "$FLOWS" --size "$SIZE" --duration "$secs" --warmup 2 \
     --json "$D/gen.json" \
     --port "net_af_packet0,iface=fe-gen,qpairs=1" --port "net_af_packet1,iface=cd-gen,qpairs=1" \
-    -- -l 0 --no-huge -m 512 --no-pci --file-prefix kp-gen >"$D/gen.log" 2>&1 || {
-      echo "kernel-ports: brisk-gen failed ($mode):" >&2; cat "$D/gen.log" >&2; exit 1; }
+    -- -l 0 --no-huge -m 512 --no-pci --file-prefix kp-gen >"$D/gen.log" 2>&1 &
+  local gp=$! start
+  start=$(date +%s)
+  if [ "$soak" -gt 0 ]; then
+    printf '%8s %12s %16s\n' "t (s)" "RSS (kB)" "buffers in use"
+    while kill -0 "$gp" 2>/dev/null; do
+      printf '%8d %12s %16s\n' $(( $(date +%s) - start )) "$(awk '/VmRSS/ {print $2}' "/proc/$SW/status")" \
+        "$("$bin" ctl --socket "$D/ctl.sock" mempool | awk '{s += $(NF - 2)} END {print s}')"
+      for _ in $(seq 30); do kill -0 "$gp" 2>/dev/null || break; sleep 1; done
+    done
+    printf '%8s %12s %16s\n' end "$(awk '/VmRSS/ {print $2}' "/proc/$SW/status")" \
+      "$("$bin" ctl --socket "$D/ctl.sock" mempool | awk '{s += $(NF - 2)} END {print s}')"
+  fi
+  wait "$gp" || { echo "kernel-ports: brisk-gen failed ($mode):" >&2; cat "$D/gen.log" >&2; exit 1; }
+  [ "$soak" -gt 0 ] && grep 'brisk-gen: .* s: tx' "$D/gen.log"
   local busy
   busy=$("$bin" ctl --socket "$D/ctl.sock" pmd-stats | sed -n 's/.*avg cycles per packet: [0-9]* (busy \([0-9]*\)).*/\1/p' | head -1)
   kill -TERM "$SW"; wait "$SW" || true; SW=""
   grep -q "stopped cleanly" "$D/switch.log" || { echo "kernel-ports: brisk ($mode) did not stop cleanly" >&2; cat "$D/switch.log" >&2; exit 1; }
+  [ "$soak" -gt 0 ] && grep -h "stopped cleanly" "$D/switch.log"
   python3 - "$D/gen.json" "$mode" "$2" "$busy" <<'PY' | tee -a "$D/results"
 import json, sys
 r = json.load(open(sys.argv[1]))
@@ -110,6 +131,11 @@ print(f"{sys.argv[2]} {sys.argv[3]} {r['rx_mpps']*1000:.0f} {r['tx_mpps']*1000:.
 PY
 }
 
+if [ "$SOAK" -gt 0 ]; then
+  echo "kernel-ports soak: $SOAK_MODE, $SIZE-byte UDP, $FLOWS flows per direction, $SOAK min at full rate"
+  run "$SOAK_MODE" 1 "$SOAK"
+  exit 0
+fi
 echo "kernel-ports: $SIZE-byte UDP, $FLOWS flows per direction, $SECS s per run, median of $REPEAT"
 echo "mode rep rx_kpps tx_kpps lost unexpected busy_cycles_per_pkt"
 for rep in $(seq "$REPEAT"); do

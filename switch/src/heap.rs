@@ -1,7 +1,7 @@
-//! Packet buffers for the build without DPDK: a fixed pool of equal buffers allocated once
-//! at start, so the datapath allocates nothing per packet, with the same shape as DPDK's
-//! mempool and mbuf (headroom for tunnel headers, buffers counted in use, a leak check at
-//! shutdown). The free list is a lock-free array queue shared by the workers.
+//! Packet buffers for the build without DPDK: a fixed pool of equal buffers allocated (and
+//! faulted in) once at start, so the datapath allocates nothing per packet, with the same
+//! shape as DPDK's mempool and mbuf (headroom for tunnel headers, buffers counted in use, a
+//! leak check at shutdown). The free list is a lock-free array queue shared by the workers.
 
 use crossbeam_queue::ArrayQueue;
 use pipeline::dpaction::CloneFrame;
@@ -74,10 +74,17 @@ impl BufPool {
             return Err(bad());
         }
         let bytes = (count as usize).checked_mul(room).ok_or_else(bad)?;
-        let zeroed: Box<[u8]> = vec![0u8; bytes].into_boxed_slice();
+        let mut zeroed: Box<[u8]> = vec![0u8; bytes].into_boxed_slice();
+        // Touch every page now, as DPDK does when it builds a mempool: the kernel maps a
+        // zeroed allocation lazily, and a page fault on a buffer's first use would land on
+        // the datapath (the free list hands out every buffer in turn).
+        for page in zeroed.chunks_mut(4096) {
+            // SAFETY: page is a valid, exclusively borrowed, non-empty slice; a volatile
+            // write keeps the compiler from dropping a store of what calloc already zeroed.
+            unsafe { std::ptr::write_volatile(page.as_mut_ptr(), 0) };
+        }
         // SAFETY: UnsafeCell<u8> is repr(transparent) over u8, so the slice has the same
-        // layout; the box is reinterpreted, not copied (a zeroed allocation: pages are
-        // touched only when used).
+        // layout; the box is reinterpreted, not copied.
         let mem: Box<[UnsafeCell<u8>]> =
             unsafe { Box::from_raw(Box::into_raw(zeroed) as *mut [UnsafeCell<u8>]) };
         let free = ArrayQueue::new(count as usize);
