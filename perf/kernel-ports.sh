@@ -20,6 +20,8 @@
 # target/release/{brisk,brisk-gen} and target/nodpdk/release/brisk.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=perf/worker1-bridge.sh
+. perf/worker1-bridge.sh
 SECS=10 FLOWS=1000 SIZE=64 REPEAT=3 SOAK=0 SOAK_MODE=nodpdk
 while [ $# -gt 0 ]; do
   case $1 in
@@ -73,20 +75,8 @@ bridge() { # MODE
     *) fe="afpacket:fe-sw"; cd="afpacket:cd-sw" ;;
   esac
   other() { if [ "$1" = pmd ]; then echo "net_null_$2,no-rx=1"; else echo "afpacket:k-$2"; fi; }
-  cat <<EOF
-bridge: br-int
-workers: [1]
-ports:
-  - {name: antrea-tun0, ofport: 1, type: geneve, options: {remote_ip: flow, key: flow}}
-  - {name: antrea-gw0, ofport: 2, devargs: "$(other "$1" gw)"}
-  - {name: coredns--3e3abf, ofport: 3, devargs: "$cd"}
-  - {name: antrea-o-830766, ofport: 4, devargs: "$(other "$1" oct)"}
-  - {name: backend1-bab86f, ofport: 48, devargs: "$(other "$1" be)"}
-  - {name: frontend-a3ba2f, ofport: 49, devargs: "$fe"}
-  - {name: uplink, ofport: 7, devargs: "$(other "$1" up)", uplink: {ip: 10.79.1.201/24}}
-tlv_map: ["{class=0x104,type=0x80,len=4}->tun_metadata0"]
-flows: $PWD/testdata/antrea-seed/worker1.flows
-EOF
+  worker1_bridge "workers: [1]" "$(other "$1" gw)" "$cd" "$(other "$1" oct)" "$(other "$1" be)" \
+    "$fe" "$(other "$1" up)" "$PWD/testdata/antrea-seed/worker1.flows"
 }
 
 run() { # MODE REP [SOAK_MINUTES]

@@ -36,20 +36,11 @@ FE=be:2c:bf:e4:ec:c5; DNS=f2:82:cc:96:da:bd; GW=4e:99:08:c1:53:be
   --spec "udp,dl_src=$DNS,dl_dst=$GW,nw_src=10.222.1.2,nw_dst=10.222.1.48,nw_ttl=64,tp_src=53,tp_dst=1024"
 # net_pcap's infinite_rx keeps the whole capture in mbufs: size the pool for both files.
 MBUFS=$(( 2 * FLOWS + 65536 ))
-cat > "$D/bridge.yaml" <<YAML
-bridge: br-int
-mbufs: $MBUFS
-ports:
-  - {name: antrea-tun0, ofport: 1, type: geneve, options: {remote_ip: flow, key: flow}}
-  - {name: antrea-gw0, ofport: 2, devargs: "net_null_gw,no-rx=1"}
-  - {name: coredns--3e3abf, ofport: 3, devargs: "net_pcap_dns,rx_pcap=$D/dns.pcap,infinite_rx=1"}
-  - {name: antrea-o-830766, ofport: 4, devargs: "net_null_o,no-rx=1"}
-  - {name: backend1-bab86f, ofport: 48, devargs: "net_null_b,no-rx=1"}
-  - {name: frontend-a3ba2f, ofport: 49, devargs: "net_pcap_fe,rx_pcap=$D/fe.pcap,infinite_rx=1"}
-  - {name: uplink, ofport: 7, devargs: "net_null_u,no-rx=1", uplink: {ip: 10.79.1.201/24}}
-tlv_map: ["{class=0x104,type=0x80,len=4}->tun_metadata0"]
-flows: $PWD/testdata/antrea-seed/worker1.flows
-YAML
+# shellcheck source=perf/worker1-bridge.sh
+. perf/worker1-bridge.sh
+worker1_bridge "mbufs: $MBUFS" "net_null_gw,no-rx=1" "net_pcap_dns,rx_pcap=$D/dns.pcap,infinite_rx=1" \
+  "net_null_o,no-rx=1" "net_null_b,no-rx=1" "net_pcap_fe,rx_pcap=$D/fe.pcap,infinite_rx=1" \
+  "net_null_u,no-rx=1" "$PWD/testdata/antrea-seed/worker1.flows" >"$D/bridge.yaml"
 if [ "$HUGE" = 1 ]; then MEM="--in-memory"; else MEM="--no-huge -m 1024"; fi
 # shellcheck disable=SC2086
 "$BRISK" run --bridge "$D/bridge.yaml" --socket "$D/sock" --stats-interval 0 -- \

@@ -35,6 +35,8 @@
 # openvswitch-switch-dpdk (installed when missing), python3-matplotlib for the plot.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=perf/worker1-bridge.sh
+. perf/worker1-bridge.sh
 ROOT=$PWD
 FLOWS="1 1000 50000 1000000"
 SIZES="64 512 1518"
@@ -193,21 +195,10 @@ before_cycles() { brisk_cycles; }
 before_stop() { brisk_stop; }
 brisk_start() {
   local bin=${1:-$BRISK}
-  cat >"$D/bridge.yaml" <<YAML
-bridge: br-int
-workers: [1]
-conntrack_max: 4000000
-ports:
-  - {name: antrea-tun0, ofport: 1, type: geneve, options: {remote_ip: flow, key: flow}}
-  - {name: antrea-gw0, ofport: 2, devargs: "net_null_gw,no-rx=1"}
-  - {name: coredns--3e3abf, ofport: 3, devargs: "$(brisk_dev "$DNS_DEV" dns)"}
-  - {name: antrea-o-830766, ofport: 4, devargs: "net_null_o,no-rx=1"}
-  - {name: backend1-bab86f, ofport: 48, devargs: "$(brisk_dev "$BE_DEV" b)"}
-  - {name: frontend-a3ba2f, ofport: 49, devargs: "net_vhost0,iface=$FE_SOCK,client=1,queues=1"}
-  - {name: uplink, ofport: 7, devargs: "net_null_u,no-rx=1", uplink: {ip: 10.79.1.201/24}}
-tlv_map: ["{class=0x104,type=0x80,len=4}->tun_metadata0"]
-flows: $FLOWS_FILE
-YAML
+  worker1_bridge $'workers: [1]\nconntrack_max: 4000000' "net_null_gw,no-rx=1" \
+    "$(brisk_dev "$DNS_DEV" dns)" "net_null_o,no-rx=1" "$(brisk_dev "$BE_DEV" b)" \
+    "net_vhost0,iface=$FE_SOCK,client=1,queues=1" "net_null_u,no-rx=1" "$FLOWS_FILE" \
+    >"$D/bridge.yaml"
   local groups=()
   [ -n "$GROUPS_FILE" ] && groups=(--groups "$GROUPS_FILE")
   # shellcheck disable=SC2086

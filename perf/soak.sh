@@ -41,21 +41,12 @@ trap cleanup EXIT
 MEM=(--single-file-segments --no-pci --no-telemetry --log-level=warning)
 if [ "$HUGE" = 0 ]; then MEM+=(--no-huge); fi
 
-cat >"$D/bridge.yaml" <<YAML
-bridge: br-int
-workers: [1]
-conntrack_max: 4000000
-ports:
-  - {name: antrea-tun0, ofport: 1, type: geneve, options: {remote_ip: flow, key: flow}}
-  - {name: antrea-gw0, ofport: 2, devargs: "net_null_gw,no-rx=1"}
-  - {name: coredns--3e3abf, ofport: 3, devargs: "net_null_d,no-rx=1"}
-  - {name: antrea-o-830766, ofport: 4, devargs: "net_null_o,no-rx=1"}
-  - {name: backend1-bab86f, ofport: 48, devargs: "net_vhost1,iface=$D/be.sock,client=1,queues=1"}
-  - {name: frontend-a3ba2f, ofport: 49, devargs: "net_vhost0,iface=$D/fe.sock,client=1,queues=1"}
-  - {name: uplink, ofport: 7, devargs: "net_null_u,no-rx=1", uplink: {ip: 10.79.1.201/24}}
-tlv_map: ["{class=0x104,type=0x80,len=4}->tun_metadata0"]
-flows: $PWD/testdata/antrea-seed/worker1.flows
-YAML
+# shellcheck source=perf/worker1-bridge.sh
+. perf/worker1-bridge.sh
+worker1_bridge $'workers: [1]\nconntrack_max: 4000000' "net_null_gw,no-rx=1" "net_null_d,no-rx=1" \
+  "net_null_o,no-rx=1" "net_vhost1,iface=$D/be.sock,client=1,queues=1" \
+  "net_vhost0,iface=$D/fe.sock,client=1,queues=1" "net_null_u,no-rx=1" \
+  "$PWD/testdata/antrea-seed/worker1.flows" >"$D/bridge.yaml"
 
 SECS=$((MINUTES * 60))
 "$GEN" run --preset antrea-tcp --flows "$FLOWS" --size 128 --duration "$SECS" --warmup 2 \
