@@ -832,14 +832,15 @@ fn arp_reply<F: Frame>(pkt: &mut PktMut<'_, F>, mac: u64) -> bool {
 /// a commit was refused because the table is full.
 fn run_ct<F: Frame>(pkt: &mut PktMut<'_, F>, ct: &DpCt, env: &ExecEnv<'_>) -> bool {
     use crate::conntrack::{CtCommand, CtPacket};
-    let key = *pkt.key;
+    // A borrow, not a copy of the 320-byte key (ct runs twice per packet in Antrea).
+    let key = &*pkt.key;
     let lay = *pkt.layout;
-    let ty = fget!(EthType, &key) as u16;
+    let ty = fget!(EthType, key) as u16;
     let l3_bad = lay.err & packet::parse_err::L3_BAD != 0;
     let (src, dst) = if ty == eth_type::IPV6 {
-        (fget!(Ipv6Src, &key), fget!(Ipv6Dst, &key))
+        (fget!(Ipv6Src, key), fget!(Ipv6Dst, key))
     } else {
-        (fget!(NwSrc, &key), fget!(NwDst, &key))
+        (fget!(NwSrc, key), fget!(NwDst, key))
     };
     let data = pkt.frame.data();
     let l4s = usize::from(lay.l4).min(data.len());
@@ -848,13 +849,13 @@ fn run_ct<F: Frame>(pkt: &mut PktMut<'_, F>, ct: &DpCt, env: &ExecEnv<'_>) -> bo
         eth_type: if l3_bad { 0 } else { ty },
         src,
         dst,
-        proto: fget!(NwProto, &key) as u8,
-        src_port: fget!(TpSrc, &key) as u16,
-        dst_port: fget!(TpDst, &key) as u16,
-        tcp_flags: fget!(TcpFlags, &key) as u16,
+        proto: fget!(NwProto, key) as u8,
+        src_port: fget!(TpSrc, key) as u16,
+        dst_port: fget!(TpDst, key) as u16,
+        tcp_flags: fget!(TcpFlags, key) as u16,
         l4: if lay.l4 == 0 { &[] } else { &data[l4s..l4e] },
         l4_len: usize::from(lay.l4_len),
-        is_fragment: (fget!(NwFrag, &key) as u8) & nw_frag::ANY != 0,
+        is_fragment: (fget!(NwFrag, key) as u8) & nw_frag::ANY != 0,
     };
     let cmd = CtCommand {
         zone: ct.zone,

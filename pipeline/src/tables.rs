@@ -5,7 +5,7 @@
 //! the new ones, never a mix. Rules are shared between versions through `Arc`, so a rule that
 //! survives a change keeps its counters.
 
-use crate::classifier::{Classifier, ConjClause, LookupResult};
+use crate::classifier::{hash_finish, hash_word, Classifier, ConjClause, LookupResult};
 use crate::field::Field;
 use crate::flow::{eth_type, ip_proto, Flow};
 use crate::ofctl::{Action, FlowEntry, GroupEntry, Match, Selection};
@@ -132,12 +132,6 @@ pub struct Group {
     pub bucket_stats: Box<[RuleStats]>,
 }
 
-/// Mixes one 64-bit word into a running hash (a multiply-xorshift round).
-fn mix(h: u64, v: u64) -> u64 {
-    let x = (h ^ v).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    x ^ (x >> 29)
-}
-
 /// The fields a select group's hash reads for `key` (only those present in the packet), so
 /// translation can un-wildcard exactly them.
 pub fn selection_fields(sel: &Selection, key: &Flow) -> Vec<Field> {
@@ -187,12 +181,12 @@ impl Group {
     /// alike.
     pub fn hash(&self, key: &Flow, fields: &[Field]) -> u64 {
         let e = &self.entry;
-        let mut h = mix(0x5bd1_e995, e.selection_param);
+        let mut h = hash_word(0x5bd1_e995, e.selection_param);
         match e.selection {
             Selection::Hash(_) => {
                 for f in fields {
                     let v = f.get(key);
-                    h = mix(mix(h, v as u64), (v >> 64) as u64);
+                    h = hash_word(hash_word(h, v as u64), (v >> 64) as u64);
                 }
             }
             Selection::Default | Selection::DpHash => {
@@ -210,11 +204,14 @@ impl Group {
                         F::TpDst => pair(F::TpSrc, F::TpDst),
                         f => (f.get(key), 0),
                     };
-                    h = mix(mix(mix(h, v.0 as u64), (v.0 >> 64) as u64), v.1 as u64);
+                    h = hash_word(
+                        hash_word(hash_word(h, v.0 as u64), (v.0 >> 64) as u64),
+                        v.1 as u64,
+                    );
                 }
             }
         }
-        mix(h, 0x2545_f491_4f6c_dd1d)
+        hash_finish(hash_word(h, 0x2545_f491_4f6c_dd1d))
     }
 
     /// The bucket a select group runs for hash `h`: weighted rendezvous hashing (each
@@ -227,7 +224,7 @@ impl Group {
             if b.weight == 0 {
                 continue;
             }
-            let r = mix(mix(h, u64::from(b.id) + 1), 0x94d0_49bb_1331_11eb);
+            let r = hash_finish(hash_word(h, u64::from(b.id) + 1));
             let u = ((r >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
             let score = f64::from(b.weight) / -u.ln();
             if best.is_none_or(|(s, _)| score > s) {

@@ -454,10 +454,12 @@ impl Ctx<'_> {
                 let h = g.hash(&self.flow, &fields);
                 match g.select(h) {
                     Some(i) => {
-                        self.note(format!(
-                            "group {id} (select): hash {h:#018x} chose bucket {}",
-                            e.buckets[i].id
-                        ));
+                        if self.trace.is_some() {
+                            self.note(format!(
+                                "group {id} (select): hash {h:#018x} chose bucket {}",
+                                e.buckets[i].id
+                            ));
+                        }
                         self.run_bucket(&g, i, last);
                     }
                     None => self.note(format!("group {id} (select): no bucket has weight")),

@@ -277,6 +277,8 @@ fn dispatch(shared: &Shared, args: &[&str], input: Option<&str>, version: &str) 
             let mut next = *t;
             next.add(&spec.join("")).map_err(|e| e.to_string())?;
             *t = next;
+            // Workers reread the map when the underlay generation moves.
+            shared.underlay_gen.fetch_add(1, Ordering::AcqRel);
             Ok(String::new())
         }
         ["dump-tlv-map"] => Ok(shared.tlv.read().to_string()),

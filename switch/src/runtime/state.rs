@@ -229,7 +229,8 @@ pub struct Shared {
     pub ports_gen: AtomicU64,
     /// Underlay.
     pub underlay: Mutex<Underlay>,
-    /// Bumped when routes or neighbours change (invalidates workers' encap caches).
+    /// Bumped when routes, neighbours or the TLV map change (invalidates workers' encap
+    /// caches and their copy of the map).
     pub underlay_gen: AtomicU64,
     /// TLV map.
     pub tlv: RwLock<TlvMap>,

@@ -7,12 +7,12 @@ use super::state::{
 };
 use crate::cpu::cycles as rdtsc;
 use crate::pkt::{Pkt, PktBatch, PktPool};
+use hashbrown::HashMap;
 use pipeline::dpaction::{DropReason, Sink, TunnelMeta};
 use pipeline::fastpath::{key_hash, FastPath, FastPathConfig};
 use pipeline::flow::Flow;
-use pipeline::geneve::{self, EncapDrop, PushParams};
+use pipeline::geneve::{self, EncapDrop, PushParams, TlvMap};
 use pipeline::underlay::{arp_input, arp_request, ArpIn, Resolve};
-use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -31,8 +31,10 @@ struct TxSink<'a> {
     /// Frames and inner bytes encapsulated since the last flush (the tunnel port's tx).
     tunnel_tx: (u64, u64),
     txq: u16,
-    /// Encapsulation parameters by tunnel destination, valid for `encap_gen`.
+    /// Encapsulation parameters by tunnel destination, and the TLV map, valid for
+    /// `encap_gen` (read once per change, not once per packet).
     encap: HashMap<u32, PushParams>,
+    tlv: TlvMap,
     encap_gen: u64,
     tx_batches: u64,
     tx_packets: u64,
@@ -50,6 +52,7 @@ impl<'a> TxSink<'a> {
             tunnel_tx: (0, 0),
             txq,
             encap: HashMap::new(),
+            tlv: TlvMap::default(),
             encap_gen: u64::MAX,
             tx_batches: 0,
             tx_packets: 0,
@@ -109,17 +112,24 @@ impl<'a> TxSink<'a> {
         }
     }
 
+    /// Forgets cached encapsulation parameters and rereads the TLV map when routes,
+    /// neighbours or the map changed (one atomic load when they did not).
+    fn underlay_fresh(&mut self) {
+        let gen = self.shared.underlay_gen.load(Ordering::Acquire);
+        if gen != self.encap_gen {
+            self.encap.clear();
+            self.tlv = *self.shared.tlv.read();
+            self.encap_gen = gen;
+        }
+    }
+
     fn params_for(
         &mut self,
         meta: &TunnelMeta,
         m: Pkt,
         inner_hash: u32,
     ) -> Option<(PushParams, Pkt)> {
-        let gen = self.shared.underlay_gen.load(Ordering::Acquire);
-        if gen != self.encap_gen {
-            self.encap.clear();
-            self.encap_gen = gen;
-        }
+        self.underlay_fresh();
         if let Some(p) = self.encap.get(&meta.dst) {
             return Some((*p, m));
         }
@@ -190,9 +200,8 @@ impl<'a> TxSink<'a> {
             } => usize::from(*mtu),
             _ => 1500,
         };
-        let tlv = *self.shared.tlv.read();
         let inner = m.len() as u64;
-        match geneve::push(&mut m, meta, &tlv, &params, inner_hash, mtu) {
+        match geneve::push(&mut m, meta, &self.tlv, &params, inner_hash, mtu) {
             Ok(_) => {
                 self.tunnel_tx.0 += 1;
                 self.tunnel_tx.1 += inner;
@@ -314,6 +323,15 @@ pub fn run(shared: Arc<Shared>, wid: usize, cfg: FastPathConfig) -> i32 {
                 _ => None,
             };
             let tunnel_ofport = ports.tunnel.map(|t| ports.list[t].ofport);
+            // Per burst, not per packet: the tunnel's UDP port and the TLV map.
+            let dport = match ports.tunnel.map(|t| &ports.list[t].kind) {
+                Some(RtKind::Geneve(t)) => t.dst_port,
+                _ => geneve::GENEVE_PORT,
+            };
+            if uplink.is_some() {
+                sink.underlay_fresh();
+            }
+            let tlv = sink.tlv;
             let mut bytes = 0u64;
             let mut decapped = (0u64, 0u64);
             for mut m in rx.drain() {
@@ -322,12 +340,7 @@ pub fn run(shared: Arc<Shared>, wid: usize, cfg: FastPathConfig) -> i32 {
                     continue;
                 }
                 if let (Some(((ip, _, _), mac)), Some(tport)) = (uplink, tunnel_ofport) {
-                    let dport = match ports.tunnel.map(|t| &ports.list[t].kind) {
-                        Some(RtKind::Geneve(t)) => t.dst_port,
-                        _ => geneve::GENEVE_PORT,
-                    };
                     if geneve::is_geneve_for(m.data(), ip, dport) {
-                        let tlv = *shared.tlv.read();
                         match geneve::pop(&mut m, &tlv) {
                             Ok(meta) => {
                                 decapped.0 += 1;
