@@ -421,9 +421,11 @@ fn dispatch(shared: &Shared, args: &[&str], input: Option<&str>, version: &str) 
             }
             Ok(out)
         }
-        ["port", "add", name, ofport, devargs] => super::port_add(shared, name, ofport, devargs),
-        ["port", "del", name] => super::port_del(shared, name),
-        ["reload", file] => super::reload(shared, file, need_input(input, "reload")?),
+        ["port", "add", name, ofport, devargs] => {
+            super::ports::port_add(shared, name, ofport, devargs)
+        }
+        ["port", "del", name] => super::ports::port_del(shared, name),
+        ["reload", file] => super::reload::reload(shared, file, need_input(input, "reload")?),
         ["drop-stats"] => Ok(drop_stats(shared)),
         ["mempool"] => {
             let mut out = String::new();

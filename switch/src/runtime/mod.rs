@@ -3,30 +3,33 @@
 
 mod control;
 mod metrics;
+mod ports;
+mod reload;
+mod server;
 mod state;
 mod worker;
 
 pub use control::{Reply, Request, COMMANDS};
+pub use server::ctl;
 pub use state::{Device, PortCounters, RtKind, RtPort, RtPorts, Shared, WorkerStats};
 
 #[cfg(feature = "dpdk")]
 use crate::dpdk::{
-    launch_on_lcore, lcores, main_lcore, register_thread, wait_lcore, DpdkError, Eal, EthPort,
-    PortConf,
+    launch_on_lcore, lcores, main_lcore, register_thread, wait_lcore, DpdkError, Eal,
 };
-use crate::kernel::{AfPacketPort, KernelPortError, TapPort};
+use crate::kernel::KernelPortError;
 use crate::pkt::{Pkt, PktBatch, Pools};
-use conf::bridge::{BridgeConfig, PortSpec, PortType};
+use conf::bridge::{BridgeConfig, PortType};
 use parking_lot::{Mutex, RwLock};
-use pipeline::bridge::{Bridge, LoadError, PortInfo, PortKind, TunnelPort};
+use pipeline::bridge::{Bridge, LoadError};
 use pipeline::conntrack::ConntrackConfig;
 use pipeline::fastpath::FastPathConfig;
 use pipeline::geneve::TlvMap;
 use pipeline::underlay::{arp_request, NeighConfig, NeighTable, RouteTable};
 use state::{Underlay, WorkerShared};
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::net::{UnixListener, UnixStream};
+use std::os::unix::net::UnixListener;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -92,403 +95,9 @@ pub struct RunSummary {
     pub leaked_mbufs: u32,
 }
 
-fn mac_u64(m: [u8; 6]) -> u64 {
-    m.iter().fold(0u64, |a, &b| (a << 8) | u64::from(b))
-}
-
-fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> RuntimeError {
+pub(super) fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> RuntimeError {
     let what = what.into();
     move |err| RuntimeError::Io { what, err }
-}
-
-fn tunnel_port(p: &conf::bridge::PortConfig) -> Result<TunnelPort, RuntimeError> {
-    let o = p.options.clone().unwrap_or_default();
-    let bad = |w: &str| RuntimeError::Config(format!("port {}: bad {w}", p.name));
-    Ok(TunnelPort {
-        remote_ip: match o.remote_ip.as_deref() {
-            None | Some("flow") => None,
-            Some(ip) => Some(u32::from(
-                ip.parse::<std::net::Ipv4Addr>()
-                    .map_err(|_| bad("remote_ip"))?,
-            )),
-        },
-        local_ip: o.local_ip.map(u32::from),
-        key: match o.key.as_deref() {
-            None | Some("flow") => None,
-            Some(k) => Some(pipeline::ofctl::value_int(k).ok_or_else(|| bad("key"))? as u64),
-        },
-        csum: o.csum,
-        dst_port: o.dst_port.unwrap_or(pipeline::geneve::GENEVE_PORT),
-    })
-}
-
-/// Builds one runtime port from its configuration (creating and starting the device).
-fn make_port(
-    p: &conf::bridge::PortConfig,
-    pools: &Pools,
-    txq: u16,
-) -> Result<(RtPort, PortInfo), RuntimeError> {
-    let proxy = p.proxy_arp.as_deref().and_then(pipeline::ofctl::parse_mac);
-    match p.kind {
-        PortType::Geneve => {
-            let t = tunnel_port(p)?;
-            let desc = format!(
-                "remote_ip={}, key={}, dst_port={}, csum={}",
-                t.remote_ip
-                    .map_or("flow".into(), |ip| std::net::Ipv4Addr::from(ip).to_string()),
-                t.key.map_or("flow".into(), |k| k.to_string()),
-                t.dst_port,
-                t.csum
-            );
-            Ok((
-                RtPort {
-                    ofport: p.ofport,
-                    name: p.name.clone(),
-                    kind: RtKind::Geneve(t.clone()),
-                    counters: Arc::default(),
-                    desc,
-                },
-                PortInfo {
-                    proxy_arp: proxy,
-                    flood: p.flood.unwrap_or(true),
-                    ..PortInfo::new(p.ofport, &p.name, PortKind::Tunnel(t))
-                },
-            ))
-        }
-        PortType::Dpdk => {
-            let devargs = p
-                .devargs
-                .as_deref()
-                .ok_or_else(|| RuntimeError::Config(format!("port {} needs devargs", p.name)))?;
-            let spec = PortSpec::parse(devargs);
-            #[cfg(not(feature = "dpdk"))]
-            let spec = spec.kernel_equivalent().ok_or_else(|| {
-                RuntimeError::Config(format!(
-                    "port {}: {devargs:?} is a DPDK device and this brisk was built without DPDK (the `dpdk` cargo feature); use afpacket:IFACE or tap:IFACE",
-                    p.name
-                ))
-            })?;
-            let (dev, rxq, mac) = match spec {
-                PortSpec::AfPacket(i) => {
-                    let a = AfPacketPort::open(i, p.rx_queues.unwrap_or(1), txq)?;
-                    let mac = mac_u64(a.netdev().mac());
-                    let rxq = a.rx_queues();
-                    (Device::AfPacket(a), rxq, mac)
-                }
-                PortSpec::Tap(i) => {
-                    let t = TapPort::open(i)?;
-                    let mac = mac_u64(t.netdev().mac());
-                    (Device::Tap(t), 1, mac)
-                }
-                #[cfg(feature = "dpdk")]
-                PortSpec::Dpdk(d) => dpdk_port(p, d, pools, txq)?,
-                #[cfg(not(feature = "dpdk"))]
-                PortSpec::Dpdk(_) => {
-                    let _ = pools;
-                    unreachable!("mapped to a kernel port above")
-                }
-            };
-
-            let uplink = match &p.uplink {
-                Some(u) => {
-                    let (ip, len) = u.ip.split_once('/').ok_or_else(|| {
-                        RuntimeError::Config(format!("port {}: uplink ip needs /prefix", p.name))
-                    })?;
-                    let ip: std::net::Ipv4Addr = ip.parse().map_err(|_| {
-                        RuntimeError::Config(format!("port {}: bad uplink ip", p.name))
-                    })?;
-                    Some((
-                        u32::from(ip),
-                        len.parse().unwrap_or(24),
-                        u.mtu.unwrap_or(1500),
-                    ))
-                }
-                None => None,
-            };
-            Ok((
-                RtPort {
-                    ofport: p.ofport,
-                    name: p.name.clone(),
-                    kind: RtKind::Device {
-                        dev,
-                        rxq,
-                        mac,
-                        uplink,
-                    },
-                    counters: Arc::default(),
-                    desc: devargs.to_string(),
-                },
-                PortInfo {
-                    proxy_arp: proxy,
-                    flood: p.flood.unwrap_or(true),
-                    ..PortInfo::new(p.ofport, &p.name, PortKind::Normal)
-                },
-            ))
-        }
-    }
-}
-
-/// Creates and starts a DPDK ethdev: (device, receive queues, MAC).
-#[cfg(feature = "dpdk")]
-fn dpdk_port(
-    p: &conf::bridge::PortConfig,
-    devargs: &str,
-    pools: &Pools,
-    txq: u16,
-) -> Result<(Device, u16, u64), RuntimeError> {
-    let mut eth = EthPort::from_devargs(devargs)?;
-    let rxq = p.rx_queues.unwrap_or(1).max(1);
-    let (max_rx, max_tx) = eth.max_queues()?;
-    let mut conf = PortConf {
-        rx_queues: rxq.min(max_rx.max(1)),
-        tx_queues: txq.min(max_tx.max(1)),
-        ..PortConf::default()
-    };
-    // The TAP PMD needs as many receive queues as transmit queues; the kernel spreads
-    // packets over them, so every one is polled.
-    if eth.driver_name()? == "net_tap" {
-        let n = conf
-            .rx_queues
-            .max(conf.tx_queues)
-            .min(max_rx.max(1))
-            .min(max_tx.max(1));
-        conf.rx_queues = n;
-        conf.tx_queues = n;
-    }
-    // Receive buffers from the pool of the device's NUMA socket (the main lcore's when no
-    // worker runs there, or the device does not say).
-    let socket = eth.socket();
-    let pool = pools.get(pools.index_for(socket));
-    eth.configure_and_start(&conf, pool)?;
-    let mac = mac_u64(eth.mac());
-    Ok((Device::Eth(eth), conf.rx_queues, mac))
-}
-
-/// `brisk ctl port add NAME OFPORT DEVARGS`.
-pub(crate) fn port_add(
-    shared: &Shared,
-    name: &str,
-    ofport: &str,
-    devargs: &str,
-) -> Result<String, String> {
-    let ofport: u32 = ofport
-        .parse()
-        .map_err(|_| format!("bad port number {ofport}"))?;
-    let cfg = conf::bridge::PortConfig {
-        name: name.to_string(),
-        ofport,
-        kind: PortType::Dpdk,
-        devargs: Some(devargs.to_string()),
-        rx_queues: None,
-        proxy_arp: None,
-        flood: None,
-        options: None,
-        uplink: None,
-    };
-    let cur = shared.ports();
-    if cur.index_of(ofport).is_some() || cur.list.iter().any(|p| p.name == name) {
-        return Err(format!("port {name} ({ofport}) already exists"));
-    }
-    let (rt, info) = make_port(&cfg, &shared.pools, shared.workers.len() as u16 + 1)
-        .map_err(|e| e.to_string())?;
-    shared.bridge.add_port(info).map_err(|e| e.to_string())?;
-    let mut list = cur.list.clone();
-    list.push(Arc::new(rt));
-    shared.set_ports(RtPorts {
-        list,
-        uplink: cur.uplink,
-        tunnel: cur.tunnel,
-    });
-    Ok(format!("port {name} added as {ofport}\n"))
-}
-
-/// `brisk ctl reload FILE`: makes the switch what a node description now says. New pod
-/// ports are started, the generated flows replace the tables atomically (flows that stay
-/// keep their counters, conntrack is untouched, so other pods' connections carry on), then
-/// ports no longer described are stopped. A pod whose devargs or number changed is
-/// restarted. The gateway, tunnel and uplink must stay as they are (that needs a restart).
-pub(crate) fn reload(shared: &Shared, file: &str, text: &str) -> Result<String, String> {
-    let node = conf::node::NodeConfig::parse(text, file).map_err(|e| e.to_string())?;
-    let want = node.bridge_config(file).map_err(|e| e.to_string())?;
-    let cur = shared.ports();
-    for p in want
-        .ports
-        .iter()
-        .filter(|p| p.kind == PortType::Geneve || p.uplink.is_some() || p.name == node.gateway.name)
-    {
-        let same = cur
-            .list
-            .iter()
-            .any(|r| r.name == p.name && r.ofport == p.ofport);
-        if !same {
-            return Err(format!(
-                "{file}: port {} ({}) is not running as described; the gateway, tunnel and uplink change only with a restart",
-                p.name, p.ofport
-            ));
-        }
-    }
-    let pods: Vec<&conf::bridge::PortConfig> = want
-        .ports
-        .iter()
-        .filter(|p| node.pods.iter().any(|q| q.name == p.name))
-        .collect();
-    drop(cur);
-    let mut added = Vec::new();
-    let mut restarted = Vec::new();
-    for p in &pods {
-        let devargs = p.devargs.clone().unwrap_or_default();
-        let cur = shared.ports();
-        let existing = cur.list.iter().find(|r| r.name == p.name).cloned();
-        drop(cur);
-        match existing {
-            Some(r) if r.ofport == p.ofport && r.desc == devargs => {}
-            Some(_) => {
-                port_del(shared, &p.name)?;
-                port_add(shared, &p.name, &p.ofport.to_string(), &devargs)?;
-                restarted.push(p.name.clone());
-            }
-            None => {
-                port_add(shared, &p.name, &p.ofport.to_string(), &devargs)?;
-                added.push(p.name.clone());
-            }
-        }
-    }
-    let generated = conf::antrea::generate(&node);
-    let ports = shared.bridge.ports();
-    let (flows, errs) = pipeline::ofctl::parse_flow_file(
-        &generated.text(),
-        pipeline::ofctl::Mode::Add,
-        ports.names(),
-    );
-    let (groups, gerrs) =
-        pipeline::ofctl::parse_group_file(&generated.groups_text(), ports.names());
-    drop(ports);
-    if let Some(e) = errs.first() {
-        return Err(format!(
-            "{file}: a generated flow does not load (a brisk bug): {e}"
-        ));
-    }
-    if let Some(e) = gerrs.first() {
-        return Err(format!(
-            "{file}: a generated group does not load (a brisk bug): {e}"
-        ));
-    }
-    let flows: Vec<_> = flows.into_iter().map(|(_, f)| f).collect();
-    let groups: Vec<_> = groups.into_iter().map(|(_, g)| g).collect();
-    let (gs, st) = shared
-        .bridge
-        .replace_groups_and_flows(&groups, &flows, shared.now_ms())
-        .map_err(|e| e.to_string())?;
-    let keep: Vec<String> = want.ports.iter().map(|p| p.name.clone()).collect();
-    let cur = shared.ports();
-    let gone: Vec<String> = cur
-        .list
-        .iter()
-        .map(|r| r.name.clone())
-        .filter(|n| !keep.contains(n))
-        .collect();
-    drop(cur);
-    for n in &gone {
-        port_del(shared, n)?;
-    }
-    Ok(format!(
-        "node {}: ports added {:?}, removed {:?}, restarted {:?}; flows {} added, {} modified, {} deleted, {} unchanged; groups {} added, {} modified, {} deleted, {} unchanged\n",
-        node.node, added, gone, restarted, st.added, st.modified, st.deleted, st.unchanged,
-        gs.added, gs.modified, gs.deleted, gs.unchanged
-    ))
-}
-
-/// `brisk ctl port del NAME`: stops polling it on every worker, then closes it.
-pub(crate) fn port_del(shared: &Shared, name: &str) -> Result<String, String> {
-    let cur = shared.ports();
-    let idx = cur
-        .list
-        .iter()
-        .position(|p| p.name == name)
-        .ok_or_else(|| format!("no port {name}"))?;
-    if Some(idx) == cur.uplink || Some(idx) == cur.tunnel {
-        return Err(format!(
-            "port {name} carries the tunnel and cannot be removed"
-        ));
-    }
-    let mut list = cur.list.clone();
-    let gone = list.remove(idx);
-    let fix = |i: Option<usize>| i.map(|i| if i > idx { i - 1 } else { i });
-    let next = RtPorts {
-        list,
-        uplink: fix(cur.uplink),
-        tunnel: fix(cur.tunnel),
-    };
-    drop(cur);
-    shared.set_ports(next);
-    let gen = shared.ports_gen.load(Ordering::Acquire);
-    let deadline = Instant::now() + Duration::from_secs(2);
-    while shared
-        .workers
-        .iter()
-        .any(|w| w.ports_gen.load(Ordering::Acquire) < gen)
-    {
-        if Instant::now() > deadline {
-            return Err("workers did not release the port in time".into());
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    shared
-        .bridge
-        .del_port(name, shared.now_ms())
-        .map_err(|e| e.to_string())?;
-    // Last reference: stop and close the device (its driver returns queued mbufs).
-    drop(gone);
-    Ok(format!("port {name} removed\n"))
-}
-
-fn serve_control(listener: &UnixListener, shared: &Shared, version: &str) {
-    loop {
-        match listener.accept() {
-            Ok((stream, _)) => handle_conn(stream, shared, version),
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
-            Err(_) => return,
-        }
-    }
-}
-
-fn handle_conn(stream: UnixStream, shared: &Shared, version: &str) {
-    let _ = stream.set_nonblocking(false);
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-    let mut reader = BufReader::new(match stream.try_clone() {
-        Ok(s) => s,
-        Err(_) => return,
-    });
-    let mut line = String::new();
-    if reader.read_line(&mut line).is_err() {
-        return;
-    }
-    let reply = match serde_json::from_str::<Request>(&line) {
-        Ok(req) => control::handle(shared, &req, version),
-        Err(e) => Reply {
-            status: 2,
-            output: format!("bad request: {e}"),
-        },
-    };
-    let mut w = stream;
-    let _ = writeln!(w, "{}", serde_json::to_string(&reply).unwrap_or_default());
-}
-
-/// Sends a command to a running switch.
-pub fn ctl(socket: &std::path::Path, req: &Request) -> Result<Reply, RuntimeError> {
-    let mut s = UnixStream::connect(socket).map_err(io(format!(
-        "connecting to {} (is brisk running?)",
-        socket.display()
-    )))?;
-    s.set_read_timeout(Some(Duration::from_secs(30)))
-        .map_err(io("socket"))?;
-    let text = serde_json::to_string(req).map_err(|e| RuntimeError::Config(e.to_string()))?;
-    writeln!(s, "{text}").map_err(io("sending the request"))?;
-    let mut line = String::new();
-    BufReader::new(s)
-        .read_line(&mut line)
-        .map_err(io("reading the reply"))?;
-    serde_json::from_str(&line).map_err(|e| RuntimeError::Config(format!("bad reply: {e}")))
 }
 
 /// Runs the switch until SIGINT/SIGTERM or the duration; frees everything and reports.
@@ -541,7 +150,7 @@ pub fn run(opts: RunOptions, out: &mut dyn Write) -> Result<RunSummary, RuntimeE
     let mut list = Vec::new();
     let (mut uplink, mut tunnel) = (None, None);
     for p in &cfg.ports {
-        let (rt, info) = make_port(p, &pools, txq)?;
+        let (rt, info) = ports::make_port(p, &pools, txq)?;
         if p.uplink.is_some() {
             uplink = Some(list.len());
         }
@@ -681,7 +290,7 @@ pub fn run(opts: RunOptions, out: &mut dyn Write) -> Result<RunSummary, RuntimeE
     let mut next_stats = Instant::now() + Duration::from_secs(opts.stats_interval.max(1));
     let mut next_ct = Instant::now();
     while !crate::signal::stop_requested() && opts.duration.is_none_or(|d| started.elapsed() < d) {
-        serve_control(&listener, &shared, &opts.version);
+        server::serve_control(&listener, &shared, &opts.version);
         if let Some(m) = &metrics {
             m.serve(&shared);
         }
