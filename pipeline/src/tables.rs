@@ -9,7 +9,7 @@ use crate::classifier::{hash_finish, hash_word, Classifier, ConjClause, LookupRe
 use crate::field::Field;
 use crate::flow::{eth_type, ip_proto, Flow};
 use crate::ofctl::{Action, FlowEntry, GroupEntry, Match, Selection};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -326,6 +326,14 @@ pub enum FlowModError {
         /// Configured limit.
         limit: usize,
     },
+    /// A group whose buckets lead back to itself (OpenFlow's `OFPGMFC_LOOP`).
+    #[error("group {group}: refused, its buckets lead back to it ({}) (OFPGMFC_LOOP)", chain.iter().map(|g| format!("group {g}")).collect::<Vec<_>>().join(" -> "))]
+    GroupLoop {
+        /// The group added or modified.
+        group: u32,
+        /// The chain of group actions from it back to itself.
+        chain: Vec<u32>,
+    },
     /// `goto_table` to a table that is not later than the current one.
     #[error("table {table}: goto_table:{target} must go to a later table")]
     BadGoto {
@@ -504,6 +512,14 @@ impl OfTables {
                 },
             }
         }
+        let changed: Vec<u32> = mods
+            .iter()
+            .filter_map(|m| match m {
+                GroupMod::Add(e) | GroupMod::Modify { entry: e, .. } => Some(e.id),
+                GroupMod::Delete(_) => None,
+            })
+            .collect();
+        check_group_loops(&groups, &changed)?;
         next.groups = Arc::new(groups);
         for id in gone {
             next.delete_group_users(id);
@@ -564,6 +580,8 @@ impl OfTables {
             .keys()
             .filter(|k| !next_groups.contains_key(k))
             .count();
+        let all: Vec<u32> = next_groups.keys().copied().collect();
+        check_group_loops(&next_groups, &all)?;
         let mut base = self.clone();
         base.groups = Arc::new(next_groups);
         let (mut next, fsum) = base.replace_all(flows, now_ms)?;
@@ -883,4 +901,63 @@ mod tests {
         assert!(t2.table(1).is_none());
         assert_eq!(t2.n_flows(), 3);
     }
+}
+
+/// The groups a group's buckets chain to (`group:N` actions).
+fn chained_groups(g: &Group) -> impl Iterator<Item = u32> + '_ {
+    g.entry.buckets.iter().flat_map(|b| {
+        b.actions.iter().filter_map(|a| match a {
+            Action::Group(n) => Some(*n),
+            _ => None,
+        })
+    })
+}
+
+/// Refuses a group table in which one of `start` reaches itself through `group:N` bucket
+/// actions. Iterative depth-first search (no recursion whose depth depends on input), each
+/// group visited once: linear in groups plus bucket actions.
+fn check_group_loops(
+    groups: &BTreeMap<u32, Arc<Group>>,
+    start: &[u32],
+) -> Result<(), FlowModError> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        OnPath,
+        Done,
+    }
+    let mut mark: HashMap<u32, Mark> = HashMap::new();
+    for &root in start {
+        if mark.contains_key(&root) {
+            continue;
+        }
+        // The path from `root`: (group, its chained groups not yet followed).
+        let mut path: Vec<(u32, Vec<u32>)> = Vec::new();
+        let Some(g) = groups.get(&root) else { continue };
+        mark.insert(root, Mark::OnPath);
+        path.push((root, chained_groups(g).collect()));
+        while let Some((_, next)) = path.last_mut() {
+            let Some(n) = next.pop() else {
+                if let Some((id, _)) = path.pop() {
+                    mark.insert(id, Mark::Done);
+                }
+                continue;
+            };
+            match mark.get(&n) {
+                Some(Mark::Done) => {}
+                Some(Mark::OnPath) => {
+                    let from = path.iter().position(|(id, _)| *id == n).unwrap_or(0);
+                    let mut chain: Vec<u32> = path[from..].iter().map(|(id, _)| *id).collect();
+                    chain.push(n);
+                    return Err(FlowModError::GroupLoop { group: n, chain });
+                }
+                None => {
+                    if let Some(g) = groups.get(&n) {
+                        mark.insert(n, Mark::OnPath);
+                        path.push((n, chained_groups(g).collect()));
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
 }

@@ -68,7 +68,7 @@ pub struct TraceRule {
 /// Why a translation failed (the packet is dropped).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum XlateError {
-    /// Resubmit nesting or count limit reached.
+    /// The translation budget (resubmit and group nesting, or their count) was spent.
     ResubmitLimit,
     /// No recirculation id could be allocated, or an unknown one was seen.
     Recirc,
@@ -293,19 +293,33 @@ impl Ctx<'_> {
         self.dirty = Flow::ZERO;
     }
 
-    fn lookup_table(&mut self, table: u8, initial: bool) {
+    /// The translation budget, as OVS's: resubmits, `goto_table` and group buckets share one
+    /// nesting limit and one count per translation, so no table or group loop (and no
+    /// fan-out of `all` groups) can recurse without bound. Over budget, the packet is dropped
+    /// (`resubmit_limit`).
+    fn within_budget(&mut self) -> bool {
         if self.depth >= self.bridge.limits.max_depth
             || self.n_resubmits >= self.bridge.limits.max_resubmits
         {
             self.note(format!(
-                "over the resubmit limit (depth {}, {} resubmits): dropping",
-                self.depth, self.n_resubmits
+                "over the translation budget (depth {} of {}, {} of {} resubmits and group buckets): dropping",
+                self.depth,
+                self.bridge.limits.max_depth,
+                self.n_resubmits,
+                self.bridge.limits.max_resubmits
             ));
             self.error = Some(XlateError::ResubmitLimit);
             self.exit = true;
-            return;
+            return false;
         }
         self.n_resubmits += 1;
+        true
+    }
+
+    fn lookup_table(&mut self, table: u8, initial: bool) {
+        if !self.within_budget() {
+            return;
+        }
         let saved_table = self.table;
         self.table = table;
         let tables = self.tables;
@@ -483,6 +497,9 @@ impl Ctx<'_> {
         let Some(b) = g.entry.buckets.get(i) else {
             return;
         };
+        if !self.within_budget() {
+            return;
+        }
         self.groups.push((g.clone(), i as u16));
         let saved = self.flow;
         self.depth += 1;

@@ -411,3 +411,176 @@ fn service_dnat_through_a_select_group_and_back() {
         "only SYNs run the group"
     );
 }
+
+/// Issue 17, defect 1: `add-group 'group_id=10,type=all,bucket=actions=group:10'` and a
+/// flow to it killed the switch (stack overflow). A group that reaches itself is refused
+/// when added or modified, by itself, through another group, or inside one batch.
+#[test]
+fn group_loops_are_refused_when_added_or_modified() {
+    let b = bridge(&[], &[]);
+    let err = b
+        .apply_groups(
+            &[GroupMod::Add(group(
+                "group_id=10,type=all,bucket=actions=group:10",
+            ))],
+            0,
+        )
+        .unwrap_err();
+    assert_eq!(
+        err,
+        FlowModError::GroupLoop {
+            group: 10,
+            chain: vec![10, 10]
+        }
+    );
+    assert!(err.to_string().contains("OFPGMFC_LOOP"), "{err}");
+    assert!(b.tables().group(10).is_none(), "nothing applied");
+    // 11 -> 12, then 12 -> 11 by mod-group: refused, 12 keeps its old buckets.
+    b.apply_groups(
+        &[
+            GroupMod::Add(group("group_id=11,type=indirect,bucket=actions=group:12")),
+            GroupMod::Add(group("group_id=12,type=indirect,bucket=actions=output:1")),
+        ],
+        0,
+    )
+    .unwrap();
+    let err = b
+        .apply_groups(
+            &[GroupMod::Modify {
+                entry: group("group_id=12,type=indirect,bucket=actions=group:11"),
+                may_create: false,
+            }],
+            0,
+        )
+        .unwrap_err();
+    assert!(
+        matches!(err, FlowModError::GroupLoop { group: 12, ref chain } if chain == &[12, 11, 12]),
+        "{err:?}"
+    );
+    assert_eq!(
+        b.tables().group(12).unwrap().entry.buckets[0].actions.len(),
+        1
+    );
+    // A loop of three made inside one batch, and a select group in a longer chain.
+    let err = b
+        .apply_groups(
+            &[
+                GroupMod::Add(group(
+                    "group_id=21,type=all,bucket=actions=output:1,bucket=actions=group:22",
+                )),
+                GroupMod::Add(group(
+                    "group_id=22,type=select,bucket=actions=group:23,bucket=actions=output:2",
+                )),
+                GroupMod::Add(group("group_id=23,type=indirect,bucket=actions=group:21")),
+            ],
+            0,
+        )
+        .unwrap_err();
+    assert!(matches!(err, FlowModError::GroupLoop { .. }), "{err:?}");
+    assert!(b.tables().group(21).is_none());
+    // The same refusal on a whole-table replace (a node reload).
+    let err = b
+        .replace_groups_and_flows(
+            &[group("group_id=30,type=all,bucket=actions=group:30")],
+            &[],
+            0,
+        )
+        .unwrap_err();
+    assert!(
+        matches!(err, FlowModError::GroupLoop { group: 30, .. }),
+        "{err:?}"
+    );
+}
+
+/// No recursion whose depth depends on input: a 10,000-long chain of groups (no loop) is
+/// accepted, and a packet sent into it is dropped by the translation budget, counted as
+/// `resubmit_limit`, not a stack overflow. The loop check itself is iterative.
+#[test]
+fn long_group_chain_is_dropped_by_the_translation_budget() {
+    let b = bridge(&[], &[]);
+    let n = 10_000u32;
+    let mods: Vec<GroupMod> = (1..=n)
+        .map(|i| {
+            let next = if i == n {
+                "output:2".to_string()
+            } else {
+                format!("group:{}", i + 1)
+            };
+            GroupMod::Add(group(&format!(
+                "group_id={i},type=indirect,bucket=actions={next}"
+            )))
+        })
+        .collect();
+    b.apply_groups(&mods, 0).unwrap();
+    let ports = b.ports();
+    let f = parse_flow(
+        "table=0,priority=10,in_port=1 actions=group:1",
+        Mode::Add,
+        ports.names(),
+    )
+    .unwrap();
+    drop(ports);
+    b.add_flows(&[f], 0).unwrap();
+    let frame = udp_frame(A, B, ip("10.0.0.1"), ip("10.0.0.2"), 1000, 53, b"x");
+    let out = send(&b, 1, &frame, 1);
+    assert!(out.outputs.is_empty());
+    assert_eq!(
+        out.drops.as_slice(),
+        &[pipeline::dpaction::DropReason::ResubmitLimit]
+    );
+}
+
+/// Fan-out: `all` groups of two buckets chained 40 deep would run 2^40 buckets; the shared
+/// count of resubmits and buckets stops the translation after the budget, quickly.
+#[test]
+fn all_group_fan_out_is_bounded_by_the_budget() {
+    let b = bridge(&[], &[]);
+    let mods: Vec<GroupMod> = (1..=40u32)
+        .map(|i| {
+            let next = if i == 40 {
+                "output:2".to_string()
+            } else {
+                format!("group:{}", i + 1)
+            };
+            GroupMod::Add(group(&format!(
+                "group_id={i},type=all,bucket=actions={next},bucket=actions={next}"
+            )))
+        })
+        .collect();
+    b.apply_groups(&mods, 0).unwrap();
+    let ports = b.ports();
+    let f = parse_flow(
+        "table=0,priority=10,in_port=1 actions=group:1",
+        Mode::Add,
+        ports.names(),
+    )
+    .unwrap();
+    drop(ports);
+    b.add_flows(&[f], 0).unwrap();
+    let frame = udp_frame(A, B, ip("10.0.0.1"), ip("10.0.0.2"), 1000, 53, b"x");
+    let t = std::time::Instant::now();
+    let out = send(&b, 1, &frame, 1);
+    assert!(t.elapsed() < std::time::Duration::from_secs(5));
+    assert!(out.outputs.is_empty());
+    assert_eq!(
+        out.drops.as_slice(),
+        &[pipeline::dpaction::DropReason::ResubmitLimit]
+    );
+}
+
+/// A loop the group table cannot see: a bucket resubmits to the table whose flow sends to
+/// the group. The budget drops the packet (OVS: "over max translation depth").
+#[test]
+fn group_and_resubmit_loop_is_dropped_by_the_budget() {
+    let b = bridge(
+        &["group_id=5,type=all,bucket=actions=resubmit(,0)"],
+        &["table=0,priority=10,in_port=1 actions=group:5"],
+    );
+    let frame = udp_frame(A, B, ip("10.0.0.1"), ip("10.0.0.2"), 1000, 53, b"x");
+    let out = send(&b, 1, &frame, 1);
+    assert!(out.outputs.is_empty());
+    assert_eq!(
+        out.drops.as_slice(),
+        &[pipeline::dpaction::DropReason::ResubmitLimit]
+    );
+}

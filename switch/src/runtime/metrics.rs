@@ -1,40 +1,139 @@
-//! A Prometheus text endpoint (off unless configured): port, worker and conntrack counters.
-//! Served by the control thread, one short connection at a time.
+//! A Prometheus text endpoint (off unless configured): port, worker, conntrack and control
+//! server counters. Served on its own thread by the engine of `serve.rs`: at most 64
+//! connections, 8 per local uid, a request head of 8 KiB within 5 s, so no user holding
+//! connections open can delay a scrape of another, nor the control socket.
 
+use super::serve::{Framer, Framing, Limits, Listener, Protocol, ServeStats, Server};
 use super::state::Shared;
 use std::fmt::Write as _;
-use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
-/// The listening endpoint.
+/// Longest HTTP request head.
+const MAX_HEAD: usize = 8 << 10;
+
+/// The listening endpoint and its server thread.
 pub struct Metrics {
-    listener: TcpListener,
+    server: Server,
+}
+
+struct MetricsProtocol {
+    shared: Arc<Shared>,
+    ctl: Arc<ServeStats>,
+    own: Arc<ServeStats>,
+}
+
+struct HeadFramer {
+    scanned: usize,
+}
+
+impl Framer for HeadFramer {
+    type Request = ();
+
+    fn feed(&mut self, buf: &[u8]) -> Framing {
+        let from = self.scanned.saturating_sub(3);
+        match buf[from..].windows(4).position(|w| w == b"\r\n\r\n") {
+            Some(i) => Framing::Complete(from + i + 4),
+            None if buf.len() > MAX_HEAD => {
+                Framing::Refuse(format!("request head over {MAX_HEAD} bytes"))
+            }
+            None => {
+                self.scanned = buf.len();
+                Framing::More(None)
+            }
+        }
+    }
+
+    fn request(&mut self, _buf: Vec<u8>) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+impl Protocol for MetricsProtocol {
+    type Framer = HeadFramer;
+    const SLOW: bool = false;
+
+    fn framer(&self) -> HeadFramer {
+        HeadFramer { scanned: 0 }
+    }
+
+    fn answer(&self, _req: ()) -> Vec<u8> {
+        let mut body = render(&self.shared);
+        render_serve_stats(&mut body, "control", &self.ctl);
+        render_serve_stats(&mut body, "metrics", &self.own);
+        format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes()
+    }
+
+    fn refusal(&self, why: &str) -> Vec<u8> {
+        format!(
+            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{why}\n",
+            why.len() + 1
+        )
+        .into_bytes()
+    }
 }
 
 impl Metrics {
-    /// Listens on `addr` (e.g. `127.0.0.1:9100`).
-    pub fn bind(addr: &str) -> std::io::Result<Metrics> {
+    /// Listens on `addr` (e.g. `127.0.0.1:9100`) and serves scrapes on a thread of its own.
+    pub(crate) fn bind(
+        addr: &str,
+        shared: Arc<Shared>,
+        ctl: Arc<ServeStats>,
+    ) -> std::io::Result<Metrics> {
         let listener = TcpListener::bind(addr)?;
-        listener.set_nonblocking(true)?;
-        Ok(Metrics { listener })
+        let limits = Limits {
+            max_conns: 64,
+            max_conns_per_uid: 8,
+            max_request: MAX_HEAD + 1,
+            idle: Duration::from_secs(2),
+            request_deadline: Duration::from_secs(5),
+            write_idle: Duration::from_secs(5),
+        };
+        let own = Arc::new(ServeStats::default());
+        let server = Server::spawn(
+            "brisk-metrics",
+            Listener::Tcp(listener),
+            Arc::new(MetricsProtocol {
+                shared,
+                ctl,
+                own: own.clone(),
+            }),
+            limits,
+            own,
+        )?;
+        Ok(Metrics { server })
     }
 
-    /// Answers pending scrapes.
-    pub fn serve(&self, shared: &Shared) {
-        while let Ok((mut s, _)) = self.listener.accept() {
-            let _ = s.set_nonblocking(false);
-            let _ = s.set_read_timeout(Some(Duration::from_millis(200)));
-            let mut buf = [0u8; 1024];
-            let _ = s.read(&mut buf);
-            let body = render(shared);
-            let _ = write!(
-                s,
-                "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
+    /// The endpoint's own counters.
+    pub(crate) fn stats(&self) -> Arc<ServeStats> {
+        self.server.stats.clone()
+    }
+
+    /// Stops serving (waits for the server thread).
+    pub(crate) fn stop(&mut self) {
+        self.server.stop();
+    }
+}
+
+/// Counters of a listener, as `brisk_serve_*{listener="..."}`.
+pub(crate) fn render_serve_stats(o: &mut String, listener: &str, s: &ServeStats) {
+    for (name, v) in s.rows() {
+        let kind = if name == "open" { "gauge" } else { "counter" };
+        let metric = if kind == "counter" {
+            format!("brisk_serve_{name}_total")
+        } else {
+            format!("brisk_serve_{name}")
+        };
+        let _ = writeln!(
+            o,
+            "# TYPE {metric} {kind}\n{metric}{{listener=\"{listener}\"}} {v}"
+        );
     }
 }
 

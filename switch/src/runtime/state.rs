@@ -248,6 +248,8 @@ pub struct Shared {
     pub tsc_hz: u64,
     /// The packet buffer pools (last, so they are freed after everything holding buffers).
     pub pools: Pools,
+    /// Counters of the control socket and metrics listeners (name, counters), for views.
+    pub listeners: Mutex<Vec<(&'static str, Arc<super::serve::ServeStats>)>>,
 }
 
 impl Shared {
