@@ -121,12 +121,7 @@ pub fn process_with<F: CloneFrame, S: Sink<F>>(
         // A trace (`brisk ctl trace` runs on the live tables) sends nothing and counts
         // nothing, as `ofproto/trace`.
         if trace.is_none() {
-            for r in &tr.rules {
-                r.credit(1, len, now_ms);
-            }
-            for (g, b) in &tr.groups {
-                g.credit(usize::from(*b), 1, len, now_ms);
-            }
+            crate::tables::credit_hits(&tr.rules, &tr.groups, 1, len, now_ms);
         }
         if let Some(t) = trace.as_deref_mut() {
             t.passes.push(PassTrace {

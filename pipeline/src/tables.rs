@@ -51,6 +51,23 @@ impl Rule {
     }
 }
 
+/// Credits the rules and group buckets a translation hit with `packets`/`bytes` (the slow
+/// path per packet, the fast path per megaflow when it folds its counters).
+pub fn credit_hits(
+    rules: &[Arc<Rule>],
+    groups: &[(Arc<Group>, u16)],
+    packets: u64,
+    bytes: u64,
+    now_ms: u64,
+) {
+    for r in rules {
+        r.credit(packets, bytes, now_ms);
+    }
+    for (g, b) in groups {
+        g.credit(usize::from(*b), packets, bytes, now_ms);
+    }
+}
+
 /// One table: the classifier plus the rules in a stable order for dumps.
 #[derive(Clone, Default)]
 pub struct Table {
@@ -776,6 +793,65 @@ fn uses_group(e: &FlowEntry, id: Option<u32>) -> bool {
         .any(|a| matches!(a, Action::Group(g) if id.is_none_or(|i| i == *g)))
 }
 
+/// The groups a group's buckets chain to (`group:N` actions).
+fn chained_groups(g: &Group) -> impl Iterator<Item = u32> + '_ {
+    g.entry.buckets.iter().flat_map(|b| {
+        b.actions.iter().filter_map(|a| match a {
+            Action::Group(n) => Some(*n),
+            _ => None,
+        })
+    })
+}
+
+/// Refuses a group table in which one of `start` reaches itself through `group:N` bucket
+/// actions. Iterative depth-first search (no recursion whose depth depends on input), each
+/// group visited once: linear in groups plus bucket actions.
+fn check_group_loops(
+    groups: &BTreeMap<u32, Arc<Group>>,
+    start: &[u32],
+) -> Result<(), FlowModError> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        OnPath,
+        Done,
+    }
+    let mut mark: HashMap<u32, Mark> = HashMap::new();
+    for &root in start {
+        if mark.contains_key(&root) {
+            continue;
+        }
+        // The path from `root`: (group, its chained groups not yet followed).
+        let mut path: Vec<(u32, Vec<u32>)> = Vec::new();
+        let Some(g) = groups.get(&root) else { continue };
+        mark.insert(root, Mark::OnPath);
+        path.push((root, chained_groups(g).collect()));
+        while let Some((_, next)) = path.last_mut() {
+            let Some(n) = next.pop() else {
+                if let Some((id, _)) = path.pop() {
+                    mark.insert(id, Mark::Done);
+                }
+                continue;
+            };
+            match mark.get(&n) {
+                Some(Mark::Done) => {}
+                Some(Mark::OnPath) => {
+                    let from = path.iter().position(|(id, _)| *id == n).unwrap_or(0);
+                    let mut chain: Vec<u32> = path[from..].iter().map(|(id, _)| *id).collect();
+                    chain.push(n);
+                    return Err(FlowModError::GroupLoop { group: n, chain });
+                }
+                None => {
+                    if let Some(g) = groups.get(&n) {
+                        mark.insert(n, Mark::OnPath);
+                        path.push((n, chained_groups(g).collect()));
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -901,63 +977,4 @@ mod tests {
         assert!(t2.table(1).is_none());
         assert_eq!(t2.n_flows(), 3);
     }
-}
-
-/// The groups a group's buckets chain to (`group:N` actions).
-fn chained_groups(g: &Group) -> impl Iterator<Item = u32> + '_ {
-    g.entry.buckets.iter().flat_map(|b| {
-        b.actions.iter().filter_map(|a| match a {
-            Action::Group(n) => Some(*n),
-            _ => None,
-        })
-    })
-}
-
-/// Refuses a group table in which one of `start` reaches itself through `group:N` bucket
-/// actions. Iterative depth-first search (no recursion whose depth depends on input), each
-/// group visited once: linear in groups plus bucket actions.
-fn check_group_loops(
-    groups: &BTreeMap<u32, Arc<Group>>,
-    start: &[u32],
-) -> Result<(), FlowModError> {
-    #[derive(Clone, Copy, PartialEq)]
-    enum Mark {
-        OnPath,
-        Done,
-    }
-    let mut mark: HashMap<u32, Mark> = HashMap::new();
-    for &root in start {
-        if mark.contains_key(&root) {
-            continue;
-        }
-        // The path from `root`: (group, its chained groups not yet followed).
-        let mut path: Vec<(u32, Vec<u32>)> = Vec::new();
-        let Some(g) = groups.get(&root) else { continue };
-        mark.insert(root, Mark::OnPath);
-        path.push((root, chained_groups(g).collect()));
-        while let Some((_, next)) = path.last_mut() {
-            let Some(n) = next.pop() else {
-                if let Some((id, _)) = path.pop() {
-                    mark.insert(id, Mark::Done);
-                }
-                continue;
-            };
-            match mark.get(&n) {
-                Some(Mark::Done) => {}
-                Some(Mark::OnPath) => {
-                    let from = path.iter().position(|(id, _)| *id == n).unwrap_or(0);
-                    let mut chain: Vec<u32> = path[from..].iter().map(|(id, _)| *id).collect();
-                    chain.push(n);
-                    return Err(FlowModError::GroupLoop { group: n, chain });
-                }
-                None => {
-                    if let Some(g) = groups.get(&n) {
-                        mark.insert(n, Mark::OnPath);
-                        path.push((n, chained_groups(g).collect()));
-                    }
-                }
-            }
-        }
-    }
-    Ok(())
 }

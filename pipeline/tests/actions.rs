@@ -182,7 +182,7 @@ fn resubmit_loop_is_an_error_the_trace_shows() {
     assert!(o.outputs.is_empty());
     assert_eq!(o.drops.as_slice(), &[DropReason::ResubmitLimit]);
     let text = pipeline::slowpath::format_trace_text(&t, b.ports().names(), "br0");
-    assert!(text.contains("over the resubmit limit"), "{text}");
+    assert!(text.contains("over the translation budget"), "{text}");
     // A long but finite chain is fine.
     let chain: Vec<String> = (0..60)
         .map(|i| format!("table={i} actions=resubmit(,{})", i + 1))

@@ -3,9 +3,11 @@ use crate::bridge::{PortInfo, PortKind};
 use crate::build::{ip, udp_frame};
 use crate::conntrack::ConntrackConfig;
 use crate::dpaction::Collect;
+use crate::flow::KEY_WORDS;
 use crate::ofctl::{parse_flow, Mode};
 use crate::packet::VecFrame;
 use crate::tables::FlowMod;
+use crate::tables::Rule;
 
 fn bridge(flows: &[&str]) -> Bridge {
     let b = Bridge::new("br0", ConntrackConfig::default());

@@ -1,0 +1,163 @@
+//! The exact-match cache (EMC): the first lookup stage. 4-way buckets of 16-byte entries
+//! keyed by a CRC32C of the whole key; an entry names the megaflow it resolved to, and a hit
+//! is verified against that megaflow's key on its mask, so the EMC never gives a wrong
+//! answer. Misses go into free slots, or replace the least-hit entry with probability
+//! 1/`emc_insert_inv_prob`, so a flood of short flows cannot evict the long ones.
+
+use super::dpcls::masked_eq;
+use super::{crc, FastPath, NONE};
+use crate::dpaction::CloneFrame;
+use crate::flow::{Flow, KEY_WORDS};
+
+#[derive(Clone, Copy, Default)]
+#[repr(C, align(16))]
+pub(super) struct EmcEntry {
+    pub(super) sig: u32,
+    pub(super) mf: u32,
+    pub(super) seq: u32,
+    pub(super) hits: u32,
+}
+
+/// Hash of a whole datapath key, for the EMC. Pairs of words are folded (xor with a
+/// rotation) before the CRC, halving the CRC instructions, and four chains overlap their
+/// latency. Folding only costs collisions, never correctness: an EMC hit is verified
+/// against its megaflow before it is used.
+#[inline]
+pub fn key_hash(k: &Flow) -> u32 {
+    let mut h = [0x1234_5678u32, 0x9abc_def0, 0x0f1e_2d3c, 0x5bd1_e995];
+    let fold = |i: usize| k.w[i] ^ k.w[i + 1].rotate_left(23);
+    let mut i = 0;
+    while i + 8 <= KEY_WORDS {
+        h[0] = crc(h[0], fold(i));
+        h[1] = crc(h[1], fold(i + 2));
+        h[2] = crc(h[2], fold(i + 4));
+        h[3] = crc(h[3], fold(i + 6));
+        i += 8;
+    }
+    let mut c = 0;
+    while i + 2 <= KEY_WORDS {
+        h[c] = crc(h[c], fold(i));
+        c += 1;
+        i += 2;
+    }
+    if i < KEY_WORDS {
+        h[3] = crc(h[3], k.w[i]);
+    }
+    crc(
+        h[0] ^ h[1].rotate_left(11),
+        u64::from(h[2]) << 32 | u64::from(h[3]),
+    )
+}
+
+impl<F: CloneFrame> FastPath<F> {
+    /// The EMC stage of one pass: hashes every pending key and looks it up; returns the
+    /// slots it resolved (their megaflow in `found`, every other slot `NONE`).
+    #[inline]
+    pub(super) fn emc_stage(&mut self, pending: u64) -> u64 {
+        let mut bits = pending;
+        let mut resolved = 0u64;
+        while bits != 0 {
+            let i = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            self.hashes[i] = key_hash(&self.batch.keys[i]);
+            let mf = self.emc_lookup(i);
+            self.found[i] = mf;
+            if mf != NONE {
+                resolved |= 1u64 << i;
+            }
+        }
+        self.stats.emc_hits += u64::from(resolved.count_ones());
+        resolved
+    }
+
+    /// Puts the slots the megaflow classifier resolved into the EMC.
+    pub(super) fn emc_fill(&mut self, from_cls: u64) {
+        let mut bits = from_cls;
+        while bits != 0 {
+            let i = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            if self.found[i] != NONE {
+                self.emc_insert(i, self.found[i]);
+            }
+        }
+    }
+
+    fn next_rand(&mut self) -> u64 {
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        self.rng
+    }
+
+    #[inline]
+    fn emc_lookup(&mut self, i: usize) -> u32 {
+        if self.cfg.emc_insert_inv_prob == 0 {
+            return NONE;
+        }
+        let h = self.hashes[i];
+        let b = (h as usize & self.emc_mask) * 4;
+        for e in 0..4 {
+            let ent = self.emc[b + e];
+            if ent.sig == h && ent.mf != NONE {
+                if let Some(mf) = self.mfs.get(ent.mf as usize) {
+                    if mf.live
+                        && mf.seq == ent.seq
+                        && masked_eq(&self.batch.keys[i], &mf.key, &mf.words)
+                    {
+                        self.emc[b + e].hits = ent.hits.wrapping_add(1);
+                        return ent.mf;
+                    }
+                }
+            }
+        }
+        NONE
+    }
+
+    pub(super) fn emc_insert(&mut self, i: usize, mf: u32) {
+        if self.cfg.emc_insert_inv_prob == 0 {
+            return;
+        }
+        let h = self.hashes[i];
+        let b = (h as usize & self.emc_mask) * 4;
+        let seq = self.mfs[mf as usize].seq;
+        // A free or dead slot is always used.
+        for e in 0..4 {
+            let ent = self.emc[b + e];
+            let dead = ent.mf == NONE
+                || self
+                    .mfs
+                    .get(ent.mf as usize)
+                    .is_none_or(|m| !m.live || m.seq != ent.seq);
+            if dead {
+                self.emc[b + e] = EmcEntry {
+                    sig: h,
+                    mf,
+                    seq,
+                    hits: 0,
+                };
+                return;
+            }
+        }
+        if self
+            .next_rand()
+            .is_multiple_of(u64::from(self.cfg.emc_insert_inv_prob))
+        {
+            // Replace the least-hit entry of the bucket.
+            let victim = (0..4).min_by_key(|&e| self.emc[b + e].hits).unwrap_or(0);
+            self.emc[b + victim] = EmcEntry {
+                sig: h,
+                mf,
+                seq,
+                hits: 0,
+            };
+        }
+    }
+
+    /// Empties the EMC.
+    pub(super) fn emc_clear(&mut self) {
+        self.emc.fill(EmcEntry {
+            mf: NONE,
+            ..Default::default()
+        });
+    }
+}

@@ -1,0 +1,346 @@
+//! The fast path: per-core caches in front of the slow path, a burst at a time.
+//!
+//! ```text
+//!  burst ─► extract keys ─► hash ─► EMC ─miss─► megaflow classifier ─miss─► upcall
+//!                                    │hit            │hit                    (translate,
+//!                                    ▼               ▼                        install)
+//!                         group packets by megaflow, run each action list once per group
+//!                                    │
+//!                       ct(recirc) ──┴─► next pass on the same slots (key updated in place)
+//! ```
+//!
+//! - **Megaflows** are translations (mask + datapath actions) stored in a per-core
+//!   tuple-space classifier: one hash table per distinct mask, subtables ranked by hits.
+//! - **EMC** (exact-match cache): 4-way buckets of 16-byte entries keyed by a hardware
+//!   CRC32C of the whole key. An entry holds the megaflow it resolved to; a hit is checked by
+//!   comparing the packet's key with the megaflow's key on the megaflow's mask (the
+//!   megaflow's match is the ground truth, so the EMC can never give a wrong answer).
+//!   Misses are inserted only into free slots or with probability 1/`emc_insert_inv_prob`,
+//!   so a flood of short flows cannot evict the long ones.
+//! - **Recirculation** after `ct` reuses the packet's slot and key: the key is updated in
+//!   place by the datapath actions (no re-parse) and only the hash is recomputed.
+//! - **Revalidation** is lazy and never serves a stale answer: each megaflow records the
+//!   bridge generation it was translated against; a hit on a megaflow from an older
+//!   generation re-translates that packet first, then keeps, replaces or removes the
+//!   megaflow. Idle megaflows expire in [`FastPath::maintain`], which also folds megaflow
+//!   counters into the OpenFlow rules' counters.
+//! - **Upcalls** are bounded per burst; packets beyond the budget are dropped and counted,
+//!   so a flood of new flows cannot stall forwarding of established ones.
+
+mod dpcls;
+mod emc;
+mod exec;
+mod megaflow;
+mod upcall;
+
+pub use emc::key_hash;
+
+use crate::bridge::Bridge;
+use crate::dpaction::{Batch, CloneFrame, DropReason, ExecEnv, Sink, TunnelMeta};
+use crate::flow::Flow;
+use crate::packet::Frame;
+use dpcls::Subtable;
+use emc::EmcEntry;
+use megaflow::Megaflow;
+
+/// Packets per burst.
+pub const MAX_BURST: usize = 32;
+/// Packet slots (a burst plus room for forked recirculations).
+pub const SLOTS: usize = 64;
+
+/// Tuning of one core's fast path.
+#[derive(Clone, Copy, Debug)]
+pub struct FastPathConfig {
+    /// EMC entries (rounded to a power of two, 4 per bucket).
+    pub emc_entries: usize,
+    /// Insert an EMC miss into an occupied bucket with probability 1/this (OVS's
+    /// `emc-insert-inv-prob`); free slots are always used. 0 disables the EMC.
+    pub emc_insert_inv_prob: u32,
+    /// Megaflows per core; beyond this, packets are handled but not cached.
+    pub max_megaflows: usize,
+    /// Translations per burst; packets beyond this are dropped (`upcall_limit`).
+    pub max_upcalls_per_burst: usize,
+    /// Megaflows unused for this long are removed.
+    pub megaflow_idle_ms: u64,
+}
+
+impl Default for FastPathConfig {
+    fn default() -> Self {
+        FastPathConfig {
+            emc_entries: 8192,
+            emc_insert_inv_prob: 20,
+            max_megaflows: 200_000,
+            max_upcalls_per_burst: 16,
+            megaflow_idle_ms: 10_000,
+        }
+    }
+}
+
+/// Counters of one core's fast path (the `pmd-stats` of a worker).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FastPathStats {
+    /// Packets received.
+    pub packets: u64,
+    /// Lookups, including those after recirculation.
+    pub passes: u64,
+    /// EMC hits.
+    pub emc_hits: u64,
+    /// Megaflow classifier hits.
+    pub megaflow_hits: u64,
+    /// Slow-path translations (misses).
+    pub upcalls: u64,
+    /// Packets dropped because the burst's upcall budget was spent.
+    pub upcall_drops: u64,
+    /// Hits on stale megaflows that were re-translated.
+    pub revalidations: u64,
+    /// Megaflows installed.
+    pub megaflows_installed: u64,
+    /// Megaflows removed (idle, stale, or replaced).
+    pub megaflows_removed: u64,
+    /// Recirculations.
+    pub recirculations: u64,
+    /// Packets whose headers could not all be parsed (still processed, as OVS does).
+    pub parse_errors: u64,
+    /// Drops by [`DropReason`] (indexed by [`DropReason::index`]).
+    pub drops: [u64; DropReason::COUNT],
+    /// TSC cycles spent in key extraction.
+    pub cycles_parse: u64,
+    /// TSC cycles in EMC and megaflow lookups.
+    pub cycles_lookup: u64,
+    /// TSC cycles in upcalls (translation and install).
+    pub cycles_upcall: u64,
+    /// TSC cycles executing actions (including conntrack).
+    pub cycles_actions: u64,
+}
+
+impl FastPathStats {
+    /// Adds another core's counters.
+    pub fn add(&mut self, o: &FastPathStats) {
+        self.packets += o.packets;
+        self.passes += o.passes;
+        self.emc_hits += o.emc_hits;
+        self.megaflow_hits += o.megaflow_hits;
+        self.upcalls += o.upcalls;
+        self.upcall_drops += o.upcall_drops;
+        self.revalidations += o.revalidations;
+        self.megaflows_installed += o.megaflows_installed;
+        self.megaflows_removed += o.megaflows_removed;
+        self.recirculations += o.recirculations;
+        self.parse_errors += o.parse_errors;
+        for i in 0..self.drops.len() {
+            self.drops[i] += o.drops[i];
+        }
+        self.cycles_parse += o.cycles_parse;
+        self.cycles_lookup += o.cycles_lookup;
+        self.cycles_upcall += o.cycles_upcall;
+        self.cycles_actions += o.cycles_actions;
+    }
+}
+
+#[inline]
+fn tsc() -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        // SAFETY: rdtsc has no preconditions on x86_64.
+        unsafe { core::arch::x86_64::_rdtsc() }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        0
+    }
+}
+
+/// A megaflow as `dump-megaflows` shows it.
+#[derive(Clone, Debug)]
+pub struct MegaflowInfo {
+    /// The match, printed.
+    pub matches: String,
+    /// The datapath actions, printed.
+    pub actions: String,
+    /// Packets.
+    pub packets: u64,
+    /// Bytes.
+    pub bytes: u64,
+    /// Milliseconds since last use.
+    pub idle_ms: u64,
+    /// Milliseconds since installed.
+    pub age_ms: u64,
+}
+
+/// Counts drops by reason on the way to the real sink.
+struct Counting<'a, S> {
+    inner: &'a mut S,
+    drops: &'a mut [u64; DropReason::COUNT],
+}
+
+impl<F: Frame, S: Sink<F>> Sink<F> for Counting<'_, S> {
+    fn output(&mut self, port: u32, tun: Option<&TunnelMeta>, frame: F, key: &Flow) {
+        self.inner.output(port, tun, frame, key);
+    }
+    fn drop_packet(&mut self, reason: DropReason, frame: F) {
+        self.drops[reason.index()] += 1;
+        self.inner.drop_packet(reason, frame);
+    }
+    fn note_drop(&mut self, reason: DropReason) {
+        self.drops[reason.index()] += 1;
+        self.inner.note_drop(reason);
+    }
+}
+
+/// One worker core's fast path.
+pub struct FastPath<F: Frame> {
+    cfg: FastPathConfig,
+    emc: Box<[EmcEntry]>,
+    emc_mask: usize,
+    subtables: Vec<Subtable>,
+    order: Vec<u16>,
+    mfs: Vec<Megaflow>,
+    free: Vec<u32>,
+    n_live: usize,
+    batch: Batch<F, SLOTS>,
+    hashes: [u32; SLOTS],
+    found: [u32; SLOTS],
+    rng: u64,
+    lookups_since_rank: u64,
+    /// Counters.
+    pub stats: FastPathStats,
+}
+
+const NONE: u32 = u32::MAX;
+
+impl<F: CloneFrame> FastPath<F> {
+    /// A fast path with `cfg`.
+    pub fn new(cfg: FastPathConfig) -> Self {
+        let n = cfg.emc_entries.max(4).next_power_of_two();
+        FastPath {
+            cfg,
+            emc: vec![
+                EmcEntry {
+                    mf: NONE,
+                    ..Default::default()
+                };
+                n
+            ]
+            .into_boxed_slice(),
+            emc_mask: n / 4 - 1,
+            subtables: Vec::new(),
+            order: Vec::new(),
+            mfs: Vec::new(),
+            free: Vec::new(),
+            n_live: 0,
+            batch: Batch::new(),
+            hashes: [0; SLOTS],
+            found: [NONE; SLOTS],
+            rng: 0x2545_f491_4f6c_dd1d,
+            lookups_since_rank: 0,
+            stats: FastPathStats::default(),
+        }
+    }
+
+    /// Number of megaflows cached.
+    pub fn n_megaflows(&self) -> usize {
+        self.n_live
+    }
+
+    /// Number of megaflow masks (subtables) in use.
+    pub fn n_masks(&self) -> usize {
+        self.subtables
+            .iter()
+            .filter(|s| !s.table.is_empty())
+            .count()
+    }
+
+    /// Processes one burst: `input` yields (frame, input port, tunnel metadata) for up to
+    /// [`MAX_BURST`] packets. Results go to `sink`. Each pass runs the stages in turn over
+    /// the burst's pending slots: EMC, megaflow classifier, upcalls, execute; slots that
+    /// recirculate make the next pass.
+    pub fn process_burst<S: Sink<F>>(
+        &mut self,
+        bridge: &Bridge,
+        input: impl IntoIterator<Item = (F, u32, Option<TunnelMeta>)>,
+        now_ms: u64,
+        sink: &mut S,
+    ) {
+        let t0 = tsc();
+        let mut pending = self.receive(input);
+        let t1 = tsc();
+        self.stats.cycles_parse += t1 - t0;
+        let env = ExecEnv {
+            conntrack: &bridge.conntrack,
+            now_ms,
+        };
+        let mut drops = self.stats.drops;
+        let mut sink = Counting {
+            inner: sink,
+            drops: &mut drops,
+        };
+        let mut pass = 0u32;
+        while pending != 0 {
+            if pass > bridge.limits.max_recirc {
+                self.drop_slots(pending, DropReason::RecircLimit, &mut sink);
+                break;
+            }
+            if pass > 0 {
+                self.stats.recirculations += u64::from(pending.count_ones());
+            }
+            self.stats.passes += u64::from(pending.count_ones());
+            let tl = tsc();
+            let from_emc = self.emc_stage(pending);
+            let from_cls = self.dpcls_stage(pending & !from_emc);
+            let tu = tsc();
+            self.stats.cycles_lookup += tu - tl;
+            let (left, uncached) =
+                self.upcall_stage(bridge, pending, from_emc | from_cls, now_ms, &mut sink);
+            self.emc_fill(from_cls);
+            let ta = tsc();
+            self.stats.cycles_upcall += ta - tu;
+            pending = self.exec_stage(left, uncached, &env, now_ms, &mut sink);
+            self.stats.cycles_actions += tsc() - ta;
+            pass += 1;
+        }
+        self.stats.drops = drops;
+    }
+
+    /// Loads a burst into the slots (extracting each packet's key); returns the slots used.
+    fn receive(&mut self, input: impl IntoIterator<Item = (F, u32, Option<TunnelMeta>)>) -> u64 {
+        let mut pending = 0u64;
+        for (i, (f, port, tun)) in input.into_iter().take(MAX_BURST).enumerate() {
+            self.batch.load(i, f, port, tun.as_ref());
+            if self.batch.layouts[i].err != 0 {
+                self.stats.parse_errors += 1;
+            }
+            pending |= 1u64 << i;
+        }
+        self.stats.packets += u64::from(pending.count_ones());
+        pending
+    }
+
+    /// Drops the packets of `slots` for `reason`.
+    fn drop_slots<S: Sink<F>>(&mut self, slots: u64, reason: DropReason, sink: &mut S) {
+        let mut bits = slots;
+        while bits != 0 {
+            let i = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            if let Some(f) = self.batch.frames[i].take() {
+                sink.drop_packet(reason, f);
+            }
+        }
+    }
+}
+
+/// CRC32C of one word on top of `h` (the SSE4.2 instruction where available).
+#[inline(always)]
+fn crc(h: u32, x: u64) -> u32 {
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse4.2"))]
+    {
+        // SAFETY: the sse4.2 target feature is enabled at compile time.
+        unsafe { core::arch::x86_64::_mm_crc32_u64(u64::from(h), x) as u32 }
+    }
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "sse4.2")))]
+    {
+        crate::classifier::hash_finish(crate::classifier::hash_word(u64::from(h), x)) as u32
+    }
+}
+
+#[cfg(test)]
+mod tests;
