@@ -1,0 +1,496 @@
+//! The OpenFlow tables of a bridge as an immutable, versioned snapshot.
+//!
+//! A flow-mod batch builds a new [`OfTables`] from the old one (copying only the tables it
+//! touches) and the switch swaps it in atomically: a packet sees either the old tables or
+//! the new ones, never a mix. Rules are shared between versions through `Arc`, so a rule that
+//! survives a change keeps its counters.
+
+mod group;
+
+pub use group::{selection_fields, Group, GroupMod};
+
+use crate::classifier::{Classifier, ConjClause, LookupResult};
+use crate::flow::Flow;
+use crate::ofctl::{Action, FlowEntry, Match};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// Number of OpenFlow tables (0..=254).
+pub const N_TABLES: usize = 255;
+
+/// Counters of one rule, updated from the datapath without locks.
+#[derive(Debug, Default)]
+pub struct RuleStats {
+    /// Packets that matched.
+    pub n_packets: AtomicU64,
+    /// Bytes that matched.
+    pub n_bytes: AtomicU64,
+    /// Last time (ms, caller's clock) a packet matched; 0 if never.
+    pub used_ms: AtomicU64,
+}
+
+/// An installed flow entry.
+#[derive(Debug)]
+pub struct Rule {
+    /// The flow as added.
+    pub entry: FlowEntry,
+    /// Unique id (insertion order), for stable dumps.
+    pub id: u64,
+    /// When it was added (ms, caller's clock).
+    pub created_ms: u64,
+    /// Counters.
+    pub stats: RuleStats,
+    /// Conjunction clauses it contributes (empty for ordinary rules).
+    pub conj: Vec<ConjClause>,
+}
+
+impl Rule {
+    /// Adds `packets`/`bytes` to the counters.
+    pub fn credit(&self, packets: u64, bytes: u64, now_ms: u64) {
+        self.stats.n_packets.fetch_add(packets, Ordering::Relaxed);
+        self.stats.n_bytes.fetch_add(bytes, Ordering::Relaxed);
+        self.stats.used_ms.fetch_max(now_ms, Ordering::Relaxed);
+    }
+}
+
+/// Credits the rules and group buckets a translation hit with `packets`/`bytes` (the slow
+/// path per packet, the fast path per megaflow when it folds its counters).
+pub fn credit_hits(
+    rules: &[Arc<Rule>],
+    groups: &[(Arc<Group>, u16)],
+    packets: u64,
+    bytes: u64,
+    now_ms: u64,
+) {
+    for r in rules {
+        r.credit(packets, bytes, now_ms);
+    }
+    for (g, b) in groups {
+        g.credit(usize::from(*b), packets, bytes, now_ms);
+    }
+}
+
+/// One table: the classifier plus the rules in a stable order for dumps.
+#[derive(Clone, Default)]
+pub struct Table {
+    cls: Classifier<Arc<Rule>>,
+    /// Rules by (priority desc, id) for dumps.
+    rules: BTreeMap<(std::cmp::Reverse<u16>, u64), Arc<Rule>>,
+}
+
+impl Table {
+    /// Looks up `flow`, recording consulted bits in `wc`.
+    pub fn lookup(
+        &self,
+        flow: &Flow,
+        wc: Option<&mut Flow>,
+    ) -> Option<LookupResult<'_, Arc<Rule>>> {
+        self.cls.lookup(flow, wc)
+    }
+
+    /// Number of rules.
+    pub fn len(&self) -> usize {
+        self.rules.len()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// Rules by priority (desc), oldest first within a priority.
+    pub fn rules(&self) -> impl Iterator<Item = &Arc<Rule>> {
+        self.rules.values()
+    }
+
+    /// Number of distinct masks.
+    pub fn n_masks(&self) -> usize {
+        self.cls.n_subtables()
+    }
+
+    fn insert(&mut self, rule: Arc<Rule>) -> Option<Arc<Rule>> {
+        let m = &rule.entry.matches;
+        let old = self.cls.insert(
+            &m.value,
+            &m.mask,
+            rule.entry.priority,
+            &rule.conj,
+            rule.clone(),
+        );
+        if let Some(o) = &old {
+            self.rules
+                .remove(&(std::cmp::Reverse(o.entry.priority), o.id));
+        }
+        self.rules
+            .insert((std::cmp::Reverse(rule.entry.priority), rule.id), rule);
+        old
+    }
+
+    fn remove(&mut self, m: &Match, priority: u16) -> Option<Arc<Rule>> {
+        let old = self.cls.remove(&m.value, &m.mask, priority)?;
+        self.rules
+            .remove(&(std::cmp::Reverse(old.entry.priority), old.id));
+        Some(old)
+    }
+
+    fn get(&self, m: &Match, priority: u16) -> Option<&Arc<Rule>> {
+        self.cls.get(&m.value, &m.mask, priority)
+    }
+}
+
+/// A change to the tables, as `ovs-ofctl` commands express them.
+#[derive(Clone, Debug)]
+pub enum FlowMod {
+    /// `add-flow`: adds, or replaces a flow with the same table, match and priority (keeping
+    /// its counters unless `reset_counts`).
+    Add(FlowEntry),
+    /// `del-flows`: `strict` deletes only the flow with exactly this match and priority;
+    /// otherwise every flow whose match is at least as specific. Cookie mask and `out_port`
+    /// restrict further; no table means all tables.
+    Delete {
+        /// Match, table, cookie/mask and `out_port` to delete by.
+        filter: FlowEntry,
+        /// Strict matching.
+        strict: bool,
+    },
+}
+
+/// What a batch of flow-mods did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ModSummary {
+    /// Flows added.
+    pub added: usize,
+    /// Flows replaced in place (same match and priority).
+    pub modified: usize,
+    /// Flows deleted.
+    pub deleted: usize,
+    /// Flows left untouched by a `replace` because they were identical.
+    pub unchanged: usize,
+}
+
+/// Why a flow-mod batch was refused (the tables are then unchanged).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum FlowModError {
+    /// A flow uses a group that does not exist.
+    #[error("table {table}: group {group} does not exist (add it first)")]
+    NoSuchGroup {
+        /// Table of the flow.
+        table: u8,
+        /// Group id.
+        group: u32,
+    },
+    /// `add-group` of an id in use.
+    #[error("group {0} already exists (use mod-group)")]
+    GroupExists(u32),
+    /// `mod-group` of an id not in use.
+    #[error("group {0} does not exist (add-group, or mod-group --may-create)")]
+    GroupMissing(u32),
+    /// The group table would exceed its capacity.
+    #[error("the group table is full ({0} groups)")]
+    GroupTableFull(usize),
+    /// A table would exceed its capacity.
+    #[error("table {table} is full ({limit} flows)")]
+    TableFull {
+        /// Table id.
+        table: u8,
+        /// Configured limit.
+        limit: usize,
+    },
+    /// A group whose buckets lead back to itself (OpenFlow's `OFPGMFC_LOOP`).
+    #[error("group {group}: refused, its buckets lead back to it ({}) (OFPGMFC_LOOP)", chain.iter().map(|g| format!("group {g}")).collect::<Vec<_>>().join(" -> "))]
+    GroupLoop {
+        /// The group added or modified.
+        group: u32,
+        /// The chain of group actions from it back to itself.
+        chain: Vec<u32>,
+    },
+    /// `goto_table` to a table that is not later than the current one.
+    #[error("table {table}: goto_table:{target} must go to a later table")]
+    BadGoto {
+        /// Table of the flow.
+        table: u8,
+        /// Target.
+        target: u8,
+    },
+}
+
+/// All tables of a bridge, one immutable version.
+#[derive(Clone)]
+pub struct OfTables {
+    tables: Vec<Option<Arc<Table>>>,
+    groups: Arc<BTreeMap<u32, Arc<Group>>>,
+    /// Version number, increasing with every change.
+    pub version: u64,
+    next_id: u64,
+    /// Maximum flows per table.
+    pub max_flows_per_table: usize,
+}
+
+impl Default for OfTables {
+    fn default() -> Self {
+        Self::new(1_000_000)
+    }
+}
+
+fn conj_of(e: &FlowEntry) -> Vec<ConjClause> {
+    e.actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Conjunction {
+                id,
+                clause,
+                n_clauses,
+            } => Some(ConjClause {
+                id: *id,
+                clause: clause - 1,
+                n_clauses: *n_clauses,
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+impl OfTables {
+    /// Empty tables with a per-table flow limit.
+    pub fn new(max_flows_per_table: usize) -> Self {
+        OfTables {
+            tables: vec![None; N_TABLES],
+            groups: Arc::new(BTreeMap::new()),
+            version: 0,
+            next_id: 1,
+            max_flows_per_table,
+        }
+    }
+
+    /// Table `id`, if it has any flows.
+    pub fn table(&self, id: u8) -> Option<&Table> {
+        self.tables.get(usize::from(id))?.as_deref()
+    }
+
+    /// Tables that have flows, by id.
+    pub fn iter(&self) -> impl Iterator<Item = (u8, &Table)> {
+        self.tables
+            .iter()
+            .enumerate()
+            .filter_map(|(i, t)| t.as_deref().map(|t| (i as u8, t)))
+    }
+
+    /// Total flows.
+    pub fn n_flows(&self) -> usize {
+        self.iter().map(|(_, t)| t.len()).sum()
+    }
+
+    fn table_mut(&mut self, id: u8) -> &mut Table {
+        let slot = &mut self.tables[usize::from(id)];
+        if slot.is_none() {
+            *slot = Some(Arc::new(Table::default()));
+        }
+        Arc::make_mut(slot.as_mut().expect("just set"))
+    }
+
+    /// Group `id`.
+    fn check(&self, e: &FlowEntry) -> Result<(), FlowModError> {
+        let t = e.table_id();
+        for a in &e.actions {
+            match a {
+                Action::GotoTable(g) if *g <= t => {
+                    return Err(FlowModError::BadGoto {
+                        table: t,
+                        target: *g,
+                    });
+                }
+                Action::Group(g) if !self.groups.contains_key(g) => {
+                    return Err(FlowModError::NoSuchGroup {
+                        table: t,
+                        group: *g,
+                    });
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies a batch atomically: returns the new version, or an error and no change.
+    pub fn apply(
+        &self,
+        mods: &[FlowMod],
+        now_ms: u64,
+    ) -> Result<(OfTables, ModSummary), FlowModError> {
+        let mut next = self.clone();
+        next.version += 1;
+        let mut sum = ModSummary::default();
+        for m in mods {
+            match m {
+                FlowMod::Add(e) => {
+                    next.check(e)?;
+                    next.add(e, now_ms, &mut sum)?;
+                }
+                FlowMod::Delete { filter, strict } => {
+                    sum.deleted += next.delete(filter, *strict);
+                }
+            }
+        }
+        // Drop tables left empty.
+        for t in next.tables.iter_mut() {
+            if t.as_ref().is_some_and(|t| t.is_empty()) {
+                *t = None;
+            }
+        }
+        Ok((next, sum))
+    }
+
+    fn add(
+        &mut self,
+        e: &FlowEntry,
+        now_ms: u64,
+        sum: &mut ModSummary,
+    ) -> Result<(), FlowModError> {
+        let id = self.next_id;
+        self.next_id += 1;
+        let limit = self.max_flows_per_table;
+        let tid = e.table_id();
+        let table = self.table_mut(tid);
+        let existing = table.get(&e.matches, e.priority).cloned();
+        if existing.is_none() && table.len() >= limit {
+            return Err(FlowModError::TableFull { table: tid, limit });
+        }
+        let rule = Arc::new(Rule {
+            entry: FlowEntry {
+                table: Some(tid),
+                ..e.clone()
+            },
+            id: existing.as_ref().map_or(id, |o| o.id),
+            created_ms: now_ms,
+            stats: RuleStats::default(),
+            conj: conj_of(e),
+        });
+        if let Some(old) = &existing {
+            if !e.flags.reset_counts {
+                let s = &old.stats;
+                rule.stats
+                    .n_packets
+                    .store(s.n_packets.load(Ordering::Relaxed), Ordering::Relaxed);
+                rule.stats
+                    .n_bytes
+                    .store(s.n_bytes.load(Ordering::Relaxed), Ordering::Relaxed);
+                rule.stats
+                    .used_ms
+                    .store(s.used_ms.load(Ordering::Relaxed), Ordering::Relaxed);
+            }
+            sum.modified += 1;
+        } else {
+            sum.added += 1;
+        }
+        table.insert(rule);
+        Ok(())
+    }
+
+    fn delete_matches(r: &Rule, f: &FlowEntry, strict: bool) -> bool {
+        if strict {
+            if r.entry.priority != f.priority || r.entry.matches != f.matches {
+                return false;
+            }
+        } else if !r.entry.matches.is_within(&f.matches) {
+            return false;
+        }
+        if (r.entry.cookie ^ f.cookie) & f.cookie_mask != 0 {
+            return false;
+        }
+        if let Some(p) = f.out_port {
+            if !r.entry.outputs_to(p) {
+                return false;
+            }
+        }
+        true
+    }
+
+    fn delete(&mut self, f: &FlowEntry, strict: bool) -> usize {
+        let ids: Vec<u8> = match f.table {
+            Some(t) => vec![t],
+            None => self.iter().map(|(i, _)| i).collect(),
+        };
+        let mut n = 0;
+        for tid in ids {
+            let Some(t) = self.table(tid) else { continue };
+            let victims: Vec<(Match, u16)> = t
+                .rules()
+                .filter(|r| Self::delete_matches(r, f, strict))
+                .map(|r| (r.entry.matches, r.entry.priority))
+                .collect();
+            if victims.is_empty() {
+                continue;
+            }
+            let table = self.table_mut(tid);
+            for (m, p) in victims {
+                if table.remove(&m, p).is_some() {
+                    n += 1;
+                }
+            }
+        }
+        n
+    }
+
+    /// Computes the new version that holds exactly `flows` (`replace-flows`): identical flows
+    /// are kept as they are (same rule, same counters), flows whose actions or cookie changed
+    /// are replaced keeping counters, others added, and flows not in `flows` deleted — in one
+    /// version, so no packet sees a mix.
+    pub fn replace_all(
+        &self,
+        flows: &[FlowEntry],
+        now_ms: u64,
+    ) -> Result<(OfTables, ModSummary), FlowModError> {
+        let mut next = self.clone();
+        next.version += 1;
+        let mut sum = ModSummary::default();
+        // Keys of the desired set.
+        let mut want: std::collections::HashSet<(u8, u16, Match)> =
+            std::collections::HashSet::new();
+        for e in flows {
+            next.check(e)?;
+            let key = (e.table_id(), e.priority, e.matches);
+            want.insert(key);
+            let same = self
+                .table(e.table_id())
+                .and_then(|t| t.get(&e.matches, e.priority))
+                .is_some_and(|r| {
+                    r.entry.actions == e.actions
+                        && r.entry.cookie == e.cookie
+                        && r.entry.idle_timeout == e.idle_timeout
+                        && r.entry.hard_timeout == e.hard_timeout
+                        && r.entry.flags == e.flags
+                        && r.entry.importance == e.importance
+                });
+            if same {
+                sum.unchanged += 1;
+            } else {
+                next.add(e, now_ms, &mut sum)?;
+            }
+        }
+        // Delete what is not wanted.
+        let stale: Vec<(u8, Match, u16)> = self
+            .iter()
+            .flat_map(|(tid, t)| {
+                t.rules()
+                    .filter(|r| !want.contains(&(tid, r.entry.priority, r.entry.matches)))
+                    .map(move |r| (tid, r.entry.matches, r.entry.priority))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        for (tid, m, p) in stale {
+            if next.table_mut(tid).remove(&m, p).is_some() {
+                sum.deleted += 1;
+            }
+        }
+        for t in next.tables.iter_mut() {
+            if t.as_ref().is_some_and(|t| t.is_empty()) {
+                *t = None;
+            }
+        }
+        Ok((next, sum))
+    }
+}
+
+#[cfg(test)]
+mod tests;
