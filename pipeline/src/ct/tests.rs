@@ -1,5 +1,6 @@
 use super::*;
 use crate::build::{ip, ipv4_packet, Ipv4Spec, L4Spec};
+use crate::ofctl::IpRange;
 
 /// Conntrack input from an IPv4 packet built by `build`.
 struct P {

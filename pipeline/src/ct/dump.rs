@@ -1,0 +1,249 @@
+//! Connections as `dump-conntrack` shows them, and the sweeps of the table (expiry,
+//! flush).
+
+use super::{proto_idx, Conn, Conntrack, Key, PState, Shard};
+use crate::flow::ip_proto;
+use std::fmt;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+/// A connection as `dump-conntrack` shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConnSnapshot {
+    /// Protocol name.
+    pub proto: &'static str,
+    /// Protocol number.
+    pub proto_num: u8,
+    /// IPv6.
+    pub v6: bool,
+    /// Original tuple (src, dst, sport, dport).
+    pub orig: (u128, u128, u16, u16),
+    /// Reply tuple.
+    pub reply: (u128, u128, u16, u16),
+    /// Zone.
+    pub zone: u16,
+    /// Mark.
+    pub mark: u32,
+    /// Label.
+    pub label: u128,
+    /// TCP state name, if TCP.
+    pub tcp_state: Option<&'static str>,
+    /// Milliseconds until expiry.
+    pub expires_in_ms: u64,
+    /// Packets (orig, reply).
+    pub packets: [u64; 2],
+}
+
+fn addr_str(a: u128, v6: bool) -> String {
+    if v6 {
+        std::net::Ipv6Addr::from(a).to_string()
+    } else {
+        std::net::Ipv4Addr::from(a as u32).to_string()
+    }
+}
+
+impl fmt::Display for ConnSnapshot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let icmp = matches!(self.proto_num, 1 | 58);
+        let tuple = |t: (u128, u128, u16, u16)| {
+            if icmp {
+                format!(
+                    "src={},dst={},id={},type={},code={}",
+                    addr_str(t.0, self.v6),
+                    addr_str(t.1, self.v6),
+                    t.2,
+                    t.3 >> 8,
+                    t.3 & 0xff
+                )
+            } else if matches!(self.proto_num, 6 | 17 | 132) {
+                format!(
+                    "src={},dst={},sport={},dport={}",
+                    addr_str(t.0, self.v6),
+                    addr_str(t.1, self.v6),
+                    t.2,
+                    t.3
+                )
+            } else {
+                format!(
+                    "src={},dst={}",
+                    addr_str(t.0, self.v6),
+                    addr_str(t.1, self.v6)
+                )
+            }
+        };
+        write!(
+            f,
+            "{},orig=({}),reply=({})",
+            self.proto,
+            tuple(self.orig),
+            tuple(self.reply)
+        )?;
+        if self.zone != 0 {
+            write!(f, ",zone={}", self.zone)?;
+        }
+        if self.mark != 0 {
+            write!(f, ",mark={}", self.mark)?;
+        }
+        if self.label != 0 {
+            write!(f, ",labels={:#x}", self.label)?;
+        }
+        if let Some(s) = self.tcp_state {
+            write!(f, ",protoinfo=(state={s})")?;
+        }
+        Ok(())
+    }
+}
+
+impl Conntrack {
+    /// Inserts both keys; false if either is taken by a live connection.
+    pub(super) fn insert(&self, conn: &Arc<Conn>) -> bool {
+        let (ha, hb) = (self.key_hash(&conn.orig), self.key_hash(&conn.reply));
+        let a = self.shard(ha);
+        let b = self.shard(hb);
+        let rehash = |e: &(Key, Arc<Conn>)| self.key_hash(&e.0);
+        let same = std::ptr::eq(a, b);
+        if same {
+            let mut m = a.map.lock();
+            if m.find(ha, |e| e.0 == conn.orig).is_some()
+                || m.find(hb, |e| e.0 == conn.reply).is_some()
+            {
+                return false;
+            }
+            m.insert_unique(ha, (conn.orig, conn.clone()), rehash);
+            m.insert_unique(hb, (conn.reply, conn.clone()), rehash);
+        } else {
+            // Lock in address order to avoid deadlock.
+            let (first, second) = if (a as *const Shard) < (b as *const Shard) {
+                (a, b)
+            } else {
+                (b, a)
+            };
+            let mut m1 = first.map.lock();
+            let mut m2 = second.map.lock();
+            let (ma, mb) = if std::ptr::eq(first, a) {
+                (&mut *m1, &mut *m2)
+            } else {
+                (&mut *m2, &mut *m1)
+            };
+            if ma.find(ha, |e| e.0 == conn.orig).is_some()
+                || mb.find(hb, |e| e.0 == conn.reply).is_some()
+            {
+                return false;
+            }
+            ma.insert_unique(ha, (conn.orig, conn.clone()), rehash);
+            mb.insert_unique(hb, (conn.reply, conn.clone()), rehash);
+        }
+        self.n_conns.fetch_add(1, Ordering::Relaxed);
+        self.by_proto[proto_idx(conn.proto)].fetch_add(1, Ordering::Relaxed);
+        true
+    }
+
+    /// Removes a connection's keys (if they still point at it).
+    pub(super) fn remove(&self, conn: &Arc<Conn>, expired: bool) {
+        let mut removed = false;
+        for k in [conn.orig, conn.reply] {
+            let h = self.key_hash(&k);
+            let mut m = self.shard(h).map.lock();
+            if let Ok(e) = m.find_entry(h, |e| e.0 == k && Arc::ptr_eq(&e.1, conn)) {
+                e.remove();
+                removed = true;
+            }
+        }
+        if removed {
+            self.n_conns.fetch_sub(1, Ordering::Relaxed);
+            self.by_proto[proto_idx(conn.proto)].fetch_sub(1, Ordering::Relaxed);
+            if expired {
+                self.expired.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Removes expired connections; returns how many.
+    pub fn expire(&self, now_ms: u64) -> usize {
+        let mut victims = Vec::new();
+        for s in self.shards.iter() {
+            let m = s.map.lock();
+            for (_, c) in m.iter() {
+                let st = c.st.lock();
+                if st.dead || st.expires_ms <= now_ms {
+                    victims.push(c.clone());
+                }
+            }
+        }
+        let mut n = 0;
+        for c in victims {
+            let before = self.len();
+            self.remove(&c, true);
+            if self.len() < before {
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// Deletes connections (of one zone, or all); returns how many.
+    pub fn flush(&self, zone: Option<u16>) -> usize {
+        let mut victims = Vec::new();
+        for s in self.shards.iter() {
+            let m = s.map.lock();
+            for (k, c) in m.iter() {
+                if *k == c.orig && zone.is_none_or(|z| z == k.zone) {
+                    victims.push(c.clone());
+                }
+            }
+        }
+        let n = victims.len();
+        for c in victims {
+            c.st.lock().dead = true;
+            self.remove(&c, false);
+        }
+        n
+    }
+
+    /// Live connections (of one zone, or all), sorted for stable output.
+    pub fn dump(&self, zone: Option<u16>) -> Vec<ConnSnapshot> {
+        self.dump_at(zone, 0)
+    }
+
+    /// Like [`Conntrack::dump`], with expiry computed against `now_ms`.
+    pub fn dump_at(&self, zone: Option<u16>, now_ms: u64) -> Vec<ConnSnapshot> {
+        let mut out = Vec::new();
+        for s in self.shards.iter() {
+            let m = s.map.lock();
+            for (k, c) in m.iter() {
+                if *k != c.orig || zone.is_some_and(|z| z != k.zone) {
+                    continue;
+                }
+                let st = c.st.lock();
+                if st.dead || (now_ms != 0 && st.expires_ms <= now_ms) {
+                    continue;
+                }
+                out.push(ConnSnapshot {
+                    proto: match k.proto {
+                        ip_proto::TCP => "tcp",
+                        ip_proto::UDP => "udp",
+                        ip_proto::SCTP => "sctp",
+                        ip_proto::ICMP => "icmp",
+                        ip_proto::ICMPV6 => "icmpv6",
+                        _ => "other",
+                    },
+                    proto_num: k.proto,
+                    v6: k.v6,
+                    orig: (c.orig.src, c.orig.dst, c.orig.sport, c.orig.dport),
+                    reply: (c.reply.src, c.reply.dst, c.reply.sport, c.reply.dport),
+                    zone: k.zone,
+                    mark: st.mark,
+                    label: st.label,
+                    tcp_state: match &st.p {
+                        PState::Tcp(t) => Some(t.state_name()),
+                        _ => None,
+                    },
+                    expires_in_ms: st.expires_ms.saturating_sub(now_ms),
+                    packets: st.packets,
+                });
+            }
+        }
+        out.sort_by_key(|a| (a.zone, a.proto_num, a.orig));
+        out
+    }
+}

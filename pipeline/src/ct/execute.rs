@@ -1,0 +1,368 @@
+//! The `ct` action on one packet: its key, the connection it belongs to (updated), or a new
+//! one committed.
+
+use super::nat::conn_nat_rewrite;
+use super::related::{icmp_is_error, icmp_reply_type};
+use super::tcp::{self, TcpConn, TcpUpdate};
+use super::{
+    cs, proto_of, reply_key, Conn, ConnState, Conntrack, CtCommand, CtPacket, CtVerdict, Key,
+    PState, Proto,
+};
+use crate::flow::eth_type;
+use crate::ofctl::NatKind;
+use parking_lot::Mutex;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+impl Conntrack {
+    /// Runs one packet through conntrack (the datapath `ct` action).
+    pub fn execute(&self, pkt: &CtPacket<'_>, cmd: &CtCommand<'_>, now_ms: u64) -> CtVerdict {
+        let (key, proto, v6) = match packet_key(pkt, cmd.zone) {
+            KeyOf::Key(key, proto, v6) => (key, proto, v6),
+            KeyOf::Invalid => return self.invalid(cmd.zone),
+            KeyOf::IcmpError(v6) => return self.related(pkt, v6, cmd, now_ms),
+        };
+        if let Some(v) = self.existing(&key, pkt, cmd, now_ms) {
+            return v;
+        }
+        self.start(key, proto, v6, pkt, cmd, now_ms)
+    }
+
+    /// The verdict of a packet of a connection already tracked; None when there is none
+    /// (a dead or expired one found on the way is removed).
+    fn existing(
+        &self,
+        key: &Key,
+        pkt: &CtPacket<'_>,
+        cmd: &CtCommand<'_>,
+        now_ms: u64,
+    ) -> Option<CtVerdict> {
+        let key = *key;
+        // Look up in either direction. A live connection and a valid packet (nearly every
+        // packet) are served under the shard lock without taking a reference to the
+        // connection; the rest leave with one, to be removed once the lock is released.
+        let h = self.key_hash(&key);
+        let ended = {
+            let map = self.shard(h).map.lock();
+            match map.find(h, |e| e.0 == key) {
+                None => None,
+                Some((_, conn)) => {
+                    let reply = conn.reply == key && conn.orig != key;
+                    let mut st = conn.st.lock();
+                    if st.dead || st.expires_ms <= now_ms {
+                        Some((conn.clone(), true))
+                    } else {
+                        match self.update(conn, &mut st, pkt, reply, now_ms) {
+                            Upd::Invalid => {
+                                drop(st);
+                                drop(map);
+                                return Some(self.invalid(cmd.zone));
+                            }
+                            // A new connection on the same tuple, or a forced commit in
+                            // the reply direction: this one ends, a new one may start.
+                            Upd::Recreate => {
+                                st.dead = true;
+                                Some((conn.clone(), false))
+                            }
+                            Upd::Valid | Upd::ValidNew if cmd.force && cmd.commit && reply => {
+                                st.dead = true;
+                                Some((conn.clone(), false))
+                            }
+                            upd @ (Upd::Valid | Upd::ValidNew) => {
+                                let d = usize::from(reply);
+                                st.packets[d] += 1;
+                                st.bytes[d] += pkt.l4_len as u64;
+                                if cmd.commit {
+                                    if let Some((v, m)) = cmd.set_mark {
+                                        st.mark = (st.mark & !m) | (v & m);
+                                    }
+                                    if let Some((v, m)) = cmd.set_label {
+                                        st.label = (st.label & !m) | (v & m);
+                                    }
+                                }
+                                let mut state = cs::TRK
+                                    | if upd == Upd::ValidNew {
+                                        cs::NEW
+                                    } else {
+                                        cs::EST
+                                    };
+                                if reply {
+                                    state |= cs::RPL;
+                                }
+                                let nat = cmd.nat.and_then(|_| conn_nat_rewrite(conn, reply));
+                                if nat.is_some() {
+                                    state |= match conn.nat {
+                                        Some(NatKind::Src) => cs::SNAT,
+                                        Some(NatKind::Dst) => cs::DNAT,
+                                        None => 0,
+                                    };
+                                }
+                                return Some(CtVerdict {
+                                    state,
+                                    zone: cmd.zone,
+                                    mark: st.mark,
+                                    label: st.label,
+                                    nat,
+                                    refused: false,
+                                });
+                            }
+                        }
+                    }
+                }
+            }
+        };
+        if let Some((conn, expired)) = ended {
+            self.remove(&conn, expired);
+        }
+        None
+    }
+
+    /// A packet of no connection: whether it may start one, and the commit.
+    fn start(
+        &self,
+        key: Key,
+        proto: Proto,
+        v6: bool,
+        pkt: &CtPacket<'_>,
+        cmd: &CtCommand<'_>,
+        now_ms: u64,
+    ) -> CtVerdict {
+        // No connection: may this packet start one?
+        let valid_new = match proto {
+            Proto::Tcp => {
+                let f = pkt.tcp_flags;
+                !tcp::invalid_flags(f)
+                    && if self.cfg.tcp_midstream_pickup {
+                        !(f & 0x002 != 0 && f & 0x010 != 0)
+                    } else {
+                        f & 0x002 != 0 && f & 0x010 == 0
+                    }
+            }
+            Proto::Icmp => icmp_reply_type(v6, (key.dport >> 8) as u8).is_some(),
+            _ => true,
+        };
+        if !valid_new {
+            return self.invalid(cmd.zone);
+        }
+        let mut v = CtVerdict {
+            state: cs::TRK | cs::NEW,
+            zone: cmd.zone,
+            ..Default::default()
+        };
+        if !cmd.commit {
+            return v;
+        }
+        if self.len() >= self.cfg.max_connections {
+            self.refused.fetch_add(1, Ordering::Relaxed);
+            v.refused = true;
+            return v;
+        }
+        let mark = cmd.set_mark.map_or(0, |(val, m)| val & m);
+        let label = cmd.set_label.map_or(0, |(val, m)| val & m);
+        // The reply tuple, with NAT if asked.
+        let mut translated = key;
+        let mut nat_kind = None;
+        if let Some(n) = cmd.nat.filter(|n| n.kind.is_some()) {
+            match self.nat_select(&key, n, proto) {
+                Some(t) => {
+                    translated = t;
+                    nat_kind = n.kind;
+                }
+                None => {
+                    self.nat_exhausted.fetch_add(1, Ordering::Relaxed);
+                    self.refused.fetch_add(1, Ordering::Relaxed);
+                    v.refused = true;
+                    return v;
+                }
+            }
+        }
+        let reply_key = reply_key(&translated, proto);
+        let p = match proto {
+            Proto::Tcp => match TcpConn::new(pkt) {
+                Some(t) => PState::Tcp(t),
+                None => return self.invalid(cmd.zone),
+            },
+            Proto::Icmp => PState::Icmp(false),
+            _ => PState::Other(0),
+        };
+        let timeout = match proto {
+            Proto::Tcp => self.cfg.timeouts.tcp_syn_sent,
+            Proto::Icmp => self.cfg.timeouts.icmp_first,
+            _ => self.cfg.timeouts.udp_first,
+        };
+        let conn = Arc::new(Conn {
+            orig: key,
+            reply: reply_key,
+            proto,
+            nat: nat_kind,
+            st: Mutex::new(ConnState {
+                p,
+                expires_ms: now_ms + timeout,
+                mark,
+                label,
+                packets: [1, 0],
+                bytes: [pkt.l4_len as u64, 0],
+                dead: false,
+            }),
+        });
+        if !self.insert(&conn) {
+            // Lost a race with another core committing the same tuple: use theirs.
+            return self.execute(
+                pkt,
+                &CtCommand {
+                    commit: false,
+                    ..*cmd
+                },
+                now_ms,
+            );
+        }
+        self.committed.fetch_add(1, Ordering::Relaxed);
+        v.mark = mark;
+        v.label = label;
+        if nat_kind.is_some() && cmd.nat.is_some() {
+            v.nat = conn_nat_rewrite(&conn, false);
+            v.state |= if nat_kind == Some(NatKind::Src) {
+                cs::SNAT
+            } else {
+                cs::DNAT
+            };
+        }
+        v
+    }
+
+    fn update(
+        &self,
+        conn: &Conn,
+        st: &mut ConnState,
+        pkt: &CtPacket<'_>,
+        reply: bool,
+        now_ms: u64,
+    ) -> Upd {
+        let t = &self.cfg.timeouts;
+        match &mut st.p {
+            PState::Tcp(tc) => match tc.update(pkt, reply) {
+                TcpUpdate::Invalid => Upd::Invalid,
+                TcpUpdate::New => Upd::Recreate,
+                TcpUpdate::ValidNew => {
+                    st.expires_ms = now_ms + t.tcp_syn_sent;
+                    Upd::ValidNew
+                }
+                TcpUpdate::Valid(tm) => {
+                    st.expires_ms = now_ms
+                        + match tm {
+                            tcp::Timer::Opening => t.tcp_syn_recv,
+                            tcp::Timer::Established => t.tcp_established,
+                            tcp::Timer::Closing => t.tcp_fin_wait,
+                            tcp::Timer::FinWait => t.tcp_time_wait,
+                            tcp::Timer::Closed => t.tcp_close,
+                            tcp::Timer::Unchanged => return Upd::Valid,
+                        };
+                    Upd::Valid
+                }
+            },
+            PState::Other(s) => {
+                if reply && *s != 2 {
+                    *s = 2;
+                } else if *s == 0 {
+                    *s = 1;
+                }
+                st.expires_ms = now_ms
+                    + match *s {
+                        2 => t.udp_multiple,
+                        1 => t.udp_single,
+                        _ => t.udp_first,
+                    };
+                let _ = conn;
+                if *s == 2 {
+                    Upd::Valid
+                } else {
+                    Upd::ValidNew
+                }
+            }
+            PState::Icmp(replied) => {
+                let r = if reply && !*replied {
+                    *replied = true;
+                    Upd::Valid
+                } else if !*replied {
+                    Upd::ValidNew
+                } else {
+                    Upd::Valid
+                };
+                st.expires_ms = now_ms + if *replied { t.icmp_reply } else { t.icmp_first };
+                r
+            }
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Upd {
+    Invalid,
+    Recreate,
+    Valid,
+    ValidNew,
+}
+
+/// What a packet's headers make of it for conntrack.
+enum KeyOf {
+    /// Its connection key.
+    Key(Key, Proto, bool),
+    /// Not trackable (not IP, a fragment, a short L4 header): `+inv`.
+    Invalid,
+    /// An ICMP error (IPv6 when true): tracked by the header it carries.
+    IcmpError(bool),
+}
+
+/// The connection key of a packet, its L4 header checked.
+fn packet_key(pkt: &CtPacket<'_>, zone: u16) -> KeyOf {
+    let v6 = match pkt.eth_type {
+        eth_type::IPV4 => false,
+        eth_type::IPV6 => true,
+        _ => return KeyOf::Invalid,
+    };
+    if pkt.is_fragment {
+        return KeyOf::Invalid;
+    }
+    let proto = proto_of(pkt.proto);
+    // Validate the L4 header and build the key.
+    let mut key = Key {
+        zone,
+        v6,
+        proto: pkt.proto,
+        src: pkt.src,
+        dst: pkt.dst,
+        sport: 0,
+        dport: 0,
+    };
+    match proto {
+        Proto::Tcp => {
+            if pkt.l4.len() < 20 || usize::from(pkt.l4[12] >> 4) * 4 < 20 {
+                return KeyOf::Invalid;
+            }
+            key.sport = pkt.src_port;
+            key.dport = pkt.dst_port;
+        }
+        Proto::Udp => {
+            if pkt.l4.len() < 8 {
+                return KeyOf::Invalid;
+            }
+            key.sport = pkt.src_port;
+            key.dport = pkt.dst_port;
+        }
+        Proto::Icmp => {
+            if pkt.l4.len() < 8 {
+                return KeyOf::Invalid;
+            }
+            let ty = pkt.l4[0];
+            let code = pkt.l4[1];
+            if icmp_is_error(v6, ty) {
+                return KeyOf::IcmpError(v6);
+            }
+            let id = u16::from_be_bytes([pkt.l4[4], pkt.l4[5]]);
+            key.sport = id;
+            key.dport = (u16::from(ty) << 8) | u16::from(code);
+        }
+        Proto::Other => {}
+    }
+    KeyOf::Key(key, proto, v6)
+}
