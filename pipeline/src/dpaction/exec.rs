@@ -1,0 +1,414 @@
+//! Executing datapath actions on packets: one action list over a group of packets that
+//! share a megaflow (copies made only where actions fork), or on one packet.
+
+use super::rewrite::{arp_reply, run_ct, set_field};
+use super::{DpAction, DropReason, TunnelMeta};
+use crate::field::{fget, fset};
+use crate::flow::{eth_type, w, Flow, VLAN_CFI};
+use crate::packet::{self, Frame, Layout};
+use smallvec::SmallVec;
+
+/// A packet moving through the datapath: its frame, key and header offsets.
+pub struct Packet<F: Frame> {
+    /// The bytes.
+    pub frame: F,
+    /// Its flow key (kept in step with header rewrites).
+    pub key: Flow,
+    /// Header offsets.
+    pub layout: Layout,
+}
+
+impl<F: Frame> Packet<F> {
+    /// Parses `frame` received on `in_port`, with tunnel metadata if it came from a tunnel.
+    pub fn new(frame: F, in_port: u32, tun: Option<&TunnelMeta>) -> Self {
+        let mut key = Flow::ZERO;
+        let layout = packet::extract(frame.data(), in_port, &mut key);
+        if let Some(t) = tun {
+            t.to_flow(&mut key);
+        }
+        Packet { frame, key, layout }
+    }
+}
+
+/// Mutable views of one packet's frame, key and layout, wherever they are stored.
+pub struct PktMut<'a, F: Frame> {
+    /// The bytes.
+    pub frame: &'a mut F,
+    /// The key.
+    pub key: &'a mut Flow,
+    /// Header offsets.
+    pub layout: &'a mut Layout,
+}
+
+impl<F: Frame> PktMut<'_, F> {
+    pub(super) fn is_v6(&self) -> bool {
+        fget!(EthType, self.key) as u16 == eth_type::IPV6
+    }
+
+    /// Re-parses the headers after a change of layout (VLAN push/pop), keeping the
+    /// metadata part of the key (port, tunnel, conntrack, recirculation, marks).
+    pub fn reparse(&mut self) {
+        let old = *self.key;
+        let in_port = fget!(InPort, &old) as u32;
+        *self.layout = packet::extract(self.frame.data(), in_port, self.key);
+        for i in [w::PORT, w::CT_MARK, w::CT_LABEL, w::CT_LABEL + 1] {
+            self.key.w[i] = old.w[i];
+        }
+        self.key.w[w::CT] = (self.key.w[w::CT] & 0xffff_0000) | (old.w[w::CT] & !0xffff_0000);
+        self.key.w[w::TUN_ID..crate::flow::KEY_WORDS]
+            .copy_from_slice(&old.w[w::TUN_ID..crate::flow::KEY_WORDS]);
+    }
+}
+
+/// A copy of a packet for an extra output (multicast-like actions).
+pub trait CloneFrame: Frame + Sized {
+    /// A deep copy, or `None` if no buffer is available.
+    fn try_clone(&self) -> Option<Self>;
+}
+
+impl CloneFrame for packet::VecFrame {
+    fn try_clone(&self) -> Option<Self> {
+        Some(self.clone())
+    }
+}
+
+/// Where executed packets go.
+pub trait Sink<F: Frame> {
+    /// The packet leaves on `port` (encapsulated with `tun` for a tunnel port). `key` is its
+    /// flow key as it leaves (for traces and checks; the datapath needs only the frame).
+    fn output(&mut self, port: u32, tun: Option<&TunnelMeta>, frame: F, key: &Flow);
+    /// The packet is dropped.
+    fn drop_packet(&mut self, reason: DropReason, frame: F);
+    /// A copy that should have existed was not made (no buffer): count it.
+    fn note_drop(&mut self, reason: DropReason);
+}
+
+/// What execution needs from the outside world.
+pub struct ExecEnv<'a> {
+    /// Connection tracker.
+    pub conntrack: &'a crate::conntrack::Conntrack,
+    /// Current time in milliseconds.
+    pub now_ms: u64,
+}
+
+fn consumes(a: &DpAction) -> bool {
+    matches!(
+        a,
+        DpAction::Output(_)
+            | DpAction::TunnelOutput { .. }
+            | DpAction::Drop(_)
+            | DpAction::ArpReply(_)
+    ) || matches!(a, DpAction::Ct(c) if c.recirc.is_some())
+}
+
+/// Packets held in fixed slots so that actions run over a group of them without moving
+/// keys around. A slot whose frame is `None` is free (or its packet has left).
+pub struct Batch<F: Frame, const N: usize> {
+    /// Frames.
+    pub frames: [Option<F>; N],
+    /// Keys.
+    pub keys: [Flow; N],
+    /// Header offsets.
+    pub layouts: [Layout; N],
+}
+
+impl<F: Frame, const N: usize> Default for Batch<F, N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<F: Frame, const N: usize> Batch<F, N> {
+    /// Empty slots.
+    pub fn new() -> Self {
+        Batch {
+            frames: std::array::from_fn(|_| None),
+            keys: [Flow::ZERO; N],
+            layouts: [Layout::default(); N],
+        }
+    }
+
+    /// Parses `frame` into slot `i`.
+    pub fn load(&mut self, i: usize, frame: F, in_port: u32, tun: Option<&TunnelMeta>) {
+        self.layouts[i] = packet::extract(frame.data(), in_port, &mut self.keys[i]);
+        if let Some(t) = tun {
+            t.to_flow(&mut self.keys[i]);
+        }
+        self.frames[i] = Some(frame);
+    }
+
+    /// A free slot, if any.
+    pub fn free_slot(&self) -> Option<usize> {
+        self.frames.iter().position(Option::is_none)
+    }
+
+    fn view(&mut self, i: usize) -> Option<PktMut<'_, F>> {
+        Some(PktMut {
+            frame: self.frames[i].as_mut()?,
+            key: &mut self.keys[i],
+            layout: &mut self.layouts[i],
+        })
+    }
+}
+
+/// Runs `acts` on the packets in `members` (slots of `batch`), action by action over the
+/// whole group. Packets that leave (output, drop) free their slot; the return value has a
+/// bit set for every slot whose packet recirculates (its key carries the new `recirc_id`).
+/// Copies for non-final outputs and forked recirculations go to free slots of `batch`
+/// (recirculations) or straight to the sink (outputs).
+pub fn exec_group<F: CloneFrame, S: Sink<F>, const N: usize>(
+    acts: &[DpAction],
+    batch: &mut Batch<F, N>,
+    members: &[u8],
+    env: &ExecEnv<'_>,
+    sink: &mut S,
+) -> u64 {
+    debug_assert!(N <= 64);
+    let last = acts.iter().rposition(consumes);
+    let mut recirc = 0u64;
+    let mut alive: u64 = members.iter().fold(0, |m, &i| m | (1u64 << i));
+    for (ai, a) in acts.iter().enumerate() {
+        if alive == 0 {
+            return recirc;
+        }
+        let is_last = Some(ai) == last;
+        let mut bits = alive;
+        while bits != 0 {
+            let i = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            match exec_one(a, is_last, batch, i, env, sink) {
+                Step::Continue => {}
+                Step::Gone => alive &= !(1u64 << i),
+                Step::Recirc => {
+                    alive &= !(1u64 << i);
+                    recirc |= 1u64 << i;
+                }
+                Step::Fork(j) => recirc |= 1u64 << j,
+            }
+        }
+    }
+    // Whatever is left produced no output.
+    let mut bits = alive;
+    while bits != 0 {
+        let i = bits.trailing_zeros() as usize;
+        bits &= bits - 1;
+        if let Some(f) = batch.frames[i].take() {
+            sink.drop_packet(DropReason::NoOutput, f);
+        }
+    }
+    recirc
+}
+
+enum Step {
+    Continue,
+    Gone,
+    Recirc,
+    /// A copy recirculates from slot j; the original continues.
+    Fork(usize),
+}
+
+fn take_drop<F: Frame, S: Sink<F>, const N: usize>(
+    batch: &mut Batch<F, N>,
+    i: usize,
+    r: DropReason,
+    sink: &mut S,
+) -> Step {
+    if let Some(f) = batch.frames[i].take() {
+        sink.drop_packet(r, f);
+    }
+    Step::Gone
+}
+
+fn send<F: CloneFrame, S: Sink<F>, const N: usize>(
+    batch: &mut Batch<F, N>,
+    i: usize,
+    port: u32,
+    tun: Option<&TunnelMeta>,
+    is_last: bool,
+    sink: &mut S,
+) -> Step {
+    if is_last {
+        if let Some(f) = batch.frames[i].take() {
+            sink.output(port, tun, f, &batch.keys[i]);
+        }
+        return Step::Gone;
+    }
+    match batch.frames[i].as_ref().and_then(CloneFrame::try_clone) {
+        Some(c) => sink.output(port, tun, c, &batch.keys[i]),
+        None => sink.note_drop(DropReason::CloneFailed),
+    }
+    Step::Continue
+}
+
+fn exec_one<F: CloneFrame, S: Sink<F>, const N: usize>(
+    a: &DpAction,
+    is_last: bool,
+    batch: &mut Batch<F, N>,
+    i: usize,
+    env: &ExecEnv<'_>,
+    sink: &mut S,
+) -> Step {
+    match a {
+        DpAction::Set { field, value, mask } => {
+            if let Some(mut p) = batch.view(i) {
+                set_field(&mut p, *field, *value, *mask);
+            }
+            Step::Continue
+        }
+        DpAction::DecTtl => {
+            let Some(p) = batch.view(i) else {
+                return Step::Gone;
+            };
+            let v6 = p.is_v6();
+            if !v6 && fget!(EthType, p.key) as u16 != eth_type::IPV4 {
+                return Step::Continue;
+            }
+            match packet::ttl(p.frame.data(), p.layout, v6) {
+                Some(t) if t > 1 => {
+                    packet::set_ttl(p.frame.data_mut(), p.layout, v6, t - 1);
+                    fset!(NwTtl, p.key, u128::from(t - 1));
+                    Step::Continue
+                }
+                _ => take_drop(batch, i, DropReason::TtlExpired, sink),
+            }
+        }
+        DpAction::PushVlan(tci) => {
+            let Some(mut p) = batch.view(i) else {
+                return Step::Gone;
+            };
+            if fget!(VlanTci, p.key) as u16 & VLAN_CFI != 0
+                || !packet::push_vlan(p.frame, eth_type::VLAN, *tci)
+            {
+                return take_drop(batch, i, DropReason::Unsupported, sink);
+            }
+            p.reparse();
+            Step::Continue
+        }
+        DpAction::PopVlan => {
+            if let Some(mut p) = batch.view(i) {
+                if packet::pop_vlan(p.frame) {
+                    p.reparse();
+                }
+            }
+            Step::Continue
+        }
+        DpAction::Output(port) => send(batch, i, *port, None, is_last, sink),
+        DpAction::TunnelOutput { port, meta } => send(batch, i, *port, Some(meta), is_last, sink),
+        DpAction::Ct(ct) => {
+            let Some(mut p) = batch.view(i) else {
+                return Step::Gone;
+            };
+            if !run_ct(&mut p, ct, env) {
+                return take_drop(batch, i, DropReason::CtFull, sink);
+            }
+            let Some(id) = ct.recirc else {
+                return Step::Continue;
+            };
+            fset!(RecircId, p.key, u128::from(id));
+            if is_last {
+                return Step::Recirc;
+            }
+            let copy = p.frame.try_clone();
+            match (copy, batch.free_slot()) {
+                (Some(c), Some(j)) => {
+                    batch.frames[j] = Some(c);
+                    batch.keys[j] = batch.keys[i];
+                    batch.layouts[j] = batch.layouts[i];
+                    Step::Fork(j)
+                }
+                _ => {
+                    sink.note_drop(DropReason::CloneFailed);
+                    Step::Continue
+                }
+            }
+        }
+        DpAction::CtClear => {
+            if let Some(p) = batch.view(i) {
+                p.key.w[w::CT] &= 0x0000_0000_ffff_0000; // keep tcp_flags only
+                fset!(CtMark, p.key, 0);
+                fset!(CtLabel, p.key, 0);
+            }
+            Step::Continue
+        }
+        DpAction::Controller => Step::Continue,
+        DpAction::ArpReply(m) => {
+            let Some(mut p) = batch.view(i) else {
+                return Step::Gone;
+            };
+            if !arp_reply(&mut p, *m) {
+                return take_drop(batch, i, DropReason::NoOutput, sink);
+            }
+            let port = fget!(InPort, p.key) as u32;
+            send(batch, i, port, None, is_last, sink)
+        }
+        DpAction::Drop(r) => take_drop(batch, i, *r, sink),
+    }
+}
+
+/// Runs `acts` on one packet; returns it if it recirculates.
+pub fn execute<F: CloneFrame, S: Sink<F>>(
+    acts: &[DpAction],
+    pkt: Packet<F>,
+    env: &ExecEnv<'_>,
+    sink: &mut S,
+) -> Vec<Packet<F>> {
+    let mut b: Batch<F, 4> = Batch::new();
+    b.frames[0] = Some(pkt.frame);
+    b.keys[0] = pkt.key;
+    b.layouts[0] = pkt.layout;
+    let mut rec = exec_group(acts, &mut b, &[0], env, sink);
+    let mut out = Vec::new();
+    while rec != 0 {
+        let i = rec.trailing_zeros() as usize;
+        rec &= rec - 1;
+        if let Some(f) = b.frames[i].take() {
+            out.push(Packet {
+                frame: f,
+                key: b.keys[i],
+                layout: b.layouts[i],
+            });
+        }
+    }
+    out
+}
+
+/// A sink that records what happened, for tests, traces and tools.
+#[derive(Default)]
+pub struct Collect<F: Frame> {
+    /// Outputs in order: port, tunnel metadata, packet.
+    pub outputs: Vec<(u32, Option<TunnelMeta>, Packet<F>)>,
+    /// Drops with reasons.
+    pub drops: SmallVec<[DropReason; 2]>,
+}
+
+impl<F: Frame> Collect<F> {
+    /// An empty collector.
+    pub fn new() -> Self {
+        Collect {
+            outputs: Vec::new(),
+            drops: SmallVec::new(),
+        }
+    }
+}
+
+impl<F: Frame> Sink<F> for Collect<F> {
+    fn output(&mut self, port: u32, tun: Option<&TunnelMeta>, frame: F, key: &Flow) {
+        let mut scratch = Flow::ZERO;
+        let layout = packet::extract(frame.data(), fget!(InPort, key) as u32, &mut scratch);
+        self.outputs.push((
+            port,
+            tun.copied(),
+            Packet {
+                frame,
+                key: *key,
+                layout,
+            },
+        ));
+    }
+    fn drop_packet(&mut self, reason: DropReason, _frame: F) {
+        self.drops.push(reason);
+    }
+    fn note_drop(&mut self, reason: DropReason) {
+        self.drops.push(reason);
+    }
+}
