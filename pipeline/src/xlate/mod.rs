@@ -1,0 +1,408 @@
+//! Translation: walks a packet's flow key through the OpenFlow tables and compiles what the
+//! tables do into datapath actions plus the wildcard mask of every key bit that mattered —
+//! together, a megaflow.
+//!
+//! The mask rules, in one place:
+//! - A table lookup un-wildcards the bits the classifier consulted (staged).
+//! - Reading a field (a `move` source, `output:REG`, NORMAL's MAC lookup, tunnel metadata at
+//!   encap, a `ct` zone from a register) un-wildcards it.
+//! - Bits the pipeline itself wrote before reading them are *not* un-wildcarded: they are
+//!   constants of the megaflow, not properties of the packet. (OVS un-wildcards every field
+//!   it sets; brisk's megaflows are therefore wider.)
+//! - Header writes are emitted as absolute masked sets at the next output, so they need no
+//!   match on the old value. `dec_ttl` is emitted as a relative datapath action that drops
+//!   TTL≤1 itself, so megaflows do not match on TTL unless a table reads it.
+
+use crate::bridge::{Bridge, PortTable};
+use crate::dpaction::{DpAction, DropReason, HdrField};
+use crate::field::{Field, Subfield};
+use crate::flow::{eth_type, w, Flow, KEY_WORDS, VLAN_CFI};
+use crate::ofctl::{format_actions, format_match, PortMap, SetField};
+use crate::tables::{Group, OfTables, Rule};
+use std::sync::Arc;
+
+mod output;
+mod walk;
+
+/// A step of a translation, for `trace`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TraceEvent {
+    /// A table lookup.
+    Table {
+        /// Table id.
+        table: u8,
+        /// Resubmit depth.
+        depth: u32,
+        /// The matching rule, if any.
+        rule: Option<TraceRule>,
+    },
+    /// An OpenFlow action executed.
+    Action {
+        /// Resubmit depth.
+        depth: u32,
+        /// The action as `ovs-ofctl` writes it.
+        text: String,
+    },
+    /// A remark (skipped output, fork to recirculation, error...).
+    Note {
+        /// Resubmit depth.
+        depth: u32,
+        /// Text.
+        text: String,
+    },
+}
+
+/// The rule a lookup found.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TraceRule {
+    /// Priority.
+    pub priority: u16,
+    /// Cookie.
+    pub cookie: u64,
+    /// Its match, printed.
+    pub matched: String,
+    /// Its actions, printed.
+    pub actions: String,
+}
+
+/// Why a translation failed (the packet is dropped).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum XlateError {
+    /// The translation budget (resubmit and group nesting, or their count) was spent.
+    ResubmitLimit,
+    /// No recirculation id could be allocated, or an unknown one was seen.
+    Recirc,
+    /// An action the datapath cannot perform.
+    Unsupported,
+}
+
+/// The result of translating one key: a megaflow and what it hit.
+pub struct Translation {
+    /// Bits of the datapath key that the result depends on.
+    pub mask: Flow,
+    /// Datapath actions.
+    pub actions: Vec<DpAction>,
+    /// Rules that matched, for counters.
+    pub rules: Vec<Arc<Rule>>,
+    /// Group buckets that ran (group, bucket index), for counters.
+    pub groups: Vec<(Arc<Group>, u16)>,
+    /// Bridge generation the translation was made against.
+    pub generation: u64,
+    /// MAC-learning generation the translation was made against.
+    pub mac_generation: u64,
+    /// Tables version used.
+    pub version: u64,
+    /// Whether NORMAL (MAC learning) was involved.
+    pub uses_mac_learning: bool,
+    /// Error, if any.
+    pub error: Option<XlateError>,
+    /// The flow at the end of the walk (registers and all), for traces.
+    pub final_flow: Flow,
+}
+
+fn field_mask(f: Field) -> Flow {
+    let mut m = Flow::ZERO;
+    f.set(&mut m, f.desc().valid);
+    m
+}
+
+fn subfield_mask(sf: &Subfield) -> Flow {
+    let mut m = Flow::ZERO;
+    sf.field.set(&mut m, sf.mask());
+    m
+}
+
+/// Mask of every conntrack field, to clear after `ct`.
+fn ct_fields_mask() -> Flow {
+    let mut m = field_mask(Field::CtState);
+    m.or_with(&field_mask(Field::CtZone));
+    m.or_with(&field_mask(Field::CtMark));
+    m.or_with(&field_mask(Field::CtLabel));
+    m
+}
+
+struct Ctx<'a> {
+    bridge: &'a Bridge,
+    tables: &'a OfTables,
+    ports: &'a PortTable,
+    now_ms: u64,
+    flow: Flow,
+    wc: Flow,
+    /// Bits written by this translation so far.
+    written: Flow,
+    /// Header bits written since the last commit.
+    dirty: Flow,
+    /// Header values as the datapath currently has them (at the last commit).
+    base: Flow,
+    /// Bits of `base` that are constants (written before the last commit).
+    base_known: Flow,
+    acts: Vec<DpAction>,
+    rules: Vec<Arc<Rule>>,
+    groups: Vec<(Arc<Group>, u16)>,
+    depth: u32,
+    n_resubmits: u32,
+    table: u8,
+    exit: bool,
+    error: Option<XlateError>,
+    uses_macs: bool,
+    may_learn: bool,
+    trace: Option<&'a mut Vec<TraceEvent>>,
+}
+
+impl Ctx<'_> {
+    fn note(&mut self, text: impl Into<String>) {
+        let depth = self.depth;
+        if let Some(t) = self.trace.as_deref_mut() {
+            t.push(TraceEvent::Note {
+                depth,
+                text: text.into(),
+            });
+        }
+    }
+
+    /// Un-wildcards the bits of `mask` that the packet, not the pipeline, determined.
+    fn read_bits(&mut self, mask: &Flow) {
+        for i in 0..KEY_WORDS {
+            self.wc.w[i] |= mask.w[i] & !self.written.w[i];
+        }
+    }
+
+    fn read(&mut self, f: Field) -> u128 {
+        self.read_bits(&field_mask(f));
+        f.get(&self.flow)
+    }
+
+    fn read_sf(&mut self, sf: &Subfield) -> u128 {
+        self.read_bits(&subfield_mask(sf));
+        sf.get(&self.flow)
+    }
+
+    fn write_bits(&mut self, mask: &Flow) {
+        self.written.or_with(mask);
+        self.dirty.or_with(mask);
+    }
+
+    fn do_set(&mut self, s: &SetField) {
+        let f = s.field;
+        let old = f.get(&self.flow);
+        f.set(&mut self.flow, (old & !s.mask) | (s.value & s.mask));
+        let mut m = Flow::ZERO;
+        f.set(&mut m, s.mask);
+        match f {
+            Field::DlVlan | Field::DlVlanPcp => {
+                // Setting a VID or PCP on an untagged packet tags it (OpenFlow 1.0).
+                let tci = Field::VlanTci.get(&self.flow) as u16 | VLAN_CFI;
+                Field::VlanTci.set(&mut self.flow, u128::from(tci));
+                let mt = Field::VlanTci.get(&m) as u16 | VLAN_CFI;
+                Field::VlanTci.set(&mut m, u128::from(mt));
+            }
+            Field::TunMetadata(n) => {
+                self.flow.w[w::TUN_FLAGS] |= 1u64 << (32 + u32::from(n));
+                m.w[w::TUN_FLAGS] |= 1u64 << (32 + u32::from(n));
+            }
+            _ => {}
+        }
+        self.write_bits(&m);
+    }
+
+    /// Emits datapath sets for header fields written since the last commit.
+    fn commit(&mut self) {
+        if self.dirty.is_zero() {
+            return;
+        }
+        let d = self.dirty;
+        // VLAN tag.
+        let tci_d = Field::VlanTci.get(&d) as u16;
+        if tci_d != 0 {
+            let mut cfi = Flow::ZERO;
+            Field::VlanTci.set(&mut cfi, u128::from(VLAN_CFI));
+            for i in 0..KEY_WORDS {
+                self.wc.w[i] |= cfi.w[i] & !self.base_known.w[i];
+            }
+            let old = Field::VlanTci.get(&self.base) as u16;
+            let new = Field::VlanTci.get(&self.flow) as u16;
+            match (old & VLAN_CFI != 0, new & VLAN_CFI != 0) {
+                (false, true) => self.acts.push(DpAction::PushVlan(new)),
+                (true, false) => self.acts.push(DpAction::PopVlan),
+                (true, true) => self.acts.push(DpAction::Set {
+                    field: HdrField::VlanTci,
+                    value: u128::from(new),
+                    mask: u128::from(tci_d & !VLAN_CFI),
+                }),
+                (false, false) => {}
+            }
+        }
+        let put = |acts: &mut Vec<DpAction>, f: Field, h: HdrField, flow: &Flow| {
+            let m = f.get(&d);
+            if m != 0 {
+                acts.push(DpAction::Set {
+                    field: h,
+                    value: f.get(flow) & m,
+                    mask: m,
+                });
+            }
+        };
+        let flow = self.flow;
+        put(&mut self.acts, Field::EthSrc, HdrField::EthSrc, &flow);
+        put(&mut self.acts, Field::EthDst, HdrField::EthDst, &flow);
+        let ty = self.read(Field::EthType) as u16;
+        match ty {
+            eth_type::IPV4 | eth_type::IPV6 => {
+                if ty == eth_type::IPV4 {
+                    put(&mut self.acts, Field::NwSrc, HdrField::Ipv4Src, &flow);
+                    put(&mut self.acts, Field::NwDst, HdrField::Ipv4Dst, &flow);
+                } else {
+                    put(&mut self.acts, Field::Ipv6Src, HdrField::Ipv6Src, &flow);
+                    put(&mut self.acts, Field::Ipv6Dst, HdrField::Ipv6Dst, &flow);
+                }
+                let tos_m = (d.w[w::NW_L4] >> 8) as u8;
+                if tos_m != 0 {
+                    self.acts.push(DpAction::Set {
+                        field: HdrField::IpTos,
+                        value: u128::from((flow.w[w::NW_L4] >> 8) as u8 & tos_m),
+                        mask: u128::from(tos_m),
+                    });
+                }
+                put(&mut self.acts, Field::NwTtl, HdrField::IpTtl, &flow);
+                let ports_dirty = Field::TpSrc.get(&d) != 0 || Field::TpDst.get(&d) != 0;
+                if ports_dirty {
+                    let proto = self.read(Field::NwProto) as u8;
+                    if matches!(proto, 6 | 17 | 132) {
+                        put(&mut self.acts, Field::TpSrc, HdrField::TpSrc, &flow);
+                        put(&mut self.acts, Field::TpDst, HdrField::TpDst, &flow);
+                    } else {
+                        self.note("rewriting ICMP type/code is not supported by the datapath");
+                        self.error = Some(XlateError::Unsupported);
+                        self.exit = true;
+                    }
+                }
+            }
+            eth_type::ARP | eth_type::RARP => {
+                put(&mut self.acts, Field::ArpOp, HdrField::ArpOp, &flow);
+                put(&mut self.acts, Field::ArpSpa, HdrField::ArpSpa, &flow);
+                put(&mut self.acts, Field::ArpTpa, HdrField::ArpTpa, &flow);
+                put(&mut self.acts, Field::ArpSha, HdrField::ArpSha, &flow);
+                put(&mut self.acts, Field::ArpTha, HdrField::ArpTha, &flow);
+            }
+            _ => {}
+        }
+        for i in 0..KEY_WORDS {
+            self.base.w[i] = (self.base.w[i] & !d.w[i]) | (self.flow.w[i] & d.w[i]);
+        }
+        self.base_known.or_with(&d);
+        self.dirty = Flow::ZERO;
+    }
+}
+
+fn trace_rule(r: &Rule, ports: &PortMap) -> TraceRule {
+    TraceRule {
+        priority: r.entry.priority,
+        cookie: r.entry.cookie,
+        matched: format_match(&r.entry.matches, ports, None),
+        actions: format_actions(&r.entry.actions, ports),
+    }
+}
+
+/// Translates `key` (a packet's datapath key, with `recirc_id` saying which pass this is).
+/// With `trace`, every table, rule and action is recorded.
+pub fn translate(
+    bridge: &Bridge,
+    key: &Flow,
+    now_ms: u64,
+    trace: Option<&mut Vec<TraceEvent>>,
+) -> Translation {
+    let generation = bridge.generation();
+    let mac_generation = bridge.mac_generation();
+    let tables = bridge.tables();
+    let ports = bridge.ports();
+    let mut flow = *key;
+    flow.clear_metadata();
+    let mut ctx = Ctx {
+        bridge,
+        tables: &tables,
+        ports: &ports,
+        now_ms,
+        flow,
+        wc: Flow::ZERO,
+        written: Flow::ZERO,
+        dirty: Flow::ZERO,
+        base: flow,
+        base_known: Flow::ZERO,
+        acts: Vec::new(),
+        rules: Vec::new(),
+        groups: Vec::new(),
+        depth: 0,
+        n_resubmits: 0,
+        table: 0,
+        exit: false,
+        error: None,
+        uses_macs: false,
+        may_learn: true,
+        trace,
+    };
+    // Megaflows always match the input port and the recirculation id exactly.
+    ctx.wc.w[w::PORT] = u64::MAX;
+    let recirc = Field::RecircId.get(key) as u32;
+    let start = if recirc == 0 {
+        0
+    } else {
+        match bridge.frozen(recirc) {
+            Some(st) => {
+                ctx.written = st.restore(&mut ctx.flow);
+                ctx.base = ctx.flow;
+                st.table
+            }
+            None => {
+                ctx.note(format!("unknown recirculation id {recirc:#x}: dropping"));
+                ctx.error = Some(XlateError::Recirc);
+                ctx.exit = true;
+                0
+            }
+        }
+    };
+    if recirc == 0 && !ctx.exit {
+        let in_port = Field::InPort.get(key) as u32;
+        if let Some(mac) = ports.get(in_port).and_then(|p| p.proxy_arp) {
+            ctx.read(Field::EthType);
+            if Field::EthType.get(key) as u16 == eth_type::ARP {
+                ctx.read(Field::ArpOp);
+                if Field::ArpOp.get(key) == 1 {
+                    ctx.note(format!(
+                        "proxy ARP on port {in_port}: answering with {}",
+                        crate::ofctl::format_mac(mac)
+                    ));
+                    ctx.acts.push(DpAction::ArpReply(mac));
+                    ctx.exit = true;
+                }
+            }
+        }
+    }
+    if !ctx.exit {
+        ctx.lookup_table(start, true);
+    }
+    let mut actions = std::mem::take(&mut ctx.acts);
+    if let Some(e) = ctx.error {
+        actions.clear();
+        actions.push(DpAction::Drop(match e {
+            XlateError::ResubmitLimit => DropReason::ResubmitLimit,
+            XlateError::Recirc => DropReason::RecircLimit,
+            XlateError::Unsupported => DropReason::Unsupported,
+        }));
+    }
+    let mut mask = ctx.wc;
+    for x in &mut mask.w[KEY_WORDS..] {
+        *x = 0;
+    }
+    Translation {
+        mask,
+        actions,
+        rules: ctx.rules,
+        groups: ctx.groups,
+        generation,
+        mac_generation,
+        version: tables.version,
+        uses_mac_learning: ctx.uses_macs,
+        error: ctx.error,
+        final_flow: ctx.flow,
+    }
+}

@@ -1,0 +1,238 @@
+//! The walk through the tables: lookups, actions in order, groups and their buckets, all
+//! within one translation budget.
+
+use super::{ct_fields_mask, field_mask, trace_rule, Ctx, TraceEvent, XlateError};
+use crate::dpaction::DpAction;
+use crate::field::Field;
+use crate::flow::{w, Flow, KEY_WORDS, VLAN_CFI};
+use crate::ofctl::{format_actions, Action, GroupType, SetField};
+use crate::tables::{selection_fields, Group};
+use std::sync::Arc;
+
+impl Ctx<'_> {
+    /// The translation budget, as OVS's: resubmits, `goto_table` and group buckets share one
+    /// nesting limit and one count per translation, so no table or group loop (and no
+    /// fan-out of `all` groups) can recurse without bound. Over budget, the packet is dropped
+    /// (`resubmit_limit`).
+    fn within_budget(&mut self) -> bool {
+        if self.depth >= self.bridge.limits.max_depth
+            || self.n_resubmits >= self.bridge.limits.max_resubmits
+        {
+            self.note(format!(
+                "over the translation budget (depth {} of {}, {} of {} resubmits and group buckets): dropping",
+                self.depth,
+                self.bridge.limits.max_depth,
+                self.n_resubmits,
+                self.bridge.limits.max_resubmits
+            ));
+            self.error = Some(XlateError::ResubmitLimit);
+            self.exit = true;
+            return false;
+        }
+        self.n_resubmits += 1;
+        true
+    }
+
+    pub(super) fn lookup_table(&mut self, table: u8, initial: bool) {
+        if !self.within_budget() {
+            return;
+        }
+        let saved_table = self.table;
+        self.table = table;
+        let tables = self.tables;
+        let mut lwc = Flow::ZERO;
+        let found = tables
+            .table(table)
+            .and_then(|t| t.lookup(&self.flow, Some(&mut lwc)))
+            .map(|r| r.payload.clone());
+        self.read_bits(&lwc);
+        let depth = self.depth;
+        // The port table is a shared reference: nothing is copied unless tracing.
+        let ports = self.ports;
+        if let Some(t) = self.trace.as_deref_mut() {
+            t.push(TraceEvent::Table {
+                table,
+                depth,
+                rule: found.as_ref().map(|r| trace_rule(r, ports.names())),
+            });
+        }
+        match found {
+            Some(rule) => {
+                self.rules.push(rule.clone());
+                self.depth += 1;
+                self.do_actions(&rule.entry.actions);
+                self.depth -= 1;
+            }
+            None => {
+                if initial {
+                    self.note("no match: table miss drops the packet");
+                } else {
+                    self.note("no match");
+                }
+            }
+        }
+        self.table = saved_table;
+    }
+
+    fn do_actions(&mut self, actions: &[Action]) {
+        for (ai, a) in actions.iter().enumerate() {
+            if self.exit {
+                break;
+            }
+            if self.trace.is_some() {
+                let text = format_actions(std::slice::from_ref(a), self.ports.names());
+                let depth = self.depth;
+                if let Some(t) = self.trace.as_deref_mut() {
+                    t.push(TraceEvent::Action { depth, text });
+                }
+            }
+            match a {
+                Action::Output(p) => self.output(*p),
+                Action::Controller { .. } => {
+                    self.commit();
+                    self.acts.push(DpAction::Controller);
+                    self.note("no controller: packet-in is counted and dropped");
+                }
+                Action::OutputReg(sf) => {
+                    let p = self.read_sf(sf) as u32;
+                    self.output(p);
+                }
+                Action::Resubmit { in_port, table, .. } => {
+                    let t = table.unwrap_or(self.table);
+                    match in_port {
+                        Some(p) => {
+                            let old_v = Field::InPort.get(&self.flow);
+                            let old_w = self.written.w[w::PORT];
+                            Field::InPort.set(&mut self.flow, u128::from(*p));
+                            self.written.w[w::PORT] |= 0xffff_ffff;
+                            self.lookup_table(t, false);
+                            Field::InPort.set(&mut self.flow, old_v);
+                            self.written.w[w::PORT] = old_w;
+                        }
+                        None => self.lookup_table(t, false),
+                    }
+                }
+                Action::GotoTable(t) => self.lookup_table(*t, false),
+                Action::Set(s) => self.do_set(s),
+                Action::Move { src, dst } => {
+                    let v = self.read_sf(src);
+                    let s = SetField {
+                        field: dst.field,
+                        value: v << dst.ofs,
+                        mask: dst.mask(),
+                        form: crate::ofctl::SetForm::Load,
+                    };
+                    self.do_set(&s);
+                }
+                Action::DecTtl => self.dec_ttl(),
+                Action::Conjunction { .. } | Action::Note(_) => {}
+                Action::Ct(ct) => self.ct(ct),
+                Action::CtClear => {
+                    let m = ct_fields_mask();
+                    for i in 0..crate::flow::FLOW_WORDS {
+                        self.flow.w[i] &= !m.w[i];
+                    }
+                    self.written.or_with(&m);
+                    self.acts.push(DpAction::CtClear);
+                }
+                Action::Group(g) => self.group(*g, ai + 1 == actions.len()),
+                Action::PushVlan(_) => {
+                    let tci = self.read(Field::VlanTci) as u16;
+                    if tci & VLAN_CFI != 0 {
+                        self.note("a second VLAN tag is not supported: dropping");
+                        self.error = Some(XlateError::Unsupported);
+                        self.exit = true;
+                    } else {
+                        self.do_set(&SetField {
+                            field: Field::VlanTci,
+                            value: u128::from(VLAN_CFI),
+                            mask: 0xffff,
+                            form: crate::ofctl::SetForm::SetField,
+                        });
+                    }
+                }
+                Action::PopVlan { .. } => {
+                    self.do_set(&SetField {
+                        field: Field::VlanTci,
+                        value: 0,
+                        mask: 0xffff,
+                        form: crate::ofctl::SetForm::SetField,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Runs group `id`. `last`: nothing follows in the action list, so a bucket may keep
+    /// its changes to the packet (otherwise they are rolled back after it, as if each bucket
+    /// had worked on its own copy).
+    fn group(&mut self, id: u32, last: bool) {
+        let Some(g) = self.tables.group(id).cloned() else {
+            self.note(format!("group {id} does not exist: dropping"));
+            self.error = Some(XlateError::Unsupported);
+            self.exit = true;
+            return;
+        };
+        let e = &g.entry;
+        match e.kind {
+            GroupType::Select => {
+                let fields = selection_fields(&e.selection, &self.flow);
+                let mut m = Flow::ZERO;
+                for &f in &fields {
+                    m.or_with(&field_mask(f));
+                }
+                self.read_bits(&m);
+                let h = g.hash(&self.flow, &fields);
+                match g.select(h) {
+                    Some(i) => {
+                        if self.trace.is_some() {
+                            self.note(format!(
+                                "group {id} (select): hash {h:#018x} chose bucket {}",
+                                e.buckets[i].id
+                            ));
+                        }
+                        self.run_bucket(&g, i, last);
+                    }
+                    None => self.note(format!("group {id} (select): no bucket has weight")),
+                }
+            }
+            GroupType::Indirect => self.run_bucket(&g, 0, last),
+            GroupType::All => {
+                let n = e.buckets.len();
+                for i in 0..n {
+                    self.run_bucket(&g, i, last && i + 1 == n);
+                    if self.error.is_some() {
+                        break;
+                    }
+                    self.exit = false;
+                }
+            }
+        }
+    }
+
+    fn run_bucket(&mut self, g: &Arc<Group>, i: usize, keep: bool) {
+        let Some(b) = g.entry.buckets.get(i) else {
+            return;
+        };
+        if !self.within_budget() {
+            return;
+        }
+        self.groups.push((g.clone(), i as u16));
+        let saved = self.flow;
+        self.depth += 1;
+        self.do_actions(&b.actions);
+        self.depth -= 1;
+        if keep {
+            return;
+        }
+        // Roll back what the bucket changed; header bits it committed are set back at the
+        // next commit.
+        for i in 0..crate::flow::FLOW_WORDS {
+            let diff = saved.w[i] ^ self.flow.w[i];
+            if i < KEY_WORDS {
+                self.dirty.w[i] |= diff;
+            }
+        }
+        self.flow = saved;
+    }
+}
