@@ -64,6 +64,9 @@ pub struct RuleId {
     pub conj_id: u32,
 }
 
+/// The group of a service port: (`namespace/name`, port, protocol, group id).
+pub type ServiceGroup = (String, u16, String, u32);
+
 /// The node's flows and the policy rules' ids.
 #[derive(Clone, Debug, Default)]
 pub struct Generated {
@@ -72,7 +75,7 @@ pub struct Generated {
     /// Groups in `ovs-ofctl add-group` syntax (AntreaProxy's service groups), one per entry.
     pub groups: Vec<String>,
     /// The group of each service port: (`namespace/name`, port, protocol, group id).
-    pub service_groups: Vec<(String, u16, String, u32)>,
+    pub service_groups: Vec<ServiceGroup>,
     /// Policy rules installed on this node.
     pub rules: Vec<RuleId>,
 }
@@ -222,17 +225,53 @@ fn port_matches(ports: &[PolicyPort]) -> Vec<String> {
     dedup
 }
 
+/// Names and values every table's flows use.
+struct Ctx<'a> {
+    n: &'a NodeConfig,
+    gw_mac: String,
+    vmac: String,
+    antrea_proxy: bool,
+}
+
+/// A port name quoted for a flow.
+fn q(name: &str) -> String {
+    format!("\"{name}\"")
+}
+
 /// Compiles a validated node description.
 pub fn generate(n: &NodeConfig) -> Generated {
+    let c = Ctx {
+        n,
+        gw_mac: n.gateway.mac.to_lowercase(),
+        vmac: n.virtual_mac.to_lowercase(),
+        antrea_proxy: n.proxy == ProxyMode::AntreaProxy,
+    };
     let mut o = Out { flows: Vec::new() };
-    let gw = &n.gateway;
-    let gw_mac = gw.mac.to_lowercase();
-    let vmac = n.virtual_mac.to_lowercase();
-    let tun = &n.tunnel;
-    let zone = n.ct_zone;
-    let q = |name: &str| format!("\"{name}\"");
-    let d = COOKIE_DEFAULT;
+    classifier(&c, &mut o);
+    spoof_guard(&c, &mut o);
+    arp_responder(&c, &mut o);
+    conntrack(&c, &mut o);
+    let (groups, service_groups) = services(&c, &mut o);
+    let p = policies(n);
+    egress_tables(&mut o, &p);
+    l3_forwarding(&c, &mut o);
+    l2_forwarding(&c, &mut o);
+    ingress_tables(&c, &mut o, &p);
+    commit_and_output(&c, &mut o);
+    Generated {
+        flows: o.flows,
+        groups,
+        service_groups,
+        rules: p.rules,
+    }
+}
 
+/// Table 0: where a packet comes from (reg0[0..15]: 0 tunnel, 1 gateway, 2 pod).
+fn classifier(c: &Ctx<'_>, o: &mut Out) {
+    let n = c.n;
+    let gw = &n.gateway;
+    let tun = &n.tunnel;
+    let d = COOKIE_DEFAULT;
     // Table 0: classifier. reg0[0..15]: 0 tunnel, 1 gateway, 2 pod; reg0[19]: from tunnel.
     o.add(
         d,
@@ -258,7 +297,14 @@ pub fn generate(n: &NodeConfig) -> Generated {
         );
     }
     o.add(d, 0, 0, "", "drop");
+}
 
+/// Table 10: a pod's packets must carry its own MAC and IP.
+fn spoof_guard(c: &Ctx<'_>, o: &mut Out) {
+    let n = c.n;
+    let gw = &n.gateway;
+    let gw_mac = &c.gw_mac;
+    let d = COOKIE_DEFAULT;
     // Table 10: spoof guard.
     o.add(
         d,
@@ -307,7 +353,13 @@ pub fn generate(n: &NodeConfig) -> Generated {
         );
     }
     o.add(d, 10, 0, "", "drop");
+}
 
+/// Table 20: ARP for other nodes' gateways answered with the virtual MAC.
+fn arp_responder(c: &Ctx<'_>, o: &mut Out) {
+    let n = c.n;
+    let vmac = &c.vmac;
+    let d = COOKIE_DEFAULT;
     // Table 20: ARP responder for the other nodes' gateways (answered with the virtual MAC),
     // everything else learned and forwarded normally.
     for peer in &n.peers {
@@ -318,15 +370,22 @@ pub fn generate(n: &NodeConfig) -> Generated {
             &format!("arp,arp_tpa={},arp_op=1", peer.gateway_ip),
             &format!(
                 "move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],mod_dl_src:{vmac},load:0x2->NXM_OF_ARP_OP[],move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[],load:{}->NXM_NX_ARP_SHA[],move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],load:{}->NXM_OF_ARP_SPA[],IN_PORT",
-                mac_hex(&vmac),
+                mac_hex(vmac),
                 hex_ip(peer.gateway_ip)
             ),
         );
     }
     o.add(d, 20, 190, "arp", "NORMAL");
     o.add(d, 20, 0, "", "drop");
+}
 
-    let antrea_proxy = n.proxy == ProxyMode::AntreaProxy;
+/// Tables 30/31: conntrack; replies of connections from the gateway go back to it.
+fn conntrack(c: &Ctx<'_>, o: &mut Out) {
+    let n = c.n;
+    let gw_mac = &c.gw_mac;
+    let zone = n.ct_zone;
+    let d = COOKIE_DEFAULT;
+    let antrea_proxy = c.antrea_proxy;
     // Tables 30/31: conntrack; replies of connections from the gateway go back to it.
     if antrea_proxy {
         o.add(d, 30, 200, "ip", &format!("ct(table=31,zone={zone},nat)"));
@@ -345,7 +404,7 @@ pub fn generate(n: &NodeConfig) -> Generated {
         31,
         200,
         "ct_state=-new+trk,ct_mark=0x20,ip",
-        &format!("load:{}->NXM_OF_ETH_DST[],resubmit(,40)", mac_hex(&gw_mac)),
+        &format!("load:{}->NXM_OF_ETH_DST[],resubmit(,40)", mac_hex(gw_mac)),
     );
     if antrea_proxy {
         o.add(
@@ -358,7 +417,17 @@ pub fn generate(n: &NodeConfig) -> Generated {
     }
     o.add(d, 31, 190, "ct_state=+inv+trk,ip", "drop");
     o.add(d, 31, 0, "", "resubmit(,40)");
+}
 
+/// Tables 40/42: services, to the gateway (kube-proxy) or load-balanced here
+/// (AntreaProxy); returns the groups and which service port each serves.
+fn services(c: &Ctx<'_>, o: &mut Out) -> (Vec<String>, Vec<ServiceGroup>) {
+    let n = c.n;
+    let gw = &n.gateway;
+    let gw_mac = &c.gw_mac;
+    let zone = n.ct_zone;
+    let d = COOKIE_DEFAULT;
+    let antrea_proxy = c.antrea_proxy;
     let mut groups = Vec::new();
     let mut service_groups = Vec::new();
     if antrea_proxy {
@@ -426,88 +495,17 @@ pub fn generate(n: &NodeConfig) -> Generated {
         );
     }
     o.add(d, 40, 0, "", "resubmit(,50)");
+    (groups, service_groups)
+}
 
-    // Policies.
-    let mut rules = Vec::new();
-    let mut egress = Clauses::default();
-    let mut ingress = Clauses::default();
-    let mut egress_ids = Vec::new();
-    let mut ingress_ids = Vec::new();
-    let mut egress_isolated: Vec<Ipv4Addr> = Vec::new();
-    let mut ingress_isolated: Vec<u32> = Vec::new();
-    let mut next_id = 1u32;
-    for pol in &n.policies {
-        let applied = n.applied_to(pol);
-        if applied.is_empty() {
-            continue;
-        }
-        let pname = format!("{}/{}", pol.namespace, pol.name);
-        if pol.isolates_egress() {
-            for p in &applied {
-                if !egress_isolated.contains(&p.ip) {
-                    egress_isolated.push(p.ip);
-                }
-            }
-            for (i, r) in pol.egress.iter().enumerate() {
-                let id = next_id;
-                next_id += 1;
-                rules.push(RuleId {
-                    policy: pname.clone(),
-                    direction: Direction::Egress,
-                    index: i,
-                    conj_id: id,
-                });
-                let ports = port_matches(&r.ports);
-                let nclauses = if ports.is_empty() { 2 } else { 3 };
-                for p in &applied {
-                    egress.add(format!("ip,nw_src={}", p.ip), id, 1, nclauses);
-                }
-                for m in peer_matches(n, &r.to, &pol.namespace, "nw_dst") {
-                    egress.add(m, id, 2, nclauses);
-                }
-                for m in ports {
-                    egress.add(m, id, 3, 3);
-                }
-                egress_ids.push(id);
-            }
-        }
-        if pol.isolates_ingress() {
-            for p in &applied {
-                if !ingress_isolated.contains(&p.ofport) {
-                    ingress_isolated.push(p.ofport);
-                }
-            }
-            for (i, r) in pol.ingress.iter().enumerate() {
-                let id = next_id;
-                next_id += 1;
-                rules.push(RuleId {
-                    policy: pname.clone(),
-                    direction: Direction::Ingress,
-                    index: i,
-                    conj_id: id,
-                });
-                let ports = port_matches(&r.ports);
-                let nclauses = if ports.is_empty() { 2 } else { 3 };
-                for m in peer_matches(n, &r.from, &pol.namespace, "nw_src") {
-                    ingress.add(m, id, 1, nclauses);
-                }
-                for p in &applied {
-                    ingress.add(format!("ip,reg1={:#x}", p.ofport), id, 2, nclauses);
-                }
-                for m in ports {
-                    ingress.add(m, id, 3, 3);
-                }
-                ingress_ids.push(id);
-            }
-        }
-    }
-
-    // Table 50/60: egress rules, then isolation of the pods a policy selects.
+/// Tables 50/60: egress rules, then isolation of the pods a policy selects.
+fn egress_tables(o: &mut Out, p: &Policies) {
+    let d = COOKIE_DEFAULT;
     o.add(d, 50, 210, "ct_state=-new+est,ip", "resubmit(,70)");
-    for m in &egress.order {
-        o.add(COOKIE_POLICY, 50, 200, m, &egress.acts[m].join(","));
+    for m in &p.egress.order {
+        o.add(COOKIE_POLICY, 50, 200, m, &p.egress.acts[m].join(","));
     }
-    for id in &egress_ids {
+    for id in &p.egress_ids {
         o.add(
             COOKIE_POLICY,
             50,
@@ -517,11 +515,21 @@ pub fn generate(n: &NodeConfig) -> Generated {
         );
     }
     o.add(d, 50, 0, "", "resubmit(,60)");
-    for ip in &egress_isolated {
+    for ip in &p.egress_isolated {
         o.add(d, 60, 200, &format!("ip,nw_src={ip}"), "drop");
     }
     o.add(d, 60, 0, "", "resubmit(,70)");
+}
 
+/// Table 70: L3 forwarding (to local pods, to the gateway, to peers over the tunnel).
+fn l3_forwarding(c: &Ctx<'_>, o: &mut Out) {
+    let n = c.n;
+    let gw = &n.gateway;
+    let gw_mac = &c.gw_mac;
+    let vmac = &c.vmac;
+    let tun = &n.tunnel;
+    let d = COOKIE_DEFAULT;
+    let antrea_proxy = c.antrea_proxy;
     // Table 70: L3 forwarding.
     o.add(
         d,
@@ -572,7 +580,14 @@ pub fn generate(n: &NodeConfig) -> Generated {
         }
     }
     o.add(d, 70, 0, "", "resubmit(,80)");
+}
 
+/// Table 80: L2 forwarding to local ports.
+fn l2_forwarding(c: &Ctx<'_>, o: &mut Out) {
+    let n = c.n;
+    let gw = &n.gateway;
+    let gw_mac = &c.gw_mac;
+    let d = COOKIE_DEFAULT;
     // Table 80: L2 forwarding to local ports.
     o.add(
         d,
@@ -597,7 +612,14 @@ pub fn generate(n: &NodeConfig) -> Generated {
         );
     }
     o.add(d, 80, 0, "", "resubmit(,90)");
+}
 
+/// Tables 90/100: ingress rules (traffic from the gateway is always allowed), then
+/// isolation.
+fn ingress_tables(c: &Ctx<'_>, o: &mut Out, p: &Policies) {
+    let n = c.n;
+    let gw = &n.gateway;
+    let d = COOKIE_DEFAULT;
     // Tables 90/100: ingress rules (traffic from the gateway is always allowed), then
     // isolation.
     o.add(d, 90, 210, "ct_state=-new+est,ip", "resubmit(,105)");
@@ -608,10 +630,10 @@ pub fn generate(n: &NodeConfig) -> Generated {
         &format!("ip,nw_src={}", gw.ip),
         "resubmit(,105)",
     );
-    for m in &ingress.order {
-        o.add(COOKIE_POLICY, 90, 200, m, &ingress.acts[m].join(","));
+    for m in &p.ingress.order {
+        o.add(COOKIE_POLICY, 90, 200, m, &p.ingress.acts[m].join(","));
     }
-    for id in &ingress_ids {
+    for id in &p.ingress_ids {
         o.add(
             COOKIE_POLICY,
             90,
@@ -621,11 +643,19 @@ pub fn generate(n: &NodeConfig) -> Generated {
         );
     }
     o.add(d, 90, 0, "", "resubmit(,100)");
-    for port in &ingress_isolated {
+    for port in &p.ingress_isolated {
         o.add(d, 100, 200, &format!("ip,reg1={port:#x}"), "drop");
     }
     o.add(d, 100, 0, "", "resubmit(,105)");
+}
 
+/// Table 105: commit new connections (marking those from the gateway; service
+/// connections are committed already); 110: output.
+fn commit_and_output(c: &Ctx<'_>, o: &mut Out) {
+    let n = c.n;
+    let zone = n.ct_zone;
+    let d = COOKIE_DEFAULT;
+    let antrea_proxy = c.antrea_proxy;
     // Table 105: commit new connections (marking those from the gateway; service
     // connections are committed already); 110: output.
     if antrea_proxy {
@@ -660,11 +690,91 @@ pub fn generate(n: &NodeConfig) -> Generated {
         "output:NXM_NX_REG1[]",
     );
     o.add(d, 110, 0, "", "drop");
+}
 
-    Generated {
-        flows: o.flows,
-        groups,
-        service_groups,
-        rules,
+/// NetworkPolicy rules compiled into conjunctive clauses, by direction.
+#[derive(Default)]
+struct Policies {
+    rules: Vec<RuleId>,
+    egress: Clauses,
+    ingress: Clauses,
+    egress_ids: Vec<u32>,
+    ingress_ids: Vec<u32>,
+    egress_isolated: Vec<Ipv4Addr>,
+    ingress_isolated: Vec<u32>,
+}
+
+/// Allocates conjunction ids in file order and builds each rule's clauses.
+fn policies(n: &NodeConfig) -> Policies {
+    // Policies.
+    let mut p = Policies::default();
+    let mut next_id = 1u32;
+    for pol in &n.policies {
+        let applied = n.applied_to(pol);
+        if applied.is_empty() {
+            continue;
+        }
+        let pname = format!("{}/{}", pol.namespace, pol.name);
+        if pol.isolates_egress() {
+            for pod in &applied {
+                if !p.egress_isolated.contains(&pod.ip) {
+                    p.egress_isolated.push(pod.ip);
+                }
+            }
+            for (i, r) in pol.egress.iter().enumerate() {
+                let id = next_id;
+                next_id += 1;
+                p.rules.push(RuleId {
+                    policy: pname.clone(),
+                    direction: Direction::Egress,
+                    index: i,
+                    conj_id: id,
+                });
+                let ports = port_matches(&r.ports);
+                let nclauses = if ports.is_empty() { 2 } else { 3 };
+                for pod in &applied {
+                    p.egress
+                        .add(format!("ip,nw_src={}", pod.ip), id, 1, nclauses);
+                }
+                for m in peer_matches(n, &r.to, &pol.namespace, "nw_dst") {
+                    p.egress.add(m, id, 2, nclauses);
+                }
+                for m in ports {
+                    p.egress.add(m, id, 3, 3);
+                }
+                p.egress_ids.push(id);
+            }
+        }
+        if pol.isolates_ingress() {
+            for pod in &applied {
+                if !p.ingress_isolated.contains(&pod.ofport) {
+                    p.ingress_isolated.push(pod.ofport);
+                }
+            }
+            for (i, r) in pol.ingress.iter().enumerate() {
+                let id = next_id;
+                next_id += 1;
+                p.rules.push(RuleId {
+                    policy: pname.clone(),
+                    direction: Direction::Ingress,
+                    index: i,
+                    conj_id: id,
+                });
+                let ports = port_matches(&r.ports);
+                let nclauses = if ports.is_empty() { 2 } else { 3 };
+                for m in peer_matches(n, &r.from, &pol.namespace, "nw_src") {
+                    p.ingress.add(m, id, 1, nclauses);
+                }
+                for pod in &applied {
+                    p.ingress
+                        .add(format!("ip,reg1={:#x}", pod.ofport), id, 2, nclauses);
+                }
+                for m in ports {
+                    p.ingress.add(m, id, 3, 3);
+                }
+                p.ingress_ids.push(id);
+            }
+        }
     }
+    p
 }
