@@ -16,6 +16,9 @@ pub use ct as conntrack;
 pub mod dpaction;
 pub mod fastpath;
 pub mod geneve;
+/// The seed cluster's topology, walks and property-test helpers: test scaffolding, built
+/// only for tests and with the `testing` feature (tests, benches, brisk-gen).
+#[cfg(any(test, feature = "testing"))]
 pub mod seed;
 pub mod slowpath;
 pub mod underlay;

@@ -90,8 +90,6 @@ pub struct Translation {
     pub generation: u64,
     /// MAC-learning generation the translation was made against.
     pub mac_generation: u64,
-    /// Tables version used.
-    pub version: u64,
     /// Whether NORMAL (MAC learning) was involved.
     pub uses_mac_learning: bool,
     /// Error, if any.
@@ -400,7 +398,6 @@ pub fn translate(
         groups: ctx.groups,
         generation,
         mac_generation,
-        version: tables.version,
         uses_mac_learning: ctx.uses_macs,
         error: ctx.error,
         final_flow: ctx.flow,
