@@ -115,9 +115,9 @@ pod w1 w1-frontend frontend-a3ba2f 10.222.1.48 be:2c:bf:e4:ec:c5 10.222.1.1
 pod w2 w2-coredns coredns--d8f62c 10.222.2.2 52:9d:f4:63:06:bc 10.222.2.1
 pod w2 w2-backend2 backend2-202ff6 10.222.2.34 c6:f4:b5:76:10:38 10.222.2.1
 
-# node NS NAME GW_MAC GW_IP/24 PEER_CIDRS...
+# node NS NAME PEER_CIDRS...
 node() {
-  local ns=$1 name=$2 mac=$3 gwip=$4; shift 4
+  local ns=$1 name=$2; shift 2
   local yaml="conf/examples/$name.yaml"
   if [ "$PROXY" != kube-proxy ] || { [ -n "$CT_MAX" ] && [ "$name" = worker1 ]; }; then
     sed "s/^proxy: kube-proxy/proxy: $PROXY/" "$yaml" >"$RUN/$name.yaml"
@@ -133,9 +133,11 @@ node() {
   NODE_PID[$name]=$!
   for _ in $(seq 150); do [ -S "$RUN/$name.sock" ] && break; sleep 0.1; done
   [ -S "$RUN/$name.sock" ] || { echo "brisk $name did not start:" >&2; cat "$RUN/$name.log" >&2; exit 1; }
-  # The gateway: the node's own interface into the pod network (Antrea's antrea-gw0).
-  ip -n "$ns" link set antrea-gw0 address "$mac" mtu 1450 up
-  ip -n "$ns" addr add "$gwip" dev antrea-gw0
+  # The socket is there before the ports are: the switch runs once it answers.
+  for _ in $(seq 150); do "$BRISK" ctl --socket "$RUN/$name.sock" version >/dev/null 2>&1 && break; sleep 0.1; done
+  # The gateway, the node's own interface into the pod network (Antrea's antrea-gw0): brisk
+  # made its TAP with the description's MAC, address and MTU; the other nodes' pods are
+  # routed through it.
   for c in "$@"; do
     ip -n "$ns" route add "$c" via "${c%.0/24}.1" dev antrea-gw0 onlink
   done
@@ -200,7 +202,7 @@ if [ "$PEER" = kernel ]; then
   fi
   ip -n w2 link del gnvprobe
   echo "== starting brisk on worker1; worker2 is the Linux kernel's Geneve device"
-  node w1 worker1 4e:99:08:c1:53:be 10.222.1.1/24 10.222.0.0/24 10.222.2.0/24
+  node w1 worker1 10.222.0.0/24 10.222.2.0/24
   kernel_node
   PASS=0 FAIL=0
   for d in "w1-coredns 10.222.2.2 brisk encap, kernel decap" "w2 10.222.1.2 kernel encap, brisk decap"; do
@@ -219,12 +221,12 @@ if [ "$PEER" = kernel ]; then
 fi
 if [ "$PEER" = ovs ]; then
   echo "== starting brisk on worker1 (brisk run --config conf/examples/worker1.yaml) and Open vSwitch $(ovs-vswitchd --version | awk 'NR==1 {print $NF}') (userspace datapath, the seed's worker2 flows) on worker2"
-  node w1 worker1 4e:99:08:c1:53:be 10.222.1.1/24 10.222.0.0/24 10.222.2.0/24
+  node w1 worker1 10.222.0.0/24 10.222.2.0/24
   ovs_node
 else
   echo "== starting brisk on worker1 and worker2 (brisk run --config conf/examples/workerN.yaml, proxy: $PROXY)"
-  node w1 worker1 4e:99:08:c1:53:be 10.222.1.1/24 10.222.0.0/24 10.222.2.0/24
-  node w2 worker2 02:d8:4e:3f:92:1d 10.222.2.1/24 10.222.0.0/24 10.222.1.0/24
+  node w1 worker1 10.222.0.0/24 10.222.2.0/24
+  node w2 worker2 10.222.0.0/24 10.222.1.0/24
 fi
 ctl() { "$BRISK" ctl --socket "$RUN/$1.sock" "${@:2}"; }
 # The scenario table: scen_begin before a scenario, scen_end NAME SENT RECEIVED after it
@@ -553,7 +555,7 @@ if [ "$PEER" = brisk ] && [ "$PROXY" = kube-proxy ] && [ -z "$CT_MAX" ]; then
   wait "$w2pid" || true
   grep -h 'stopped cleanly' "$RUN/worker2.log" | sed 's/^/  worker2: /'
   rm -f "$RUN/worker2.sock"
-  node w2 worker2 02:d8:4e:3f:92:1d 10.222.2.1/24 10.222.0.0/24 10.222.1.0/24 >/dev/null
+  node w2 worker2 10.222.0.0/24 10.222.1.0/24 >/dev/null
   check "frontend -> backend2 after worker2's brisk restarted" ok w1-frontend http://10.222.2.34/
   check "frontend -> backend2:22 still refused after the restart" blocked w1-frontend http://10.222.2.34:22/
   scen_end "worker2's brisk restarted (worker1 only)" "2 HTTP requests" "$((PASS - P0)) as expected"

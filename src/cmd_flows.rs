@@ -32,6 +32,7 @@ pub enum FlowsCmd {
 /// Parses `NAME=NUMBER[:KIND]` port arguments into a name map (kinds are ignored here).
 pub fn port_map(specs: &[String]) -> anyhow::Result<PortMap> {
     let mut m = PortMap::new();
+    m.set_unknown_hint("give it with --port NAME=NUMBER");
     for s in specs {
         let (name, num) = s
             .split_once('=')
@@ -40,8 +41,13 @@ pub fn port_map(specs: &[String]) -> anyhow::Result<PortMap> {
         let n: u32 = num
             .parse()
             .ok()
-            .filter(|&n| n > 0 && n < 0xff00)
-            .with_context(|| format!("--port {s}: '{num}' is not a port number 1..65279"))?;
+            .filter(|&n| conf::limits::ofport(n).is_ok())
+            .with_context(|| {
+                format!(
+                    "--port {s}: '{num}' is not a port number 1..{}",
+                    conf::limits::OFPORT_MAX
+                )
+            })?;
         m.insert(name, n);
     }
     Ok(m)
@@ -63,12 +69,14 @@ pub fn run(cmd: FlowsCmd) -> anyhow::Result<ExitCode> {
                 let (flows, errs) = load(f, &pm)?;
                 if errs.is_empty() {
                     let tables: BTreeSet<u8> = flows.iter().map(FlowEntry::table_id).collect();
-                    println!("{f}: {} flows in {} tables", flows.len(), tables.len());
+                    crate::out::print(&format!(
+                        "{f}: {} flows in {} tables\n",
+                        flows.len(),
+                        tables.len()
+                    ))?;
                 } else {
                     bad = true;
-                    for e in errs {
-                        eprintln!("{e}");
-                    }
+                    crate::out::eprint(&(errs.join("\n") + "\n"));
                 }
             }
             Ok(if bad {
@@ -81,14 +89,18 @@ pub fn run(cmd: FlowsCmd) -> anyhow::Result<ExitCode> {
             let pm = port_map(&ports)?;
             let (mut flows, errs) = load(&file, &pm)?;
             if !errs.is_empty() {
-                for e in errs {
-                    eprintln!("{e}");
-                }
+                crate::out::eprint(&(errs.join("\n") + "\n"));
                 return Ok(ExitCode::FAILURE);
             }
             flows.sort_by_key(|f| (f.table_id(), std::cmp::Reverse(f.priority)));
-            for f in &flows {
-                println!("{}", format_flow(f, &pm, None));
+            // In pieces, so that a reader that goes away stops the work early.
+            for chunk in flows.chunks(256) {
+                let mut text = String::new();
+                for f in chunk {
+                    text.push_str(&format_flow(f, &pm, None));
+                    text.push('\n');
+                }
+                crate::out::print(&text)?;
             }
             Ok(ExitCode::SUCCESS)
         }

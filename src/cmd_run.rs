@@ -24,11 +24,16 @@ pub struct RunArgs {
     /// Control socket (mode 0600).
     #[arg(long, default_value = "/run/brisk/brisk.sock")]
     pub socket: std::path::PathBuf,
-    /// Print per-port counters every N seconds (0: never).
-    #[arg(long, default_value_t = 0)]
+    /// Largest input a control request may carry (a flows or node file sent by
+    /// `brisk ctl replace-flows|add-flows|add-groups|reload`), in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = (switch::runtime::DEFAULT_MAX_INPUT >> 20) as u64, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub ctl_max_input_mb: u64,
+    /// Print per-port counters every N seconds (0: never; at most 86,400, a day).
+    #[arg(long, default_value_t = 0, value_parser = crate::num::range(0, 86_400))]
     pub stats_interval: u64,
-    /// Stop after this many seconds (default: run until SIGINT/SIGTERM).
-    #[arg(long)]
+    /// Stop after this many seconds (default: run until SIGINT/SIGTERM; at most
+    /// 31,536,000, a year).
+    #[arg(long, value_parser = crate::num::range(0, 31_536_000))]
     pub duration: Option<u64>,
     /// Forwarding mode without a bridge file. `io`: forward every packet between the first
     /// two ports, as testpmd's io mode (a baseline and the first demo).
@@ -48,6 +53,8 @@ pub enum Mode {
 pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
     use anyhow::Context;
     let mut eal_args = a.eal.clone();
+    // The node description, kept for `brisk ctl reload`.
+    let mut running_node = None;
     let from_file = if let Some(path) = &a.config {
         let node = conf::node::NodeConfig::load(path)?;
         let config = node.bridge_config(&path.display().to_string())?;
@@ -55,6 +62,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
             eal_args = node.eal.clone();
         }
         let generated = conf::antrea::generate(&node);
+        running_node = Some(node.clone());
         let flows = match &a.flows {
             Some(p) => {
                 std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?
@@ -67,7 +75,16 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
             }
             None => generated.groups_text(),
         };
-        Some((config, Some(flows), Some(groups)))
+        let made = |what: &str| format!("the {what} generated from {}", path.display());
+        let names = (
+            a.flows
+                .as_ref()
+                .map_or(made("flows"), |p| p.display().to_string()),
+            a.groups
+                .as_ref()
+                .map_or(made("groups"), |p| p.display().to_string()),
+        );
+        Some((config, Some(flows), Some(groups), names))
     } else if let Some(path) = &a.bridge {
         let config = conf::bridge::BridgeConfig::load(path)?;
         let flows_path = a.flows.clone().or_else(|| config.flows_path());
@@ -83,20 +100,30 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
             ),
             None => None,
         };
-        Some((config, flows, groups))
+        let names = (
+            flows_path.map_or(String::new(), |p| p.display().to_string()),
+            a.groups
+                .as_ref()
+                .map_or(String::new(), |p| p.display().to_string()),
+        );
+        Some((config, flows, groups, names))
     } else {
         None
     };
-    if let Some((config, flows, groups)) = from_file {
+    if let Some((config, flows, groups, (flows_file, groups_file))) = from_file {
         let opts = switch::runtime::RunOptions {
             config,
             flows,
             groups,
+            flows_file,
+            groups_file,
             eal_args,
             duration: a.duration.map(std::time::Duration::from_secs),
             control_socket: a.socket.clone(),
+            ctl_max_input: (a.ctl_max_input_mb as usize) << 20,
             stats_interval: a.stats_interval,
             version: crate::LONG_VERSION.to_string(),
+            node: running_node,
         };
         let s = switch::runtime::run(opts, &mut std::io::stdout())?;
         println!(

@@ -6,7 +6,7 @@ use pipeline::conntrack::ConntrackConfig;
 use pipeline::dpaction::{Collect, Packet, TunnelMeta};
 use pipeline::field::Field;
 use pipeline::flow::w;
-use pipeline::ofctl::parse_packet_spec;
+use pipeline::ofctl::parse_trace_spec;
 use pipeline::packet::VecFrame;
 use pipeline::slowpath::{format_trace_text, process, trace_json, PacketTrace};
 use std::io::BufRead;
@@ -27,9 +27,10 @@ pub struct TraceArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
-    /// Bytes of zero payload to add to each packet.
-    #[arg(long, default_value_t = 0)]
-    payload: usize,
+    /// Bytes of zero payload to add to each packet (0 to 65,535, and the whole frame
+    /// must fit in 65,535 bytes).
+    #[arg(long, default_value_t = 0, value_parser = crate::num::range(0, MAX_FRAME as u64))]
+    payload: u64,
     /// Packets in `ofproto/trace` flow syntax, e.g.
     /// `in_port=2,tcp,dl_src=..,nw_src=..,nw_dst=..,nw_ttl=64,tp_dst=80,tcp_flags=0x002`.
     /// Read one per line from stdin when none are given. A packet entering on a tunnel port
@@ -45,8 +46,12 @@ enum Format {
     Json,
 }
 
+/// Largest frame a trace builds.
+const MAX_FRAME: usize = 65_535;
+
 fn bridge(args: &TraceArgs) -> anyhow::Result<Bridge> {
     let b = Bridge::new("br-int", ConntrackConfig::default());
+    b.set_unknown_port_hint("give it with --port NAME=NUMBER[:KIND]");
     for s in &args.ports {
         let (name, rest) = s
             .split_once('=')
@@ -55,7 +60,13 @@ fn bridge(args: &TraceArgs) -> anyhow::Result<Bridge> {
         let n: u32 = num
             .parse()
             .ok()
-            .with_context(|| format!("--port {s}: '{num}' is not a number"))?;
+            .filter(|&n| conf::limits::ofport(n).is_ok())
+            .with_context(|| {
+                format!(
+                    "--port {s}: '{num}' is not a port number 1..{}",
+                    conf::limits::OFPORT_MAX
+                )
+            })?;
         let kind = match kind {
             "pod" | "normal" => PortKind::Normal,
             "internal" | "gateway" => PortKind::Internal,
@@ -106,9 +117,25 @@ pub fn run(args: TraceArgs) -> anyhow::Result<ExitCode> {
     let ports = b.ports();
     let mut json = Vec::new();
     for (i, spec) in specs.iter().enumerate() {
-        let key = parse_packet_spec(spec, ports.names())
+        if spec.trim().is_empty() {
+            anyhow::bail!(
+                "packet {}: the spec is empty: a traced packet needs at least in_port=PORT, the port it enters on",
+                i + 1
+            );
+        }
+        let key = parse_trace_spec(spec, ports.names())
             .map_err(|e| anyhow::anyhow!("packet {}: column {}: {e}", i + 1, e.column()))?;
-        let bytes = pipeline::build::from_flow(&key, args.payload);
+        let payload = args.payload as usize; // at most MAX_FRAME
+        let headers = pipeline::build::from_flow(&key, 0).len();
+        if headers + payload > MAX_FRAME {
+            anyhow::bail!(
+                "packet {}: --payload {payload} makes a {}-byte frame; a frame fits in {MAX_FRAME} bytes (--payload 0..{} for this packet)",
+                i + 1,
+                headers + payload,
+                MAX_FRAME - headers
+            );
+        }
+        let bytes = pipeline::build::from_flow(&key, payload);
         let in_port = Field::InPort.get(&key) as u32;
         let tun =
             (key.w[w::TUN_ADDR] != 0 || key.w[w::TUN_ID] != 0).then(|| TunnelMeta::from_flow(&key));
@@ -119,17 +146,19 @@ pub fn run(args: TraceArgs) -> anyhow::Result<ExitCode> {
         process(&b, pkt, i as u64 + 1, &mut out, Some(&mut t));
         match args.format {
             Format::Text => {
+                let mut text = String::new();
                 if specs.len() > 1 {
-                    println!("### packet {}: {spec}", i + 1);
+                    text = format!("### packet {}: {spec}\n", i + 1);
                 }
-                print!("{}", format_trace_text(&t, ports.names(), &b.name));
-                println!();
+                text.push_str(&format_trace_text(&t, ports.names(), &b.name));
+                text.push('\n');
+                crate::out::print(&text)?;
             }
             Format::Json => json.push(trace_json(&t, ports.names())),
         }
     }
     if let Format::Json = args.format {
-        println!("{}", serde_json::to_string_pretty(&json)?);
+        crate::out::print(&(serde_json::to_string_pretty(&json)? + "\n"))?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -3,6 +3,8 @@
 mod cmd_flows;
 mod cmd_run;
 mod cmd_trace;
+mod num;
+mod out;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -45,10 +47,16 @@ enum Cmd {
 }
 
 #[derive(clap::Args)]
+#[command(after_help = switch::runtime::commands())]
 struct CtlArgs {
     /// Control socket path.
     #[arg(long, default_value = "/run/brisk/brisk.sock")]
     socket: String,
+    /// Give up waiting for the reply after this many seconds (the switch carries on with
+    /// the command). Default: wait as long as the command takes; a long command reports
+    /// progress on standard error when that is a terminal.
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    timeout: Option<u64>,
     /// Command and arguments (`brisk ctl help` lists them). For add-flows, replace-flows
     /// and reload the FILE is read here and sent; `-` reads standard input.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -90,11 +98,11 @@ fn conf_cmd(c: ConfCmd) -> anyhow::Result<ExitCode> {
                         // The generated groups and flows must load: a failure here is a
                         // brisk bug.
                         load_generated(&n, &g).map_err(|e| anyhow::anyhow!("{f}: {e}"))?;
-                        println!("{f}: {}", n.summary(&g));
+                        out::print(&format!("{f}: {}\n", n.summary(&g)))?;
                     }
                     Err(e) => {
                         ok = false;
-                        eprintln!("{e}");
+                        out::eprint(&format!("{e}\n"));
                     }
                 }
             }
@@ -106,12 +114,12 @@ fn conf_cmd(c: ConfCmd) -> anyhow::Result<ExitCode> {
         }
         ConfCmd::Flows { file } => {
             let n = NodeConfig::load(std::path::Path::new(&file))?;
-            print!("{}", conf::antrea::generate(&n).text());
+            out::print(&conf::antrea::generate(&n).text())?;
             Ok(ExitCode::SUCCESS)
         }
         ConfCmd::Groups { file } => {
             let n = NodeConfig::load(std::path::Path::new(&file))?;
-            print!("{}", conf::antrea::generate(&n).groups_text());
+            out::print(&conf::antrea::generate(&n).groups_text())?;
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -131,6 +139,16 @@ fn load_generated(n: &conf::node::NodeConfig, g: &conf::antrea::Generated) -> an
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // A reader that goes away (`| head`) ends a printing command quietly. `run` keeps
+    // Rust's ignored SIGPIPE and its own handling of sockets. `flows`, `trace`, `conf` and
+    // `ctl` print through `out` and end with a broken-pipe error.
+    if !matches!(cli.cmd, Cmd::Run(_)) {
+        out::quiet_broken_pipe_panics();
+    }
+    let own_output = matches!(
+        cli.cmd,
+        Cmd::Flows(_) | Cmd::Trace(_) | Cmd::Conf(_) | Cmd::Ctl(_)
+    );
     let res = match cli.cmd {
         Cmd::Flows(c) => cmd_flows::run(c),
         Cmd::Trace(a) => cmd_trace::run(a),
@@ -140,8 +158,9 @@ fn main() -> ExitCode {
     };
     match res {
         Ok(code) => code,
+        Err(e) if own_output && out::is_broken_pipe(&e) => ExitCode::from(out::BROKEN_PIPE_EXIT),
         Err(e) => {
-            eprintln!("brisk: {e:#}");
+            out::eprint(&format!("brisk: {e:#}\n"));
             ExitCode::from(2)
         }
     }
@@ -150,6 +169,11 @@ fn main() -> ExitCode {
 fn ctl(a: CtlArgs) -> anyhow::Result<ExitCode> {
     use anyhow::Context;
     use std::io::Read;
+    // The verb list is static: no switch needed to read it.
+    if matches!(a.args.as_slice(), [] | [_]) && a.args.first().is_none_or(|v| v == "help") {
+        out::print(&format!("{}\n", switch::runtime::commands()))?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let mut input = None;
     if matches!(
         a.args.first().map(String::as_str),
@@ -170,12 +194,26 @@ fn ctl(a: CtlArgs) -> anyhow::Result<ExitCode> {
         args: a.args.clone(),
         input,
     };
-    let reply = switch::runtime::ctl(std::path::Path::new(&a.socket), &req)?;
+    let opts = switch::runtime::CtlOptions {
+        timeout: a.timeout.map(std::time::Duration::from_secs),
+    };
+    let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let cmd = a.args.first().cloned().unwrap_or_default();
+    let reply = switch::runtime::ctl(
+        std::path::Path::new(&a.socket),
+        &req,
+        &opts,
+        &mut |p: &str| {
+            if tty {
+                eprintln!("brisk ctl: {cmd}: {p}");
+            }
+        },
+    )?;
     if reply.status == 0 {
-        print!("{}", reply.output);
+        out::print(&reply.output)?;
         Ok(ExitCode::SUCCESS)
     } else {
-        eprintln!("brisk ctl: {}", reply.output.trim_end());
+        out::eprint(&format!("brisk ctl: {}\n", reply.output.trim_end()));
         Ok(ExitCode::from(reply.status.clamp(1, 255) as u8))
     }
 }

@@ -1,6 +1,8 @@
 //! `brisk run --config` on the worker1 example (its devargs swapped for replay and sink
 //! vdevs), then `brisk ctl reload` adding one pod and removing another under traffic: the
-//! other pods' traffic and connections carry on.
+//! other pods' traffic and connections carry on. `reload` refuses, naming each field and
+//! changing nothing, what only a restart applies, and needs a node description; the
+//! gateway's TAP interface gets the description's MAC, address and MTU.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -224,4 +226,314 @@ fn run_from_a_node_description_and_reload_it_under_traffic() {
         "{text}"
     );
     assert!(sw.ok(&["show"]).contains("50(newpod-1)"));
+}
+
+/// Starts `brisk run ARGS` (in the network namespace `netns` if given) with the test's EAL
+/// arguments and waits for its control socket.
+fn spawn(dir: PathBuf, args: &[&std::ffi::OsStr], netns: Option<&str>, prefix: &str) -> Switch {
+    let socket = dir.join("brisk.sock");
+    let mut cmd = match netns {
+        Some(ns) => {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", ns, BRISK]);
+            c
+        }
+        None => Command::new(BRISK),
+    };
+    cmd.arg("run")
+        .args(args)
+        .arg("--socket")
+        .arg(&socket)
+        .args(["--", "-l", "0-1", "--no-huge", "-m", "512", "--no-pci"])
+        .arg("--no-telemetry")
+        .arg(format!(
+            "--file-prefix=brisk-{prefix}-{}",
+            std::process::id()
+        ))
+        .arg("--log-level=warning")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = cmd.spawn().expect("start brisk");
+    let mut sw = Switch { child, socket, dir };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !sw.socket.exists() {
+        if let Ok(Some(status)) = sw.child.try_wait() {
+            let mut err = String::new();
+            if let Some(mut e) = sw.child.stderr.take() {
+                let _ = std::io::Read::read_to_string(&mut e, &mut err);
+            }
+            panic!("brisk stopped ({status}): {err}");
+        }
+        assert!(Instant::now() < deadline, "brisk did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The socket may exist before the ports do: running once it answers.
+    while !sw.ctl(&["show"]).0 {
+        assert!(Instant::now() < deadline, "brisk did not answer");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    sw
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("brisk-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The worker1 example on null devices only (no traffic, so counters stay still).
+fn quiet_node_yaml(dir: &std::path::Path, extra_pod: bool) -> String {
+    node_yaml(dir, extra_pod, true).replace(
+        &format!(
+            "net_pcap_fe,rx_pcap={}/fe.pcap,infinite_rx=1",
+            dir.display()
+        ),
+        "net_null_fe,no-rx=1",
+    )
+}
+
+/// A flow dump without what changes with time alone (durations and ages).
+fn stable(dump: &str) -> String {
+    dump.lines()
+        .map(|l| {
+            l.split(", ")
+                .filter(|f| !f.starts_with("duration=") && !f.contains("_age="))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// `reload` applies or refuses: a changed uplink devargs, another node or bridge name, a
+/// changed gateway address or MAC each exit non-zero naming every field (by its YAML
+/// path, old and new value), and leave ports and flows exactly as they were; a reload that
+/// only adds a pod still works, and becomes what the next reload is compared with.
+#[test]
+fn reload_refuses_what_needs_a_restart_and_changes_nothing() {
+    let dir = temp_dir("reload-refuse");
+    let node = dir.join("node.yaml");
+    std::fs::write(&node, quiet_node_yaml(&dir, false)).unwrap();
+    let sw = spawn(
+        dir.clone(),
+        &["--config".as_ref(), node.as_os_str()],
+        None,
+        "refuse",
+    );
+    let show0 = sw.ok(&["show"]);
+    let flows0 = stable(&sw.ok(&["dump-flows"]));
+    assert!(flows0.lines().count() > 50, "{flows0}");
+    let base = quiet_node_yaml(&sw.dir, false);
+    // (name, edits to the running description, the fields the refusal names)
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a [&'a str]);
+    let cases: &[Case] = &[
+        (
+            "devargs",
+            &[("net_null_up,no-rx=1", "net_null_up2,no-rx=1")],
+            &["uplink.devargs (net_null_up,no-rx=1 -> net_null_up2,no-rx=1)"],
+        ),
+        (
+            "node-name",
+            &[("node: worker1\n", "node: worker9\n")],
+            &["node (worker1 -> worker9)"],
+        ),
+        (
+            "bridge-name",
+            &[("bridge: br-int\n", "bridge: br-other\n")],
+            &["bridge (br-int -> br-other)"],
+        ),
+        (
+            "gateway-ip",
+            &[("  ip: 10.222.1.1\n", "  ip: 10.222.1.254\n")],
+            &["gateway.ip (10.222.1.1 -> 10.222.1.254)"],
+        ),
+        (
+            "gateway-mac",
+            &[("4e:99:08:c1:53:be", "4e:99:08:c1:53:bf")],
+            &["gateway.mac (4e:99:08:c1:53:be -> 4e:99:08:c1:53:bf)"],
+        ),
+        (
+            "several",
+            &[
+                ("net_null_up,no-rx=1", "net_null_up2,no-rx=1"),
+                ("  ip: 10.222.1.1\n", "  ip: 10.222.1.254\n"),
+                (
+                    "  mac: \"00:50:56:8f:4e:82\"\n",
+                    "  mac: \"00:50:56:8f:4e:82\"\n  mtu: 9000\n",
+                ),
+            ],
+            &[
+                "uplink.devargs (net_null_up,no-rx=1 -> net_null_up2,no-rx=1)",
+                "uplink.mtu (1500 -> 9000)",
+                "gateway.ip (10.222.1.1 -> 10.222.1.254)",
+                "gateway.mtu (1450 -> 8950)",
+            ],
+        ),
+    ];
+    for (name, edits, want) in cases {
+        let mut y = base.clone();
+        for (from, to) in *edits {
+            assert!(y.contains(from), "{name}: no {from:?}");
+            y = y.replacen(from, to, 1);
+        }
+        let path = sw.dir.join(format!("{name}.yaml"));
+        std::fs::write(&path, y).unwrap();
+        let (ok, text) = sw.ctl(&["reload", path.to_str().unwrap()]);
+        println!("reload {name}: {}", text.trim());
+        assert!(!ok, "{name}: {text}");
+        assert!(
+            text.contains(&format!(
+                "{}: cannot apply without a restart: {}",
+                path.display(),
+                want.join(", ")
+            )),
+            "{name}: {text}"
+        );
+        assert_eq!(sw.ok(&["show"]), show0, "{name}: ports changed");
+        assert_eq!(
+            stable(&sw.ok(&["dump-flows"])),
+            flows0,
+            "{name}: flows changed"
+        );
+    }
+    // Only flows and pods change: applied.
+    let two = sw.dir.join("node2.yaml");
+    std::fs::write(&two, quiet_node_yaml(&sw.dir, true)).unwrap();
+    let out = sw.ok(&["reload", two.to_str().unwrap()]);
+    assert!(
+        out.contains("ports added [\"newpod-1\"], removed [], restarted []"),
+        "{out}"
+    );
+    assert!(sw.ok(&["show"]).contains("50(newpod-1)"));
+    // The new description is the running one: the same again changes nothing, and the
+    // gateway's MTU written out as its default is no change either.
+    let again = quiet_node_yaml(&sw.dir, true).replace(
+        "  mac: \"4e:99:08:c1:53:be\"\n",
+        "  mac: \"4E:99:08:C1:53:BE\"\n  mtu: 1450\n",
+    );
+    std::fs::write(&two, again).unwrap();
+    let out = sw.ok(&["reload", two.to_str().unwrap()]);
+    assert!(
+        out.contains("ports added [], removed [], restarted []"),
+        "{out}"
+    );
+    let (ok, text) = sw.ctl(&["reload", sw.dir.join("devargs.yaml").to_str().unwrap()]);
+    assert!(!ok && text.contains("uplink.devargs"), "{text}");
+}
+
+/// A switch started from a bridge file has no node description to compare with: reload
+/// says so.
+#[test]
+fn reload_needs_a_node_description() {
+    let dir = temp_dir("reload-bridge");
+    let bridge = dir.join("bridge.yaml");
+    std::fs::write(
+        &bridge,
+        "ports:\n  - {name: a, ofport: 1, devargs: \"net_null_a,no-rx=1\"}\n  - {name: b, ofport: 2, devargs: \"net_null_b,no-rx=1\"}\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("node.yaml"), quiet_node_yaml(&dir, false)).unwrap();
+    let sw = spawn(
+        dir.clone(),
+        &["--bridge".as_ref(), bridge.as_os_str()],
+        None,
+        "bridge",
+    );
+    let (ok, text) = sw.ctl(&["reload", sw.dir.join("node.yaml").to_str().unwrap()]);
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("reload needs a switch started from a node description"),
+        "{text}"
+    );
+}
+
+/// A network namespace, deleted when dropped.
+struct NetNs(String);
+
+impl NetNs {
+    fn new(name: &str) -> NetNs {
+        let ns = format!("{name}-{}", std::process::id());
+        let _ = Command::new("ip").args(["netns", "del", &ns]).output();
+        let ok = Command::new("ip")
+            .args(["netns", "add", &ns])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "ip netns add {ns}");
+        NetNs(ns)
+    }
+}
+
+impl Drop for NetNs {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).output();
+    }
+}
+
+/// The gateway interface brisk creates has the description's MAC, address (with the pod
+/// CIDR's prefix length) and MTU: DPDK's TAP PMD (`net_tap…,iface=`, the MTU the uplink's
+/// less 50 by default) and brisk's own TAP (`tap:`, an MTU given).
+#[test]
+fn the_gateway_tap_gets_the_descriptions_mac_ip_and_mtu() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("gateway TAP: skipped, network namespaces need root");
+        return;
+    }
+    for (name, devargs, mtu_line, mtu) in [
+        ("dpdk", "net_tap_gw1,iface=antrea-gw0", "", 1450),
+        ("brisk", "tap:antrea-gw0", "  mtu: 1400\n", 1400),
+    ] {
+        let ns = NetNs::new(&format!("brisk-gw-{name}"));
+        let dir = temp_dir(&format!("gw-{name}"));
+        let node = dir.join("node.yaml");
+        let y = quiet_node_yaml(&dir, false)
+            .replace("net_null_gw,no-rx=1", devargs)
+            .replace(
+                "  mac: \"4e:99:08:c1:53:be\"\n",
+                &format!("  mac: \"4e:99:08:c1:53:be\"\n{mtu_line}"),
+            );
+        std::fs::write(&node, y).unwrap();
+        let sw = spawn(
+            dir,
+            &["--config".as_ref(), node.as_os_str()],
+            Some(&ns.0),
+            name,
+        );
+        let out = Command::new("ip")
+            .args(["-n", &ns.0, "-j", "addr", "show", "dev", "antrea-gw0"])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        println!("{name}: {text}");
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let link = &v[0];
+        assert_eq!(link["address"], "4e:99:08:c1:53:be", "{name}: {text}");
+        assert_eq!(link["mtu"], mtu, "{name}: {text}");
+        let inet: Vec<(String, u64)> = link["addr_info"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["family"] == "inet")
+            .map(|a| {
+                (
+                    a["local"].as_str().unwrap().to_string(),
+                    a["prefixlen"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(inet, [("10.222.1.1".to_string(), 24)], "{name}: {text}");
+        assert!(
+            link["flags"].as_array().unwrap().iter().any(|f| f == "UP"),
+            "{name}: {text}"
+        );
+        // The switch's view of the port's MAC is the interface's.
+        let show = sw.ok(&["show"]);
+        assert!(
+            show.contains("2(antrea-gw0): addr:4e:99:08:c1:53:be"),
+            "{name}: {show}"
+        );
+        drop(sw);
+    }
 }

@@ -223,7 +223,10 @@ fn runs_the_seed_pipeline_and_answers_ctl() {
     assert!(r.contains("10.80.0.0/16 via 10.79.1.202 dev 7"), "{r}");
     sw.ok(&["route", "del", "10.80.0.0/16"]);
     let (ok, text) = sw.ctl(&["route", "add", "10.81.0.0/16", "dev", "eth9"]);
-    assert!(!ok && text.contains("no port named eth9"), "{text}");
+    assert!(
+        !ok && text.contains("unknown port name \"eth9\" (`brisk ctl show`"),
+        "{text}"
+    );
     let n = sw.ok(&["neigh", "show"]);
     assert!(n.contains("10.79.1.202"), "{n}");
     // Errors are messages and non-zero exits.

@@ -26,6 +26,18 @@ pub enum ConfError {
         /// Message.
         msg: String,
     },
+    /// A limit of [`crate::yaml`] (size, nesting depth, alias expansion) is exceeded.
+    #[error("{file}:{line}:{column}: {msg}")]
+    Limit {
+        /// File.
+        file: String,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// The limit and what went beyond it.
+        msg: String,
+    },
     /// A value that parsed but does not make sense.
     #[error("{file}:{line}: {path}: {msg}")]
     Invalid {
@@ -94,6 +106,15 @@ impl<'a> PortSpec<'a> {
             Some(PortSpec::Tap(iface))
         } else {
             None
+        }
+    }
+
+    /// The interface of a TAP that brisk creates: `tap:IFACE`, or DPDK's
+    /// `net_tap…,iface=IFACE` (the TAP PMD creates it in brisk's process).
+    pub fn tap_iface(self) -> Option<&'a str> {
+        match self.kernel_equivalent() {
+            Some(PortSpec::Tap(i)) => Some(i),
+            _ => None,
         }
     }
 
@@ -188,6 +209,61 @@ pub struct PortConfig {
     /// Underlay address, for the one DPDK port that carries the tunnel.
     #[serde(default)]
     pub uplink: Option<UplinkConfig>,
+    /// What brisk sets on the interface of a TAP port it creates ([`PortSpec::tap_iface`]).
+    #[serde(default)]
+    pub tap: Option<TapConfig>,
+}
+
+/// The kernel side of a TAP port: set on the interface once brisk (or DPDK's TAP PMD) has
+/// created it, as `ip link set IFACE address MAC mtu MTU` and `ip addr add IP dev IFACE`
+/// would (a node's gateway, `antrea-gw0`).
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct TapConfig {
+    /// MAC address.
+    #[serde(default)]
+    pub mac: Option<String>,
+    /// IPv4 address with prefix length, e.g. `10.222.1.1/24`.
+    #[serde(default)]
+    pub ip: Option<String>,
+    /// MTU.
+    #[serde(default)]
+    pub mtu: Option<u16>,
+}
+
+impl TapConfig {
+    /// The first problem with the settings of `port`, as (field under the port, message).
+    fn problem(&self, port: &PortConfig) -> Option<(&'static str, String)> {
+        if port
+            .devargs
+            .as_deref()
+            .and_then(|d| PortSpec::parse(d).tap_iface())
+            .is_none()
+        {
+            return Some((
+                "tap",
+                "only a TAP port brisk creates has these (devargs tap:IFACE or net_tap…,iface=IFACE)"
+                    .into(),
+            ));
+        }
+        if let Some(m) = &self.mac {
+            match pipeline::ofctl::parse_mac(m) {
+                None => return Some(("tap.mac", format!("{m} is not a MAC address"))),
+                Some(v) if v & (1 << 40) != 0 => {
+                    return Some(("tap.mac", format!("{m} is a multicast address")))
+                }
+                Some(_) => {}
+            }
+        }
+        if let Some(ip) = &self.ip {
+            if let Err(e) = crate::net::parse_iface_addr(ip) {
+                return Some(("tap.ip", e));
+            }
+        }
+        self.mtu
+            .and_then(crate::limits::mtu)
+            .map(|m| ("tap.mtu", m))
+    }
 }
 
 fn default_type() -> PortType {
@@ -270,21 +346,47 @@ fn default_bridge() -> String {
     "br-int".into()
 }
 
+/// Reads a YAML file, refusing one over [`crate::yaml::MAX_YAML_BYTES`] without reading
+/// more than that (the limit's error comes from [`crate::yaml::check`]).
+pub(crate) fn read_yaml(path: &Path, file: &str) -> Result<String, ConfError> {
+    use std::io::Read;
+    let io = |err| ConfError::Io {
+        file: file.to_string(),
+        err,
+    };
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .map_err(io)?
+        .take(crate::yaml::MAX_YAML_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(text),
+        // Cut inside a character past the limit: refused for its size all the same.
+        Err(e) if e.as_bytes().len() > crate::yaml::MAX_YAML_BYTES => {
+            Ok(String::from_utf8_lossy(e.as_bytes()).into_owned())
+        }
+        Err(_) => Err(io(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "stream did not contain valid UTF-8",
+        ))),
+    }
+}
+
 impl BridgeConfig {
     /// Reads and validates a bridge configuration.
     pub fn load(path: &Path) -> Result<BridgeConfig, ConfError> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|err| ConfError::Io {
-            file: file.clone(),
-            err,
-        })?;
+        let text = read_yaml(path, &file)?;
         let mut c = Self::parse(&text, &file)?;
         c.base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         Ok(c)
     }
 
-    /// Parses and validates YAML text; `file` names it in errors.
+    /// Parses and validates YAML text, once within the limits of [`crate::yaml::check`];
+    /// `file` names it in errors.
     pub fn parse(text: &str, file: &str) -> Result<BridgeConfig, ConfError> {
+        crate::yaml::check(text, file)?;
         let c: BridgeConfig = serde_norway::from_str(text).map_err(|e| ConfError::Yaml {
             file: file.to_string(),
             line: e.location().map_or(0, |l| l.line()),
@@ -295,23 +397,23 @@ impl BridgeConfig {
     }
 
     fn validate(&self, text: &str, file: &str) -> Result<(), ConfError> {
-        let lines = crate::locate::locate(text);
+        // Lines are looked for only for the error returned.
         let inv = |path: String, msg: String| ConfError::Invalid {
             file: file.to_string(),
-            line: crate::locate::line(&lines, &path),
+            line: crate::locate::line(&crate::locate::locate_paths(text, &[&path]), &path),
             path,
             msg,
         };
+        if let Some((path, msg)) = crate::limits::bridge(self) {
+            return Err(inv(path, msg));
+        }
         let mut seen_num = std::collections::HashMap::new();
         let mut seen_name = std::collections::HashMap::new();
         let mut uplinks = 0;
         for (i, p) in self.ports.iter().enumerate() {
             let path = format!("ports[{i}]");
-            if p.ofport == 0 || p.ofport >= 0xff00 {
-                return Err(inv(
-                    format!("{path}.ofport"),
-                    format!("{} is outside 1..65279", p.ofport),
-                ));
+            if let Some((field, m)) = crate::limits::port(p) {
+                return Err(inv(format!("{path}.{field}"), m));
             }
             if let Some(j) = seen_num.insert(p.ofport, i) {
                 return Err(inv(
@@ -370,6 +472,9 @@ impl BridgeConfig {
                         format!("{} is not ADDRESS/PREFIX", u.ip),
                     ));
                 }
+            }
+            if let Some((field, m)) = p.tap.as_ref().and_then(|t| t.problem(p)) {
+                return Err(inv(format!("{path}.{field}"), m));
             }
             if let Some(m) = &p.proxy_arp {
                 if pipeline::ofctl::parse_mac(m).is_none() {

@@ -1,7 +1,7 @@
 //! Where each value of a YAML document is: a map from field paths (`ports[2].ofport`) to
 //! 1-based line numbers, so validation errors can name the line of the value at fault.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::Marker;
 
@@ -15,25 +15,22 @@ enum Frame {
     },
 }
 
-struct Indexer {
+/// Paths longer than this are not recorded (no field brisk validates has one), so that
+/// long keys under many values cost no more than reading them.
+const MAX_PATH: usize = 512;
+
+struct Indexer<'a> {
     /// Containers being read, with whether each added a segment to `path`.
     stack: Vec<(Frame, bool)>,
-    path: Vec<String>,
+    /// The path of the current value, and its length before each segment was added.
+    path: String,
+    marks: Vec<usize>,
+    /// The paths to record (all when `None`).
+    wanted: Option<&'a HashSet<String>>,
     lines: HashMap<String, usize>,
 }
 
-impl Indexer {
-    fn current(&self) -> String {
-        let mut s = String::new();
-        for p in &self.path {
-            if !s.is_empty() && !p.starts_with('[') {
-                s.push('.');
-            }
-            s.push_str(p);
-        }
-        s
-    }
-
+impl Indexer<'_> {
     /// The path segment of the next value in the innermost container (and advances it).
     fn next_segment(&mut self) -> Option<String> {
         match self.stack.last_mut() {
@@ -50,13 +47,31 @@ impl Indexer {
         }
     }
 
+    fn push(&mut self, seg: String) {
+        self.marks.push(self.path.len());
+        if !self.path.is_empty() && !seg.starts_with('[') {
+            self.path.push('.');
+        }
+        self.path.push_str(&seg);
+    }
+
+    fn pop(&mut self) {
+        if let Some(len) = self.marks.pop() {
+            self.path.truncate(len);
+        }
+    }
+
     fn record(&mut self, line: usize) {
-        let p = self.current();
-        self.lines.entry(p).or_insert(line);
+        if self.path.len() > MAX_PATH || self.wanted.is_some_and(|w| !w.contains(&self.path)) {
+            return;
+        }
+        if !self.lines.contains_key(&self.path) {
+            self.lines.insert(self.path.clone(), line);
+        }
     }
 }
 
-impl MarkedEventReceiver for Indexer {
+impl MarkedEventReceiver for Indexer<'_> {
     fn on_event(&mut self, ev: Event, mark: Marker) {
         let line = mark.line();
         match ev {
@@ -69,15 +84,15 @@ impl MarkedEventReceiver for Indexer {
                     }
                 }
                 if let Some(seg) = self.next_segment() {
-                    self.path.push(seg);
+                    self.push(seg);
                     self.record(line);
-                    self.path.pop();
+                    self.pop();
                 }
             }
             Event::MappingStart(..) | Event::SequenceStart(..) => {
                 let pushed = match self.next_segment() {
                     Some(seg) => {
-                        self.path.push(seg);
+                        self.push(seg);
                         self.record(line);
                         true
                     }
@@ -95,7 +110,7 @@ impl MarkedEventReceiver for Indexer {
             }
             Event::MappingEnd | Event::SequenceEnd => {
                 if let Some((_, true)) = self.stack.pop() {
-                    self.path.pop();
+                    self.pop();
                 }
             }
             _ => {}
@@ -104,11 +119,38 @@ impl MarkedEventReceiver for Indexer {
 }
 
 /// Maps every field path of `text` to the line its value starts on. Paths look like
-/// `ports[2].ofport`. Returns an empty map for text that is not valid YAML.
+/// `ports[2].ofport`. Returns an empty map for text that is not valid YAML or goes beyond
+/// a limit of [`crate::yaml::scan`] (checked first: the parser's time grows with depth).
 pub fn locate(text: &str) -> HashMap<String, usize> {
+    index(text, None)
+}
+
+/// [`locate`] for `paths` and the paths around them only (what [`line`] looks up for
+/// them): as fast, without a map of every value of a large text.
+pub fn locate_paths(text: &str, paths: &[&str]) -> HashMap<String, usize> {
+    let mut wanted = HashSet::new();
+    for p in paths {
+        let mut p = p.to_string();
+        loop {
+            wanted.insert(p.clone());
+            match p.rfind(['.', '[']) {
+                Some(i) => p.truncate(i),
+                None => break,
+            }
+        }
+    }
+    index(text, Some(&wanted))
+}
+
+fn index(text: &str, wanted: Option<&HashSet<String>>) -> HashMap<String, usize> {
+    if crate::yaml::scan(text).is_err() {
+        return HashMap::new();
+    }
     let mut ix = Indexer {
         stack: Vec::new(),
-        path: Vec::new(),
+        path: String::new(),
+        marks: Vec::new(),
+        wanted,
         lines: HashMap::new(),
     };
     let mut p = Parser::new_from_str(text);
@@ -148,5 +190,9 @@ mod tests {
         assert_eq!(l.get("list[1]"), Some(&8));
         assert_eq!(line(&l, "ports[1].missing"), 5);
         assert!(locate("a: [").is_empty());
+        let only = locate_paths(t, &["ports[1].opts.y[1]", "ports[1].missing"]);
+        assert_eq!(only.get("ports[1].opts.y[1]"), Some(&7));
+        assert_eq!(line(&only, "ports[1].missing"), 5);
+        assert_eq!(only.get("ports[0].name"), None);
     }
 }

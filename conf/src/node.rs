@@ -133,6 +133,11 @@ pub struct Gateway {
     pub ip: Ipv4Addr,
     /// Gateway MAC.
     pub mac: String,
+    /// MTU of the gateway interface (default: the uplink's less 50, Geneve's overhead, as
+    /// Antrea sets it). brisk sets it, the MAC and `ip`/the pod CIDR's prefix on the TAP
+    /// interface it creates for a `tap:` or `net_tap…,iface=` gateway.
+    #[serde(default)]
+    pub mtu: Option<u16>,
 }
 
 fn d_gw_name() -> String {
@@ -470,18 +475,17 @@ impl NodeConfig {
     /// Reads and validates a node file.
     pub fn load(path: &Path) -> Result<NodeConfig, ConfError> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|err| ConfError::Io {
-            file: file.clone(),
-            err,
-        })?;
+        let text = crate::bridge::read_yaml(path, &file)?;
         let mut c = Self::parse(&text, &file)?;
         c.base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         Ok(c)
     }
 
-    /// Parses and validates YAML text; `file` names it in errors. Every problem found is
-    /// reported (one per line of the error), not just the first.
+    /// Parses and validates YAML text, once within the limits of [`crate::yaml::check`];
+    /// `file` names it in errors. Every problem found is reported (one per line of the
+    /// error), not just the first.
     pub fn parse(text: &str, file: &str) -> Result<NodeConfig, ConfError> {
+        crate::yaml::check(text, file)?;
         let c: NodeConfig = serde_norway::from_str(text).map_err(|e| ConfError::Yaml {
             file: file.to_string(),
             line: e.location().map_or(0, |l| l.line()),
@@ -491,7 +495,8 @@ impl NodeConfig {
         if problems.is_empty() {
             return Ok(c);
         }
-        let lines = crate::locate::locate(text);
+        let paths: Vec<&str> = problems.iter().map(|(p, _)| p.as_str()).collect();
+        let lines = crate::locate::locate_paths(text, &paths);
         let errs: Vec<ConfError> = problems
             .into_iter()
             .map(|(path, msg)| ConfError::Invalid {
@@ -606,6 +611,19 @@ impl NodeConfig {
                 format!("{} is not a MAC address", self.virtual_mac),
             );
         }
+        let sizing = crate::limits::sizing(self.mbufs, self.conntrack_max, self.workers.as_deref());
+        for (path, msg) in sizing {
+            bad(path, msg);
+        }
+        if let Some(m) = self.uplink.mtu.and_then(crate::limits::mtu) {
+            bad("uplink.mtu".into(), m);
+        }
+        if self.tunnel.dst_port == 0 {
+            bad(
+                "tunnel.dst_port".into(),
+                "0 is outside 1..65535 (UDP ports)".into(),
+            );
+        }
         if self.tunnel.kind != "geneve" {
             bad(
                 "tunnel.type".into(),
@@ -627,6 +645,13 @@ impl NodeConfig {
                 "gateway.mac".into(),
                 format!("{} is not a MAC address", self.gateway.mac),
             );
+        }
+        if let Some(m) = crate::limits::mtu(self.gateway_mtu()) {
+            let why = match self.gateway.mtu {
+                Some(_) => "",
+                None => " (the default: the uplink's MTU less 50)",
+            };
+            bad("gateway.mtu".into(), format!("{m}{why}"));
         }
         if let Some(pc) = pod_cidr {
             if !pc.contains(self.gateway.ip) {
@@ -698,19 +723,16 @@ impl NodeConfig {
         let mut ofports: HashMap<u32, String> = HashMap::new();
         let mut names: HashMap<String, String> = HashMap::new();
         let mut check_port = |path: &str, name: &str, n: u32, out: &mut Vec<(String, String)>| {
-            if n == 0 || n >= 0xff00 {
-                out.push((format!("{path}.ofport"), format!("{n} is outside 1..65279")));
+            if let Err(e) = crate::limits::ofport(n) {
+                out.push((format!("{path}.ofport"), e));
             } else if let Some(o) = ofports.insert(n, path.to_string()) {
                 out.push((
                     format!("{path}.ofport"),
                     format!("{n} is already used by {o}"),
                 ));
             }
-            if name.is_empty() || name.len() > 15 || name.contains(['"', ',', ' ', '=']) {
-                out.push((
-                    format!("{path}.name"),
-                    format!("'{name}' is not a valid interface name (1-15 characters, no quotes, commas, spaces or '=')"),
-                ));
+            if let Err(e) = crate::limits::port_name(name) {
+                out.push((format!("{path}.name"), e));
             }
             if let Some(o) = names.insert(name.to_string(), path.to_string()) {
                 out.push((
@@ -832,6 +854,9 @@ impl NodeConfig {
                 }
                 if p.port == 0 {
                     out.push((format!("{path}.ports[{j}].port"), "port 0".into()));
+                }
+                if p.target_port == Some(0) {
+                    out.push((format!("{path}.ports[{j}].target_port"), "port 0".into()));
                 }
             }
             for (j, e) in s.endpoints.iter().enumerate() {
@@ -1027,7 +1052,9 @@ impl NodeConfig {
     /// The bridge `brisk run --config` starts for this node: gateway, tunnel, uplink and
     /// pod ports, the TLV map, and the node's sizing. Every port must have devargs.
     pub fn bridge_config(&self, file: &str) -> Result<crate::bridge::BridgeConfig, ConfError> {
-        use crate::bridge::{BridgeConfig, PortConfig, PortType, TunnelOptions, UplinkConfig};
+        use crate::bridge::{
+            BridgeConfig, PortConfig, PortSpec, PortType, TapConfig, TunnelOptions, UplinkConfig,
+        };
         let need = |path: &str, d: &Option<String>| {
             d.clone().ok_or_else(|| ConfError::Invalid {
                 file: file.to_string(),
@@ -1046,13 +1073,22 @@ impl NodeConfig {
             flood: None,
             options: None,
             uplink: None,
+            tap: None,
         };
+        let gw = need("gateway", &self.gateway.devargs)?;
+        // A TAP brisk creates gets the gateway's MAC, address and MTU.
+        let tap = PortSpec::parse(&gw).tap_iface().map(|_| TapConfig {
+            mac: Some(self.gateway.mac.clone()),
+            ip: parse_cidr(&self.pod_cidr)
+                .ok()
+                .map(|c| format!("{}/{}", self.gateway.ip, c.len)),
+            mtu: Some(self.gateway_mtu()),
+        });
         let mut ports = vec![
-            port(
-                &self.gateway.name,
-                self.gateway.ofport,
-                need("gateway", &self.gateway.devargs)?,
-            ),
+            PortConfig {
+                tap,
+                ..port(&self.gateway.name, self.gateway.ofport, gw)
+            },
             PortConfig {
                 kind: PortType::Geneve,
                 devargs: None,
@@ -1138,6 +1174,13 @@ impl NodeConfig {
 }
 
 impl NodeConfig {
+    /// The gateway interface's MTU: `gateway.mtu`, or the uplink's (default 1500) less 50.
+    pub fn gateway_mtu(&self) -> u16 {
+        self.gateway
+            .mtu
+            .unwrap_or_else(|| self.uplink.mtu.unwrap_or(1500).saturating_sub(50))
+    }
+
     /// Every port's name and OpenFlow number (gateway, tunnel, uplink, pods).
     pub fn port_names(&self) -> Vec<(String, u32)> {
         let mut v = vec![

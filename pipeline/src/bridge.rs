@@ -6,7 +6,6 @@
 //! state except conntrack.
 
 use crate::conntrack::{Conntrack, ConntrackConfig};
-use crate::dpaction::TunnelMeta;
 use crate::flow::{w, Flow};
 use crate::ofctl::GroupEntry;
 use crate::ofctl::{parse_flow_file, parse_group_file, FileError, FlowEntry, Mode, PortMap};
@@ -480,6 +479,15 @@ impl Bridge {
         self.apply(&mods, now_ms)
     }
 
+    /// Sets what an unknown port name in this bridge's flows, groups and traces is told
+    /// (where the command in use takes its ports: [`PortMap::set_unknown_hint`]).
+    pub fn set_unknown_port_hint(&self, hint: &str) {
+        let mut p = self.ports.write();
+        let mut next = (**p).clone();
+        next.names.set_unknown_hint(hint);
+        *p = Arc::new(next);
+    }
+
     /// Adds a port.
     pub fn add_port(&self, info: PortInfo) -> Result<(), PortError> {
         if info.ofport == 0 || info.ofport >= crate::ofctl::port::MAX {
@@ -580,15 +588,5 @@ impl Bridge {
             PortKind::Tunnel(t) => Some(t.clone()),
             _ => None,
         }
-    }
-}
-
-/// Tunnel metadata defaults used by tests and tools.
-pub fn tunnel_meta(src: u32, dst: u32, tun_id: u64) -> TunnelMeta {
-    TunnelMeta {
-        tun_id,
-        src,
-        dst,
-        ..Default::default()
     }
 }

@@ -78,10 +78,12 @@ impl TlvMap {
                     .ok_or_else(|| TlvError::Syntax(format!("expected key=value in '{kv}'")))?;
                 let v = crate::ofctl::value_int(v.trim())
                     .ok_or_else(|| TlvError::Syntax(format!("bad number '{v}'")))?;
+                let over =
+                    |max: u32| TlvError::Syntax(format!("{} {v:#x} is over {max:#x}", k.trim()));
                 match k.trim() {
-                    "class" if v <= 0xffff => class = Some(v as u16),
-                    "type" if v <= 0xff => ty = Some(v as u8),
-                    "len" => len = Some(v as u32),
+                    "class" => class = Some(u16::try_from(v).map_err(|_| over(0xffff))?),
+                    "type" => ty = Some(u8::try_from(v).map_err(|_| over(0xff))?),
+                    "len" => len = Some(u32::try_from(v).map_err(|_| over(8))?),
                     other => return Err(TlvError::Syntax(format!("bad key '{other}'"))),
                 }
             }

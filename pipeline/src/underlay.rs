@@ -96,7 +96,9 @@ impl RouteTable {
 
     /// Parses `PREFIX/LEN [via GW] dev PORT` (PORT a number).
     pub fn parse(s: &str) -> Result<Route, RouteError> {
-        Self::parse_with_ports(s, &crate::ofctl::PortMap::new())
+        let mut names = crate::ofctl::PortMap::new();
+        names.set_unknown_hint("give the port's number here");
+        Self::parse_with_ports(s, &names)
     }
 
     /// Parses `PREFIX/LEN [via GW] dev PORT`, PORT a number or a name in `ports`
@@ -121,9 +123,15 @@ impl RouteTable {
                 "dev" => {
                     let d = *t.get(i + 1).ok_or_else(bad)?;
                     dev = Some(match d.parse::<u32>() {
+                        Ok(n) if n == 0 || n >= crate::ofctl::port::MAX => {
+                            return Err(RouteError::Syntax(format!(
+                                "'{s}': dev {n} is outside 1..{} (OpenFlow port numbers)",
+                                crate::ofctl::port::MAX - 1
+                            )))
+                        }
                         Ok(n) => n,
                         Err(_) => ports.number(d).ok_or_else(|| {
-                            RouteError::Syntax(format!("'{s}': no port named {d}"))
+                            RouteError::Syntax(format!("'{s}': {}", ports.unknown(d)))
                         })?,
                     });
                 }
@@ -462,8 +470,18 @@ mod tests {
         let r = RouteTable::parse_with_ports("10.79.1.0/24 dev uplink", &ports).unwrap();
         assert_eq!((r.prefix, r.len, r.dev), (ip("10.79.1.0"), 24, 7));
         let e = RouteTable::parse_with_ports("0.0.0.0/0 via 10.79.1.1 dev eth9", &ports);
-        assert!(e.unwrap_err().to_string().contains("no port named eth9"));
+        assert!(e
+            .unwrap_err()
+            .to_string()
+            .contains("unknown port name \"eth9\""));
         assert_eq!(RouteTable::parse("10.0.0.0/8 dev 7").unwrap().dev, 7);
+        for bad in [
+            "10.0.0.0/8 dev 0",
+            "10.0.0.0/8 dev 65280",
+            "10.0.0.0/8 dev 99999999999",
+        ] {
+            assert!(RouteTable::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -57,6 +57,15 @@ fn tlv_map_syntax() {
         m.add("{class=1,type=2,len=6}->tun_metadata1"),
         Err(TlvError::BadLength(6))
     ));
+    // Numbers too wide for their field are refused, not truncated.
+    for bad in [
+        "{class=1,type=2,len=0x100000004}->tun_metadata1",
+        "{class=0x10000,type=2,len=4}->tun_metadata1",
+        "{class=1,type=0x100,len=4}->tun_metadata1",
+    ] {
+        let e = m.add(bad).unwrap_err().to_string();
+        assert!(e.contains(" is over "), "{bad}: {e}");
+    }
     assert!(matches!(
         m.add("{class=1,type=2,len=12}->tun_metadata1"),
         Err(TlvError::BadLength(12))

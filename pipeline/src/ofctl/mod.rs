@@ -23,6 +23,26 @@ pub fn value_int(s: &str) -> Option<u128> {
     value::parse_int(s)
 }
 
+/// Parses the packet of a trace (`brisk trace`, `brisk ctl trace`): a packet spec as
+/// [`parse_packet_spec`] reads it, which must say the port the packet enters on.
+pub fn parse_trace_spec(s: &str, ports: &PortMap) -> Result<Flow, ParseError> {
+    let m = parse_match(s, ports)?;
+    let in_port = Field::InPort.get(&m.value);
+    if Field::InPort.get(&m.mask) == 0 || in_port == 0 {
+        let token: String = s.chars().take(40).collect();
+        return Err(ParseError {
+            offset: 0,
+            token,
+            message: if in_port == 0 && Field::InPort.get(&m.mask) != 0 {
+                "in_port=0 is not a port: a traced packet enters on a port (in_port=PORT)".into()
+            } else {
+                "a traced packet needs in_port=PORT, the port it enters on".into()
+            },
+        });
+    }
+    Ok(m.value)
+}
+
 use crate::field::{Field, Subfield};
 use crate::flow::Flow;
 use std::collections::BTreeMap;
@@ -90,6 +110,8 @@ pub mod port {
 pub struct PortMap {
     by_name: BTreeMap<String, u32>,
     by_number: BTreeMap<u32, String>,
+    /// Where the user of this map can name ports, said when a name is unknown.
+    unknown_hint: Option<std::sync::Arc<str>>,
 }
 
 impl PortMap {
@@ -130,6 +152,23 @@ impl PortMap {
     /// All (name, number) pairs, by name.
     pub fn iter(&self) -> impl Iterator<Item = (&str, u32)> {
         self.by_name.iter().map(|(n, &p)| (n.as_str(), p))
+    }
+
+    /// Sets what an unknown port name's error adds: where the command that uses this map
+    /// takes its ports (`give it with --port NAME=NUMBER`, `brisk ctl show lists the
+    /// ports`...).
+    pub fn set_unknown_hint(&mut self, hint: &str) {
+        self.unknown_hint = Some(hint.into());
+    }
+
+    /// The error for a name this map does not have.
+    pub fn unknown(&self, name: &str) -> String {
+        let shown: String = name.chars().take(40).collect();
+        let more = if shown.len() < name.len() { "..." } else { "" };
+        match &self.unknown_hint {
+            Some(h) => format!("unknown port name \"{shown}{more}\" ({h})"),
+            None => format!("unknown port name \"{shown}{more}\""),
+        }
     }
 }
 

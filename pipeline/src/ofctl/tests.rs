@@ -560,3 +560,29 @@ fn fuzz_regressions() {
         let _ = parse_match(&s, &ports());
     }
 }
+
+#[test]
+fn trace_spec_needs_in_port() {
+    let p = ports();
+    for s in ["", "tcp,nw_dst=10.0.0.1", "in_port=0,tcp"] {
+        let e = super::parse_trace_spec(s, &p).unwrap_err();
+        assert!(e.message.contains("in_port"), "{s:?}: {e}");
+    }
+    assert!(super::parse_trace_spec("in_port=2,tcp", &p).is_ok());
+}
+
+#[test]
+fn unknown_port_names_say_where_ports_come_from() {
+    let mut p = ports();
+    let e = parse_flow("in_port=p3,actions=drop", Mode::Add, &p).unwrap_err();
+    assert_eq!(e.message, "unknown port name \"p3\"");
+    p.set_unknown_hint("give it with --port NAME=NUMBER");
+    let e = parse_flow("actions=output:p3", Mode::Add, &p).unwrap_err();
+    assert_eq!(
+        e.message,
+        "unknown port name \"p3\" (give it with --port NAME=NUMBER)"
+    );
+    let long = format!("in_port={},actions=drop", "x".repeat(5000));
+    let e = parse_flow(&long, Mode::Add, &p).unwrap_err();
+    assert!(e.message.len() < 200, "{}", e.message);
+}

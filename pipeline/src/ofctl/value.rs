@@ -188,9 +188,7 @@ pub(crate) fn parse_port(s: &str, ports: &PortMap) -> Result<u32, String> {
     } else {
         s.to_string()
     };
-    ports
-        .number(&name)
-        .ok_or_else(|| format!("unknown port name \"{name}\" (give it with --port NAME=NUMBER)"))
+    ports.number(&name).ok_or_else(|| ports.unknown(&name))
 }
 
 /// Formats a port number the way `ovs-ofctl` does: reserved names, mapped names (quoted when

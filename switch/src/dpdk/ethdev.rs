@@ -132,6 +132,13 @@ impl EthPort {
             let ca = CString::new(args).map_err(|_| DpdkError::BadArgument(devargs.into()))?;
             // SAFETY: valid C strings for the duration of the call.
             let r = unsafe { dpdk_sys::rte_vdev_init(cn.as_ptr(), ca.as_ptr()) };
+            // Drivers that refuse their arguments return -1 (not an errno), and an unknown
+            // driver a positive number: say so rather than "Operation not permitted".
+            if r == -1 || r > 0 {
+                return Err(DpdkError::BadArgument(format!(
+                    "rte_vdev_init could not create {name} with {args:?}: no driver by that name, or the driver refused the arguments (DPDK's log says which)"
+                )));
+            }
             if r < 0 {
                 return Err(err("rte_vdev_init", r));
             }

@@ -3,10 +3,11 @@
 //! `net_tap` does; TAP has no ring to map), and one `read` that finds nothing per poll of
 //! an idle port. Typical use: the node's gateway interface, whose traffic is light.
 
-use super::{set_up, sys, valid_ifname, IfReq, KernelPortError, Netdev};
+use super::{ctl_socket, ioctl, set_up, sys, valid_ifname, IfReq, KernelPortError, Netdev};
 use crate::pkt::{Pkt, PktBatch, PktPool, BURST};
 use parking_lot::Mutex;
 use std::io;
+use std::net::Ipv4Addr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::atomic::Ordering;
 
@@ -34,6 +35,17 @@ impl TapPort {
     /// Creates the TAP interface `iface` (or attaches to an existing persistent one) and
     /// sets it up.
     pub fn open(iface: &str) -> Result<TapPort, KernelPortError> {
+        Self::open_with(iface, None, None, None)
+    }
+
+    /// [`TapPort::open`], giving the interface a MAC, an IPv4 address (with its prefix
+    /// length) and an MTU before it is set up (each when given; see [`TapPort::configure`]).
+    pub fn open_with(
+        iface: &str,
+        mac: Option<[u8; 6]>,
+        addr: Option<(Ipv4Addr, u8)>,
+        mtu: Option<u16>,
+    ) -> Result<TapPort, KernelPortError> {
         valid_ifname(iface)?;
         // SAFETY: open(2) of a constant NUL-terminated path; the fd is owned below.
         let fd = unsafe {
@@ -61,12 +73,59 @@ impl TapPort {
         if rc < 0 {
             return Err(sys("TUNSETIFF", iface)(io::Error::last_os_error()));
         }
+        Self::configure(iface, mac, addr, mtu)?;
         set_up(iface)?;
         Ok(TapPort {
             dev: Netdev::new(iface)?,
             fd,
             scratch: Mutex::new(vec![0u8; 65536].into_boxed_slice()),
         })
+    }
+
+    /// Sets the MAC, the IPv4 address with its prefix length (netmask) and the MTU of the
+    /// interface `iface` of this network namespace, as `ip link set IFACE address MAC mtu
+    /// MTU` and `ip addr add ADDR/LEN dev IFACE` would (each when given). For the TAP
+    /// interfaces brisk creates, its own or DPDK's `net_tap` (after its port started: the PMD
+    /// sets the MAC then).
+    pub fn configure(
+        iface: &str,
+        mac: Option<[u8; 6]>,
+        addr: Option<(Ipv4Addr, u8)>,
+        mtu: Option<u16>,
+    ) -> Result<(), KernelPortError> {
+        valid_ifname(iface)?;
+        let s = ctl_socket(iface)?;
+        if let Some(mac) = mac {
+            // struct sockaddr: the hardware type, then the address.
+            let mut r = IfReq::new(iface);
+            r.data[..2].copy_from_slice(&libc::ARPHRD_ETHER.to_ne_bytes());
+            r.data[2..8].copy_from_slice(&mac);
+            ioctl(&s, libc::SIOCSIFHWADDR as _, &mut r).map_err(sys("SIOCSIFHWADDR", iface))?;
+        }
+        if let Some(mtu) = mtu {
+            let mut r = IfReq::new(iface);
+            r.data[..4].copy_from_slice(&i32::from(mtu).to_ne_bytes());
+            ioctl(&s, libc::SIOCSIFMTU as _, &mut r).map_err(sys("SIOCSIFMTU", iface))?;
+        }
+        if let Some((ip, len)) = addr {
+            // struct sockaddr_in: family, port 0, the address in network order.
+            let sockaddr_in = |a: Ipv4Addr| {
+                let mut r = IfReq::new(iface);
+                r.data[..2].copy_from_slice(&(libc::AF_INET as u16).to_ne_bytes());
+                r.data[4..8].copy_from_slice(&a.octets());
+                r
+            };
+            let mask = Ipv4Addr::from(
+                u32::MAX
+                    .checked_shl(32 - u32::from(len.min(32)))
+                    .unwrap_or(0),
+            );
+            ioctl(&s, libc::SIOCSIFADDR as _, &mut sockaddr_in(ip))
+                .map_err(sys("SIOCSIFADDR", iface))?;
+            ioctl(&s, libc::SIOCSIFNETMASK as _, &mut sockaddr_in(mask))
+                .map_err(sys("SIOCSIFNETMASK", iface))?;
+        }
+        Ok(())
     }
 
     /// The interface: name, MAC, link.

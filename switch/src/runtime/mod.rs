@@ -1,16 +1,18 @@
 //! The running switch: EAL, a mempool per NUMA socket, ports, poll-mode workers on their lcores, and a
 //! control thread (the main lcore) serving `brisk ctl`, metrics and timers.
 
-mod control;
+mod ctl;
 mod metrics;
 mod ports;
 mod reload;
+mod serve;
 mod server;
 mod state;
 mod worker;
 
-pub use control::{Reply, Request, COMMANDS};
-pub use server::ctl;
+pub use ctl::{changes_switch, commands, find_verb, Reply, Request, Verb, VerbGroup, VERBS};
+pub use serve::ServeStats;
+pub use server::{ctl, decode_request, CtlOptions, DEFAULT_MAX_INPUT};
 pub use state::{Device, PortCounters, RtKind, RtPort, RtPorts, Shared, WorkerStats};
 
 #[cfg(feature = "dpdk")]
@@ -28,8 +30,6 @@ use pipeline::geneve::TlvMap;
 use pipeline::underlay::{arp_request, NeighConfig, NeighTable, RouteTable};
 use state::{Underlay, WorkerShared};
 use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
-use std::os::unix::net::UnixListener;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -72,16 +72,25 @@ pub struct RunOptions {
     pub flows: Option<String>,
     /// Groups to load before the flows (the text of a groups file), if any.
     pub groups: Option<String>,
+    /// Where the flows come from, for errors (`FILE:LINE:COLUMN: ...`; a file's name).
+    pub flows_file: String,
+    /// Where the groups come from, for errors.
+    pub groups_file: String,
     /// EAL arguments (without the program name; ignored without DPDK).
     pub eal_args: Vec<String>,
     /// Stop after this long.
     pub duration: Option<Duration>,
     /// Control socket path.
     pub control_socket: PathBuf,
+    /// Largest input (a flows or YAML file) a control request may carry, in bytes.
+    pub ctl_max_input: usize,
     /// Print per-port counters every this many seconds (0: never).
     pub stats_interval: u64,
     /// Version text for `brisk ctl version`.
     pub version: String,
+    /// The node description `config` was made from (`brisk run --config`), which
+    /// `brisk ctl reload` needs; `None` for a bridge file.
+    pub node: Option<conf::node::NodeConfig>,
 }
 
 /// What a run did, reported at shutdown.
@@ -103,6 +112,9 @@ pub(super) fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> Runt
 /// Runs the switch until SIGINT/SIGTERM or the duration; frees everything and reports.
 pub fn run(opts: RunOptions, out: &mut dyn Write) -> Result<RunSummary, RuntimeError> {
     let cfg = &opts.config;
+    // The control socket first: a second switch on the same path stops here, before it
+    // touches DPDK or any port.
+    let claimed = server::ClaimedSocket::claim(&opts.control_socket)?;
     #[cfg(feature = "dpdk")]
     let eal = {
         let mut args = vec!["brisk".to_string()];
@@ -199,6 +211,12 @@ pub fn run(opts: RunOptions, out: &mut dyn Write) -> Result<RunSummary, RuntimeE
             neigh.add_static(u32::from(n.ip), m);
         }
     }
+    // Port names the flows use are the bridge's: the configuration's ports at start,
+    // `brisk ctl show`'s afterwards.
+    bridge.set_unknown_port_hint(concat!(
+        "the bridge has the ports its configuration lists: a bridge file's `ports:`, ",
+        "a node description's gateway, tunnel, uplink and pods"
+    ));
     bridge
         .load_text(
             opts.groups.as_deref().unwrap_or(""),
@@ -207,13 +225,16 @@ pub fn run(opts: RunOptions, out: &mut dyn Write) -> Result<RunSummary, RuntimeE
         )
         .map_err(|e| {
             let (what, errs) = match e {
-                LoadError::Groups(x) => ("groups", x),
-                LoadError::Flows(x) => ("flows", x),
+                LoadError::Groups(x) => (&opts.groups_file, x),
+                LoadError::Flows(x) => (&opts.flows_file, x),
                 e => return RuntimeError::Config(e.to_string()),
             };
             let lines: Vec<String> = errs.iter().map(|x| format!("{what}:{x}")).collect();
             RuntimeError::Config(lines.join("\n"))
         })?;
+    bridge.set_unknown_port_hint(
+        "`brisk ctl show` lists the bridge's ports; `brisk ctl port add` adds one",
+    );
     let shared = Arc::new(Shared {
         bridge,
         ports: RwLock::new(Arc::new(RtPorts {
@@ -231,7 +252,9 @@ pub fn run(opts: RunOptions, out: &mut dyn Write) -> Result<RunSummary, RuntimeE
         encap_drops: Default::default(),
         started: Instant::now(),
         tsc_hz: crate::cpu::cycles_hz(),
+        node: Mutex::new(opts.node.clone()),
         pools,
+        listeners: Mutex::new(Vec::new()),
     });
     let t = &cfg.fastpath;
     let d = FastPathConfig::default();
@@ -242,22 +265,21 @@ pub fn run(opts: RunOptions, out: &mut dyn Write) -> Result<RunSummary, RuntimeE
         max_upcalls_per_burst: t.max_upcalls_per_burst.unwrap_or(d.max_upcalls_per_burst),
         ..d
     };
-    // Control socket, owner-only.
-    if let Some(dir) = opts.control_socket.parent() {
-        std::fs::create_dir_all(dir).map_err(io(format!("creating {}", dir.display())))?;
-    }
-    let _ = std::fs::remove_file(&opts.control_socket);
-    let listener = UnixListener::bind(&opts.control_socket)
-        .map_err(io(format!("binding {}", opts.control_socket.display())))?;
-    std::fs::set_permissions(&opts.control_socket, std::fs::Permissions::from_mode(0o600))
-        .map_err(io("chmod control socket"))?;
-    listener
-        .set_nonblocking(true)
-        .map_err(io("control socket"))?;
-    let metrics = match &cfg.metrics {
-        Some(addr) => Some(metrics::Metrics::bind(addr).map_err(io(format!("metrics on {addr}")))?),
+    let mut control = claimed.serve(shared.clone(), opts.version.clone(), opts.ctl_max_input)?;
+    let mut metrics = match &cfg.metrics {
+        Some(addr) => Some(
+            metrics::Metrics::bind(addr, shared.clone(), control.stats())
+                .map_err(io(format!("metrics on {addr}")))?,
+        ),
         None => None,
     };
+    {
+        let mut l = shared.listeners.lock();
+        l.push(("control", control.stats()));
+        if let Some(m) = &metrics {
+            l.push(("metrics", m.stats()));
+        }
+    }
     // Workers.
     let mut threads = Vec::new();
     for (wid, &lc) in workers.iter().enumerate() {
@@ -290,10 +312,6 @@ pub fn run(opts: RunOptions, out: &mut dyn Write) -> Result<RunSummary, RuntimeE
     let mut next_stats = Instant::now() + Duration::from_secs(opts.stats_interval.max(1));
     let mut next_ct = Instant::now();
     while !crate::signal::stop_requested() && opts.duration.is_none_or(|d| started.elapsed() < d) {
-        server::serve_control(&listener, &shared, &opts.version);
-        if let Some(m) = &metrics {
-            m.serve(&shared);
-        }
         let now = Instant::now();
         if now >= next_tick {
             next_tick = now + Duration::from_millis(100);
@@ -315,7 +333,13 @@ pub fn run(opts: RunOptions, out: &mut dyn Write) -> Result<RunSummary, RuntimeE
         }
         std::thread::sleep(Duration::from_millis(2));
     }
-    // Shutdown: stop workers, then release everything holding mbufs, then the pool.
+    // Shutdown: stop serving (idle clients are dropped; a command under way finishes),
+    // stop workers, then release everything holding mbufs, then the pool.
+    control.stop();
+    if let Some(m) = metrics.as_mut() {
+        m.stop();
+    }
+    drop(metrics);
     shared.stop.store(true, Ordering::SeqCst);
     let mut ok = true;
     if threaded {
@@ -336,8 +360,7 @@ pub fn run(opts: RunOptions, out: &mut dyn Write) -> Result<RunSummary, RuntimeE
         summary.packets += w.stats.lock().fp.packets;
     }
     let _ = write!(out, "{}", stats_line(&shared, summary.seconds));
-    drop(listener);
-    let _ = std::fs::remove_file(&opts.control_socket);
+    drop(control);
     {
         let mut u = shared.underlay.lock();
         let pending: Vec<u32> = u.neigh.entries().iter().map(|e| e.0).collect();

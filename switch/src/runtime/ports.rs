@@ -84,27 +84,9 @@ pub(super) fn make_port(
                     p.name
                 ))
             })?;
-            let (dev, rxq, mac) = match spec {
-                PortSpec::AfPacket(i) => {
-                    let a = AfPacketPort::open(i, p.rx_queues.unwrap_or(1), txq)?;
-                    let mac = mac_u64(a.netdev().mac());
-                    let rxq = a.rx_queues();
-                    (Device::AfPacket(a), rxq, mac)
-                }
-                PortSpec::Tap(i) => {
-                    let t = TapPort::open(i)?;
-                    let mac = mac_u64(t.netdev().mac());
-                    (Device::Tap(t), 1, mac)
-                }
-                #[cfg(feature = "dpdk")]
-                PortSpec::Dpdk(d) => dpdk_port(p, d, pools, txq)?,
-                #[cfg(not(feature = "dpdk"))]
-                PortSpec::Dpdk(_) => {
-                    let _ = pools;
-                    unreachable!("mapped to a kernel port above")
-                }
-            };
-
+            let (dev, rxq, mac) = open_device(p, spec, pools, txq).map_err(|e| {
+                RuntimeError::Config(format!("port {} (devargs {devargs:?}): {e}", p.name))
+            })?;
             let uplink = match &p.uplink {
                 Some(u) => {
                     let (ip, len) = u.ip.split_once('/').ok_or_else(|| {
@@ -142,6 +124,78 @@ pub(super) fn make_port(
             ))
         }
     }
+}
+
+/// What a TAP port's interface gets ([`conf::bridge::TapConfig`], validated with the
+/// configuration): MAC, IPv4 address and prefix length, MTU.
+type TapSettings = (
+    Option<[u8; 6]>,
+    Option<(std::net::Ipv4Addr, u8)>,
+    Option<u16>,
+);
+
+fn tap_settings(p: &conf::bridge::PortConfig) -> Result<TapSettings, RuntimeError> {
+    let Some(t) = &p.tap else {
+        return Ok((None, None, None));
+    };
+    let bad =
+        |what: &str, v: &str| RuntimeError::Config(format!("port {}: tap.{what}: {v:?}", p.name));
+    let mac = match &t.mac {
+        Some(m) => {
+            let v = pipeline::ofctl::parse_mac(m).ok_or_else(|| bad("mac", m))?;
+            Some(std::array::from_fn(|i| (v >> (40 - 8 * i)) as u8))
+        }
+        None => None,
+    };
+    let addr = match &t.ip {
+        Some(ip) => {
+            let (a, net) = conf::net::parse_iface_addr(ip).map_err(|_| bad("ip", ip))?;
+            Some((a, net.len))
+        }
+        None => None,
+    };
+    Ok((mac, addr, t.mtu))
+}
+
+/// Opens the device of a port: (device, receive queues, MAC).
+fn open_device(
+    p: &conf::bridge::PortConfig,
+    spec: PortSpec<'_>,
+    pools: &Pools,
+    txq: u16,
+) -> Result<(Device, u16, u64), RuntimeError> {
+    Ok(match spec {
+        PortSpec::AfPacket(i) => {
+            let a = AfPacketPort::open(i, p.rx_queues.unwrap_or(1), txq)?;
+            let mac = mac_u64(a.netdev().mac());
+            let rxq = a.rx_queues();
+            (Device::AfPacket(a), rxq, mac)
+        }
+        PortSpec::Tap(i) => {
+            let (mac, addr, mtu) = tap_settings(p)?;
+            let t = TapPort::open_with(i, mac, addr, mtu)?;
+            let mac = mac_u64(t.netdev().mac());
+            (Device::Tap(t), 1, mac)
+        }
+        #[cfg(feature = "dpdk")]
+        PortSpec::Dpdk(d) => {
+            let (dev, rxq, mut mac) = dpdk_port(p, d, pools, txq)?;
+            // DPDK's TAP PMD made the interface and set its own MAC as the port started.
+            if let (Some(iface), Some(_)) = (PortSpec::Dpdk(d).tap_iface(), &p.tap) {
+                let (want, addr, mtu) = tap_settings(p)?;
+                TapPort::configure(iface, want, addr, mtu)?;
+                mac = want.map_or(mac, mac_u64);
+            }
+            (dev, rxq, mac)
+        }
+        #[cfg(not(feature = "dpdk"))]
+        PortSpec::Dpdk(d) => {
+            let _ = pools;
+            return Err(RuntimeError::Config(format!(
+                "{d:?} is a DPDK device and this brisk was built without DPDK"
+            )));
+        }
+    })
 }
 
 /// Creates and starts a DPDK ethdev: (device, receive queues, MAC).
@@ -187,9 +241,21 @@ pub(crate) fn port_add(
     ofport: &str,
     devargs: &str,
 ) -> Result<String, String> {
+    conf::limits::port_name(name).map_err(|e| format!("port add: {e}"))?;
     let ofport: u32 = ofport
         .parse()
-        .map_err(|_| format!("bad port number {ofport}"))?;
+        .ok()
+        .filter(|&n| conf::limits::ofport(n).is_ok())
+        .ok_or_else(|| {
+            let shown: String = ofport.chars().take(40).collect();
+            format!(
+                "port add: OFPORT {shown:?} is not a port number 1..{}",
+                conf::limits::OFPORT_MAX
+            )
+        })?;
+    PortSpec::parse(devargs)
+        .check()
+        .map_err(|e| format!("port add: devargs: {e}"))?;
     let cfg = conf::bridge::PortConfig {
         name: name.to_string(),
         ofport,
@@ -200,6 +266,7 @@ pub(crate) fn port_add(
         flood: None,
         options: None,
         uplink: None,
+        tap: None,
     };
     let cur = shared.ports();
     if cur.index_of(ofport).is_some() || cur.list.iter().any(|p| p.name == name) {

@@ -93,7 +93,7 @@ pub struct ServeStats {
     /// Requests answered.
     pub requests: AtomicU64,
     /// New connections refused: every slot busy.
-    pub refused_full: AtomicU64,
+    pub refused_busy: AtomicU64,
     /// New connections refused: their uid holds its limit.
     pub refused_uid: AtomicU64,
     /// Idle connections closed to make room for a new one.
@@ -114,7 +114,7 @@ impl ServeStats {
             ("accepted", l(&self.accepted)),
             ("open", l(&self.open)),
             ("requests", l(&self.requests)),
-            ("refused_full", l(&self.refused_full)),
+            ("refused_busy", l(&self.refused_busy)),
             ("refused_uid", l(&self.refused_uid)),
             ("evicted_idle", l(&self.evicted)),
             ("timed_out", l(&self.timed_out)),
@@ -369,7 +369,7 @@ impl<P: Protocol> Engine<P> {
             }
         }
         if self.conns.len() >= self.limits.max_conns && !self.evict_most_idle() {
-            self.stats.refused_full.fetch_add(1, Ordering::Relaxed);
+            self.stats.refused_busy.fetch_add(1, Ordering::Relaxed);
             let why = format!(
                 "busy: {} requests running (the limit of connections)",
                 self.conns.len()

@@ -6,7 +6,7 @@
 //! runs the switch sends `{"progress": "..."}` lines every two seconds, then the reply line
 //! `{"status": 0, "output": "..."}` (non-zero status: `output` is the error).
 
-use super::control::{self, Reply, Request};
+use super::ctl::{self as control, Reply, Request};
 use super::serve::{Framer, Framing, Limits, Protocol, Server};
 use super::state::Shared;
 use super::{io, RuntimeError};

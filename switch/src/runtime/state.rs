@@ -246,6 +246,9 @@ pub struct Shared {
     pub started: std::time::Instant,
     /// TSC ticks per second.
     pub tsc_hz: u64,
+    /// The node description the switch runs (`brisk run --config`; `None` with a bridge
+    /// file): what `brisk ctl reload` compares a new one with, replaced when it succeeds.
+    pub node: Mutex<Option<conf::node::NodeConfig>>,
     /// The packet buffer pools (last, so they are freed after everything holding buffers).
     pub pools: Pools,
     /// Counters of the control socket and metrics listeners (name, counters), for views.

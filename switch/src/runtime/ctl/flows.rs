@@ -1,0 +1,166 @@
+//! Flow verbs: add, replace, delete, dump, and `trace` on the live tables.
+
+use super::{need_input, request_all, CmdResult};
+use crate::runtime::state::Shared;
+use pipeline::ofctl::{
+    format_flow, parse_flow, parse_flow_file, parse_match, parse_packet_spec, FlowEntry, FlowStats,
+    Mode,
+};
+use pipeline::tables::FlowMod;
+use std::fmt::Write;
+use std::sync::atomic::Ordering;
+
+/// Runs the verb if it is one of this group's with the right arguments.
+pub(super) fn dispatch(shared: &Shared, args: &[&str], input: Option<&str>) -> Option<CmdResult> {
+    let b = &shared.bridge;
+    let now = shared.now_ms();
+    let ports = b.ports();
+    let names = ports.names();
+    let mut matched = true;
+    let mut run = || -> CmdResult {
+        match args {
+            ["add-flow", rest @ ..] if !rest.is_empty() => {
+                let text = rest.join(" ");
+                let f = parse_flow(&text, Mode::Add, names)
+                    .map_err(|e| format!("column {}: {e}", e.column()))?;
+                let s = b
+                    .apply(&[FlowMod::Add(f)], now)
+                    .map_err(|e| e.to_string())?;
+                Ok(format!("{} added, {} modified\n", s.added, s.modified))
+            }
+            ["add-flows", file] | ["replace-flows", file] => {
+                let text = need_input(input, args[0])?;
+                let (flows, errs) = parse_flow_file(text, Mode::Add, names);
+                if !errs.is_empty() {
+                    return Err(errs
+                        .iter()
+                        .map(|e| format!("{file}:{e}"))
+                        .collect::<Vec<_>>()
+                        .join("\n"));
+                }
+                let flows: Vec<FlowEntry> = flows.into_iter().map(|(_, f)| f).collect();
+                let s = if args[0] == "add-flows" {
+                    b.add_flows(&flows, now)
+                } else {
+                    b.replace_flows(&flows, now)
+                }
+                .map_err(|e| e.to_string())?;
+                Ok(format!(
+                    "{} added, {} modified, {} deleted, {} unchanged\n",
+                    s.added, s.modified, s.deleted, s.unchanged
+                ))
+            }
+            ["del-flows", rest @ ..] => {
+                let (strict, rest) = match rest {
+                    ["--strict", r @ ..] => (true, r),
+                    r => (false, r),
+                };
+                let text = rest.join(" ");
+                let f = parse_flow(&text, Mode::Delete, names)
+                    .map_err(|e| format!("column {}: {e}", e.column()))?;
+                let s = b
+                    .apply(&[FlowMod::Delete { filter: f, strict }], now)
+                    .map_err(|e| e.to_string())?;
+                Ok(format!("{} deleted\n", s.deleted))
+            }
+            ["dump-flows", rest @ ..] => dump_flows(shared, rest),
+            ["trace", spec @ ..] if !spec.is_empty() => {
+                let spec = spec.join(" ");
+                // The packet must say where it enters (in_port=0 is no port).
+                if spec.trim().is_empty() {
+                    return Err("trace: the spec is empty: a traced packet needs at least in_port=PORT, the port it enters on".into());
+                }
+                pipeline::ofctl::parse_trace_spec(&spec, names)
+                    .map_err(|e| format!("trace: column {}: {e}", e.column()))?;
+                trace(shared, &spec)
+            }
+            _ => {
+                matched = false;
+                Ok(String::new())
+            }
+        }
+    };
+    let r = run();
+    matched.then_some(r)
+}
+
+fn trace(shared: &Shared, spec: &str) -> CmdResult {
+    use pipeline::dpaction::{Collect, Packet, TunnelMeta};
+    use pipeline::packet::VecFrame;
+    let b = &shared.bridge;
+    let ports = b.ports();
+    let key = parse_packet_spec(spec, ports.names())
+        .map_err(|e| format!("column {}: {e}", e.column()))?;
+    let bytes = pipeline::build::from_flow(&key, 0);
+    let in_port = pipeline::field::Field::InPort.get(&key) as u32;
+    let tun = (key.w[pipeline::flow::w::TUN_ADDR] != 0).then(|| TunnelMeta::from_flow(&key));
+    let mut t = pipeline::slowpath::PacketTrace::default();
+    let mut out = Collect::new();
+    // A private connection tracker: the trace neither sees nor changes live connections,
+    // and nothing is sent.
+    let ct = pipeline::conntrack::Conntrack::new(pipeline::conntrack::ConntrackConfig::default());
+    pipeline::slowpath::process_with(
+        b,
+        &ct,
+        Packet::new(VecFrame::new(&bytes), in_port, tun.as_ref()),
+        shared.now_ms(),
+        &mut out,
+        Some(&mut t),
+    );
+    Ok(pipeline::slowpath::format_trace_text(
+        &t,
+        ports.names(),
+        &b.name,
+    ))
+}
+
+/// `dump-flows [table=N] [MATCH]`, with the workers' latest counters folded in.
+fn dump_flows(shared: &Shared, rest: &[&str]) -> CmdResult {
+    let b = &shared.bridge;
+    let now = shared.now_ms();
+    let ports = b.ports();
+    let names = ports.names();
+    let mut table = None;
+    let mut mtext = Vec::new();
+    for a in rest {
+        match a.strip_prefix("table=") {
+            Some(t) => {
+                table = Some(t.parse::<u8>().ok().filter(|&t| t < 255).ok_or_else(|| {
+                    let t: String = t.chars().take(40).collect();
+                    format!("dump-flows: table={t} is not a table 0..254")
+                })?)
+            }
+            None => mtext.push(*a),
+        }
+    }
+    let filter = if mtext.is_empty() {
+        None
+    } else {
+        Some(parse_match(&mtext.join(","), names).map_err(|e| e.to_string())?)
+    };
+    // Fold the workers' latest counters first.
+    request_all(shared, 0);
+    let tables = b.tables();
+    let mut out = String::new();
+    for (tid, t) in tables.iter() {
+        if table.is_some_and(|x| x != tid) {
+            continue;
+        }
+        for r in t.rules() {
+            if let Some(m) = &filter {
+                if !r.entry.matches.is_within(m) {
+                    continue;
+                }
+            }
+            let used = r.stats.used_ms.load(Ordering::Relaxed);
+            let st = FlowStats {
+                duration_secs: now.saturating_sub(r.created_ms) as f64 / 1000.0,
+                n_packets: r.stats.n_packets.load(Ordering::Relaxed),
+                n_bytes: r.stats.n_bytes.load(Ordering::Relaxed),
+                idle_age: now.saturating_sub(if used == 0 { r.created_ms } else { used }) / 1000,
+            };
+            let _ = writeln!(out, " {}", format_flow(&r.entry, names, Some(&st)));
+        }
+    }
+    Ok(out)
+}
