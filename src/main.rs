@@ -25,8 +25,28 @@ pub(crate) const LONG_VERSION: &str = concat!(
 #[derive(Parser)]
 #[command(name = "brisk", version, long_version = LONG_VERSION, propagate_version = true)]
 struct Cli {
+    /// Log level of brisk's own events (error, warn, info, debug, trace) on standard error;
+    /// `RUST_LOG` (tracing's filter syntax) overrides it. Default: info for `run`, warn for
+    /// the other commands. Nothing is logged per packet.
+    #[arg(long, global = true, value_name = "LEVEL", value_parser = ["error", "warn", "info", "debug", "trace"])]
+    log_level: Option<String>,
     #[command(subcommand)]
     cmd: Cmd,
+}
+
+/// Logs through `tracing` to standard error, one line per event: `RUST_LOG` if set, else
+/// `--log-level`, else `default`.
+fn init_logs(level: Option<&str>, default: &str) {
+    use tracing_subscriber::EnvFilter;
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(v) if !v.is_empty() => EnvFilter::new(v),
+        _ => EnvFilter::new(level.unwrap_or(default)),
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
 }
 
 #[derive(Subcommand)]
@@ -139,6 +159,14 @@ fn load_generated(n: &conf::node::NodeConfig, g: &conf::antrea::Generated) -> an
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_logs(
+        cli.log_level.as_deref(),
+        if matches!(cli.cmd, Cmd::Run(_)) {
+            "info"
+        } else {
+            "warn"
+        },
+    );
     // A reader that goes away (`| head`) ends a printing command quietly. `run` keeps
     // Rust's ignored SIGPIPE and its own handling of sockets. `flows`, `trace`, `conf` and
     // `ctl` print through `out` and end with a broken-pipe error.

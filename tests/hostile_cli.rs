@@ -516,8 +516,8 @@ fn ctl_refuses_hostile_input_and_the_switch_carries_on() {
         sw.refused(&["flush-conntrack", &z], &["0..65535"]);
     }
     for g in [huge.as_str(), "4294967041", "-1", ""] {
-        sw.refused(&["dump-groups", g], &["group ids are 0..4294967040"]);
-        sw.refused(&["dump-group-stats", g], &["group ids are 0..4294967040"]);
+        sw.refused(&["dump-groups", g], &["not a group id 0..4294967040"]);
+        sw.refused(&["dump-group-stats", g], &["not a group id 0..4294967040"]);
     }
     sw.refused(&["route", "del", "10.0.0.0/33"], &["0..32"]);
     sw.refused(

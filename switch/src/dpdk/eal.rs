@@ -138,7 +138,7 @@ unsafe extern "C" fn trampoline(arg: *mut c_void) -> i32 {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)) {
         Ok(code) => code,
         Err(_) => {
-            eprintln!("brisk: worker on lcore {} panicked", lcore_id());
+            tracing::error!(lcore = lcore_id(), "worker panicked");
             -1
         }
     }

@@ -78,9 +78,10 @@ impl Drop for Mempool {
         let in_use = self.in_use();
         if in_use != 0 {
             // Freeing would leave live mbufs pointing at freed memory: leak instead.
-            eprintln!(
-                "brisk: mempool {} dropped with {in_use} mbufs still in use; not freeing it",
-                self.name
+            tracing::error!(
+                mempool = %self.name,
+                in_use,
+                "mempool dropped with mbufs still in use; not freeing it"
             );
             return;
         }

@@ -287,7 +287,7 @@ pub fn run(opts: RunOptions, out: &mut dyn Write) -> Result<RunSummary, RuntimeE
         if threaded {
             threads.push(std::thread::spawn(move || {
                 if let Err(e) = worker_thread_init(lc) {
-                    eprintln!("brisk: worker thread: {e}");
+                    tracing::error!(worker = wid, "worker thread: {e}");
                     return -1;
                 }
                 worker::run(sh, wid, fcfg)
@@ -335,6 +335,7 @@ pub fn run(opts: RunOptions, out: &mut dyn Write) -> Result<RunSummary, RuntimeE
     }
     // Shutdown: stop serving (idle clients are dropped; a command under way finishes),
     // stop workers, then release everything holding mbufs, then the pool.
+    tracing::info!(bridge = %cfg.bridge, "stopping");
     control.stop();
     if let Some(m) = metrics.as_mut() {
         m.stop();
@@ -469,6 +470,9 @@ fn underlay_tick(shared: &Shared) {
     };
     let t = shared.underlay.lock().neigh.tick(shared.now_ms());
     drop(t.dropped);
+    for ip in &t.expired {
+        tracing::info!(neighbour = %std::net::Ipv4Addr::from(*ip), "underlay neighbour expired");
+    }
     if !t.expired.is_empty() {
         // Workers cache encapsulation parameters per destination: forget those MACs.
         shared.underlay_gen.fetch_add(1, Ordering::AcqRel);

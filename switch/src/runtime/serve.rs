@@ -359,6 +359,7 @@ impl<P: Protocol> Engine<P> {
             let same = self.conns.values().filter(|c| c.uid == uid).count();
             if same >= self.limits.max_conns_per_uid {
                 self.stats.refused_uid.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(?uid, "connection refused: its uid holds its limit");
                 let why = format!(
                     "too many connections from uid {} ({} open, the limit per uid)",
                     uid.map_or("?".into(), |u| u.to_string()),
@@ -370,6 +371,7 @@ impl<P: Protocol> Engine<P> {
         }
         if self.conns.len() >= self.limits.max_conns && !self.evict_most_idle() {
             self.stats.refused_busy.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!("connection refused: every slot busy");
             let why = format!(
                 "busy: {} requests running (the limit of connections)",
                 self.conns.len()
@@ -636,6 +638,7 @@ impl<P: Protocol> Engine<P> {
             }
         }
         for (id, writing) in late {
+            tracing::debug!(writing, "connection closed: too slow");
             if writing {
                 self.stats.write_timeouts.fetch_add(1, Ordering::Relaxed);
             } else {

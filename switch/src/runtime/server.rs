@@ -145,8 +145,19 @@ impl Protocol for ControlProtocol {
     }
 
     fn answer(&self, req: Request) -> Vec<u8> {
-        let _change = control::changes_switch(&req.args).then(|| self.change.lock());
+        let changes = control::changes_switch(&req.args);
+        let _change = changes.then(|| self.change.lock());
         let reply = control::handle(&self.shared, &req, &self.version);
+        if changes {
+            // An audit line per change (arguments cut short: a flow can be long).
+            let cmd: String = req.args.join(" ").chars().take(120).collect();
+            let first = reply.output.lines().next().unwrap_or("");
+            if reply.status == 0 {
+                tracing::info!("ctl {cmd}: {first}");
+            } else {
+                tracing::warn!("ctl {cmd} refused: {first}");
+            }
+        }
         reply_line(&reply)
     }
 

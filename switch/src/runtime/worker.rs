@@ -288,6 +288,7 @@ pub fn run(shared: Arc<Shared>, wid: usize, cfg: FastPathConfig) -> i32 {
     let mut queues = my_queues(&ports, wid, n_workers);
     let mut sink = TxSink::new(&shared, pool, ports.clone(), wid as u16);
     me.ports_gen.store(gen, Ordering::Release);
+    tracing::info!(worker = wid, lcore, queues = queues.len(), "worker polling");
     let mut rx = PktBatch::new();
     let hz = shared.tsc_hz.max(1);
     let mut next_maint = rdtsc() + hz / 10;
@@ -439,6 +440,7 @@ pub fn run(shared: Arc<Shared>, wid: usize, cfg: FastPathConfig) -> i32 {
             }
         }
     }
+    tracing::info!(worker = wid, lcore, "worker stopping");
     // Clean stop: send what is queued, fold counters, free everything this worker holds.
     sink.flush_all();
     fp.flush();
