@@ -7,6 +7,7 @@ mod ports;
 mod reload;
 mod serve;
 mod server;
+mod start;
 mod state;
 mod worker;
 
@@ -16,22 +17,14 @@ pub use server::{ctl, decode_request, CtlOptions, DEFAULT_MAX_INPUT};
 pub use state::{Device, PortCounters, RtKind, RtPort, RtPorts, Shared, WorkerStats};
 
 #[cfg(feature = "dpdk")]
-use crate::dpdk::{
-    launch_on_lcore, lcores, main_lcore, register_thread, wait_lcore, DpdkError, Eal,
-};
+use crate::dpdk::{lcores, main_lcore, register_thread, wait_lcore, DpdkError, Eal};
 use crate::kernel::KernelPortError;
-use crate::pkt::{Pkt, PktBatch, Pools};
-use conf::bridge::{BridgeConfig, PortType};
-use parking_lot::{Mutex, RwLock};
-use pipeline::bridge::{Bridge, LoadError};
-use pipeline::conntrack::ConntrackConfig;
-use pipeline::fastpath::FastPathConfig;
-use pipeline::geneve::TlvMap;
-use pipeline::underlay::{arp_request, NeighConfig, NeighTable, RouteTable};
-use state::{Underlay, WorkerShared};
+use crate::pkt::{Pkt, PktBatch};
+use conf::bridge::BridgeConfig;
+use pipeline::underlay::arp_request;
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -130,184 +123,57 @@ pub fn run(opts: RunOptions, out: &mut dyn Write) -> Result<RunSummary, RuntimeE
     }
     crate::signal::install();
     let (workers, threaded) = place_workers(cfg)?;
-    let n_workers = workers.len();
-    let txq = n_workers as u16 + 1;
-    // Pool: descriptors of every queue, bursts in flight, caches, pending queues.
-    let n_dpdk = cfg
-        .ports
-        .iter()
-        .filter(|p| p.kind == PortType::Dpdk)
-        .count() as u32;
-    let per_port: u32 = 1024 * u32::from(txq) + 1024 * 2;
-    let need = n_dpdk * per_port + n_workers as u32 * (64 + 32 * n_dpdk.max(1)) + 4096;
-    let mbufs = cfg
-        .mbufs
-        .unwrap_or_else(|| (need.next_power_of_two() - 1).max(16383));
-    // One pool per NUMA socket of the main lcore and the workers (the main lcore's first).
-    #[cfg(feature = "dpdk")]
-    let sockets: Vec<i32> = std::iter::once(main_lcore())
-        .chain(workers.iter().copied().filter(|&l| l != u32::MAX))
-        .map(crate::dpdk::lcore_socket)
-        .collect();
-    #[cfg(not(feature = "dpdk"))]
-    let sockets = [-1];
-    let pools = Pools::new(&sockets, mbufs)?;
-    let bridge = Arc::new(Bridge::new(
-        &cfg.bridge,
-        ConntrackConfig {
-            max_connections: cfg.conntrack_max.unwrap_or(1 << 20),
-            ..ConntrackConfig::default()
-        },
-    ));
-    let mut list = Vec::new();
-    let (mut uplink, mut tunnel) = (None, None);
-    for p in &cfg.ports {
-        let (rt, info) = ports::make_port(p, &pools, txq)?;
-        if p.uplink.is_some() {
-            uplink = Some(list.len());
-        }
-        if p.kind == PortType::Geneve {
-            tunnel = Some(list.len());
-        }
-        bridge
-            .add_port(info)
-            .map_err(|e| RuntimeError::Config(e.to_string()))?;
-        list.push(Arc::new(rt));
-    }
-    let mut tlv = TlvMap::default();
-    for t in &cfg.tlv_map {
-        tlv.add(t)
-            .map_err(|e| RuntimeError::Config(e.to_string()))?;
-    }
-    let mut routes = RouteTable::default();
-    for r in &cfg.routes {
-        routes.add(RouteTable::parse(r).map_err(|e| RuntimeError::Config(e.to_string()))?);
-    }
-    if let Some(u) = uplink {
-        if let RtKind::Device {
-            uplink: Some((ip, len, _)),
-            ..
-        } = &list[u].kind
-        {
-            routes.add(pipeline::underlay::Route {
-                prefix: *ip,
-                len: *len,
-                gateway: None,
-                dev: list[u].ofport,
-            });
-            if let Some(gw) = cfg.ports.iter().find_map(|p| p.uplink.as_ref()?.gateway) {
-                routes.add(pipeline::underlay::Route {
-                    prefix: 0,
-                    len: 0,
-                    gateway: Some(u32::from(gw)),
-                    dev: list[u].ofport,
-                });
-            }
-        }
-    }
-    let mut neigh = NeighTable::new(NeighConfig::default());
-    for n in &cfg.neighbors {
-        if let Some(m) = pipeline::ofctl::parse_mac(&n.mac) {
-            neigh.add_static(u32::from(n.ip), m);
-        }
-    }
-    // Port names the flows use are the bridge's: the configuration's ports at start,
-    // `brisk ctl show`'s afterwards.
-    bridge.set_unknown_port_hint(concat!(
-        "the bridge has the ports its configuration lists: a bridge file's `ports:`, ",
-        "a node description's gateway, tunnel, uplink and pods"
-    ));
-    bridge
-        .load_text(
-            opts.groups.as_deref().unwrap_or(""),
-            opts.flows.as_deref().unwrap_or(""),
-            0,
-        )
-        .map_err(|e| {
-            let (what, errs) = match e {
-                LoadError::Groups(x) => (&opts.groups_file, x),
-                LoadError::Flows(x) => (&opts.flows_file, x),
-                e => return RuntimeError::Config(e.to_string()),
-            };
-            let lines: Vec<String> = errs.iter().map(|x| format!("{what}:{x}")).collect();
-            RuntimeError::Config(lines.join("\n"))
-        })?;
-    bridge.set_unknown_port_hint(
-        "`brisk ctl show` lists the bridge's ports; `brisk ctl port add` adds one",
-    );
-    let shared = Arc::new(Shared {
-        bridge,
-        ports: RwLock::new(Arc::new(RtPorts {
-            list,
-            uplink,
-            tunnel,
-        })),
-        ports_gen: AtomicU64::new(1),
-        underlay: Mutex::new(Underlay { routes, neigh }),
-        underlay_gen: AtomicU64::new(1),
-        tlv: RwLock::new(tlv),
-        workers: (0..n_workers).map(|_| WorkerShared::default()).collect(),
-        stop: AtomicBool::new(false),
-        decap_errors: Default::default(),
-        encap_drops: Default::default(),
-        started: Instant::now(),
-        tsc_hz: crate::cpu::cycles_hz(),
-        node: Mutex::new(opts.node.clone()),
-        pools,
-        listeners: Mutex::new(Vec::new()),
-    });
-    let t = &cfg.fastpath;
-    let d = FastPathConfig::default();
-    let fcfg = FastPathConfig {
-        emc_entries: t.emc_entries.unwrap_or(d.emc_entries),
-        emc_insert_inv_prob: t.emc_insert_inv_prob.unwrap_or(d.emc_insert_inv_prob),
-        max_megaflows: t.max_megaflows.unwrap_or(d.max_megaflows),
-        max_upcalls_per_burst: t.max_upcalls_per_burst.unwrap_or(d.max_upcalls_per_burst),
-        ..d
-    };
+    let shared = start::shared_state(&opts, &workers)?;
     let mut control = claimed.serve(shared.clone(), opts.version.clone(), opts.ctl_max_input)?;
-    let mut metrics = match &cfg.metrics {
-        Some(addr) => Some(
-            metrics::Metrics::bind(addr, shared.clone(), control.stats())
-                .map_err(io(format!("metrics on {addr}")))?,
-        ),
-        None => None,
-    };
-    {
-        let mut l = shared.listeners.lock();
-        l.push(("control", control.stats()));
-        if let Some(m) = &metrics {
-            l.push(("metrics", m.stats()));
-        }
-    }
-    // Workers.
-    let mut threads = Vec::new();
-    for (wid, &lc) in workers.iter().enumerate() {
-        let sh = shared.clone();
-        if threaded {
-            threads.push(std::thread::spawn(move || {
-                if let Err(e) = worker_thread_init(lc) {
-                    tracing::error!(worker = wid, "worker thread: {e}");
-                    return -1;
-                }
-                worker::run(sh, wid, fcfg)
-            }));
-        } else {
-            #[cfg(feature = "dpdk")]
-            launch_on_lcore(lc, move || worker::run(sh, wid, fcfg))?;
-        }
-    }
+    let mut metrics = start::metrics(cfg, &shared, &control)?;
+    let threads = start::launch_workers(&shared, &workers, threaded, start::fastpath_config(cfg))?;
     let _ = writeln!(
         out,
         "brisk: bridge {} running: {} ports, {} flows, {} worker(s) on lcores {:?}, control socket {}",
         cfg.bridge,
         shared.ports().list.len(),
         shared.bridge.tables().n_flows(),
-        n_workers,
+        workers.len(),
         if threaded { vec![] } else { workers.clone() },
         opts.control_socket.display()
     );
     let started = Instant::now();
+    timers(&shared, &opts, started, out);
+    // Shutdown: stop serving (idle clients are dropped; a command under way finishes),
+    // stop workers, then release everything holding mbufs, then the pool.
+    tracing::info!(bridge = %cfg.bridge, "stopping");
+    control.stop();
+    if let Some(m) = metrics.as_mut() {
+        m.stop();
+    }
+    drop(metrics);
+    let ok = stop_workers(&shared, threads, &workers, threaded);
+    let mut summary = RunSummary {
+        seconds: started.elapsed().as_secs_f64(),
+        ..Default::default()
+    };
+    for w in &shared.workers {
+        summary.packets += w.stats.lock().fp.packets;
+    }
+    let _ = write!(out, "{}", stats_line(&shared, summary.seconds));
+    drop(control);
+    summary.leaked_mbufs = release(shared)?;
+    #[cfg(feature = "dpdk")]
+    eal.cleanup()?;
+    if !ok {
+        return Err(RuntimeError::Config(
+            "a worker stopped with an error".into(),
+        ));
+    }
+    if summary.leaked_mbufs != 0 {
+        return Err(RuntimeError::Leak(summary.leaked_mbufs));
+    }
+    Ok(summary)
+}
+
+/// The control thread's timers until a stop is asked (or the duration ends): ARP retries
+/// every 100 ms, conntrack and MAC expiry every second, the stats line.
+fn timers(shared: &Shared, opts: &RunOptions, started: Instant, out: &mut dyn Write) {
     let mut next_tick = Instant::now();
     let mut next_stats = Instant::now() + Duration::from_secs(opts.stats_interval.max(1));
     let mut next_ct = Instant::now();
@@ -315,7 +181,7 @@ pub fn run(opts: RunOptions, out: &mut dyn Write) -> Result<RunSummary, RuntimeE
         let now = Instant::now();
         if now >= next_tick {
             next_tick = now + Duration::from_millis(100);
-            underlay_tick(&shared);
+            underlay_tick(shared);
         }
         if now >= next_ct {
             next_ct = now + Duration::from_secs(1);
@@ -328,19 +194,20 @@ pub fn run(opts: RunOptions, out: &mut dyn Write) -> Result<RunSummary, RuntimeE
             let _ = write!(
                 out,
                 "{}",
-                stats_line(&shared, started.elapsed().as_secs_f64())
+                stats_line(shared, started.elapsed().as_secs_f64())
             );
         }
         std::thread::sleep(Duration::from_millis(2));
     }
-    // Shutdown: stop serving (idle clients are dropped; a command under way finishes),
-    // stop workers, then release everything holding mbufs, then the pool.
-    tracing::info!(bridge = %cfg.bridge, "stopping");
-    control.stop();
-    if let Some(m) = metrics.as_mut() {
-        m.stop();
-    }
-    drop(metrics);
+}
+
+/// Asks the workers to stop and waits for them; false if one stopped with an error.
+fn stop_workers(
+    shared: &Shared,
+    threads: Vec<std::thread::JoinHandle<i32>>,
+    workers: &[u32],
+    threaded: bool,
+) -> bool {
     shared.stop.store(true, Ordering::SeqCst);
     let mut ok = true;
     if threaded {
@@ -349,19 +216,17 @@ pub fn run(opts: RunOptions, out: &mut dyn Write) -> Result<RunSummary, RuntimeE
         }
     } else {
         #[cfg(feature = "dpdk")]
-        for &lc in &workers {
+        for &lc in workers {
             ok &= wait_lcore(lc) == 0;
         }
     }
-    let mut summary = RunSummary {
-        seconds: started.elapsed().as_secs_f64(),
-        ..Default::default()
-    };
-    for w in &shared.workers {
-        summary.packets += w.stats.lock().fp.packets;
-    }
-    let _ = write!(out, "{}", stats_line(&shared, summary.seconds));
-    drop(control);
+    let _ = workers;
+    ok
+}
+
+/// Frees everything that holds packet buffers (queued ARP waiters, ports), then the shared
+/// state; returns the buffers still in use (0 for a clean stop).
+fn release(shared: Arc<Shared>) -> Result<u32, RuntimeError> {
     {
         let mut u = shared.underlay.lock();
         let pending: Vec<u32> = u.neigh.entries().iter().map(|e| e.0).collect();
@@ -370,28 +235,11 @@ pub fn run(opts: RunOptions, out: &mut dyn Write) -> Result<RunSummary, RuntimeE
         }
     }
     shared.set_ports(RtPorts::default());
-    let shared = match Arc::try_unwrap(shared) {
-        Ok(s) => s,
-        Err(_) => {
-            return Err(RuntimeError::Config(
-                "internal: shared state still referenced".into(),
-            ))
-        }
-    };
+    let shared = Arc::try_unwrap(shared)
+        .map_err(|_| RuntimeError::Config("internal: shared state still referenced".into()))?;
     let leaked = shared.pools.in_use();
     drop(shared);
-    #[cfg(feature = "dpdk")]
-    eal.cleanup()?;
-    summary.leaked_mbufs = leaked;
-    if !ok {
-        return Err(RuntimeError::Config(
-            "a worker stopped with an error".into(),
-        ));
-    }
-    if leaked != 0 {
-        return Err(RuntimeError::Leak(leaked));
-    }
-    Ok(summary)
+    Ok(leaked)
 }
 
 /// Where the workers run: (lcores, threaded). With DPDK, the EAL's worker lcores (or, when
@@ -440,7 +288,7 @@ fn place_workers(cfg: &BridgeConfig) -> Result<(Vec<u32>, bool), RuntimeError> {
 }
 
 /// Prepares a worker thread: EAL registration with DPDK, CPU pinning without it.
-fn worker_thread_init(cpu: u32) -> Result<(), String> {
+pub(super) fn worker_thread_init(cpu: u32) -> Result<(), String> {
     #[cfg(feature = "dpdk")]
     {
         let _ = cpu;

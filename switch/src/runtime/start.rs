@@ -1,0 +1,257 @@
+//! Start-up of a switch, in order: packet buffer pools, the bridge and its ports, the
+//! underlay (routes, neighbours, TLV map), the flows and groups, the metrics endpoint and
+//! the workers.
+
+use super::state::{RtKind, RtPort, RtPorts, Shared, Underlay, WorkerShared};
+use super::{io, metrics, ports, server, worker, RunOptions, RuntimeError};
+#[cfg(feature = "dpdk")]
+use crate::dpdk::{launch_on_lcore, main_lcore};
+use crate::pkt::Pools;
+use conf::bridge::{BridgeConfig, PortType};
+use parking_lot::{Mutex, RwLock};
+use pipeline::bridge::{Bridge, LoadError};
+use pipeline::conntrack::ConntrackConfig;
+use pipeline::fastpath::FastPathConfig;
+use pipeline::geneve::TlvMap;
+use pipeline::underlay::{NeighConfig, NeighTable, Route, RouteTable};
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Packet buffers per pool: descriptors of every queue, bursts in flight, caches, pending
+/// queues (or the configuration's `mbufs`).
+fn pool_size(cfg: &BridgeConfig, n_workers: usize, txq: u16) -> u32 {
+    let n_dpdk = cfg
+        .ports
+        .iter()
+        .filter(|p| p.kind == PortType::Dpdk)
+        .count() as u32;
+    let per_port: u32 = 1024 * u32::from(txq) + 1024 * 2;
+    let need = n_dpdk * per_port + n_workers as u32 * (64 + 32 * n_dpdk.max(1)) + 4096;
+    cfg.mbufs
+        .unwrap_or_else(|| (need.next_power_of_two() - 1).max(16383))
+}
+
+/// One pool per NUMA socket of the main lcore and the workers (the main lcore's first).
+fn pools(cfg: &BridgeConfig, workers: &[u32], txq: u16) -> Result<Pools, RuntimeError> {
+    #[cfg(feature = "dpdk")]
+    let sockets: Vec<i32> = std::iter::once(main_lcore())
+        .chain(workers.iter().copied().filter(|&l| l != u32::MAX))
+        .map(crate::dpdk::lcore_socket)
+        .collect();
+    #[cfg(not(feature = "dpdk"))]
+    let sockets = [-1];
+    Ok(Pools::new(&sockets, pool_size(cfg, workers.len(), txq))?)
+}
+
+/// The configured ports, started and added to the bridge: (ports, uplink index, tunnel
+/// index).
+type StartedPorts = (Vec<Arc<RtPort>>, Option<usize>, Option<usize>);
+
+fn start_ports(
+    cfg: &BridgeConfig,
+    pools: &Pools,
+    txq: u16,
+    bridge: &Bridge,
+) -> Result<StartedPorts, RuntimeError> {
+    let mut list = Vec::new();
+    let (mut uplink, mut tunnel) = (None, None);
+    for p in &cfg.ports {
+        let (rt, info) = ports::make_port(p, pools, txq)?;
+        if p.uplink.is_some() {
+            uplink = Some(list.len());
+        }
+        if p.kind == PortType::Geneve {
+            tunnel = Some(list.len());
+        }
+        bridge
+            .add_port(info)
+            .map_err(|e| RuntimeError::Config(e.to_string()))?;
+        list.push(Arc::new(rt));
+    }
+    Ok((list, uplink, tunnel))
+}
+
+/// The underlay: the TLV map, the configured routes plus the uplink's subnet and default
+/// gateway, and the static neighbours.
+fn underlay(
+    cfg: &BridgeConfig,
+    list: &[Arc<RtPort>],
+    uplink: Option<usize>,
+) -> Result<(TlvMap, Underlay), RuntimeError> {
+    let bad = |what: &str, e: &dyn std::fmt::Display| RuntimeError::Config(format!("{what}: {e}"));
+    let mut tlv = TlvMap::default();
+    for t in &cfg.tlv_map {
+        tlv.add(t).map_err(|e| bad("tlv_map", &e))?;
+    }
+    let mut routes = RouteTable::default();
+    for r in &cfg.routes {
+        routes.add(RouteTable::parse(r).map_err(|e| bad("routes", &e))?);
+    }
+    if let Some(u) = uplink {
+        if let RtKind::Device {
+            uplink: Some((ip, len, _)),
+            ..
+        } = &list[u].kind
+        {
+            let dev = list[u].ofport;
+            routes.add(Route {
+                prefix: *ip,
+                len: *len,
+                gateway: None,
+                dev,
+            });
+            if let Some(gw) = cfg.ports.iter().find_map(|p| p.uplink.as_ref()?.gateway) {
+                routes.add(Route {
+                    prefix: 0,
+                    len: 0,
+                    gateway: Some(u32::from(gw)),
+                    dev,
+                });
+            }
+        }
+    }
+    let mut neigh = NeighTable::new(NeighConfig::default());
+    for n in &cfg.neighbors {
+        let m = pipeline::ofctl::parse_mac(&n.mac).ok_or_else(|| {
+            RuntimeError::Config(format!(
+                "neighbors: {}: {:?} is not a MAC address",
+                n.ip, n.mac
+            ))
+        })?;
+        neigh.add_static(u32::from(n.ip), m);
+    }
+    Ok((tlv, Underlay { routes, neigh }))
+}
+
+/// Loads the start-up groups and flows; errors name their file and line.
+fn load_flows(bridge: &Bridge, opts: &RunOptions) -> Result<(), RuntimeError> {
+    // Port names the flows use are the bridge's: the configuration's ports at start,
+    // `brisk ctl show`'s afterwards.
+    bridge.set_unknown_port_hint(concat!(
+        "the bridge has the ports its configuration lists: a bridge file's `ports:`, ",
+        "a node description's gateway, tunnel, uplink and pods"
+    ));
+    bridge
+        .load_text(
+            opts.groups.as_deref().unwrap_or(""),
+            opts.flows.as_deref().unwrap_or(""),
+            0,
+        )
+        .map_err(|e| {
+            let (what, errs) = match e {
+                LoadError::Groups(x) => (&opts.groups_file, x),
+                LoadError::Flows(x) => (&opts.flows_file, x),
+                e => return RuntimeError::Config(e.to_string()),
+            };
+            let lines: Vec<String> = errs.iter().map(|x| format!("{what}:{x}")).collect();
+            RuntimeError::Config(lines.join("\n"))
+        })?;
+    bridge.set_unknown_port_hint(
+        "`brisk ctl show` lists the bridge's ports; `brisk ctl port add` adds one",
+    );
+    Ok(())
+}
+
+/// Everything the control thread and the workers share, started: pools, bridge, ports,
+/// underlay, flows.
+pub(super) fn shared_state(
+    opts: &RunOptions,
+    workers: &[u32],
+) -> Result<Arc<Shared>, RuntimeError> {
+    let cfg = &opts.config;
+    let n_workers = workers.len();
+    let txq = n_workers as u16 + 1;
+    let pools = pools(cfg, workers, txq)?;
+    let bridge = Arc::new(Bridge::new(
+        &cfg.bridge,
+        ConntrackConfig {
+            max_connections: cfg.conntrack_max.unwrap_or(1 << 20),
+            ..ConntrackConfig::default()
+        },
+    ));
+    let (list, uplink, tunnel) = start_ports(cfg, &pools, txq, &bridge)?;
+    let (tlv, underlay) = underlay(cfg, &list, uplink)?;
+    load_flows(&bridge, opts)?;
+    Ok(Arc::new(Shared {
+        bridge,
+        ports: RwLock::new(Arc::new(RtPorts {
+            list,
+            uplink,
+            tunnel,
+        })),
+        ports_gen: AtomicU64::new(1),
+        underlay: Mutex::new(underlay),
+        underlay_gen: AtomicU64::new(1),
+        tlv: RwLock::new(tlv),
+        workers: (0..n_workers).map(|_| WorkerShared::default()).collect(),
+        stop: AtomicBool::new(false),
+        decap_errors: Default::default(),
+        encap_drops: Default::default(),
+        started: Instant::now(),
+        tsc_hz: crate::cpu::cycles_hz(),
+        node: Mutex::new(opts.node.clone()),
+        pools,
+        listeners: Mutex::new(Vec::new()),
+    }))
+}
+
+/// The fast path's tuning: the configuration's, the defaults elsewhere.
+pub(super) fn fastpath_config(cfg: &BridgeConfig) -> FastPathConfig {
+    let t = &cfg.fastpath;
+    let d = FastPathConfig::default();
+    FastPathConfig {
+        emc_entries: t.emc_entries.unwrap_or(d.emc_entries),
+        emc_insert_inv_prob: t.emc_insert_inv_prob.unwrap_or(d.emc_insert_inv_prob),
+        max_megaflows: t.max_megaflows.unwrap_or(d.max_megaflows),
+        max_upcalls_per_burst: t.max_upcalls_per_burst.unwrap_or(d.max_upcalls_per_burst),
+        ..d
+    }
+}
+
+/// The metrics endpoint, if configured; both listeners' counters are registered for views.
+pub(super) fn metrics(
+    cfg: &BridgeConfig,
+    shared: &Arc<Shared>,
+    control: &server::ControlSocket,
+) -> Result<Option<metrics::Metrics>, RuntimeError> {
+    let m = match &cfg.metrics {
+        Some(addr) => Some(
+            metrics::Metrics::bind(addr, shared.clone(), control.stats())
+                .map_err(io(format!("metrics on {addr}")))?,
+        ),
+        None => None,
+    };
+    let mut l = shared.listeners.lock();
+    l.push(("control", control.stats()));
+    if let Some(m) = &m {
+        l.push(("metrics", m.stats()));
+    }
+    Ok(m)
+}
+
+/// Starts one worker per lcore (or thread); returns the threads to join when threaded.
+pub(super) fn launch_workers(
+    shared: &Arc<Shared>,
+    workers: &[u32],
+    threaded: bool,
+    fcfg: FastPathConfig,
+) -> Result<Vec<std::thread::JoinHandle<i32>>, RuntimeError> {
+    let mut threads = Vec::new();
+    for (wid, &lc) in workers.iter().enumerate() {
+        let sh = shared.clone();
+        if threaded {
+            threads.push(std::thread::spawn(move || {
+                if let Err(e) = super::worker_thread_init(lc) {
+                    tracing::error!(worker = wid, "worker thread: {e}");
+                    return -1;
+                }
+                worker::run(sh, wid, fcfg)
+            }));
+        } else {
+            #[cfg(feature = "dpdk")]
+            launch_on_lcore(lc, move || worker::run(sh, wid, fcfg))?;
+        }
+    }
+    Ok(threads)
+}
