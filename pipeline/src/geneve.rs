@@ -185,41 +185,14 @@ pub enum PushError {
     TooBig,
 }
 
-/// Why a packet output to the tunnel was not sent, for counters.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EncapDrop {
-    /// No uplink, or no underlay route to the tunnel destination.
-    NoRoute,
-    /// The next hop did not answer ARP, or its queue of waiting packets was full.
-    Unresolved,
-    /// Inner frame plus the outer headers exceed the underlay MTU.
-    TooBig,
-    /// Not enough headroom in the buffer for the outer headers.
-    NoHeadroom,
-}
-
-impl EncapDrop {
-    /// Every reason, in counter order.
-    pub const ALL: [EncapDrop; 4] = [
-        EncapDrop::NoRoute,
-        EncapDrop::Unresolved,
-        EncapDrop::TooBig,
-        EncapDrop::NoHeadroom,
-    ];
-
-    /// Counter index.
-    pub fn index(self) -> usize {
-        self as usize
-    }
-
-    /// Name in `drop-stats` and metrics.
-    pub fn name(self) -> &'static str {
-        match self {
-            EncapDrop::NoRoute => "no_route",
-            EncapDrop::Unresolved => "unresolved",
-            EncapDrop::TooBig => "too_big",
-            EncapDrop::NoHeadroom => "no_headroom",
-        }
+crate::counted_reasons! {
+    /// Why a packet output to the tunnel was not sent, for counters.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum EncapDrop {
+        NoRoute = ("no_route", "No uplink, or no underlay route to the tunnel destination."),
+        Unresolved = ("unresolved", "The next hop did not answer ARP, or its queue of waiting packets was full."),
+        TooBig = ("too_big", "Inner frame plus the outer headers exceed the underlay MTU."),
+        NoHeadroom = ("no_headroom", "Not enough headroom in the buffer for the outer headers."),
     }
 }
 
@@ -324,75 +297,30 @@ pub fn push<F: Frame + ?Sized>(
     Ok(outer)
 }
 
-/// Why a Geneve packet was dropped at decapsulation (counted by reason).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, thiserror::Error)]
-pub enum DecapError {
-    /// Shorter than the headers it claims.
-    #[error("truncated")]
-    Truncated,
-    /// Outer IPv4 header invalid (version, length, checksum, options, fragment).
-    #[error("bad outer IPv4 header")]
-    BadIp,
-    /// UDP length inconsistent with the IP length.
-    #[error("bad UDP length")]
-    BadUdpLength,
-    /// Outer UDP checksum wrong.
-    #[error("bad UDP checksum")]
-    BadUdpChecksum,
-    /// Geneve version other than 0.
-    #[error("unsupported Geneve version")]
-    BadVersion,
-    /// Option lengths overrun the option area or each other.
-    #[error("bad Geneve option length")]
-    BadOptionLength,
-    /// A critical option brisk has no mapping for (RFC 8926 §3.5.1: must drop).
-    #[error("unknown critical option")]
-    UnknownCriticalOption,
-    /// A mapped option whose length differs from its TLV map entry.
-    #[error("option length differs from the TLV map")]
-    OptionLengthMismatch,
-    /// Payload protocol other than Ethernet (0x6558).
-    #[error("payload is not Ethernet")]
-    NotEthernet,
-    /// Inner frame shorter than an Ethernet header.
-    #[error("inner frame truncated")]
-    InnerTruncated,
-}
-
-impl DecapError {
-    /// Every reason, for counter arrays.
-    pub const ALL: [DecapError; 10] = [
-        DecapError::Truncated,
-        DecapError::BadIp,
-        DecapError::BadUdpLength,
-        DecapError::BadUdpChecksum,
-        DecapError::BadVersion,
-        DecapError::BadOptionLength,
-        DecapError::UnknownCriticalOption,
-        DecapError::OptionLengthMismatch,
-        DecapError::NotEthernet,
-        DecapError::InnerTruncated,
-    ];
-
-    /// Index into [`DecapError::ALL`].
-    pub fn index(self) -> usize {
-        DecapError::ALL.iter().position(|e| *e == self).unwrap_or(0)
-    }
-
-    /// Stable short name.
-    pub fn name(self) -> &'static str {
-        match self {
-            DecapError::Truncated => "truncated",
-            DecapError::BadIp => "bad_ip",
-            DecapError::BadUdpLength => "bad_udp_length",
-            DecapError::BadUdpChecksum => "bad_udp_checksum",
-            DecapError::BadVersion => "bad_version",
-            DecapError::BadOptionLength => "bad_option_length",
-            DecapError::UnknownCriticalOption => "unknown_critical_option",
-            DecapError::OptionLengthMismatch => "option_length_mismatch",
-            DecapError::NotEthernet => "not_ethernet",
-            DecapError::InnerTruncated => "inner_truncated",
-        }
+crate::counted_reasons! {
+    /// Why a Geneve packet was dropped at decapsulation (counted by reason).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, thiserror::Error)]
+    pub enum DecapError {
+        #[error("truncated")]
+        Truncated = ("truncated", "Shorter than the headers it claims."),
+        #[error("bad outer IPv4 header")]
+        BadIp = ("bad_ip", "Outer IPv4 header invalid (version, length, checksum, options, fragment)."),
+        #[error("bad UDP length")]
+        BadUdpLength = ("bad_udp_length", "UDP length inconsistent with the IP length."),
+        #[error("bad UDP checksum")]
+        BadUdpChecksum = ("bad_udp_checksum", "Outer UDP checksum wrong."),
+        #[error("unsupported Geneve version")]
+        BadVersion = ("bad_version", "Geneve version other than 0."),
+        #[error("bad Geneve option length")]
+        BadOptionLength = ("bad_option_length", "Option lengths overrun the option area or each other."),
+        #[error("unknown critical option")]
+        UnknownCriticalOption = ("unknown_critical_option", "A critical option brisk has no mapping for (RFC 8926 section 3.5.1: must drop)."),
+        #[error("option length differs from the TLV map")]
+        OptionLengthMismatch = ("option_length_mismatch", "A mapped option whose length differs from its TLV map entry."),
+        #[error("payload is not Ethernet")]
+        NotEthernet = ("not_ethernet", "Payload protocol other than Ethernet (0x6558)."),
+        #[error("inner frame truncated")]
+        InnerTruncated = ("inner_truncated", "Inner frame shorter than an Ethernet header."),
     }
 }
 

@@ -3,6 +3,8 @@
 //! Everything here runs on a byte buffer, so every behaviour of the switch's datapath can be
 //! unit-tested without hardware.
 
+#[macro_use]
+pub mod reasons;
 pub mod bridge;
 pub mod build;
 pub mod classifier;

@@ -100,72 +100,21 @@ impl TunnelMeta {
     }
 }
 
-/// Why a packet was dropped, for counters and traces.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum DropReason {
-    /// The actions ended without an output (including explicit `drop`).
-    NoOutput,
-    /// `dec_ttl` on a TTL of 0 or 1.
-    TtlExpired,
-    /// Translation budget spent: resubmit/group nesting or count (a loop in the tables).
-    ResubmitLimit,
-    /// Too many recirculations for one packet.
-    RecircLimit,
-    /// Output to a port that does not exist.
-    NoSuchPort,
-    /// Sent to the controller (brisk has none).
-    Controller,
-    /// Conntrack table full: a new connection was refused.
-    CtFull,
-    /// Tunnel output with no destination address.
-    TunnelNoDst,
-    /// An action the datapath cannot perform on this packet (e.g. a second VLAN tag).
-    Unsupported,
-    /// Packet copy for a second output failed (buffer pool exhausted).
-    CloneFailed,
-    /// The burst's budget of slow-path translations was spent (new-flow flood).
-    UpcallLimit,
-}
-
-impl DropReason {
-    /// Number of reasons.
-    pub const COUNT: usize = 11;
-
-    /// Every reason, for counter arrays.
-    pub const ALL: [DropReason; DropReason::COUNT] = [
-        DropReason::NoOutput,
-        DropReason::TtlExpired,
-        DropReason::ResubmitLimit,
-        DropReason::RecircLimit,
-        DropReason::NoSuchPort,
-        DropReason::Controller,
-        DropReason::CtFull,
-        DropReason::TunnelNoDst,
-        DropReason::Unsupported,
-        DropReason::CloneFailed,
-        DropReason::UpcallLimit,
-    ];
-
-    /// Stable short name.
-    pub fn name(self) -> &'static str {
-        match self {
-            DropReason::NoOutput => "no_output",
-            DropReason::TtlExpired => "ttl_expired",
-            DropReason::ResubmitLimit => "resubmit_limit",
-            DropReason::RecircLimit => "recirc_limit",
-            DropReason::NoSuchPort => "no_such_port",
-            DropReason::Controller => "controller",
-            DropReason::CtFull => "ct_full",
-            DropReason::TunnelNoDst => "tunnel_no_dst",
-            DropReason::Unsupported => "unsupported",
-            DropReason::CloneFailed => "clone_failed",
-            DropReason::UpcallLimit => "upcall_limit",
-        }
-    }
-
-    /// Index into [`DropReason::ALL`].
-    pub fn index(self) -> usize {
-        DropReason::ALL.iter().position(|r| *r == self).unwrap_or(0)
+crate::counted_reasons! {
+    /// Why a packet was dropped, for counters and traces.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    pub enum DropReason {
+        NoOutput = ("no_output", "The actions ended without an output (including explicit `drop`)."),
+        TtlExpired = ("ttl_expired", "`dec_ttl` on a TTL of 0 or 1."),
+        ResubmitLimit = ("resubmit_limit", "Translation budget spent: resubmit/group nesting or count (a loop in the tables)."),
+        RecircLimit = ("recirc_limit", "Too many recirculations for one packet."),
+        NoSuchPort = ("no_such_port", "Output to a port that does not exist."),
+        Controller = ("controller", "Sent to the controller (brisk has none)."),
+        CtFull = ("ct_full", "Conntrack table full: a new connection was refused."),
+        TunnelNoDst = ("tunnel_no_dst", "Tunnel output with no destination address."),
+        Unsupported = ("unsupported", "An action the datapath cannot perform on this packet (e.g. a second VLAN tag)."),
+        CloneFailed = ("clone_failed", "Packet copy for a second output failed (buffer pool exhausted)."),
+        UpcallLimit = ("upcall_limit", "The burst's budget of slow-path translations was spent (new-flow flood)."),
     }
 }
 

@@ -1,6 +1,7 @@
 //! The running switch: EAL, a mempool per NUMA socket, ports, poll-mode workers on their lcores, and a
 //! control thread (the main lcore) serving `brisk ctl`, metrics and timers.
 
+mod counters;
 mod ctl;
 mod metrics;
 mod ports;
@@ -339,16 +340,18 @@ fn underlay_tick(shared: &Shared) {
 }
 
 fn stats_line(shared: &Shared, secs: f64) -> String {
-    let ports = shared.ports();
+    let fams = counters::collect(shared);
+    let get = |name: &str, port: &str| {
+        counters::family(&fams, name).map_or(0, |f| f.get(&[("port", port)]))
+    };
     let mut s = format!("[{secs:7.1}s]");
-    for p in &ports.list {
-        let c = &p.counters;
+    for p in &shared.ports().list {
         s.push_str(&format!(
             "  {}: rx {} tx {} drop {}",
             p.name,
-            c.rx_packets.load(Ordering::Relaxed),
-            c.tx_packets.load(Ordering::Relaxed),
-            c.tx_dropped.load(Ordering::Relaxed)
+            get("brisk_port_rx_packets_total", &p.name),
+            get("brisk_port_tx_packets_total", &p.name),
+            get("brisk_port_tx_dropped_total", &p.name)
         ));
     }
     s.push('\n');

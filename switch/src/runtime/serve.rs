@@ -107,6 +107,39 @@ pub struct ServeStats {
 }
 
 impl ServeStats {
+    /// The metric name and help of a row of [`ServeStats::rows`].
+    pub fn metric(row: &str) -> (&'static str, &'static str) {
+        match row {
+            "accepted" => ("brisk_serve_accepted_total", "Connections accepted"),
+            "open" => ("brisk_serve_open", "Connections open now"),
+            "requests" => ("brisk_serve_requests_total", "Requests answered"),
+            "refused_busy" => (
+                "brisk_serve_refused_busy_total",
+                "New connections refused: every slot busy with a request",
+            ),
+            "refused_uid" => (
+                "brisk_serve_refused_uid_total",
+                "New connections refused: their uid holds its limit",
+            ),
+            "evicted_idle" => (
+                "brisk_serve_evicted_idle_total",
+                "Idle connections closed to make room for a new one",
+            ),
+            "timed_out" => (
+                "brisk_serve_timed_out_total",
+                "Connections closed for sending too slowly or not at all",
+            ),
+            "bad_requests" => (
+                "brisk_serve_bad_requests_total",
+                "Requests refused: malformed or over the size limit",
+            ),
+            _ => (
+                "brisk_serve_write_timeouts_total",
+                "Replies abandoned because the client did not read them",
+            ),
+        }
+    }
+
     /// (name, value) of every counter, for views.
     pub fn rows(&self) -> [(&'static str, u64); 9] {
         let l = |a: &AtomicU64| a.load(Ordering::Relaxed);

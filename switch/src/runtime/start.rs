@@ -186,8 +186,6 @@ pub(super) fn shared_state(
         tlv: RwLock::new(tlv),
         workers: (0..n_workers).map(|_| WorkerShared::default()).collect(),
         stop: AtomicBool::new(false),
-        decap_errors: Default::default(),
-        encap_drops: Default::default(),
         started: Instant::now(),
         tsc_hz: crate::cpu::cycles_hz(),
         node: Mutex::new(opts.node.clone()),
@@ -217,7 +215,7 @@ pub(super) fn metrics(
 ) -> Result<Option<metrics::Metrics>, RuntimeError> {
     let m = match &cfg.metrics {
         Some(addr) => Some(
-            metrics::Metrics::bind(addr, shared.clone(), control.stats())
+            metrics::Metrics::bind(addr, shared.clone())
                 .map_err(io(format!("metrics on {addr}")))?,
         ),
         None => None,

@@ -217,6 +217,14 @@ pub struct WorkerStats {
     pub megaflows: usize,
     /// Megaflow masks now.
     pub masks: usize,
+    /// Geneve packets dropped at decapsulation, by [`DecapError`] index.
+    pub decap: [u64; DecapError::COUNT],
+    /// Tunnel outputs not sent, by [`pipeline::geneve::EncapDrop`] index.
+    pub encap: [u64; pipeline::geneve::EncapDrop::COUNT],
+    /// ARP requests for the node's underlay address answered.
+    pub arp_answered: u64,
+    /// ARP packets that taught or refreshed a neighbour's MAC.
+    pub arp_learned: u64,
 }
 
 /// Everything the threads share.
@@ -238,10 +246,6 @@ pub struct Shared {
     pub workers: Vec<WorkerShared>,
     /// Stop request.
     pub stop: AtomicBool,
-    /// Decapsulation drops by reason.
-    pub decap_errors: [AtomicU64; DecapError::ALL.len()],
-    /// Tunnel packets dropped at encapsulation, by reason (`geneve::EncapDrop`).
-    pub encap_drops: [AtomicU64; pipeline::geneve::EncapDrop::ALL.len()],
     /// Start time.
     pub started: std::time::Instant,
     /// TSC ticks per second.

@@ -38,6 +38,8 @@ struct TxSink<'a> {
     encap_gen: u64,
     tx_batches: u64,
     tx_packets: u64,
+    /// Tunnel outputs not sent, by reason (this worker's own: no shared line per drop).
+    encap_drops: [u64; EncapDrop::COUNT],
 }
 
 impl<'a> TxSink<'a> {
@@ -56,6 +58,7 @@ impl<'a> TxSink<'a> {
             encap_gen: u64::MAX,
             tx_batches: 0,
             tx_packets: 0,
+            encap_drops: [0; EncapDrop::COUNT],
         }
     }
 
@@ -211,8 +214,8 @@ impl<'a> TxSink<'a> {
         }
     }
 
-    fn encap_drop(&self, why: EncapDrop) {
-        self.shared.encap_drops[why.index()].fetch_add(1, Ordering::Relaxed);
+    fn encap_drop(&mut self, why: EncapDrop) {
+        self.encap_drops[why.index()] += 1;
     }
 
     /// Sends packets whose next hop just got resolved.
@@ -293,6 +296,9 @@ pub fn run(shared: Arc<Shared>, wid: usize, cfg: FastPathConfig) -> i32 {
     let hz = shared.tsc_hz.max(1);
     let mut next_maint = rdtsc() + hz / 10;
     let (mut busy, mut idle, mut iters) = (0u64, 0u64, 0u64);
+    // This worker's own counters (published with the rest every 100 ms).
+    let mut decap = [0u64; pipeline::geneve::DecapError::COUNT];
+    let (mut arp_answered, mut arp_learned) = (0u64, 0u64);
     let bridge = shared.bridge.clone();
     let mut input: smallvec::SmallVec<[(Pkt, u32, Option<TunnelMeta>); 32]> =
         smallvec::SmallVec::new();
@@ -301,10 +307,12 @@ pub fn run(shared: Arc<Shared>, wid: usize, cfg: FastPathConfig) -> i32 {
         let g = shared.ports_gen.load(Ordering::Acquire);
         if g != gen {
             sink.flush_all();
+            let kept = (sink.tx_batches, sink.tx_packets, sink.encap_drops);
             drop(sink);
             ports = shared.ports();
             queues = my_queues(&ports, wid, n_workers);
             sink = TxSink::new(&shared, pool, ports.clone(), wid as u16);
+            (sink.tx_batches, sink.tx_packets, sink.encap_drops) = kept;
             gen = g;
             me.ports_gen.store(gen, Ordering::Release);
         }
@@ -352,7 +360,7 @@ pub fn run(shared: Arc<Shared>, wid: usize, cfg: FastPathConfig) -> i32 {
                                 }
                             }
                             Err(e) => {
-                                shared.decap_errors[e.index()].fetch_add(1, Ordering::Relaxed);
+                                decap[e.index()] += 1;
                             }
                         }
                         continue;
@@ -372,8 +380,12 @@ pub fn run(shared: Arc<Shared>, wid: usize, cfg: FastPathConfig) -> i32 {
                             sink.send_resolved(waiting);
                         }
                     }
+                    if sender.is_some() {
+                        arp_learned += 1;
+                    }
                     match what {
                         ArpIn::AnswerRequest => {
+                            arp_answered += 1;
                             sink.enqueue(pi, m);
                             continue;
                         }
@@ -424,6 +436,9 @@ pub fn run(shared: Arc<Shared>, wid: usize, cfg: FastPathConfig) -> i32 {
                 iters = 0;
                 sink.tx_batches = 0;
                 sink.tx_packets = 0;
+                sink.encap_drops = Default::default();
+                decap = Default::default();
+                (arp_answered, arp_learned) = (0, 0);
             }
             *me.stats.lock() = WorkerStats {
                 fp: fp.stats,
@@ -434,6 +449,10 @@ pub fn run(shared: Arc<Shared>, wid: usize, cfg: FastPathConfig) -> i32 {
                 tx_packets: sink.tx_packets,
                 megaflows: fp.n_megaflows(),
                 masks: fp.n_masks(),
+                decap,
+                encap: sink.encap_drops,
+                arp_answered,
+                arp_learned,
             };
             if req != 0 {
                 me.requests.fetch_and(!req, Ordering::AcqRel);
@@ -453,6 +472,10 @@ pub fn run(shared: Arc<Shared>, wid: usize, cfg: FastPathConfig) -> i32 {
         tx_packets: sink.tx_packets,
         megaflows: 0,
         masks: 0,
+        decap,
+        encap: sink.encap_drops,
+        arp_answered,
+        arp_learned,
     };
     0
 }

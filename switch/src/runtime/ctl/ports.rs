@@ -4,7 +4,6 @@
 use super::{need_input, CmdResult};
 use crate::runtime::state::{RtKind, Shared};
 use std::fmt::Write;
-use std::sync::atomic::Ordering;
 
 /// Runs the verb if it is one of this group's with the right arguments.
 pub(super) fn dispatch(shared: &Shared, args: &[&str], input: Option<&str>) -> Option<CmdResult> {
@@ -130,27 +129,27 @@ fn show(shared: &Shared) -> String {
 }
 
 fn dump_ports(shared: &Shared) -> String {
+    use crate::runtime::counters::{collect, family};
+    let fams = collect(shared);
     let ports = shared.ports();
     let mut out = String::new();
     for p in &ports.list {
-        let c = &p.counters;
-        let ld = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
-        let hw = p.dev().and_then(|d| d.stats()).unwrap_or_default();
+        let v = |name: &str| family(&fams, name).map_or(0, |f| f.get(&[("port", &p.name)]));
         let _ = writeln!(
             out,
             "  port {:>3}({}): rx pkts={}, bytes={}, drop={}, errs={}, nombuf={}\n{:>14}tx pkts={}, bytes={}, drop={}, errs={}",
             p.ofport,
             p.name,
-            ld(&c.rx_packets),
-            ld(&c.rx_bytes),
-            hw.imissed,
-            hw.ierrors,
-            hw.rx_nombuf,
+            v("brisk_port_rx_packets_total"),
+            v("brisk_port_rx_bytes_total"),
+            v("brisk_port_rx_missed_total"),
+            v("brisk_port_rx_errors_total"),
+            v("brisk_port_rx_nombuf_total"),
             "",
-            ld(&c.tx_packets),
-            ld(&c.tx_bytes),
-            ld(&c.tx_dropped),
-            hw.oerrors,
+            v("brisk_port_tx_packets_total"),
+            v("brisk_port_tx_bytes_total"),
+            v("brisk_port_tx_dropped_total"),
+            v("brisk_port_tx_errors_total"),
         );
     }
     out

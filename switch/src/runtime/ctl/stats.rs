@@ -55,87 +55,67 @@ pub(super) fn dispatch(shared: &Shared, args: &[&str], _input: Option<&str>) -> 
     matched.then_some(r)
 }
 
+/// `pmd-stats`: each worker's counters, from the registry, with OVS's derived ratios.
 fn pmd_stats(shared: &Shared) -> String {
+    use crate::runtime::counters::{collect, family};
+    let fams = collect(shared);
     let mut out = String::new();
     let hz = shared.tsc_hz.max(1) as f64;
     for (i, w) in shared.workers.iter().enumerate() {
-        let s = *w.stats.lock();
-        let fp = s.fp;
-        let pkts = fp.packets.max(1) as f64;
-        let passes = fp.passes.max(1) as f64;
-        let total = (s.busy_cycles + s.idle_cycles).max(1) as f64;
+        let id = i.to_string();
+        let v = |name: &str| family(&fams, name).map_or(0, |f| f.get(&[("worker", &id)]));
+        let stage = |st: &str| {
+            family(&fams, "brisk_worker_stage_cycles_total")
+                .map_or(0, |f| f.get(&[("worker", &id), ("stage", st)]))
+        };
+        let (packets, passes) = (
+            v("brisk_worker_packets_total"),
+            v("brisk_worker_passes_total"),
+        );
+        let (busy, idle) = (
+            v("brisk_worker_busy_cycles_total"),
+            v("brisk_worker_idle_cycles_total"),
+        );
+        let pkts = packets.max(1) as f64;
+        let passes_f = passes.max(1) as f64;
+        let total = (busy + idle).max(1) as f64;
+        let pct = |n: u64| 100.0 * n as f64 / passes_f;
+        let (emc, mfh, up) = (
+            v("brisk_worker_emc_hits_total"),
+            v("brisk_worker_megaflow_hits_total"),
+            v("brisk_worker_upcalls_total"),
+        );
         let _ = writeln!(
             out,
-            "pmd thread {i} core_id {}:\n  packets received: {}\n  packet recirculations: {}\n  avg. datapath passes per packet: {:.2}\n  emc hits: {} ({:.1}%)\n  megaflow hits: {} ({:.1}%)\n  upcalls: {} ({:.1}%)\n  upcall drops (budget): {}\n  revalidations: {}\n  megaflows: {} in {} masks\n  avg. packets per output batch: {:.2}\n  idle cycles: {} ({:.1}%)\n  processing cycles: {} ({:.1}%)\n  avg cycles per packet: {:.0} (busy {:.0})\n  stage cycles per packet: parse {:.0}, lookup {:.0}, upcall {:.0}, actions {:.0}\n  time: {:.1} s",
+            "pmd thread {i} core_id {}:\n  packets received: {packets}\n  packet recirculations: {}\n  avg. datapath passes per packet: {:.2}\n  emc hits: {emc} ({:.1}%)\n  megaflow hits: {mfh} ({:.1}%)\n  upcalls: {up} ({:.1}%)\n  upcall drops (budget): {}\n  revalidations: {}\n  megaflows: {} in {} masks\n  avg. packets per output batch: {:.2}\n  idle cycles: {idle} ({:.1}%)\n  processing cycles: {busy} ({:.1}%)\n  avg cycles per packet: {:.0} (busy {:.0})\n  stage cycles per packet: parse {:.0}, lookup {:.0}, upcall {:.0}, actions {:.0}\n  time: {:.1} s",
             w.lcore.load(Ordering::Relaxed),
-            fp.packets,
-            fp.recirculations,
-            passes / pkts,
-            fp.emc_hits,
-            100.0 * fp.emc_hits as f64 / passes,
-            fp.megaflow_hits,
-            100.0 * fp.megaflow_hits as f64 / passes,
-            fp.upcalls,
-            100.0 * fp.upcalls as f64 / passes,
-            fp.upcall_drops,
-            fp.revalidations,
-            s.megaflows,
-            s.masks,
-            s.tx_packets as f64 / s.tx_batches.max(1) as f64,
-            s.idle_cycles,
-            100.0 * s.idle_cycles as f64 / total,
-            s.busy_cycles,
-            100.0 * s.busy_cycles as f64 / total,
+            v("brisk_worker_recirculations_total"),
+            passes_f / pkts,
+            pct(emc),
+            pct(mfh),
+            pct(up),
+            v("brisk_worker_upcall_drops_total"),
+            v("brisk_worker_revalidations_total"),
+            v("brisk_worker_megaflows"),
+            v("brisk_worker_masks"),
+            v("brisk_worker_tx_batch_packets_total") as f64
+                / v("brisk_worker_tx_batches_total").max(1) as f64,
+            100.0 * idle as f64 / total,
+            100.0 * busy as f64 / total,
             total / pkts,
-            s.busy_cycles as f64 / pkts,
-            fp.cycles_parse as f64 / pkts,
-            fp.cycles_lookup as f64 / pkts,
-            fp.cycles_upcall as f64 / pkts,
-            fp.cycles_actions as f64 / pkts,
+            busy as f64 / pkts,
+            stage("parse") as f64 / pkts,
+            stage("lookup") as f64 / pkts,
+            stage("upcall") as f64 / pkts,
+            stage("actions") as f64 / pkts,
             total / hz,
         );
     }
     out
 }
 
+/// `drop-stats`: every counter the registry shows there (datapath drops by reason,
+/// decapsulation, encapsulation, ARP input, the listeners, conntrack).
 fn drop_stats(shared: &Shared) -> String {
-    use pipeline::dpaction::DropReason;
-    let mut tot = pipeline::fastpath::FastPathStats::default();
-    for w in &shared.workers {
-        tot.add(&w.stats.lock().fp);
-    }
-    let mut out = String::from("datapath:\n");
-    for r in DropReason::ALL {
-        let _ = writeln!(out, "  {:<16} {}", r.name(), tot.drops[r.index()]);
-    }
-    let _ = writeln!(out, "  {:<16} {}", "parse_errors", tot.parse_errors);
-    let mut section = |title: &str, rows: &mut dyn Iterator<Item = (&'static str, u64)>| {
-        let _ = writeln!(out, "{title}:");
-        for (name, n) in rows {
-            let _ = writeln!(out, "  {name:<24} {n}");
-        }
-    };
-    let ld = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
-    section(
-        "decapsulation",
-        &mut pipeline::geneve::DecapError::ALL
-            .iter()
-            .map(|e| (e.name(), ld(&shared.decap_errors[e.index()]))),
-    );
-    section(
-        "encapsulation",
-        &mut pipeline::geneve::EncapDrop::ALL
-            .iter()
-            .map(|e| (e.name(), ld(&shared.encap_drops[e.index()]))),
-    );
-    for (name, st) in shared.listeners.lock().iter() {
-        section(&format!("{name} listener"), &mut st.rows().into_iter());
-    }
-    let ct = shared.bridge.conntrack.stats();
-    let _ = writeln!(
-        out,
-        "conntrack:\n  connections {}\n  refused_full {}\n  invalid {}\n  nat_exhausted {}",
-        ct.connections, ct.refused_full, ct.invalid, ct.nat_exhausted
-    );
-    out
+    crate::runtime::counters::drop_stats(&crate::runtime::counters::collect(shared))
 }
