@@ -5,7 +5,6 @@
 //! megaflow. Slow and fast path therefore execute literally the same code.
 
 mod exec;
-mod rewrite;
 
 pub use exec::{exec_group, execute, Batch, CloneFrame, Collect, ExecEnv, Packet, PktMut, Sink};
 
