@@ -386,12 +386,7 @@ impl BridgeConfig {
     /// Parses and validates YAML text, once within the limits of [`crate::yaml::check`];
     /// `file` names it in errors.
     pub fn parse(text: &str, file: &str) -> Result<BridgeConfig, ConfError> {
-        crate::yaml::check(text, file)?;
-        let c: BridgeConfig = serde_norway::from_str(text).map_err(|e| ConfError::Yaml {
-            file: file.to_string(),
-            line: e.location().map_or(0, |l| l.line()),
-            msg: e.to_string(),
-        })?;
+        let c: BridgeConfig = crate::yaml::from_str_checked(text, file)?;
         c.validate(text, file)?;
         Ok(c)
     }

@@ -51,6 +51,20 @@ pub struct Scan {
     pub anchors: usize,
 }
 
+/// Checks `text` against the limits ([`check`]), then deserializes it; `file` names it in
+/// errors. The one YAML entry of bridge files and node descriptions.
+pub fn from_str_checked<T: serde::de::DeserializeOwned>(
+    text: &str,
+    file: &str,
+) -> Result<T, crate::bridge::ConfError> {
+    check(text, file)?;
+    serde_norway::from_str(text).map_err(|e| crate::bridge::ConfError::Yaml {
+        file: file.to_string(),
+        line: e.location().map_or(0, |l| l.line()),
+        msg: e.to_string(),
+    })
+}
+
 /// Checks a YAML text against every limit before it is parsed: size and depth by [`scan`],
 /// then, when it has aliases, the nodes they add. `file` names the text in errors
 /// (`FILE:LINE:COLUMN: ...`).

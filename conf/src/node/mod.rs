@@ -479,12 +479,7 @@ impl NodeConfig {
     /// `file` names it in errors. Every problem found is reported (one per line of the
     /// error), not just the first.
     pub fn parse(text: &str, file: &str) -> Result<NodeConfig, ConfError> {
-        crate::yaml::check(text, file)?;
-        let c: NodeConfig = serde_norway::from_str(text).map_err(|e| ConfError::Yaml {
-            file: file.to_string(),
-            line: e.location().map_or(0, |l| l.line()),
-            msg: e.to_string(),
-        })?;
+        let c: NodeConfig = crate::yaml::from_str_checked(text, file)?;
         let problems = c.problems();
         if problems.is_empty() {
             return Ok(c);
