@@ -24,4 +24,5 @@ pub mod geneve;
 pub mod seed;
 pub mod slowpath;
 pub mod underlay;
+pub mod wire;
 pub mod xlate;

@@ -60,23 +60,42 @@ pub fn update32(csum: u16, old: u32, new: u32) -> u16 {
 /// Sum of the IPv4 pseudo-header of an L4 segment of `len` bytes (`len` as a 16-bit field).
 #[inline]
 pub fn pseudo_header_v4(src: u32, dst: u32, proto: u8, len: usize) -> u32 {
-    (src >> 16) + (src & 0xffff) + (dst >> 16) + (dst & 0xffff) + u32::from(proto) + (len as u16) as u32
+    (src >> 16)
+        + (src & 0xffff)
+        + (dst >> 16)
+        + (dst & 0xffff)
+        + u32::from(proto)
+        + (len as u16) as u32
 }
 
 /// Sum of the IPv6 pseudo-header of an L4 segment of `len` bytes (RFC 8200 §8.1: the
 /// length as a 32-bit field).
 #[inline]
 pub fn pseudo_header_v6(src: u128, dst: u128, proto: u8, len: usize) -> u32 {
-    let words = |a: u128| (0..8).map(move |i| ((a >> (16 * i)) & 0xffff) as u32).sum::<u32>();
+    let words = |a: u128| {
+        (0..8)
+            .map(move |i| ((a >> (16 * i)) & 0xffff) as u32)
+            .sum::<u32>()
+    };
     let len = len as u32;
     words(src) + words(dst) + (len >> 16) + (len & 0xffff) + u32::from(proto)
 }
 
-/// The checksum of an L4 segment (its checksum field zero) after a pseudo-header sum; UDP
-/// stores 0xffff for 0, as 0 means "no checksum" (`zero_is_none`).
+/// [`sum16`] of `data` with the 16-bit field at `at` (an even offset: a checksum field)
+/// taken as zero, whatever it holds. Filling a checksum this way need not store a zero
+/// first: reading words across that fresh store and its neighbours would stall the CPU
+/// (a store-to-load forwarding failure).
 #[inline]
-pub(crate) fn l4(segment: &[u8], pseudo: u32, zero_is_none: bool) -> u16 {
-    match finish(sum16(segment, pseudo)) {
+pub fn sum16_skipping(data: &[u8], at: usize, init: u32) -> u32 {
+    debug_assert_eq!(at & 1, 0, "a checksum field is 16-bit aligned");
+    sum16(&data[at + 2..], sum16(&data[..at], init))
+}
+
+/// The checksum to store in the field at `csum_at` of an L4 segment, after a pseudo-header
+/// sum; UDP stores 0xffff for 0, as 0 means "no checksum" (`zero_is_none`).
+#[inline]
+pub(crate) fn l4(segment: &[u8], csum_at: usize, pseudo: u32, zero_is_none: bool) -> u16 {
+    match finish(sum16_skipping(segment, csum_at, pseudo)) {
         0 if zero_is_none => 0xffff,
         c => c,
     }
@@ -141,11 +160,21 @@ mod tests {
     }
 
     #[test]
+    fn a_skipped_field_counts_as_zero() {
+        let mut h = [
+            0x45u8, 0, 0, 0x54, 0x12, 0x34, 0x40, 0, 64, 1, 0xde, 0xad, 10, 0, 0, 1,
+        ];
+        let s = sum16_skipping(&h, 10, 7);
+        h[10..12].fill(0);
+        assert_eq!(s, sum16(&h, 7));
+    }
+
+    #[test]
     fn udp_never_stores_zero() {
         // A segment whose checksum computes to 0 stores 0xffff when 0 means none.
-        let seg = [0xff, 0xff];
-        assert_eq!(finish(sum16(&seg, 0)), 0);
-        assert_eq!(l4(&seg, 0, true), 0xffff);
-        assert_eq!(l4(&seg, 0, false), 0);
+        let seg = [0xff, 0xff, 0xab, 0xcd];
+        assert_eq!(finish(sum16(&seg[..2], 0)), 0);
+        assert_eq!(l4(&seg, 2, 0, true), 0xffff);
+        assert_eq!(l4(&seg, 2, 0, false), 0);
     }
 }

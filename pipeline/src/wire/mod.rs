@@ -282,9 +282,135 @@ mod tests {
             len: 300,
             have: 64,
         };
-        assert_eq!(e.to_string(), "UDP: length 300 runs beyond the buffer (64 bytes)");
+        assert_eq!(
+            e.to_string(),
+            "UDP: length 300 runs beyond the buffer (64 bytes)"
+        );
         assert_eq!(check_len(Header::Tcp, 20, 20), Ok(()));
         assert!(check_len(Header::Tcp, 20, 19).is_err());
+    }
+
+    /// Every getter of every view a `new_checked` accepted, on hostile bytes of every length.
+    #[test]
+    fn every_checked_view_reads_in_bounds() {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..30_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let n = (x % 97) as usize;
+            let mut b: Vec<u8> = (0..n)
+                .map(|i| (x.rotate_left(i as u32 * 7) >> 3) as u8)
+                .collect();
+            // Plausible first bytes, so that the deeper checks are reached.
+            match (x >> 60, b.first_mut()) {
+                (0..=3, Some(v)) => *v = 0x40 | (*v & 0x0f),
+                (4..=7, Some(v)) => *v = 0x60,
+                (8..=11, Some(v)) => *v &= 0x0f,
+                _ => {}
+            }
+            let b = &b[..];
+            if let Ok(e) = EthernetFrame::new_checked(b) {
+                let _ = (e.dst_addr(), e.src_addr(), e.is_tagged(), e.payload());
+            }
+            if let Ok(t) = VlanHeader::new_checked(b) {
+                let _ = (t.tci(), t.vid(), t.pcp(), t.ethertype(), t.payload());
+            }
+            if let Ok(a) = ArpPacket::new_checked(b) {
+                let _ = (
+                    a.operation(),
+                    a.sender_hardware_addr(),
+                    a.sender_protocol_addr(),
+                );
+                let _ = (a.target_hardware_addr(), a.target_protocol_addr());
+            }
+            for p in [
+                Ipv4Packet::new_checked(b),
+                Ipv4Packet::new_checked_header(b),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                let _ = (p.tos(), p.total_len(), p.ident(), p.frag_offset(), p.ttl());
+                let _ = (p.protocol(), p.checksum(), p.src_addr(), p.dst_addr());
+                let _ = (p.verify_checksum(), p.header(), p.options(), p.payload());
+                let _ = p.pseudo_header_sum();
+            }
+            if let Ok(p) = Ipv6Packet::new_checked(b) {
+                let _ = (
+                    p.traffic_class(),
+                    p.flow_label(),
+                    p.next_header(),
+                    p.hop_limit(),
+                );
+                let _ = (p.src_addr(), p.dst_addr(), p.payload());
+            }
+            for kind in [ipv6::ext::HOP_BY_HOP, ipv6::ext::AH] {
+                if let Ok(h) = Ipv6ExtHeader::new_checked(b, kind) {
+                    let _ = (h.next_header(), h.header_len());
+                }
+            }
+            if let Ok(h) = Ipv6FragHeader::new_checked(b) {
+                let _ = (h.next_header(), h.frag_offset(), h.more_frags(), h.ident());
+            }
+            if let Ok(u) = UdpPacket::new_checked(b) {
+                let _ = (
+                    u.src_port(),
+                    u.dst_port(),
+                    u.len(),
+                    u.checksum(),
+                    u.payload(),
+                );
+                let _ = u.verify_checksum_v4(1, 2);
+            }
+            if let Ok(t) = TcpPacket::new_checked(b) {
+                let _ = (t.src_port(), t.dst_port(), t.seq_number(), t.ack_number());
+                let _ = (t.flags(), t.window(), t.checksum(), t.urgent(), t.options());
+                let _ = (t.payload(), t.verify_checksum_v4(1, 2));
+            }
+            if let Ok(s) = SctpPacket::new_checked(b) {
+                let _ = (
+                    s.src_port(),
+                    s.dst_port(),
+                    s.verification_tag(),
+                    s.checksum(),
+                );
+            }
+            if let Ok(m) = IcmpPacket::new_checked(b) {
+                let _ = (m.msg_type(), m.code(), m.checksum(), m.rest_of_header());
+                let _ = (
+                    m.echo_ident(),
+                    m.echo_seq(),
+                    m.payload(),
+                    m.verify_checksum(),
+                );
+            }
+            if let Ok(m) = Icmpv6Packet::new_checked(b) {
+                let _ = (m.msg_type(), m.code(), m.checksum(), m.is_nd(), m.body());
+                let _ = m.verify_checksum(1, 2);
+            }
+            if let Ok(nd) = NdPacket::new_checked(b) {
+                let _ = (nd.msg_type(), nd.target_addr());
+                for o in nd.options().flatten() {
+                    let _ = (o.kind(), o.len(), o.link_layer_addr(), o.as_bytes());
+                }
+            }
+            if let Ok(g) = GenevePacket::new_checked(b) {
+                let _ = (
+                    g.oam(),
+                    g.critical(),
+                    g.protocol_type(),
+                    g.vni(),
+                    g.payload(),
+                );
+                for o in g.options().flatten() {
+                    let _ = (o.class(), o.option_type(), o.is_critical(), o.data());
+                }
+            }
+            if let Ok(o) = GeneveOption::new_checked(b) {
+                let _ = (o.class(), o.option_type(), o.data_len(), o.data());
+            }
+        }
     }
 
     #[test]
