@@ -1,7 +1,11 @@
 //! Packet builders: well-formed frames with correct checksums, for tests, the trace tool and
 //! the traffic generator. Addresses are host integers as in [`crate::flow`].
 
-use crate::packet::{checksum, finish, sum16};
+use crate::field::Field;
+use crate::flow::{eth_type, ip_proto, w, Flow, VLAN_CFI};
+use crate::wire::{arp, checksum, ethernet, icmp, ipv4, ipv6, tcp, udp};
+use crate::wire::{ArpPacket, EthernetFrame, IcmpPacket, Icmpv6Packet, Ipv4Packet};
+use crate::wire::{Ipv6Packet, TcpPacket, UdpPacket, VlanHeader};
 
 /// Ethernet + IPv4 + L4 description of a packet to build.
 #[derive(Clone, Debug)]
@@ -89,30 +93,59 @@ impl Default for Ipv4Spec {
     }
 }
 
-/// Appends an Ethernet header.
+/// Appends an Ethernet header (with an 802.1Q tag when `vlan` is given).
 pub fn eth_header(out: &mut Vec<u8>, dst: u64, src: u64, vlan: Option<u16>, ty: u16) {
-    out.extend_from_slice(&dst.to_be_bytes()[2..]);
-    out.extend_from_slice(&src.to_be_bytes()[2..]);
-    if let Some(tci) = vlan {
-        out.extend_from_slice(&0x8100u16.to_be_bytes());
-        out.extend_from_slice(&tci.to_be_bytes());
+    let at = out.len();
+    let tag = if vlan.is_some() {
+        ethernet::VLAN_HEADER_LEN
+    } else {
+        0
+    };
+    out.resize(at + ethernet::HEADER_LEN + tag, 0);
+    let mut eth = EthernetFrame::new_unchecked(&mut out[at..]);
+    eth.set_dst_addr(dst);
+    eth.set_src_addr(src);
+    match vlan {
+        Some(tci) => {
+            eth.set_ethertype(eth_type::VLAN);
+            let mut tag = VlanHeader::new_unchecked(eth.payload_mut());
+            tag.set_tci(tci);
+            tag.set_ethertype(ty);
+        }
+        None => eth.set_ethertype(ty),
     }
-    out.extend_from_slice(&ty.to_be_bytes());
 }
 
 /// Pseudo-header sum for IPv4 L4 checksums.
 pub fn ipv4_pseudo_sum(src: u32, dst: u32, proto: u8, len: usize) -> u32 {
-    let mut p = [0u8; 12];
-    p[0..4].copy_from_slice(&src.to_be_bytes());
-    p[4..8].copy_from_slice(&dst.to_be_bytes());
-    p[9] = proto;
-    p[10..12].copy_from_slice(&(len as u16).to_be_bytes());
-    sum16(&p, 0)
+    checksum::pseudo_header_v4(src, dst, proto, len)
 }
 
 /// Builds the IPv4 packet (IP header onwards, no Ethernet).
 pub fn ipv4_packet(s: &Ipv4Spec) -> Vec<u8> {
-    let (proto, l4) = match &s.l4 {
+    let (proto, l4_hdr) = match &s.l4 {
+        L4Spec::Tcp { .. } => (ip_proto::TCP, tcp::HEADER_LEN),
+        L4Spec::Udp { .. } => (ip_proto::UDP, udp::HEADER_LEN),
+        L4Spec::Icmp { .. } => (ip_proto::ICMP, icmp::HEADER_LEN),
+        L4Spec::Raw(p) => (*p, 0),
+    };
+    let tot = ipv4::HEADER_LEN + l4_hdr + s.payload.len();
+    let mut out = vec![0u8; tot];
+    let mut ip = Ipv4Packet::new_unchecked(&mut out[..]);
+    ip.set_version(4);
+    ip.set_header_len(ipv4::HEADER_LEN);
+    ip.set_tos(s.tos);
+    ip.set_total_len(tot as u16);
+    ip.set_ident(s.id);
+    ip.set_flags_frag(s.frag);
+    ip.set_ttl(s.ttl);
+    ip.set_protocol(proto);
+    ip.set_src_addr(s.src);
+    ip.set_dst_addr(s.dst);
+    ip.fill_checksum();
+    let seg = &mut out[ipv4::HEADER_LEN..];
+    seg[l4_hdr..].copy_from_slice(&s.payload);
+    match s.l4 {
         L4Spec::Tcp {
             sport,
             dport,
@@ -121,59 +154,55 @@ pub fn ipv4_packet(s: &Ipv4Spec) -> Vec<u8> {
             ack,
             win,
         } => {
-            let mut h = Vec::with_capacity(20 + s.payload.len());
-            h.extend_from_slice(&sport.to_be_bytes());
-            h.extend_from_slice(&dport.to_be_bytes());
-            h.extend_from_slice(&seq.to_be_bytes());
-            h.extend_from_slice(&ack.to_be_bytes());
-            h.extend_from_slice(&((5u16 << 12) | (flags & 0x0fff)).to_be_bytes());
-            h.extend_from_slice(&win.to_be_bytes());
-            h.extend_from_slice(&[0, 0, 0, 0]);
-            h.extend_from_slice(&s.payload);
-            let c = finish(sum16(&h, ipv4_pseudo_sum(s.src, s.dst, 6, h.len())));
-            h[16..18].copy_from_slice(&c.to_be_bytes());
-            (6u8, h)
+            let mut t = TcpPacket::new_unchecked(seg);
+            tcp_header(&mut t, sport, dport, flags, seq, ack, win);
+            t.fill_checksum_v4(s.src, s.dst);
         }
         L4Spec::Udp { sport, dport } => {
-            let mut h = Vec::with_capacity(8 + s.payload.len());
-            h.extend_from_slice(&sport.to_be_bytes());
-            h.extend_from_slice(&dport.to_be_bytes());
-            h.extend_from_slice(&((8 + s.payload.len()) as u16).to_be_bytes());
-            h.extend_from_slice(&[0, 0]);
-            h.extend_from_slice(&s.payload);
-            let mut c = finish(sum16(&h, ipv4_pseudo_sum(s.src, s.dst, 17, h.len())));
-            if c == 0 {
-                c = 0xffff;
-            }
-            h[6..8].copy_from_slice(&c.to_be_bytes());
-            (17u8, h)
+            let mut u = UdpPacket::new_unchecked(seg);
+            udp_header(&mut u, sport, dport);
+            u.fill_checksum_v4(s.src, s.dst);
         }
         L4Spec::Icmp { ty, code, rest } => {
-            let mut h = vec![*ty, *code, 0, 0];
-            h.extend_from_slice(&rest.to_be_bytes());
-            h.extend_from_slice(&s.payload);
-            let c = checksum(&h);
-            h[2..4].copy_from_slice(&c.to_be_bytes());
-            (1u8, h)
+            let mut m = IcmpPacket::new_unchecked(seg);
+            m.set_msg_type(ty);
+            m.set_code(code);
+            m.set_rest_of_header(rest);
+            m.fill_checksum();
         }
-        L4Spec::Raw(p) => (*p, s.payload.clone()),
-    };
-    let tot = 20 + l4.len();
-    let mut ip = Vec::with_capacity(tot);
-    ip.push(0x45);
-    ip.push(s.tos);
-    ip.extend_from_slice(&(tot as u16).to_be_bytes());
-    ip.extend_from_slice(&s.id.to_be_bytes());
-    ip.extend_from_slice(&s.frag.to_be_bytes());
-    ip.push(s.ttl);
-    ip.push(proto);
-    ip.extend_from_slice(&[0, 0]);
-    ip.extend_from_slice(&s.src.to_be_bytes());
-    ip.extend_from_slice(&s.dst.to_be_bytes());
-    let c = checksum(&ip);
-    ip[10..12].copy_from_slice(&c.to_be_bytes());
-    ip.extend_from_slice(&l4);
-    ip
+        L4Spec::Raw(_) => {}
+    }
+    out
+}
+
+/// Writes a TCP header without options, its checksum zero, into the segment's buffer.
+fn tcp_header<T: AsRef<[u8]> + AsMut<[u8]>>(
+    t: &mut TcpPacket<T>,
+    sport: u16,
+    dport: u16,
+    flags: u16,
+    seq: u32,
+    ack: u32,
+    win: u16,
+) {
+    t.set_src_port(sport);
+    t.set_dst_port(dport);
+    t.set_seq_number(seq);
+    t.set_ack_number(ack);
+    t.set_header_len(tcp::HEADER_LEN);
+    t.set_flags(flags);
+    t.set_window(win);
+    t.set_checksum(0);
+    t.set_urgent(0);
+}
+
+/// Writes a UDP header, its length the buffer's and its checksum zero.
+fn udp_header<T: AsRef<[u8]> + AsMut<[u8]>>(u: &mut UdpPacket<T>, sport: u16, dport: u16) {
+    let len = u.as_bytes().len() as u16;
+    u.set_src_port(sport);
+    u.set_dst_port(dport);
+    u.set_len(len);
+    u.set_checksum(0);
 }
 
 /// Builds a whole Ethernet + IPv4 frame.
@@ -238,16 +267,28 @@ pub fn udp_frame(
 
 /// An ARP frame (request when `op == 1`, reply when 2). Requests go to broadcast.
 pub fn arp_frame(op: u16, sha: u64, spa: u32, tha: u64, tpa: u32) -> Vec<u8> {
-    let mut out = Vec::with_capacity(42);
-    let dst = if op == 1 { 0xffff_ffff_ffff } else { tha };
-    eth_header(&mut out, dst, sha, None, 0x0806);
-    out.extend_from_slice(&[0, 1, 8, 0, 6, 4]);
-    out.extend_from_slice(&op.to_be_bytes());
-    out.extend_from_slice(&sha.to_be_bytes()[2..]);
-    out.extend_from_slice(&spa.to_be_bytes());
-    out.extend_from_slice(&tha.to_be_bytes()[2..]);
-    out.extend_from_slice(&tpa.to_be_bytes());
+    let mut out = Vec::with_capacity(ethernet::HEADER_LEN + arp::HEADER_LEN);
+    let dst = if op == arp::OP_REQUEST {
+        0xffff_ffff_ffff
+    } else {
+        tha
+    };
+    eth_header(&mut out, dst, sha, None, eth_type::ARP);
+    arp_body(&mut out, op, sha, spa, tha, tpa);
     out
+}
+
+/// Appends an ARP packet for IPv4 over Ethernet.
+fn arp_body(out: &mut Vec<u8>, op: u16, sha: u64, spa: u32, tha: u64, tpa: u32) {
+    let at = out.len();
+    out.resize(at + arp::HEADER_LEN, 0);
+    let mut a = ArpPacket::new_unchecked(&mut out[at..]);
+    a.set_ethernet_ipv4();
+    a.set_operation(op);
+    a.set_sender_hardware_addr(sha);
+    a.set_sender_protocol_addr(spa);
+    a.set_target_hardware_addr(tha);
+    a.set_target_protocol_addr(tpa);
 }
 
 /// Parses `a.b.c.d` into a host integer (panics on bad input: for tests and literals).
@@ -270,154 +311,156 @@ pub const ISN: u32 = 0x1f2e_3d4d;
 
 /// Builds a frame from a flow key (OVS's `flow_compose`): Ethernet, optional VLAN, IPv4 or
 /// IPv6 or ARP, and TCP/UDP/ICMP with valid checksums, `payload_len` zero bytes of payload.
-pub fn from_flow(f: &crate::flow::Flow, payload_len: usize) -> Vec<u8> {
-    use crate::field::Field;
-    use crate::flow::{eth_type, ip_proto, VLAN_CFI};
+pub fn from_flow(f: &Flow, payload_len: usize) -> Vec<u8> {
     let dst = Field::EthDst.get(f) as u64;
     let src = Field::EthSrc.get(f) as u64;
     let tci = Field::VlanTci.get(f) as u16;
     let vlan = (tci & VLAN_CFI != 0).then_some(tci & !VLAN_CFI);
     let ty = Field::EthType.get(f) as u16;
-    let payload = vec![0u8; payload_len];
+    let mut out = Vec::new();
     match ty {
         eth_type::ARP | eth_type::RARP => {
-            let mut out = Vec::new();
             eth_header(&mut out, dst, src, vlan, ty);
-            out.extend_from_slice(&[0, 1, 8, 0, 6, 4]);
-            out.extend_from_slice(&(Field::ArpOp.get(f) as u16).to_be_bytes());
-            out.extend_from_slice(&(Field::ArpSha.get(f) as u64).to_be_bytes()[2..]);
-            out.extend_from_slice(&(Field::ArpSpa.get(f) as u32).to_be_bytes());
-            out.extend_from_slice(&(Field::ArpTha.get(f) as u64).to_be_bytes()[2..]);
-            out.extend_from_slice(&(Field::ArpTpa.get(f) as u32).to_be_bytes());
-            out
+            arp_body(
+                &mut out,
+                Field::ArpOp.get(f) as u16,
+                Field::ArpSha.get(f) as u64,
+                Field::ArpSpa.get(f) as u32,
+                Field::ArpTha.get(f) as u64,
+                Field::ArpTpa.get(f) as u32,
+            );
         }
-        eth_type::IPV4 => {
-            let proto = Field::NwProto.get(f) as u8;
-            let sport = Field::TpSrc.get(f) as u16;
-            let dport = Field::TpDst.get(f) as u16;
-            let s_ip = Field::NwSrc.get(f) as u32;
-            let d_ip = Field::NwDst.get(f) as u32;
-            let l4 = match proto {
-                ip_proto::TCP => {
-                    let flags = Field::TcpFlags.get(f) as u16;
-                    let syn = flags & 0x002 != 0;
-                    let ack = flags & 0x010 != 0;
-                    let (me, peer) = (ISN, ISN);
-                    L4Spec::Tcp {
-                        sport,
-                        dport,
-                        flags,
-                        seq: if syn { me } else { me.wrapping_add(1) },
-                        ack: if ack { peer.wrapping_add(1) } else { 0 },
-                        win: 65535,
-                    }
-                }
-                ip_proto::UDP => L4Spec::Udp { sport, dport },
-                ip_proto::ICMP => L4Spec::Icmp {
-                    ty: sport as u8,
-                    code: dport as u8,
-                    rest: 0x0001_0001,
-                },
-                p => L4Spec::Raw(p),
-            };
-            let frag = match Field::NwFrag.get(f) as u8 {
-                0 => 0x4000,
-                1 => 0x2000,
-                _ => 0x2010,
-            };
-            ipv4_frame(&Ipv4Spec {
-                eth_src: src,
-                eth_dst: dst,
-                vlan,
-                src: s_ip,
-                dst: d_ip,
-                ttl: Field::NwTtl.get(f) as u8,
-                tos: (f.w[crate::flow::w::NW_L4] >> 8) as u8,
-                id: 0,
-                frag,
-                l4,
-                payload,
-            })
-        }
+        eth_type::IPV4 => return ipv4_frame(&ipv4_spec_from_flow(f, src, dst, vlan, payload_len)),
         eth_type::IPV6 => {
-            let proto = Field::NwProto.get(f) as u8;
-            let sport = Field::TpSrc.get(f) as u16;
-            let dport = Field::TpDst.get(f) as u16;
-            let s = Field::Ipv6Src.get(f);
-            let d = Field::Ipv6Dst.get(f);
-            let mut l4 = match proto {
-                ip_proto::TCP => {
-                    let flags = Field::TcpFlags.get(f) as u16;
-                    let (me, peer) = (ISN, ISN);
-                    let mut h = Vec::new();
-                    h.extend_from_slice(&sport.to_be_bytes());
-                    h.extend_from_slice(&dport.to_be_bytes());
-                    let seq = if flags & 2 != 0 {
-                        me
-                    } else {
-                        me.wrapping_add(1)
-                    };
-                    let ack = if flags & 0x10 != 0 {
-                        peer.wrapping_add(1)
-                    } else {
-                        0
-                    };
-                    h.extend_from_slice(&seq.to_be_bytes());
-                    h.extend_from_slice(&ack.to_be_bytes());
-                    h.extend_from_slice(&((5u16 << 12) | (flags & 0xfff)).to_be_bytes());
-                    h.extend_from_slice(&65535u16.to_be_bytes());
-                    h.extend_from_slice(&[0, 0, 0, 0]);
-                    h
-                }
-                ip_proto::UDP => {
-                    let mut h = Vec::new();
-                    h.extend_from_slice(&sport.to_be_bytes());
-                    h.extend_from_slice(&dport.to_be_bytes());
-                    h.extend_from_slice(&((8 + payload_len) as u16).to_be_bytes());
-                    h.extend_from_slice(&[0, 0]);
-                    h
-                }
-                ip_proto::ICMPV6 => vec![sport as u8, dport as u8, 0, 0, 0, 0, 0, 0],
-                _ => Vec::new(),
-            };
-            l4.extend_from_slice(&payload);
-            let csum_off = match proto {
-                ip_proto::TCP => Some(16),
-                ip_proto::UDP => Some(6),
-                ip_proto::ICMPV6 => Some(2),
-                _ => None,
-            };
-            if let Some(o) = csum_off {
-                let mut ps = [0u8; 40];
-                ps[..16].copy_from_slice(&s.to_be_bytes());
-                ps[16..32].copy_from_slice(&d.to_be_bytes());
-                ps[32..36].copy_from_slice(&(l4.len() as u32).to_be_bytes());
-                ps[39] = proto;
-                let c = finish(sum16(&l4, sum16(&ps, 0)));
-                l4[o..o + 2].copy_from_slice(&c.to_be_bytes());
-            }
-            let mut out = Vec::new();
             eth_header(&mut out, dst, src, vlan, ty);
-            let tc = (f.w[crate::flow::w::NW_L4] >> 8) as u8;
-            let label = Field::Ipv6Label.get(f) as u32;
-            let vtc = (6u32 << 28) | (u32::from(tc) << 20) | label;
-            out.extend_from_slice(&vtc.to_be_bytes());
-            out.extend_from_slice(&(l4.len() as u16).to_be_bytes());
-            out.push(proto);
-            out.push(Field::NwTtl.get(f) as u8);
-            out.extend_from_slice(&s.to_be_bytes());
-            out.extend_from_slice(&d.to_be_bytes());
-            out.extend_from_slice(&l4);
-            out
+            out.extend_from_slice(&ipv6_packet_from_flow(f, payload_len));
         }
         _ => {
-            let mut out = Vec::new();
             eth_header(&mut out, dst, src, vlan, if ty == 0 { 0x05ff } else { ty });
-            out.extend_from_slice(&payload);
+            out.resize(out.len() + payload_len, 0);
             out.resize(out.len().max(60), 0);
-            out
         }
     }
+    out
+}
+
+/// TCP sequence and acknowledgement numbers of a segment with `flags` in the synthesised
+/// handshake ([`ISN`]).
+fn seq_ack(flags: u16) -> (u32, u32) {
+    let (me, peer) = (ISN, ISN);
+    let seq = if flags & tcp::flags::SYN != 0 {
+        me
+    } else {
+        me.wrapping_add(1)
+    };
+    let ack = if flags & tcp::flags::ACK != 0 {
+        peer.wrapping_add(1)
+    } else {
+        0
+    };
+    (seq, ack)
+}
+
+/// The IPv4 packet description of a flow key.
+fn ipv4_spec_from_flow(
+    f: &Flow,
+    eth_src: u64,
+    eth_dst: u64,
+    vlan: Option<u16>,
+    payload_len: usize,
+) -> Ipv4Spec {
+    let proto = Field::NwProto.get(f) as u8;
+    let sport = Field::TpSrc.get(f) as u16;
+    let dport = Field::TpDst.get(f) as u16;
+    let l4 = match proto {
+        ip_proto::TCP => {
+            let flags = Field::TcpFlags.get(f) as u16;
+            let (seq, ack) = seq_ack(flags);
+            L4Spec::Tcp {
+                sport,
+                dport,
+                flags,
+                seq,
+                ack,
+                win: 65535,
+            }
+        }
+        ip_proto::UDP => L4Spec::Udp { sport, dport },
+        ip_proto::ICMP => L4Spec::Icmp {
+            ty: sport as u8,
+            code: dport as u8,
+            rest: 0x0001_0001,
+        },
+        p => L4Spec::Raw(p),
+    };
+    let frag = match Field::NwFrag.get(f) as u8 {
+        0 => ipv4::DF,
+        1 => ipv4::MF,
+        _ => ipv4::MF | 0x10, // a later fragment: offset 16 (128 bytes)
+    };
+    Ipv4Spec {
+        eth_src,
+        eth_dst,
+        vlan,
+        src: Field::NwSrc.get(f) as u32,
+        dst: Field::NwDst.get(f) as u32,
+        ttl: Field::NwTtl.get(f) as u8,
+        tos: (f.w[w::NW_L4] >> 8) as u8,
+        id: 0,
+        frag,
+        l4,
+        payload: vec![0u8; payload_len],
+    }
+}
+
+/// The IPv6 packet (fixed header onwards) of a flow key: TCP, UDP or ICMPv6 with its
+/// checksum, or the payload alone.
+fn ipv6_packet_from_flow(f: &Flow, payload_len: usize) -> Vec<u8> {
+    let proto = Field::NwProto.get(f) as u8;
+    let sport = Field::TpSrc.get(f) as u16;
+    let dport = Field::TpDst.get(f) as u16;
+    let (s, d) = (Field::Ipv6Src.get(f), Field::Ipv6Dst.get(f));
+    let l4_len = payload_len
+        + match proto {
+            ip_proto::TCP => tcp::HEADER_LEN,
+            ip_proto::UDP => udp::HEADER_LEN,
+            ip_proto::ICMPV6 => 8,
+            _ => 0,
+        };
+    let mut out = vec![0u8; ipv6::HEADER_LEN + l4_len];
+    let mut ip = Ipv6Packet::new_unchecked(&mut out[..]);
+    let tc = (f.w[w::NW_L4] >> 8) as u8;
+    ip.set_ver_tc_flow(6, tc, Field::Ipv6Label.get(f) as u32);
+    ip.set_payload_len(l4_len as u16);
+    ip.set_next_header(proto);
+    ip.set_hop_limit(Field::NwTtl.get(f) as u8);
+    ip.set_src_addr(s);
+    ip.set_dst_addr(d);
+    let seg = &mut out[ipv6::HEADER_LEN..];
+    match proto {
+        ip_proto::TCP => {
+            let flags = Field::TcpFlags.get(f) as u16;
+            let (seq, ack) = seq_ack(flags);
+            let mut t = TcpPacket::new_unchecked(seg);
+            tcp_header(&mut t, sport, dport, flags, seq, ack, 65535);
+            t.fill_checksum_v6(s, d);
+        }
+        ip_proto::UDP => {
+            let mut u = UdpPacket::new_unchecked(seg);
+            udp_header(&mut u, sport, dport);
+            // As computed: a sum of 0 is stored as 0 here (RFC 8200 would send 0xffff).
+            let ps = checksum::pseudo_header_v6(s, d, ip_proto::UDP, l4_len);
+            u.set_checksum(checksum::finish(checksum::sum16(u.as_bytes(), ps)));
+        }
+        ip_proto::ICMPV6 => {
+            let mut m = Icmpv6Packet::new_unchecked(seg);
+            m.set_msg_type(sport as u8);
+            m.set_code(dport as u8);
+            m.fill_checksum(s, d);
+        }
+        _ => {}
+    }
+    out
 }
 
 #[cfg(test)]
@@ -426,15 +469,20 @@ mod tests {
 
     #[test]
     fn checksums_verify() {
-        let f = tcp_frame(1, 2, ip("10.0.0.1"), ip("10.0.0.2"), 1, 2, 0x002, 64);
-        let ipb = &f[14..34];
-        assert_eq!(checksum(ipb), 0);
-        let tcp = &f[34..];
-        let ps = ipv4_pseudo_sum(ip("10.0.0.1"), ip("10.0.0.2"), 6, tcp.len());
-        assert_eq!(finish(sum16(tcp, ps)), 0);
-        let u = udp_frame(1, 2, ip("10.0.0.1"), ip("10.0.0.2"), 5, 6, b"hello");
-        let udp = &u[34..];
-        let ps = ipv4_pseudo_sum(ip("10.0.0.1"), ip("10.0.0.2"), 17, udp.len());
-        assert_eq!(finish(sum16(udp, ps)), 0);
+        let (a, b) = (ip("10.0.0.1"), ip("10.0.0.2"));
+        let f = tcp_frame(1, 2, a, b, 1, 2, 0x002, 64);
+        let ipv4 = Ipv4Packet::new_checked(&f[14..]).unwrap();
+        assert!(ipv4.verify_checksum());
+        let tcp = ipv4.payload();
+        assert!(TcpPacket::new_checked(tcp)
+            .unwrap()
+            .verify_checksum_v4(a, b));
+        let ps = ipv4_pseudo_sum(a, b, 6, tcp.len());
+        assert_eq!(checksum::finish(checksum::sum16(tcp, ps)), 0);
+        let u = udp_frame(1, 2, a, b, 5, 6, b"hello");
+        let udp = UdpPacket::new_checked(&u[34..]).unwrap();
+        assert_ne!(udp.checksum(), 0);
+        assert!(udp.verify_checksum_v4(a, b));
+        assert_eq!(udp.payload(), b"hello");
     }
 }

@@ -6,7 +6,10 @@
 //! matches on (`tun_id`, `tun_src`, `tun_dst`, `tun_flags`, `tun_metadata0..7`).
 
 use crate::dpaction::TunnelMeta;
-use crate::packet::{checksum, finish, sum16, Frame};
+use crate::flow::{eth_type, ip_proto};
+use crate::packet::Frame;
+use crate::wire::{self, ethernet, geneve, ipv4, udp};
+use crate::wire::{EthernetFrame, GeneveOption, GenevePacket, Ipv4Packet, UdpPacket};
 use std::fmt;
 
 /// Geneve's IANA UDP port.
@@ -224,77 +227,96 @@ pub fn push<F: Frame + ?Sized>(
     let opt_len = tlv.options_len(meta.md_present);
     let outer = BASE_OVERHEAD + opt_len;
     let inner_len = f.len();
-    if inner_len + outer - 14 > mtu {
+    if inner_len + outer - ethernet::HEADER_LEN > mtu {
         return Err(PushError::TooBig);
     }
     if !f.prepend(outer) {
         return Err(PushError::NoHeadroom);
     }
-    let d = f.data_mut();
-    // Ethernet.
-    d[0..6].copy_from_slice(&p.dst_mac.to_be_bytes()[2..]);
-    d[6..12].copy_from_slice(&p.src_mac.to_be_bytes()[2..]);
-    d[12..14].copy_from_slice(&0x0800u16.to_be_bytes());
-    // IPv4.
     let src = if meta.src != 0 { meta.src } else { p.local_ip };
-    let ttl = if meta.ttl != 0 { meta.ttl } else { p.ttl };
-    let ip_len = (outer - 14 + inner_len) as u16;
-    let ip = &mut d[14..34];
-    ip[0] = 0x45;
-    ip[1] = meta.tos;
-    ip[2..4].copy_from_slice(&ip_len.to_be_bytes());
-    ip[4..6].copy_from_slice(&p.ip_id.to_be_bytes());
-    ip[6..8].copy_from_slice(&0x4000u16.to_be_bytes()); // DF
-    ip[8] = ttl;
-    ip[9] = 17;
-    ip[10..12].fill(0);
-    ip[12..16].copy_from_slice(&src.to_be_bytes());
-    ip[16..20].copy_from_slice(&meta.dst.to_be_bytes());
-    let c = checksum(ip);
-    ip[10..12].copy_from_slice(&c.to_be_bytes());
-    // UDP.
-    let udp_len = ip_len - 20;
-    d[34..36].copy_from_slice(&source_port(inner_hash).to_be_bytes());
-    d[36..38].copy_from_slice(&p.dst_port.to_be_bytes());
-    d[38..40].copy_from_slice(&udp_len.to_be_bytes());
-    d[40..42].fill(0);
-    // Geneve.
-    let g = &mut d[42..50];
+    let ip_len = (outer - ethernet::HEADER_LEN + inner_len) as u16;
+    // The headroom holds garbage: every field of every outer header is written.
+    let d = f.data_mut();
+    d[..BASE_OVERHEAD].copy_from_slice(&base_headers(
+        meta, tlv, p, src, ip_len, opt_len, inner_hash,
+    ));
+    write_options(&mut d[BASE_OVERHEAD..outer], meta, tlv);
+    if p.csum {
+        // Over the whole datagram: the UDP header, Geneve and the inner frame.
+        let dgram = &mut d[ethernet::HEADER_LEN + ipv4::HEADER_LEN..];
+        UdpPacket::new_unchecked(dgram).fill_checksum_v4(src, meta.dst);
+    }
+    Ok(outer)
+}
+
+/// The outer Ethernet, IPv4, UDP (checksum zero) and Geneve headers of a push, without the
+/// options: built in a local array (in registers, once inlined: the IPv4 checksum does not
+/// read back what was just stored) and copied into the frame at once.
+#[inline(always)]
+fn base_headers(
+    meta: &TunnelMeta,
+    tlv: &TlvMap,
+    p: &PushParams,
+    src: u32,
+    ip_len: u16,
+    opt_len: usize,
+    inner_hash: u32,
+) -> [u8; BASE_OVERHEAD] {
+    let mut h = [0u8; BASE_OVERHEAD];
+    let (eth, rest) = h.split_at_mut(ethernet::HEADER_LEN);
+    let (ip, rest) = rest.split_at_mut(ipv4::HEADER_LEN);
+    let (udp, gnv) = rest.split_at_mut(udp::HEADER_LEN);
+    let mut eth = EthernetFrame::new_unchecked(eth);
+    eth.set_dst_addr(p.dst_mac);
+    eth.set_src_addr(p.src_mac);
+    eth.set_ethertype(eth_type::IPV4);
+    let mut ip = Ipv4Packet::new_unchecked(ip);
+    ip.set_version(4);
+    ip.set_header_len(ipv4::HEADER_LEN);
+    ip.set_tos(meta.tos);
+    ip.set_total_len(ip_len);
+    ip.set_ident(p.ip_id);
+    ip.set_flags_frag(ipv4::DF);
+    ip.set_ttl(if meta.ttl != 0 { meta.ttl } else { p.ttl });
+    ip.set_protocol(ip_proto::UDP);
+    ip.set_src_addr(src);
+    ip.set_dst_addr(meta.dst);
+    ip.fill_checksum();
+    let mut udp = UdpPacket::new_unchecked(udp);
+    udp.set_src_port(source_port(inner_hash));
+    udp.set_dst_port(p.dst_port);
+    udp.set_len(ip_len - ipv4::HEADER_LEN as u16);
+    udp.set_checksum(0);
+    let mut g = GenevePacket::new_unchecked(gnv);
     let critical = (0..8)
         .any(|i| meta.md_present & (1 << i) != 0 && tlv.slots[i].is_some_and(|e| e.ty & 0x80 != 0));
-    g[0] = (opt_len / 4) as u8; // version 0
-    g[1] = (if meta.flags & 1 != 0 { 0x80 } else { 0 }) | (if critical { 0x40 } else { 0 });
-    g[2..4].copy_from_slice(&PROTO_TEB.to_be_bytes());
-    let vni = (meta.tun_id as u32 & 0x00ff_ffff) << 8;
-    g[4..8].copy_from_slice(&vni.to_be_bytes());
-    // Options.
-    let mut o = 50;
+    g.set_version(0);
+    g.set_options_len(opt_len);
+    g.set_flags(meta.flags & 1 != 0, critical);
+    g.set_protocol_type(PROTO_TEB);
+    g.set_vni(meta.tun_id as u32);
+    h
+}
+
+/// Writes the options of the slots `meta` carries, in slot order, into `opts` (exactly
+/// their length).
+#[inline]
+fn write_options(mut opts: &mut [u8], meta: &TunnelMeta, tlv: &TlvMap) {
     for i in 0..8 {
         if meta.md_present & (1 << i) == 0 {
             continue;
         }
         let Some(e) = tlv.slots[i] else { continue };
-        d[o..o + 2].copy_from_slice(&e.class.to_be_bytes());
-        d[o + 2] = e.ty;
-        d[o + 3] = e.len / 4;
         let l = usize::from(e.len);
-        let v = meta.md[i].to_be_bytes();
-        d[o + 4..o + 4 + l].copy_from_slice(&v[8 - l..]);
-        o += 4 + l;
+        let (this, rest) = opts.split_at_mut(geneve::OPTION_HEADER_LEN + l);
+        let mut o = GeneveOption::new_unchecked(this);
+        o.set_class(e.class);
+        o.set_option_type(e.ty);
+        o.set_data_len(l);
+        o.data_mut()
+            .copy_from_slice(&meta.md[i].to_be_bytes()[8 - l..]);
+        opts = rest;
     }
-    if p.csum {
-        let mut ps = [0u8; 12];
-        ps[0..4].copy_from_slice(&src.to_be_bytes());
-        ps[4..8].copy_from_slice(&meta.dst.to_be_bytes());
-        ps[9] = 17;
-        ps[10..12].copy_from_slice(&udp_len.to_be_bytes());
-        let mut c = finish(sum16(&d[34..], sum16(&ps, 0)));
-        if c == 0 {
-            c = 0xffff;
-        }
-        d[40..42].copy_from_slice(&c.to_be_bytes());
-    }
-    Ok(outer)
 }
 
 crate::counted_reasons! {
@@ -328,125 +350,123 @@ crate::counted_reasons! {
 /// validation)? Frames for which this is false are not tunnel traffic and go to the
 /// uplink's own flows.
 pub fn is_geneve_for(d: &[u8], local_ip: u32, port: u16) -> bool {
-    d.len() >= 42
-        && d[12..14] == [0x08, 0x00]
-        && d[14] >> 4 == 4
-        && d[23] == 17
-        && u32::from_be_bytes([d[30], d[31], d[32], d[33]]) == local_ip
-        && {
-            let ihl = usize::from(d[14] & 0xf) * 4;
-            d.len() >= 14 + ihl + 8
-                && u16::from_be_bytes([d[14 + ihl + 2], d[14 + ihl + 3]]) == port
-        }
+    // Ethernet, the IPv4 header's fixed part and a UDP header's worth after it: the fields
+    // read are in the frame, whatever their values.
+    if d.len() < ethernet::HEADER_LEN + ipv4::HEADER_LEN + udp::HEADER_LEN {
+        return false;
+    }
+    let eth = EthernetFrame::new_unchecked(d);
+    let ip = Ipv4Packet::new_unchecked(eth.payload());
+    eth.ethertype() == eth_type::IPV4
+        && ip.version() == 4
+        && ip.protocol() == ip_proto::UDP
+        && ip.dst_addr() == local_ip
+        && ip.as_bytes().len() >= ip.header_len() + udp::HEADER_LEN
+        && UdpPacket::new_unchecked(&ip.as_bytes()[ip.header_len()..]).dst_port() == port
+}
+
+/// The reason for an outer IPv4 header `new_checked` refused, the fixed header being in the
+/// frame: a header that is wrong in itself (version, header length, a total length too
+/// short for UDP) is `BadIp` whether or not the frame holds it all; otherwise the frame is
+/// shorter than the header says.
+#[cold]
+fn outer_ip_error(ip: &[u8]) -> DecapError {
+    let ip = Ipv4Packet::new_unchecked(ip);
+    let hl = ip.header_len();
+    if ip.version() != 4 || hl < ipv4::HEADER_LEN || usize::from(ip.total_len()) < hl + 8 {
+        DecapError::BadIp
+    } else {
+        DecapError::Truncated
+    }
 }
 
 /// Validates and strips the outer headers of a Geneve frame (Ethernet + IPv4 + UDP +
 /// Geneve), returning the tunnel metadata.
 pub fn pop<F: Frame + ?Sized>(f: &mut F, tlv: &TlvMap) -> Result<TunnelMeta, DecapError> {
     let d = f.data();
-    if d.len() < 14 + 20 {
+    if d.len() < ethernet::HEADER_LEN + ipv4::HEADER_LEN {
         return Err(DecapError::Truncated);
     }
-    if d[12..14] != [0x08, 0x00] || d[14] >> 4 != 4 {
+    let eth = EthernetFrame::new_unchecked(d);
+    if eth.ethertype() != eth_type::IPV4 {
         return Err(DecapError::BadIp);
     }
-    let ihl = usize::from(d[14] & 0xf) * 4;
-    let tot = usize::from(u16::from_be_bytes([d[16], d[17]]));
-    if ihl < 20 || tot < ihl + 8 {
-        return Err(DecapError::BadIp);
-    }
-    if d.len() < 14 + tot {
-        return Err(DecapError::Truncated);
-    }
-    let ip = &d[14..14 + ihl];
-    if checksum(ip) != 0 {
-        return Err(DecapError::BadIp);
-    }
-    if u16::from_be_bytes([ip[6], ip[7]]) & 0x3fff != 0 {
+    let ip = Ipv4Packet::new_checked(eth.payload()).map_err(|_| outer_ip_error(eth.payload()))?;
+    if usize::from(ip.total_len()) < ip.header_len() + udp::HEADER_LEN
+        || !ip.verify_checksum()
+        || ip.is_fragment()
+    {
         return Err(DecapError::BadIp); // outer fragments: not reassembled
     }
-    let tos = ip[1];
-    let ttl = ip[8];
-    let src = u32::from_be_bytes([ip[12], ip[13], ip[14], ip[15]]);
-    let dst = u32::from_be_bytes([ip[16], ip[17], ip[18], ip[19]]);
-    let u = 14 + ihl;
-    let udp_len = usize::from(u16::from_be_bytes([d[u + 4], d[u + 5]]));
-    if udp_len < 8 + 8 || udp_len != tot - ihl {
+    let (src, dst) = (ip.src_addr(), ip.dst_addr());
+    let dgram = ip.payload();
+    let udp = UdpPacket::new_checked(dgram).map_err(|_| DecapError::BadUdpLength)?;
+    if usize::from(udp.len()) != dgram.len()
+        || usize::from(udp.len()) < udp::HEADER_LEN + geneve::HEADER_LEN
+    {
         return Err(DecapError::BadUdpLength);
     }
-    let ucsum = u16::from_be_bytes([d[u + 6], d[u + 7]]);
-    if ucsum != 0 {
-        let mut ps = [0u8; 12];
-        ps[0..4].copy_from_slice(&src.to_be_bytes());
-        ps[4..8].copy_from_slice(&dst.to_be_bytes());
-        ps[9] = 17;
-        ps[10..12].copy_from_slice(&(udp_len as u16).to_be_bytes());
-        if finish(sum16(&d[u..u + udp_len], sum16(&ps, 0))) != 0 {
-            return Err(DecapError::BadUdpChecksum);
-        }
+    if !udp.verify_checksum_v4(src, dst) {
+        return Err(DecapError::BadUdpChecksum);
     }
-    let g = u + 8;
-    let ver = d[g] >> 6;
-    if ver != 0 {
-        return Err(DecapError::BadVersion);
-    }
-    let opt_len = usize::from(d[g] & 0x3f) * 4;
-    let oam = d[g + 1] & 0x80 != 0;
-    let proto = u16::from_be_bytes([d[g + 2], d[g + 3]]);
-    let vni = u32::from_be_bytes([d[g + 4], d[g + 5], d[g + 6], 0]) >> 8;
-    let inner = g + 8 + opt_len;
-    if inner > u + udp_len {
-        return Err(DecapError::BadOptionLength);
-    }
-    if proto != PROTO_TEB {
+    let g = GenevePacket::new_checked(udp.payload()).map_err(|e| match e {
+        wire::Error::BadVersion { .. } => DecapError::BadVersion,
+        _ => DecapError::BadOptionLength,
+    })?;
+    if g.protocol_type() != PROTO_TEB {
         return Err(DecapError::NotEthernet);
     }
     let mut meta = TunnelMeta {
-        tun_id: u64::from(vni),
+        tun_id: u64::from(g.vni()),
         src,
         dst,
-        tos,
-        ttl,
-        flags: u16::from(oam),
+        tos: ip.tos(),
+        ttl: ip.ttl(),
+        flags: u16::from(g.oam()),
         md_present: 0,
         md: [0; 8],
     };
-    let mut o = g + 8;
-    while o < inner {
-        if o + 4 > inner {
-            return Err(DecapError::BadOptionLength);
-        }
-        let class = u16::from_be_bytes([d[o], d[o + 1]]);
-        let ty = d[o + 2];
-        let len = usize::from(d[o + 3] & 0x1f) * 4;
-        if o + 4 + len > inner {
-            return Err(DecapError::BadOptionLength);
-        }
-        match tlv.slot_of(class, ty) {
-            Some((slot, e)) => {
-                if usize::from(e.len) != len {
-                    return Err(DecapError::OptionLengthMismatch);
-                }
-                let mut v = [0u8; 8];
-                v[8 - len..].copy_from_slice(&d[o + 4..o + 4 + len]);
-                meta.md[slot] = u64::from_be_bytes(v);
-                meta.md_present |= 1 << slot;
-            }
-            None if ty & 0x80 != 0 => return Err(DecapError::UnknownCriticalOption),
-            None => {}
-        }
-        o += 4 + len;
+    if g.options_len() != 0 {
+        read_options(&g, tlv, &mut meta)?;
     }
-    let end = u + udp_len;
-    if end - inner < 14 {
+    if g.payload().len() < ethernet::HEADER_LEN {
         return Err(DecapError::InnerTruncated);
     }
-    let trailer = f.len() - (14 + tot);
+    let inner = ethernet::HEADER_LEN + ip.header_len() + udp::HEADER_LEN + g.header_len();
+    let trailer = d.len() - (ethernet::HEADER_LEN + usize::from(ip.total_len()));
     if trailer > 0 {
         f.trim(trailer);
     }
     f.adj(inner);
     Ok(meta)
+}
+
+/// Reads the options into the slots of `tlv`'s map: an unknown critical option, a mapped
+/// one of another length, or options overrunning their area refuse the packet.
+#[inline(always)]
+fn read_options(
+    g: &GenevePacket<&[u8]>,
+    tlv: &TlvMap,
+    meta: &mut TunnelMeta,
+) -> Result<(), DecapError> {
+    for opt in g.options() {
+        let opt = opt.map_err(|_| DecapError::BadOptionLength)?;
+        match tlv.slot_of(opt.class(), opt.option_type()) {
+            Some((slot, e)) => {
+                let len = opt.data_len();
+                if usize::from(e.len) != len {
+                    return Err(DecapError::OptionLengthMismatch);
+                }
+                let mut v = [0u8; 8];
+                v[8 - len..].copy_from_slice(opt.data());
+                meta.md[slot] = u64::from_be_bytes(v);
+                meta.md_present |= 1 << slot;
+            }
+            None if opt.is_critical() => return Err(DecapError::UnknownCriticalOption),
+            None => {}
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -7,6 +7,11 @@
 
 use crate::field::fget;
 use crate::flow::{eth_type, ip_proto, nw_frag, w, Flow, VLAN_CFI};
+use crate::wire::{self, arp, ethernet, icmpv6, ipv4, ipv6, sctp, tcp, udp};
+use crate::wire::{ArpPacket, EthernetFrame, IcmpPacket, Icmpv6Packet, Ipv4Packet, Ipv6ExtHeader};
+use crate::wire::{
+    Ipv6FragHeader, Ipv6Packet, NdPacket, SctpPacket, TcpPacket, UdpPacket, VlanHeader,
+};
 
 /// A mutable packet buffer with headroom, so that headers can be pushed without copying the
 /// payload. Implemented by [`VecFrame`] for tests and by DPDK's `rte_mbuf` in the switch.
@@ -139,29 +144,6 @@ pub struct Layout {
     pub err: u8,
 }
 
-#[inline]
-fn be16(b: &[u8], o: usize) -> Option<u16> {
-    Some(u16::from_be_bytes([*b.get(o)?, *b.get(o + 1)?]))
-}
-
-#[inline]
-fn mac_at(b: &[u8], o: usize) -> u64 {
-    let s = &b[o..o + 6];
-    (u64::from(s[0]) << 40)
-        | (u64::from(s[1]) << 32)
-        | (u64::from(s[2]) << 24)
-        | (u64::from(s[3]) << 16)
-        | (u64::from(s[4]) << 8)
-        | u64::from(s[5])
-}
-
-#[inline]
-fn be128(b: &[u8], o: usize) -> u128 {
-    let mut a = [0u8; 16];
-    a.copy_from_slice(&b[o..o + 16]);
-    u128::from_be_bytes(a)
-}
-
 /// Extracts the datapath key of `data` arriving on `in_port` into `key` (every word of the
 /// key is written; pipeline metadata is zeroed). Tunnel fields are left zero: the tunnel
 /// pop sets them.
@@ -169,41 +151,34 @@ pub fn extract(data: &[u8], in_port: u32, key: &mut Flow) -> Layout {
     *key = Flow::ZERO;
     key.w[w::PORT] = u64::from(in_port);
     let mut lay = Layout::default();
-    if data.len() < 14 {
+    let Ok(eth) = EthernetFrame::new_checked(data) else {
         lay.err |= parse_err::L2_TRUNCATED;
         return lay;
-    }
-    let dst = mac_at(data, 0);
-    let src = mac_at(data, 6);
-    let mut off = 12;
+    };
+    let mut off = ethernet::HEADER_LEN;
     let mut tci = 0u16;
-    let mut ty = u16::from_be_bytes([data[12], data[13]]);
+    let mut ty = eth.ethertype();
     if ty == eth_type::VLAN || ty == eth_type::QINQ {
-        match be16(data, 14).zip(be16(data, 16)) {
-            Some((t, inner)) => {
-                tci = t | VLAN_CFI;
-                ty = inner;
-                off = 16;
+        match VlanHeader::new_checked(eth.payload()) {
+            Ok(tag) => {
+                tci = tag.tci() | VLAN_CFI;
+                ty = tag.ethertype();
+                off += ethernet::VLAN_HEADER_LEN;
                 lay.vlans = 1;
             }
-            None => lay.err |= parse_err::VLAN_TRUNCATED,
+            Err(_) => lay.err |= parse_err::VLAN_TRUNCATED,
         }
     }
-    off += 2;
     if ty < 0x600 {
         // 802.3 length field: LLC/SNAP with OUI 0 carries an ethertype, anything else is
         // OVS's "no type".
-        let snap = data.get(off..off + 8);
-        ty = match snap {
-            Some(s) if s[..6] == [0xaa, 0xaa, 0x03, 0, 0, 0] => u16::from_be_bytes([s[6], s[7]]),
-            _ => 0x05ff,
-        };
+        ty = ethernet::snap_ethertype(&data[off..]).unwrap_or(0x05ff);
         if ty != 0x05ff {
-            off += 8;
+            off += ethernet::SNAP_LEN;
         }
     }
-    key.w[w::ETH_DST] = dst | (u64::from(ty) << 48);
-    key.w[w::ETH_SRC] = src | (u64::from(tci) << 48);
+    key.w[w::ETH_DST] = eth.dst_addr() | (u64::from(ty) << 48);
+    key.w[w::ETH_SRC] = eth.src_addr() | (u64::from(tci) << 48);
     lay.l3 = off as u16;
     let l3 = &data[off..];
     match ty {
@@ -216,39 +191,31 @@ pub fn extract(data: &[u8], in_port: u32, key: &mut Flow) -> Layout {
 }
 
 fn parse_ipv4(b: &[u8], base: usize, key: &mut Flow, lay: &mut Layout) {
-    if b.len() < 20 || b[0] >> 4 != 4 {
+    // Version, header length, and a total length within the frame; Ethernet padding beyond
+    // the total length is not part of the packet.
+    let Ok(ip) = Ipv4Packet::new_checked(b) else {
         lay.err |= parse_err::L3_BAD;
         return;
-    }
-    let ihl = usize::from(b[0] & 0x0f) * 4;
-    let tot = usize::from(u16::from_be_bytes([b[2], b[3]]));
-    if ihl < 20 || b.len() < ihl || tot < ihl || tot > b.len() {
-        lay.err |= parse_err::L3_BAD;
-        return;
-    }
-    // Ethernet padding beyond tot_len is not part of the packet.
-    let b = &b[..tot];
-    let tos = b[1];
-    let frag_off = u16::from_be_bytes([b[6], b[7]]);
-    let ttl = b[8];
-    let proto = b[9];
-    let src = u32::from_be_bytes([b[12], b[13], b[14], b[15]]);
-    let dst = u32::from_be_bytes([b[16], b[17], b[18], b[19]]);
+    };
+    let proto = ip.protocol();
     let mut frag = 0u8;
     // MF set or offset non-zero: a fragment.
-    if frag_off & 0x3fff != 0 {
+    if ip.is_fragment() {
         frag |= nw_frag::ANY;
-        if frag_off & 0x1fff != 0 {
+        if ip.frag_offset() != 0 {
             frag |= nw_frag::LATER;
         }
     }
-    key.w[w::NW_ADDR] = u64::from(src) | (u64::from(dst) << 32);
-    key.w[w::NW_L4] =
-        u64::from(proto) | (u64::from(tos) << 8) | (u64::from(ttl) << 16) | (u64::from(frag) << 24);
-    lay.l4 = (base + ihl) as u16;
-    lay.l4_len = (tot - ihl) as u16;
+    key.w[w::NW_ADDR] = u64::from(ip.src_addr()) | (u64::from(ip.dst_addr()) << 32);
+    key.w[w::NW_L4] = u64::from(proto)
+        | (u64::from(ip.tos()) << 8)
+        | (u64::from(ip.ttl()) << 16)
+        | (u64::from(frag) << 24);
+    let l4 = ip.payload();
+    lay.l4 = (base + ip.header_len()) as u16;
+    lay.l4_len = l4.len() as u16;
     if frag & nw_frag::LATER == 0 {
-        parse_l4(&b[ihl..], proto, false, key, lay);
+        parse_l4(l4, proto, false, key, lay);
     }
 }
 
@@ -257,82 +224,71 @@ fn parse_l4(b: &[u8], proto: u8, v6: bool, key: &mut Flow, lay: &mut Layout) {
         key.w[w::NW_L4] |= (u64::from(s) << 32) | (u64::from(d) << 48);
     };
     match proto {
-        ip_proto::TCP => {
-            if b.len() >= 20 {
-                let ctl = u16::from_be_bytes([b[12], b[13]]);
-                let hlen = usize::from(ctl >> 12) * 4;
-                if hlen >= 20 && b.len() >= hlen {
-                    ports(
-                        key,
-                        u16::from_be_bytes([b[0], b[1]]),
-                        u16::from_be_bytes([b[2], b[3]]),
-                    );
-                    key.w[w::CT] |= u64::from(ctl & 0x0fff) << 16;
-                    return;
+        ip_proto::TCP => match TcpPacket::new_checked(b) {
+            Ok(tcp) => {
+                ports(key, tcp.src_port(), tcp.dst_port());
+                key.w[w::CT] |= u64::from(tcp.flags()) << 16;
+            }
+            Err(_) => lay.err |= parse_err::L4_BAD,
+        },
+        ip_proto::UDP => {
+            // Ports only: OVS does not look at UDP's length field.
+            if b.len() >= udp::HEADER_LEN {
+                let udp = UdpPacket::new_unchecked(b);
+                ports(key, udp.src_port(), udp.dst_port());
+            } else {
+                lay.err |= parse_err::L4_BAD;
+            }
+        }
+        ip_proto::SCTP => match SctpPacket::new_checked(b) {
+            Ok(sctp) => ports(key, sctp.src_port(), sctp.dst_port()),
+            Err(_) => lay.err |= parse_err::L4_BAD,
+        },
+        ip_proto::ICMP if !v6 => match IcmpPacket::new_checked(b) {
+            Ok(icmp) => ports(key, u16::from(icmp.msg_type()), u16::from(icmp.code())),
+            Err(_) => lay.err |= parse_err::L4_BAD,
+        },
+        ip_proto::ICMPV6 if v6 => match Icmpv6Packet::new_checked(b) {
+            Ok(icmp) => {
+                ports(key, u16::from(icmp.msg_type()), u16::from(icmp.code()));
+                if icmp.is_nd() {
+                    parse_nd(b, key, lay);
                 }
             }
-            lay.err |= parse_err::L4_BAD;
-        }
-        ip_proto::UDP | ip_proto::SCTP => {
-            let need = if proto == ip_proto::UDP { 8 } else { 12 };
-            if b.len() >= need {
-                ports(
-                    key,
-                    u16::from_be_bytes([b[0], b[1]]),
-                    u16::from_be_bytes([b[2], b[3]]),
-                );
-            } else {
-                lay.err |= parse_err::L4_BAD;
-            }
-        }
-        ip_proto::ICMP if !v6 => {
-            if b.len() >= 8 {
-                ports(key, u16::from(b[0]), u16::from(b[1]));
-            } else {
-                lay.err |= parse_err::L4_BAD;
-            }
-        }
-        ip_proto::ICMPV6 if v6 => {
-            if b.len() < 4 {
-                lay.err |= parse_err::L4_BAD;
-                return;
-            }
-            let (ty, code) = (b[0], b[1]);
-            ports(key, u16::from(ty), u16::from(code));
-            if (ty == 135 || ty == 136) && code == 0 {
-                parse_nd(b, ty, key, lay);
-            }
-        }
+            Err(_) => lay.err |= parse_err::L4_BAD,
+        },
         _ => {}
     }
 }
 
-fn parse_nd(b: &[u8], ty: u8, key: &mut Flow, lay: &mut Layout) {
-    if b.len() < 24 {
+fn parse_nd(b: &[u8], key: &mut Flow, lay: &mut Layout) {
+    let Ok(nd) = NdPacket::new_checked(b) else {
         lay.err |= parse_err::L4_BAD;
         return;
-    }
-    let target = be128(b, 8);
+    };
+    let ty = nd.msg_type();
     let (mut sll, mut tll) = (0u64, 0u64);
-    let mut o = 24;
-    while o + 8 <= b.len() {
-        let opt_len = usize::from(b[o + 1]) * 8;
-        if opt_len == 0 || o + opt_len > b.len() {
+    for opt in nd.options() {
+        let Ok(opt) = opt else {
             // Malformed options: OVS clears every ND field.
             lay.err |= parse_err::L3_EXT_BAD;
             return;
-        }
-        match (b[o], opt_len) {
-            (1, 8) if ty == 135 && sll == 0 => sll = mac_at(b, o + 2),
-            (2, 8) if ty == 136 && tll == 0 => tll = mac_at(b, o + 2),
-            (1, 8) | (2, 8) => {
+        };
+        match (opt.kind(), opt.len()) {
+            (icmpv6::OPT_SOURCE_LL, 8) if ty == icmpv6::ND_SOLICIT && sll == 0 => {
+                sll = opt.link_layer_addr()
+            }
+            (icmpv6::OPT_TARGET_LL, 8) if ty == icmpv6::ND_ADVERT && tll == 0 => {
+                tll = opt.link_layer_addr()
+            }
+            (icmpv6::OPT_SOURCE_LL | icmpv6::OPT_TARGET_LL, 8) => {
                 lay.err |= parse_err::L3_EXT_BAD;
                 return;
             }
             _ => {}
         }
-        o += opt_len;
     }
+    let target = nd.target_addr();
     key.w[w::ND_TARGET] = (target >> 64) as u64;
     key.w[w::ND_TARGET + 1] = target as u64;
     key.w[w::ARP_SHA] = sll;
@@ -340,152 +296,88 @@ fn parse_nd(b: &[u8], ty: u8, key: &mut Flow, lay: &mut Layout) {
 }
 
 fn parse_ipv6(b: &[u8], base: usize, key: &mut Flow, lay: &mut Layout) {
-    if b.len() < 40 || b[0] >> 4 != 6 {
+    let Ok(ip) = Ipv6Packet::new_checked(b) else {
         lay.err |= parse_err::L3_BAD;
         return;
-    }
-    let plen = usize::from(u16::from_be_bytes([b[4], b[5]]));
-    if plen > b.len() - 40 {
-        lay.err |= parse_err::L3_BAD;
-        return;
-    }
-    let b = &b[..40 + plen];
-    let vtc = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
-    let tclass = ((vtc >> 20) & 0xff) as u8;
-    let label = vtc & 0xfffff;
-    let src = be128(b, 8);
-    let dst = be128(b, 24);
+    };
+    let src = ip.src_addr();
+    let dst = ip.dst_addr();
     key.w[w::IPV6_SRC] = (src >> 64) as u64;
     key.w[w::IPV6_SRC + 1] = src as u64;
     key.w[w::IPV6_DST] = (dst >> 64) as u64;
     key.w[w::IPV6_DST + 1] = dst as u64;
-    key.w[w::IPV6_LABEL] = u64::from(label);
-    let hlim = b[7];
-    let mut nh = b[6];
-    let mut o = 40;
-    let mut frag = 0u8;
-    // Walk extension headers.
-    loop {
-        match nh {
-            0 | 43 | 60 | 51 => {
-                if o + 8 > b.len() {
-                    lay.err |= parse_err::L3_EXT_BAD;
-                    break;
-                }
-                let len = if nh == 51 {
-                    (usize::from(b[o + 1]) + 2) * 4
-                } else {
-                    (usize::from(b[o + 1]) + 1) * 8
-                };
-                if o + len > b.len() {
-                    lay.err |= parse_err::L3_EXT_BAD;
-                    break;
-                }
-                nh = b[o];
-                o += len;
-            }
-            44 => {
-                if o + 8 > b.len() {
-                    lay.err |= parse_err::L3_EXT_BAD;
-                    break;
-                }
-                let fo = u16::from_be_bytes([b[o + 2], b[o + 3]]);
-                frag |= nw_frag::ANY;
-                if fo & 0xfff8 != 0 {
-                    frag |= nw_frag::LATER;
-                }
-                nh = b[o];
-                o += 8;
-                if frag & nw_frag::LATER != 0 {
-                    break;
-                }
-            }
-            _ => break,
-        }
-    }
+    key.w[w::IPV6_LABEL] = u64::from(ip.flow_label());
+    // Extension headers, from the end of the fixed header to the end of the payload.
+    let (nh, o, frag) = ipv6_ext_headers(ip.payload(), ip.next_header(), lay);
     key.w[w::NW_L4] = u64::from(nh)
-        | (u64::from(tclass) << 8)
-        | (u64::from(hlim) << 16)
+        | (u64::from(ip.traffic_class()) << 8)
+        | (u64::from(ip.hop_limit()) << 16)
         | (u64::from(frag) << 24);
-    lay.l4 = (base + o) as u16;
-    lay.l4_len = (b.len().saturating_sub(o)) as u16;
+    let rest = &ip.payload()[o..];
+    lay.l4 = (base + ipv6::HEADER_LEN + o) as u16;
+    lay.l4_len = rest.len() as u16;
     if frag & nw_frag::LATER == 0 && lay.err & parse_err::L3_EXT_BAD == 0 {
-        parse_l4(&b[o.min(b.len())..], nh, true, key, lay);
+        parse_l4(rest, nh, true, key, lay);
     }
 }
 
+/// Walks the extension headers at the start of `p` (an IPv6 payload), the first announced
+/// by `nh`: the L4 protocol, its offset in `p` and the [`nw_frag`] bits. A header cut short
+/// stops the walk with [`parse_err::L3_EXT_BAD`].
+fn ipv6_ext_headers(p: &[u8], mut nh: u8, lay: &mut Layout) -> (u8, usize, u8) {
+    let mut o = 0;
+    let mut frag = 0u8;
+    loop {
+        if Ipv6ExtHeader::<&[u8]>::reads(nh) {
+            let Ok(h) = Ipv6ExtHeader::new_checked(&p[o..], nh) else {
+                lay.err |= parse_err::L3_EXT_BAD;
+                break;
+            };
+            nh = h.next_header();
+            o += h.header_len();
+        } else if nh == ipv6::ext::FRAGMENT {
+            let Ok(h) = Ipv6FragHeader::new_checked(&p[o..]) else {
+                lay.err |= parse_err::L3_EXT_BAD;
+                break;
+            };
+            frag |= nw_frag::ANY;
+            if h.frag_offset() != 0 {
+                frag |= nw_frag::LATER;
+            }
+            nh = h.next_header();
+            o += ipv6::EXT_HEADER_LEN;
+            if frag & nw_frag::LATER != 0 {
+                break;
+            }
+        } else {
+            break;
+        }
+    }
+    (nh, o, frag)
+}
+
 fn parse_arp(b: &[u8], key: &mut Flow, lay: &mut Layout) {
-    if b.len() < 28 {
+    // Whole, and for IPv4 over Ethernet.
+    let Ok(arp) = ArpPacket::new_checked(b) else {
         lay.err |= parse_err::ARP_BAD;
         return;
-    }
-    let hrd = u16::from_be_bytes([b[0], b[1]]);
-    let pro = u16::from_be_bytes([b[2], b[3]]);
-    if hrd != 1 || pro != eth_type::IPV4 || b[4] != 6 || b[5] != 4 {
-        lay.err |= parse_err::ARP_BAD;
-        return;
-    }
-    let op = u16::from_be_bytes([b[6], b[7]]);
+    };
+    let op = arp.operation();
     if op <= 0xff {
         key.w[w::NW_L4] = u64::from(op);
     }
-    let spa = u32::from_be_bytes([b[14], b[15], b[16], b[17]]);
-    let tpa = u32::from_be_bytes([b[24], b[25], b[26], b[27]]);
-    key.w[w::NW_ADDR] = u64::from(spa) | (u64::from(tpa) << 32);
-    key.w[w::ARP_SHA] = mac_at(b, 8);
-    key.w[w::ARP_THA] = mac_at(b, 18);
+    key.w[w::NW_ADDR] =
+        u64::from(arp.sender_protocol_addr()) | (u64::from(arp.target_protocol_addr()) << 32);
+    key.w[w::ARP_SHA] = arp.sender_hardware_addr();
+    key.w[w::ARP_THA] = arp.target_hardware_addr();
 }
 
 // ---------------------------------------------------------------------------------------
 // Header rewrites.
 
-/// Folds a 32-bit one's-complement sum to 16 bits.
-#[inline]
-fn fold(mut s: u32) -> u16 {
-    while s >> 16 != 0 {
-        s = (s & 0xffff) + (s >> 16);
-    }
-    s as u16
-}
-
-/// Internet checksum of `data` (RFC 1071), as stored in headers.
-pub fn checksum(data: &[u8]) -> u16 {
-    !fold(sum16(data, 0))
-}
-
-/// Turns a partial sum from [`sum16`] into the checksum to store.
-pub fn finish(sum: u32) -> u16 {
-    !fold(sum)
-}
-
-/// One's-complement sum of 16-bit words, starting from `init`.
-pub fn sum16(data: &[u8], init: u32) -> u32 {
-    let mut s = u64::from(init);
-    let mut chunks = data.chunks_exact(2);
-    for c in &mut chunks {
-        s += u64::from(u16::from_be_bytes([c[0], c[1]]));
-    }
-    if let [last] = chunks.remainder() {
-        s += u64::from(*last) << 8;
-    }
-    while s >> 32 != 0 {
-        s = (s & 0xffff_ffff) + (s >> 32);
-    }
-    s as u32
-}
-
-/// Updates a stored checksum for a 16-bit word changing from `old` to `new` (RFC 1624).
-#[inline]
-pub fn csum_update16(csum: u16, old: u16, new: u16) -> u16 {
-    !fold(u32::from(!csum) + u32::from(!old) + u32::from(new))
-}
-
-/// Updates a stored checksum for a 32-bit value changing.
-#[inline]
-pub fn csum_update32(csum: u16, old: u32, new: u32) -> u16 {
-    let c = csum_update16(csum, (old >> 16) as u16, (new >> 16) as u16);
-    csum_update16(c, old as u16, new as u16)
-}
+pub use crate::wire::checksum::{
+    checksum, finish, sum16, update16 as csum_update16, update32 as csum_update32,
+};
 
 /// True when the L3 header was parsed as valid and `need` bytes of it are in the frame:
 /// rewrites never touch a header the parser rejected.
@@ -495,20 +387,12 @@ fn l3_ok(lay: &Layout, d: &[u8], need: usize) -> bool {
         && usize::from(lay.l3) + need <= d.len()
 }
 
-fn rd16(d: &[u8], o: usize) -> u16 {
-    u16::from_be_bytes([d[o], d[o + 1]])
-}
-
-fn wr16(d: &mut [u8], o: usize, v: u16) {
-    d[o..o + 2].copy_from_slice(&v.to_be_bytes());
-}
-
 /// Byte offset of the L4 checksum for `proto`, if it has one we maintain.
 fn l4_csum_off(proto: u8) -> Option<usize> {
     match proto {
-        ip_proto::TCP => Some(16),
-        ip_proto::UDP => Some(6),
-        ip_proto::ICMPV6 => Some(2),
+        ip_proto::TCP => Some(tcp::field::CHECKSUM.start),
+        ip_proto::UDP => Some(udp::field::CHECKSUM.start),
+        ip_proto::ICMPV6 => Some(icmpv6::field::CHECKSUM.start),
         _ => None,
     }
 }
@@ -521,6 +405,20 @@ fn l4_ok(d: &[u8], lay: &Layout, key: &Flow, need: usize) -> bool {
         && usize::from(lay.l4) + need <= d.len()
 }
 
+/// Updates the L4 checksum for `proto` at `at` with `update`; UDP without a checksum (0)
+/// stays without, and a UDP checksum never becomes 0.
+fn l4_csum_apply(d: &mut [u8], at: usize, proto: u8, update: impl Fn(u16) -> u16) {
+    let c = wire::be16(d, at);
+    if proto == ip_proto::UDP && c == 0 {
+        return; // UDP over IPv4 without checksum stays without.
+    }
+    let mut n = update(c);
+    if proto == ip_proto::UDP && n == 0 {
+        n = 0xffff;
+    }
+    wire::put16(d, at, n);
+}
+
 /// Applies a pseudo-header change of a 32-bit word to the L4 checksum.
 fn l4_csum_fix32(d: &mut [u8], lay: &Layout, key: &Flow, old: u32, new: u32) {
     let proto = fget!(NwProto, key) as u8;
@@ -528,16 +426,9 @@ fn l4_csum_fix32(d: &mut [u8], lay: &Layout, key: &Flow, old: u32, new: u32) {
     if !l4_ok(d, lay, key, co + 2) {
         return;
     }
-    let o = usize::from(lay.l4) + co;
-    let c = rd16(d, o);
-    if proto == ip_proto::UDP && c == 0 {
-        return; // UDP over IPv4 without checksum stays without.
-    }
-    let mut n = csum_update32(c, old, new);
-    if proto == ip_proto::UDP && n == 0 {
-        n = 0xffff;
-    }
-    wr16(d, o, n);
+    l4_csum_apply(d, usize::from(lay.l4) + co, proto, |c| {
+        csum_update32(c, old, new)
+    });
 }
 
 /// Writes Ethernet source/destination.
@@ -545,46 +436,52 @@ pub fn set_eth(d: &mut [u8], src: Option<u64>, dst: Option<u64>) {
     if d.len() < 12 {
         return;
     }
+    // The addresses alone: a frame cut short after them is still rewritten.
+    let mut eth = EthernetFrame::new_unchecked(d);
     if let Some(m) = dst {
-        d[0..6].copy_from_slice(&m.to_be_bytes()[2..]);
+        eth.set_dst_addr(m);
     }
     if let Some(m) = src {
-        d[6..12].copy_from_slice(&m.to_be_bytes()[2..]);
+        eth.set_src_addr(m);
     }
 }
 
 /// Writes the IPv4 source or destination address, fixing the IP and L4 checksums.
 pub fn set_ipv4_addr(d: &mut [u8], lay: &Layout, key: &Flow, is_src: bool, new: u32) {
-    let l3 = usize::from(lay.l3);
-    if !l3_ok(lay, d, 20) {
+    if !l3_ok(lay, d, ipv4::HEADER_LEN) {
         return;
     }
-    let o = l3 + if is_src { 12 } else { 16 };
-    let old = u32::from_be_bytes([d[o], d[o + 1], d[o + 2], d[o + 3]]);
+    let mut ip = Ipv4Packet::new_unchecked(&mut d[usize::from(lay.l3)..]);
+    let old = if is_src { ip.src_addr() } else { ip.dst_addr() };
     if old == new {
         return;
     }
-    d[o..o + 4].copy_from_slice(&new.to_be_bytes());
-    let c = rd16(d, l3 + 10);
-    wr16(d, l3 + 10, csum_update32(c, old, new));
+    if is_src {
+        ip.set_src_addr(new);
+    } else {
+        ip.set_dst_addr(new);
+    }
+    ip.set_checksum(csum_update32(ip.checksum(), old, new));
     l4_csum_fix32(d, lay, key, old, new);
 }
 
 /// Writes an IPv6 address, fixing the L4 checksum.
 pub fn set_ipv6_addr(d: &mut [u8], lay: &Layout, key: &Flow, is_src: bool, new: u128) {
-    let l3 = usize::from(lay.l3);
-    if !l3_ok(lay, d, 40) {
+    if !l3_ok(lay, d, ipv6::HEADER_LEN) {
         return;
     }
-    let o = l3 + if is_src { 8 } else { 24 };
-    let nb = new.to_be_bytes();
-    for i in 0..4 {
-        let p = o + 4 * i;
-        let old = u32::from_be_bytes([d[p], d[p + 1], d[p + 2], d[p + 3]]);
-        let nw = u32::from_be_bytes([nb[4 * i], nb[4 * i + 1], nb[4 * i + 2], nb[4 * i + 3]]);
-        if old != nw {
-            d[p..p + 4].copy_from_slice(&nw.to_be_bytes());
-            l4_csum_fix32(d, lay, key, old, nw);
+    let mut ip = Ipv6Packet::new_unchecked(&mut d[usize::from(lay.l3)..]);
+    let old = if is_src { ip.src_addr() } else { ip.dst_addr() };
+    if is_src {
+        ip.set_src_addr(new);
+    } else {
+        ip.set_dst_addr(new);
+    }
+    // The pseudo-header changes 32 bits at a time, most significant first.
+    for shift in [96, 64, 32, 0] {
+        let (o, n) = ((old >> shift) as u32, (new >> shift) as u32);
+        if o != n {
+            l4_csum_fix32(d, lay, key, o, n);
         }
     }
 }
@@ -593,47 +490,46 @@ pub fn set_ipv6_addr(d: &mut [u8], lay: &Layout, key: &Flow, is_src: bool, new: 
 /// the traffic class.
 pub fn set_tos(d: &mut [u8], lay: &Layout, v6: bool, value: u8, mask: u8) {
     let l3 = usize::from(lay.l3);
-    if !l3_ok(lay, d, if v6 { 40 } else { 20 }) {
-        return;
-    }
+    let merge = |old: u8| (old & !mask) | (value & mask);
     if v6 {
-        let word = u32::from_be_bytes([d[l3], d[l3 + 1], d[l3 + 2], d[l3 + 3]]);
-        let tc = ((word >> 20) & 0xff) as u8;
-        let ntc = (tc & !mask) | (value & mask);
-        let nw = (word & !(0xff << 20)) | (u32::from(ntc) << 20);
-        d[l3..l3 + 4].copy_from_slice(&nw.to_be_bytes());
-    } else {
-        let old = rd16(d, l3);
-        d[l3 + 1] = (d[l3 + 1] & !mask) | (value & mask);
-        let new = rd16(d, l3);
-        let c = rd16(d, l3 + 10);
-        wr16(d, l3 + 10, csum_update16(c, old, new));
+        if l3_ok(lay, d, ipv6::HEADER_LEN) {
+            let mut ip = Ipv6Packet::new_unchecked(&mut d[l3..]);
+            ip.set_traffic_class(merge(ip.traffic_class()));
+        }
+    } else if l3_ok(lay, d, ipv4::HEADER_LEN) {
+        let mut ip = Ipv4Packet::new_unchecked(&mut d[l3..]);
+        let (old, new) = (ip.tos(), merge(ip.tos()));
+        ip.set_tos(new);
+        // The ToS shares its checksum word with the version byte, which does not change.
+        ip.set_checksum(csum_update16(ip.checksum(), u16::from(old), u16::from(new)));
     }
 }
 
 /// Writes the IPv4 TTL / IPv6 hop limit, fixing the IPv4 checksum.
 pub fn set_ttl(d: &mut [u8], lay: &Layout, v6: bool, ttl: u8) {
     let l3 = usize::from(lay.l3);
-    if !l3_ok(lay, d, if v6 { 40 } else { 20 }) {
-        return;
-    }
     if v6 {
-        d[l3 + 7] = ttl;
-    } else {
-        let old = rd16(d, l3 + 8);
-        d[l3 + 8] = ttl;
-        let new = rd16(d, l3 + 8);
-        let c = rd16(d, l3 + 10);
-        wr16(d, l3 + 10, csum_update16(c, old, new));
+        if l3_ok(lay, d, ipv6::HEADER_LEN) {
+            Ipv6Packet::new_unchecked(&mut d[l3..]).set_hop_limit(ttl);
+        }
+    } else if l3_ok(lay, d, ipv4::HEADER_LEN) {
+        let mut ip = Ipv4Packet::new_unchecked(&mut d[l3..]);
+        let old = ip.ttl();
+        ip.set_ttl(ttl);
+        // The TTL is the high byte of its checksum word; the protocol does not change.
+        let c = csum_update16(ip.checksum(), u16::from(old) << 8, u16::from(ttl) << 8);
+        ip.set_checksum(c);
     }
 }
 
 /// Reads the IPv4 TTL / IPv6 hop limit from the frame.
 pub fn ttl(d: &[u8], lay: &Layout, v6: bool) -> Option<u8> {
-    if !l3_ok(lay, d, if v6 { 40 } else { 20 }) {
-        return None;
+    let l3 = usize::from(lay.l3);
+    if v6 {
+        l3_ok(lay, d, ipv6::HEADER_LEN).then(|| Ipv6Packet::new_unchecked(&d[l3..]).hop_limit())
+    } else {
+        l3_ok(lay, d, ipv4::HEADER_LEN).then(|| Ipv4Packet::new_unchecked(&d[l3..]).ttl())
     }
-    d.get(usize::from(lay.l3) + if v6 { 7 } else { 8 }).copied()
 }
 
 /// Writes an L4 source or destination port (TCP/UDP/SCTP), fixing the checksum.
@@ -642,51 +538,31 @@ pub fn set_l4_port(d: &mut [u8], lay: &Layout, key: &Flow, is_src: bool, port: u
     if !matches!(proto, ip_proto::TCP | ip_proto::UDP | ip_proto::SCTP) || !l4_ok(d, lay, key, 4) {
         return;
     }
-    let o = usize::from(lay.l4) + if is_src { 0 } else { 2 };
-    let old = rd16(d, o);
+    let l4 = usize::from(lay.l4);
+    // TCP, UDP and SCTP have their ports at the same offsets.
+    let o = l4
+        + if is_src {
+            udp::field::SRC_PORT.start
+        } else {
+            udp::field::DST_PORT.start
+        };
+    let old = wire::be16(d, o);
     if old == port {
         return;
     }
-    wr16(d, o, port);
+    wire::put16(d, o, port);
     if let Some(co) = l4_csum_off(proto) {
         if l4_ok(d, lay, key, co + 2) {
-            let cpos = usize::from(lay.l4) + co;
-            let c = rd16(d, cpos);
-            if !(proto == ip_proto::UDP && c == 0) {
-                let mut n = csum_update16(c, old, port);
-                if proto == ip_proto::UDP && n == 0 {
-                    n = 0xffff;
-                }
-                wr16(d, cpos, n);
-            }
+            l4_csum_apply(d, l4 + co, proto, |c| csum_update16(c, old, port));
         }
     }
     // SCTP uses CRC32c over the whole packet; brisk recomputes it.
     if proto == ip_proto::SCTP {
-        let l4 = usize::from(lay.l4);
         let end = (l4 + usize::from(lay.l4_len)).min(d.len());
-        if end >= l4 + 12 {
-            d[l4 + 8..l4 + 12].fill(0);
-            let crc = crc32c(&d[l4..end]);
-            d[l4 + 8..l4 + 12].copy_from_slice(&crc.to_le_bytes());
+        if end >= l4 + sctp::HEADER_LEN {
+            SctpPacket::new_unchecked(&mut d[l4..end]).fill_checksum();
         }
     }
-}
-
-/// CRC32c (Castagnoli), bitwise; used only for SCTP rewrites.
-fn crc32c(data: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in data {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0x82f6_3b78
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
 }
 
 /// Writes ARP fields (no checksum in ARP).
@@ -700,56 +576,55 @@ pub fn set_arp(
     tpa: Option<u32>,
 ) {
     let o = usize::from(lay.l3);
-    if o == 0 || lay.err & parse_err::ARP_BAD != 0 || o + 28 > d.len() {
+    if o == 0 || lay.err & parse_err::ARP_BAD != 0 || o + arp::HEADER_LEN > d.len() {
         return;
     }
+    let mut arp = ArpPacket::new_unchecked(&mut d[o..]);
     if let Some(v) = op {
-        wr16(d, o + 6, v);
+        arp.set_operation(v);
     }
     if let Some(v) = sha {
-        d[o + 8..o + 14].copy_from_slice(&v.to_be_bytes()[2..]);
+        arp.set_sender_hardware_addr(v);
     }
     if let Some(v) = spa {
-        d[o + 14..o + 18].copy_from_slice(&v.to_be_bytes());
+        arp.set_sender_protocol_addr(v);
     }
     if let Some(v) = tha {
-        d[o + 18..o + 24].copy_from_slice(&v.to_be_bytes()[2..]);
+        arp.set_target_hardware_addr(v);
     }
     if let Some(v) = tpa {
-        d[o + 24..o + 28].copy_from_slice(&v.to_be_bytes());
+        arp.set_target_protocol_addr(v);
     }
 }
 
 /// Inserts an 802.1Q tag after the MAC addresses. Returns false without headroom.
 pub fn push_vlan<F: Frame + ?Sized>(f: &mut F, tpid: u16, tci: u16) -> bool {
-    if f.len() < 12 || !f.prepend(4) {
+    if f.len() < 12 || !f.prepend(ethernet::VLAN_HEADER_LEN) {
         return false;
     }
     let d = f.data_mut();
     d.copy_within(4..16, 0);
-    wr16(d, 12, tpid);
-    wr16(d, 14, tci & !VLAN_CFI);
+    EthernetFrame::new_unchecked(&mut d[..]).set_ethertype(tpid);
+    VlanHeader::new_unchecked(&mut d[ethernet::HEADER_LEN..]).set_tci(tci & !VLAN_CFI);
     true
 }
 
 /// Removes the outer 802.1Q tag, if any.
 pub fn pop_vlan<F: Frame + ?Sized>(f: &mut F) -> bool {
     let d = f.data_mut();
-    if d.len() < 18 {
-        return false;
-    }
-    let t = rd16(d, 12);
-    if t != eth_type::VLAN && t != eth_type::QINQ {
+    if d.len() < ethernet::HEADER_LEN + ethernet::VLAN_HEADER_LEN
+        || !EthernetFrame::new_unchecked(&d[..]).is_tagged()
+    {
         return false;
     }
     d.copy_within(0..12, 4);
-    f.adj(4)
+    f.adj(ethernet::VLAN_HEADER_LEN)
 }
 
 /// Rewrites the TCI of the outer tag.
 pub fn set_vlan_tci(d: &mut [u8], tci: u16) {
     if d.len() >= 16 {
-        wr16(d, 14, tci & !VLAN_CFI);
+        VlanHeader::new_unchecked(&mut d[ethernet::HEADER_LEN..]).set_tci(tci & !VLAN_CFI);
     }
 }
 

@@ -2,6 +2,8 @@
 //! with a bounded queue of packets waiting for resolution, and the ARP responder for the
 //! node's own address. Pure state: the caller supplies time and sends what comes out.
 
+use crate::flow::eth_type;
+use crate::wire::{arp, ArpPacket, EthernetFrame};
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 
@@ -431,25 +433,35 @@ pub enum ArpIn {
 /// for `my_ip` is rewritten in place into the reply; the sender's binding is reported for
 /// learning either way.
 pub fn arp_input(d: &mut [u8], my_ip: u32, my_mac: u64) -> (ArpIn, Option<(u32, u64)>) {
-    if d.len() < 42 || d[12..14] != [0x08, 0x06] || d[14..20] != [0, 1, 8, 0, 6, 4] {
+    // Untagged ARP for IPv4 over Ethernet, whole.
+    let Ok(eth) = EthernetFrame::new_checked(&d[..]) else {
+        return (ArpIn::Ignore, None);
+    };
+    if eth.ethertype() != eth_type::ARP {
         return (ArpIn::Ignore, None);
     }
-    let op = u16::from_be_bytes([d[20], d[21]]);
-    let sha = u64::from_be_bytes([0, 0, d[22], d[23], d[24], d[25], d[26], d[27]]);
-    let spa = u32::from_be_bytes([d[28], d[29], d[30], d[31]]);
-    let tpa = u32::from_be_bytes([d[38], d[39], d[40], d[41]]);
+    let Ok(req) = ArpPacket::new_checked(eth.payload()) else {
+        return (ArpIn::Ignore, None);
+    };
+    let op = req.operation();
+    let sha = req.sender_hardware_addr();
+    let spa = req.sender_protocol_addr();
     let sender = (spa != 0).then_some((spa, sha));
-    if tpa != my_ip {
-        return (ArpIn::Ignore, sender.filter(|_| op == 2));
+    if req.target_protocol_addr() != my_ip {
+        return (ArpIn::Ignore, sender.filter(|_| op == arp::OP_REPLY));
     }
-    if op == 1 {
-        let m = my_mac.to_be_bytes();
-        d.copy_within(6..12, 0);
-        d[6..12].copy_from_slice(&m[2..]);
-        d[20..22].copy_from_slice(&2u16.to_be_bytes());
-        d.copy_within(22..32, 32);
-        d[22..28].copy_from_slice(&m[2..]);
-        d[28..32].copy_from_slice(&my_ip.to_be_bytes());
+    if op == arp::OP_REQUEST {
+        // The reply, in place: back to the frame's sender, from us.
+        let mut eth = EthernetFrame::new_unchecked(&mut d[..]);
+        let to = eth.src_addr();
+        eth.set_dst_addr(to);
+        eth.set_src_addr(my_mac);
+        let mut reply = ArpPacket::new_unchecked(eth.payload_mut());
+        reply.set_operation(arp::OP_REPLY);
+        reply.set_target_hardware_addr(sha);
+        reply.set_target_protocol_addr(spa);
+        reply.set_sender_hardware_addr(my_mac);
+        reply.set_sender_protocol_addr(my_ip);
         return (ArpIn::AnswerRequest, sender);
     }
     match sender {

@@ -2,6 +2,7 @@
 //! the header they carry.
 
 use super::{cs, proto_of, Conntrack, CtCommand, CtPacket, CtVerdict, Key, Proto};
+use crate::wire::{icmp, ipv6, IcmpPacket, Ipv4Packet, Ipv6Packet, UdpPacket};
 
 /// ICMP query types and their replies (v4 and v6).
 pub(super) fn icmp_reply_type(v6: bool, ty: u8) -> Option<u8> {
@@ -38,53 +39,40 @@ impl Conntrack {
         cmd: &CtCommand<'_>,
         now_ms: u64,
     ) -> CtVerdict {
-        let inner = &pkt.l4[8..];
+        // The caller saw the 8 bytes of the ICMP header; the quoted packet follows, cut
+        // short by design: only its header is required, whatever its length fields say.
+        let inner = &pkt.l4[icmp::HEADER_LEN..];
         let (src, dst, proto, l4) = if v6 {
-            if inner.len() < 40 {
+            if inner.len() < ipv6::HEADER_LEN {
                 return self.invalid(cmd.zone);
             }
-            let mut s = [0u8; 16];
-            s.copy_from_slice(&inner[8..24]);
-            let mut d = [0u8; 16];
-            d.copy_from_slice(&inner[24..40]);
-            (
-                u128::from_be_bytes(s),
-                u128::from_be_bytes(d),
-                inner[6],
-                &inner[40..],
-            )
+            let ip = Ipv6Packet::new_unchecked(inner);
+            let l4 = &inner[ipv6::HEADER_LEN..];
+            (ip.src_addr(), ip.dst_addr(), ip.next_header(), l4)
         } else {
-            if inner.len() < 20 || inner[0] >> 4 != 4 {
+            let Ok(ip) = Ipv4Packet::new_checked_header(inner) else {
                 return self.invalid(cmd.zone);
-            }
-            let ihl = usize::from(inner[0] & 0xf) * 4;
-            if ihl < 20 || inner.len() < ihl {
-                return self.invalid(cmd.zone);
-            }
-            (
-                u128::from(u32::from_be_bytes([
-                    inner[12], inner[13], inner[14], inner[15],
-                ])),
-                u128::from(u32::from_be_bytes([
-                    inner[16], inner[17], inner[18], inner[19],
-                ])),
-                inner[9],
-                &inner[ihl..],
-            )
+            };
+            let l4 = &inner[ip.header_len()..];
+            let (src, dst) = (u128::from(ip.src_addr()), u128::from(ip.dst_addr()));
+            (src, dst, ip.protocol(), l4)
         };
         if l4.len() < 8 {
             return self.invalid(cmd.zone);
         }
         let (sport, dport) = match proto_of(proto) {
+            // ICMPv6 queries have ICMP's layout.
             Proto::Icmp => {
-                let id = u16::from_be_bytes([l4[4], l4[5]]);
-                (id, (u16::from(l4[0]) << 8) | u16::from(l4[1]))
+                let q = IcmpPacket::new_unchecked(l4);
+                let ty_code = (u16::from(q.msg_type()) << 8) | u16::from(q.code());
+                (q.echo_ident(), ty_code)
             }
             Proto::Other => (0, 0),
-            _ => (
-                u16::from_be_bytes([l4[0], l4[1]]),
-                u16::from_be_bytes([l4[2], l4[3]]),
-            ),
+            // TCP, UDP and SCTP have their ports first.
+            _ => {
+                let ports = UdpPacket::new_unchecked(l4);
+                (ports.src_port(), ports.dst_port())
+            }
         };
         // The embedded packet went the other way: it was sent by the error's destination.
         let k = Key {

@@ -1,6 +1,7 @@
 use super::*;
 use crate::build::{ip, mac, udp_frame};
 use crate::packet::VecFrame;
+use crate::wire::checksum::checksum;
 
 fn tlv() -> TlvMap {
     let mut m = TlvMap::default();

@@ -235,68 +235,64 @@ pub(crate) fn link(iface: &str) -> crate::netdev::LinkInfo {
 /// sum). Frames that are not TCP/UDP right after the IP header (IPv6 extension headers
 /// included), fragments, and truncated frames are left as they are.
 pub(crate) fn fill_l4_checksum(frame: &mut [u8]) -> bool {
-    let mut off = 12;
-    let Some(b) = frame.get(12..14) else {
+    use pipeline::flow::{eth_type, ip_proto};
+    use pipeline::wire::{checksum, ethernet, ipv4, ipv6, tcp, udp};
+    use pipeline::wire::{EthernetFrame, Ipv4Packet, Ipv6Packet, TcpPacket, UdpPacket, VlanHeader};
+    let Ok(eth) = EthernetFrame::new_checked(&*frame) else {
         return false;
     };
-    let mut et = u16::from_be_bytes([b[0], b[1]]);
-    while et == 0x8100 || et == 0x88a8 {
-        off += 4;
-        let Some(b) = frame.get(off..off + 2) else {
+    // Past every VLAN tag.
+    let mut ip = ethernet::HEADER_LEN;
+    let mut et = eth.ethertype();
+    while et == eth_type::VLAN || et == eth_type::QINQ {
+        let Ok(tag) = VlanHeader::new_checked(&frame[ip..]) else {
             return false;
         };
-        et = u16::from_be_bytes([b[0], b[1]]);
+        et = tag.ethertype();
+        ip += ethernet::VLAN_HEADER_LEN;
     }
-    let ip = off + 2;
-    // (pseudo-header address bytes, protocol, L4 start, L4 length)
-    let (addrs, proto, l4, l4_len) = match et {
-        0x0800 if frame.len() >= ip + 20 => {
-            let ihl = usize::from(frame[ip] & 0x0f) * 4;
-            let total = usize::from(u16::from_be_bytes([frame[ip + 2], frame[ip + 3]]));
-            let frag = u16::from_be_bytes([frame[ip + 6], frame[ip + 7]]) & 0x3fff;
-            if ihl < 20 || total < ihl || frame.len() < ip + total || frag != 0 {
+    // (pseudo-header sum, protocol, L4 start, L4 length); the headers' lengths are checked
+    // here, their versions are not looked at.
+    let (pseudo, proto, l4, l4_len) = match et {
+        eth_type::IPV4 if frame.len() >= ip + ipv4::HEADER_LEN => {
+            let h = Ipv4Packet::new_unchecked(&frame[ip..]);
+            let (ihl, total) = (h.header_len(), usize::from(h.total_len()));
+            if ihl < ipv4::HEADER_LEN || total < ihl || frame.len() < ip + total || h.is_fragment()
+            {
                 return false;
             }
-            (ip + 12..ip + 20, frame[ip + 9], ip + ihl, total - ihl)
+            let pseudo =
+                checksum::pseudo_header_v4(h.src_addr(), h.dst_addr(), h.protocol(), total - ihl);
+            (pseudo, h.protocol(), ip + ihl, total - ihl)
         }
-        0x86dd if frame.len() >= ip + 40 => {
-            let len = usize::from(u16::from_be_bytes([frame[ip + 4], frame[ip + 5]]));
-            if frame.len() < ip + 40 + len {
+        eth_type::IPV6 if frame.len() >= ip + ipv6::HEADER_LEN => {
+            let h = Ipv6Packet::new_unchecked(&frame[ip..]);
+            let len = usize::from(h.payload_len());
+            if frame.len() < ip + ipv6::HEADER_LEN + len {
                 return false;
             }
-            (ip + 8..ip + 40, frame[ip + 6], ip + 40, len)
+            let pseudo =
+                checksum::pseudo_header_v6(h.src_addr(), h.dst_addr(), h.next_header(), len);
+            (pseudo, h.next_header(), ip + ipv6::HEADER_LEN, len)
         }
         _ => return false,
     };
     let csum_at = match proto {
-        6 if l4_len >= 20 => l4 + 16,
-        17 if l4_len >= 8 => l4 + 6,
+        ip_proto::TCP if l4_len >= tcp::HEADER_LEN => tcp::field::CHECKSUM.start,
+        ip_proto::UDP if l4_len >= udp::HEADER_LEN => udp::field::CHECKSUM.start,
         _ => return false,
     };
-    frame[csum_at] = 0;
-    frame[csum_at + 1] = 0;
-    let mut sum: u64 = 0;
-    let mut add = |b: &[u8]| {
-        let mut chunks = b.chunks_exact(2);
-        for c in &mut chunks {
-            sum += u64::from(u16::from_be_bytes([c[0], c[1]]));
-        }
-        if let [last] = chunks.remainder() {
-            sum += u64::from(*last) << 8;
-        }
-    };
-    add(&frame[addrs]);
-    add(&[0, proto]);
-    add(&(l4_len as u32).to_be_bytes());
-    add(&frame[l4..l4 + l4_len]);
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    let mut c = !(sum as u16);
-    if proto == 17 && c == 0 {
+    // Over the segment as the IP header bounds it, the partial sum in the field ignored.
+    let seg = &mut frame[l4..l4 + l4_len];
+    let mut c = checksum::finish(checksum::sum16_skipping(seg, csum_at, pseudo));
+    if proto == ip_proto::UDP && c == 0 {
         c = 0xffff;
     }
-    frame[csum_at..csum_at + 2].copy_from_slice(&c.to_be_bytes());
+    if proto == ip_proto::TCP {
+        TcpPacket::new_unchecked(seg).set_checksum(c);
+    } else {
+        UdpPacket::new_unchecked(seg).set_checksum(c);
+    }
     true
 }
 
