@@ -257,6 +257,7 @@ impl Server {
             wake_rx,
             wake_tx: Arc::new(wake_tx),
             jobs: Vec::new(),
+            scratch: vec![0u8; READ_CHUNK],
         };
         let thread = std::thread::Builder::new()
             .name(name.to_string())
@@ -298,6 +299,8 @@ struct Engine<P: Protocol> {
     wake_rx: UnixStream,
     wake_tx: Arc<UnixStream>,
     jobs: Vec<JoinHandle<()>>,
+    /// Read buffer shared by every connection (one allocation for the listener's life).
+    scratch: Vec<u8>,
 }
 
 impl<P: Protocol> Engine<P> {
@@ -489,7 +492,7 @@ impl<P: Protocol> Engine<P> {
         let Some(c) = self.conns.get_mut(&id) else {
             return ReadOutcome::Nothing;
         };
-        let mut chunk = vec![0u8; READ_CHUNK];
+        let chunk = &mut self.scratch;
         let mut got = 0;
         while got < READ_CHUNK {
             match c.stream.io().read(&mut chunk[got..]) {
