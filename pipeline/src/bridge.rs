@@ -351,6 +351,8 @@ pub struct Bridge {
     generation: AtomicU64,
     /// Bumped whenever the MAC-learning table changes in a way NORMAL could see.
     mac_generation: AtomicU64,
+    /// The tunnel's underlay: uplink, routes, TLV map, neighbours.
+    pub(crate) underlay: crate::tunnel::Underlay,
 }
 
 impl Bridge {
@@ -366,6 +368,7 @@ impl Bridge {
             limits: Limits::default(),
             generation: AtomicU64::new(1),
             mac_generation: AtomicU64::new(1),
+            underlay: crate::tunnel::Underlay::default(),
         }
     }
 

@@ -188,26 +188,6 @@ pub enum PushError {
     TooBig,
 }
 
-crate::counted_reasons! {
-    /// Why a packet output to the tunnel was not sent, for counters.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-    pub enum EncapDrop {
-        NoRoute = ("no_route", "No uplink, or no underlay route to the tunnel destination."),
-        Unresolved = ("unresolved", "The next hop did not answer ARP, or its queue of waiting packets was full."),
-        TooBig = ("too_big", "Inner frame plus the outer headers exceed the underlay MTU."),
-        NoHeadroom = ("no_headroom", "Not enough headroom in the buffer for the outer headers."),
-    }
-}
-
-impl From<PushError> for EncapDrop {
-    fn from(e: PushError) -> Self {
-        match e {
-            PushError::NoHeadroom => EncapDrop::NoHeadroom,
-            PushError::TooBig => EncapDrop::TooBig,
-        }
-    }
-}
-
 /// UDP source port for a flow: a hash of the inner flow folded into 49152..65535 (the
 /// ephemeral range), so ECMP in the underlay spreads flows but keeps each flow on one path.
 pub fn source_port(inner_hash: u32) -> u16 {
@@ -215,7 +195,115 @@ pub fn source_port(inner_hash: u32) -> u16 {
     49152 + (h % 16384) as u16
 }
 
-/// Encapsulates the frame in place: outer headers go into the headroom.
+/// The IPv4 total length a template is built with (replaced per packet).
+const TEMPLATE_IP_LEN: u16 = (ipv4::HEADER_LEN + udp::HEADER_LEN) as u16;
+
+/// Largest outer header: the base headers and eight options of 4 + 8 bytes.
+pub const MAX_HEADER: usize = BASE_OVERHEAD + 8 * (geneve::OPTION_HEADER_LEN + 8);
+
+/// The outer headers of one tunnel destination (Ethernet, IPv4, UDP, Geneve and options),
+/// built once when a flow's tunnel output is translated and cached in its megaflow's
+/// `tnl_push` action, as OVS's native tunnelling does: per packet only the IPv4 total
+/// length and checksum (updated incrementally), the UDP length and source port, and the
+/// optional UDP checksum are written.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct HeaderTemplate {
+    bytes: [u8; MAX_HEADER],
+    len: u8,
+    csum: bool,
+}
+
+impl fmt::Debug for HeaderTemplate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "HeaderTemplate({} bytes)", self.len)
+    }
+}
+
+impl HeaderTemplate {
+    /// The headers for `meta` (its destination, VNI, options) with `p`'s addresses.
+    pub fn new(meta: &TunnelMeta, tlv: &TlvMap, p: &PushParams) -> Self {
+        let opt_len = tlv.options_len(meta.md_present);
+        let len = BASE_OVERHEAD + opt_len;
+        let src = if meta.src != 0 { meta.src } else { p.local_ip };
+        let mut bytes = [0u8; MAX_HEADER];
+        bytes[..BASE_OVERHEAD].copy_from_slice(&base_headers(
+            meta,
+            tlv,
+            p,
+            src,
+            TEMPLATE_IP_LEN,
+            opt_len,
+            0,
+        ));
+        write_options(&mut bytes[BASE_OVERHEAD..len], meta, tlv);
+        HeaderTemplate {
+            bytes,
+            len: len as u8,
+            csum: p.csum,
+        }
+    }
+
+    /// Length of the outer headers.
+    pub fn len(&self) -> usize {
+        usize::from(self.len)
+    }
+
+    /// Never true (there is always an outer header); for symmetry with `len`.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The header bytes (lengths, IPv4 checksum base and UDP source port as built).
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes[..self.len()]
+    }
+
+    /// Whether the outer UDP checksum is computed.
+    pub fn csum(&self) -> bool {
+        self.csum
+    }
+
+    /// Encapsulates the frame in place: the outer headers go into the headroom (the
+    /// payload is never copied). `inner_hash` picks the UDP source port.
+    #[inline]
+    pub fn push<F: Frame + ?Sized>(
+        &self,
+        f: &mut F,
+        inner_hash: u32,
+        mtu: usize,
+    ) -> Result<usize, PushError> {
+        let outer = self.len();
+        let inner_len = f.len();
+        if inner_len + outer - ethernet::HEADER_LEN > mtu {
+            return Err(PushError::TooBig);
+        }
+        if !f.prepend(outer) {
+            return Err(PushError::NoHeadroom);
+        }
+        let ip_len = (outer - ethernet::HEADER_LEN + inner_len) as u16;
+        let d = f.data_mut();
+        d[..outer].copy_from_slice(&self.bytes[..outer]);
+        let (_, rest) = d.split_at_mut(ethernet::HEADER_LEN);
+        let (ip, dgram) = rest.split_at_mut(ipv4::HEADER_LEN);
+        let mut ip = Ipv4Packet::new_unchecked(ip);
+        // The template's checksum covers its placeholder total length.
+        let c = wire::checksum::update16(ip.checksum(), TEMPLATE_IP_LEN, ip_len);
+        ip.set_total_len(ip_len);
+        ip.set_checksum(c);
+        let (src, dst) = (ip.src_addr(), ip.dst_addr());
+        let mut udp = UdpPacket::new_unchecked(dgram);
+        udp.set_src_port(source_port(inner_hash));
+        udp.set_len(ip_len - ipv4::HEADER_LEN as u16);
+        if self.csum {
+            // Over the whole datagram: the UDP header, Geneve and the inner frame.
+            udp.fill_checksum_v4(src, dst);
+        }
+        Ok(outer)
+    }
+}
+
+/// Encapsulates the frame in place (a template built for this one packet: tools and
+/// tests; the datapath builds the template once per megaflow).
 pub fn push<F: Frame + ?Sized>(
     f: &mut F,
     meta: &TunnelMeta,
@@ -224,29 +312,7 @@ pub fn push<F: Frame + ?Sized>(
     inner_hash: u32,
     mtu: usize,
 ) -> Result<usize, PushError> {
-    let opt_len = tlv.options_len(meta.md_present);
-    let outer = BASE_OVERHEAD + opt_len;
-    let inner_len = f.len();
-    if inner_len + outer - ethernet::HEADER_LEN > mtu {
-        return Err(PushError::TooBig);
-    }
-    if !f.prepend(outer) {
-        return Err(PushError::NoHeadroom);
-    }
-    let src = if meta.src != 0 { meta.src } else { p.local_ip };
-    let ip_len = (outer - ethernet::HEADER_LEN + inner_len) as u16;
-    // The headroom holds garbage: every field of every outer header is written.
-    let d = f.data_mut();
-    d[..BASE_OVERHEAD].copy_from_slice(&base_headers(
-        meta, tlv, p, src, ip_len, opt_len, inner_hash,
-    ));
-    write_options(&mut d[BASE_OVERHEAD..outer], meta, tlv);
-    if p.csum {
-        // Over the whole datagram: the UDP header, Geneve and the inner frame.
-        let dgram = &mut d[ethernet::HEADER_LEN + ipv4::HEADER_LEN..];
-        UdpPacket::new_unchecked(dgram).fill_checksum_v4(src, meta.dst);
-    }
-    Ok(outer)
+    HeaderTemplate::new(meta, tlv, p).push(f, inner_hash, mtu)
 }
 
 /// The outer Ethernet, IPv4, UDP (checksum zero) and Geneve headers of a push, without the

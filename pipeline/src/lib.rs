@@ -23,6 +23,7 @@ pub mod geneve;
 #[cfg(any(test, feature = "testing"))]
 pub mod seed;
 pub mod slowpath;
+pub mod tunnel;
 pub mod underlay;
 pub mod wire;
 pub mod xlate;

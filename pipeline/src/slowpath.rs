@@ -86,6 +86,62 @@ pub fn process<F: CloneFrame, S: Sink<F>>(
     process_with(bridge, &bridge.conntrack, pkt, now_ms, sink, trace)
 }
 
+/// Receives one frame on `in_port` as the fast path's receive stage does — on the uplink,
+/// decapsulation first (Geneve for this node continues on the tunnel port, ARP for the
+/// node's address is answered or learned) — and runs it through the slow path: the
+/// reference the fast path is tested against, one packet at a time.
+pub fn receive<F: CloneFrame, S: Sink<F>>(
+    bridge: &Bridge,
+    in_port: u32,
+    mut frame: F,
+    now_ms: u64,
+    sink: &mut S,
+    stats: &mut crate::fastpath::TunnelStats,
+) {
+    use crate::tunnel::decap::{classify, learn, DecapPort, UplinkIn};
+    let Some(d) = DecapPort::of(bridge).filter(|d| d.uplink == in_port) else {
+        return process(
+            bridge,
+            Packet::new(frame, in_port, None),
+            now_ms,
+            sink,
+            None,
+        );
+    };
+    match classify(&d, &mut frame) {
+        UplinkIn::Tunnel(meta) => {
+            stats.rx_packets += 1;
+            stats.rx_bytes += frame.len() as u64;
+            process(
+                bridge,
+                Packet::new(frame, d.tunnel, Some(&meta)),
+                now_ms,
+                sink,
+                None,
+            );
+        }
+        UplinkIn::Bad(e) => stats.decap[e.index()] += 1,
+        UplinkIn::ArpAnswer(b) => {
+            learn(bridge, b, now_ms, &mut stats.arp_learned);
+            stats.arp_answered += 1;
+            sink.output(d.uplink, None, frame, &Flow::ZERO);
+        }
+        UplinkIn::ArpLearn(ip, mac) => {
+            learn(bridge, Some((ip, mac)), now_ms, &mut stats.arp_learned)
+        }
+        UplinkIn::Own(b) => {
+            learn(bridge, b, now_ms, &mut stats.arp_learned);
+            process(
+                bridge,
+                Packet::new(frame, in_port, None),
+                now_ms,
+                sink,
+                None,
+            );
+        }
+    }
+}
+
 /// Like [`process`], with another connection tracker (a live `trace` uses a private one so
 /// it neither sees nor changes real connections).
 pub fn process_with<F: CloneFrame, S: Sink<F>>(

@@ -4,7 +4,7 @@
 
 use crate::flow::eth_type;
 use crate::wire::{arp, ArpPacket, EthernetFrame};
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::fmt;
 
 /// A route: destinations in `prefix/len` are reached through `gateway` (or directly when
@@ -184,27 +184,28 @@ pub enum NeighState {
 }
 
 /// What the neighbour timers ask of the caller.
-pub struct Tick<P> {
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Tick {
     /// Send an ARP request for each of these now (retries and refreshes).
     pub arp: Vec<u32>,
-    /// Packets whose next hop did not resolve (already counted in `dropped`).
-    pub dropped: Vec<P>,
+    /// Next hops whose resolution just failed: packets waiting for them are dropped.
+    pub failed: Vec<u32>,
     /// Entries deleted because their refresh went unanswered: cached MACs of them are
     /// stale.
     pub expired: Vec<u32>,
 }
 
-/// What the caller must do after a neighbour lookup.
+/// What a neighbour lookup for a packet that must wait asks of the caller.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Resolve {
-    /// Send now to this MAC.
+    /// Resolved: send to this MAC.
     Mac(u64),
-    /// The packet was queued; send an ARP request for this IP now.
-    QueuedSendArp(u32),
-    /// The packet was queued; a request is already out.
-    Queued,
-    /// Resolution failed recently or the queue is full: drop (counted).
-    Drop,
+    /// Resolution started: send an ARP request for this IP now, and wait.
+    SendArp(u32),
+    /// A request is already out: wait.
+    Wait,
+    /// Resolution failed recently: drop (counted by the caller).
+    Failed,
 }
 
 /// Tuning of the neighbour table.
@@ -218,8 +219,6 @@ pub struct NeighConfig {
     pub max_tries: u8,
     /// Hold-down after a failure (ms).
     pub failed_ms: u64,
-    /// Packets queued per unresolved next hop.
-    pub queue_len: usize,
 }
 
 impl Default for NeighConfig {
@@ -229,29 +228,26 @@ impl Default for NeighConfig {
             retry_ms: 1000,
             max_tries: 3,
             failed_ms: 5000,
-            queue_len: 64,
         }
     }
 }
 
-/// Neighbour table with pending packets of type `P`.
-pub struct NeighTable<P> {
+/// The neighbour (ARP) table of the underlay: one state machine per next hop. Packets
+/// waiting for a next hop are not held here but by each worker's fast path
+/// ([`crate::tunnel::Parking`]), so the table is shared without holding buffers.
+#[derive(Debug, Default)]
+pub struct NeighTable {
     /// Configuration.
     pub cfg: NeighConfig,
     entries: HashMap<u32, NeighState>,
-    pending: HashMap<u32, VecDeque<P>>,
-    /// Packets dropped because a queue was full or resolution failed.
-    pub dropped: u64,
 }
 
-impl<P> NeighTable<P> {
+impl NeighTable {
     /// An empty table.
     pub fn new(cfg: NeighConfig) -> Self {
         NeighTable {
             cfg,
             entries: HashMap::new(),
-            pending: HashMap::new(),
-            dropped: 0,
         }
     }
 
@@ -265,25 +261,17 @@ impl<P> NeighTable<P> {
         }
     }
 
-    /// Resolves `ip` for a packet; queues the packet when resolution is needed.
-    pub fn resolve(&mut self, ip: u32, pkt: P, now_ms: u64) -> (Resolve, Option<P>) {
+    /// Resolves `ip` for a packet that will wait if needed: starts resolution (the caller
+    /// sends the ARP request) when none is under way.
+    pub fn resolve(&mut self, ip: u32, now_ms: u64) -> Resolve {
         match self.entries.get(&ip).copied() {
             Some(NeighState::Reachable { mac: m, .. })
             | Some(NeighState::Stale { mac: m, .. })
-            | Some(NeighState::Permanent(m)) => (Resolve::Mac(m), Some(pkt)),
+            | Some(NeighState::Permanent(m)) => Resolve::Mac(m),
             Some(NeighState::Failed(t)) if now_ms.saturating_sub(t) < self.cfg.failed_ms => {
-                self.dropped += 1;
-                (Resolve::Drop, Some(pkt))
+                Resolve::Failed
             }
-            Some(NeighState::Incomplete { .. }) => {
-                let q = self.pending.entry(ip).or_default();
-                if q.len() >= self.cfg.queue_len {
-                    self.dropped += 1;
-                    return (Resolve::Drop, Some(pkt));
-                }
-                q.push_back(pkt);
-                (Resolve::Queued, None)
-            }
+            Some(NeighState::Incomplete { .. }) => Resolve::Wait,
             _ => {
                 self.entries.insert(
                     ip,
@@ -292,17 +280,18 @@ impl<P> NeighTable<P> {
                         last_ms: now_ms,
                     },
                 );
-                self.pending.entry(ip).or_default().push_back(pkt);
-                (Resolve::QueuedSendArp(ip), None)
+                Resolve::SendArp(ip)
             }
         }
     }
 
-    /// Records a MAC (from an ARP reply or request); returns the packets that waited for it.
-    pub fn learn(&mut self, ip: u32, mac: u64, now_ms: u64) -> Vec<P> {
+    /// Records a MAC (from an ARP reply or request); true if the next hop's MAC changed
+    /// (resolved, or moved), which is what invalidates cached encapsulations.
+    pub fn learn(&mut self, ip: u32, mac: u64, now_ms: u64) -> bool {
         if matches!(self.entries.get(&ip), Some(NeighState::Permanent(_))) {
-            return Vec::new();
+            return false;
         }
+        let before = self.mac(ip);
         self.entries.insert(
             ip,
             NeighState::Reachable {
@@ -310,38 +299,23 @@ impl<P> NeighTable<P> {
                 confirmed_ms: now_ms,
             },
         );
-        self.pending
-            .remove(&ip)
-            .map(|q| q.into_iter().collect())
-            .unwrap_or_default()
+        before != Some(mac)
     }
 
     /// Adds a static entry.
-    pub fn add_static(&mut self, ip: u32, mac: u64) -> Vec<P> {
+    pub fn add_static(&mut self, ip: u32, mac: u64) {
         self.entries.insert(ip, NeighState::Permanent(mac));
-        self.pending
-            .remove(&ip)
-            .map(|q| q.into_iter().collect())
-            .unwrap_or_default()
     }
 
-    /// Deletes an entry (and drops its queue).
+    /// Deletes an entry.
     pub fn del(&mut self, ip: u32) -> bool {
-        if let Some(q) = self.pending.remove(&ip) {
-            self.dropped += q.len() as u64;
-        }
         self.entries.remove(&ip).is_some()
     }
 
     /// Timers: ARP retries for unresolved next hops, refresh requests for entries older
-    /// than `reachable_ms`, and the packets and entries that resolution gave up on.
-    pub fn tick(&mut self, now_ms: u64) -> Tick<P> {
-        let mut t = Tick {
-            arp: Vec::new(),
-            dropped: Vec::new(),
-            expired: Vec::new(),
-        };
-        let mut failed = Vec::new();
+    /// than `reachable_ms`, and the next hops and entries that resolution gave up on.
+    pub fn tick(&mut self, now_ms: u64) -> Tick {
+        let mut t = Tick::default();
         let cfg = self.cfg;
         for (ip, st) in self.entries.iter_mut() {
             match *st {
@@ -350,7 +324,7 @@ impl<P> NeighTable<P> {
                 {
                     if tries >= cfg.max_tries {
                         *st = NeighState::Failed(now_ms);
-                        failed.push(*ip);
+                        t.failed.push(*ip);
                     } else {
                         *st = NeighState::Incomplete {
                             tries: tries + 1,
@@ -391,12 +365,6 @@ impl<P> NeighTable<P> {
         for ip in &t.expired {
             self.entries.remove(ip);
         }
-        for ip in failed {
-            if let Some(q) = self.pending.remove(&ip) {
-                self.dropped += q.len() as u64;
-                t.dropped.extend(q);
-            }
-        }
         t
     }
 
@@ -405,11 +373,6 @@ impl<P> NeighTable<P> {
         let mut v: Vec<_> = self.entries.iter().map(|(k, v)| (*k, *v)).collect();
         v.sort_by_key(|e| e.0);
         v
-    }
-
-    /// Packets waiting, over all next hops.
-    pub fn n_pending(&self) -> usize {
-        self.pending.values().map(VecDeque::len).sum()
     }
 }
 
@@ -515,43 +478,40 @@ mod tests {
     }
 
     #[test]
-    fn resolution_queue_retry_and_expiry() {
-        let mut n: NeighTable<u32> = NeighTable::new(NeighConfig {
-            queue_len: 2,
-            ..Default::default()
-        });
+    fn resolution_retry_failure_and_hold_down() {
+        let mut n = NeighTable::new(NeighConfig::default());
         let peer = ip("10.79.1.202");
-        assert_eq!(n.resolve(peer, 1, 0).0, Resolve::QueuedSendArp(peer));
-        assert_eq!(n.resolve(peer, 2, 10).0, Resolve::Queued);
-        assert_eq!(
-            n.resolve(peer, 3, 20),
-            (Resolve::Drop, Some(3)),
-            "queue bounded"
-        );
+        assert_eq!(n.resolve(peer, 0), Resolve::SendArp(peer));
+        assert_eq!(n.resolve(peer, 10), Resolve::Wait, "one request at a time");
         assert_eq!(n.tick(1000).arp, vec![peer]);
-        let waiting = n.learn(peer, mac("00:50:56:8f:1c:f6"), 1100);
-        assert_eq!(waiting, vec![1, 2]);
+        assert!(n.learn(peer, mac("00:50:56:8f:1c:f6"), 1100), "resolved");
+        assert!(
+            !n.learn(peer, mac("00:50:56:8f:1c:f6"), 1200),
+            "same MAC: no change"
+        );
         assert_eq!(
-            n.resolve(peer, 4, 1200).0,
+            n.resolve(peer, 1200),
             Resolve::Mac(mac("00:50:56:8f:1c:f6"))
         );
-        // A host that never answers: three tries, then the queue is dropped.
+        assert!(n.learn(peer, mac("00:50:56:8f:1c:f7"), 1300), "moved");
+        // A host that never answers: three tries, then failed (reported once).
         let dead = ip("10.79.1.250");
-        n.resolve(dead, 9, 0);
+        n.resolve(dead, 0);
         n.tick(1000);
         n.tick(2000);
-        assert_eq!(n.tick(3000).dropped, vec![9]);
-        assert_eq!(n.resolve(dead, 10, 3500).0, Resolve::Drop, "hold-down");
+        assert_eq!(n.tick(3000).failed, vec![dead]);
+        assert!(n.tick(3100).failed.is_empty());
+        assert_eq!(n.resolve(dead, 3500), Resolve::Failed, "hold-down");
         assert_eq!(
-            n.resolve(dead, 11, 9000).0,
-            Resolve::QueuedSendArp(dead),
+            n.resolve(dead, 9000),
+            Resolve::SendArp(dead),
             "retried later"
         );
     }
 
     #[test]
     fn resolved_entries_age_refresh_and_expire() {
-        let mut n: NeighTable<u32> = NeighTable::new(NeighConfig {
+        let mut n = NeighTable::new(NeighConfig {
             reachable_ms: 10_000,
             ..Default::default()
         });
@@ -562,7 +522,7 @@ mod tests {
         // Old: still used, and asked about.
         assert_eq!(n.tick(10_000).arp, vec![peer]);
         assert_eq!(n.mac(peer), Some(m));
-        assert_eq!(n.resolve(peer, 1, 10_100).0, Resolve::Mac(m));
+        assert_eq!(n.resolve(peer, 10_100), Resolve::Mac(m));
         // Answered: reachable again, no more requests until it ages again.
         n.learn(peer, m, 10_500);
         assert!(n.tick(11_500).arp.is_empty());
@@ -580,7 +540,7 @@ mod tests {
         let t = n.tick(23_500);
         assert_eq!(t.expired, vec![peer]);
         assert_eq!(n.mac(peer), None);
-        assert_eq!(n.resolve(peer, 2, 23_600).0, Resolve::QueuedSendArp(peer));
+        assert_eq!(n.resolve(peer, 23_600), Resolve::SendArp(peer));
         // Static entries never age.
         let gw = ip("10.79.1.1");
         n.add_static(gw, m);

@@ -10,6 +10,7 @@ pub use exec::{exec_group, execute, Batch, CloneFrame, Collect, ExecEnv, Packet,
 
 use crate::flow::{w, Flow};
 use crate::ofctl::Nat;
+use crate::tunnel::TnlPush;
 use std::fmt;
 
 /// A packet-header field a datapath set action writes.
@@ -114,7 +115,31 @@ crate::counted_reasons! {
         Unsupported = ("unsupported", "An action the datapath cannot perform on this packet (e.g. a second VLAN tag)."),
         CloneFailed = ("clone_failed", "Packet copy for a second output failed (buffer pool exhausted)."),
         UpcallLimit = ("upcall_limit", "The burst's budget of slow-path translations was spent (new-flow flood)."),
+        TunnelNoRoute = ("tunnel_no_route", "Tunnel output with no uplink or no underlay route to the destination."),
+        TunnelUnresolved = ("tunnel_unresolved", "Tunnel next hop did not answer ARP, its packet waited too long, or the queue of waiting packets was full."),
+        TunnelTooBig = ("tunnel_too_big", "Inner frame plus the outer headers exceed the underlay MTU."),
+        TunnelNoHeadroom = ("tunnel_no_headroom", "Not enough headroom in the buffer for the outer headers."),
     }
+}
+
+impl From<crate::geneve::PushError> for DropReason {
+    fn from(e: crate::geneve::PushError) -> Self {
+        match e {
+            crate::geneve::PushError::NoHeadroom => DropReason::TunnelNoHeadroom,
+            crate::geneve::PushError::TooBig => DropReason::TunnelTooBig,
+        }
+    }
+}
+
+/// A tunnel output waiting for its next hop (the `TnlPending` action).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct TnlPending {
+    /// The tunnel port output to.
+    pub tunnel: u32,
+    /// The next hop being resolved.
+    pub nexthop: u32,
+    /// The tunnel metadata to encapsulate with once it is.
+    pub meta: TunnelMeta,
 }
 
 /// The datapath `ct` action.
@@ -156,13 +181,23 @@ pub enum DpAction {
     PopVlan,
     /// Send a copy out of a port.
     Output(u32),
-    /// Encapsulate with this metadata and send out of a tunnel port.
+    /// Output to a tunnel port of a bridge without an underlay (offline traces, tools,
+    /// pipeline tests): handed to the sink with its metadata, not encapsulated. A switch
+    /// with a tunnel always has an uplink, and resolves tunnel outputs to the actions below.
     TunnelOutput {
         /// The tunnel port.
         port: u32,
         /// Outer header data.
         meta: TunnelMeta,
     },
+    /// Encapsulate with a resolved outer header and send out of the uplink (`tnl_push`).
+    TnlPush(Box<TnlPush>),
+    /// Tunnel output whose next hop is being resolved: the packet waits (parks) in its
+    /// worker's bounded queue while ARP asks.
+    TnlPending(Box<TnlPending>),
+    /// An output that cannot happen (a tunnel destination with no route): counted with
+    /// this reason; later actions still run.
+    OutputDrop(DropReason),
     /// Conntrack.
     Ct(Box<DpCt>),
     /// Clear conntrack state.
@@ -221,7 +256,7 @@ impl fmt::Display for DpAction {
             DpAction::TunnelOutput { port, meta } => {
                 write!(
                     f,
-                    "tnl_push(port={port},tun_id={:#x},dst={}",
+                    "tunnel(port={port},tun_id={:#x},dst={}",
                     meta.tun_id,
                     std::net::Ipv4Addr::from(meta.dst)
                 )?;
@@ -235,6 +270,25 @@ impl fmt::Display for DpAction {
                 }
                 write!(f, ")")
             }
+            DpAction::TnlPush(t) => write!(f, "{t}"),
+            DpAction::TnlPending(p) => {
+                let meta = &p.meta;
+                write!(
+                    f,
+                    "tnl_push(tnl_port({}),unresolved(nexthop={}),tun_id={:#x},dst={}",
+                    p.tunnel,
+                    std::net::Ipv4Addr::from(p.nexthop),
+                    meta.tun_id,
+                    std::net::Ipv4Addr::from(meta.dst)
+                )?;
+                for i in 0..8 {
+                    if meta.md_present & (1 << i) != 0 {
+                        write!(f, ",md{i}={:#x}", meta.md[i])?;
+                    }
+                }
+                write!(f, ")")
+            }
+            DpAction::OutputDrop(r) => write!(f, "drop_output({})", r.name()),
             DpAction::Ct(c) => {
                 write!(f, "ct(")?;
                 let mut parts: Vec<String> = Vec::new();

@@ -59,7 +59,7 @@ impl<F: CloneFrame> FastPath<F> {
         while bits != 0 {
             let i = bits.trailing_zeros() as usize;
             bits &= bits - 1;
-            self.hashes[i] = key_hash(&self.batch.keys[i]);
+            self.batch.hashes[i] = key_hash(&self.batch.keys[i]);
             let mf = self.emc_lookup(i);
             self.found[i] = mf;
             if mf != NONE {
@@ -94,7 +94,7 @@ impl<F: CloneFrame> FastPath<F> {
         if self.cfg.emc_insert_inv_prob == 0 {
             return NONE;
         }
-        let h = self.hashes[i];
+        let h = self.batch.hashes[i];
         let b = (h as usize & self.emc_mask) * 4;
         for e in 0..4 {
             let ent = self.emc[b + e];
@@ -117,7 +117,7 @@ impl<F: CloneFrame> FastPath<F> {
         if self.cfg.emc_insert_inv_prob == 0 {
             return;
         }
-        let h = self.hashes[i];
+        let h = self.batch.hashes[i];
         let b = (h as usize & self.emc_mask) * 4;
         let seq = self.mfs[mf as usize].seq;
         // A free or dead slot is always used.

@@ -19,9 +19,7 @@ pub(super) struct Megaflow {
     pub(super) actions: Box<[DpAction]>,
     pub(super) rules: Box<[Arc<Rule>]>,
     pub(super) groups: Box<[(Arc<Group>, u16)]>,
-    pub(super) generation: u64,
-    pub(super) mac_generation: u64,
-    pub(super) uses_macs: bool,
+    pub(super) versions: Versions,
     pub(super) packets: u64,
     pub(super) bytes: u64,
     pub(super) credited_packets: u64,
@@ -30,6 +28,42 @@ pub(super) struct Megaflow {
     pub(super) created_ms: u64,
     pub(super) seq: u32,
     pub(super) live: bool,
+}
+
+/// The state a megaflow's translation depended on: the bridge (tables, ports) always, the
+/// MAC-learning table when NORMAL was involved, the underlay when a tunnel output was
+/// resolved. A hit on a megaflow whose versions moved re-translates first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Versions {
+    generation: u64,
+    mac_generation: Option<u64>,
+    underlay_generation: Option<u64>,
+}
+
+impl Versions {
+    pub(super) fn of(tr: &Translation) -> Versions {
+        Versions {
+            generation: tr.generation,
+            mac_generation: tr.uses_mac_learning.then_some(tr.mac_generation),
+            underlay_generation: tr.uses_underlay.then_some(tr.underlay_generation),
+        }
+    }
+
+    /// The bridge's current generations, to compare with.
+    pub(super) fn now(bridge: &crate::bridge::Bridge) -> [u64; 3] {
+        [
+            bridge.generation(),
+            bridge.mac_generation(),
+            bridge.underlay_generation(),
+        ]
+    }
+
+    #[inline]
+    pub(super) fn stale(&self, now: &[u64; 3]) -> bool {
+        self.generation != now[0]
+            || self.mac_generation.is_some_and(|g| g != now[1])
+            || self.underlay_generation.is_some_and(|g| g != now[2])
+    }
 }
 
 impl Megaflow {
@@ -75,8 +109,7 @@ impl<F: CloneFrame> FastPath<F> {
     /// the cache is full (the caller then executes the actions uncached).
     pub(super) fn install(&mut self, i: usize, tr: Translation, now_ms: u64) -> Option<u32> {
         let mask = &tr.mask;
-        let (generation, mac_generation, uses_macs) =
-            (tr.generation, tr.mac_generation, tr.uses_mac_learning);
+        let versions = Versions::of(&tr);
         let actions = tr.actions;
         let rules = tr.rules;
         let groups = tr.groups;
@@ -97,9 +130,7 @@ impl<F: CloneFrame> FastPath<F> {
         if let Some(m) = existing {
             let mf = &mut self.mfs[m as usize];
             if *mf.actions == *actions {
-                mf.generation = generation;
-                mf.mac_generation = mac_generation;
-                mf.uses_macs = uses_macs;
+                mf.versions = versions;
                 mf.rules = rules.into_boxed_slice();
                 mf.groups = groups.into_boxed_slice();
                 return Some(m);
@@ -116,9 +147,7 @@ impl<F: CloneFrame> FastPath<F> {
             actions: actions.into_boxed_slice(),
             rules: rules.into_boxed_slice(),
             groups: groups.into_boxed_slice(),
-            generation,
-            mac_generation,
-            uses_macs,
+            versions,
             packets: 0,
             bytes: 0,
             credited_packets: 0,

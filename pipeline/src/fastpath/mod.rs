@@ -31,14 +31,17 @@ mod dpcls;
 mod emc;
 mod exec;
 mod megaflow;
+mod tunnel;
 mod upcall;
 
 pub use emc::key_hash;
+pub use tunnel::TunnelStats;
 
 use crate::bridge::Bridge;
 use crate::dpaction::{Batch, CloneFrame, DropReason, ExecEnv, Sink, TunnelMeta};
 use crate::flow::Flow;
 use crate::packet::Frame;
+use crate::tunnel::{DecapPort, Parked, Parking};
 use dpcls::Subtable;
 use emc::EmcEntry;
 use megaflow::Megaflow;
@@ -111,6 +114,8 @@ pub struct FastPathStats {
     pub cycles_upcall: u64,
     /// TSC cycles executing actions (including conntrack).
     pub cycles_actions: u64,
+    /// The tunnel stages' counters.
+    pub tunnel: TunnelStats,
 }
 
 impl FastPathStats {
@@ -134,6 +139,7 @@ impl FastPathStats {
         self.cycles_lookup += o.cycles_lookup;
         self.cycles_upcall += o.cycles_upcall;
         self.cycles_actions += o.cycles_actions;
+        self.tunnel.add(&o.tunnel);
     }
 }
 
@@ -167,14 +173,22 @@ pub struct MegaflowInfo {
     pub age_ms: u64,
 }
 
-/// Counts drops by reason on the way to the real sink.
-struct Counting<'a, S> {
+/// The execute stage's view of the sink: counts drops by reason and tunnel outputs on the
+/// way to the real sink, and parks packets waiting for a tunnel next hop.
+struct Counting<'a, F, S> {
     inner: &'a mut S,
     drops: &'a mut [u64; DropReason::COUNT],
+    tunnel: &'a mut TunnelStats,
+    park: tunnel::ParkCtx<'a, F>,
 }
 
-impl<F: Frame, S: Sink<F>> Sink<F> for Counting<'_, S> {
+impl<F: CloneFrame, S: Sink<F>> Sink<F> for Counting<'_, F, S> {
+    #[inline]
     fn output(&mut self, port: u32, tun: Option<&TunnelMeta>, frame: F, key: &Flow) {
+        if tun.is_some() {
+            self.tunnel.tx_packets += 1;
+            self.tunnel.tx_bytes += frame.len() as u64;
+        }
         self.inner.output(port, tun, frame, key);
     }
     fn drop_packet(&mut self, reason: DropReason, frame: F) {
@@ -184,6 +198,17 @@ impl<F: Frame, S: Sink<F>> Sink<F> for Counting<'_, S> {
     fn note_drop(&mut self, reason: DropReason) {
         self.drops[reason.index()] += 1;
         self.inner.note_drop(reason);
+    }
+    fn park(&mut self, p: Parked<F>) {
+        self.tunnel.parked += 1;
+        let (bridge, now_ms) = (self.park.bridge, self.park.now_ms);
+        let (inner, drops, t) = (&mut *self.inner, &mut *self.drops, &mut *self.tunnel);
+        self.park.parking.park(bridge, p, now_ms, |o| {
+            tunnel::settle(o, bridge, inner, drops, t)
+        });
+    }
+    fn alloc(&mut self, bytes: &[u8]) -> Option<F> {
+        self.inner.alloc(bytes)
     }
 }
 
@@ -198,10 +223,12 @@ pub struct FastPath<F: Frame> {
     free: Vec<u32>,
     n_live: usize,
     batch: Batch<F, SLOTS>,
-    hashes: [u32; SLOTS],
     found: [u32; SLOTS],
     rng: u64,
     lookups_since_rank: u64,
+    parking: Parking<F>,
+    decap: Option<DecapPort>,
+    decap_seen: [u64; 2],
     /// Counters.
     pub stats: FastPathStats,
 }
@@ -229,10 +256,12 @@ impl<F: CloneFrame> FastPath<F> {
             free: Vec::new(),
             n_live: 0,
             batch: Batch::new(),
-            hashes: [0; SLOTS],
             found: [NONE; SLOTS],
             rng: 0x2545_f491_4f6c_dd1d,
             lookups_since_rank: 0,
+            parking: Parking::default(),
+            decap: None,
+            decap_seen: [0; 2],
             stats: FastPathStats::default(),
         }
     }
@@ -270,9 +299,16 @@ impl<F: CloneFrame> FastPath<F> {
             now_ms,
         };
         let mut drops = self.stats.drops;
+        let mut tun = self.stats.tunnel;
         let mut sink = Counting {
             inner: sink,
             drops: &mut drops,
+            tunnel: &mut tun,
+            park: tunnel::ParkCtx {
+                bridge,
+                parking: std::mem::take(&mut self.parking),
+                now_ms,
+            },
         };
         let mut pass = 0u32;
         while pending != 0 {
@@ -298,7 +334,9 @@ impl<F: CloneFrame> FastPath<F> {
             self.stats.cycles_actions += tsc() - ta;
             pass += 1;
         }
+        self.parking = std::mem::take(&mut sink.park.parking);
         self.stats.drops = drops;
+        self.stats.tunnel = tun;
     }
 
     /// Loads a burst into the slots (extracting each packet's key); returns the slots used.

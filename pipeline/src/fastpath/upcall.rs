@@ -4,6 +4,7 @@
 //! counted (`upcall_limit`), so a flood of new flows cannot stall established ones.
 
 use super::dpcls::masked_eq;
+use super::megaflow::Versions;
 use super::{FastPath, NONE};
 use crate::bridge::Bridge;
 use crate::dpaction::{CloneFrame, DpAction, DropReason, Sink};
@@ -26,8 +27,7 @@ impl<F: CloneFrame> FastPath<F> {
         now_ms: u64,
         sink: &mut S,
     ) -> (u64, Uncached) {
-        let generation = bridge.generation();
-        let mac_generation = bridge.mac_generation();
+        let now = Versions::now(bridge);
         let mut upcalls = 0usize;
         let mut uncached = Uncached::new();
         // Megaflows installed during this burst: later misses try them before paying for
@@ -38,10 +38,7 @@ impl<F: CloneFrame> FastPath<F> {
             let i = bits.trailing_zeros() as usize;
             bits &= bits - 1;
             let cur = self.found[i];
-            let stale = cur != NONE && {
-                let mf = &self.mfs[cur as usize];
-                mf.generation != generation || (mf.uses_macs && mf.mac_generation != mac_generation)
-            };
+            let stale = cur != NONE && self.mfs[cur as usize].versions.stale(&now);
             if cur != NONE && !stale {
                 continue;
             }
@@ -82,9 +79,7 @@ impl<F: CloneFrame> FastPath<F> {
                 };
                 if same {
                     let mf = &mut self.mfs[cur as usize];
-                    mf.generation = tr.generation;
-                    mf.mac_generation = tr.mac_generation;
-                    mf.uses_macs = tr.uses_mac_learning;
+                    mf.versions = Versions::of(&tr);
                     mf.rules = tr.rules.into_boxed_slice();
                     mf.groups = tr.groups.into_boxed_slice();
                     continue;

@@ -73,6 +73,62 @@ pub fn bridge_with_groups(node: &str, groups: &str, flows: &str, ct: ConntrackCo
     b
 }
 
+/// The uplink's OpenFlow port in [`with_underlay`].
+pub const UPLINK_PORT: u32 = 100;
+
+/// Underlay MAC of a seed node (its uplink).
+pub fn node_mac(node: &str) -> u64 {
+    match node {
+        "worker1" => 0x0050_568f_4e82,
+        "worker2" => 0x0050_568f_1cf6,
+        _ => 0x0050_568f_0001,
+    }
+}
+
+/// Gives a seed bridge the underlay of the two-node demo: an uplink (port
+/// [`UPLINK_PORT`], the node's address on 10.79.1.0/24, MTU `mtu`), the on-link route, the
+/// TLV map `{class=0x104,type=0x80,len=4}->tun_metadata0`, and the other node as a static
+/// neighbour when `resolved` (otherwise its MAC must be learned by ARP).
+pub fn with_underlay(b: &Bridge, node: &str, mtu: u16, resolved: bool) {
+    use crate::tunnel::{UnderlayConfig, Uplink};
+    use crate::underlay::{Route, RouteTable};
+    let mut info = PortInfo::new(UPLINK_PORT, "uplink", PortKind::Normal);
+    info.flood = false;
+    b.add_port(info).expect("seed uplink");
+    let mut routes = RouteTable::default();
+    routes.add(Route {
+        prefix: 0x0a4f_0100,
+        len: 24,
+        gateway: None,
+        dev: UPLINK_PORT,
+    });
+    let mut tlv = crate::geneve::TlvMap::default();
+    tlv.add("{class=0x104,type=0x80,len=4}->tun_metadata0")
+        .expect("seed TLV map");
+    b.update_underlay(|u| {
+        *u = UnderlayConfig {
+            uplink: Some(Uplink {
+                ofport: UPLINK_PORT,
+                mac: node_mac(node),
+                ip: node_ip(node),
+                prefix_len: 24,
+                mtu,
+            }),
+            routes,
+            tlv,
+        }
+    });
+    if resolved {
+        let other = if node == "worker1" {
+            "worker2"
+        } else {
+            "worker1"
+        };
+        b.neighbours().add_static(node_ip(other), node_mac(other));
+        b.underlay_changed();
+    }
+}
+
 mod property;
 mod walks;
 pub use property::{megaflow_property, PropertyRun};

@@ -128,6 +128,9 @@ pub struct PropertyRun {
     pub skipped: u64,
     /// Keys whose translation ran a group.
     pub grouped: u64,
+    /// Keys whose translation output to the tunnel (`tnl_push`, waiting for ARP, or no
+    /// route): the outer header template is part of what must match.
+    pub tunnelled: u64,
 }
 
 /// Checks the property on `b` with `rounds` random keys, each compared with 4 perturbed
@@ -145,12 +148,20 @@ pub fn megaflow_property(b: &Bridge, rounds: usize) -> Result<PropertyRun, Strin
             "the pipeline made {ids} recirculation states, expected >= 2"
         ));
     }
-    let (mut compared, mut skipped, mut grouped) = (0u64, 0u64, 0u64);
+    let (mut compared, mut skipped, mut grouped, mut tunnelled) = (0u64, 0u64, 0u64, 0u64);
     for _ in 0..rounds {
         let a = random_key(&mut r, ids);
         let ta = translate(b, &a, 1, None);
         if !ta.groups.is_empty() {
             grouped += 1;
+        }
+        if ta.actions.iter().any(|a| {
+            matches!(
+                a,
+                DpAction::TnlPush(_) | DpAction::TnlPending(_) | DpAction::OutputDrop(_)
+            )
+        }) {
+            tunnelled += 1;
         }
         if ta.uses_mac_learning {
             skipped += 1;
@@ -176,5 +187,6 @@ pub fn megaflow_property(b: &Bridge, rounds: usize) -> Result<PropertyRun, Strin
         compared,
         skipped,
         grouped,
+        tunnelled,
     })
 }

@@ -92,6 +92,10 @@ pub struct Translation {
     pub mac_generation: u64,
     /// Whether NORMAL (MAC learning) was involved.
     pub uses_mac_learning: bool,
+    /// Underlay generation the translation was made against.
+    pub underlay_generation: u64,
+    /// Whether a tunnel output was resolved against the underlay (route, neighbour).
+    pub uses_underlay: bool,
     /// Error, if any.
     pub error: Option<XlateError>,
     /// The flow at the end of the walk (registers and all), for traces.
@@ -143,6 +147,7 @@ struct Ctx<'a> {
     exit: bool,
     error: Option<XlateError>,
     uses_macs: bool,
+    uses_underlay: bool,
     may_learn: bool,
     trace: Option<&'a mut Vec<TraceEvent>>,
 }
@@ -311,6 +316,9 @@ pub fn translate(
 ) -> Translation {
     let generation = bridge.generation();
     let mac_generation = bridge.mac_generation();
+    // Read before the underlay itself: a change racing with this translation leaves the
+    // megaflow stale, never wrong.
+    let underlay_generation = bridge.underlay_generation();
     let tables = bridge.tables();
     let ports = bridge.ports();
     let mut flow = *key;
@@ -335,6 +343,7 @@ pub fn translate(
         exit: false,
         error: None,
         uses_macs: false,
+        uses_underlay: false,
         may_learn: true,
         trace,
     };
@@ -399,6 +408,8 @@ pub fn translate(
         generation,
         mac_generation,
         uses_mac_learning: ctx.uses_macs,
+        underlay_generation,
+        uses_underlay: ctx.uses_underlay,
         error: ctx.error,
         final_flow: ctx.flow,
     }

@@ -2,11 +2,13 @@
 //! and `ct` (which freezes the walk for recirculation).
 
 use super::{ct_fields_mask, Ctx, XlateError};
+use crate::bridge::TunnelPort;
 use crate::bridge::{FrozenState, PortKind};
-use crate::dpaction::{DpAction, DpCt, DropReason, TunnelMeta};
+use crate::dpaction::{DpAction, DpCt, DropReason, TnlPending, TunnelMeta};
 use crate::field::Field;
 use crate::flow::{eth_type, w, Flow, VLAN_CFI};
 use crate::ofctl::{port, CtAction, CtZone, SetField};
+use crate::tunnel::{encap, Resolution};
 
 impl Ctx<'_> {
     pub(super) fn dec_ttl(&mut self) {
@@ -174,23 +176,60 @@ impl Ctx<'_> {
                         *slot = self.read(Field::TunMetadata(i as u8)) as u64;
                     }
                 }
-                self.acts.push(DpAction::TunnelOutput {
-                    port: p,
-                    meta: TunnelMeta {
-                        tun_id,
-                        src,
-                        dst,
-                        tos: 0,
-                        ttl: 0,
-                        flags,
-                        md_present: present,
-                        md,
-                    },
-                });
+                let meta = TunnelMeta {
+                    tun_id,
+                    src,
+                    dst,
+                    tos: 0,
+                    ttl: 0,
+                    flags,
+                    md_present: present,
+                    md,
+                };
+                self.tunnel_output(p, cfg, meta);
             }
             _ => {
                 self.commit();
                 self.acts.push(DpAction::Output(p));
+            }
+        }
+    }
+
+    /// Native tunnelling: the output resolves against the underlay now (route, next hop's
+    /// MAC) into a `tnl_push` with the outer-header template, so the megaflow caches it.
+    /// A bridge without an uplink hands the packet over on the tunnel port as is.
+    fn tunnel_output(&mut self, p: u32, cfg: &TunnelPort, meta: TunnelMeta) {
+        let u = self.bridge.underlay();
+        if u.uplink.is_none() {
+            self.acts.push(DpAction::TunnelOutput { port: p, meta });
+            return;
+        }
+        self.uses_underlay = true;
+        let r = encap::resolve(&u, &self.bridge.neighbours(), p, cfg, &meta);
+        let dst = std::net::Ipv4Addr::from(meta.dst);
+        match r {
+            Resolution::Push(t) => {
+                self.note(format!(
+                    "native tunnel: {dst} via uplink port {}, outer header built",
+                    t.uplink
+                ));
+                self.acts.push(DpAction::TnlPush(t));
+            }
+            Resolution::Waiting { nexthop } => {
+                self.note(format!(
+                    "native tunnel: next hop {} of {dst} not resolved: the packet waits for ARP",
+                    std::net::Ipv4Addr::from(nexthop)
+                ));
+                self.acts.push(DpAction::TnlPending(Box::new(TnlPending {
+                    tunnel: p,
+                    nexthop,
+                    meta,
+                })));
+            }
+            Resolution::NoRoute => {
+                self.note(format!("native tunnel: no route to {dst}: dropped"));
+                self.acts
+                    .push(DpAction::OutputDrop(DropReason::TunnelNoRoute));
             }
         }
     }

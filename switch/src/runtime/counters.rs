@@ -1,5 +1,5 @@
 //! The counter registry: every counter the switch keeps — ports, worker stages, drops by
-//! reason, decapsulation and encapsulation errors, ARP input, conntrack, upcalls, the
+//! reason (encapsulation's among them), decapsulation errors, ARP input, conntrack, upcalls, the
 //! control and metrics listeners — declared here once with its name, help text and labels.
 //! Every view reads it: `pmd-stats`, `drop-stats`, `dump-ports`, the Prometheus endpoint and
 //! the stats line. Per-worker counters stay the worker's own (published every 100 ms);
@@ -7,7 +7,7 @@
 
 use super::state::{Shared, WorkerStats};
 use pipeline::dpaction::DropReason;
-use pipeline::geneve::{DecapError, EncapDrop};
+use pipeline::geneve::DecapError;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Prometheus metric type.
@@ -242,6 +242,18 @@ const WORKER_COUNTERS: &[(&str, &str, Kind, WorkerRead)] = &[
         Kind::Gauge,
         |s| s.masks as u64,
     ),
+    (
+        "brisk_worker_tunnel_parked",
+        "Packets waiting now for a tunnel next hop to answer ARP",
+        Kind::Gauge,
+        |s| s.parked as u64,
+    ),
+    (
+        "brisk_worker_tunnel_parked_total",
+        "Packets that waited for a tunnel next hop",
+        Kind::Counter,
+        |s| s.fp.tunnel.parked,
+    ),
 ];
 
 /// Stage cycles of the fast path: (stage, value).
@@ -321,8 +333,8 @@ fn worker_families(workers: &[WorkerStats]) -> Vec<Family> {
     out
 }
 
-/// Drops by reason, summed over workers: the datapath's, decapsulation's and
-/// encapsulation's (in `drop-stats` sections of those names).
+/// Drops by reason, summed over workers: the datapath's (encapsulation's included:
+/// `tunnel_*`) and decapsulation's (in `drop-stats` sections of those names).
 fn drops(workers: &[WorkerStats]) -> Vec<Family> {
     let sum = |read: &dyn Fn(&WorkerStats) -> u64| workers.iter().map(read).sum::<u64>();
     let mut f = Family::new(
@@ -335,14 +347,9 @@ fn drops(workers: &[WorkerStats]) -> Vec<Family> {
         f.push_shown(vec![("reason", r.name().into())], v, "datapath", r.name());
     }
     for e in DecapError::ALL {
-        let v = sum(&|s| s.decap[e.index()]);
+        let v = sum(&|s| s.fp.tunnel.decap[e.index()]);
         let label = format!("decap_{}", e.name());
         f.push_shown(vec![("reason", label)], v, "decapsulation", e.name());
-    }
-    for e in EncapDrop::ALL {
-        let v = sum(&|s| s.encap[e.index()]);
-        let label = format!("encap_{}", e.name());
-        f.push_shown(vec![("reason", label)], v, "encapsulation", e.name());
     }
     let mut p = Family::new(
         "brisk_parse_errors_total",
@@ -361,11 +368,12 @@ fn drops(workers: &[WorkerStats]) -> Vec<Family> {
 fn arp(workers: &[WorkerStats]) -> Family {
     let mut f = Family::new(
         "brisk_underlay_arp_total",
-        "ARP on the uplink for the node's address: requests answered, neighbours learned",
+        "ARP on the uplink: requests for the node's address answered, neighbours learned, requests sent for tunnel next hops",
         Kind::Counter,
     );
-    let answered = workers.iter().map(|s| s.arp_answered).sum();
-    let learned = workers.iter().map(|s| s.arp_learned).sum();
+    let answered = workers.iter().map(|s| s.fp.tunnel.arp_answered).sum();
+    let learned = workers.iter().map(|s| s.fp.tunnel.arp_learned).sum();
+    let requested = workers.iter().map(|s| s.fp.tunnel.arp_requests).sum();
     f.push_shown(
         vec![("what", "answered".into())],
         answered,
@@ -377,6 +385,12 @@ fn arp(workers: &[WorkerStats]) -> Family {
         learned,
         "arp input",
         "learned",
+    );
+    f.push_shown(
+        vec![("what", "requested".into())],
+        requested,
+        "arp input",
+        "requested",
     );
     f
 }

@@ -225,16 +225,9 @@ fn stop_workers(
     ok
 }
 
-/// Frees everything that holds packet buffers (queued ARP waiters, ports), then the shared
-/// state; returns the buffers still in use (0 for a clean stop).
+/// Frees everything that holds packet buffers (the ports; packets waiting for ARP were
+/// freed with their workers), then the shared state; returns the buffers still in use (0 for a clean stop).
 fn release(shared: Arc<Shared>) -> Result<u32, RuntimeError> {
-    {
-        let mut u = shared.underlay.lock();
-        let pending: Vec<u32> = u.neigh.entries().iter().map(|e| e.0).collect();
-        for ip in pending {
-            u.neigh.del(ip);
-        }
-    }
     shared.set_ports(RtPorts::default());
     let shared = Arc::try_unwrap(shared)
         .map_err(|_| RuntimeError::Config("internal: shared state still referenced".into()))?;
@@ -317,14 +310,14 @@ fn underlay_tick(shared: &Shared) {
         } => (dev, *mac, *ip),
         _ => return,
     };
-    let t = shared.underlay.lock().neigh.tick(shared.now_ms());
-    drop(t.dropped);
+    // Failed and expired next hops move the underlay generation: megaflows that
+    // encapsulate towards them revalidate, packets waiting for them are dropped.
+    let t = shared.bridge.neighbour_tick(shared.now_ms());
     for ip in &t.expired {
         tracing::info!(neighbour = %std::net::Ipv4Addr::from(*ip), "underlay neighbour expired");
     }
-    if !t.expired.is_empty() {
-        // Workers cache encapsulation parameters per destination: forget those MACs.
-        shared.underlay_gen.fetch_add(1, Ordering::AcqRel);
+    for ip in &t.failed {
+        tracing::info!(neighbour = %std::net::Ipv4Addr::from(*ip), "underlay next hop did not answer ARP");
     }
     let txq = shared.workers.len() as u16;
     let mut batch = PktBatch::new();

@@ -2,7 +2,7 @@
 //! underlay (routes, neighbours, TLV map), the flows and groups, the metrics endpoint and
 //! the workers.
 
-use super::state::{RtKind, RtPort, RtPorts, Shared, Underlay, WorkerShared};
+use super::state::{RtKind, RtPort, RtPorts, Shared, WorkerShared};
 use super::{io, metrics, ports, server, worker, RunOptions, RuntimeError};
 #[cfg(feature = "dpdk")]
 use crate::dpdk::{launch_on_lcore, main_lcore};
@@ -13,7 +13,8 @@ use pipeline::bridge::{Bridge, LoadError};
 use pipeline::conntrack::ConntrackConfig;
 use pipeline::fastpath::FastPathConfig;
 use pipeline::geneve::TlvMap;
-use pipeline::underlay::{NeighConfig, NeighTable, Route, RouteTable};
+use pipeline::tunnel::{UnderlayConfig, Uplink};
+use pipeline::underlay::{Route, RouteTable};
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::Arc;
 use std::time::Instant;
@@ -72,13 +73,14 @@ fn start_ports(
     Ok((list, uplink, tunnel))
 }
 
-/// The underlay: the TLV map, the configured routes plus the uplink's subnet and default
-/// gateway, and the static neighbours.
+/// The underlay, installed in the bridge: the uplink, the TLV map, the configured routes
+/// plus the uplink's subnet and default gateway, and the static neighbours.
 fn underlay(
     cfg: &BridgeConfig,
     list: &[Arc<RtPort>],
     uplink: Option<usize>,
-) -> Result<(TlvMap, Underlay), RuntimeError> {
+    bridge: &Bridge,
+) -> Result<(), RuntimeError> {
     let bad = |what: &str, e: &dyn std::fmt::Display| RuntimeError::Config(format!("{what}: {e}"));
     let mut tlv = TlvMap::default();
     for t in &cfg.tlv_map {
@@ -88,13 +90,22 @@ fn underlay(
     for r in &cfg.routes {
         routes.add(RouteTable::parse(r).map_err(|e| bad("routes", &e))?);
     }
+    let mut up = None;
     if let Some(u) = uplink {
         if let RtKind::Device {
-            uplink: Some((ip, len, _)),
+            uplink: Some((ip, len, mtu)),
+            mac,
             ..
         } = &list[u].kind
         {
             let dev = list[u].ofport;
+            up = Some(Uplink {
+                ofport: dev,
+                mac: *mac,
+                ip: *ip,
+                prefix_len: *len,
+                mtu: *mtu,
+            });
             routes.add(Route {
                 prefix: *ip,
                 len: *len,
@@ -111,7 +122,7 @@ fn underlay(
             }
         }
     }
-    let mut neigh = NeighTable::new(NeighConfig::default());
+    let mut statics = Vec::new();
     for n in &cfg.neighbors {
         let m = pipeline::ofctl::parse_mac(&n.mac).ok_or_else(|| {
             RuntimeError::Config(format!(
@@ -119,9 +130,20 @@ fn underlay(
                 n.ip, n.mac
             ))
         })?;
-        neigh.add_static(u32::from(n.ip), m);
+        statics.push((u32::from(n.ip), m));
     }
-    Ok((tlv, Underlay { routes, neigh }))
+    bridge.update_underlay(|u| {
+        *u = UnderlayConfig {
+            uplink: up,
+            routes,
+            tlv,
+        }
+    });
+    let mut neigh = bridge.neighbours();
+    for (ip, mac) in statics {
+        neigh.add_static(ip, mac);
+    }
+    Ok(())
 }
 
 /// Loads the start-up groups and flows; errors name their file and line.
@@ -171,7 +193,7 @@ pub(super) fn shared_state(
         },
     ));
     let (list, uplink, tunnel) = start_ports(cfg, &pools, txq, &bridge)?;
-    let (tlv, underlay) = underlay(cfg, &list, uplink)?;
+    underlay(cfg, &list, uplink, &bridge)?;
     load_flows(&bridge, opts)?;
     Ok(Arc::new(Shared {
         bridge,
@@ -181,9 +203,6 @@ pub(super) fn shared_state(
             tunnel,
         })),
         ports_gen: AtomicU64::new(1),
-        underlay: Mutex::new(underlay),
-        underlay_gen: AtomicU64::new(1),
-        tlv: RwLock::new(tlv),
         workers: (0..n_workers).map(|_| WorkerShared::default()).collect(),
         stop: AtomicBool::new(false),
         started: Instant::now(),

@@ -4,14 +4,11 @@
 use crate::dpdk::EthPort;
 use crate::kernel::{AfPacketPort, TapPort};
 use crate::netdev::{LinkInfo, PortStats};
-use crate::pkt::{Pkt, PktBatch, PktPool, Pools};
+use crate::pkt::{PktBatch, PktPool, Pools};
 
 use parking_lot::{Mutex, RwLock};
 use pipeline::bridge::Bridge;
-use pipeline::dpaction::TunnelMeta;
 use pipeline::fastpath::{FastPathStats, MegaflowInfo};
-use pipeline::geneve::{DecapError, TlvMap};
-use pipeline::underlay::{NeighTable, RouteTable};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -165,17 +162,6 @@ impl RtPorts {
     }
 }
 
-/// A packet waiting for its next hop's MAC: frame, tunnel metadata, inner flow hash.
-pub type PendingPkt = (Pkt, TunnelMeta, u32);
-
-/// Underlay state: routes, neighbours and the TLV map.
-pub struct Underlay {
-    /// Routes.
-    pub routes: RouteTable,
-    /// Neighbours (with packets waiting for resolution).
-    pub neigh: NeighTable<PendingPkt>,
-}
-
 /// Per-worker published state.
 #[derive(Default)]
 pub struct WorkerShared {
@@ -217,14 +203,8 @@ pub struct WorkerStats {
     pub megaflows: usize,
     /// Megaflow masks now.
     pub masks: usize,
-    /// Geneve packets dropped at decapsulation, by [`DecapError`] index.
-    pub decap: [u64; DecapError::COUNT],
-    /// Tunnel outputs not sent, by [`pipeline::geneve::EncapDrop`] index.
-    pub encap: [u64; pipeline::geneve::EncapDrop::COUNT],
-    /// ARP requests for the node's underlay address answered.
-    pub arp_answered: u64,
-    /// ARP packets that taught or refreshed a neighbour's MAC.
-    pub arp_learned: u64,
+    /// Packets waiting for a tunnel next hop now.
+    pub parked: usize,
 }
 
 /// Everything the threads share.
@@ -235,13 +215,6 @@ pub struct Shared {
     pub ports: RwLock<Arc<RtPorts>>,
     /// Bumped when `ports` changes.
     pub ports_gen: AtomicU64,
-    /// Underlay.
-    pub underlay: Mutex<Underlay>,
-    /// Bumped when routes, neighbours or the TLV map change (invalidates workers' encap
-    /// caches and their copy of the map).
-    pub underlay_gen: AtomicU64,
-    /// TLV map.
-    pub tlv: RwLock<TlvMap>,
     /// Workers.
     pub workers: Vec<WorkerShared>,
     /// Stop request.

@@ -105,7 +105,7 @@ fn show(shared: &Shared) -> String {
                     } => Some(usize::from(*mtu)),
                     _ => None,
                 });
-                let opts = shared.tlv.read().options_len(0xff);
+                let opts = shared.bridge.underlay().tlv.options_len(0xff);
                 let inner = up_mtu.map_or(String::new(), |m| {
                     format!(
                         ", inner mtu {} ({m} - 50 outer{})",

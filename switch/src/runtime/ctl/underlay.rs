@@ -2,8 +2,8 @@
 
 use super::CmdResult;
 use crate::runtime::state::Shared;
+use pipeline::dpaction::DropReason;
 use std::fmt::Write;
-use std::sync::atomic::Ordering;
 
 /// Runs the verb if it is one of this group's with the right arguments.
 pub(super) fn dispatch(shared: &Shared, args: &[&str], _input: Option<&str>) -> Option<CmdResult> {
@@ -13,25 +13,27 @@ pub(super) fn dispatch(shared: &Shared, args: &[&str], _input: Option<&str>) -> 
     let mut matched = true;
     let mut run = || -> CmdResult {
         match args {
+            // Underlay changes move the bridge's underlay generation: the workers' decap
+            // snapshots and every megaflow that encapsulates revalidate.
             ["add-tlv-map", spec @ ..] if !spec.is_empty() => {
-                let mut t = shared.tlv.write();
-                let mut next = *t;
-                next.add(&spec.join("")).map_err(|e| e.to_string())?;
-                *t = next;
-                // Workers reread the map when the underlay generation moves.
-                shared.underlay_gen.fetch_add(1, Ordering::AcqRel);
+                let spec = spec.join("");
+                b.update_underlay(|u| {
+                    let mut next = u.tlv;
+                    next.add(&spec).map_err(|e| e.to_string())?;
+                    u.tlv = next;
+                    Ok::<_, String>(())
+                })?;
                 Ok(String::new())
             }
-            ["dump-tlv-map"] => Ok(shared.tlv.read().to_string()),
+            ["dump-tlv-map"] => Ok(b.underlay().tlv.to_string()),
             ["route", "show"] | ["route"] => {
-                let u = shared.underlay.lock();
+                let u = b.underlay();
                 Ok(u.routes.iter().map(|r| format!("{r}\n")).collect())
             }
             ["route", "add", r @ ..] if !r.is_empty() => {
                 let route = pipeline::underlay::RouteTable::parse_with_ports(&r.join(" "), names)
                     .map_err(|e| e.to_string())?;
-                shared.underlay.lock().routes.add(route);
-                shared.underlay_gen.fetch_add(1, Ordering::AcqRel);
+                b.update_underlay(|u| u.routes.add(route));
                 Ok(String::new())
             }
             ["route", "del", p] => {
@@ -42,21 +44,16 @@ pub(super) fn dispatch(shared: &Shared, args: &[&str], _input: Option<&str>) -> 
                     .ok()
                     .filter(|&l| l <= 32)
                     .ok_or_else(|| format!("bad prefix {p}: the length is 0..32"))?;
-                shared
-                    .underlay
-                    .lock()
-                    .routes
-                    .del(u32::from(net), len)
+                b.update_underlay(|u| u.routes.del(u32::from(net), len))
                     .map_err(|e| e.to_string())?;
-                shared.underlay_gen.fetch_add(1, Ordering::AcqRel);
                 Ok(String::new())
             }
             ["neigh", "show"] | ["neigh"] => {
-                let u = shared.underlay.lock();
+                let entries = b.neighbours().entries();
                 let mut out = String::new();
                 let now = shared.now_ms();
                 let mac = pipeline::ofctl::format_mac;
-                for (ip, st) in u.neigh.entries() {
+                for (ip, st) in entries {
                     use pipeline::underlay::NeighState as N;
                     let what = match st {
                         N::Reachable {
@@ -78,28 +75,32 @@ pub(super) fn dispatch(shared: &Shared, args: &[&str], _input: Option<&str>) -> 
                     };
                     let _ = writeln!(out, "{} {what}", std::net::Ipv4Addr::from(ip));
                 }
+                let stats: Vec<_> = shared.workers.iter().map(|w| *w.stats.lock()).collect();
+                let waiting: usize = stats.iter().map(|s| s.parked).sum();
+                let dropped: u64 = stats
+                    .iter()
+                    .map(|s| s.fp.drops[DropReason::TunnelUnresolved.index()])
+                    .sum();
                 let _ = writeln!(
                     out,
-                    "pending packets: {}, dropped: {}",
-                    u.neigh.n_pending(),
-                    u.neigh.dropped
+                    "packets waiting for ARP: {waiting}, dropped unresolved: {dropped}"
                 );
                 Ok(out)
             }
             ["neigh", "add", ip, mac] => {
                 let ip: std::net::Ipv4Addr = ip.parse().map_err(|_| format!("bad IP {ip}"))?;
                 let mac = pipeline::ofctl::parse_mac(mac).ok_or(format!("bad MAC {mac}"))?;
-                let waiting = shared.underlay.lock().neigh.add_static(u32::from(ip), mac);
-                drop(waiting); // packets that waited are freed; new ones will find the MAC
-                shared.underlay_gen.fetch_add(1, Ordering::AcqRel);
+                b.neighbours().add_static(u32::from(ip), mac);
+                // Packets waiting for it leave at the workers' next poll.
+                b.underlay_changed();
                 Ok(String::new())
             }
             ["neigh", "del", ip] => {
                 let ip: std::net::Ipv4Addr = ip.parse().map_err(|_| format!("bad IP {ip}"))?;
-                if !shared.underlay.lock().neigh.del(u32::from(ip)) {
+                if !b.neighbours().del(u32::from(ip)) {
                     return Err(format!("no neighbour {ip}"));
                 }
-                shared.underlay_gen.fetch_add(1, Ordering::AcqRel);
+                b.underlay_changed();
                 Ok(String::new())
             }
             _ => {
