@@ -56,24 +56,23 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
     // The node description, kept for `brisk ctl reload`.
     let mut running_node = None;
     let from_file = if let Some(path) = &a.config {
-        let node = conf::node::NodeConfig::load(path)?;
-        let config = node.bridge_config(&path.display().to_string())?;
+        // Made once: the bridge, flows and groups the switch starts with.
+        let plan = conf::node::Plan::load(path)?;
+        let config = plan.bridge()?;
         if eal_args.is_empty() {
-            eal_args = node.eal.clone();
+            eal_args = plan.node().eal.clone();
         }
-        let generated = conf::antrea::generate(&node);
-        running_node = Some(node.clone());
         let flows = match &a.flows {
             Some(p) => {
                 std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?
             }
-            None => generated.text(),
+            None => plan.flows(),
         };
         let groups = match &a.groups {
             Some(p) => {
                 std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?
             }
-            None => generated.groups_text(),
+            None => plan.groups(),
         };
         let made = |what: &str| format!("the {what} generated from {}", path.display());
         let names = (
@@ -84,6 +83,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
                 .as_ref()
                 .map_or(made("groups"), |p| p.display().to_string()),
         );
+        running_node = Some(plan.into_node());
         Some((config, Some(flows), Some(groups), names))
     } else if let Some(path) = &a.bridge {
         let config = conf::bridge::BridgeConfig::load(path)?;

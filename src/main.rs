@@ -107,18 +107,17 @@ enum ConfCmd {
 }
 
 fn conf_cmd(c: ConfCmd) -> anyhow::Result<ExitCode> {
-    use conf::node::NodeConfig;
+    use conf::node::Plan;
     match c {
         ConfCmd::Check { files } => {
             let mut ok = true;
             for f in files {
-                match NodeConfig::load(std::path::Path::new(&f)) {
-                    Ok(n) => {
-                        let g = conf::antrea::generate(&n);
+                match Plan::load(std::path::Path::new(&f)) {
+                    Ok(plan) => {
                         // The generated groups and flows must load: a failure here is a
                         // brisk bug.
-                        load_generated(&n, &g).map_err(|e| anyhow::anyhow!("{f}: {e}"))?;
-                        out::print(&format!("{f}: {}\n", n.summary(&g)))?;
+                        load_generated(&plan).map_err(|e| anyhow::anyhow!("{f}: {e}"))?;
+                        out::print(&format!("{f}: {}\n", plan.summary()))?;
                     }
                     Err(e) => {
                         ok = false;
@@ -133,26 +132,26 @@ fn conf_cmd(c: ConfCmd) -> anyhow::Result<ExitCode> {
             })
         }
         ConfCmd::Flows { file } => {
-            let n = NodeConfig::load(std::path::Path::new(&file))?;
-            out::print(&conf::antrea::generate(&n).text())?;
+            let plan = Plan::load(std::path::Path::new(&file))?;
+            out::print(&plan.flows())?;
             Ok(ExitCode::SUCCESS)
         }
         ConfCmd::Groups { file } => {
-            let n = NodeConfig::load(std::path::Path::new(&file))?;
-            out::print(&conf::antrea::generate(&n).groups_text())?;
+            let plan = Plan::load(std::path::Path::new(&file))?;
+            out::print(&plan.groups())?;
             Ok(ExitCode::SUCCESS)
         }
     }
 }
 
 /// Loads a node's generated groups and flows into a scratch bridge with its ports.
-fn load_generated(n: &conf::node::NodeConfig, g: &conf::antrea::Generated) -> anyhow::Result<()> {
+fn load_generated(plan: &conf::node::Plan) -> anyhow::Result<()> {
     use pipeline::bridge::{Bridge, PortInfo, PortKind};
     let b = Bridge::new("check", pipeline::conntrack::ConntrackConfig::default());
-    for (name, num) in n.port_names() {
+    for (name, num) in plan.node().port_names() {
         b.add_port(PortInfo::new(num, &name, PortKind::Normal))?;
     }
-    b.load_text(&g.groups_text(), &g.text(), 0)
+    b.load_text(&plan.groups(), &plan.flows(), 0)
         .map_err(|e| anyhow::anyhow!("generated pipeline does not load: {e}"))?;
     Ok(())
 }

@@ -1,6 +1,18 @@
 //! The bridge configuration `brisk run --bridge FILE` starts from: ports, cores, flows,
 //! tunnel and underlay. (A node description in the Antrea shape compiles into one.)
+//!
+//! The file is read as [`BridgeYaml`] ([`file`]: strings as written) and checked into a
+//! [`BridgeConfig`], where addresses, MACs, routes, neighbours, the TLV map and the tunnel's
+//! options are values: each string is parsed once, where its error can name the file, line
+//! and field, and the switch starts from the values without reading the strings again.
 
+pub mod file;
+
+pub use file::BridgeYaml;
+
+use pipeline::bridge::TunnelPort;
+use pipeline::geneve::TlvMap;
+use pipeline::underlay::Route;
 use serde::{Deserialize, Serialize};
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
@@ -53,16 +65,6 @@ pub enum ConfError {
     /// Several problems, one per line.
     #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
     Many(Vec<ConfError>),
-}
-
-/// What a port is.
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum PortType {
-    /// A DPDK ethdev given by devargs (NIC, vhost-user, TAP, AF_PACKET, ring, pcap...).
-    Dpdk,
-    /// A Geneve tunnel port (logical: encapsulated packets leave through the uplink).
-    Geneve,
 }
 
 /// What a port's `devargs` names: a DPDK device, or one of brisk's own kernel-socket ports
@@ -144,141 +146,8 @@ impl<'a> PortSpec<'a> {
     }
 }
 
-/// Geneve options, as OVS's `options:` column.
-#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct TunnelOptions {
-    /// `flow` or an IPv4 address.
-    #[serde(default)]
-    pub remote_ip: Option<String>,
-    /// `flow` or a number.
-    #[serde(default)]
-    pub key: Option<String>,
-    /// Outer UDP checksum.
-    #[serde(default)]
-    pub csum: bool,
-    /// UDP destination port (default 6081).
-    #[serde(default)]
-    pub dst_port: Option<u16>,
-    /// Outer source address (default: the uplink's address).
-    #[serde(default)]
-    pub local_ip: Option<Ipv4Addr>,
-}
-
-/// The uplink's underlay address: makes a DPDK port the tunnel's underlay device.
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct UplinkConfig {
-    /// Node address with prefix, e.g. `10.79.1.201/24`.
-    pub ip: String,
-    /// Default gateway, if any.
-    #[serde(default)]
-    pub gateway: Option<Ipv4Addr>,
-    /// Underlay MTU (default 1500).
-    #[serde(default)]
-    pub mtu: Option<u16>,
-}
-
-/// One port.
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct PortConfig {
-    /// Name used in flows (`in_port="antrea-gw0"`).
-    pub name: String,
-    /// OpenFlow port number.
-    pub ofport: u32,
-    /// Kind.
-    #[serde(rename = "type", default = "default_type")]
-    pub kind: PortType,
-    /// DPDK devargs for `dpdk` ports (`net_tap0,iface=gw0`, `0000:01:00.0`...), or
-    /// `afpacket:IFACE` / `tap:IFACE` for brisk's own kernel-socket ports ([`PortSpec`]).
-    #[serde(default)]
-    pub devargs: Option<String>,
-    /// Receive queues (RSS spreads flows over them).
-    #[serde(default)]
-    pub rx_queues: Option<u16>,
-    /// Answer every ARP request arriving on this port with this MAC (Linux proxy_arp).
-    #[serde(default)]
-    pub proxy_arp: Option<String>,
-    /// Whether FLOOD/NORMAL flooding includes the port (default true).
-    #[serde(default)]
-    pub flood: Option<bool>,
-    /// Tunnel options for `geneve` ports.
-    #[serde(default)]
-    pub options: Option<TunnelOptions>,
-    /// Underlay address, for the one DPDK port that carries the tunnel.
-    #[serde(default)]
-    pub uplink: Option<UplinkConfig>,
-    /// What brisk sets on the interface of a TAP port it creates ([`PortSpec::tap_iface`]).
-    #[serde(default)]
-    pub tap: Option<TapConfig>,
-}
-
-/// The kernel side of a TAP port: set on the interface once brisk (or DPDK's TAP PMD) has
-/// created it, as `ip link set IFACE address MAC mtu MTU` and `ip addr add IP dev IFACE`
-/// would (a node's gateway, `antrea-gw0`).
-#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct TapConfig {
-    /// MAC address.
-    #[serde(default)]
-    pub mac: Option<String>,
-    /// IPv4 address with prefix length, e.g. `10.222.1.1/24`.
-    #[serde(default)]
-    pub ip: Option<String>,
-    /// MTU.
-    #[serde(default)]
-    pub mtu: Option<u16>,
-}
-
-impl TapConfig {
-    /// The first problem with the settings of `port`, as (field under the port, message).
-    fn problem(&self, port: &PortConfig) -> Option<(&'static str, String)> {
-        if port
-            .devargs
-            .as_deref()
-            .and_then(|d| PortSpec::parse(d).tap_iface())
-            .is_none()
-        {
-            return Some((
-                "tap",
-                "only a TAP port brisk creates has these (devargs tap:IFACE or net_tap…,iface=IFACE)"
-                    .into(),
-            ));
-        }
-        if let Some(m) = &self.mac {
-            match pipeline::ofctl::parse_mac(m) {
-                None => return Some(("tap.mac", format!("{m} is not a MAC address"))),
-                Some(v) if v & (1 << 40) != 0 => {
-                    return Some(("tap.mac", format!("{m} is a multicast address")))
-                }
-                Some(_) => {}
-            }
-        }
-        if let Some(ip) = &self.ip {
-            if let Err(e) = crate::net::parse_iface_addr(ip) {
-                return Some(("tap.ip", e));
-            }
-        }
-        self.mtu
-            .and_then(crate::limits::mtu)
-            .map(|m| ("tap.mtu", m))
-    }
-}
-
-fn default_type() -> PortType {
-    PortType::Dpdk
-}
-
-/// A static neighbour.
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct NeighborConfig {
-    /// IPv4 address.
-    pub ip: Ipv4Addr,
-    /// MAC address.
-    pub mac: String,
-}
+/// The MTU of an underlay that does not say (Ethernet's).
+pub const DEFAULT_MTU: u16 = 1500;
 
 /// Fast-path tuning.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
@@ -298,52 +167,158 @@ pub struct FastPathTuning {
     pub max_upcalls_per_burst: Option<usize>,
 }
 
-/// The whole bridge.
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
+/// A bridge, checked, with every value parsed: what `brisk run` starts. A bridge file
+/// becomes one through [`BridgeConfig::load`], a node description through
+/// [`crate::node::Plan::bridge`]; the switch takes the values as they are, so that what
+/// was checked is what runs and nothing is read twice.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BridgeConfig {
     /// Bridge name.
-    #[serde(default = "default_bridge")]
     pub bridge: String,
     /// Control socket path.
-    #[serde(default)]
     pub control_socket: Option<String>,
     /// Prometheus metrics listen address (off when absent).
-    #[serde(default)]
     pub metrics: Option<String>,
     /// Worker lcores (default: every EAL worker lcore, or the main lcore if none).
-    #[serde(default)]
     pub workers: Option<Vec<u32>>,
     /// Mbufs in the pool (default: sized from ports and queues).
-    #[serde(default)]
     pub mbufs: Option<u32>,
     /// Conntrack table size.
-    #[serde(default)]
     pub conntrack_max: Option<usize>,
     /// Fast-path tuning.
-    #[serde(default)]
     pub fastpath: FastPathTuning,
-    /// Ports.
+    /// Ports, in the file's order.
     pub ports: Vec<PortConfig>,
-    /// TLV map entries in `add-tlv-map` syntax.
-    #[serde(default)]
-    pub tlv_map: Vec<String>,
-    /// Flows file (relative to this file).
-    #[serde(default)]
+    /// The TLV map: which Geneve option each `tun_metadataN` holds.
+    pub tlv_map: TlvMap,
+    /// Flows file, as written (relative to [`BridgeConfig::base_dir`]).
     pub flows: Option<String>,
-    /// Underlay routes (`PREFIX/LEN [via GW] dev OFPORT`).
-    #[serde(default)]
-    pub routes: Vec<String>,
+    /// Underlay routes beyond the uplink's subnet and default gateway.
+    pub routes: Vec<Route>,
     /// Static neighbours.
-    #[serde(default)]
     pub neighbors: Vec<NeighborConfig>,
     /// Directory of the file the configuration was read from (for relative paths).
-    #[serde(skip)]
     pub base_dir: PathBuf,
 }
 
-fn default_bridge() -> String {
-    "br-int".into()
+/// One port, checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PortConfig {
+    /// Name used in flows (`in_port="antrea-gw0"`).
+    pub name: String,
+    /// OpenFlow port number.
+    pub ofport: u32,
+    /// A device, or the Geneve tunnel.
+    pub kind: PortKind,
+    /// Answer every ARP request arriving on this port with this MAC (Linux proxy_arp).
+    pub proxy_arp: Option<u64>,
+    /// Whether FLOOD/NORMAL flooding includes the port.
+    pub flood: bool,
+}
+
+/// What a port is, with what only that kind has: a port is either a device that sends
+/// and receives, or the tunnel, whose packets leave through the uplink's device.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PortKind {
+    /// A DPDK ethdev or one of brisk's kernel-socket ports.
+    Device(DeviceConfig),
+    /// A Geneve tunnel port, with OVS's `options:`.
+    Geneve(TunnelPort),
+}
+
+/// A device port.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceConfig {
+    /// DPDK devargs, or `afpacket:IFACE` / `tap:IFACE` ([`PortSpec`]; checked).
+    pub devargs: String,
+    /// Receive queues (RSS spreads flows over them).
+    pub rx_queues: u16,
+    /// The underlay address, on the one device that carries the tunnel.
+    pub uplink: Option<UplinkConfig>,
+    /// What brisk sets on the interface of a TAP port it creates.
+    pub tap: Option<TapConfig>,
+}
+
+/// The uplink's underlay address: the tunnel's source, the on-link subnet's route and
+/// the default route's gateway.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UplinkConfig {
+    /// Node address.
+    pub ip: Ipv4Addr,
+    /// Prefix length of its subnet (0..=32).
+    pub prefix_len: u8,
+    /// Default gateway, if any.
+    pub gateway: Option<Ipv4Addr>,
+    /// Underlay MTU.
+    pub mtu: u16,
+}
+
+/// The kernel side of a TAP port: set on the interface once brisk (or DPDK's TAP PMD) has
+/// created it, as `ip link set IFACE address MAC mtu MTU` and `ip addr add IP dev IFACE`
+/// would (a node's gateway, `antrea-gw0`). What is absent is left as the kernel made it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TapConfig {
+    /// MAC address (unicast), as a number (`0x4e9908c153be`).
+    pub mac: Option<u64>,
+    /// IPv4 address and prefix length.
+    pub addr: Option<(Ipv4Addr, u8)>,
+    /// MTU.
+    pub mtu: Option<u16>,
+}
+
+/// A static neighbour.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NeighborConfig {
+    /// IPv4 address.
+    pub ip: Ipv4Addr,
+    /// MAC address, as a number.
+    pub mac: u64,
+}
+
+impl PortConfig {
+    /// A device port with the defaults (one receive queue, flooded, no proxy ARP): a
+    /// node's ports and `brisk ctl port add`. `devargs` must have passed
+    /// [`PortSpec::check`].
+    pub fn device(name: &str, ofport: u32, devargs: &str) -> PortConfig {
+        PortConfig {
+            name: name.to_string(),
+            ofport,
+            kind: PortKind::Device(DeviceConfig {
+                devargs: devargs.to_string(),
+                rx_queues: 1,
+                uplink: None,
+                tap: None,
+            }),
+            proxy_arp: None,
+            flood: true,
+        }
+    }
+
+    /// The device, unless this is the tunnel.
+    pub fn as_device(&self) -> Option<&DeviceConfig> {
+        match &self.kind {
+            PortKind::Device(d) => Some(d),
+            PortKind::Geneve(_) => None,
+        }
+    }
+
+    /// The tunnel's options, if this is the tunnel.
+    pub fn tunnel(&self) -> Option<&TunnelPort> {
+        match &self.kind {
+            PortKind::Geneve(t) => Some(t),
+            PortKind::Device(_) => None,
+        }
+    }
+
+    /// The underlay address, if this is the uplink.
+    pub fn uplink(&self) -> Option<&UplinkConfig> {
+        self.as_device()?.uplink.as_ref()
+    }
+
+    /// The devargs, if this is a device.
+    pub fn devargs(&self) -> Option<&str> {
+        self.as_device().map(|d| d.devargs.as_str())
+    }
 }
 
 /// Reads a YAML file, refusing one over [`crate::yaml::MAX_YAML_BYTES`] without reading
@@ -374,7 +349,7 @@ pub(crate) fn read_yaml(path: &Path, file: &str) -> Result<String, ConfError> {
 }
 
 impl BridgeConfig {
-    /// Reads and validates a bridge configuration.
+    /// Reads a bridge file and makes it a [`BridgeConfig`] ([`BridgeConfig::parse`]).
     pub fn load(path: &Path) -> Result<BridgeConfig, ConfError> {
         let file = path.display().to_string();
         let text = read_yaml(path, &file)?;
@@ -383,134 +358,12 @@ impl BridgeConfig {
         Ok(c)
     }
 
-    /// Parses and validates YAML text, once within the limits of [`crate::yaml::check`];
+    /// Reads YAML text, once within the limits of [`crate::yaml::check`], as a
+    /// [`BridgeYaml`] and checks it into a [`BridgeConfig`] ([`BridgeYaml::resolve`]);
     /// `file` names it in errors.
     pub fn parse(text: &str, file: &str) -> Result<BridgeConfig, ConfError> {
-        let c: BridgeConfig = crate::yaml::from_str_checked(text, file)?;
-        c.validate(text, file)?;
-        Ok(c)
-    }
-
-    fn validate(&self, text: &str, file: &str) -> Result<(), ConfError> {
-        // Lines are looked for only for the error returned.
-        let inv = |path: String, msg: String| ConfError::Invalid {
-            file: file.to_string(),
-            line: crate::locate::line(&crate::locate::locate_paths(text, &[&path]), &path),
-            path,
-            msg,
-        };
-        if let Some((path, msg)) = crate::limits::bridge(self) {
-            return Err(inv(path, msg));
-        }
-        let mut seen_num = std::collections::HashMap::new();
-        let mut seen_name = std::collections::HashMap::new();
-        let mut uplinks = 0;
-        for (i, p) in self.ports.iter().enumerate() {
-            let path = format!("ports[{i}]");
-            if let Some((field, m)) = crate::limits::port(p) {
-                return Err(inv(format!("{path}.{field}"), m));
-            }
-            if let Some(j) = seen_num.insert(p.ofport, i) {
-                return Err(inv(
-                    format!("{path}.ofport"),
-                    format!("{} is already used by ports[{j}]", p.ofport),
-                ));
-            }
-            if let Some(j) = seen_name.insert(p.name.clone(), i) {
-                return Err(inv(
-                    format!("{path}.name"),
-                    format!("{} is already used by ports[{j}]", p.name),
-                ));
-            }
-            match p.kind {
-                PortType::Dpdk if p.devargs.is_none() => {
-                    return Err(inv(path, "a dpdk port needs devargs".into()))
-                }
-                PortType::Geneve if p.devargs.is_some() => {
-                    return Err(inv(path, "a geneve port has no devargs".into()))
-                }
-                _ => {}
-            }
-            if let Some(d) = &p.devargs {
-                PortSpec::parse(d)
-                    .check()
-                    .map_err(|m| inv(format!("{path}.devargs"), m))?;
-            }
-            if let Some(o) = &p.options {
-                if let Some(ip) = o.remote_ip.as_deref().filter(|v| *v != "flow") {
-                    if ip.parse::<Ipv4Addr>().is_err() {
-                        return Err(inv(
-                            format!("{path}.options.remote_ip"),
-                            format!("{ip} is not `flow` or an IPv4 address"),
-                        ));
-                    }
-                }
-                if let Some(k) = o.key.as_deref().filter(|v| *v != "flow") {
-                    if pipeline::ofctl::value_int(k).is_none_or(|v| v > 0xff_ffff) {
-                        return Err(inv(
-                            format!("{path}.options.key"),
-                            format!("{k} is not `flow` or a 24-bit VNI"),
-                        ));
-                    }
-                }
-            }
-            if let Some(u) = &p.uplink {
-                uplinks += 1;
-                let ok = u
-                    .ip
-                    .split_once('/')
-                    .and_then(|(a, l)| Some((a.parse::<Ipv4Addr>().ok()?, l.parse::<u8>().ok()?)))
-                    .is_some_and(|(_, l)| l <= 32);
-                if !ok {
-                    return Err(inv(
-                        format!("{path}.uplink.ip"),
-                        format!("{} is not ADDRESS/PREFIX", u.ip),
-                    ));
-                }
-            }
-            if let Some((field, m)) = p.tap.as_ref().and_then(|t| t.problem(p)) {
-                return Err(inv(format!("{path}.{field}"), m));
-            }
-            if let Some(m) = &p.proxy_arp {
-                if pipeline::ofctl::parse_mac(m).is_none() {
-                    return Err(inv(
-                        format!("{path}.proxy_arp"),
-                        format!("{m} is not a MAC address"),
-                    ));
-                }
-            }
-        }
-        let tunnels = self
-            .ports
-            .iter()
-            .filter(|p| p.kind == PortType::Geneve)
-            .count();
-        if tunnels > 0 && uplinks != 1 {
-            return Err(inv(
-                "ports".into(),
-                format!(
-                    "a geneve port needs exactly one port with an uplink section, found {uplinks}"
-                ),
-            ));
-        }
-        for (i, r) in self.routes.iter().enumerate() {
-            pipeline::underlay::RouteTable::parse(r)
-                .map_err(|e| inv(format!("routes[{i}]"), e.to_string()))?;
-        }
-        for (i, n) in self.neighbors.iter().enumerate() {
-            if pipeline::ofctl::parse_mac(&n.mac).is_none() {
-                return Err(inv(
-                    format!("neighbors[{i}].mac"),
-                    format!("{} is not a MAC address", n.mac),
-                ));
-            }
-        }
-        let mut tlv = pipeline::geneve::TlvMap::default();
-        for (i, t) in self.tlv_map.iter().enumerate() {
-            tlv.add(t)
-                .map_err(|e| inv(format!("tlv_map[{i}]"), e.to_string()))?;
-        }
-        Ok(())
+        let c: BridgeYaml = crate::yaml::from_str_checked(text, file)?;
+        c.resolve(text, file)
     }
 
     /// Path of the flows file, if any.
@@ -546,7 +399,16 @@ routes: ["10.79.1.0/24 dev 7"]
     fn parses() {
         let c = BridgeConfig::parse(OK, "b.yaml").unwrap();
         assert_eq!(c.ports.len(), 3);
-        assert_eq!(c.ports[1].kind, PortType::Geneve);
+        assert_eq!(
+            c.ports[1].kind,
+            PortKind::Geneve(TunnelPort {
+                remote_ip: None,
+                local_ip: None,
+                key: None,
+                csum: false,
+                dst_port: 6081,
+            })
+        );
         assert_eq!(c.workers, Some(vec![1]));
     }
 

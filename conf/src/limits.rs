@@ -108,7 +108,7 @@ pub fn sizing(
 
 /// The first problem with a bridge file's sizing (`mbufs`, `conntrack_max`, `workers`,
 /// `fastpath`): (field path, message).
-pub fn bridge(c: &crate::bridge::BridgeConfig) -> Option<(String, String)> {
+pub fn bridge(c: &crate::bridge::BridgeYaml) -> Option<(String, String)> {
     let sizing = sizing(c.mbufs, c.conntrack_max, c.workers.as_deref());
     if let Some(p) = sizing.into_iter().next() {
         return Some(p);
@@ -125,7 +125,7 @@ pub fn bridge(c: &crate::bridge::BridgeConfig) -> Option<(String, String)> {
 
 /// The first problem with a bridge file's port's name and numbers: (field under the port,
 /// message).
-pub fn port(p: &crate::bridge::PortConfig) -> Option<(&'static str, String)> {
+pub fn port(p: &crate::bridge::file::PortYaml) -> Option<(&'static str, String)> {
     if let Err(e) = port_name(&p.name) {
         return Some(("name", e));
     }

@@ -2,8 +2,13 @@
 //! and derived from a node description's gateway (MAC, address with the pod CIDR's prefix
 //! length, MTU by default the uplink's less 50).
 
-use conf::bridge::{BridgeConfig, TapConfig};
-use conf::node::NodeConfig;
+use conf::bridge::{BridgeConfig, PortConfig, TapConfig};
+use conf::node::{NodeConfig, Plan};
+use std::net::Ipv4Addr;
+
+fn tap(p: &PortConfig) -> Option<TapConfig> {
+    p.as_device().and_then(|d| d.tap)
+}
 
 const BRIDGE: &str = r#"
 ports:
@@ -24,13 +29,22 @@ ports:
 fn bridge_file_tap_settings_are_checked() {
     let b = BridgeConfig::parse(BRIDGE, "b.yaml").unwrap();
     assert_eq!(
-        b.ports[0].tap,
+        tap(&b.ports[0]),
         Some(TapConfig {
-            mac: Some("4e:99:08:c1:53:be".into()),
-            ip: Some("10.222.1.1/24".into()),
+            mac: Some(0x4e99_08c1_53be),
+            addr: Some((Ipv4Addr::new(10, 222, 1, 1), 24)),
             mtu: Some(1450),
         })
     );
+    assert_eq!(
+        tap(&b.ports[1]),
+        Some(TapConfig {
+            mac: None,
+            addr: None,
+            mtu: Some(9000),
+        })
+    );
+    assert_eq!(tap(&b.ports[2]), None);
     for (from, to, want) in [
         (
             "    devargs: \"afpacket:pod\"\n",
@@ -80,26 +94,23 @@ fn worker1() -> String {
 
 #[test]
 fn a_gateway_tap_gets_the_nodes_mac_address_and_mtu() {
-    let n = NodeConfig::parse(&worker1(), "w1.yaml").unwrap();
-    assert_eq!(n.gateway_mtu(), 1450);
-    let b = n.bridge_config("w1.yaml").unwrap();
+    let plan = Plan::parse(&worker1(), "w1.yaml").unwrap();
+    assert_eq!(plan.node().gateway_mtu(), 1450);
+    let b = plan.bridge().unwrap();
     let gw = b.ports.iter().find(|p| p.name == "antrea-gw0").unwrap();
     assert_eq!(
-        gw.tap,
+        tap(gw),
         Some(TapConfig {
-            mac: Some("4e:99:08:c1:53:be".into()),
-            ip: Some("10.222.1.1/24".into()),
+            mac: Some(0x4e99_08c1_53be),
+            addr: Some((Ipv4Addr::new(10, 222, 1, 1), 24)),
             mtu: Some(1450),
         })
     );
     // Only the gateway, and only as a TAP.
-    assert!(b.ports.iter().filter(|p| p.tap.is_some()).count() == 1);
+    assert!(b.ports.iter().filter(|p| tap(p).is_some()).count() == 1);
     let y = worker1().replace("net_tap_gw1,iface=antrea-gw0", "net_null_gw");
-    let b = NodeConfig::parse(&y, "w1.yaml")
-        .unwrap()
-        .bridge_config("w1.yaml")
-        .unwrap();
-    assert!(b.ports.iter().all(|p| p.tap.is_none()));
+    let b = Plan::parse(&y, "w1.yaml").unwrap().bridge().unwrap();
+    assert!(b.ports.iter().all(|p| tap(p).is_none()));
     // brisk's own TAP, an MTU given; the uplink's MTU moves the default.
     let y = worker1()
         .replace("net_tap_gw1,iface=antrea-gw0", "tap:antrea-gw0")
@@ -107,11 +118,8 @@ fn a_gateway_tap_gets_the_nodes_mac_address_and_mtu() {
             "  mac: \"4e:99:08:c1:53:be\"\n",
             "  mac: \"4e:99:08:c1:53:be\"\n  mtu: 1400\n",
         );
-    let b = NodeConfig::parse(&y, "w1.yaml")
-        .unwrap()
-        .bridge_config("w1.yaml")
-        .unwrap();
-    assert_eq!(b.ports[0].tap.as_ref().unwrap().mtu, Some(1400));
+    let b = Plan::parse(&y, "w1.yaml").unwrap().bridge().unwrap();
+    assert_eq!(tap(&b.ports[0]).unwrap().mtu, Some(1400));
     let y = worker1().replace(
         "  mac: \"00:50:56:8f:4e:82\"\n",
         "  mac: \"00:50:56:8f:4e:82\"\n  mtu: 9000\n",

@@ -258,11 +258,11 @@ fn modest_aliases_still_work() {
 fn the_examples_still_load() {
     for name in ["worker1.yaml", "worker2.yaml"] {
         let path = root().join("conf/examples").join(name);
-        let n = NodeConfig::load(&path).unwrap();
+        let plan = conf::node::Plan::load(&path).unwrap();
         let s = conf::yaml::scan(&std::fs::read_to_string(&path).unwrap()).unwrap();
         println!("{name}: depth {}, {} aliases", s.depth, s.aliases);
         assert!(s.depth <= 10);
-        n.bridge_config(name).unwrap();
+        plan.bridge().unwrap();
     }
 }
 

@@ -3,7 +3,7 @@
 //! and flows load into a bridge with its ports (what `brisk conf check` does).
 #![no_main]
 
-use conf::node::NodeConfig;
+use conf::node::Plan;
 use libfuzzer_sys::fuzz_target;
 use pipeline::bridge::{Bridge, PortInfo, PortKind};
 
@@ -11,18 +11,17 @@ fuzz_target!(|data: &[u8]| {
     let Ok(s) = std::str::from_utf8(data) else {
         return;
     };
-    let Ok(n) = NodeConfig::parse(s, "node.yaml") else {
+    let Ok(plan) = Plan::parse(s, "node.yaml") else {
         return;
     };
-    let _ = n.bridge_config("node.yaml");
-    let g = conf::antrea::generate(&n);
-    let _ = n.summary(&g);
+    let _ = plan.bridge();
+    let _ = plan.summary();
     let b = Bridge::new("check", pipeline::conntrack::ConntrackConfig::default());
-    for (name, num) in n.port_names() {
+    for (name, num) in plan.node().port_names() {
         b.add_port(PortInfo::new(num, &name, PortKind::Normal))
             .unwrap_or_else(|e| panic!("a valid node's port {name} ({num}) is refused: {e}"));
     }
-    if let Err(e) = b.load_text(&g.groups_text(), &g.text(), 0) {
+    if let Err(e) = b.load_text(&plan.groups(), &plan.flows(), 0) {
         panic!("a valid node's generated pipeline does not load: {e}");
     }
 });

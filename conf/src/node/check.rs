@@ -9,9 +9,22 @@ use crate::net::{parse_cidr, Cidr};
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
 
+/// What the checks parsed that the bridge of a node is made of, kept so that it is not
+/// parsed again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Checked {
+    /// The uplink's address and subnet.
+    pub uplink: (Ipv4Addr, Cidr),
+    /// The pod CIDR (the gateway interface's prefix length).
+    pub pod_cidr: Cidr,
+    /// The gateway's MAC.
+    pub gateway_mac: u64,
+}
+
 impl NodeConfig {
-    /// Every problem with the description, as (field path, message).
-    pub(super) fn problems(&self) -> Vec<(String, String)> {
+    /// The values a valid description's bridge needs, or every problem with it, as (field
+    /// path, message).
+    pub(super) fn check(&self) -> Result<Checked, Vec<(String, String)>> {
         let mut c = Checker::new(self);
         c.addresses();
         c.uplink();
@@ -23,7 +36,18 @@ impl NodeConfig {
         c.remote_pods();
         c.services();
         c.policies();
-        c.out
+        match (c.out.is_empty(), c.uplink, c.pod_cidr, c.gateway_mac) {
+            (true, Some(uplink), Some(pod_cidr), Some(gateway_mac)) => Ok(Checked {
+                uplink,
+                pod_cidr,
+                gateway_mac,
+            }),
+            // A value that did not parse is a problem reported.
+            _ => {
+                debug_assert!(!c.out.is_empty());
+                Err(c.out)
+            }
+        }
     }
 }
 
@@ -37,6 +61,8 @@ struct Checker<'a> {
     svc_cidr: Option<Cidr>,
     /// The uplink's address and subnet, when they parse.
     uplink: Option<(Ipv4Addr, Cidr)>,
+    /// The gateway's MAC, when it parses.
+    gateway_mac: Option<u64>,
     /// Each peer's pod CIDR that parses, by peer index.
     peer_cidrs: Vec<(usize, Cidr)>,
     /// OpenFlow port numbers in use, with the path of their port.
@@ -72,6 +98,7 @@ impl<'a> Checker<'a> {
             pod_cidr: None,
             svc_cidr: None,
             uplink: None,
+            gateway_mac: None,
             peer_cidrs: Vec::new(),
             ofports: HashMap::new(),
             names: HashMap::new(),
@@ -175,7 +202,8 @@ impl<'a> Checker<'a> {
     /// The gateway's MAC, MTU and address.
     fn gateway(&mut self) {
         let n = self.node;
-        if !mac_ok(&n.gateway.mac) {
+        self.gateway_mac = pipeline::ofctl::parse_mac(&n.gateway.mac);
+        if self.gateway_mac.is_none() {
             self.bad(
                 "gateway.mac",
                 format!("{} is not a MAC address", n.gateway.mac),
@@ -290,7 +318,7 @@ impl<'a> Checker<'a> {
         self.port("tunnel", &n.tunnel.name, n.tunnel.ofport);
         self.port("uplink", &n.uplink.name, n.uplink.ofport);
         self.ips.insert(n.gateway.ip, "gateway".into());
-        if let Some(m) = pipeline::ofctl::parse_mac(&n.gateway.mac) {
+        if let Some(m) = self.gateway_mac {
             self.macs.insert(m, "gateway".into());
         }
         if let Some(m) = pipeline::ofctl::parse_mac(&n.virtual_mac) {

@@ -1,16 +1,21 @@
 //! A Kubernetes node described in YAML — uplink, tunnel, gateway, pods, peers, services,
 //! NetworkPolicies — in the shape an Antrea agent knows it. [`crate::antrea`] compiles it
-//! into the flows Antrea would program; [`NodeConfig::bridge_config`] into the ports a
-//! `brisk run` starts.
+//! into the flows Antrea would program; [`Plan`] is the description with those flows and
+//! groups and the bridge a `brisk run` starts ([`Plan::bridge`]), made once for
+//! `brisk run --config`, `brisk ctl reload` and `brisk conf`.
 //!
 //! The model and its reading are here; the checks a description must pass are in
-//! `check.rs` (one function per section, in the order errors are reported), the bridge a
-//! node starts in `bridge.rs`, and the pods a policy selects in `select.rs`.
+//! `check.rs` (one function per section, in the order errors are reported), the plan in
+//! `plan.rs`, the bridge a node starts in `bridge.rs`, what a reload cannot change in
+//! `restart.rs`, and the pods a policy selects in `select.rs`.
 
 mod bridge;
 mod check;
+mod plan;
+mod restart;
 mod select;
 
+pub use plan::Plan;
 pub use select::PodRef;
 
 use crate::bridge::ConfError;
@@ -468,22 +473,32 @@ fn d_zone() -> u16 {
 impl NodeConfig {
     /// Reads and validates a node file.
     pub fn load(path: &Path) -> Result<NodeConfig, ConfError> {
+        Ok(Self::load_checked(path)?.0)
+    }
+
+    /// [`NodeConfig::load`], with the values the checks parsed.
+    fn load_checked(path: &Path) -> Result<(NodeConfig, check::Checked), ConfError> {
         let file = path.display().to_string();
         let text = crate::bridge::read_yaml(path, &file)?;
-        let mut c = Self::parse(&text, &file)?;
+        let (mut c, checked) = Self::parse_checked(&text, &file)?;
         c.base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        Ok(c)
+        Ok((c, checked))
     }
 
     /// Parses and validates YAML text, once within the limits of [`crate::yaml::check`];
     /// `file` names it in errors. Every problem found is reported (one per line of the
     /// error), not just the first.
     pub fn parse(text: &str, file: &str) -> Result<NodeConfig, ConfError> {
+        Ok(Self::parse_checked(text, file)?.0)
+    }
+
+    /// [`NodeConfig::parse`], with the values the checks parsed.
+    fn parse_checked(text: &str, file: &str) -> Result<(NodeConfig, check::Checked), ConfError> {
         let c: NodeConfig = crate::yaml::from_str_checked(text, file)?;
-        let problems = c.problems();
-        if problems.is_empty() {
-            return Ok(c);
-        }
+        let problems = match c.check() {
+            Ok(checked) => return Ok((c, checked)),
+            Err(p) => p,
+        };
         let paths: Vec<&str> = problems.iter().map(|(p, _)| p.as_str()).collect();
         let lines = crate::locate::locate_paths(text, &paths);
         let errs: Vec<ConfError> = problems
@@ -530,9 +545,10 @@ impl NodeConfig {
 
     /// The gateway interface's MTU: `gateway.mtu`, or the uplink's (default 1500) less 50.
     pub fn gateway_mtu(&self) -> u16 {
-        self.gateway
-            .mtu
-            .unwrap_or_else(|| self.uplink.mtu.unwrap_or(1500).saturating_sub(50))
+        self.gateway.mtu.unwrap_or_else(|| {
+            let uplink = self.uplink.mtu.unwrap_or(crate::bridge::DEFAULT_MTU);
+            uplink.saturating_sub(pipeline::geneve::BASE_OVERHEAD as u16)
+        })
     }
 
     /// Every port's name and OpenFlow number (gateway, tunnel, uplink, pods).

@@ -7,8 +7,8 @@ use super::RuntimeError;
 use crate::dpdk::{EthPort, PortConf};
 use crate::kernel::{AfPacketPort, TapPort};
 use crate::pkt::Pools;
-use conf::bridge::{PortSpec, PortType};
-use pipeline::bridge::{PortInfo, PortKind, TunnelPort};
+use conf::bridge::{DeviceConfig, PortConfig, PortSpec};
+use pipeline::bridge::{PortInfo, PortKind};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,37 +17,18 @@ fn mac_u64(m: [u8; 6]) -> u64 {
     m.iter().fold(0u64, |a, &b| (a << 8) | u64::from(b))
 }
 
-fn tunnel_port(p: &conf::bridge::PortConfig) -> Result<TunnelPort, RuntimeError> {
-    let o = p.options.clone().unwrap_or_default();
-    let bad = |w: &str| RuntimeError::Config(format!("port {}: bad {w}", p.name));
-    Ok(TunnelPort {
-        remote_ip: match o.remote_ip.as_deref() {
-            None | Some("flow") => None,
-            Some(ip) => Some(u32::from(
-                ip.parse::<std::net::Ipv4Addr>()
-                    .map_err(|_| bad("remote_ip"))?,
-            )),
-        },
-        local_ip: o.local_ip.map(u32::from),
-        key: match o.key.as_deref() {
-            None | Some("flow") => None,
-            Some(k) => Some(pipeline::ofctl::value_int(k).ok_or_else(|| bad("key"))? as u64),
-        },
-        csum: o.csum,
-        dst_port: o.dst_port.unwrap_or(pipeline::geneve::GENEVE_PORT),
-    })
+fn mac_bytes(m: u64) -> [u8; 6] {
+    std::array::from_fn(|i| (m >> (40 - 8 * i)) as u8)
 }
 
 /// Builds one runtime port from its configuration (creating and starting the device).
 pub(super) fn make_port(
-    p: &conf::bridge::PortConfig,
+    p: &PortConfig,
     pools: &Pools,
     txq: u16,
 ) -> Result<(RtPort, PortInfo), RuntimeError> {
-    let proxy = p.proxy_arp.as_deref().and_then(pipeline::ofctl::parse_mac);
-    match p.kind {
-        PortType::Geneve => {
-            let t = tunnel_port(p)?;
+    let (kind, desc, info_kind) = match &p.kind {
+        conf::bridge::PortKind::Geneve(t) => {
             let desc = format!(
                 "remote_ip={}, key={}, dst_port={}, csum={}",
                 t.remote_ip
@@ -56,26 +37,10 @@ pub(super) fn make_port(
                 t.dst_port,
                 t.csum
             );
-            Ok((
-                RtPort {
-                    ofport: p.ofport,
-                    name: p.name.clone(),
-                    kind: RtKind::Geneve(t.clone()),
-                    counters: Arc::default(),
-                    desc,
-                },
-                PortInfo {
-                    proxy_arp: proxy,
-                    flood: p.flood.unwrap_or(true),
-                    ..PortInfo::new(p.ofport, &p.name, PortKind::Tunnel(t))
-                },
-            ))
+            (RtKind::Geneve(t.clone()), desc, PortKind::Tunnel(t.clone()))
         }
-        PortType::Dpdk => {
-            let devargs = p
-                .devargs
-                .as_deref()
-                .ok_or_else(|| RuntimeError::Config(format!("port {} needs devargs", p.name)))?;
+        conf::bridge::PortKind::Device(d) => {
+            let devargs = d.devargs.as_str();
             let spec = PortSpec::parse(devargs);
             #[cfg(not(feature = "dpdk"))]
             let spec = spec.kernel_equivalent().ok_or_else(|| {
@@ -84,115 +49,83 @@ pub(super) fn make_port(
                     p.name
                 ))
             })?;
-            let (dev, rxq, mac) = open_device(p, spec, pools, txq).map_err(|e| {
+            let (dev, rxq, mac) = open_device(d, spec, pools, txq).map_err(|e| {
                 RuntimeError::Config(format!("port {} (devargs {devargs:?}): {e}", p.name))
             })?;
-            let uplink = match &p.uplink {
-                Some(u) => {
-                    let (ip, len) = u.ip.split_once('/').ok_or_else(|| {
-                        RuntimeError::Config(format!("port {}: uplink ip needs /prefix", p.name))
-                    })?;
-                    let ip: std::net::Ipv4Addr = ip.parse().map_err(|_| {
-                        RuntimeError::Config(format!("port {}: bad uplink ip", p.name))
-                    })?;
-                    Some((
-                        u32::from(ip),
-                        len.parse().unwrap_or(24),
-                        u.mtu.unwrap_or(1500),
-                    ))
-                }
-                None => None,
+            let uplink = d.uplink.map(|u| (u32::from(u.ip), u.prefix_len, u.mtu));
+            let kind = RtKind::Device {
+                dev,
+                rxq,
+                mac,
+                uplink,
             };
-            Ok((
-                RtPort {
-                    ofport: p.ofport,
-                    name: p.name.clone(),
-                    kind: RtKind::Device {
-                        dev,
-                        rxq,
-                        mac,
-                        uplink,
-                    },
-                    counters: Arc::default(),
-                    desc: devargs.to_string(),
-                },
-                PortInfo {
-                    proxy_arp: proxy,
-                    flood: p.flood.unwrap_or(true),
-                    ..PortInfo::new(p.ofport, &p.name, PortKind::Normal)
-                },
-            ))
+            (kind, devargs.to_string(), PortKind::Normal)
         }
-    }
+    };
+    Ok((
+        RtPort {
+            ofport: p.ofport,
+            name: p.name.clone(),
+            kind,
+            counters: Arc::default(),
+            desc,
+        },
+        PortInfo {
+            proxy_arp: p.proxy_arp,
+            flood: p.flood,
+            ..PortInfo::new(p.ofport, &p.name, info_kind)
+        },
+    ))
 }
 
-/// What a TAP port's interface gets ([`conf::bridge::TapConfig`], validated with the
-/// configuration): MAC, IPv4 address and prefix length, MTU.
+/// What a TAP port's interface gets: MAC, IPv4 address and prefix length, MTU.
 type TapSettings = (
     Option<[u8; 6]>,
     Option<(std::net::Ipv4Addr, u8)>,
     Option<u16>,
 );
 
-fn tap_settings(p: &conf::bridge::PortConfig) -> Result<TapSettings, RuntimeError> {
-    let Some(t) = &p.tap else {
-        return Ok((None, None, None));
-    };
-    let bad =
-        |what: &str, v: &str| RuntimeError::Config(format!("port {}: tap.{what}: {v:?}", p.name));
-    let mac = match &t.mac {
-        Some(m) => {
-            let v = pipeline::ofctl::parse_mac(m).ok_or_else(|| bad("mac", m))?;
-            Some(std::array::from_fn(|i| (v >> (40 - 8 * i)) as u8))
-        }
-        None => None,
-    };
-    let addr = match &t.ip {
-        Some(ip) => {
-            let (a, net) = conf::net::parse_iface_addr(ip).map_err(|_| bad("ip", ip))?;
-            Some((a, net.len))
-        }
-        None => None,
-    };
-    Ok((mac, addr, t.mtu))
+fn tap_settings(d: &DeviceConfig) -> TapSettings {
+    let t = d.tap.unwrap_or_default();
+    (t.mac.map(mac_bytes), t.addr, t.mtu)
 }
 
 /// Opens the device of a port: (device, receive queues, MAC).
 fn open_device(
-    p: &conf::bridge::PortConfig,
+    d: &DeviceConfig,
     spec: PortSpec<'_>,
     pools: &Pools,
     txq: u16,
 ) -> Result<(Device, u16, u64), RuntimeError> {
     Ok(match spec {
         PortSpec::AfPacket(i) => {
-            let a = AfPacketPort::open(i, p.rx_queues.unwrap_or(1), txq)?;
+            let a = AfPacketPort::open(i, d.rx_queues, txq)?;
             let mac = mac_u64(a.netdev().mac());
             let rxq = a.rx_queues();
             (Device::AfPacket(a), rxq, mac)
         }
         PortSpec::Tap(i) => {
-            let (mac, addr, mtu) = tap_settings(p)?;
+            let (mac, addr, mtu) = tap_settings(d);
             let t = TapPort::open_with(i, mac, addr, mtu)?;
             let mac = mac_u64(t.netdev().mac());
             (Device::Tap(t), 1, mac)
         }
         #[cfg(feature = "dpdk")]
-        PortSpec::Dpdk(d) => {
-            let (dev, rxq, mut mac) = dpdk_port(p, d, pools, txq)?;
+        PortSpec::Dpdk(devargs) => {
+            let (dev, rxq, mut mac) = dpdk_port(d, devargs, pools, txq)?;
             // DPDK's TAP PMD made the interface and set its own MAC as the port started.
-            if let (Some(iface), Some(_)) = (PortSpec::Dpdk(d).tap_iface(), &p.tap) {
-                let (want, addr, mtu) = tap_settings(p)?;
+            if let (Some(iface), Some(_)) = (PortSpec::Dpdk(devargs).tap_iface(), &d.tap) {
+                let (want, addr, mtu) = tap_settings(d);
                 TapPort::configure(iface, want, addr, mtu)?;
                 mac = want.map_or(mac, mac_u64);
             }
             (dev, rxq, mac)
         }
         #[cfg(not(feature = "dpdk"))]
-        PortSpec::Dpdk(d) => {
-            let _ = pools;
+        PortSpec::Dpdk(devargs) => {
+            let _ = (pools, d);
             return Err(RuntimeError::Config(format!(
-                "{d:?} is a DPDK device and this brisk was built without DPDK"
+                "{devargs:?} is a DPDK device and this brisk was built without DPDK"
             )));
         }
     })
@@ -201,13 +134,13 @@ fn open_device(
 /// Creates and starts a DPDK ethdev: (device, receive queues, MAC).
 #[cfg(feature = "dpdk")]
 fn dpdk_port(
-    p: &conf::bridge::PortConfig,
+    d: &DeviceConfig,
     devargs: &str,
     pools: &Pools,
     txq: u16,
 ) -> Result<(Device, u16, u64), RuntimeError> {
     let mut eth = EthPort::from_devargs(devargs)?;
-    let rxq = p.rx_queues.unwrap_or(1).max(1);
+    let rxq = d.rx_queues;
     let (max_rx, max_tx) = eth.max_queues()?;
     let mut conf = PortConf {
         rx_queues: rxq.min(max_rx.max(1)),
@@ -256,23 +189,19 @@ pub(crate) fn port_add(
     PortSpec::parse(devargs)
         .check()
         .map_err(|e| format!("port add: devargs: {e}"))?;
-    let cfg = conf::bridge::PortConfig {
-        name: name.to_string(),
-        ofport,
-        kind: PortType::Dpdk,
-        devargs: Some(devargs.to_string()),
-        rx_queues: None,
-        proxy_arp: None,
-        flood: None,
-        options: None,
-        uplink: None,
-        tap: None,
-    };
+    add_port(shared, &PortConfig::device(name, ofport, devargs))?;
+    Ok(format!("port {name} added as {ofport}\n"))
+}
+
+/// Starts a port and adds it to the bridge and the workers: `brisk ctl port add`, and a
+/// reload's new pods.
+pub(crate) fn add_port(shared: &Shared, cfg: &PortConfig) -> Result<(), String> {
+    let (name, ofport) = (&cfg.name, cfg.ofport);
     let cur = shared.ports();
-    if cur.index_of(ofport).is_some() || cur.list.iter().any(|p| p.name == name) {
+    if cur.index_of(ofport).is_some() || cur.list.iter().any(|p| &p.name == name) {
         return Err(format!("port {name} ({ofport}) already exists"));
     }
-    let (rt, info) = make_port(&cfg, &shared.pools, shared.workers.len() as u16 + 1)
+    let (rt, info) = make_port(cfg, &shared.pools, shared.workers.len() as u16 + 1)
         .map_err(|e| e.to_string())?;
     shared.bridge.add_port(info).map_err(|e| e.to_string())?;
     let mut list = cur.list.clone();
@@ -282,7 +211,7 @@ pub(crate) fn port_add(
         uplink: cur.uplink,
         tunnel: cur.tunnel,
     });
-    Ok(format!("port {name} added as {ofport}\n"))
+    Ok(())
 }
 
 /// `brisk ctl port del NAME`: stops polling it on every worker, then closes it.

@@ -7,12 +7,11 @@ use super::{io, metrics, ports, server, worker, RunOptions, RuntimeError};
 #[cfg(feature = "dpdk")]
 use crate::dpdk::{launch_on_lcore, main_lcore};
 use crate::pkt::Pools;
-use conf::bridge::{BridgeConfig, PortType};
+use conf::bridge::BridgeConfig;
 use parking_lot::{Mutex, RwLock};
 use pipeline::bridge::{Bridge, LoadError};
 use pipeline::conntrack::ConntrackConfig;
 use pipeline::fastpath::FastPathConfig;
-use pipeline::geneve::TlvMap;
 use pipeline::tunnel::{UnderlayConfig, Uplink};
 use pipeline::underlay::{Route, RouteTable};
 use std::sync::atomic::{AtomicBool, AtomicU64};
@@ -22,11 +21,7 @@ use std::time::Instant;
 /// Packet buffers per pool: descriptors of every queue, bursts in flight, caches, pending
 /// queues (or the configuration's `mbufs`).
 fn pool_size(cfg: &BridgeConfig, n_workers: usize, txq: u16) -> u32 {
-    let n_dpdk = cfg
-        .ports
-        .iter()
-        .filter(|p| p.kind == PortType::Dpdk)
-        .count() as u32;
+    let n_dpdk = cfg.ports.iter().filter(|p| p.as_device().is_some()).count() as u32;
     let per_port: u32 = 1024 * u32::from(txq) + 1024 * 2;
     let need = n_dpdk * per_port + n_workers as u32 * (64 + 32 * n_dpdk.max(1)) + 4096;
     cfg.mbufs
@@ -59,10 +54,10 @@ fn start_ports(
     let (mut uplink, mut tunnel) = (None, None);
     for p in &cfg.ports {
         let (rt, info) = ports::make_port(p, pools, txq)?;
-        if p.uplink.is_some() {
+        if p.uplink().is_some() {
             uplink = Some(list.len());
         }
-        if p.kind == PortType::Geneve {
+        if p.tunnel().is_some() {
             tunnel = Some(list.len());
         }
         bridge
@@ -75,20 +70,11 @@ fn start_ports(
 
 /// The underlay, installed in the bridge: the uplink, the TLV map, the configured routes
 /// plus the uplink's subnet and default gateway, and the static neighbours.
-fn underlay(
-    cfg: &BridgeConfig,
-    list: &[Arc<RtPort>],
-    uplink: Option<usize>,
-    bridge: &Bridge,
-) -> Result<(), RuntimeError> {
-    let bad = |what: &str, e: &dyn std::fmt::Display| RuntimeError::Config(format!("{what}: {e}"));
-    let mut tlv = TlvMap::default();
-    for t in &cfg.tlv_map {
-        tlv.add(t).map_err(|e| bad("tlv_map", &e))?;
-    }
+fn underlay(cfg: &BridgeConfig, list: &[Arc<RtPort>], uplink: Option<usize>, bridge: &Bridge) {
+    let tlv = cfg.tlv_map;
     let mut routes = RouteTable::default();
     for r in &cfg.routes {
-        routes.add(RouteTable::parse(r).map_err(|e| bad("routes", &e))?);
+        routes.add(*r);
     }
     let mut up = None;
     if let Some(u) = uplink {
@@ -112,7 +98,7 @@ fn underlay(
                 gateway: None,
                 dev,
             });
-            if let Some(gw) = cfg.ports.iter().find_map(|p| p.uplink.as_ref()?.gateway) {
+            if let Some(gw) = cfg.ports.iter().find_map(|p| p.uplink()?.gateway) {
                 routes.add(Route {
                     prefix: 0,
                     len: 0,
@@ -122,16 +108,6 @@ fn underlay(
             }
         }
     }
-    let mut statics = Vec::new();
-    for n in &cfg.neighbors {
-        let m = pipeline::ofctl::parse_mac(&n.mac).ok_or_else(|| {
-            RuntimeError::Config(format!(
-                "neighbors: {}: {:?} is not a MAC address",
-                n.ip, n.mac
-            ))
-        })?;
-        statics.push((u32::from(n.ip), m));
-    }
     bridge.update_underlay(|u| {
         *u = UnderlayConfig {
             uplink: up,
@@ -140,10 +116,9 @@ fn underlay(
         }
     });
     let mut neigh = bridge.neighbours();
-    for (ip, mac) in statics {
-        neigh.add_static(ip, mac);
+    for n in &cfg.neighbors {
+        neigh.add_static(u32::from(n.ip), n.mac);
     }
-    Ok(())
 }
 
 /// Loads the start-up groups and flows; errors name their file and line.
@@ -193,7 +168,7 @@ pub(super) fn shared_state(
         },
     ));
     let (list, uplink, tunnel) = start_ports(cfg, &pools, txq, &bridge)?;
-    underlay(cfg, &list, uplink, &bridge)?;
+    underlay(cfg, &list, uplink, &bridge);
     load_flows(&bridge, opts)?;
     Ok(Arc::new(Shared {
         bridge,

@@ -31,7 +31,10 @@ pub(super) fn dispatch(shared: &Shared, args: &[&str], input: Option<&str>) -> O
             }
             ["port", "del", name] => crate::runtime::ports::port_del(shared, name),
             ["reload", file] => {
-                crate::runtime::reload::reload(shared, file, need_input(input, "reload")?)
+                // The description is made into flows, groups and a bridge here, once;
+                // the reload applies what was made.
+                let plan = conf::node::Plan::parse(need_input(input, "reload")?, file);
+                crate::runtime::reload::reload(shared, file, plan)
             }
             ["mempool"] => {
                 let mut out = String::new();
