@@ -90,13 +90,13 @@ def main():
             cell(r, "brisk", "unexpected"), cell(r, "ovs", "unexpected")))
     out += ["", "brisk's own per-stage split (cycles/packet, `pmd-stats`; actions include "
             "conntrack and the vhost-user transmit) and the spread of the runs (Mpps):", "",
-            "| size | flows | parse | lookup | upcall | actions | brisk runs | OVS runs | null runs |",
-            "|---:|---:|---:|---:|---:|---:|---|---|---|"]
+            "| size | flows | decap | parse | lookup | upcall | actions | brisk runs | OVS runs | null runs |",
+            "|---:|---:|---:|---:|---:|---:|---:|---|---|---|"]
     for r in rows:
         st = r.get("brisk", {}).get("stages_cycles_per_packet") or {}
         f = lambda k: "-" if st.get(k) is None else f"{st[k]:.0f}"
         runs_of = lambda sw: " ".join(f"{x:.2f}" for x in r.get(sw, {}).get("mpps_runs", [])) or "-"
-        out.append(f'| {r["size"]} | {r["flows"]:,} | {f("parse")} | {f("lookup")} | '
+        out.append(f'| {r["size"]} | {r["flows"]:,} | {f("decap")} | {f("parse")} | {f("lookup")} | '
                    f'{f("upcall")} | {f("actions")} | {runs_of("brisk")} | {runs_of("ovs")} '
                    f'| {runs_of("null")} |')
     if any("before_kpps" in r for r in rows):

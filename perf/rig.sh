@@ -14,7 +14,7 @@
 #
 #   perf/rig.sh [--flows "1 1000 50000 1000000"] [--sizes "64 512 1518"] [--seconds 10]
 #               [--warmup 3] [--switches "brisk ovs null"] [--out perf/results] [--build]
-#               [--brisk-before PATH] [--repeat N] [--proto udp|tcp|svc]
+#               [--brisk-before PATH] [--repeat N] [--proto udp|tcp|svc] [--encap]
 #
 # --proto tcp: the frontend opens TCP connections to backend1:80 (ofport 48) with real
 # handshakes, then sends data and gets ACKs back (the NetworkPolicy conjunction on the
@@ -23,6 +23,14 @@
 # run worker1 generated with `proxy: antrea-proxy` (brisk conf flows/groups; the service
 # reduced to its local endpoint backend1 so both switches pick the same one): a select
 # group for each new connection, ct DNAT for every packet and un-DNAT for every reply.
+#
+# --encap: the Geneve profile. brisk-gen's second port is worker2's end of the underlay
+# instead of a pod: the frontend opens TCP connections to the remote pod backend2
+# (10.222.2.34:80, behind the tunnel) with real handshakes; its data leaves the switch
+# encapsulated (tnl_push) out of the uplink, and backend2's ACKs come back as Geneve from
+# 10.79.1.202, decapsulated on the uplink. brisk has worker2 as a static neighbour; OVS
+# runs native tunnelling the usual OVS-DPDK way (the uplink in a br-phy bridge whose
+# internal port holds 10.79.1.201/24, worker2 in `tnl/arp/set`).
 #
 # --repeat N runs every point N times (the switches' order alternating each time) and
 # reports the median; on a shared machine single runs drift by tens of percent.
@@ -48,6 +56,7 @@ BUILD=0
 BEFORE=""
 REPEAT=1
 PROTO=udp
+ENCAP=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --flows) FLOWS=$2; shift 2 ;;
@@ -59,8 +68,9 @@ while [ $# -gt 0 ]; do
     --build) BUILD=1; shift ;;
     --repeat) REPEAT=$2; shift 2 ;;
     --proto) PROTO=$2; shift 2 ;;
+    --encap) ENCAP=1; shift ;;
     --brisk-before) BEFORE=$2; SWITCHES="$SWITCHES before"; shift 2 ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,36p' "$0"; exit 0 ;;
     *) echo "rig: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -73,6 +83,14 @@ case $PROTO in
        SIZES=$(echo "$SIZES" | sed 's/\b64\b/80/') ;;
   *) echo "rig: --proto udp, tcp or svc" >&2; exit 2 ;;
 esac
+# The uplink faces brisk-gen's second port with --encap (a null port otherwise).
+UP_DEV=null
+if [ "$ENCAP" = 1 ]; then
+  [ "$PROTO" = udp ] || [ "$PROTO" = tcp ] ||
+    { echo "rig: --encap runs its own TCP profile (no --proto svc)" >&2; exit 2; }
+  PROTO=tcp; DNS_DEV="null"; BE_DEV="null"; UP_DEV="vhost"
+  SIZES=$(echo "$SIZES" | sed 's/\b64\b/80/')
+fi
 [ "$(id -u)" = 0 ] || { echo "rig: needs root (hugepages, vhost-user sockets)" >&2; exit 1; }
 need=()
 command -v dpdk-testpmd >/dev/null || need+=(dpdk)
@@ -132,6 +150,7 @@ cleanup() {
 }
 ovs_stop() {
   local p
+  ip link del br-phy 2>/dev/null || true
   for f in ovs-vswitchd ovsdb-server; do
     p=$(cat "$D/ovs/$f.pid" 2>/dev/null) || continue
     kill "$p" 2>/dev/null || true
@@ -155,7 +174,16 @@ gen_start() { # flows size
   # shellcheck disable=SC2086
   local expect=()
   [ "$PROTO" = svc ] && expect=(--expect-flows "$FLOWS_FILE" --expect-groups "$GROUPS_FILE")
-  "$GEN" run --preset "$PRESET" "${expect[@]}" --flows "$1" --size "$2" --duration "$SECS" --warmup "$WARMUP" \
+  local profile=(--preset "$PRESET")
+  if [ "$ENCAP" = 1 ]; then
+    # The frontend (ofport 49) <-> backend2 behind the tunnel (ofport 1), worker2 sending
+    # Geneve to worker1's uplink.
+    profile=(--tx "0:tcp,dl_src=be:2c:bf:e4:ec:c5,dl_dst=4e:99:08:c1:53:be,nw_src=10.222.1.48,nw_dst=10.222.2.34,nw_ttl=64,tp_src=1024,tp_dst=80,tcp_flags=0x018"
+      --tx "1:tcp,dl_src=02:d8:4e:3f:92:1d,dl_dst=aa:bb:cc:dd:ee:ff,nw_src=10.222.2.34,nw_dst=10.222.1.48,nw_ttl=64,tp_src=80,tp_dst=1024,tcp_flags=0x010"
+      --vary 0:tp_src --vary 1:tp_dst --ofport 0:49 --ofport 1:1 --expect-seed worker1
+      --handshake 0:1 --encap "1:10.79.1.202>10.79.1.201,src_mac=00:50:56:8f:1c:f6,dst_mac=00:50:56:8f:4e:82")
+  fi
+  "$GEN" run "${profile[@]}" "${expect[@]}" --flows "$1" --size "$2" --duration "$SECS" --warmup "$WARMUP" \
     --wait-link 60 --json "$D/gen.json" \
     --port "net_virtio_user0,path=$FE_SOCK,server=1,queues=1,queue_size=1024" \
     --port "net_virtio_user1,path=$DNS_SOCK,server=1,queues=1,queue_size=1024" \
@@ -185,6 +213,8 @@ gen_wait_measuring() {
 brisk_dev() { # vhost|null name
   if [ "$1" = vhost ]; then echo "net_vhost1,iface=$DNS_SOCK,client=1,queues=1"; else echo "net_null_$2,no-rx=1"; fi
 }
+# With --encap, OVS's uplink lives in br-phy: native tunnelling routes through the bridge
+# that holds the underlay address.
 ovs_if() { # vhost|null name
   if [ "$1" = vhost ]; then echo "type=dpdkvhostuserclient options:vhost-server-path=$DNS_SOCK"
   else echo "type=dpdk options:dpdk-devargs=net_null_$2,no-rx=1"; fi
@@ -194,10 +224,11 @@ before_clear() { brisk_clear; }
 before_cycles() { brisk_cycles; }
 before_stop() { brisk_stop; }
 brisk_start() {
-  local bin=${1:-$BRISK}
-  worker1_bridge $'workers: [1]\nconntrack_max: 4000000' "net_null_gw,no-rx=1" \
+  local bin=${1:-$BRISK} header=$'workers: [1]\nconntrack_max: 4000000'
+  [ "$ENCAP" = 1 ] && header+=$'\nneighbors: [{ip: 10.79.1.202, mac: "00:50:56:8f:1c:f6"}]'
+  worker1_bridge "$header" "net_null_gw,no-rx=1" \
     "$(brisk_dev "$DNS_DEV" dns)" "net_null_o,no-rx=1" "$(brisk_dev "$BE_DEV" b)" \
-    "net_vhost0,iface=$FE_SOCK,client=1,queues=1" "net_null_u,no-rx=1" "$FLOWS_FILE" \
+    "net_vhost0,iface=$FE_SOCK,client=1,queues=1" "$(brisk_dev "$UP_DEV" u)" "$FLOWS_FILE" \
     >"$D/bridge.yaml"
   local groups=()
   [ -n "$GROUPS_FILE" ] && groups=(--groups "$GROUPS_FILE")
@@ -207,14 +238,19 @@ brisk_start() {
   SW_PID=$!
 }
 brisk_clear() { "$BRISK" ctl --socket "$D/brisk.sock" pmd-stats-clear >/dev/null; }
-# Prints "busy-cycles-per-packet total-cycles-per-packet parse lookup upcall actions".
+# Prints "busy-cycles-per-packet total-cycles-per-packet decap parse lookup upcall actions".
 brisk_cycles() {
   "$BRISK" ctl --socket "$D/brisk.sock" pmd-stats >"$D/stats.txt"
   local c st
   # "  avg cycles per packet: 1193 (busy 940)"
   c=$(awk '/avg cycles per packet/ {gsub(/\)/, "", $7); print $7, $5; exit}' "$D/stats.txt")
-  st=$(awk '/stage cycles per packet/ {gsub(/,/, ""); print $6, $8, $10, $12; exit}' "$D/stats.txt")
-  echo "$c ${st:-nan nan nan nan}"
+  # "  stage cycles per packet: decap 12, parse 58, ..." (builds before the tunnel stages
+  # have no decap): by name.
+  st=$(awk '/stage cycles per packet/ {
+    gsub(/,/, ""); v["decap"] = "nan"
+    for (i = 5; i < NF; i += 2) v[$i] = $(i + 1)
+    print v["decap"], v["parse"], v["lookup"], v["upcall"], v["actions"]; exit }' "$D/stats.txt")
+  echo "$c ${st:-nan nan nan nan nan}"
 }
 brisk_stop() { kill -TERM "$SW_PID"; wait "$SW_PID" || { cat "$D/switch.log" >&2; return 1; }; SW_PID=""; }
 
@@ -257,6 +293,16 @@ ovs_start() {
     ovs ovs-ofctl -O OpenFlow15 add-groups "unix:$D/ovs/br-int.mgmt" "$GROUPS_FILE"
   fi
   ovs ovs-ofctl -O OpenFlow15 add-flows "unix:$D/ovs/br-int.mgmt" "$FLOWS_FILE"
+  if [ "$ENCAP" = 1 ]; then
+    vsctl add-br br-phy -- set bridge br-phy datapath_type=netdev \
+      other_config:hwaddr=00:50:56:8f:4e:82 \
+      -- add-port br-phy uplink -- set interface uplink type=dpdkvhostuserclient \
+      options:vhost-server-path="$DNS_SOCK"
+    ip addr add 10.79.1.201/24 dev br-phy
+    ip link set br-phy up
+    appctl ovs/route/add 10.79.1.0/24 br-phy >/dev/null
+    appctl tnl/arp/set br-phy 10.79.1.202 00:50:56:8f:1c:f6 >/dev/null
+  fi
   # Not a switch process of ours: note its pid for the cleanup only.
   SW_PID=""
 }
@@ -268,7 +314,7 @@ ovs_cycles() {
   local busy total
   busy=$(awk -F': *' '/avg processing cycles per packet/ {split($2, a, " "); print a[1]; exit}' "$D/stats.txt")
   total=$(awk -F': *' '/avg cycles per packet/ {split($2, a, " "); print a[1]; exit}' "$D/stats.txt")
-  echo "${busy:-nan} ${total:-nan} nan nan nan nan"
+  echo "${busy:-nan} ${total:-nan} nan nan nan nan nan"
 }
 
 # --- the null switch: testpmd io forwarding between the two vhost-user ports ------------------
@@ -282,7 +328,7 @@ null_start() {
   SW_PID=$!
 }
 null_clear() { :; }
-null_cycles() { echo "nan nan nan nan nan nan"; }
+null_cycles() { echo "nan nan nan nan nan nan nan"; }
 null_stop() {
   kill -INT "$SW_PID"; wait "$SW_PID" || true; SW_PID=""
   # testpmd prints "CPU cycles/packet=N" for the forwarding core when it stops.
@@ -292,7 +338,7 @@ null_stop() {
 }
 
 run_one() { # switch flows size rep
-  local sw=$1 flows=$2 size=$3 rep=$4 busy total sp sl su sa
+  local sw=$1 flows=$2 size=$3 rep=$4 busy total sd sp sl su sa
   gen_start "$flows" "$size"
   case $sw in
     brisk) brisk_start ;;
@@ -308,7 +354,7 @@ run_one() { # switch flows size rep
   "${sw}_clear"
   # Sample the switch's own counters over (nearly) the generator's measuring window.
   sleep $(( SECS > 2 ? SECS - 1 : SECS ))
-  read -r busy total sp sl su sa < <("${sw}_cycles")
+  read -r busy total sd sp sl su sa < <("${sw}_cycles")
   wait "$GEN_PID" || { echo "rig: brisk-gen failed:" >&2; cat "$D/gen.log" >&2; exit 1; }
   GEN_PID=""
   case $sw in
@@ -318,12 +364,12 @@ run_one() { # switch flows size rep
   esac
   rm -f /dev/hugepages/rig-* 2>/dev/null || true
   /usr/bin/python3 - "$sw" "$flows" "$size" "$busy" "$total" "$D/gen.json" "$rep" \
-    "$sp" "$sl" "$su" "$sa" >>"$RESULTS" <<'PY'
+    "$sd" "$sp" "$sl" "$su" "$sa" >>"$RESULTS" <<'PY'
 import json, sys
-sw, flows, size, busy, total, path, rep, sp, sl, su, sa = sys.argv[1:]
+sw, flows, size, busy, total, path, rep, sd, sp, sl, su, sa = sys.argv[1:]
 g = json.load(open(path))
 num = lambda s: None if s in ("nan", "") else float(s)
-stages = {"parse": num(sp), "lookup": num(sl), "upcall": num(su), "actions": num(sa)}
+stages = {"decap": num(sd), "parse": num(sp), "lookup": num(sl), "upcall": num(su), "actions": num(sa)}
 print(json.dumps({"switch": sw, "flows": int(flows), "size": int(size), "rep": int(rep),
                   "stages_cycles_per_packet": stages if stages["parse"] is not None else None,
                   "rx_mpps": g["rx_mpps"], "tx_mpps": g["tx_mpps"], "rx_gbps_l1": g["rx_gbps_l1"],
@@ -349,7 +395,7 @@ for size in $SIZES; do
 done
 
 /usr/bin/python3 "$ROOT/perf/rig-report.py" "$RESULTS" "$OUT/rig-$STAMP" \
-  "$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); ${SECS} s per run after ${WARMUP} s warmup, median of $REPEAT run(s) per point; traffic: $(case $PROTO in tcp) echo "frontend -> backend1:80 TCP after handshakes, ACKs back" ;; svc) echo "frontend -> backendsvc 10.104.65.133:80 TCP (select group + ct DNAT to backend1) after handshakes, ACKs back un-DNATed" ;; *) echo "frontend <-> coredns UDP 53 both ways" ;; esac)"
+  "$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); ${SECS} s per run after ${WARMUP} s warmup, median of $REPEAT run(s) per point; traffic: $(case $PROTO in tcp) if [ "$ENCAP" = 1 ]; then echo "frontend -> backend2:80 across Geneve (tnl_push on the uplink) TCP after handshakes, ACKs back as Geneve (decapsulated on the uplink)"; else echo "frontend -> backend1:80 TCP after handshakes, ACKs back"; fi ;; svc) echo "frontend -> backendsvc 10.104.65.133:80 TCP (select group + ct DNAT to backend1) after handshakes, ACKs back un-DNATed" ;; *) echo "frontend <-> coredns UDP 53 both ways" ;; esac)"
 for ext in json md png; do
   [ -f "$OUT/rig-$STAMP.$ext" ] && cp "$OUT/rig-$STAMP.$ext" "$OUT/latest.$ext"
 done

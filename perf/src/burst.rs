@@ -65,7 +65,7 @@ pub fn run_bursts(
 
 /// `frames` as bursts of 32 (the last one wrapping around to the start), for a measured
 /// loop that cycles through every flow.
-pub fn bursts_of_32(frames: &[RxFrame]) -> Vec<Vec<RxFrame>> {
+pub fn bursts_of_32<T: Clone>(frames: &[T]) -> Vec<Vec<T>> {
     let nb = frames.len().div_ceil(32);
     (0..nb)
         .map(|k| {
@@ -80,14 +80,21 @@ pub fn bursts_of_32(frames: &[RxFrame]) -> Vec<Vec<RxFrame>> {
 /// per packet, then parse, lookup, upcall and actions.
 pub fn stage_report(st: &pipeline::fastpath::FastPathStats, cycles_per_ns: f64) -> String {
     let per = |x: u64| x as f64 / st.packets.max(1) as f64;
-    let total = per(st.cycles_parse + st.cycles_lookup + st.cycles_upcall + st.cycles_actions);
-    format!(
-        "{total:.0} TSC cycles/packet ({:.1} ns); passes/packet {:.2}; parse {:.0}, lookup {:.0}, upcall {:.0}, actions {:.0}",
+    let total = per(st.cycles() + st.tunnel.cycles_decap);
+    let mut s = format!(
+        "{total:.0} TSC cycles/packet ({:.1} ns); passes/packet {:.2}; ",
         total / cycles_per_ns,
         per(st.passes),
+    );
+    if st.tunnel.cycles_decap != 0 {
+        s.push_str(&format!("decap {:.0}, ", per(st.tunnel.cycles_decap)));
+    }
+    s.push_str(&format!(
+        "parse {:.0}, lookup {:.0}, upcall {:.0}, actions {:.0}",
         per(st.cycles_parse),
         per(st.cycles_lookup),
         per(st.cycles_upcall),
         per(st.cycles_actions),
-    )
+    ));
+    s
 }

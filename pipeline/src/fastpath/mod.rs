@@ -119,6 +119,11 @@ pub struct FastPathStats {
 }
 
 impl FastPathStats {
+    /// TSC cycles in the stages of `process_burst` (parse, lookup, upcall, actions).
+    pub fn cycles(&self) -> u64 {
+        self.cycles_parse + self.cycles_lookup + self.cycles_upcall + self.cycles_actions
+    }
+
     /// Adds another core's counters.
     pub fn add(&mut self, o: &FastPathStats) {
         self.packets += o.packets;

@@ -128,14 +128,37 @@ pub(crate) fn syn_ack_for(mut f: Vec<u8>) -> Vec<u8> {
 /// Runs W1–W11 in order on fresh bridges `w1` and `w2` (worker1, worker2 with the seed's
 /// ports) and checks every expectation of the seed's table. Returns what each walk did.
 pub fn golden_walks(w1: &Bridge, w2: &Bridge) -> Result<Vec<WalkReport>, String> {
-    let gw1 = mac("4e:99:08:c1:53:be");
-    let gw2 = mac("02:d8:4e:3f:92:1d");
-    let frontend = mac("be:2c:bf:e4:ec:c5");
-    let backend1 = mac("f2:32:d8:07:e2:a6");
-    let backend2 = mac("c6:f4:b5:76:10:38");
-    let vmac = mac("aa:bb:cc:dd:ee:ff");
+    let c = Cast {
+        gw1: mac("4e:99:08:c1:53:be"),
+        gw2: mac("02:d8:4e:3f:92:1d"),
+        frontend: mac("be:2c:bf:e4:ec:c5"),
+        backend1: mac("f2:32:d8:07:e2:a6"),
+        backend2: mac("c6:f4:b5:76:10:38"),
+        vmac: mac("aa:bb:cc:dd:ee:ff"),
+    };
     let mut out = Vec::new();
+    w1_service(w1, &c, &mut out)?;
+    w2_w3_to_the_remote_pod(w1, w2, &c, &mut out)?;
+    w4_w5_the_answer_back(w1, w2, &c, &mut out)?;
+    w6_w7_service_reply_and_arp(w1, &c, &mut out)?;
+    w8_w9_spoofing_and_egress(w1, &c, &mut out)?;
+    w10_w11_ingress_and_flooding(w1, w2, &c, &mut out)?;
+    Ok(out)
+}
 
+/// The MAC addresses of the seed's cast: both gateways, the pods, the virtual MAC.
+#[derive(Clone, Copy)]
+struct Cast {
+    gw1: u64,
+    gw2: u64,
+    frontend: u64,
+    backend1: u64,
+    backend2: u64,
+    vmac: u64,
+}
+/// W1: frontend to the service IP.
+fn w1_service(w1: &Bridge, c: &Cast, out: &mut Vec<WalkReport>) -> Result<(), String> {
+    let Cast { gw1, frontend, .. } = *c;
     // W1: frontend -> service IP leaves on gw0 unchanged, committed in zone 65520, mark 0.
     let f = tcp_frame(
         frontend,
@@ -169,7 +192,22 @@ pub fn golden_walks(w1: &Bridge, w2: &Bridge) -> Result<Vec<WalkReport>, String>
         "connection not committed with mark 0: {c:?}"
     );
     out.push(report("W1", "worker1", &w));
-
+    Ok(())
+}
+/// W2 and W3: gw0 to the remote pod through the tunnel, decapsulated on worker2.
+fn w2_w3_to_the_remote_pod(
+    w1: &Bridge,
+    w2: &Bridge,
+    c: &Cast,
+    out: &mut Vec<WalkReport>,
+) -> Result<(), String> {
+    let Cast {
+        gw1,
+        gw2,
+        backend2,
+        vmac,
+        ..
+    } = *c;
     // W2: gw0 -> remote pod: conj 1 (reg5=1), commit with ct_mark 0x20, tunnel to worker2.
     let f = tcp_frame(
         gw1,
@@ -239,7 +277,22 @@ pub fn golden_walks(w1: &Bridge, w2: &Bridge) -> Result<Vec<WalkReport>, String>
         "port {p}"
     );
     out.push(report("W3", "worker2", &w));
-
+    Ok(())
+}
+/// W4 and W5: backend2's SYN-ACK back through the tunnel, established on worker1.
+fn w4_w5_the_answer_back(
+    w1: &Bridge,
+    w2: &Bridge,
+    c: &Cast,
+    out: &mut Vec<WalkReport>,
+) -> Result<(), String> {
+    let Cast {
+        gw1,
+        gw2,
+        backend2,
+        vmac,
+        ..
+    } = *c;
     // W4: backend2's SYN-ACK: established, back through the tunnel.
     let f = syn_ack_for(tcp_frame(
         backend2,
@@ -292,7 +345,20 @@ pub fn golden_walks(w1: &Bridge, w2: &Bridge) -> Result<Vec<WalkReport>, String>
     let (p, _, bytes) = single("W5", &w)?;
     check!("W5", p == 2 && eth_of(&bytes).1 == gw1, "port {p}");
     out.push(report("W5", "worker1", &w));
-
+    Ok(())
+}
+/// W6 and W7: the service's SYN-ACK to the frontend; ARP for the remote gateway.
+fn w6_w7_service_reply_and_arp(
+    w1: &Bridge,
+    c: &Cast,
+    out: &mut Vec<WalkReport>,
+) -> Result<(), String> {
+    let Cast {
+        gw1,
+        frontend,
+        vmac,
+        ..
+    } = *c;
     // W6: the service's SYN-ACK from gw0 to frontend, unchanged.
     let f = syn_ack_for(tcp_frame(
         gw1,
@@ -344,7 +410,20 @@ pub fn golden_walks(w1: &Bridge, w2: &Bridge) -> Result<Vec<WalkReport>, String>
         "reply tha/tpa"
     );
     out.push(report("W7", "worker1", &w));
-
+    Ok(())
+}
+/// W8 and W9: a spoofed source dropped; egress isolation.
+fn w8_w9_spoofing_and_egress(
+    w1: &Bridge,
+    c: &Cast,
+    out: &mut Vec<WalkReport>,
+) -> Result<(), String> {
+    let Cast {
+        gw1,
+        frontend,
+        backend1,
+        ..
+    } = *c;
     // W8: spoofed source IP from frontend: dropped in table 10.
     let f = ipv4_frame(&Ipv4Spec {
         eth_src: frontend,
@@ -382,7 +461,21 @@ pub fn golden_walks(w1: &Bridge, w2: &Bridge) -> Result<Vec<WalkReport>, String>
         w.trace.path()
     );
     out.push(report("W9", "worker1", &w));
-
+    Ok(())
+}
+/// W10 and W11: ingress isolation; NORMAL flooding of ARP.
+fn w10_w11_ingress_and_flooding(
+    w1: &Bridge,
+    w2: &Bridge,
+    c: &Cast,
+    out: &mut Vec<WalkReport>,
+) -> Result<(), String> {
+    let Cast {
+        gw1,
+        backend1,
+        vmac,
+        ..
+    } = *c;
     // W10: remote frontend to backend2:22: ingress isolation drops it in table 100.
     let f = tcp_frame(
         gw1,
@@ -424,5 +517,5 @@ pub fn golden_walks(w1: &Bridge, w2: &Bridge) -> Result<Vec<WalkReport>, String>
         "flooded to {ports:?}"
     );
     out.push(report("W11", "worker1", &w));
-    Ok(out)
+    Ok(())
 }

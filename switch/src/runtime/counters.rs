@@ -258,6 +258,7 @@ const WORKER_COUNTERS: &[(&str, &str, Kind, WorkerRead)] = &[
 
 /// Stage cycles of the fast path: (stage, value).
 const STAGE_CYCLES: &[(&str, WorkerRead)] = &[
+    ("decap", |s| s.fp.tunnel.cycles_decap),
     ("parse", |s| s.fp.cycles_parse),
     ("lookup", |s| s.fp.cycles_lookup),
     ("upcall", |s| s.fp.cycles_upcall),
