@@ -586,3 +586,33 @@ fn unknown_port_names_say_where_ports_come_from() {
     let e = parse_flow(&long, Mode::Add, &p).unwrap_err();
     assert!(e.message.len() < 200, "{}", e.message);
 }
+
+/// Shorthands and masked forms the table above leaves out, and one match with a field of
+/// every family, printed in OVS's order (marks and conntrack, shorthand, registers, tunnel,
+/// metadata, in_port, VLAN, Ethernet, IP, transport).
+#[test]
+fn match_families_print_in_ovs_order() {
+    let cases: &[(&str, &str)] = &[
+        ("rarp actions=drop", "rarp"),
+        ("sctp6 actions=drop", "sctp6"),
+        ("recirc_id=0x5 actions=drop", "recirc_id=0x5"),
+        (
+            "udp,tp_src=0x400/0xfc00 actions=drop",
+            "udp,tp_src=0x400/0xfc00",
+        ),
+        (
+            "ipv6,ipv6_label=0x12/0xff actions=drop",
+            "ipv6,ipv6_label=0x00012/0x000ff",
+        ),
+        (
+            "tcp,tp_dst=80,tcp_flags=+syn,nw_ttl=3,nw_src=10.0.0.1,dl_src=01:02:03:04:05:06,\
+             dl_vlan=10,in_port=5,metadata=0x1,tun_id=0x5,reg1=0x3,ct_state=+trk,pkt_mark=0x1 \
+             actions=drop",
+            "pkt_mark=0x1,ct_state=+trk,tcp,reg1=0x3,tun_id=0x5,metadata=0x1,in_port=5,dl_vlan=10,\
+             dl_src=01:02:03:04:05:06,nw_src=10.0.0.1,nw_ttl=3,tp_dst=80,tcp_flags=+syn",
+        ),
+    ];
+    for (input, m) in cases {
+        rt(input, &format!("{H}{m} actions=drop"));
+    }
+}
