@@ -4,68 +4,64 @@
 //! and slow control clients, metrics connections of another user, long commands, huge
 //! requests. Each test prints the figure it measured.
 
+mod common;
+
+use common::{ctl, text, Scratch, Switch, BRISK};
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-const BRISK: &str = env!("CARGO_BIN_EXE_brisk");
 
 /// One switch at a time: each busy-polls a core, and the latencies measured here are the
 /// control plane's, not those of five switches sharing two cores.
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-struct Switch {
+/// A switch with two net_null ports (p1 receiving at full speed), alone on the machine's
+/// cores while it runs.
+struct Hard {
+    sw: Switch,
     _turn: std::sync::MutexGuard<'static, ()>,
-    child: Child,
-    socket: PathBuf,
-    dir: PathBuf,
 }
 
-impl Switch {
-    fn start(name: &str, extra_yaml: &str) -> Switch {
+impl std::ops::Deref for Hard {
+    type Target = Switch;
+    fn deref(&self) -> &Switch {
+        &self.sw
+    }
+}
+
+impl std::ops::DerefMut for Hard {
+    fn deref_mut(&mut self) -> &mut Switch {
+        &mut self.sw
+    }
+}
+
+impl Hard {
+    fn start(name: &str, extra_yaml: &str) -> Hard {
         let turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
-        let dir = std::env::temp_dir().join(format!("brisk-hard-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let yaml = format!(
-            "bridge: br0\nports:\n  - {{name: p1, ofport: 1, devargs: \"net_null_{name}1\"}}\n  - {{name: p2, ofport: 2, devargs: \"net_null_{name}2,no-rx=1\"}}\n{extra_yaml}"
+        let dir = Scratch::new(&format!("hard-{name}"));
+        let bridge = dir.file(
+            "br.yaml",
+            &format!(
+                "bridge: br0\nports:\n  - {{name: p1, ofport: 1, devargs: \"net_null_{name}1\"}}\n  - {{name: p2, ofport: 2, devargs: \"net_null_{name}2,no-rx=1\"}}\n{extra_yaml}"
+            ),
         );
-        std::fs::write(dir.join("br.yaml"), yaml).unwrap();
-        let socket = dir.join("b.sock");
-        let child = run_cmd(&dir, &socket, name)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start brisk");
-        let sw = Switch {
-            _turn: turn,
-            child,
-            socket,
+        let sw = Switch::start(
             dir,
-        };
-        // Answered once the switch serves (the socket is bound before EAL starts).
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if sw.socket.exists() && ctl(&sw.socket, &["version"]).status.success() {
-                break;
-            }
-            assert!(Instant::now() < deadline, "brisk did not start");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        sw
+            &["--bridge".as_ref(), bridge.as_ref()],
+            &eal(name),
+            None,
+        );
+        Hard { sw, _turn: turn }
     }
 
+    /// What `brisk ctl ARGS` wrote to its standard output, which must succeed.
     fn ok(&self, args: &[&str]) -> String {
-        let o = ctl(&self.socket, args);
+        let o = self.ctl_output(args);
         assert!(o.status.success(), "brisk ctl {args:?}: {}", text(&o));
         String::from_utf8_lossy(&o.stdout).into_owned()
-    }
-
-    fn pid(&self) -> i32 {
-        self.child.id() as i32
     }
 
     /// Resident memory of the switch, in MiB.
@@ -79,64 +75,37 @@ impl Switch {
         kb / 1024
     }
 
-    /// SIGTERM, then the seconds until the process exited.
-    fn stop(&mut self) -> f64 {
-        let t = Instant::now();
-        // SAFETY: a signal to our own child.
-        unsafe { libc::kill(self.pid(), libc::SIGTERM) };
-        let st = self.child.wait().unwrap();
-        assert!(st.success(), "brisk exited with {st}");
-        t.elapsed().as_secs_f64()
+    /// SIGTERM, then the seconds until the process exited (with success).
+    fn stop_secs(&mut self) -> f64 {
+        let st = self.stop();
+        assert!(st.status.success(), "brisk exited with {}", st.status);
+        st.secs
     }
 }
 
-impl Drop for Switch {
-    fn drop(&mut self) {
-        // SAFETY: a signal to our own child (harmless if it already exited).
-        unsafe { libc::kill(self.pid(), libc::SIGKILL) };
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+fn eal(prefix: &str) -> Vec<String> {
+    common::eal("0", 256, &format!("hard-{prefix}"))
 }
 
+/// `brisk run` of the bridge in `dir` on `socket` (a second switch beside the first).
 fn run_cmd(dir: &Path, socket: &Path, prefix: &str) -> Command {
-    let mut c = Command::new(BRISK);
-    c.arg("run")
-        .arg("--bridge")
-        .arg(dir.join("br.yaml"))
-        .arg("--socket")
-        .arg(socket)
-        .args(["--", "-l", "0", "--no-huge", "-m", "256", "--no-pci"])
-        .args(["--no-telemetry", "--log-level=warning"])
-        .arg(format!(
-            "--file-prefix=brisk-hard-{prefix}-{}",
-            std::process::id()
-        ));
-    c
+    let bridge = dir.join("br.yaml");
+    common::run_command(
+        &["--bridge".as_ref(), bridge.as_os_str()],
+        socket,
+        &eal(prefix),
+        None,
+    )
 }
 
-fn ctl(socket: &Path, args: &[&str]) -> Output {
-    Command::new(BRISK)
-        .arg("ctl")
-        .arg("--socket")
-        .arg(socket)
-        .args(args)
-        .output()
-        .expect("run brisk ctl")
-}
-
-fn text(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
-}
-
-fn timed_show(sw: &Switch) -> Duration {
+fn timed_show(sw: &Hard) -> Duration {
     let t = Instant::now();
     let out = sw.ok(&["show"]);
     assert!(out.contains("1(p1)"), "{out}");
     t.elapsed()
 }
 
-fn drop_count(sw: &Switch, reason: &str) -> u64 {
+fn drop_count(sw: &Hard, reason: &str) -> u64 {
     let out = sw.ok(&["drop-stats"]);
     out.lines()
         .find_map(|l| {
@@ -150,7 +119,7 @@ fn drop_count(sw: &Switch, reason: &str) -> u64 {
 /// overflow); `ctl trace` of such a packet killed it from the control side.
 #[test]
 fn group_loops_are_refused_and_deep_chains_cost_a_counted_drop() {
-    let sw = Switch::start("grp", "");
+    let sw = Hard::start("grp", "");
     let o = ctl(
         &sw.socket,
         &["add-group", "group_id=10,type=all,bucket=actions=group:10"],
@@ -196,8 +165,8 @@ fn group_loops_are_refused_and_deep_chains_cost_a_counted_drop() {
 /// it exited); `--socket PATH` deleted whatever file was at PATH.
 #[test]
 fn one_switch_per_socket_and_other_files_are_never_deleted() {
-    let sw = Switch::start("sock", "");
-    let o = run_cmd(&sw.dir, &sw.socket, "sock2").output().unwrap();
+    let sw = Hard::start("sock", "");
+    let o = run_cmd(&sw.dir.0, &sw.socket, "sock2").output().unwrap();
     assert!(!o.status.success());
     let msg = text(&o);
     assert!(
@@ -209,7 +178,7 @@ fn one_switch_per_socket_and_other_files_are_never_deleted() {
     // A regular file where the socket would go: refused, untouched.
     let file = sw.dir.join("precious.txt");
     std::fs::write(&file, "keep me").unwrap();
-    let o = run_cmd(&sw.dir, &file, "sock3").output().unwrap();
+    let o = run_cmd(&sw.dir.0, &file, "sock3").output().unwrap();
     assert!(!o.status.success());
     assert!(text(&o).contains("not a socket"), "{}", text(&o));
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "keep me");
@@ -221,7 +190,7 @@ fn one_switch_per_socket_and_other_files_are_never_deleted() {
 /// 1,000 MB line grew the switch by 922 MB.
 #[test]
 fn idle_slow_and_huge_control_clients_delay_nobody() {
-    let mut sw = Switch::start("idle", "");
+    let mut sw = Hard::start("idle", "");
     let idle: Vec<UnixStream> = (0..200)
         .map(|_| UnixStream::connect(&sw.socket).unwrap())
         .collect();
@@ -281,7 +250,7 @@ fn idle_slow_and_huge_control_clients_delay_nobody() {
     let _more: Vec<UnixStream> = (0..6)
         .map(|_| UnixStream::connect(&sw.socket).unwrap())
         .collect();
-    let secs = sw.stop();
+    let secs = sw.stop_secs();
     println!("SIGTERM with 206 idle clients and a slow one: exited in {secs:.2} s");
     assert!(secs < 1.0, "shutdown took {secs} s");
     drop(idle);
@@ -294,7 +263,7 @@ fn idle_slow_and_huge_control_clients_delay_nobody() {
 #[test]
 fn metrics_connections_of_one_user_starve_nobody() {
     let port = 20_000 + (std::process::id() % 20_000) as u16;
-    let sw = Switch::start("met", &format!("metrics: 127.0.0.1:{port}\n"));
+    let sw = Hard::start("met", &format!("metrics: 127.0.0.1:{port}\n"));
     // uid 65534 (nobody) holds 150 connections, idle.
     let holder = Command::new("python3")
         .args([
@@ -362,7 +331,7 @@ impl Drop for KillOnDrop {
 /// says, with a message that says the switch carries on.
 #[test]
 fn long_commands_are_waited_for_and_timeouts_are_the_clients_choice() {
-    let sw = Switch::start("long", "");
+    let sw = Hard::start("long", "");
     let n = 60_000;
     let mut flows = String::new();
     for i in 0..n {

@@ -4,36 +4,17 @@
 //! "panicked at"); a wrong input gets a non-zero exit and a message naming the problem;
 //! a closed standard output ends a command quietly.
 
+mod common;
+
+use common::{text, Scratch, Switch, BRISK};
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
-use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
-
-const BRISK: &str = env!("CARGO_BIN_EXE_brisk");
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
 /// A scratch directory, removed at the end.
-struct Dir(PathBuf);
-
-impl Dir {
-    fn new(name: &str) -> Dir {
-        let d = std::env::temp_dir().join(format!("brisk-hostile-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        Dir(d)
-    }
-
-    fn file(&self, name: &str, text: &str) -> String {
-        let p = self.0.join(name);
-        std::fs::write(&p, text).unwrap();
-        p.display().to_string()
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+fn scratch(name: &str) -> Scratch {
+    Scratch::new(&format!("hostile-{name}"))
 }
 
 fn brisk(args: &[&str]) -> Output {
@@ -42,10 +23,6 @@ fn brisk(args: &[&str]) -> Output {
         .stdin(Stdio::null())
         .output()
         .expect("run brisk")
-}
-
-fn text(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr)
 }
 
 /// No panic, whatever the outcome.
@@ -105,7 +82,7 @@ ports:
 
 #[test]
 fn offline_commands_refuse_hostile_input() {
-    let d = Dir::new("offline");
+    let d = scratch("offline");
     let long = "x".repeat(5000);
     let flows = d.file("f.flows", "in_port=p1,actions=output:p2\n");
     let big = u64::MAX.to_string();
@@ -198,7 +175,7 @@ fn offline_commands_refuse_hostile_input() {
 
 #[test]
 fn yaml_numbers_and_names_are_checked() {
-    let d = Dir::new("yaml");
+    let d = scratch("yaml");
     let long = "x".repeat(5000);
     let bridge_cases = [
         (
@@ -325,7 +302,7 @@ fn quiet(args: &[&str], o: &Output) {
 
 #[test]
 fn a_reader_that_goes_away_ends_output_quietly() {
-    let d = Dir::new("pipe");
+    let d = scratch("pipe");
     let node = d.file("big.yaml", &node_yaml(400, ""));
     let flows_out = brisk(&["conf", "flows", &node]);
     assert!(flows_out.status.success(), "{}", text(&flows_out));
@@ -376,104 +353,71 @@ fn a_reader_that_goes_away_ends_output_quietly() {
     quiet(&["conf", "flows", "| head -1"], &o);
 }
 
-/// A switch with two net_null ports (p1, p2) in a scratch directory.
-struct Switch {
-    child: Child,
-    socket: PathBuf,
-    dir: Dir,
-}
-
-impl Drop for Switch {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            // SAFETY: signalling our own child, which has not been reaped.
-            unsafe { libc::kill(self.child.id() as i32, libc::SIGKILL) };
-            let _ = self.child.wait();
-        }
-    }
-}
-
 fn eal(name: &str) -> Vec<String> {
-    [
-        "-l",
-        "0",
-        "--no-huge",
-        "-m",
-        "256",
-        "--no-pci",
-        "--no-telemetry",
-        "--log-level=warning",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .chain([format!(
-        "--file-prefix=brisk-hostile-{name}-{}",
-        std::process::id()
-    )])
-    .collect()
+    common::eal("0", 256, &format!("hostile-{name}"))
 }
 
+/// A switch with two net_null ports (p1, p2) in a scratch directory.
 fn start(name: &str) -> Switch {
-    let dir = Dir::new(name);
+    let dir = scratch(name);
     let bridge = dir.file("br.yaml", BRIDGE);
-    let socket = dir.0.join("b.sock");
-    let child = Command::new(BRISK)
-        .args(["run", "--bridge", &bridge, "--socket"])
-        .arg(&socket)
-        .arg("--")
-        .args(eal(name))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start brisk");
-    let sw = Switch { child, socket, dir };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !sw.socket.exists() {
-        assert!(Instant::now() < deadline, "brisk did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    sw
+    Switch::start(
+        dir,
+        &["--bridge".as_ref(), bridge.as_ref()],
+        &eal(name),
+        None,
+    )
 }
 
-impl Switch {
-    fn ctl(&self, args: &[&str]) -> Output {
-        let sock = self.socket.display().to_string();
-        let mut all = vec!["ctl", "--socket", &sock];
-        all.extend(args);
-        let o = brisk(&all);
-        no_panic(&all, &o);
-        o
-    }
+/// `brisk ctl ARGS` against `sw`, which must not panic.
+fn ctl(sw: &Switch, args: &[&str]) -> Output {
+    let o = sw.ctl_output(args);
+    let sock = sw.socket.display().to_string();
+    let mut all = vec!["ctl", "--socket", &sock];
+    all.extend(args);
+    no_panic(&all, &o);
+    o
+}
 
-    fn refused(&self, args: &[&str], needles: &[&str]) {
-        let o = self.ctl(args);
-        let t = text(&o);
-        assert!(!o.status.success(), "ctl {:?} succeeded: {t}", short(args));
-        for n in needles {
-            assert!(t.contains(n), "ctl {:?}: no {n:?} in: {t}", short(args));
-        }
+/// `brisk ctl ARGS` refused (non-zero, no panic) with a message containing each of
+/// `needles`.
+fn ctl_refused(sw: &Switch, args: &[&str], needles: &[&str]) {
+    let o = ctl(sw, args);
+    let t = text(&o);
+    assert!(!o.status.success(), "ctl {:?} succeeded: {t}", short(args));
+    for n in needles {
+        assert!(t.contains(n), "ctl {:?}: no {n:?} in: {t}", short(args));
     }
+}
 
-    /// One raw request line on the socket: the reply line.
-    fn raw(&self, line: &[u8]) -> String {
-        let mut s = UnixStream::connect(&self.socket).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-        let _ = s.write_all(line);
-        let _ = s.shutdown(std::net::Shutdown::Write);
-        let mut reply = String::new();
-        let _ = BufReader::new(s).read_line(&mut reply);
-        reply
-    }
+/// One raw request line on the socket: the reply line.
+fn raw(sw: &Switch, line: &[u8]) -> String {
+    let mut s = UnixStream::connect(&sw.socket).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let _ = s.write_all(line);
+    let _ = s.shutdown(std::net::Shutdown::Write);
+    let mut reply = String::new();
+    let _ = BufReader::new(s).read_line(&mut reply);
+    reply
 }
 
 #[test]
 fn ctl_refuses_hostile_input_and_the_switch_carries_on() {
     let sw = start("ctl");
+    missing_arguments_and_unknown_ports(&sw);
+    numbers_out_of_range(&sw);
+    port_names_numbers_and_devargs(&sw);
+    raw_requests_with_nul_bytes(&sw);
+    the_switch_carries_on(&sw);
+    drop_cleanly(sw);
+}
+
+/// Missing arguments get the command's usage; unknown ports and commands are named.
+fn missing_arguments_and_unknown_ports(sw: &Switch) {
     let long = "x".repeat(5000);
-    let big = u64::MAX.to_string();
-    let huge = "9".repeat(40);
     // Missing arguments: the command's usage.
-    sw.refused(
+    ctl_refused(
+        sw,
         &["add-flow"],
         &["add-flow needs a FLOW", "usage: add-flow FLOW"],
     );
@@ -489,22 +433,30 @@ fn ctl_refuses_hostile_input_and_the_switch_carries_on() {
         "version 1",
     ] {
         let args: Vec<&str> = verb.split(' ').collect();
-        sw.refused(&args, &["usage: "]);
+        ctl_refused(sw, &args, &["usage: "]);
     }
     // Unknown ports: what ctl has.
-    sw.refused(
+    ctl_refused(
+        sw,
         &["add-flow", "in_port=p3,actions=drop"],
         &["unknown port name \"p3\"", "brisk ctl show", "port add"],
     );
-    let t = text(&sw.ctl(&["add-flow", "in_port=p3,actions=drop"]));
+    let t = text(&ctl(sw, &["add-flow", "in_port=p3,actions=drop"]));
     assert!(!t.contains("--port"), "{t}");
     // Traces need a port.
     for spec in ["", "tcp", "in_port=0"] {
-        sw.refused(&["trace", spec], &["in_port"]);
+        ctl_refused(sw, &["trace", spec], &["in_port"]);
     }
-    // Numbers.
+    ctl_refused(sw, &[&long], &["unknown command"]);
+    ctl_refused(sw, &[""], &["unknown command"]);
+}
+
+/// Tables, zones, group ids, prefix lengths, ports and priorities out of range.
+fn numbers_out_of_range(sw: &Switch) {
+    let big = u64::MAX.to_string();
+    let huge = "9".repeat(40);
     for t in ["table=255", "table=-1", &format!("table={huge}"), "table="] {
-        sw.refused(&["dump-flows", t], &["0..254"]);
+        ctl_refused(sw, &["dump-flows", t], &["0..254"]);
     }
     for z in [
         format!("zone={big}"),
@@ -512,61 +464,81 @@ fn ctl_refuses_hostile_input_and_the_switch_carries_on() {
         "zone=65536".into(),
         "zone=".into(),
     ] {
-        sw.refused(&["dump-conntrack", &z], &["0..65535"]);
-        sw.refused(&["flush-conntrack", &z], &["0..65535"]);
+        ctl_refused(sw, &["dump-conntrack", &z], &["0..65535"]);
+        ctl_refused(sw, &["flush-conntrack", &z], &["0..65535"]);
     }
     for g in [huge.as_str(), "4294967041", "-1", ""] {
-        sw.refused(&["dump-groups", g], &["not a group id 0..4294967040"]);
-        sw.refused(&["dump-group-stats", g], &["not a group id 0..4294967040"]);
+        ctl_refused(sw, &["dump-groups", g], &["not a group id 0..4294967040"]);
+        ctl_refused(
+            sw,
+            &["dump-group-stats", g],
+            &["not a group id 0..4294967040"],
+        );
     }
-    sw.refused(&["route", "del", "10.0.0.0/33"], &["0..32"]);
-    sw.refused(
+    ctl_refused(sw, &["route", "del", "10.0.0.0/33"], &["0..32"]);
+    ctl_refused(
+        sw,
         &["route", "add", "10.0.0.0/8", "dev", "70000"],
         &["outside 1..65279"],
     );
-    sw.refused(
+    ctl_refused(
+        sw,
         &[
             "add-flow",
             &format!("table=256,priority={huge},actions=drop"),
         ],
         &[],
     );
-    sw.refused(&["del-groups", &format!("group_id={big}")], &[]);
-    // Ports: names as the YAML check has them, numbers 1..65279, devargs named.
-    for name in ["a b", "q,actions=drop", long.as_str(), "", "a=b", "\"q\""] {
-        sw.refused(
-            &["port", "add", name, "5", "net_null_z"],
-            &["port add", "not a valid port name"],
-        );
-    }
-    for n in ["0", "65280", "-5", big.as_str(), huge.as_str(), ""] {
-        sw.refused(
-            &["port", "add", "p3", n, "net_null_z"],
-            &["OFPORT", "1..65279"],
-        );
-    }
-    sw.refused(
-        &["port", "add", "p3", "5", "net_bogus0,x=1"],
-        &["port p3 (devargs \"net_bogus0,x=1\")", "rte_vdev_init"],
-    );
-    sw.refused(
-        &["port", "add", "p3", "5", &format!("tap:{long}")],
-        &["interface name"],
-    );
-    sw.refused(&["port", "del", &long], &[]);
-    sw.refused(&["neigh", "add", &huge, "00:00:00:00:00:01"], &[]);
-    sw.refused(
+    ctl_refused(sw, &["del-groups", &format!("group_id={big}")], &[]);
+    ctl_refused(sw, &["neigh", "add", &huge, "00:00:00:00:00:01"], &[]);
+    ctl_refused(
+        sw,
         &[
             "add-tlv-map",
             "{class=1,type=2,len=0x100000004}->tun_metadata0",
         ],
         &["is over"],
     );
-    sw.refused(&["reload", ""], &[]);
-    sw.refused(&["add-flows", "/nonexistent"], &[]);
-    sw.refused(&[&long], &["unknown command"]);
-    sw.refused(&[""], &["unknown command"]);
-    // Raw socket requests, NUL bytes where a name or a file name goes included.
+}
+
+/// Ports: names as the YAML check has them, numbers 1..65279, devargs named; files that
+/// are not there.
+fn port_names_numbers_and_devargs(sw: &Switch) {
+    let long = "x".repeat(5000);
+    let big = u64::MAX.to_string();
+    let huge = "9".repeat(40);
+    for name in ["a b", "q,actions=drop", long.as_str(), "", "a=b", "\"q\""] {
+        ctl_refused(
+            sw,
+            &["port", "add", name, "5", "net_null_z"],
+            &["port add", "not a valid port name"],
+        );
+    }
+    for n in ["0", "65280", "-5", big.as_str(), huge.as_str(), ""] {
+        ctl_refused(
+            sw,
+            &["port", "add", "p3", n, "net_null_z"],
+            &["OFPORT", "1..65279"],
+        );
+    }
+    ctl_refused(
+        sw,
+        &["port", "add", "p3", "5", "net_bogus0,x=1"],
+        &["port p3 (devargs \"net_bogus0,x=1\")", "rte_vdev_init"],
+    );
+    ctl_refused(
+        sw,
+        &["port", "add", "p3", "5", &format!("tap:{long}")],
+        &["interface name"],
+    );
+    ctl_refused(sw, &["port", "del", &long], &[]);
+    ctl_refused(sw, &["reload", ""], &[]);
+    ctl_refused(sw, &["add-flows", "/nonexistent"], &[]);
+}
+
+/// Raw socket requests, NUL bytes where a name or a file name goes included: none
+/// succeeds.
+fn raw_requests_with_nul_bytes(sw: &Switch) {
     let raws: [&[u8]; 6] = [
         b"{\"args\":[\"port\",\"add\",\"a\\u0000b\",\"5\",\"net_null_z\"]}\n",
         b"{\"args\":[\"reload\",\"a\\u0000b\"],\"input\":\"node: x\"}\n",
@@ -576,15 +548,19 @@ fn ctl_refuses_hostile_input_and_the_switch_carries_on() {
         b"\xff\xfe\n",
     ];
     for r in raws {
-        let reply = sw.raw(r);
+        let reply = raw(sw, r);
         assert!(
             !reply.contains("\"status\":0"),
             "{:?}: {reply}",
             String::from_utf8_lossy(r)
         );
     }
-    // The switch is still there, with its two ports and nothing added.
-    let show = text(&sw.ctl(&["show"]));
+}
+
+/// The switch is still there, with its two ports and nothing added; ctl's own output to a
+/// reader that went away ends quietly.
+fn the_switch_carries_on(sw: &Switch) {
+    let show = text(&ctl(sw, &["show"]));
     assert!(
         show.contains("1(p1)") && show.contains("2(p2)") && !show.contains("(p3)"),
         "{show}"
@@ -597,32 +573,17 @@ fn ctl_refuses_hostile_input_and_the_switch_carries_on() {
     ] {
         quiet(&args, &closed_stdout(&args));
     }
-    drop_cleanly(sw);
 }
 
+/// SIGTERM: the switch stops, without a panic.
 fn drop_cleanly(mut sw: Switch) {
-    // SAFETY: signalling our own child.
-    unsafe { libc::kill(sw.child.id() as i32, libc::SIGTERM) };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while sw.child.try_wait().unwrap().is_none() {
-        assert!(Instant::now() < deadline, "brisk did not stop");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let mut err = String::new();
-    use std::io::Read;
-    sw.child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
-    assert!(!err.contains("panicked"), "{err}");
-    let _ = &sw.dir;
+    let st = sw.stop();
+    assert!(!st.stderr.contains("panicked"), "{}", st.stderr);
 }
 
 #[test]
 fn run_names_files_and_ports_in_its_errors() {
-    let d = Dir::new("run");
+    let d = scratch("run");
     let bridge = d.file("br.yaml", BRIDGE);
     let flows = d.file(
         "bad.flows",

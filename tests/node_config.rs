@@ -4,64 +4,12 @@
 //! changing nothing, what only a restart applies, and needs a node description; the
 //! gateway's TAP interface gets the description's MAC, address and MTU.
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
-const BRISK: &str = env!("CARGO_BIN_EXE_brisk");
-
-struct Switch {
-    child: Child,
-    socket: PathBuf,
-    dir: PathBuf,
-}
-
-impl Switch {
-    fn ctl(&self, args: &[&str]) -> (bool, String) {
-        let out = Command::new(BRISK)
-            .arg("ctl")
-            .arg("--socket")
-            .arg(&self.socket)
-            .args(args)
-            .output()
-            .expect("run brisk ctl");
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).to_string()
-                + &String::from_utf8_lossy(&out.stderr),
-        )
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let (ok, text) = self.ctl(args);
-        assert!(ok, "brisk ctl {args:?} failed: {text}");
-        text
-    }
-}
-
-impl Drop for Switch {
-    fn drop(&mut self) {
-        // SAFETY: sending a signal to our own child process.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGKILL) };
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn counter(text: &str, port: &str, dir: &str) -> u64 {
-    let i = text
-        .find(&format!("({port})"))
-        .unwrap_or_else(|| panic!("{port} in {text}"));
-    let rest = &text[i..];
-    let key = format!("{dir} pkts=");
-    let j = rest.find(&key).unwrap();
-    rest[j + key.len()..]
-        .split(|c: char| !c.is_ascii_digit())
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap()
-}
+use common::{counter, write_pcap, Scratch, Switch};
+use std::ffi::OsStr;
+use std::process::Command;
+use std::time::Duration;
 
 /// The worker1 example with its devargs replaced: the frontend replays UDP to coredns.
 fn node_yaml(dir: &std::path::Path, extra_pod: bool, octant: bool) -> String {
@@ -112,9 +60,7 @@ fn node_yaml(dir: &std::path::Path, extra_pod: bool, octant: bool) -> String {
 #[test]
 fn run_from_a_node_description_and_reload_it_under_traffic() {
     use pipeline::build::{ip, mac};
-    let dir = std::env::temp_dir().join(format!("brisk-node-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = Scratch::new("node");
     // Frontend -> coredns, UDP 53, 16 source ports, replayed forever.
     let frames: Vec<Vec<u8>> = (0..16)
         .map(|i| {
@@ -129,41 +75,11 @@ fn run_from_a_node_description_and_reload_it_under_traffic() {
             )
         })
         .collect();
-    std::fs::write(
-        dir.join("fe.pcap"),
-        perf::pcap::encode(frames.iter().map(Vec::as_slice)),
-    )
-    .unwrap();
-    std::fs::write(dir.join("node.yaml"), node_yaml(&dir, false, true)).unwrap();
-    std::fs::write(dir.join("node2.yaml"), node_yaml(&dir, true, false)).unwrap();
-    let socket = dir.join("brisk.sock");
-    let child = Command::new(BRISK)
-        .args(["run", "--config"])
-        .arg(dir.join("node.yaml"))
-        .arg("--socket")
-        .arg(&socket)
-        .args([
-            "--",
-            "-l",
-            "0-1",
-            "--no-huge",
-            "-m",
-            "512",
-            "--no-pci",
-            "--no-telemetry",
-        ])
-        .arg(format!("--file-prefix=brisk-node-{}", std::process::id()))
-        .arg("--log-level=warning")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start brisk");
-    let sw = Switch { child, socket, dir };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !sw.socket.exists() {
-        assert!(Instant::now() < deadline, "brisk did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    write_pcap(&dir.join("fe.pcap"), &frames);
+    let node = dir.join("node.yaml");
+    std::fs::write(&node, node_yaml(&dir.0, false, true)).unwrap();
+    std::fs::write(dir.join("node2.yaml"), node_yaml(&dir.0, true, false)).unwrap();
+    let sw = spawn(dir, &["--config".as_ref(), node.as_os_str()], None, "node");
     std::thread::sleep(Duration::from_millis(1000));
     let show = sw.ok(&["show"]);
     assert!(
@@ -216,7 +132,7 @@ fn run_from_a_node_description_and_reload_it_under_traffic() {
     // A broken description is refused with its errors, and nothing changes.
     std::fs::write(
         sw.dir.join("bad.yaml"),
-        node_yaml(&sw.dir, true, false).replace("ip: 10.222.1.50", "ip: 10.222.9.50"),
+        node_yaml(&sw.dir.0, true, false).replace("ip: 10.222.1.50", "ip: 10.222.9.50"),
     )
     .unwrap();
     let (ok, text) = sw.ctl(&["reload", sw.dir.join("bad.yaml").to_str().unwrap()]);
@@ -228,58 +144,10 @@ fn run_from_a_node_description_and_reload_it_under_traffic() {
     assert!(sw.ok(&["show"]).contains("50(newpod-1)"));
 }
 
-/// Starts `brisk run ARGS` (in the network namespace `netns` if given) with the test's EAL
-/// arguments and waits for its control socket.
-fn spawn(dir: PathBuf, args: &[&std::ffi::OsStr], netns: Option<&str>, prefix: &str) -> Switch {
-    let socket = dir.join("brisk.sock");
-    let mut cmd = match netns {
-        Some(ns) => {
-            let mut c = Command::new("ip");
-            c.args(["netns", "exec", ns, BRISK]);
-            c
-        }
-        None => Command::new(BRISK),
-    };
-    cmd.arg("run")
-        .args(args)
-        .arg("--socket")
-        .arg(&socket)
-        .args(["--", "-l", "0-1", "--no-huge", "-m", "512", "--no-pci"])
-        .arg("--no-telemetry")
-        .arg(format!(
-            "--file-prefix=brisk-{prefix}-{}",
-            std::process::id()
-        ))
-        .arg("--log-level=warning")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let child = cmd.spawn().expect("start brisk");
-    let mut sw = Switch { child, socket, dir };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !sw.socket.exists() {
-        if let Ok(Some(status)) = sw.child.try_wait() {
-            let mut err = String::new();
-            if let Some(mut e) = sw.child.stderr.take() {
-                let _ = std::io::Read::read_to_string(&mut e, &mut err);
-            }
-            panic!("brisk stopped ({status}): {err}");
-        }
-        assert!(Instant::now() < deadline, "brisk did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    // The socket may exist before the ports do: running once it answers.
-    while !sw.ctl(&["show"]).0 {
-        assert!(Instant::now() < deadline, "brisk did not answer");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    sw
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("brisk-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// Starts `brisk run ARGS` (in the network namespace `netns` if given) on two lcores and
+/// waits until its control socket answers.
+fn spawn(dir: Scratch, args: &[&OsStr], netns: Option<&str>, prefix: &str) -> Switch {
+    Switch::start(dir, args, &common::eal("0-1", 512, prefix), netns)
 }
 
 /// The worker1 example on null devices only (no traffic, so counters stay still).
@@ -312,11 +180,11 @@ fn stable(dump: &str) -> String {
 /// only adds a pod still works, and becomes what the next reload is compared with.
 #[test]
 fn reload_refuses_what_needs_a_restart_and_changes_nothing() {
-    let dir = temp_dir("reload-refuse");
+    let dir = Scratch::new("reload-refuse");
     let node = dir.join("node.yaml");
-    std::fs::write(&node, quiet_node_yaml(&dir, false)).unwrap();
+    std::fs::write(&node, quiet_node_yaml(&dir.0, false)).unwrap();
     let sw = spawn(
-        dir.clone(),
+        dir,
         &["--config".as_ref(), node.as_os_str()],
         None,
         "refuse",
@@ -324,7 +192,7 @@ fn reload_refuses_what_needs_a_restart_and_changes_nothing() {
     let show0 = sw.ok(&["show"]);
     let flows0 = stable(&sw.ok(&["dump-flows"]));
     assert!(flows0.lines().count() > 50, "{flows0}");
-    let base = quiet_node_yaml(&sw.dir, false);
+    let base = quiet_node_yaml(&sw.dir.0, false);
     // (name, edits to the running description, the fields the refusal names)
     type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a [&'a str]);
     let cases: &[Case] = &[
@@ -399,7 +267,7 @@ fn reload_refuses_what_needs_a_restart_and_changes_nothing() {
     }
     // Only flows and pods change: applied.
     let two = sw.dir.join("node2.yaml");
-    std::fs::write(&two, quiet_node_yaml(&sw.dir, true)).unwrap();
+    std::fs::write(&two, quiet_node_yaml(&sw.dir.0, true)).unwrap();
     let out = sw.ok(&["reload", two.to_str().unwrap()]);
     assert!(
         out.contains("ports added [\"newpod-1\"], removed [], restarted []"),
@@ -408,7 +276,7 @@ fn reload_refuses_what_needs_a_restart_and_changes_nothing() {
     assert!(sw.ok(&["show"]).contains("50(newpod-1)"));
     // The new description is the running one: the same again changes nothing, and the
     // gateway's MTU written out as its default is no change either.
-    let again = quiet_node_yaml(&sw.dir, true).replace(
+    let again = quiet_node_yaml(&sw.dir.0, true).replace(
         "  mac: \"4e:99:08:c1:53:be\"\n",
         "  mac: \"4E:99:08:C1:53:BE\"\n  mtu: 1450\n",
     );
@@ -426,16 +294,16 @@ fn reload_refuses_what_needs_a_restart_and_changes_nothing() {
 /// says so.
 #[test]
 fn reload_needs_a_node_description() {
-    let dir = temp_dir("reload-bridge");
+    let dir = Scratch::new("reload-bridge");
     let bridge = dir.join("bridge.yaml");
     std::fs::write(
         &bridge,
         "ports:\n  - {name: a, ofport: 1, devargs: \"net_null_a,no-rx=1\"}\n  - {name: b, ofport: 2, devargs: \"net_null_b,no-rx=1\"}\n",
     )
     .unwrap();
-    std::fs::write(dir.join("node.yaml"), quiet_node_yaml(&dir, false)).unwrap();
+    std::fs::write(dir.join("node.yaml"), quiet_node_yaml(&dir.0, false)).unwrap();
     let sw = spawn(
-        dir.clone(),
+        dir,
         &["--bridge".as_ref(), bridge.as_os_str()],
         None,
         "bridge",
@@ -486,9 +354,9 @@ fn the_gateway_tap_gets_the_descriptions_mac_ip_and_mtu() {
         ("brisk", "tap:antrea-gw0", "  mtu: 1400\n", 1400),
     ] {
         let ns = NetNs::new(&format!("brisk-gw-{name}"));
-        let dir = temp_dir(&format!("gw-{name}"));
+        let dir = Scratch::new(&format!("gw-{name}"));
         let node = dir.join("node.yaml");
-        let y = quiet_node_yaml(&dir, false)
+        let y = quiet_node_yaml(&dir.0, false)
             .replace("net_null_gw,no-rx=1", devargs)
             .replace(
                 "  mac: \"4e:99:08:c1:53:be\"\n",

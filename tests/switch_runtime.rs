@@ -2,61 +2,14 @@
 //! seed's packets forever, net_null sinks), programmed and inspected through `brisk ctl`,
 //! with `replace-flows` under traffic, stopped with SIGTERM.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
-const BRISK: &str = env!("CARGO_BIN_EXE_brisk");
-
-struct Switch {
-    child: Child,
-    socket: PathBuf,
-    dir: PathBuf,
-}
-
-impl Switch {
-    fn ctl(&self, args: &[&str]) -> (bool, String) {
-        let out = Command::new(BRISK)
-            .arg("ctl")
-            .arg("--socket")
-            .arg(&self.socket)
-            .args(args)
-            .output()
-            .expect("run brisk ctl");
-        let text = String::from_utf8_lossy(&out.stdout).to_string()
-            + &String::from_utf8_lossy(&out.stderr);
-        (out.status.success(), text)
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let (ok, text) = self.ctl(args);
-        assert!(ok, "brisk ctl {args:?} failed: {text}");
-        text
-    }
-}
-
-impl Drop for Switch {
-    fn drop(&mut self) {
-        // SAFETY: sending a signal to our own child process.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGKILL) };
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn write_pcap(path: &Path, frames: &[Vec<u8>]) {
-    std::fs::write(path, perf::pcap::encode(frames.iter().map(Vec::as_slice))).unwrap();
-}
-
-fn seed_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata/antrea-seed")
-}
+use common::{counter, seed_dir, write_pcap, Scratch, Switch};
+use std::time::Duration;
 
 fn start(name: &str) -> Switch {
     use pipeline::build::{ip, mac, tcp_frame};
-    let dir = std::env::temp_dir().join(format!("brisk-rt-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = Scratch::new(&format!("rt-{name}"));
     let gw1 = mac("4e:99:08:c1:53:be");
     let frontend = mac("be:2c:bf:e4:ec:c5");
     // W1 from the frontend pod (to the service, via gw0) and W2 from gw0 (to the remote
@@ -108,64 +61,33 @@ tlv_map: ["{{class=0x104,type=0x80,len=4}}->tun_metadata0"]
 neighbors: [{{ip: 10.79.1.202, mac: "00:50:56:8f:1c:f6"}}]
 flows: {flows}
 "#,
-        d = dir.display(),
+        d = dir.0.display(),
         flows = seed_dir().join("worker1.flows").display()
     );
-    std::fs::write(dir.join("bridge.yaml"), yaml).unwrap();
-    let socket = dir.join("brisk.sock");
-    let child = Command::new(BRISK)
-        .args(["run", "--bridge"])
-        .arg(dir.join("bridge.yaml"))
-        .arg("--socket")
-        .arg(&socket)
-        .args([
-            "--",
-            "-l",
-            "0-1",
-            "--no-huge",
-            "-m",
-            "512",
-            "--no-pci",
-            "--no-telemetry",
-        ])
-        .arg(format!(
-            "--file-prefix=brisk-rt-{name}-{}",
-            std::process::id()
-        ))
-        .arg("--log-level=warning")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start brisk");
-    let sw = Switch { child, socket, dir };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !sw.socket.exists() {
-        assert!(Instant::now() < deadline, "brisk did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    sw
-}
-
-fn counter(text: &str, port: &str, dir: &str) -> u64 {
-    // "  port  49(frontend-a3ba2f): rx pkts=N, ..." then "tx pkts=N, ..."
-    let i = text
-        .find(&format!("({port})"))
-        .unwrap_or_else(|| panic!("{port} in {text}"));
-    let rest = &text[i..];
-    let key = format!("{dir} pkts=");
-    let j = rest.find(&key).unwrap();
-    rest[j + key.len()..]
-        .split(|c: char| !c.is_ascii_digit())
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap()
+    let bridge = dir.join("bridge.yaml");
+    std::fs::write(&bridge, yaml).unwrap();
+    Switch::start(
+        dir,
+        &["--bridge".as_ref(), bridge.as_os_str()],
+        &common::eal("0-1", 512, &format!("rt-{name}")),
+        None,
+    )
 }
 
 #[test]
 fn runs_the_seed_pipeline_and_answers_ctl() {
     let sw = start("seed");
     std::thread::sleep(Duration::from_millis(1500));
+    inspection_shows_the_running_pipeline(&sw);
+    routes_neighbours_flows_and_errors(&sw);
+    groups_round_trip(&sw);
+    replace_flows_under_traffic_loses_nothing(&sw);
+    stops_cleanly_on_sigterm(sw);
+}
+
+/// `show`, `mempool`, the flow, port and datapath counters, conntrack, megaflows and a
+/// trace, while the pcap ports replay.
+fn inspection_shows_the_running_pipeline(sw: &Switch) {
     let show = sw.ok(&["show"]);
     assert!(
         show.contains("49(frontend-a3ba2f)")
@@ -207,6 +129,11 @@ fn runs_the_seed_pipeline_and_answers_ctl() {
         tr.contains("Datapath actions") && tr.contains("Output: port 2"),
         "{tr}"
     );
+}
+
+/// Routes by port number or name, neighbours, errors as messages and non-zero exits, and
+/// an add-flow / del-flows round trip.
+fn routes_neighbours_flows_and_errors(sw: &Switch) {
     let r = sw.ok(&["route", "show"]);
     assert!(r.contains("10.79.1.0/24 dev 7"), "{r}");
     // A route names its port by number or name.
@@ -240,9 +167,11 @@ fn runs_the_seed_pipeline_and_answers_ctl() {
         .ok(&["dump-flows", "table=200"])
         .contains("priority=5,ip"));
     assert!(sw.ok(&["del-flows", "table=200"]).contains("1 deleted"));
+}
 
-    // Groups: add, refuse a duplicate and a flow on a missing group, dump, modify, stats,
-    // delete (taking its flow along).
+/// Groups: add, refuse a duplicate and a flow on a missing group, dump, modify, stats,
+/// delete (taking its flow along).
+fn groups_round_trip(sw: &Switch) {
     sw.ok(&[
         "add-group",
         "group_id=7,type=select,bucket=output:3,bucket=output:4",
@@ -275,8 +204,10 @@ fn runs_the_seed_pipeline_and_answers_ctl() {
     );
     assert!(sw.ok(&["dump-groups"]).is_empty());
     assert!(sw.ok(&["dump-flows", "table=200"]).is_empty());
+}
 
-    // replace-flows with the same flows under traffic: nothing changes, nothing is lost.
+/// replace-flows with the same flows under traffic: nothing changes, nothing is lost.
+fn replace_flows_under_traffic_loses_nothing(sw: &Switch) {
     let before = sw.ok(&["drop-stats"]);
     let out = sw.ok(&[
         "replace-flows",
@@ -300,37 +231,22 @@ fn runs_the_seed_pipeline_and_answers_ctl() {
     assert_eq!(datapath_drops(&after), 0, "{after}");
     // Counters kept across the replace.
     assert!(sw.ok(&["dump-flows", "table=110"]).contains("n_packets="));
+}
 
-    // Clean stop on SIGTERM.
-    let mut sw = sw;
-    // SAFETY: signalling our own child.
-    unsafe { libc::kill(sw.child.id() as i32, libc::SIGTERM) };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(s) = sw.child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(Instant::now() < deadline, "brisk did not stop");
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let mut stdout = String::new();
-    use std::io::Read;
-    sw.child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut stdout)
-        .unwrap();
-    let mut stderr = String::new();
-    sw.child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    assert!(status.success(), "exit {status:?}\n{stdout}\n{stderr}");
+/// SIGTERM: exit 0, every mbuf back in the pool.
+fn stops_cleanly_on_sigterm(mut sw: Switch) {
+    let st = sw.stop();
     assert!(
-        stdout.contains("every mbuf returned to the pool"),
-        "{stdout}\n{stderr}"
+        st.status.success(),
+        "exit {:?}\n{}\n{}",
+        st.status,
+        st.stdout,
+        st.stderr
+    );
+    assert!(
+        st.stdout.contains("every mbuf returned to the pool"),
+        "{}\n{}",
+        st.stdout,
+        st.stderr
     );
 }

@@ -18,37 +18,64 @@ fn two_nodes_with_pods_in_namespaces() {
         return;
     }
     let text = demo(&[]);
+    policies_volume_and_attacks(&text);
+    flood_restarts_and_vhost_user(&text);
+    fragments_scenario_table_and_tunnel(&text);
+    load_balancing_in_brisk();
+    open_vswitch_as_worker2();
+    conntrack_at_its_limit();
+    brisk_without_dpdk();
+    the_kernel_as_worker2();
+}
+
+/// Panics unless `text` has every one of `wants`.
+fn contains_all(text: &str, wants: &[&str]) {
+    for want in wants {
+        assert!(text.contains(want), "no '{want}' in:\n{text}");
+    }
+}
+
+/// The line of `text` that contains `want`.
+fn line_with<'a>(text: &'a str, want: &str) -> &'a str {
+    text.lines()
+        .find(|l| l.contains(want))
+        .unwrap_or_else(|| panic!("no '{want}' in:\n{text}"))
+}
+
+/// The demo with kube-proxy's services: the policies' verdicts, 20 MB over TCP byte for
+/// byte and UDP both ways across the tunnel, and spoofed or stray packets each dropped by
+/// the flow that should, whose counter moved.
+fn policies_volume_and_attacks(text: &str) {
     assert!(
         text.contains("frontend -> backend2 10.222.2.34:80 (over Geneve)          ok"),
         "{text}"
     );
     assert!(text.contains("checks as expected, 0 not"), "{text}");
-    // Volume across the tunnel: 20 MB over TCP byte for byte, UDP both ways.
-    for want in [
-        "TCP 20 MB backend2 -> frontend across Geneve               ok (20000000 bytes identical",
-        "UDP coredns w1 <-> w2 across Geneve, 506 B                 ok",
-        "replace-flows and reload during a 20 MB download           ok (datapath drops +0)",
-        "replace-flows: 1 added, 0 modified, 0 deleted, 74 unchanged",
-    ] {
-        assert!(text.contains(want), "no '{want}' in:\n{text}");
-    }
-    // Spoofed source IP and MAC, a forged ARP sender, TCP of no connection: each dropped
-    // by the flow that should, whose counter moved.
+    contains_all(
+        text,
+        &[
+            "TCP 20 MB backend2 -> frontend across Geneve               ok (20000000 bytes identical",
+            "UDP coredns w1 <-> w2 across Geneve, 506 B                 ok",
+            "replace-flows and reload during a 20 MB download           ok (datapath drops +0)",
+            "replace-flows: 1 added, 0 modified, 0 deleted, 74 unchanged",
+        ],
+    );
     for attack in [
         "spoofed source IP 10.222.1.99 (curl to backend1)",
         "spoofed source MAC 02:00:00:00:00:99 (5 TCP segments)",
         "ARP request with a forged sender IP 10.222.1.47",
         "TCP ACKs of no connection (10, to backend1:80)",
     ] {
-        let line = text
-            .lines()
-            .find(|l| l.contains(attack))
-            .unwrap_or_else(|| panic!("no '{attack}' in:\n{text}"));
+        let line = line_with(text, attack);
         assert!(line.contains(" dropped, +"), "{line}");
     }
-    // 100,000 malformed frames into the uplink: each bad Geneve frame counted by reason,
-    // forwarding goes on, no packet buffer lost; then a pod's port removed and added again,
-    // and worker2's switch restarted (the demo counts these among its checks).
+}
+
+/// 100,000 malformed frames into the uplink: each bad Geneve frame counted by reason,
+/// forwarding goes on, no packet buffer lost; then a pod's port removed and added again,
+/// worker2's switch restarted and a vhost-user pod's testpmd restarted (the demo counts
+/// these among its checks).
+fn flood_restarts_and_vhost_user(text: &str) {
     for want in [
         "frontend -> backend2 10.222.2.34:80 after the flood        ok",
         "Geneve bad_version",
@@ -66,36 +93,33 @@ fn two_nodes_with_pods_in_namespaces() {
         "testpmd started again: brisk's vhost-user port is up",
         "dpdkpod -> backend1 after its testpmd restarted            ok",
     ] {
-        let line = text
-            .lines()
-            .find(|l| l.contains(want))
-            .unwrap_or_else(|| panic!("no '{want}' in:\n{text}"));
+        let line = line_with(text, want);
         assert!(!line.contains("WRONG"), "{line}");
     }
-    // The frontend pod is on brisk's own AF_PACKET port (the others on DPDK's PMDs), so
-    // IPv4 fragments reach the switch unreassembled: each is +inv in conntrack and dropped,
-    // whichever port the first piece names.
+}
+
+/// The frontend pod is on brisk's own AF_PACKET port (the others on DPDK's PMDs), so IPv4
+/// fragments reach the switch unreassembled: each is +inv in conntrack and dropped,
+/// whichever port the first piece names. Then the scenario table (what the switches
+/// counted in each scenario, buffers free before and after), each node's clean stop with
+/// every packet buffer back, and traffic both ways on worker1's tunnel.
+fn fragments_scenario_table_and_tunnel(text: &str) {
     assert!(
         text.contains("49(frontend-a3ba2f) afpacket") && text.contains("48(backend1-bab86f) dpdk"),
         "{text}"
     );
-    for want in [
-        "IPv4 fragments of TCP SYNs to backend1:22 (10 x 2)         dropped, +20 on table 31",
-        "IPv4 fragments of TCP SYNs to backend1:80 (10 x 2)         dropped, +20 on table 31",
-    ] {
-        assert!(text.contains(want), "no '{want}' in:\n{text}");
-    }
-    // The scenario table (what the switches counted in each scenario, buffers free before
-    // and after), then each node stops cleanly with every packet buffer back.
-    for want in [
-        "| scenario | sent | received | switch rx pkts / bytes |",
-        "| TCP download across Geneve | 20000000 B | 20000000 B, identical |",
-        "| flood of malformed frames into the uplink | 100000 frames | 0 delivered |",
-        "worker1: clean stop, no packet buffer leaked",
-        "worker2: clean stop, no packet buffer leaked",
-    ] {
-        assert!(text.contains(want), "no '{want}' in:\n{text}");
-    }
+    contains_all(
+        text,
+        &[
+            "IPv4 fragments of TCP SYNs to backend1:22 (10 x 2)         dropped, +20 on table 31",
+            "IPv4 fragments of TCP SYNs to backend1:80 (10 x 2)         dropped, +20 on table 31",
+            "| scenario | sent | received | switch rx pkts / bytes |",
+            "| TCP download across Geneve | 20000000 B | 20000000 B, identical |",
+            "| flood of malformed frames into the uplink | 100000 frames | 0 delivered |",
+            "worker1: clean stop, no packet buffer leaked",
+            "worker2: clean stop, no packet buffer leaked",
+        ],
+    );
     for row in text
         .lines()
         .filter(|l| l.starts_with("| ") && !l.starts_with("| scenario") && l.contains(" -> "))
@@ -106,15 +130,16 @@ fn two_nodes_with_pods_in_namespaces() {
             assert_eq!(a, b, "packet buffers free changed: {row}");
         }
     }
-    // The tunnel carried traffic both ways on worker1.
     let tun = text
         .lines()
         .find(|l| l.contains("(antrea-tun0): rx pkts="))
         .unwrap();
     assert!(!tun.contains("rx pkts=0,"), "{tun}");
+}
 
-    // In-switch load balancing: 20 connections to the cluster IP, answered by both
-    // endpoints; the octant pod is refused by the policy of the endpoint it was sent to.
+/// In-switch load balancing: 20 connections to the cluster IP, answered by both
+/// endpoints; the octant pod is refused by the policy of the endpoint it was sent to.
+fn load_balancing_in_brisk() {
     let text = demo(&["--proxy", "antrea-proxy"]);
     let lb = text
         .lines()
@@ -127,54 +152,65 @@ fn two_nodes_with_pods_in_namespaces() {
     );
     assert!(text.contains("8 checks as expected, 0 not"), "{text}");
     assert!(text.contains(" group_id=1,duration="), "{text}");
+}
 
-    // Interop with an independent Geneve implementation: OVS as worker2.
+/// Interop with an independent Geneve implementation: OVS's userspace datapath as worker2.
+fn open_vswitch_as_worker2() {
     let text = demo(&["--peer", "ovs"]);
-    for want in [
-        "frontend -> backend2 10.222.2.34:80 (over Geneve)          ok",
-        "ping coredns w1 -> w2 10.222.2.2 (brisk encap, OVS decap)  ok",
-        "ping coredns w2 -> w1 10.222.1.2 (OVS encap, brisk decap)  ok",
-        "protocols: eth:ethertype:ip:udp:geneve:eth:ethertype:ip:icmp",
-        "tshark decodes brisk's frame (VNI 0, TEB, option 0x104/0x80) ok",
-        "9 checks as expected, 0 not",
-    ] {
-        assert!(text.contains(want), "no '{want}' in:\n{text}");
-    }
+    contains_all(
+        &text,
+        &[
+            "frontend -> backend2 10.222.2.34:80 (over Geneve)          ok",
+            "ping coredns w1 -> w2 10.222.2.2 (brisk encap, OVS decap)  ok",
+            "ping coredns w2 -> w1 10.222.1.2 (OVS encap, brisk decap)  ok",
+            "protocols: eth:ethertype:ip:udp:geneve:eth:ethertype:ip:icmp",
+            "tshark decodes brisk's frame (VNI 0, TEB, option 0x104/0x80) ok",
+            "9 checks as expected, 0 not",
+        ],
+    );
+}
 
-    // worker1's conntrack filled to its limit: new connections refused and counted, the
-    // connection established before keeps working.
+/// worker1's conntrack filled to its limit: new connections refused and counted, the
+/// connection established before keeps working.
+fn conntrack_at_its_limit() {
     let text = demo(&["--ct-max", "30"]);
-    for want in [
-        "new connections refused and counted at the limit           ok",
-        "held connection answered: HTTP/1.0 200 OK",
-        "the connection established before keeps working            ok",
-        "checks as expected, 0 not",
-    ] {
-        assert!(text.contains(want), "no '{want}' in:\n{text}");
-    }
+    contains_all(
+        &text,
+        &[
+            "new connections refused and counted at the limit           ok",
+            "held connection answered: HTTP/1.0 200 OK",
+            "the connection established before keeps working            ok",
+            "checks as expected, 0 not",
+        ],
+    );
+}
 
-    // The same demo on a brisk built without DPDK (`--no-default-features`): every port is
-    // brisk's own AF_PACKET (PACKET_MMAP) or TAP socket, from the same node YAML, and the
-    // same pipeline gives the same answers.
+/// The same demo on a brisk built without DPDK (`--no-default-features`): every port is
+/// brisk's own AF_PACKET (PACKET_MMAP) or TAP socket, from the same node YAML, and the
+/// same pipeline gives the same answers.
+fn brisk_without_dpdk() {
     let text = demo_with(&build_without_dpdk(), &[]);
-    for want in [
-        "worker1 ports: 2(antrea-gw0) tap, 1(antrea-tun0) geneve, 7(uplink) afpacket, 3(coredns--3e3abf) afpacket",
-        "frontend -> backend2 10.222.2.34:80 (over Geneve)          ok",
-        "frontend -> backend2 10.222.2.34:22 (egress isolation)     blocked",
-        "TCP 20 MB backend2 -> frontend across Geneve               ok (20000000 bytes identical",
-        "replace-flows and reload during a 20 MB download           ok (datapath drops +0)",
-        "UDP coredns w1 <-> w2 across Geneve, 506 B                 ok",
-        "IPv4 fragments of TCP SYNs to backend1:22 (10 x 2)         dropped, +20 on table 31",
-        "Geneve bad_option_length                                   14285 counted of 14285 sent",
-        "mempool mbufs in use (idle)                                0 before, 0 after",
-        "frontend -> backend2 after worker2's brisk restarted       ok",
-        "a vhost-user pod: skipped, this brisk was built without DPDK",
-        "checks as expected, 0 not",
-    ] {
-        assert!(text.contains(want), "no '{want}' in:\n{text}");
-    }
+    contains_all(
+        &text,
+        &[
+            "worker1 ports: 2(antrea-gw0) tap, 1(antrea-tun0) geneve, 7(uplink) afpacket, 3(coredns--3e3abf) afpacket",
+            "frontend -> backend2 10.222.2.34:80 (over Geneve)          ok",
+            "frontend -> backend2 10.222.2.34:22 (egress isolation)     blocked",
+            "TCP 20 MB backend2 -> frontend across Geneve               ok (20000000 bytes identical",
+            "replace-flows and reload during a 20 MB download           ok (datapath drops +0)",
+            "UDP coredns w1 <-> w2 across Geneve, 506 B                 ok",
+            "IPv4 fragments of TCP SYNs to backend1:22 (10 x 2)         dropped, +20 on table 31",
+            "Geneve bad_option_length                                   14285 counted of 14285 sent",
+            "mempool mbufs in use (idle)                                0 before, 0 after",
+            "frontend -> backend2 after worker2's brisk restarted       ok",
+            "a vhost-user pod: skipped, this brisk was built without DPDK",
+            "checks as expected, 0 not",
+        ],
+    );
+}
 
-    // The Linux kernel's Geneve device as worker2, where the kernel has one.
+/// The Linux kernel's Geneve device as worker2, where the kernel has one.
+fn the_kernel_as_worker2() {
     let text = demo(&["--peer", "kernel"]);
     if text.contains("Linux kernel Geneve peer: skipped: this kernel cannot create a geneve device")
     {

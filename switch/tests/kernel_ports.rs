@@ -81,14 +81,7 @@ fn afpacket_and_tap_ports_against_the_kernel() {
 
     // AF_PACKET on both ends of a veth pair.
     let (a, b) = ("bk-kp-a", "bk-kp-b");
-    let _ = ip(&format!("link del {a}"));
-    assert!(ip(&format!("link add {a} type veth peer name {b}")));
-    for i in [a, b] {
-        // Frames as sent (no offload super-frames), no IPv6 chatter on the wire.
-        let _ = Command::new("sysctl")
-            .args(["-qw", &format!("net.ipv6.conf.{i}.disable_ipv6=1")])
-            .status();
-    }
+    veth_pair(a, b);
     let pa = AfPacketPort::open(a, 1, 2).expect("open a");
     let pb = AfPacketPort::open(b, 1, 2).expect("open b");
     assert!(
@@ -96,10 +89,37 @@ fn afpacket_and_tap_ports_against_the_kernel() {
         "open sets both ends up"
     );
     assert!(AfPacketPort::open("bk-no-such", 1, 1).is_err());
+    let want = afpacket_carries_bursts_fragments_and_vlan_tags(&pa, &pb, &pool);
+    afpacket_sends_back_and_skips_what_the_kernel_refuses(&pa, &pb, &pool, &want);
+    drop(pb);
+    afpacket_fanout_keeps_each_flow_on_one_queue(&pa, b, &pool);
+    drop(pa);
+    assert!(ip(&format!("link del {a}")));
 
-    // 3 bursts of 32 plus an IPv4 fragment (kept as a fragment: no reassembly, no fanout)
-    // and a VLAN-tagged frame (the kernel strips the tag into the ring header; the port
-    // puts it back).
+    tap_carries_the_kernels_arp(&pool);
+    assert_eq!(pool.avail(), start_free, "every buffer back in the pool");
+}
+
+/// A veth pair `a`-`b` (replacing one left over), sending frames as they are (no offload
+/// super-frames) and without IPv6 chatter.
+fn veth_pair(a: &str, b: &str) {
+    let _ = ip(&format!("link del {a}"));
+    assert!(ip(&format!("link add {a} type veth peer name {b}")));
+    for i in [a, b] {
+        let _ = Command::new("sysctl")
+            .args(["-qw", &format!("net.ipv6.conf.{i}.disable_ipv6=1")])
+            .status();
+    }
+}
+
+/// 3 bursts of 32 plus an IPv4 fragment (kept as a fragment: no reassembly, no fanout)
+/// and a VLAN-tagged frame (the kernel strips the tag into the ring header; the port puts
+/// it back) from `pa` arrive at `pb` byte for byte. Returns the frames sent.
+fn afpacket_carries_bursts_fragments_and_vlan_tags(
+    pa: &AfPacketPort,
+    pb: &AfPacketPort,
+    pool: &PktPool,
+) -> Vec<Vec<u8>> {
     let mut want: Vec<Vec<u8>> = (0..96).map(|i| udp(i, None)).collect();
     want.push(udp(1000, Some(0x2000))); // MF, offset 0
     want.push(udp(1001, Some(0x0003))); // offset 24 bytes, last
@@ -110,7 +130,7 @@ fn afpacket_and_tap_ports_against_the_kernel() {
     for chunk in want.chunks(32) {
         let mut batch = PktBatch::new();
         for f in chunk {
-            batch.push(Pkt::from_bytes(&pool, f).unwrap()).unwrap();
+            batch.push(Pkt::from_bytes(pool, f).unwrap()).unwrap();
         }
         let n = chunk.len();
         // Transmit queue 1 (a worker's), as the runtime would.
@@ -119,33 +139,45 @@ fn afpacket_and_tap_ports_against_the_kernel() {
         assert!(batch.is_empty());
         sent += placed;
     }
-    let got = receive(|batch| pb.rx_burst(0, batch, &pool), want.len());
+    let got = receive(|batch| pb.rx_burst(0, batch, pool), want.len());
     assert_eq!(got.len(), sent, "every frame arrives");
     assert_eq!(
         got, want,
         "byte for byte, in order, fragments and VLAN tag as sent"
     );
-    // The other way, on the control thread's queue.
+    want
+}
+
+/// The other way, on the control thread's queue; frames the kernel would refuse (longer
+/// than the veth's MTU with Ethernet and a tag, shorter than Ethernet) are counted and
+/// skipped, the ring going on with the next one; what a port sends does not come back to
+/// itself.
+fn afpacket_sends_back_and_skips_what_the_kernel_refuses(
+    pa: &AfPacketPort,
+    pb: &AfPacketPort,
+    pool: &PktPool,
+    want: &[Vec<u8>],
+) {
     let mut batch = PktBatch::new();
     batch
-        .push(Pkt::from_bytes(&pool, &want[0]).unwrap())
+        .push(Pkt::from_bytes(pool, &want[0]).unwrap())
         .unwrap();
     assert_eq!(pb.tx_burst(0, &mut batch), 1);
     assert_eq!(
-        receive(|batch| pa.rx_burst(0, batch, &pool), 1),
+        receive(|batch| pa.rx_burst(0, batch, pool), 1),
         vec![want[0].clone()]
     );
     // Frames the kernel would refuse (longer than the veth's MTU with Ethernet and a tag,
     // shorter than Ethernet) are counted and skipped; the ring goes on with the next one.
     let mut batch = PktBatch::new();
     batch
-        .push(Pkt::from_bytes(&pool, &[0u8; 1600]).unwrap())
+        .push(Pkt::from_bytes(pool, &[0u8; 1600]).unwrap())
         .unwrap();
     batch
-        .push(Pkt::from_bytes(&pool, &[0u8; 10]).unwrap())
+        .push(Pkt::from_bytes(pool, &[0u8; 10]).unwrap())
         .unwrap();
     batch
-        .push(Pkt::from_bytes(&pool, &want[1]).unwrap())
+        .push(Pkt::from_bytes(pool, &want[1]).unwrap())
         .unwrap();
     assert_eq!(
         pb.tx_burst(0, &mut batch),
@@ -158,17 +190,18 @@ fn afpacket_and_tap_ports_against_the_kernel() {
     );
     assert_eq!(pb.stats().oerrors, 2);
     assert_eq!(
-        receive(|batch| pa.rx_burst(0, batch, &pool), 1),
+        receive(|batch| pa.rx_burst(0, batch, pool), 1),
         vec![want[1].clone()]
     );
     // What a port sends does not come back to itself.
-    assert!(receive(|batch| pb.rx_burst(0, batch, &pool), 1).is_empty());
+    assert!(receive(|batch| pb.rx_burst(0, batch, pool), 1).is_empty());
     let st = pb.stats();
     assert_eq!((st.ierrors, st.rx_nombuf, st.oerrors), (0, 0, 2), "{st:?}");
-    drop(pb);
+}
 
-    // Two receive queues: a fanout group spreads flows over them by the kernel's flow
-    // hash, each flow whole on one queue (as RSS does on a NIC's queues).
+/// Two receive queues on `b`: a fanout group spreads flows over them by the kernel's flow
+/// hash, each flow whole on one queue (as RSS does on a NIC's queues).
+fn afpacket_fanout_keeps_each_flow_on_one_queue(pa: &AfPacketPort, b: &str, pool: &PktPool) {
     let pb = AfPacketPort::open(b, 2, 1).expect("open b with 2 receive queues");
     assert_eq!(pb.rx_queues(), 2);
     let flow = |sport: u16, copy: u8| {
@@ -188,7 +221,7 @@ fn afpacket_and_tap_ports_against_the_kernel() {
         for &sport in chunk {
             for copy in 0..2 {
                 let f = flow(4000 + sport, copy);
-                batch.push(Pkt::from_bytes(&pool, &f).unwrap()).unwrap();
+                batch.push(Pkt::from_bytes(pool, &f).unwrap()).unwrap();
                 sent.push(f);
             }
         }
@@ -199,7 +232,7 @@ fn afpacket_and_tap_ports_against_the_kernel() {
     while queues[0].len() + queues[1].len() < sent.len() && Instant::now() < deadline {
         for (q, got) in queues.iter_mut().enumerate() {
             let mut batch = PktBatch::new();
-            pb.rx_burst(q as u16, &mut batch, &pool);
+            pb.rx_burst(q as u16, &mut batch, pool);
             got.extend(batch.drain().map(|p| p.data().to_vec()));
         }
     }
@@ -224,11 +257,12 @@ fn afpacket_and_tap_ports_against_the_kernel() {
             "flow {sport} split over the queues"
         );
     }
-    drop((pa, pb));
-    assert!(ip(&format!("link del {a}")));
+}
 
-    // TAP: the kernel resolves a neighbour through it. Its ARP request comes out of the
-    // port; the reply written into the port completes the kernel's neighbour entry.
+/// TAP: the kernel resolves a neighbour through it. Its ARP request comes out of the
+/// port; the reply written into the port completes the kernel's neighbour entry; the
+/// interface goes with the port's file descriptor.
+fn tap_carries_the_kernels_arp(pool: &PktPool) {
     let t = "bk-kp-tap";
     let _ = ip(&format!("link del {t}"));
     let tap = TapPort::open(t).expect("open tap");
@@ -242,7 +276,7 @@ fn afpacket_and_tap_ports_against_the_kernel() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("ping");
-    let frames = receive(|batch| tap.rx_burst(batch, &pool), 1);
+    let frames = receive(|batch| tap.rx_burst(batch, pool), 1);
     let req = frames
         .iter()
         .find(|f| f.len() >= 42 && f[12..14] == [0x08, 0x06] && f[38..42] == [10, 99, 7, 2])
@@ -257,7 +291,7 @@ fn afpacket_and_tap_ports_against_the_kernel() {
     let reply =
         pipeline::build::arp_frame(2, mac64(&mac), 0x0a63_0702, mac64(&req[6..12]), 0x0a63_0701);
     let mut batch = PktBatch::new();
-    batch.push(Pkt::from_bytes(&pool, &reply).unwrap()).unwrap();
+    batch.push(Pkt::from_bytes(pool, &reply).unwrap()).unwrap();
     assert_eq!(tap.tx_burst(&mut batch), 1);
     let _ = ping.wait();
     let neigh = Command::new("ip")
@@ -272,5 +306,4 @@ fn afpacket_and_tap_ports_against_the_kernel() {
     drop(tap);
     // The TAP interface goes with its file descriptor.
     assert!(!ip(&format!("link show {t}")));
-    assert_eq!(pool.avail(), start_free, "every buffer back in the pool");
 }

@@ -139,6 +139,29 @@ fn wscale(b: &[u8], hlen: usize) -> u8 {
     ws
 }
 
+/// Sequence number just past the segment (SYN and FIN count one each).
+#[inline(always)]
+fn seg_end(s: &Seg) -> u32 {
+    let mut end = s.seq.wrapping_add(s.payload);
+    if s.flags & SYN != 0 {
+        end = end.wrapping_add(1);
+    }
+    if s.flags & FIN != 0 {
+        end = end.wrapping_add(1);
+    }
+    end
+}
+
+/// Window scales of the sender (`sws`) and receiver (`dws`), the sender's window, and
+/// whether the ACK can be judged, as the first segment from an end leaves them.
+#[derive(Clone, Copy)]
+struct Window {
+    sws: u8,
+    dws: u8,
+    win: u32,
+    check_ackskew: bool,
+}
+
 fn seq_gt(a: u32, b: u32) -> bool {
     (a.wrapping_sub(b) as i32) > 0
 }
@@ -212,14 +235,8 @@ impl TcpConn {
         }
         let (si, di) = if reply { (1, 0) } else { (0, 1) };
         if flags & (SYN | ACK) == SYN {
-            let (src, dst) = (self.peer[si].state, self.peer[di].state);
-            if dst >= St::FinWait2 && src >= St::FinWait2 {
-                self.peer[si].state = St::Closed;
-                self.peer[di].state = St::Closed;
-                return TcpUpdate::New;
-            } else if src <= St::SynSent {
-                self.peer[si].state = St::SynSent;
-                return TcpUpdate::ValidNew;
+            if let Some(verdict) = self.bare_syn(si, di) {
+                return verdict;
             }
         }
         let mut sws = 0u8;
@@ -236,50 +253,19 @@ impl TcpConn {
         let orig_seq = s.seq;
         let mut seq = s.seq;
         let mut ack = s.ack;
-        let mut end;
+        let mut end = seg_end(&s);
         let mut check_ackskew = true;
         if self.peer[si].state < St::SynSent {
             // First packet from this end (the SYN-ACK).
-            end = seq.wrapping_add(s.payload);
-            if flags & SYN != 0 {
-                end = end.wrapping_add(1);
-                if self.peer[di].wscale & WSCALE_FLAG != 0 {
-                    let w = wscale(pkt.l4, s.hlen);
-                    self.peer[si].wscale = w;
-                    if w & WSCALE_FLAG != 0 {
-                        sws = w & WSCALE_MASK;
-                        win = win.div_ceil(1 << sws);
-                        dws = self.peer[di].wscale & WSCALE_MASK;
-                    } else {
-                        let d = &mut self.peer[di];
-                        d.max_win <<= d.wscale & WSCALE_MASK;
-                        d.wscale = 0;
-                    }
-                }
-            }
-            if flags & FIN != 0 {
-                end = end.wrapping_add(1);
-            }
-            let dmax = self.peer[di].max_win;
-            let src = &mut self.peer[si];
-            src.seqlo = seq;
-            src.state = St::SynSent;
-            let reach = end.wrapping_add((dmax << dws).max(1));
-            if src.seqhi == 1 || seq_geq(reach, src.seqhi) {
-                src.seqhi = reach;
-                check_ackskew = false;
-            }
-            if win > src.max_win {
-                src.max_win = win;
-            }
-        } else {
-            end = seq.wrapping_add(s.payload);
-            if flags & SYN != 0 {
-                end = end.wrapping_add(1);
-            }
-            if flags & FIN != 0 {
-                end = end.wrapping_add(1);
-            }
+            let w = Window {
+                sws,
+                dws,
+                win,
+                check_ackskew: true,
+            };
+            let w = self.first_from_sender(pkt, &s, end, (si, di), w);
+            (sws, dws, win) = (w.sws, w.dws, w.win);
+            check_ackskew = w.check_ackskew;
         }
         if flags & ACK == 0 || (ack == 0 && flags & (ACK | RST) == (ACK | RST)) {
             ack = self.peer[di].seqlo;
@@ -323,15 +309,84 @@ impl TcpConn {
             self.peer[di].seqhi = ack.wrapping_add((win << sws).max(1));
         }
         if loose_ok {
-            if flags & FIN != 0 && self.peer[si].state < St::Closing {
-                self.peer[si].state = St::Closing;
-            }
-            if flags & RST != 0 {
-                self.peer[si].state = St::TimeWait;
-                self.peer[di].state = St::TimeWait;
-            }
-            return TcpUpdate::Valid(Timer::Unchanged);
+            return self.loose_states(flags, si, di);
         }
+        TcpUpdate::Valid(self.strict_states(flags, si, di))
+    }
+
+    /// A SYN without ACK: either a new connection over a closed one, or a SYN
+    /// (re)transmission while opening. `None` to track it as any other segment.
+    #[inline(always)]
+    fn bare_syn(&mut self, si: usize, di: usize) -> Option<TcpUpdate> {
+        let (src, dst) = (self.peer[si].state, self.peer[di].state);
+        if dst >= St::FinWait2 && src >= St::FinWait2 {
+            self.peer[si].state = St::Closed;
+            self.peer[di].state = St::Closed;
+            Some(TcpUpdate::New)
+        } else if src <= St::SynSent {
+            self.peer[si].state = St::SynSent;
+            Some(TcpUpdate::ValidNew)
+        } else {
+            None
+        }
+    }
+
+    /// The first segment from this end (the SYN-ACK): takes its window scale, opens its
+    /// sequence space and says whether its ACK can be checked yet.
+    #[inline(always)]
+    fn first_from_sender(
+        &mut self,
+        pkt: &CtPacket<'_>,
+        s: &Seg,
+        end: u32,
+        (si, di): (usize, usize),
+        mut w: Window,
+    ) -> Window {
+        if s.flags & SYN != 0 && self.peer[di].wscale & WSCALE_FLAG != 0 {
+            let ws = wscale(pkt.l4, s.hlen);
+            self.peer[si].wscale = ws;
+            if ws & WSCALE_FLAG != 0 {
+                w.sws = ws & WSCALE_MASK;
+                w.win = w.win.div_ceil(1 << w.sws);
+                w.dws = self.peer[di].wscale & WSCALE_MASK;
+            } else {
+                let d = &mut self.peer[di];
+                d.max_win <<= d.wscale & WSCALE_MASK;
+                d.wscale = 0;
+            }
+        }
+        let dmax = self.peer[di].max_win;
+        let src = &mut self.peer[si];
+        src.seqlo = s.seq;
+        src.state = St::SynSent;
+        let reach = end.wrapping_add((dmax << w.dws).max(1));
+        if src.seqhi == 1 || seq_geq(reach, src.seqhi) {
+            src.seqhi = reach;
+            w.check_ackskew = false;
+        }
+        if w.win > src.max_win {
+            src.max_win = w.win;
+        }
+        w
+    }
+
+    /// State changes for a segment accepted only by the loose check: FIN and RST count,
+    /// the timer is not refreshed.
+    #[inline(always)]
+    fn loose_states(&mut self, flags: u16, si: usize, di: usize) -> TcpUpdate {
+        if flags & FIN != 0 && self.peer[si].state < St::Closing {
+            self.peer[si].state = St::Closing;
+        }
+        if flags & RST != 0 {
+            self.peer[si].state = St::TimeWait;
+            self.peer[di].state = St::TimeWait;
+        }
+        TcpUpdate::Valid(Timer::Unchanged)
+    }
+
+    /// State changes for a segment within the window, and the timer that then applies.
+    #[inline(always)]
+    fn strict_states(&mut self, flags: u16, si: usize, di: usize) -> Timer {
         if flags & SYN != 0 && self.peer[si].state < St::SynSent {
             self.peer[si].state = St::SynSent;
         }
@@ -350,7 +405,7 @@ impl TcpConn {
             self.peer[di].state = St::TimeWait;
         }
         let (a, b) = (self.peer[si].state, self.peer[di].state);
-        let t = if a >= St::FinWait2 && b >= St::FinWait2 {
+        if a >= St::FinWait2 && b >= St::FinWait2 {
             Timer::Closed
         } else if a >= St::Closing && b >= St::Closing {
             Timer::FinWait
@@ -360,7 +415,6 @@ impl TcpConn {
             Timer::Closing
         } else {
             Timer::Established
-        };
-        TcpUpdate::Valid(t)
+        }
     }
 }

@@ -132,6 +132,19 @@ const C: CtCommand = CtCommand {
     set_label: None,
 };
 
+/// A `nat` action: `kind` (`None`: bare `nat`, reversing what is there) to one IPv4
+/// address and a port range, without the persistent/hash/random flags.
+fn nat_action(kind: Option<NatKind>, addr: Option<&str>, ports: Option<(u16, u16)>) -> Nat {
+    Nat {
+        kind,
+        addr: addr.map(|a| (IpRange::V4(ip(a)), IpRange::V4(ip(a)))),
+        ports,
+        persistent: false,
+        hash: false,
+        random: false,
+    }
+}
+
 const NEW: u8 = cs::TRK | cs::NEW;
 const EST: u8 = cs::TRK | cs::EST;
 const EST_RPL: u8 = cs::TRK | cs::EST | cs::RPL;
@@ -467,17 +480,7 @@ fn zones_isolate_and_marks_labels() {
 #[test]
 fn dnat_service_load_balancing() {
     let t = ct();
-    let nat = Nat {
-        kind: Some(NatKind::Dst),
-        addr: Some((
-            IpRange::V4(ip("10.222.1.47")),
-            IpRange::V4(ip("10.222.1.47")),
-        )),
-        ports: Some((80, 80)),
-        persistent: false,
-        hash: false,
-        random: false,
-    };
+    let nat = nat_action(Some(NatKind::Dst), Some("10.222.1.47"), Some((80, 80)));
     let cmd = CtCommand {
         nat: Some(&nat),
         ..C
@@ -493,14 +496,7 @@ fn dnat_service_load_balancing() {
         })
     );
     // The backend answers from its own address; bare `nat` reverses it.
-    let bare = Nat {
-        kind: None,
-        addr: None,
-        ports: None,
-        persistent: false,
-        hash: false,
-        random: false,
-    };
+    let bare = nat_action(None, None, None);
     let synack = tcp("10.222.1.47", 80, "10.222.1.48", 5555, 0x012, 900, 2, 0);
     let v = t.execute(
         &synack.ct(),
@@ -531,17 +527,7 @@ fn dnat_service_load_balancing() {
 #[test]
 fn snat_port_range_avoids_collisions() {
     let t = ct();
-    let nat = Nat {
-        kind: Some(NatKind::Src),
-        addr: Some((
-            IpRange::V4(ip("192.168.0.1")),
-            IpRange::V4(ip("192.168.0.1")),
-        )),
-        ports: Some((2000, 2003)),
-        persistent: false,
-        hash: false,
-        random: false,
-    };
+    let nat = nat_action(Some(NatKind::Src), Some("192.168.0.1"), Some((2000, 2003)));
     let cmd = CtCommand {
         nat: Some(&nat),
         ..C

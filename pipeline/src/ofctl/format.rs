@@ -133,16 +133,88 @@ pub fn format_match(m: &Match, ports: &PortMap, priority: Option<u16>) -> String
             let _ = write!(s, "priority={p},");
         }
     }
-    let g = |f: Field| m.get(f);
-    let (v, mk) = g(Field::PktMark);
-    put_u32_hex(&mut s, "pkt_mark", v, mk);
-    let (v, mk) = g(Field::RecircId);
-    put_u32_hex(&mut s, "recirc_id", v, mk);
-    let (v, mk) = g(Field::ConjId);
+    put_marks_and_ct(&mut s, m);
+    let l3 = L3Kind::of(m);
+    let (skip_type, skip_proto) = put_protocol(&mut s, &l3);
+    for i in 0..16 {
+        let (v, mk) = m.get(Field::Reg(i));
+        if mk != 0 {
+            put_u32_hex(&mut s, Field::Reg(i).name(), v, mk);
+        }
+    }
+    put_tunnel(&mut s, m);
+    let (v, mk) = m.get(Field::Metadata);
+    put_u64_hex(&mut s, "metadata", v, mk);
+    let (v, mk) = m.get(Field::InPort);
+    if mk != 0 {
+        let _ = write!(s, "in_port={},", format_port(v as u32, ports));
+    }
+    put_vlan(&mut s, m);
+    let (v, mk) = m.get(Field::EthSrc);
+    put_mac(&mut s, "dl_src", v, mk);
+    let (v, mk) = m.get(Field::EthDst);
+    put_mac(&mut s, "dl_dst", v, mk);
+    if !skip_type && l3.dlm != 0 {
+        let (v, _) = m.get(Field::EthType);
+        let _ = write!(s, "dl_type=0x{v:04x},");
+    }
+    put_l3(&mut s, m, &l3, skip_proto);
+    put_l4(&mut s, m, &l3);
+    if s.ends_with(',') {
+        s.pop();
+    }
+    s
+}
+
+/// The Ethernet type and IP protocol a match pins down, which decide the shorthand
+/// (`tcp`, `arp`, ...) and how the L3 and L4 fields are named.
+struct L3Kind {
+    /// The Ethernet type, if matched exactly.
+    dl: Option<u16>,
+    /// The Ethernet type's mask.
+    dlm: u128,
+    proto: u128,
+    protom: u128,
+}
+
+impl L3Kind {
+    fn of(m: &Match) -> Self {
+        let (dl, dlm) = m.get(Field::EthType);
+        let (proto, protom) = m.get(Field::NwProto);
+        let dl = if dlm == 0xffff { Some(dl as u16) } else { None };
+        L3Kind {
+            dl,
+            dlm,
+            proto,
+            protom,
+        }
+    }
+
+    fn is_arp(&self) -> bool {
+        matches!(self.dl, Some(eth_type::ARP) | Some(eth_type::RARP))
+    }
+
+    fn is_v6(&self) -> bool {
+        self.dl == Some(eth_type::IPV6)
+    }
+
+    /// The IP protocol, if matched exactly.
+    fn exact_proto(&self) -> Option<u8> {
+        (self.protom == 0xff).then_some(self.proto as u8)
+    }
+}
+
+/// Packet mark, recirculation and conjunction ids, and the connection tracking fields.
+fn put_marks_and_ct(s: &mut String, m: &Match) {
+    let (v, mk) = m.get(Field::PktMark);
+    put_u32_hex(s, "pkt_mark", v, mk);
+    let (v, mk) = m.get(Field::RecircId);
+    put_u32_hex(s, "recirc_id", v, mk);
+    let (v, mk) = m.get(Field::ConjId);
     if mk != 0 {
         let _ = write!(s, "conj_id={v},");
     }
-    let (v, mk) = g(Field::CtState);
+    let (v, mk) = m.get(Field::CtState);
     if mk != 0 {
         let _ = write!(
             s,
@@ -150,11 +222,11 @@ pub fn format_match(m: &Match, ports: &PortMap, priority: Option<u16>) -> String
             format_flags(&ct_state::NAMES, v, mk, 0xff, true)
         );
     }
-    let (v, mk) = g(Field::CtZone);
-    put_dec16(&mut s, "ct_zone", v, mk, 0xffff);
-    let (v, mk) = g(Field::CtMark);
-    put_u32_hex(&mut s, "ct_mark", v, mk);
-    let (v, mk) = g(Field::CtLabel);
+    let (v, mk) = m.get(Field::CtZone);
+    put_dec16(s, "ct_zone", v, mk, 0xffff);
+    let (v, mk) = m.get(Field::CtMark);
+    put_u32_hex(s, "ct_mark", v, mk);
+    let (v, mk) = m.get(Field::CtLabel);
     if mk != 0 {
         let _ = write!(s, "ct_label={}", Hx(v));
         if mk != u128::MAX {
@@ -162,74 +234,66 @@ pub fn format_match(m: &Match, ports: &PortMap, priority: Option<u16>) -> String
         }
         s.push(',');
     }
+}
 
-    // Protocol shorthand.
-    let (dl, dlm) = g(Field::EthType);
-    let (proto, protom) = g(Field::NwProto);
-    let dl = if dlm == 0xffff { Some(dl as u16) } else { None };
-    let mut skip_type = false;
+/// The protocol shorthand (`ip`, `tcp6`, `arp`, ...). Returns whether it stands for
+/// `dl_type` and for `nw_proto`, which are then not printed again.
+fn put_protocol(s: &mut String, l3: &L3Kind) -> (bool, bool) {
+    let Some(t) = l3.dl else {
+        return (false, false);
+    };
+    let l4 = |v4: bool| -> Option<&'static str> {
+        Some(match (l3.exact_proto()?, v4) {
+            (ip_proto::ICMP, true) => "icmp",
+            (ip_proto::ICMPV6, false) => "icmp6",
+            (ip_proto::TCP, true) => "tcp",
+            (ip_proto::TCP, false) => "tcp6",
+            (ip_proto::UDP, true) => "udp",
+            (ip_proto::UDP, false) => "udp6",
+            (ip_proto::SCTP, true) => "sctp",
+            (ip_proto::SCTP, false) => "sctp6",
+            _ => return None,
+        })
+    };
     let mut skip_proto = false;
-    if let Some(t) = dl {
-        skip_type = true;
-        let l4 = |v4: bool| -> Option<&'static str> {
-            if protom != 0xff {
-                return None;
-            }
-            Some(match (proto as u8, v4) {
-                (ip_proto::ICMP, true) => "icmp",
-                (ip_proto::ICMPV6, false) => "icmp6",
-                (ip_proto::TCP, true) => "tcp",
-                (ip_proto::TCP, false) => "tcp6",
-                (ip_proto::UDP, true) => "udp",
-                (ip_proto::UDP, false) => "udp6",
-                (ip_proto::SCTP, true) => "sctp",
-                (ip_proto::SCTP, false) => "sctp6",
-                _ => return None,
-            })
-        };
-        match t {
-            eth_type::IPV4 | eth_type::IPV6 => {
-                let v4 = t == eth_type::IPV4;
-                match l4(v4) {
-                    Some(name) => {
-                        skip_proto = true;
-                        s.push_str(name);
-                    }
-                    None => s.push_str(if v4 { "ip" } else { "ipv6" }),
+    match t {
+        eth_type::IPV4 | eth_type::IPV6 => {
+            let v4 = t == eth_type::IPV4;
+            match l4(v4) {
+                Some(name) => {
+                    skip_proto = true;
+                    s.push_str(name);
                 }
-                s.push(',');
+                None => s.push_str(if v4 { "ip" } else { "ipv6" }),
             }
-            eth_type::ARP => s.push_str("arp,"),
-            eth_type::RARP => s.push_str("rarp,"),
-            eth_type::MPLS => s.push_str("mpls,"),
-            eth_type::MPLS_MCAST => s.push_str("mplsm,"),
-            _ => skip_type = false,
+            s.push(',');
         }
+        eth_type::ARP => s.push_str("arp,"),
+        eth_type::RARP => s.push_str("rarp,"),
+        eth_type::MPLS => s.push_str("mpls,"),
+        eth_type::MPLS_MCAST => s.push_str("mplsm,"),
+        _ => return (false, false),
     }
+    (true, skip_proto)
+}
 
-    for i in 0..16 {
-        let (v, mk) = g(Field::Reg(i));
-        if mk != 0 {
-            put_u32_hex(&mut s, Field::Reg(i).name(), v, mk);
-        }
-    }
-
-    // Tunnel.
-    let (v, mk) = g(Field::TunId);
-    put_u64_hex(&mut s, "tun_id", v, mk);
-    let (v, mk) = g(Field::TunSrc);
-    put_ip(&mut s, "tun_src", v, mk);
-    let (v, mk) = g(Field::TunDst);
-    put_ip(&mut s, "tun_dst", v, mk);
-    let (v, mk) = g(Field::TunTos);
+/// Tunnel key, endpoints, ToS/TTL, flags and Geneve option (`tun_metadataN`) fields.
+fn put_tunnel(s: &mut String, m: &Match) {
+    let (v, mk) = m.get(Field::TunId);
+    put_u64_hex(s, "tun_id", v, mk);
+    let (v, mk) = m.get(Field::TunSrc);
+    put_ip(s, "tun_src", v, mk);
+    let (v, mk) = m.get(Field::TunDst);
+    put_ip(s, "tun_dst", v, mk);
+    let (v, mk) = m.get(Field::TunTos);
     if mk != 0 {
         let _ = write!(s, "tun_tos={v},");
     }
-    let (v, mk) = g(Field::TunTtl);
+    let (v, mk) = m.get(Field::TunTtl);
     if mk != 0 {
         let _ = write!(s, "tun_ttl={v},");
     }
-    let (v, mk) = g(Field::TunFlags);
+    let (v, mk) = m.get(Field::TunFlags);
     if mk & 1 != 0 {
         let _ = write!(
             s,
@@ -237,6 +301,7 @@ pub fn format_match(m: &Match, ports: &PortMap, priority: Option<u16>) -> String
             format_flags(&[("oam", 1u8)], v, mk & 1, 1, true)
         );
     }
+    // Presence bits of the options sit above the flags.
     let present_v = m.value.w[w::TUN_FLAGS] >> 32;
     let present_m = m.mask.w[w::TUN_FLAGS] >> 32;
     for i in 0..8u8 {
@@ -248,7 +313,7 @@ pub fn format_match(m: &Match, ports: &PortMap, priority: Option<u16>) -> String
             let _ = write!(s, "{}=NP,", f.name());
             continue;
         }
-        let (v, mk) = g(f);
+        let (v, mk) = m.get(f);
         if mk == 0 {
             // Presence only.
             let _ = write!(s, "{},", f.name());
@@ -260,57 +325,47 @@ pub fn format_match(m: &Match, ports: &PortMap, priority: Option<u16>) -> String
         }
         s.push(',');
     }
+}
 
-    let (v, mk) = g(Field::Metadata);
-    put_u64_hex(&mut s, "metadata", v, mk);
-
-    let (v, mk) = g(Field::InPort);
-    if mk != 0 {
-        let _ = write!(s, "in_port={},", format_port(v as u32, ports));
+/// The 802.1Q tag: `dl_vlan`/`dl_vlan_pcp` where they say it all, else `vlan_tci`.
+fn put_vlan(s: &mut String, m: &Match) {
+    let (tci, tcim) = m.get(Field::VlanTci);
+    if tcim == 0 {
+        return;
     }
-
-    let (tci, tcim) = g(Field::VlanTci);
-    if tcim != 0 {
-        let (tci, tcim) = (tci as u16, tcim as u16);
-        let vid_m = tcim & 0x0fff;
-        let pcp_m = tcim & 0xe000;
-        let cfi = tcim & VLAN_CFI;
-        if cfi != 0
-            && tci & VLAN_CFI != 0
-            && (vid_m == 0 || vid_m == 0x0fff)
-            && (pcp_m == 0 || pcp_m == 0xe000)
-            && (vid_m != 0 || pcp_m != 0)
-        {
-            if vid_m != 0 {
-                let _ = write!(s, "dl_vlan={},", tci & 0x0fff);
-            }
-            if pcp_m != 0 {
-                let _ = write!(s, "dl_vlan_pcp={},", tci >> 13);
-            }
-        } else if tcim == 0xffff {
-            let _ = write!(s, "vlan_tci=0x{tci:04x},");
-        } else {
-            let _ = write!(s, "vlan_tci=0x{tci:04x}/0x{tcim:04x},");
+    let (tci, tcim) = (tci as u16, tcim as u16);
+    let vid_m = tcim & 0x0fff;
+    let pcp_m = tcim & 0xe000;
+    let cfi = tcim & VLAN_CFI;
+    if cfi != 0
+        && tci & VLAN_CFI != 0
+        && (vid_m == 0 || vid_m == 0x0fff)
+        && (pcp_m == 0 || pcp_m == 0xe000)
+        && (vid_m != 0 || pcp_m != 0)
+    {
+        if vid_m != 0 {
+            let _ = write!(s, "dl_vlan={},", tci & 0x0fff);
         }
+        if pcp_m != 0 {
+            let _ = write!(s, "dl_vlan_pcp={},", tci >> 13);
+        }
+    } else if tcim == 0xffff {
+        let _ = write!(s, "vlan_tci=0x{tci:04x},");
+    } else {
+        let _ = write!(s, "vlan_tci=0x{tci:04x}/0x{tcim:04x},");
     }
+}
 
-    let (v, mk) = g(Field::EthSrc);
-    put_mac(&mut s, "dl_src", v, mk);
-    let (v, mk) = g(Field::EthDst);
-    put_mac(&mut s, "dl_dst", v, mk);
-    if !skip_type && dlm != 0 {
-        let (v, _) = g(Field::EthType);
-        let _ = write!(s, "dl_type=0x{v:04x},");
-    }
-
-    let is_arp = matches!(dl, Some(eth_type::ARP) | Some(eth_type::RARP));
-    let is_v6 = dl == Some(eth_type::IPV6);
-    if is_v6 {
-        let (v, mk) = g(Field::Ipv6Src);
-        put_ip6(&mut s, "ipv6_src", v, mk);
-        let (v, mk) = g(Field::Ipv6Dst);
-        put_ip6(&mut s, "ipv6_dst", v, mk);
-        let (v, mk) = g(Field::Ipv6Label);
+/// Addresses (IPv4, IPv6 with its flow label, or ARP's), `nw_proto`/`arp_op` unless the
+/// shorthand said it, ARP hardware addresses, ToS, TTL and fragments.
+fn put_l3(s: &mut String, m: &Match, l3: &L3Kind, skip_proto: bool) {
+    let is_arp = l3.is_arp();
+    if l3.is_v6() {
+        let (v, mk) = m.get(Field::Ipv6Src);
+        put_ip6(s, "ipv6_src", v, mk);
+        let (v, mk) = m.get(Field::Ipv6Dst);
+        put_ip6(s, "ipv6_dst", v, mk);
+        let (v, mk) = m.get(Field::Ipv6Label);
         if mk != 0 {
             if mk == 0xfffff {
                 let _ = write!(s, "ipv6_label=0x{v:05x},");
@@ -319,17 +374,18 @@ pub fn format_match(m: &Match, ports: &PortMap, priority: Option<u16>) -> String
             }
         }
     } else if is_arp {
-        let (v, mk) = g(Field::ArpSpa);
-        put_ip(&mut s, "arp_spa", v, mk);
-        let (v, mk) = g(Field::ArpTpa);
-        put_ip(&mut s, "arp_tpa", v, mk);
+        let (v, mk) = m.get(Field::ArpSpa);
+        put_ip(s, "arp_spa", v, mk);
+        let (v, mk) = m.get(Field::ArpTpa);
+        put_ip(s, "arp_tpa", v, mk);
     } else {
-        let (v, mk) = g(Field::NwSrc);
-        put_ip(&mut s, "nw_src", v, mk);
-        let (v, mk) = g(Field::NwDst);
-        put_ip(&mut s, "nw_dst", v, mk);
+        let (v, mk) = m.get(Field::NwSrc);
+        put_ip(s, "nw_src", v, mk);
+        let (v, mk) = m.get(Field::NwDst);
+        put_ip(s, "nw_dst", v, mk);
     }
-    if !skip_proto && protom != 0 {
+    if !skip_proto && l3.protom != 0 {
+        let proto = l3.proto;
         if is_arp {
             let _ = write!(s, "arp_op={proto},");
         } else {
@@ -337,10 +393,10 @@ pub fn format_match(m: &Match, ports: &PortMap, priority: Option<u16>) -> String
         }
     }
     if is_arp {
-        let (v, mk) = g(Field::ArpSha);
-        put_mac(&mut s, "arp_sha", v, mk);
-        let (v, mk) = g(Field::ArpTha);
-        put_mac(&mut s, "arp_tha", v, mk);
+        let (v, mk) = m.get(Field::ArpSha);
+        put_mac(s, "arp_sha", v, mk);
+        let (v, mk) = m.get(Field::ArpTha);
+        put_mac(s, "arp_tha", v, mk);
     }
     // nw_tos/nw_ecn share the ToS byte.
     let tos = Field::NwTos.get(&m.value) as u8;
@@ -353,74 +409,67 @@ pub fn format_match(m: &Match, ports: &PortMap, priority: Option<u16>) -> String
     if tos_byte_m & 0x03 != 0 {
         let _ = write!(s, "nw_ecn={},", tos_byte & 0x03);
     }
-    let (v, mk) = g(Field::NwTtl);
+    let (v, mk) = m.get(Field::NwTtl);
     if mk != 0 {
         let _ = write!(s, "nw_ttl={v},");
     }
-    let (fv, fm) = g(Field::NwFrag);
-    let (fv, fm) = (fv as u8, fm as u8 & nw_frag::MASK);
-    match fm {
-        nw_frag::MASK => {
-            let word = if fv & nw_frag::ANY != 0 {
-                if fv & nw_frag::LATER != 0 {
-                    "later"
-                } else {
-                    "first"
-                }
-            } else if fv & nw_frag::LATER != 0 {
-                "<error>"
-            } else {
-                "no"
-            };
-            let _ = write!(s, "nw_frag={word},");
-        }
-        nw_frag::ANY => {
-            let word = if fv & nw_frag::ANY != 0 { "yes" } else { "no" };
-            let _ = write!(s, "nw_frag={word},");
-        }
-        nw_frag::LATER => {
-            let word = if fv & nw_frag::LATER != 0 {
-                "later"
-            } else {
-                "not_later"
-            };
-            let _ = write!(s, "nw_frag={word},");
-        }
-        _ => {}
+    let (fv, fm) = m.get(Field::NwFrag);
+    if let Some(word) = nw_frag_word(fv as u8, fm as u8 & nw_frag::MASK) {
+        let _ = write!(s, "nw_frag={word},");
     }
-    let (sv, sm) = g(Field::TpSrc);
-    let (dv, dm) = g(Field::TpDst);
-    let is_icmp4 = dl == Some(eth_type::IPV4) && proto as u8 == ip_proto::ICMP && protom == 0xff;
-    let is_icmp6 = is_v6 && proto as u8 == ip_proto::ICMPV6 && protom == 0xff;
+}
+
+/// OVS's word for a fragment match (`no`, `first`, `later`, `yes`, `not_later`), if any.
+fn nw_frag_word(fv: u8, fm: u8) -> Option<&'static str> {
+    let any = fv & nw_frag::ANY != 0;
+    let later = fv & nw_frag::LATER != 0;
+    Some(match fm {
+        nw_frag::MASK => match (any, later) {
+            (true, true) => "later",
+            (true, false) => "first",
+            (false, true) => "<error>",
+            (false, false) => "no",
+        },
+        nw_frag::ANY if any => "yes",
+        nw_frag::ANY => "no",
+        nw_frag::LATER if later => "later",
+        nw_frag::LATER => "not_later",
+        _ => return None,
+    })
+}
+
+/// Ports, or ICMP type/code (and IPv6 neighbour discovery), then TCP flags.
+fn put_l4(s: &mut String, m: &Match, l3: &L3Kind) {
+    let (sv, sm) = m.get(Field::TpSrc);
+    let (dv, dm) = m.get(Field::TpDst);
+    let proto = l3.exact_proto();
+    let is_icmp4 = l3.dl == Some(eth_type::IPV4) && proto == Some(ip_proto::ICMP);
+    let is_icmp6 = l3.is_v6() && proto == Some(ip_proto::ICMPV6);
     if is_icmp4 || is_icmp6 {
         // icmp_type/icmp_code are 8-bit fields stored in the 16-bit port slots.
         let full = |mk: u128| if mk == 0xff { 0xff } else { 0xffff };
-        put_dec16(&mut s, "icmp_type", sv, sm, full(sm));
-        put_dec16(&mut s, "icmp_code", dv, dm, full(dm));
+        put_dec16(s, "icmp_type", sv, sm, full(sm));
+        put_dec16(s, "icmp_code", dv, dm, full(dm));
         if is_icmp6 {
-            let (v, mk) = g(Field::NdTarget);
-            put_ip6(&mut s, "nd_target", v, mk);
-            let (v, mk) = g(Field::NdSll);
-            put_mac(&mut s, "nd_sll", v, mk);
-            let (v, mk) = g(Field::NdTll);
-            put_mac(&mut s, "nd_tll", v, mk);
+            let (v, mk) = m.get(Field::NdTarget);
+            put_ip6(s, "nd_target", v, mk);
+            let (v, mk) = m.get(Field::NdSll);
+            put_mac(s, "nd_sll", v, mk);
+            let (v, mk) = m.get(Field::NdTll);
+            put_mac(s, "nd_tll", v, mk);
         }
     } else {
-        put_dec16(&mut s, "tp_src", sv, sm, 0xffff);
-        put_dec16(&mut s, "tp_dst", dv, dm, 0xffff);
+        put_dec16(s, "tp_src", sv, sm, 0xffff);
+        put_dec16(s, "tp_dst", dv, dm, 0xffff);
     }
-    let (v, mk) = g(Field::TcpFlags);
-    if mk != 0 && protom == 0xff && proto as u8 == ip_proto::TCP {
+    let (v, mk) = m.get(Field::TcpFlags);
+    if mk != 0 && proto == Some(ip_proto::TCP) {
         let _ = write!(
             s,
             "tcp_flags={},",
             format_flags(&tcp_flags::NAMES, v, mk, 0xfff, true)
         );
     }
-    if s.ends_with(',') {
-        s.pop();
-    }
-    s
 }
 
 fn subfield(sf: &Subfield) -> String {

@@ -110,31 +110,65 @@ fn uint(it: &Item, token: &str, bits: u32, what: &str) -> Result<u128, ParseErro
 pub fn parse_group(s: &str, mode: GroupMode, ports: &PortMap) -> Result<GroupEntry, ParseError> {
     let list = items(s, 0)?;
     let first_bucket = list.iter().position(|it| it.key == "bucket");
-    let head = &list[..first_bucket.unwrap_or(list.len())];
-    let mut id: Option<u32> = None;
-    let mut kind: Option<GroupType> = None;
-    let mut method: Option<(&str, usize, String)> = None;
-    let mut fields: Option<Vec<Field>> = None;
-    let mut param = 0u64;
+    let head = parse_head(s, &list[..first_bucket.unwrap_or(list.len())], mode)?;
+    if mode == GroupMode::Delete {
+        if first_bucket.is_some() {
+            let it = &list[first_bucket.unwrap_or(0)];
+            return Err(perr(it.key_off, it.key, "del-groups takes no buckets"));
+        }
+        return Ok(GroupEntry {
+            id: head.id.unwrap_or(u32::MAX),
+            kind: GroupType::All,
+            selection: Selection::Default,
+            selection_param: 0,
+            buckets: Vec::new(),
+        });
+    }
+    let id = head
+        .id
+        .ok_or_else(|| perr(0, s.trim(), "must specify a group_id"))?;
+    let kind = head
+        .kind
+        .ok_or_else(|| perr(0, s.trim(), "must specify a type (type=select, ...)"))?;
+    let selection = selection(s, head.method, head.fields)?;
+    if kind != GroupType::Select && selection != Selection::Default {
+        return Err(perr(
+            0,
+            s.trim(),
+            "selection_method is only for select groups",
+        ));
+    }
+    Ok(GroupEntry {
+        id,
+        kind,
+        selection,
+        selection_param: head.param,
+        buckets: parse_buckets(s, &list, kind, ports)?,
+    })
+}
+
+/// What the keywords before the first bucket say, each as given.
+#[derive(Default)]
+struct GroupHead<'a> {
+    id: Option<u32>,
+    kind: Option<GroupType>,
+    /// `selection_method`: its value, offset and token, for the errors found later.
+    method: Option<(&'a str, usize, String)>,
+    fields: Option<Vec<Field>>,
+    param: u64,
+}
+
+/// Reads the keywords before the first bucket (`del-groups` takes only `group_id`).
+fn parse_head<'a>(
+    s: &str,
+    head: &[Item<'a>],
+    mode: GroupMode,
+) -> Result<GroupHead<'a>, ParseError> {
+    let mut g = GroupHead::default();
     for it in head {
         let token = &s[it.key_off..it.end];
         match it.key {
-            "group_id" => {
-                id = Some(match it.value {
-                    "all" if mode == GroupMode::Delete => u32::MAX,
-                    _ => {
-                        let v = uint(it, token, 32, "group_id")? as u32;
-                        if v > GROUP_MAX {
-                            return Err(perr(
-                                it.value_off,
-                                token,
-                                format!("group_id {v} is above the maximum {GROUP_MAX}"),
-                            ));
-                        }
-                        v
-                    }
-                });
-            }
+            "group_id" => g.id = Some(group_id(it, token, mode)?),
             _ if mode == GroupMode::Delete => {
                 return Err(perr(
                     it.key_off,
@@ -142,47 +176,14 @@ pub fn parse_group(s: &str, mode: GroupMode, ports: &PortMap) -> Result<GroupEnt
                     format!("del-groups takes only group_id, not {}", it.key),
                 ));
             }
-            "type" => {
-                kind = Some(match it.value {
-                    "all" => GroupType::All,
-                    "select" => GroupType::Select,
-                    "indirect" => GroupType::Indirect,
-                    "ff" | "fast_failover" => {
-                        return Err(perr(
-                            it.value_off,
-                            token,
-                            "fast_failover groups are not supported (brisk does not track port liveness)",
-                        ))
-                    }
-                    v => {
-                        return Err(perr(
-                            it.value_off,
-                            token,
-                            format!("unknown group type {v} (all, select, indirect)"),
-                        ))
-                    }
-                });
-            }
+            "type" => g.kind = Some(group_type(it, token)?),
             "selection_method" => {
-                method = Some((it.value, it.value_off, token.to_string()));
+                g.method = Some((it.value, it.value_off, token.to_string()));
             }
             "selection_method_param" => {
-                param = uint(it, token, 64, "selection_method_param")? as u64
+                g.param = uint(it, token, 64, "selection_method_param")? as u64
             }
-            "fields" => {
-                let mut v = Vec::new();
-                for f in it.value.split(',').map(str::trim).filter(|f| !f.is_empty()) {
-                    let name = f.split('/').next().unwrap_or(f);
-                    let field = Field::from_name(name).ok_or_else(|| {
-                        perr(it.value_off, token, format!("fields: unknown field {name}"))
-                    })?;
-                    v.push(field);
-                }
-                if v.is_empty() {
-                    return Err(perr(it.value_off, token, "fields() lists no field"));
-                }
-                fields = Some(v);
-            }
+            "fields" => g.fields = Some(hash_fields(it, token)?),
             // Statistics and counts from dump output are ignored so it can be fed back.
             "duration" | "ref_count" | "packet_count" | "byte_count" => {}
             k => {
@@ -194,49 +195,98 @@ pub fn parse_group(s: &str, mode: GroupMode, ports: &PortMap) -> Result<GroupEnt
             }
         }
     }
-    if mode == GroupMode::Delete {
-        if first_bucket.is_some() {
-            let it = &list[first_bucket.unwrap_or(0)];
-            return Err(perr(it.key_off, it.key, "del-groups takes no buckets"));
-        }
-        return Ok(GroupEntry {
-            id: id.unwrap_or(u32::MAX),
-            kind: GroupType::All,
-            selection: Selection::Default,
-            selection_param: 0,
-            buckets: Vec::new(),
-        });
+    Ok(g)
+}
+
+/// `group_id=N` (at most [`GROUP_MAX`]), or `all` for `del-groups`.
+fn group_id(it: &Item, token: &str, mode: GroupMode) -> Result<u32, ParseError> {
+    if it.value == "all" && mode == GroupMode::Delete {
+        return Ok(u32::MAX);
     }
-    let id = id.ok_or_else(|| perr(0, s.trim(), "must specify a group_id"))?;
-    let kind = kind.ok_or_else(|| perr(0, s.trim(), "must specify a type (type=select, ...)"))?;
-    let selection = match method {
+    let v = uint(it, token, 32, "group_id")? as u32;
+    if v > GROUP_MAX {
+        return Err(perr(
+            it.value_off,
+            token,
+            format!("group_id {v} is above the maximum {GROUP_MAX}"),
+        ));
+    }
+    Ok(v)
+}
+
+/// `type=`: fast_failover is refused, brisk having no port liveness to fail over on.
+fn group_type(it: &Item, token: &str) -> Result<GroupType, ParseError> {
+    Ok(match it.value {
+        "all" => GroupType::All,
+        "select" => GroupType::Select,
+        "indirect" => GroupType::Indirect,
+        "ff" | "fast_failover" => {
+            return Err(perr(
+                it.value_off,
+                token,
+                "fast_failover groups are not supported (brisk does not track port liveness)",
+            ))
+        }
+        v => {
+            return Err(perr(
+                it.value_off,
+                token,
+                format!("unknown group type {v} (all, select, indirect)"),
+            ))
+        }
+    })
+}
+
+/// `fields(...)`: the fields `selection_method=hash` hashes (masks are accepted and
+/// ignored).
+fn hash_fields(it: &Item, token: &str) -> Result<Vec<Field>, ParseError> {
+    let mut v = Vec::new();
+    for f in it.value.split(',').map(str::trim).filter(|f| !f.is_empty()) {
+        let name = f.split('/').next().unwrap_or(f);
+        let field = Field::from_name(name)
+            .ok_or_else(|| perr(it.value_off, token, format!("fields: unknown field {name}")))?;
+        v.push(field);
+    }
+    if v.is_empty() {
+        return Err(perr(it.value_off, token, "fields() lists no field"));
+    }
+    Ok(v)
+}
+
+/// The selection method from `selection_method` and `fields`, which go together.
+fn selection(
+    s: &str,
+    method: Option<(&str, usize, String)>,
+    fields: Option<Vec<Field>>,
+) -> Result<Selection, ParseError> {
+    match method {
         None => {
             if fields.is_some() {
                 return Err(perr(0, s.trim(), "fields() needs selection_method=hash"));
             }
-            Selection::Default
+            Ok(Selection::Default)
         }
         Some(("hash", off, token)) => match fields {
-            Some(f) => Selection::Hash(f),
-            None => return Err(perr(off, &token, "selection_method=hash needs fields(...)")),
+            Some(f) => Ok(Selection::Hash(f)),
+            None => Err(perr(off, &token, "selection_method=hash needs fields(...)")),
         },
-        Some(("dp_hash", _, _)) => Selection::DpHash,
-        Some((m, off, token)) => {
-            return Err(perr(
-                off,
-                &token,
-                format!("unknown selection_method {m} (hash, dp_hash)"),
-            ))
-        }
-    };
-    if kind != GroupType::Select && selection != Selection::Default {
-        return Err(perr(
-            0,
-            s.trim(),
-            "selection_method is only for select groups",
-        ));
+        Some(("dp_hash", _, _)) => Ok(Selection::DpHash),
+        Some((m, off, token)) => Err(perr(
+            off,
+            &token,
+            format!("unknown selection_method {m} (hash, dp_hash)"),
+        )),
     }
-    // Buckets: each runs from its `bucket=` to the next top-level `bucket=`.
+}
+
+/// The buckets: each runs from its `bucket=` to the next top-level `bucket=`. Bucket ids
+/// must differ, and an indirect group has exactly one.
+fn parse_buckets(
+    s: &str,
+    list: &[Item],
+    kind: GroupType,
+    ports: &PortMap,
+) -> Result<Vec<Bucket>, ParseError> {
     let mut buckets: Vec<Bucket> = Vec::new();
     let starts: Vec<&Item> = list.iter().filter(|it| it.key == "bucket").collect();
     for (i, b) in starts.iter().enumerate() {
@@ -259,13 +309,7 @@ pub fn parse_group(s: &str, mode: GroupMode, ports: &PortMap) -> Result<GroupEnt
             ),
         ));
     }
-    Ok(GroupEntry {
-        id,
-        kind,
-        selection,
-        selection_param: param,
-        buckets,
-    })
+    Ok(buckets)
 }
 
 fn parse_bucket(

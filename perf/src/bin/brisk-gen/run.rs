@@ -5,15 +5,14 @@
 
 use anyhow::{bail, Context};
 use perf::gen::Profile;
-use perf::traffic::{
-    l4_csum_offset, read_stamp, write_stamp_csum, Expectations, Histogram, Stamp, STAMP_LEN,
-};
-use pipeline::dpaction::TunnelMeta;
-use pipeline::geneve::{self, PushParams, TlvMap};
-use pipeline::ofctl::PortMap;
+use perf::traffic::{l4_csum_offset, read_stamp, write_stamp_csum, Expectations, Histogram, Stamp};
+use pipeline::geneve::{self, TlvMap};
 use pipeline::packet::{Frame, VecFrame};
+use plan::{seed_tlv, Plan, Specs};
 use std::time::{Duration, Instant};
 use switch::dpdk::{rdtsc, tsc_hz, Eal, EthPort, MbufBatch, Mempool, PortConf};
+
+mod plan;
 
 /// Arguments of `brisk-gen run`.
 #[derive(clap::Args)]
@@ -90,26 +89,6 @@ pub struct RunArgs {
     eal: Vec<String>,
 }
 
-fn indexed(v: &[String], what: &str) -> anyhow::Result<Vec<(usize, String)>> {
-    v.iter()
-        .map(|s| {
-            let (i, rest) = s
-                .split_once(':')
-                .with_context(|| format!("{what} {s}: expected I:VALUE"))?;
-            let i: usize = i
-                .parse()
-                .with_context(|| format!("{what} {s}: '{i}' is not a port index"))?;
-            Ok((i, rest.to_string()))
-        })
-        .collect()
-}
-
-const PRESET_FE: &str = "udp,dl_src=be:2c:bf:e4:ec:c5,dl_dst=f2:82:cc:96:da:bd,nw_src=10.222.1.48,nw_dst=10.222.1.2,nw_ttl=64,tp_src=1024,tp_dst=53";
-const PRESET_TCP_FE: &str = "tcp,dl_src=be:2c:bf:e4:ec:c5,dl_dst=f2:32:d8:07:e2:a6,nw_src=10.222.1.48,nw_dst=10.222.1.47,nw_ttl=64,tp_src=1024,tp_dst=80,tcp_flags=0x018";
-const PRESET_TCP_BE: &str = "tcp,dl_src=f2:32:d8:07:e2:a6,dl_dst=be:2c:bf:e4:ec:c5,nw_src=10.222.1.47,nw_dst=10.222.1.48,nw_ttl=64,tp_src=80,tp_dst=1024,tcp_flags=0x010";
-const PRESET_SVC_FE: &str = "tcp,dl_src=be:2c:bf:e4:ec:c5,dl_dst=4e:99:08:c1:53:be,nw_src=10.222.1.48,nw_dst=10.104.65.133,nw_ttl=64,tp_src=1024,tp_dst=80,tcp_flags=0x018";
-const PRESET_DNS: &str = "udp,dl_src=f2:82:cc:96:da:bd,dl_dst=be:2c:bf:e4:ec:c5,nw_src=10.222.1.2,nw_dst=10.222.1.48,nw_ttl=64,tp_src=53,tp_dst=1024";
-
 struct Port {
     eth: EthPort,
     frames: Vec<Vec<u8>>,
@@ -140,131 +119,14 @@ struct Totals {
     reordered: u64,
 }
 
+/// `brisk-gen run`: starts the ports, sends the handshake, then measures and reports.
 pub fn run(a: RunArgs) -> anyhow::Result<()> {
-    let mut tx_specs = indexed(&a.tx, "--tx")?;
-    let mut vary = indexed(&a.vary, "--vary")?;
-    let mut ofports: Vec<(usize, String)> = indexed(&a.ofports, "--ofport")?;
-    let mut expect_seed = a.expect_seed.clone();
-    let mut handshake = a.handshake.clone();
-    match a.preset.as_deref() {
-        None => {}
-        Some("antrea-udp") => {
-            tx_specs = vec![(0, PRESET_FE.into()), (1, PRESET_DNS.into())];
-            vary = vec![(0, "tp_src".into()), (1, "tp_dst".into())];
-            ofports = vec![(0, "49".into()), (1, "3".into())];
-            expect_seed.get_or_insert_with(|| "worker1".into());
-        }
-        Some("antrea-tcp") => {
-            tx_specs = vec![(0, PRESET_TCP_FE.into()), (1, PRESET_TCP_BE.into())];
-            vary = vec![(0, "tp_src".into()), (1, "tp_dst".into())];
-            ofports = vec![(0, "49".into()), (1, "48".into())];
-            expect_seed.get_or_insert_with(|| "worker1".into());
-            handshake.get_or_insert_with(|| "0:1".into());
-        }
-        Some("antrea-svc") => {
-            tx_specs = vec![(0, PRESET_SVC_FE.into()), (1, PRESET_TCP_BE.into())];
-            vary = vec![(0, "tp_src".into()), (1, "tp_dst".into())];
-            ofports = vec![(0, "49".into()), (1, "48".into())];
-            handshake.get_or_insert_with(|| "0:1".into());
-            if a.expect_flows.is_none() {
-                bail!("--preset antrea-svc needs --expect-flows/--expect-groups (brisk conf flows/groups of worker1 with proxy: antrea-proxy)");
-            }
-        }
-        Some(p) => bail!("--preset {p}: the presets are: antrea-udp, antrea-tcp, antrea-svc"),
-    }
+    let specs = Specs::with_preset(&a)?;
     if a.ports.is_empty() {
         bail!("give at least one --port DEVARGS");
     }
     let n = a.ports.len();
-    let mut profiles: Vec<Option<Profile>> = vec![None; n];
-    for (i, spec) in &tx_specs {
-        if *i >= n {
-            bail!("--tx {i}: there are only {n} ports");
-        }
-        let field = vary
-            .iter()
-            .find(|(j, _)| j == i)
-            .map_or("tp_src", |(_, f)| f.as_str());
-        let p = match a.size.as_str() {
-            "imix" => Profile::new(spec, &PortMap::default(), field, a.flows, 64)?
-                .with_size_mix(&perf::gen::IMIX)?,
-            n => {
-                let n: usize = n
-                    .parse()
-                    .with_context(|| format!("--size {n}: a byte count or imix"))?;
-                Profile::new(spec, &PortMap::default(), field, a.flows, n)?
-            }
-        };
-        if p.frame_len < pipeline::build::from_flow(&p.template, 0).len() + STAMP_LEN {
-            bail!(
-                "--size {}: too small for the headers plus the {STAMP_LEN}-byte stamp",
-                a.size
-            );
-        }
-        profiles[*i] = Some(p);
-    }
-    // The handshake's three phases: (sending port, its segments).
-    let prelude: Vec<(usize, Profile)> = match &handshake {
-        None => Vec::new(),
-        Some(h) => {
-            let (c, sv) = h
-                .split_once(':')
-                .and_then(|(c, s)| Some((c.parse::<usize>().ok()?, s.parse::<usize>().ok()?)))
-                .with_context(|| format!("--handshake {h}: expected CLIENT:SERVER port indexes"))?;
-            let (Some(Some(cp)), Some(Some(sp))) = (profiles.get(c), profiles.get(sv)) else {
-                bail!("--handshake {h}: both ports need a --tx profile");
-            };
-            vec![
-                (c, cp.with_tcp_flags(0x002)),
-                (sv, sp.with_tcp_flags(0x012)),
-                (c, cp.with_tcp_flags(0x010)),
-            ]
-        }
-    };
-    let mut tunnels: Vec<Option<(TunnelMeta, PushParams)>> = vec![None; n];
-    for (i, spec) in indexed(&a.encap, "--encap")? {
-        if i >= n {
-            bail!("--encap {i}: there are only {n} ports");
-        }
-        tunnels[i] = Some(parse_encap(&spec).with_context(|| format!("--encap {i}:{spec}"))?);
-    }
-    let tlv = seed_tlv();
-    let expect_from = match (&expect_seed, &a.expect_flows) {
-        (Some(node), _) => Some((node.clone(), None)),
-        (None, Some(f)) => Some(("worker1".to_string(), Some(f.clone()))),
-        (None, None) => None,
-    };
-    let expect = match &expect_from {
-        Some((node, file)) => {
-            let mut of = vec![0u32; n];
-            for (i, v) in &ofports {
-                if *i >= n {
-                    bail!("--ofport {i}: there are only {n} ports");
-                }
-                of[*i] = v.parse().with_context(|| format!("--ofport {i}:{v}"))?;
-            }
-            let path = file.clone().unwrap_or_else(|| {
-                format!(
-                    "{}/../testdata/antrea-seed/{node}.flows",
-                    env!("CARGO_MANIFEST_DIR")
-                )
-            });
-            let flows =
-                std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
-            let groups = match &a.expect_groups {
-                Some(g) => std::fs::read_to_string(g).with_context(|| format!("reading {g}"))?,
-                None => String::new(),
-            };
-            let b = pipeline::seed::bridge(node, "", Default::default());
-            b.load_text(&groups, &flows, 0)
-                .with_context(|| format!("loading {path}"))?;
-            eprintln!("brisk-gen: computing what {node}'s flows deliver for every flow");
-            let metas: Vec<Option<TunnelMeta>> =
-                tunnels.iter().map(|t| t.map(|(m, _)| m)).collect();
-            Some(Expectations::compute(&b, &prelude, &profiles, &of, &metas))
-        }
-        None => None,
-    };
+    let plan = Plan::new(&a, &specs)?;
 
     let mut args = vec!["brisk-gen".to_string()];
     args.extend(a.eal.iter().cloned());
@@ -273,6 +135,42 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
     let pool =
         Mempool::new("gen_pool", 16383 * n as u32, 256, 2048 + 128, -1).context("mbuf pool")?;
     let hz = tsc_hz();
+    let mut ports = start_ports(&a, &plan, &pool, hz)?;
+    wait_for_links(&ports, a.wait_link)?;
+    handshake(&mut ports, &plan.prelude, &pool);
+    eprintln!(
+        "brisk-gen: {} ports up; {} flows x {} B per sending port; warmup {} s, measuring {} s",
+        n, a.flows, a.size, a.warmup, a.duration
+    );
+
+    let mut meter = Meter::new(&plan.profiles, a.flows);
+    let mut rxb = MbufBatch::new();
+    let window = measure(&a, &mut ports, &pool, &plan, &mut meter, &mut rxb, hz);
+    // Drain what is still in flight (counted as received, not lost).
+    let drain_until = rdtsc() + hz / 5;
+    while rdtsc() < drain_until {
+        for p in ports.iter_mut() {
+            let got = p.eth.rx_burst(0, &mut rxb);
+            p.rx += got as u64;
+            for m in rxb.drain() {
+                p.rx_bytes += m.len() as u64;
+            }
+        }
+    }
+    report(&a, &sum(&ports, &meter.tot), window, &meter, &plan)?;
+    for mut p in ports {
+        p.pending.free_all();
+        let _ = p.eth.stop();
+    }
+    drop(rxb);
+    drop(pool);
+    eal.cleanup()?;
+    Ok(())
+}
+
+/// Starts every --port with its frames (encapsulated when it has --encap) and pace.
+fn start_ports(a: &RunArgs, plan: &Plan, pool: &Mempool, hz: u64) -> anyhow::Result<Vec<Port>> {
+    let tlv = seed_tlv();
     let mut ports = Vec::new();
     for (i, d) in a.ports.iter().enumerate() {
         let mut eth = EthPort::from_devargs(d).with_context(|| format!("port {i}: {d}"))?;
@@ -282,25 +180,10 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
                 tx_desc: 1024,
                 ..PortConf::default()
             },
-            &pool,
+            pool,
         )
         .with_context(|| format!("starting port {i} ({d})"))?;
-        let mut frames = profiles[i].as_ref().map(|p| p.frames()).unwrap_or_default();
-        // Where the stamp's checksum update goes: the inner L4 checksum, after the outer
-        // headers when the port sends Geneve.
-        let mut csum_at = frames.first().and_then(|f| l4_csum_offset(f));
-        if let Some((meta, params)) = &tunnels[i] {
-            let inner_len = frames.first().map_or(0, Vec::len);
-            for f in frames.iter_mut() {
-                let mut vf = VecFrame::with_headroom(f, 256);
-                let h = (f.len() as u32).wrapping_mul(0x9e37_79b9) ^ (f[f.len() / 2] as u32);
-                geneve::push(&mut vf, meta, &tlv, params, h, 9000)
-                    .map_err(|e| anyhow::anyhow!("--encap on port {i}: {e}"))?;
-                *f = vf.data().to_vec();
-            }
-            let outer = frames.first().map_or(0, |f| f.len() - inner_len);
-            csum_at = csum_at.map(|c| c + outer);
-        }
+        let (frames, csum_at) = port_frames(i, plan, &tlv)?;
         let gap = if a.rate > 0.0 {
             (hz as f64 * 32.0 / (a.rate * 1e6)) as u64
         } else {
@@ -321,17 +204,53 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
             pending: MbufBatch::new(),
         });
     }
-    // Links (vhost-user peers connect when the switch starts).
-    let deadline = Instant::now() + Duration::from_secs(a.wait_link);
+    Ok(ports)
+}
+
+/// Port `i`'s frames, and where the stamp's checksum update goes: the inner L4 checksum,
+/// after the outer headers when the port sends Geneve.
+fn port_frames(
+    i: usize,
+    plan: &Plan,
+    tlv: &TlvMap,
+) -> anyhow::Result<(Vec<Vec<u8>>, Option<usize>)> {
+    let mut frames = plan.profiles[i]
+        .as_ref()
+        .map(|p| p.frames())
+        .unwrap_or_default();
+    let mut csum_at = frames.first().and_then(|f| l4_csum_offset(f));
+    if let Some((meta, params)) = &plan.tunnels[i] {
+        let inner_len = frames.first().map_or(0, Vec::len);
+        for f in frames.iter_mut() {
+            let mut vf = VecFrame::with_headroom(f, 256);
+            let h = (f.len() as u32).wrapping_mul(0x9e37_79b9) ^ (f[f.len() / 2] as u32);
+            geneve::push(&mut vf, meta, tlv, params, h, 9000)
+                .map_err(|e| anyhow::anyhow!("--encap on port {i}: {e}"))?;
+            *f = vf.data().to_vec();
+        }
+        let outer = frames.first().map_or(0, |f| f.len() - inner_len);
+        csum_at = csum_at.map(|c| c + outer);
+    }
+    Ok((frames, csum_at))
+}
+
+/// Waits for every port's link (vhost-user peers connect when the switch starts).
+fn wait_for_links(ports: &[Port], secs: u64) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(secs);
     while !ports.iter().all(|p| p.eth.link().up) {
         if Instant::now() > deadline || switch::signal::stop_requested() {
-            bail!("links not up after {} s", a.wait_link);
+            bail!("links not up after {secs} s");
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    for (pi, prof) in &prelude {
+    Ok(())
+}
+
+/// Sends the handshake's phases in order, each at the switch's pace.
+fn handshake(ports: &mut [Port], prelude: &[(usize, Profile)], pool: &Mempool) {
+    for (pi, prof) in prelude {
         let frames = prof.frames();
-        let (sent, got) = send_all(&mut ports, *pi, &frames, &pool);
+        let (sent, got) = send_all(ports, *pi, &frames, pool);
         let what = match pipeline::field::Field::TcpFlags.get(&prof.template) {
             0x002 => "SYN",
             0x012 => "SYN-ACK",
@@ -339,93 +258,147 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
         };
         eprintln!("brisk-gen: handshake: port {pi} sent {sent} {what} segments, {got} arrived");
     }
-    eprintln!(
-        "brisk-gen: {} ports up; {} flows x {} B per sending port; warmup {} s, measuring {} s",
-        n, a.flows, a.size, a.warmup, a.duration
-    );
+}
 
-    let flows = a.flows.max(1) as usize;
-    let mut last_seq: Vec<Vec<u32>> = (0..n)
-        .map(|i| vec![0; if profiles[i].is_some() { flows } else { 0 }])
-        .collect();
-    let mut hist = Histogram::default();
-    let mut tot = Totals::default();
-    let mut rxb = MbufBatch::new();
+/// What the receive side counts: totals, latency, per-flow order and the per-second rates.
+struct Meter {
+    tot: Totals,
+    hist: Histogram,
+    /// Per sending port and flow, the highest sequence number received.
+    last_seq: Vec<Vec<u32>>,
+    /// Totals at the last per-second line.
+    sec: Totals,
+    per_second: Vec<f64>,
+    /// Past the warmup.
+    measuring: bool,
+}
+
+impl Meter {
+    fn new(profiles: &[Option<Profile>], flows: u32) -> Meter {
+        let flows = flows.max(1) as usize;
+        Meter {
+            tot: Totals::default(),
+            hist: Histogram::default(),
+            last_seq: profiles
+                .iter()
+                .map(|p| vec![0; if p.is_some() { flows } else { 0 }])
+                .collect(),
+            sec: Totals::default(),
+            per_second: Vec::new(),
+            measuring: false,
+        }
+    }
+
+    /// The warmup is over: its counts are forgotten.
+    fn start(&mut self, ports: &mut [Port]) {
+        self.measuring = true;
+        self.tot = Totals::default();
+        self.sec = self.tot;
+        self.hist = Histogram::default();
+        for p in ports {
+            p.tx = 0;
+            p.rx = 0;
+            p.rx_bytes = 0;
+            p.tx_full = 0;
+        }
+    }
+
+    /// Checks one received frame (received at TSC `t`) from port `pi`: its stamp, latency,
+    /// whether the switch should have delivered it there, and its order within its flow.
+    fn record(
+        &mut self,
+        pi: usize,
+        d: &[u8],
+        t: u64,
+        expect: Option<&Expectations>,
+        ns_per_tick: f64,
+    ) {
+        let Some(s) = read_stamp(d) else {
+            self.tot.unstamped += 1;
+            return;
+        };
+        if self.measuring {
+            self.hist
+                .record((t.saturating_sub(s.tsc) as f64 * ns_per_tick) as u64);
+        }
+        if let Some(e) = expect {
+            if !e.check(pi as u8, d, &s) {
+                self.tot.unexpected += 1;
+                if self.tot.unexpected <= 3 && std::env::var_os("BRISK_GEN_SHOW").is_some() {
+                    eprintln!("unexpected on port {pi}: stamp {s:?} frame {d:02x?}");
+                }
+            }
+        }
+        if let Some(ls) = self.last_seq.get_mut(usize::from(s.port)) {
+            if !ls.is_empty() {
+                let f = s.seq as usize % ls.len();
+                if s.seq < ls[f] {
+                    self.tot.reordered += 1;
+                } else {
+                    ls[f] = s.seq;
+                }
+            }
+        }
+    }
+
+    /// Prints the last second's rates (`at`: seconds into the measurement).
+    fn print_second(&mut self, ports: &[Port], at: f64) {
+        let cur = sum(ports, &self.tot);
+        let d_tx = cur.tx - self.sec.tx;
+        let d_rx = cur.rx - self.sec.rx;
+        let d_bytes = cur.rx_bytes - self.sec.rx_bytes;
+        let gbps = (d_bytes + d_rx * 24) as f64 * 8.0 / 1e9;
+        println!(
+            "[{:>4.0} s] tx {:>7.3} Mpps  rx {:>7.3} Mpps {:>7.3} Gbps  unexpected {}  reordered {}  p50 {} ns  p99 {} ns",
+            at,
+            d_tx as f64 / 1e6,
+            d_rx as f64 / 1e6,
+            gbps,
+            cur.unexpected,
+            cur.reordered,
+            self.hist.quantile(0.5),
+            self.hist.quantile(0.99)
+        );
+        self.per_second.push(d_rx as f64 / 1e6);
+        self.sec = cur;
+    }
+}
+
+/// Sends and receives through the warmup and the measurement (until --duration or
+/// --packets), printing each second. Returns the seconds measured.
+fn measure(
+    a: &RunArgs,
+    ports: &mut [Port],
+    pool: &Mempool,
+    plan: &Plan,
+    meter: &mut Meter,
+    rxb: &mut MbufBatch,
+    hz: u64,
+) -> f64 {
     let start = rdtsc();
     let measure_from = start + a.warmup * hz;
-    let end = measure_from + a.duration * hz;
-    let mut measuring = false;
-    let mut next_print = measure_from + hz;
-    let mut sec = Totals::default();
-    let ns_per_tick = 1e9 / hz as f64;
-    let mut now = rdtsc();
-    let mut per_second = Vec::new();
     let end = if a.packets.is_some() {
         measure_from + a.duration.max(3600) * hz
     } else {
-        end
+        measure_from + a.duration * hz
     };
+    let mut next_print = measure_from + hz;
+    let ns_per_tick = 1e9 / hz as f64;
+    let mut now = rdtsc();
     while now < end && !switch::signal::stop_requested() {
-        if let (Some(limit), true) = (a.packets, measuring) {
+        if let (Some(limit), true) = (a.packets, meter.measuring) {
             if ports.iter().map(|p| p.tx).sum::<u64>() >= limit {
                 break;
             }
         }
-        if !measuring && now >= measure_from {
-            measuring = true;
-            tot = Totals::default();
-            sec = tot;
-            hist = Histogram::default();
-            for p in &mut ports {
-                p.tx = 0;
-                p.rx = 0;
-                p.rx_bytes = 0;
-                p.tx_full = 0;
-            }
+        if !meter.measuring && now >= measure_from {
+            meter.start(ports);
         }
         for (pi, p) in ports.iter_mut().enumerate() {
-            if p.frames.is_empty() || (p.gap != 0 && now < p.due) {
-                continue;
-            }
-            // A burst the ring did not take is retried as it is (like testpmd), not rebuilt:
-            // rebuilding would spend the generator's core on alloc/copy/free.
-            if p.pending.is_empty() {
-                if !p.pending.alloc_bulk(&pool, 32) {
-                    continue;
-                }
-                let tsc = rdtsc();
-                let built = p.pending.len();
-                for k in 0..built {
-                    let f = &p.frames[(p.next + k) % p.frames.len()];
-                    let m = p.pending.get_mut(k).expect("allocated");
-                    let Some(d) = m.append(f.len() as u16) else {
-                        continue;
-                    };
-                    d.copy_from_slice(f);
-                    write_stamp_csum(
-                        d,
-                        Stamp {
-                            port: pi as u8,
-                            seq: p.seq.wrapping_add(k as u32),
-                            tsc,
-                        },
-                        p.csum_at,
-                    );
-                }
-                p.next = (p.next + built) % p.frames.len();
-                p.seq = p.seq.wrapping_add(built as u32);
-                if p.gap != 0 {
-                    p.due = if p.due == 0 { now } else { p.due } + p.gap;
-                }
-            }
-            let sent = p.eth.tx_burst(0, &mut p.pending);
-            if !p.pending.is_empty() {
-                p.tx_full += 1;
-            }
-            p.tx += sent as u64;
+            send_burst(p, pi, pool, now);
         }
         for (pi, p) in ports.iter_mut().enumerate() {
-            let got = p.eth.rx_burst(0, &mut rxb);
+            let got = p.eth.rx_burst(0, rxb);
             if got == 0 {
                 continue;
             }
@@ -434,69 +407,64 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
                 let d = m.data();
                 p.rx += 1;
                 p.rx_bytes += d.len() as u64;
-                let Some(s) = read_stamp(d) else {
-                    tot.unstamped += 1;
-                    continue;
-                };
-                if measuring {
-                    hist.record((t.saturating_sub(s.tsc) as f64 * ns_per_tick) as u64);
-                }
-                if let Some(e) = &expect {
-                    if !e.check(pi as u8, d, &s) {
-                        tot.unexpected += 1;
-                        if tot.unexpected <= 3 && std::env::var_os("BRISK_GEN_SHOW").is_some() {
-                            eprintln!("unexpected on port {pi}: stamp {s:?} frame {d:02x?}");
-                        }
-                    }
-                }
-                if let Some(ls) = last_seq.get_mut(usize::from(s.port)) {
-                    if !ls.is_empty() {
-                        let f = s.seq as usize % ls.len();
-                        if s.seq < ls[f] {
-                            tot.reordered += 1;
-                        } else {
-                            ls[f] = s.seq;
-                        }
-                    }
-                }
+                meter.record(pi, d, t, plan.expect.as_ref(), ns_per_tick);
             }
         }
         now = rdtsc();
-        if measuring && now >= next_print {
+        if meter.measuring && now >= next_print {
             next_print += hz;
-            let cur = sum(&ports, &tot);
-            let d_tx = cur.tx - sec.tx;
-            let d_rx = cur.rx - sec.rx;
-            let d_bytes = cur.rx_bytes - sec.rx_bytes;
-            let gbps = (d_bytes + d_rx * 24) as f64 * 8.0 / 1e9;
-            println!(
-                "[{:>4.0} s] tx {:>7.3} Mpps  rx {:>7.3} Mpps {:>7.3} Gbps  unexpected {}  reordered {}  p50 {} ns  p99 {} ns",
-                (now - measure_from) as f64 / hz as f64,
-                d_tx as f64 / 1e6,
-                d_rx as f64 / 1e6,
-                gbps,
-                cur.unexpected,
-                cur.reordered,
-                hist.quantile(0.5),
-                hist.quantile(0.99)
+            meter.print_second(ports, (now - measure_from) as f64 / hz as f64);
+        }
+    }
+    (now.min(end).saturating_sub(measure_from)) as f64 / hz as f64
+}
+
+/// Sends port `pi`'s next burst of 32 stamped frames when its pace allows.
+fn send_burst(p: &mut Port, pi: usize, pool: &Mempool, now: u64) {
+    if p.frames.is_empty() || (p.gap != 0 && now < p.due) {
+        return;
+    }
+    // A burst the ring did not take is retried as it is (like testpmd), not rebuilt:
+    // rebuilding would spend the generator's core on alloc/copy/free.
+    if p.pending.is_empty() {
+        if !p.pending.alloc_bulk(pool, 32) {
+            return;
+        }
+        let tsc = rdtsc();
+        let built = p.pending.len();
+        for k in 0..built {
+            let f = &p.frames[(p.next + k) % p.frames.len()];
+            let m = p.pending.get_mut(k).expect("allocated");
+            let Some(d) = m.append(f.len() as u16) else {
+                continue;
+            };
+            d.copy_from_slice(f);
+            write_stamp_csum(
+                d,
+                Stamp {
+                    port: pi as u8,
+                    seq: p.seq.wrapping_add(k as u32),
+                    tsc,
+                },
+                p.csum_at,
             );
-            per_second.push(d_rx as f64 / 1e6);
-            sec = cur;
+        }
+        p.next = (p.next + built) % p.frames.len();
+        p.seq = p.seq.wrapping_add(built as u32);
+        if p.gap != 0 {
+            p.due = if p.due == 0 { now } else { p.due } + p.gap;
         }
     }
-    let window = (now.min(end).saturating_sub(measure_from)) as f64 / hz as f64;
-    // Drain what is still in flight (counted as received, not lost).
-    let drain_until = rdtsc() + hz / 5;
-    while rdtsc() < drain_until {
-        for p in ports.iter_mut() {
-            let got = p.eth.rx_burst(0, &mut rxb);
-            p.rx += got as u64;
-            for m in rxb.drain() {
-                p.rx_bytes += m.len() as u64;
-            }
-        }
+    let sent = p.eth.tx_burst(0, &mut p.pending);
+    if !p.pending.is_empty() {
+        p.tx_full += 1;
     }
-    let t = sum(&ports, &tot);
+    p.tx += sent as u64;
+}
+
+/// The final line (and --json) over the `window` seconds measured.
+fn report(a: &RunArgs, t: &Totals, window: f64, m: &Meter, plan: &Plan) -> anyhow::Result<()> {
+    let hist = &m.hist;
     let secs = window.max(1e-9);
     let rx_mpps = t.rx as f64 / secs / 1e6;
     let tx_mpps = t.tx as f64 / secs / 1e6;
@@ -519,46 +487,40 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
         hist.quantile(0.5),
         hist.quantile(0.99),
         hist.quantile(0.999),
-        match &expect {
+        match &plan.expect {
             Some(e) if e.counts.iter().any(|&c| c > perf::traffic::CHECKED_FLOWS) =>
                 " (checked: the first 65,536 flows of each port)",
             Some(_) => "",
             None => " (not checked)",
         }
     );
-    if let Some(j) = &a.json {
-        let v = serde_json::json!({
-            "seconds": secs,
-            "flows": a.flows,
-            "size": a.size,
-            "tx_packets": t.tx,
-            "rx_packets": t.rx,
-            "tx_mpps": tx_mpps,
-            "rx_mpps": rx_mpps,
-            "rx_gbps_l1": gbps,
-            "lost": lost,
-            "tx_ring_full_retries": t.tx_full,
-            "unexpected": t.unexpected,
-            "unstamped": t.unstamped,
-            "reordered": t.reordered,
-            "checked": expect.is_some(),
-            "latency_ns": {"p50": hist.quantile(0.5), "p99": hist.quantile(0.99), "p999": hist.quantile(0.999)},
-            "rx_mpps_per_second": per_second,
-        });
-        let text = serde_json::to_string_pretty(&v)?;
-        if j == "-" {
-            println!("{text}");
-        } else {
-            std::fs::write(j, text + "\n").with_context(|| format!("writing {j}"))?;
-        }
+    let Some(j) = &a.json else {
+        return Ok(());
+    };
+    let v = serde_json::json!({
+        "seconds": secs,
+        "flows": a.flows,
+        "size": a.size,
+        "tx_packets": t.tx,
+        "rx_packets": t.rx,
+        "tx_mpps": tx_mpps,
+        "rx_mpps": rx_mpps,
+        "rx_gbps_l1": gbps,
+        "lost": lost,
+        "tx_ring_full_retries": t.tx_full,
+        "unexpected": t.unexpected,
+        "unstamped": t.unstamped,
+        "reordered": t.reordered,
+        "checked": plan.expect.is_some(),
+        "latency_ns": {"p50": hist.quantile(0.5), "p99": hist.quantile(0.99), "p999": hist.quantile(0.999)},
+        "rx_mpps_per_second": m.per_second,
+    });
+    let text = serde_json::to_string_pretty(&v)?;
+    if j == "-" {
+        println!("{text}");
+    } else {
+        std::fs::write(j, text + "\n").with_context(|| format!("writing {j}"))?;
     }
-    for mut p in ports {
-        p.pending.free_all();
-        let _ = p.eth.stop();
-    }
-    drop(rxb);
-    drop(pool);
-    eal.cleanup()?;
     Ok(())
 }
 
@@ -606,68 +568,6 @@ fn send_all(ports: &mut [Port], pi: usize, frames: &[Vec<u8>], pool: &Mempool) -
     }
     batch.free_all();
     (sent, got)
-}
-
-/// The seed's Geneve TLV map (Antrea's `tun_metadata0`).
-fn seed_tlv() -> TlvMap {
-    let mut m = TlvMap::default();
-    m.add("{class=0x104,type=0x80,len=4}->tun_metadata0")
-        .expect("the seed's TLV map parses");
-    m
-}
-
-fn parse_encap(spec: &str) -> anyhow::Result<(TunnelMeta, PushParams)> {
-    let mut parts = spec.split(',');
-    let ends = parts.next().unwrap_or_default();
-    let (src, dst) = ends
-        .split_once('>')
-        .context("expected SRC_IP>DST_IP first")?;
-    let ip = |s: &str| -> anyhow::Result<u32> {
-        Ok(u32::from(s.parse::<std::net::Ipv4Addr>().with_context(
-            || format!("'{s}' is not an IPv4 address"),
-        )?))
-    };
-    let mac = |s: &str| -> anyhow::Result<u64> {
-        pipeline::ofctl::parse_mac(s).with_context(|| format!("'{s}' is not a MAC address"))
-    };
-    let mut meta = TunnelMeta {
-        src: ip(src)?,
-        dst: ip(dst)?,
-        ttl: 64,
-        ..Default::default()
-    };
-    let mut params = PushParams {
-        src_mac: 0x02_00_00_00_00_02,
-        dst_mac: 0x02_00_00_00_00_01,
-        local_ip: meta.src,
-        dst_port: geneve::GENEVE_PORT,
-        csum: false,
-        ttl: 64,
-        ip_id: 0,
-    };
-    for kv in parts {
-        let (k, v) = kv
-            .split_once('=')
-            .with_context(|| format!("'{kv}': expected KEY=VALUE"))?;
-        let num = |v: &str| -> anyhow::Result<u64> {
-            let r = match v.strip_prefix("0x") {
-                Some(h) => u64::from_str_radix(h, 16),
-                None => v.parse(),
-            };
-            r.with_context(|| format!("{k}: '{v}' is not a number"))
-        };
-        match k {
-            "vni" => meta.tun_id = num(v)?,
-            "md0" => {
-                meta.md[0] = num(v)?;
-                meta.md_present |= 1;
-            }
-            "src_mac" => params.src_mac = mac(v)?,
-            "dst_mac" => params.dst_mac = mac(v)?,
-            _ => bail!("'{k}': the keys are vni, md0, src_mac, dst_mac"),
-        }
-    }
-    Ok((meta, params))
 }
 
 fn sum(ports: &[Port], tot: &Totals) -> Totals {
