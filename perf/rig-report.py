@@ -17,6 +17,9 @@ def aggregate(runs):
     cyc = [r["cycles_per_packet_busy"] for r in runs if r["cycles_per_packet_busy"] is not None]
     med["cycles_per_packet_busy"] = round(statistics.median(cyc)) if cyc else None
     med["rx_mpps_runs"] = [round(r["rx_mpps"], 3) for r in runs]
+    # Noise on a shared machine only ever adds cycles: the best run is the other estimate.
+    med["rx_mpps_best"] = max(r["rx_mpps"] for r in runs)
+    med["cycles_per_packet_best"] = round(min(cyc)) if cyc else None
     med["lost"] = sum(r["lost"] for r in runs)
     med["unexpected"] = sum(r["unexpected"] for r in runs)
     return med
@@ -53,6 +56,9 @@ def main():
                 row["before_kpps"] = round(bf["rx_mpps"] * 1000)
                 row["before_cycles_per_packet"] = bf["cycles_per_packet_busy"]
                 row["brisk_over_before"] = round(b["rx_mpps"] / bf["rx_mpps"], 3)
+                row["brisk_over_before_best"] = round(b["rx_mpps_best"] / bf["rx_mpps_best"], 3)
+                row["before_cycles_per_packet_best"] = bf["cycles_per_packet_best"]
+                row["brisk_cycles_per_packet_best"] = b["cycles_per_packet_best"]
             if b and o and o["rx_mpps"] > 0:
                 row["brisk_over_ovs"] = round(b["rx_mpps"] / o["rx_mpps"], 2)
             if b and n and n["rx_mpps"] > 0:
@@ -100,15 +106,18 @@ def main():
                    f'{f("upcall")} | {f("actions")} | {runs_of("brisk")} | {runs_of("ovs")} '
                    f'| {runs_of("null")} |')
     if any("before_kpps" in r for r in rows):
-        out += ["", "brisk against the `--brisk-before` build, same run:", "",
-                "| size | flows | before kpps | brisk kpps | ratio | before cyc/pkt | brisk cyc/pkt |",
-                "|---:|---:|---:|---:|---:|---:|---:|"]
+        out += ["", "brisk against the `--brisk-before` build, same run (medians, and best runs: "
+                "the most Mpps, the fewest cycles/packet):", "",
+                "| size | flows | before kpps | brisk kpps | ratio | ratio of best runs | "
+                "before cyc/pkt (best) | brisk cyc/pkt (best) |",
+                "|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for r in rows:
             if "before_kpps" in r:
-                out.append("| {} | {:,} | {:,} | {} | {}x | {} | {} |".format(
+                out.append("| {} | {:,} | {:,} | {} | {}x | {}x | {} ({}) | {} ({}) |".format(
                     r["size"], r["flows"], r["before_kpps"], cell(r, "brisk", "kpps"),
-                    r["brisk_over_before"], r["before_cycles_per_packet"],
-                    cell(r, "brisk", "cycles_per_packet")))
+                    r["brisk_over_before"], r["brisk_over_before_best"],
+                    r["before_cycles_per_packet"], r["before_cycles_per_packet_best"],
+                    cell(r, "brisk", "cycles_per_packet"), r["brisk_cycles_per_packet_best"]))
     open(prefix + ".md", "w").write("\n".join(out) + "\n")
 
     try:

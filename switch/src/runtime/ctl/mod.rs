@@ -119,7 +119,7 @@ pub const VERBS: &[Verb] = &[
     verb("pmd-stats-clear", "", "reset per-worker counters", G::Stats, true),
     verb("dump-megaflows", "", "cached megaflows of every worker", G::Stats, true),
     verb("flush-megaflows", "", "drop every cached megaflow", G::Stats, true),
-    verb("drop-stats", "", "drops by reason (datapath, decapsulation, encapsulation), what the control and metrics listeners refused, conntrack", G::Stats, false),
+    verb("drop-stats", "", "drops by reason (datapath, tunnel encapsulation among them; decapsulation), ARP input, what the control and metrics listeners refused, conntrack", G::Stats, false),
     verb("help", "", "this list", G::Info, false),
     verb("version", "", "version and build facts", G::Info, false),
 ];
