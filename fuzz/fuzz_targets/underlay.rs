@@ -37,9 +37,10 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Some((ip, mac)) = s.split_once(' ') {
         if let (Ok(ip), Some(mac)) = (ip.parse::<std::net::Ipv4Addr>(), parse_mac(mac)) {
-            let mut n: NeighTable<Vec<u8>> = NeighTable::new(NeighConfig::default());
-            let _ = n.add_static(u32::from(ip), mac);
+            let mut n = NeighTable::new(NeighConfig::default());
+            n.add_static(u32::from(ip), mac);
             assert_eq!(n.entries().len(), 1);
+            assert_eq!(n.mac(u32::from(ip)), Some(mac));
         }
     }
 });
