@@ -467,6 +467,16 @@ fn numbers_out_of_range(sw: &Switch) {
         ctl_refused(sw, &["dump-conntrack", &z], &["0..65535"]);
         ctl_refused(sw, &["flush-conntrack", &z], &["0..65535"]);
     }
+    for (t, says) in [
+        (
+            "ct_nw_dst=10.0.0.256",
+            "ct_nw_dst=\"10.0.0.256\" is not an IPv4 address",
+        ),
+        ("ct_tp_dst=65536", "is not a port 0..65535"),
+        ("nw_dst=10.0.0.1", "unknown field \"nw_dst\""),
+    ] {
+        ctl_refused(sw, &["flush-conntrack", "zone=1", t], &[says]);
+    }
     for g in [huge.as_str(), "4294967041", "-1", ""] {
         ctl_refused(sw, &["dump-groups", g], &["not a group id 0..4294967040"]);
         ctl_refused(

@@ -122,6 +122,21 @@ fn inspection_shows_the_running_pipeline(sw: &Switch) {
         ct.contains("10.104.65.133") && ct.contains("10.222.2.34"),
         "{ct}"
     );
+    // Flushing by OVS's tuple (as Antrea does for a Service's stale entries): only the
+    // service's connections go.
+    let svc = ct.lines().filter(|l| l.contains("10.104.65.133")).count();
+    let none = sw.ok(&["flush-conntrack", "zone=1", "ct_nw_dst=10.104.65.133"]);
+    assert_eq!(none.trim(), "0 connections flushed");
+    let out = sw.ok(&[
+        "flush-conntrack",
+        "zone=65520",
+        "ct_nw_dst=10.104.65.133,ct_nw_proto=6,ct_tp_dst=80",
+    ]);
+    assert_eq!(out.trim(), format!("{svc} connections flushed"), "{ct}");
+    // (The replayed traffic may open the service's connections again; the others stay.)
+    let remote = |t: &str| t.lines().filter(|l| l.contains("dst=10.222.2.34")).count();
+    let after = sw.ok(&["dump-conntrack", "zone=65520"]);
+    assert!(remote(&after) >= remote(&ct) && remote(&ct) > 0, "{after}");
     let mf = sw.ok(&["dump-megaflows"]);
     assert!(mf.contains("recirc_id=") && mf.contains("tnl_push"), "{mf}");
     let tr = sw.ok(&["trace", "in_port=49,tcp,dl_src=be:2c:bf:e4:ec:c5,dl_dst=4e:99:08:c1:53:be,nw_src=10.222.1.48,nw_dst=10.104.65.133,nw_ttl=64,tp_src=1,tp_dst=80,tcp_flags=0x002"]);

@@ -183,11 +183,16 @@ impl Conntrack {
 
     /// Deletes connections (of one zone, or all); returns how many.
     pub fn flush(&self, zone: Option<u16>) -> usize {
+        self.flush_where(zone, |_| true)
+    }
+
+    /// Deletes the connections of `zone` (or all) that `pick` chooses; returns how many.
+    pub(super) fn flush_where(&self, zone: Option<u16>, pick: impl Fn(&Conn) -> bool) -> usize {
         let mut victims = Vec::new();
         for s in self.shards.iter() {
             let m = s.map.lock();
             for (k, c) in m.iter() {
-                if *k == c.orig && zone.is_none_or(|z| z == k.zone) {
+                if *k == c.orig && zone.is_none_or(|z| z == k.zone) && pick(c) {
                     victims.push(c.clone());
                 }
             }

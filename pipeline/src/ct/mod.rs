@@ -24,11 +24,13 @@
 
 mod dump;
 mod execute;
+mod filter;
 mod nat;
 mod related;
 mod tcp;
 
 pub use dump::ConnSnapshot;
+pub use filter::{TupleError, TupleFilter};
 
 use crate::flow::{ct_state as cs, ip_proto};
 use crate::ofctl::{Nat, NatKind};

@@ -724,3 +724,48 @@ fn shard_choice_leaves_bucket_bits_free() {
         low.len()
     );
 }
+
+#[test]
+fn flush_by_tuple_deletes_only_matching_connections() {
+    let t = ct();
+    for (s, sp, d, dp) in [
+        ("10.0.0.1", 5, "10.96.0.10", 53),
+        ("10.0.0.2", 6, "10.96.0.10", 53),
+        ("10.0.0.1", 7, "10.96.0.11", 53),
+    ] {
+        t.execute(&udp(s, sp, d, dp).ct(), &C, 0);
+    }
+    t.execute(&icmp("10.0.0.1", "10.0.0.2", 8, 77, vec![]).ct(), &C, 0);
+    assert_eq!(t.len(), 4);
+    // Antrea's stale Service entries: one cluster IP's UDP port, in its zone only.
+    let svc = TupleFilter::parse("ct_nw_dst=10.96.0.10,ct_nw_proto=17,ct_tp_dst=53").unwrap();
+    assert_eq!(t.flush_matching(Some(6), &svc, None), 0, "another zone");
+    assert_eq!(t.flush_matching(Some(5), &svc, None), 2);
+    assert_eq!(t.len(), 2);
+    // By reply tuple too: the reply of 10.0.0.1:7 -> 10.96.0.11:53 comes from the server.
+    let orig = TupleFilter::parse("ct_nw_src=10.0.0.1").unwrap();
+    let wrong = TupleFilter::parse("ct_nw_src=10.96.0.99").unwrap();
+    let right = TupleFilter::parse("ct_nw_src=10.96.0.11,ct_tp_src=53").unwrap();
+    assert_eq!(t.flush_matching(None, &orig, Some(&wrong)), 0);
+    assert_eq!(t.flush_matching(None, &orig, Some(&right)), 1);
+    // ICMP by type and id; a port filter never matches ICMP's type/code by accident.
+    let port = TupleFilter::parse("ct_tp_dst=2048").unwrap();
+    assert_eq!(t.flush_matching(None, &port, None), 0);
+    let echo = TupleFilter::parse("ct_nw_proto=1,icmp_type=8,icmp_code=0,icmp_id=77").unwrap();
+    assert_eq!(t.flush_matching(None, &echo, None), 1);
+    assert_eq!(t.len(), 0);
+    // Refusals name the field and the problem.
+    for (bad, says) in [
+        (
+            "ct_nw_src=10.0.0.300",
+            "ct_nw_src=\"10.0.0.300\" is not an IPv4 address",
+        ),
+        ("ct_tp_dst=70000", "ct_tp_dst=\"70000\" is not a port"),
+        ("ct_nw_src=10.0.0.1,ct_ipv6_dst=::1", "mixed"),
+        ("nw_src=1.2.3.4", "unknown field \"nw_src\""),
+        ("ct_nw_proto", "expected FIELD=VALUE"),
+    ] {
+        let e = TupleFilter::parse(bad).unwrap_err().to_string();
+        assert!(e.contains(says), "{bad}: {e}");
+    }
+}
