@@ -8,7 +8,6 @@ use perf::burst::{run_bursts, Recycle};
 use pipeline::build::{ip, ipv4_frame, mac, Ipv4Spec, L4Spec};
 use pipeline::conntrack::ConntrackConfig;
 use pipeline::dpaction::TunnelMeta;
-use pipeline::fastpath::{FastPath, FastPathConfig};
 
 fn tcp_seg(sport: u16, sip: u32, flags: u16, seq: u32, ack: u32, from_gw: bool) -> Vec<u8> {
     // gw0 (4e:99:..) -> remote backend2 10.222.2.34:80, or the reply on the tunnel.
@@ -63,14 +62,9 @@ fn antrea(c: &mut Criterion) {
                 ..Default::default()
             },
         );
-        let mut fp = FastPath::new(FastPathConfig {
-            max_upcalls_per_burst: 64,
-            ..Default::default()
-        });
+        let mut fp = perf::burst::bench_fastpath();
         let mut sink = Recycle::new(256);
-        let flows: Vec<(u16, u32)> = (0..n)
-            .map(|i| (1024 + (i % 60_000) as u16, ip("10.222.1.48") + (i / 60_000)))
-            .collect();
+        let flows = perf::burst::client_ends(n);
         // Establish every connection with a real handshake through the fast path.
         let tun = Some(TunnelMeta {
             src: ip("10.79.1.202"),

@@ -11,7 +11,7 @@ use pipeline::bridge::Bridge;
 use pipeline::build::{ip, ipv4_frame, mac, Ipv4Spec, L4Spec};
 use pipeline::conntrack::ConntrackConfig;
 use pipeline::dpaction::TunnelMeta;
-use pipeline::fastpath::{FastPath, FastPathConfig};
+use pipeline::fastpath::FastPath;
 use pipeline::geneve::{self, PushParams};
 use pipeline::packet::VecFrame;
 use pipeline::seed::{node_ip, node_mac, with_underlay, UPLINK_PORT};
@@ -92,14 +92,9 @@ fn tunnel(c: &mut Criterion) {
             },
         );
         with_underlay(&b, "worker1", 1500, true);
-        let mut fp = FastPath::new(FastPathConfig {
-            max_upcalls_per_burst: 64,
-            ..Default::default()
-        });
+        let mut fp = perf::burst::bench_fastpath();
         let mut sink = Recycle::new(256);
-        let flows: Vec<(u16, u32)> = (0..n)
-            .map(|i| (1024 + (i % 60_000) as u16, ip("10.222.1.48") + (i / 60_000)))
-            .collect();
+        let flows = perf::burst::client_ends(n);
         let syn: Vec<_> = flows
             .iter()
             .map(|&(sp, sip)| seg(sp, sip, 0x002, 1000, 0, true))

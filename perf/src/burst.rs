@@ -98,3 +98,21 @@ pub fn stage_report(st: &pipeline::fastpath::FastPathStats, cycles_per_ns: f64) 
     ));
     s
 }
+
+/// A fast path for the benches: an upcall budget large enough that establishing many
+/// connections at once is not throttled.
+pub fn bench_fastpath() -> FastPath<VecFrame> {
+    FastPath::new(pipeline::fastpath::FastPathConfig {
+        max_upcalls_per_burst: 64,
+        ..Default::default()
+    })
+}
+
+/// The client ends of `n` connections from the frontend pod's address on: (source port,
+/// source IP), 60,000 ports per address.
+pub fn client_ends(n: u32) -> Vec<(u16, u32)> {
+    let base = pipeline::build::ip("10.222.1.48");
+    (0..n)
+        .map(|i| (1024 + (i % 60_000) as u16, base + (i / 60_000)))
+        .collect()
+}

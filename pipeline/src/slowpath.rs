@@ -93,51 +93,30 @@ pub fn process<F: CloneFrame, S: Sink<F>>(
 pub fn receive<F: CloneFrame, S: Sink<F>>(
     bridge: &Bridge,
     in_port: u32,
-    mut frame: F,
+    frame: F,
     now_ms: u64,
     sink: &mut S,
-    stats: &mut crate::fastpath::TunnelStats,
+    stats: &mut crate::tunnel::TunnelStats,
 ) {
-    use crate::tunnel::decap::{classify, learn, DecapPort, UplinkIn};
-    let Some(d) = DecapPort::of(bridge).filter(|d| d.uplink == in_port) else {
-        return process(
+    use crate::tunnel::decap::{self, DecapPort};
+    match DecapPort::of(bridge).filter(|d| d.uplink == in_port) {
+        None => process(
             bridge,
             Packet::new(frame, in_port, None),
             now_ms,
             sink,
             None,
-        );
-    };
-    match classify(&d, &mut frame) {
-        UplinkIn::Tunnel(meta) => {
-            stats.rx_packets += 1;
-            stats.rx_bytes += frame.len() as u64;
-            process(
-                bridge,
-                Packet::new(frame, d.tunnel, Some(&meta)),
-                now_ms,
-                sink,
-                None,
-            );
-        }
-        UplinkIn::Bad(e) => stats.decap[e.index()] += 1,
-        UplinkIn::ArpAnswer(b) => {
-            learn(bridge, b, now_ms, &mut stats.arp_learned);
-            stats.arp_answered += 1;
-            sink.output(d.uplink, None, frame, &Flow::ZERO);
-        }
-        UplinkIn::ArpLearn(ip, mac) => {
-            learn(bridge, Some((ip, mac)), now_ms, &mut stats.arp_learned)
-        }
-        UplinkIn::Own(b) => {
-            learn(bridge, b, now_ms, &mut stats.arp_learned);
-            process(
-                bridge,
-                Packet::new(frame, in_port, None),
-                now_ms,
-                sink,
-                None,
-            );
+        ),
+        Some(d) => {
+            if let Some((f, port, tun)) = decap::receive(bridge, &d, frame, now_ms, sink, stats) {
+                process(
+                    bridge,
+                    Packet::new(f, port, tun.as_ref()),
+                    now_ms,
+                    sink,
+                    None,
+                );
+            }
         }
     }
 }

@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{change, ends, next_packet, node, noise, outcome, Conn, Rng};
+use common::{change, ends, maybe_open, next_of_any, next_packet, node, noise, outcome, Conn, Rng};
 use pipeline::dpaction::{Collect, Packet};
 use pipeline::fastpath::{FastPath, FastPathConfig};
 use pipeline::packet::VecFrame;
@@ -33,27 +33,11 @@ fn fast_path_equals_slow_path() {
             change(&slow, n / 5000, now);
             change(&fast, n / 5000, now);
         }
-        if conns.len() < 64 || r.below(20) == 0 {
-            let (a, b) = pairs[r.below(pairs.len() as u64) as usize];
-            conns.push(Conn {
-                a,
-                b,
-                sport: 1024 + r.below(60000) as u16,
-                dport: if r.below(4) == 0 { 22 } else { 80 },
-                step: 0,
-                seq_a: r.next() as u32,
-                seq_b: r.next() as u32,
-            });
-        }
+        maybe_open(&mut conns, &pairs, &mut r);
         let (port, frame, tun) = if r.below(10) == 0 {
             noise(&mut r)
         } else {
-            let ci = r.below(conns.len() as u64) as usize;
-            let p = next_packet(&mut conns[ci], &mut r);
-            if conns[ci].step >= 11 {
-                conns.swap_remove(ci);
-            }
-            p
+            next_of_any(&mut conns, &mut r)
         };
         let mut s_out = Collect::new();
         process(

@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::{change, ends, next_packet, node, noise, outcome, Conn, Rng};
+use common::{change, ends, maybe_open, next_of_any, next_packet, node, noise, outcome, Conn, Rng};
 use pipeline::bridge::Bridge;
 use pipeline::build::{arp_frame, ip, ipv4_frame, Ipv4Spec, L4Spec};
 use pipeline::dpaction::{Collect, DropReason, Packet, Sink, TunnelMeta};
@@ -122,18 +122,7 @@ fn tunnel_traffic_fast_path_equals_slow_path() {
             change(&slow, n / 5000, now);
             change(&fast, n / 5000, now);
         }
-        if conns.len() < 64 || r.below(20) == 0 {
-            let (a, b) = pairs[r.below(pairs.len() as u64) as usize];
-            conns.push(Conn {
-                a,
-                b,
-                sport: 1024 + r.below(60000) as u16,
-                dport: if r.below(4) == 0 { 22 } else { 80 },
-                step: 0,
-                seq_a: r.next() as u32,
-                seq_b: r.next() as u32,
-            });
-        }
+        maybe_open(&mut conns, &pairs, &mut r);
         let (port, frame) = match r.below(20) {
             0 | 1 => {
                 let (p, f, _) = noise(&mut r);
@@ -141,11 +130,7 @@ fn tunnel_traffic_fast_path_equals_slow_path() {
             }
             2 => (UPLINK_PORT, underlay_noise(&mut r, n)),
             _ => {
-                let ci = r.below(conns.len() as u64) as usize;
-                let (p, f, tun) = next_packet(&mut conns[ci], &mut r);
-                if conns[ci].step >= 11 {
-                    conns.swap_remove(ci);
-                }
+                let (p, f, tun) = next_of_any(&mut conns, &mut r);
                 match tun {
                     Some(_) => (UPLINK_PORT, wire(&f, &mut r)),
                     None => (p, f),

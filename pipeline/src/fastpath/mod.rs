@@ -34,8 +34,8 @@ mod megaflow;
 mod tunnel;
 mod upcall;
 
+pub use crate::tunnel::TunnelStats;
 pub use emc::key_hash;
-pub use tunnel::TunnelStats;
 
 use crate::bridge::Bridge;
 use crate::dpaction::{Batch, CloneFrame, DropReason, ExecEnv, Sink, TunnelMeta};

@@ -7,54 +7,11 @@ use super::{FastPath, MAX_BURST};
 use crate::bridge::Bridge;
 use crate::dpaction::{CloneFrame, DropReason, Sink, TunnelMeta};
 use crate::flow::Flow;
-use crate::tunnel::decap::{self, classify, Binding};
+use crate::tunnel::decap;
 use crate::tunnel::park::Outcome;
-use crate::tunnel::{DecapPort, Parking, UplinkIn};
+use crate::tunnel::{DecapPort, Parking, TunnelStats};
 use crate::underlay::arp_request;
 use smallvec::SmallVec;
-
-/// Counters of the tunnel stages, folded into [`super::FastPathStats`].
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct TunnelStats {
-    /// Geneve packets dropped at decapsulation, by [`crate::geneve::DecapError`] index.
-    pub decap: [u64; crate::geneve::DecapError::COUNT],
-    /// Packets decapsulated (received on the tunnel port).
-    pub rx_packets: u64,
-    /// Their inner bytes.
-    pub rx_bytes: u64,
-    /// Packets encapsulated (sent on the tunnel port).
-    pub tx_packets: u64,
-    /// Their bytes on the wire (outer headers included).
-    pub tx_bytes: u64,
-    /// ARP requests for the node's underlay address answered.
-    pub arp_answered: u64,
-    /// ARP packets that taught or refreshed a neighbour's MAC.
-    pub arp_learned: u64,
-    /// ARP requests sent to resolve a tunnel next hop.
-    pub arp_requests: u64,
-    /// Packets that waited for a tunnel next hop.
-    pub parked: u64,
-    /// TSC cycles in the decapsulation stage (classification, pop, ARP input).
-    pub cycles_decap: u64,
-}
-
-impl TunnelStats {
-    /// Adds another core's counters.
-    pub fn add(&mut self, o: &TunnelStats) {
-        for (a, b) in self.decap.iter_mut().zip(o.decap) {
-            *a += b;
-        }
-        self.rx_packets += o.rx_packets;
-        self.rx_bytes += o.rx_bytes;
-        self.tx_packets += o.tx_packets;
-        self.tx_bytes += o.tx_bytes;
-        self.arp_answered += o.arp_answered;
-        self.arp_learned += o.arp_learned;
-        self.arp_requests += o.arp_requests;
-        self.parked += o.parked;
-        self.cycles_decap += o.cycles_decap;
-    }
-}
 
 /// What the execute stage's sink needs to park packets: the bridge, this core's queue and
 /// counters (moved out of the fast path for the duration of a burst).
@@ -165,30 +122,10 @@ impl<F: CloneFrame> FastPath<F> {
         let t0 = super::tsc();
         let inner0 = self.stats.cycles();
         let mut staged: SmallVec<[(F, u32, Option<TunnelMeta>); MAX_BURST]> = SmallVec::new();
-        for mut f in frames {
-            match classify(d, &mut f) {
-                UplinkIn::Tunnel(meta) => {
-                    self.stats.tunnel.rx_packets += 1;
-                    self.stats.tunnel.rx_bytes += f.len() as u64;
-                    staged.push((f, d.tunnel, Some(meta)));
-                }
-                UplinkIn::Bad(e) => {
-                    self.stats.tunnel.decap[e.index()] += 1;
-                    drop(f);
-                }
-                UplinkIn::ArpAnswer(b) => {
-                    self.learn(bridge, b, now_ms);
-                    self.stats.tunnel.arp_answered += 1;
-                    sink.output(d.uplink, None, f, &Flow::ZERO);
-                }
-                UplinkIn::ArpLearn(ip, mac) => {
-                    self.learn(bridge, Some((ip, mac)), now_ms);
-                    drop(f);
-                }
-                UplinkIn::Own(b) => {
-                    self.learn(bridge, b, now_ms);
-                    staged.push((f, d.uplink, None));
-                }
+        for f in frames {
+            let t = &mut self.stats.tunnel;
+            if let Some(p) = decap::receive(bridge, d, f, now_ms, sink, t) {
+                staged.push(p);
             }
             if staged.len() == MAX_BURST {
                 self.process_burst(bridge, staged.drain(..), now_ms, sink);
@@ -199,10 +136,5 @@ impl<F: CloneFrame> FastPath<F> {
         }
         let inner = self.stats.cycles() - inner0;
         self.stats.tunnel.cycles_decap += (super::tsc() - t0).saturating_sub(inner);
-    }
-
-    #[inline]
-    fn learn(&mut self, bridge: &Bridge, b: Binding, now_ms: u64) {
-        decap::learn(bridge, b, now_ms, &mut self.stats.tunnel.arp_learned);
     }
 }

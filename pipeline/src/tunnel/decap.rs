@@ -2,8 +2,10 @@
 //! (popped: the packet continues as received on the tunnel port), ARP for the node's
 //! address (the underlay's), or the uplink's own traffic.
 
+use super::TunnelStats;
 use crate::bridge::{Bridge, PortKind};
-use crate::dpaction::TunnelMeta;
+use crate::dpaction::{Sink, TunnelMeta};
+use crate::flow::Flow;
 use crate::geneve::{self, DecapError, TlvMap};
 use crate::packet::Frame;
 use crate::underlay::{arp_input, ArpIn};
@@ -84,9 +86,49 @@ pub fn classify<F: Frame>(d: &DecapPort, f: &mut F) -> UplinkIn {
     }
 }
 
+/// The stage for one frame received on the uplink, the fast path's and the slow path's
+/// alike: Geneve popped, ARP for the node answered (sent back out of the uplink through
+/// `sink`) or learned, errors counted in `t`. Returns what the tables see: the packet, the
+/// port it enters on, its tunnel metadata.
+#[inline]
+pub fn receive<F: Frame, S: Sink<F>>(
+    bridge: &Bridge,
+    d: &DecapPort,
+    mut f: F,
+    now_ms: u64,
+    sink: &mut S,
+    t: &mut TunnelStats,
+) -> Option<(F, u32, Option<TunnelMeta>)> {
+    match classify(d, &mut f) {
+        UplinkIn::Tunnel(meta) => {
+            t.rx_packets += 1;
+            t.rx_bytes += f.len() as u64;
+            Some((f, d.tunnel, Some(meta)))
+        }
+        UplinkIn::Bad(e) => {
+            t.decap[e.index()] += 1;
+            None
+        }
+        UplinkIn::ArpAnswer(b) => {
+            learn(bridge, b, now_ms, &mut t.arp_learned);
+            t.arp_answered += 1;
+            sink.output(d.uplink, None, f, &Flow::ZERO);
+            None
+        }
+        UplinkIn::ArpLearn(ip, mac) => {
+            learn(bridge, Some((ip, mac)), now_ms, &mut t.arp_learned);
+            None
+        }
+        UplinkIn::Own(b) => {
+            learn(bridge, b, now_ms, &mut t.arp_learned);
+            Some((f, d.uplink, None))
+        }
+    }
+}
+
 /// Learns a binding ARP taught (one lock of the neighbour table: ARP is rare); counts it.
 #[inline]
-pub fn learn(bridge: &Bridge, b: Binding, now_ms: u64, learned: &mut u64) {
+fn learn(bridge: &Bridge, b: Binding, now_ms: u64, learned: &mut u64) {
     if let Some((ip, mac)) = b {
         bridge.learn_neighbour(ip, mac, now_ms);
         *learned += 1;

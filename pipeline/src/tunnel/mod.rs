@@ -26,6 +26,49 @@ pub use decap::{DecapPort, UplinkIn};
 pub use encap::{Resolution, TnlPush};
 pub use park::{Parked, Parking};
 
+/// Counters of the tunnel stages, folded into [`crate::fastpath::FastPathStats`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TunnelStats {
+    /// Geneve packets dropped at decapsulation, by [`crate::geneve::DecapError`] index.
+    pub decap: [u64; crate::geneve::DecapError::COUNT],
+    /// Packets decapsulated (received on the tunnel port).
+    pub rx_packets: u64,
+    /// Their inner bytes.
+    pub rx_bytes: u64,
+    /// Packets encapsulated (sent on the tunnel port).
+    pub tx_packets: u64,
+    /// Their bytes on the wire (outer headers included).
+    pub tx_bytes: u64,
+    /// ARP requests for the node's underlay address answered.
+    pub arp_answered: u64,
+    /// ARP packets that taught or refreshed a neighbour's MAC.
+    pub arp_learned: u64,
+    /// ARP requests sent to resolve a tunnel next hop.
+    pub arp_requests: u64,
+    /// Packets that waited for a tunnel next hop.
+    pub parked: u64,
+    /// TSC cycles in the decapsulation stage (classification, pop, ARP input).
+    pub cycles_decap: u64,
+}
+
+impl TunnelStats {
+    /// Adds another core's counters.
+    pub fn add(&mut self, o: &TunnelStats) {
+        for (a, b) in self.decap.iter_mut().zip(o.decap) {
+            *a += b;
+        }
+        self.rx_packets += o.rx_packets;
+        self.rx_bytes += o.rx_bytes;
+        self.tx_packets += o.tx_packets;
+        self.tx_bytes += o.tx_bytes;
+        self.arp_answered += o.arp_answered;
+        self.arp_learned += o.arp_learned;
+        self.arp_requests += o.arp_requests;
+        self.parked += o.parked;
+        self.cycles_decap += o.cycles_decap;
+    }
+}
+
 use crate::bridge::Bridge;
 use crate::geneve::TlvMap;
 use crate::underlay::{NeighConfig, NeighTable, RouteTable, Tick};

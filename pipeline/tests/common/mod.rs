@@ -303,3 +303,30 @@ pub fn change(b: &Bridge, k: u64, now: u64) {
         }
     }
 }
+
+/// Keeps about 64 connections open, opening a random one now and then (a stream of
+/// conversations for the differential tests).
+pub fn maybe_open(conns: &mut Vec<Conn>, pairs: &[(End, End)], r: &mut Rng) {
+    if conns.len() < 64 || r.below(20) == 0 {
+        let (a, b) = pairs[r.below(pairs.len() as u64) as usize];
+        conns.push(Conn {
+            a,
+            b,
+            sport: 1024 + r.below(60000) as u16,
+            dport: if r.below(4) == 0 { 22 } else { 80 },
+            step: 0,
+            seq_a: r.next() as u32,
+            seq_b: r.next() as u32,
+        });
+    }
+}
+
+/// The next packet of a random open connection; a finished connection is dropped.
+pub fn next_of_any(conns: &mut Vec<Conn>, r: &mut Rng) -> (u32, Vec<u8>, Option<TunnelMeta>) {
+    let ci = r.below(conns.len() as u64) as usize;
+    let p = next_packet(&mut conns[ci], r);
+    if conns[ci].step >= 11 {
+        conns.swap_remove(ci);
+    }
+    p
+}
