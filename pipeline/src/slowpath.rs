@@ -131,7 +131,7 @@ pub fn process_with<F: CloneFrame, S: Sink<F>>(
     sink: &mut S,
     mut trace: Option<&mut PacketTrace>,
 ) {
-    let env = ExecEnv { conntrack, now_ms };
+    let env = ExecEnv::new(conntrack, now_ms);
     let mut queue: Vec<(Packet<F>, u32)> = vec![(pkt, 0)];
     while let Some((p, depth)) = queue.pop() {
         if depth > bridge.limits.max_recirc {

@@ -158,10 +158,7 @@ fn dec_ttl_decrements_and_drops() {
         ..Default::default()
     });
     let mut out = Collect::new();
-    let env = pipeline::dpaction::ExecEnv {
-        conntrack: &b.conntrack,
-        now_ms: 3,
-    };
+    let env = pipeline::dpaction::ExecEnv::new(&b.conntrack, 3);
     pipeline::dpaction::execute(
         &tr.actions,
         Packet::new(VecFrame::new(&f1), 1, None),

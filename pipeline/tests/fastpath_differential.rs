@@ -3,11 +3,15 @@
 //! one with the slow path only and one with the fast path (EMC, megaflows, batching,
 //! recirculation, lazy revalidation), with flow-table changes in the middle of the stream.
 //! Every packet must leave the same ports with the same bytes, or be dropped for the same
-//! reason.
+//! reason. Connection state changes too (idle expiry, flush, a flow rewriting `ct_mark`),
+//! which the fast path's chains and connection hints must follow.
 
 mod common;
 
-use common::{change, ends, maybe_open, next_of_any, next_packet, node, noise, outcome, Conn, Rng};
+use common::{
+    change, change_connections, ends, maybe_open, next_of_any, next_packet, node, noise, outcome,
+    Conn, Rng,
+};
 use pipeline::dpaction::{Collect, Packet};
 use pipeline::fastpath::{FastPath, FastPathConfig};
 use pipeline::packet::VecFrame;
@@ -32,6 +36,9 @@ fn fast_path_equals_slow_path() {
         if n % 5000 == 4999 {
             change(&slow, n / 5000, now);
             change(&fast, n / 5000, now);
+        }
+        if n % 3000 == 1499 {
+            now = change_connections([&slow, &fast], n / 3000, now);
         }
         maybe_open(&mut conns, &pairs, &mut r);
         let (port, frame, tun) = if r.below(10) == 0 {
@@ -61,9 +68,10 @@ fn fast_path_equals_slow_path() {
     }
     let st = fp.stats;
     println!(
-        "fast vs slow: {compared} packets compared, 0 mismatches; fast path: {} EMC hits, {} megaflow hits, {} upcalls, {} revalidations, {} megaflows",
-        st.emc_hits, st.megaflow_hits, st.upcalls, st.revalidations, fp.n_megaflows()
+        "fast vs slow: {compared} packets compared, 0 mismatches; fast path: {} EMC hits, {} chain hits, {} connections learned as hints, {} megaflow hits, {} upcalls, {} revalidations, {} megaflows",
+        st.emc_hits, st.chain_hits, st.ct_hints_learned, st.megaflow_hits, st.upcalls, st.revalidations, fp.n_megaflows()
     );
+    assert!(st.chain_hits > 1000, "later passes follow their chains");
     assert!(
         st.emc_hits + st.megaflow_hits > st.upcalls * 5,
         "the caches are used"

@@ -138,8 +138,11 @@ impl Conntrack {
         true
     }
 
-    /// Removes a connection's keys (if they still point at it).
+    /// Removes a connection's keys (if they still point at it). The connection is marked
+    /// dead first, so a fast path holding it as a hint never serves it once it has left
+    /// the index.
     pub(super) fn remove(&self, conn: &Arc<Conn>, expired: bool) {
+        conn.st.lock().dead = true;
         let mut removed = false;
         for k in [conn.orig, conn.reply] {
             let h = self.key_hash(&k);
@@ -199,7 +202,6 @@ impl Conntrack {
         }
         let n = victims.len();
         for c in victims {
-            c.st.lock().dead = true;
             self.remove(&c, false);
         }
         n

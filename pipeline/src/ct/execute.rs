@@ -5,8 +5,8 @@ use super::nat::conn_nat_rewrite;
 use super::related::{icmp_is_error, icmp_reply_type};
 use super::tcp::{self, TcpConn, TcpUpdate};
 use super::{
-    cs, proto_of, reply_key, Conn, ConnState, Conntrack, CtCommand, CtPacket, CtVerdict, Key,
-    PState, Proto,
+    cs, proto_of, reply_key, Conn, ConnRef, ConnState, Conntrack, CtCommand, CtPacket, CtVerdict,
+    Key, PState, Proto,
 };
 use crate::flow::eth_type;
 use crate::ofctl::NatKind;
@@ -17,107 +17,155 @@ use std::sync::Arc;
 impl Conntrack {
     /// Runs one packet through conntrack (the datapath `ct` action).
     pub fn execute(&self, pkt: &CtPacket<'_>, cmd: &CtCommand<'_>, now_ms: u64) -> CtVerdict {
-        let (key, proto, v6) = match packet_key(pkt, cmd.zone) {
-            KeyOf::Key(key, proto, v6) => (key, proto, v6),
-            KeyOf::Invalid => return self.invalid(cmd.zone),
-            KeyOf::IcmpError(v6) => return self.related(pkt, v6, cmd, now_ms),
-        };
-        if let Some(v) = self.existing(&key, pkt, cmd, now_ms) {
-            return v;
-        }
-        self.start(key, proto, v6, pkt, cmd, now_ms)
+        self.execute_hinted(pkt, cmd, now_ms, None, false).0
     }
 
-    /// The verdict of a packet of a connection already tracked; None when there is none
-    /// (a dead or expired one found on the way is removed).
+    /// [`Conntrack::execute`] with a connection the caller expects the packet to belong to
+    /// (the fast path remembers the connection each cached flow met last time). The hint
+    /// is only a shortcut, never an answer: it is used when its tuple in one direction is
+    /// exactly the packet's and it is still live (not ended, not expired) — then it is
+    /// the entry the index holds for that tuple, so the verdict is the lookup's — and the
+    /// packet is served under the connection's lock alone, without hashing the tuple or
+    /// taking the shard's lock. Otherwise the packet takes the lookup as usual. With
+    /// `learn`, a connection met without the hint is returned, to be the next hint.
+    pub fn execute_hinted(
+        &self,
+        pkt: &CtPacket<'_>,
+        cmd: &CtCommand<'_>,
+        now_ms: u64,
+        hint: Option<&ConnRef>,
+        learn: bool,
+    ) -> (CtVerdict, Option<ConnRef>) {
+        let (key, proto, v6) = match packet_key(pkt, cmd.zone) {
+            KeyOf::Key(key, proto, v6) => (key, proto, v6),
+            KeyOf::Invalid => return (self.invalid(cmd.zone), None),
+            KeyOf::IcmpError(v6) => return (self.related(pkt, v6, cmd, now_ms), None),
+        };
+        if let Some(ConnRef(conn)) = hint {
+            if conn.orig == key || conn.reply == key {
+                let served = {
+                    let mut st = conn.st.lock();
+                    self.serve(conn, &mut st, &key, pkt, cmd, now_ms)
+                };
+                match served {
+                    Served::Verdict(v) => return (v, None),
+                    Served::Invalid => return (self.invalid(cmd.zone), None),
+                    // The hint has ended; the index may hold a newer connection.
+                    Served::Ended(expired) => self.remove(conn, expired),
+                }
+            }
+        }
+        match self.existing(&key, pkt, cmd, now_ms, learn) {
+            Some(v) => v,
+            None => self.start(key, proto, v6, pkt, cmd, now_ms, learn),
+        }
+    }
+
+    /// The verdict of a packet of a connection already tracked, and the connection when
+    /// `learn`; None when there is none (a dead or expired one found on the way is
+    /// removed).
     fn existing(
         &self,
         key: &Key,
         pkt: &CtPacket<'_>,
         cmd: &CtCommand<'_>,
         now_ms: u64,
-    ) -> Option<CtVerdict> {
-        let key = *key;
+        learn: bool,
+    ) -> Option<(CtVerdict, Option<ConnRef>)> {
         // Look up in either direction. A live connection and a valid packet (nearly every
-        // packet) are served under the shard lock without taking a reference to the
-        // connection; the rest leave with one, to be removed once the lock is released.
-        let h = self.key_hash(&key);
+        // packet) are served under the shard lock; the rest leave with a reference to the
+        // connection, to be removed once the lock is released.
+        let h = self.key_hash(key);
         let ended = {
             let map = self.shard(h).map.lock();
-            match map.find(h, |e| e.0 == key) {
-                None => None,
-                Some((_, conn)) => {
-                    let reply = conn.reply == key && conn.orig != key;
-                    let mut st = conn.st.lock();
-                    if st.dead || st.expires_ms <= now_ms {
-                        Some((conn.clone(), true))
-                    } else {
-                        match self.update(conn, &mut st, pkt, reply, now_ms) {
-                            Upd::Invalid => {
-                                drop(st);
-                                drop(map);
-                                return Some(self.invalid(cmd.zone));
-                            }
-                            // A new connection on the same tuple, or a forced commit in
-                            // the reply direction: this one ends, a new one may start.
-                            Upd::Recreate => {
-                                st.dead = true;
-                                Some((conn.clone(), false))
-                            }
-                            Upd::Valid | Upd::ValidNew if cmd.force && cmd.commit && reply => {
-                                st.dead = true;
-                                Some((conn.clone(), false))
-                            }
-                            upd @ (Upd::Valid | Upd::ValidNew) => {
-                                let d = usize::from(reply);
-                                st.packets[d] += 1;
-                                st.bytes[d] += pkt.l4_len as u64;
-                                if cmd.commit {
-                                    if let Some((v, m)) = cmd.set_mark {
-                                        st.mark = (st.mark & !m) | (v & m);
-                                    }
-                                    if let Some((v, m)) = cmd.set_label {
-                                        st.label = (st.label & !m) | (v & m);
-                                    }
-                                }
-                                let mut state = cs::TRK
-                                    | if upd == Upd::ValidNew {
-                                        cs::NEW
-                                    } else {
-                                        cs::EST
-                                    };
-                                if reply {
-                                    state |= cs::RPL;
-                                }
-                                let nat = cmd.nat.and_then(|_| conn_nat_rewrite(conn, reply));
-                                if nat.is_some() {
-                                    state |= match conn.nat {
-                                        Some(NatKind::Src) => cs::SNAT,
-                                        Some(NatKind::Dst) => cs::DNAT,
-                                        None => 0,
-                                    };
-                                }
-                                return Some(CtVerdict {
-                                    state,
-                                    zone: cmd.zone,
-                                    mark: st.mark,
-                                    label: st.label,
-                                    nat,
-                                    refused: false,
-                                });
-                            }
-                        }
-                    }
+            let (_, conn) = map.find(h, |e| e.0 == *key)?;
+            let served = {
+                let mut st = conn.st.lock();
+                self.serve(conn, &mut st, key, pkt, cmd, now_ms)
+            };
+            match served {
+                Served::Verdict(v) => return Some((v, learn.then(|| ConnRef(conn.clone())))),
+                Served::Invalid => {
+                    drop(map);
+                    return Some((self.invalid(cmd.zone), None));
                 }
+                Served::Ended(expired) => (conn.clone(), expired),
             }
         };
-        if let Some((conn, expired)) = ended {
-            self.remove(&conn, expired);
-        }
+        self.remove(&ended.0, ended.1);
         None
     }
 
+    /// One packet of `conn` (whose tuple in one direction is `key`), under its lock: the
+    /// state updated and the verdict, or why the connection cannot take it.
+    fn serve(
+        &self,
+        conn: &Conn,
+        st: &mut ConnState,
+        key: &Key,
+        pkt: &CtPacket<'_>,
+        cmd: &CtCommand<'_>,
+        now_ms: u64,
+    ) -> Served {
+        if st.dead || st.expires_ms <= now_ms {
+            return Served::Ended(true);
+        }
+        let reply = conn.reply == *key && conn.orig != *key;
+        let upd = self.update(conn, st, pkt, reply, now_ms);
+        match upd {
+            Upd::Invalid => return Served::Invalid,
+            // A new connection on the same tuple, or a forced commit in the reply
+            // direction: this one ends, a new one may start.
+            Upd::Recreate => {
+                st.dead = true;
+                return Served::Ended(false);
+            }
+            Upd::Valid | Upd::ValidNew if cmd.force && cmd.commit && reply => {
+                st.dead = true;
+                return Served::Ended(false);
+            }
+            Upd::Valid | Upd::ValidNew => {}
+        }
+        let d = usize::from(reply);
+        st.packets[d] += 1;
+        st.bytes[d] += pkt.l4_len as u64;
+        if cmd.commit {
+            if let Some((v, m)) = cmd.set_mark {
+                st.mark = (st.mark & !m) | (v & m);
+            }
+            if let Some((v, m)) = cmd.set_label {
+                st.label = (st.label & !m) | (v & m);
+            }
+        }
+        let mut state = cs::TRK
+            | if upd == Upd::ValidNew {
+                cs::NEW
+            } else {
+                cs::EST
+            };
+        if reply {
+            state |= cs::RPL;
+        }
+        let nat = cmd.nat.and_then(|_| conn_nat_rewrite(conn, reply));
+        if nat.is_some() {
+            state |= match conn.nat {
+                Some(NatKind::Src) => cs::SNAT,
+                Some(NatKind::Dst) => cs::DNAT,
+                None => 0,
+            };
+        }
+        Served::Verdict(CtVerdict {
+            state,
+            zone: cmd.zone,
+            mark: st.mark,
+            label: st.label,
+            nat,
+            refused: false,
+        })
+    }
+
     /// A packet of no connection: whether it may start one, and the commit.
+    #[allow(clippy::too_many_arguments)]
     fn start(
         &self,
         key: Key,
@@ -126,7 +174,8 @@ impl Conntrack {
         pkt: &CtPacket<'_>,
         cmd: &CtCommand<'_>,
         now_ms: u64,
-    ) -> CtVerdict {
+        learn: bool,
+    ) -> (CtVerdict, Option<ConnRef>) {
         // No connection: may this packet start one?
         let valid_new = match proto {
             Proto::Tcp => {
@@ -142,7 +191,7 @@ impl Conntrack {
             _ => true,
         };
         if !valid_new {
-            return self.invalid(cmd.zone);
+            return (self.invalid(cmd.zone), None);
         }
         let mut v = CtVerdict {
             state: cs::TRK | cs::NEW,
@@ -150,12 +199,12 @@ impl Conntrack {
             ..Default::default()
         };
         if !cmd.commit {
-            return v;
+            return (v, None);
         }
         if self.len() >= self.cfg.max_connections {
             self.refused.fetch_add(1, Ordering::Relaxed);
             v.refused = true;
-            return v;
+            return (v, None);
         }
         let mark = cmd.set_mark.map_or(0, |(val, m)| val & m);
         let label = cmd.set_label.map_or(0, |(val, m)| val & m);
@@ -172,7 +221,7 @@ impl Conntrack {
                     self.nat_exhausted.fetch_add(1, Ordering::Relaxed);
                     self.refused.fetch_add(1, Ordering::Relaxed);
                     v.refused = true;
-                    return v;
+                    return (v, None);
                 }
             }
         }
@@ -180,7 +229,7 @@ impl Conntrack {
         let p = match proto {
             Proto::Tcp => match TcpConn::new(pkt) {
                 Some(t) => PState::Tcp(t),
-                None => return self.invalid(cmd.zone),
+                None => return (self.invalid(cmd.zone), None),
             },
             Proto::Icmp => PState::Icmp(false),
             _ => PState::Other(0),
@@ -207,14 +256,11 @@ impl Conntrack {
         });
         if !self.insert(&conn) {
             // Lost a race with another core committing the same tuple: use theirs.
-            return self.execute(
-                pkt,
-                &CtCommand {
-                    commit: false,
-                    ..*cmd
-                },
-                now_ms,
-            );
+            let cmd = CtCommand {
+                commit: false,
+                ..*cmd
+            };
+            return self.execute_hinted(pkt, &cmd, now_ms, None, learn);
         }
         self.committed.fetch_add(1, Ordering::Relaxed);
         v.mark = mark;
@@ -227,7 +273,7 @@ impl Conntrack {
                 cs::DNAT
             };
         }
-        v
+        (v, learn.then_some(ConnRef(conn)))
     }
 
     fn update(
@@ -293,6 +339,15 @@ impl Conntrack {
             }
         }
     }
+}
+
+/// What a connection made of one packet.
+enum Served {
+    Verdict(CtVerdict),
+    Invalid,
+    /// The connection has ended (expired when true): remove it; the packet may start
+    /// a new one.
+    Ended(bool),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -252,6 +252,18 @@ struct Conn {
     st: Mutex<ConnState>,
 }
 
+/// A connection, held by the fast path as the hint of where a cached flow's packets
+/// belong ([`Conntrack::execute_hinted`]). Holding one keeps the connection's memory, not
+/// its entry in the table.
+#[derive(Clone)]
+pub struct ConnRef(Arc<Conn>);
+
+impl std::fmt::Debug for ConnRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ConnRef({:?} -> {:?})", self.0.orig, self.0.reply)
+    }
+}
+
 /// One lock's worth of the connection index: both directions' keys of each connection,
 /// stored with the hash computed once per lookup (the shard choice and the bucket use
 /// different bits of it).
@@ -415,5 +427,7 @@ impl Conntrack {
     }
 }
 
+#[cfg(test)]
+mod hint_tests;
 #[cfg(test)]
 mod tests;

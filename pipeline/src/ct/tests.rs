@@ -3,7 +3,7 @@ use crate::build::{ip, ipv4_packet, Ipv4Spec, L4Spec};
 use crate::ofctl::IpRange;
 
 /// Conntrack input from an IPv4 packet built by `build`.
-struct P {
+pub(super) struct P {
     bytes: Vec<u8>,
     src: u32,
     dst: u32,
@@ -14,7 +14,7 @@ struct P {
 }
 
 impl P {
-    fn ct(&self) -> CtPacket<'_> {
+    pub(super) fn ct(&self) -> CtPacket<'_> {
         CtPacket {
             eth_type: 0x0800,
             src: u128::from(self.src),
@@ -31,7 +31,7 @@ impl P {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn tcp(
+pub(super) fn tcp(
     src: &str,
     sport: u16,
     dst: &str,
@@ -66,7 +66,7 @@ fn tcp(
     }
 }
 
-fn udp(src: &str, sport: u16, dst: &str, dport: u16) -> P {
+pub(super) fn udp(src: &str, sport: u16, dst: &str, dport: u16) -> P {
     let b = ipv4_packet(&Ipv4Spec {
         src: ip(src),
         dst: ip(dst),
@@ -134,7 +134,11 @@ const C: CtCommand = CtCommand {
 
 /// A `nat` action: `kind` (`None`: bare `nat`, reversing what is there) to one IPv4
 /// address and a port range, without the persistent/hash/random flags.
-fn nat_action(kind: Option<NatKind>, addr: Option<&str>, ports: Option<(u16, u16)>) -> Nat {
+pub(super) fn nat_action(
+    kind: Option<NatKind>,
+    addr: Option<&str>,
+    ports: Option<(u16, u16)>,
+) -> Nat {
     Nat {
         kind,
         addr: addr.map(|a| (IpRange::V4(ip(a)), IpRange::V4(ip(a)))),

@@ -6,6 +6,7 @@
 //! pipeline, criterion `antrea_pipeline_established/flows/1`).
 
 use super::{DpAction, DpCt, DropReason, HdrField, TnlPending, TunnelMeta};
+use crate::conntrack::ConnRef;
 use crate::field::{fget, fset, Field};
 use crate::flow::{eth_type, ip_proto, nw_frag, w, Flow, VLAN_CFI};
 use crate::packet::{self, Frame, Layout};
@@ -106,7 +107,24 @@ pub struct ExecEnv<'a> {
     pub conntrack: &'a crate::conntrack::Conntrack,
     /// Current time in milliseconds.
     pub now_ms: u64,
+    /// The fast path's connection hints, indexed by [`Batch::ct_hint`] (empty for the slow
+    /// path).
+    pub conn_hints: &'a [Option<ConnRef>],
 }
+
+impl<'a> ExecEnv<'a> {
+    /// An environment without connection hints (the slow path, tools, tests).
+    pub fn new(conntrack: &'a crate::conntrack::Conntrack, now_ms: u64) -> Self {
+        ExecEnv {
+            conntrack,
+            now_ms,
+            conn_hints: &[],
+        }
+    }
+}
+
+/// A slot without a connection hint.
+pub const NO_HINT: u32 = u32::MAX;
 
 fn consumes(a: &DpAction) -> bool {
     matches!(
@@ -132,6 +150,12 @@ pub struct Batch<F: Frame, const N: usize> {
     pub layouts: [Layout; N],
     /// Flow hashes (the lookup's, reused for the tunnel's UDP source port).
     pub hashes: [u32; N],
+    /// Where the `ct` of this pass finds its connection hint in
+    /// [`ExecEnv::conn_hints`] ([`NO_HINT`]: none).
+    pub ct_hint: [u32; N],
+    /// A connection met without the hint, for the fast path to remember (only for slots
+    /// with a hint index).
+    pub ct_learned: [Option<ConnRef>; N],
 }
 
 impl<F: Frame, const N: usize> Default for Batch<F, N> {
@@ -148,6 +172,8 @@ impl<F: Frame, const N: usize> Batch<F, N> {
             keys: [Flow::ZERO; N],
             layouts: [Layout::default(); N],
             hashes: [0; N],
+            ct_hint: [NO_HINT; N],
+            ct_learned: std::array::from_fn(|_| None),
         }
     }
 
@@ -412,12 +438,20 @@ fn exec_one<F: CloneFrame, S: Sink<F>, const N: usize>(
             Step::Continue
         }
         DpAction::Ct(ct) => {
+            let hint = batch.ct_hint[i];
             let Some(mut p) = batch.view(i) else {
                 return Step::Gone;
             };
-            if !run_ct(&mut p, ct, env) {
+            let (admitted, learned) = run_ct(&mut p, ct, env, hint);
+            if learned.is_some() {
+                batch.ct_learned[i] = learned;
+            }
+            if !admitted {
                 return take_drop(batch, i, DropReason::CtFull, sink);
             }
+            let Some(p) = batch.view(i) else {
+                return Step::Gone;
+            };
             let Some(id) = ct.recirc else {
                 return Step::Continue;
             };
@@ -431,6 +465,7 @@ fn exec_one<F: CloneFrame, S: Sink<F>, const N: usize>(
                     batch.frames[j] = Some(c);
                     batch.keys[j] = batch.keys[i];
                     batch.layouts[j] = batch.layouts[i];
+                    batch.ct_hint[j] = NO_HINT;
                     Step::Fork(j)
                 }
                 _ => {
@@ -674,9 +709,15 @@ pub(super) fn arp_reply<F: Frame>(pkt: &mut PktMut<'_, F>, mac: u64) -> bool {
     true
 }
 
-/// Runs conntrack for the packet, updating its key (and headers, for NAT). Returns false if
-/// a commit was refused because the table is full.
-pub(super) fn run_ct<F: Frame>(pkt: &mut PktMut<'_, F>, ct: &DpCt, env: &ExecEnv<'_>) -> bool {
+/// Runs conntrack for the packet, updating its key (and headers, for NAT), with the
+/// connection hint at `hint` in `env`. Returns false if a commit was refused because the
+/// table is full, and the connection to remember as the hint when it was met without it.
+pub(super) fn run_ct<F: Frame>(
+    pkt: &mut PktMut<'_, F>,
+    ct: &DpCt,
+    env: &ExecEnv<'_>,
+    hint: u32,
+) -> (bool, Option<ConnRef>) {
     use crate::conntrack::{CtCommand, CtPacket};
     // A borrow, not a copy of the 320-byte key (ct runs twice per packet in Antrea).
     let key = &*pkt.key;
@@ -711,9 +752,14 @@ pub(super) fn run_ct<F: Frame>(pkt: &mut PktMut<'_, F>, ct: &DpCt, env: &ExecEnv
         set_mark: ct.mark,
         set_label: ct.label,
     };
-    let v = env.conntrack.execute(&cp, &cmd, env.now_ms);
+    let (v, learned) = match env.conn_hints.get(hint as usize) {
+        Some(h) => env
+            .conntrack
+            .execute_hinted(&cp, &cmd, env.now_ms, h.as_ref(), true),
+        None => (env.conntrack.execute(&cp, &cmd, env.now_ms), None),
+    };
     if v.refused {
-        return false;
+        return (false, learned);
     }
     if let Some(n) = &v.nat {
         apply_nat(pkt, n);
@@ -723,7 +769,7 @@ pub(super) fn run_ct<F: Frame>(pkt: &mut PktMut<'_, F>, ct: &DpCt, env: &ExecEnv
     fset!(CtZone, k, u128::from(v.zone));
     fset!(CtMark, k, u128::from(v.mark));
     fset!(CtLabel, k, v.label);
-    true
+    (true, learned)
 }
 
 pub(super) fn apply_nat<F: Frame>(pkt: &mut PktMut<'_, F>, n: &crate::conntrack::NatRewrite) {

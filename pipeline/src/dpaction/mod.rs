@@ -6,7 +6,9 @@
 
 mod exec;
 
-pub use exec::{exec_group, execute, Batch, CloneFrame, Collect, ExecEnv, Packet, PktMut, Sink};
+pub use exec::{
+    exec_group, execute, Batch, CloneFrame, Collect, ExecEnv, Packet, PktMut, Sink, NO_HINT,
+};
 
 use crate::flow::{w, Flow};
 use crate::ofctl::Nat;

@@ -2,7 +2,8 @@
 //! keyed by a CRC32C of the whole key; an entry names the megaflow it resolved to, and a hit
 //! is verified against that megaflow's key on its mask, so the EMC never gives a wrong
 //! answer. Misses go into free slots, or replace the least-hit entry with probability
-//! 1/`emc_insert_inv_prob`, so a flood of short flows cannot evict the long ones.
+//! 1/`emc_insert_inv_prob`, so a flood of short flows cannot evict the long ones. Each
+//! entry carries the chain of its key's later passes (`chain.rs`).
 
 use super::dpcls::masked_eq;
 use super::{crc, FastPath, NONE};
@@ -51,17 +52,22 @@ pub fn key_hash(k: &Flow) -> u32 {
 
 impl<F: CloneFrame> FastPath<F> {
     /// The EMC stage of one pass: hashes every pending key and looks it up; returns the
-    /// slots it resolved (their megaflow in `found`, every other slot `NONE`).
+    /// slots it resolved (their megaflow in `found`, every other slot `NONE`). On the first
+    /// pass the entry hit is the slot's chain (`entry`).
     #[inline]
     pub(super) fn emc_stage(&mut self, pending: u64) -> u64 {
+        let first = self.pass == 0;
         let mut bits = pending;
         let mut resolved = 0u64;
         while bits != 0 {
             let i = bits.trailing_zeros() as usize;
             bits &= bits - 1;
             self.batch.hashes[i] = key_hash(&self.batch.keys[i]);
-            let mf = self.emc_lookup(i);
+            let (mf, e) = self.emc_lookup(i);
             self.found[i] = mf;
+            if first {
+                self.entry[i] = e;
+            }
             if mf != NONE {
                 resolved |= 1u64 << i;
             }
@@ -89,10 +95,11 @@ impl<F: CloneFrame> FastPath<F> {
         self.rng
     }
 
+    /// The megaflow and the entry of slot `i`'s key (`NONE`, `NONE` on a miss).
     #[inline]
-    fn emc_lookup(&mut self, i: usize) -> u32 {
+    fn emc_lookup(&mut self, i: usize) -> (u32, u32) {
         if self.cfg.emc_insert_inv_prob == 0 {
-            return NONE;
+            return (NONE, NONE);
         }
         let h = self.batch.hashes[i];
         let b = (h as usize & self.emc_mask) * 4;
@@ -105,12 +112,12 @@ impl<F: CloneFrame> FastPath<F> {
                         && masked_eq(&self.batch.keys[i], &mf.key, &mf.words)
                     {
                         self.emc[b + e].hits = ent.hits.wrapping_add(1);
-                        return ent.mf;
+                        return (ent.mf, (b + e) as u32);
                     }
                 }
             }
         }
-        NONE
+        (NONE, NONE)
     }
 
     pub(super) fn emc_insert(&mut self, i: usize, mf: u32) {
@@ -129,12 +136,16 @@ impl<F: CloneFrame> FastPath<F> {
                     .get(ent.mf as usize)
                     .is_none_or(|m| !m.live || m.seq != ent.seq);
             if dead {
-                self.emc[b + e] = EmcEntry {
-                    sig: h,
-                    mf,
-                    seq,
-                    hits: 0,
-                };
+                self.emc_put(
+                    i,
+                    b + e,
+                    EmcEntry {
+                        sig: h,
+                        mf,
+                        seq,
+                        hits: 0,
+                    },
+                );
                 return;
             }
         }
@@ -144,20 +155,35 @@ impl<F: CloneFrame> FastPath<F> {
         {
             // Replace the least-hit entry of the bucket.
             let victim = (0..4).min_by_key(|&e| self.emc[b + e].hits).unwrap_or(0);
-            self.emc[b + victim] = EmcEntry {
-                sig: h,
-                mf,
-                seq,
-                hits: 0,
-            };
+            self.emc_put(
+                i,
+                b + victim,
+                EmcEntry {
+                    sig: h,
+                    mf,
+                    seq,
+                    hits: 0,
+                },
+            );
         }
     }
 
-    /// Empties the EMC.
+    /// Stores slot `i`'s entry at `at`: the entry's chain starts afresh, and on the first
+    /// pass it becomes the slot's chain.
+    fn emc_put(&mut self, i: usize, at: usize, ent: EmcEntry) {
+        self.emc[at] = ent;
+        self.chains.reset(at);
+        if self.pass == 0 {
+            self.entry[i] = at as u32;
+        }
+    }
+
+    /// Empties the EMC and its chains.
     pub(super) fn emc_clear(&mut self) {
         self.emc.fill(EmcEntry {
             mf: NONE,
             ..Default::default()
         });
+        self.chains.clear();
     }
 }

@@ -28,6 +28,9 @@ pub(super) struct Megaflow {
     pub(super) created_ms: u64,
     pub(super) seq: u32,
     pub(super) live: bool,
+    /// The actions use the lookup's hash (a tunnel push's UDP source port): a lookup that
+    /// skips hashing (a chain hit) computes it.
+    pub(super) needs_hash: bool,
 }
 
 /// The state a megaflow's translation depended on: the bridge (tables, ports) always, the
@@ -140,7 +143,11 @@ impl<F: CloneFrame> FastPath<F> {
         if self.n_live >= self.cfg.max_megaflows {
             return None;
         }
+        let needs_hash = actions
+            .iter()
+            .any(|a| matches!(a, DpAction::TnlPush(_) | DpAction::TnlPending(_)));
         let mf = Megaflow {
+            needs_hash,
             key,
             words,
             subtable: si as u16,

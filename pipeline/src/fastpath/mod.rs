@@ -27,6 +27,7 @@
 //! - **Upcalls** are bounded per burst; packets beyond the budget are dropped and counted,
 //!   so a flood of new flows cannot stall forwarding of established ones.
 
+mod chain;
 mod dpcls;
 mod emc;
 mod exec;
@@ -42,6 +43,7 @@ use crate::dpaction::{Batch, CloneFrame, DropReason, ExecEnv, Sink, TunnelMeta};
 use crate::flow::Flow;
 use crate::packet::Frame;
 use crate::tunnel::{DecapPort, Parked, Parking};
+use chain::Chains;
 use dpcls::Subtable;
 use emc::EmcEntry;
 use megaflow::Megaflow;
@@ -88,6 +90,10 @@ pub struct FastPathStats {
     pub passes: u64,
     /// EMC hits.
     pub emc_hits: u64,
+    /// Later passes resolved by their first pass's chain (no hash, no EMC probe).
+    pub chain_hits: u64,
+    /// Connections a `ct` met without its chain's hint (each becomes the hint).
+    pub ct_hints_learned: u64,
     /// Megaflow classifier hits.
     pub megaflow_hits: u64,
     /// Slow-path translations (misses).
@@ -129,6 +135,8 @@ impl FastPathStats {
         self.packets += o.packets;
         self.passes += o.passes;
         self.emc_hits += o.emc_hits;
+        self.chain_hits += o.chain_hits;
+        self.ct_hints_learned += o.ct_hints_learned;
         self.megaflow_hits += o.megaflow_hits;
         self.upcalls += o.upcalls;
         self.upcall_drops += o.upcall_drops;
@@ -222,6 +230,11 @@ pub struct FastPath<F: Frame> {
     cfg: FastPathConfig,
     emc: Box<[EmcEntry]>,
     emc_mask: usize,
+    chains: Chains,
+    /// Each slot's chain: the EMC entry of its first pass (`NONE`: none).
+    entry: [u32; SLOTS],
+    /// The pass being run.
+    pass: u32,
     subtables: Vec<Subtable>,
     order: Vec<u16>,
     mfs: Vec<Megaflow>,
@@ -255,6 +268,9 @@ impl<F: CloneFrame> FastPath<F> {
             ]
             .into_boxed_slice(),
             emc_mask: n / 4 - 1,
+            chains: Chains::new(n),
+            entry: [NONE; SLOTS],
+            pass: 0,
             subtables: Vec::new(),
             order: Vec::new(),
             mfs: Vec::new(),
@@ -299,10 +315,6 @@ impl<F: CloneFrame> FastPath<F> {
         let mut pending = self.receive(input);
         let t1 = tsc();
         self.stats.cycles_parse += t1 - t0;
-        let env = ExecEnv {
-            conntrack: &bridge.conntrack,
-            now_ms,
-        };
         let mut drops = self.stats.drops;
         let mut tun = self.stats.tunnel;
         let mut sink = Counting {
@@ -321,21 +333,40 @@ impl<F: CloneFrame> FastPath<F> {
                 self.drop_slots(pending, DropReason::RecircLimit, &mut sink);
                 break;
             }
+            self.pass = pass;
             if pass > 0 {
                 self.stats.recirculations += u64::from(pending.count_ones());
             }
             self.stats.passes += u64::from(pending.count_ones());
             let tl = tsc();
-            let from_emc = self.emc_stage(pending);
+            let from_chain = if pass > 0 {
+                self.chain_stage(pending, pass)
+            } else {
+                0
+            };
+            let from_emc = from_chain | self.emc_stage(pending & !from_chain);
             let from_cls = self.dpcls_stage(pending & !from_emc);
             let tu = tsc();
             self.stats.cycles_lookup += tu - tl;
             let (left, uncached) =
                 self.upcall_stage(bridge, pending, from_emc | from_cls, now_ms, &mut sink);
             self.emc_fill(from_cls);
+            if pass > 0 {
+                self.chain_learn_hops(left, pass);
+            }
+            self.chain_ct_hints(left, pass);
             let ta = tsc();
             self.stats.cycles_upcall += ta - tu;
+            // The hints are read by the executor while the fast path is borrowed for it.
+            let conn_hints = std::mem::take(&mut self.chains.conns);
+            let env = ExecEnv {
+                conntrack: &bridge.conntrack,
+                now_ms,
+                conn_hints: &conn_hints,
+            };
             pending = self.exec_stage(left, uncached, &env, now_ms, &mut sink);
+            self.chains.conns = conn_hints;
+            self.chain_learn_conns(left, pending);
             self.stats.cycles_actions += tsc() - ta;
             pass += 1;
         }

@@ -257,6 +257,42 @@ pub fn outcome(c: Collect<VecFrame>) -> Outcome {
     (o, d)
 }
 
+/// A change of connection state between flow changes, made on both bridges alike (the
+/// fast path's connection hints must notice each): `k % 3` = 0: time jumps 65 s and the
+/// sweep removes what expired; 1: `flush-conntrack`; 2: established packets re-commit
+/// with `ct_mark=0x20`, which table 31 matches on replies (a flow that rewrites the mark
+/// of live connections). Returns the new time.
+pub fn change_connections(bridges: [&Bridge; 2], k: u64, now: u64) -> u64 {
+    match k % 3 {
+        0 => {
+            let now = now + 65_000;
+            for b in bridges {
+                b.conntrack.expire(now);
+            }
+            now
+        }
+        1 => {
+            for b in bridges {
+                b.conntrack.flush(None);
+            }
+            now
+        }
+        _ => {
+            for b in bridges {
+                let pm = b.ports();
+                let f = parse_flow(
+                    "table=105,priority=220,ct_state=+est+trk,ip actions=ct(commit,table=110,zone=65520,exec(load:0x20->NXM_NX_CT_MARK[]))",
+                    Mode::Add,
+                    pm.names(),
+                )
+                .unwrap();
+                b.apply(&[FlowMod::Add(f)], now).unwrap();
+            }
+            now
+        }
+    }
+}
+
 pub fn change(b: &Bridge, k: u64, now: u64) {
     let pm = b.ports();
     let f = |s: &str| parse_flow(s, Mode::Add, pm.names()).unwrap();

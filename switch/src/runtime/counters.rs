@@ -159,6 +159,18 @@ const WORKER_COUNTERS: &[(&str, &str, Kind, WorkerRead)] = &[
         |s| s.fp.emc_hits,
     ),
     (
+        "brisk_worker_chain_hits_total",
+        "Later passes resolved by their first pass's chain (no hash, no EMC probe)",
+        Kind::Counter,
+        |s| s.fp.chain_hits,
+    ),
+    (
+        "brisk_worker_ct_hints_learned_total",
+        "Connections a ct met without its chain's hint (hint misses; each becomes the hint)",
+        Kind::Counter,
+        |s| s.fp.ct_hints_learned,
+    ),
+    (
         "brisk_worker_megaflow_hits_total",
         "Megaflow classifier hits",
         Kind::Counter,

@@ -80,18 +80,21 @@ fn pmd_stats(shared: &Shared) -> String {
         let passes_f = passes.max(1) as f64;
         let total = (busy + idle).max(1) as f64;
         let pct = |n: u64| 100.0 * n as f64 / passes_f;
-        let (emc, mfh, up) = (
+        let (emc, chain, mfh, up) = (
             v("brisk_worker_emc_hits_total"),
+            v("brisk_worker_chain_hits_total"),
             v("brisk_worker_megaflow_hits_total"),
             v("brisk_worker_upcalls_total"),
         );
         let _ = writeln!(
             out,
-            "pmd thread {i} core_id {}:\n  packets received: {packets}\n  packet recirculations: {}\n  avg. datapath passes per packet: {:.2}\n  emc hits: {emc} ({:.1}%)\n  megaflow hits: {mfh} ({:.1}%)\n  upcalls: {up} ({:.1}%)\n  upcall drops (budget): {}\n  revalidations: {}\n  megaflows: {} in {} masks\n  avg. packets per output batch: {:.2}\n  idle cycles: {idle} ({:.1}%)\n  processing cycles: {busy} ({:.1}%)\n  avg cycles per packet: {:.0} (busy {:.0})\n  stage cycles per packet: decap {:.0}, parse {:.0}, lookup {:.0}, upcall {:.0}, actions {:.0}\n  time: {:.1} s",
+            "pmd thread {i} core_id {}:\n  packets received: {packets}\n  packet recirculations: {}\n  avg. datapath passes per packet: {:.2}\n  emc hits: {emc} ({:.1}%)\n  chain hits: {chain} ({:.1}%)\n  ct hints learned: {}\n  megaflow hits: {mfh} ({:.1}%)\n  upcalls: {up} ({:.1}%)\n  upcall drops (budget): {}\n  revalidations: {}\n  megaflows: {} in {} masks\n  avg. packets per output batch: {:.2}\n  idle cycles: {idle} ({:.1}%)\n  processing cycles: {busy} ({:.1}%)\n  avg cycles per packet: {:.0} (busy {:.0})\n  stage cycles per packet: decap {:.0}, parse {:.0}, lookup {:.0}, upcall {:.0}, actions {:.0}\n  time: {:.1} s",
             w.lcore.load(Ordering::Relaxed),
             v("brisk_worker_recirculations_total"),
             passes_f / pkts,
             pct(emc),
+            pct(chain),
+            v("brisk_worker_ct_hints_learned_total"),
             pct(mfh),
             pct(up),
             v("brisk_worker_upcall_drops_total"),

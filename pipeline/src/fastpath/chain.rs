@@ -1,0 +1,178 @@
+//! Chains: what the packets of one first-pass key met on their later passes, kept beside
+//! the key's EMC entry, so that an established connection's packet costs one hash and one
+//! cache lookup however many times it recirculates.
+//!
+//! Antrea's pipeline sends every packet through `ct` and back (two passes, sometimes
+//! three). Without a chain each pass pays its own key hash and EMC probe, and each `ct`
+//! hashes the tuple and takes its shard's lock to find the connection. A chain remembers,
+//! per EMC entry, the megaflow each later pass resolved to and the connection each pass's
+//! `ct` met. They are **hints, verified like the EMC's own entries, never answers**:
+//! - a later pass's megaflow is used only if it is still live (same sequence number) and
+//!   the packet's key, as the earlier passes left it, matches the megaflow's key on its
+//!   mask — exactly the check an EMC hit makes — and stale versions are revalidated by
+//!   the upcall stage as for any hit;
+//! - a connection is used only if its tuple in one direction is exactly the packet's and
+//!   it is live; a live connection is the one the index holds for that tuple, so the
+//!   verdict is the lookup's ([`crate::ct::Conntrack::execute_hinted`]).
+//!
+//! A hint that fails verification costs what the chain saves and the packet takes the
+//! ordinary lookups; what those find becomes the next hint. See `docs/fastpath.md`.
+
+use super::dpcls::masked_eq;
+use super::{FastPath, NONE};
+use crate::ct::ConnRef;
+use crate::dpaction::{CloneFrame, NO_HINT};
+
+/// Recirculations a chain follows (passes after the first).
+pub(super) const MAX_HOPS: usize = 3;
+/// Connection hints per entry: one per pass.
+pub(super) const CONNS_PER_ENTRY: usize = MAX_HOPS + 1;
+
+/// The megaflow a later pass resolved to, and its sequence number then.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) struct Hop {
+    mf: u32,
+    seq: u32,
+}
+
+impl Hop {
+    const NONE: Hop = Hop { mf: NONE, seq: 0 };
+}
+
+/// The chains of every EMC entry.
+pub(super) struct Chains {
+    /// Per EMC entry: the megaflow of pass 1, 2, 3.
+    hops: Box<[[Hop; MAX_HOPS]]>,
+    /// Per EMC entry and pass: the connection that pass's `ct` met.
+    pub(super) conns: Box<[Option<ConnRef>]>,
+}
+
+impl Chains {
+    pub(super) fn new(entries: usize) -> Chains {
+        Chains {
+            hops: vec![[Hop::NONE; MAX_HOPS]; entries].into_boxed_slice(),
+            conns: (0..entries * CONNS_PER_ENTRY).map(|_| None).collect(),
+        }
+    }
+
+    /// Forgets entry `e`'s chain (the entry now caches another key).
+    pub(super) fn reset(&mut self, e: usize) {
+        self.hops[e] = [Hop::NONE; MAX_HOPS];
+        for c in &mut self.conns[e * CONNS_PER_ENTRY..(e + 1) * CONNS_PER_ENTRY] {
+            *c = None;
+        }
+    }
+
+    /// Forgets every chain.
+    pub(super) fn clear(&mut self) {
+        for e in 0..self.hops.len() {
+            self.reset(e);
+        }
+    }
+}
+
+impl<F: CloneFrame> FastPath<F> {
+    /// The chain stage of pass `pass` ≥ 1: the slots whose chain names a megaflow for this
+    /// pass that their key still matches; returns them (their megaflow in `found`).
+    #[inline]
+    pub(super) fn chain_stage(&mut self, pending: u64, pass: u32) -> u64 {
+        let hop = pass as usize - 1;
+        if hop >= MAX_HOPS {
+            return 0;
+        }
+        let mut bits = pending;
+        let mut resolved = 0u64;
+        while bits != 0 {
+            let i = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            let e = self.entry[i];
+            if e == NONE {
+                continue;
+            }
+            let h = self.chains.hops[e as usize][hop];
+            if h.mf == NONE {
+                continue;
+            }
+            let mf = &self.mfs[h.mf as usize];
+            if mf.live && mf.seq == h.seq && masked_eq(&self.batch.keys[i], &mf.key, &mf.words) {
+                if mf.needs_hash {
+                    self.batch.hashes[i] = super::key_hash(&self.batch.keys[i]);
+                }
+                self.found[i] = h.mf;
+                resolved |= 1u64 << i;
+            }
+        }
+        let n = u64::from(resolved.count_ones());
+        self.stats.chain_hits += n;
+        resolved
+    }
+
+    /// After the lookups of pass `pass` ≥ 1: each slot's chain learns the megaflow this
+    /// pass resolved to (none when it could not be cached).
+    pub(super) fn chain_learn_hops(&mut self, pending: u64, pass: u32) {
+        let hop = pass as usize - 1;
+        if hop >= MAX_HOPS {
+            return;
+        }
+        let mut bits = pending;
+        while bits != 0 {
+            let i = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            let e = self.entry[i];
+            if e == NONE {
+                continue;
+            }
+            let mf = self.found[i];
+            let h = if mf == NONE {
+                Hop::NONE
+            } else {
+                Hop {
+                    mf,
+                    seq: self.mfs[mf as usize].seq,
+                }
+            };
+            let slot = &mut self.chains.hops[e as usize][hop];
+            if *slot != h {
+                *slot = h;
+            }
+        }
+    }
+
+    /// Before the execute stage of pass `pass`: where each slot's `ct` finds its
+    /// connection hint.
+    pub(super) fn chain_ct_hints(&mut self, pending: u64, pass: u32) {
+        let mut bits = pending;
+        while bits != 0 {
+            let i = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            let e = self.entry[i];
+            self.batch.ct_hint[i] = if e == NONE || pass as usize >= CONNS_PER_ENTRY {
+                NO_HINT
+            } else {
+                e * CONNS_PER_ENTRY as u32 + pass
+            };
+        }
+    }
+
+    /// After the execute stage: connections met without their hint become the hint;
+    /// copies forked in this pass (in `next` but not in `pending`) belong to no chain.
+    pub(super) fn chain_learn_conns(&mut self, pending: u64, next: u64) {
+        let mut bits = pending;
+        while bits != 0 {
+            let i = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            if let Some(c) = self.batch.ct_learned[i].take() {
+                if let Some(slot) = self.chains.conns.get_mut(self.batch.ct_hint[i] as usize) {
+                    *slot = Some(c);
+                    self.stats.ct_hints_learned += 1;
+                }
+            }
+        }
+        let mut forks = next & !pending;
+        while forks != 0 {
+            let j = forks.trailing_zeros() as usize;
+            forks &= forks - 1;
+            self.entry[j] = NONE;
+        }
+    }
+}
