@@ -100,10 +100,12 @@ pub fn stage_report(st: &pipeline::fastpath::FastPathStats, cycles_per_ns: f64) 
 }
 
 /// A fast path for the benches: an upcall budget large enough that establishing many
-/// connections at once is not throttled.
+/// connections at once is not throttled. `BRISK_BENCH_CHAINS=0` turns chains off (the
+/// same binary measured both ways).
 pub fn bench_fastpath() -> FastPath<VecFrame> {
     FastPath::new(pipeline::fastpath::FastPathConfig {
         max_upcalls_per_burst: 64,
+        chains: std::env::var("BRISK_BENCH_CHAINS").map_or(true, |v| v != "0"),
         ..Default::default()
     })
 }

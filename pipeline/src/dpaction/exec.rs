@@ -125,6 +125,9 @@ impl<'a> ExecEnv<'a> {
 
 /// A slot without a connection hint.
 pub const NO_HINT: u32 = u32::MAX;
+/// With this bit, a hint index says where a connection met would be remembered, not a
+/// hint to use (a chain without one yet).
+pub const LEARN_ONLY: u32 = 1 << 31;
 
 fn consumes(a: &DpAction) -> bool {
     matches!(
@@ -752,10 +755,14 @@ pub(super) fn run_ct<F: Frame>(
         set_mark: ct.mark,
         set_label: ct.label,
     };
-    let (v, learned) = match env.conn_hints.get(hint as usize) {
-        Some(h) => env
+    let (v, learned) = match env.conn_hints.get((hint & !LEARN_ONLY) as usize) {
+        Some(h) if hint & LEARN_ONLY == 0 => {
+            env.conntrack
+                .execute_hinted(&cp, &cmd, env.now_ms, h.as_ref(), true)
+        }
+        Some(_) => env
             .conntrack
-            .execute_hinted(&cp, &cmd, env.now_ms, h.as_ref(), true),
+            .execute_hinted(&cp, &cmd, env.now_ms, None, true),
         None => (env.conntrack.execute(&cp, &cmd, env.now_ms), None),
     };
     if v.refused {

@@ -7,7 +7,8 @@
 mod exec;
 
 pub use exec::{
-    exec_group, execute, Batch, CloneFrame, Collect, ExecEnv, Packet, PktMut, Sink, NO_HINT,
+    exec_group, execute, Batch, CloneFrame, Collect, ExecEnv, Packet, PktMut, Sink, LEARN_ONLY,
+    NO_HINT,
 };
 
 use crate::flow::{w, Flow};

@@ -21,7 +21,7 @@
 use super::dpcls::masked_eq;
 use super::{FastPath, NONE};
 use crate::ct::ConnRef;
-use crate::dpaction::{CloneFrame, NO_HINT};
+use crate::dpaction::{CloneFrame, LEARN_ONLY, NO_HINT};
 
 /// Recirculations a chain follows (passes after the first).
 pub(super) const MAX_HOPS: usize = 3;
@@ -45,6 +45,10 @@ pub(super) struct Chains {
     hops: Box<[[Hop; MAX_HOPS]]>,
     /// Per EMC entry and pass: the connection that pass's `ct` met.
     pub(super) conns: Box<[Option<ConnRef>]>,
+    /// Per EMC entry: which of its connections belong to its current key (bit per pass).
+    /// A reset clears the bits without touching the connections — dropping a reference
+    /// writes to the connection's (cold) cache line; it is dropped when overwritten.
+    valid: Box<[u8]>,
 }
 
 impl Chains {
@@ -52,22 +56,22 @@ impl Chains {
         Chains {
             hops: vec![[Hop::NONE; MAX_HOPS]; entries].into_boxed_slice(),
             conns: (0..entries * CONNS_PER_ENTRY).map(|_| None).collect(),
+            valid: vec![0; entries].into_boxed_slice(),
         }
     }
 
     /// Forgets entry `e`'s chain (the entry now caches another key).
+    #[inline]
     pub(super) fn reset(&mut self, e: usize) {
         self.hops[e] = [Hop::NONE; MAX_HOPS];
-        for c in &mut self.conns[e * CONNS_PER_ENTRY..(e + 1) * CONNS_PER_ENTRY] {
-            *c = None;
-        }
+        self.valid[e] = 0;
     }
 
-    /// Forgets every chain.
+    /// Forgets every chain, releasing the connections.
     pub(super) fn clear(&mut self) {
-        for e in 0..self.hops.len() {
-            self.reset(e);
-        }
+        self.hops.fill([Hop::NONE; MAX_HOPS]);
+        self.valid.fill(0);
+        self.conns.fill(None);
     }
 }
 
@@ -139,7 +143,8 @@ impl<F: CloneFrame> FastPath<F> {
     }
 
     /// Before the execute stage of pass `pass`: where each slot's `ct` finds its
-    /// connection hint.
+    /// connection hint. A chain without one learns it only if the first pass hit the EMC
+    /// (`hit0`): a flow seen again, not one of a flood of new ones.
     pub(super) fn chain_ct_hints(&mut self, pending: u64, pass: u32) {
         let mut bits = pending;
         while bits != 0 {
@@ -148,8 +153,12 @@ impl<F: CloneFrame> FastPath<F> {
             let e = self.entry[i];
             self.batch.ct_hint[i] = if e == NONE || pass as usize >= CONNS_PER_ENTRY {
                 NO_HINT
-            } else {
+            } else if self.chains.valid[e as usize] & (1 << pass) != 0 {
                 e * CONNS_PER_ENTRY as u32 + pass
+            } else if self.hit0 & (1u64 << i) != 0 {
+                (e * CONNS_PER_ENTRY as u32 + pass) | LEARN_ONLY
+            } else {
+                NO_HINT
             };
         }
     }
@@ -162,8 +171,10 @@ impl<F: CloneFrame> FastPath<F> {
             let i = bits.trailing_zeros() as usize;
             bits &= bits - 1;
             if let Some(c) = self.batch.ct_learned[i].take() {
-                if let Some(slot) = self.chains.conns.get_mut(self.batch.ct_hint[i] as usize) {
+                let at = (self.batch.ct_hint[i] & !LEARN_ONLY) as usize;
+                if let Some(slot) = self.chains.conns.get_mut(at) {
                     *slot = Some(c);
+                    self.chains.valid[at / CONNS_PER_ENTRY] |= 1 << (at % CONNS_PER_ENTRY);
                     self.stats.ct_hints_learned += 1;
                 }
             }

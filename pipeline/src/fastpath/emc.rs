@@ -57,6 +57,9 @@ impl<F: CloneFrame> FastPath<F> {
     #[inline]
     pub(super) fn emc_stage(&mut self, pending: u64) -> u64 {
         let first = self.pass == 0;
+        if first {
+            self.hit0 = 0;
+        }
         let mut bits = pending;
         let mut resolved = 0u64;
         while bits != 0 {
@@ -67,6 +70,9 @@ impl<F: CloneFrame> FastPath<F> {
             self.found[i] = mf;
             if first {
                 self.entry[i] = e;
+                if e != NONE {
+                    self.hit0 |= 1u64 << i;
+                }
             }
             if mf != NONE {
                 resolved |= 1u64 << i;
@@ -172,7 +178,9 @@ impl<F: CloneFrame> FastPath<F> {
     /// pass it becomes the slot's chain.
     fn emc_put(&mut self, i: usize, at: usize, ent: EmcEntry) {
         self.emc[at] = ent;
-        self.chains.reset(at);
+        if self.cfg.chains {
+            self.chains.reset(at);
+        }
         if self.pass == 0 {
             self.entry[i] = at as u32;
         }

@@ -67,6 +67,9 @@ pub struct FastPathConfig {
     pub max_upcalls_per_burst: usize,
     /// Megaflows unused for this long are removed.
     pub megaflow_idle_ms: u64,
+    /// Follow chains: later passes and `ct` take the hints the first pass's EMC entry
+    /// keeps (`chain.rs`). Off: every pass is looked up and every `ct` hashes its tuple.
+    pub chains: bool,
 }
 
 impl Default for FastPathConfig {
@@ -77,6 +80,7 @@ impl Default for FastPathConfig {
             max_megaflows: 200_000,
             max_upcalls_per_burst: 16,
             megaflow_idle_ms: 10_000,
+            chains: true,
         }
     }
 }
@@ -235,6 +239,8 @@ pub struct FastPath<F: Frame> {
     entry: [u32; SLOTS],
     /// The pass being run.
     pass: u32,
+    /// Slots whose first pass hit the EMC.
+    hit0: u64,
     subtables: Vec<Subtable>,
     order: Vec<u16>,
     mfs: Vec<Megaflow>,
@@ -271,6 +277,7 @@ impl<F: CloneFrame> FastPath<F> {
             chains: Chains::new(n),
             entry: [NONE; SLOTS],
             pass: 0,
+            hit0: 0,
             subtables: Vec::new(),
             order: Vec::new(),
             mfs: Vec::new(),
@@ -339,7 +346,7 @@ impl<F: CloneFrame> FastPath<F> {
             }
             self.stats.passes += u64::from(pending.count_ones());
             let tl = tsc();
-            let from_chain = if pass > 0 {
+            let from_chain = if pass > 0 && self.cfg.chains {
                 self.chain_stage(pending, pass)
             } else {
                 0
@@ -351,10 +358,12 @@ impl<F: CloneFrame> FastPath<F> {
             let (left, uncached) =
                 self.upcall_stage(bridge, pending, from_emc | from_cls, now_ms, &mut sink);
             self.emc_fill(from_cls);
-            if pass > 0 {
-                self.chain_learn_hops(left, pass);
+            if self.cfg.chains {
+                if pass > 0 {
+                    self.chain_learn_hops(left, pass);
+                }
+                self.chain_ct_hints(left, pass);
             }
-            self.chain_ct_hints(left, pass);
             let ta = tsc();
             self.stats.cycles_upcall += ta - tu;
             // The hints are read by the executor while the fast path is borrowed for it.
@@ -366,7 +375,9 @@ impl<F: CloneFrame> FastPath<F> {
             };
             pending = self.exec_stage(left, uncached, &env, now_ms, &mut sink);
             self.chains.conns = conn_hints;
-            self.chain_learn_conns(left, pending);
+            if self.cfg.chains {
+                self.chain_learn_conns(left, pending);
+            }
             self.stats.cycles_actions += tsc() - ta;
             pass += 1;
         }
