@@ -234,6 +234,8 @@ pub struct FastPath<F: Frame> {
     cfg: FastPathConfig,
     emc: Box<[EmcEntry]>,
     emc_mask: usize,
+    /// Insert into an occupied bucket when a random u32 is at most this (1/inv_prob).
+    emc_insert_min: u32,
     chains: Chains,
     /// Each slot's chain: the EMC entry of its first pass (`NONE`: none).
     entry: [u32; SLOTS],
@@ -274,6 +276,7 @@ impl<F: CloneFrame> FastPath<F> {
             ]
             .into_boxed_slice(),
             emc_mask: n / 4 - 1,
+            emc_insert_min: u32::MAX / cfg.emc_insert_inv_prob.max(1),
             chains: Chains::new(n),
             entry: [NONE; SLOTS],
             pass: 0,
@@ -411,6 +414,21 @@ impl<F: CloneFrame> FastPath<F> {
             }
         }
     }
+}
+
+/// Asks for the cache line holding `p` (a hint: no effect on results).
+#[inline(always)]
+fn prefetch<T>(p: &T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: prefetching is a hint; the address is a valid reference.
+    unsafe {
+        core::arch::x86_64::_mm_prefetch(
+            p as *const T as *const i8,
+            core::arch::x86_64::_MM_HINT_T0,
+        );
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
 }
 
 /// CRC32C of one word on top of `h` (the SSE4.2 instruction where available).
