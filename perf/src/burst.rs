@@ -100,12 +100,16 @@ pub fn stage_report(st: &pipeline::fastpath::FastPathStats, cycles_per_ns: f64) 
 }
 
 /// A fast path for the benches: an upcall budget large enough that establishing many
-/// connections at once is not throttled. `BRISK_BENCH_CHAINS=0` turns chains off (the
-/// same binary measured both ways).
+/// connections at once is not throttled. `BRISK_BENCH_CHAINS=0` turns chains off and
+/// `BRISK_BENCH_EMC_ENTRIES=N` sizes the EMC (the same binary measured several ways).
 pub fn bench_fastpath() -> FastPath<VecFrame> {
     FastPath::new(pipeline::fastpath::FastPathConfig {
         max_upcalls_per_burst: 64,
         chains: std::env::var("BRISK_BENCH_CHAINS").map_or(true, |v| v != "0"),
+        emc_entries: std::env::var("BRISK_BENCH_EMC_ENTRIES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(pipeline::fastpath::FastPathConfig::default().emc_entries),
         ..Default::default()
     })
 }
