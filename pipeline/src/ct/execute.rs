@@ -42,10 +42,12 @@ impl Conntrack {
             KeyOf::IcmpError(v6) => return (self.related(pkt, v6, cmd, now_ms), None),
         };
         if let Some(ConnRef(conn)) = hint {
-            if conn.orig == key || conn.reply == key {
+            // Each 48-byte tuple compared once: the match also gives the direction.
+            let reply = conn.orig != key;
+            if !reply || conn.reply == key {
                 let served = {
                     let mut st = conn.st.lock();
-                    self.serve(conn, &mut st, &key, pkt, cmd, now_ms)
+                    self.serve(conn, &mut st, reply, pkt, cmd, now_ms)
                 };
                 match served {
                     Served::Verdict(v) => return (v, None),
@@ -80,9 +82,10 @@ impl Conntrack {
         let ended = {
             let map = self.shard(h).map.lock();
             let (_, conn) = map.find(h, |e| e.0 == *key)?;
+            let reply = conn.reply == *key && conn.orig != *key;
             let served = {
                 let mut st = conn.st.lock();
-                self.serve(conn, &mut st, key, pkt, cmd, now_ms)
+                self.serve(conn, &mut st, reply, pkt, cmd, now_ms)
             };
             match served {
                 Served::Verdict(v) => return Some((v, learn.then(|| ConnRef(conn.clone())))),
@@ -97,7 +100,7 @@ impl Conntrack {
         None
     }
 
-    /// One packet of `conn` (whose tuple in one direction is `key`), under its lock: the
+    /// One packet of `conn` (in its reply direction when `reply`), under its lock: the
     /// state updated and the verdict, or why the connection cannot take it. Inlined into
     /// both callers: out of line it cost the looked-up path ~10 % (criterion).
     #[inline(always)]
@@ -105,7 +108,7 @@ impl Conntrack {
         &self,
         conn: &Conn,
         st: &mut ConnState,
-        key: &Key,
+        reply: bool,
         pkt: &CtPacket<'_>,
         cmd: &CtCommand<'_>,
         now_ms: u64,
@@ -113,7 +116,6 @@ impl Conntrack {
         if st.dead || st.expires_ms <= now_ms {
             return Served::Ended(true);
         }
-        let reply = conn.reply == *key && conn.orig != *key;
         let upd = self.update(conn, st, pkt, reply, now_ms);
         match upd {
             Upd::Invalid => return Served::Invalid,

@@ -755,14 +755,18 @@ pub(super) fn run_ct<F: Frame>(
         set_mark: ct.mark,
         set_label: ct.label,
     };
-    let (v, learned) = match env.conn_hints.get((hint & !LEARN_ONLY) as usize) {
-        Some(h) if hint & LEARN_ONLY == 0 => {
-            env.conntrack
-                .execute_hinted(&cp, &cmd, env.now_ms, h.as_ref(), true)
+    let slot = (hint != NO_HINT)
+        .then(|| env.conn_hints.get((hint & !LEARN_ONLY) as usize))
+        .flatten();
+    let (v, learned) = match slot {
+        Some(h) => {
+            let h = if hint & LEARN_ONLY == 0 {
+                h.as_ref()
+            } else {
+                None
+            };
+            env.conntrack.execute_hinted(&cp, &cmd, env.now_ms, h, true)
         }
-        Some(_) => env
-            .conntrack
-            .execute_hinted(&cp, &cmd, env.now_ms, None, true),
         None => (env.conntrack.execute(&cp, &cmd, env.now_ms), None),
     };
     if v.refused {

@@ -19,7 +19,7 @@
 //! ordinary lookups; what those find becomes the next hint. See `docs/fastpath.md`.
 
 use super::dpcls::masked_eq;
-use super::{FastPath, NONE};
+use super::{slots, FastPath, NONE, SLOTS};
 use crate::ct::ConnRef;
 use crate::dpaction::{CloneFrame, LEARN_ONLY, NO_HINT};
 
@@ -75,6 +75,14 @@ impl Chains {
     }
 }
 
+/// The slots of `bits` that have a chain, with its entry.
+#[inline(always)]
+fn chained(bits: u64, entry: &[u32; SLOTS]) -> impl Iterator<Item = (usize, usize)> + '_ {
+    slots(bits)
+        .filter(|&i| entry[i] != NONE)
+        .map(|i| (i, entry[i] as usize))
+}
+
 impl<F: CloneFrame> FastPath<F> {
     /// The chain stage of pass `pass` ≥ 1: the slots whose chain names a megaflow for this
     /// pass that their key still matches; returns them (their megaflow in `found`).
@@ -84,16 +92,9 @@ impl<F: CloneFrame> FastPath<F> {
         if hop >= MAX_HOPS {
             return 0;
         }
-        let mut bits = pending;
         let mut resolved = 0u64;
-        while bits != 0 {
-            let i = bits.trailing_zeros() as usize;
-            bits &= bits - 1;
-            let e = self.entry[i];
-            if e == NONE {
-                continue;
-            }
-            let h = self.chains.hops[e as usize][hop];
+        for (i, e) in chained(pending, &self.entry) {
+            let h = self.chains.hops[e][hop];
             if h.mf == NONE {
                 continue;
             }
@@ -118,14 +119,7 @@ impl<F: CloneFrame> FastPath<F> {
         if hop >= MAX_HOPS {
             return;
         }
-        let mut bits = pending;
-        while bits != 0 {
-            let i = bits.trailing_zeros() as usize;
-            bits &= bits - 1;
-            let e = self.entry[i];
-            if e == NONE {
-                continue;
-            }
+        for (i, e) in chained(pending, &self.entry) {
             let mf = self.found[i];
             let h = if mf == NONE {
                 Hop::NONE
@@ -135,7 +129,7 @@ impl<F: CloneFrame> FastPath<F> {
                     seq: self.mfs[mf as usize].seq,
                 }
             };
-            let slot = &mut self.chains.hops[e as usize][hop];
+            let slot = &mut self.chains.hops[e][hop];
             if *slot != h {
                 *slot = h;
             }
@@ -146,10 +140,7 @@ impl<F: CloneFrame> FastPath<F> {
     /// connection hint. A chain without one learns it only if the first pass hit the EMC
     /// (`hit0`): a flow seen again, not one of a flood of new ones.
     pub(super) fn chain_ct_hints(&mut self, pending: u64, pass: u32) {
-        let mut bits = pending;
-        while bits != 0 {
-            let i = bits.trailing_zeros() as usize;
-            bits &= bits - 1;
+        for i in slots(pending) {
             let e = self.entry[i];
             self.batch.ct_hint[i] = if e == NONE || pass as usize >= CONNS_PER_ENTRY {
                 NO_HINT
@@ -166,10 +157,7 @@ impl<F: CloneFrame> FastPath<F> {
     /// After the execute stage: connections met without their hint become the hint;
     /// copies forked in this pass (in `next` but not in `pending`) belong to no chain.
     pub(super) fn chain_learn_conns(&mut self, pending: u64, next: u64) {
-        let mut bits = pending;
-        while bits != 0 {
-            let i = bits.trailing_zeros() as usize;
-            bits &= bits - 1;
+        for i in slots(pending) {
             if let Some(c) = self.batch.ct_learned[i].take() {
                 let at = (self.batch.ct_hint[i] & !LEARN_ONLY) as usize;
                 if let Some(slot) = self.chains.conns.get_mut(at) {
@@ -179,10 +167,7 @@ impl<F: CloneFrame> FastPath<F> {
                 }
             }
         }
-        let mut forks = next & !pending;
-        while forks != 0 {
-            let j = forks.trailing_zeros() as usize;
-            forks &= forks - 1;
+        for j in slots(next & !pending) {
             self.entry[j] = NONE;
         }
     }

@@ -416,6 +416,18 @@ impl<F: CloneFrame> FastPath<F> {
     }
 }
 
+/// The slots set in `bits`, lowest first.
+#[inline(always)]
+fn slots(mut bits: u64) -> impl Iterator<Item = usize> {
+    std::iter::from_fn(move || {
+        (bits != 0).then(|| {
+            let i = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            i
+        })
+    })
+}
+
 /// Asks for the cache line holding `p` (a hint: no effect on results).
 #[inline(always)]
 fn prefetch<T>(p: &T) {
