@@ -95,22 +95,25 @@ impl fmt::Display for ConnSnapshot {
 }
 
 impl Conntrack {
-    /// Inserts both keys; false if either is taken by a live connection.
+    /// Inserts both keys; false if either is taken by a live connection. A connection
+    /// whose two tuples are the same (a host talking to itself on one port) is indexed
+    /// once, as original.
     pub(super) fn insert(&self, conn: &Arc<Conn>) -> bool {
         let (ha, hb) = (self.key_hash(&conn.orig), self.key_hash(&conn.reply));
+        let both = conn.orig != conn.reply;
         let a = self.shard(ha);
         let b = self.shard(hb);
-        let rehash = |e: &(Key, Arc<Conn>)| self.key_hash(&e.0);
-        let same = std::ptr::eq(a, b);
-        if same {
+        let rehash = |k: &Key| self.key_hash(k);
+        if std::ptr::eq(a, b) {
             let mut m = a.map.lock();
-            if m.find(ha, |e| e.0 == conn.orig).is_some()
-                || m.find(hb, |e| e.0 == conn.reply).is_some()
-            {
+            if m.find(ha, &conn.orig).is_some() || (both && m.find(hb, &conn.reply).is_some()) {
                 return false;
             }
-            m.insert_unique(ha, (conn.orig, conn.clone()), rehash);
-            m.insert_unique(hb, (conn.reply, conn.clone()), rehash);
+            m.insert(ha, conn.clone(), false, rehash);
+            if both {
+                m.insert(hb, conn.clone(), true, rehash);
+            }
+            a.publish(&m);
         } else {
             // Lock in address order to avoid deadlock.
             let (first, second) = if (a as *const Shard) < (b as *const Shard) {
@@ -125,13 +128,13 @@ impl Conntrack {
             } else {
                 (&mut *m2, &mut *m1)
             };
-            if ma.find(ha, |e| e.0 == conn.orig).is_some()
-                || mb.find(hb, |e| e.0 == conn.reply).is_some()
-            {
+            if ma.find(ha, &conn.orig).is_some() || mb.find(hb, &conn.reply).is_some() {
                 return false;
             }
-            ma.insert_unique(ha, (conn.orig, conn.clone()), rehash);
-            mb.insert_unique(hb, (conn.reply, conn.clone()), rehash);
+            ma.insert(ha, conn.clone(), false, rehash);
+            mb.insert(hb, conn.clone(), true, rehash);
+            a.publish(ma);
+            b.publish(mb);
         }
         self.n_conns.fetch_add(1, Ordering::Relaxed);
         self.by_proto[proto_idx(conn.proto)].fetch_add(1, Ordering::Relaxed);
@@ -144,13 +147,11 @@ impl Conntrack {
     pub(super) fn remove(&self, conn: &Arc<Conn>, expired: bool) {
         conn.st.lock().dead = true;
         let mut removed = false;
-        for k in [conn.orig, conn.reply] {
-            let h = self.key_hash(&k);
-            let mut m = self.shard(h).map.lock();
-            if let Ok(e) = m.find_entry(h, |e| e.0 == k && Arc::ptr_eq(&e.1, conn)) {
-                e.remove();
-                removed = true;
-            }
+        for (k, reply) in [(&conn.orig, false), (&conn.reply, true)] {
+            let h = self.key_hash(k);
+            // Dropped once the lock is released.
+            let gone = self.shard(h).map.lock().remove(h, conn, reply);
+            removed |= gone.is_some();
         }
         if removed {
             self.n_conns.fetch_sub(1, Ordering::Relaxed);
@@ -194,8 +195,8 @@ impl Conntrack {
         let mut victims = Vec::new();
         for s in self.shards.iter() {
             let m = s.map.lock();
-            for (k, c) in m.iter() {
-                if *k == c.orig && zone.is_none_or(|z| z == k.zone) && pick(c) {
+            for (reply, c) in m.iter() {
+                if !reply && zone.is_none_or(|z| z == c.orig.zone) && pick(c) {
                     victims.push(c.clone());
                 }
             }
@@ -217,8 +218,9 @@ impl Conntrack {
         let mut out = Vec::new();
         for s in self.shards.iter() {
             let m = s.map.lock();
-            for (k, c) in m.iter() {
-                if *k != c.orig || zone.is_some_and(|z| z != k.zone) {
+            for (reply, c) in m.iter() {
+                let k = &c.orig;
+                if reply || zone.is_some_and(|z| z != k.zone) {
                     continue;
                 }
                 let st = c.st.lock();

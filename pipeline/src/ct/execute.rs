@@ -65,8 +65,9 @@ impl Conntrack {
 
     /// The verdict of a packet of a connection already tracked, and the connection when
     /// `learn`; None when there is none (a dead or expired one found on the way is
-    /// removed).
-    #[inline(always)]
+    /// removed). Out of line: its cost is the index's cache misses, and inlined it
+    /// crowds the hint's path in the caller.
+    #[inline(never)]
     fn existing(
         &self,
         key: &Key,
@@ -81,8 +82,7 @@ impl Conntrack {
         let h = self.key_hash(key);
         let ended = {
             let map = self.shard(h).map.lock();
-            let (_, conn) = map.find(h, |e| e.0 == *key)?;
-            let reply = conn.reply == *key && conn.orig != *key;
+            let (conn, reply) = map.find(h, key)?;
             let served = {
                 let mut st = conn.st.lock();
                 self.serve(conn, &mut st, reply, pkt, cmd, now_ms)
@@ -365,7 +365,7 @@ enum Upd {
 }
 
 /// What a packet's headers make of it for conntrack.
-enum KeyOf {
+pub(super) enum KeyOf {
     /// Its connection key.
     Key(Key, Proto, bool),
     /// Not trackable (not IP, a fragment, a short L4 header): `+inv`.
@@ -375,7 +375,7 @@ enum KeyOf {
 }
 
 /// The connection key of a packet, its L4 header checked.
-fn packet_key(pkt: &CtPacket<'_>, zone: u16) -> KeyOf {
+pub(super) fn packet_key(pkt: &CtPacket<'_>, zone: u16) -> KeyOf {
     let v6 = match pkt.eth_type {
         eth_type::IPV4 => false,
         eth_type::IPV6 => true,

@@ -4,8 +4,9 @@
 //! - A connection is stored once (`Arc<Conn>`) and indexed under two keys: its original
 //!   tuple and its reply tuple (the reverse of the *translated* tuple when NAT applies), so
 //!   a packet from either side finds it with one hash lookup.
-//! - The index is sharded by key hash; each shard is a hashbrown map under a parking_lot
-//!   mutex held only for the map operation. Per-connection state has its own small mutex,
+//! - The index is sharded by key hash; each shard is a table of cache-line buckets
+//!   (`index.rs`) under a parking_lot mutex held only for the index operation; a burst's
+//!   buckets are prefetched before its lookups run. Per-connection state has its own small mutex,
 //!   held only while one packet updates it. No lock is held across other packet work and
 //!   there is no global lock on the fast path.
 //! - Time is the caller's (milliseconds), so tests and benchmarks are deterministic; an
@@ -25,6 +26,7 @@
 mod dump;
 mod execute;
 mod filter;
+mod index;
 mod nat;
 mod related;
 mod tcp;
@@ -34,6 +36,7 @@ pub use filter::{TupleError, TupleFilter};
 
 use crate::flow::{ct_state as cs, ip_proto};
 use crate::ofctl::{Nat, NatKind};
+use index::Shard;
 use parking_lot::Mutex;
 use related::icmp_reply_type;
 use std::hash::BuildHasher;
@@ -258,17 +261,18 @@ struct Conn {
 #[derive(Clone)]
 pub struct ConnRef(Arc<Conn>);
 
+impl ConnRef {
+    /// Starts fetching the connection (its tuples), before a burst's packets use it.
+    #[inline(always)]
+    pub fn prefetch(&self) {
+        index::prefetch_ptr(Arc::as_ptr(&self.0));
+    }
+}
+
 impl std::fmt::Debug for ConnRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "ConnRef({:?} -> {:?})", self.0.orig, self.0.reply)
     }
-}
-
-/// One lock's worth of the connection index: both directions' keys of each connection,
-/// stored with the hash computed once per lookup (the shard choice and the bucket use
-/// different bits of it).
-struct Shard {
-    map: Mutex<hashbrown::HashTable<(Key, Arc<Conn>)>>,
 }
 
 /// The connection tracker.
@@ -333,11 +337,7 @@ impl Conntrack {
     /// A tracker with `cfg`.
     pub fn new(cfg: ConntrackConfig) -> Self {
         let n = cfg.shards.max(1).next_power_of_two();
-        let shards = (0..n)
-            .map(|_| Shard {
-                map: Mutex::new(hashbrown::HashTable::new()),
-            })
-            .collect();
+        let shards = (0..n).map(|_| Shard::new()).collect();
         Conntrack {
             shards,
             shard_mask: n - 1,
@@ -379,19 +379,27 @@ impl Conntrack {
 
     #[inline]
     fn shard(&self, hash: u64) -> &Shard {
-        // hashbrown takes the bucket from the low bits and its tag from the top 7;
-        // the shard must come from bits neither uses, or every key in a shard
-        // would share bucket bits and probe chains would grow with the shard count.
+        // The index takes the bucket from the low bits and its signature from the top
+        // 32; the shard comes from bits 40.., which cost the signature 6 of its bits but
+        // leave the bucket bits independent of the shard.
         &self.shards[(hash >> 40) as usize & self.shard_mask]
+    }
+
+    /// Starts fetching the index bucket in which `pkt`'s connection in `zone` would be
+    /// found, so that the cache misses of a burst's lookups overlap: the caller runs this
+    /// over the burst, then conntrack over each packet. Without the shard's lock; it
+    /// changes nothing.
+    #[inline]
+    pub fn prefetch(&self, pkt: &CtPacket<'_>, zone: u16) {
+        if let execute::KeyOf::Key(key, ..) = execute::packet_key(pkt, zone) {
+            let h = self.key_hash(&key);
+            self.shard(h).prefetch(h);
+        }
     }
 
     fn get(&self, k: &Key) -> Option<Arc<Conn>> {
         let h = self.key_hash(k);
-        self.shard(h)
-            .map
-            .lock()
-            .find(h, |(kk, _)| kk == k)
-            .map(|(_, c)| c.clone())
+        self.shard(h).map.lock().find(h, k).map(|(c, _)| c.clone())
     }
 
     /// Number of connections.

@@ -159,6 +159,8 @@ pub struct Batch<F: Frame, const N: usize> {
     /// A connection met without the hint, for the fast path to remember (only for slots
     /// with a hint index).
     pub ct_learned: [Option<ConnRef>; N],
+    /// Slots whose `ct_hint` names a connection to use (their `ct` looks nothing up).
+    pub ct_hinted: u64,
 }
 
 impl<F: Frame, const N: usize> Default for Batch<F, N> {
@@ -177,6 +179,7 @@ impl<F: Frame, const N: usize> Batch<F, N> {
             hashes: [0; N],
             ct_hint: [NO_HINT; N],
             ct_learned: std::array::from_fn(|_| None),
+            ct_hinted: 0,
         }
     }
 
@@ -224,6 +227,12 @@ pub fn exec_group<F: CloneFrame, S: Sink<F>, const N: usize>(
             return recirc;
         }
         let is_last = Some(ai) == last;
+        if let DpAction::Ct(ct) = a {
+            let lookups = alive & !batch.ct_hinted;
+            if lookups & lookups.wrapping_sub(1) != 0 {
+                prefetch_ct(batch, lookups, ct, env);
+            }
+        }
         let mut bits = alive;
         while bits != 0 {
             let i = bits.trailing_zeros() as usize;
@@ -469,6 +478,7 @@ fn exec_one<F: CloneFrame, S: Sink<F>, const N: usize>(
                     batch.keys[j] = batch.keys[i];
                     batch.layouts[j] = batch.layouts[i];
                     batch.ct_hint[j] = NO_HINT;
+                    batch.ct_hinted &= !(1u64 << j);
                     Step::Fork(j)
                 }
                 _ => {
@@ -712,19 +722,10 @@ pub(super) fn arp_reply<F: Frame>(pkt: &mut PktMut<'_, F>, mac: u64) -> bool {
     true
 }
 
-/// Runs conntrack for the packet, updating its key (and headers, for NAT), with the
-/// connection hint at `hint` in `env`. Returns false if a commit was refused because the
-/// table is full, and the connection to remember as the hint when it was met without it.
-pub(super) fn run_ct<F: Frame>(
-    pkt: &mut PktMut<'_, F>,
-    ct: &DpCt,
-    env: &ExecEnv<'_>,
-    hint: u32,
-) -> (bool, Option<ConnRef>) {
-    use crate::conntrack::{CtCommand, CtPacket};
-    // A borrow, not a copy of the 320-byte key (ct runs twice per packet in Antrea).
-    let key = &*pkt.key;
-    let lay = *pkt.layout;
+/// What conntrack sees of a packet. A borrow of its key, not a copy of the 320 bytes (ct
+/// runs twice per packet in Antrea).
+#[inline(always)]
+fn ct_packet<'a>(data: &'a [u8], key: &Flow, lay: &Layout) -> crate::conntrack::CtPacket<'a> {
     let ty = fget!(EthType, key) as u16;
     let l3_bad = lay.err & packet::parse_err::L3_BAD != 0;
     let (src, dst) = if ty == eth_type::IPV6 {
@@ -732,10 +733,9 @@ pub(super) fn run_ct<F: Frame>(
     } else {
         (fget!(NwSrc, key), fget!(NwDst, key))
     };
-    let data = pkt.frame.data();
     let l4s = usize::from(lay.l4).min(data.len());
     let l4e = (l4s + usize::from(lay.l4_len)).min(data.len());
-    let cp = CtPacket {
+    crate::conntrack::CtPacket {
         eth_type: if l3_bad { 0 } else { ty },
         src,
         dst,
@@ -746,7 +746,42 @@ pub(super) fn run_ct<F: Frame>(
         l4: if lay.l4 == 0 { &[] } else { &data[l4s..l4e] },
         l4_len: usize::from(lay.l4_len),
         is_fragment: (fget!(NwFrag, key) as u8) & nw_frag::ANY != 0,
-    };
+    }
+}
+
+/// Before a `ct` runs over a group: starts fetching the conntrack index bucket each of
+/// `lookups` (the group's packets without a connection hint) will read first, so that a
+/// burst's cache misses overlap instead of queueing one per packet. Out of line, so that
+/// the executor's loop keeps its registers for the packets that need no lookup.
+#[inline(never)]
+fn prefetch_ct<F: Frame, const N: usize>(
+    batch: &Batch<F, N>,
+    lookups: u64,
+    ct: &DpCt,
+    env: &ExecEnv<'_>,
+) {
+    let mut bits = lookups;
+    while bits != 0 {
+        let i = bits.trailing_zeros() as usize;
+        bits &= bits - 1;
+        if let Some(f) = &batch.frames[i] {
+            let cp = ct_packet(f.data(), &batch.keys[i], &batch.layouts[i]);
+            env.conntrack.prefetch(&cp, ct.zone);
+        }
+    }
+}
+
+/// Runs conntrack for the packet, updating its key (and headers, for NAT), with the
+/// connection hint at `hint` in `env`. Returns false if a commit was refused because the
+/// table is full, and the connection to remember as the hint when it was met without it.
+pub(super) fn run_ct<F: Frame>(
+    pkt: &mut PktMut<'_, F>,
+    ct: &DpCt,
+    env: &ExecEnv<'_>,
+    hint: u32,
+) -> (bool, Option<ConnRef>) {
+    use crate::conntrack::CtCommand;
+    let cp = ct_packet(pkt.frame.data(), pkt.key, pkt.layout);
     let cmd = CtCommand {
         zone: ct.zone,
         commit: ct.commit,

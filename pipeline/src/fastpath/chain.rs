@@ -140,11 +140,13 @@ impl<F: CloneFrame> FastPath<F> {
     /// connection hint. A chain without one learns it only if the first pass hit the EMC
     /// (`hit0`): a flow seen again, not one of a flood of new ones.
     pub(super) fn chain_ct_hints(&mut self, pending: u64, pass: u32) {
+        let mut hinted = 0u64;
         for i in slots(pending) {
             let e = self.entry[i];
             self.batch.ct_hint[i] = if e == NONE || pass as usize >= CONNS_PER_ENTRY {
                 NO_HINT
             } else if self.chains.valid[e as usize] & (1 << pass) != 0 {
+                hinted |= 1u64 << i;
                 e * CONNS_PER_ENTRY as u32 + pass
             } else if self.hit0 & (1u64 << i) != 0 {
                 (e * CONNS_PER_ENTRY as u32 + pass) | LEARN_ONLY
@@ -152,6 +154,7 @@ impl<F: CloneFrame> FastPath<F> {
                 NO_HINT
             };
         }
+        self.batch.ct_hinted = hinted;
     }
 
     /// After the execute stage: connections met without their hint become the hint;
