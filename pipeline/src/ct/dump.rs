@@ -170,7 +170,7 @@ impl Conntrack {
             for (_, c) in m.iter() {
                 let st = c.st.lock();
                 if st.dead || st.expires_ms <= now_ms {
-                    victims.push(c.clone());
+                    victims.push(c.arc());
                 }
             }
         }
@@ -196,8 +196,8 @@ impl Conntrack {
         for s in self.shards.iter() {
             let m = s.map.lock();
             for (reply, c) in m.iter() {
-                if !reply && zone.is_none_or(|z| z == c.orig.zone) && pick(c) {
-                    victims.push(c.clone());
+                if !reply && zone.is_none_or(|z| z == c.orig.zone) && pick(&c) {
+                    victims.push(c.arc());
                 }
             }
         }

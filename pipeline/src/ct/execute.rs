@@ -85,15 +85,15 @@ impl Conntrack {
             let (conn, reply) = map.find(h, key)?;
             let served = {
                 let mut st = conn.st.lock();
-                self.serve(conn, &mut st, reply, pkt, cmd, now_ms)
+                self.serve(&conn, &mut st, reply, pkt, cmd, now_ms)
             };
             match served {
-                Served::Verdict(v) => return Some((v, learn.then(|| ConnRef(conn.clone())))),
+                Served::Verdict(v) => return Some((v, learn.then(|| ConnRef(conn.arc())))),
                 Served::Invalid => {
                     drop(map);
                     return Some((self.invalid(cmd.zone), None));
                 }
-                Served::Ended(expired) => (conn.clone(), expired),
+                Served::Ended(expired) => (conn.arc(), expired),
             }
         };
         self.remove(&ended.0, ended.1);

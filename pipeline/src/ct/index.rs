@@ -18,22 +18,26 @@
 //! doubles when half full, so nearly every lookup reads one bucket.
 
 use super::{Conn, Key};
-use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 
 /// Ways per bucket: five 4-byte signatures, an overflow count and five pointers fill 64
 /// bytes.
 const WAYS: usize = 5;
 
-/// One cache line of the index.
+/// One cache line of the index. Every field is an atomic so that a prefetch may read a
+/// bucket without the shard's lock (`Shard::prefetch_conns`); everything else reads and
+/// writes it under the lock, where relaxed atomics are plain loads and stores.
 #[repr(C, align(64))]
 pub(super) struct Bucket {
     /// The hash's top 32 bits with the lowest replaced by the entry's direction (1: the
     /// reply tuple).
-    sig: [u32; WAYS],
+    sig: [AtomicU32; WAYS],
     /// Entries whose probe passed this bucket (it was full when they were inserted).
-    overflow: u32,
-    conn: [Option<Arc<Conn>>; WAYS],
+    overflow: AtomicU32,
+    /// `Arc::into_raw` of the connection (each entry owns one strong count), or null.
+    conn: [AtomicPtr<Conn>; WAYS],
 }
 
 const _: () = assert!(std::mem::size_of::<Bucket>() == 64);
@@ -41,8 +45,8 @@ const _: () = assert!(std::mem::size_of::<Bucket>() == 64);
 impl Bucket {
     fn empty() -> Self {
         Bucket {
-            sig: [0; WAYS],
-            overflow: 0,
+            sig: Default::default(),
+            overflow: AtomicU32::new(0),
             conn: Default::default(),
         }
     }
@@ -53,16 +57,80 @@ fn sig_of(h: u64) -> u32 {
     (h >> 32) as u32 & !1
 }
 
+/// A connection found in the index, borrowed for as long as the index is (the entry holds
+/// a strong count, and entries change only under the shard's lock).
+pub(super) struct Found<'a> {
+    ptr: *const Conn,
+    _index: PhantomData<&'a Conn>,
+}
+
+impl<'a> Found<'a> {
+    fn new(ptr: *const Conn) -> Self {
+        Found {
+            ptr,
+            _index: PhantomData,
+        }
+    }
+
+    /// The connection.
+    #[inline(always)]
+    pub(super) fn conn(&self) -> &'a Conn {
+        // SAFETY: `ptr` came from `Arc::into_raw` and its entry still holds that strong
+        // count: entries are removed only through `&mut ConnIndex`, which cannot exist
+        // while this borrow of the index does.
+        unsafe { &*self.ptr }
+    }
+
+    /// A counted reference to the connection, to keep beyond the lock.
+    pub(super) fn arc(&self) -> Arc<Conn> {
+        // SAFETY: as in `conn`, the entry holds a strong count for `ptr` (from
+        // `Arc::into_raw`), so adding one and taking it as a new `Arc` is sound.
+        unsafe {
+            Arc::increment_strong_count(self.ptr);
+            Arc::from_raw(self.ptr)
+        }
+    }
+}
+
+impl std::ops::Deref for Found<'_> {
+    type Target = Conn;
+    fn deref(&self) -> &Conn {
+        self.conn()
+    }
+}
+
 /// The entries of one shard (under the shard's lock).
 pub(super) struct ConnIndex {
-    buckets: Box<[Bucket]>,
+    /// Shared, not boxed: a prefetch reads it without the lock, so it is never owned
+    /// uniquely.
+    buckets: Arc<[Bucket]>,
+    /// Arrays the table grew out of, kept (their entries moved, not owned) until the
+    /// tracker is dropped, because a prefetch may still read them without the lock. They
+    /// add at most the current array's size.
+    retired: Vec<Arc<[Bucket]>>,
     len: usize,
+}
+
+impl Drop for ConnIndex {
+    fn drop(&mut self) {
+        for bk in self.buckets.iter() {
+            for c in &bk.conn {
+                let p = c.load(Relaxed);
+                if !p.is_null() {
+                    // SAFETY: each non-null pointer of the live array owns the strong
+                    // count it got from `Arc::into_raw`; it is released once, here.
+                    drop(unsafe { Arc::from_raw(p) });
+                }
+            }
+        }
+    }
 }
 
 impl ConnIndex {
     pub(super) fn new() -> Self {
         ConnIndex {
-            buckets: (0..4).map(|_| Bucket::empty()).collect(),
+            buckets: (0..4).map(|_| Bucket::empty()).collect::<Arc<[Bucket]>>(),
+            retired: Vec::new(),
             len: 0,
         }
     }
@@ -75,24 +143,29 @@ impl ConnIndex {
     /// The connection indexed under `key` (hashing to `h`) and whether `key` is its reply
     /// tuple.
     #[inline(always)]
-    pub(super) fn find(&self, h: u64, key: &Key) -> Option<(&Arc<Conn>, bool)> {
+    pub(super) fn find(&self, h: u64, key: &Key) -> Option<(Found<'_>, bool)> {
         let s = sig_of(h);
         let mask = self.mask();
         let mut b = h as usize & mask;
         loop {
             let bk = &self.buckets[b];
             for w in 0..WAYS {
-                if bk.sig[w] & !1 != s {
+                let sig = bk.sig[w].load(Relaxed);
+                if sig & !1 != s {
                     continue;
                 }
-                if let Some(c) = &bk.conn[w] {
-                    let reply = bk.sig[w] & 1 != 0;
-                    if *key == if reply { c.reply } else { c.orig } {
-                        return Some((c, reply));
-                    }
+                let p = bk.conn[w].load(Relaxed);
+                if p.is_null() {
+                    continue;
+                }
+                let f = Found::new(p);
+                let reply = sig & 1 != 0;
+                let c = f.conn();
+                if *key == if reply { c.reply } else { c.orig } {
+                    return Some((f, reply));
                 }
             }
-            if bk.overflow == 0 {
+            if bk.overflow.load(Relaxed) == 0 {
                 return None;
             }
             b = (b + 1) & mask;
@@ -111,74 +184,86 @@ impl ConnIndex {
         if (self.len + 1) * 2 > self.buckets.len() * WAYS {
             self.grow(&rehash);
         }
-        self.place(h, conn, reply);
+        self.place(h, Arc::into_raw(conn) as *mut Conn, reply);
     }
 
-    fn place(&mut self, h: u64, conn: Arc<Conn>, reply: bool) {
+    /// Puts an owned pointer into the first free way from `h`'s home bucket.
+    fn place(&mut self, h: u64, p: *mut Conn, reply: bool) {
         let mask = self.mask();
         let mut b = h as usize & mask;
         loop {
-            let bk = &mut self.buckets[b];
-            if let Some(w) = bk.conn.iter().position(Option::is_none) {
-                bk.sig[w] = sig_of(h) | u32::from(reply);
-                bk.conn[w] = Some(conn);
+            let bk = &self.buckets[b];
+            if let Some(w) = bk.conn.iter().position(|c| c.load(Relaxed).is_null()) {
+                bk.sig[w].store(sig_of(h) | u32::from(reply), Relaxed);
+                bk.conn[w].store(p, Relaxed);
                 self.len += 1;
                 return;
             }
-            bk.overflow += 1;
+            bk.overflow.fetch_add(1, Relaxed);
             b = (b + 1) & mask;
         }
     }
 
     fn grow(&mut self, rehash: &impl Fn(&Key) -> u64) {
         let n = self.buckets.len() * 2;
-        let old = std::mem::replace(&mut self.buckets, (0..n).map(|_| Bucket::empty()).collect());
+        let fresh = (0..n).map(|_| Bucket::empty()).collect::<Arc<[Bucket]>>();
+        let old = std::mem::replace(&mut self.buckets, fresh);
         self.len = 0;
-        for mut bk in Vec::from(old) {
+        for bk in old.iter() {
             for w in 0..WAYS {
-                if let Some(c) = bk.conn[w].take() {
-                    let reply = bk.sig[w] & 1 != 0;
-                    let h = rehash(if reply { &c.reply } else { &c.orig });
-                    self.place(h, c, reply);
+                let p = bk.conn[w].load(Relaxed);
+                if p.is_null() {
+                    continue;
                 }
+                let reply = bk.sig[w].load(Relaxed) & 1 != 0;
+                let c = Found::new(p).conn();
+                let h = rehash(if reply { &c.reply } else { &c.orig });
+                // The owned count moves to the new array; the old keeps a stale copy.
+                self.place(h, p, reply);
             }
         }
+        self.retired.push(old);
     }
 
     /// Takes out the entry of `conn` under its original (or `reply`) tuple hashing to
     /// `h`, if there is one.
     pub(super) fn remove(&mut self, h: u64, conn: &Arc<Conn>, reply: bool) -> Option<Arc<Conn>> {
         let s = sig_of(h) | u32::from(reply);
+        let target = Arc::as_ptr(conn) as *mut Conn;
         let mask = self.mask();
         let home = h as usize & mask;
         let mut b = home;
         loop {
-            let bk = &mut self.buckets[b];
-            let hit = (0..WAYS).find(|&w| {
-                bk.sig[w] == s && bk.conn[w].as_ref().is_some_and(|c| Arc::ptr_eq(c, conn))
-            });
+            let bk = &self.buckets[b];
+            let hit = (0..WAYS)
+                .find(|&w| bk.sig[w].load(Relaxed) == s && bk.conn[w].load(Relaxed) == target);
             if let Some(w) = hit {
-                bk.sig[w] = 0;
-                let gone = bk.conn[w].take();
+                bk.sig[w].store(0, Relaxed);
+                bk.conn[w].store(std::ptr::null_mut(), Relaxed);
                 let mut x = home;
                 while x != b {
-                    self.buckets[x].overflow -= 1;
+                    self.buckets[x].overflow.fetch_sub(1, Relaxed);
                     x = (x + 1) & mask;
                 }
                 self.len -= 1;
-                return gone;
+                // SAFETY: the entry owned one strong count of `target` (from
+                // `Arc::into_raw`) and no longer holds the pointer.
+                return Some(unsafe { Arc::from_raw(target) });
             }
-            if bk.overflow == 0 {
+            if bk.overflow.load(Relaxed) == 0 {
                 return None;
             }
             b = (b + 1) & mask;
         }
     }
 
-    /// Every entry: the connection and whether it is indexed under its reply tuple.
-    pub(super) fn iter(&self) -> impl Iterator<Item = (bool, &Arc<Conn>)> {
+    /// Every entry: whether it is indexed under its reply tuple, and the connection.
+    pub(super) fn iter(&self) -> impl Iterator<Item = (bool, Found<'_>)> {
         self.buckets.iter().flat_map(|bk| {
-            (0..WAYS).filter_map(move |w| bk.conn[w].as_ref().map(|c| (bk.sig[w] & 1 != 0, c)))
+            (0..WAYS).filter_map(move |w| {
+                let p = bk.conn[w].load(Relaxed);
+                (!p.is_null()).then(|| (bk.sig[w].load(Relaxed) & 1 != 0, Found::new(p)))
+            })
         })
     }
 
@@ -187,24 +272,29 @@ impl ConnIndex {
     pub(super) fn len(&self) -> usize {
         self.len
     }
+
+    /// Bucket overflow counts, all zero in an empty table.
+    #[cfg(test)]
+    fn overflows(&self) -> impl Iterator<Item = u32> + '_ {
+        self.buckets.iter().map(|b| b.overflow.load(Relaxed))
+    }
 }
 
 /// One lock's worth of the connection index, with where its buckets are for prefetching.
 pub(super) struct Shard {
     pub(super) map: parking_lot::Mutex<ConnIndex>,
-    /// The bucket array and its mask as of the last change, readable without the lock.
-    /// They may be stale or from two different arrays while a grow is published: they
-    /// only ever feed a prefetch, which cannot fault and changes no result.
-    base: AtomicPtr<Bucket>,
-    mask: AtomicUsize,
+    /// The bucket array's address with log2 of its length in the low 6 bits (the array
+    /// is 64-byte aligned), as of the last change: one word, so a reader never pairs one
+    /// array's address with another's length. Read without the lock, only to prefetch:
+    /// the array it names is live or retired, never freed while the tracker lives.
+    published: AtomicUsize,
 }
 
 impl Shard {
     pub(super) fn new() -> Self {
         let s = Shard {
             map: parking_lot::Mutex::new(ConnIndex::new()),
-            base: AtomicPtr::new(std::ptr::null_mut()),
-            mask: AtomicUsize::new(0),
+            published: AtomicUsize::new(0),
         };
         s.publish(&s.map.lock());
         s
@@ -212,19 +302,48 @@ impl Shard {
 
     /// Publishes the array of `idx` (this shard's index, locked) for prefetching.
     pub(super) fn publish(&self, idx: &ConnIndex) {
-        let p = idx.buckets.as_ptr() as *mut Bucket;
-        if self.base.load(Ordering::Relaxed) != p {
-            self.base.store(p, Ordering::Relaxed);
-            self.mask.store(idx.mask(), Ordering::Relaxed);
+        let base = idx.buckets.as_ptr() as usize;
+        debug_assert_eq!(base & 63, 0, "buckets are 64-byte aligned");
+        let word = base | idx.buckets.len().trailing_zeros() as usize;
+        if self.published.load(Relaxed) != word {
+            self.published.store(word, Relaxed);
         }
+    }
+
+    #[inline(always)]
+    fn bucket(&self, h: u64) -> &Bucket {
+        let word = self.published.load(Relaxed);
+        let base = (word & !63) as *const Bucket;
+        let mask = (1usize << (word & 63)) - 1;
+        // SAFETY: `word` names a whole array, live or retired, which lives as long as the
+        // shard (retired arrays are only dropped with the index), and `h & mask` is within
+        // its length. All its fields are atomics, so reading it while the lock's holder
+        // writes the live array is not a data race.
+        unsafe { &*base.add(h as usize & mask) }
     }
 
     /// Starts fetching the bucket a lookup of hash `h` reads first.
     #[inline(always)]
     pub(super) fn prefetch(&self, h: u64) {
-        let base = self.base.load(Ordering::Relaxed);
-        let mask = self.mask.load(Ordering::Relaxed);
-        prefetch_ptr(base.wrapping_add(h as usize & mask));
+        prefetch_ptr(self.bucket(h));
+    }
+
+    /// Starts fetching the connections whose signature in `h`'s bucket matches (best
+    /// run once that bucket has arrived, after [`Shard::prefetch`]). The pointers read may
+    /// be stale; they are only prefetched, never followed.
+    #[inline(always)]
+    pub(super) fn prefetch_conns(&self, h: u64) {
+        let bk = self.bucket(h);
+        let s = sig_of(h);
+        for w in 0..WAYS {
+            if bk.sig[w].load(Relaxed) & !1 == s {
+                // The tuples and the state a packet updates: every line of the connection.
+                let p = bk.conn[w].load(Relaxed) as *const u8;
+                for off in (0..=std::mem::size_of::<Conn>()).step_by(64) {
+                    prefetch_ptr(p.wrapping_add(off));
+                }
+            }
+        }
     }
 }
 
@@ -311,7 +430,7 @@ mod tests {
             if step % 97 == 0 {
                 for p in 0..600u16 {
                     let k = key(p);
-                    let found = idx.find(crowded(&k), &k).map(|(c, r)| (c.clone(), r));
+                    let found = idx.find(crowded(&k), &k).map(|(c, r)| (c.arc(), r));
                     match model.get(&p) {
                         Some(c) => assert!(found.is_some_and(|(f, r)| Arc::ptr_eq(&f, c) && !r)),
                         None => assert!(found.is_none()),
@@ -319,7 +438,7 @@ mod tests {
                     let rk = super::super::reverse(&k);
                     if let Some(c) = model.get(&p) {
                         let (f, r) = idx.find(crowded(&rk), &rk).expect("reply tuple");
-                        assert!(Arc::ptr_eq(f, c) && r);
+                        assert!(Arc::ptr_eq(&f.arc(), c) && r);
                     }
                 }
                 assert_eq!(idx.len(), model.len() * 2);
@@ -333,11 +452,50 @@ mod tests {
         }
         assert_eq!(idx.len(), 0);
         assert!(
-            idx.buckets.iter().all(|b| b.overflow == 0),
+            idx.overflows().all(|o| o == 0),
             "overflow counts return to 0"
         );
         // A removed connection's entry is not found again.
         let c = conn(7);
         assert!(idx.remove(crowded(&c.orig), &c, false).is_none());
+    }
+
+    /// Prefetching reads buckets without the lock while another thread grows the table
+    /// (arrays of up to 64k buckets, 4 MB, which the allocator maps and would unmap): it
+    /// must never read freed memory, and finds every connection afterwards.
+    #[test]
+    fn prefetch_without_the_lock_while_the_table_grows() {
+        let shard = Shard::new();
+        let done = std::sync::atomic::AtomicBool::new(false);
+        let hash = |k: &Key| u64::from(k.sport).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        std::thread::scope(|sc| {
+            sc.spawn(|| {
+                let mut h = 1u64;
+                while !done.load(Relaxed) {
+                    h = h
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    shard.prefetch(h);
+                    shard.prefetch_conns(h);
+                }
+            });
+            for port in 0..60_000u16 {
+                let c = conn(port);
+                let mut m = shard.map.lock();
+                m.insert(hash(&c.orig), c, false, hash);
+                shard.publish(&m);
+            }
+            done.store(true, Relaxed);
+        });
+        let m = shard.map.lock();
+        assert_eq!(m.len(), 60_000);
+        assert!(
+            m.retired.len() >= 10,
+            "the table grew {} times",
+            m.retired.len()
+        );
+        for port in (0..60_000u16).step_by(7) {
+            assert!(m.find(hash(&key(port)), &key(port)).is_some());
+        }
     }
 }

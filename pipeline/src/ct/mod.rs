@@ -255,6 +255,10 @@ struct Conn {
     st: Mutex<ConnState>,
 }
 
+/// A packet's tuple hash, from [`Conntrack::prefetch`] to [`Conntrack::prefetch_conn`].
+#[derive(Clone, Copy, Debug)]
+pub struct CtHash(u64);
+
 /// A connection, held by the fast path as the hint of where a cached flow's packets
 /// belong ([`Conntrack::execute_hinted`]). Holding one keeps the connection's memory, not
 /// its entry in the table.
@@ -387,19 +391,31 @@ impl Conntrack {
 
     /// Starts fetching the index bucket in which `pkt`'s connection in `zone` would be
     /// found, so that the cache misses of a burst's lookups overlap: the caller runs this
-    /// over the burst, then conntrack over each packet. Without the shard's lock; it
-    /// changes nothing.
+    /// over the burst, then [`Conntrack::prefetch_conn`] over it, then conntrack over each
+    /// packet. Without the shard's lock; it changes nothing. None for a packet that takes
+    /// no lookup (not trackable, an ICMP error).
     #[inline]
-    pub fn prefetch(&self, pkt: &CtPacket<'_>, zone: u16) {
-        if let execute::KeyOf::Key(key, ..) = execute::packet_key(pkt, zone) {
-            let h = self.key_hash(&key);
-            self.shard(h).prefetch(h);
+    pub fn prefetch(&self, pkt: &CtPacket<'_>, zone: u16) -> Option<CtHash> {
+        match execute::packet_key(pkt, zone) {
+            execute::KeyOf::Key(key, ..) => {
+                let h = self.key_hash(&key);
+                self.shard(h).prefetch(h);
+                Some(CtHash(h))
+            }
+            _ => None,
         }
+    }
+
+    /// Second step of [`Conntrack::prefetch`], once the bucket has had time to arrive:
+    /// starts fetching the connection its signature points at.
+    #[inline]
+    pub fn prefetch_conn(&self, h: CtHash) {
+        self.shard(h.0).prefetch_conns(h.0);
     }
 
     fn get(&self, k: &Key) -> Option<Arc<Conn>> {
         let h = self.key_hash(k);
-        self.shard(h).map.lock().find(h, k).map(|(c, _)| c.clone())
+        self.shard(h).map.lock().find(h, k).map(|(c, _)| c.arc())
     }
 
     /// Number of connections.

@@ -4,6 +4,7 @@
 //! short list of these; the fast path runs the same list for every later packet of the
 //! megaflow. Slow and fast path therefore execute literally the same code.
 
+mod ct;
 mod exec;
 
 pub use exec::{
