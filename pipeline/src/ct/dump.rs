@@ -1,7 +1,7 @@
 //! Connections as `dump-conntrack` shows them, and the sweeps of the table (expiry,
 //! flush).
 
-use super::{proto_idx, Conn, Conntrack, Key, PState, Shard};
+use super::{proto_idx, Conn, Conntrack, PState, Shard};
 use crate::flow::ip_proto;
 use std::fmt;
 use std::sync::atomic::Ordering;
@@ -103,15 +103,14 @@ impl Conntrack {
         let both = conn.orig != conn.reply;
         let a = self.shard(ha);
         let b = self.shard(hb);
-        let rehash = |k: &Key| self.key_hash(k);
         if std::ptr::eq(a, b) {
             let mut m = a.map.lock();
             if m.find(ha, &conn.orig).is_some() || (both && m.find(hb, &conn.reply).is_some()) {
                 return false;
             }
-            m.insert(ha, conn.clone(), false, rehash);
+            m.insert(ha, conn.clone(), false);
             if both {
-                m.insert(hb, conn.clone(), true, rehash);
+                m.insert(hb, conn.clone(), true);
             }
             a.publish(&m);
         } else {
@@ -131,8 +130,8 @@ impl Conntrack {
             if ma.find(ha, &conn.orig).is_some() || mb.find(hb, &conn.reply).is_some() {
                 return false;
             }
-            ma.insert(ha, conn.clone(), false, rehash);
-            mb.insert(hb, conn.clone(), true, rehash);
+            ma.insert(ha, conn.clone(), false);
+            mb.insert(hb, conn.clone(), true);
             a.publish(ma);
             b.publish(mb);
         }

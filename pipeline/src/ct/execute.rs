@@ -65,9 +65,8 @@ impl Conntrack {
 
     /// The verdict of a packet of a connection already tracked, and the connection when
     /// `learn`; None when there is none (a dead or expired one found on the way is
-    /// removed). Out of line: its cost is the index's cache misses, and inlined it
-    /// crowds the hint's path in the caller.
-    #[inline(never)]
+    /// removed).
+    #[inline(always)]
     fn existing(
         &self,
         key: &Key,

@@ -57,6 +57,15 @@ fn sig_of(h: u64) -> u32 {
     (h >> 32) as u32 & !1
 }
 
+/// The home bucket (before masking) of an entry with signature `sig`: the bits above the
+/// direction bit. The bucket comes from the signature, not from the rest of the hash, so
+/// growing the table moves entries without reading their connections (a cache miss each)
+/// to hash their tuples again. The shard takes the hash's low bits.
+#[inline(always)]
+fn home(sig: u32) -> usize {
+    (sig >> 1) as usize
+}
+
 /// A connection found in the index, borrowed for as long as the index is (the entry holds
 /// a strong count, and entries change only under the shard's lock).
 pub(super) struct Found<'a> {
@@ -146,8 +155,9 @@ impl ConnIndex {
     pub(super) fn find(&self, h: u64, key: &Key) -> Option<(Found<'_>, bool)> {
         let s = sig_of(h);
         let mask = self.mask();
-        let mut b = h as usize & mask;
-        loop {
+        let mut b = home(s) & mask;
+        // At most once round the table, whatever the overflow counts say.
+        for _ in 0..self.buckets.len() {
             let bk = &self.buckets[b];
             for w in 0..WAYS {
                 let sig = bk.sig[w].load(Relaxed);
@@ -170,31 +180,29 @@ impl ConnIndex {
             }
             b = (b + 1) & mask;
         }
+        None
     }
 
-    /// Adds `conn` under its original (or `reply`) tuple hashing to `h`; `rehash` hashes
-    /// a tuple when the table grows.
-    pub(super) fn insert(
-        &mut self,
-        h: u64,
-        conn: Arc<Conn>,
-        reply: bool,
-        rehash: impl Fn(&Key) -> u64,
-    ) {
+    /// Adds `conn` under its original (or `reply`) tuple hashing to `h`.
+    pub(super) fn insert(&mut self, h: u64, conn: Arc<Conn>, reply: bool) {
         if (self.len + 1) * 2 > self.buckets.len() * WAYS {
-            self.grow(&rehash);
+            self.grow();
         }
-        self.place(h, Arc::into_raw(conn) as *mut Conn, reply);
+        self.place(
+            sig_of(h) | u32::from(reply),
+            Arc::into_raw(conn) as *mut Conn,
+        );
     }
 
-    /// Puts an owned pointer into the first free way from `h`'s home bucket.
-    fn place(&mut self, h: u64, p: *mut Conn, reply: bool) {
+    /// Puts an owned pointer with signature `sig` (direction included) into the first
+    /// free way from its home bucket.
+    fn place(&mut self, sig: u32, p: *mut Conn) {
         let mask = self.mask();
-        let mut b = h as usize & mask;
+        let mut b = home(sig) & mask;
         loop {
             let bk = &self.buckets[b];
             if let Some(w) = bk.conn.iter().position(|c| c.load(Relaxed).is_null()) {
-                bk.sig[w].store(sig_of(h) | u32::from(reply), Relaxed);
+                bk.sig[w].store(sig, Relaxed);
                 bk.conn[w].store(p, Relaxed);
                 self.len += 1;
                 return;
@@ -204,7 +212,7 @@ impl ConnIndex {
         }
     }
 
-    fn grow(&mut self, rehash: &impl Fn(&Key) -> u64) {
+    fn grow(&mut self) {
         let n = self.buckets.len() * 2;
         let fresh = (0..n).map(|_| Bucket::empty()).collect::<Arc<[Bucket]>>();
         let old = std::mem::replace(&mut self.buckets, fresh);
@@ -215,11 +223,8 @@ impl ConnIndex {
                 if p.is_null() {
                     continue;
                 }
-                let reply = bk.sig[w].load(Relaxed) & 1 != 0;
-                let c = Found::new(p).conn();
-                let h = rehash(if reply { &c.reply } else { &c.orig });
                 // The owned count moves to the new array; the old keeps a stale copy.
-                self.place(h, p, reply);
+                self.place(bk.sig[w].load(Relaxed), p);
             }
         }
         self.retired.push(old);
@@ -231,16 +236,16 @@ impl ConnIndex {
         let s = sig_of(h) | u32::from(reply);
         let target = Arc::as_ptr(conn) as *mut Conn;
         let mask = self.mask();
-        let home = h as usize & mask;
-        let mut b = home;
-        loop {
+        let start = home(s) & mask;
+        let mut b = start;
+        for _ in 0..self.buckets.len() {
             let bk = &self.buckets[b];
             let hit = (0..WAYS)
                 .find(|&w| bk.sig[w].load(Relaxed) == s && bk.conn[w].load(Relaxed) == target);
             if let Some(w) = hit {
                 bk.sig[w].store(0, Relaxed);
                 bk.conn[w].store(std::ptr::null_mut(), Relaxed);
-                let mut x = home;
+                let mut x = start;
                 while x != b {
                     self.buckets[x].overflow.fetch_sub(1, Relaxed);
                     x = (x + 1) & mask;
@@ -255,6 +260,7 @@ impl ConnIndex {
             }
             b = (b + 1) & mask;
         }
+        None
     }
 
     /// Every entry: whether it is indexed under its reply tuple, and the connection.
@@ -319,7 +325,7 @@ impl Shard {
         // shard (retired arrays are only dropped with the index), and `h & mask` is within
         // its length. All its fields are atomics, so reading it while the lock's holder
         // writes the live array is not a data race.
-        unsafe { &*base.add(h as usize & mask) }
+        unsafe { &*base.add(home(sig_of(h)) & mask) }
     }
 
     /// Starts fetching the bucket a lookup of hash `h` reads first.
@@ -399,11 +405,12 @@ mod tests {
         })
     }
 
-    /// A hash that puts every key into the first 7 buckets, so that probes cross buckets
-    /// and overflow counts are exercised (and one that differs by direction).
+    /// A hash that puts every key into a few buckets (its home bits, 33 and up, take 7
+    /// values below bit 40), so that probes cross buckets and overflow counts are
+    /// exercised; it differs by direction.
     fn crowded(k: &Key) -> u64 {
         let x = u64::from(k.sport) * 2 + u64::from(k.dport == 53);
-        (x % 7) | (x.wrapping_mul(0x9e37_79b9_7f4a_7c15) & !0xffff_ffff)
+        ((x % 7) << 33) | (x.wrapping_mul(0x9e37_79b9_7f4a_7c15) << 40)
     }
 
     #[test]
@@ -423,8 +430,8 @@ mod tests {
                 }
             } else {
                 let c = conn(port);
-                idx.insert(crowded(&c.orig), c.clone(), false, crowded);
-                idx.insert(crowded(&c.reply), c.clone(), true, crowded);
+                idx.insert(crowded(&c.orig), c.clone(), false);
+                idx.insert(crowded(&c.reply), c.clone(), true);
                 model.insert(port, c);
             }
             if step % 97 == 0 {
@@ -482,7 +489,7 @@ mod tests {
             for port in 0..60_000u16 {
                 let c = conn(port);
                 let mut m = shard.map.lock();
-                m.insert(hash(&c.orig), c, false, hash);
+                m.insert(hash(&c.orig), c, false);
                 shard.publish(&m);
             }
             done.store(true, Relaxed);

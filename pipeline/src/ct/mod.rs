@@ -383,10 +383,9 @@ impl Conntrack {
 
     #[inline]
     fn shard(&self, hash: u64) -> &Shard {
-        // The index takes the bucket from the low bits and its signature from the top
-        // 32; the shard comes from bits 40.., which cost the signature 6 of its bits but
-        // leave the bucket bits independent of the shard.
-        &self.shards[(hash >> 40) as usize & self.shard_mask]
+        // The index takes its signature and home bucket from the top 32 bits; the shard
+        // takes the low bits, which neither uses.
+        &self.shards[hash as usize & self.shard_mask]
     }
 
     /// Starts fetching the index bucket in which `pkt`'s connection in `zone` would be

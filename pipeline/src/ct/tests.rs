@@ -717,11 +717,12 @@ fn shard_choice_leaves_bucket_bits_free() {
         let h = t.key_hash(&k);
         if std::ptr::eq(t.shard(h), target) {
             n += 1;
-            low.insert(h & 0x3ff);
+            low.insert((h >> 33) & 0x3ff);
         }
     }
     assert!(n > 1000, "{n} keys in the shard");
-    // 1024 possible bucket indexes; a shard taken from low bits would see 1024/64 = 16.
+    // 1024 possible home buckets (from bits 33..); a shard taken from those bits would
+    // see 1024/64 = 16.
     assert!(
         low.len() > 900,
         "only {} distinct bucket indexes",
