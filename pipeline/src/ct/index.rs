@@ -42,6 +42,13 @@ pub(super) struct Bucket {
 
 const _: () = assert!(std::mem::size_of::<Bucket>() == 64);
 
+// The index holds connections as raw pointers, which the compiler does not check: it is
+// shared between workers only because a connection may be.
+const _: fn() = || {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<Conn>();
+};
+
 impl Bucket {
     fn empty() -> Self {
         Bucket {
