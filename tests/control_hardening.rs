@@ -305,7 +305,10 @@ fn metrics_connections_of_one_user_starve_nobody() {
         t.elapsed().as_secs_f64() * 1e3
     );
     assert!(body.starts_with("HTTP/1.1 200"), "{body}");
-    assert!(t.elapsed() < Duration::from_secs(1));
+    // The defect took 27.6 s. A debug build's scrape on this 2-vCPU VM takes 0.6-1.3 s
+    // depending on the neighbours' load (the same at the build before the conntrack index),
+    // so 3 s still tells starvation from a busy machine.
+    assert!(t.elapsed() < Duration::from_secs(3));
     let refused: u64 = body
         .lines()
         .find(|l| l.starts_with("brisk_serve_refused_uid_total{listener=\"metrics\"}"))
