@@ -5,8 +5,8 @@ use super::nat::conn_nat_rewrite;
 use super::related::{icmp_is_error, icmp_reply_type};
 use super::tcp::{self, TcpConn, TcpUpdate};
 use super::{
-    cs, proto_of, reply_key, Conn, ConnRef, ConnState, Conntrack, CtCommand, CtPacket, CtVerdict,
-    Key, PState, Proto,
+    cs, proto_of, reply_key, Conn, ConnRef, ConnState, Conntrack, CtCommand, CtHash, CtPacket,
+    CtVerdict, Key, PState, Proto,
 };
 use crate::flow::eth_type;
 use crate::ofctl::NatKind;
@@ -36,6 +36,20 @@ impl Conntrack {
         hint: Option<&ConnRef>,
         learn: bool,
     ) -> (CtVerdict, Option<ConnRef>) {
+        self.execute_hashed(pkt, cmd, now_ms, hint, learn, None)
+    }
+
+    /// [`Conntrack::execute_hinted`] with the tuple's hash as [`Conntrack::prefetch`]
+    /// computed it for this packet and `cmd.zone`, so that the lookup does not hash again.
+    pub fn execute_hashed(
+        &self,
+        pkt: &CtPacket<'_>,
+        cmd: &CtCommand<'_>,
+        now_ms: u64,
+        hint: Option<&ConnRef>,
+        learn: bool,
+        hash: Option<CtHash>,
+    ) -> (CtVerdict, Option<ConnRef>) {
         let (key, proto, v6) = match packet_key(pkt, cmd.zone) {
             KeyOf::Key(key, proto, v6) => (key, proto, v6),
             KeyOf::Invalid => return (self.invalid(cmd.zone), None),
@@ -57,7 +71,9 @@ impl Conntrack {
                 }
             }
         }
-        match self.existing(&key, pkt, cmd, now_ms, learn) {
+        let h = hash.map_or_else(|| self.key_hash(&key), |h| h.0);
+        debug_assert_eq!(h, self.key_hash(&key), "a prefetch hash of another tuple");
+        match self.existing(&key, h, pkt, cmd, now_ms, learn) {
             Some(v) => v,
             None => self.start(key, proto, v6, pkt, cmd, now_ms, learn),
         }
@@ -70,6 +86,7 @@ impl Conntrack {
     fn existing(
         &self,
         key: &Key,
+        h: u64,
         pkt: &CtPacket<'_>,
         cmd: &CtCommand<'_>,
         now_ms: u64,
@@ -78,7 +95,6 @@ impl Conntrack {
         // Look up in either direction. A live connection and a valid packet (nearly every
         // packet) are served under the shard lock; the rest leave with a reference to the
         // connection, to be removed once the lock is released.
-        let h = self.key_hash(key);
         let ended = {
             let map = self.shard(h).map.lock();
             let (conn, reply) = map.find(h, key)?;

@@ -255,7 +255,8 @@ struct Conn {
     st: Mutex<ConnState>,
 }
 
-/// A packet's tuple hash, from [`Conntrack::prefetch`] to [`Conntrack::prefetch_conn`].
+/// A packet's tuple hash, from [`Conntrack::prefetch`] to [`Conntrack::prefetch_conn`]
+/// and [`Conntrack::execute_hashed`].
 #[derive(Clone, Copy, Debug)]
 pub struct CtHash(u64);
 
@@ -264,14 +265,6 @@ pub struct CtHash(u64);
 /// its entry in the table.
 #[derive(Clone)]
 pub struct ConnRef(Arc<Conn>);
-
-impl ConnRef {
-    /// Starts fetching the connection (its tuples), before a burst's packets use it.
-    #[inline(always)]
-    pub fn prefetch(&self) {
-        index::prefetch_ptr(Arc::as_ptr(&self.0));
-    }
-}
 
 impl std::fmt::Debug for ConnRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

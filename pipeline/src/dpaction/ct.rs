@@ -3,7 +3,7 @@
 
 use super::exec::{Batch, ExecEnv, PktMut, LEARN_ONLY, NO_HINT};
 use super::DpCt;
-use crate::conntrack::ConnRef;
+use crate::conntrack::{ConnRef, CtHash};
 use crate::field::{fget, fset};
 use crate::flow::{eth_type, ip_proto, nw_frag, Flow};
 use crate::packet::{self, Frame, Layout};
@@ -42,28 +42,27 @@ fn ct_packet<'a>(data: &'a [u8], key: &Flow, lay: &Layout) -> crate::conntrack::
 /// the executor's loop keeps its registers for the packets that need no lookup.
 #[inline(never)]
 pub(super) fn prefetch_ct<F: Frame, const N: usize>(
-    batch: &Batch<F, N>,
+    batch: &mut Batch<F, N>,
     lookups: u64,
     ct: &DpCt,
     env: &ExecEnv<'_>,
 ) {
     // First every bucket, then (each bucket having had the others' time to arrive) the
-    // connection its matching signature points at.
-    let mut hashes = [None; N];
+    // connection its matching signature points at. The hashes stay for the lookups.
     let mut bits = lookups;
     while bits != 0 {
         let i = bits.trailing_zeros() as usize;
         bits &= bits - 1;
-        if let Some(f) = &batch.frames[i] {
+        batch.ct_hash[i] = batch.frames[i].as_ref().and_then(|f| {
             let cp = ct_packet(f.data(), &batch.keys[i], &batch.layouts[i]);
-            hashes[i] = env.conntrack.prefetch(&cp, ct.zone);
-        }
+            env.conntrack.prefetch(&cp, ct.zone)
+        });
     }
     let mut bits = lookups;
     while bits != 0 {
         let i = bits.trailing_zeros() as usize;
         bits &= bits - 1;
-        if let Some(h) = hashes[i] {
+        if let Some(h) = batch.ct_hash[i] {
             env.conntrack.prefetch_conn(h);
         }
     }
@@ -77,6 +76,7 @@ pub(super) fn run_ct<F: Frame>(
     ct: &DpCt,
     env: &ExecEnv<'_>,
     hint: u32,
+    hash: Option<CtHash>,
 ) -> (bool, Option<ConnRef>) {
     use crate::conntrack::CtCommand;
     let cp = ct_packet(pkt.frame.data(), pkt.key, pkt.layout);
@@ -98,9 +98,12 @@ pub(super) fn run_ct<F: Frame>(
             } else {
                 None
             };
-            env.conntrack.execute_hinted(&cp, &cmd, env.now_ms, h, true)
+            env.conntrack
+                .execute_hashed(&cp, &cmd, env.now_ms, h, true, hash)
         }
-        None => (env.conntrack.execute(&cp, &cmd, env.now_ms), None),
+        None => env
+            .conntrack
+            .execute_hashed(&cp, &cmd, env.now_ms, None, false, hash),
     };
     if v.refused {
         return (false, learned);

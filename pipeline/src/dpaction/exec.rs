@@ -1,13 +1,13 @@
 //! Executing datapath actions on packets: one action list over a group of packets that
 //! share a megaflow (copies made only where actions fork), or on one packet; the header
-//! rewrites, the ARP responder's reply, conntrack and NAT. One module: the rewrites are
-//! generic over the frame and must be instantiated in the executor's codegen unit to be
-//! inlined (split into their own module they cost ~60 cycles a packet on the Antrea
-//! pipeline, criterion `antrea_pipeline_established/flows/1`).
+//! rewrites and the ARP responder's reply (conntrack and NAT are in `ct.rs`). The release
+//! profile builds one codegen unit with fat LTO, so generic helpers inline across modules;
+//! with several codegen units, splitting the rewrites out cost ~60 cycles a packet on the
+//! Antrea pipeline (criterion `antrea_pipeline_established/flows/1`).
 
 use super::ct::{prefetch_ct, run_ct};
 use super::{DpAction, DropReason, HdrField, TnlPending, TunnelMeta};
-use crate::conntrack::ConnRef;
+use crate::conntrack::{ConnRef, CtHash};
 use crate::field::{fget, fset, Field};
 use crate::flow::{eth_type, w, Flow, VLAN_CFI};
 use crate::packet::{self, Frame, Layout};
@@ -162,6 +162,9 @@ pub struct Batch<F: Frame, const N: usize> {
     pub ct_learned: [Option<ConnRef>; N],
     /// Slots whose `ct_hint` names a connection to use (their `ct` looks nothing up).
     pub ct_hinted: u64,
+    /// The tuple hash the current `ct` action's prefetch computed for each slot, taken by
+    /// that same action's lookup (never left for another `ct`, whose zone may differ).
+    pub ct_hash: [Option<CtHash>; N],
 }
 
 impl<F: Frame, const N: usize> Default for Batch<F, N> {
@@ -181,6 +184,7 @@ impl<F: Frame, const N: usize> Batch<F, N> {
             ct_hint: [NO_HINT; N],
             ct_learned: std::array::from_fn(|_| None),
             ct_hinted: 0,
+            ct_hash: [None; N],
         }
     }
 
@@ -452,10 +456,11 @@ fn exec_one<F: CloneFrame, S: Sink<F>, const N: usize>(
         }
         DpAction::Ct(ct) => {
             let hint = batch.ct_hint[i];
+            let hash = batch.ct_hash[i].take();
             let Some(mut p) = batch.view(i) else {
                 return Step::Gone;
             };
-            let (admitted, learned) = run_ct(&mut p, ct, env, hint);
+            let (admitted, learned) = run_ct(&mut p, ct, env, hint, hash);
             if learned.is_some() {
                 batch.ct_learned[i] = learned;
             }
