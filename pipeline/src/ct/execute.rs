@@ -17,7 +17,7 @@ use std::sync::Arc;
 impl Conntrack {
     /// Runs one packet through conntrack (the datapath `ct` action).
     pub fn execute(&self, pkt: &CtPacket<'_>, cmd: &CtCommand<'_>, now_ms: u64) -> CtVerdict {
-        self.execute_hinted(pkt, cmd, now_ms, None, false).0
+        self.execute_hinted(pkt, cmd, now_ms, None, false, None).0
     }
 
     /// [`Conntrack::execute`] with a connection the caller expects the packet to belong to
@@ -28,20 +28,10 @@ impl Conntrack {
     /// packet is served under the connection's lock alone, without hashing the tuple or
     /// taking the shard's lock. Otherwise the packet takes the lookup as usual. With
     /// `learn`, a connection met without the hint is returned, to be the next hint.
+    /// `hash`: the tuple's hash as [`Conntrack::prefetch`] computed it for this packet and
+    /// `cmd.zone`, so that the lookup does not hash again.
+    #[allow(clippy::too_many_arguments)]
     pub fn execute_hinted(
-        &self,
-        pkt: &CtPacket<'_>,
-        cmd: &CtCommand<'_>,
-        now_ms: u64,
-        hint: Option<&ConnRef>,
-        learn: bool,
-    ) -> (CtVerdict, Option<ConnRef>) {
-        self.execute_hashed(pkt, cmd, now_ms, hint, learn, None)
-    }
-
-    /// [`Conntrack::execute_hinted`] with the tuple's hash as [`Conntrack::prefetch`]
-    /// computed it for this packet and `cmd.zone`, so that the lookup does not hash again.
-    pub fn execute_hashed(
         &self,
         pkt: &CtPacket<'_>,
         cmd: &CtCommand<'_>,
@@ -280,7 +270,7 @@ impl Conntrack {
                 commit: false,
                 ..*cmd
             };
-            return self.execute_hinted(pkt, &cmd, now_ms, None, learn);
+            return self.execute_hinted(pkt, &cmd, now_ms, None, learn, None);
         }
         self.committed.fetch_add(1, Ordering::Relaxed);
         v.mark = mark;

@@ -125,7 +125,8 @@ fn run(steps: &[Step]) {
                         .get((f * 7 + usize::from(fl)) % met.len().max(1))
                         .cloned(),
                 };
-                let (got, learned) = hinted.execute_hinted(&p.ct(), &cmd, now, hint.as_ref(), true);
+                let (got, learned) =
+                    hinted.execute_hinted(&p.ct(), &cmd, now, hint.as_ref(), true, None);
                 assert_eq!(want, got, "verdicts differ at {s:?}");
                 if let Some(c2) = learned {
                     hints.insert((f, reply, c), c2.clone());
@@ -167,6 +168,7 @@ fn a_right_hint_is_used_and_a_wrong_one_is_not() {
         1,
         None,
         true,
+        None,
     );
     assert_eq!(v.state, cs::TRK | cs::NEW);
     let a = learned.expect("a committed connection is learned");
@@ -177,6 +179,7 @@ fn a_right_hint_is_used_and_a_wrong_one_is_not() {
         2,
         Some(&a),
         true,
+        None,
     );
     assert_eq!(v.state, cs::TRK | cs::EST | cs::RPL);
     assert!(learned.is_none());
@@ -187,6 +190,7 @@ fn a_right_hint_is_used_and_a_wrong_one_is_not() {
         3,
         Some(&a),
         true,
+        None,
     );
     assert_eq!(v.state, cs::TRK | cs::NEW);
     assert!(learned.is_some());
@@ -198,6 +202,7 @@ fn a_right_hint_is_used_and_a_wrong_one_is_not() {
         4,
         Some(&a),
         true,
+        None,
     );
     assert_eq!(v.state, cs::TRK | cs::NEW);
     assert!(learned.is_some());

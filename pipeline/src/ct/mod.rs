@@ -256,7 +256,7 @@ struct Conn {
 }
 
 /// A packet's tuple hash, from [`Conntrack::prefetch`] to [`Conntrack::prefetch_conn`]
-/// and [`Conntrack::execute_hashed`].
+/// and [`Conntrack::execute_hinted`].
 #[derive(Clone, Copy, Debug)]
 pub struct CtHash(u64);
 

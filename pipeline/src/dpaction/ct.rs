@@ -99,11 +99,11 @@ pub(super) fn run_ct<F: Frame>(
                 None
             };
             env.conntrack
-                .execute_hashed(&cp, &cmd, env.now_ms, h, true, hash)
+                .execute_hinted(&cp, &cmd, env.now_ms, h, true, hash)
         }
         None => env
             .conntrack
-            .execute_hashed(&cp, &cmd, env.now_ms, None, false, hash),
+            .execute_hinted(&cp, &cmd, env.now_ms, None, false, hash),
     };
     if v.refused {
         return (false, learned);
