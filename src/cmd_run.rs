@@ -24,6 +24,11 @@ pub struct RunArgs {
     /// Control socket (mode 0600).
     #[arg(long, default_value = "/run/brisk/brisk.sock")]
     pub socket: std::path::PathBuf,
+    /// Where OpenFlow clients (`ovs-ofctl`, a controller) connect: `punix:PATH` or
+    /// `ptcp:PORT[:IP]` (loopback when no IP), repeatable. Default: the bridge's management
+    /// socket next to the control socket, `<dir of --socket>/<bridge>.mgmt`, mode 0600.
+    #[arg(long = "openflow", value_name = "LISTEN")]
+    pub openflow: Vec<String>,
     /// Largest input a control request may carry (a flows or node file sent by
     /// `brisk ctl replace-flows|add-flows|add-groups|reload`), in MiB.
     #[arg(long, value_name = "MIB", default_value_t = (switch::runtime::DEFAULT_MAX_INPUT >> 20) as u64, value_parser = clap::value_parser!(u64).range(1..=4096))]
@@ -121,6 +126,12 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
             duration: a.duration.map(std::time::Duration::from_secs),
             control_socket: a.socket.clone(),
             ctl_max_input: (a.ctl_max_input_mb as usize) << 20,
+            openflow: a
+                .openflow
+                .iter()
+                .map(|s| switch::runtime::openflow::OfListen::parse(s))
+                .collect::<Result<_, _>>()
+                .map_err(anyhow::Error::msg)?,
             stats_interval: a.stats_interval,
             version: crate::LONG_VERSION.to_string(),
             node: running_node,

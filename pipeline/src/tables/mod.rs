@@ -154,6 +154,16 @@ pub enum FlowMod {
         /// Strict matching.
         strict: bool,
     },
+    /// OpenFlow's modify: every flow the filter selects (as [`FlowMod::Delete`] selects,
+    /// without `out_port`) gets the filter's actions, keeping its counters unless
+    /// `reset_counts`, and the filter's cookie when the cookie mask is zero. Nothing is
+    /// added when nothing matches (OpenFlow 1.2+).
+    Modify {
+        /// Match, table, cookie/mask, and the new actions.
+        filter: FlowEntry,
+        /// Strict matching.
+        strict: bool,
+    },
 }
 
 /// What a batch of flow-mods did.
@@ -330,6 +340,15 @@ impl OfTables {
                 FlowMod::Delete { filter, strict } => {
                     sum.deleted += next.delete(filter, *strict);
                 }
+                FlowMod::Modify { filter, strict } => {
+                    for tid in next.selected_tables(filter) {
+                        next.check(&FlowEntry {
+                            table: Some(tid),
+                            ..filter.clone()
+                        })?;
+                    }
+                    sum.modified += next.modify(filter, *strict);
+                }
             }
         }
         // Drop tables left empty.
@@ -406,11 +425,65 @@ impl OfTables {
         true
     }
 
-    fn delete(&mut self, f: &FlowEntry, strict: bool) -> usize {
-        let ids: Vec<u8> = match f.table {
+    fn selected_tables(&self, f: &FlowEntry) -> Vec<u8> {
+        match f.table {
             Some(t) => vec![t],
             None => self.iter().map(|(i, _)| i).collect(),
+        }
+    }
+
+    fn modify(&mut self, f: &FlowEntry, strict: bool) -> usize {
+        let mut n = 0;
+        let selector = FlowEntry {
+            out_port: None,
+            ..f.clone()
         };
+        for tid in self.selected_tables(f) {
+            let Some(t) = self.table(tid) else { continue };
+            let victims: Vec<Arc<Rule>> = t
+                .rules()
+                .filter(|r| Self::delete_matches(r, &selector, strict))
+                .cloned()
+                .collect();
+            if victims.is_empty() {
+                continue;
+            }
+            let table = self.table_mut(tid);
+            for old in victims {
+                let entry = FlowEntry {
+                    actions: f.actions.clone(),
+                    cookie: if f.cookie_mask == 0 {
+                        f.cookie
+                    } else {
+                        old.entry.cookie
+                    },
+                    ..old.entry.clone()
+                };
+                let rule = Arc::new(Rule {
+                    conj: conj_of(&entry),
+                    entry,
+                    id: old.id,
+                    created_ms: old.created_ms,
+                    stats: RuleStats::default(),
+                });
+                if !f.flags.reset_counts {
+                    let (s, d) = (&old.stats, &rule.stats);
+                    d.n_packets
+                        .store(s.n_packets.load(Ordering::Relaxed), Ordering::Relaxed);
+                    d.n_bytes
+                        .store(s.n_bytes.load(Ordering::Relaxed), Ordering::Relaxed);
+                    d.used_ms
+                        .store(s.used_ms.load(Ordering::Relaxed), Ordering::Relaxed);
+                }
+                table.insert(rule);
+                n += 1;
+            }
+        }
+        n
+    }
+
+    fn delete(&mut self, f: &FlowEntry, strict: bool) -> usize {
+        let ids = self.selected_tables(f);
         let mut n = 0;
         for tid in ids {
             let Some(t) = self.table(tid) else { continue };

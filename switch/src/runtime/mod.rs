@@ -4,6 +4,7 @@
 mod counters;
 mod ctl;
 mod metrics;
+pub mod openflow;
 mod ports;
 mod reload;
 mod serve;
@@ -78,6 +79,9 @@ pub struct RunOptions {
     pub control_socket: PathBuf,
     /// Largest input (a flows or YAML file) a control request may carry, in bytes.
     pub ctl_max_input: usize,
+    /// OpenFlow listeners (`punix:PATH`, `ptcp:PORT[:IP]`); empty: the bridge's management
+    /// socket `<control socket's directory>/<bridge>.mgmt`.
+    pub openflow: Vec<openflow::OfListen>,
     /// Print per-port counters every this many seconds (0: never).
     pub stats_interval: u64,
     /// Version text for `brisk ctl version`.
@@ -127,16 +131,34 @@ pub fn run(opts: RunOptions, out: &mut dyn Write) -> Result<RunSummary, RuntimeE
     let shared = start::shared_state(&opts, &workers)?;
     let mut control = claimed.serve(shared.clone(), opts.version.clone(), opts.ctl_max_input)?;
     let mut metrics = start::metrics(cfg, &shared, &control)?;
+    let of_at = if opts.openflow.is_empty() {
+        vec![openflow::OfListen::default_for(
+            &opts.control_socket,
+            &cfg.bridge,
+        )]
+    } else {
+        opts.openflow.clone()
+    };
+    let mut of_servers = Vec::new();
+    for at in &of_at {
+        let srv = openflow::OfServer::start(shared.clone(), at)?;
+        shared
+            .listeners
+            .lock()
+            .push(("openflow", srv.stats.clone()));
+        of_servers.push(srv);
+    }
     let threads = start::launch_workers(&shared, &workers, threaded, start::fastpath_config(cfg))?;
     let _ = writeln!(
         out,
-        "brisk: bridge {} running: {} ports, {} flows, {} worker(s) on lcores {:?}, control socket {}",
+        "brisk: bridge {} running: {} ports, {} flows, {} worker(s) on lcores {:?}, control socket {}, OpenFlow {}",
         cfg.bridge,
         shared.ports().list.len(),
         shared.bridge.tables().n_flows(),
         workers.len(),
         if threaded { vec![] } else { workers.clone() },
-        opts.control_socket.display()
+        opts.control_socket.display(),
+        of_at.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(" ")
     );
     let started = Instant::now();
     timers(&shared, &opts, started, out);
@@ -144,6 +166,9 @@ pub fn run(opts: RunOptions, out: &mut dyn Write) -> Result<RunSummary, RuntimeE
     // stop workers, then release everything holding mbufs, then the pool.
     tracing::info!(bridge = %cfg.bridge, "stopping");
     control.stop();
+    for s in of_servers.iter_mut() {
+        s.stop();
+    }
     if let Some(m) = metrics.as_mut() {
         m.stop();
     }

@@ -241,7 +241,7 @@ fn zone_arg(verb: &str, rest: &[&str]) -> Result<Option<u16>, String> {
 }
 
 /// Asks every worker for something and waits (up to 1 s) until all have seen it.
-fn request_all(shared: &Shared, req: u32) {
+pub(crate) fn request_all(shared: &Shared, req: u32) {
     for w in &shared.workers {
         w.requests.fetch_or(req | 0x8000_0000, Ordering::AcqRel);
     }

@@ -1,0 +1,367 @@
+//! The OpenFlow management socket: `punix:<rundir>/<bridge>.mgmt` (mode 0600, as OVS's) and
+//! optional `ptcp:PORT[:IP]` listeners, where `ovs-ofctl` and controllers program the
+//! bridge in OpenFlow 1.3–1.5.
+//!
+//! One thread accepts; each connection has its own thread with its own buffers, a read
+//! timeout (for stop requests and echo probes) and a write timeout, so a stuck or hostile
+//! peer holds only its own thread and never the datapath or another connection. Messages
+//! are decoded by the pure `openflow` crate; [`session`] acts on them against the same
+//! bridge `brisk ctl` changes.
+
+mod session;
+mod views;
+
+use super::serve::ServeStats;
+use super::state::Shared;
+use super::{io, RuntimeError};
+use openflow::{frame, Frame};
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Connections open at once per listener; more are closed at accept (counted).
+pub const MAX_CONNS: usize = 64;
+/// Largest message buffered from a peer (OpenFlow's own limit is 64 KiB).
+const READ_CHUNK: usize = 256 * 1024;
+/// A peer silent this long is sent an echo request...
+const PROBE_AFTER: Duration = Duration::from_secs(15);
+/// ...and disconnected if still silent this long after it.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(15);
+/// A reply the peer does not read for this long closes the connection.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Where to listen, as OVS spells it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OfListen {
+    /// `punix:PATH`.
+    Unix(PathBuf),
+    /// `ptcp:PORT[:IP]` (loopback when no IP is given).
+    Tcp(SocketAddr),
+}
+
+impl OfListen {
+    /// Parses `punix:PATH` or `ptcp:PORT[:IP]`.
+    pub fn parse(s: &str) -> Result<OfListen, String> {
+        if let Some(p) = s.strip_prefix("punix:") {
+            if p.is_empty() {
+                return Err(format!("{s}: punix needs a path"));
+            }
+            return Ok(OfListen::Unix(PathBuf::from(p)));
+        }
+        if let Some(rest) = s.strip_prefix("ptcp:") {
+            let (port, ip) = match rest.split_once(':') {
+                Some((p, ip)) => (p, ip),
+                None => (rest, "127.0.0.1"),
+            };
+            let port: u16 = port
+                .parse()
+                .map_err(|_| format!("{s}: {port} is not a TCP port"))?;
+            let ip: std::net::IpAddr = ip
+                .trim_matches(|c| c == '[' || c == ']')
+                .parse()
+                .map_err(|_| format!("{s}: {ip} is not an IP address"))?;
+            return Ok(OfListen::Tcp(SocketAddr::new(ip, port)));
+        }
+        Err(format!(
+            "{s}: expected punix:PATH or ptcp:PORT[:IP] (as ovs-vsctl set-controller/set-manager)"
+        ))
+    }
+
+    /// The default management socket of a bridge next to the control socket.
+    pub fn default_for(control_socket: &Path, bridge: &str) -> OfListen {
+        let dir = control_socket.parent().unwrap_or(Path::new("/run/brisk"));
+        OfListen::Unix(dir.join(format!("{bridge}.mgmt")))
+    }
+}
+
+impl std::fmt::Display for OfListen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OfListen::Unix(p) => write!(f, "punix:{}", p.display()),
+            OfListen::Tcp(a) => write!(f, "ptcp:{}:{}", a.port(), a.ip()),
+        }
+    }
+}
+
+enum Listener {
+    Unix(UnixListener, PathBuf),
+    Tcp(TcpListener),
+}
+
+/// A running OpenFlow listener.
+pub struct OfServer {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+    /// Its counters (also in `drop-stats` and the metrics as listener "openflow").
+    pub stats: Arc<ServeStats>,
+    path: Option<PathBuf>,
+}
+
+impl OfServer {
+    /// Binds and starts serving.
+    pub fn start(shared: Arc<Shared>, at: &OfListen) -> Result<OfServer, RuntimeError> {
+        let listener = match at {
+            OfListen::Unix(p) => {
+                if let Some(dir) = p.parent() {
+                    std::fs::create_dir_all(dir)
+                        .map_err(io(format!("creating {}", dir.display())))?;
+                }
+                // The control socket's lock is held: a socket file here is a dead switch's.
+                if UnixStream::connect(p).is_ok() {
+                    return Err(RuntimeError::Config(format!(
+                        "{}: another switch is listening there",
+                        p.display()
+                    )));
+                }
+                let _ = std::fs::remove_file(p);
+                let l = UnixListener::bind(p).map_err(io(format!("binding {}", p.display())))?;
+                std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o600))
+                    .map_err(io(format!("chmod {}", p.display())))?;
+                Listener::Unix(l, p.clone())
+            }
+            OfListen::Tcp(a) => {
+                Listener::Tcp(TcpListener::bind(a).map_err(io(format!("binding {at}")))?)
+            }
+        };
+        match &listener {
+            Listener::Unix(l, _) => l.set_nonblocking(true),
+            Listener::Tcp(l) => l.set_nonblocking(true),
+        }
+        .map_err(io("openflow listener"))?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let stats = Arc::new(ServeStats::default());
+        let path = match &listener {
+            Listener::Unix(_, p) => Some(p.clone()),
+            Listener::Tcp(_) => None,
+        };
+        let (st, sstop) = (stats.clone(), stop.clone());
+        let names = Arc::new(views::table_names());
+        let thread = std::thread::Builder::new()
+            .name("openflow".into())
+            .spawn(move || accept_loop(listener, shared, names, st, sstop))
+            .map_err(io("openflow thread"))?;
+        Ok(OfServer {
+            stop,
+            thread: Some(thread),
+            stats,
+            path,
+        })
+    }
+
+    /// Stops accepting, closes every connection, waits for their threads.
+    pub fn stop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        if let Some(p) = self.path.take() {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+impl Drop for OfServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A connection's byte stream.
+pub(crate) enum Stream {
+    Unix(UnixStream),
+    Tcp(TcpStream),
+}
+
+impl Stream {
+    fn set_timeouts(&self) -> std::io::Result<()> {
+        let r = Some(Duration::from_millis(500));
+        let w = Some(WRITE_TIMEOUT);
+        match self {
+            Stream::Unix(s) => {
+                s.set_nonblocking(false)?;
+                s.set_read_timeout(r)?;
+                s.set_write_timeout(w)
+            }
+            Stream::Tcp(s) => {
+                s.set_nonblocking(false)?;
+                s.set_nodelay(true)?;
+                s.set_read_timeout(r)?;
+                s.set_write_timeout(w)
+            }
+        }
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, b: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Unix(s) => s.read(b),
+            Stream::Tcp(s) => s.read(b),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Unix(s) => s.write(b),
+            Stream::Tcp(s) => s.write(b),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn accept_loop(
+    l: Listener,
+    shared: Arc<Shared>,
+    names: Arc<views::TableNames>,
+    stats: Arc<ServeStats>,
+    stop: Arc<AtomicBool>,
+) {
+    let open = Arc::new(AtomicUsize::new(0));
+    let mut threads: Vec<JoinHandle<()>> = Vec::new();
+    while !stop.load(Ordering::Relaxed) {
+        let got = match &l {
+            Listener::Unix(l, _) => l.accept().map(|(s, _)| Stream::Unix(s)),
+            Listener::Tcp(l) => l.accept().map(|(s, _)| Stream::Tcp(s)),
+        };
+        match got {
+            Ok(s) => {
+                stats.accepted.fetch_add(1, Ordering::Relaxed);
+                if open.load(Ordering::Relaxed) >= MAX_CONNS {
+                    stats.refused_busy.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+                let (sh, st, sp, op) = (shared.clone(), stats.clone(), stop.clone(), open.clone());
+                let nm = names.clone();
+                op.fetch_add(1, Ordering::Relaxed);
+                st.open.fetch_add(1, Ordering::Relaxed);
+                let t = std::thread::Builder::new()
+                    .name("openflow-conn".into())
+                    .spawn(move || {
+                        serve_conn(s, &sh, nm, &st, &sp);
+                        op.fetch_sub(1, Ordering::Relaxed);
+                        st.open.fetch_sub(1, Ordering::Relaxed);
+                    });
+                match t {
+                    Ok(t) => threads.push(t),
+                    Err(e) => {
+                        tracing::warn!("openflow: no thread for a connection: {e}");
+                        open.fetch_sub(1, Ordering::Relaxed);
+                        stats.open.fetch_sub(1, Ordering::Relaxed);
+                    }
+                }
+            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => {
+                tracing::warn!("openflow: accept: {e}");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        threads.retain(|t| !t.is_finished());
+    }
+    for t in threads {
+        let _ = t.join();
+    }
+}
+
+/// One connection: hello, then messages until the peer leaves, sends garbage, stops
+/// answering probes or stops reading, or the switch stops.
+fn serve_conn(
+    mut s: Stream,
+    shared: &Arc<Shared>,
+    names: Arc<views::TableNames>,
+    stats: &ServeStats,
+    stop: &AtomicBool,
+) {
+    if s.set_timeouts().is_err() || s.write_all(&openflow::message::hello(0)).is_err() {
+        return;
+    }
+    let mut sess = session::Session::new(shared.clone(), names);
+    let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
+    let mut chunk = vec![0u8; READ_CHUNK];
+    let mut last_heard = Instant::now();
+    let mut probed = false;
+    while !stop.load(Ordering::Relaxed) {
+        match s.read(&mut chunk) {
+            Ok(0) => return,
+            Ok(n) => {
+                buf.extend_from_slice(&chunk[..n]);
+                last_heard = Instant::now();
+                probed = false;
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
+                ) =>
+            {
+                let idle = last_heard.elapsed();
+                if !probed && idle >= PROBE_AFTER && sess.negotiated() {
+                    probed = true;
+                    if s.write_all(&sess.echo_probe()).is_err() {
+                        return;
+                    }
+                } else if probed && idle >= PROBE_AFTER + PROBE_TIMEOUT {
+                    stats.timed_out.fetch_add(1, Ordering::Relaxed);
+                    tracing::info!(
+                        "openflow: peer silent for {:?} after an echo request: disconnected",
+                        idle
+                    );
+                    return;
+                }
+                continue;
+            }
+            Err(_) => return,
+        }
+        // Every complete message in the buffer, in order; replies go out together.
+        let mut out = Vec::new();
+        let mut used = 0;
+        let mut close = false;
+        loop {
+            match frame(&buf[used..]) {
+                Frame::More => break,
+                Frame::Garbage => {
+                    stats.bad_requests.fetch_add(1, Ordering::Relaxed);
+                    tracing::info!("openflow: a message with a length under 8: cannot frame the stream, disconnected");
+                    close = true;
+                    break;
+                }
+                Frame::Message(n) => {
+                    let msg = &buf[used..used + n];
+                    used += n;
+                    stats.requests.fetch_add(1, Ordering::Relaxed);
+                    match sess.handle(msg, &mut out) {
+                        session::Next::Continue => {}
+                        session::Next::Refused => {
+                            stats.bad_requests.fetch_add(1, Ordering::Relaxed);
+                        }
+                        session::Next::Close => {
+                            close = true;
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        sess.flush(&mut out);
+        buf.drain(..used);
+        if !out.is_empty() && s.write_all(&out).is_err() {
+            stats.write_timeouts.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        if close {
+            return;
+        }
+    }
+}

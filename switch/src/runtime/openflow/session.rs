@@ -1,0 +1,477 @@
+//! One OpenFlow connection's state and what each message does to the bridge.
+//!
+//! Flow-mods arriving back to back are applied as one batch (one new table version instead
+//! of one per flow-mod); if the batch is refused, they are applied one at a time so each
+//! refusal is answered with its own message's xid, exactly as OVS answers a sequence of
+//! flow-mods. Any other message first applies the batch, so replies keep the order of the
+//! requests (a barrier reply means every earlier flow-mod is in the tables).
+
+use super::views;
+use crate::runtime::state::Shared;
+use openflow::errors as e;
+use openflow::flow_mod::{Command, FlowModMsg};
+use openflow::message::{self as m, Message};
+use openflow::{error_reply, OfError, OfHeader};
+use pipeline::tables::{FlowMod, FlowModError};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// What the connection does after a message.
+pub(super) enum Next {
+    /// Go on.
+    Continue,
+    /// Go on; the message was refused with an OpenFlow error.
+    Refused,
+    /// Close the connection (no version in common).
+    Close,
+}
+
+/// Bundles open at once per connection.
+const MAX_BUNDLES: usize = 16;
+/// Messages one bundle may hold (Antrea installs ~160,000 flows in one).
+const MAX_BUNDLE_MSGS: usize = 2_000_000;
+/// Flow-mods applied as one batch at most.
+const MAX_BATCH: usize = 50_000;
+
+struct Bundle {
+    flags: u16,
+    closed: bool,
+    msgs: Vec<(u32, FlowModMsg)>,
+}
+
+/// A connection's state.
+pub(super) struct Session {
+    shared: Arc<Shared>,
+    names: Arc<views::TableNames>,
+    version: Option<u8>,
+    /// Flow-mods not yet applied: (xid, the message's first bytes for an error, flow-mod).
+    batch: Vec<(u32, Vec<u8>, FlowModMsg)>,
+    bundles: HashMap<u32, Bundle>,
+    miss_send_len: u16,
+    config_flags: u16,
+    role: u32,
+    generation_id: Option<u64>,
+    next_xid: u32,
+}
+
+impl Session {
+    pub(super) fn new(shared: Arc<Shared>, names: Arc<views::TableNames>) -> Self {
+        Session {
+            shared,
+            names,
+            version: None,
+            batch: Vec::new(),
+            bundles: HashMap::new(),
+            miss_send_len: 128,
+            config_flags: 0,
+            role: 0,
+            generation_id: None,
+            next_xid: 1,
+        }
+    }
+
+    pub(super) fn negotiated(&self) -> bool {
+        self.version.is_some()
+    }
+
+    pub(super) fn echo_probe(&mut self) -> Vec<u8> {
+        self.next_xid = self.next_xid.wrapping_add(1);
+        m::encode(
+            self.version.unwrap_or(openflow::OFP13),
+            self.next_xid,
+            &Message::EchoRequest(Vec::new()),
+        )
+    }
+
+    /// Handles one message; replies are appended to `out`.
+    pub(super) fn handle(&mut self, msg: &[u8], out: &mut Vec<u8>) -> Next {
+        let Some(h) = OfHeader::parse(msg) else {
+            return Next::Close;
+        };
+        let version = self.version.unwrap_or(h.version);
+        let decoded = match m::decode(msg) {
+            Ok(d) => d,
+            Err(err) => {
+                self.flush(out);
+                tracing::debug!(xid = h.xid, "openflow: refused: {err}");
+                out.extend_from_slice(&error_reply(version, h.xid, &err, msg));
+                return Next::Refused;
+            }
+        };
+        let (h, msg_decoded) = decoded;
+        if let Message::Hello { versions } = msg_decoded {
+            return self.hello(versions, h.xid, out);
+        }
+        if self.version.is_none() {
+            // OVS sends an error and closes when the first message is not a hello.
+            let err = OfError::new(
+                (e::BAD_REQUEST, e::BAD_REQUEST_TYPE),
+                "the first message must be a hello",
+            );
+            out.extend_from_slice(&error_reply(h.version, h.xid, &err, msg));
+            return Next::Close;
+        }
+        if h.version != version
+            && !matches!(
+                msg_decoded,
+                Message::EchoRequest(_) | Message::EchoReply(_) | Message::Error { .. }
+            )
+        {
+            self.flush(out);
+            let err = OfError::new(
+                (e::BAD_REQUEST, e::BAD_REQUEST_VERSION),
+                format!(
+                    "{} on a connection that negotiated {}",
+                    openflow::version_name(h.version),
+                    openflow::version_name(version)
+                ),
+            );
+            out.extend_from_slice(&error_reply(version, h.xid, &err, msg));
+            return Next::Refused;
+        }
+        if let Message::FlowMod(fm) = msg_decoded {
+            self.batch
+                .push((h.xid, msg[..msg.len().min(64)].to_vec(), fm));
+            if self.batch.len() >= MAX_BATCH {
+                self.flush(out);
+            }
+            return Next::Continue;
+        }
+        self.flush(out);
+        match self.act(version, h.xid, msg_decoded, out) {
+            Ok(()) => Next::Continue,
+            Err(err) => {
+                tracing::debug!(xid = h.xid, "openflow: refused: {err}");
+                out.extend_from_slice(&error_reply(version, h.xid, &err, msg));
+                Next::Refused
+            }
+        }
+    }
+
+    fn hello(&mut self, versions: u32, xid: u32, out: &mut Vec<u8>) -> Next {
+        if self.version.is_some() {
+            return Next::Continue;
+        }
+        match m::negotiate(versions) {
+            Some(v) => {
+                self.version = Some(v);
+                Next::Continue
+            }
+            None => {
+                let err = OfError::new(
+                    (e::HELLO_FAILED, e::HELLO_INCOMPATIBLE),
+                    format!("peer offers versions {versions:#x}; brisk speaks OpenFlow 1.3, 1.4 and 1.5"),
+                );
+                let text = err.message.clone();
+                out.extend_from_slice(&error_reply(openflow::OFP13, xid, &err, text.as_bytes()));
+                Next::Close
+            }
+        }
+    }
+
+    fn act(&mut self, v: u8, xid: u32, msg: Message, out: &mut Vec<u8>) -> Result<(), OfError> {
+        let sh = &self.shared;
+        match msg {
+            Message::Hello { .. } => {}
+            Message::Error { ty, code, .. } => {
+                tracing::info!(ty, code, "openflow: the peer sent {}", e::name(ty, code));
+            }
+            Message::EchoRequest(p) => out.extend_from_slice(&m::echo_reply(v, xid, &p)),
+            Message::EchoReply(_) => {}
+            Message::FeaturesRequest => {
+                out.extend_from_slice(&m::features_reply(v, xid, views::datapath_id(sh), 254))
+            }
+            Message::GetConfigRequest => out.extend_from_slice(&m::get_config_reply(
+                v,
+                xid,
+                self.config_flags,
+                self.miss_send_len,
+            )),
+            Message::SetConfig {
+                flags,
+                miss_send_len,
+            } => {
+                if flags & !3 != 0 {
+                    return Err(OfError::new(
+                        (e::SWITCH_CONFIG_FAILED, e::SWITCH_CONFIG_BAD_FLAGS),
+                        format!("config flags {flags:#x}"),
+                    ));
+                }
+                self.config_flags = flags;
+                self.miss_send_len = miss_send_len;
+            }
+            Message::Barrier => out.extend_from_slice(&m::bare(v, m::T_BARRIER_REPLY, xid)),
+            Message::Multipart(req) => views::multipart(sh, &self.names, v, xid, req, out)?,
+            Message::RoleRequest {
+                role,
+                generation_id,
+            } => {
+                // OFPCR_ROLE_NOCHANGE, EQUAL, MASTER, SLAVE.
+                if role > 3 {
+                    return Err(OfError::new(
+                        (e::ROLE_REQUEST_FAILED, e::ROLE_BAD_ROLE),
+                        format!("role {role}"),
+                    ));
+                }
+                if role == 2 || role == 3 {
+                    if let Some(g) = self.generation_id {
+                        if (generation_id.wrapping_sub(g) as i64) < 0 {
+                            return Err(OfError::new(
+                                (e::ROLE_REQUEST_FAILED, e::ROLE_STALE),
+                                format!("generation id {generation_id} is older than {g}"),
+                            ));
+                        }
+                    }
+                    self.generation_id = Some(generation_id);
+                }
+                if role != 0 {
+                    self.role = role;
+                }
+                let reported = if self.role == 0 { 1 } else { self.role };
+                out.extend_from_slice(&m::role_reply(
+                    v,
+                    xid,
+                    reported,
+                    self.generation_id.unwrap_or(u64::MAX),
+                ));
+            }
+            Message::GetAsyncRequest => {
+                return Err(OfError::new(
+                    (e::BAD_REQUEST, e::BAD_REQUEST_TYPE),
+                    "get-async: brisk sends no asynchronous messages yet",
+                ))
+            }
+            Message::SetAsync(_) | Message::SetControllerId(_) => {}
+            Message::SetPacketInFormat(f) => {
+                if f > 2 {
+                    return Err(OfError::new(
+                        (e::BAD_REQUEST, e::BAD_REQUEST_EPERM),
+                        format!("packet-in format {f}"),
+                    ));
+                }
+            }
+            Message::FlowMod(_) => unreachable!("flow-mods are batched"),
+            Message::BundleControl { id, ty, flags } => {
+                self.bundle_control(v, xid, id, ty, flags, out)?
+            }
+            Message::BundleAdd {
+                id,
+                flags,
+                xid: inner_xid,
+                inner,
+            } => self.bundle_add(xid, id, flags, inner_xid, *inner)?,
+        }
+        Ok(())
+    }
+
+    fn bundle_control(
+        &mut self,
+        v: u8,
+        xid: u32,
+        id: u32,
+        ty: u16,
+        flags: u16,
+        out: &mut Vec<u8>,
+    ) -> Result<(), OfError> {
+        let bfail = |code: u16, msg: String| OfError::new((m::BUNDLE_FAILED, code), msg);
+        if flags & !3 != 0 {
+            return Err(bfail(m::BFC_BAD_FLAGS, format!("bundle flags {flags:#x}")));
+        }
+        let reply_ty = match ty {
+            m::BCT_OPEN_REQUEST => {
+                if self.bundles.contains_key(&id) {
+                    return Err(bfail(m::BFC_BUNDLE_EXIST, format!("bundle {id} is open")));
+                }
+                if self.bundles.len() >= MAX_BUNDLES {
+                    return Err(bfail(
+                        m::BFC_OUT_OF_BUNDLES,
+                        format!("{MAX_BUNDLES} bundles are open on this connection"),
+                    ));
+                }
+                self.bundles.insert(
+                    id,
+                    Bundle {
+                        flags,
+                        closed: false,
+                        msgs: Vec::new(),
+                    },
+                );
+                m::BCT_OPEN_REPLY
+            }
+            m::BCT_CLOSE_REQUEST => {
+                let b = self
+                    .bundles
+                    .get_mut(&id)
+                    .ok_or_else(|| bfail(m::BFC_BAD_ID, format!("no bundle {id}")))?;
+                if b.closed {
+                    return Err(bfail(
+                        m::BFC_BUNDLE_CLOSED,
+                        format!("bundle {id} is closed"),
+                    ));
+                }
+                b.closed = true;
+                m::BCT_CLOSE_REPLY
+            }
+            m::BCT_COMMIT_REQUEST => {
+                let b = self
+                    .bundles
+                    .remove(&id)
+                    .ok_or_else(|| bfail(m::BFC_BAD_ID, format!("no bundle {id}")))?;
+                if b.flags != flags {
+                    return Err(bfail(
+                        m::BFC_BAD_FLAGS,
+                        "commit flags differ from open's".into(),
+                    ));
+                }
+                self.commit(b)?;
+                m::BCT_COMMIT_REPLY
+            }
+            m::BCT_DISCARD_REQUEST => {
+                self.bundles
+                    .remove(&id)
+                    .ok_or_else(|| bfail(m::BFC_BAD_ID, format!("no bundle {id}")))?;
+                m::BCT_DISCARD_REPLY
+            }
+            other => {
+                return Err(bfail(
+                    m::BFC_BAD_TYPE,
+                    format!("bundle control type {other}"),
+                ))
+            }
+        };
+        out.extend_from_slice(&m::bundle_reply(v, xid, id, reply_ty, flags));
+        Ok(())
+    }
+
+    fn bundle_add(
+        &mut self,
+        xid: u32,
+        id: u32,
+        flags: u16,
+        inner_xid: u32,
+        inner: Message,
+    ) -> Result<(), OfError> {
+        let bfail = |code: u16, msg: String| OfError::new((m::BUNDLE_FAILED, code), msg);
+        if inner_xid != xid {
+            return Err(bfail(
+                m::BFC_MSG_BAD_XID,
+                format!("bundled message xid {inner_xid} differs from the bundle-add's {xid}"),
+            ));
+        }
+        let Message::FlowMod(fm) = inner else {
+            return Err(bfail(
+                m::BFC_MSG_UNSUP,
+                "only flow-mods can be bundled in brisk yet".into(),
+            ));
+        };
+        // Adding to a bundle that does not exist opens it (OpenFlow 1.4 allows it).
+        if !self.bundles.contains_key(&id) {
+            if self.bundles.len() >= MAX_BUNDLES {
+                return Err(bfail(
+                    m::BFC_OUT_OF_BUNDLES,
+                    format!("{MAX_BUNDLES} bundles open"),
+                ));
+            }
+            self.bundles.insert(
+                id,
+                Bundle {
+                    flags,
+                    closed: false,
+                    msgs: Vec::new(),
+                },
+            );
+        }
+        let b = self.bundles.get_mut(&id).expect("just inserted");
+        if b.closed {
+            return Err(bfail(
+                m::BFC_BUNDLE_CLOSED,
+                format!("bundle {id} is closed"),
+            ));
+        }
+        if b.flags != flags {
+            return Err(bfail(
+                m::BFC_BAD_FLAGS,
+                "flags differ from the bundle's".into(),
+            ));
+        }
+        if b.msgs.len() >= MAX_BUNDLE_MSGS {
+            return Err(bfail(
+                m::BFC_MSG_TOO_MANY,
+                format!("bundle {id} holds {MAX_BUNDLE_MSGS} messages"),
+            ));
+        }
+        views::check_flow_mod(&self.shared, &fm)?;
+        b.msgs.push((xid, fm));
+        Ok(())
+    }
+
+    /// Applies a bundle's flow-mods as one table version: no packet sees part of it.
+    fn commit(&mut self, b: Bundle) -> Result<(), OfError> {
+        let mods: Vec<FlowMod> = b.msgs.iter().map(|(_, fm)| to_flow_mod(fm)).collect();
+        let now = self.shared.now_ms();
+        self.shared
+            .bridge
+            .apply(&mods, now)
+            .map(|_| ())
+            .map_err(|err| {
+                let mut e = flow_mod_error(&err);
+                e.message = format!("bundle commit refused, nothing applied: {}", e.message);
+                OfError::new((m::BUNDLE_FAILED, m::BFC_MSG_FAILED), e.message)
+            })
+    }
+
+    /// Applies the pending flow-mods.
+    pub(super) fn flush(&mut self, out: &mut Vec<u8>) {
+        if self.batch.is_empty() {
+            return;
+        }
+        let v = self.version.unwrap_or(openflow::OFP13);
+        let batch = std::mem::take(&mut self.batch);
+        let now = self.shared.now_ms();
+        let mut ok = Vec::with_capacity(batch.len());
+        for (xid, head, fm) in &batch {
+            match views::check_flow_mod(&self.shared, fm) {
+                Ok(()) => ok.push((*xid, head, fm)),
+                Err(err) => out.extend_from_slice(&error_reply(v, *xid, &err, head)),
+            }
+        }
+        let mods: Vec<FlowMod> = ok.iter().map(|(_, _, fm)| to_flow_mod(fm)).collect();
+        if self.shared.bridge.apply(&mods, now).is_ok() {
+            return;
+        }
+        // One at a time, so each refusal names its own message.
+        for ((xid, head, _), fm) in ok.iter().zip(mods) {
+            if let Err(err) = self.shared.bridge.apply(&[fm], now) {
+                out.extend_from_slice(&error_reply(v, *xid, &flow_mod_error(&err), head));
+            }
+        }
+    }
+}
+
+fn to_flow_mod(fm: &FlowModMsg) -> FlowMod {
+    match fm.command {
+        Command::Add => FlowMod::Add(fm.entry.clone()),
+        Command::Modify | Command::ModifyStrict => FlowMod::Modify {
+            filter: fm.entry.clone(),
+            strict: fm.command == Command::ModifyStrict,
+        },
+        Command::Delete | Command::DeleteStrict => FlowMod::Delete {
+            filter: fm.entry.clone(),
+            strict: fm.command == Command::DeleteStrict,
+        },
+    }
+}
+
+/// The OpenFlow error OVS sends for the refusal the tables gave.
+pub(super) fn flow_mod_error(err: &FlowModError) -> OfError {
+    let tc = match err {
+        FlowModError::NoSuchGroup { .. } => (e::BAD_ACTION, e::BAD_ACTION_OUT_GROUP),
+        FlowModError::TableFull { .. } => (e::FLOW_MOD_FAILED, e::FLOW_MOD_TABLE_FULL),
+        FlowModError::BadGoto { .. } => (e::BAD_INSTRUCTION, e::BAD_INSTRUCTION_TABLE_ID),
+        FlowModError::GroupExists(_) => (e::GROUP_MOD_FAILED, e::GROUP_EXISTS),
+        FlowModError::GroupMissing(_) => (e::GROUP_MOD_FAILED, e::GROUP_UNKNOWN),
+        FlowModError::GroupTableFull(_) => (e::GROUP_MOD_FAILED, e::GROUP_OUT_OF_GROUPS),
+        FlowModError::GroupLoop { .. } => (e::GROUP_MOD_FAILED, e::GROUP_LOOP),
+    };
+    OfError::new(tc, err.to_string())
+}
