@@ -12,6 +12,7 @@ pub mod buf;
 pub mod check;
 pub mod errors;
 pub mod flow_mod;
+pub mod group;
 pub mod message;
 pub mod multipart;
 pub mod oxm;

@@ -28,6 +28,8 @@ pub const T_GET_CONFIG_REPLY: u8 = 8;
 pub const T_SET_CONFIG: u8 = 9;
 /// OFPT_FLOW_MOD.
 pub const T_FLOW_MOD: u8 = 14;
+/// OFPT_GROUP_MOD.
+pub const T_GROUP_MOD: u8 = 15;
 /// OFPT_MULTIPART_REQUEST.
 pub const T_MULTIPART_REQUEST: u8 = 18;
 /// OFPT_MULTIPART_REPLY.
@@ -56,7 +58,7 @@ pub const NXT_SET_PACKET_IN_FORMAT: u32 = 16;
 pub const NXT_SET_CONTROLLER_ID: u32 = 20;
 
 /// A message as the switch acts on it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Message {
     /// Hello, with the versions the peer offers (bit N = version N).
     Hello {
@@ -89,6 +91,8 @@ pub enum Message {
     },
     /// Flow-mod.
     FlowMod(FlowModMsg),
+    /// Group-mod.
+    GroupMod(crate::group::GroupModMsg),
     /// Multipart request.
     Multipart(MpRequest),
     /// Barrier request.
@@ -125,7 +129,7 @@ pub enum Message {
         flags: u16,
         /// The message's xid (must be the bundle-add's own).
         xid: u32,
-        /// The message, decoded (only flow-mods may be bundled).
+        /// The message, decoded (flow-mods and group-mods may be bundled).
         inner: Box<Message>,
     },
 }
@@ -235,6 +239,7 @@ pub fn decode(msg: &[u8]) -> Result<(OfHeader, Message), OfError> {
             }
         }
         T_FLOW_MOD => Message::FlowMod(decode_flow_mod(body, h.version)?),
+        T_GROUP_MOD => Message::GroupMod(crate::group::decode_group_mod(body, h.version)?),
         T_MULTIPART_REQUEST => Message::Multipart(multipart::decode_request(body, h.version)?.1),
         T_BARRIER_REQUEST => empty(body, Message::Barrier)?,
         T_ROLE_REQUEST => {
@@ -442,6 +447,7 @@ pub fn encode(version: u8, xid: u32, m: &Message) -> Vec<u8> {
         Message::GetConfigRequest => T_GET_CONFIG_REQUEST,
         Message::SetConfig { .. } => T_SET_CONFIG,
         Message::FlowMod(_) => T_FLOW_MOD,
+        Message::GroupMod(_) => T_GROUP_MOD,
         Message::Multipart(_) => T_MULTIPART_REQUEST,
         Message::Barrier => T_BARRIER_REQUEST,
         Message::RoleRequest { .. } => T_ROLE_REQUEST,
@@ -478,6 +484,7 @@ pub fn encode(version: u8, xid: u32, m: &Message) -> Vec<u8> {
             put16(&mut out, *miss_send_len);
         }
         Message::FlowMod(fm) => encode_flow_mod(fm, version, &mut out),
+        Message::GroupMod(gm) => crate::group::encode_group_mod(gm, version, &mut out),
         Message::Multipart(req) => encode_mp_request(req, &mut out),
         Message::RoleRequest {
             role,
@@ -532,7 +539,7 @@ fn encode_mp_request(req: &MpRequest, out: &mut Vec<u8>) {
         MpRequest::Table => mp::TABLE,
         MpRequest::PortStats(_) => mp::PORT_STATS,
         MpRequest::PortDesc(_) => mp::PORT_DESC,
-        MpRequest::GroupDesc => mp::GROUP_DESC,
+        MpRequest::GroupDesc(_) => mp::GROUP_DESC,
         MpRequest::GroupStats(_) => mp::GROUP,
         MpRequest::GroupFeatures => mp::GROUP_FEATURES,
         MpRequest::MeterFeatures => mp::METER_FEATURES,
@@ -548,6 +555,10 @@ fn encode_mp_request(req: &MpRequest, out: &mut Vec<u8>) {
         }
         MpRequest::PortStats(p) => port(out, *p),
         MpRequest::PortDesc(Some(p)) => port(out, Some(*p)),
+        MpRequest::GroupDesc(Some(g)) => {
+            put32(out, *g);
+            zeros(out, 4);
+        }
         MpRequest::GroupStats(g) => {
             put32(out, g.unwrap_or(0xffff_fffc));
             zeros(out, 4);

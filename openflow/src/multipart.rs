@@ -60,8 +60,8 @@ pub enum MpRequest {
     PortStats(Option<u32>),
     /// Port descriptions (`None`: all ports).
     PortDesc(Option<u32>),
-    /// Group descriptions.
-    GroupDesc,
+    /// Group descriptions (`None`: all groups).
+    GroupDesc(Option<u32>),
     /// Group statistics (`None`: all).
     GroupStats(Option<u32>),
     /// Group features.
@@ -113,7 +113,15 @@ pub fn decode_request(body: &[u8], version: u8) -> Result<(u16, MpRequest), OfEr
                 MpRequest::PortDesc(None)
             }
         }
-        mp::GROUP_DESC => MpRequest::GroupDesc,
+        mp::GROUP_DESC => {
+            if version >= crate::OFP15 && !rest.is_empty() {
+                let mut gr = Reader::new(rest, (e::BAD_REQUEST, e::BAD_REQUEST_LEN));
+                let g = gr.u32("group_id")?;
+                MpRequest::GroupDesc((g != GROUP_ALL).then_some(g))
+            } else {
+                MpRequest::GroupDesc(None)
+            }
+        }
         mp::GROUP => {
             let mut gr = Reader::new(rest, (e::BAD_REQUEST, e::BAD_REQUEST_LEN));
             let g = gr.u32("group_id")?;
@@ -416,8 +424,9 @@ pub struct TableFeatures {
     pub max_entries: u32,
 }
 
-/// Encodes a TABLE_FEATURES reply (`ofp13_table_features` per table; brisk lists no
-/// properties, which OpenFlow allows: its tables take every match field and action).
+/// Encodes a TABLE_FEATURES reply (`ofp13_table_features` per table, with the eight
+/// properties OpenFlow 1.3 requires: every table takes the same instructions, actions and
+/// fields, and may go to any later table).
 pub fn table_features_reply(version: u8, xid: u32, tables: &[TableFeatures]) -> Vec<u8> {
     let mut w = ReplyWriter::new(version, xid, mp::TABLE_FEATURES);
     for t in tables {
@@ -432,6 +441,9 @@ pub fn table_features_reply(version: u8, xid: u32, tables: &[TableFeatures]) -> 
         put64(out, 0);
         put32(out, 0);
         put32(out, t.max_entries);
+        put_table_properties(out, t.id, version);
+        let n = (out.len() - at) as u16;
+        out[at..at + 2].copy_from_slice(&n.to_be_bytes());
         w.entry_done(at);
     }
     w.finish()
@@ -464,4 +476,88 @@ pub fn decode_table_features(body: &[u8]) -> Result<Vec<(u8, String)>, OfError> 
         r.skip(len - 40, "table features rest")?;
     }
     Ok(out)
+}
+
+fn prop(out: &mut Vec<u8>, ty: u16, payload: &[u8]) {
+    let at = out.len();
+    put16(out, ty);
+    put16(out, (4 + payload.len()) as u16);
+    out.extend_from_slice(payload);
+    crate::buf::pad8(out, at);
+}
+
+/// Every field header a table matches (`masked`: with the mask bit where maskable), or
+/// every writable one.
+fn field_headers(masked: bool, writable_only: bool) -> Vec<u8> {
+    use crate::oxm::{lookup, put_header, CLASS_NXM0, CLASS_NXM1, CLASS_OF, CLASS_PKT_REGS};
+    let mut seen = Vec::new();
+    let mut out = Vec::new();
+    let ranges = [
+        (CLASS_OF, 0..64u8),
+        (CLASS_PKT_REGS, 0..8),
+        (CLASS_NXM0, 0..18),
+        (CLASS_NXM1, 0..128),
+    ];
+    for (class, codes) in ranges {
+        for code in codes {
+            let Some(f) = lookup(class, code, 0) else {
+                continue;
+            };
+            if seen.contains(&(f.field, f.kind)) || (writable_only && !f.field.desc().writable) {
+                continue;
+            }
+            seen.push((f.field, f.kind));
+            put_header(&mut out, &f, masked && f.maskable);
+        }
+    }
+    // A header's length field counts value and mask; only the 4-byte headers go here.
+    let mut ids = Vec::with_capacity(out.len());
+    for h in out.chunks(4) {
+        let mut v = u32::from_be_bytes([h[0], h[1], h[2], h[3]]);
+        if v >> 16 == u32::from(crate::oxm::CLASS_EXPERIMENTER) {
+            continue;
+        }
+        v &= !0xff;
+        let len = crate::oxm::lookup((v >> 16) as u16, ((v >> 9) & 0x7f) as u8, 0)
+            .map_or(0, |f| u32::from(f.len) * if v & 0x100 != 0 { 2 } else { 1 });
+        ids.extend_from_slice(&(v | len).to_be_bytes());
+    }
+    ids
+}
+
+fn put_table_properties(out: &mut Vec<u8>, id: u8, version: u8) {
+    // OFPTFPT_INSTRUCTIONS: Goto-Table and Apply-Actions (4-byte instruction ids).
+    let mut inst = Vec::new();
+    let last = id >= 253;
+    for t in [1u16, 4] {
+        if t == 1 && last {
+            continue;
+        }
+        put16(&mut inst, t);
+        put16(&mut inst, 4);
+    }
+    prop(out, 0, &inst);
+    // OFPTFPT_NEXT_TABLES: every later table.
+    let next: Vec<u8> = (id.saturating_add(1)..254).collect();
+    prop(out, 2, &next);
+    // OFPTFPT_WRITE_ACTIONS: none (no action set).
+    prop(out, 4, &[]);
+    // OFPTFPT_APPLY_ACTIONS: output, push/pop VLAN, group, dec_nw_ttl, set_field (and
+    // copy_field in 1.5), as 4-byte action ids.
+    let mut acts = Vec::new();
+    let mut types = vec![0u16, 17, 18, 22, 24, 25];
+    if version >= crate::OFP15 {
+        types.push(28);
+    }
+    for t in types {
+        put16(&mut acts, t);
+        put16(&mut acts, 4);
+    }
+    prop(out, 6, &acts);
+    // OFPTFPT_MATCH, OFPTFPT_WILDCARDS: every field, every one may be wildcarded.
+    prop(out, 8, &field_headers(true, false));
+    prop(out, 10, &field_headers(false, false));
+    // OFPTFPT_WRITE_SETFIELD: none; OFPTFPT_APPLY_SETFIELD: the writable fields.
+    prop(out, 12, &[]);
+    prop(out, 14, &field_headers(false, true));
 }

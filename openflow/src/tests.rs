@@ -142,3 +142,46 @@ fn hello_negotiates_the_highest_common_version() {
     // A 1.0-only peer: nothing in common.
     assert_eq!(crate::message::negotiate(1 << 1), None);
 }
+
+/// Writes the seed flow-mods, a bundle and requests as fuzz seeds when
+/// `BRISK_WRITE_FUZZ_SEEDS` names a directory.
+#[test]
+fn write_fuzz_seeds() {
+    let Ok(dir) = std::env::var("BRISK_WRITE_FUZZ_SEEDS") else {
+        return;
+    };
+    std::fs::create_dir_all(&dir).unwrap();
+    let flows = seed("worker1");
+    for (i, f) in flows.iter().enumerate().step_by(7) {
+        let v = [OFP13, OFP15][i % 2];
+        let fm = Message::FlowMod(FlowModMsg {
+            command: Command::Add,
+            entry: f.clone(),
+            out_group: None,
+        });
+        std::fs::write(format!("{dir}/flow_mod_{i}"), encode(v, i as u32, &fm)).unwrap();
+    }
+    let add = Message::BundleAdd {
+        id: 1,
+        flags: 1,
+        xid: 9,
+        inner: Box::new(Message::FlowMod(FlowModMsg {
+            command: Command::DeleteStrict,
+            entry: flows[3].clone(),
+            out_group: None,
+        })),
+    };
+    std::fs::write(format!("{dir}/bundle_add"), encode(OFP15, 9, &add)).unwrap();
+    std::fs::write(format!("{dir}/hello"), crate::message::hello(1)).unwrap();
+    let req = Message::Multipart(crate::multipart::MpRequest::Flow(
+        crate::flow_mod::FlowStatsRequest {
+            table: Some(31),
+            out_port: None,
+            out_group: None,
+            cookie: 0x1000000000000,
+            cookie_mask: u64::MAX,
+            matches: flows[20].matches,
+        },
+    ));
+    std::fs::write(format!("{dir}/flow_stats"), encode(OFP15, 3, &req)).unwrap();
+}

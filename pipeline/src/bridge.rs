@@ -411,6 +411,20 @@ impl Bridge {
         Ok(sum)
     }
 
+    /// Applies runs of flow-mods and group-mods as one version (an OpenFlow bundle commit).
+    pub fn apply_runs(
+        &self,
+        runs: &[crate::tables::ModRun],
+        now_ms: u64,
+    ) -> Result<ModSummary, FlowModError> {
+        let mut t = self.tables.write();
+        let (next, sum) = t.apply_runs(runs, self.limits.max_groups, now_ms)?;
+        *t = Arc::new(next);
+        drop(t);
+        self.bump();
+        Ok(sum)
+    }
+
     /// Replaces every flow atomically (`replace-flows`).
     pub fn replace_flows(
         &self,

@@ -5,7 +5,7 @@ use super::{FlowModError, ModSummary, OfTables, RuleStats};
 use crate::classifier::{hash_finish, hash_word};
 use crate::field::Field;
 use crate::flow::{eth_type, ip_proto, Flow};
-use crate::ofctl::{Action, FlowEntry, GroupEntry, Match, Selection};
+use crate::ofctl::{Action, Bucket, FlowEntry, GroupEntry, Match, Selection};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -157,6 +157,94 @@ pub enum GroupMod {
     /// `del-groups`: one id, or every group (`None`). Flows that use a deleted group are
     /// deleted with it, as in OVS.
     Delete(Option<u32>),
+    /// `insert-buckets` (OpenFlow 1.5's OFPGC15_INSERT_BUCKET): new buckets before the
+    /// first, after the last, or after the bucket with an id. Antrea grows Service groups
+    /// of more buckets than one message holds this way.
+    InsertBuckets {
+        /// The group.
+        id: u32,
+        /// Where.
+        at: BucketPosition,
+        /// The buckets, their ids distinct from the group's.
+        buckets: Vec<Bucket>,
+    },
+    /// `remove-buckets` (OFPGC15_REMOVE_BUCKET): the first, the last, all, or one by id.
+    RemoveBuckets {
+        /// The group.
+        id: u32,
+        /// Which.
+        at: BucketPosition,
+    },
+}
+
+/// A bucket position in an insert or remove.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BucketPosition {
+    /// Before the first bucket / the first bucket.
+    First,
+    /// After the last bucket / the last bucket.
+    Last,
+    /// Every bucket (remove only).
+    All,
+    /// After the bucket with this id / the bucket with this id.
+    Id(u32),
+}
+
+/// The group's buckets after an insert or remove, as OVS computes them.
+fn edit_buckets(
+    g: &GroupEntry,
+    insert: Option<&[Bucket]>,
+    at: BucketPosition,
+) -> Result<Vec<Bucket>, FlowModError> {
+    let old = &g.buckets;
+    let unknown = |b| FlowModError::UnknownBucket {
+        group: g.id,
+        bucket: b,
+    };
+    let Some(new) = insert else {
+        let mut out = old.clone();
+        match at {
+            BucketPosition::All => out.clear(),
+            BucketPosition::First => {
+                if !out.is_empty() {
+                    out.remove(0);
+                }
+            }
+            BucketPosition::Last => {
+                out.pop();
+            }
+            BucketPosition::Id(b) => {
+                let i = out
+                    .iter()
+                    .position(|x| x.id == b)
+                    .ok_or_else(|| unknown(b))?;
+                out.remove(i);
+            }
+        }
+        return Ok(out);
+    };
+    for b in new {
+        if old.iter().any(|x| x.id == b.id) || new.iter().filter(|x| x.id == b.id).count() > 1 {
+            return Err(FlowModError::BucketExists {
+                group: g.id,
+                bucket: b.id,
+            });
+        }
+    }
+    let split = match at {
+        BucketPosition::First | BucketPosition::All => 0,
+        BucketPosition::Last => old.len(),
+        BucketPosition::Id(b) => {
+            old.iter()
+                .position(|x| x.id == b)
+                .ok_or_else(|| unknown(b))?
+                + 1
+        }
+    };
+    let mut out = old[..split].to_vec();
+    out.extend_from_slice(new);
+    out.extend_from_slice(&old[split..]);
+    Ok(out)
 }
 
 impl OfTables {
@@ -216,6 +304,24 @@ impl OfTables {
                     }
                     groups.insert(entry.id, Arc::new(Group::new(entry.clone(), now_ms)));
                 }
+                GroupMod::InsertBuckets { id, at, buckets } => {
+                    let g = groups.get(id).ok_or(FlowModError::GroupMissing(*id))?;
+                    let entry = GroupEntry {
+                        buckets: edit_buckets(&g.entry, Some(buckets), *at)?,
+                        ..g.entry.clone()
+                    };
+                    groups.insert(*id, Arc::new(Group::new(entry, now_ms)));
+                    sum.modified += 1;
+                }
+                GroupMod::RemoveBuckets { id, at } => {
+                    let g = groups.get(id).ok_or(FlowModError::GroupMissing(*id))?;
+                    let entry = GroupEntry {
+                        buckets: edit_buckets(&g.entry, None, *at)?,
+                        ..g.entry.clone()
+                    };
+                    groups.insert(*id, Arc::new(Group::new(entry, now_ms)));
+                    sum.modified += 1;
+                }
                 GroupMod::Delete(id) => match id {
                     Some(id) => {
                         if groups.remove(id).is_some() {
@@ -235,7 +341,8 @@ impl OfTables {
             .iter()
             .filter_map(|m| match m {
                 GroupMod::Add(e) | GroupMod::Modify { entry: e, .. } => Some(e.id),
-                GroupMod::Delete(_) => None,
+                GroupMod::InsertBuckets { id, .. } => Some(*id),
+                GroupMod::Delete(_) | GroupMod::RemoveBuckets { .. } => None,
             })
             .collect();
         check_group_loops(&groups, &changed)?;

@@ -7,7 +7,7 @@
 
 mod group;
 
-pub use group::{selection_fields, Group, GroupMod};
+pub use group::{selection_fields, BucketPosition, Group, GroupMod};
 
 use crate::classifier::{Classifier, ConjClause, LookupResult};
 use crate::flow::Flow;
@@ -155,15 +155,24 @@ pub enum FlowMod {
         strict: bool,
     },
     /// OpenFlow's modify: every flow the filter selects (as [`FlowMod::Delete`] selects,
-    /// without `out_port`) gets the filter's actions, keeping its counters unless
-    /// `reset_counts`, and the filter's cookie when the cookie mask is zero. Nothing is
-    /// added when nothing matches (OpenFlow 1.2+).
+    /// without `out_port`) gets the filter's actions, keeping its cookie, and its counters
+    /// unless `reset_counts`. Nothing is added when nothing matches (OpenFlow 1.2+ and OVS).
     Modify {
         /// Match, table, cookie/mask, and the new actions.
         filter: FlowEntry,
         /// Strict matching.
         strict: bool,
     },
+}
+
+/// A run of changes of one kind, in a sequence of runs applied as one version (an
+/// OpenFlow bundle that mixes group-mods and flow-mods).
+#[derive(Clone, Debug)]
+pub enum ModRun {
+    /// Flow-mods.
+    Flows(Vec<FlowMod>),
+    /// Group-mods.
+    Groups(Vec<GroupMod>),
 }
 
 /// What a batch of flow-mods did.
@@ -214,6 +223,22 @@ pub enum FlowModError {
         group: u32,
         /// The chain of group actions from it back to itself.
         chain: Vec<u32>,
+    },
+    /// An insert or remove of buckets names a bucket the group does not have.
+    #[error("group {group} has no bucket {bucket} (OFPGMFC_UNKNOWN_BUCKET)")]
+    UnknownBucket {
+        /// Group id.
+        group: u32,
+        /// Bucket id.
+        bucket: u32,
+    },
+    /// An insert of buckets brings a bucket id the group already has.
+    #[error("group {group} already has a bucket {bucket} (OFPGMFC_BUCKET_EXISTS)")]
+    BucketExists {
+        /// Group id.
+        group: u32,
+        /// Bucket id.
+        bucket: u32,
     },
     /// `goto_table` to a table that is not later than the current one.
     #[error("table {table}: goto_table:{target} must go to a later table")]
@@ -452,11 +477,6 @@ impl OfTables {
             for old in victims {
                 let entry = FlowEntry {
                     actions: f.actions.clone(),
-                    cookie: if f.cookie_mask == 0 {
-                        f.cookie
-                    } else {
-                        old.entry.cookie
-                    },
                     ..old.entry.clone()
                 };
                 let rule = Arc::new(Rule {
@@ -503,6 +523,30 @@ impl OfTables {
             }
         }
         n
+    }
+
+    /// Applies runs of flow-mods and group-mods in order, all or nothing: the result is one
+    /// version to publish (no packet sees part of it).
+    pub fn apply_runs(
+        &self,
+        runs: &[ModRun],
+        max_groups: usize,
+        now_ms: u64,
+    ) -> Result<(OfTables, ModSummary), FlowModError> {
+        let mut cur = self.clone();
+        let mut sum = ModSummary::default();
+        for run in runs {
+            let (next, s) = match run {
+                ModRun::Flows(m) => cur.apply(m, now_ms)?,
+                ModRun::Groups(m) => cur.apply_groups(m, max_groups, now_ms)?,
+            };
+            cur = next;
+            sum.added += s.added;
+            sum.modified += s.modified;
+            sum.deleted += s.deleted;
+            sum.unchanged += s.unchanged;
+        }
+        Ok((cur, sum))
     }
 
     /// Computes the new version that holds exactly `flows` (`replace-flows`): identical flows

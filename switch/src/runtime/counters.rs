@@ -428,6 +428,7 @@ fn listeners(shared: &Shared) -> Vec<Family> {
             for (listener, st) in &list {
                 let section: &'static str = match *listener {
                     "control" => "control listener",
+                    "openflow" => "openflow listeners",
                     _ => "metrics listener",
                 };
                 f.push_shown(

@@ -139,14 +139,15 @@ pub fn run(opts: RunOptions, out: &mut dyn Write) -> Result<RunSummary, RuntimeE
     } else {
         opts.openflow.clone()
     };
+    let of_stats = Arc::new(ServeStats::default());
+    shared.listeners.lock().push(("openflow", of_stats.clone()));
     let mut of_servers = Vec::new();
     for at in &of_at {
-        let srv = openflow::OfServer::start(shared.clone(), at)?;
-        shared
-            .listeners
-            .lock()
-            .push(("openflow", srv.stats.clone()));
-        of_servers.push(srv);
+        of_servers.push(openflow::OfServer::start(
+            shared.clone(),
+            at,
+            of_stats.clone(),
+        )?);
     }
     let threads = start::launch_workers(&shared, &workers, threaded, start::fastpath_config(cfg))?;
     let _ = writeln!(

@@ -104,8 +104,12 @@ pub struct OfServer {
 }
 
 impl OfServer {
-    /// Binds and starts serving.
-    pub fn start(shared: Arc<Shared>, at: &OfListen) -> Result<OfServer, RuntimeError> {
+    /// Binds and starts serving; `stats` may be shared by several listeners.
+    pub fn start(
+        shared: Arc<Shared>,
+        at: &OfListen,
+        stats: Arc<ServeStats>,
+    ) -> Result<OfServer, RuntimeError> {
         let listener = match at {
             OfListen::Unix(p) => {
                 if let Some(dir) = p.parent() {
@@ -135,7 +139,6 @@ impl OfServer {
         }
         .map_err(io("openflow listener"))?;
         let stop = Arc::new(AtomicBool::new(false));
-        let stats = Arc::new(ServeStats::default());
         let path = match &listener {
             Listener::Unix(_, p) => Some(p.clone()),
             Listener::Tcp(_) => None,

@@ -169,10 +169,49 @@ pub(super) fn multipart(
                 .collect();
             out.extend_from_slice(&mp::table_features_reply(v, xid, &tables));
         }
-        MpRequest::GroupDesc
-        | MpRequest::GroupStats(_)
-        | MpRequest::GroupFeatures
-        | MpRequest::Other(_) => {
+        MpRequest::GroupDesc(only) => {
+            let tables = sh.bridge.tables();
+            let groups: Vec<&pipeline::ofctl::GroupEntry> = tables
+                .groups()
+                .filter(|g| only.is_none_or(|o| o == g.entry.id))
+                .map(|g| &g.entry)
+                .collect();
+            out.extend_from_slice(&openflow::group::group_desc_reply(v, xid, &groups));
+        }
+        MpRequest::GroupStats(only) => {
+            crate::runtime::ctl::request_all(sh, 0);
+            let now = sh.now_ms();
+            let tables = sh.bridge.tables();
+            let stats: Vec<openflow::group::GroupStats> = tables
+                .groups()
+                .filter(|g| only.is_none_or(|o| o == g.entry.id))
+                .map(|g| {
+                    let age = now.saturating_sub(g.created_ms);
+                    let l = |s: &pipeline::tables::RuleStats| {
+                        (
+                            s.n_packets.load(Ordering::Relaxed),
+                            s.n_bytes.load(Ordering::Relaxed),
+                        )
+                    };
+                    let (packets, bytes) = l(&g.stats);
+                    openflow::group::GroupStats {
+                        id: g.entry.id,
+                        ref_count: tables.group_refs(g.entry.id) as u32,
+                        packets,
+                        bytes,
+                        duration: ((age / 1000) as u32, ((age % 1000) * 1_000_000) as u32),
+                        buckets: g.bucket_stats.iter().map(l).collect(),
+                    }
+                })
+                .collect();
+            out.extend_from_slice(&openflow::group::group_stats_reply(v, xid, &stats));
+        }
+        MpRequest::GroupFeatures => out.extend_from_slice(&openflow::group::group_features_reply(
+            v,
+            xid,
+            sh.bridge.limits.max_groups as u32,
+        )),
+        MpRequest::Other(_) => {
             return Err(OfError::new(
                 (e::BAD_REQUEST, e::BAD_REQUEST_MULTIPART),
                 "this multipart request is not supported by brisk yet",

@@ -1,0 +1,557 @@
+//! OpenFlow on the wire, with clients nobody here wrote: Debian's `ovs-ofctl` programs
+//! brisk's management socket (`<rundir>/br-int.mgmt`) and Open vSwitch's own (userspace,
+//! dummy ports) with the same commands, and the two switches' dumps, printed by the same
+//! `ovs-ofctl`, must be equal: both seed nodes' flows at OpenFlow 1.3, 1.4 and 1.5, then
+//! deletes by cookie mask and strict, modifies, `--bundle replace-flows`, aggregates. A raw
+//! client checks the refusals (OVS's error type and code, the connection lives on) and that
+//! a peer sending garbage is dropped without disturbing another.
+
+mod common;
+
+use common::{seed_dir, Scratch, Switch};
+use pipeline::ofctl::{parse_flow, Action, FlowEntry, Mode, PortMap, SetForm};
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+const TLV: &str = "{class=0x104,type=0x80,len=4}->tun_metadata0";
+
+fn have_ovs() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let bins = Path::new("/usr/lib/openvswitch-switch/ovs-vswitchd").exists()
+        && Command::new("ovs-ofctl").arg("--version").output().is_ok();
+    if !root || !bins {
+        eprintln!("openflow_ofctl: skipped (needs root and openvswitch-switch: scripts/deps.sh)");
+    }
+    root && bins
+}
+
+/// The ports of a seed node: (name, ofport).
+fn node_ports(node: &str) -> Vec<(&'static str, u32)> {
+    let mut p = vec![("antrea-tun0", 1), ("antrea-gw0", 2), ("uplink", 7)];
+    if node == "worker1" {
+        p.extend([
+            ("coredns--3e3abf", 3),
+            ("antrea-o-830766", 4),
+            ("backend1-bab86f", 48),
+            ("frontend-a3ba2f", 49),
+        ]);
+    } else {
+        p.extend([("coredns--d8f62c", 3), ("backend2-202ff6", 35)]);
+    }
+    p
+}
+
+/// brisk on null devices with a node's ports and no flows; `extra` adds `brisk run` args.
+fn brisk(node: &str, tag: &str, extra: &[&str]) -> Switch {
+    let dir = Scratch::new(&format!("of-{tag}-{node}"));
+    let mut yaml = String::from("bridge: br-int\nports:\n");
+    for (name, ofport) in node_ports(node) {
+        if name == "antrea-tun0" {
+            yaml += "  - {name: antrea-tun0, ofport: 1, type: geneve, options: {remote_ip: flow, key: flow}}\n";
+        } else if name == "uplink" {
+            yaml += "  - {name: uplink, ofport: 7, devargs: \"net_null_up,no-rx=1\", uplink: {ip: 10.79.1.201/24}}\n";
+        } else {
+            yaml += &format!(
+                "  - {{name: {name}, ofport: {ofport}, devargs: \"net_null_{ofport},no-rx=1\"}}\n"
+            );
+        }
+    }
+    yaml += &format!("tlv_map: [\"{TLV}\"]\n");
+    let bridge = dir.file("bridge.yaml", &yaml);
+    let mut args: Vec<&std::ffi::OsStr> = vec!["--bridge".as_ref(), bridge.as_ref()];
+    args.extend(extra.iter().map(std::ffi::OsStr::new));
+    Switch::start(
+        dir,
+        &args,
+        &common::eal("0-1", 256, &format!("of-{tag}-{node}")),
+        None,
+    )
+}
+
+fn mgmt(sw: &Switch) -> String {
+    format!("unix:{}", sw.dir.join("br-int.mgmt").display())
+}
+
+/// Open vSwitch's userspace switch with dummy ports, in a directory of its own; stopped
+/// when dropped.
+struct Ovs {
+    dir: Scratch,
+}
+
+impl Ovs {
+    fn start(node: &str) -> Ovs {
+        let dir = Scratch::new(&format!("ovsref-{node}"));
+        let d = dir.0.display().to_string();
+        let run = |args: &[&str]| {
+            let o = Command::new(args[0])
+                .args(&args[1..])
+                .envs([("OVS_RUNDIR", &d), ("OVS_DBDIR", &d), ("OVS_LOGDIR", &d)])
+                .output()
+                .unwrap();
+            assert!(
+                o.status.success(),
+                "{args:?}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+        };
+        let db = format!("{d}/conf.db");
+        run(&[
+            "ovsdb-tool",
+            "create",
+            &db,
+            "/usr/share/openvswitch/vswitch.ovsschema",
+        ]);
+        run(&[
+            "ovsdb-server",
+            &db,
+            &format!("--remote=punix:{d}/db.sock"),
+            &format!("--pidfile={d}/ovsdb-server.pid"),
+            &format!("--unixctl={d}/ovsdb-server.ctl"),
+            &format!("--log-file={d}/ovsdb-server.log"),
+            "--detach",
+        ]);
+        let vsctl = format!("--db=unix:{d}/db.sock");
+        run(&["ovs-vsctl", &vsctl, "--no-wait", "init"]);
+        run(&[
+            "/usr/lib/openvswitch-switch/ovs-vswitchd",
+            &format!("unix:{d}/db.sock"),
+            "--enable-dummy=override",
+            "--disable-system",
+            &format!("--pidfile={d}/ovs-vswitchd.pid"),
+            &format!("--unixctl={d}/vswitchd.ctl"),
+            &format!("--log-file={d}/ovs-vswitchd.log"),
+            "--detach",
+        ]);
+        let mut add = vec![
+            "ovs-vsctl".to_string(),
+            vsctl.clone(),
+            "--timeout=30".into(),
+            "add-br".into(),
+            "br-int".into(),
+            "--".into(),
+            "set".into(),
+            "bridge".into(),
+            "br-int".into(),
+            "datapath_type=dummy".into(),
+            "fail-mode=secure".into(),
+            "protocols=OpenFlow10,OpenFlow13,OpenFlow14,OpenFlow15".into(),
+        ];
+        for (name, ofport) in node_ports(node) {
+            add.extend(
+                [
+                    "--",
+                    "add-port",
+                    "br-int",
+                    name,
+                    "--",
+                    "set",
+                    "interface",
+                    name,
+                    "type=dummy",
+                ]
+                .map(String::from),
+            );
+            add.push(format!("ofport_request={ofport}"));
+        }
+        let add: Vec<&str> = add.iter().map(String::as_str).collect();
+        run(&add);
+        let ovs = Ovs { dir };
+        ofctl_ok(&["add-tlv-map", &ovs.mgmt(), TLV]);
+        ovs
+    }
+
+    fn mgmt(&self) -> String {
+        format!("unix:{}", self.dir.join("br-int.mgmt").display())
+    }
+}
+
+impl Drop for Ovs {
+    fn drop(&mut self) {
+        for p in ["ovs-vswitchd.pid", "ovsdb-server.pid"] {
+            if let Ok(pid) = std::fs::read_to_string(self.dir.join(p)) {
+                if let Ok(pid) = pid.trim().parse::<i32>() {
+                    // SAFETY: signalling a process this test started.
+                    unsafe { libc::kill(pid, libc::SIGTERM) };
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn ofctl(args: &[&str]) -> (bool, String) {
+    let o = Command::new("ovs-ofctl").args(args).output().unwrap();
+    (
+        o.status.success(),
+        String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr),
+    )
+}
+
+fn ofctl_ok(args: &[&str]) -> String {
+    let (ok, text) = ofctl(args);
+    assert!(ok, "ovs-ofctl {args:?}: {text}");
+    text
+}
+
+/// `ovs-ofctl -O VERSION dump-flows`, without the counters that differ between switches
+/// (durations, ages), sorted.
+fn dump(version: &str, target: &str) -> Vec<String> {
+    let text = ofctl_ok(&["-O", version, "--names", "dump-flows", target]);
+    let mut lines: Vec<String> = text
+        .lines()
+        .filter(|l| !l.starts_with("OFPST_FLOW") && !l.trim().is_empty())
+        .map(|l| {
+            l.split(", ")
+                .filter(|f| !f.trim_start().starts_with("duration=") && !f.starts_with("idle_age="))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .collect();
+    lines.sort();
+    lines
+}
+
+fn same_dumps(brisk: &str, ovs: &str, what: &str) -> usize {
+    let mut n = 0;
+    for v in ["OpenFlow13", "OpenFlow14", "OpenFlow15"] {
+        let (b, o) = (dump(v, brisk), dump(v, ovs));
+        assert_eq!(b, o, "{what}: {v} dumps of brisk and OVS differ");
+        n = b.len();
+    }
+    n
+}
+
+/// The flow a dump line says, as brisk's model (how a write is spelled aside).
+fn model(line: &str, ports: &PortMap) -> FlowEntry {
+    let l: String = line
+        .split(", ")
+        .filter(|f| {
+            let f = f.trim_start();
+            !["duration=", "n_packets=", "n_bytes=", "idle_age="]
+                .iter()
+                .any(|p| f.starts_with(p))
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut f = parse_flow(l.trim(), Mode::Add, ports).unwrap_or_else(|e| panic!("{l}: {e}"));
+    for a in f.actions.iter_mut() {
+        match a {
+            Action::Set(sf) => sf.form = SetForm::SetField,
+            Action::Ct(ct) => ct.exec.iter_mut().for_each(|s| s.form = SetForm::SetField),
+            _ => {}
+        }
+    }
+    f
+}
+
+#[test]
+fn ovs_ofctl_programs_brisk_as_it_programs_ovs() {
+    if !have_ovs() {
+        return;
+    }
+    for node in ["worker1", "worker2"] {
+        let sw = brisk(node, "dumps", &[]);
+        let ovs = Ovs::start(node);
+        let (b, o) = (mgmt(&sw), ovs.mgmt());
+        let flows = seed_dir().join(format!("{node}.flows"));
+        let flows = flows.to_str().unwrap();
+        let n_seed = std::fs::read_to_string(flows)
+            .unwrap()
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .count();
+
+        // `show` lists brisk's ports by number and name, as OVS's.
+        let show = ofctl_ok(&["-O", "OpenFlow15", "show", &b]);
+        for (name, ofport) in node_ports(node) {
+            assert!(
+                show.contains(&format!(" {ofport}({name}): addr:")),
+                "{show}"
+            );
+        }
+        assert!(show.contains("OFPT_FEATURES_REPLY (OF1.5)"), "{show}");
+
+        for t in [&b, &o] {
+            ofctl_ok(&["-O", "OpenFlow15", "add-flows", t, flows]);
+        }
+        assert_eq!(same_dumps(&b, &o, node), n_seed, "{node}");
+
+        // The same flows through `brisk ctl`: one model, two views.
+        let mut ports = PortMap::new();
+        for (name, ofport) in node_ports(node) {
+            ports.insert(name, ofport);
+        }
+        let mut via_ctl: Vec<FlowEntry> = sw
+            .ok(&["dump-flows"])
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| model(l, &ports))
+            .collect();
+        let mut via_of: Vec<FlowEntry> = dump("OpenFlow15", &b)
+            .iter()
+            .map(|l| model(l, &ports))
+            .collect();
+        let key = |f: &FlowEntry| pipeline::ofctl::format_flow(f, &ports, None);
+        via_ctl.sort_by_key(key);
+        via_of.sort_by_key(key);
+        assert_eq!(
+            via_ctl, via_of,
+            "{node}: brisk ctl and ovs-ofctl see different flows"
+        );
+
+        // Edits, each on both switches, dumps compared after each.
+        let edits: &[&[&str]] = &[
+            &["del-flows", "cookie=0x1030000000000/-1"],
+            &["--strict", "del-flows", "table=10,priority=0"],
+            &["mod-flows", "table=20,arp actions=drop"],
+            &["--strict", "mod-flows", "table=0,priority=0 actions=resubmit(,10)"],
+            &["add-flow", "table=70,priority=5,ip,nw_dst=10.0.0.0/8 actions=ct(commit,zone=7,exec(load:0x1->NXM_NX_CT_MARK[])),dec_ttl,output:2"],
+            &["del-flows", "table=70,ip,nw_dst=10.1.0.0/16"],
+            &["--bundle", "add-flows", flows],
+            &["del-flows", "table=0"],
+        ];
+        for e in edits {
+            let cmd_args = e.to_vec();
+            for t in [&b, &o] {
+                // ovs-ofctl [OPTIONS] COMMAND SWITCH ARGS...
+                let mut args: Vec<&str> = vec!["-O", "OpenFlow15"];
+                let (opts, rest): (Vec<&str>, Vec<&str>) =
+                    cmd_args.iter().partition(|a| a.starts_with("--"));
+                args.extend(opts);
+                args.push(rest[0]);
+                args.push(t);
+                args.extend(&rest[1..]);
+                ofctl_ok(&args);
+            }
+            same_dumps(&b, &o, &format!("{node} after {e:?}"));
+        }
+        // replace-flows in a bundle: the tables become exactly the file.
+        let few = sw.dir.file(
+            "few.flows",
+            &std::fs::read_to_string(flows)
+                .unwrap()
+                .lines()
+                .take(5)
+                .collect::<Vec<_>>()
+                .join("\n"),
+        );
+        for t in [&b, &o] {
+            ofctl_ok(&["-O", "OpenFlow15", "--bundle", "replace-flows", t, &few]);
+        }
+        assert_eq!(same_dumps(&b, &o, "replace-flows"), 5);
+        // Groups: add, insert and remove buckets, modify, a flow that uses one; dumps and
+        // counters equal at 1.3 and 1.5.
+        let groups = sw.dir.file(
+            "groups.txt",
+            "group_id=5,type=select,bucket=bucket_id:0,weight:100,actions=load:0xa0a0001->NXM_NX_REG3[],resubmit(,42),bucket=bucket_id:1,weight:50,actions=load:0xa0a0002->NXM_NX_REG3[],resubmit(,42)\n\
+             group_id=7,type=all,bucket=output:2,bucket=output:3\n\
+             group_id=9,type=select,selection_method=hash,fields(ip_src,ip_dst,tcp_src,tcp_dst),bucket=bucket_id:3,actions=output:4\n\
+             group_id=11,type=indirect,bucket=actions=ct(commit,table=31,zone=65520,nat(dst=10.96.0.10:53))\n",
+        );
+        let group_edits: &[&[&str]] = &[
+            &["add-groups", &groups],
+            &[
+                "insert-buckets",
+                "group_id=5,command_bucket_id=last,bucket=bucket_id:7,weight:10,actions=output:7",
+            ],
+            &[
+                "insert-buckets",
+                "group_id=5,command_bucket_id=1,bucket=bucket_id:8,weight:20,actions=output:2",
+            ],
+            &["remove-buckets", "group_id=5,command_bucket_id=0"],
+            &["mod-group", "group_id=7,type=all,bucket=output:2"],
+            &["add-flow", "table=3,ip,actions=group:5"],
+            &["del-groups", "group_id=9"],
+        ];
+        for g in group_edits {
+            for t in [&b, &o] {
+                let mut args = vec!["-O", "OpenFlow15", g[0], t];
+                args.extend(&g[1..]);
+                ofctl_ok(&args);
+            }
+            for v in ["OpenFlow13", "OpenFlow15"] {
+                for cmd in ["dump-groups", "dump-group-stats"] {
+                    let norm = |t: &str| {
+                        let mut l: Vec<String> = ofctl_ok(&["-O", v, cmd, t])
+                            .lines()
+                            .skip(1)
+                            .map(|l| {
+                                l.split(',')
+                                    .filter(|f| !f.starts_with("duration="))
+                                    .collect::<Vec<_>>()
+                                    .join(",")
+                            })
+                            .collect();
+                        l.sort();
+                        l
+                    };
+                    assert_eq!(norm(&b), norm(&o), "{node}: {v} {cmd} after {g:?}");
+                }
+            }
+        }
+        // A bucket that is not there: OVS's error, from both.
+        for t in [&b, &o] {
+            let (ok, text) = ofctl(&[
+                "-O",
+                "OpenFlow15",
+                "remove-buckets",
+                t,
+                "group_id=5,command_bucket_id=99",
+            ]);
+            assert!(!ok && text.contains("OFPGMFC_UNKNOWN_BUCKET"), "{text}");
+        }
+        // Aggregates agree.
+        for v in ["OpenFlow13", "OpenFlow15"] {
+            let agg = |t: &str| ofctl_ok(&["-O", v, "dump-aggregate", t]).replace("xid=0x2", "");
+            assert_eq!(agg(&b), agg(&o), "{v} dump-aggregate");
+        }
+    }
+}
+
+fn of_msg(version: u8, ty: u8, xid: u32, body: &[u8]) -> Vec<u8> {
+    let mut m = vec![version, ty, 0, 0];
+    m.extend_from_slice(&xid.to_be_bytes());
+    m.extend_from_slice(body);
+    let n = m.len() as u16;
+    m[2..4].copy_from_slice(&n.to_be_bytes());
+    m
+}
+
+fn read_msg(s: &mut UnixStream) -> Vec<u8> {
+    let mut h = [0u8; 8];
+    s.read_exact(&mut h).unwrap();
+    let n = usize::from(u16::from_be_bytes([h[2], h[3]]));
+    let mut m = h.to_vec();
+    m.resize(n, 0);
+    s.read_exact(&mut m[8..]).unwrap();
+    m
+}
+
+/// Connects and negotiates OpenFlow 1.5.
+fn connect(path: &Path) -> UnixStream {
+    let mut s = UnixStream::connect(path).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let hello = read_msg(&mut s);
+    assert_eq!(hello[1], 0, "first message is a hello");
+    s.write_all(&of_msg(6, 0, 1, &[0, 1, 0, 8, 0, 0, 0, 0x40]))
+        .unwrap();
+    s
+}
+
+#[test]
+fn malformed_messages_are_refused_with_ovs_errors_and_garbage_disconnects() {
+    if !have_ovs() {
+        return;
+    }
+    let port = 16653 + (std::process::id() % 1000) as u16;
+    let listen = format!("ptcp:{port}");
+    let sw = brisk(
+        "worker1",
+        "bad",
+        &[
+            "--openflow",
+            &format!(
+                "punix:{}",
+                PathBuf::from("/tmp")
+                    .join(format!("brisk-of-{}.mgmt", std::process::id()))
+                    .display()
+            ),
+            "--openflow",
+            &listen,
+        ],
+    );
+    let path = PathBuf::from(format!("/tmp/brisk-of-{}.mgmt", std::process::id()));
+    // Both listeners answer ovs-ofctl.
+    ofctl_ok(&[
+        "-O",
+        "OpenFlow13",
+        "show",
+        &format!("unix:{}", path.display()),
+    ]);
+    ofctl_ok(&["-O", "OpenFlow15", "show", &format!("tcp:127.0.0.1:{port}")]);
+    let mode = std::fs::metadata(&path).unwrap();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&mode.permissions()) & 0o777,
+        0o600
+    );
+
+    let mut s = connect(&path);
+    // A flow-mod whose match has tcp_dst without ip_proto: OFPBMC_BAD_PREREQ.
+    let mut fm = vec![0u8; 40];
+    fm[16] = 0; // table 0
+    fm[24..28].copy_from_slice(&0xffff_ffffu32.to_be_bytes()); // buffer_id
+    fm[28..32].copy_from_slice(&0xffff_ffffu32.to_be_bytes());
+    fm[32..36].copy_from_slice(&0xffff_ffffu32.to_be_bytes());
+    fm.extend_from_slice(&[0, 1, 0, 10, 0x80, 0, 0x1c, 2, 0, 80, 0, 0, 0, 0, 0, 0]);
+    s.write_all(&of_msg(6, 14, 77, &fm)).unwrap();
+    let err = read_msg(&mut s);
+    assert_eq!(
+        (err[1], &err[4..8]),
+        (1, &77u32.to_be_bytes()[..]),
+        "an error for xid 77"
+    );
+    assert_eq!(
+        &err[8..12],
+        &[0, 4, 0, 9],
+        "OFPET_BAD_MATCH, OFPBMC_BAD_PREREQ"
+    );
+    // An unknown message type: OFPBRC_BAD_TYPE; the connection lives on.
+    s.write_all(&of_msg(6, 99, 78, &[])).unwrap();
+    let err = read_msg(&mut s);
+    assert_eq!(
+        &err[8..12],
+        &[0, 1, 0, 1],
+        "OFPET_BAD_REQUEST, OFPBRC_BAD_TYPE"
+    );
+    s.write_all(&of_msg(6, 2, 79, b"ping")).unwrap();
+    let echo = read_msg(&mut s);
+    assert_eq!((echo[1], &echo[8..]), (3, &b"ping"[..]), "echo reply");
+    // A flow-mod to a group that does not exist: OFPBAC_BAD_OUT_GROUP, from the tables.
+    let target = format!("unix:{}", path.display());
+    let (ok, text) = ofctl(&[
+        "-O",
+        "OpenFlow15",
+        "add-flow",
+        &target,
+        "table=3,actions=group:9",
+    ]);
+    assert!(!ok && text.contains("OFPBAC_BAD_OUT_GROUP"), "{text}");
+    let (ok, text) = ofctl(&[
+        "-O",
+        "OpenFlow15",
+        "add-flow",
+        &target,
+        "table=3,priority=1,ip,actions=learn(table=9,NXM_OF_ETH_SRC[])",
+    ]);
+    assert!(
+        !ok && text.contains("OFPBAC_BAD_VENDOR_TYPE"),
+        "learn is refused, not ignored: {text}"
+    );
+
+    // Garbage framing (a length under 8) closes that connection only.
+    let mut g = connect(&path);
+    g.write_all(&[6, 2, 0, 4, 0, 0, 0, 1]).unwrap();
+    let mut b = [0u8; 64];
+    let closed = matches!(g.read(&mut b), Ok(0) | Err(_));
+    assert!(closed, "the garbage connection is closed");
+    s.write_all(&of_msg(6, 2, 80, b"still")).unwrap();
+    assert_eq!(&read_msg(&mut s)[8..], b"still");
+    // A 1.0-only peer: OFPHFC_INCOMPATIBLE, then closed.
+    let mut old = UnixStream::connect(&path).unwrap();
+    old.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let _ = read_msg(&mut old);
+    old.write_all(&of_msg(1, 0, 5, &[])).unwrap();
+    let err = read_msg(&mut old);
+    assert_eq!(
+        &err[8..12],
+        &[0, 0, 0, 0],
+        "OFPET_HELLO_FAILED, OFPHFC_INCOMPATIBLE"
+    );
+    // The refusals are counted.
+    let stats = sw.ok(&["drop-stats"]);
+    assert!(stats.contains("openflow"), "{stats}");
+}
