@@ -20,6 +20,12 @@ if [ "${#missing[@]}" -gt 0 ]; then
     $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
 fi
 
+# An OpenFlow controller nobody here wrote, for the OpenFlow tests.
+if ! python3 -c "import os_ken" 2>/dev/null; then
+    echo "deps: installing os-ken (PyPI)"
+    python3 -m pip install -q os-ken || echo "deps: os-ken not installed; its OpenFlow test will be skipped" >&2
+fi
+
 if ! command -v cargo >/dev/null; then
     if [ -x "$HOME/.cargo/bin/cargo" ]; then
         export PATH="$HOME/.cargo/bin:$PATH"

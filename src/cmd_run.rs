@@ -24,9 +24,10 @@ pub struct RunArgs {
     /// Control socket (mode 0600).
     #[arg(long, default_value = "/run/brisk/brisk.sock")]
     pub socket: std::path::PathBuf,
-    /// Where OpenFlow clients (`ovs-ofctl`, a controller) connect: `punix:PATH` or
-    /// `ptcp:PORT[:IP]` (loopback when no IP), repeatable. Default: the bridge's management
-    /// socket next to the control socket, `<dir of --socket>/<bridge>.mgmt`, mode 0600.
+    /// More places OpenFlow clients (`ovs-ofctl`, a controller) connect: `punix:PATH` or
+    /// `ptcp:PORT[:IP]` (loopback when no IP), repeatable. The bridge's management socket
+    /// next to the control socket, `<dir of --socket>/<bridge>.mgmt` (mode 0600), is always
+    /// there.
     #[arg(long = "openflow", value_name = "LISTEN")]
     pub openflow: Vec<String>,
     /// Largest input a control request may carry (a flows or node file sent by

@@ -532,6 +532,46 @@ fn malformed_messages_are_refused_with_ovs_errors_and_garbage_disconnects() {
         "learn is refused, not ignored: {text}"
     );
 
+    // The TLV map over OpenFlow (NXT_TLV_TABLE_*): the same map `brisk ctl` shows.
+    ofctl_ok(&[
+        "-O",
+        "OpenFlow15",
+        "add-tlv-map",
+        &target,
+        "{class=0x105,type=0x1,len=8}->tun_metadata1",
+    ]);
+    let tlv = ofctl_ok(&["-O", "OpenFlow15", "dump-tlv-map", &target]);
+    assert!(
+        tlv.contains("0x104  0x80       4  tun_metadata0")
+            && tlv.contains("0x105   0x1       8  tun_metadata1"),
+        "{tlv}"
+    );
+    assert!(sw.ok(&["dump-tlv-map"]).contains("tun_metadata1"));
+    let (ok, text) = ofctl(&[
+        "-O",
+        "OpenFlow15",
+        "add-tlv-map",
+        &target,
+        "{class=0x106,type=0x1,len=4}->tun_metadata1",
+    ]);
+    assert!(!ok && text.contains("NXTTMFC_ALREADY_MAPPED"), "{text}");
+    let (ok, text) = ofctl(&[
+        "-O",
+        "OpenFlow15",
+        "add-tlv-map",
+        &target,
+        "{class=0x106,type=0x1,len=12}->tun_metadata3",
+    ]);
+    assert!(!ok && text.contains("NXTTMFC_BAD_OPT_LEN"), "{text}");
+    ofctl_ok(&[
+        "-O",
+        "OpenFlow15",
+        "del-tlv-map",
+        &target,
+        "{class=0x105,type=0x1,len=8}->tun_metadata1",
+    ]);
+    assert!(!sw.ok(&["dump-tlv-map"]).contains("tun_metadata1"));
+
     // Garbage framing (a length under 8) closes that connection only.
     let mut g = connect(&path);
     g.write_all(&[6, 2, 0, 4, 0, 0, 0, 1]).unwrap();
@@ -554,4 +594,66 @@ fn malformed_messages_are_refused_with_ovs_errors_and_garbage_disconnects() {
     // The refusals are counted.
     let stats = sw.ok(&["drop-stats"]);
     assert!(stats.contains("openflow"), "{stats}");
+}
+
+/// os-ken (PyPI), a controller nobody here wrote, connects to brisk's `ptcp:` listener,
+/// negotiates OpenFlow 1.5, names tables, installs flows and a group in one bundle and
+/// reads them back; `ovs-ofctl` then sees exactly those flows.
+#[test]
+fn an_os_ken_controller_programs_brisk_through_a_bundle() {
+    if !have_ovs() {
+        return;
+    }
+    let have_osken = Command::new("python3")
+        .args(["-c", "import os_ken"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have_osken {
+        eprintln!("openflow_ofctl: os-ken skipped (pip install os-ken: scripts/deps.sh)");
+        return;
+    }
+    let port = 17653 + (std::process::id() % 1000) as u16;
+    let listen = format!("ptcp:{port}");
+    let sw = brisk("worker1", "osken", &["--openflow", &listen]);
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/osken_controller.py");
+    let o = Command::new("python3")
+        .arg(&script)
+        .arg(port.to_string())
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "os-ken: {out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // What os-ken saw: version 1.5, the bundle opened and committed, its 9 flows in 6
+    // tables, the names it gave.
+    for want in [
+        "\"version\": 6",
+        "\"bundle\": [1, 5]",
+        "\"flows\": 9",
+        "\"tables\": [0, 10, 30, 31, 50, 70]",
+        "\"names\": {\"0\": \"Classification\", \"70\": \"L3Forwarding\"}",
+    ] {
+        assert!(out.contains(want), "no {want} in {out}");
+    }
+    // What ovs-ofctl sees of them.
+    let flows = dump("OpenFlow15", &mgmt(&sw));
+    assert_eq!(flows.len(), 9, "{flows:?}");
+    for want in [
+        "priority=200,in_port=\"antrea-gw0\" actions=set_field:0x1/0xffff->reg0,resubmit(,10)",
+        "priority=200,ip actions=ct(table=31,zone=65520)",
+        "priority=200,tcp,tp_dst=80 actions=conjunction(7,2/2)",
+        "priority=190,conj_id=7,ip actions=set_field:0x7->reg5,goto_table:70",
+        "priority=200,ip,nw_dst=10.222.2.0/24 actions=dec_ttl,set_field:4e:99:08:c1:53:be->eth_src,set_field:10.79.1.202->tun_dst,output:\"antrea-tun0\"",
+        "priority=100,ip,nw_dst=10.96.0.10 actions=group:5",
+    ] {
+        assert!(flows.iter().any(|l| l.ends_with(want)), "no {want} in {flows:?}");
+    }
+    let groups = ofctl_ok(&["-O", "OpenFlow15", "dump-groups", &mgmt(&sw)]);
+    assert!(
+        groups.contains("group_id=5,type=select,bucket=bucket_id:0,weight:100,actions=output:3,bucket=bucket_id:1,weight:100,actions=output:4"),
+        "{groups}"
+    );
 }

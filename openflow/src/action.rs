@@ -319,7 +319,13 @@ fn move_action(src: Subfield, dst: Subfield) -> Result<Action, OfError> {
 fn subfield_of(h: &oxm::Header, ofs: u16, n_bits: u16) -> Result<Subfield, OfError> {
     let f = oxm::field_of(h, e::BAD_ACTION)?;
     let field = wire_subfield_field(&f);
-    let bits = field.bits().min(u32::from(f.len) * 8);
+    // OXM_OF_IN_PORT is OVS's `in_port_oxm`: its bits are an OpenFlow 1.1 number, while
+    // the port a packet carries has 16 (NXM_OF_IN_PORT's).
+    let bits = if f.kind == Kind::Port32 {
+        16
+    } else {
+        field.bits().min(u32::from(f.len) * 8)
+    };
     if n_bits == 0 || u32::from(ofs) + u32::from(n_bits) > bits {
         return Err(bad(
             e::BAD_ACTION_ARGUMENT,
@@ -363,6 +369,12 @@ fn decode_set_field(r: &mut Reader<'_>, may_mask: bool, form: SetForm) -> Result
                 "set_field {}: length {payload}, expected {want}",
                 f.field.name()
             ),
+        ));
+    }
+    if h.hasmask && f.kind == Kind::Port32 {
+        return Err(bad(
+            e::BAD_ACTION_SET_ARGUMENT,
+            "set_field in_port_oxm: a port number cannot be masked",
         ));
     }
     if h.hasmask && !may_mask {

@@ -129,6 +129,21 @@ pub const ROLE_STALE: u16 = 0;
 /// OFPRRFC_BAD_ROLE.
 pub const ROLE_BAD_ROLE: u16 = 2;
 
+/// OFPET_EXPERIMENTER: Nicira's errors, the code being Nicira's (OpenFlow 1.2+ encoding).
+pub const NX_EXPERIMENTER: u16 = 0xffff;
+/// NXTTMFC_BAD_COMMAND.
+pub const TLV_BAD_COMMAND: u16 = 16;
+/// NXTTMFC_BAD_OPT_LEN.
+pub const TLV_BAD_OPT_LEN: u16 = 17;
+/// NXTTMFC_BAD_FIELD_IDX.
+pub const TLV_BAD_FIELD_IDX: u16 = 18;
+/// NXTTMFC_TABLE_FULL.
+pub const TLV_TABLE_FULL: u16 = 19;
+/// NXTTMFC_ALREADY_MAPPED.
+pub const TLV_ALREADY_MAPPED: u16 = 20;
+/// NXTTMFC_DUP_ENTRY.
+pub const TLV_DUP_ENTRY: u16 = 21;
+
 /// The names OVS's `ofp-print` uses for a type/code pair, for logs and refusals.
 pub fn name(ty: u16, code: u16) -> &'static str {
     match (ty, code) {
@@ -182,6 +197,12 @@ pub fn name(ty: u16, code: u16) -> &'static str {
         (SWITCH_CONFIG_FAILED, SWITCH_CONFIG_BAD_FLAGS) => "OFPSCFC_BAD_FLAGS",
         (ROLE_REQUEST_FAILED, ROLE_STALE) => "OFPRRFC_STALE",
         (ROLE_REQUEST_FAILED, ROLE_BAD_ROLE) => "OFPRRFC_BAD_ROLE",
+        (NX_EXPERIMENTER, TLV_BAD_COMMAND) => "NXTTMFC_BAD_COMMAND",
+        (NX_EXPERIMENTER, TLV_BAD_OPT_LEN) => "NXTTMFC_BAD_OPT_LEN",
+        (NX_EXPERIMENTER, TLV_BAD_FIELD_IDX) => "NXTTMFC_BAD_FIELD_IDX",
+        (NX_EXPERIMENTER, TLV_TABLE_FULL) => "NXTTMFC_TABLE_FULL",
+        (NX_EXPERIMENTER, TLV_ALREADY_MAPPED) => "NXTTMFC_ALREADY_MAPPED",
+        (NX_EXPERIMENTER, TLV_DUP_ENTRY) => "NXTTMFC_DUP_ENTRY",
         _ => "OFPET_UNKNOWN",
     }
 }

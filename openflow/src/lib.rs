@@ -148,6 +148,10 @@ pub fn error_reply(version: u8, xid: u32, err: &OfError, offending: &[u8]) -> Ve
     let at = start(&mut out, version, message::T_ERROR, xid);
     buf::put16(&mut out, err.ty);
     buf::put16(&mut out, err.code);
+    if err.ty == 0xffff {
+        // An experimenter error (Nicira's, OpenFlow 1.2+): the code is the experimenter's.
+        buf::put32(&mut out, NX_VENDOR_ID);
+    }
     out.extend_from_slice(&offending[..offending.len().min(64)]);
     finish(&mut out, at);
     out

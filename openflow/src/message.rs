@@ -56,6 +56,33 @@ pub const T_BUNDLE_ADD: u8 = 34;
 pub const NXT_SET_PACKET_IN_FORMAT: u32 = 16;
 /// NXT_SET_CONTROLLER_ID.
 pub const NXT_SET_CONTROLLER_ID: u32 = 20;
+/// NXT_TLV_TABLE_MOD.
+pub const NXT_TLV_TABLE_MOD: u32 = 24;
+/// NXT_TLV_TABLE_REQUEST.
+pub const NXT_TLV_TABLE_REQUEST: u32 = 25;
+/// NXT_TLV_TABLE_REPLY.
+pub const NXT_TLV_TABLE_REPLY: u32 = 26;
+
+/// One entry of a TLV table message: Geneve option (class, type, length) to
+/// `tun_metadata<index>`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TlvMapping {
+    /// Option class.
+    pub class: u16,
+    /// Option type.
+    pub ty: u8,
+    /// Option length in bytes.
+    pub len: u8,
+    /// `tun_metadata` index.
+    pub index: u16,
+}
+
+/// NXTTMC_ADD.
+pub const TLV_ADD: u16 = 0;
+/// NXTTMC_DELETE.
+pub const TLV_DELETE: u16 = 1;
+/// NXTTMC_CLEAR.
+pub const TLV_CLEAR: u16 = 2;
 
 /// A message as the switch acts on it.
 #[derive(Clone, Debug, PartialEq)]
@@ -112,6 +139,15 @@ pub enum Message {
     SetControllerId(u16),
     /// NXT_SET_PACKET_IN_FORMAT.
     SetPacketInFormat(u32),
+    /// NXT_TLV_TABLE_MOD (`ovs-ofctl add-tlv-map`, `del-tlv-map`).
+    TlvTableMod {
+        /// [`TLV_ADD`], [`TLV_DELETE`] or [`TLV_CLEAR`].
+        command: u16,
+        /// The mappings.
+        maps: Vec<TlvMapping>,
+    },
+    /// NXT_TLV_TABLE_REQUEST (`ovs-ofctl dump-tlv-map`).
+    TlvTableRequest,
     /// OFPT_BUNDLE_CONTROL: open, close, commit or discard a bundle.
     BundleControl {
         /// Bundle id.
@@ -177,6 +213,36 @@ pub const BFC_MSG_UNSUP: u16 = 10;
 pub const BFC_MSG_TOO_MANY: u16 = 12;
 /// OFPBFC_MSG_FAILED.
 pub const BFC_MSG_FAILED: u16 = 13;
+
+fn put_tlv_maps(out: &mut Vec<u8>, maps: &[TlvMapping]) {
+    for m in maps {
+        put16(out, m.class);
+        out.push(m.ty);
+        out.push(m.len);
+        put16(out, m.index);
+        zeros(out, 2);
+    }
+}
+
+/// The TLV table reply: the option space and fields brisk has, and the mappings.
+pub fn tlv_table_reply(
+    version: u8,
+    xid: u32,
+    max_option_space: u32,
+    max_fields: u16,
+    maps: &[TlvMapping],
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(32 + 8 * maps.len());
+    let at = start(&mut out, version, T_EXPERIMENTER, xid);
+    put32(&mut out, NX_VENDOR_ID);
+    put32(&mut out, NXT_TLV_TABLE_REPLY);
+    put32(&mut out, max_option_space);
+    put16(&mut out, max_fields);
+    zeros(&mut out, 10);
+    put_tlv_maps(&mut out, maps);
+    finish(&mut out, at);
+    out
+}
 
 /// A bundle-control reply.
 pub fn bundle_reply(version: u8, xid: u32, id: u32, ty: u16, flags: u16) -> Vec<u8> {
@@ -322,6 +388,33 @@ fn decode_experimenter(r: &mut Reader<'_>) -> Result<Message, OfError> {
             Ok(Message::SetControllerId(r.u16("controller id")?))
         }
         NXT_SET_PACKET_IN_FORMAT => Ok(Message::SetPacketInFormat(r.u32("packet-in format")?)),
+        NXT_TLV_TABLE_REQUEST => Ok(Message::TlvTableRequest),
+        NXT_TLV_TABLE_MOD => {
+            let command = r.u16("tlv command")?;
+            r.skip(6, "tlv pad")?;
+            let mut maps = Vec::new();
+            while r.remaining() > 0 {
+                let class = r.u16("tlv option class")?;
+                let ty = r.u8("tlv option type")?;
+                let len = r.u8("tlv option length")?;
+                let index = r.u16("tlv index")?;
+                r.skip(2, "tlv pad")?;
+                maps.push(TlvMapping {
+                    class,
+                    ty,
+                    len,
+                    index,
+                });
+            }
+            if command > TLV_CLEAR {
+                // NXTTMFC_BAD_COMMAND.
+                return Err(OfError::new(
+                    (0xffff, 16),
+                    format!("TLV table command {command}"),
+                ));
+            }
+            Ok(Message::TlvTableMod { command, maps })
+        }
         _ => Err(OfError::new(
             (e::BAD_REQUEST, e::BAD_REQUEST_EXP_TYPE),
             format!("Nicira message type {sub} is not supported"),
@@ -453,7 +546,10 @@ pub fn encode(version: u8, xid: u32, m: &Message) -> Vec<u8> {
         Message::RoleRequest { .. } => T_ROLE_REQUEST,
         Message::GetAsyncRequest => T_GET_ASYNC_REQUEST,
         Message::SetAsync(_) => T_SET_ASYNC,
-        Message::SetControllerId(_) | Message::SetPacketInFormat(_) => T_EXPERIMENTER,
+        Message::SetControllerId(_)
+        | Message::SetPacketInFormat(_)
+        | Message::TlvTableMod { .. }
+        | Message::TlvTableRequest => T_EXPERIMENTER,
         Message::BundleControl { .. } => T_BUNDLE_CONTROL,
         Message::BundleAdd { .. } => T_BUNDLE_ADD,
     };
@@ -504,6 +600,17 @@ pub fn encode(version: u8, xid: u32, m: &Message) -> Vec<u8> {
             put32(&mut out, NX_VENDOR_ID);
             put32(&mut out, NXT_SET_PACKET_IN_FORMAT);
             put32(&mut out, *f);
+        }
+        Message::TlvTableMod { command, maps } => {
+            put32(&mut out, NX_VENDOR_ID);
+            put32(&mut out, NXT_TLV_TABLE_MOD);
+            put16(&mut out, *command);
+            zeros(&mut out, 6);
+            put_tlv_maps(&mut out, maps);
+        }
+        Message::TlvTableRequest => {
+            put32(&mut out, NX_VENDOR_ID);
+            put32(&mut out, NXT_TLV_TABLE_REQUEST);
         }
         Message::BundleControl { id, ty, flags } => {
             put32(&mut out, *id);

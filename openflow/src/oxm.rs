@@ -176,7 +176,8 @@ pub fn lookup(class: u16, code: u8, experimenter: u32) -> Option<WireField> {
 pub fn preferred(field: Field) -> Option<WireField> {
     use Field as F;
     let (class, code) = match field {
-        F::InPort => (CLASS_OF, 0),
+        // OXM_OF_IN_PORT is OVS's `in_port_oxm`, another field: actions name NXM's.
+        F::InPort => (CLASS_NXM0, 0),
         F::Metadata => (CLASS_OF, 2),
         F::EthDst => (CLASS_OF, 3),
         F::EthSrc => (CLASS_OF, 4),
@@ -506,7 +507,13 @@ pub fn encode_fields(m: &Match, out: &mut Vec<u8>) {
     let ip = dl == eth_type::IPV4 || dl == eth_type::IPV6;
     let arp = dl == eth_type::ARP || dl == eth_type::RARP;
 
-    put_field(out, m, F::InPort, CLASS_OF, 0);
+    // OXM_OF_IN_PORT carries OpenFlow 1.1 numbers: a value no port can have goes as NXM's.
+    let (port, _) = m.get(F::InPort);
+    if !(0xff00..0xfff8).contains(&port) {
+        put_field(out, m, F::InPort, CLASS_OF, 0);
+    } else {
+        put_field(out, m, F::InPort, CLASS_NXM0, 0);
+    }
     put_field(out, m, F::EthDst, CLASS_OF, 3);
     put_field(out, m, F::EthSrc, CLASS_OF, 4);
     put_field(out, m, F::EthType, CLASS_OF, 5);

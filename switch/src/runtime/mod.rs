@@ -79,8 +79,8 @@ pub struct RunOptions {
     pub control_socket: PathBuf,
     /// Largest input (a flows or YAML file) a control request may carry, in bytes.
     pub ctl_max_input: usize,
-    /// OpenFlow listeners (`punix:PATH`, `ptcp:PORT[:IP]`); empty: the bridge's management
-    /// socket `<control socket's directory>/<bridge>.mgmt`.
+    /// OpenFlow listeners (`punix:PATH`, `ptcp:PORT[:IP]`) besides the bridge's management
+    /// socket `<control socket's directory>/<bridge>.mgmt`, which is always there.
     pub openflow: Vec<openflow::OfListen>,
     /// Print per-port counters every this many seconds (0: never).
     pub stats_interval: u64,
@@ -131,14 +131,18 @@ pub fn run(opts: RunOptions, out: &mut dyn Write) -> Result<RunSummary, RuntimeE
     let shared = start::shared_state(&opts, &workers)?;
     let mut control = claimed.serve(shared.clone(), opts.version.clone(), opts.ctl_max_input)?;
     let mut metrics = start::metrics(cfg, &shared, &control)?;
-    let of_at = if opts.openflow.is_empty() {
-        vec![openflow::OfListen::default_for(
-            &opts.control_socket,
-            &cfg.bridge,
-        )]
-    } else {
-        opts.openflow.clone()
-    };
+    // The bridge's management socket always (as OVS's), then the listeners asked for.
+    let mut of_at = vec![openflow::OfListen::default_for(
+        &opts.control_socket,
+        &cfg.bridge,
+    )];
+    of_at.extend(
+        opts.openflow
+            .iter()
+            .filter(|a| !of_at.contains(a))
+            .cloned()
+            .collect::<Vec<_>>(),
+    );
     let of_stats = Arc::new(ServeStats::default());
     shared.listeners.lock().push(("openflow", of_stats.clone()));
     let mut of_servers = Vec::new();

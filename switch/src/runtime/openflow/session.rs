@@ -253,6 +253,25 @@ impl Session {
                 ))
             }
             Message::SetAsync(_) | Message::SetControllerId(_) => {}
+            Message::TlvTableRequest => {
+                let tlv = sh.bridge.underlay().tlv;
+                let maps: Vec<m::TlvMapping> = tlv
+                    .slots
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, s)| {
+                        s.map(|t| m::TlvMapping {
+                            class: t.class,
+                            ty: t.ty,
+                            len: t.len,
+                            index: i as u16,
+                        })
+                    })
+                    .collect();
+                // Eight slots of at most 8 bytes each.
+                out.extend_from_slice(&m::tlv_table_reply(v, xid, 64, 8, &maps));
+            }
+            Message::TlvTableMod { command, maps } => views::tlv_table_mod(sh, command, &maps)?,
             Message::SetPacketInFormat(f) => {
                 if f > 2 {
                     return Err(OfError::new(
@@ -441,15 +460,20 @@ impl Session {
             }
         }
         let now = self.shared.now_ms();
-        self.shared
-            .bridge
-            .apply_runs(&runs, now)
-            .map(|_| ())
-            .map_err(|err| {
-                let mut e = flow_mod_error(&err);
-                e.message = format!("bundle commit refused, nothing applied: {}", e.message);
-                OfError::new((m::BUNDLE_FAILED, m::BFC_MSG_FAILED), e.message)
-            })
+        let t = std::time::Instant::now();
+        let n = b.msgs.len();
+        let done = self.shared.bridge.apply_runs(&runs, now);
+        tracing::info!(
+            messages = n,
+            ms = t.elapsed().as_secs_f64() * 1000.0,
+            ok = done.is_ok(),
+            "openflow: bundle commit"
+        );
+        done.map(|_| ()).map_err(|err| {
+            let mut e = flow_mod_error(&err);
+            e.message = format!("bundle commit refused, nothing applied: {}", e.message);
+            OfError::new((m::BUNDLE_FAILED, m::BFC_MSG_FAILED), e.message)
+        })
     }
 
     /// Applies the pending flow-mods.

@@ -310,3 +310,47 @@ fn port_stats(sh: &Shared) -> Vec<PortStats> {
         })
         .collect()
 }
+
+/// NXT_TLV_TABLE_MOD on the bridge's TLV map (the one `brisk ctl add-tlv-map` changes),
+/// refused with Nicira's NXTTMFC_* codes as OVS refuses it.
+pub(super) fn tlv_table_mod(
+    sh: &Shared,
+    command: u16,
+    maps: &[openflow::message::TlvMapping],
+) -> Result<(), OfError> {
+    use openflow::message::{TLV_ADD, TLV_CLEAR, TLV_DELETE};
+    use pipeline::geneve::TlvError;
+    let nx = |code: u16, msg: String| OfError::new((e::NX_EXPERIMENTER, code), msg);
+    sh.bridge.update_underlay(|u| {
+        let mut next = u.tlv;
+        match command {
+            TLV_CLEAR => next.slots = Default::default(),
+            TLV_DELETE => {
+                for m in maps {
+                    if let Some(s) = next.slots.get_mut(usize::from(m.index)) {
+                        *s = None;
+                    }
+                }
+            }
+            TLV_ADD => {
+                for m in maps {
+                    let spec = format!(
+                        "{{class={:#x},type={:#x},len={}}}->tun_metadata{}",
+                        m.class, m.ty, m.len, m.index
+                    );
+                    next.add(&spec).map_err(|err| match err {
+                        TlvError::BadLength(_) => nx(e::TLV_BAD_OPT_LEN, err.to_string()),
+                        TlvError::BadSlot(_) => nx(e::TLV_BAD_FIELD_IDX, err.to_string()),
+                        TlvError::Duplicate(ref what) if what.starts_with("tun_metadata") => {
+                            nx(e::TLV_ALREADY_MAPPED, err.to_string())
+                        }
+                        _ => nx(e::TLV_DUP_ENTRY, err.to_string()),
+                    })?;
+                }
+            }
+            _ => return Err(nx(e::TLV_BAD_COMMAND, format!("TLV command {command}"))),
+        }
+        u.tlv = next;
+        Ok(())
+    })
+}
