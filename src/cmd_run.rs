@@ -26,10 +26,14 @@ pub struct RunArgs {
     pub socket: std::path::PathBuf,
     /// More places OpenFlow clients (`ovs-ofctl`, a controller) connect: `punix:PATH` or
     /// `ptcp:PORT[:IP]` (loopback when no IP), repeatable. The bridge's management socket
-    /// next to the control socket, `<dir of --socket>/<bridge>.mgmt` (mode 0600), is always
-    /// there.
+    /// next to the control socket (mode 0600) is always there: `/run/brisk/br-int.mgmt` for
+    /// the default socket, `DIR/NAME.BRIDGE.mgmt` for `--socket DIR/NAME.sock`.
     #[arg(long = "openflow", value_name = "LISTEN")]
     pub openflow: Vec<String>,
+    /// An OpenFlow controller to connect to: `tcp:IP[:PORT]` (port 6653 by default) or
+    /// `unix:PATH`, repeatable; reconnected with a backoff of 1 s doubling to 8 s.
+    #[arg(long = "controller", value_name = "TARGET")]
+    pub controller: Vec<String>,
     /// Largest input a control request may carry (a flows or node file sent by
     /// `brisk ctl replace-flows|add-flows|add-groups|reload`), in MiB.
     #[arg(long, value_name = "MIB", default_value_t = (switch::runtime::DEFAULT_MAX_INPUT >> 20) as u64, value_parser = clap::value_parser!(u64).range(1..=4096))]
@@ -131,6 +135,12 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
                 .openflow
                 .iter()
                 .map(|s| switch::runtime::openflow::OfListen::parse(s))
+                .collect::<Result<_, _>>()
+                .map_err(anyhow::Error::msg)?,
+            controllers: a
+                .controller
+                .iter()
+                .map(|s| switch::runtime::openflow::OfConnect::parse(s))
                 .collect::<Result<_, _>>()
                 .map_err(anyhow::Error::msg)?,
             stats_interval: a.stats_interval,

@@ -618,10 +618,10 @@ fn an_os_ken_controller_programs_brisk_through_a_bundle() {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/osken_controller.py");
     let o = Command::new("python3")
         .arg(&script)
-        .arg(port.to_string())
+        .args(["connect", &port.to_string()])
         .output()
         .unwrap();
-    let out = String::from_utf8_lossy(&o.stdout);
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
     assert!(
         o.status.success(),
         "os-ken: {out}{}",
@@ -638,14 +638,15 @@ fn an_os_ken_controller_programs_brisk_through_a_bundle() {
     ] {
         assert!(out.contains(want), "no {want} in {out}");
     }
-    // What ovs-ofctl sees of them.
+    // What ovs-ofctl sees of them (`--names`: the tables named by os-ken show by name).
     let flows = dump("OpenFlow15", &mgmt(&sw));
+    assert!(flows.iter().any(|l| l.contains(" table=Classification, ")), "{flows:?}");
     assert_eq!(flows.len(), 9, "{flows:?}");
     for want in [
         "priority=200,in_port=\"antrea-gw0\" actions=set_field:0x1/0xffff->reg0,resubmit(,10)",
         "priority=200,ip actions=ct(table=31,zone=65520)",
         "priority=200,tcp,tp_dst=80 actions=conjunction(7,2/2)",
-        "priority=190,conj_id=7,ip actions=set_field:0x7->reg5,goto_table:70",
+        "priority=190,conj_id=7,ip actions=set_field:0x7->reg5,goto_table:L3Forwarding",
         "priority=200,ip,nw_dst=10.222.2.0/24 actions=dec_ttl,set_field:4e:99:08:c1:53:be->eth_src,set_field:10.79.1.202->tun_dst,output:\"antrea-tun0\"",
         "priority=100,ip,nw_dst=10.96.0.10 actions=group:5",
     ] {
@@ -656,4 +657,44 @@ fn an_os_ken_controller_programs_brisk_through_a_bundle() {
         groups.contains("group_id=5,type=select,bucket=bucket_id:0,weight:100,actions=output:3,bucket=bucket_id:1,weight:100,actions=output:4"),
         "{groups}"
     );
+}
+
+/// The other way round: os-ken listens and brisk connects to it (`--controller tcp:...`),
+/// as a switch does to its controller; the same bundle, read back the same.
+#[test]
+fn brisk_connects_to_an_os_ken_controller() {
+    if !have_ovs() {
+        return;
+    }
+    if !Command::new("python3")
+        .args(["-c", "import os_ken"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        eprintln!("openflow_ofctl: os-ken skipped (pip install os-ken: scripts/deps.sh)");
+        return;
+    }
+    let port = 18653 + (std::process::id() % 1000) as u16;
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/osken_controller.py");
+    let ctrl = Command::new("python3")
+        .arg(&script)
+        .args(["listen", &port.to_string()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let target = format!("tcp:127.0.0.1:{port}");
+    let sw = brisk("worker1", "osken-active", &["--controller", &target]);
+    let o = ctrl.wait_with_output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        o.status.success(),
+        "os-ken: {out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    for want in ["\"version\": 6", "\"bundle\": [1, 5]", "\"flows\": 9"] {
+        assert!(out.contains(want), "no {want} in {out}");
+    }
+    assert_eq!(dump("OpenFlow15", &mgmt(&sw)).len(), 9);
 }

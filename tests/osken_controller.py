@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
 """An OpenFlow controller nobody here wrote (os-ken, from PyPI) programs brisk.
 
-os-ken connects to the switch (`--ofp-switch-address-list`, brisk's `ptcp:` listener),
+os-ken connects to the switch (`connect PORT`: `--ofp-switch-address-list`, brisk's `ptcp:`
+listener) or listens for it (`listen PORT`: brisk's `--controller tcp:127.0.0.1:PORT`),
 negotiates OpenFlow 1.5, names two tables through a table-features request, installs
 Antrea-shaped flows (set_field with masks, resubmit, ct with zone and recirculation,
 conjunction, dec_ttl, output) and a select group in one atomic bundle, then reads back
 flow stats and table features. It prints one JSON line with what it saw and exits 0, or
 exits 1 with the reason.
 
-usage: osken_controller.py PORT
+usage: osken_controller.py connect|listen PORT
 """
 import json
 import os
@@ -21,7 +22,7 @@ from os_ken.controller.handler import CONFIG_DISPATCHER, MAIN_DISPATCHER, set_ev
 from os_ken.lib import hub
 from os_ken.ofproto import ofproto_v1_5
 
-PORT = int(sys.argv[1])
+MODE, PORT = sys.argv[1], int(sys.argv[2])
 RESULT = {}
 
 
@@ -147,8 +148,11 @@ def main():
     if os.environ.get("OSKEN_DEBUG"):
         import logging
         logging.basicConfig(level=logging.DEBUG)
-    cfg.CONF(args=["--ofp-switch-address-list", "127.0.0.1:%d" % PORT,
-                   "--ofp-tcp-listen-port", "0"], project="os_ken")
+    if MODE == "connect":
+        args = ["--ofp-switch-address-list", "127.0.0.1:%d" % PORT, "--ofp-tcp-listen-port", "0"]
+    else:
+        args = ["--ofp-listen-host", "127.0.0.1", "--ofp-tcp-listen-port", str(PORT)]
+    cfg.CONF(args=args, project="os_ken")
     app_manager.AppManager.run_apps(["os_ken.controller.ofp_handler", __name__])
 
 

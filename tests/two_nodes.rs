@@ -58,6 +58,7 @@ fn policies_volume_and_attacks(text: &str) {
             "UDP coredns w1 <-> w2 across Geneve, 506 B                 ok",
             "replace-flows and reload during a 20 MB download           ok (datapath drops +0)",
             "replace-flows: 1 added, 0 modified, 0 deleted, 74 unchanged",
+            "ovs-ofctl -O OpenFlow15 dump-flows worker1.br-int.mgmt",
         ],
     );
     for attack in [
@@ -150,7 +151,7 @@ fn load_balancing_in_brisk() {
         text.contains("octant -> backendsvc 10.104.65.133:80 (policy on the endpoint) blocked"),
         "{text}"
     );
-    assert!(text.contains("8 checks as expected, 0 not"), "{text}");
+    assert!(text.contains("9 checks as expected, 0 not"), "{text}");
     assert!(text.contains(" group_id=1,duration="), "{text}");
 }
 
@@ -165,7 +166,7 @@ fn open_vswitch_as_worker2() {
             "ping coredns w2 -> w1 10.222.1.2 (OVS encap, brisk decap)  ok",
             "protocols: eth:ethertype:ip:udp:geneve:eth:ethertype:ip:icmp",
             "tshark decodes brisk's frame (VNI 0, TEB, option 0x104/0x80) ok",
-            "9 checks as expected, 0 not",
+            "10 checks as expected, 0 not",
         ],
     );
 }

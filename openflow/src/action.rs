@@ -97,23 +97,10 @@ fn bad(code: u16, msg: impl Into<String>) -> OfError {
 
 /// Decodes a list of actions (an instruction's body, a packet-out's or a bucket's actions).
 pub fn decode_actions(bytes: &[u8], version: u8) -> Result<Vec<Action>, OfError> {
-    let mut out = Vec::new();
-    let mut r = Reader::new(bytes, (e::BAD_ACTION, e::BAD_ACTION_LEN));
-    while r.remaining() > 0 {
-        let start = r.pos();
-        let ty = r.u16("action type")?;
-        let len = usize::from(r.u16("action length")?);
-        if len < 8 || len % 8 != 0 || start + len > bytes.len() {
-            return Err(bad(
-                e::BAD_ACTION_LEN,
-                format!("action type {ty} at offset {start}: length {len}"),
-            ));
-        }
-        let body = &bytes[start + 4..start + len];
-        r.skip(len - 4, "action body")?;
-        out.push(decode_one(ty, body, version)?);
-    }
-    Ok(out)
+    crate::buf::tlvs(bytes, (e::BAD_ACTION, e::BAD_ACTION_LEN), "action")?
+        .into_iter()
+        .map(|(ty, body)| decode_one(ty, body, version))
+        .collect()
 }
 
 fn decode_one(ty: u16, body: &[u8], version: u8) -> Result<Action, OfError> {
@@ -205,13 +192,7 @@ fn decode_nx(sub: u16, r: &mut Reader<'_>, version: u8) -> Result<Action, OfErro
             let ofs_nbits = r.u16("reg_load ofs_nbits")?;
             let h = r.u32("reg_load dst")?;
             let value = r.u64("reg_load value")?;
-            let hdr = oxm::Header {
-                class: (h >> 16) as u16,
-                code: ((h >> 9) & 0x7f) as u8,
-                hasmask: false,
-                len: (h & 0xff) as u8,
-                experimenter: 0,
-            };
+            let hdr = oxm::Header::from_nxm(h);
             let (ofs, n_bits) = (ofs_nbits >> 6, (ofs_nbits & 0x3f) + 1);
             let dst = subfield_of(&hdr, ofs, n_bits)?;
             if n_bits < 64 && value >> n_bits != 0 {
@@ -244,13 +225,7 @@ fn decode_nx(sub: u16, r: &mut Reader<'_>, version: u8) -> Result<Action, OfErro
             let (ofs, n_bits) = (ofs_nbits >> 6, (ofs_nbits & 0x3f) + 1);
             let src = if sub == nx::OUTPUT_REG {
                 let h = r.u32("output_reg src")?;
-                let hdr = oxm::Header {
-                    class: (h >> 16) as u16,
-                    code: ((h >> 9) & 0x7f) as u8,
-                    hasmask: false,
-                    len: (h & 0xff) as u8,
-                    experimenter: 0,
-                };
+                let hdr = oxm::Header::from_nxm(h);
                 r.u16("output_reg max_len")?;
                 subfield_of(&hdr, ofs, n_bits)?
             } else {
@@ -443,13 +418,7 @@ fn decode_ct(r: &mut Reader<'_>, version: u8) -> Result<Action, OfError> {
     let zone = if zone_src == 0 {
         CtZone::Imm(zone_arg)
     } else {
-        let hdr = oxm::Header {
-            class: (zone_src >> 16) as u16,
-            code: ((zone_src >> 9) & 0x7f) as u8,
-            hasmask: false,
-            len: (zone_src & 0xff) as u8,
-            experimenter: 0,
-        };
+        let hdr = oxm::Header::from_nxm(zone_src);
         let sf = subfield_of(&hdr, zone_arg >> 6, (zone_arg & 0x3f) + 1)?;
         if sf.n_bits != 16 {
             return Err(bad(
@@ -468,20 +437,12 @@ fn decode_ct(r: &mut Reader<'_>, version: u8) -> Result<Action, OfError> {
         exec: Vec::new(),
         alg: (alg != 0).then_some(alg),
     };
-    let nested = r.rest();
-    let mut nr = Reader::new(nested, (e::BAD_ACTION, e::BAD_ACTION_LEN));
-    while nr.remaining() > 0 {
-        let start = nr.pos();
-        let ty = nr.u16("ct nested action type")?;
-        let len = usize::from(nr.u16("ct nested action length")?);
-        if len < 8 || len % 8 != 0 || start + len > nested.len() {
-            return Err(bad(
-                e::BAD_ACTION_LEN,
-                format!("ct nested action length {len}"),
-            ));
-        }
-        let body = &nested[start + 4..start + len];
-        nr.skip(len - 4, "ct nested action")?;
+    let nested = crate::buf::tlvs(
+        r.rest(),
+        (e::BAD_ACTION, e::BAD_ACTION_LEN),
+        "ct nested action",
+    )?;
+    for (ty, body) in nested {
         let mut br = Reader::new(body, (e::BAD_ACTION, e::BAD_ACTION_LEN));
         if ty == t::EXPERIMENTER
             && br.u32("experimenter")? == NX_VENDOR_ID

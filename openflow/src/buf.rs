@@ -142,3 +142,29 @@ pub fn short_of(kind: u16) -> (u16, u16) {
         _ => (e::BAD_REQUEST, e::BAD_REQUEST_LEN),
     }
 }
+
+/// Splits a list of 8-byte-aligned type-length-value items (actions, instructions): each
+/// item's type and body (after its 4-byte type and length). A length under 8, not a
+/// multiple of 8 or past the end is `short`.
+pub fn tlvs<'a>(
+    bytes: &'a [u8],
+    short: (u16, u16),
+    what: &str,
+) -> Result<Vec<(u16, &'a [u8])>, OfError> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at < bytes.len() {
+        let mut r = Reader::new(&bytes[at..], short);
+        let ty = r.u16(what)?;
+        let len = usize::from(r.u16(what)?);
+        if len < 8 || len % 8 != 0 || at + len > bytes.len() {
+            return Err(OfError::new(
+                short,
+                format!("{what} type {ty} at offset {at}: length {len}"),
+            ));
+        }
+        out.push((ty, &bytes[at + 4..at + len]));
+        at += len;
+    }
+    Ok(out)
+}

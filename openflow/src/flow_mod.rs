@@ -204,21 +204,14 @@ pub fn encode_flow_mod(fm: &FlowModMsg, version: u8, out: &mut Vec<u8>) {
 /// `goto_table` last. Write-Actions, Clear-Actions, Write-Metadata and meters are refused
 /// (brisk's flows have no action set).
 pub fn decode_instructions(bytes: &[u8], version: u8) -> Result<Vec<Action>, OfError> {
-    let mut r = Reader::new(bytes, (e::BAD_INSTRUCTION, e::BAD_INSTRUCTION_LEN));
     let mut actions: Option<Vec<Action>> = None;
     let mut goto = None;
-    while r.remaining() > 0 {
-        let start = r.pos();
-        let ty = r.u16("instruction type")?;
-        let len = usize::from(r.u16("instruction length")?);
-        if len < 8 || len % 8 != 0 || start + len > bytes.len() {
-            return Err(OfError::new(
-                (e::BAD_INSTRUCTION, e::BAD_INSTRUCTION_LEN),
-                format!("instruction type {ty}: length {len}"),
-            ));
-        }
-        let body = &bytes[start + 4..start + len];
-        r.skip(len - 4, "instruction body")?;
+    let items = crate::buf::tlvs(
+        bytes,
+        (e::BAD_INSTRUCTION, e::BAD_INSTRUCTION_LEN),
+        "instruction",
+    )?;
+    for (ty, body) in items {
         let dup = || {
             OfError::new(
                 (e::BAD_INSTRUCTION, e::BAD_INSTRUCTION_DUP),
@@ -428,38 +421,39 @@ pub fn decode_flow_stats(body: &[u8], version: u8) -> Result<Vec<DecodedFlowStat
             (e::BAD_REQUEST, e::BAD_REQUEST_LEN),
         );
         r.skip(len - 2, "flow stats entry")?;
-        let (table, priority, idle, hard, flags, importance, cookie, packets, bytes, matches);
+        // The fields both layouts share, in the same order.
+        let common = |er: &mut Reader<'_>| -> Result<[u16; 5], OfError> {
+            Ok([
+                er.u16("priority")?,
+                er.u16("idle")?,
+                er.u16("hard")?,
+                er.u16("flags")?,
+                er.u16("importance")?,
+            ])
+        };
+        let (table, c, cookie, packets, bytes, matches);
         if version >= OFP15 {
             er.skip(2, "pad")?;
             table = er.u8("table")?;
             er.skip(1, "pad")?;
-            priority = er.u16("priority")?;
-            idle = er.u16("idle")?;
-            hard = er.u16("hard")?;
-            flags = er.u16("flags")?;
-            importance = er.u16("importance")?;
+            c = common(&mut er)?;
             cookie = er.u64("cookie")?;
             matches = decode_ofp_match(&mut er)?;
             er.skip(2, "oxs reserved")?;
             let sl = usize::from(er.u16("oxs length")?);
             let stats = er.bytes(sl.div_ceil(8) * 8 - 4, "oxs")?;
-            let (p, b) = decode_oxs_counts(&stats[..sl.saturating_sub(4).min(stats.len())]);
-            packets = p;
-            bytes = b;
+            (packets, bytes) = decode_oxs_counts(&stats[..sl.saturating_sub(4).min(stats.len())]);
         } else {
             table = er.u8("table")?;
             er.skip(9, "pad, duration")?;
-            priority = er.u16("priority")?;
-            idle = er.u16("idle")?;
-            hard = er.u16("hard")?;
-            flags = er.u16("flags")?;
-            importance = er.u16("importance")?;
+            c = common(&mut er)?;
             er.skip(2, "pad")?;
             cookie = er.u64("cookie")?;
             packets = er.u64("packets")?;
             bytes = er.u64("bytes")?;
             matches = decode_ofp_match(&mut er)?;
         }
+        let [priority, idle, hard, flags, importance] = c;
         let actions = decode_instructions(er.rest(), version)?;
         out.push(DecodedFlowStats {
             entry: FlowEntry {

@@ -148,6 +148,17 @@ pub fn decode_group_mod(body: &[u8], version: u8) -> Result<GroupModMsg, OfError
     })
 }
 
+/// A bucket's `watch_port` (OFPP_ANY: none); a number no port can have is OVS's
+/// OFPGMFC_BAD_WATCH.
+fn watch(p: u32) -> Result<Option<u32>, OfError> {
+    if p == 0xffff_ffff {
+        return Ok(None);
+    }
+    port_from_of11(p)
+        .map(Some)
+        .ok_or_else(|| gfail(13, format!("watch_port {p:#x}")))
+}
+
 fn decode_buckets11(b: &[u8], kind: GroupType, version: u8) -> Result<Vec<Bucket>, OfError> {
     let mut out = Vec::new();
     let mut r = Reader::new(b, (e::GROUP_MOD_FAILED, 12));
@@ -165,8 +176,7 @@ fn decode_buckets11(b: &[u8], kind: GroupType, version: u8) -> Result<Vec<Bucket
         out.push(Bucket {
             id: out.len() as u32,
             weight: if kind == GroupType::Select { weight } else { 1 },
-            watch_port: (watch_port != 0xffff_ffff)
-                .then(|| port_from_of11(watch_port).unwrap_or(watch_port)),
+            watch_port: watch(watch_port)?,
             actions,
         });
     }
@@ -207,8 +217,7 @@ fn decode_buckets15(b: &[u8], version: u8) -> Result<Vec<Bucket>, OfError> {
             match ty {
                 0 => weight = pr.u16("weight")?,
                 1 => {
-                    let p = pr.u32("watch_port")?;
-                    watch_port = (p != 0xffff_ffff).then(|| port_from_of11(p).unwrap_or(p));
+                    watch_port = watch(pr.u32("watch_port")?)?;
                 }
                 2 => {}
                 _ => return Err(gfail(12, format!("bucket property {ty}"))),

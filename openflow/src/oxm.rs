@@ -249,6 +249,18 @@ pub struct Header {
 }
 
 impl Header {
+    /// A 4-byte NXM header as Nicira actions carry it (`reg_load`'s destination,
+    /// `output_reg`'s source, `ct`'s zone field).
+    pub fn from_nxm(h: u32) -> Header {
+        Header {
+            class: (h >> 16) as u16,
+            code: ((h >> 9) & 0x7f) as u8,
+            hasmask: h & 0x100 != 0,
+            len: (h & 0xff) as u8,
+            experimenter: 0,
+        }
+    }
+
     /// Bytes of the header itself (8 with an experimenter id).
     pub fn header_len(&self) -> usize {
         if self.class == CLASS_EXPERIMENTER {

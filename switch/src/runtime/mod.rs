@@ -80,8 +80,12 @@ pub struct RunOptions {
     /// Largest input (a flows or YAML file) a control request may carry, in bytes.
     pub ctl_max_input: usize,
     /// OpenFlow listeners (`punix:PATH`, `ptcp:PORT[:IP]`) besides the bridge's management
-    /// socket `<control socket's directory>/<bridge>.mgmt`, which is always there.
+    /// socket next to the control socket ([`openflow::OfListen::default_for`]), which is
+    /// always there.
     pub openflow: Vec<openflow::OfListen>,
+    /// Controllers the switch connects to (`tcp:IP[:PORT]`, `unix:PATH`), reconnecting
+    /// with backoff.
+    pub controllers: Vec<openflow::OfConnect>,
     /// Print per-port counters every this many seconds (0: never).
     pub stats_interval: u64,
     /// Version text for `brisk ctl version`.
@@ -145,12 +149,22 @@ pub fn run(opts: RunOptions, out: &mut dyn Write) -> Result<RunSummary, RuntimeE
     );
     let of_stats = Arc::new(ServeStats::default());
     shared.listeners.lock().push(("openflow", of_stats.clone()));
+    let names = Arc::new(openflow::table_names());
     let mut of_servers = Vec::new();
     for at in &of_at {
         of_servers.push(openflow::OfServer::start(
             shared.clone(),
             at,
             of_stats.clone(),
+            names.clone(),
+        )?);
+    }
+    for to in &opts.controllers {
+        of_servers.push(openflow::OfServer::connect(
+            shared.clone(),
+            to,
+            of_stats.clone(),
+            names.clone(),
         )?);
     }
     let threads = start::launch_workers(&shared, &workers, threaded, start::fastpath_config(cfg))?;

@@ -11,6 +11,8 @@
 mod session;
 mod views;
 
+pub use views::{table_names, TableNames};
+
 use super::serve::ServeStats;
 use super::state::Shared;
 use super::{io, RuntimeError};
@@ -73,10 +75,21 @@ impl OfListen {
         ))
     }
 
-    /// The default management socket of a bridge next to the control socket.
+    /// The management socket of a bridge, next to the control socket: `<dir>/<bridge>.mgmt`
+    /// for the default control socket name `brisk.sock` (`/run/brisk/br-int.mgmt`), and
+    /// `<dir>/<name>.<bridge>.mgmt` for a control socket `<name>.sock`, so that switches
+    /// sharing a directory (`worker1.sock`, `worker2.sock`) do not share it.
     pub fn default_for(control_socket: &Path, bridge: &str) -> OfListen {
         let dir = control_socket.parent().unwrap_or(Path::new("/run/brisk"));
-        OfListen::Unix(dir.join(format!("{bridge}.mgmt")))
+        let stem = control_socket
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("brisk");
+        if stem == "brisk" {
+            OfListen::Unix(dir.join(format!("{bridge}.mgmt")))
+        } else {
+            OfListen::Unix(dir.join(format!("{stem}.{bridge}.mgmt")))
+        }
     }
 }
 
@@ -88,6 +101,57 @@ impl std::fmt::Display for OfListen {
         }
     }
 }
+
+/// A controller the switch connects to, as `ovs-vsctl set-controller` names it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OfConnect {
+    /// `tcp:IP:PORT` (`tcp:IP` means port 6653).
+    Tcp(SocketAddr),
+    /// `unix:PATH`.
+    Unix(PathBuf),
+}
+
+impl OfConnect {
+    /// Parses `tcp:IP[:PORT]` or `unix:PATH`.
+    pub fn parse(s: &str) -> Result<OfConnect, String> {
+        if let Some(p) = s.strip_prefix("unix:") {
+            if p.is_empty() {
+                return Err(format!("{s}: unix needs a path"));
+            }
+            return Ok(OfConnect::Unix(PathBuf::from(p)));
+        }
+        if let Some(rest) = s.strip_prefix("tcp:") {
+            let (ip, port) = match rest.rsplit_once(':') {
+                Some((ip, p)) if !ip.ends_with(':') && !rest.ends_with(']') => (ip, p),
+                _ => (rest, "6653"),
+            };
+            let port: u16 = port
+                .parse()
+                .map_err(|_| format!("{s}: {port} is not a TCP port"))?;
+            let ip: std::net::IpAddr = ip
+                .trim_matches(|c| c == '[' || c == ']')
+                .parse()
+                .map_err(|_| format!("{s}: {ip} is not an IP address"))?;
+            return Ok(OfConnect::Tcp(SocketAddr::new(ip, port)));
+        }
+        Err(format!(
+            "{s}: expected tcp:IP[:PORT] or unix:PATH (as ovs-vsctl set-controller)"
+        ))
+    }
+}
+
+impl std::fmt::Display for OfConnect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OfConnect::Unix(p) => write!(f, "unix:{}", p.display()),
+            OfConnect::Tcp(a) => write!(f, "tcp:{a}"),
+        }
+    }
+}
+
+/// Backoff between attempts to reach a controller: 1 s, doubling to 8 s (OVS's
+/// `max_backoff` default), back to 1 s after a connection that lasted.
+const BACKOFF_MAX: Duration = Duration::from_secs(8);
 
 enum Listener {
     Unix(UnixListener, PathBuf),
@@ -109,6 +173,7 @@ impl OfServer {
         shared: Arc<Shared>,
         at: &OfListen,
         stats: Arc<ServeStats>,
+        names: Arc<TableNames>,
     ) -> Result<OfServer, RuntimeError> {
         let listener = match at {
             OfListen::Unix(p) => {
@@ -144,7 +209,6 @@ impl OfServer {
             Listener::Tcp(_) => None,
         };
         let (st, sstop) = (stats.clone(), stop.clone());
-        let names = Arc::new(views::table_names());
         let thread = std::thread::Builder::new()
             .name("openflow".into())
             .spawn(move || accept_loop(listener, shared, names, st, sstop))
@@ -222,10 +286,73 @@ impl Write for Stream {
     }
 }
 
+impl OfServer {
+    /// Connects to a controller and serves it, reconnecting with backoff when it goes
+    /// away, until stopped.
+    pub fn connect(
+        shared: Arc<Shared>,
+        to: &OfConnect,
+        stats: Arc<ServeStats>,
+        names: Arc<TableNames>,
+    ) -> Result<OfServer, RuntimeError> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (st, sp, at) = (stats.clone(), stop.clone(), to.clone());
+        let thread = std::thread::Builder::new()
+            .name("openflow-ctrl".into())
+            .spawn(move || controller_loop(&at, &shared, &names, &st, &sp))
+            .map_err(io("openflow controller thread"))?;
+        Ok(OfServer {
+            stop,
+            thread: Some(thread),
+            stats,
+            path: None,
+        })
+    }
+}
+
+fn controller_loop(
+    to: &OfConnect,
+    shared: &Arc<Shared>,
+    names: &Arc<TableNames>,
+    stats: &ServeStats,
+    stop: &AtomicBool,
+) {
+    let mut backoff = Duration::from_secs(1);
+    while !stop.load(Ordering::Relaxed) {
+        let got = match to {
+            OfConnect::Tcp(a) => {
+                TcpStream::connect_timeout(a, Duration::from_secs(1)).map(Stream::Tcp)
+            }
+            OfConnect::Unix(p) => UnixStream::connect(p).map(Stream::Unix),
+        };
+        match got {
+            Ok(s) => {
+                stats.accepted.fetch_add(1, Ordering::Relaxed);
+                stats.open.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(controller = %to, "openflow: connected");
+                let t = Instant::now();
+                serve_conn(s, shared, names.clone(), stats, stop);
+                stats.open.fetch_sub(1, Ordering::Relaxed);
+                tracing::info!(controller = %to, "openflow: disconnected");
+                if t.elapsed() > BACKOFF_MAX {
+                    backoff = Duration::from_secs(1);
+                }
+            }
+            Err(e) => tracing::debug!(controller = %to, "openflow: connecting: {e}"),
+        }
+        // Sleep the backoff in steps, so a stop is seen within 100 ms.
+        let until = Instant::now() + backoff;
+        while Instant::now() < until && !stop.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        backoff = (backoff * 2).min(BACKOFF_MAX);
+    }
+}
+
 fn accept_loop(
     l: Listener,
     shared: Arc<Shared>,
-    names: Arc<views::TableNames>,
+    names: Arc<TableNames>,
     stats: Arc<ServeStats>,
     stop: Arc<AtomicBool>,
 ) {
@@ -283,7 +410,7 @@ fn accept_loop(
 fn serve_conn(
     mut s: Stream,
     shared: &Arc<Shared>,
-    names: Arc<views::TableNames>,
+    names: Arc<TableNames>,
     stats: &ServeStats,
     stop: &AtomicBool,
 ) {
@@ -366,5 +493,46 @@ fn serve_conn(
         if close {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listen_specs_and_the_management_socket_path() {
+        assert_eq!(
+            OfListen::default_for(Path::new("/run/brisk/brisk.sock"), "br-int"),
+            OfListen::Unix("/run/brisk/br-int.mgmt".into())
+        );
+        assert_eq!(
+            OfListen::default_for(Path::new("/tmp/d/worker1.sock"), "br-int"),
+            OfListen::Unix("/tmp/d/worker1.br-int.mgmt".into())
+        );
+        assert_eq!(
+            OfListen::parse("ptcp:6653").unwrap(),
+            OfListen::Tcp("127.0.0.1:6653".parse().unwrap())
+        );
+        assert_eq!(
+            OfListen::parse("ptcp:6653:[::1]").unwrap(),
+            OfListen::Tcp("[::1]:6653".parse().unwrap())
+        );
+        assert!(OfListen::parse("tcp:1.2.3.4:6653").is_err());
+        assert!(OfListen::parse("ptcp:99999").is_err());
+        assert!(OfListen::parse("punix:").is_err());
+        assert_eq!(
+            OfConnect::parse("tcp:127.0.0.1:6633").unwrap(),
+            OfConnect::Tcp("127.0.0.1:6633".parse().unwrap())
+        );
+        assert_eq!(
+            OfConnect::parse("tcp:10.0.0.1").unwrap(),
+            OfConnect::Tcp("10.0.0.1:6653".parse().unwrap())
+        );
+        assert_eq!(
+            OfConnect::parse("unix:/run/c.sock").unwrap(),
+            OfConnect::Unix("/run/c.sock".into())
+        );
+        assert!(OfConnect::parse("ptcp:6653").is_err());
     }
 }

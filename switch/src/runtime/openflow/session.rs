@@ -318,20 +318,7 @@ impl Session {
                 if self.bundles.contains_key(&id) {
                     return Err(bfail(m::BFC_BUNDLE_EXIST, format!("bundle {id} is open")));
                 }
-                if self.bundles.len() >= MAX_BUNDLES {
-                    return Err(bfail(
-                        m::BFC_OUT_OF_BUNDLES,
-                        format!("{MAX_BUNDLES} bundles are open on this connection"),
-                    ));
-                }
-                self.bundles.insert(
-                    id,
-                    Bundle {
-                        flags,
-                        closed: false,
-                        msgs: Vec::new(),
-                    },
-                );
+                self.open_bundle(id, flags)?;
                 m::BCT_OPEN_REPLY
             }
             m::BCT_CLOSE_REQUEST => {
@@ -409,20 +396,7 @@ impl Session {
         };
         // Adding to a bundle that does not exist opens it (OpenFlow 1.4 allows it).
         if !self.bundles.contains_key(&id) {
-            if self.bundles.len() >= MAX_BUNDLES {
-                return Err(bfail(
-                    m::BFC_OUT_OF_BUNDLES,
-                    format!("{MAX_BUNDLES} bundles open"),
-                ));
-            }
-            self.bundles.insert(
-                id,
-                Bundle {
-                    flags,
-                    closed: false,
-                    msgs: Vec::new(),
-                },
-            );
+            self.open_bundle(id, flags)?;
         }
         let b = self.bundles.get_mut(&id).expect("just inserted");
         if b.closed {
@@ -444,6 +418,24 @@ impl Session {
             ));
         }
         b.msgs.push((xid, item));
+        Ok(())
+    }
+
+    fn open_bundle(&mut self, id: u32, flags: u16) -> Result<(), OfError> {
+        if self.bundles.len() >= MAX_BUNDLES {
+            return Err(OfError::new(
+                (m::BUNDLE_FAILED, m::BFC_OUT_OF_BUNDLES),
+                format!("{MAX_BUNDLES} bundles are open on this connection"),
+            ));
+        }
+        self.bundles.insert(
+            id,
+            Bundle {
+                flags,
+                closed: false,
+                msgs: Vec::new(),
+            },
+        );
         Ok(())
     }
 

@@ -15,10 +15,10 @@ use std::sync::atomic::Ordering;
 
 /// The tables' names, as controllers set them with table-features requests (kept for the
 /// switch's life, shared by every connection).
-pub(crate) type TableNames = parking_lot::Mutex<Vec<String>>;
+pub type TableNames = parking_lot::Mutex<Vec<String>>;
 
 /// 254 unnamed tables.
-pub(crate) fn table_names() -> TableNames {
+pub fn table_names() -> TableNames {
     parking_lot::Mutex::new(vec![String::new(); 255])
 }
 
