@@ -572,6 +572,40 @@ fn malformed_messages_are_refused_with_ovs_errors_and_garbage_disconnects() {
     ]);
     assert!(!sw.ok(&["dump-tlv-map"]).contains("tun_metadata1"));
 
+    // Roles: s takes master, a second connection takes it over; s, now a slave, may read
+    // but not change the switch (OFPBRC_IS_SLAVE).
+    let role = |role: u32, generation: u64| {
+        let mut b = role.to_be_bytes().to_vec();
+        b.extend_from_slice(&[0; 4]);
+        b.extend_from_slice(&generation.to_be_bytes());
+        b
+    };
+    s.write_all(&of_msg(6, 24, 90, &role(2, 1))).unwrap();
+    let r = read_msg(&mut s);
+    assert_eq!((r[1], &r[8..12]), (25, &[0, 0, 0, 2][..]), "s is master");
+    let mut m2 = connect(&path);
+    m2.write_all(&of_msg(6, 24, 91, &role(2, 2))).unwrap();
+    assert_eq!(&read_msg(&mut m2)[8..12], &[0, 0, 0, 2], "m2 is master");
+    s.write_all(&of_msg(6, 24, 92, &role(0, 0))).unwrap();
+    assert_eq!(
+        &read_msg(&mut s)[8..12],
+        &[0, 0, 0, 3],
+        "s was made a slave"
+    );
+    s.write_all(&of_msg(6, 14, 93, &fm)).unwrap();
+    let err = read_msg(&mut s);
+    assert_eq!(
+        &err[8..12],
+        &[0, 1, 0, 10],
+        "OFPET_BAD_REQUEST, OFPBRC_IS_SLAVE"
+    );
+    s.write_all(&of_msg(6, 24, 94, &role(2, 1))).unwrap();
+    assert_eq!(
+        &read_msg(&mut s)[8..12],
+        &[0, 11, 0, 0],
+        "OFPRRFC_STALE: generation 1 < 2"
+    );
+
     // Garbage framing (a length under 8) closes that connection only.
     let mut g = connect(&path);
     g.write_all(&[6, 2, 0, 4, 0, 0, 0, 1]).unwrap();
@@ -640,7 +674,10 @@ fn an_os_ken_controller_programs_brisk_through_a_bundle() {
     }
     // What ovs-ofctl sees of them (`--names`: the tables named by os-ken show by name).
     let flows = dump("OpenFlow15", &mgmt(&sw));
-    assert!(flows.iter().any(|l| l.contains(" table=Classification, ")), "{flows:?}");
+    assert!(
+        flows.iter().any(|l| l.contains(" table=Classification, ")),
+        "{flows:?}"
+    );
     assert_eq!(flows.len(), 9, "{flows:?}");
     for want in [
         "priority=200,in_port=\"antrea-gw0\" actions=set_field:0x1/0xffff->reg0,resubmit(,10)",

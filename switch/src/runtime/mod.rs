@@ -149,14 +149,14 @@ pub fn run(opts: RunOptions, out: &mut dyn Write) -> Result<RunSummary, RuntimeE
     );
     let of_stats = Arc::new(ServeStats::default());
     shared.listeners.lock().push(("openflow", of_stats.clone()));
-    let names = Arc::new(openflow::table_names());
+    let of_shared = Arc::new(openflow::OfShared::default());
     let mut of_servers = Vec::new();
     for at in &of_at {
         of_servers.push(openflow::OfServer::start(
             shared.clone(),
             at,
             of_stats.clone(),
-            names.clone(),
+            of_shared.clone(),
         )?);
     }
     for to in &opts.controllers {
@@ -164,7 +164,7 @@ pub fn run(opts: RunOptions, out: &mut dyn Write) -> Result<RunSummary, RuntimeE
             shared.clone(),
             to,
             of_stats.clone(),
-            names.clone(),
+            of_shared.clone(),
         )?);
     }
     let threads = start::launch_workers(&shared, &workers, threaded, start::fastpath_config(cfg))?;

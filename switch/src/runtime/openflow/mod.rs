@@ -8,10 +8,19 @@
 //! are decoded by the pure `openflow` crate; [`session`] acts on them against the same
 //! bridge `brisk ctl` changes.
 
+mod roles;
 mod session;
 mod views;
 
-pub use views::{table_names, TableNames};
+/// What every OpenFlow connection of a bridge shares: the tables' names as controllers
+/// set them, and the controllers' roles.
+#[derive(Default)]
+pub struct OfShared {
+    /// Table names (table-features requests).
+    pub names: views::TableNames,
+    /// Controller roles.
+    pub roles: roles::Roles,
+}
 
 use super::serve::ServeStats;
 use super::state::Shared;
@@ -173,7 +182,7 @@ impl OfServer {
         shared: Arc<Shared>,
         at: &OfListen,
         stats: Arc<ServeStats>,
-        names: Arc<TableNames>,
+        of: Arc<OfShared>,
     ) -> Result<OfServer, RuntimeError> {
         let listener = match at {
             OfListen::Unix(p) => {
@@ -211,7 +220,7 @@ impl OfServer {
         let (st, sstop) = (stats.clone(), stop.clone());
         let thread = std::thread::Builder::new()
             .name("openflow".into())
-            .spawn(move || accept_loop(listener, shared, names, st, sstop))
+            .spawn(move || accept_loop(listener, shared, of, st, sstop))
             .map_err(io("openflow thread"))?;
         Ok(OfServer {
             stop,
@@ -293,13 +302,13 @@ impl OfServer {
         shared: Arc<Shared>,
         to: &OfConnect,
         stats: Arc<ServeStats>,
-        names: Arc<TableNames>,
+        of: Arc<OfShared>,
     ) -> Result<OfServer, RuntimeError> {
         let stop = Arc::new(AtomicBool::new(false));
         let (st, sp, at) = (stats.clone(), stop.clone(), to.clone());
         let thread = std::thread::Builder::new()
             .name("openflow-ctrl".into())
-            .spawn(move || controller_loop(&at, &shared, &names, &st, &sp))
+            .spawn(move || controller_loop(&at, &shared, &of, &st, &sp))
             .map_err(io("openflow controller thread"))?;
         Ok(OfServer {
             stop,
@@ -313,7 +322,7 @@ impl OfServer {
 fn controller_loop(
     to: &OfConnect,
     shared: &Arc<Shared>,
-    names: &Arc<TableNames>,
+    of: &Arc<OfShared>,
     stats: &ServeStats,
     stop: &AtomicBool,
 ) {
@@ -331,7 +340,7 @@ fn controller_loop(
                 stats.open.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(controller = %to, "openflow: connected");
                 let t = Instant::now();
-                serve_conn(s, shared, names.clone(), stats, stop);
+                serve_conn(s, shared, of.clone(), stats, stop);
                 stats.open.fetch_sub(1, Ordering::Relaxed);
                 tracing::info!(controller = %to, "openflow: disconnected");
                 if t.elapsed() > BACKOFF_MAX {
@@ -352,7 +361,7 @@ fn controller_loop(
 fn accept_loop(
     l: Listener,
     shared: Arc<Shared>,
-    names: Arc<TableNames>,
+    of: Arc<OfShared>,
     stats: Arc<ServeStats>,
     stop: Arc<AtomicBool>,
 ) {
@@ -371,7 +380,7 @@ fn accept_loop(
                     continue;
                 }
                 let (sh, st, sp, op) = (shared.clone(), stats.clone(), stop.clone(), open.clone());
-                let nm = names.clone();
+                let nm = of.clone();
                 op.fetch_add(1, Ordering::Relaxed);
                 st.open.fetch_add(1, Ordering::Relaxed);
                 let t = std::thread::Builder::new()
@@ -410,14 +419,14 @@ fn accept_loop(
 fn serve_conn(
     mut s: Stream,
     shared: &Arc<Shared>,
-    names: Arc<TableNames>,
+    of: Arc<OfShared>,
     stats: &ServeStats,
     stop: &AtomicBool,
 ) {
     if s.set_timeouts().is_err() || s.write_all(&openflow::message::hello(0)).is_err() {
         return;
     }
-    let mut sess = session::Session::new(shared.clone(), names);
+    let mut sess = session::Session::new(shared.clone(), of);
     let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
     let mut chunk = vec![0u8; READ_CHUNK];
     let mut last_heard = Instant::now();

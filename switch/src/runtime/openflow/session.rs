@@ -53,30 +53,36 @@ enum Bundled {
 /// A connection's state.
 pub(super) struct Session {
     shared: Arc<Shared>,
-    names: Arc<views::TableNames>,
+    of: Arc<super::OfShared>,
+    /// This connection's id among the bridge's (for its role).
+    conn: u64,
     version: Option<u8>,
     /// Flow-mods not yet applied: (xid, the message's first bytes for an error, flow-mod).
     batch: Vec<(u32, Vec<u8>, FlowModMsg)>,
     bundles: HashMap<u32, Bundle>,
     miss_send_len: u16,
     config_flags: u16,
-    role: u32,
-    generation_id: Option<u64>,
     next_xid: u32,
 }
 
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.of.roles.unregister(self.conn);
+    }
+}
+
 impl Session {
-    pub(super) fn new(shared: Arc<Shared>, names: Arc<views::TableNames>) -> Self {
+    pub(super) fn new(shared: Arc<Shared>, of: Arc<super::OfShared>) -> Self {
+        let conn = of.roles.register();
         Session {
             shared,
-            names,
+            of,
+            conn,
             version: None,
             batch: Vec::new(),
             bundles: HashMap::new(),
             miss_send_len: 128,
             config_flags: 0,
-            role: 0,
-            generation_id: None,
             next_xid: 1,
         }
     }
@@ -100,6 +106,21 @@ impl Session {
             return Next::Close;
         };
         let version = self.version.unwrap_or(h.version);
+        // As OVS, a slave is refused before its change is even decoded.
+        let changes = self.version.is_some()
+            && matches!(
+                h.ty,
+                m::T_FLOW_MOD
+                    | m::T_GROUP_MOD
+                    | 16
+                    | 17
+                    | 29
+                    | m::T_BUNDLE_CONTROL
+                    | m::T_BUNDLE_ADD
+            );
+        if changes && self.refuse_slave(version, h.xid, msg, out) {
+            return Next::Refused;
+        }
         let decoded = match m::decode(msg) {
             Ok(d) => d,
             Err(err) => {
@@ -140,6 +161,14 @@ impl Session {
             out.extend_from_slice(&error_reply(version, h.xid, &err, msg));
             return Next::Refused;
         }
+        let changes = match &msg_decoded {
+            Message::TlvTableMod { .. } => true,
+            Message::Multipart(openflow::multipart::MpRequest::TableFeatures(b)) => !b.is_empty(),
+            _ => false,
+        };
+        if changes && self.refuse_slave(version, h.xid, msg, out) {
+            return Next::Refused;
+        }
         if let Message::FlowMod(fm) = msg_decoded {
             self.batch
                 .push((h.xid, msg[..msg.len().min(64)].to_vec(), fm));
@@ -157,6 +186,16 @@ impl Session {
                 Next::Refused
             }
         }
+    }
+
+    /// OFPBRC_IS_SLAVE when this connection is a slave (after the pending flow-mods).
+    fn refuse_slave(&mut self, version: u8, xid: u32, msg: &[u8], out: &mut Vec<u8>) -> bool {
+        let Err(err) = self.of.roles.check_may_change(self.conn) else {
+            return false;
+        };
+        self.flush(out);
+        out.extend_from_slice(&error_reply(version, xid, &err, msg));
+        true
     }
 
     fn hello(&mut self, versions: u32, xid: u32, out: &mut Vec<u8>) -> Next {
@@ -212,39 +251,13 @@ impl Session {
                 self.miss_send_len = miss_send_len;
             }
             Message::Barrier => out.extend_from_slice(&m::bare(v, m::T_BARRIER_REPLY, xid)),
-            Message::Multipart(req) => views::multipart(sh, &self.names, v, xid, req, out)?,
+            Message::Multipart(req) => views::multipart(sh, &self.of.names, v, xid, req, out)?,
             Message::RoleRequest {
                 role,
                 generation_id,
             } => {
-                // OFPCR_ROLE_NOCHANGE, EQUAL, MASTER, SLAVE.
-                if role > 3 {
-                    return Err(OfError::new(
-                        (e::ROLE_REQUEST_FAILED, e::ROLE_BAD_ROLE),
-                        format!("role {role}"),
-                    ));
-                }
-                if role == 2 || role == 3 {
-                    if let Some(g) = self.generation_id {
-                        if (generation_id.wrapping_sub(g) as i64) < 0 {
-                            return Err(OfError::new(
-                                (e::ROLE_REQUEST_FAILED, e::ROLE_STALE),
-                                format!("generation id {generation_id} is older than {g}"),
-                            ));
-                        }
-                    }
-                    self.generation_id = Some(generation_id);
-                }
-                if role != 0 {
-                    self.role = role;
-                }
-                let reported = if self.role == 0 { 1 } else { self.role };
-                out.extend_from_slice(&m::role_reply(
-                    v,
-                    xid,
-                    reported,
-                    self.generation_id.unwrap_or(u64::MAX),
-                ));
+                let (now, generation) = self.of.roles.request(self.conn, role, generation_id)?;
+                out.extend_from_slice(&m::role_reply(v, xid, now, generation));
             }
             Message::GetAsyncRequest => {
                 return Err(OfError::new(

@@ -15,11 +15,12 @@ use std::sync::atomic::Ordering;
 
 /// The tables' names, as controllers set them with table-features requests (kept for the
 /// switch's life, shared by every connection).
-pub type TableNames = parking_lot::Mutex<Vec<String>>;
+pub struct TableNames(parking_lot::Mutex<Vec<String>>);
 
-/// 254 unnamed tables.
-pub fn table_names() -> TableNames {
-    parking_lot::Mutex::new(vec![String::new(); 255])
+impl Default for TableNames {
+    fn default() -> Self {
+        TableNames(parking_lot::Mutex::new(vec![String::new(); 255]))
+    }
 }
 
 /// The datapath id: the bridge name's hash (stable across restarts), as 16 hex digits.
@@ -153,7 +154,7 @@ pub(super) fn multipart(
         }
         MpRequest::MeterFeatures => out.extend_from_slice(&mp::meter_features_reply(v, xid)),
         MpRequest::TableFeatures(body) => {
-            let mut names = sh_names.lock();
+            let mut names = sh_names.0.lock();
             if !body.is_empty() {
                 for (id, name) in mp::decode_table_features(&body)? {
                     names[usize::from(id)] = name;
