@@ -170,6 +170,22 @@ pub(super) fn multipart(
                 .collect();
             out.extend_from_slice(&mp::table_features_reply(v, xid, &tables));
         }
+        MpRequest::GroupDesc(_) | MpRequest::GroupStats(_) | MpRequest::GroupFeatures => {
+            group_multipart(sh, v, xid, req, out)
+        }
+        MpRequest::Other(_) => {
+            return Err(OfError::new(
+                (e::BAD_REQUEST, e::BAD_REQUEST_MULTIPART),
+                "this multipart request is not supported by brisk yet",
+            ))
+        }
+    }
+    Ok(())
+}
+
+/// The group multipart requests.
+fn group_multipart(sh: &Shared, v: u8, xid: u32, req: MpRequest, out: &mut Vec<u8>) {
+    match req {
         MpRequest::GroupDesc(only) => {
             let tables = sh.bridge.tables();
             let groups: Vec<&pipeline::ofctl::GroupEntry> = tables
@@ -212,14 +228,8 @@ pub(super) fn multipart(
             xid,
             sh.bridge.limits.max_groups as u32,
         )),
-        MpRequest::Other(_) => {
-            return Err(OfError::new(
-                (e::BAD_REQUEST, e::BAD_REQUEST_MULTIPART),
-                "this multipart request is not supported by brisk yet",
-            ))
-        }
+        _ => {}
     }
-    Ok(())
 }
 
 fn flow_stats(sh: &Shared, v: u8, xid: u32, q: &FlowStatsRequest, out: &mut Vec<u8>) {
