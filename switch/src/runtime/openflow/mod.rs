@@ -47,6 +47,24 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(15);
 /// A reply the peer does not read for this long closes the connection.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
+fn unix_path(spec: &str, p: &str) -> Result<PathBuf, String> {
+    if p.is_empty() {
+        return Err(format!("{spec}: a unix socket needs a path"));
+    }
+    Ok(PathBuf::from(p))
+}
+
+fn socket_addr(spec: &str, ip: &str, port: &str) -> Result<SocketAddr, String> {
+    let port: u16 = port
+        .parse()
+        .map_err(|_| format!("{spec}: {port} is not a TCP port"))?;
+    let ip: std::net::IpAddr = ip
+        .trim_matches(|c| c == '[' || c == ']')
+        .parse()
+        .map_err(|_| format!("{spec}: {ip} is not an IP address"))?;
+    Ok(SocketAddr::new(ip, port))
+}
+
 /// Where to listen, as OVS spells it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum OfListen {
@@ -60,24 +78,11 @@ impl OfListen {
     /// Parses `punix:PATH` or `ptcp:PORT[:IP]`.
     pub fn parse(s: &str) -> Result<OfListen, String> {
         if let Some(p) = s.strip_prefix("punix:") {
-            if p.is_empty() {
-                return Err(format!("{s}: punix needs a path"));
-            }
-            return Ok(OfListen::Unix(PathBuf::from(p)));
+            return unix_path(s, p).map(OfListen::Unix);
         }
         if let Some(rest) = s.strip_prefix("ptcp:") {
-            let (port, ip) = match rest.split_once(':') {
-                Some((p, ip)) => (p, ip),
-                None => (rest, "127.0.0.1"),
-            };
-            let port: u16 = port
-                .parse()
-                .map_err(|_| format!("{s}: {port} is not a TCP port"))?;
-            let ip: std::net::IpAddr = ip
-                .trim_matches(|c| c == '[' || c == ']')
-                .parse()
-                .map_err(|_| format!("{s}: {ip} is not an IP address"))?;
-            return Ok(OfListen::Tcp(SocketAddr::new(ip, port)));
+            let (port, ip) = rest.split_once(':').unwrap_or((rest, "127.0.0.1"));
+            return socket_addr(s, ip, port).map(OfListen::Tcp);
         }
         Err(format!(
             "{s}: expected punix:PATH or ptcp:PORT[:IP] (as ovs-vsctl set-controller/set-manager)"
@@ -124,24 +129,14 @@ impl OfConnect {
     /// Parses `tcp:IP[:PORT]` or `unix:PATH`.
     pub fn parse(s: &str) -> Result<OfConnect, String> {
         if let Some(p) = s.strip_prefix("unix:") {
-            if p.is_empty() {
-                return Err(format!("{s}: unix needs a path"));
-            }
-            return Ok(OfConnect::Unix(PathBuf::from(p)));
+            return unix_path(s, p).map(OfConnect::Unix);
         }
         if let Some(rest) = s.strip_prefix("tcp:") {
             let (ip, port) = match rest.rsplit_once(':') {
                 Some((ip, p)) if !ip.ends_with(':') && !rest.ends_with(']') => (ip, p),
                 _ => (rest, "6653"),
             };
-            let port: u16 = port
-                .parse()
-                .map_err(|_| format!("{s}: {port} is not a TCP port"))?;
-            let ip: std::net::IpAddr = ip
-                .trim_matches(|c| c == '[' || c == ']')
-                .parse()
-                .map_err(|_| format!("{s}: {ip} is not an IP address"))?;
-            return Ok(OfConnect::Tcp(SocketAddr::new(ip, port)));
+            return socket_addr(s, ip, port).map(OfConnect::Tcp);
         }
         Err(format!(
             "{s}: expected tcp:IP[:PORT] or unix:PATH (as ovs-vsctl set-controller)"
