@@ -735,3 +735,71 @@ fn brisk_connects_to_an_os_ken_controller() {
     }
     assert_eq!(dump("OpenFlow15", &mgmt(&sw)).len(), 9);
 }
+
+/// Idle and hard timeouts: the flows leave the tables, and `ovs-ofctl monitor` (asking for
+/// asynchronous messages with a miss length, as OVS requires of a service connection) sees
+/// the same OFPT_FLOW_REMOVED from brisk as from OVS, for the flows added with
+/// `send_flow_rem` only.
+#[test]
+fn timed_out_flows_leave_and_monitors_hear_of_it_as_from_ovs() {
+    if !have_ovs() {
+        return;
+    }
+    let sw = brisk("worker1", "expiry", &[]);
+    let ovs = Ovs::start("worker1");
+    let rundir = sw.dir.join("ovs-ofctl-run");
+    std::fs::create_dir_all(&rundir).unwrap();
+    let mut heard = Vec::new();
+    for t in [mgmt(&sw), ovs.mgmt()] {
+        let mon = Command::new("ovs-ofctl")
+            .args(["-O", "OpenFlow15", "monitor", &t, "128"])
+            .env("OVS_RUNDIR", &rundir)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+        for f in [
+            "table=5,priority=7,hard_timeout=1,send_flow_rem,ip,nw_dst=10.1.2.3 actions=drop",
+            "table=5,priority=8,idle_timeout=2,send_flow_rem,ip,nw_dst=10.1.2.4 actions=drop",
+            "table=5,priority=9,idle_timeout=2,ip,nw_dst=10.1.2.5 actions=drop",
+            "table=5,priority=10,ip,nw_dst=10.1.2.6 actions=drop",
+        ] {
+            ofctl_ok(&["-O", "OpenFlow15", "add-flow", &t, f]);
+        }
+        std::thread::sleep(Duration::from_millis(4000));
+        // SAFETY: signalling the monitor this test started.
+        unsafe { libc::kill(mon.id() as i32, libc::SIGTERM) };
+        let out = mon.wait_with_output().unwrap();
+        // ovs-ofctl monitor prints what it receives on its standard error.
+        let printed = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        let mut lines: Vec<String> = printed
+            .lines()
+            .filter(|l| l.starts_with("OFPT_FLOW_REMOVED"))
+            .map(|l| {
+                l.split(' ')
+                    .filter(|w| !w.starts_with("duration"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect();
+        lines.sort();
+        heard.push(lines);
+        // Only the flow without a timeout is left.
+        let left = dump("OpenFlow15", &t);
+        let left: Vec<&String> = left.iter().filter(|l| l.contains("table=5")).collect();
+        assert_eq!(left.len(), 1, "{left:?}");
+        assert!(left[0].contains("nw_dst=10.1.2.6"), "{left:?}");
+    }
+    assert_eq!(heard[0].len(), 2, "{:?}", heard[0]);
+    assert!(
+        heard[0][0].contains("reason=hard") && heard[0][1].contains("reason=idle"),
+        "{:?}",
+        heard[0]
+    );
+    assert_eq!(
+        heard[0], heard[1],
+        "brisk's and OVS's flow-removed messages differ"
+    );
+}

@@ -548,3 +548,47 @@ pub fn encode_flow_stats_request(q: &FlowStatsRequest, out: &mut Vec<u8>) {
     put64(out, q.cookie_mask);
     encode_ofp_match(&q.matches, out);
 }
+
+/// OFPRR_IDLE_TIMEOUT.
+pub const RR_IDLE_TIMEOUT: u8 = 0;
+/// OFPRR_HARD_TIMEOUT.
+pub const RR_HARD_TIMEOUT: u8 = 1;
+
+/// An OFPT_FLOW_REMOVED for a flow that left the tables (`ofp11_flow_removed` for 1.3/1.4,
+/// `ofp15_flow_removed` with OXS statistics for 1.5).
+pub fn flow_removed(version: u8, xid: u32, reason: u8, s: &FlowStatsEntry<'_>) -> Vec<u8> {
+    let e = s.entry;
+    let mut out = Vec::with_capacity(128);
+    let at = crate::start(&mut out, version, 11, xid);
+    if version >= OFP15 {
+        out.push(e.table_id());
+        out.push(reason);
+        put16(&mut out, e.priority);
+        put16(&mut out, e.idle_timeout);
+        put16(&mut out, e.hard_timeout);
+        put64(&mut out, e.cookie);
+        encode_ofp_match(&e.matches, &mut out);
+        encode_oxs_stats(
+            &mut out,
+            Some((s.duration_sec, s.duration_nsec)),
+            Some(s.idle_age),
+            s.packets,
+            s.bytes,
+            None,
+        );
+    } else {
+        put64(&mut out, e.cookie);
+        put16(&mut out, e.priority);
+        out.push(reason);
+        out.push(e.table_id());
+        put32(&mut out, s.duration_sec);
+        put32(&mut out, s.duration_nsec);
+        put16(&mut out, e.idle_timeout);
+        put16(&mut out, e.hard_timeout);
+        put64(&mut out, s.packets);
+        put64(&mut out, s.bytes);
+        encode_ofp_match(&e.matches, &mut out);
+    }
+    crate::finish(&mut out, at);
+    out
+}

@@ -351,6 +351,8 @@ pub struct Bridge {
     generation: AtomicU64,
     /// Bumped whenever the MAC-learning table changes in a way NORMAL could see.
     mac_generation: AtomicU64,
+    /// Set once a flow with an idle or hard timeout has been added.
+    timed_flows: std::sync::atomic::AtomicBool,
     /// The tunnel's underlay: uplink, routes, TLV map, neighbours.
     pub(crate) underlay: crate::tunnel::Underlay,
 }
@@ -368,6 +370,7 @@ impl Bridge {
             limits: Limits::default(),
             generation: AtomicU64::new(1),
             mac_generation: AtomicU64::new(1),
+            timed_flows: std::sync::atomic::AtomicBool::new(false),
             underlay: crate::tunnel::Underlay::default(),
         }
     }
@@ -403,6 +406,10 @@ impl Bridge {
 
     /// Applies flow-mods atomically.
     pub fn apply(&self, mods: &[FlowMod], now_ms: u64) -> Result<ModSummary, FlowModError> {
+        self.note_timeouts(mods.iter().filter_map(|m| match m {
+            FlowMod::Add(e) => Some(e),
+            _ => None,
+        }));
         let mut t = self.tables.write();
         let (next, sum) = t.apply(mods, now_ms)?;
         *t = Arc::new(next);
@@ -411,12 +418,46 @@ impl Bridge {
         Ok(sum)
     }
 
+    /// Removes the flows whose idle or hard timeout has passed (one new version); returns
+    /// them with `true` for a hard timeout. Cheap when no flow ever had a timeout.
+    pub fn expire_flows(&self, now_ms: u64) -> Vec<crate::tables::Expired> {
+        if !self.timed_flows.load(Ordering::Relaxed) {
+            return Vec::new();
+        }
+        let mut t = self.tables.write();
+        let Some((next, gone)) = t.expire(now_ms) else {
+            return Vec::new();
+        };
+        *t = Arc::new(next);
+        drop(t);
+        self.bump();
+        gone
+    }
+
+    /// Notes that a flow with a timeout may be in the tables (so expiry scans them).
+    fn note_timeouts<'a>(&self, flows: impl IntoIterator<Item = &'a FlowEntry>) {
+        if flows
+            .into_iter()
+            .any(|f| f.idle_timeout != 0 || f.hard_timeout != 0)
+        {
+            self.timed_flows.store(true, Ordering::Relaxed);
+        }
+    }
+
     /// Applies runs of flow-mods and group-mods as one version (an OpenFlow bundle commit).
     pub fn apply_runs(
         &self,
         runs: &[crate::tables::ModRun],
         now_ms: u64,
     ) -> Result<ModSummary, FlowModError> {
+        for run in runs {
+            if let crate::tables::ModRun::Flows(m) = run {
+                self.note_timeouts(m.iter().filter_map(|m| match m {
+                    FlowMod::Add(e) => Some(e),
+                    _ => None,
+                }));
+            }
+        }
         let mut t = self.tables.write();
         let (next, sum) = t.apply_runs(runs, self.limits.max_groups, now_ms)?;
         *t = Arc::new(next);
@@ -431,6 +472,7 @@ impl Bridge {
         flows: &[FlowEntry],
         now_ms: u64,
     ) -> Result<ModSummary, FlowModError> {
+        self.note_timeouts(flows);
         let mut t = self.tables.write();
         let (next, sum) = t.replace_all(flows, now_ms)?;
         *t = Arc::new(next);
@@ -460,6 +502,7 @@ impl Bridge {
         if groups.len() > self.limits.max_groups {
             return Err(FlowModError::GroupTableFull(self.limits.max_groups));
         }
+        self.note_timeouts(flows);
         let mut t = self.tables.write();
         let (next, gs, fs) = t.replace_groups_and_flows(groups, flows, now_ms)?;
         *t = Arc::new(next);

@@ -165,6 +165,9 @@ pub enum FlowMod {
     },
 }
 
+/// A flow that timed out, and whether by its hard timeout (else its idle one).
+pub type Expired = (Arc<Rule>, bool);
+
 /// A run of changes of one kind, in a sequence of runs applied as one version (an
 /// OpenFlow bundle that mixes group-mods and flow-mods).
 #[derive(Clone, Debug)]
@@ -523,6 +526,43 @@ impl OfTables {
             }
         }
         n
+    }
+
+    /// Removes the flows whose idle or hard timeout has passed at `now_ms`, in one new
+    /// version; returns it with each removed rule and why (`true`: hard timeout). A flow's
+    /// idle time counts from its last packet (or its creation).
+    pub fn expire(&self, now_ms: u64) -> Option<(OfTables, Vec<Expired>)> {
+        let mut gone = Vec::new();
+        for (_, t) in self.iter() {
+            for r in t.rules() {
+                let e = &r.entry;
+                if e.hard_timeout != 0
+                    && now_ms.saturating_sub(r.created_ms) >= u64::from(e.hard_timeout) * 1000
+                {
+                    gone.push((r.clone(), true));
+                } else if e.idle_timeout != 0 {
+                    let used = r.stats.used_ms.load(Ordering::Relaxed).max(r.created_ms);
+                    if now_ms.saturating_sub(used) >= u64::from(e.idle_timeout) * 1000 {
+                        gone.push((r.clone(), false));
+                    }
+                }
+            }
+        }
+        if gone.is_empty() {
+            return None;
+        }
+        let mut next = self.clone();
+        next.version += 1;
+        for (r, _) in &gone {
+            next.table_mut(r.entry.table_id())
+                .remove(&r.entry.matches, r.entry.priority);
+        }
+        for t in next.tables.iter_mut() {
+            if t.as_ref().is_some_and(|t| t.is_empty()) {
+                *t = None;
+            }
+        }
+        Some((next, gone))
     }
 
     /// Applies runs of flow-mods and group-mods in order, all or nothing: the result is one

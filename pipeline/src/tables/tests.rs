@@ -121,3 +121,34 @@ fn replace_keeps_identical_and_their_counters() {
     assert!(t2.table(1).is_none());
     assert_eq!(t2.n_flows(), 3);
 }
+
+#[test]
+fn timeouts_expire_flows_idle_from_the_last_packet() {
+    let (t, _) = OfTables::default()
+        .apply(
+            &[
+                FlowMod::Add(fe("table=1,priority=1,hard_timeout=2,ip actions=drop")),
+                FlowMod::Add(fe("table=1,priority=2,idle_timeout=1,ip actions=drop")),
+                FlowMod::Add(fe("table=1,priority=3,ip actions=drop")),
+            ],
+            0,
+        )
+        .unwrap();
+    // A packet at 900 ms keeps the idle flow until 1,900 ms.
+    let idle = t
+        .table(1)
+        .unwrap()
+        .rules()
+        .find(|r| r.entry.priority == 2)
+        .unwrap()
+        .clone();
+    idle.credit(1, 60, 900);
+    assert!(t.expire(1_500).is_none());
+    let (t, gone) = t.expire(1_900).unwrap();
+    assert_eq!(gone.len(), 1);
+    assert!(!gone[0].1 && gone[0].0.entry.priority == 2, "idle");
+    let (t, gone) = t.expire(2_000).unwrap();
+    assert!(gone[0].1 && gone[0].0.entry.priority == 1, "hard");
+    assert_eq!(t.n_flows(), 1);
+    assert!(t.expire(1_000_000).is_none(), "no timeout, no expiry");
+}

@@ -180,7 +180,7 @@ pub fn run(opts: RunOptions, out: &mut dyn Write) -> Result<RunSummary, RuntimeE
         of_at.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(" ")
     );
     let started = Instant::now();
-    timers(&shared, &opts, started, out);
+    timers(&shared, &of_shared, &opts, started, out);
     // Shutdown: stop serving (idle clients are dropped; a command under way finishes),
     // stop workers, then release everything holding mbufs, then the pool.
     tracing::info!(bridge = %cfg.bridge, "stopping");
@@ -218,7 +218,13 @@ pub fn run(opts: RunOptions, out: &mut dyn Write) -> Result<RunSummary, RuntimeE
 
 /// The control thread's timers until a stop is asked (or the duration ends): ARP retries
 /// every 100 ms, conntrack and MAC expiry every second, the stats line.
-fn timers(shared: &Shared, opts: &RunOptions, started: Instant, out: &mut dyn Write) {
+fn timers(
+    shared: &Shared,
+    of: &openflow::OfShared,
+    opts: &RunOptions,
+    started: Instant,
+    out: &mut dyn Write,
+) {
     let mut next_tick = Instant::now();
     let mut next_stats = Instant::now() + Duration::from_secs(opts.stats_interval.max(1));
     let mut next_ct = Instant::now();
@@ -232,6 +238,7 @@ fn timers(shared: &Shared, opts: &RunOptions, started: Instant, out: &mut dyn Wr
             next_ct = now + Duration::from_secs(1);
             let ms = shared.now_ms();
             shared.bridge.conntrack.expire(ms);
+            expire_flows(shared, of, ms);
             shared.bridge.expire_macs(ms);
         }
         if opts.stats_interval > 0 && now >= next_stats {
@@ -338,6 +345,29 @@ pub(super) fn worker_thread_init(cpu: u32) -> Result<(), String> {
             return Ok(());
         }
         crate::cpu::pin_to_cpu(cpu).map_err(|e| format!("pinning to CPU {cpu}: {e}"))
+    }
+}
+
+/// Flows whose idle or hard timeout passed leave the tables; those added with
+/// `send_flow_rem` are announced to the OpenFlow connections.
+fn expire_flows(shared: &Shared, of: &openflow::OfShared, now_ms: u64) {
+    for (r, hard) in shared.bridge.expire_flows(now_ms) {
+        tracing::debug!(table = r.entry.table_id(), hard, "flow expired");
+        if r.entry.flags.send_flow_rem {
+            let used = r.stats.used_ms.load(Ordering::Relaxed).max(r.created_ms);
+            of.events.push(openflow::FlowRemoved {
+                reason: if hard {
+                    ::openflow::flow_mod::RR_HARD_TIMEOUT
+                } else {
+                    ::openflow::flow_mod::RR_IDLE_TIMEOUT
+                },
+                age_ms: now_ms.saturating_sub(r.created_ms),
+                idle_ms: now_ms.saturating_sub(used),
+                packets: r.stats.n_packets.load(Ordering::Relaxed),
+                bytes: r.stats.n_bytes.load(Ordering::Relaxed),
+                entry: r.entry.clone(),
+            });
+        }
     }
 }
 

@@ -8,7 +8,10 @@
 //! are decoded by the pure `openflow` crate; [`session`] acts on them against the same
 //! bridge `brisk ctl` changes.
 
+mod events;
 mod roles;
+
+pub use events::FlowRemoved;
 mod session;
 mod views;
 
@@ -20,6 +23,8 @@ pub struct OfShared {
     pub names: views::TableNames,
     /// Controller roles.
     pub roles: roles::Roles,
+    /// Asynchronous messages waiting for the connections.
+    pub events: events::Events,
 }
 
 use super::serve::ServeStats;
@@ -335,7 +340,7 @@ fn controller_loop(
                 stats.open.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(controller = %to, "openflow: connected");
                 let t = Instant::now();
-                serve_conn(s, shared, of.clone(), stats, stop);
+                serve_conn(false, s, shared, of.clone(), stats, stop);
                 stats.open.fetch_sub(1, Ordering::Relaxed);
                 tracing::info!(controller = %to, "openflow: disconnected");
                 if t.elapsed() > BACKOFF_MAX {
@@ -381,7 +386,7 @@ fn accept_loop(
                 let t = std::thread::Builder::new()
                     .name("openflow-conn".into())
                     .spawn(move || {
-                        serve_conn(s, &sh, nm, &st, &sp);
+                        serve_conn(true, s, &sh, nm, &st, &sp);
                         op.fetch_sub(1, Ordering::Relaxed);
                         st.open.fetch_sub(1, Ordering::Relaxed);
                     });
@@ -412,6 +417,7 @@ fn accept_loop(
 /// One connection: hello, then messages until the peer leaves, sends garbage, stops
 /// answering probes or stops reading, or the switch stops.
 fn serve_conn(
+    service: bool,
     mut s: Stream,
     shared: &Arc<Shared>,
     of: Arc<OfShared>,
@@ -421,7 +427,7 @@ fn serve_conn(
     if s.set_timeouts().is_err() || s.write_all(&openflow::message::hello(0)).is_err() {
         return;
     }
-    let mut sess = session::Session::new(shared.clone(), of);
+    let mut sess = session::Session::new(shared.clone(), of, service);
     let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
     let mut chunk = vec![0u8; READ_CHUNK];
     let mut last_heard = Instant::now();
@@ -440,6 +446,11 @@ fn serve_conn(
                     ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
                 ) =>
             {
+                let pending = sess.async_messages();
+                if !pending.is_empty() && s.write_all(&pending).is_err() {
+                    stats.write_timeouts.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
                 let idle = last_heard.elapsed();
                 if !probed && idle >= PROBE_AFTER && sess.negotiated() {
                     probed = true;
@@ -489,6 +500,7 @@ fn serve_conn(
             }
         }
         sess.flush(&mut out);
+        out.extend_from_slice(&sess.async_messages());
         buf.drain(..used);
         if !out.is_empty() && s.write_all(&out).is_err() {
             stats.write_timeouts.fetch_add(1, Ordering::Relaxed);

@@ -56,6 +56,8 @@ pub(super) struct Session {
     of: Arc<super::OfShared>,
     /// This connection's id among the bridge's (for its role).
     conn: u64,
+    /// The next asynchronous event this connection has not been sent.
+    event_seq: u64,
     version: Option<u8>,
     /// Flow-mods not yet applied: (xid, the message's first bytes for an error, flow-mod).
     batch: Vec<(u32, Vec<u8>, FlowModMsg)>,
@@ -72,19 +74,53 @@ impl Drop for Session {
 }
 
 impl Session {
-    pub(super) fn new(shared: Arc<Shared>, of: Arc<super::OfShared>) -> Self {
+    /// A session on a connection: `service` for listener connections (`ovs-ofctl` and
+    /// the like), which as in OVS get asynchronous messages only after setting a nonzero
+    /// `miss_send_len`; controllers the switch connected to get them from the start.
+    pub(super) fn new(shared: Arc<Shared>, of: Arc<super::OfShared>, service: bool) -> Self {
         let conn = of.roles.register();
+        let event_seq = of.events.next_seq();
         Session {
             shared,
             of,
             conn,
+            event_seq,
             version: None,
             batch: Vec::new(),
             bundles: HashMap::new(),
-            miss_send_len: 128,
+            miss_send_len: if service { 0 } else { 128 },
             config_flags: 0,
             next_xid: 1,
         }
+    }
+
+    /// Flow-removed messages for flows that timed out since the last call (none for a
+    /// slave, or before the version is negotiated).
+    pub(super) fn async_messages(&mut self) -> Vec<u8> {
+        let Some(v) = self.version else {
+            return Vec::new();
+        };
+        let evs = self.of.events.since(&mut self.event_seq);
+        if evs.is_empty()
+            || self.miss_send_len == 0
+            || self.of.roles.role(self.conn) == super::roles::SLAVE
+        {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        for ev in evs {
+            self.next_xid = self.next_xid.wrapping_add(1);
+            let st = openflow::flow_mod::FlowStatsEntry {
+                entry: &ev.entry,
+                duration_sec: (ev.age_ms / 1000) as u32,
+                duration_nsec: ((ev.age_ms % 1000) * 1_000_000) as u32,
+                idle_age: (ev.idle_ms / 1000) as u32,
+                packets: ev.packets,
+                bytes: ev.bytes,
+            };
+            out.extend_from_slice(&openflow::flow_mod::flow_removed(v, 0, ev.reason, &st));
+        }
+        out
     }
 
     pub(super) fn negotiated(&self) -> bool {

@@ -1,0 +1,72 @@
+//! Asynchronous messages to controllers: flows that left the tables by timeout, queued by
+//! the control thread's timer and sent by each connection's thread (connections that are
+//! not slaves, as OVS's default asynchronous configuration).
+
+use parking_lot::Mutex;
+use pipeline::ofctl::FlowEntry;
+use std::collections::VecDeque;
+
+/// Events kept for connections to catch up with; older ones are dropped (counted).
+const KEEP: usize = 4096;
+
+/// A flow removed by its idle or hard timeout.
+#[derive(Clone, Debug)]
+pub struct FlowRemoved {
+    /// The flow.
+    pub entry: FlowEntry,
+    /// OFPRR_IDLE_TIMEOUT or OFPRR_HARD_TIMEOUT.
+    pub reason: u8,
+    /// How long it lived, ms.
+    pub age_ms: u64,
+    /// Ms since its last packet.
+    pub idle_ms: u64,
+    /// Its packets.
+    pub packets: u64,
+    /// Its bytes.
+    pub bytes: u64,
+}
+
+#[derive(Default)]
+struct Inner {
+    /// Sequence number of the first event in `queue`.
+    first: u64,
+    queue: VecDeque<FlowRemoved>,
+    dropped: u64,
+}
+
+/// The bridge's queue of asynchronous events.
+#[derive(Default)]
+pub struct Events {
+    inner: Mutex<Inner>,
+}
+
+impl Events {
+    /// Queues an event.
+    pub fn push(&self, ev: FlowRemoved) {
+        let mut i = self.inner.lock();
+        if i.queue.len() >= KEEP {
+            i.queue.pop_front();
+            i.first += 1;
+            i.dropped += 1;
+        }
+        i.queue.push_back(ev);
+    }
+
+    /// The next sequence number (a new connection starts there: it sees later events).
+    pub fn next_seq(&self) -> u64 {
+        let i = self.inner.lock();
+        i.first + i.queue.len() as u64
+    }
+
+    /// Events from `seq` on; moves `seq` past them.
+    pub fn since(&self, seq: &mut u64) -> Vec<FlowRemoved> {
+        let i = self.inner.lock();
+        let end = i.first + i.queue.len() as u64;
+        if *seq >= end {
+            return Vec::new();
+        }
+        let from = seq.saturating_sub(i.first) as usize;
+        *seq = end;
+        i.queue.iter().skip(from).cloned().collect()
+    }
+}
