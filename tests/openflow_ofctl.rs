@@ -83,8 +83,8 @@ struct Ovs {
 }
 
 impl Ovs {
-    fn start(node: &str) -> Ovs {
-        let dir = Scratch::new(&format!("ovsref-{node}"));
+    fn start(node: &str, tag: &str) -> Ovs {
+        let dir = Scratch::new(&format!("ovsref-{tag}-{node}"));
         let d = dir.0.display().to_string();
         let run = |args: &[&str]| {
             let o = Command::new(args[0])
@@ -255,7 +255,7 @@ fn ovs_ofctl_programs_brisk_as_it_programs_ovs() {
     }
     for node in ["worker1", "worker2"] {
         let sw = brisk(node, "dumps", &[]);
-        let ovs = Ovs::start(node);
+        let ovs = Ovs::start(node, "dumps");
         let (b, o) = (mgmt(&sw), ovs.mgmt());
         let flows = seed_dir().join(format!("{node}.flows"));
         let flows = flows.to_str().unwrap();
@@ -746,7 +746,7 @@ fn timed_out_flows_leave_and_monitors_hear_of_it_as_from_ovs() {
         return;
     }
     let sw = brisk("worker1", "expiry", &[]);
-    let ovs = Ovs::start("worker1");
+    let ovs = Ovs::start("worker1", "expiry");
     let rundir = sw.dir.join("ovs-ofctl-run");
     std::fs::create_dir_all(&rundir).unwrap();
     let mut heard = Vec::new();

@@ -424,6 +424,10 @@ impl Bridge {
         if !self.timed_flows.load(Ordering::Relaxed) {
             return Vec::new();
         }
+        // Scan a snapshot: the write lock (which upcalls wait for) only when a flow goes.
+        if self.tables().expired(now_ms).is_empty() {
+            return Vec::new();
+        }
         let mut t = self.tables.write();
         let Some((next, gone)) = t.expire(now_ms) else {
             return Vec::new();

@@ -528,10 +528,9 @@ impl OfTables {
         n
     }
 
-    /// Removes the flows whose idle or hard timeout has passed at `now_ms`, in one new
-    /// version; returns it with each removed rule and why (`true`: hard timeout). A flow's
-    /// idle time counts from its last packet (or its creation).
-    pub fn expire(&self, now_ms: u64) -> Option<(OfTables, Vec<Expired>)> {
+    /// The flows whose idle or hard timeout has passed at `now_ms` (`true`: hard), without
+    /// changing anything.
+    pub fn expired(&self, now_ms: u64) -> Vec<Expired> {
         let mut gone = Vec::new();
         for (_, t) in self.iter() {
             for r in t.rules() {
@@ -548,6 +547,14 @@ impl OfTables {
                 }
             }
         }
+        gone
+    }
+
+    /// Removes the flows whose idle or hard timeout has passed at `now_ms`, in one new
+    /// version; returns it with each removed rule and why (`true`: hard timeout). A flow's
+    /// idle time counts from its last packet (or its creation).
+    pub fn expire(&self, now_ms: u64) -> Option<(OfTables, Vec<Expired>)> {
+        let gone = self.expired(now_ms);
         if gone.is_empty() {
             return None;
         }
