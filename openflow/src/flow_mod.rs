@@ -313,6 +313,20 @@ pub struct FlowStatsEntry<'a> {
     pub bytes: u64,
 }
 
+impl FlowStatsEntry<'_> {
+    /// The entry's age, idle time and counters as OpenFlow 1.5's OXS statistics.
+    fn put_oxs(&self, out: &mut Vec<u8>) {
+        encode_oxs_stats(
+            out,
+            Some((self.duration_sec, self.duration_nsec)),
+            Some(self.idle_age),
+            self.packets,
+            self.bytes,
+            None,
+        );
+    }
+}
+
 /// Appends one flow-stats entry (`ofp11_flow_stats` for 1.3/1.4, `ofp15_flow_desc` with
 /// OXS statistics for 1.5).
 pub fn encode_flow_stats(s: &FlowStatsEntry<'_>, version: u8, out: &mut Vec<u8>) {
@@ -330,14 +344,7 @@ pub fn encode_flow_stats(s: &FlowStatsEntry<'_>, version: u8, out: &mut Vec<u8>)
         put16(out, e.importance);
         put64(out, e.cookie);
         encode_ofp_match(&e.matches, out);
-        encode_oxs_stats(
-            out,
-            Some((s.duration_sec, s.duration_nsec)),
-            Some(s.idle_age),
-            s.packets,
-            s.bytes,
-            None,
-        );
+        s.put_oxs(out);
     } else {
         put16(out, 0);
         out.push(e.table_id());
@@ -568,14 +575,7 @@ pub fn flow_removed(version: u8, xid: u32, reason: u8, s: &FlowStatsEntry<'_>) -
         put16(&mut out, e.hard_timeout);
         put64(&mut out, e.cookie);
         encode_ofp_match(&e.matches, &mut out);
-        encode_oxs_stats(
-            &mut out,
-            Some((s.duration_sec, s.duration_nsec)),
-            Some(s.idle_age),
-            s.packets,
-            s.bytes,
-            None,
-        );
+        s.put_oxs(&mut out);
     } else {
         put64(&mut out, e.cookie);
         put16(&mut out, e.priority);
