@@ -80,6 +80,9 @@ fn mgmt(sw: &Switch) -> String {
 /// when dropped.
 struct Ovs {
     dir: Scratch,
+    /// ovs-vswitchd's and ovsdb-server's pids, read once they run (the directory may be
+    /// gone by the time the test ends).
+    pids: Vec<i32>,
 }
 
 impl Ovs {
@@ -159,7 +162,12 @@ impl Ovs {
         }
         let add: Vec<&str> = add.iter().map(String::as_str).collect();
         run(&add);
-        let ovs = Ovs { dir };
+        let pids = ["ovs-vswitchd.pid", "ovsdb-server.pid"]
+            .iter()
+            .filter_map(|p| std::fs::read_to_string(dir.join(p)).ok())
+            .filter_map(|p| p.trim().parse().ok())
+            .collect();
+        let ovs = Ovs { dir, pids };
         ofctl_ok(&["add-tlv-map", &ovs.mgmt(), TLV]);
         ovs
     }
@@ -171,13 +179,9 @@ impl Ovs {
 
 impl Drop for Ovs {
     fn drop(&mut self) {
-        for p in ["ovs-vswitchd.pid", "ovsdb-server.pid"] {
-            if let Ok(pid) = std::fs::read_to_string(self.dir.join(p)) {
-                if let Ok(pid) = pid.trim().parse::<i32>() {
-                    // SAFETY: signalling a process this test started.
-                    unsafe { libc::kill(pid, libc::SIGTERM) };
-                }
-            }
+        for &pid in &self.pids {
+            // SAFETY: signalling a process this test started.
+            unsafe { libc::kill(pid, libc::SIGTERM) };
         }
         std::thread::sleep(Duration::from_millis(200));
     }
