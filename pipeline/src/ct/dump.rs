@@ -95,11 +95,13 @@ impl fmt::Display for ConnSnapshot {
 }
 
 impl Conntrack {
-    /// Inserts both keys; false if either is taken by a live connection. A connection
-    /// whose two tuples are the same (a host talking to itself on one port) is indexed
-    /// once, as original.
-    pub(super) fn insert(&self, conn: &Arc<Conn>) -> bool {
-        let (ha, hb) = (self.key_hash(&conn.orig), self.key_hash(&conn.reply));
+    /// Inserts both keys; false if either is taken by a live connection. `ha` is the
+    /// original tuple's hash, which the lookup that found no connection has computed. A
+    /// connection whose two tuples are the same (a host talking to itself on one port) is
+    /// indexed once, as original.
+    pub(super) fn insert(&self, conn: &Arc<Conn>, ha: u64) -> bool {
+        debug_assert_eq!(ha, self.key_hash(&conn.orig));
+        let hb = self.key_hash(&conn.reply);
         let both = conn.orig != conn.reply;
         let a = self.shard(ha);
         let b = self.shard(hb);

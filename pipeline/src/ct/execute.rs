@@ -65,7 +65,7 @@ impl Conntrack {
         debug_assert_eq!(h, self.key_hash(&key), "a prefetch hash of another tuple");
         match self.existing(&key, h, pkt, cmd, now_ms, learn) {
             Some(v) => v,
-            None => self.start(key, proto, v6, pkt, cmd, now_ms, learn),
+            None => self.start(key, h, proto, v6, pkt, cmd, now_ms, learn),
         }
     }
 
@@ -176,9 +176,11 @@ impl Conntrack {
 
     /// A packet of no connection: whether it may start one, and the commit.
     #[allow(clippy::too_many_arguments)]
+    #[allow(clippy::too_many_arguments)]
     fn start(
         &self,
         key: Key,
+        h: u64,
         proto: Proto,
         v6: bool,
         pkt: &CtPacket<'_>,
@@ -264,13 +266,13 @@ impl Conntrack {
                 dead: false,
             }),
         });
-        if !self.insert(&conn) {
+        if !self.insert(&conn, h) {
             // Lost a race with another core committing the same tuple: use theirs.
             let cmd = CtCommand {
                 commit: false,
                 ..*cmd
             };
-            return self.execute_hinted(pkt, &cmd, now_ms, None, learn, None);
+            return self.execute_hinted(pkt, &cmd, now_ms, None, learn, Some(CtHash(h)));
         }
         self.committed.fetch_add(1, Ordering::Relaxed);
         v.mark = mark;

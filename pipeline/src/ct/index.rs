@@ -329,10 +329,12 @@ impl Shard {
         let word = self.published.load(Relaxed);
         let base = (word & !63) as *const Bucket;
         let mask = (1usize << (word & 63)) - 1;
-        // SAFETY: `word` names a whole array, live or retired, which lives as long as the
-        // shard (retired arrays are only dropped with the index), and `h & mask` is within
-        // its length. All its fields are atomics, so reading it while the lock's holder
-        // writes the live array is not a data race.
+        // SAFETY: `word` names a whole array, live or retired: it is published when the
+        // shard is made (never 0 once shared) and after every change of the array, and an
+        // array replaced by a growth is retired, kept until the index is dropped with the
+        // shard. Its length is a power of two (4, doubled by each growth), so
+        // `home(..) & mask` is within it. All a bucket's fields are atomics, so reading it
+        // while the lock's holder writes the live array is not a data race.
         unsafe { &*base.add(home(sig_of(h)) & mask) }
     }
 
