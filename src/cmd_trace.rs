@@ -79,6 +79,7 @@ fn bridge(args: &TraceArgs) -> anyhow::Result<Bridge> {
             kind,
             flood: true,
             proxy_arp: None,
+            config: 0,
         })
         .with_context(|| format!("--port {s}"))?;
     }

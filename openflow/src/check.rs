@@ -27,19 +27,29 @@ fn need(field: Field, m: &Match) -> Result<(), OfError> {
 
 /// Checks a flow's actions against its match.
 pub fn check_actions(f: &FlowEntry) -> Result<(), OfError> {
-    let mut m = f.matches;
-    let conj = f
-        .actions
+    check_action_list(&f.matches, &f.actions, f.table_id(), false)
+}
+
+/// Checks actions against what the packets they apply to are known to match: a flow's
+/// match, or a packet-out's packet (which alone may output to `TABLE`).
+pub fn check_action_list(
+    matches: &Match,
+    actions: &[Action],
+    table_id: u8,
+    packet_out: bool,
+) -> Result<(), OfError> {
+    let mut m = *matches;
+    let conj = actions
         .iter()
         .filter(|a| matches!(a, Action::Conjunction { .. }))
         .count();
-    if conj > 0 && conj != f.actions.len() {
+    if conj > 0 && conj != actions.len() {
         return Err(OfError::new(
             (e::BAD_ACTION, e::BAD_ACTION_ARGUMENT),
             "conjunction actions may not be mixed with other actions",
         ));
     }
-    for (i, a) in f.actions.iter().enumerate() {
+    for (i, a) in actions.iter().enumerate() {
         match a {
             Action::Set(sf) => {
                 if matches!(sf.field, Field::CtMark | Field::CtLabel) {
@@ -77,16 +87,16 @@ pub fn check_actions(f: &FlowEntry) -> Result<(), OfError> {
                     need(sf.field, &m)?;
                 }
             }
-            Action::Output(p) if *p == port::TABLE => {
+            Action::Output(p) if *p == port::TABLE && !packet_out => {
                 return Err(OfError::new(
                     (e::BAD_ACTION, e::BAD_ACTION_OUT_PORT),
                     "output:TABLE is for packet-outs only",
                 ));
             }
-            Action::GotoTable(t) if i + 1 != f.actions.len() || *t <= f.table_id() => {
+            Action::GotoTable(t) if i + 1 != actions.len() || *t <= table_id || packet_out => {
                 return Err(OfError::new(
                     (e::BAD_INSTRUCTION, e::BAD_INSTRUCTION_TABLE_ID),
-                    format!("goto_table:{t} from table {}", f.table_id()),
+                    format!("goto_table:{t} from table {table_id}"),
                 ));
             }
             Action::PushVlan(_) => {

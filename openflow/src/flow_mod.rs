@@ -560,6 +560,10 @@ pub fn encode_flow_stats_request(q: &FlowStatsRequest, out: &mut Vec<u8>) {
 pub const RR_IDLE_TIMEOUT: u8 = 0;
 /// OFPRR_HARD_TIMEOUT.
 pub const RR_HARD_TIMEOUT: u8 = 1;
+/// OFPRR_DELETE.
+pub const RR_DELETE: u8 = 2;
+/// OFPRR_GROUP_DELETE.
+pub const RR_GROUP_DELETE: u8 = 3;
 
 /// An OFPT_FLOW_REMOVED for a flow that left the tables (`ofp11_flow_removed` for 1.3/1.4,
 /// `ofp15_flow_removed` with OXS statistics for 1.5).

@@ -16,6 +16,7 @@ pub mod group;
 pub mod message;
 pub mod multipart;
 pub mod oxm;
+pub mod port;
 
 pub use message::{decode, encode, Message};
 

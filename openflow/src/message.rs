@@ -124,6 +124,10 @@ pub enum Message {
     Multipart(MpRequest),
     /// Barrier request.
     Barrier,
+    /// Port-mod.
+    PortMod(crate::port::PortMod),
+    /// Packet-out.
+    PacketOut(crate::port::PacketOut),
     /// Role request.
     RoleRequest {
         /// OFPCR_ROLE_*.
@@ -308,6 +312,10 @@ pub fn decode(msg: &[u8]) -> Result<(OfHeader, Message), OfError> {
         T_GROUP_MOD => Message::GroupMod(crate::group::decode_group_mod(body, h.version)?),
         T_MULTIPART_REQUEST => Message::Multipart(multipart::decode_request(body, h.version)?.1),
         T_BARRIER_REQUEST => empty(body, Message::Barrier)?,
+        crate::port::T_PACKET_OUT => {
+            Message::PacketOut(crate::port::decode_packet_out(body, h.version)?)
+        }
+        crate::port::T_PORT_MOD => Message::PortMod(crate::port::decode_port_mod(body, h.version)?),
         T_ROLE_REQUEST => {
             let role = r.u32("role")?;
             r.skip(4, "role pad")?;
@@ -530,8 +538,14 @@ pub fn role_reply(version: u8, xid: u32, role: u32, generation_id: u64) -> Vec<u
 
 /// Encodes a message (the inverse of [`decode`] for every message it produces).
 pub fn encode(version: u8, xid: u32, m: &Message) -> Vec<u8> {
+    match m {
+        Message::PortMod(pm) => return crate::port::encode_port_mod(version, xid, pm),
+        Message::PacketOut(po) => return crate::port::encode_packet_out(version, xid, po),
+        _ => {}
+    }
     let mut out = Vec::with_capacity(64);
     let ty = match m {
+        Message::PortMod(_) | Message::PacketOut(_) => unreachable!("encoded above"),
         Message::Hello { .. } => T_HELLO,
         Message::Error { .. } => T_ERROR,
         Message::EchoRequest(_) => T_ECHO_REQUEST,
@@ -571,7 +585,9 @@ pub fn encode(version: u8, xid: u32, m: &Message) -> Vec<u8> {
         Message::FeaturesRequest
         | Message::GetConfigRequest
         | Message::Barrier
-        | Message::GetAsyncRequest => {}
+        | Message::GetAsyncRequest
+        | Message::PortMod(_)
+        | Message::PacketOut(_) => {}
         Message::SetConfig {
             flags,
             miss_send_len,

@@ -280,7 +280,8 @@ pub fn encode_port(p: &PortDesc, version: u8, out: &mut Vec<u8>) {
     out.extend_from_slice(&p.hw_addr);
     zeros(out, 2);
     put_str(out, &p.name, 16);
-    put32(out, p.config);
+    // OFPPC_NO_FLOOD exists only in OpenFlow 1.0 (OVS drops it from later versions too).
+    put32(out, p.config & !0x10);
     put32(out, p.state);
     if version >= OFP14 {
         put16(out, 0);

@@ -67,6 +67,25 @@ pub struct PortInfo {
     /// Built-in proxy ARP (as Linux `proxy_arp`): every ARP request arriving on the port is
     /// answered with this MAC, before the OpenFlow tables.
     pub proxy_arp: Option<u64>,
+    /// OpenFlow port configuration a controller set with port-mod ([`port_config`] bits;
+    /// no-flood is [`PortInfo::flood`]).
+    pub config: u32,
+}
+
+/// OpenFlow port configuration bits (OFPPC_*), as port-mod sets them.
+pub mod port_config {
+    /// Administratively down: nothing is received from or sent to it.
+    pub const PORT_DOWN: u32 = 1 << 0;
+    /// Packets received on it are dropped.
+    pub const NO_RECV: u32 = 1 << 2;
+    /// Excluded from flooding (OpenFlow 1.0's bit; [`super::PortInfo::flood`]).
+    pub const NO_FLOOD: u32 = 1 << 4;
+    /// Packets forwarded to it are dropped.
+    pub const NO_FWD: u32 = 1 << 5;
+    /// No packet-in for its packets.
+    pub const NO_PACKET_IN: u32 = 1 << 6;
+    /// The bits a port-mod may change.
+    pub const ALL: u32 = PORT_DOWN | NO_RECV | NO_FLOOD | NO_FWD | NO_PACKET_IN;
 }
 
 impl PortInfo {
@@ -78,7 +97,13 @@ impl PortInfo {
             kind,
             flood: true,
             proxy_arp: None,
+            config: 0,
         }
+    }
+
+    /// The OFPPC_* configuration bits, no-flood included.
+    pub fn config_bits(&self) -> u32 {
+        self.config | if self.flood { 0 } else { port_config::NO_FLOOD }
     }
 }
 
@@ -571,6 +596,26 @@ impl Bridge {
         drop(p);
         self.bump();
         Ok(())
+    }
+
+    /// A port-mod: sets the configuration bits under `mask` (OFPPC_*; unknown bits are the
+    /// caller's to refuse) and returns the port as it was. Cached translations are redone.
+    pub fn mod_port(&self, ofport: u32, config: u32, mask: u32) -> Result<PortInfo, PortError> {
+        let mut p = self.ports.write();
+        let old = p
+            .by_number
+            .get(&ofport)
+            .cloned()
+            .ok_or_else(|| PortError::NoSuchPort(ofport.to_string()))?;
+        let bits = (old.config_bits() & !mask) | (config & mask);
+        let mut next = (**p).clone();
+        let info = next.by_number.get_mut(&ofport).expect("present");
+        info.flood = bits & port_config::NO_FLOOD == 0;
+        info.config = bits & port_config::ALL & !port_config::NO_FLOOD;
+        *p = Arc::new(next);
+        drop(p);
+        self.bump();
+        Ok(old)
     }
 
     /// Removes a port by name; MACs learned on it are forgotten.

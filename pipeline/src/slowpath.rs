@@ -8,7 +8,7 @@ use crate::dpaction::{
 use crate::field::Field;
 use crate::flow::{Flow, KEY_WORDS};
 use crate::ofctl::{format_match, Match, PortMap};
-use crate::xlate::{translate, TraceEvent};
+use crate::xlate::{translate, translate_actions, TraceEvent};
 use serde::Serialize;
 
 /// One pass of a packet through the tables (the first, or one after a recirculation).
@@ -129,6 +129,33 @@ pub fn process_with<F: CloneFrame, S: Sink<F>>(
     pkt: Packet<F>,
     now_ms: u64,
     sink: &mut S,
+    trace: Option<&mut PacketTrace>,
+) {
+    run_passes(bridge, conntrack, pkt, None, now_ms, sink, trace)
+}
+
+/// A controller's packet-out: `actions` applied to the packet (whose key says its input
+/// port, `CONTROLLER` when the controller names none), then, as any packet, recirculated
+/// until it leaves. Counted on the rules its `resubmit`s hit, as OVS does.
+pub fn packet_out<F: CloneFrame, S: Sink<F>>(
+    bridge: &Bridge,
+    pkt: Packet<F>,
+    actions: &[crate::ofctl::Action],
+    now_ms: u64,
+    sink: &mut S,
+    trace: Option<&mut PacketTrace>,
+) {
+    let ct = &bridge.conntrack;
+    run_passes(bridge, ct, pkt, Some(actions), now_ms, sink, trace)
+}
+
+fn run_passes<F: CloneFrame, S: Sink<F>>(
+    bridge: &Bridge,
+    conntrack: &crate::conntrack::Conntrack,
+    pkt: Packet<F>,
+    mut first: Option<&[crate::ofctl::Action]>,
+    now_ms: u64,
+    sink: &mut S,
     mut trace: Option<&mut PacketTrace>,
 ) {
     let env = ExecEnv::new(conntrack, now_ms);
@@ -142,16 +169,15 @@ pub fn process_with<F: CloneFrame, S: Sink<F>>(
             continue;
         }
         let mut events = Vec::new();
-        let tr = translate(
-            bridge,
-            &p.key,
-            now_ms,
-            if trace.is_some() {
-                Some(&mut events)
-            } else {
-                None
-            },
-        );
+        let tev = if trace.is_some() {
+            Some(&mut events)
+        } else {
+            None
+        };
+        let tr = match first.take() {
+            Some(actions) => translate_actions(bridge, &p.key, actions, now_ms, tev),
+            None => translate(bridge, &p.key, now_ms, tev),
+        };
         let len = p.frame.len() as u64;
         // A trace (`brisk ctl trace` runs on the live tables) sends nothing and counts
         // nothing, as `ofproto/trace`.

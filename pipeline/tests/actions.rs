@@ -383,3 +383,79 @@ fn truncated_tcp_has_no_ports_and_matches_like_ovs() {
     let (o, _) = send(&b, 1, &frag, 1);
     assert_eq!(outs(&o), vec![3]);
 }
+
+/// A packet-out: the controller's actions run on the frame as a rule's would; `resubmit`
+/// enters the tables (whose rule is credited) and `ct(table=N)` recirculates as usual.
+#[test]
+fn packet_out_actions_and_resubmit() {
+    use pipeline::ofctl::port;
+    use pipeline::slowpath::packet_out;
+    let b = bridge(&[
+        "table=0,udp,tp_dst=7 actions=output:3",
+        "table=0,udp,tp_dst=8 actions=ct(table=5)",
+        "table=5,ct_state=+trk+new,udp actions=output:4",
+    ]);
+    let run = |acts: &str, in_port: u32, dst: u16| {
+        let a = parse_flow(&format!("actions={acts}"), Mode::Add, b.ports().names())
+            .unwrap()
+            .actions;
+        let mut out = Collect::new();
+        let f = udp_frame(A, B, 1, 2, 9, dst, b"x");
+        let p = Packet::new(VecFrame::new(&f), in_port, None);
+        packet_out(&b, p, &a, 1, &mut out, None);
+        out
+    };
+    assert_eq!(outs(&run("output:2", port::CONTROLLER, 7)), vec![2]);
+    assert_eq!(
+        outs(&run("resubmit(,0)", port::CONTROLLER, 7)),
+        vec![3],
+        "resubmit enters table 0"
+    );
+    assert_eq!(
+        outs(&run("resubmit(,0)", port::CONTROLLER, 8)),
+        vec![4],
+        "ct(table=5) recirculates into table 5"
+    );
+    assert_eq!(outs(&run("output:in_port", 1, 7)), vec![1]);
+    assert_eq!(outs(&run("drop", port::CONTROLLER, 7)), Vec::<u32>::new());
+    let tables = b.tables();
+    let hits: u64 = tables
+        .table(0)
+        .unwrap()
+        .rules()
+        .map(|r| r.stats.n_packets.load(std::sync::atomic::Ordering::Relaxed))
+        .sum();
+    assert_eq!(hits, 2, "the two resubmits into table 0 are counted");
+}
+
+/// port-mod: a down or no-receive port drops what arrives; a down or no-forward port is
+/// never sent to (explicit output or flood); no-flood leaves only flooding.
+#[test]
+fn port_mod_config_takes_effect() {
+    use pipeline::bridge::port_config as pc;
+    let b = bridge(&[
+        "in_port=1,udp,tp_dst=1 actions=output:2",
+        "in_port=1,udp,tp_dst=2 actions=FLOOD",
+        "in_port=2,udp actions=output:1",
+    ]);
+    let f = |dst| udp_frame(A, B, 1, 2, 9, dst, b"");
+    assert_eq!(outs(&send(&b, 1, &f(1), 1).0), vec![2]);
+    b.mod_port(2, pc::NO_FWD, pc::NO_FWD).unwrap();
+    assert_eq!(outs(&send(&b, 1, &f(1), 1).0), Vec::<u32>::new());
+    assert_eq!(outs(&send(&b, 1, &f(2), 1).0), vec![3, 4]);
+    assert_eq!(
+        outs(&send(&b, 2, &f(1), 1).0),
+        vec![1],
+        "no-fwd still receives"
+    );
+    b.mod_port(2, pc::PORT_DOWN, pc::PORT_DOWN | pc::NO_FWD)
+        .unwrap();
+    let (o, t) = send(&b, 2, &f(1), 1);
+    assert_eq!(outs(&o), Vec::<u32>::new(), "a down port receives nothing");
+    assert!(format!("{t:?}").contains("down"));
+    b.mod_port(2, 0, pc::PORT_DOWN).unwrap();
+    b.mod_port(3, pc::NO_FLOOD, pc::NO_FLOOD).unwrap();
+    assert_eq!(outs(&send(&b, 1, &f(2), 1).0), vec![2, 4]);
+    assert_eq!(b.ports().get(3).unwrap().config_bits(), pc::NO_FLOOD);
+    assert!(b.mod_port(77, 0, pc::NO_FWD).is_err());
+}

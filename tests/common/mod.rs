@@ -5,6 +5,8 @@
 
 #![allow(dead_code)]
 
+pub mod ofctl;
+
 use std::ffi::OsStr;
 use std::io::Read;
 use std::path::{Path, PathBuf};

@@ -528,6 +528,25 @@ impl OfTables {
         n
     }
 
+    /// The flows added with `send_flow_rem` that were in `before` and are gone from this
+    /// version (deleted, or removed with a deleted group), for OFPT_FLOW_REMOVED. A flow
+    /// replaced by one with the same match and priority is not gone.
+    pub fn removed_since(&self, before: &OfTables) -> Vec<Arc<Rule>> {
+        let mut gone = Vec::new();
+        for (tid, t) in before.iter() {
+            for r in t.rules().filter(|r| r.entry.flags.send_flow_rem) {
+                let kept = self
+                    .table(tid)
+                    .and_then(|n| n.get(&r.entry.matches, r.entry.priority))
+                    .is_some();
+                if !kept {
+                    gone.push(r.clone());
+                }
+            }
+        }
+        gone
+    }
+
     /// The flows whose idle or hard timeout has passed at `now_ms` (`true`: hard), without
     /// changing anything.
     pub fn expired(&self, now_ms: u64) -> Vec<Expired> {

@@ -13,11 +13,11 @@
 //!   match on the old value. `dec_ttl` is emitted as a relative datapath action that drops
 //!   TTL≤1 itself, so megaflows do not match on TTL unless a table reads it.
 
-use crate::bridge::{Bridge, PortTable};
+use crate::bridge::{port_config, Bridge, PortTable};
 use crate::dpaction::{DpAction, DropReason, HdrField};
 use crate::field::{Field, Subfield};
 use crate::flow::{eth_type, w, Flow, KEY_WORDS, VLAN_CFI};
-use crate::ofctl::{format_actions, format_match, PortMap, SetField};
+use crate::ofctl::{format_actions, format_match, Action, PortMap, SetField};
 use crate::tables::{Group, OfTables, Rule};
 use std::sync::Arc;
 
@@ -314,6 +314,29 @@ pub fn translate(
     now_ms: u64,
     trace: Option<&mut Vec<TraceEvent>>,
 ) -> Translation {
+    translate_from(bridge, key, None, now_ms, trace)
+}
+
+/// Translates `actions` applied to `key` (a controller's packet-out): the actions run as
+/// a rule's would, and `resubmit` enters the tables. Later passes (after `ct(table=N)`)
+/// continue with [`translate`].
+pub fn translate_actions(
+    bridge: &Bridge,
+    key: &Flow,
+    actions: &[Action],
+    now_ms: u64,
+    trace: Option<&mut Vec<TraceEvent>>,
+) -> Translation {
+    translate_from(bridge, key, Some(actions), now_ms, trace)
+}
+
+fn translate_from(
+    bridge: &Bridge,
+    key: &Flow,
+    first: Option<&[Action]>,
+    now_ms: u64,
+    trace: Option<&mut Vec<TraceEvent>>,
+) -> Translation {
     let generation = bridge.generation();
     let mac_generation = bridge.mac_generation();
     // Read before the underlay itself: a change racing with this translation leaves the
@@ -367,9 +390,30 @@ pub fn translate(
             }
         }
     };
-    if recirc == 0 && !ctx.exit {
+    if let Some(actions) = first {
+        ctx.note("packet-out: the controller's actions");
+        ctx.do_actions(actions);
+    } else if recirc == 0 && !ctx.exit {
         let in_port = Field::InPort.get(key) as u32;
-        if let Some(mac) = ports.get(in_port).and_then(|p| p.proxy_arp) {
+        let off = ports.get(in_port).map_or(0, |p| {
+            p.config & (port_config::PORT_DOWN | port_config::NO_RECV)
+        });
+        if off != 0 {
+            ctx.note(format!(
+                "input port {in_port} is {} (port-mod): dropping",
+                if off & port_config::PORT_DOWN != 0 {
+                    "down"
+                } else {
+                    "no-receive"
+                }
+            ));
+            ctx.exit = true;
+        }
+        if let Some(mac) = ports
+            .get(in_port)
+            .and_then(|p| p.proxy_arp)
+            .filter(|_| !ctx.exit)
+        {
             ctx.read(Field::EthType);
             if Field::EthType.get(key) as u16 == eth_type::ARP {
                 ctx.read(Field::ArpOp);
@@ -384,7 +428,7 @@ pub fn translate(
             }
         }
     }
-    if !ctx.exit {
+    if first.is_none() && !ctx.exit {
         ctx.lookup_table(start, true);
     }
     let mut actions = std::mem::take(&mut ctx.acts);

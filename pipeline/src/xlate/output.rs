@@ -3,7 +3,7 @@
 
 use super::{ct_fields_mask, Ctx, XlateError};
 use crate::bridge::TunnelPort;
-use crate::bridge::{FrozenState, PortKind};
+use crate::bridge::{port_config, FrozenState, PortKind};
 use crate::dpaction::{DpAction, DpCt, DropReason, TnlPending, TunnelMeta};
 use crate::field::Field;
 use crate::flow::{eth_type, w, Flow, VLAN_CFI};
@@ -119,9 +119,9 @@ impl Ctx<'_> {
             port::FLOOD => self.flood(false),
             port::ALL => self.flood(true),
             port::NONE => {}
-            port::TABLE => {
-                self.note("output to TABLE is only for packet-out: ignored");
-            }
+            // A packet-out's `output:TABLE`: the packet goes through the tables from table 0
+            // (flows may not hold it: the flow-mod checks refuse it).
+            port::TABLE => self.lookup_table(0, false),
             port::CONTROLLER => {
                 self.commit();
                 self.acts.push(DpAction::Controller);
@@ -143,6 +143,16 @@ impl Ctx<'_> {
             self.note(format!("output to nonexistent port {p}"));
             return;
         };
+        let off = info.config & (port_config::PORT_DOWN | port_config::NO_FWD);
+        if off != 0 {
+            let why = if off & port_config::PORT_DOWN != 0 {
+                "down"
+            } else {
+                "no-forward"
+            };
+            self.note(format!("port {} is {why} (port-mod): not sent", info.name));
+            return;
+        }
         match &info.kind {
             PortKind::Tunnel(cfg) => {
                 let dst = match cfg.remote_ip {

@@ -74,7 +74,7 @@ impl Ctx<'_> {
         self.table = saved_table;
     }
 
-    fn do_actions(&mut self, actions: &[Action]) {
+    pub(super) fn do_actions(&mut self, actions: &[Action]) {
         for (ai, a) in actions.iter().enumerate() {
             if self.exit {
                 break;

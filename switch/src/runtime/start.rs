@@ -184,6 +184,7 @@ pub(super) fn shared_state(
         tsc_hz: crate::cpu::cycles_hz(),
         node: Mutex::new(opts.node.clone()),
         pools,
+        control_tx: Mutex::new(()),
         listeners: Mutex::new(Vec::new()),
     }))
 }

@@ -228,6 +228,9 @@ pub struct Shared {
     pub node: Mutex<Option<conf::node::NodeConfig>>,
     /// The packet buffer pools (last, so they are freed after everything holding buffers).
     pub pools: Pools,
+    /// Held while a control-plane thread sends on the control transmit queue (queue
+    /// number `workers.len()` of every port): ARP for next hops, packet-outs.
+    pub control_tx: Mutex<()>,
     /// Counters of the control socket and metrics listeners (name, counters), for views.
     pub listeners: Mutex<Vec<(&'static str, Arc<super::serve::ServeStats>)>>,
 }

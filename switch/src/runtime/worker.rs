@@ -15,7 +15,8 @@ use std::sync::Arc;
 
 /// Where packets leave: per-port transmit buffers, flushed with one burst each (the
 /// datapath has already encapsulated tunnel outputs: they are ordinary uplink outputs).
-struct TxSink<'a> {
+/// The control thread's packet-outs use one too, on its own transmit queue.
+pub(crate) struct TxSink<'a> {
     /// The pool of this worker's NUMA socket (for frames the datapath originates: ARP).
     pool: &'a PktPool,
     ports: Arc<RtPorts>,
@@ -29,7 +30,7 @@ struct TxSink<'a> {
 }
 
 impl<'a> TxSink<'a> {
-    fn new(pool: &'a PktPool, ports: Arc<RtPorts>, txq: u16) -> Self {
+    pub(crate) fn new(pool: &'a PktPool, ports: Arc<RtPorts>, txq: u16) -> Self {
         let n = ports.list.len();
         TxSink {
             pool,
@@ -66,7 +67,7 @@ impl<'a> TxSink<'a> {
         }
     }
 
-    fn flush_all(&mut self) {
+    pub(crate) fn flush_all(&mut self) {
         for i in 0..self.bufs.len() {
             self.flush_port(i);
         }

@@ -1,6 +1,6 @@
-//! Asynchronous messages to controllers: flows that left the tables by timeout, queued by
-//! the control thread's timer and sent by each connection's thread (connections that are
-//! not slaves, as OVS's default asynchronous configuration).
+//! Asynchronous messages to controllers: flows that left the tables (timeouts, deletes),
+//! and ports a port-mod changed, queued where they happen and sent by each connection's
+//! thread (connections that are not slaves, as OVS's default asynchronous configuration).
 
 use parking_lot::Mutex;
 use pipeline::ofctl::FlowEntry;
@@ -14,7 +14,7 @@ const KEEP: usize = 4096;
 pub struct FlowRemoved {
     /// The flow.
     pub entry: FlowEntry,
-    /// OFPRR_IDLE_TIMEOUT or OFPRR_HARD_TIMEOUT.
+    /// OFPRR_IDLE_TIMEOUT, OFPRR_HARD_TIMEOUT, OFPRR_DELETE or OFPRR_GROUP_DELETE.
     pub reason: u8,
     /// How long it lived, ms.
     pub age_ms: u64,
@@ -26,11 +26,22 @@ pub struct FlowRemoved {
     pub bytes: u64,
 }
 
+/// An asynchronous message for the controllers (flow-removed, by far the most common, is
+/// kept inline).
+#[derive(Clone, Debug)]
+#[allow(clippy::large_enum_variant)]
+pub enum AsyncEvent {
+    /// OFPT_FLOW_REMOVED.
+    FlowRemoved(FlowRemoved),
+    /// OFPT_PORT_STATUS (OFPPR_* reason, the port as it is now).
+    PortStatus(u8, openflow::multipart::PortDesc),
+}
+
 #[derive(Default)]
 struct Inner {
     /// Sequence number of the first event in `queue`.
     first: u64,
-    queue: VecDeque<FlowRemoved>,
+    queue: VecDeque<AsyncEvent>,
     dropped: u64,
 }
 
@@ -42,7 +53,7 @@ pub struct Events {
 
 impl Events {
     /// Queues an event.
-    pub fn push(&self, ev: FlowRemoved) {
+    pub fn push(&self, ev: AsyncEvent) {
         let mut i = self.inner.lock();
         if i.queue.len() >= KEEP {
             i.queue.pop_front();
@@ -59,7 +70,7 @@ impl Events {
     }
 
     /// Events from `seq` on; moves `seq` past them.
-    pub fn since(&self, seq: &mut u64) -> Vec<FlowRemoved> {
+    pub fn since(&self, seq: &mut u64) -> Vec<AsyncEvent> {
         let i = self.inner.lock();
         let end = i.first + i.queue.len() as u64;
         if *seq >= end {

@@ -11,7 +11,8 @@
 mod events;
 mod roles;
 
-pub use events::FlowRemoved;
+pub use events::{AsyncEvent, FlowRemoved};
+mod port_ops;
 mod session;
 mod views;
 
@@ -49,6 +50,9 @@ const READ_CHUNK: usize = 256 * 1024;
 const PROBE_AFTER: Duration = Duration::from_secs(15);
 /// ...and disconnected if still silent this long after it.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(15);
+/// An idle connection wakes this often to send asynchronous messages (flow-removed, port
+/// status) and to notice a stop request.
+const ASYNC_POLL: Duration = Duration::from_millis(100);
 /// A reply the peer does not read for this long closes the connection.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -256,7 +260,7 @@ pub(crate) enum Stream {
 
 impl Stream {
     fn set_timeouts(&self) -> std::io::Result<()> {
-        let r = Some(Duration::from_millis(500));
+        let r = Some(ASYNC_POLL);
         let w = Some(WRITE_TIMEOUT);
         match self {
             Stream::Unix(s) => {

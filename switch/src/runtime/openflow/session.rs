@@ -6,7 +6,8 @@
 //! flow-mods. Any other message first applies the batch, so replies keep the order of the
 //! requests (a barrier reply means every earlier flow-mod is in the tables).
 
-use super::views;
+use super::events::{AsyncEvent, FlowRemoved};
+use super::{port_ops, views};
 use crate::runtime::state::Shared;
 use openflow::errors as e;
 use openflow::flow_mod::{Command, FlowModMsg};
@@ -17,6 +18,7 @@ use openflow::message::{self as m, Message};
 use openflow::{error_reply, OfError, OfHeader};
 use pipeline::tables::{BucketPosition, FlowMod, FlowModError, GroupMod, ModRun};
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 /// What the connection does after a message.
@@ -110,6 +112,13 @@ impl Session {
         let mut out = Vec::new();
         for ev in evs {
             self.next_xid = self.next_xid.wrapping_add(1);
+            let ev = match ev {
+                AsyncEvent::FlowRemoved(f) => f,
+                AsyncEvent::PortStatus(reason, desc) => {
+                    out.extend_from_slice(&openflow::port::port_status(v, 0, reason, &desc));
+                    continue;
+                }
+            };
             let st = openflow::flow_mod::FlowStatsEntry {
                 entry: &ev.entry,
                 duration_sec: (ev.age_ms / 1000) as u32,
@@ -148,6 +157,7 @@ impl Session {
                 h.ty,
                 m::T_FLOW_MOD
                     | m::T_GROUP_MOD
+                    | openflow::port::T_PACKET_OUT
                     | 16
                     | 17
                     | 29
@@ -332,10 +342,21 @@ impl Session {
             Message::FlowMod(_) => unreachable!("flow-mods are batched"),
             Message::GroupMod(gm) => {
                 let now = sh.now_ms();
+                let before = sh.bridge.tables();
                 sh.bridge
                     .apply_groups(&[to_group_mod(&gm)], now)
                     .map_err(|err| flow_mod_error(&err))?;
+                if gm.command == GroupCommand::Delete {
+                    announce_removed(sh, &self.of, &before);
+                }
             }
+            Message::PortMod(pm) => {
+                if let Some(desc) = port_ops::port_mod(sh, &pm, v)? {
+                    let ev = AsyncEvent::PortStatus(openflow::port::PR_MODIFY, desc);
+                    self.of.events.push(ev);
+                }
+            }
+            Message::PacketOut(po) => port_ops::packet_out(sh, po)?,
             Message::BundleControl { id, ty, flags } => {
                 self.bundle_control(v, xid, id, ty, flags, out)?
             }
@@ -503,7 +524,11 @@ impl Session {
         let now = self.shared.now_ms();
         let t = std::time::Instant::now();
         let n = b.msgs.len();
+        let before = self.shared.bridge.tables();
         let done = self.shared.bridge.apply_runs(&runs, now);
+        if done.is_ok() && runs.iter().any(removes) {
+            announce_removed(&self.shared, &self.of, &before);
+        }
         tracing::info!(
             messages = n,
             ms = t.elapsed().as_secs_f64() * 1000.0,
@@ -533,15 +558,53 @@ impl Session {
             }
         }
         let mods: Vec<FlowMod> = ok.iter().map(|(_, _, fm)| to_flow_mod(fm)).collect();
-        if self.shared.bridge.apply(&mods, now).is_ok() {
-            return;
-        }
-        // One at a time, so each refusal names its own message.
-        for ((xid, head, _), fm) in ok.iter().zip(mods) {
-            if let Err(err) = self.shared.bridge.apply(&[fm], now) {
-                out.extend_from_slice(&error_reply(v, *xid, &flow_mod_error(&err), head));
+        let deletes = mods.iter().any(|m| matches!(m, FlowMod::Delete { .. }));
+        let before = self.shared.bridge.tables();
+        if self.shared.bridge.apply(&mods, now).is_err() {
+            // One at a time, so each refusal names its own message.
+            for ((xid, head, _), fm) in ok.iter().zip(mods) {
+                if let Err(err) = self.shared.bridge.apply(&[fm], now) {
+                    out.extend_from_slice(&error_reply(v, *xid, &flow_mod_error(&err), head));
+                }
             }
         }
+        if deletes {
+            announce_removed(&self.shared, &self.of, &before);
+        }
+    }
+}
+
+/// Whether a run of a bundle may remove flows.
+fn removes(run: &ModRun) -> bool {
+    match run {
+        ModRun::Flows(v) => v.iter().any(|m| matches!(m, FlowMod::Delete { .. })),
+        ModRun::Groups(v) => v.iter().any(|m| matches!(m, GroupMod::Delete(_))),
+    }
+}
+
+/// Queues OFPT_FLOW_REMOVED for the `send_flow_rem` flows that were in `before` and are gone
+/// now: OFPRR_GROUP_DELETE when a group they output to went with them, else OFPRR_DELETE.
+/// (A change another connection made at the same moment may be attributed to this one's.)
+fn announce_removed(sh: &Shared, of: &super::OfShared, before: &pipeline::tables::OfTables) {
+    let now_tables = sh.bridge.tables();
+    let now = sh.now_ms();
+    for r in now_tables.removed_since(before) {
+        let group_gone = r.entry.actions.iter().any(
+            |a| matches!(a, pipeline::ofctl::Action::Group(g) if now_tables.group(*g).is_none()),
+        );
+        let used = r.stats.used_ms.load(Ordering::Relaxed).max(r.created_ms);
+        of.events.push(AsyncEvent::FlowRemoved(FlowRemoved {
+            reason: if group_gone {
+                openflow::flow_mod::RR_GROUP_DELETE
+            } else {
+                openflow::flow_mod::RR_DELETE
+            },
+            age_ms: now.saturating_sub(r.created_ms),
+            idle_ms: now.saturating_sub(used),
+            packets: r.stats.n_packets.load(Ordering::Relaxed),
+            bytes: r.stats.n_bytes.load(Ordering::Relaxed),
+            entry: r.entry.clone(),
+        }));
     }
 }
 

@@ -9,6 +9,7 @@ use openflow::flow_mod::{
 };
 use openflow::multipart::{self as mp, MpRequest, PortDesc, PortStats, ReplyWriter};
 use openflow::OfError;
+use pipeline::bridge::port_config as pc;
 use pipeline::ofctl::Match;
 use pipeline::tables::Rule;
 use std::sync::atomic::Ordering;
@@ -272,6 +273,7 @@ fn mac_bytes(mac: u64) -> [u8; 6] {
 /// Every port, as OpenFlow describes it.
 pub(super) fn port_descs(sh: &Shared) -> Vec<PortDesc> {
     let ports = sh.ports();
+    let bridge_ports = sh.bridge.ports();
     ports
         .list
         .iter()
@@ -280,13 +282,15 @@ pub(super) fn port_descs(sh: &Shared) -> Vec<PortDesc> {
                 RtKind::Device { dev, mac, .. } => (*mac, Some(dev.link())),
                 RtKind::Geneve(_) => (0, None),
             };
-            let up = link.is_none_or(|l| l.up);
+            let config = bridge_ports.get(p.ofport).map_or(0, |b| b.config_bits());
+            // A port a controller took down sends and receives nothing, as a link down.
+            let up = link.is_none_or(|l| l.up) && config & pc::PORT_DOWN == 0;
             let speed = link.map_or(0, |l| l.speed_mbps.saturating_mul(1000));
             PortDesc {
                 port_no: p.ofport,
                 hw_addr: mac_bytes(mac),
                 name: p.name.clone(),
-                config: 0,
+                config,
                 state: if up { mp::PS_LIVE } else { mp::PS_LINK_DOWN },
                 curr: 0,
                 curr_speed: speed,

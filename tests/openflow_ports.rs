@@ -1,0 +1,248 @@
+//! Packet-out, port-mod and the asynchronous messages they and deletes cause, driven by
+//! Debian's `ovs-ofctl` against brisk and against Open vSwitch's userspace switch loaded
+//! the same way: the flows' counters and the ports' transmit counters must come out equal,
+//! and `ovs-ofctl monitor` must hear the same OFPT_FLOW_REMOVED (reasons delete and group
+//! delete) and OFPT_PORT_STATUS from both.
+
+mod common;
+
+use common::ofctl::*;
+use pipeline::build::{ip, udp_frame};
+use std::collections::BTreeMap;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+const FLOWS: [&str; 5] = [
+    "table=0,priority=100,in_port=3,udp,tp_dst=53 actions=output:4",
+    "table=0,priority=90,udp,tp_dst=54 actions=FLOOD",
+    "table=0,priority=80,udp,tp_dst=55 actions=ct(table=5,zone=3)",
+    "table=5,priority=10,ct_state=+new+trk,udp actions=output:48",
+    "table=0,priority=70,udp,tp_dst=56 actions=output:4",
+];
+
+/// A UDP frame to `dport`, as hex for `ovs-ofctl packet-out`.
+fn frame(dport: u16) -> String {
+    let f = udp_frame(
+        0x0200_0000_0003,
+        0x0200_0000_0004,
+        ip("10.10.0.3"),
+        ip("10.10.0.4"),
+        40000,
+        dport,
+        b"brisk packet-out",
+    );
+    f.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn packet_out(version: &str, target: &str, in_port: &str, dport: u16, actions: &str) {
+    let spec = format!(
+        "in_port={in_port} packet={} actions={actions}",
+        frame(dport)
+    );
+    ofctl_ok(&["-O", version, "packet-out", target, &spec]);
+}
+
+/// Each port's transmitted packets, from `ovs-ofctl dump-ports`.
+fn tx_packets(target: &str) -> BTreeMap<String, u64> {
+    let text = ofctl_ok(&["-O", "OpenFlow13", "dump-ports", target]);
+    let mut out = BTreeMap::new();
+    let mut port = String::new();
+    for l in text.lines() {
+        let l = l.trim();
+        if let Some(rest) = l.strip_prefix("port") {
+            port = rest.split(':').next().unwrap_or("").trim().to_string();
+        } else if let Some(rest) = l.strip_prefix("tx pkts=") {
+            let n = rest.split(',').next().unwrap().trim();
+            out.insert(port.clone(), n.parse().unwrap_or(0));
+        }
+    }
+    out
+}
+
+/// The `config:` line of a port in `ovs-ofctl show`.
+fn port_config(version: &str, target: &str, port: u32) -> String {
+    let text = ofctl_ok(&["-O", version, "show", target]);
+    let mut lines = text
+        .lines()
+        .skip_while(|l| !l.trim_start().starts_with(&format!("{port}(")));
+    lines.next().expect("port listed");
+    lines
+        .find(|l| l.trim_start().starts_with("config:"))
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+fn monitor(target: &str, rundir: &std::path::Path) -> Child {
+    let mon = Command::new("ovs-ofctl")
+        .args(["-O", "OpenFlow15", "monitor", target, "128"])
+        .env("OVS_RUNDIR", rundir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    mon
+}
+
+/// What a monitor printed: its asynchronous messages, one line each, without durations.
+fn heard(mon: Child) -> Vec<String> {
+    std::thread::sleep(Duration::from_millis(300));
+    // SAFETY: signalling the monitor this test started.
+    unsafe { libc::kill(mon.id() as i32, libc::SIGTERM) };
+    let out = mon.wait_with_output().unwrap();
+    let printed =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let mut msgs: Vec<String> = Vec::new();
+    let mut in_port_status = false;
+    for l in printed.lines() {
+        if l.starts_with("OFPT_FLOW_REMOVED") || l.starts_with("OFPT_PORT_STATUS") {
+            in_port_status = l.starts_with("OFPT_PORT_STATUS");
+            // The ports' MACs differ between the two switches.
+            let words = l.split(' ').filter(|w| {
+                !w.starts_with("duration") && !w.starts_with("(xid") && !w.starts_with("addr:")
+            });
+            msgs.push(words.collect::<Vec<_>>().join(" "));
+        } else if in_port_status && l.starts_with(' ') {
+            let t = l.trim();
+            if t.starts_with("config:") || t.starts_with("state:") {
+                msgs.last_mut().unwrap().push_str(&format!(" / {t}"));
+            }
+        } else {
+            in_port_status = false;
+        }
+    }
+    msgs
+}
+
+/// Packet-outs with output, `resubmit`, `output:TABLE` (into the tables), flooding and a
+/// `ct` recirculation, at OpenFlow 1.3 and 1.5: every flow's packet and byte counters and
+/// every port's transmit counter equal OVS's. Then port-mod no-forward and down stop what
+/// goes to the port (in brisk; OVS's dummy ports are not checked for that), the ports'
+/// config as `ovs-ofctl show` prints it equals OVS's, and up/forward bring it back.
+#[test]
+fn packet_out_and_port_mod_as_ovs() {
+    if !have_ovs() {
+        return;
+    }
+    let sw = brisk("worker1", "pktout", &[]);
+    let ovs = Ovs::start("worker1", "pktout");
+    let (b, o) = (mgmt(&sw), ovs.mgmt());
+    let flows = sw.dir.file("po.flows", &FLOWS.join("\n"));
+    for t in [&b, &o] {
+        ofctl_ok(&["-O", "OpenFlow15", "add-flows", t, &flows]);
+    }
+    let before: Vec<_> = [&b, &o].iter().map(|t| tx_packets(t)).collect();
+    for t in [&b, &o] {
+        for v in ["OpenFlow13", "OpenFlow15"] {
+            packet_out(v, t, "CONTROLLER", 9, "output:3");
+            packet_out(v, t, "3", 53, "resubmit(,0)");
+            packet_out(v, t, "3", 53, "table");
+            packet_out(v, t, "48", 54, "resubmit(,0)");
+            packet_out(v, t, "CONTROLLER", 55, "resubmit(,0)");
+            packet_out(v, t, "3", 9, "output:in_port");
+        }
+    }
+    assert_eq!(same_dumps(&b, &o, "after packet-outs"), FLOWS.len());
+    let delta = |t: &str, i: usize| -> BTreeMap<String, u64> {
+        tx_packets(t)
+            .into_iter()
+            // The tunnel port: OVS's dummy sends what brisk's Geneve port (no tun_dst) drops.
+            .filter(|(p, _)| p != "1" && p != "\"antrea-tun0\"" && p != "LOCAL")
+            .map(|(p, n)| {
+                let was = before[i].get(&p).copied().unwrap_or(0);
+                (p, n - was)
+            })
+            .collect()
+    };
+    let (db, dov) = (delta(&b, 0), delta(&o, 1));
+    assert_eq!(db, dov, "ports' transmit counters after packet-outs");
+    // 53 by resubmit and by TABLE, and 54 flooded from 48, at two versions.
+    assert_eq!(db.get("4"), Some(&6), "{db:?}");
+    assert_eq!(db.get("48"), Some(&2), "{db:?}");
+    assert_eq!(db.get("3"), Some(&6), "{db:?}");
+
+    // port-mod at 1.3 and 1.5: both switches report the same configuration.
+    let sent_to_4 = |t: &str| tx_packets(t).get("4").copied().unwrap_or(0);
+    for (v, cmd, want) in [
+        ("OpenFlow13", "no-forward", "config:     NO_FWD"),
+        ("OpenFlow15", "down", "config:     PORT_DOWN NO_FWD"),
+        ("OpenFlow13", "forward", "config:     PORT_DOWN"),
+        ("OpenFlow15", "up", "config:     0"),
+        ("OpenFlow13", "no-receive", "config:     NO_RECV"),
+        ("OpenFlow13", "receive", "config:     0"),
+    ] {
+        for t in [&b, &o] {
+            ofctl_ok(&["-O", v, "mod-port", t, "4", cmd]);
+        }
+        let (cb, co) = (port_config(v, &b, 4), port_config(v, &o, 4));
+        assert_eq!(cb, co, "mod-port {cmd}: brisk and OVS differ");
+        assert_eq!(cb, want, "mod-port {cmd}");
+        let n = sent_to_4(&b);
+        packet_out(v, &b, "3", 53, "resubmit(,0)");
+        let sent = sent_to_4(&b) - n;
+        let off = want.contains("NO_FWD") || want.contains("PORT_DOWN");
+        assert_eq!(sent, if off { 0 } else { 1 }, "after mod-port {cmd}");
+    }
+    // A port that does not exist, a MAC that is not the port's: OVS's errors.
+    let (ok, text) = ofctl(&["-O", "OpenFlow13", "mod-port", &b, "77", "down"]);
+    assert!(!ok && text.contains("77"), "{text}");
+}
+
+/// Deleting a `send_flow_rem` flow (non-strict, strict, in a bundle) and deleting the group
+/// a flow outputs to are announced with OFPT_FLOW_REMOVED reason=delete and
+/// reason=group_delete; a port-mod with OFPT_PORT_STATUS; the monitor hears the same
+/// from brisk as from OVS.
+#[test]
+fn deletes_and_port_mods_are_announced_as_by_ovs() {
+    if !have_ovs() {
+        return;
+    }
+    let sw = brisk("worker1", "announce", &[]);
+    let ovs = Ovs::start("worker1", "announce");
+    let rundir = sw.dir.join("ovs-ofctl-run");
+    std::fs::create_dir_all(&rundir).unwrap();
+    let mut all = Vec::new();
+    for t in [mgmt(&sw), ovs.mgmt()] {
+        let mon = monitor(&t, &rundir);
+        // ovs-ofctl [OPTIONS] COMMAND SWITCH ARGS...
+        let of = |args: &[&str]| {
+            let (opts, rest): (Vec<&str>, Vec<&str>) =
+                args.iter().partition(|a| a.starts_with("--"));
+            let mut a = vec!["-O", "OpenFlow15"];
+            a.extend(opts);
+            a.push(rest[0]);
+            a.push(&t);
+            a.extend(&rest[1..]);
+            ofctl_ok(&a);
+        };
+        of(&["add-group", "group_id=5,type=all,bucket=output:3"]);
+        for f in [
+            "table=5,priority=7,send_flow_rem,cookie=0x7,ip,nw_dst=10.1.2.3 actions=drop",
+            "table=5,priority=8,send_flow_rem,ip,nw_dst=10.1.2.4 actions=drop",
+            "table=5,priority=9,ip,nw_dst=10.1.2.5 actions=drop",
+            "table=6,priority=9,send_flow_rem,ip,nw_dst=10.1.2.6 actions=group:5",
+            "table=6,priority=8,send_flow_rem,ip,nw_dst=10.1.2.7 actions=drop",
+        ] {
+            of(&["add-flow", f]);
+        }
+        of(&["del-flows", "table=5,cookie=0x7/-1"]);
+        of(&[
+            "--strict",
+            "del-flows",
+            "table=5,priority=8,ip,nw_dst=10.1.2.4",
+        ]);
+        of(&["del-flows", "table=5"]);
+        of(&["del-groups", "group_id=5"]);
+        of(&["--bundle", "del-flows", "table=6"]);
+        of(&["mod-port", "4", "no-forward"]);
+        all.push(heard(mon));
+    }
+    let (hb, ho) = (&all[0], &all[1]);
+    assert_eq!(hb, ho, "brisk's and OVS's asynchronous messages differ");
+    let n = |what: &str| hb.iter().filter(|l| l.contains(what)).count();
+    assert_eq!(n("reason=delete"), 3, "{hb:#?}");
+    assert_eq!(n("reason=group_delete"), 1, "{hb:#?}");
+    assert_eq!(n("OFPT_PORT_STATUS"), 1, "{hb:#?}");
+    assert_eq!(n("config:     NO_FWD"), 1, "{hb:#?}");
+}
