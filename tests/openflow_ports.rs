@@ -246,3 +246,62 @@ fn deletes_and_port_mods_are_announced_as_by_ovs() {
     assert_eq!(n("OFPT_PORT_STATUS"), 1, "{hb:#?}");
     assert_eq!(n("config:     NO_FWD"), 1, "{hb:#?}");
 }
+
+/// A controller named in the bridge file (OVS's Controller row: target, inactivity_probe,
+/// max_backoff) that accepts and then says nothing: brisk sends its hello, an echo request
+/// after the probe interval, disconnects after as long again, and connects anew after its
+/// backoff. A bad controller target is refused at start with its place in the file.
+#[test]
+fn a_silent_controller_from_the_bridge_file_is_probed_and_redialled() {
+    use std::io::Read;
+    if !have_ovs() {
+        return;
+    }
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let yaml = format!(
+        "openflow:\n  controllers:\n    - {{target: \"tcp:127.0.0.1:{port}\", inactivity_probe: 1000, max_backoff: 1000}}\n"
+    );
+    let _sw = brisk_yaml("worker2", "silent", &[], &yaml);
+    let t0 = std::time::Instant::now();
+    let mut types = Vec::new();
+    for round in 0..2 {
+        let (mut c, _) = l.accept().unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        // An OpenFlow 1.3 hello, then silence.
+        std::io::Write::write_all(&mut c, &[4, 0, 0, 8, 0, 0, 0, 1]).unwrap();
+        let accepted = t0.elapsed();
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 8];
+        // Message by message (the hello's version bitmap is read and skipped).
+        while c.read_exact(&mut buf).is_ok() {
+            let len = u16::from_be_bytes([buf[2], buf[3]]) as usize;
+            let mut body = vec![0u8; len.saturating_sub(8)];
+            c.read_exact(&mut body).unwrap();
+            seen.push((buf[1], accepted.as_millis(), t0.elapsed().as_millis()));
+        }
+        let closed = t0.elapsed() - accepted;
+        assert!(
+            closed >= Duration::from_millis(1800) && closed <= Duration::from_millis(3500),
+            "round {round}: closed {closed:?} after connecting: {seen:?}"
+        );
+        types.push(seen.iter().map(|s| s.0).collect::<Vec<_>>());
+    }
+    // OFPT_HELLO, then OFPT_ECHO_REQUEST, on both connections.
+    assert_eq!(types, vec![vec![0, 2], vec![0, 2]]);
+    let dir = common::Scratch::new("silent-bad");
+    let file = dir.file(
+        "bad.yaml",
+        "bridge: br-int\nports: []\nopenflow:\n  controllers:\n    - {target: \"tcp:nowhere:1\"}\n",
+    );
+    let o = Command::new(common::BRISK)
+        .args(["run", "--bridge", &file])
+        .output()
+        .unwrap();
+    let bad = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(!o.status.success());
+    assert!(
+        bad.contains("openflow.controllers[0].target") && bad.contains("nowhere"),
+        "{bad}"
+    );
+}

@@ -197,6 +197,8 @@ pub struct BridgeConfig {
     pub routes: Vec<Route>,
     /// Static neighbours.
     pub neighbors: Vec<NeighborConfig>,
+    /// OpenFlow listeners and controllers besides the management socket.
+    pub openflow: OpenFlowConfig,
     /// Directory of the file the configuration was read from (for relative paths).
     pub base_dir: PathBuf,
 }
@@ -264,6 +266,18 @@ pub struct TapConfig {
     pub addr: Option<(Ipv4Addr, u8)>,
     /// MTU.
     pub mtu: Option<u16>,
+}
+
+/// OpenFlow connections a bridge file asks for, checked.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OpenFlowConfig {
+    /// Listeners besides the management socket.
+    pub listen: Vec<openflow::target::OfListen>,
+    /// Controllers to connect to, with their probe and backoff settings.
+    pub controllers: Vec<(
+        openflow::target::OfConnect,
+        openflow::target::ControllerOptions,
+    )>,
 }
 
 /// A static neighbour.

@@ -17,6 +17,7 @@ pub mod message;
 pub mod multipart;
 pub mod oxm;
 pub mod port;
+pub mod target;
 
 pub use message::{decode, encode, Message};
 

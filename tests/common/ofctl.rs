@@ -38,6 +38,11 @@ pub fn node_ports(node: &str) -> Vec<(&'static str, u32)> {
 
 /// brisk on null devices with a node's ports and no flows; `extra` adds `brisk run` args.
 pub fn brisk(node: &str, tag: &str, extra: &[&str]) -> Switch {
+    brisk_yaml(node, tag, extra, "")
+}
+
+/// [`brisk`], with `more_yaml` appended to the bridge file.
+pub fn brisk_yaml(node: &str, tag: &str, extra: &[&str], more_yaml: &str) -> Switch {
     let dir = Scratch::new(&format!("of-{tag}-{node}"));
     let mut yaml = String::from("bridge: br-int\nports:\n");
     for (name, ofport) in node_ports(node) {
@@ -52,6 +57,7 @@ pub fn brisk(node: &str, tag: &str, extra: &[&str]) -> Switch {
         }
     }
     yaml += &format!("tlv_map: [\"{TLV}\"]\n");
+    yaml += more_yaml;
     let bridge = dir.file("bridge.yaml", &yaml);
     let mut args: Vec<&std::ffi::OsStr> = vec!["--bridge".as_ref(), bridge.as_ref()];
     args.extend(extra.iter().map(std::ffi::OsStr::new));

@@ -3,9 +3,10 @@
 //! for once, with the field path and line of the first problem.
 
 use super::{
-    BridgeConfig, ConfError, DeviceConfig, FastPathTuning, NeighborConfig, PortConfig, PortKind,
-    PortSpec, TapConfig, UplinkConfig,
+    BridgeConfig, ConfError, DeviceConfig, FastPathTuning, NeighborConfig, OpenFlowConfig,
+    PortConfig, PortKind, PortSpec, TapConfig, UplinkConfig,
 };
+use openflow::target::{ControllerOptions, OfConnect, OfListen};
 use pipeline::bridge::TunnelPort;
 use pipeline::geneve::TlvMap;
 use pipeline::underlay::RouteTable;
@@ -13,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// What a port is.
 #[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
@@ -124,6 +126,86 @@ pub struct NeighborYaml {
     pub mac: String,
 }
 
+/// OpenFlow connections beyond the management socket (`<rundir>/<bridge>.mgmt`, always).
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct OpenFlowYaml {
+    /// More listeners: `punix:PATH`, `ptcp:PORT[:IP]` (loopback when no IP is given).
+    #[serde(default)]
+    pub listen: Vec<String>,
+    /// Controllers to connect to, as OVS's Controller table rows.
+    #[serde(default)]
+    pub controllers: Vec<ControllerYaml>,
+}
+
+/// A controller the switch connects to (OVS's Controller table: `target`,
+/// `inactivity_probe`, `max_backoff`).
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ControllerYaml {
+    /// `tcp:IP[:PORT]` (port 6653 by default) or `unix:PATH`.
+    pub target: String,
+    /// Milliseconds of silence before an echo request, and again before disconnecting
+    /// (default 5000; 0 turns probing off). OVS's minimum is 1000.
+    #[serde(default)]
+    pub inactivity_probe: Option<u64>,
+    /// Longest wait between connection attempts, milliseconds (default 8000, minimum
+    /// 1000).
+    #[serde(default)]
+    pub max_backoff: Option<u64>,
+}
+
+impl OpenFlowYaml {
+    fn typed(&self) -> Result<OpenFlowConfig, Problem> {
+        if self.listen.len() > 16 || self.controllers.len() > 16 {
+            return Err(problem(
+                "openflow",
+                "at most 16 listeners and 16 controllers",
+            ));
+        }
+        let listen = (self.listen.iter().enumerate())
+            .map(|(i, l)| {
+                OfListen::parse(l).map_err(|m| problem(format!("openflow.listen[{i}]"), m))
+            })
+            .collect::<Result<_, _>>()?;
+        let mut controllers = Vec::new();
+        for (i, c) in self.controllers.iter().enumerate() {
+            let path = format!("openflow.controllers[{i}]");
+            let target =
+                OfConnect::parse(&c.target).map_err(|m| problem(format!("{path}.target"), m))?;
+            let mut opts = ControllerOptions::default();
+            match c.inactivity_probe {
+                None => {}
+                Some(0) => opts.inactivity_probe = None,
+                Some(ms @ 1000..=3_600_000) => {
+                    opts.inactivity_probe = Some(Duration::from_millis(ms))
+                }
+                Some(ms) => {
+                    return Err(problem(
+                        format!("{path}.inactivity_probe"),
+                        format!("{ms} ms: 0 (off) or 1000..3600000"),
+                    ))
+                }
+            }
+            match c.max_backoff {
+                None => {}
+                Some(ms @ 1000..=3_600_000) => opts.max_backoff = Duration::from_millis(ms),
+                Some(ms) => {
+                    return Err(problem(
+                        format!("{path}.max_backoff"),
+                        format!("{ms} ms: 1000..3600000"),
+                    ))
+                }
+            }
+            controllers.push((target, opts));
+        }
+        Ok(OpenFlowConfig {
+            listen,
+            controllers,
+        })
+    }
+}
+
 /// The whole bridge file.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -163,6 +245,9 @@ pub struct BridgeYaml {
     /// Static neighbours.
     #[serde(default)]
     pub neighbors: Vec<NeighborYaml>,
+    /// OpenFlow listeners and controllers.
+    #[serde(default)]
+    pub openflow: OpenFlowYaml,
 }
 
 fn default_bridge() -> String {
@@ -262,6 +347,7 @@ impl BridgeYaml {
             flows: self.flows,
             routes,
             neighbors,
+            openflow: self.openflow.typed()?,
             base_dir: PathBuf::new(),
         })
     }

@@ -88,6 +88,7 @@ impl NodeConfig {
             flows: None,
             routes: Vec::new(),
             neighbors: Vec::new(),
+            openflow: Default::default(),
             base_dir: self.base_dir.clone(),
         })
     }

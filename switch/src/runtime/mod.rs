@@ -140,13 +140,11 @@ pub fn run(opts: RunOptions, out: &mut dyn Write) -> Result<RunSummary, RuntimeE
         &opts.control_socket,
         &cfg.bridge,
     )];
-    of_at.extend(
-        opts.openflow
-            .iter()
-            .filter(|a| !of_at.contains(a))
-            .cloned()
-            .collect::<Vec<_>>(),
-    );
+    for a in opts.openflow.iter().chain(&cfg.openflow.listen) {
+        if !of_at.contains(a) {
+            of_at.push(a.clone());
+        }
+    }
     let of_stats = Arc::new(ServeStats::default());
     shared.listeners.lock().push(("openflow", of_stats.clone()));
     let of_shared = Arc::new(openflow::OfShared::default());
@@ -159,10 +157,15 @@ pub fn run(opts: RunOptions, out: &mut dyn Write) -> Result<RunSummary, RuntimeE
             of_shared.clone(),
         )?);
     }
-    for to in &opts.controllers {
+    let cli = opts
+        .controllers
+        .iter()
+        .map(|c| (c.clone(), Default::default()));
+    for (to, copts) in cli.chain(cfg.openflow.controllers.iter().cloned()) {
         of_servers.push(openflow::OfServer::connect(
             shared.clone(),
-            to,
+            &to,
+            copts,
             of_stats.clone(),
             of_shared.clone(),
         )?);

@@ -16,6 +16,8 @@ mod port_ops;
 mod session;
 mod views;
 
+pub use ::openflow::target::{ControllerOptions, OfConnect, OfListen};
+
 /// What every OpenFlow connection of a bridge shares: the tables' names as controllers
 /// set them, and the controllers' roles.
 #[derive(Default)]
@@ -33,10 +35,10 @@ use super::state::Shared;
 use super::{io, RuntimeError};
 use openflow::{frame, Frame};
 use std::io::{ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -46,125 +48,14 @@ use std::time::{Duration, Instant};
 pub const MAX_CONNS: usize = 64;
 /// Largest message buffered from a peer (OpenFlow's own limit is 64 KiB).
 const READ_CHUNK: usize = 256 * 1024;
-/// A peer silent this long is sent an echo request...
-const PROBE_AFTER: Duration = Duration::from_secs(15);
-/// ...and disconnected if still silent this long after it.
-const PROBE_TIMEOUT: Duration = Duration::from_secs(15);
+/// A listener's peer (`ovs-ofctl`, a controller that connected) silent this long is sent
+/// an echo request, and disconnected if still silent as long again.
+const SERVICE_PROBE: Duration = Duration::from_secs(15);
 /// An idle connection wakes this often to send asynchronous messages (flow-removed, port
 /// status) and to notice a stop request.
 const ASYNC_POLL: Duration = Duration::from_millis(100);
 /// A reply the peer does not read for this long closes the connection.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
-
-fn unix_path(spec: &str, p: &str) -> Result<PathBuf, String> {
-    if p.is_empty() {
-        return Err(format!("{spec}: a unix socket needs a path"));
-    }
-    Ok(PathBuf::from(p))
-}
-
-fn socket_addr(spec: &str, ip: &str, port: &str) -> Result<SocketAddr, String> {
-    let port: u16 = port
-        .parse()
-        .map_err(|_| format!("{spec}: {port} is not a TCP port"))?;
-    let ip: std::net::IpAddr = ip
-        .trim_matches(|c| c == '[' || c == ']')
-        .parse()
-        .map_err(|_| format!("{spec}: {ip} is not an IP address"))?;
-    Ok(SocketAddr::new(ip, port))
-}
-
-/// Where to listen, as OVS spells it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum OfListen {
-    /// `punix:PATH`.
-    Unix(PathBuf),
-    /// `ptcp:PORT[:IP]` (loopback when no IP is given).
-    Tcp(SocketAddr),
-}
-
-impl OfListen {
-    /// Parses `punix:PATH` or `ptcp:PORT[:IP]`.
-    pub fn parse(s: &str) -> Result<OfListen, String> {
-        if let Some(p) = s.strip_prefix("punix:") {
-            return unix_path(s, p).map(OfListen::Unix);
-        }
-        if let Some(rest) = s.strip_prefix("ptcp:") {
-            let (port, ip) = rest.split_once(':').unwrap_or((rest, "127.0.0.1"));
-            return socket_addr(s, ip, port).map(OfListen::Tcp);
-        }
-        Err(format!(
-            "{s}: expected punix:PATH or ptcp:PORT[:IP] (as ovs-vsctl set-controller/set-manager)"
-        ))
-    }
-
-    /// The management socket of a bridge, next to the control socket: `<dir>/<bridge>.mgmt`
-    /// for the default control socket name `brisk.sock` (`/run/brisk/br-int.mgmt`), and
-    /// `<dir>/<name>.<bridge>.mgmt` for a control socket `<name>.sock`, so that switches
-    /// sharing a directory (`worker1.sock`, `worker2.sock`) do not share it.
-    pub fn default_for(control_socket: &Path, bridge: &str) -> OfListen {
-        let dir = control_socket.parent().unwrap_or(Path::new("/run/brisk"));
-        let stem = control_socket
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or("brisk");
-        if stem == "brisk" {
-            OfListen::Unix(dir.join(format!("{bridge}.mgmt")))
-        } else {
-            OfListen::Unix(dir.join(format!("{stem}.{bridge}.mgmt")))
-        }
-    }
-}
-
-impl std::fmt::Display for OfListen {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            OfListen::Unix(p) => write!(f, "punix:{}", p.display()),
-            OfListen::Tcp(a) => write!(f, "ptcp:{}:{}", a.port(), a.ip()),
-        }
-    }
-}
-
-/// A controller the switch connects to, as `ovs-vsctl set-controller` names it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum OfConnect {
-    /// `tcp:IP:PORT` (`tcp:IP` means port 6653).
-    Tcp(SocketAddr),
-    /// `unix:PATH`.
-    Unix(PathBuf),
-}
-
-impl OfConnect {
-    /// Parses `tcp:IP[:PORT]` or `unix:PATH`.
-    pub fn parse(s: &str) -> Result<OfConnect, String> {
-        if let Some(p) = s.strip_prefix("unix:") {
-            return unix_path(s, p).map(OfConnect::Unix);
-        }
-        if let Some(rest) = s.strip_prefix("tcp:") {
-            let (ip, port) = match rest.rsplit_once(':') {
-                Some((ip, p)) if !ip.ends_with(':') && !rest.ends_with(']') => (ip, p),
-                _ => (rest, "6653"),
-            };
-            return socket_addr(s, ip, port).map(OfConnect::Tcp);
-        }
-        Err(format!(
-            "{s}: expected tcp:IP[:PORT] or unix:PATH (as ovs-vsctl set-controller)"
-        ))
-    }
-}
-
-impl std::fmt::Display for OfConnect {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            OfConnect::Unix(p) => write!(f, "unix:{}", p.display()),
-            OfConnect::Tcp(a) => write!(f, "tcp:{a}"),
-        }
-    }
-}
-
-/// Backoff between attempts to reach a controller: 1 s, doubling to 8 s (OVS's
-/// `max_backoff` default), back to 1 s after a connection that lasted.
-const BACKOFF_MAX: Duration = Duration::from_secs(8);
 
 enum Listener {
     Unix(UnixListener, PathBuf),
@@ -305,6 +196,7 @@ impl OfServer {
     pub fn connect(
         shared: Arc<Shared>,
         to: &OfConnect,
+        opts: ControllerOptions,
         stats: Arc<ServeStats>,
         of: Arc<OfShared>,
     ) -> Result<OfServer, RuntimeError> {
@@ -312,7 +204,7 @@ impl OfServer {
         let (st, sp, at) = (stats.clone(), stop.clone(), to.clone());
         let thread = std::thread::Builder::new()
             .name("openflow-ctrl".into())
-            .spawn(move || controller_loop(&at, &shared, &of, &st, &sp))
+            .spawn(move || controller_loop(&at, opts, &shared, &of, &st, &sp))
             .map_err(io("openflow controller thread"))?;
         Ok(OfServer {
             stop,
@@ -323,8 +215,11 @@ impl OfServer {
     }
 }
 
+/// Connects to a controller until stopped: attempts 1 s apart, doubling up to the
+/// controller's `max_backoff`, back to 1 s after a connection that lasted that long.
 fn controller_loop(
     to: &OfConnect,
+    opts: ControllerOptions,
     shared: &Arc<Shared>,
     of: &Arc<OfShared>,
     stats: &ServeStats,
@@ -344,10 +239,11 @@ fn controller_loop(
                 stats.open.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(controller = %to, "openflow: connected");
                 let t = Instant::now();
-                serve_conn(false, s, shared, of.clone(), stats, stop);
+                let probe = opts.inactivity_probe;
+                serve_conn(false, probe, s, shared, of.clone(), stats, stop);
                 stats.open.fetch_sub(1, Ordering::Relaxed);
                 tracing::info!(controller = %to, "openflow: disconnected");
-                if t.elapsed() > BACKOFF_MAX {
+                if t.elapsed() > opts.max_backoff {
                     backoff = Duration::from_secs(1);
                 }
             }
@@ -358,7 +254,7 @@ fn controller_loop(
         while Instant::now() < until && !stop.load(Ordering::Relaxed) {
             std::thread::sleep(Duration::from_millis(100));
         }
-        backoff = (backoff * 2).min(BACKOFF_MAX);
+        backoff = (backoff * 2).min(opts.max_backoff);
     }
 }
 
@@ -390,7 +286,7 @@ fn accept_loop(
                 let t = std::thread::Builder::new()
                     .name("openflow-conn".into())
                     .spawn(move || {
-                        serve_conn(true, s, &sh, nm, &st, &sp);
+                        serve_conn(true, Some(SERVICE_PROBE), s, &sh, nm, &st, &sp);
                         op.fetch_sub(1, Ordering::Relaxed);
                         st.open.fetch_sub(1, Ordering::Relaxed);
                     });
@@ -420,8 +316,11 @@ fn accept_loop(
 
 /// One connection: hello, then messages until the peer leaves, sends garbage, stops
 /// answering probes or stops reading, or the switch stops.
+/// Serves one connection until it closes or the server stops; `probe` is the inactivity
+/// probe interval (`None`: never probed).
 fn serve_conn(
     service: bool,
+    probe: Option<Duration>,
     mut s: Stream,
     shared: &Arc<Shared>,
     of: Arc<OfShared>,
@@ -455,13 +354,19 @@ fn serve_conn(
                     stats.write_timeouts.fetch_add(1, Ordering::Relaxed);
                     return;
                 }
+                let Some(every) = probe else { continue };
                 let idle = last_heard.elapsed();
-                if !probed && idle >= PROBE_AFTER && sess.negotiated() {
+                if !sess.negotiated() && idle >= every * 2 {
+                    stats.timed_out.fetch_add(1, Ordering::Relaxed);
+                    tracing::info!("openflow: no hello from the peer in {idle:?}: disconnected");
+                    return;
+                }
+                if !probed && idle >= every && sess.negotiated() {
                     probed = true;
                     if s.write_all(&sess.echo_probe()).is_err() {
                         return;
                     }
-                } else if probed && idle >= PROBE_AFTER + PROBE_TIMEOUT {
+                } else if probed && idle >= every * 2 {
                     stats.timed_out.fetch_add(1, Ordering::Relaxed);
                     tracing::info!(
                         "openflow: peer silent for {:?} after an echo request: disconnected",
@@ -513,46 +418,5 @@ fn serve_conn(
         if close {
             return;
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn listen_specs_and_the_management_socket_path() {
-        assert_eq!(
-            OfListen::default_for(Path::new("/run/brisk/brisk.sock"), "br-int"),
-            OfListen::Unix("/run/brisk/br-int.mgmt".into())
-        );
-        assert_eq!(
-            OfListen::default_for(Path::new("/tmp/d/worker1.sock"), "br-int"),
-            OfListen::Unix("/tmp/d/worker1.br-int.mgmt".into())
-        );
-        assert_eq!(
-            OfListen::parse("ptcp:6653").unwrap(),
-            OfListen::Tcp("127.0.0.1:6653".parse().unwrap())
-        );
-        assert_eq!(
-            OfListen::parse("ptcp:6653:[::1]").unwrap(),
-            OfListen::Tcp("[::1]:6653".parse().unwrap())
-        );
-        assert!(OfListen::parse("tcp:1.2.3.4:6653").is_err());
-        assert!(OfListen::parse("ptcp:99999").is_err());
-        assert!(OfListen::parse("punix:").is_err());
-        assert_eq!(
-            OfConnect::parse("tcp:127.0.0.1:6633").unwrap(),
-            OfConnect::Tcp("127.0.0.1:6633".parse().unwrap())
-        );
-        assert_eq!(
-            OfConnect::parse("tcp:10.0.0.1").unwrap(),
-            OfConnect::Tcp("10.0.0.1:6653".parse().unwrap())
-        );
-        assert_eq!(
-            OfConnect::parse("unix:/run/c.sock").unwrap(),
-            OfConnect::Unix("/run/c.sock".into())
-        );
-        assert!(OfConnect::parse("ptcp:6653").is_err());
     }
 }
