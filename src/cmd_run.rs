@@ -31,7 +31,9 @@ pub struct RunArgs {
     #[arg(long = "openflow", value_name = "LISTEN")]
     pub openflow: Vec<String>,
     /// An OpenFlow controller to connect to: `tcp:IP[:PORT]` (port 6653 by default) or
-    /// `unix:PATH`, repeatable; reconnected with a backoff of 1 s doubling to 8 s.
+    /// `unix:PATH`, repeatable; reconnected with a backoff of 1 s doubling to 8 s, probed
+    /// after 5 s of silence (OVS's defaults; the bridge file's `openflow.controllers` sets
+    /// them per controller).
     #[arg(long = "controller", value_name = "TARGET")]
     pub controller: Vec<String>,
     /// Largest input a control request may carry (a flows or node file sent by

@@ -406,11 +406,12 @@ fn malformed_messages_are_refused_with_ovs_errors_and_garbage_disconnects() {
     assert!(closed, "the garbage connection is closed");
     s.write_all(&of_msg(6, 2, 80, b"still")).unwrap();
     assert_eq!(&read_msg(&mut s)[8..], b"still");
-    // A 1.0-only peer: OFPHFC_INCOMPATIBLE, then closed.
+    // A 1.1-only peer (brisk speaks 1.0 and 1.3 to 1.5): OFPHFC_INCOMPATIBLE, then closed.
     let mut old = UnixStream::connect(&path).unwrap();
     old.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let _ = read_msg(&mut old);
-    old.write_all(&of_msg(1, 0, 5, &[])).unwrap();
+    old.write_all(&of_msg(2, 0, 5, &[0, 1, 0, 8, 0, 0, 0, 1 << 2]))
+        .unwrap();
     let err = read_msg(&mut old);
     assert_eq!(
         &err[8..12],

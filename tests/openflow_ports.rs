@@ -305,3 +305,116 @@ fn a_silent_controller_from_the_bridge_file_is_probed_and_redialled() {
         "{bad}"
     );
 }
+
+/// `ovs-ofctl` without `-O` speaks OpenFlow 1.0 (with OVS's NXM flow format and table ids
+/// in flow-mods): both seed nodes' flows added that way, then edited, dump the same from
+/// brisk as from OVS at 1.0 and at 1.5; `show`, `dump-ports-desc`, `dump-aggregate`,
+/// `mod-port no-flood` (OpenFlow 1.0's own bit) and packet-outs agree too, and a refusal
+/// comes back with OVS's OpenFlow 1.0 error.
+#[test]
+fn ovs_ofctl_without_o_speaks_openflow10_to_brisk_as_to_ovs() {
+    if !have_ovs() {
+        return;
+    }
+    for node in ["worker1", "worker2"] {
+        let sw = brisk(node, "of10", &[]);
+        let ovs = Ovs::start(node, "of10");
+        let (b, o) = (mgmt(&sw), ovs.mgmt());
+        let flows = common::seed_dir().join(format!("{node}.flows"));
+        let flows = flows.to_str().unwrap();
+        for t in [&b, &o] {
+            ofctl_ok(&["add-flows", t, flows]);
+        }
+        let both = |what: &str| {
+            for v in ["OpenFlow10", "OpenFlow15"] {
+                assert_eq!(dump(v, &b), dump(v, &o), "{node} {what}: {v} dumps differ");
+            }
+            dump("OpenFlow10", &b).len()
+        };
+        let n = both("seed");
+        assert!(n > 50, "{node}: {n} flows");
+        let edits: &[&[&str]] = &[
+            &["del-flows", "cookie=0x1030000000000/-1"],
+            &["--strict", "del-flows", "table=10,priority=0"],
+            &["mod-flows", "table=20,arp actions=drop"],
+            &["add-flow", "table=70,priority=5,ip,nw_dst=10.0.0.0/8 actions=ct(commit,zone=7,exec(load:0x1->NXM_NX_CT_MARK[])),dec_ttl,mod_nw_tos:8,output:2"],
+            &["add-flow", "priority=3,udp,tp_dst=99 actions=mod_tp_dst:98,strip_vlan,output:2"],
+            &["del-flows", "table=70,ip,nw_dst=10.1.0.0/16"],
+            &["del-flows", "table=0"],
+        ];
+        for e in edits {
+            for t in [&b, &o] {
+                let (opts, rest): (Vec<&str>, Vec<&str>) =
+                    e.iter().partition(|a| a.starts_with("--"));
+                let mut args = opts;
+                args.push(rest[0]);
+                args.push(t);
+                args.extend(&rest[1..]);
+                ofctl_ok(&args);
+            }
+            both(&format!("after {e:?}"));
+        }
+        let agg = |t: &str| ofctl_ok(&["dump-aggregate", t]).replace("xid=0x", "");
+        let (ab, ao) = (agg(&b), agg(&o));
+        assert_eq!(
+            ab.split_once("flow_count").map(|x| x.1.to_string()),
+            ao.split_once("flow_count").map(|x| x.1.to_string()),
+            "{ab} / {ao}"
+        );
+        // Port names and numbers as ovs-ofctl shows them at 1.0 (features reply).
+        let names = |t: &str| -> Vec<String> {
+            ofctl_ok(&["show", t])
+                .lines()
+                .filter(|l| l.contains("): addr:"))
+                .map(|l| l.split(':').next().unwrap().trim().to_string())
+                .filter(|p| !p.contains("LOCAL"))
+                .collect()
+        };
+        assert_eq!(names(&b), names(&o), "{node}: show");
+        // no-flood is OpenFlow 1.0's: both switches show it.
+        for t in [&b, &o] {
+            ofctl_ok(&["mod-port", t, "3", "no-flood"]);
+        }
+        let cfg = |t: &str| {
+            let text = ofctl_ok(&["dump-ports-desc", t]);
+            let mut l = text
+                .lines()
+                .skip_while(|l| !l.trim_start().starts_with("3("));
+            l.next();
+            l.find(|l| l.trim_start().starts_with("config:"))
+                .unwrap()
+                .trim()
+                .to_string()
+        };
+        assert_eq!(cfg(&b), "config:     NO_FLOOD", "{node}");
+        assert_eq!(cfg(&b), cfg(&o), "{node}");
+    }
+    // A refusal at 1.0: OVS's Nicira vendor error for a missing group.
+    let sw = brisk("worker2", "of10-err", &[]);
+    let (ok, text) = ofctl(&["add-flow", &mgmt(&sw), "actions=group:77"]);
+    assert!(!ok && text.contains("OFPBAC_BAD_OUT_GROUP"), "{text}");
+    // Flooding skips the no-flood port at 1.0, packet-outs count as at 1.5.
+    let ovs = Ovs::start("worker1", "of10-po");
+    let sw = brisk("worker1", "of10-po", &[]);
+    let (b, o) = (mgmt(&sw), ovs.mgmt());
+    let before: Vec<_> = [&b, &o].iter().map(|t| tx_packets(t)).collect();
+    for t in [&b, &o] {
+        ofctl_ok(&["mod-port", t, "4", "no-flood"]);
+        packet_out("OpenFlow10", t, "3", 9, "FLOOD");
+        packet_out("OpenFlow10", t, "CONTROLLER", 9, "output:48");
+    }
+    let delta = |t: &str, i: usize| -> BTreeMap<String, u64> {
+        tx_packets(t)
+            .into_iter()
+            .filter(|(p, _)| p != "1" && p != "LOCAL")
+            .map(|(p, n)| {
+                let was = before[i].get(&p).copied().unwrap_or(0);
+                (p, n - was)
+            })
+            .collect()
+    };
+    let (db, dov) = (delta(&b, 0), delta(&o, 1));
+    assert_eq!(db, dov);
+    assert_eq!(db.get("4"), Some(&0), "{db:?}");
+    assert_eq!(db.get("48"), Some(&2), "{db:?}");
+}

@@ -168,3 +168,30 @@ pub fn tlvs<'a>(
     }
     Ok(out)
 }
+
+/// Splits a list of OpenFlow properties (`ofp_prop_header`: type, length without padding,
+/// the value, padding to 8): each property's type and value. A length under 4 or past the
+/// end (padding included) is `short`.
+pub fn props<'a>(
+    bytes: &'a [u8],
+    short: (u16, u16),
+    what: &str,
+) -> Result<Vec<(u16, &'a [u8])>, OfError> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at < bytes.len() {
+        let mut r = Reader::new(&bytes[at..], short);
+        let ty = r.u16(what)?;
+        let len = usize::from(r.u16(what)?);
+        let padded = len.div_ceil(8) * 8;
+        if len < 4 || at + padded > bytes.len() {
+            return Err(OfError::new(
+                short,
+                format!("{what} type {ty} at offset {at}: length {len}"),
+            ));
+        }
+        out.push((ty, &bytes[at + 4..at + len]));
+        at += padded;
+    }
+    Ok(out)
+}

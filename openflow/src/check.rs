@@ -30,6 +30,32 @@ pub fn check_actions(f: &FlowEntry) -> Result<(), OfError> {
     check_action_list(&f.matches, &f.actions, f.table_id(), false)
 }
 
+/// Refuses what the codec carries but brisk's datapath does not run yet: `learn`,
+/// `controller(...)` with options, meters (none exist: OVS's error for an unknown meter).
+pub fn refuse_unsupported(actions: &[Action]) -> Result<(), OfError> {
+    for a in actions {
+        match a {
+            Action::Learn(_) | Action::Controller2(_) => {
+                return Err(OfError::new(
+                    (e::BAD_ACTION, e::BAD_ACTION_EXP_TYPE),
+                    format!(
+                    "{}: decoded, but brisk's datapath does not run it yet (refused, not ignored)",
+                    pipeline::ofctl::format_actions(std::slice::from_ref(a), &Default::default())
+                ),
+                ))
+            }
+            Action::Meter(m) => {
+                return Err(OfError::new(
+                    (e::METER_MOD_FAILED, e::METER_UNKNOWN),
+                    format!("meter:{m}: brisk has no meters yet"),
+                ))
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// Checks actions against what the packets they apply to are known to match: a flow's
 /// match, or a packet-out's packet (which alone may output to `TABLE`).
 pub fn check_action_list(
@@ -38,6 +64,7 @@ pub fn check_action_list(
     table_id: u8,
     packet_out: bool,
 ) -> Result<(), OfError> {
+    refuse_unsupported(actions)?;
     let mut m = *matches;
     let conj = actions
         .iter()

@@ -55,6 +55,9 @@ pub struct FlowModMsg {
     pub entry: FlowEntry,
     /// `out_group` filter of deletes (`None`: any).
     pub out_group: Option<u32>,
+    /// The cookie a modify gives the flows it changes (OpenFlow 1.0; later versions keep
+    /// the flows' own).
+    pub new_cookie: Option<u64>,
 }
 
 /// OFPTT_ALL.
@@ -175,6 +178,7 @@ pub fn decode_flow_mod(body: &[u8], version: u8) -> Result<FlowModMsg, OfError> 
         actions,
     };
     Ok(FlowModMsg {
+        new_cookie: None,
         command,
         entry,
         out_group: (is_delete && out_group != OFPG_ANY).then_some(out_group),
@@ -206,6 +210,7 @@ pub fn encode_flow_mod(fm: &FlowModMsg, version: u8, out: &mut Vec<u8>) {
 pub fn decode_instructions(bytes: &[u8], version: u8) -> Result<Vec<Action>, OfError> {
     let mut actions: Option<Vec<Action>> = None;
     let mut goto = None;
+    let mut meter = None;
     let items = crate::buf::tlvs(
         bytes,
         (e::BAD_INSTRUCTION, e::BAD_INSTRUCTION_LEN),
@@ -238,16 +243,24 @@ pub fn decode_instructions(bytes: &[u8], version: u8) -> Result<Vec<Action>, OfE
                 }
                 goto = Some(t);
             }
-            IT_WRITE_METADATA | IT_WRITE_ACTIONS | IT_CLEAR_ACTIONS | IT_METER => {
+            IT_METER => {
+                if meter.is_some() {
+                    return Err(dup());
+                }
+                meter = Some(
+                    Reader::new(body, (e::BAD_INSTRUCTION, e::BAD_INSTRUCTION_LEN))
+                        .u32("meter_id")?,
+                );
+            }
+            IT_WRITE_METADATA | IT_WRITE_ACTIONS | IT_CLEAR_ACTIONS => {
                 return Err(OfError::new(
                     (e::BAD_INSTRUCTION, e::BAD_INSTRUCTION_UNSUP),
                     format!(
-                        "{}: brisk's flows have no action set, metadata writes or meters",
+                        "{}: brisk's flows have no action set or metadata writes",
                         match ty {
                             IT_WRITE_METADATA => "write_metadata",
                             IT_WRITE_ACTIONS => "write_actions",
-                            IT_CLEAR_ACTIONS => "clear_actions",
-                            _ => "meter",
+                            _ => "clear_actions",
                         }
                     ),
                 ))
@@ -261,6 +274,9 @@ pub fn decode_instructions(bytes: &[u8], version: u8) -> Result<Vec<Action>, OfE
         }
     }
     let mut out = actions.unwrap_or_default();
+    if let Some(m) = meter {
+        out.insert(0, Action::Meter(m));
+    }
     if out.iter().any(|a| matches!(a, Action::GotoTable(_))) {
         return Err(OfError::new(
             (e::BAD_ACTION, e::BAD_ACTION_TYPE),
@@ -279,7 +295,22 @@ pub fn encode_instructions(actions: &[Action], version: u8, out: &mut Vec<u8>) {
         Action::GotoTable(t) => Some(*t),
         _ => None,
     });
-    let applied = actions.iter().any(|a| !matches!(a, Action::GotoTable(_)));
+    // Before 1.5 a meter is an instruction, the first as OVS writes them.
+    let meter_instruction = version < crate::OFP15;
+    if meter_instruction {
+        for m in actions.iter().filter_map(|a| match a {
+            Action::Meter(m) => Some(*m),
+            _ => None,
+        }) {
+            put16(out, IT_METER);
+            put16(out, 8);
+            put32(out, m);
+        }
+    }
+    let applied = actions.iter().any(|a| {
+        let meter = meter_instruction && matches!(a, Action::Meter(_));
+        !(matches!(a, Action::GotoTable(_)) || meter)
+    });
     if applied {
         let at = out.len();
         put16(out, IT_APPLY_ACTIONS);

@@ -1,4 +1,4 @@
-//! The OpenFlow wire protocol as Open vSwitch speaks it: versions 1.3, 1.4 and 1.5, with the
+//! The OpenFlow wire protocol as Open vSwitch speaks it: versions 1.0, 1.3, 1.4 and 1.5, with the
 //! Nicira (NXM/NXAST) extensions Antrea and `ovs-ofctl` use, decoded into and encoded from
 //! brisk's own flow model (`pipeline::ofctl`), so a flow added over OpenFlow and one added
 //! with `brisk ctl` are the same thing.
@@ -15,6 +15,7 @@ pub mod flow_mod;
 pub mod group;
 pub mod message;
 pub mod multipart;
+pub mod of10;
 pub mod oxm;
 pub mod port;
 pub mod target;
@@ -29,8 +30,8 @@ pub const OFP13: u8 = 0x04;
 pub const OFP14: u8 = 0x05;
 /// OpenFlow 1.5.
 pub const OFP15: u8 = 0x06;
-/// The versions brisk speaks, lowest first.
-pub const VERSIONS: [u8; 3] = [OFP13, OFP14, OFP15];
+/// The versions brisk speaks, lowest first (1.0 for `ovs-ofctl` without `-O`).
+pub const VERSIONS: [u8; 4] = [OFP10, OFP13, OFP14, OFP15];
 
 /// Nicira's experimenter id (NX_VENDOR_ID).
 pub const NX_VENDOR_ID: u32 = 0x0000_2320;
@@ -146,6 +147,9 @@ pub fn finish(out: &mut [u8], at: usize) {
 
 /// An OFPT_ERROR for a refused message: its type and code and up to 64 bytes of it.
 pub fn error_reply(version: u8, xid: u32, err: &OfError, offending: &[u8]) -> Vec<u8> {
+    if version == OFP10 {
+        return of10::error_reply(xid, err, offending);
+    }
     let mut out = Vec::with_capacity(80);
     let at = start(&mut out, version, message::T_ERROR, xid);
     buf::put16(&mut out, err.ty);

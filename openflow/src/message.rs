@@ -152,6 +152,11 @@ pub enum Message {
     },
     /// NXT_TLV_TABLE_REQUEST (`ovs-ofctl dump-tlv-map`).
     TlvTableRequest,
+    /// NXT_SET_FLOW_FORMAT (OpenFlow 1.0): `NXFF_OPENFLOW10` or `NXFF_NXM`.
+    SetFlowFormat(u32),
+    /// NXT_FLOW_MOD_TABLE_ID (OpenFlow 1.0): whether a flow-mod command's high byte is its
+    /// table.
+    FlowModTableId(bool),
     /// OFPT_BUNDLE_CONTROL: open, close, commit or discard a bundle.
     BundleControl {
         /// Bundle id.
@@ -282,6 +287,9 @@ pub fn decode(msg: &[u8]) -> Result<(OfHeader, Message), OfError> {
             format!("version {:#04x}", h.version),
         ));
     }
+    if h.version == crate::OFP10 && !shared {
+        return Ok((h, crate::of10::decode(&h, body)?));
+    }
     let mut r = Reader::new(body, (e::BAD_REQUEST, e::BAD_REQUEST_LEN));
     let m = match h.ty {
         T_HELLO => Message::Hello {
@@ -381,7 +389,7 @@ fn empty(body: &[u8], m: Message) -> Result<Message, OfError> {
     }
 }
 
-fn decode_experimenter(r: &mut Reader<'_>) -> Result<Message, OfError> {
+pub(crate) fn decode_experimenter(r: &mut Reader<'_>) -> Result<Message, OfError> {
     let vendor = r.u32("experimenter id")?;
     let sub = r.u32("experimenter type")?;
     if vendor != NX_VENDOR_ID {
@@ -538,6 +546,11 @@ pub fn role_reply(version: u8, xid: u32, role: u32, generation_id: u64) -> Vec<u
 
 /// Encodes a message (the inverse of [`decode`] for every message it produces).
 pub fn encode(version: u8, xid: u32, m: &Message) -> Vec<u8> {
+    if version == crate::OFP10 {
+        if let Some(out) = encode10(xid, m) {
+            return out;
+        }
+    }
     match m {
         Message::PortMod(pm) => return crate::port::encode_port_mod(version, xid, pm),
         Message::PacketOut(po) => return crate::port::encode_packet_out(version, xid, po),
@@ -561,6 +574,8 @@ pub fn encode(version: u8, xid: u32, m: &Message) -> Vec<u8> {
         Message::GetAsyncRequest => T_GET_ASYNC_REQUEST,
         Message::SetAsync(_) => T_SET_ASYNC,
         Message::SetControllerId(_)
+        | Message::SetFlowFormat(_)
+        | Message::FlowModTableId(_)
         | Message::SetPacketInFormat(_)
         | Message::TlvTableMod { .. }
         | Message::TlvTableRequest => T_EXPERIMENTER,
@@ -628,6 +643,17 @@ pub fn encode(version: u8, xid: u32, m: &Message) -> Vec<u8> {
             put32(&mut out, NX_VENDOR_ID);
             put32(&mut out, NXT_TLV_TABLE_REQUEST);
         }
+        Message::SetFlowFormat(f) => {
+            put32(&mut out, NX_VENDOR_ID);
+            put32(&mut out, crate::of10::NXT_SET_FLOW_FORMAT);
+            put32(&mut out, *f);
+        }
+        Message::FlowModTableId(on) => {
+            put32(&mut out, NX_VENDOR_ID);
+            put32(&mut out, crate::of10::NXT_FLOW_MOD_TABLE_ID);
+            out.push(u8::from(*on));
+            zeros(&mut out, 7);
+        }
         Message::BundleControl { id, ty, flags } => {
             put32(&mut out, *id);
             put16(&mut out, *ty);
@@ -649,6 +675,35 @@ pub fn encode(version: u8, xid: u32, m: &Message) -> Vec<u8> {
     out
 }
 
+/// The OpenFlow 1.0 messages whose numbering or body differ from later versions'.
+fn encode10(xid: u32, m: &Message) -> Option<Vec<u8>> {
+    use crate::of10 as o;
+    let mut out = Vec::with_capacity(64);
+    let at = match m {
+        Message::FlowMod(fm) => {
+            let at = start(&mut out, crate::OFP10, T_EXPERIMENTER, xid);
+            o::encode_nx_flow_mod(fm, &mut out);
+            at
+        }
+        Message::Multipart(req) => {
+            let at = start(&mut out, crate::OFP10, o::T_STATS_REQUEST, xid);
+            o::encode_stats_request(req, &mut out);
+            at
+        }
+        Message::Barrier => start(&mut out, crate::OFP10, o::T_BARRIER_REQUEST, xid),
+        Message::SetAsync(body) => {
+            let at = start(&mut out, crate::OFP10, T_EXPERIMENTER, xid);
+            put32(&mut out, NX_VENDOR_ID);
+            put32(&mut out, o::NXT_SET_ASYNC_CONFIG);
+            out.extend_from_slice(body);
+            at
+        }
+        _ => return None,
+    };
+    finish(&mut out, at);
+    Some(out)
+}
+
 fn encode_mp_request(req: &MpRequest, out: &mut Vec<u8>) {
     use multipart::mp;
     let port = |out: &mut Vec<u8>, p: Option<u32>| {
@@ -668,6 +723,8 @@ fn encode_mp_request(req: &MpRequest, out: &mut Vec<u8>) {
         MpRequest::MeterFeatures => mp::METER_FEATURES,
         MpRequest::TableFeatures(_) => mp::TABLE_FEATURES,
         MpRequest::Other(t) => *t,
+        // OpenFlow 1.0's Nicira statistics: only 1.0 decodes them.
+        MpRequest::NxFlow(_) | MpRequest::NxAggregate(_) => mp::EXPERIMENTER,
     };
     put16(out, ty);
     put16(out, 0);

@@ -70,6 +70,10 @@ pub enum MpRequest {
     MeterFeatures,
     /// Table features: read (empty body) or a write (raw properties, refused for now).
     TableFeatures(Vec<u8>),
+    /// OpenFlow 1.0's NXST_FLOW: flow statistics with NXM matches.
+    NxFlow(FlowStatsRequest),
+    /// OpenFlow 1.0's NXST_AGGREGATE.
+    NxAggregate(FlowStatsRequest),
     /// Anything else: the type, refused with OFPBRC_BAD_MULTIPART.
     Other(u16),
 }
@@ -149,6 +153,8 @@ pub struct ReplyWriter {
     ty: u16,
     out: Vec<u8>,
     cur: usize,
+    /// Nicira statistics subtype (OpenFlow 1.0's NXST_FLOW, NXST_AGGREGATE).
+    nx_subtype: Option<u32>,
 }
 
 /// The largest message body a reply message is filled to before a new one starts.
@@ -163,21 +169,52 @@ impl ReplyWriter {
             ty,
             out: Vec::with_capacity(1024),
             cur: 0,
+            nx_subtype: None,
         };
         w.begin();
         w
     }
 
+    /// An OpenFlow 1.0 Nicira statistics reply (`NXST_*` subtype).
+    pub fn nx(xid: u32, subtype: u32) -> Self {
+        let mut w = ReplyWriter {
+            version: crate::OFP10,
+            xid,
+            ty: mp::EXPERIMENTER,
+            out: Vec::with_capacity(1024),
+            cur: 0,
+            nx_subtype: Some(subtype),
+        };
+        w.begin();
+        w
+    }
+
+    /// Bytes before the first entry: the header, type and flags (and padding from 1.1 on,
+    /// or Nicira's vendor and subtype).
+    fn header_len(&self) -> usize {
+        match (self.version, self.nx_subtype) {
+            (_, Some(_)) => 24,
+            (crate::OFP10, None) => 12,
+            _ => 16,
+        }
+    }
+
     fn begin(&mut self) {
-        self.cur = start(
-            &mut self.out,
-            self.version,
-            crate::message::T_MULTIPART_REPLY,
-            self.xid,
-        );
+        let ty = if self.version == crate::OFP10 {
+            crate::of10::T_STATS_REPLY
+        } else {
+            crate::message::T_MULTIPART_REPLY
+        };
+        self.cur = start(&mut self.out, self.version, ty, self.xid);
         put16(&mut self.out, self.ty);
         put16(&mut self.out, 0);
-        zeros(&mut self.out, 4);
+        if let Some(sub) = self.nx_subtype {
+            put32(&mut self.out, crate::NX_VENDOR_ID);
+            put32(&mut self.out, sub);
+            zeros(&mut self.out, 4);
+        } else if self.version != crate::OFP10 {
+            zeros(&mut self.out, 4);
+        }
     }
 
     /// The buffer to append one entry to; call [`ReplyWriter::entry_done`] after.
@@ -187,7 +224,7 @@ impl ReplyWriter {
 
     /// Splits before the entry that started at `entry_start` if the message got too long.
     pub fn entry_done(&mut self, entry_start: usize) {
-        if self.out.len() - self.cur <= SPLIT_AT || entry_start == self.cur + 16 {
+        if self.out.len() - self.cur <= SPLIT_AT || entry_start == self.cur + self.header_len() {
             return;
         }
         let entry = self.out.split_off(entry_start);
@@ -270,6 +307,9 @@ pub const PS_LIVE: u32 = 4;
 /// Appends one port (`ofp11_port` for 1.3, `ofp14_port` with its Ethernet property for
 /// 1.4+).
 pub fn encode_port(p: &PortDesc, version: u8, out: &mut Vec<u8>) {
+    if version == crate::OFP10 {
+        return crate::of10::encode_phy_port(p, out);
+    }
     put32(out, port_to_of11(p.port_no));
     if version >= OFP14 {
         put16(out, 72);
@@ -339,6 +379,11 @@ pub fn port_stats_reply(version: u8, xid: u32, ports: &[PortStats]) -> Vec<u8> {
     for p in ports {
         let at = w.buf().len();
         let out = w.buf();
+        if version == crate::OFP10 {
+            crate::of10::encode_port_stats(p, out);
+            w.entry_done(at);
+            continue;
+        }
         if version >= OFP14 {
             put16(out, 120);
             zeros(out, 2);
@@ -382,6 +427,11 @@ pub fn table_stats_reply(version: u8, xid: u32, tables: &[(u8, u32, u64, u64)]) 
     for &(id, active, lookups, matched) in tables {
         let at = w.buf().len();
         let out = w.buf();
+        if version == crate::OFP10 {
+            crate::of10::encode_table_stats(id, active, lookups, matched, out);
+            w.entry_done(at);
+            continue;
+        }
         out.push(id);
         zeros(out, 3);
         put32(out, active);

@@ -511,7 +511,64 @@ fn put_field(out: &mut Vec<u8>, m: &Match, field: Field, class: u16, code: u8) {
 /// Encodes a match as OXM entries (no `ofp_match` header), in an order that puts every
 /// prerequisite before the fields that need it, as OVS does.
 pub fn encode_fields(m: &Match, out: &mut Vec<u8>) {
+    encode_fields_as(m, out, false)
+}
+
+/// Encodes a match as NXM entries (OpenFlow 1.0's `nx_match`): Nicira's headers for the
+/// fields that have one, OXM's for the rest (as OVS does).
+pub fn encode_fields_nxm(m: &Match, out: &mut Vec<u8>) {
+    encode_fields_as(m, out, true)
+}
+
+/// The NXM header of a field OXM also has (`NXM_OF_ETH_SRC` for `OXM_OF_ETH_SRC`...).
+pub fn nxm_of(field: Field) -> Option<(u16, u8)> {
     use Field as F;
+    Some(match field {
+        F::InPort => (CLASS_NXM0, 0),
+        F::EthDst => (CLASS_NXM0, 1),
+        F::EthSrc => (CLASS_NXM0, 2),
+        F::EthType => (CLASS_NXM0, 3),
+        F::IpDscp => (CLASS_NXM0, 5),
+        F::NwProto => (CLASS_NXM0, 6),
+        F::NwSrc => (CLASS_NXM0, 7),
+        F::NwDst => (CLASS_NXM0, 8),
+        F::TcpSrc => (CLASS_NXM0, 9),
+        F::TcpDst => (CLASS_NXM0, 10),
+        F::UdpSrc => (CLASS_NXM0, 11),
+        F::UdpDst => (CLASS_NXM0, 12),
+        F::IcmpType => (CLASS_NXM0, 13),
+        F::IcmpCode => (CLASS_NXM0, 14),
+        F::ArpOp => (CLASS_NXM0, 15),
+        F::ArpSpa => (CLASS_NXM0, 16),
+        F::ArpTpa => (CLASS_NXM0, 17),
+        F::ArpSha => (CLASS_NXM1, 17),
+        F::ArpTha => (CLASS_NXM1, 18),
+        F::Ipv6Src => (CLASS_NXM1, 19),
+        F::Ipv6Dst => (CLASS_NXM1, 20),
+        F::Icmpv6Type => (CLASS_NXM1, 21),
+        F::Icmpv6Code => (CLASS_NXM1, 22),
+        F::NdTarget => (CLASS_NXM1, 23),
+        F::NdSll => (CLASS_NXM1, 24),
+        F::NdTll => (CLASS_NXM1, 25),
+        F::Ipv6Label => (CLASS_NXM1, 27),
+        F::NwEcn => (CLASS_NXM1, 28),
+        _ => return None,
+    })
+}
+
+fn encode_fields_as(m: &Match, out: &mut Vec<u8>, nxm: bool) {
+    use Field as F;
+    // OXM's field, or with `nxm` Nicira's where it has one (ip_dscp travels as NXM's
+    // nw_tos, the DSCP bits in place).
+    let put_field = |out: &mut Vec<u8>, m: &Match, field: Field, class: u16, code: u8| match (nxm
+        && class == CLASS_OF)
+        .then(|| nxm_of(field))
+        .flatten()
+    {
+        Some(_) if field == F::IpDscp => put_field(out, m, F::NwTos, CLASS_NXM0, 5),
+        Some((c, k)) => put_field(out, m, field, c, k),
+        None => put_field(out, m, field, class, code),
+    };
     let (dl, dl_mask) = m.get(F::EthType);
     let dl = if dl_mask != 0 { dl as u16 } else { 0 };
     let (proto, proto_mask) = m.get(F::NwProto);

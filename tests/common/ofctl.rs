@@ -206,8 +206,16 @@ pub fn dump(version: &str, target: &str) -> Vec<String> {
         .lines()
         .filter(|l| !l.starts_with("OFPST_FLOW") && !l.trim().is_empty())
         .map(|l| {
+            // Ages differ between switches: `idle_age=` may follow a flag (`reset_counts
+            // idle_age=0`), so words are dropped, not whole fields.
             l.split(", ")
-                .filter(|f| !f.trim_start().starts_with("duration=") && !f.starts_with("idle_age="))
+                .map(|f| {
+                    f.split(' ')
+                        .filter(|w| !w.starts_with("duration=") && !w.starts_with("idle_age="))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .filter(|f| !f.trim().is_empty())
                 .collect::<Vec<_>>()
                 .join(", ")
         })

@@ -58,20 +58,33 @@ fn wire_subfield(sf: Subfield) -> Subfield {
     }
 }
 
-fn nxm_header_u32(field: Field) -> u32 {
+/// A field's 32-bit header in Nicira's actions (reg_load, reg_move, output_reg, learn...):
+/// NXM's where the field has one, as OVS writes them (ip_dscp has only OXM's: NXM's
+/// nw_tos is another field), else the preferred header.
+pub(crate) fn nxm_header_u32(field: Field) -> u32 {
     let mut b = Vec::with_capacity(8);
-    put_plain_header(&mut b, field);
+    let nxm = (field != Field::IpDscp)
+        .then(|| oxm::nxm_of(field))
+        .flatten()
+        .and_then(|(class, code)| oxm::lookup(class, code, 0));
+    match nxm {
+        Some(wf) => oxm::put_header(&mut b, &wf, false),
+        None => put_plain_header(&mut b, field),
+    }
     u32::from_be_bytes([b[0], b[1], b[2], b[3]])
 }
 
 /// Encodes actions as OVS does at `version`.
 pub fn encode_actions(actions: &[Action], version: u8, out: &mut Vec<u8>) {
+    if version == crate::OFP10 {
+        return crate::of10::action10::encode(actions, out);
+    }
     for a in actions {
         encode_one(a, version, out);
     }
 }
 
-fn encode_one(a: &Action, version: u8, out: &mut Vec<u8>) {
+pub(crate) fn encode_one(a: &Action, version: u8, out: &mut Vec<u8>) {
     match a {
         Action::Output(p) => {
             let at = std_start(out, t::OUTPUT);
@@ -171,29 +184,87 @@ fn encode_one(a: &Action, version: u8, out: &mut Vec<u8>) {
             zeros(out, 4);
             end(out, at);
         }
+        Action::Learn(l) => super::learn::encode(l, out),
+        Action::Controller2(c) if c.userdata.is_empty() && !c.pause && c.meter_id.is_none() => {
+            let at = nx_start(out, nx::CONTROLLER);
+            put16(out, c.max_len);
+            put16(out, c.id);
+            out.push(c.reason);
+            end(out, at);
+        }
+        Action::Controller2(c) => super::learn::encode_controller2(c, out),
+        // OpenFlow 1.5's meter action; earlier versions carry it as an instruction (the
+        // flow-mod encoder writes it), and OpenFlow 1.0 not at all.
+        Action::Meter(m) if version >= OFP15 => {
+            let at = std_start(out, t::METER);
+            put32(out, *m);
+            end(out, at);
+        }
+        Action::Meter(_) => {}
     }
 }
 
-fn encode_set(sf: &SetField, version: u8, out: &mut Vec<u8>) {
-    let (field, value, mask) = match sf.field {
-        // dl_vlan and dl_vlan_pcp: OXM's vlan_vid and vlan_pcp.
+/// The field, value and mask a write travels as (dl_vlan and dl_vlan_pcp are bits of
+/// vlan_tci).
+fn wire_set(sf: &SetField) -> (Field, u128, u128) {
+    match sf.field {
         Field::DlVlan => (Field::VlanTci, sf.value | 0x1000, sf.mask | 0x1000),
         Field::DlVlanPcp => (Field::VlanTci, sf.value << 13, sf.mask << 13),
         f => (f, sf.value, sf.mask),
-    };
+    }
+}
+
+/// A write as reg_load, whatever the field (OpenFlow 1.0 for fields without an action).
+pub(crate) fn encode_set_as_load(sf: &SetField, out: &mut Vec<u8>) {
+    let (field, value, mask) = wire_set(sf);
+    encode_reg_load(field, value, mask, out);
+}
+
+fn encode_set(sf: &SetField, version: u8, out: &mut Vec<u8>) {
+    let (field, value, mask) = wire_set(sf);
+    // A whole `nw_tos` (`mod_nw_tos`) travels as OXM's ip_dscp from 1.2 on, as from OVS.
+    if field == Field::NwTos
+        && mask == field.full_mask()
+        && sf.form != SetForm::Load
+        && version != crate::OFP10
+    {
+        let dscp = SetField {
+            field: Field::IpDscp,
+            value: value >> 2,
+            mask: Field::IpDscp.full_mask(),
+            form: SetForm::SetField,
+        };
+        return encode_set(&dscp, version, out);
+    }
+    let whole = mask == field.full_mask();
+    let wf = header_of(field);
+    // OpenFlow 1.0 has no set-field action: every write there is a reg_load.
+    if version != crate::OFP10 && (version >= OFP15 || (whole && sf.form != SetForm::Load)) {
+        let at = std_start(out, t::SET_FIELD);
+        put_set_entry(out, &wf, value, mask, !whole);
+        end(out, at);
+    } else {
+        encode_reg_load(field, value, mask, out);
+    }
+}
+
+/// A field write as Nicira's reg_load (or reg_load2 when it does not fit): what OpenFlow
+/// 1.0 to 1.4 carry for a masked write, and 1.0 for any field without its own action.
+pub(crate) fn encode_reg_load(field: Field, value: u128, mask: u128, out: &mut Vec<u8>) {
     let whole = mask == field.full_mask();
     let wf = header_of(field);
     let contiguous = mask != 0 && {
         let shifted = mask >> mask.trailing_zeros();
         shifted & (shifted + 1) == 0
     };
-    if version >= OFP15 || (whole && sf.form != SetForm::Load) {
-        let at = std_start(out, t::SET_FIELD);
-        put_set_entry(out, &wf, value, mask, !whole);
-        end(out, at);
-    } else if contiguous && field.bits() <= 64 && (mask.count_ones()) <= 64 {
+    if contiguous && field.bits() <= 64 && (mask.count_ones()) <= 64 {
         let ofs = mask.trailing_zeros() as u16;
-        let n_bits = mask.count_ones() as u16;
+        // All of arp_op is OVS's 16 bits (brisk keeps the 8 an ARP opcode uses).
+        let n_bits = if whole && field == Field::ArpOp {
+            16
+        } else {
+            mask.count_ones() as u16
+        };
         let at = nx_start(out, nx::REG_LOAD);
         put16(out, (ofs << 6) | (n_bits - 1));
         put32(out, nxm_header_u32(field));

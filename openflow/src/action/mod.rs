@@ -6,7 +6,8 @@
 //! NXAST_REG_LOAD and NXAST_REG_MOVE), so `ovs-ofctl dump-flows` prints brisk's flows as it
 //! prints OVS's.
 
-mod encode;
+pub(crate) mod encode;
+mod learn;
 
 pub use encode::encode_actions;
 
@@ -72,6 +73,8 @@ pub mod nx {
     pub const NAT: u16 = 36;
     /// NXAST_CONTROLLER2.
     pub const CONTROLLER2: u16 = 37;
+    /// NXAST_GROUP (OpenFlow 1.0's group action).
+    pub const GROUP: u16 = 40;
     /// NXAST_CT_CLEAR.
     pub const CT_CLEAR: u16 = 43;
     /// NXAST_RESUBMIT_TABLE_CT.
@@ -101,13 +104,16 @@ fn bad(code: u16, msg: impl Into<String>) -> OfError {
 
 /// Decodes a list of actions (an instruction's body, a packet-out's or a bucket's actions).
 pub fn decode_actions(bytes: &[u8], version: u8) -> Result<Vec<Action>, OfError> {
+    if version == crate::OFP10 {
+        return crate::of10::action10::decode(bytes);
+    }
     crate::buf::tlvs(bytes, (e::BAD_ACTION, e::BAD_ACTION_LEN), "action")?
         .into_iter()
         .map(|(ty, body)| decode_one(ty, body, version))
         .collect()
 }
 
-fn decode_one(ty: u16, body: &[u8], version: u8) -> Result<Action, OfError> {
+pub(crate) fn decode_one(ty: u16, body: &[u8], version: u8) -> Result<Action, OfError> {
     let mut r = Reader::new(body, (e::BAD_ACTION, e::BAD_ACTION_LEN));
     match ty {
         t::OUTPUT => {
@@ -144,10 +150,7 @@ fn decode_one(ty: u16, body: &[u8], version: u8) -> Result<Action, OfError> {
             let dst = read_subfield_header(&mut r, dst_ofs, n_bits)?;
             move_action(src, dst)
         }
-        t::METER if version >= OFP15 => Err(bad(
-            e::BAD_ACTION_TYPE,
-            "meter: brisk has no meters yet (refused, not ignored)",
-        )),
+        t::METER if version >= OFP15 => Ok(Action::Meter(r.u32("meter_id")?)),
         t::EXPERIMENTER => {
             let vendor = r.u32("experimenter id")?;
             if vendor != NX_VENDOR_ID {
@@ -199,6 +202,7 @@ fn decode_nx(sub: u16, r: &mut Reader<'_>, version: u8) -> Result<Action, OfErro
             let hdr = oxm::Header::from_nxm(h);
             let (ofs, n_bits) = (ofs_nbits >> 6, (ofs_nbits & 0x3f) + 1);
             let dst = subfield_of(&hdr, ofs, n_bits)?;
+            let n_bits = u16::from(dst.n_bits);
             if n_bits < 64 && value >> n_bits != 0 {
                 return Err(bad(
                     e::BAD_ACTION_ARGUMENT,
@@ -260,21 +264,37 @@ fn decode_nx(sub: u16, r: &mut Reader<'_>, version: u8) -> Result<Action, OfErro
             "nat outside ct(...) (OVS allows it only inside ct)",
         )),
         nx::CT_CLEAR => Ok(Action::CtClear),
+        // OpenFlow 1.0 has no group action: OVS sends Nicira's.
+        nx::GROUP => Ok(Action::Group(r.u32("group id")?)),
         nx::CONTROLLER => {
             let max_len = r.u16("controller max_len")?;
-            Ok(Action::Controller { max_len })
+            let id = r.u16("controller id")?;
+            let reason = r.u8("controller reason")?;
+            Ok(controller_action(pipeline::ofctl::Controller2 {
+                max_len,
+                id,
+                reason,
+                userdata: Vec::new(),
+                pause: false,
+                meter_id: None,
+            }))
         }
-        nx::LEARN | nx::LEARN2 | nx::CONTROLLER2 => Err(bad(
-            e::BAD_ACTION_EXP_TYPE,
-            format!(
-                "{}: not supported by brisk's datapath yet (refused, not ignored)",
-                match sub {
-                    nx::CONTROLLER2 => "controller2",
-                    _ => "learn",
-                }
-            ),
-        )),
+        nx::CONTROLLER2 => Ok(controller_action(learn::decode_controller2(r)?)),
+        nx::LEARN | nx::LEARN2 => Ok(Action::Learn(Box::new(learn::decode(
+            r,
+            sub == nx::LEARN2,
+        )?))),
         _ => Err(bad(e::BAD_ACTION_EXP_TYPE, format!("nicira action {sub}"))),
+    }
+}
+
+/// A controller action as the model holds it: OFPR_ACTION to every controller without
+/// options is the plain output to CONTROLLER (and is sent back so, as OVS does).
+fn controller_action(c: pipeline::ofctl::Controller2) -> Action {
+    if c.id == 0 && c.reason == 1 && c.userdata.is_empty() && !c.pause && c.meter_id.is_none() {
+        Action::Controller { max_len: c.max_len }
+    } else {
+        Action::Controller2(Box::new(c))
     }
 }
 
@@ -304,6 +324,12 @@ fn subfield_of(h: &oxm::Header, ofs: u16, n_bits: u16) -> Result<Subfield, OfErr
         16
     } else {
         field.bits().min(u32::from(f.len) * 8)
+    };
+    // All of OVS's 16-bit arp_op is all of brisk's (which keeps the 8 bits an opcode uses).
+    let n_bits = if field == Field::ArpOp && ofs == 0 && n_bits == 16 {
+        bits as u16
+    } else {
+        n_bits
     };
     if n_bits == 0 || u32::from(ofs) + u32::from(n_bits) > bits {
         return Err(bad(
@@ -499,6 +525,9 @@ fn action_name(a: &Action) -> &'static str {
         Action::Note(_) => "note",
         Action::PushVlan(_) => "push_vlan",
         Action::PopVlan { .. } => "pop_vlan",
+        Action::Learn(_) => "learn",
+        Action::Controller2(_) => "controller",
+        Action::Meter(_) => "meter",
     }
 }
 

@@ -472,7 +472,7 @@ fn put_l4(s: &mut String, m: &Match, l3: &L3Kind) {
     }
 }
 
-fn subfield(sf: &Subfield) -> String {
+pub(super) fn subfield(sf: &Subfield) -> String {
     let name = sf.field.subfield_name();
     if sf.is_whole() {
         format!("{name}[]")
@@ -728,6 +728,11 @@ pub fn format_actions(actions: &[Action], ports: &PortMap) -> String {
                 let _ = write!(s, "push_vlan:{t:#x}");
             }
             Action::PopVlan { strip } => s.push_str(if *strip { "strip_vlan" } else { "pop_vlan" }),
+            Action::Learn(l) => s.push_str(&l.format()),
+            Action::Controller2(c) => s.push_str(&c.format()),
+            Action::Meter(m) => {
+                let _ = write!(s, "meter:{m}");
+            }
         }
     }
     s

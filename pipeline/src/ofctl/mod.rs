@@ -7,6 +7,7 @@
 
 mod format;
 mod group;
+mod learn;
 mod parse;
 mod value;
 
@@ -15,6 +16,7 @@ pub use group::{
     format_group, parse_group, parse_group_file, Bucket, GroupEntry, GroupMode, GroupType,
     Selection, GROUP_MAX,
 };
+pub use learn::{Controller2, Learn, LearnDst, LearnSpec, LearnSrc};
 pub use parse::{parse_flow, parse_flow_file, parse_match, parse_packet_spec, FileError, Mode};
 pub use value::{format_mac, parse_mac};
 
@@ -370,6 +372,16 @@ pub enum Action {
         /// Written as `strip_vlan`.
         strip: bool,
     },
+    /// `learn(...)`: adds or refreshes a flow built from the packet. Carried by the
+    /// OpenFlow codec; brisk's datapath does not run it yet, so the switch refuses flows
+    /// that hold it.
+    Learn(Box<Learn>),
+    /// `controller(...)` with a controller id, a reason other than `action`, userdata,
+    /// `pause` or a meter (Nicira's controller and controller2). Refused like `learn`.
+    Controller2(Box<Controller2>),
+    /// `meter:N` (OpenFlow 1.3's meter instruction, 1.5's meter action). Refused like
+    /// `learn`: brisk has no meters yet.
+    Meter(u32),
 }
 
 /// Flow-mod flags that are accepted and remembered.

@@ -162,6 +162,9 @@ pub enum FlowMod {
         filter: FlowEntry,
         /// Strict matching.
         strict: bool,
+        /// A new cookie for the flows (OpenFlow 1.0's modify sets it; later versions keep
+        /// each flow's).
+        new_cookie: Option<u64>,
     },
 }
 
@@ -368,14 +371,18 @@ impl OfTables {
                 FlowMod::Delete { filter, strict } => {
                     sum.deleted += next.delete(filter, *strict);
                 }
-                FlowMod::Modify { filter, strict } => {
+                FlowMod::Modify {
+                    filter,
+                    strict,
+                    new_cookie,
+                } => {
                     for tid in next.selected_tables(filter) {
                         next.check(&FlowEntry {
                             table: Some(tid),
                             ..filter.clone()
                         })?;
                     }
-                    sum.modified += next.modify(filter, *strict);
+                    sum.modified += next.modify(filter, *strict, *new_cookie);
                 }
             }
         }
@@ -460,7 +467,7 @@ impl OfTables {
         }
     }
 
-    fn modify(&mut self, f: &FlowEntry, strict: bool) -> usize {
+    fn modify(&mut self, f: &FlowEntry, strict: bool, new_cookie: Option<u64>) -> usize {
         let mut n = 0;
         let selector = FlowEntry {
             out_port: None,
@@ -480,6 +487,7 @@ impl OfTables {
             for old in victims {
                 let entry = FlowEntry {
                     actions: f.actions.clone(),
+                    cookie: new_cookie.unwrap_or(old.entry.cookie),
                     ..old.entry.clone()
                 };
                 let rule = Arc::new(Rule {

@@ -151,6 +151,13 @@ impl Ctx<'_> {
                         });
                     }
                 }
+                Action::Learn(_) | Action::Controller2(_) | Action::Meter(_) => {
+                    // The switch refuses flows that hold these; a packet reaching one anyway
+                    // (a `brisk trace` of a hand-written flow) is dropped, not half-handled.
+                    self.note("learn, controller(...) options and meters: not run by brisk's datapath yet: dropping");
+                    self.error = Some(XlateError::Unsupported);
+                    self.exit = true;
+                }
                 Action::PopVlan { .. } => {
                     self.do_set(&SetField {
                         field: Field::VlanTci,

@@ -1,6 +1,6 @@
 //! The OpenFlow management socket: `punix:<rundir>/<bridge>.mgmt` (mode 0600, as OVS's) and
 //! optional `ptcp:PORT[:IP]` listeners, where `ovs-ofctl` and controllers program the
-//! bridge in OpenFlow 1.3–1.5.
+//! bridge in OpenFlow 1.0 and 1.3–1.5.
 //!
 //! One thread accepts; each connection has its own thread with its own buffers, a read
 //! timeout (for stop requests and echo probes) and a write timeout, so a stuck or hostile

@@ -67,6 +67,11 @@ pub(super) struct Session {
     miss_send_len: u16,
     config_flags: u16,
     next_xid: u32,
+    /// OpenFlow 1.0: flow-mods, flow statistics and flow-removed use NXM
+    /// (NXT_SET_FLOW_FORMAT), else `ofp10_match`.
+    nxm: bool,
+    /// OpenFlow 1.0: a flow-mod command's high byte is its table (NXT_FLOW_MOD_TABLE_ID).
+    flow_mod_table_id: bool,
 }
 
 impl Drop for Session {
@@ -93,6 +98,8 @@ impl Session {
             miss_send_len: if service { 0 } else { 128 },
             config_flags: 0,
             next_xid: 1,
+            nxm: false,
+            flow_mod_table_id: false,
         }
     }
 
@@ -127,7 +134,11 @@ impl Session {
                 packets: ev.packets,
                 bytes: ev.bytes,
             };
-            out.extend_from_slice(&openflow::flow_mod::flow_removed(v, 0, ev.reason, &st));
+            out.extend_from_slice(&if v == openflow::OFP10 {
+                openflow::of10::flow_removed(0, self.nxm, ev.reason, &st)
+            } else {
+                openflow::flow_mod::flow_removed(v, 0, ev.reason, &st)
+            });
         }
         out
     }
@@ -153,17 +164,22 @@ impl Session {
         let version = self.version.unwrap_or(h.version);
         // As OVS, a slave is refused before its change is even decoded.
         let changes = self.version.is_some()
-            && matches!(
-                h.ty,
-                m::T_FLOW_MOD
-                    | m::T_GROUP_MOD
-                    | openflow::port::T_PACKET_OUT
-                    | 16
-                    | 17
-                    | 29
-                    | m::T_BUNDLE_CONTROL
-                    | m::T_BUNDLE_ADD
-            );
+            && if version == openflow::OFP10 {
+                use openflow::of10 as o;
+                matches!(h.ty, o::T_FLOW_MOD | o::T_PORT_MOD | o::T_PACKET_OUT)
+            } else {
+                matches!(
+                    h.ty,
+                    m::T_FLOW_MOD
+                        | m::T_GROUP_MOD
+                        | openflow::port::T_PACKET_OUT
+                        | 16
+                        | 17
+                        | 29
+                        | m::T_BUNDLE_CONTROL
+                        | m::T_BUNDLE_ADD
+                )
+            };
         if changes && self.refuse_slave(version, h.xid, msg, out) {
             return Next::Refused;
         }
@@ -209,13 +225,22 @@ impl Session {
         }
         let changes = match &msg_decoded {
             Message::TlvTableMod { .. } => true,
+            // NXT_FLOW_MOD, a vendor message.
+            Message::FlowMod(_) => version == openflow::OFP10,
             Message::Multipart(openflow::multipart::MpRequest::TableFeatures(b)) => !b.is_empty(),
             _ => false,
         };
         if changes && self.refuse_slave(version, h.xid, msg, out) {
             return Next::Refused;
         }
-        if let Message::FlowMod(fm) = msg_decoded {
+        if let Message::FlowMod(mut fm) = msg_decoded {
+            if version == openflow::OFP10 {
+                if let Err(err) = self.table_of10(&mut fm) {
+                    self.flush(out);
+                    out.extend_from_slice(&error_reply(version, h.xid, &err, msg));
+                    return Next::Refused;
+                }
+            }
             self.batch
                 .push((h.xid, msg[..msg.len().min(64)].to_vec(), fm));
             if self.batch.len() >= MAX_BATCH {
@@ -232,6 +257,28 @@ impl Session {
                 Next::Refused
             }
         }
+    }
+
+    /// An OpenFlow 1.0 flow-mod's table: its command's high byte after
+    /// NXT_FLOW_MOD_TABLE_ID (0xff: every table, for deletes and modifies), else table 0 for
+    /// adds and every table for the rest, as OVS.
+    fn table_of10(&self, fm: &mut FlowModMsg) -> Result<(), OfError> {
+        let add = fm.command == Command::Add;
+        let bad = |msg: String| OfError::new((e::FLOW_MOD_FAILED, e::FLOW_MOD_BAD_COMMAND), msg);
+        if !self.flow_mod_table_id {
+            if fm.entry.table != Some(0) {
+                return Err(bad(
+                    "a table id in the command needs NXT_FLOW_MOD_TABLE_ID first".into(),
+                ));
+            }
+            fm.entry.table = if add { Some(0) } else { None };
+        } else if add && fm.entry.table.is_none() {
+            return Err(OfError::new(
+                (e::FLOW_MOD_FAILED, e::FLOW_MOD_BAD_TABLE_ID),
+                "add to table 255",
+            ));
+        }
+        Ok(())
     }
 
     /// OFPBRC_IS_SLAVE when this connection is a slave (after the pending flow-mods).
@@ -256,7 +303,7 @@ impl Session {
             None => {
                 let err = OfError::new(
                     (e::HELLO_FAILED, e::HELLO_INCOMPATIBLE),
-                    format!("peer offers versions {versions:#x}; brisk speaks OpenFlow 1.3, 1.4 and 1.5"),
+                    format!("peer offers versions {versions:#x}; brisk speaks OpenFlow 1.0, 1.3, 1.4 and 1.5"),
                 );
                 let text = err.message.clone();
                 out.extend_from_slice(&error_reply(openflow::OFP13, xid, &err, text.as_bytes()));
@@ -274,6 +321,14 @@ impl Session {
             }
             Message::EchoRequest(p) => out.extend_from_slice(&m::echo_reply(v, xid, &p)),
             Message::EchoReply(_) => {}
+            Message::FeaturesRequest if v == openflow::OFP10 => {
+                out.extend_from_slice(&openflow::of10::features_reply(
+                    xid,
+                    views::datapath_id(sh),
+                    254,
+                    &views::port_descs(sh),
+                ))
+            }
             Message::FeaturesRequest => {
                 out.extend_from_slice(&m::features_reply(v, xid, views::datapath_id(sh), 254))
             }
@@ -296,7 +351,25 @@ impl Session {
                 self.config_flags = flags;
                 self.miss_send_len = miss_send_len;
             }
-            Message::Barrier => out.extend_from_slice(&m::bare(v, m::T_BARRIER_REPLY, xid)),
+            Message::Barrier => {
+                let ty = if v == openflow::OFP10 {
+                    openflow::of10::T_BARRIER_REPLY
+                } else {
+                    m::T_BARRIER_REPLY
+                };
+                out.extend_from_slice(&m::bare(v, ty, xid))
+            }
+            Message::SetFlowFormat(f) => {
+                use openflow::of10::{NXFF_NXM, NXFF_OPENFLOW10};
+                if v != openflow::OFP10 || !matches!(f, NXFF_NXM | NXFF_OPENFLOW10) {
+                    return Err(OfError::new(
+                        (e::BAD_REQUEST, e::BAD_REQUEST_EPERM),
+                        format!("flow format {f} at {}", openflow::version_name(v)),
+                    ));
+                }
+                self.nxm = f == NXFF_NXM;
+            }
+            Message::FlowModTableId(on) => self.flow_mod_table_id = on,
             Message::Multipart(req) => views::multipart(sh, &self.of.names, v, xid, req, out)?,
             Message::RoleRequest {
                 role,
@@ -341,6 +414,7 @@ impl Session {
             }
             Message::FlowMod(_) => unreachable!("flow-mods are batched"),
             Message::GroupMod(gm) => {
+                refuse_unsupported_buckets(&gm)?;
                 let now = sh.now_ms();
                 let before = sh.bridge.tables();
                 sh.bridge
@@ -456,7 +530,10 @@ impl Session {
                 views::check_flow_mod(&self.shared, &fm)?;
                 Bundled::Flow(fm)
             }
-            Message::GroupMod(gm) => Bundled::Group(gm),
+            Message::GroupMod(gm) => {
+                refuse_unsupported_buckets(&gm)?;
+                Bundled::Group(gm)
+            }
             _ => {
                 return Err(bfail(
                     m::BFC_MSG_UNSUP,
@@ -574,6 +651,14 @@ impl Session {
     }
 }
 
+/// A group whose buckets hold what the datapath does not run yet is refused.
+fn refuse_unsupported_buckets(gm: &GroupModMsg) -> Result<(), OfError> {
+    for b in &gm.group.buckets {
+        openflow::check::refuse_unsupported(&b.actions)?;
+    }
+    Ok(())
+}
+
 /// Whether a run of a bundle may remove flows.
 fn removes(run: &ModRun) -> bool {
     match run {
@@ -648,6 +733,7 @@ fn to_flow_mod(fm: &FlowModMsg) -> FlowMod {
         Command::Modify | Command::ModifyStrict => FlowMod::Modify {
             filter: fm.entry.clone(),
             strict: fm.command == Command::ModifyStrict,
+            new_cookie: fm.new_cookie,
         },
         Command::Delete | Command::DeleteStrict => FlowMod::Delete {
             filter: fm.entry.clone(),

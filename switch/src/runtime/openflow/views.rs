@@ -93,6 +93,7 @@ pub(super) fn multipart(
     req: MpRequest,
     out: &mut Vec<u8>,
 ) -> Result<(), OfError> {
+    let nx_aggregate = matches!(req, MpRequest::NxAggregate(_));
     match req {
         MpRequest::Desc => out.extend_from_slice(&mp::desc_reply(
             v,
@@ -119,8 +120,9 @@ pub(super) fn multipart(
                 .collect();
             out.extend_from_slice(&mp::port_stats_reply(v, xid, &ports));
         }
-        MpRequest::Flow(q) => flow_stats(sh, v, xid, &q, out),
-        MpRequest::Aggregate(q) => {
+        MpRequest::Flow(q) => flow_stats(sh, v, xid, &q, false, out),
+        MpRequest::NxFlow(q) => flow_stats(sh, v, xid, &q, true, out),
+        MpRequest::Aggregate(q) | MpRequest::NxAggregate(q) => {
             crate::runtime::ctl::request_all(sh, 0);
             let tables = sh.bridge.tables();
             let (mut p, mut b, mut n) = (0u64, 0u64, 0u32);
@@ -134,7 +136,11 @@ pub(super) fn multipart(
                     n += 1;
                 }
             }
-            out.extend_from_slice(&mp::aggregate_reply(v, xid, p, b, n));
+            out.extend_from_slice(&if nx_aggregate {
+                openflow::of10::nx_aggregate_reply(xid, p, b, n)
+            } else {
+                mp::aggregate_reply(v, xid, p, b, n)
+            });
         }
         MpRequest::Table => {
             crate::runtime::ctl::request_all(sh, 0);
@@ -233,11 +239,21 @@ fn group_multipart(sh: &Shared, v: u8, xid: u32, req: MpRequest, out: &mut Vec<u
     }
 }
 
-fn flow_stats(sh: &Shared, v: u8, xid: u32, q: &FlowStatsRequest, out: &mut Vec<u8>) {
+/// Flow statistics; `nx`: OpenFlow 1.0's NXST_FLOW (NXM matches).
+fn flow_stats(sh: &Shared, v: u8, xid: u32, q: &FlowStatsRequest, nx: bool, out: &mut Vec<u8>) {
     crate::runtime::ctl::request_all(sh, 0);
     let now = sh.now_ms();
     let tables = sh.bridge.tables();
-    let mut w = ReplyWriter::new(v, xid, mp::mp::FLOW);
+    let mut w = if nx {
+        ReplyWriter::nx(xid, openflow::of10::NXST_FLOW)
+    } else {
+        ReplyWriter::new(v, xid, mp::mp::FLOW)
+    };
+    let encode = |s: &FlowStatsEntry<'_>, buf: &mut Vec<u8>| match (nx, v) {
+        (true, _) => openflow::of10::encode_nx_flow_stats(s, buf),
+        (false, openflow::OFP10) => openflow::of10::encode_std_flow_stats(s, buf),
+        _ => encode_flow_stats(s, v, buf),
+    };
     for (tid, t) in tables.iter() {
         if q.table.is_some_and(|x| x != tid) {
             continue;
@@ -246,7 +262,7 @@ fn flow_stats(sh: &Shared, v: u8, xid: u32, q: &FlowStatsRequest, out: &mut Vec<
             let age = now.saturating_sub(r.created_ms);
             let used = r.stats.used_ms.load(Ordering::Relaxed);
             let at = w.buf().len();
-            encode_flow_stats(
+            encode(
                 &FlowStatsEntry {
                     entry: &r.entry,
                     duration_sec: (age / 1000) as u32,
@@ -256,7 +272,6 @@ fn flow_stats(sh: &Shared, v: u8, xid: u32, q: &FlowStatsRequest, out: &mut Vec<
                     packets: r.stats.n_packets.load(Ordering::Relaxed),
                     bytes: r.stats.n_bytes.load(Ordering::Relaxed),
                 },
-                v,
                 w.buf(),
             );
             w.entry_done(at);
