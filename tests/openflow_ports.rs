@@ -189,10 +189,10 @@ fn packet_out_and_port_mod_as_ovs() {
     assert!(!ok && text.contains("77"), "{text}");
 }
 
-/// Deleting a `send_flow_rem` flow (non-strict, strict, in a bundle) and deleting the group
-/// a flow outputs to are announced with OFPT_FLOW_REMOVED reason=delete and
-/// reason=group_delete; a port-mod with OFPT_PORT_STATUS; the monitor hears the same
-/// from brisk as from OVS.
+/// Deleting a `send_flow_rem` flow (non-strict, strict, by `out_group`, in a bundle) and
+/// deleting the group a flow outputs to are announced with OFPT_FLOW_REMOVED reason=delete
+/// and reason=group_delete; a port-mod with OFPT_PORT_STATUS; the monitor hears the same
+/// from brisk as from OVS, and the same flows are left.
 #[test]
 fn deletes_and_port_mods_are_announced_as_by_ovs() {
     if !have_ovs() {
@@ -203,6 +203,7 @@ fn deletes_and_port_mods_are_announced_as_by_ovs() {
     let rundir = sw.dir.join("ovs-ofctl-run");
     std::fs::create_dir_all(&rundir).unwrap();
     let mut all = Vec::new();
+    let mut left = Vec::new();
     for t in [mgmt(&sw), ovs.mgmt()] {
         let mon = monitor(&t, &rundir);
         // ovs-ofctl [OPTIONS] COMMAND SWITCH ARGS...
@@ -223,9 +224,13 @@ fn deletes_and_port_mods_are_announced_as_by_ovs() {
             "table=5,priority=9,ip,nw_dst=10.1.2.5 actions=drop",
             "table=6,priority=9,send_flow_rem,ip,nw_dst=10.1.2.6 actions=group:5",
             "table=6,priority=8,send_flow_rem,ip,nw_dst=10.1.2.7 actions=drop",
+            "table=7,priority=1,send_flow_rem,ip actions=group:5",
+            "table=7,priority=2,send_flow_rem,ip actions=drop",
         ] {
             of(&["add-flow", f]);
         }
+        // out_group: only the flow that outputs to group 5 goes.
+        of(&["del-flows", "table=7,out_group=5"]);
         of(&["del-flows", "table=5,cookie=0x7/-1"]);
         of(&[
             "--strict",
@@ -237,11 +242,14 @@ fn deletes_and_port_mods_are_announced_as_by_ovs() {
         of(&["--bundle", "del-flows", "table=6"]);
         of(&["mod-port", "4", "no-forward"]);
         all.push(heard(mon));
+        left.push(dump("OpenFlow15", &t));
     }
+    assert_eq!(left[0], left[1], "flows left on brisk and OVS");
+    assert_eq!(left[0].len(), 1, "{:?}", left[0]);
     let (hb, ho) = (&all[0], &all[1]);
     assert_eq!(hb, ho, "brisk's and OVS's asynchronous messages differ");
     let n = |what: &str| hb.iter().filter(|l| l.contains(what)).count();
-    assert_eq!(n("reason=delete"), 3, "{hb:#?}");
+    assert_eq!(n("reason=delete"), 4, "{hb:#?}");
     assert_eq!(n("reason=group_delete"), 1, "{hb:#?}");
     assert_eq!(n("OFPT_PORT_STATUS"), 1, "{hb:#?}");
     assert_eq!(n("config:     NO_FWD"), 1, "{hb:#?}");

@@ -417,7 +417,7 @@ impl OfTables {
 }
 
 /// Whether a flow's actions use group `id` (any group for `None`).
-fn uses_group(e: &FlowEntry, id: Option<u32>) -> bool {
+pub(super) fn uses_group(e: &FlowEntry, id: Option<u32>) -> bool {
     e.actions
         .iter()
         .any(|a| matches!(a, Action::Group(g) if id.is_none_or(|i| i == *g)))

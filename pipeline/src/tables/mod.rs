@@ -146,13 +146,15 @@ pub enum FlowMod {
     /// its counters unless `reset_counts`).
     Add(FlowEntry),
     /// `del-flows`: `strict` deletes only the flow with exactly this match and priority;
-    /// otherwise every flow whose match is at least as specific. Cookie mask and `out_port`
-    /// restrict further; no table means all tables.
+    /// otherwise every flow whose match is at least as specific. Cookie mask, `out_port`
+    /// and `out_group` restrict further; no table means all tables.
     Delete {
         /// Match, table, cookie/mask and `out_port` to delete by.
         filter: FlowEntry,
         /// Strict matching.
         strict: bool,
+        /// Only flows that output to this group (OpenFlow's `out_group`).
+        out_group: Option<u32>,
     },
     /// OpenFlow's modify: every flow the filter selects (as [`FlowMod::Delete`] selects,
     /// without `out_port`) gets the filter's actions, keeping its cookie, and its counters
@@ -368,8 +370,12 @@ impl OfTables {
                     next.check(e)?;
                     next.add(e, now_ms, &mut sum)?;
                 }
-                FlowMod::Delete { filter, strict } => {
-                    sum.deleted += next.delete(filter, *strict);
+                FlowMod::Delete {
+                    filter,
+                    strict,
+                    out_group,
+                } => {
+                    sum.deleted += next.delete(filter, *strict, *out_group);
                 }
                 FlowMod::Modify {
                     filter,
@@ -513,7 +519,7 @@ impl OfTables {
         n
     }
 
-    fn delete(&mut self, f: &FlowEntry, strict: bool) -> usize {
+    fn delete(&mut self, f: &FlowEntry, strict: bool, out_group: Option<u32>) -> usize {
         let ids = self.selected_tables(f);
         let mut n = 0;
         for tid in ids {
@@ -521,6 +527,7 @@ impl OfTables {
             let victims: Vec<(Match, u16)> = t
                 .rules()
                 .filter(|r| Self::delete_matches(r, f, strict))
+                .filter(|r| out_group.is_none_or(|g| group::uses_group(&r.entry, Some(g))))
                 .map(|r| (r.entry.matches, r.entry.priority))
                 .collect();
             if victims.is_empty() {

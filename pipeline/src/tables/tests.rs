@@ -8,6 +8,7 @@ fn del(s: &str, strict: bool) -> FlowMod {
     FlowMod::Delete {
         filter: parse_flow(s, Mode::Delete, &PortMap::new()).unwrap(),
         strict,
+        out_group: None,
     }
 }
 

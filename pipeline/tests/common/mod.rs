@@ -309,6 +309,7 @@ pub fn change(b: &Bridge, k: u64, now: u64) {
                 &[FlowMod::Delete {
                     filter: d,
                     strict: true,
+                    out_group: None,
                 }],
                 now,
             )

@@ -59,7 +59,14 @@ pub(super) fn dispatch(shared: &Shared, args: &[&str], input: Option<&str>) -> O
                 let f = parse_flow(&text, Mode::Delete, names)
                     .map_err(|e| format!("column {}: {e}", e.column()))?;
                 let s = b
-                    .apply(&[FlowMod::Delete { filter: f, strict }], now)
+                    .apply(
+                        &[FlowMod::Delete {
+                            filter: f,
+                            strict,
+                            out_group: None,
+                        }],
+                        now,
+                    )
                     .map_err(|e| e.to_string())?;
                 Ok(format!("{} deleted\n", s.deleted))
             }

@@ -738,6 +738,7 @@ fn to_flow_mod(fm: &FlowModMsg) -> FlowMod {
         Command::Delete | Command::DeleteStrict => FlowMod::Delete {
             filter: fm.entry.clone(),
             strict: fm.command == Command::DeleteStrict,
+            out_group: fm.out_group,
         },
     }
 }

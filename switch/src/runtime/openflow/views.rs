@@ -41,12 +41,6 @@ fn overlaps(a: &Match, b: &Match) -> bool {
 
 /// The checks OVS makes of a flow-mod before it reaches the tables.
 pub(super) fn check_flow_mod(sh: &Shared, fm: &FlowModMsg) -> Result<(), OfError> {
-    if fm.out_group.is_some() {
-        return Err(OfError::new(
-            (e::FLOW_MOD_FAILED, e::FLOW_MOD_UNKNOWN),
-            "out_group filters are not supported by brisk yet",
-        ));
-    }
     if matches!(fm.command, Command::Delete | Command::DeleteStrict) {
         return Ok(());
     }
