@@ -627,9 +627,33 @@ impl Session {
         let v = self.version.unwrap_or(openflow::OFP13);
         let batch = std::mem::take(&mut self.batch);
         let now = self.shared.now_ms();
-        let mut ok = Vec::with_capacity(batch.len());
+        let mut ok: Vec<(u32, &Vec<u8>, &FlowModMsg)> = Vec::with_capacity(batch.len());
         for (xid, head, fm) in &batch {
-            match views::check_flow_mod(&self.shared, fm) {
+            // check_overlap sees the adds before it in the batch too, as it would if each
+            // flow-mod were applied on its own (as OVS does).
+            let checked = views::check_flow_mod(&self.shared, fm).and_then(|()| {
+                let f = &fm.entry;
+                let clash = fm.command == Command::Add
+                    && f.flags.check_overlap
+                    && ok.iter().any(|(_, _, p)| {
+                        p.command == Command::Add
+                            && p.entry.table_id() == f.table_id()
+                            && p.entry.priority == f.priority
+                            && views::overlaps(&p.entry.matches, &f.matches)
+                    });
+                if clash {
+                    return Err(OfError::new(
+                        (e::FLOW_MOD_FAILED, e::FLOW_MOD_OVERLAP),
+                        format!(
+                            "table {}: an earlier flow-mod adds a flow of priority {} that overlaps (check_overlap)",
+                            f.table_id(),
+                            f.priority
+                        ),
+                    ));
+                }
+                Ok(())
+            });
+            match checked {
                 Ok(()) => ok.push((*xid, head, fm)),
                 Err(err) => out.extend_from_slice(&error_reply(v, *xid, &err, head)),
             }

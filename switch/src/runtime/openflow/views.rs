@@ -34,7 +34,7 @@ pub(super) fn datapath_id(sh: &Shared) -> u64 {
     h & 0x0000_ffff_ffff_ffff
 }
 
-fn overlaps(a: &Match, b: &Match) -> bool {
+pub(super) fn overlaps(a: &Match, b: &Match) -> bool {
     (0..pipeline::flow::FLOW_WORDS)
         .all(|i| (a.value.w[i] ^ b.value.w[i]) & a.mask.w[i] & b.mask.w[i] == 0)
 }
