@@ -9,7 +9,7 @@
 mod common;
 
 use common::ofctl::*;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
@@ -23,35 +23,16 @@ const FLOWS: [&str; 7] = [
     "table=0,priority=16,udp,tp_dst=9 actions=meter:1,output:2",
 ];
 
-fn msg(version: u8, ty: u8, xid: u32, body: &[u8]) -> Vec<u8> {
-    let mut m = vec![version, ty, 0, 0];
-    m.extend_from_slice(&xid.to_be_bytes());
-    m.extend_from_slice(body);
-    let n = m.len() as u16;
-    m[2..4].copy_from_slice(&n.to_be_bytes());
-    m
-}
-
-fn read(s: &mut UnixStream) -> Vec<u8> {
-    let mut h = [0u8; 8];
-    s.read_exact(&mut h).unwrap();
-    let n = usize::from(u16::from_be_bytes([h[2], h[3]]));
-    let mut m = h.to_vec();
-    m.resize(n, 0);
-    s.read_exact(&mut m[8..]).unwrap();
-    m
-}
-
 /// A raw OpenFlow connection at `version` (hello exchanged).
 fn connect(target: &str, version: u8) -> UnixStream {
     let path = target.strip_prefix("unix:").unwrap();
     let mut s = UnixStream::connect(path).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let _hello = read(&mut s);
+    let _hello = read_msg(&mut s);
     let bitmap = 1u32 << version;
     let mut body = vec![0, 1, 0, 8];
     body.extend_from_slice(&bitmap.to_be_bytes());
-    s.write_all(&msg(version, 0, 1, &body)).unwrap();
+    s.write_all(&of_msg(version, 0, 1, &body)).unwrap();
     s
 }
 
@@ -66,10 +47,10 @@ fn flow_entries(target: &str, version: u8) -> Vec<Vec<u8>> {
     body.extend_from_slice(&[0; 4]);
     body.extend_from_slice(&[0; 16]);
     body.extend_from_slice(&[0, 1, 0, 4, 0, 0, 0, 0]);
-    s.write_all(&msg(version, 18, 9, &body)).unwrap();
+    s.write_all(&of_msg(version, 18, 9, &body)).unwrap();
     let mut entries = Vec::new();
     loop {
-        let m = read(&mut s);
+        let m = read_msg(&mut s);
         if m[1] != 19 {
             continue; // not the reply (an echo, a port status)
         }

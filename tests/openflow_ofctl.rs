@@ -204,25 +204,6 @@ fn ovs_ofctl_programs_brisk_as_it_programs_ovs() {
     }
 }
 
-fn of_msg(version: u8, ty: u8, xid: u32, body: &[u8]) -> Vec<u8> {
-    let mut m = vec![version, ty, 0, 0];
-    m.extend_from_slice(&xid.to_be_bytes());
-    m.extend_from_slice(body);
-    let n = m.len() as u16;
-    m[2..4].copy_from_slice(&n.to_be_bytes());
-    m
-}
-
-fn read_msg(s: &mut UnixStream) -> Vec<u8> {
-    let mut h = [0u8; 8];
-    s.read_exact(&mut h).unwrap();
-    let n = usize::from(u16::from_be_bytes([h[2], h[3]]));
-    let mut m = h.to_vec();
-    m.resize(n, 0);
-    s.read_exact(&mut m[8..]).unwrap();
-    m
-}
-
 /// Connects and negotiates OpenFlow 1.5.
 fn connect(path: &Path) -> UnixStream {
     let mut s = UnixStream::connect(path).unwrap();
@@ -544,14 +525,7 @@ fn timed_out_flows_leave_and_monitors_hear_of_it_as_from_ovs() {
     std::fs::create_dir_all(&rundir).unwrap();
     let mut heard = Vec::new();
     for t in [mgmt(&sw), ovs.mgmt()] {
-        let mon = Command::new("ovs-ofctl")
-            .args(["-O", "OpenFlow15", "monitor", &t, "128"])
-            .env("OVS_RUNDIR", &rundir)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(500));
+        let mon = monitor(&t, &rundir);
         for f in [
             "table=5,priority=7,hard_timeout=1,send_flow_rem,ip,nw_dst=10.1.2.3 actions=drop",
             "table=5,priority=8,idle_timeout=2,send_flow_rem,ip,nw_dst=10.1.2.4 actions=drop",
@@ -561,12 +535,7 @@ fn timed_out_flows_leave_and_monitors_hear_of_it_as_from_ovs() {
             ofctl_ok(&["-O", "OpenFlow15", "add-flow", &t, f]);
         }
         std::thread::sleep(Duration::from_millis(4000));
-        // SAFETY: signalling the monitor this test started.
-        unsafe { libc::kill(mon.id() as i32, libc::SIGTERM) };
-        let out = mon.wait_with_output().unwrap();
-        // ovs-ofctl monitor prints what it receives on its standard error.
-        let printed = String::from_utf8_lossy(&out.stdout).into_owned()
-            + &String::from_utf8_lossy(&out.stderr);
+        let printed = monitor_output(mon);
         let mut lines: Vec<String> = printed
             .lines()
             .filter(|l| l.starts_with("OFPT_FLOW_REMOVED"))

@@ -9,7 +9,7 @@ mod common;
 use common::ofctl::*;
 use pipeline::build::{ip, udp_frame};
 use std::collections::BTreeMap;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::Duration;
 
 const FLOWS: [&str; 5] = [
@@ -73,26 +73,10 @@ fn port_config(version: &str, target: &str, port: u32) -> String {
         .to_string()
 }
 
-fn monitor(target: &str, rundir: &std::path::Path) -> Child {
-    let mon = Command::new("ovs-ofctl")
-        .args(["-O", "OpenFlow15", "monitor", target, "128"])
-        .env("OVS_RUNDIR", rundir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(500));
-    mon
-}
-
 /// What a monitor printed: its asynchronous messages, one line each, without durations.
 fn heard(mon: Child) -> Vec<String> {
     std::thread::sleep(Duration::from_millis(300));
-    // SAFETY: signalling the monitor this test started.
-    unsafe { libc::kill(mon.id() as i32, libc::SIGTERM) };
-    let out = mon.wait_with_output().unwrap();
-    let printed =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let printed = monitor_output(mon);
     let mut msgs: Vec<String> = Vec::new();
     let mut in_port_status = false;
     for l in printed.lines() {

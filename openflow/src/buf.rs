@@ -151,22 +151,7 @@ pub fn tlvs<'a>(
     short: (u16, u16),
     what: &str,
 ) -> Result<Vec<(u16, &'a [u8])>, OfError> {
-    let mut out = Vec::new();
-    let mut at = 0;
-    while at < bytes.len() {
-        let mut r = Reader::new(&bytes[at..], short);
-        let ty = r.u16(what)?;
-        let len = usize::from(r.u16(what)?);
-        if len < 8 || len % 8 != 0 || at + len > bytes.len() {
-            return Err(OfError::new(
-                short,
-                format!("{what} type {ty} at offset {at}: length {len}"),
-            ));
-        }
-        out.push((ty, &bytes[at + 4..at + len]));
-        at += len;
-    }
-    Ok(out)
+    split(bytes, short, what, false)
 }
 
 /// Splits a list of OpenFlow properties (`ofp_prop_header`: type, length without padding,
@@ -177,21 +162,37 @@ pub fn props<'a>(
     short: (u16, u16),
     what: &str,
 ) -> Result<Vec<(u16, &'a [u8])>, OfError> {
+    split(bytes, short, what, true)
+}
+
+/// Items whose length counts their padding (`padded_after` false: a multiple of 8, at
+/// least 8) or not (true: at least 4, padding to 8 follows).
+fn split<'a>(
+    bytes: &'a [u8],
+    short: (u16, u16),
+    what: &str,
+    padded_after: bool,
+) -> Result<Vec<(u16, &'a [u8])>, OfError> {
     let mut out = Vec::new();
     let mut at = 0;
     while at < bytes.len() {
         let mut r = Reader::new(&bytes[at..], short);
         let ty = r.u16(what)?;
         let len = usize::from(r.u16(what)?);
-        let padded = len.div_ceil(8) * 8;
-        if len < 4 || at + padded > bytes.len() {
+        let step = len.div_ceil(8) * 8;
+        let bad = if padded_after {
+            len < 4
+        } else {
+            len < 8 || len != step
+        };
+        if bad || at + step > bytes.len() {
             return Err(OfError::new(
                 short,
                 format!("{what} type {ty} at offset {at}: length {len}"),
             ));
         }
         out.push((ty, &bytes[at + 4..at + len]));
-        at += padded;
+        at += step;
     }
     Ok(out)
 }

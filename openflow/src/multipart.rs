@@ -372,6 +372,24 @@ pub struct PortStats {
     pub duration_sec: u32,
 }
 
+impl PortStats {
+    /// The eight counters every version's port statistics begin with, in their order.
+    pub fn put_counters(&self, out: &mut Vec<u8>) {
+        for v in [
+            self.rx_packets,
+            self.tx_packets,
+            self.rx_bytes,
+            self.tx_bytes,
+            self.rx_dropped,
+            self.tx_dropped,
+            self.rx_errors,
+            self.tx_errors,
+        ] {
+            put64(out, v);
+        }
+    }
+}
+
 /// Encodes a PORT_STATS reply (`ofp13_port_stats`, or `ofp14_port_stats` with its Ethernet
 /// property).
 pub fn port_stats_reply(version: u8, xid: u32, ports: &[PortStats]) -> Vec<u8> {
@@ -394,18 +412,7 @@ pub fn port_stats_reply(version: u8, xid: u32, ports: &[PortStats]) -> Vec<u8> {
             put32(out, port_to_of11(p.port_no));
             zeros(out, 4);
         }
-        for v in [
-            p.rx_packets,
-            p.tx_packets,
-            p.rx_bytes,
-            p.tx_bytes,
-            p.rx_dropped,
-            p.tx_dropped,
-            p.rx_errors,
-            p.tx_errors,
-        ] {
-            put64(out, v);
-        }
+        p.put_counters(out);
         if version >= OFP14 {
             put16(out, 0);
             put16(out, 40);
@@ -449,12 +456,17 @@ pub fn aggregate_reply(version: u8, xid: u32, packets: u64, bytes: u64, flows: u
     if version >= crate::OFP15 {
         encode_oxs_stats(out, None, None, packets, bytes, Some(flows));
     } else {
-        put64(out, packets);
-        put64(out, bytes);
-        put32(out, flows);
-        zeros(out, 4);
+        put_aggregate(out, packets, bytes, flows);
     }
     w.finish()
+}
+
+/// `ofp_aggregate_stats_reply` (OpenFlow 1.0 to 1.4, and Nicira's NXST_AGGREGATE).
+pub fn put_aggregate(out: &mut Vec<u8>, packets: u64, bytes: u64, flows: u32) {
+    put64(out, packets);
+    put64(out, bytes);
+    put32(out, flows);
+    zeros(out, 4);
 }
 
 /// Encodes a METER_FEATURES reply saying the switch has no meters.

@@ -3,8 +3,10 @@
 //! same ports (dummy), and `ovs-ofctl` runs and dumps against either.
 
 use super::{Scratch, Switch};
+use std::io::Read;
+use std::os::unix::net::UnixStream;
 use std::path::Path;
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 pub const TLV: &str = "{class=0x104,type=0x80,len=4}->tun_metadata0";
@@ -232,4 +234,47 @@ pub fn same_dumps(brisk: &str, ovs: &str, what: &str) -> usize {
         n = b.len();
     }
     n
+}
+
+/// An OpenFlow message: header (`version`, `ty`, `xid`, length) and body.
+pub fn of_msg(version: u8, ty: u8, xid: u32, body: &[u8]) -> Vec<u8> {
+    let mut m = vec![version, ty, 0, 0];
+    m.extend_from_slice(&xid.to_be_bytes());
+    m.extend_from_slice(body);
+    let n = m.len() as u16;
+    m[2..4].copy_from_slice(&n.to_be_bytes());
+    m
+}
+
+/// The next whole message from a raw connection.
+pub fn read_msg(s: &mut UnixStream) -> Vec<u8> {
+    let mut h = [0u8; 8];
+    s.read_exact(&mut h).unwrap();
+    let n = usize::from(u16::from_be_bytes([h[2], h[3]]));
+    let mut m = h.to_vec();
+    m.resize(n, 0);
+    s.read_exact(&mut m[8..]).unwrap();
+    m
+}
+
+/// `ovs-ofctl -O OpenFlow15 monitor TARGET 128` (a service connection asks for
+/// asynchronous messages with a miss length), given half a second to connect.
+pub fn monitor(target: &str, rundir: &Path) -> Child {
+    let mon = Command::new("ovs-ofctl")
+        .args(["-O", "OpenFlow15", "monitor", target, "128"])
+        .env("OVS_RUNDIR", rundir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    mon
+}
+
+/// Stops a [`monitor`] and returns what it printed (it prints messages on standard error).
+pub fn monitor_output(mon: Child) -> String {
+    // SAFETY: signalling the monitor this test started.
+    unsafe { libc::kill(mon.id() as i32, libc::SIGTERM) };
+    let out = mon.wait_with_output().unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
 }

@@ -504,18 +504,7 @@ pub fn encode_phy_port(p: &PortDesc, out: &mut Vec<u8>) {
 pub fn encode_port_stats(p: &PortStats, out: &mut Vec<u8>) {
     put16(out, p.port_no as u16);
     zeros(out, 6);
-    for v in [
-        p.rx_packets,
-        p.tx_packets,
-        p.rx_bytes,
-        p.tx_bytes,
-        p.rx_dropped,
-        p.tx_dropped,
-        p.rx_errors,
-        p.tx_errors,
-    ] {
-        put64(out, v);
-    }
+    p.put_counters(out);
     zeros(out, 32);
 }
 
@@ -603,11 +592,7 @@ pub fn encode_std_flow_stats(s: &FlowStatsEntry<'_>, out: &mut Vec<u8>) {
 /// NXST_AGGREGATE reply.
 pub fn nx_aggregate_reply(xid: u32, packets: u64, bytes: u64, flows: u32) -> Vec<u8> {
     let mut w = ReplyWriter::nx(xid, NXST_AGGREGATE);
-    let out = w.buf();
-    put64(out, packets);
-    put64(out, bytes);
-    put32(out, flows);
-    zeros(out, 4);
+    crate::multipart::put_aggregate(w.buf(), packets, bytes, flows);
     w.finish()
 }
 
