@@ -180,9 +180,18 @@ fn packet_out_and_port_mod_as_ovs() {
         let off = want.contains("NO_FWD") || want.contains("PORT_DOWN");
         assert_eq!(sent, if off { 0 } else { 1 }, "after mod-port {cmd}");
     }
-    // A port that does not exist, a MAC that is not the port's: OVS's errors.
+    // A port that does not exist: OVS's error.
     let (ok, text) = ofctl(&["-O", "OpenFlow13", "mod-port", &b, "77", "down"]);
     assert!(!ok && text.contains("77"), "{text}");
+    // `brisk ctl packet-out`: the same path, from the control socket.
+    let n = sent_to_4(&b);
+    let out = sw.ok(&["packet-out", "coredns--3e3abf", "resubmit(,0)", &frame(53)]);
+    assert!(out.contains("sent a"), "{out}");
+    assert_eq!(sent_to_4(&b) - n, 1);
+    let (ok, text) = sw.ctl(&["packet-out", "3", "output:4", "00zz"]);
+    assert!(!ok && text.contains("hex"), "{text}");
+    let (ok, text) = sw.ctl(&["packet-out", "3", "output:4", "0011"]);
+    assert!(!ok && text.contains("OFPBRC_BAD_PACKET"), "{text}");
 }
 
 /// Deleting a `send_flow_rem` flow (non-strict, strict, by `out_group`, in a bundle) and

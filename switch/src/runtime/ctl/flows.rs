@@ -81,6 +81,9 @@ pub(super) fn dispatch(shared: &Shared, args: &[&str], input: Option<&str>) -> O
                     .map_err(|e| format!("trace: column {}: {e}", e.column()))?;
                 trace(shared, &spec)
             }
+            ["packet-out", in_port, actions, packet @ ..] if !packet.is_empty() => {
+                packet_out(shared, in_port, actions, &packet.concat())
+            }
             _ => {
                 matched = false;
                 Ok(String::new())
@@ -89,6 +92,53 @@ pub(super) fn dispatch(shared: &Shared, args: &[&str], input: Option<&str>) -> O
     };
     let r = run();
     matched.then_some(r)
+}
+
+/// `packet-out IN_PORT ACTIONS PACKET` (`ovs-ofctl packet-out`'s order): the frame, in
+/// hex, runs the actions as an OpenFlow packet-out does and leaves on the ports' control
+/// transmit queues.
+fn packet_out(shared: &Shared, in_port: &str, actions: &str, hex: &str) -> CmdResult {
+    use pipeline::ofctl::port;
+    let ports = shared.bridge.ports();
+    let in_port = match in_port {
+        "CONTROLLER" => port::CONTROLLER,
+        "LOCAL" => port::LOCAL,
+        "NONE" => port::NONE,
+        p => match p.parse::<u32>() {
+            Ok(n) => n,
+            Err(_) => ports
+                .names()
+                .number(p)
+                .ok_or_else(|| format!("packet-out: no port {p}"))?,
+        },
+    };
+    let flow = format!("actions={actions}");
+    let actions = pipeline::ofctl::parse_flow(&flow, pipeline::ofctl::Mode::Add, ports.names())
+        .map_err(|e| format!("packet-out: actions: column {}: {e}", e.column()))?
+        .actions;
+    let digits: String = hex
+        .chars()
+        .filter(|c| !matches!(c, ':' | '.' | '-'))
+        .collect();
+    if digits.len() % 2 != 0 || !digits.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err("packet-out: the packet is hex bytes (pairs of hex digits)".into());
+    }
+    let data: Vec<u8> = (0..digits.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&digits[i..i + 2], 16).expect("checked hex"))
+        .collect();
+    let n = data.len();
+    crate::runtime::openflow::packet_out(
+        shared,
+        openflow::port::PacketOut {
+            buffer_id: openflow::port::NO_BUFFER,
+            in_port,
+            actions,
+            data,
+        },
+    )
+    .map_err(|e| format!("packet-out: {e}"))?;
+    Ok(format!("sent a {n}-byte packet\n"))
 }
 
 fn trace(shared: &Shared, spec: &str) -> CmdResult {

@@ -13,6 +13,7 @@ mod roles;
 
 pub use events::{AsyncEvent, FlowRemoved};
 mod port_ops;
+pub(crate) use port_ops::packet_out;
 mod session;
 mod views;
 

@@ -82,7 +82,7 @@ fn fmt_mac(m: &[u8; 6]) -> String {
 /// packet (a `resubmit` enters the tables); what leaves is sent on the control thread's
 /// transmit queue of each port before the next message is read, so a barrier after a
 /// packet-out means the packet was sent.
-pub(super) fn packet_out(sh: &Shared, po: PacketOut) -> Result<(), OfError> {
+pub(crate) fn packet_out(sh: &Shared, po: PacketOut) -> Result<(), OfError> {
     if po.buffer_id != op::NO_BUFFER {
         return Err(OfError::new(
             (e::BAD_REQUEST, e::BAD_REQUEST_BUFFER_UNKNOWN),
