@@ -120,7 +120,7 @@ fn packet_out(shared: &Shared, in_port: &str, actions: &str, hex: &str) -> CmdRe
         .chars()
         .filter(|c| !matches!(c, ':' | '.' | '-'))
         .collect();
-    if digits.len() % 2 != 0 || !digits.chars().all(|c| c.is_ascii_hexdigit()) {
+    if !digits.len().is_multiple_of(2) || !digits.chars().all(|c| c.is_ascii_hexdigit()) {
         return Err("packet-out: the packet is hex bytes (pairs of hex digits)".into());
     }
     let data: Vec<u8> = (0..digits.len())
