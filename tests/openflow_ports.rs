@@ -449,3 +449,93 @@ fn ovs_ofctl_without_o_speaks_openflow10_to_brisk_as_to_ovs() {
     assert_eq!(db.get("4"), Some(&0), "{db:?}");
     assert_eq!(db.get("48"), Some(&2), "{db:?}");
 }
+
+/// Asynchronous configuration on a raw OpenFlow 1.3 connection, brisk and OVS side by side:
+/// the default get-async reply; set-async turning flow-removed off for the master role
+/// (port status still comes); as a slave, port status only. What each switch sends must be
+/// the same.
+#[test]
+fn set_async_filters_as_ovs_filters() {
+    use std::io::Write;
+    if !have_ovs() {
+        return;
+    }
+    let sw = brisk("worker1", "async", &[]);
+    let ovs = Ovs::start("worker1", "async");
+    let session = |t: &str| -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+        let path = t.strip_prefix("unix:").unwrap();
+        let mut s = std::os::unix::net::UnixStream::connect(path).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let _hello = read_msg(&mut s);
+        s.write_all(&of_msg(4, 0, 1, &[0, 1, 0, 8, 0, 0, 0, 1 << 4]))
+            .unwrap();
+        // set-config: a miss length, so this service connection gets asynchronous messages.
+        s.write_all(&of_msg(4, 9, 2, &[0, 0, 0, 128])).unwrap();
+        s.write_all(&of_msg(4, 26, 3, &[])).unwrap();
+        let reply = loop {
+            let m = read_msg(&mut s);
+            if m[1] == 27 {
+                break m[8..].to_vec();
+            }
+        };
+        // Flow-removed off for master/equal; packet-in and port status as they were.
+        let masks: Vec<u8> = [7u32, 0, 7, 7, 0, 0]
+            .iter()
+            .flat_map(|m| m.to_be_bytes())
+            .collect();
+        s.write_all(&of_msg(4, 28, 4, &masks)).unwrap();
+        s.write_all(&of_msg(4, 20, 5, &[])).unwrap();
+        while read_msg(&mut s)[1] != 21 {}
+        // Types of what arrives in a second after changes made by another client.
+        let heard = |s: &mut std::os::unix::net::UnixStream, changes: &[&[&str]]| {
+            for c in changes {
+                let mut a = vec!["-O", "OpenFlow13", c[0], t];
+                a.extend(&c[1..]);
+                ofctl_ok(&a);
+            }
+            s.set_read_timeout(Some(Duration::from_millis(1000)))
+                .unwrap();
+            let mut types = Vec::new();
+            let mut h = [0u8; 8];
+            while std::io::Read::read_exact(s, &mut h).is_ok() {
+                let n = usize::from(u16::from_be_bytes([h[2], h[3]]));
+                let mut rest = vec![0u8; n - 8];
+                std::io::Read::read_exact(s, &mut rest).unwrap();
+                types.push(h[1]);
+            }
+            types
+        };
+        let changes: &[&[&str]] = &[
+            &[
+                "add-flow",
+                "table=3,priority=1,send_flow_rem,ip actions=drop",
+            ],
+            &["del-flows", "table=3"],
+            &["mod-port", "4", "no-forward"],
+        ];
+        let as_master = heard(&mut s, changes);
+        // Become a slave (generation 1): port status only, by default.
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut role = 3u32.to_be_bytes().to_vec();
+        role.extend_from_slice(&[0; 4]);
+        role.extend_from_slice(&1u64.to_be_bytes());
+        s.write_all(&of_msg(4, 24, 6, &role)).unwrap();
+        while read_msg(&mut s)[1] != 25 {}
+        let changes: &[&[&str]] = &[
+            &[
+                "add-flow",
+                "table=3,priority=1,send_flow_rem,ip actions=drop",
+            ],
+            &["del-flows", "table=3"],
+            &["mod-port", "4", "forward"],
+        ];
+        let as_slave = heard(&mut s, changes);
+        (reply, as_master, as_slave)
+    };
+    let (b, o) = (session(&mgmt(&sw)), session(&ovs.mgmt()));
+    assert_eq!(b.0, o.0, "default get-async reply");
+    assert_eq!(b.1, o.1, "as master with flow-removed off");
+    assert_eq!(b.2, o.2, "as slave");
+    assert_eq!(b.1, vec![12], "port status only");
+    assert_eq!(b.2, vec![12], "port status only");
+}

@@ -8,6 +8,7 @@
 //! the OpenFlow error type and code OVS sends for it ([`OfError`]).
 
 pub mod action;
+pub mod async_config;
 pub mod buf;
 pub mod check;
 pub mod errors;

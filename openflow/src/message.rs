@@ -137,7 +137,8 @@ pub enum Message {
     },
     /// Get-async request.
     GetAsyncRequest,
-    /// Set-async (accepted; brisk sends no asynchronous messages it could filter yet).
+    /// Set-async: the body as sent (its layout depends on the version; the connection
+    /// applies it with [`crate::async_config::AsyncConfig::apply`]).
     SetAsync(Vec<u8>),
     /// NXT_SET_CONTROLLER_ID.
     SetControllerId(u16),

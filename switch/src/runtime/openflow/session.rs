@@ -72,6 +72,8 @@ pub(super) struct Session {
     nxm: bool,
     /// OpenFlow 1.0: a flow-mod command's high byte is its table (NXT_FLOW_MOD_TABLE_ID).
     flow_mod_table_id: bool,
+    /// Which asynchronous messages this connection gets (set-async).
+    async_cfg: openflow::async_config::AsyncConfig,
 }
 
 impl Drop for Session {
@@ -100,6 +102,7 @@ impl Session {
             next_xid: 1,
             nxm: false,
             flow_mod_table_id: false,
+            async_cfg: Default::default(),
         }
     }
 
@@ -110,21 +113,23 @@ impl Session {
             return Vec::new();
         };
         let evs = self.of.events.since(&mut self.event_seq);
-        if evs.is_empty()
-            || self.miss_send_len == 0
-            || self.of.roles.role(self.conn) == super::roles::SLAVE
-        {
+        if evs.is_empty() || self.miss_send_len == 0 {
             return Vec::new();
         }
+        // What this connection asked for (set-async) in its current role.
+        let slave = self.of.roles.role(self.conn) == super::roles::SLAVE;
+        let cfg = self.async_cfg;
+        let wants = openflow::async_config::AsyncConfig::wants;
         let mut out = Vec::new();
         for ev in evs {
             self.next_xid = self.next_xid.wrapping_add(1);
             let ev = match ev {
-                AsyncEvent::FlowRemoved(f) => f,
-                AsyncEvent::PortStatus(reason, desc) => {
+                AsyncEvent::FlowRemoved(f) if wants(&cfg.flow_removed, slave, f.reason) => f,
+                AsyncEvent::PortStatus(reason, desc) if wants(&cfg.port_status, slave, reason) => {
                     out.extend_from_slice(&openflow::port::port_status(v, 0, reason, &desc));
                     continue;
                 }
+                _ => continue,
             };
             let st = openflow::flow_mod::FlowStatsEntry {
                 entry: &ev.entry,
@@ -378,13 +383,9 @@ impl Session {
                 let (now, generation) = self.of.roles.request(self.conn, role, generation_id)?;
                 out.extend_from_slice(&m::role_reply(v, xid, now, generation));
             }
-            Message::GetAsyncRequest => {
-                return Err(OfError::new(
-                    (e::BAD_REQUEST, e::BAD_REQUEST_TYPE),
-                    "get-async: brisk sends no asynchronous messages yet",
-                ))
-            }
-            Message::SetAsync(_) | Message::SetControllerId(_) => {}
+            Message::GetAsyncRequest => out.extend_from_slice(&self.async_cfg.reply(v, xid)),
+            Message::SetAsync(body) => self.async_cfg.apply(&body, v)?,
+            Message::SetControllerId(_) => {}
             Message::TlvTableRequest => {
                 let tlv = sh.bridge.underlay().tlv;
                 let maps: Vec<m::TlvMapping> = tlv
