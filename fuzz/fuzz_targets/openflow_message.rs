@@ -10,6 +10,10 @@ fuzz_target!(|data: &[u8]| {
     let Ok((h, m)) = openflow::decode(data) else {
         return;
     };
+    // A set-async body is read by the connection: it must refuse, never panic.
+    if let openflow::Message::SetAsync(body) = &m {
+        let _ = openflow::async_config::AsyncConfig::default().apply(body, h.version);
+    }
     let once = openflow::encode(h.version, h.xid, &m);
     let (h2, m2) = match openflow::decode(&once) {
         Ok(x) => x,
