@@ -58,7 +58,7 @@ fn policies_volume_and_attacks(text: &str) {
             "UDP coredns w1 <-> w2 across Geneve, 506 B                 ok",
             "replace-flows and reload during a 20 MB download           ok (datapath drops +0)",
             "replace-flows: 1 added, 0 modified, 0 deleted, 74 unchanged",
-            "ovs-ofctl -O OpenFlow15 dump-flows worker1.br-int.mgmt",
+            "ovs-ofctl dump-flows worker1.br-int.mgmt",
         ],
     );
     for attack in [
