@@ -448,6 +448,40 @@ fn ovs_ofctl_without_o_speaks_openflow10_to_brisk_as_to_ovs() {
     assert_eq!(db, dov);
     assert_eq!(db.get("4"), Some(&0), "{db:?}");
     assert_eq!(db.get("48"), Some(&2), "{db:?}");
+    // Groups at OpenFlow 1.0 (OVS's NXT_GROUP_MOD and NXST_GROUP_DESC/NXST_GROUP: 1.5's
+    // bodies with 1.0's actions): the same groups and counters as OVS's.
+    let groups = sw.dir.file(
+        "of10.groups",
+        "group_id=5,type=select,bucket=bucket_id:0,weight:100,actions=load:0xa0a0001->NXM_NX_REG3[],resubmit(,42),bucket=bucket_id:1,weight:50,actions=mod_dl_dst:02:00:00:00:00:01,output:3\n\
+         group_id=6,type=all,bucket=output:3,bucket=output:4\n",
+    );
+    let show = |t: &str, what: &str| -> Vec<String> {
+        let mut l: Vec<String> = ofctl_ok(&[what, t])
+            .lines()
+            .skip(1)
+            .map(|l| {
+                l.split([',', ' '])
+                    .filter(|w| !w.starts_with("duration="))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+            .collect();
+        l.sort();
+        l
+    };
+    for t in [&b, &o] {
+        ofctl_ok(&["add-groups", t, &groups]);
+        ofctl_ok(&["add-flow", t, "table=2,priority=9,udp actions=group:6"]);
+        packet_out("OpenFlow10", t, "CONTROLLER", 9, "resubmit(,2)");
+    }
+    assert_eq!(show(&b, "dump-groups"), show(&o, "dump-groups"));
+    assert_eq!(show(&b, "dump-group-stats"), show(&o, "dump-group-stats"));
+    assert_eq!(show(&b, "dump-groups").len(), 2);
+    for t in [&b, &o] {
+        ofctl_ok(&["del-groups", t, "group_id=6"]);
+    }
+    assert_eq!(show(&b, "dump-groups"), show(&o, "dump-groups"));
+    assert_eq!(dump("OpenFlow10", &b), dump("OpenFlow10", &o));
 }
 
 /// Asynchronous configuration on a raw OpenFlow 1.3 connection, brisk and OVS side by side:

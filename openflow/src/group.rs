@@ -53,6 +53,23 @@ pub struct GroupModMsg {
 const NTR_VENDOR_ID: u32 = 0x0000_154d;
 const NTR_COMPAT_VENDOR_ID: u32 = 0x0000_1540;
 
+/// Whether group messages use OpenFlow 1.5's layout: at 1.5, and at 1.0, where OVS's
+/// Nicira group messages (NXT_GROUP_MOD, NXST_GROUP_DESC) carry 1.5's bodies with 1.0's
+/// actions.
+fn layout15(version: u8) -> bool {
+    version >= OFP15 || version == crate::OFP10
+}
+
+/// A group statistics reply writer: Nicira's NXST_* at OpenFlow 1.0.
+fn writer(version: u8, xid: u32, ty: u16) -> ReplyWriter {
+    if version == crate::OFP10 {
+        // NXST_GROUP 7, NXST_GROUP_DESC 8, NXST_GROUP_FEATURES 9.
+        ReplyWriter::nx(xid, u32::from(ty) + 1)
+    } else {
+        ReplyWriter::new(version, xid, ty)
+    }
+}
+
 fn gfail(code: u16, msg: impl Into<String>) -> OfError {
     OfError::new((e::GROUP_MOD_FAILED, code), msg)
 }
@@ -84,7 +101,7 @@ pub fn decode_group_mod(body: &[u8], version: u8) -> Result<GroupModMsg, OfError
     let id = r.u32("group_mod group_id")?;
     let command_bucket;
     let (buckets_raw, props_raw);
-    if version >= OFP15 {
+    if layout15(version) {
         let blen = usize::from(r.u16("group_mod bucket_array_len")?);
         r.skip(2, "group_mod pad")?;
         command_bucket = r.u32("group_mod command_bucket_id")?;
@@ -99,9 +116,9 @@ pub fn decode_group_mod(body: &[u8], version: u8) -> Result<GroupModMsg, OfError
         0 => GroupCommand::Add,
         1 => GroupCommand::Modify,
         2 => GroupCommand::Delete,
-        3 if version >= OFP15 => GroupCommand::InsertBucket(command_bucket),
-        5 if version >= OFP15 => GroupCommand::RemoveBucket(command_bucket),
-        0x8000 if version >= OFP15 => GroupCommand::AddOrModify,
+        3 if layout15(version) => GroupCommand::InsertBucket(command_bucket),
+        5 if layout15(version) => GroupCommand::RemoveBucket(command_bucket),
+        0x8000 if layout15(version) => GroupCommand::AddOrModify,
         c => return Err(gfail(11, format!("group_mod command {c}"))),
     };
     if command == GroupCommand::Delete {
@@ -126,7 +143,7 @@ pub fn decode_group_mod(body: &[u8], version: u8) -> Result<GroupModMsg, OfError
         }
         _ => type_from(ty)?,
     };
-    let buckets = if version >= OFP15 {
+    let buckets = if layout15(version) {
         decode_buckets15(buckets_raw, version)?
     } else {
         decode_buckets11(buckets_raw, kind, version)?
@@ -308,7 +325,7 @@ fn decode_group_props(b: &[u8], kind: GroupType) -> Result<(Selection, u64), OfE
 fn put_buckets(g: &GroupEntry, version: u8, out: &mut Vec<u8>) {
     for b in &g.buckets {
         let at = out.len();
-        if version >= OFP15 {
+        if layout15(version) {
             put16(out, 0);
             put16(out, 0);
             put32(out, b.id);
@@ -389,7 +406,7 @@ pub fn encode_group_mod(gm: &GroupModMsg, version: u8, out: &mut Vec<u8>) {
     out.push(type_to(g.kind));
     out.push(0);
     put32(out, g.id);
-    if version >= OFP15 {
+    if layout15(version) {
         let at = out.len();
         put16(out, 0);
         zeros(out, 2);
@@ -413,7 +430,7 @@ pub fn encode_group_mod(gm: &GroupModMsg, version: u8, out: &mut Vec<u8>) {
 
 /// Encodes a GROUP_DESC reply.
 pub fn group_desc_reply(version: u8, xid: u32, groups: &[&GroupEntry]) -> Vec<u8> {
-    let mut w = ReplyWriter::new(version, xid, mp::GROUP_DESC);
+    let mut w = writer(version, xid, mp::GROUP_DESC);
     for g in groups {
         let at = w.buf().len();
         let out = w.buf();
@@ -421,7 +438,7 @@ pub fn group_desc_reply(version: u8, xid: u32, groups: &[&GroupEntry]) -> Vec<u8
         out.push(type_to(g.kind));
         out.push(0);
         put32(out, g.id);
-        if version >= OFP15 {
+        if layout15(version) {
             put16(out, 0);
             zeros(out, 6);
             let b0 = out.len();
@@ -458,7 +475,7 @@ pub struct GroupStats {
 
 /// Encodes a GROUP (stats) reply.
 pub fn group_stats_reply(version: u8, xid: u32, groups: &[GroupStats]) -> Vec<u8> {
-    let mut w = ReplyWriter::new(version, xid, mp::GROUP);
+    let mut w = writer(version, xid, mp::GROUP);
     for g in groups {
         let at = w.buf().len();
         let out = w.buf();
@@ -485,7 +502,7 @@ pub fn group_stats_reply(version: u8, xid: u32, groups: &[GroupStats]) -> Vec<u8
 /// Encodes a GROUP_FEATURES reply: all, select and indirect groups, `max` of each, the
 /// actions buckets may hold.
 pub fn group_features_reply(version: u8, xid: u32, max: u32) -> Vec<u8> {
-    let mut w = ReplyWriter::new(version, xid, mp::GROUP_FEATURES);
+    let mut w = writer(version, xid, mp::GROUP_FEATURES);
     let out = w.buf();
     put32(out, 0b111);
     // OFPGFC_SELECT_WEIGHT | OFPGFC_CHAINING.

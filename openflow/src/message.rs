@@ -692,6 +692,13 @@ fn encode10(xid: u32, m: &Message) -> Option<Vec<u8>> {
             at
         }
         Message::Barrier => start(&mut out, crate::OFP10, o::T_BARRIER_REQUEST, xid),
+        Message::GroupMod(gm) => {
+            let at = start(&mut out, crate::OFP10, T_EXPERIMENTER, xid);
+            put32(&mut out, NX_VENDOR_ID);
+            put32(&mut out, o::NXT_GROUP_MOD);
+            crate::group::encode_group_mod(gm, crate::OFP10, &mut out);
+            at
+        }
         Message::SetAsync(body) => {
             let at = start(&mut out, crate::OFP10, T_EXPERIMENTER, xid);
             put32(&mut out, NX_VENDOR_ID);

@@ -264,8 +264,12 @@ fn decode_nx(sub: u16, r: &mut Reader<'_>, version: u8) -> Result<Action, OfErro
             "nat outside ct(...) (OVS allows it only inside ct)",
         )),
         nx::CT_CLEAR => Ok(Action::CtClear),
-        // OpenFlow 1.0 has no group action: OVS sends Nicira's.
-        nx::GROUP => Ok(Action::Group(r.u32("group id")?)),
+        // OpenFlow 1.0 has no group action: OVS sends Nicira's, the group id in the last
+        // 4 bytes of the 16 (after 2 bytes of padding).
+        nx::GROUP => {
+            r.skip(2, "group pad")?;
+            Ok(Action::Group(r.u32("group id")?))
+        }
         nx::CONTROLLER => {
             let max_len = r.u16("controller max_len")?;
             let id = r.u16("controller id")?;

@@ -208,8 +208,8 @@ pub fn encode(actions: &[Action], out: &mut Vec<u8>) {
             }
             Action::Group(g) => {
                 nx_start(out, nx::GROUP);
-                put32(out, *g);
                 zeros(out, 2);
+                put32(out, *g);
             }
             // OpenFlow 1.0 pushes a tag as a side effect of setting its VLAN id.
             Action::PushVlan(_) => {}

@@ -45,6 +45,8 @@ pub const NXT_FLOW_MOD: u32 = 13;
 pub const NXT_FLOW_REMOVED: u32 = 14;
 /// NXT_FLOW_MOD_TABLE_ID.
 pub const NXT_FLOW_MOD_TABLE_ID: u32 = 15;
+/// NXT_GROUP_MOD: OpenFlow 1.5's group-mod body with 1.0 actions.
+pub const NXT_GROUP_MOD: u32 = 31;
 /// NXT_SET_ASYNC_CONFIG.
 pub const NXT_SET_ASYNC_CONFIG: u32 = 19;
 /// NXST_FLOW.
@@ -57,6 +59,8 @@ pub const NXFF_OPENFLOW10: u32 = 0;
 pub const NXFF_NXM: u32 = 2;
 /// NXM_NX_COOKIE: the cookie (and its mask) in an NXM match of deletes and statistics.
 const NXM_NX_COOKIE: (u16, u8) = (1, 30);
+/// OFPG_ALL: every group, in group statistics requests.
+const GROUP_ALL: u32 = 0xffff_fffc;
 /// OFPFF10_EMERG.
 const FF10_EMERG: u16 = 4;
 
@@ -117,6 +121,10 @@ fn decode_vendor(body: &[u8]) -> Result<Message, OfError> {
             Ok(Message::FlowModTableId(on != 0))
         }
         NXT_FLOW_MOD => Ok(Message::FlowMod(decode_nx_flow_mod(&mut r)?)),
+        NXT_GROUP_MOD => Ok(Message::GroupMod(crate::group::decode_group_mod(
+            r.rest(),
+            OFP10,
+        )?)),
         NXT_SET_ASYNC_CONFIG => Ok(Message::SetAsync(r.rest().to_vec())),
         // The rest (controller id, packet-in format, TLV map) as at later versions.
         _ => crate::message::decode_experimenter(&mut Reader::new(
@@ -399,6 +407,18 @@ fn decode_stats_request(r: &mut Reader<'_>) -> Result<MpRequest, OfError> {
             }
             let sub = r.u32("subtype")?;
             r.skip(4, "pad")?;
+            // NXST_GROUP, NXST_GROUP_DESC (group id, pad), NXST_GROUP_FEATURES.
+            let group = |r: &mut Reader<'_>| -> Result<Option<u32>, OfError> {
+                let g = r.u32("group_id")?;
+                r.skip(4, "pad")?;
+                Ok((g != GROUP_ALL).then_some(g))
+            };
+            match sub {
+                7 => return Ok(MpRequest::GroupStats(group(r)?)),
+                8 => return Ok(MpRequest::GroupDesc(group(r)?)),
+                9 => return Ok(MpRequest::GroupFeatures),
+                _ => {}
+            }
             let out_port = u32::from(r.u16("out_port")?);
             let match_len = usize::from(r.u16("match_len")?);
             let table = r.u8("table_id")?;
@@ -476,12 +496,29 @@ pub fn encode_stats_request(req: &MpRequest, out: &mut Vec<u8>) {
         MpRequest::Table => ty(mp::TABLE, out),
         MpRequest::PortDesc(_) => ty(mp::PORT_DESC, out),
         MpRequest::Other(t) => ty(*t, out),
+        MpRequest::GroupStats(g) | MpRequest::GroupDesc(g) => {
+            let sub = if matches!(req, MpRequest::GroupStats(_)) {
+                7
+            } else {
+                8
+            };
+            put16(out, mp::EXPERIMENTER);
+            put16(out, 0);
+            put32(out, NX_VENDOR_ID);
+            put32(out, sub);
+            zeros(out, 4);
+            put32(out, g.unwrap_or(GROUP_ALL));
+            zeros(out, 4);
+        }
+        MpRequest::GroupFeatures => {
+            put16(out, mp::EXPERIMENTER);
+            put16(out, 0);
+            put32(out, NX_VENDOR_ID);
+            put32(out, 9);
+            zeros(out, 4);
+        }
         // Not OpenFlow 1.0 requests: sent as their type only.
-        MpRequest::GroupDesc(_)
-        | MpRequest::GroupStats(_)
-        | MpRequest::GroupFeatures
-        | MpRequest::MeterFeatures
-        | MpRequest::TableFeatures(_) => ty(0xfffe, out),
+        MpRequest::MeterFeatures | MpRequest::TableFeatures(_) => ty(0xfffe, out),
     }
 }
 

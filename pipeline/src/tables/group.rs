@@ -126,11 +126,16 @@ impl Group {
     }
 
     /// Credits one bucket and the group.
-    pub fn credit(&self, bucket: usize, packets: u64, bytes: u64, now_ms: u64) {
-        self.stats.n_packets.fetch_add(packets, Ordering::Relaxed);
-        self.stats.n_bytes.fetch_add(bytes, Ordering::Relaxed);
+    pub fn credit(&self, bucket: u16, packets: u64, bytes: u64, now_ms: u64) {
+        if bucket & super::BUCKET_ONLY == 0 {
+            self.stats.n_packets.fetch_add(packets, Ordering::Relaxed);
+            self.stats.n_bytes.fetch_add(bytes, Ordering::Relaxed);
+        }
         self.stats.used_ms.fetch_max(now_ms, Ordering::Relaxed);
-        if let Some(b) = self.bucket_stats.get(bucket) {
+        if let Some(b) = self
+            .bucket_stats
+            .get(usize::from(bucket & !super::BUCKET_ONLY))
+        {
             b.n_packets.fetch_add(packets, Ordering::Relaxed);
             b.n_bytes.fetch_add(bytes, Ordering::Relaxed);
         }

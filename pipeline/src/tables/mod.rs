@@ -54,6 +54,11 @@ impl Rule {
     }
 }
 
+/// Set in a translation's group hit (the bucket index) when the hit counts for the bucket
+/// only: the second and later buckets of an `all` group, whose packet the group counted
+/// once already.
+pub const BUCKET_ONLY: u16 = 0x8000;
+
 /// Credits the rules and group buckets a translation hit with `packets`/`bytes` (the slow
 /// path per packet, the fast path per megaflow when it folds its counters).
 pub fn credit_hits(
@@ -67,7 +72,7 @@ pub fn credit_hits(
         r.credit(packets, bytes, now_ms);
     }
     for (g, b) in groups {
-        g.credit(usize::from(*b), packets, bytes, now_ms);
+        g.credit(*b, packets, bytes, now_ms);
     }
 }
 

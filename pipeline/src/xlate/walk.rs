@@ -207,7 +207,14 @@ impl Ctx<'_> {
             GroupType::All => {
                 let n = e.buckets.len();
                 for i in 0..n {
+                    // The group counts the packet once, each bucket once (as OVS).
+                    let at = self.groups.len();
                     self.run_bucket(&g, i, last && i + 1 == n);
+                    if i > 0 {
+                        if let Some(entry) = self.groups.get_mut(at) {
+                            entry.1 |= crate::tables::BUCKET_ONLY;
+                        }
+                    }
                     if self.error.is_some() {
                         break;
                     }

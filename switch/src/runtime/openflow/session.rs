@@ -230,8 +230,8 @@ impl Session {
         }
         let changes = match &msg_decoded {
             Message::TlvTableMod { .. } => true,
-            // NXT_FLOW_MOD, a vendor message.
-            Message::FlowMod(_) => version == openflow::OFP10,
+            // NXT_FLOW_MOD and NXT_GROUP_MOD, vendor messages.
+            Message::FlowMod(_) | Message::GroupMod(_) => version == openflow::OFP10,
             Message::Multipart(openflow::multipart::MpRequest::TableFeatures(b)) => !b.is_empty(),
             _ => false,
         };
