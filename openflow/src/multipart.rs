@@ -3,6 +3,7 @@
 
 use crate::buf::{put16, put32, put64, zeros, Reader};
 use crate::flow_mod::{decode_flow_stats_request, encode_oxs_stats, FlowStatsRequest};
+use crate::group::GROUP_ALL;
 use crate::oxm::{port_from_of11, port_to_of11};
 use crate::{errors as e, finish, start, OfError, OFP14};
 
@@ -80,8 +81,6 @@ pub enum MpRequest {
 
 /// OFPP_ANY.
 const ANY: u32 = 0xffff_ffff;
-/// OFPG_ALL.
-const GROUP_ALL: u32 = 0xffff_fffc;
 
 /// Decodes a multipart request body (after the 8-byte header): type, flags, body.
 pub fn decode_request(body: &[u8], version: u8) -> Result<(u16, MpRequest), OfError> {

@@ -16,8 +16,7 @@ pub const T_PORT_STATUS: u8 = 12;
 pub const T_PORT_MOD: u8 = 16;
 /// OFPT_PORT_MOD in OpenFlow 1.0.
 pub const T10_PORT_MOD: u8 = 15;
-/// "No buffer": the packet is in the message.
-pub const NO_BUFFER: u32 = 0xffff_ffff;
+pub use crate::flow_mod::NO_BUFFER;
 /// OFPET_PORT_MOD_FAILED (OpenFlow 1.1 and later).
 pub const PORT_MOD_FAILED: u16 = 7;
 /// OFPPMFC_BAD_PORT.

@@ -5,7 +5,7 @@
 
 use crate::action::encode::{encode_one, encode_set_as_load};
 use crate::action::{decode_one, nx};
-use crate::buf::{put16, put32, zeros, Reader};
+use crate::buf::{be_uint, put16, put32, zeros, Reader};
 use crate::{errors as e, OfError, NX_VENDOR_ID, OFP13};
 use pipeline::field::Field;
 use pipeline::flow::VLAN_CFI;
@@ -32,10 +32,6 @@ fn set(field: Field, value: u128) -> Action {
         mask: field.full_mask(),
         form: SetForm::Mod,
     })
-}
-
-fn mac(b: &[u8]) -> u128 {
-    b.iter().fold(0u128, |a, x| (a << 8) | u128::from(*x))
 }
 
 /// Decodes an OpenFlow 1.0 action list.
@@ -67,8 +63,8 @@ fn decode_action(ty: u16, body: &[u8]) -> Result<Action, OfError> {
         SET_VLAN_VID => set(Field::DlVlan, u128::from(r.u16("vlan_vid")? & 0x0fff)),
         SET_VLAN_PCP => set(Field::DlVlanPcp, u128::from(r.u8("vlan_pcp")? & 7)),
         STRIP_VLAN => Action::PopVlan { strip: true },
-        SET_DL_SRC => set(Field::EthSrc, mac(r.bytes(6, "dl_addr")?)),
-        SET_DL_DST => set(Field::EthDst, mac(r.bytes(6, "dl_addr")?)),
+        SET_DL_SRC => set(Field::EthSrc, be_uint(r.bytes(6, "dl_addr")?)),
+        SET_DL_DST => set(Field::EthDst, be_uint(r.bytes(6, "dl_addr")?)),
         SET_NW_SRC => set(Field::NwSrc, u128::from(r.u32("nw_addr")?)),
         SET_NW_DST => set(Field::NwDst, u128::from(r.u32("nw_addr")?)),
         SET_NW_TOS => set(Field::NwTos, u128::from(r.u8("nw_tos")? & 0xfc)),

@@ -3,7 +3,7 @@
 //! the network fields mean ARP's addresses and opcode for ARP, and the transport ports
 //! ICMP's type and code for ICMP; fields whose prerequisites are not matched are dropped.
 
-use crate::buf::{put16, put32, zeros, Reader};
+use crate::buf::{be_uint, put16, put32, zeros, Reader};
 use crate::{errors as e, OfError};
 use pipeline::field::Field;
 use pipeline::flow::VLAN_CFI;
@@ -28,10 +28,6 @@ const VLAN_NONE: u16 = 0xffff;
 
 const ETH_IP: u16 = 0x0800;
 const ETH_ARP: u16 = 0x0806;
-
-fn mac(b: &[u8]) -> u128 {
-    b.iter().fold(0u128, |a, x| (a << 8) | u128::from(*x))
-}
 
 /// A prefix mask from OpenFlow 1.0's count of wildcarded low bits.
 fn prefix_mask(wildcarded: u32) -> u32 {
@@ -67,10 +63,10 @@ pub fn decode(r: &mut Reader<'_>) -> Result<Match, OfError> {
         m.set(Field::InPort, u128::from(in_port), all);
     }
     if wc & FW_DL_SRC == 0 {
-        m.set(Field::EthSrc, mac(dl_src), all);
+        m.set(Field::EthSrc, be_uint(dl_src), all);
     }
     if wc & FW_DL_DST == 0 {
-        m.set(Field::EthDst, mac(dl_dst), all);
+        m.set(Field::EthDst, be_uint(dl_dst), all);
     }
     if wc & FW_DL_VLAN == 0 {
         if dl_vlan == VLAN_NONE {

@@ -13,13 +13,12 @@ pub mod match10;
 
 use crate::buf::{put16, put32, put64, zeros, Reader};
 use crate::flow_mod::{Command, FlowModMsg, FlowStatsEntry, FlowStatsRequest};
+use crate::group::GROUP_ALL;
 use crate::message::Message;
 use crate::multipart::{mp, MpRequest, PortDesc, PortStats, ReplyWriter};
 use crate::{errors as e, finish, start, OfError, OfHeader, NX_VENDOR_ID, OFP10};
 use pipeline::ofctl::{port, FlowEntry, FlowFlags, Match};
 
-/// OFPT_PORT_STATUS.
-pub const T_PORT_STATUS: u8 = 12;
 /// OFPT_FLOW_REMOVED.
 pub const T_FLOW_REMOVED: u8 = 11;
 /// OFPT_PACKET_OUT.
@@ -59,8 +58,6 @@ pub const NXFF_OPENFLOW10: u32 = 0;
 pub const NXFF_NXM: u32 = 2;
 /// NXM_NX_COOKIE: the cookie (and its mask) in an NXM match of deletes and statistics.
 const NXM_NX_COOKIE: (u16, u8) = (1, 30);
-/// OFPG_ALL: every group, in group statistics requests.
-const GROUP_ALL: u32 = 0xffff_fffc;
 /// OFPFF10_EMERG.
 const FF10_EMERG: u16 = 4;
 

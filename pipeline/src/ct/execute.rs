@@ -176,7 +176,6 @@ impl Conntrack {
 
     /// A packet of no connection: whether it may start one, and the commit.
     #[allow(clippy::too_many_arguments)]
-    #[allow(clippy::too_many_arguments)]
     fn start(
         &self,
         key: Key,

@@ -357,20 +357,14 @@ fn expire_flows(shared: &Shared, of: &openflow::OfShared, now_ms: u64) {
     for (r, hard) in shared.bridge.expire_flows(now_ms) {
         tracing::debug!(table = r.entry.table_id(), hard, "flow expired");
         if r.entry.flags.send_flow_rem {
-            let used = r.stats.used_ms.load(Ordering::Relaxed).max(r.created_ms);
-            of.events
-                .push(openflow::AsyncEvent::FlowRemoved(openflow::FlowRemoved {
-                    reason: if hard {
-                        ::openflow::flow_mod::RR_HARD_TIMEOUT
-                    } else {
-                        ::openflow::flow_mod::RR_IDLE_TIMEOUT
-                    },
-                    age_ms: now_ms.saturating_sub(r.created_ms),
-                    idle_ms: now_ms.saturating_sub(used),
-                    packets: r.stats.n_packets.load(Ordering::Relaxed),
-                    bytes: r.stats.n_bytes.load(Ordering::Relaxed),
-                    entry: r.entry.clone(),
-                }));
+            let reason = if hard {
+                ::openflow::flow_mod::RR_HARD_TIMEOUT
+            } else {
+                ::openflow::flow_mod::RR_IDLE_TIMEOUT
+            };
+            of.events.push(openflow::AsyncEvent::FlowRemoved(
+                openflow::FlowRemoved::of(&r, reason, now_ms),
+            ));
         }
     }
 }

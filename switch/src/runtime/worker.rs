@@ -73,7 +73,9 @@ impl<'a> TxSink<'a> {
         }
     }
 
-    /// Queues a frame on port index `i`.
+    /// Queues a frame on port index `i` (per packet: inlined into the worker's output even
+    /// though packet-outs use the sink too).
+    #[inline(always)]
     fn enqueue(&mut self, i: usize, m: Pkt) {
         if self.ports.list[i].dev().is_none() {
             return; // not a device port: dropped (freed)

@@ -37,6 +37,23 @@ pub enum AsyncEvent {
     PortStatus(u8, openflow::multipart::PortDesc),
 }
 
+impl FlowRemoved {
+    /// The announcement of `rule` leaving the tables at `now_ms` for `reason` (OFPRR_*):
+    /// its age, idle time and counters as they are.
+    pub fn of(rule: &pipeline::tables::Rule, reason: u8, now_ms: u64) -> FlowRemoved {
+        use std::sync::atomic::Ordering::Relaxed;
+        let used = rule.stats.used_ms.load(Relaxed).max(rule.created_ms);
+        FlowRemoved {
+            reason,
+            age_ms: now_ms.saturating_sub(rule.created_ms),
+            idle_ms: now_ms.saturating_sub(used),
+            packets: rule.stats.n_packets.load(Relaxed),
+            bytes: rule.stats.n_bytes.load(Relaxed),
+            entry: rule.entry.clone(),
+        }
+    }
+}
+
 #[derive(Default)]
 struct Inner {
     /// Sequence number of the first event in `queue`.

@@ -18,7 +18,6 @@ use openflow::message::{self as m, Message};
 use openflow::{error_reply, OfError, OfHeader};
 use pipeline::tables::{BucketPosition, FlowMod, FlowModError, GroupMod, ModRun};
 use std::collections::HashMap;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 /// What the connection does after a message.
@@ -528,7 +527,7 @@ impl Session {
         }
         let item = match inner {
             Message::FlowMod(fm) => {
-                views::check_flow_mod(&self.shared, &fm)?;
+                views::check_flow_mod(&self.shared, &fm, [])?;
                 Bundled::Flow(fm)
             }
             Message::GroupMod(gm) => {
@@ -630,30 +629,7 @@ impl Session {
         let now = self.shared.now_ms();
         let mut ok: Vec<(u32, &Vec<u8>, &FlowModMsg)> = Vec::with_capacity(batch.len());
         for (xid, head, fm) in &batch {
-            // check_overlap sees the adds before it in the batch too, as it would if each
-            // flow-mod were applied on its own (as OVS does).
-            let checked = views::check_flow_mod(&self.shared, fm).and_then(|()| {
-                let f = &fm.entry;
-                let clash = fm.command == Command::Add
-                    && f.flags.check_overlap
-                    && ok.iter().any(|(_, _, p)| {
-                        p.command == Command::Add
-                            && p.entry.table_id() == f.table_id()
-                            && p.entry.priority == f.priority
-                            && views::overlaps(&p.entry.matches, &f.matches)
-                    });
-                if clash {
-                    return Err(OfError::new(
-                        (e::FLOW_MOD_FAILED, e::FLOW_MOD_OVERLAP),
-                        format!(
-                            "table {}: an earlier flow-mod adds a flow of priority {} that overlaps (check_overlap)",
-                            f.table_id(),
-                            f.priority
-                        ),
-                    ));
-                }
-                Ok(())
-            });
+            let checked = views::check_flow_mod(&self.shared, fm, ok.iter().map(|x| x.2));
             match checked {
                 Ok(()) => ok.push((*xid, head, fm)),
                 Err(err) => out.extend_from_slice(&error_reply(v, *xid, &err, head)),
@@ -702,19 +678,13 @@ fn announce_removed(sh: &Shared, of: &super::OfShared, before: &pipeline::tables
         let group_gone = r.entry.actions.iter().any(
             |a| matches!(a, pipeline::ofctl::Action::Group(g) if now_tables.group(*g).is_none()),
         );
-        let used = r.stats.used_ms.load(Ordering::Relaxed).max(r.created_ms);
-        of.events.push(AsyncEvent::FlowRemoved(FlowRemoved {
-            reason: if group_gone {
-                openflow::flow_mod::RR_GROUP_DELETE
-            } else {
-                openflow::flow_mod::RR_DELETE
-            },
-            age_ms: now.saturating_sub(r.created_ms),
-            idle_ms: now.saturating_sub(used),
-            packets: r.stats.n_packets.load(Ordering::Relaxed),
-            bytes: r.stats.n_bytes.load(Ordering::Relaxed),
-            entry: r.entry.clone(),
-        }));
+        let reason = if group_gone {
+            openflow::flow_mod::RR_GROUP_DELETE
+        } else {
+            openflow::flow_mod::RR_DELETE
+        };
+        of.events
+            .push(AsyncEvent::FlowRemoved(FlowRemoved::of(&r, reason, now)));
     }
 }
 

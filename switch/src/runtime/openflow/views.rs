@@ -34,33 +34,48 @@ pub(super) fn datapath_id(sh: &Shared) -> u64 {
     h & 0x0000_ffff_ffff_ffff
 }
 
-pub(super) fn overlaps(a: &Match, b: &Match) -> bool {
+fn overlaps(a: &Match, b: &Match) -> bool {
     (0..pipeline::flow::FLOW_WORDS)
         .all(|i| (a.value.w[i] ^ b.value.w[i]) & a.mask.w[i] & b.mask.w[i] == 0)
 }
 
-/// The checks OVS makes of a flow-mod before it reaches the tables.
-pub(super) fn check_flow_mod(sh: &Shared, fm: &FlowModMsg) -> Result<(), OfError> {
+/// The checks OVS makes of a flow-mod before it reaches the tables. `earlier`: the
+/// flow-mods of the same batch before it, which `check_overlap` sees as if each had been
+/// applied on its own (only their adds: an earlier delete is not taken into account).
+pub(super) fn check_flow_mod<'a>(
+    sh: &Shared,
+    fm: &FlowModMsg,
+    earlier: impl IntoIterator<Item = &'a FlowModMsg>,
+) -> Result<(), OfError> {
     if matches!(fm.command, Command::Delete | Command::DeleteStrict) {
         return Ok(());
     }
     openflow::check::check_actions(&fm.entry)?;
     let f = &fm.entry;
     if fm.command == Command::Add && f.flags.check_overlap {
+        let clash = |e: &pipeline::ofctl::FlowEntry| {
+            e.table_id() == f.table_id()
+                && e.priority == f.priority
+                && overlaps(&e.matches, &f.matches)
+        };
         let tables = sh.bridge.tables();
-        if let Some(t) = tables.table(f.table_id()) {
-            if t.rules()
-                .any(|r| r.entry.priority == f.priority && overlaps(&r.entry.matches, &f.matches))
-            {
-                return Err(OfError::new(
-                    (e::FLOW_MOD_FAILED, e::FLOW_MOD_OVERLAP),
-                    format!(
-                        "table {}: a flow of priority {} overlaps (check_overlap)",
-                        f.table_id(),
-                        f.priority
-                    ),
-                ));
-            }
+        let in_table = tables
+            .table(f.table_id())
+            .is_some_and(|t| t.rules().any(|r| clash(&r.entry)));
+        let in_batch = || {
+            earlier
+                .into_iter()
+                .any(|p| p.command == Command::Add && clash(&p.entry))
+        };
+        if in_table || in_batch() {
+            return Err(OfError::new(
+                (e::FLOW_MOD_FAILED, e::FLOW_MOD_OVERLAP),
+                format!(
+                    "table {}: a flow of priority {} overlaps (check_overlap)",
+                    f.table_id(),
+                    f.priority
+                ),
+            ));
         }
     }
     Ok(())
