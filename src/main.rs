@@ -6,7 +6,7 @@ mod cmd_trace;
 mod num;
 mod out;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::process::ExitCode;
 
 pub(crate) const LONG_VERSION: &str = concat!(
@@ -156,8 +156,27 @@ fn load_generated(plan: &conf::node::Plan) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `--version`'s text: the build's facts, then the lookup kernels' vector unit, which is
+/// chosen on the machine that runs brisk.
+fn long_version() -> &'static str {
+    use pipeline::fastpath::SimdPath;
+    let has: Vec<_> = SimdPath::ALL
+        .iter()
+        .filter(|p| p.available())
+        .map(|p| p.name())
+        .collect();
+    let text = format!(
+        "{LONG_VERSION}\nlookup kernels: {} (chosen at run time; this CPU has {}; `fastpath.simd` pins one)",
+        SimdPath::detect().name(),
+        has.join(", ")
+    );
+    // Once per process, for clap's `'static` text.
+    Box::leak(text.into_boxed_str())
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().long_version(long_version()).get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     init_logs(
         cli.log_level.as_deref(),
         if matches!(cli.cmd, Cmd::Run(_)) {

@@ -80,6 +80,23 @@ ports:
   - {name: p2, ofport: 2, devargs: "net_null_b,no-rx=1"}
 "#;
 
+/// `--version` names the vector unit the lookup kernels would use on this machine: the
+/// widest the CPU has, as the fast path picks it.
+#[test]
+fn version_names_the_lookup_kernels_chosen_at_run_time() {
+    let o = brisk(&["--version"]);
+    assert!(o.status.success());
+    let text = String::from_utf8_lossy(&o.stdout);
+    let want = format!(
+        "lookup kernels: {} (chosen at run time",
+        pipeline::fastpath::SimdPath::detect().name()
+    );
+    assert!(
+        text.contains("git revision: ") && text.contains(&want),
+        "{text}"
+    );
+}
+
 #[test]
 fn offline_commands_refuse_hostile_input() {
     let d = scratch("offline");
@@ -207,6 +224,10 @@ fn yaml_numbers_and_names_are_checked() {
         (
             format!("fastpath: {{max_upcalls_per_burst: 100000}}\n{BRIDGE}"),
             "fastpath.max_upcalls_per_burst",
+        ),
+        (
+            format!("fastpath: {{simd: sse9}}\n{BRIDGE}"),
+            "fastpath.simd: \"sse9\" is not auto, avx2, scalar",
         ),
         (
             BRIDGE.replace("ofport: 2", "ofport: 65280"),

@@ -117,6 +117,11 @@ fn inspection_shows_the_running_pipeline(sw: &Switch) {
         pmd.contains("megaflow hits") && pmd.contains("avg cycles per packet"),
         "{pmd}"
     );
+    let kernels = format!(
+        "lookup kernels: {}\n",
+        pipeline::fastpath::SimdPath::detect().name()
+    );
+    assert!(pmd.contains(&kernels), "{pmd}");
     let ct = sw.ok(&["dump-conntrack", "zone=65520"]);
     assert!(
         ct.contains("10.104.65.133") && ct.contains("10.222.2.34"),

@@ -165,6 +165,10 @@ pub struct FastPathTuning {
     /// Translations per burst per worker.
     #[serde(default)]
     pub max_upcalls_per_burst: Option<usize>,
+    /// Vector unit of the lookup kernels: `auto` (the default: the widest this CPU has),
+    /// `avx2` or `scalar`. A unit the CPU lacks stops the switch at start.
+    #[serde(default)]
+    pub simd: Option<String>,
 }
 
 /// A bridge, checked, with every value parsed: what `brisk run` starts. A bridge file

@@ -114,6 +114,9 @@ pub fn bridge(c: &crate::bridge::BridgeYaml) -> Option<(String, String)> {
         return Some(p);
     }
     let f = &c.fastpath;
+    if let Some(m) = f.simd.as_deref().and_then(simd) {
+        return Some(("fastpath.simd".into(), m));
+    }
     [
         ("emc_entries", f.emc_entries),
         ("max_megaflows", f.max_megaflows),
@@ -161,6 +164,15 @@ pub fn fastpath(name: &str, v: usize) -> Option<String> {
         ),
         _ => None,
     }
+}
+
+/// Problems with a vector unit's name (`fastpath.simd`).
+pub fn simd(name: &str) -> Option<String> {
+    use pipeline::fastpath::SimdPath;
+    SimdPath::parse(name).is_none().then(|| {
+        let names: Vec<_> = SimdPath::ALL.iter().rev().map(|p| p.name()).collect();
+        format!("{name:?} is not auto, {}", names.join(", "))
+    })
 }
 
 /// Problems with a port's receive queue count.

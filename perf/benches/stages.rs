@@ -87,6 +87,87 @@ fn parse(c: &mut Criterion) {
     g.finish();
 }
 
+/// The CRC32C key hash the EMC used before the vector kernels (pairs of words folded, four
+/// CRC chains): the reference the `simd` group's figures are read against.
+fn crc_key_hash(k: &Flow) -> u32 {
+    use core::arch::x86_64::_mm_crc32_u64;
+    use pipeline::flow::KEY_WORDS;
+    // SAFETY: brisk builds for x86-64-v2, which has SSE4.2.
+    let crc = |h: u32, x: u64| unsafe { _mm_crc32_u64(u64::from(h), x) as u32 };
+    let mut h = [0x1234_5678u32, 0x9abc_def0, 0x0f1e_2d3c, 0x5bd1_e995];
+    let fold = |i: usize| k.w[i] ^ k.w[i + 1].rotate_left(23);
+    let mut i = 0;
+    while i + 8 <= KEY_WORDS {
+        for (c, hc) in h.iter_mut().enumerate() {
+            *hc = crc(*hc, fold(i + 2 * c));
+        }
+        i += 8;
+    }
+    let mut c = 0;
+    while i + 2 <= KEY_WORDS {
+        h[c] = crc(h[c], fold(i));
+        c += 1;
+        i += 2;
+    }
+    if i < KEY_WORDS {
+        h[3] = crc(h[3], k.w[i]);
+    }
+    crc(
+        h[0] ^ h[1].rotate_left(11),
+        u64::from(h[2]) << 32 | u64::from(h[3]),
+    )
+}
+
+/// The EMC's key hash over a burst of 32 real keys (UDP and TCP, varying ports), on each
+/// vector unit this CPU has, and the CRC hash it replaced.
+fn simd(c: &mut Criterion) {
+    use pipeline::fastpath::simd::{key_hash, SimdPath};
+    let mut g = c.benchmark_group("simd");
+    g.throughput(Throughput::Elements(32));
+    let (fe, dns) = (mac("be:2c:bf:e4:ec:c5"), mac("f2:82:cc:96:da:bd"));
+    let keys: Vec<Flow> = (0..32u16)
+        .map(|i| {
+            let f = if i % 2 == 0 {
+                udp_frame(
+                    fe,
+                    dns,
+                    ip("10.222.1.48"),
+                    ip("10.222.1.2"),
+                    1024 + i,
+                    53,
+                    &[0; 18],
+                )
+            } else {
+                tcp_frame(
+                    fe,
+                    dns,
+                    ip("10.222.1.48"),
+                    ip("10.222.1.2"),
+                    40000 + i,
+                    80,
+                    0x10,
+                    64,
+                )
+            };
+            let mut k = Flow::default();
+            extract(&f, 49, &mut k);
+            k
+        })
+        .collect();
+    g.bench_function("key_hash_burst32/crc32c_before", |b| {
+        b.iter(|| {
+            keys.iter()
+                .fold(0u32, |a, k| a ^ crc_key_hash(black_box(k)))
+        })
+    });
+    for p in SimdPath::ALL.into_iter().filter(|p| p.available()) {
+        g.bench_function(format!("key_hash_burst32/{}", p.name()), |b| {
+            b.iter(|| keys.iter().fold(0u32, |a, k| a ^ key_hash(p, black_box(k))))
+        });
+    }
+    g.finish();
+}
+
 fn tunnel(c: &mut Criterion) {
     let mut g = c.benchmark_group("geneve");
     g.throughput(Throughput::Elements(1));
@@ -269,6 +350,7 @@ fn heap_buffers(c: &mut Criterion) {
 criterion_group!(
     benches,
     parse,
+    simd,
     tunnel,
     arp_responder,
     tx_gather_dpdk,

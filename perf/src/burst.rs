@@ -101,7 +101,8 @@ pub fn stage_report(st: &pipeline::fastpath::FastPathStats, cycles_per_ns: f64) 
 
 /// A fast path for the benches: an upcall budget large enough that establishing many
 /// connections at once is not throttled. `BRISK_BENCH_CHAINS=0` turns chains off and
-/// `BRISK_BENCH_EMC_ENTRIES=N` sizes the EMC (the same binary measured several ways).
+/// `BRISK_BENCH_EMC_ENTRIES=N` sizes the EMC, `BRISK_SIMD=scalar|avx2` picks the
+/// lookup kernels' vector unit (the same binary measured several ways).
 pub fn bench_fastpath() -> FastPath<VecFrame> {
     FastPath::new(pipeline::fastpath::FastPathConfig {
         max_upcalls_per_burst: 64,
@@ -110,6 +111,7 @@ pub fn bench_fastpath() -> FastPath<VecFrame> {
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or(pipeline::fastpath::FastPathConfig::default().emc_entries),
+        simd: pipeline::fastpath::SimdPath::from_env(),
         ..Default::default()
     })
 }

@@ -101,7 +101,7 @@ impl<F: CloneFrame> FastPath<F> {
             let mf = &self.mfs[h.mf as usize];
             if mf.live && mf.seq == h.seq && masked_eq(&self.batch.keys[i], &mf.key, &mf.words) {
                 if mf.needs_hash {
-                    self.batch.hashes[i] = super::key_hash(&self.batch.keys[i]);
+                    self.batch.hashes[i] = super::simd::key_hash(self.simd, &self.batch.keys[i]);
                 }
                 self.found[i] = h.mf;
                 resolved |= 1u64 << i;

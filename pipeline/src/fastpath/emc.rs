@@ -6,9 +6,10 @@
 //! entry carries the chain of its key's later passes (`chain.rs`).
 
 use super::dpcls::masked_eq;
-use super::{crc, prefetch, FastPath, NONE};
+use super::simd::{self, SimdPath};
+use super::{prefetch, FastPath, NONE};
 use crate::dpaction::CloneFrame;
-use crate::flow::{Flow, KEY_WORDS};
+use crate::flow::Flow;
 
 #[derive(Clone, Copy, Default)]
 #[repr(C, align(16))]
@@ -19,35 +20,28 @@ pub(super) struct EmcEntry {
     pub(super) hits: u32,
 }
 
-/// Hash of a whole datapath key, for the EMC. Pairs of words are folded (xor with a
-/// rotation) before the CRC, halving the CRC instructions, and four chains overlap their
-/// latency. Folding only costs collisions, never correctness: an EMC hit is verified
-/// against its megaflow before it is used.
+/// One bucket: four ways on one cache line (a bucket that straddled two lines cost two
+/// misses, and the prefetch fetched only the first).
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+pub(super) struct EmcBucket(pub(super) [EmcEntry; 4]);
+
+impl EmcBucket {
+    pub(super) const EMPTY: EmcBucket = EmcBucket(
+        [EmcEntry {
+            sig: 0,
+            mf: NONE,
+            seq: 0,
+            hits: 0,
+        }; 4],
+    );
+}
+
+/// Hash of a whole datapath key, for the EMC, with the widest vector unit this CPU has
+/// (every path gives the same value: `simd.rs`).
 #[inline]
 pub fn key_hash(k: &Flow) -> u32 {
-    let mut h = [0x1234_5678u32, 0x9abc_def0, 0x0f1e_2d3c, 0x5bd1_e995];
-    let fold = |i: usize| k.w[i] ^ k.w[i + 1].rotate_left(23);
-    let mut i = 0;
-    while i + 8 <= KEY_WORDS {
-        h[0] = crc(h[0], fold(i));
-        h[1] = crc(h[1], fold(i + 2));
-        h[2] = crc(h[2], fold(i + 4));
-        h[3] = crc(h[3], fold(i + 6));
-        i += 8;
-    }
-    let mut c = 0;
-    while i + 2 <= KEY_WORDS {
-        h[c] = crc(h[c], fold(i));
-        c += 1;
-        i += 2;
-    }
-    if i < KEY_WORDS {
-        h[3] = crc(h[3], k.w[i]);
-    }
-    crc(
-        h[0] ^ h[1].rotate_left(11),
-        u64::from(h[2]) << 32 | u64::from(h[3]),
-    )
+    simd::key_hash(SimdPath::detect(), k)
 }
 
 impl<F: CloneFrame> FastPath<F> {
@@ -61,9 +55,9 @@ impl<F: CloneFrame> FastPath<F> {
         while bits != 0 {
             let i = bits.trailing_zeros() as usize;
             bits &= bits - 1;
-            let h = key_hash(&self.batch.keys[i]);
+            let h = simd::key_hash(self.simd, &self.batch.keys[i]);
             self.batch.hashes[i] = h;
-            prefetch(&self.emc[(h as usize & self.emc_mask) * 4]);
+            prefetch(&self.emc[h as usize & self.emc_mask]);
         }
         let first = self.pass == 0;
         if first {
@@ -116,18 +110,19 @@ impl<F: CloneFrame> FastPath<F> {
             return (NONE, NONE);
         }
         let h = self.batch.hashes[i];
-        let b = (h as usize & self.emc_mask) * 4;
+        let b = h as usize & self.emc_mask;
         for e in 0..4 {
-            let ent = self.emc[b + e];
-            if ent.sig == h && ent.mf != NONE {
-                if let Some(mf) = self.mfs.get(ent.mf as usize) {
-                    if mf.live
-                        && mf.seq == ent.seq
-                        && masked_eq(&self.batch.keys[i], &mf.key, &mf.words)
-                    {
-                        self.emc[b + e].hits = ent.hits.wrapping_add(1);
-                        return (ent.mf, (b + e) as u32);
-                    }
+            let ent = self.emc[b].0[e];
+            if ent.sig != h || ent.mf == NONE {
+                continue;
+            }
+            if let Some(mf) = self.mfs.get(ent.mf as usize) {
+                if mf.live
+                    && mf.seq == ent.seq
+                    && masked_eq(&self.batch.keys[i], &mf.key, &mf.words)
+                {
+                    self.emc[b].0[e].hits = ent.hits.wrapping_add(1);
+                    return (ent.mf, (b * 4 + e) as u32);
                 }
             }
         }
@@ -139,11 +134,12 @@ impl<F: CloneFrame> FastPath<F> {
             return;
         }
         let h = self.batch.hashes[i];
-        let b = (h as usize & self.emc_mask) * 4;
+        let bi = h as usize & self.emc_mask;
+        let b = bi * 4;
         let seq = self.mfs[mf as usize].seq;
         // A free or dead slot is always used.
         for e in 0..4 {
-            let ent = self.emc[b + e];
+            let ent = self.emc[bi].0[e];
             let dead = ent.mf == NONE
                 || self
                     .mfs
@@ -168,7 +164,7 @@ impl<F: CloneFrame> FastPath<F> {
         // 50,000 connections, where nearly every packet comes here.
         if (self.next_rand() >> 32) as u32 <= self.emc_insert_min {
             // Replace the least-hit entry of the bucket.
-            let victim = (0..4).min_by_key(|&e| self.emc[b + e].hits).unwrap_or(0);
+            let victim = (0..4).min_by_key(|&e| self.emc[bi].0[e].hits).unwrap_or(0);
             self.emc_put(
                 i,
                 b + victim,
@@ -185,7 +181,7 @@ impl<F: CloneFrame> FastPath<F> {
     /// Stores slot `i`'s entry at `at`: the entry's chain starts afresh, and on the first
     /// pass it becomes the slot's chain.
     fn emc_put(&mut self, i: usize, at: usize, ent: EmcEntry) {
-        self.emc[at] = ent;
+        self.emc[at / 4].0[at % 4] = ent;
         if self.cfg.chains {
             self.chains.reset(at);
         }
@@ -196,10 +192,7 @@ impl<F: CloneFrame> FastPath<F> {
 
     /// Empties the EMC and its chains.
     pub(super) fn emc_clear(&mut self) {
-        self.emc.fill(EmcEntry {
-            mf: NONE,
-            ..Default::default()
-        });
+        self.emc.fill(EmcBucket::EMPTY);
         self.chains.clear();
     }
 }

@@ -32,11 +32,13 @@ mod dpcls;
 mod emc;
 mod exec;
 mod megaflow;
+pub mod simd;
 mod tunnel;
 mod upcall;
 
 pub use crate::tunnel::TunnelStats;
 pub use emc::key_hash;
+pub use simd::SimdPath;
 
 use crate::bridge::Bridge;
 use crate::dpaction::{Batch, CloneFrame, DropReason, ExecEnv, Sink, TunnelMeta};
@@ -45,7 +47,7 @@ use crate::packet::Frame;
 use crate::tunnel::{DecapPort, Parked, Parking};
 use chain::Chains;
 use dpcls::Subtable;
-use emc::EmcEntry;
+use emc::EmcBucket;
 use megaflow::Megaflow;
 
 /// Packets per burst.
@@ -70,6 +72,9 @@ pub struct FastPathConfig {
     /// Follow chains: later passes and `ct` take the hints the first pass's EMC entry
     /// keeps (`chain.rs`). Off: every pass is looked up and every `ct` hashes its tuple.
     pub chains: bool,
+    /// The vector unit of the lookup kernels (default: the widest this CPU has; a path it
+    /// lacks falls back to that).
+    pub simd: SimdPath,
 }
 
 impl Default for FastPathConfig {
@@ -81,6 +86,7 @@ impl Default for FastPathConfig {
             max_upcalls_per_burst: 16,
             megaflow_idle_ms: 10_000,
             chains: true,
+            simd: SimdPath::detect(),
         }
     }
 }
@@ -232,8 +238,11 @@ impl<F: CloneFrame, S: Sink<F>> Sink<F> for Counting<'_, F, S> {
 /// One worker core's fast path.
 pub struct FastPath<F: Frame> {
     cfg: FastPathConfig,
-    emc: Box<[EmcEntry]>,
+    emc: Box<[EmcBucket]>,
+    /// Buckets less one.
     emc_mask: usize,
+    /// The vector unit the kernels use (`simd.rs`).
+    simd: SimdPath,
     /// Insert into an occupied bucket when a random u32 is at most this (1/inv_prob).
     emc_insert_min: u32,
     chains: Chains,
@@ -267,14 +276,13 @@ impl<F: CloneFrame> FastPath<F> {
         let n = cfg.emc_entries.max(4).next_power_of_two();
         FastPath {
             cfg,
-            emc: vec![
-                EmcEntry {
-                    mf: NONE,
-                    ..Default::default()
-                };
-                n
-            ]
-            .into_boxed_slice(),
+            emc: vec![EmcBucket::EMPTY; n / 4].into_boxed_slice(),
+            // A path the CPU lacks is never run (the kernels' safety rests on it).
+            simd: if cfg.simd.available() {
+                cfg.simd
+            } else {
+                SimdPath::detect()
+            },
             emc_mask: n / 4 - 1,
             emc_insert_min: u32::MAX / cfg.emc_insert_inv_prob.max(1),
             chains: Chains::new(n),
@@ -295,6 +303,11 @@ impl<F: CloneFrame> FastPath<F> {
             decap_seen: [0; 2],
             stats: FastPathStats::default(),
         }
+    }
+
+    /// The vector unit the lookup kernels run on.
+    pub fn simd(&self) -> SimdPath {
+        self.simd
     }
 
     /// Number of megaflows cached.

@@ -170,7 +170,12 @@ pub fn run(opts: RunOptions, out: &mut dyn Write) -> Result<RunSummary, RuntimeE
             of_shared.clone(),
         )?);
     }
-    let threads = start::launch_workers(&shared, &workers, threaded, start::fastpath_config(cfg))?;
+    let threads = start::launch_workers(
+        &shared,
+        &workers,
+        threaded,
+        start::fastpath_config(cfg, shared.simd),
+    )?;
     let _ = writeln!(
         out,
         "brisk: bridge {} running: {} ports, {} flows, {} worker(s) on lcores {:?}, control socket {}, OpenFlow {}",

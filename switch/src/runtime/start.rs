@@ -11,7 +11,7 @@ use conf::bridge::BridgeConfig;
 use parking_lot::{Mutex, RwLock};
 use pipeline::bridge::{Bridge, LoadError};
 use pipeline::conntrack::ConntrackConfig;
-use pipeline::fastpath::FastPathConfig;
+use pipeline::fastpath::{FastPathConfig, SimdPath};
 use pipeline::tunnel::{UnderlayConfig, Uplink};
 use pipeline::underlay::{Route, RouteTable};
 use std::sync::atomic::{AtomicBool, AtomicU64};
@@ -157,6 +157,7 @@ pub(super) fn shared_state(
     workers: &[u32],
 ) -> Result<Arc<Shared>, RuntimeError> {
     let cfg = &opts.config;
+    let simd = simd_path(cfg)?;
     let n_workers = workers.len();
     let txq = n_workers as u16 + 1;
     let pools = pools(cfg, workers, txq)?;
@@ -182,6 +183,7 @@ pub(super) fn shared_state(
         stop: AtomicBool::new(false),
         started: Instant::now(),
         tsc_hz: crate::cpu::cycles_hz(),
+        simd,
         node: Mutex::new(opts.node.clone()),
         pools,
         control_tx: Mutex::new(()),
@@ -189,11 +191,34 @@ pub(super) fn shared_state(
     }))
 }
 
+/// The vector unit the workers' lookup kernels run on: the configuration's if this CPU has
+/// it (else an error naming what it has), the widest it has by default.
+pub(super) fn simd_path(cfg: &BridgeConfig) -> Result<SimdPath, RuntimeError> {
+    let Some(name) = cfg.fastpath.simd.as_deref() else {
+        return Ok(SimdPath::detect());
+    };
+    match SimdPath::parse(name) {
+        Some(p) if p.available() => Ok(p),
+        _ => {
+            let have: Vec<_> = SimdPath::ALL
+                .iter()
+                .filter(|p| p.available())
+                .map(|p| p.name())
+                .collect();
+            Err(RuntimeError::Config(format!(
+                "fastpath.simd: {name:?} is not available on this CPU (it has {})",
+                have.join(", ")
+            )))
+        }
+    }
+}
+
 /// The fast path's tuning: the configuration's, the defaults elsewhere.
-pub(super) fn fastpath_config(cfg: &BridgeConfig) -> FastPathConfig {
+pub(super) fn fastpath_config(cfg: &BridgeConfig, simd: SimdPath) -> FastPathConfig {
     let t = &cfg.fastpath;
     let d = FastPathConfig::default();
     FastPathConfig {
+        simd,
         emc_entries: t.emc_entries.unwrap_or(d.emc_entries),
         emc_insert_inv_prob: t.emc_insert_inv_prob.unwrap_or(d.emc_insert_inv_prob),
         max_megaflows: t.max_megaflows.unwrap_or(d.max_megaflows),

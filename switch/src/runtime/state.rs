@@ -223,6 +223,8 @@ pub struct Shared {
     pub started: std::time::Instant,
     /// TSC ticks per second.
     pub tsc_hz: u64,
+    /// The vector unit of the workers' lookup kernels.
+    pub simd: pipeline::fastpath::SimdPath,
     /// The node description the switch runs (`brisk run --config`; `None` with a bridge
     /// file): what `brisk ctl reload` compares a new one with, replaced when it succeeds.
     pub node: Mutex<Option<conf::node::NodeConfig>>,
