@@ -1,5 +1,6 @@
 //! Conntrack: lookup of an established TCP connection in tables of 1, 10k and 100k
-//! connections, and commit of a new connection.
+//! connections; a packet of an established (bidirectional) UDP connection, taking the
+//! connection's lock and without it (`ct/hot.rs`); and commit of a new connection.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use pipeline::build::{ip, ipv4_packet, Ipv4Spec, L4Spec};
@@ -86,6 +87,51 @@ fn bench(c: &mut Criterion) {
         g.bench_with_input(BenchmarkId::new("lookup_established", n), &n, |b, _| {
             b.iter(|| {
                 let v = ct.execute(black_box(&p), &LOOKUP, 1);
+                assert_eq!(v.state & 0x02, 0x02);
+                v
+            })
+        });
+    }
+    // An established UDP connection's packet (a DNS answer seen, now a query): the same
+    // binary with the lock-free path on and off.
+    for lock_free in [false, true] {
+        let ct = Conntrack::new(ConntrackConfig {
+            seed: 3,
+            lock_free_steady: lock_free,
+            ..Default::default()
+        });
+        let (a, b) = (ip("10.222.1.48"), ip("10.222.1.2"));
+        let udp = |src: u32, sport: u16, dst: u32, dport: u16| {
+            ipv4_packet(&Ipv4Spec {
+                src,
+                dst,
+                l4: L4Spec::Udp { sport, dport },
+                payload: vec![0; 18],
+                ..Default::default()
+            })
+        };
+        let (q, r) = (udp(a, 1024, b, 53), udp(b, 53, a, 1024));
+        let mut pq = ctp(&q, a, 1024, b, 53, 0);
+        let mut pr = ctp(&r, b, 53, a, 1024, 0);
+        pq.proto = 17;
+        pr.proto = 17;
+        let (_, conn) = ct.execute_hinted(&pq, &COMMIT, 0, None, true, None);
+        ct.execute(&pr, &LOOKUP, 0);
+        let name = if lock_free { "lock_free" } else { "locked" };
+        g.bench_function(format!("udp_established/{name}"), |bn| {
+            bn.iter(|| {
+                let v = ct.execute(black_box(&pq), &COMMIT, 1);
+                assert_eq!(v.state & 0x02, 0x02);
+                v
+            })
+        });
+        // As the fast path runs it: with the connection its chain remembers as the hint
+        // (no tuple hash, no shard lock).
+        let hint = conn.expect("committed");
+        g.bench_function(format!("udp_established_hinted/{name}"), |bn| {
+            bn.iter(|| {
+                let (v, _) =
+                    ct.execute_hinted(black_box(&pq), &COMMIT, 1, Some(&hint), false, None);
                 assert_eq!(v.state & 0x02, 0x02);
                 v
             })

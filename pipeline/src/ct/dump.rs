@@ -146,7 +146,11 @@ impl Conntrack {
     /// dead first, so a fast path holding it as a hint never serves it once it has left
     /// the index.
     pub(super) fn remove(&self, conn: &Arc<Conn>, expired: bool) {
-        conn.st.lock().dead = true;
+        {
+            // Under the lock, so that no locked packet is being served as it ends.
+            let _st = conn.st.lock();
+            conn.hot.kill();
+        }
         let mut removed = false;
         for (k, reply) in [(&conn.orig, false), (&conn.reply, true)] {
             let h = self.key_hash(k);
@@ -169,8 +173,7 @@ impl Conntrack {
         for s in self.shards.iter() {
             let m = s.map.lock();
             for (_, c) in m.iter() {
-                let st = c.st.lock();
-                if st.dead || st.expires_ms <= now_ms {
+                if !c.hot.live(now_ms) {
                     victims.push(c.arc());
                 }
             }
@@ -225,9 +228,10 @@ impl Conntrack {
                     continue;
                 }
                 let st = c.st.lock();
-                if st.dead || (now_ms != 0 && st.expires_ms <= now_ms) {
+                if c.hot.dead() || (now_ms != 0 && c.hot.expires_ms() <= now_ms) {
                     continue;
                 }
+                let (mark, label) = c.hot.marks();
                 out.push(ConnSnapshot {
                     proto: match k.proto {
                         ip_proto::TCP => "tcp",
@@ -242,14 +246,14 @@ impl Conntrack {
                     orig: (c.orig.src, c.orig.dst, c.orig.sport, c.orig.dport),
                     reply: (c.reply.src, c.reply.dst, c.reply.sport, c.reply.dport),
                     zone: k.zone,
-                    mark: st.mark,
-                    label: st.label,
+                    mark,
+                    label,
                     tcp_state: match &st.p {
                         PState::Tcp(t) => Some(t.state_name()),
                         _ => None,
                     },
-                    expires_in_ms: st.expires_ms.saturating_sub(now_ms),
-                    packets: st.packets,
+                    expires_in_ms: c.hot.expires_ms().saturating_sub(now_ms),
+                    packets: c.hot.packets(),
                 });
             }
         }

@@ -6,7 +6,7 @@ use super::related::{icmp_is_error, icmp_reply_type};
 use super::tcp::{self, TcpConn, TcpUpdate};
 use super::{
     cs, proto_of, reply_key, Conn, ConnRef, ConnState, Conntrack, CtCommand, CtHash, CtPacket,
-    CtVerdict, Key, PState, Proto,
+    CtVerdict, Hot, Key, PState, Proto,
 };
 use crate::flow::eth_type;
 use crate::ofctl::NatKind;
@@ -49,6 +49,9 @@ impl Conntrack {
             // Each 48-byte tuple compared once: the match also gives the direction.
             let reply = conn.orig != key;
             if !reply || conn.reply == key {
+                if let Some(v) = self.serve_steady(conn, reply, pkt, cmd, now_ms) {
+                    return (v, None);
+                }
                 let served = {
                     let mut st = conn.st.lock();
                     self.serve(conn, &mut st, reply, pkt, cmd, now_ms)
@@ -88,6 +91,9 @@ impl Conntrack {
         let ended = {
             let map = self.shard(h).map.lock();
             let (conn, reply) = map.find(h, key)?;
+            if let Some(v) = self.serve_steady(&conn, reply, pkt, cmd, now_ms) {
+                return Some((v, learn.then(|| ConnRef(conn.arc()))));
+            }
             let served = {
                 let mut st = conn.st.lock();
                 self.serve(&conn, &mut st, reply, pkt, cmd, now_ms)
@@ -105,48 +111,49 @@ impl Conntrack {
         None
     }
 
-    /// One packet of `conn` (in its reply direction when `reply`), under its lock: the
-    /// state updated and the verdict, or why the connection cannot take it. Inlined into
-    /// both callers: out of line it cost the looked-up path ~10 % (criterion).
+    /// One packet of a connection whose protocol state is final, without its lock
+    /// (`hot.rs` says why this is exact); None when the packet must take the lock (the
+    /// state is not final, the connection has ended or expired, the `ct` sets the mark or
+    /// label or forces a commit).
     #[inline(always)]
-    fn serve(
+    fn serve_steady(
         &self,
         conn: &Conn,
-        st: &mut ConnState,
         reply: bool,
         pkt: &CtPacket<'_>,
         cmd: &CtCommand<'_>,
         now_ms: u64,
-    ) -> Served {
-        if st.dead || st.expires_ms <= now_ms {
-            return Served::Ended(true);
+    ) -> Option<CtVerdict> {
+        let hot = &conn.hot;
+        let writes = cmd.commit && (cmd.force || cmd.set_mark.is_some() || cmd.set_label.is_some());
+        if writes || !self.cfg.lock_free_steady || !hot.steady() || !hot.live(now_ms) {
+            return None;
         }
-        let upd = self.update(conn, st, pkt, reply, now_ms);
-        match upd {
-            Upd::Invalid => return Served::Invalid,
-            // A new connection on the same tuple, or a forced commit in the reply
-            // direction: this one ends, a new one may start.
-            Upd::Recreate => {
-                st.dead = true;
-                return Served::Ended(false);
-            }
-            Upd::Valid | Upd::ValidNew if cmd.force && cmd.commit && reply => {
-                st.dead = true;
-                return Served::Ended(false);
-            }
-            Upd::Valid | Upd::ValidNew => {}
-        }
-        let d = usize::from(reply);
-        st.packets[d] += 1;
-        st.bytes[d] += pkt.l4_len as u64;
-        if cmd.commit {
-            if let Some((v, m)) = cmd.set_mark {
-                st.mark = (st.mark & !m) | (v & m);
-            }
-            if let Some((v, m)) = cmd.set_label {
-                st.label = (st.label & !m) | (v & m);
-            }
-        }
+        let t = &self.cfg.timeouts;
+        hot.set_expires(
+            now_ms
+                + if conn.proto == Proto::Icmp {
+                    t.icmp_reply
+                } else {
+                    t.udp_multiple
+                },
+        );
+        hot.count(usize::from(reply), pkt.l4_len as u64);
+        let (mark, label) = hot.marks();
+        Some(self.verdict(conn, reply, Upd::Valid, cmd, mark, label))
+    }
+
+    /// The verdict for a packet of `conn` that the connection took (`upd`).
+    #[inline(always)]
+    fn verdict(
+        &self,
+        conn: &Conn,
+        reply: bool,
+        upd: Upd,
+        cmd: &CtCommand<'_>,
+        mark: u32,
+        label: u128,
+    ) -> CtVerdict {
         let mut state = cs::TRK
             | if upd == Upd::ValidNew {
                 cs::NEW
@@ -164,14 +171,59 @@ impl Conntrack {
                 None => 0,
             };
         }
-        Served::Verdict(CtVerdict {
+        CtVerdict {
             state,
             zone: cmd.zone,
-            mark: st.mark,
-            label: st.label,
+            mark,
+            label,
             nat,
             refused: false,
-        })
+        }
+    }
+
+    /// One packet of `conn` (in its reply direction when `reply`), under its lock: the
+    /// state updated and the verdict, or why the connection cannot take it. Inlined into
+    /// both callers: out of line it cost the looked-up path ~10 % (criterion).
+    #[inline(always)]
+    fn serve(
+        &self,
+        conn: &Conn,
+        st: &mut ConnState,
+        reply: bool,
+        pkt: &CtPacket<'_>,
+        cmd: &CtCommand<'_>,
+        now_ms: u64,
+    ) -> Served {
+        if !conn.hot.live(now_ms) {
+            return Served::Ended(true);
+        }
+        let upd = self.update(conn, st, pkt, reply, now_ms);
+        match upd {
+            Upd::Invalid => return Served::Invalid,
+            // A new connection on the same tuple, or a forced commit in the reply
+            // direction: this one ends, a new one may start.
+            Upd::Recreate => {
+                conn.hot.kill();
+                return Served::Ended(false);
+            }
+            Upd::Valid | Upd::ValidNew if cmd.force && cmd.commit && reply => {
+                conn.hot.kill();
+                return Served::Ended(false);
+            }
+            Upd::Valid | Upd::ValidNew => {}
+        }
+        conn.hot.count(usize::from(reply), pkt.l4_len as u64);
+        let (mut mark, mut label) = conn.hot.marks();
+        if cmd.commit && (cmd.set_mark.is_some() || cmd.set_label.is_some()) {
+            if let Some((v, m)) = cmd.set_mark {
+                mark = (mark & !m) | (v & m);
+            }
+            if let Some((v, m)) = cmd.set_label {
+                label = (label & !m) | (v & m);
+            }
+            conn.hot.set_marks(mark, label);
+        }
+        Served::Verdict(self.verdict(conn, reply, upd, cmd, mark, label))
     }
 
     /// A packet of no connection: whether it may start one, and the commit.
@@ -255,15 +307,8 @@ impl Conntrack {
             reply: reply_key,
             proto,
             nat: nat_kind,
-            st: Mutex::new(ConnState {
-                p,
-                expires_ms: now_ms + timeout,
-                mark,
-                label,
-                packets: [1, 0],
-                bytes: [pkt.l4_len as u64, 0],
-                dead: false,
-            }),
+            hot: Hot::new(now_ms + timeout, mark, label, pkt.l4_len as u64),
+            st: Mutex::new(ConnState { p }),
         });
         if !self.insert(&conn, h) {
             // Lost a race with another core committing the same tuple: use theirs.
@@ -302,19 +347,21 @@ impl Conntrack {
                 TcpUpdate::Invalid => Upd::Invalid,
                 TcpUpdate::New => Upd::Recreate,
                 TcpUpdate::ValidNew => {
-                    st.expires_ms = now_ms + t.tcp_syn_sent;
+                    conn.hot.set_expires(now_ms + t.tcp_syn_sent);
                     Upd::ValidNew
                 }
                 TcpUpdate::Valid(tm) => {
-                    st.expires_ms = now_ms
-                        + match tm {
-                            tcp::Timer::Opening => t.tcp_syn_recv,
-                            tcp::Timer::Established => t.tcp_established,
-                            tcp::Timer::Closing => t.tcp_fin_wait,
-                            tcp::Timer::FinWait => t.tcp_time_wait,
-                            tcp::Timer::Closed => t.tcp_close,
-                            tcp::Timer::Unchanged => return Upd::Valid,
-                        };
+                    conn.hot.set_expires(
+                        now_ms
+                            + match tm {
+                                tcp::Timer::Opening => t.tcp_syn_recv,
+                                tcp::Timer::Established => t.tcp_established,
+                                tcp::Timer::Closing => t.tcp_fin_wait,
+                                tcp::Timer::FinWait => t.tcp_time_wait,
+                                tcp::Timer::Closed => t.tcp_close,
+                                tcp::Timer::Unchanged => return Upd::Valid,
+                            },
+                    );
                     Upd::Valid
                 }
             },
@@ -324,14 +371,17 @@ impl Conntrack {
                 } else if *s == 0 {
                     *s = 1;
                 }
-                st.expires_ms = now_ms
-                    + match *s {
-                        2 => t.udp_multiple,
-                        1 => t.udp_single,
-                        _ => t.udp_first,
-                    };
-                let _ = conn;
+                conn.hot.set_expires(
+                    now_ms
+                        + match *s {
+                            2 => t.udp_multiple,
+                            1 => t.udp_single,
+                            _ => t.udp_first,
+                        },
+                );
                 if *s == 2 {
+                    // Final: later packets may skip the lock (`serve_steady`).
+                    conn.hot.set_steady();
                     Upd::Valid
                 } else {
                     Upd::ValidNew
@@ -346,7 +396,11 @@ impl Conntrack {
                 } else {
                     Upd::Valid
                 };
-                st.expires_ms = now_ms + if *replied { t.icmp_reply } else { t.icmp_first };
+                conn.hot
+                    .set_expires(now_ms + if *replied { t.icmp_reply } else { t.icmp_first });
+                if *replied {
+                    conn.hot.set_steady();
+                }
                 r
             }
         }

@@ -1,9 +1,10 @@
 //! `execute_hinted` against `execute`: two trackers fed the same packets in lockstep, one
-//! looking every packet up, the other given hints (right ones, wrong ones, and ones whose
-//! connection has ended, expired or been flushed) must give the same verdicts and end with
-//! the same connections.
+//! looking every packet up and taking every connection's lock, the other given hints
+//! (right ones, wrong ones, and ones whose connection has ended, expired or been flushed)
+//! and serving connections whose state is final without their lock (`hot.rs`), must give
+//! the same verdicts and end with the same connections.
 
-use super::tests::{nat_action, tcp, udp, P};
+use super::tests::{icmp, nat_action, tcp, udp, P};
 use super::*;
 use proptest::prelude::*;
 
@@ -22,7 +23,7 @@ enum Step {
 
 fn step() -> impl Strategy<Value = Step> {
     prop_oneof![
-        8 => (0usize..6, any::<bool>(), 0u8..6, 0u8..4, 0u8..4)
+        8 => (0usize..8, any::<bool>(), 0u8..6, 0u8..6, 0u8..4)
             .prop_map(|(f, r, fl, c, h)| Step::Packet(f, r, fl, c, h)),
         2 => prop_oneof![Just(10u64), Just(20_000), Just(40_000), Just(61_000)].prop_map(Step::Wait),
         1 => Just(Step::Expire),
@@ -32,10 +33,17 @@ fn step() -> impl Strategy<Value = Step> {
 
 /// Flow `f`'s packet in one direction: three UDP flows, three TCP flows with the flags
 /// `fl` picks (SYN, SYN-ACK, ACK, FIN-ACK, RST, ACK with data) and sequence numbers that
-/// follow a handshake from 100/500.
+/// follow a handshake from 100/500, and two ICMP echo flows (request, reply).
 fn packet(f: usize, reply: bool, fl: u8) -> P {
     let (a, b) = ("10.0.0.1", "10.0.0.2");
     let sport = 1000 + f as u16;
+    if f >= 6 {
+        return if reply {
+            icmp(b, a, 0, sport, vec![0; 8])
+        } else {
+            icmp(a, b, 8, sport, vec![0; 8])
+        };
+    }
     if f < 3 {
         return if reply {
             udp(b, 53, a, sport)
@@ -83,7 +91,11 @@ fn run(steps: &[Step]) {
         max_connections: 4,
         ..Default::default()
     };
-    let (plain, hinted) = (Conntrack::new(cfg.clone()), Conntrack::new(cfg));
+    let plain = Conntrack::new(ConntrackConfig {
+        lock_free_steady: false,
+        ..cfg.clone()
+    });
+    let hinted = Conntrack::new(cfg);
     let dnat = nat_action(Some(NatKind::Dst), Some("10.0.0.9"), None);
     let bare = nat_action(None, None, None);
     // Hints as a fast path keeps them: one per (flow, direction, command), plus a pool
@@ -109,6 +121,21 @@ fn run(steps: &[Step]) {
                         zone: 2,
                         commit: true,
                         nat: Some(&dnat),
+                        ..Default::default()
+                    },
+                    // A commit that changes mark and label (read by later packets).
+                    4 => CtCommand {
+                        zone: 1,
+                        commit: true,
+                        set_mark: Some((u32::from(fl) + 1, 0xff)),
+                        set_label: Some((u128::from(fl) << 100 | 1, u128::MAX)),
+                        ..Default::default()
+                    },
+                    // A forced commit: ends a connection seen in its reply direction.
+                    5 => CtCommand {
+                        zone: 1,
+                        commit: true,
+                        force: true,
                         ..Default::default()
                     },
                     _ => CtCommand {

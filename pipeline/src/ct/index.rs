@@ -403,14 +403,9 @@ mod tests {
             reply,
             proto: Proto::Udp,
             nat: None,
+            hot: super::super::Hot::new(0, 0, 0, 0),
             st: parking_lot::Mutex::new(ConnState {
                 p: PState::Other(0),
-                expires_ms: 0,
-                mark: 0,
-                label: 0,
-                packets: [0; 2],
-                bytes: [0; 2],
-                dead: false,
             }),
         })
     }

@@ -7,8 +7,9 @@
 //! - The index is sharded by key hash; each shard is a table of cache-line buckets
 //!   (`index.rs`) under a parking_lot mutex held only for the index operation; a burst's
 //!   buckets are prefetched before its lookups run. Per-connection state has its own small mutex,
-//!   held only while one packet updates it. No lock is held across other packet work and
-//!   there is no global lock on the fast path.
+//!   held only while one packet updates it; a packet of a connection whose protocol state
+//!   is final (UDP both ways, ICMP answered) takes no lock at all (`hot.rs`). No lock is
+//!   held across other packet work and there is no global lock on the fast path.
 //! - Time is the caller's (milliseconds), so tests and benchmarks are deterministic; an
 //!   expired connection is treated as absent even before a sweep removes it.
 //! - Hashing is seeded per instance, so hostile traffic cannot aim at buckets it has not
@@ -26,6 +27,7 @@
 mod dump;
 mod execute;
 mod filter;
+mod hot;
 mod index;
 mod nat;
 mod related;
@@ -36,6 +38,7 @@ pub use filter::{TupleError, TupleFilter};
 
 use crate::flow::{ct_state as cs, ip_proto};
 use crate::ofctl::{Nat, NatKind};
+use hot::Hot;
 use index::Shard;
 use parking_lot::Mutex;
 use related::icmp_reply_type;
@@ -102,6 +105,9 @@ pub struct ConntrackConfig {
     pub tcp_midstream_pickup: bool,
     /// Hash seed (random by default).
     pub seed: u64,
+    /// Serve packets of connections whose state is final without their lock (`hot.rs`).
+    /// Off: every packet takes the lock (the differential tests' reference).
+    pub lock_free_steady: bool,
 }
 
 impl Default for ConntrackConfig {
@@ -113,6 +119,7 @@ impl Default for ConntrackConfig {
             timeouts: Timeouts::default(),
             tcp_midstream_pickup: false,
             seed,
+            lock_free_steady: true,
         }
     }
 }
@@ -234,15 +241,10 @@ enum PState {
     Icmp(bool),
 }
 
+/// What only a packet holding the connection's lock may change.
 #[derive(Debug)]
 struct ConnState {
     p: PState,
-    expires_ms: u64,
-    mark: u32,
-    label: u128,
-    packets: [u64; 2],
-    bytes: [u64; 2],
-    dead: bool,
 }
 
 #[derive(Debug)]
@@ -252,6 +254,8 @@ struct Conn {
     proto: Proto,
     /// NAT applied in the original direction, if any.
     nat: Option<NatKind>,
+    /// Expiry, counters, mark and label: read and written without the lock (`hot.rs`).
+    hot: Hot,
     st: Mutex<ConnState>,
 }
 

@@ -87,10 +87,10 @@ impl Conntrack {
         let Some(conn) = self.get(&k) else {
             return self.invalid(cmd.zone);
         };
-        let st = conn.st.lock();
-        if st.dead || st.expires_ms <= now_ms {
+        if !conn.hot.live(now_ms) {
             return self.invalid(cmd.zone);
         }
+        let (mark, label) = conn.hot.marks();
         // The error travels opposite to the embedded packet.
         let embedded_is_orig = conn.orig == k;
         let mut state = cs::TRK | cs::REL;
@@ -100,8 +100,8 @@ impl Conntrack {
         CtVerdict {
             state,
             zone: cmd.zone,
-            mark: st.mark,
-            label: st.label,
+            mark,
+            label,
             nat: None,
             refused: false,
         }

@@ -85,7 +85,7 @@ pub(super) fn udp(src: &str, sport: u16, dst: &str, dport: u16) -> P {
     }
 }
 
-fn icmp(src: &str, dst: &str, ty: u8, id: u16, payload: Vec<u8>) -> P {
+pub(super) fn icmp(src: &str, dst: &str, ty: u8, id: u16, payload: Vec<u8>) -> P {
     let b = ipv4_packet(&Ipv4Spec {
         src: ip(src),
         dst: ip(dst),
