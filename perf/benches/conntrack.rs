@@ -91,6 +91,20 @@ fn bench(c: &mut Criterion) {
                 v
             })
         });
+        if n == 1 {
+            // As the fast path runs it: the connection given as the chain's hint, so the
+            // cost is the connection's lock and the TCP window update.
+            let (_, conn) = ct.execute_hinted(&p, &LOOKUP, 1, None, true, None);
+            let hint = conn.expect("established");
+            g.bench_function("tcp_established_hinted", |b| {
+                b.iter(|| {
+                    let (v, _) =
+                        ct.execute_hinted(black_box(&p), &LOOKUP, 1, Some(&hint), false, None);
+                    assert_eq!(v.state & 0x02, 0x02);
+                    v
+                })
+            });
+        }
     }
     // An established UDP connection's packet (a DNS answer seen, now a query): the same
     // binary with the lock-free path on and off.

@@ -10,7 +10,7 @@ use super::{
 };
 use crate::flow::eth_type;
 use crate::ofctl::NatKind;
-use parking_lot::Mutex;
+use spin::mutex::SpinMutex;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -308,7 +308,7 @@ impl Conntrack {
             proto,
             nat: nat_kind,
             hot: Hot::new(now_ms + timeout, mark, label, pkt.l4_len as u64),
-            st: Mutex::new(ConnState { p }),
+            st: SpinMutex::new(ConnState { p }),
         });
         if !self.insert(&conn, h) {
             // Lost a race with another core committing the same tuple: use theirs.

@@ -404,7 +404,7 @@ mod tests {
             proto: Proto::Udp,
             nat: None,
             hot: super::super::Hot::new(0, 0, 0, 0),
-            st: parking_lot::Mutex::new(ConnState {
+            st: spin::mutex::SpinMutex::new(ConnState {
                 p: PState::Other(0),
             }),
         })

@@ -40,8 +40,8 @@ use crate::flow::{ct_state as cs, ip_proto};
 use crate::ofctl::{Nat, NatKind};
 use hot::Hot;
 use index::Shard;
-use parking_lot::Mutex;
 use related::icmp_reply_type;
+use spin::mutex::SpinMutex;
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -256,7 +256,11 @@ struct Conn {
     nat: Option<NatKind>,
     /// Expiry, counters, mark and label: read and written without the lock (`hot.rs`).
     hot: Hot,
-    st: Mutex<ConnState>,
+    /// Held while one packet updates the protocol state (a TCP segment, a packet that
+    /// makes the state final): a spin lock, whose release is a plain store, so a hold costs
+    /// one locked instruction (a parking_lot mutex's release is a second compare-and-swap).
+    /// Holds are a few dozen instructions and never span other work.
+    st: SpinMutex<ConnState>,
 }
 
 /// A packet's tuple hash, from [`Conntrack::prefetch`] to [`Conntrack::prefetch_conn`]
