@@ -277,7 +277,8 @@ impl<F: CloneFrame> FastPath<F> {
         FastPath {
             cfg,
             emc: vec![EmcBucket::EMPTY; n / 4].into_boxed_slice(),
-            // A path the CPU lacks is never run (the kernels' safety rests on it).
+            // A path the CPU lacks is not what runs: the widest it has is (and `pmd-stats`
+            // says so).
             simd: if cfg.simd.available() {
                 cfg.simd
             } else {

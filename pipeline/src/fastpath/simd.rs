@@ -95,14 +95,16 @@ const NH_KEY: [u64; 32] = {
 
 /// The EMC's hash of a datapath key (its first [`KEY_WORDS`] words), the same on every
 /// path. Only the EMC uses it, and an EMC hit is verified against its megaflow, so a
-/// collision costs a probe, never a wrong answer.
+/// collision costs a probe, never a wrong answer. A path the CPU lacks runs the scalar
+/// kernel (same result): the check is std's cached feature bit, one load.
 #[inline(always)]
 pub fn key_hash(path: SimdPath, k: &Flow) -> u32 {
     match path {
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: a path is only run when the CPU has it (`FastPath::new` checks
-        // `SimdPath::available`).
-        SimdPath::Avx2 => unsafe { x86::nh_sum_avx2(k).finish() },
+        SimdPath::Avx2 if std::arch::is_x86_feature_detected!("avx2") => {
+            // SAFETY: the CPU has AVX2 (checked just above).
+            unsafe { x86::nh_sum_avx2(k).finish() }
+        }
         _ => nh_sum_scalar(k).finish(),
     }
 }
