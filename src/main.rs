@@ -160,15 +160,10 @@ fn load_generated(plan: &conf::node::Plan) -> anyhow::Result<()> {
 /// chosen on the machine that runs brisk.
 fn long_version() -> &'static str {
     use pipeline::fastpath::SimdPath;
-    let has: Vec<_> = SimdPath::ALL
-        .iter()
-        .filter(|p| p.available())
-        .map(|p| p.name())
-        .collect();
     let text = format!(
         "{LONG_VERSION}\nlookup kernels: {} (chosen at run time; this CPU has {}; `fastpath.simd` pins one)",
         SimdPath::detect().name(),
-        has.join(", ")
+        SimdPath::available_names()
     );
     // Once per process, for clap's `'static` text.
     Box::leak(text.into_boxed_str())

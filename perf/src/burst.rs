@@ -111,7 +111,11 @@ pub fn bench_fastpath() -> FastPath<VecFrame> {
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or(pipeline::fastpath::FastPathConfig::default().emc_entries),
-        simd: pipeline::fastpath::SimdPath::from_env(),
+        simd: std::env::var("BRISK_SIMD")
+            .ok()
+            .and_then(|v| pipeline::fastpath::SimdPath::parse(&v))
+            .filter(|p| p.available())
+            .unwrap_or_else(pipeline::fastpath::SimdPath::detect),
         ..Default::default()
     })
 }

@@ -129,18 +129,22 @@ impl Conntrack {
         if writes || !self.cfg.lock_free_steady || !hot.steady() || !hot.live(now_ms) {
             return None;
         }
-        let t = &self.cfg.timeouts;
-        hot.set_expires(
-            now_ms
-                + if conn.proto == Proto::Icmp {
-                    t.icmp_reply
-                } else {
-                    t.udp_multiple
-                },
-        );
+        hot.set_expires(now_ms + self.steady_timeout(conn.proto));
         hot.count(usize::from(reply), pkt.l4_len as u64);
         let (mark, label) = hot.marks();
         Some(self.verdict(conn, reply, Upd::Valid, cmd, mark, label))
+    }
+
+    /// The timeout of a connection whose state is final (UDP both ways, ICMP answered),
+    /// the same for the locked and the lock-free path.
+    #[inline(always)]
+    fn steady_timeout(&self, proto: Proto) -> u64 {
+        let t = &self.cfg.timeouts;
+        if proto == Proto::Icmp {
+            t.icmp_reply
+        } else {
+            t.udp_multiple
+        }
     }
 
     /// The verdict for a packet of `conn` that the connection took (`upd`).
@@ -374,7 +378,7 @@ impl Conntrack {
                 conn.hot.set_expires(
                     now_ms
                         + match *s {
-                            2 => t.udp_multiple,
+                            2 => self.steady_timeout(conn.proto),
                             1 => t.udp_single,
                             _ => t.udp_first,
                         },
@@ -396,8 +400,14 @@ impl Conntrack {
                 } else {
                     Upd::Valid
                 };
-                conn.hot
-                    .set_expires(now_ms + if *replied { t.icmp_reply } else { t.icmp_first });
+                conn.hot.set_expires(
+                    now_ms
+                        + if *replied {
+                            self.steady_timeout(conn.proto)
+                        } else {
+                            t.icmp_first
+                        },
+                );
                 if *replied {
                     conn.hot.set_steady();
                 }

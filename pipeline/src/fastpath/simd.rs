@@ -64,14 +64,14 @@ impl SimdPath {
         }
     }
 
-    /// The path `BRISK_SIMD` names (benches and tests measure one binary several ways),
-    /// else the widest available. A path the CPU lacks falls back to the widest it has.
-    pub fn from_env() -> SimdPath {
-        std::env::var("BRISK_SIMD")
-            .ok()
-            .and_then(|v| SimdPath::parse(&v))
+    /// The paths this CPU runs, by name, narrowest first ("scalar, avx2"): for messages.
+    pub fn available_names() -> String {
+        let names: Vec<_> = Self::ALL
+            .iter()
             .filter(|p| p.available())
-            .unwrap_or_else(Self::detect)
+            .map(|p| p.name())
+            .collect();
+        names.join(", ")
     }
 }
 

@@ -199,17 +199,10 @@ pub(super) fn simd_path(cfg: &BridgeConfig) -> Result<SimdPath, RuntimeError> {
     };
     match SimdPath::parse(name) {
         Some(p) if p.available() => Ok(p),
-        _ => {
-            let have: Vec<_> = SimdPath::ALL
-                .iter()
-                .filter(|p| p.available())
-                .map(|p| p.name())
-                .collect();
-            Err(RuntimeError::Config(format!(
-                "fastpath.simd: {name:?} is not available on this CPU (it has {})",
-                have.join(", ")
-            )))
-        }
+        _ => Err(RuntimeError::Config(format!(
+            "fastpath.simd: {name:?} is not available on this CPU (it has {})",
+            SimdPath::available_names()
+        ))),
     }
 }
 
