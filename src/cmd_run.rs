@@ -21,6 +21,22 @@ pub struct RunArgs {
     /// generated from `--config`).
     #[arg(long)]
     pub groups: Option<std::path::PathBuf>,
+    /// Follow an Open_vSwitch database as ovs-vswitchd does: `unix:PATH` or `tcp:IP:PORT`
+    /// (`unix:/run/openvswitch/db.sock` when given alone). brisk waits for a bridge with
+    /// `datapath_type=netdev`, runs it, and starts, stops and reports its interfaces as
+    /// `ovs-vsctl` changes them. EAL arguments come from `Open_vSwitch:other_config`
+    /// (`dpdk-lcore-mask`, `pmd-cpu-mask`, `dpdk-socket-mem`, `dpdk-extra`) unless given
+    /// after `--`.
+    #[arg(long, value_name = "DB", num_args = 0..=1, default_missing_value = "unix:/run/openvswitch/db.sock", conflicts_with_all = ["bridge", "config"])]
+    pub ovsdb: Option<String>,
+    /// ovs-vswitchd's run directory: where `dpdkvhostuser` interfaces get their sockets.
+    #[arg(long, value_name = "DIR", default_value = "/run/openvswitch")]
+    pub rundir: std::path::PathBuf,
+    /// ovs-vswitchd's unixctl socket, for `ovs-appctl -t PATH` (mode 0600). With `--ovsdb`
+    /// and no path, `RUNDIR/ovs-vswitchd.PID.ctl` and the pid file `RUNDIR/ovs-vswitchd.pid`,
+    /// so a plain `ovs-appctl` finds brisk as it finds ovs-vswitchd.
+    #[arg(long, value_name = "PATH")]
+    pub unixctl: Option<std::path::PathBuf>,
     /// Control socket (mode 0600).
     #[arg(long, default_value = "/run/brisk/brisk.sock")]
     pub socket: std::path::PathBuf,
@@ -119,6 +135,11 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
                 .map_or(String::new(), |p| p.display().to_string()),
         );
         Some((config, flows, groups, names))
+    } else if let Some(db) = &a.ovsdb {
+        match from_database(db, &a, &mut eal_args)? {
+            Some(config) => Some((config, None, None, (String::new(), String::new()))),
+            None => return Ok(ExitCode::SUCCESS),
+        }
     } else {
         None
     };
@@ -148,6 +169,23 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
             stats_interval: a.stats_interval,
             version: crate::LONG_VERSION.to_string(),
             node: running_node,
+            unixctl: match (&a.unixctl, &a.ovsdb) {
+                (Some(p), _) => Some((p.clone(), None)),
+                (None, Some(_)) => Some((
+                    a.rundir
+                        .join(format!("ovs-vswitchd.{}.ctl", std::process::id())),
+                    Some(a.rundir.join("ovs-vswitchd.pid")),
+                )),
+                (None, None) => None,
+            },
+            ovsdb: match &a.ovsdb {
+                Some(db) => Some(switch::runtime::ovsdb::OvsdbOptions {
+                    target: switch::runtime::ovsdb::Target::parse(db)
+                        .map_err(anyhow::Error::msg)?,
+                    rundir: a.rundir.display().to_string(),
+                }),
+                None => None,
+            },
         };
         let s = switch::runtime::run(opts, &mut std::io::stdout())?;
         println!(
@@ -157,6 +195,32 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     io_forward(a)
+}
+
+/// `brisk run --ovsdb`: waits for the database to hold a `netdev` bridge, then returns
+/// the bridge to start (its ports come from the database once running) and fills the EAL
+/// arguments from `Open_vSwitch:other_config` unless the command line gave some. `None`:
+/// stopped while waiting.
+fn from_database(
+    db: &str,
+    a: &RunArgs,
+    eal_args: &mut Vec<String>,
+) -> anyhow::Result<Option<conf::bridge::BridgeConfig>> {
+    use switch::runtime::ovsdb;
+    let target = ovsdb::Target::parse(db).map_err(anyhow::Error::msg)?;
+    switch::signal::install();
+    let stop = || switch::signal::stop_requested();
+    let Some(b) = ovsdb::bootstrap(&target, &stop) else {
+        return Ok(None);
+    };
+    let (eal, workers) = ovsdb::eal_from_config(&b.other_config)
+        .map_err(|e| anyhow::anyhow!("{db}: Open_vSwitch {e}"))?;
+    let mut config = conf::bridge::BridgeConfig::empty(&b.bridge);
+    if a.eal.is_empty() {
+        *eal_args = eal;
+        config.workers = workers;
+    }
+    Ok(Some(config))
 }
 
 /// `brisk run --mode io`: testpmd's io forwarding between the first two DPDK ports.

@@ -293,6 +293,29 @@ pub struct NeighborConfig {
     pub mac: u64,
 }
 
+impl BridgeConfig {
+    /// A bridge with no ports, flows or settings: what `brisk run --ovsdb` starts, the
+    /// database then giving it its ports.
+    pub fn empty(name: &str) -> BridgeConfig {
+        BridgeConfig {
+            bridge: name.to_string(),
+            control_socket: None,
+            metrics: None,
+            workers: None,
+            mbufs: None,
+            conntrack_max: None,
+            fastpath: FastPathTuning::default(),
+            ports: Vec::new(),
+            tlv_map: TlvMap::default(),
+            flows: None,
+            routes: Vec::new(),
+            neighbors: Vec::new(),
+            openflow: OpenFlowConfig::default(),
+            base_dir: PathBuf::new(),
+        }
+    }
+}
+
 impl PortConfig {
     /// A device port with the defaults (one receive queue, flooded, no proxy ARP): a
     /// node's ports and `brisk ctl port add`. `devargs` must have passed

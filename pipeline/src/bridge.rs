@@ -141,7 +141,7 @@ pub enum PortError {
     #[error("port name {0:?} is already in use")]
     NameInUse(String),
     /// Numbers must be 1..65279.
-    #[error("port number {0} is outside 1..65279")]
+    #[error("port number {0} is outside 1..65279 (and not LOCAL, 65534)")]
     BadNumber(u32),
     /// No such port.
     #[error("no port {0}")]
@@ -579,7 +579,9 @@ impl Bridge {
 
     /// Adds a port.
     pub fn add_port(&self, info: PortInfo) -> Result<(), PortError> {
-        if info.ofport == 0 || info.ofport >= crate::ofctl::port::MAX {
+        // LOCAL is the bridge's own internal port, as OVS numbers it.
+        let local = info.ofport == crate::ofctl::port::LOCAL;
+        if info.ofport == 0 || (info.ofport >= crate::ofctl::port::MAX && !local) {
             return Err(PortError::BadNumber(info.ofport));
         }
         let mut p = self.ports.write();

@@ -289,6 +289,7 @@ pub fn collect(shared: &Shared) -> Vec<Family> {
     out.extend(drops(&workers));
     out.push(arp(&workers));
     out.extend(listeners(shared));
+    out.extend(ovsdb(shared));
     out.extend(conntrack(shared));
     let mut f = Family::new("brisk_flows", "Flows installed", Kind::Gauge);
     f.push(vec![], shared.bridge.tables().n_flows() as u64);
@@ -408,6 +409,68 @@ fn arp(workers: &[WorkerStats]) -> Family {
     f
 }
 
+/// The database connection of `brisk run --ovsdb`.
+fn ovsdb(shared: &Shared) -> Vec<Family> {
+    let Some(st) = shared.ovsdb.lock().clone() else {
+        return Vec::new();
+    };
+    st.rows()
+        .iter()
+        .map(|(row, v)| {
+            let (name, help, kind) = match *row {
+                "connected" => (
+                    "brisk_ovsdb_connected",
+                    "Whether the database is connected (0/1)",
+                    Kind::Gauge,
+                ),
+                "connects" => (
+                    "brisk_ovsdb_connects_total",
+                    "Connections made to the database",
+                    Kind::Counter,
+                ),
+                "disconnects" => (
+                    "brisk_ovsdb_disconnects_total",
+                    "Database connections lost",
+                    Kind::Counter,
+                ),
+                "updates" => (
+                    "brisk_ovsdb_updates_total",
+                    "Database updates applied",
+                    Kind::Counter,
+                ),
+                "bad_messages" => (
+                    "brisk_ovsdb_bad_messages_total",
+                    "Database messages refused as malformed",
+                    Kind::Counter,
+                ),
+                "transactions" => (
+                    "brisk_ovsdb_transactions_total",
+                    "Write-back transactions sent",
+                    Kind::Counter,
+                ),
+                "transaction_errors" => (
+                    "brisk_ovsdb_transaction_errors_total",
+                    "Write-back transactions the database refused",
+                    Kind::Counter,
+                ),
+                "ports_added" => (
+                    "brisk_ovsdb_ports_added_total",
+                    "Ports started because the database added them",
+                    Kind::Counter,
+                ),
+                _ => (
+                    "brisk_ovsdb_ports_removed_total",
+                    "Ports stopped because the database removed or changed them",
+                    Kind::Counter,
+                ),
+            };
+            let mut f = Family::new(name, help, kind);
+            f.push(vec![], *v);
+            f
+        })
+        .collect()
+}
+
 fn listeners(shared: &Shared) -> Vec<Family> {
     let list = shared.listeners.lock().clone();
     let Some((_, first)) = list.first() else {
@@ -429,6 +492,7 @@ fn listeners(shared: &Shared) -> Vec<Family> {
                 let section: &'static str = match *listener {
                     "control" => "control listener",
                     "openflow" => "openflow listeners",
+                    "appctl" => "unixctl listener",
                     _ => "metrics listener",
                 };
                 f.push_shown(

@@ -1,10 +1,12 @@
 //! The running switch: EAL, a mempool per NUMA socket, ports, poll-mode workers on their lcores, and a
 //! control thread (the main lcore) serving `brisk ctl`, metrics and timers.
 
+mod appctl;
 mod counters;
 mod ctl;
 mod metrics;
 pub mod openflow;
+pub mod ovsdb;
 mod ports;
 mod reload;
 mod serve;
@@ -93,6 +95,11 @@ pub struct RunOptions {
     /// The node description `config` was made from (`brisk run --config`), which
     /// `brisk ctl reload` needs; `None` for a bridge file.
     pub node: Option<conf::node::NodeConfig>,
+    /// The database to follow as ovs-vswitchd does (`brisk run --ovsdb`): ports come and go
+    /// as it says.
+    pub ovsdb: Option<ovsdb::OvsdbOptions>,
+    /// ovs-vswitchd's unixctl socket for `ovs-appctl -t`: (socket, pid file to write).
+    pub unixctl: Option<(PathBuf, Option<PathBuf>)>,
 }
 
 /// What a run did, reported at shutdown.
@@ -170,6 +177,33 @@ pub fn run(opts: RunOptions, out: &mut dyn Write) -> Result<RunSummary, RuntimeE
             of_shared.clone(),
         )?);
     }
+    let ovsdb_stats = Arc::new(ovsdb::OvsdbStats::default());
+    let mut ovsdb_client = match &opts.ovsdb {
+        Some(o) => Some({
+            *shared.ovsdb.lock() = Some(ovsdb_stats.clone());
+            ovsdb::Client::start(shared.clone(), o.clone(), ovsdb_stats.clone())
+                .map_err(io("starting the database client"))?
+        }),
+        None => None,
+    };
+    let appctl_stats = Arc::new(ServeStats::default());
+    shared
+        .listeners
+        .lock()
+        .push(("appctl", appctl_stats.clone()));
+    let mut appctl = match &opts.unixctl {
+        Some((path, pidfile)) => Some(
+            appctl::Appctl::start(
+                shared.clone(),
+                path,
+                pidfile.as_deref(),
+                opts.version.clone(),
+                appctl_stats,
+            )
+            .map_err(io(format!("unixctl socket {}", path.display())))?,
+        ),
+        None => None,
+    };
     let threads = start::launch_workers(
         &shared,
         &workers,
@@ -193,6 +227,14 @@ pub fn run(opts: RunOptions, out: &mut dyn Write) -> Result<RunSummary, RuntimeE
     // stop workers, then release everything holding mbufs, then the pool.
     tracing::info!(bridge = %cfg.bridge, "stopping");
     control.stop();
+    if let Some(a) = appctl.as_mut() {
+        a.stop();
+    }
+    drop(appctl);
+    if let Some(c) = ovsdb_client.as_mut() {
+        c.stop();
+    }
+    drop(ovsdb_client);
     for s in of_servers.iter_mut() {
         s.stop();
     }

@@ -188,6 +188,7 @@ pub(super) fn shared_state(
         pools,
         control_tx: Mutex::new(()),
         listeners: Mutex::new(Vec::new()),
+        ovsdb: Mutex::new(None),
     }))
 }
 

@@ -235,6 +235,8 @@ pub struct Shared {
     pub control_tx: Mutex<()>,
     /// Counters of the control socket and metrics listeners (name, counters), for views.
     pub listeners: Mutex<Vec<(&'static str, Arc<super::serve::ServeStats>)>>,
+    /// Counters of the database connection (`brisk run --ovsdb`), for views.
+    pub ovsdb: Mutex<Option<Arc<super::ovsdb::OvsdbStats>>>,
 }
 
 impl Shared {

@@ -135,7 +135,7 @@ impl TunnelCounters {
 }
 
 /// Receive queues a worker polls: (port index, queue).
-fn my_queues(ports: &RtPorts, wid: usize, n_workers: usize) -> Vec<(usize, u16)> {
+pub(super) fn my_queues(ports: &RtPorts, wid: usize, n_workers: usize) -> Vec<(usize, u16)> {
     let mut all = Vec::new();
     for (i, p) in ports.list.iter().enumerate() {
         if let RtKind::Device { rxq, .. } = &p.kind {

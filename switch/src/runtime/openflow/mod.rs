@@ -14,6 +14,7 @@ mod roles;
 pub use events::{AsyncEvent, FlowRemoved};
 mod port_ops;
 pub(crate) use port_ops::packet_out;
+pub(crate) use views::datapath_id;
 mod session;
 mod views;
 

@@ -25,7 +25,7 @@ impl Default for TableNames {
 }
 
 /// The datapath id: the bridge name's hash (stable across restarts), as 16 hex digits.
-pub(super) fn datapath_id(sh: &Shared) -> u64 {
+pub(crate) fn datapath_id(sh: &Shared) -> u64 {
     // FNV-1a over the name; the top 16 bits zero, as OVS's MAC-derived ids are 48-bit.
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in sh.bridge.name.bytes() {

@@ -1,0 +1,707 @@
+//! brisk as the vswitchd of an `ovsdb-server` (`brisk run --ovsdb`): it monitors the
+//! Open_vSwitch database as ovs-vswitchd does, starts and stops ports as `ovs-vsctl` (or
+//! Antrea's agent) changes them, and writes back what ovs-vswitchd writes (`ofport`,
+//! `error`, `mac_in_use`, `link_state`, `statistics`, `cur_cfg`...), so `ovs-vsctl`
+//! returns once a change is applied and sees why an interface failed.
+//!
+//! One thread per switch follows the database: it reconnects with a backoff when the
+//! server goes away and, on reconnecting, compares the fresh contents with the running
+//! ports, so a server restart touches no port whose row did not change.
+
+pub mod conn;
+pub mod vswitch;
+
+use super::ports::{add_port, port_del};
+use super::state::{RtKind, Shared};
+use conf::bridge::PortConfig;
+pub use conn::Target;
+use conn::{Conn, ConnError};
+use ovsdb::{Atom, Datum, Message, Mirror, Row};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+use vswitch::Iface;
+
+/// The database brisk follows.
+pub const DB: &str = "Open_vSwitch";
+/// How often `Interface.statistics` is written (ovs-vswitchd's default `stats-update-interval`).
+const STATS_EVERY: Duration = Duration::from_secs(5);
+/// How long a request to the database may take.
+const REPLY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How to follow the database.
+#[derive(Clone, Debug)]
+pub struct OvsdbOptions {
+    /// Where it is.
+    pub target: Target,
+    /// The directory of `dpdkvhostuser` sockets (ovs-vswitchd's run directory).
+    pub rundir: String,
+}
+
+/// Counters of the database connection, for every view.
+#[derive(Debug, Default)]
+pub struct OvsdbStats {
+    /// Connections made.
+    pub connects: AtomicU64,
+    /// Connections lost (the server went away, or sent what is not JSON-RPC).
+    pub disconnects: AtomicU64,
+    /// `update` notifications applied.
+    pub updates: AtomicU64,
+    /// Messages refused (malformed JSON-RPC or table updates).
+    pub bad_messages: AtomicU64,
+    /// Transactions sent (write-backs).
+    pub transactions: AtomicU64,
+    /// Transactions the server refused.
+    pub transaction_errors: AtomicU64,
+    /// Ports started because the database added them.
+    pub ports_added: AtomicU64,
+    /// Ports stopped because the database removed or changed them.
+    pub ports_removed: AtomicU64,
+    /// Whether connected now (0/1).
+    pub connected: AtomicU64,
+}
+
+impl OvsdbStats {
+    /// (name, value) of every counter, for views.
+    pub fn rows(&self) -> [(&'static str, u64); 9] {
+        let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        [
+            ("connected", l(&self.connected)),
+            ("connects", l(&self.connects)),
+            ("disconnects", l(&self.disconnects)),
+            ("updates", l(&self.updates)),
+            ("bad_messages", l(&self.bad_messages)),
+            ("transactions", l(&self.transactions)),
+            ("transaction_errors", l(&self.transaction_errors)),
+            ("ports_added", l(&self.ports_added)),
+            ("ports_removed", l(&self.ports_removed)),
+        ]
+    }
+}
+
+/// The thread following the database.
+pub struct Client {
+    thread: Option<JoinHandle<()>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Client {
+    /// Starts following the database for `shared`'s bridge.
+    pub fn start(
+        shared: Arc<Shared>,
+        opts: OvsdbOptions,
+        stats: Arc<OvsdbStats>,
+    ) -> std::io::Result<Client> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let s = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("ovsdb".into())
+            .spawn(move || follow(&shared, &opts, &stats, &s))?;
+        Ok(Client {
+            thread: Some(thread),
+            stop,
+        })
+    }
+
+    /// Stops following (ports stay as they are).
+    pub fn stop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Sleeps up to `d`, waking early for a stop.
+fn nap(d: Duration, stop: &dyn Fn() -> bool) {
+    let end = Instant::now() + d;
+    while Instant::now() < end && !stop() {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Connects, retrying with a backoff of 1 s doubling to 8 s (OVS's) until `stop`.
+fn connect(
+    t: &Target,
+    stop: &dyn Fn() -> bool,
+    backoff: &mut Duration,
+    logged: &mut bool,
+) -> Option<Conn> {
+    while !stop() {
+        match Conn::open(t, Duration::from_secs(5)) {
+            Ok(c) => {
+                *backoff = Duration::from_secs(1);
+                *logged = false;
+                return Some(c);
+            }
+            Err(e) => {
+                if !*logged {
+                    tracing::warn!(db = %t, "cannot connect to the database: {e}; retrying");
+                    *logged = true;
+                }
+                nap(*backoff, stop);
+                *backoff = (*backoff * 2).min(Duration::from_secs(8));
+            }
+        }
+    }
+    None
+}
+
+/// Sends `monitor` and waits for the initial contents.
+fn monitor(c: &mut Conn, mirror: &mut Mirror) -> Result<(), ConnError> {
+    let params = ovsdb::update::monitor_params(DB, "brisk", vswitch::MONITORED);
+    let id = c.request("monitor", params)?;
+    let mut early = Vec::new();
+    let initial = c.wait_reply(&id, REPLY_TIMEOUT, |m| early.push(m))?;
+    let initial =
+        initial.map_err(|e| std::io::Error::other(format!("the database refused monitor: {e}")))?;
+    *mirror = Mirror::default();
+    mirror.apply(&initial)?;
+    Ok(())
+}
+
+fn follow(shared: &Shared, opts: &OvsdbOptions, stats: &OvsdbStats, stop: &AtomicBool) {
+    let stop_fn = || stop.load(Ordering::Relaxed) || crate::signal::stop_requested();
+    let mut backoff = Duration::from_secs(1);
+    let mut logged = false;
+    while let Some(mut c) = connect(&opts.target, &stop_fn, &mut backoff, &mut logged) {
+        stats.connects.fetch_add(1, Ordering::Relaxed);
+        let mut mirror = Mirror::default();
+        let r = monitor(&mut c, &mut mirror).and_then(|()| {
+            stats.connected.store(1, Ordering::Relaxed);
+            tracing::info!(db = %opts.target, "following the database");
+            session(shared, opts, stats, &mut c, &mut mirror, &stop_fn)
+        });
+        stats.connected.store(0, Ordering::Relaxed);
+        match r {
+            Ok(()) => return,
+            Err(e) => {
+                stats.disconnects.fetch_add(1, Ordering::Relaxed);
+                if matches!(e, ConnError::Rpc(_)) {
+                    stats.bad_messages.fetch_add(1, Ordering::Relaxed);
+                }
+                tracing::warn!(db = %opts.target, "database connection lost: {e}; ports keep running, reconnecting");
+                nap(backoff, &stop_fn);
+            }
+        }
+    }
+}
+
+/// One connection's life: apply, write back, follow updates.
+fn session(
+    shared: &Shared,
+    opts: &OvsdbOptions,
+    stats: &OvsdbStats,
+    c: &mut Conn,
+    mirror: &mut Mirror,
+    stop: &dyn Fn() -> bool,
+) -> Result<(), ConnError> {
+    let mut dirty = true;
+    let mut next_stats = Instant::now();
+    // Ports that failed to start, with their configuration: tried again when it changes
+    // (or on the next connection), not at every update.
+    let mut failed = Failed::new();
+    while !stop() {
+        if dirty {
+            dirty = false;
+            let ops = reconcile(shared, opts, mirror, stats, &mut failed);
+            transact(c, ops, stats)?;
+        }
+        if Instant::now() >= next_stats {
+            next_stats = Instant::now() + STATS_EVERY;
+            transact(c, statistics(shared, mirror), stats)?;
+        }
+        match c.recv(Duration::from_millis(100))? {
+            Some(Message::Notification { method, params }) if method == "update" => {
+                match params.get(1).map(|u| mirror.apply(u)) {
+                    Some(Ok(_)) => {
+                        stats.updates.fetch_add(1, Ordering::Relaxed);
+                        dirty = true;
+                    }
+                    Some(Err(e)) => {
+                        stats.bad_messages.fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!("database update refused: {e}");
+                    }
+                    None => {
+                        stats.bad_messages.fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!("database update without table updates");
+                    }
+                }
+            }
+            Some(Message::Reply {
+                outcome: Ok(Value::Array(results)),
+                ..
+            }) => {
+                for r in results.iter().filter(|r| r.get("error").is_some()) {
+                    stats.transaction_errors.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!("the database refused a write: {r}");
+                }
+            }
+            Some(Message::Reply {
+                outcome: Err(e), ..
+            }) => {
+                stats.transaction_errors.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!("the database refused a write: {e}");
+            }
+            Some(Message::Request { method, id, .. }) => {
+                c.send(&Message::Reply {
+                    outcome: Err(json!(format!("unknown method {method}"))),
+                    id,
+                })?;
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Sends a transaction of `ops` (nothing when empty); its reply is read by the session.
+fn transact(c: &mut Conn, ops: Vec<Value>, stats: &OvsdbStats) -> Result<(), ConnError> {
+    if ops.is_empty() {
+        return Ok(());
+    }
+    let mut params = vec![json!(DB)];
+    params.extend(ops);
+    c.request("transact", params)?;
+    stats.transactions.fetch_add(1, Ordering::Relaxed);
+    Ok(())
+}
+
+fn mac_text(m: u64) -> String {
+    (0..6)
+        .map(|i| format!("{:02x}", (m >> (40 - 8 * i)) as u8))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// The MTU of a kernel interface, if it has one.
+fn kernel_mtu(name: &str) -> Option<i64> {
+    std::fs::read_to_string(format!("/sys/class/net/{name}/mtu"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// An update op for the columns of `want` that differ from `row`.
+fn diff_op(table: &str, uuid: &str, row: Option<&Row>, want: Row) -> Option<Value> {
+    let changed: Row = want
+        .into_iter()
+        .filter(|(k, v)| !row.and_then(|r| r.get(k)).is_some_and(|d| d.same(v)))
+        .collect();
+    (!changed.is_empty()).then(|| ovsdb::update::update_row(table, uuid, &changed))
+}
+
+fn opt_str(s: Option<String>) -> Datum {
+    Datum::optional(s.map(Atom::String))
+}
+
+/// Ports that could not start: name → (configuration tried, why).
+type Failed = BTreeMap<String, (PortConfig, String)>;
+
+/// Makes the running ports what the database says and returns the writes that tell it.
+fn reconcile(
+    shared: &Shared,
+    opts: &OvsdbOptions,
+    m: &Mirror,
+    stats: &OvsdbStats,
+    failed: &mut Failed,
+) -> Vec<Value> {
+    let mut ops = Vec::new();
+    let me = shared.bridge.name.clone();
+    let mut ours: Vec<Iface> = Vec::new();
+    let mut ours_uuid = None;
+    for (uuid, name, dtype) in vswitch::bridges(m) {
+        let why = if name != me {
+            Some(format!(
+                "bridge {name} is not served: this brisk runs bridge {me} (one bridge per process)"
+            ))
+        } else if dtype != "netdev" {
+            Some(format!(
+                "bridge {name} has datapath_type {dtype:?}: brisk serves \"netdev\" bridges only"
+            ))
+        } else {
+            None
+        };
+        let ifaces = vswitch::bridge_ifaces(m, &uuid, &opts.rundir);
+        match why {
+            Some(why) => {
+                for i in ifaces {
+                    let want = Row::from([
+                        ("ofport".into(), Datum::optional(Some(Atom::Integer(-1)))),
+                        ("error".into(), opt_str(Some(why.clone()))),
+                    ]);
+                    ops.extend(diff_op(
+                        "Interface",
+                        &i.uuid,
+                        m.row("Interface", &i.uuid),
+                        want,
+                    ));
+                }
+            }
+            None => {
+                ours = ifaces;
+                ours_uuid = Some(uuid);
+            }
+        }
+    }
+    let errors = apply_ports(shared, &ours, stats, failed);
+    let running = shared.ports();
+    for i in &ours {
+        let rt = running.list.iter().find(|p| p.name == i.name);
+        let mut want = Row::new();
+        match (errors.get(&i.name), rt) {
+            (None, Some(p)) => {
+                want.insert(
+                    "ofport".into(),
+                    Datum::optional(Some(Atom::Integer(i64::from(p.ofport)))),
+                );
+                want.insert("error".into(), Datum::optional(None));
+                if let RtKind::Device { dev, mac, .. } = &p.kind {
+                    let up = dev.link().up;
+                    want.insert("mac_in_use".into(), opt_str(Some(mac_text(*mac))));
+                    want.insert(
+                        "link_state".into(),
+                        opt_str(Some(if up { "up" } else { "down" }.into())),
+                    );
+                    want.insert("admin_state".into(), opt_str(Some("up".into())));
+                    let mtu = kernel_mtu(&i.name).unwrap_or(1500);
+                    want.insert("mtu".into(), Datum::optional(Some(Atom::Integer(mtu))));
+                }
+            }
+            (why, _) => {
+                want.insert("ofport".into(), Datum::optional(Some(Atom::Integer(-1))));
+                let why = why.cloned().unwrap_or_else(|| "not started".into());
+                want.insert("error".into(), opt_str(Some(why)));
+                for col in ["mac_in_use", "link_state", "admin_state", "mtu"] {
+                    want.insert(col.into(), Datum::optional(None));
+                }
+            }
+        }
+        ops.extend(diff_op(
+            "Interface",
+            &i.uuid,
+            m.row("Interface", &i.uuid),
+            want,
+        ));
+    }
+    if let Some(b) = &ours_uuid {
+        let dpid = format!("{:016x}", super::openflow::datapath_id(shared));
+        let want = Row::from([("datapath_id".into(), opt_str(Some(dpid)))]);
+        ops.extend(diff_op("Bridge", b, m.row("Bridge", b), want));
+    }
+    if let Some((uuid, root)) = vswitch::root(m) {
+        ops.extend(diff_op(
+            "Open_vSwitch",
+            uuid,
+            Some(root),
+            root_columns(root),
+        ));
+    }
+    ops
+}
+
+/// What brisk says about itself in the root row, and `cur_cfg` caught up with `next_cfg`
+/// (the change `ovs-vsctl` waits for is applied).
+fn root_columns(root: &Row) -> Row {
+    let next = root.get("next_cfg").and_then(Datum::int).unwrap_or(0);
+    let set = |v: &[&str]| Datum::Set(v.iter().map(|s| Atom::from(*s)).collect());
+    let mut want = Row::from([
+        ("cur_cfg".into(), Datum::Set(vec![Atom::Integer(next)])),
+        ("datapath_types".into(), set(&["netdev"])),
+        ("iface_types".into(), set(vswitch::IFACE_TYPES)),
+        (
+            "dpdk_initialized".into(),
+            Datum::Set(vec![Atom::Boolean(cfg!(feature = "dpdk"))]),
+        ),
+    ]);
+    #[cfg(feature = "dpdk")]
+    want.insert("dpdk_version".into(), opt_str(Some(crate::dpdk::version())));
+    #[cfg(not(feature = "dpdk"))]
+    want.insert("dpdk_version".into(), opt_str(None));
+    want
+}
+
+/// Starts, restarts and stops ports so the running set is `want`'s; returns the
+/// interfaces that could not run, with why.
+fn apply_ports(
+    shared: &Shared,
+    want: &[Iface],
+    stats: &OvsdbStats,
+    failed: &mut Failed,
+) -> BTreeMap<String, String> {
+    let running = shared.ports();
+    let existing = |name: &str| {
+        running
+            .list
+            .iter()
+            .find(|p| p.name == name)
+            .map(|p| p.ofport)
+    };
+    let numbers = vswitch::assign_ofports(want, &existing);
+    let mut errors = BTreeMap::new();
+    let mut target = Vec::new();
+    for (i, n) in want.iter().zip(numbers) {
+        match (&i.port, n) {
+            (Ok(p), Ok(n)) => {
+                let mut p = p.clone();
+                p.ofport = n;
+                target.push(p);
+            }
+            (Err(e), _) => {
+                errors.insert(i.name.clone(), e.clone());
+            }
+            (Ok(_), Err(e)) => {
+                errors.insert(i.name.clone(), e);
+            }
+        }
+    }
+    // Gone or changed: stopped first, so a number or a device moves freely.
+    let stale: Vec<String> = running
+        .list
+        .iter()
+        .filter(|r| {
+            !target.iter().any(|p| {
+                p.name == r.name && p.ofport == r.ofport && p.devargs() == Some(r.desc.as_str())
+            })
+        })
+        .map(|r| r.name.clone())
+        .collect();
+    drop(running);
+    for name in stale {
+        match port_del(shared, &name) {
+            Ok(_) => {
+                stats.ports_removed.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(port = %name, "port removed (database)");
+            }
+            Err(e) => tracing::warn!(port = %name, "cannot remove port: {e}"),
+        }
+    }
+    let running = shared.ports();
+    failed.retain(|name, (cfg, _)| target.iter().any(|p| &p.name == name && p == cfg));
+    for p in target {
+        if running.list.iter().any(|r| r.name == p.name) {
+            continue;
+        }
+        if let Some((_, why)) = failed.get(&p.name) {
+            errors.insert(p.name.clone(), why.clone());
+            continue;
+        }
+        let t = Instant::now();
+        match add_port(shared, &p) {
+            Ok(()) => {
+                stats.ports_added.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(port = %p.name, ofport = p.ofport, ms = t.elapsed().as_millis() as u64, "port added (database)");
+            }
+            Err(e) => {
+                tracing::warn!(port = %p.name, "cannot add port: {e}");
+                errors.insert(p.name.clone(), e.clone());
+                failed.insert(p.name.clone(), (p, e));
+            }
+        }
+    }
+    errors
+}
+
+/// `Interface.statistics` of every running port of ours.
+fn statistics(shared: &Shared, m: &Mirror) -> Vec<Value> {
+    let running = shared.ports();
+    let mut ops = Vec::new();
+    for (uuid, row) in m.rows("Interface") {
+        let Some(name) = row.get("name").and_then(Datum::str) else {
+            continue;
+        };
+        let Some(p) = running.list.iter().find(|p| p.name == name) else {
+            continue;
+        };
+        let c = &p.counters;
+        let l = |a: &AtomicU64| Atom::Integer(a.load(Ordering::Relaxed) as i64);
+        let mut kv = vec![
+            ("rx_packets", l(&c.rx_packets)),
+            ("rx_bytes", l(&c.rx_bytes)),
+            ("tx_packets", l(&c.tx_packets)),
+            ("tx_bytes", l(&c.tx_bytes)),
+            ("tx_dropped", l(&c.tx_dropped)),
+        ];
+        if let Some(s) = p.dev().and_then(|d| d.stats()) {
+            kv.push(("rx_dropped", Atom::Integer(s.imissed as i64)));
+            kv.push(("rx_errors", Atom::Integer(s.ierrors as i64)));
+            kv.push(("tx_errors", Atom::Integer(s.oerrors as i64)));
+        }
+        let d = Datum::Map(kv.into_iter().map(|(k, v)| (Atom::from(k), v)).collect());
+        ops.push(ovsdb::update::update_row(
+            "Interface",
+            uuid,
+            &Row::from([("statistics".into(), d)]),
+        ));
+    }
+    ops
+}
+
+/// What `brisk run --ovsdb` starts with, read from the database before the datapath
+/// exists.
+#[derive(Debug, Clone)]
+pub struct Bootstrap {
+    /// The bridge to run: the first `netdev` bridge by name.
+    pub bridge: String,
+    /// `Open_vSwitch:other_config`.
+    pub other_config: Vec<(String, String)>,
+}
+
+/// Waits for the database to hold a `netdev` bridge (Antrea's agent creates br-int after
+/// the vswitchd is up), keeping `cur_cfg` caught up meanwhile so `ovs-vsctl` does not
+/// hang. `None` if a stop came first.
+pub fn bootstrap(t: &Target, stop: &dyn Fn() -> bool) -> Option<Bootstrap> {
+    let mut backoff = Duration::from_secs(1);
+    let mut logged = false;
+    let mut waiting_logged = false;
+    while let Some(mut c) = connect(t, stop, &mut backoff, &mut logged) {
+        let mut mirror = Mirror::default();
+        let r: Result<Option<Bootstrap>, ConnError> = (|| {
+            monitor(&mut c, &mut mirror)?;
+            loop {
+                let netdev = vswitch::bridges(&mirror)
+                    .into_iter()
+                    .find(|(_, _, ty)| ty == "netdev");
+                if let Some((_, name, _)) = netdev {
+                    let other_config = vswitch::root(&mirror)
+                        .and_then(|(_, r)| r.get("other_config"))
+                        .map(|d| match d {
+                            Datum::Map(kv) => kv
+                                .iter()
+                                .filter_map(|(k, v)| {
+                                    Some((k.as_str()?.to_string(), v.as_str()?.to_string()))
+                                })
+                                .collect(),
+                            Datum::Set(_) => Vec::new(),
+                        })
+                        .unwrap_or_default();
+                    return Ok(Some(Bootstrap {
+                        bridge: name,
+                        other_config,
+                    }));
+                }
+                if !waiting_logged {
+                    tracing::info!(db = %t, "waiting for a bridge with datapath_type=netdev");
+                    waiting_logged = true;
+                }
+                if let Some((uuid, root)) = vswitch::root(&mirror) {
+                    let want = Row::from([(
+                        "cur_cfg".to_string(),
+                        Datum::Set(vec![Atom::Integer(
+                            root.get("next_cfg").and_then(Datum::int).unwrap_or(0),
+                        )]),
+                    )]);
+                    if let Some(op) = diff_op("Open_vSwitch", uuid, Some(root), want) {
+                        c.request("transact", vec![json!(DB), op])?;
+                    }
+                }
+                if stop() {
+                    return Ok(None);
+                }
+                if let Some(Message::Notification { method, params }) =
+                    c.recv(Duration::from_millis(100))?
+                {
+                    if method == "update" {
+                        if let Some(u) = params.get(1) {
+                            if let Err(e) = mirror.apply(u) {
+                                tracing::warn!("database update refused: {e}");
+                            }
+                        }
+                    }
+                }
+            }
+        })();
+        match r {
+            Ok(b) => return b,
+            Err(e) => {
+                tracing::warn!(db = %t, "database connection lost: {e}; reconnecting");
+                nap(backoff, stop);
+            }
+        }
+    }
+    None
+}
+
+/// EAL arguments and worker lcores from `Open_vSwitch:other_config`, as ovs-vswitchd
+/// maps `dpdk-lcore-mask`, `dpdk-socket-mem`, `dpdk-extra` and `pmd-cpu-mask`: the main
+/// lcore from `dpdk-lcore-mask` (its lowest CPU; CPU 0 by default), workers on the CPUs of
+/// `pmd-cpu-mask`. Errors name the key.
+pub fn eal_from_config(
+    other: &[(String, String)],
+) -> Result<(Vec<String>, Option<Vec<u32>>), String> {
+    let get = |k: &str| other.iter().find(|(x, _)| x == k).map(|(_, v)| v.as_str());
+    let mask = |k: &str| -> Result<Option<Vec<u32>>, String> {
+        let Some(v) = get(k) else { return Ok(None) };
+        let hex = v.trim_start_matches("0x").trim_start_matches("0X");
+        let n = u128::from_str_radix(hex, 16)
+            .map_err(|_| format!("other_config:{k}={v:?} is not a hexadecimal CPU mask"))?;
+        if n == 0 {
+            return Err(format!("other_config:{k}={v:?} names no CPU"));
+        }
+        Ok(Some((0..128).filter(|b| n >> b & 1 == 1).collect()))
+    };
+    let main = mask("dpdk-lcore-mask")?.map_or(0, |v| v[0]);
+    let pmds = mask("pmd-cpu-mask")?;
+    let mut cores = vec![main];
+    if let Some(p) = &pmds {
+        if p.contains(&main) {
+            return Err(format!(
+                "other_config:pmd-cpu-mask includes CPU {main}, the main lcore (dpdk-lcore-mask): brisk's control thread runs there"
+            ));
+        }
+        cores.extend(p);
+    }
+    let list: Vec<String> = cores.iter().map(u32::to_string).collect();
+    let mut eal = vec!["-l".to_string(), list.join(",")];
+    if let Some(m) = get("dpdk-socket-mem") {
+        eal.push(format!("--socket-mem={m}"));
+    }
+    if let Some(x) = get("dpdk-extra") {
+        eal.extend(x.split_whitespace().map(String::from));
+    }
+    Ok((eal, pmds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn eal_as_ovs_maps_other_config() {
+        let oc = |kv: &[(&str, &str)]| -> Vec<(String, String)> {
+            kv.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let (eal, w) = eal_from_config(&oc(&[
+            ("pmd-cpu-mask", "0x6"),
+            ("dpdk-extra", "--no-huge -m 512"),
+        ]))
+        .unwrap();
+        assert_eq!(eal, ["-l", "0,1,2", "--no-huge", "-m", "512"]);
+        assert_eq!(w, Some(vec![1, 2]));
+        let (eal, w) = eal_from_config(&oc(&[
+            ("dpdk-lcore-mask", "2"),
+            ("dpdk-socket-mem", "1024"),
+        ]))
+        .unwrap();
+        assert_eq!(eal, ["-l", "1", "--socket-mem=1024"]);
+        assert_eq!(w, None);
+        assert!(eal_from_config(&oc(&[("pmd-cpu-mask", "zz")]))
+            .unwrap_err()
+            .contains("pmd-cpu-mask"));
+        assert!(eal_from_config(&oc(&[("pmd-cpu-mask", "1")]))
+            .unwrap_err()
+            .contains("main lcore"));
+    }
+}

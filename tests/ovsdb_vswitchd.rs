@@ -1,0 +1,429 @@
+//! brisk as the vswitchd of Debian's `ovsdb-server`, driven only by Open vSwitch's own
+//! clients: `ovs-vsctl` builds an Antrea-shaped bridge and adds and removes ports while
+//! pods in network namespaces ping each other through brisk (no ping lost); the database
+//! server is killed and restarted under that traffic (no ping lost, and brisk follows the
+//! restarted server); `ovs-appctl` answers as ovs-vswitchd does; a brisk restart rebuilds
+//! the same ports with the same numbers from the database.
+
+mod common;
+
+use common::ofctl::have_ovs;
+use common::{Scratch, BRISK};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn sh(cmd: &str) -> Output {
+    Command::new("sh").arg("-c").arg(cmd).output().unwrap()
+}
+
+fn ok(cmd: &str) -> String {
+    let o = sh(cmd);
+    assert!(
+        o.status.success(),
+        "{cmd}: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// ovsdb-server on a fresh Open_vSwitch database in `dir`.
+struct Db {
+    dir: PathBuf,
+    server: Option<Child>,
+}
+
+impl Db {
+    fn create(dir: &Path) -> Db {
+        let db = dir.join("conf.db");
+        ok(&format!(
+            "ovsdb-tool create {} /usr/share/openvswitch/vswitch.ovsschema",
+            db.display()
+        ));
+        let mut d = Db {
+            dir: dir.to_path_buf(),
+            server: None,
+        };
+        d.start();
+        d.vsctl("--no-wait init");
+        d
+    }
+
+    fn sock(&self) -> String {
+        format!("unix:{}", self.dir.join("db.sock").display())
+    }
+
+    fn start(&mut self) {
+        let child = Command::new("ovsdb-server")
+            .arg(self.dir.join("conf.db"))
+            .arg(format!(
+                "--remote=punix:{}",
+                self.dir.join("db.sock").display()
+            ))
+            .arg(format!(
+                "--unixctl={}",
+                self.dir.join("ovsdb.ctl").display()
+            ))
+            .arg(format!(
+                "--log-file={}",
+                self.dir.join("ovsdb.log").display()
+            ))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        self.server = Some(child);
+        let t = Instant::now();
+        while !self.dir.join("db.sock").exists() {
+            assert!(
+                t.elapsed() < Duration::from_secs(10),
+                "ovsdb-server did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut c) = self.server.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let _ = std::fs::remove_file(self.dir.join("db.sock"));
+    }
+
+    /// `ovs-vsctl --db=... --timeout=30 ARGS`, which must succeed.
+    fn vsctl(&self, args: &str) -> String {
+        ok(&format!(
+            "ovs-vsctl --db={} --timeout=30 {args}",
+            self.sock()
+        ))
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Network namespaces: the switch's, and one per pod with a veth pair into the switch's.
+struct Net {
+    sw: String,
+    tag: String,
+}
+
+impl Net {
+    fn new() -> Net {
+        let tag = format!("{}", std::process::id() % 100_000);
+        let sw = format!("bosw{tag}");
+        let _ = sh(&format!("ip netns del {sw}"));
+        ok(&format!("ip netns add {sw} && ip -n {sw} link set lo up"));
+        Net { sw, tag }
+    }
+
+    /// A pod `k` at 10.77.0.k: its namespace, and the veth end `bopK` in the switch's.
+    fn pod(&self, k: u8) -> String {
+        let (ns, sw) = (format!("bop{k}{}", self.tag), &self.sw);
+        let _ = sh(&format!("ip netns del {ns}"));
+        ok(&format!(
+            "ip netns add {ns} && ip link add bop{k} netns {sw} type veth peer name eth0 netns {ns} && \
+             ip -n {sw} link set bop{k} up && ip -n {ns} link set eth0 address 02:77:00:00:00:0{k} && \
+             ip -n {ns} addr add 10.77.0.{k}/24 dev eth0 && ip -n {ns} link set eth0 up && ip -n {ns} link set lo up"
+        ));
+        ns
+    }
+}
+
+impl Drop for Net {
+    fn drop(&mut self) {
+        for k in 1..=3 {
+            let _ = sh(&format!("ip netns del bop{k}{}", self.tag));
+        }
+        let _ = sh(&format!("ip netns del {}", self.sw));
+    }
+}
+
+/// `brisk run --ovsdb` in the switch's namespace, EAL from the database.
+fn brisk(db: &Db, net: &Net, dir: &Path) -> Child {
+    Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &net.sw,
+            BRISK,
+            "run",
+            "--ovsdb",
+            &db.sock(),
+        ])
+        .arg("--rundir")
+        .arg(dir)
+        .arg("--socket")
+        .arg(dir.join("brisk.sock"))
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("brisk.log")).unwrap())
+        .spawn()
+        .unwrap()
+}
+
+/// `ovs-appctl` with ovs-vswitchd's run directory set to `dir`, as an operator's would be.
+fn appctl(dir: &Path, args: &str) -> (bool, String) {
+    let o = sh(&format!(
+        "OVS_RUNDIR={} ovs-appctl --timeout=10 {args}",
+        dir.display()
+    ));
+    (
+        o.status.success(),
+        String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr),
+    )
+}
+
+/// A ping flood from pod 1 to `to` for the duration of `during`: (sent, received).
+fn ping_while(net: &Net, to: &str, count: u32, during: impl FnOnce()) -> (u32, u32) {
+    let child = Command::new("ip")
+        .args(["netns", "exec", &format!("bop1{}", net.tag)])
+        .args([
+            "ping",
+            "-q",
+            "-c",
+            &count.to_string(),
+            "-i",
+            "0.005",
+            "-W",
+            "2",
+            to,
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    during();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.contains("packets transmitted"))
+        .unwrap_or_else(|| panic!("ping said: {text}"));
+    let n = |w: &str| -> u32 {
+        line.split(',')
+            .find(|p| p.contains(w))
+            .and_then(|p| p.split_whitespace().next())
+            .and_then(|x| x.parse().ok())
+            .unwrap_or(0)
+    };
+    (n("transmitted"), n("received"))
+}
+
+fn ping_once(net: &Net, to: &str) -> bool {
+    sh(&format!(
+        "ip netns exec bop1{} ping -c 1 -W 1 {to}",
+        net.tag
+    ))
+    .status
+    .success()
+}
+
+#[test]
+fn brisk_follows_ovsdb_server_as_ovs_vswitchd() {
+    if !have_ovs() {
+        return;
+    }
+    let dir = Scratch::new("ovsdb");
+    let mut db = Db::create(&dir.0);
+    let prefix = format!("brisk-ovsdb-{}", std::process::id());
+    db.vsctl(&format!(
+        "--no-wait set Open_vSwitch . other_config:pmd-cpu-mask=0x2 \
+         other_config:dpdk-extra=\"--no-huge -m 256 --no-pci --no-telemetry --log-level=warning --file-prefix={prefix}\""
+    ));
+    let net = Net::new();
+    let mut sw = brisk(&db, &net, &dir.0);
+    // Antrea's agent: the bridge, then the gateway with ofport_request=2.
+    db.vsctl(
+        "add-br br-int -- set Bridge br-int datapath_type=netdev protocols=OpenFlow10,OpenFlow15 fail_mode=secure",
+    );
+    db.vsctl(
+        "add-port br-int antrea-gw0 -- set Interface antrea-gw0 type=internal ofport_request=2",
+    );
+    assert_eq!(db.vsctl("get Interface antrea-gw0 ofport").trim(), "2");
+    assert_eq!(db.vsctl("get Interface br-int ofport").trim(), "65534");
+    let mgmt = format!("unix:{}", dir.join("br-int.mgmt").display());
+    ok(&format!(
+        "ovs-ofctl add-flow {mgmt} priority=0,actions=NORMAL"
+    ));
+    net.pod(1);
+    net.pod(2);
+    net.pod(3);
+    db.vsctl("add-port br-int bop1 -- set Interface bop1 ofport_request=11");
+    let t = Instant::now();
+    db.vsctl("add-port br-int bop2");
+    let applied = t.elapsed();
+    while !ping_once(&net, "10.77.0.2") {
+        assert!(t.elapsed() < Duration::from_secs(10), "pod 2 unreachable");
+    }
+    eprintln!(
+        "port add: ovs-vsctl returned after {:.0} ms, first ping answered after {:.0} ms",
+        applied.as_secs_f64() * 1e3,
+        t.elapsed().as_secs_f64() * 1e3
+    );
+    db.vsctl("--timeout=5 wait-until Interface bop2 ofport!=-1");
+    assert_eq!(db.vsctl("get Interface bop1 ofport").trim(), "11");
+    let bop2: u32 = db
+        .vsctl("get Interface bop2 ofport")
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(bop2 != 2 && bop2 != 11 && bop2 > 0, "{bop2}");
+    let row = db.vsctl("list Interface bop2");
+    for col in ["link_state          : up", "admin_state         : up"] {
+        assert!(row.contains(col), "{col}: {row}");
+    }
+    assert!(db.vsctl("get Bridge br-int datapath_id").trim().len() == 18);
+    assert_eq!(
+        db.vsctl("get Open_vSwitch . dpdk_initialized").trim(),
+        "true"
+    );
+
+    // Bad input lands in the error column; nothing else moves.
+    let (n, r) = ping_while(&net, "10.77.0.2", 400, || {
+        db.vsctl("add-port br-int bop3");
+        db.vsctl("add-port br-int weird -- set Interface weird type=vxlan9");
+        db.vsctl("add-port br-int dup -- set Interface dup type=internal ofport_request=11");
+        db.vsctl("add-port br-int vh -- set Interface vh type=dpdkvhostuserclient");
+        db.vsctl("del-port br-int bop3");
+        db.vsctl("add-br br-sys");
+        db.vsctl("add-port br-sys sysp -- set Interface sysp type=internal");
+    });
+    assert_eq!((n, r), (400, 400), "pings lost while ports came and went");
+    let err = |i: &str| db.vsctl(&format!("get Interface {i} error"));
+    assert!(
+        err("weird").contains("unknown interface type"),
+        "{}",
+        err("weird")
+    );
+    assert!(err("dup").contains("ofport_request 11 is already requested by interface bop1"));
+    assert!(err("vh").contains("missing 'options:vhost-server-path'"));
+    assert!(err("sysp").contains("not served"), "{}", err("sysp"));
+    assert_eq!(db.vsctl("get Interface weird ofport").trim(), "-1");
+    let show = db.vsctl("show");
+    eprintln!("{show}");
+
+    // ovs-appctl, finding brisk as it finds ovs-vswitchd (OVS_RUNDIR/ovs-vswitchd.pid).
+    let (good, feat) = appctl(&dir.0, "dpif/show-dp-features br-int");
+    assert!(good, "{feat}");
+    for l in [
+        "CT state: Yes",
+        "CT zone: Yes",
+        "CT mark: Yes",
+        "CT label: Yes",
+        "CT state NAT: Yes",
+    ] {
+        assert!(feat.lines().any(|x| x == l), "{l}: {feat}");
+    }
+    let (_, show) = appctl(&dir.0, "dpif/show");
+    assert!(
+        show.contains(&format!("bop2 {bop2}/{bop2}: (system)")),
+        "{show}"
+    );
+    assert!(show.contains("antrea-gw0 2/2: (tap)"), "{show}");
+    assert_eq!(appctl(&dir.0, "ofproto/list").1, "br-int\n");
+    let (_, pmd) = appctl(&dir.0, "dpif-netdev/pmd-stats-show");
+    let rx: u64 = pmd
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("packets received: "))
+        .and_then(|x| x.parse().ok())
+        .unwrap_or(0);
+    assert!(rx >= 800, "{pmd}");
+    let (_, rxq) = appctl(&dir.0, "dpif-netdev/pmd-rxq-show");
+    assert!(
+        rxq.contains("core_id 1:") && rxq.contains("port: bop1"),
+        "{rxq}"
+    );
+    let flow = "in_port=11,dl_src=02:77:00:00:00:01,dl_dst=02:77:00:00:00:02";
+    let (good, trace) = appctl(&dir.0, &format!("ofproto/trace br-int {flow}"));
+    assert!(good && trace.contains("Datapath actions:"), "{trace}");
+    let sock = dir.join("brisk.sock");
+    let own = common::ctl(&sock, &["trace", flow]);
+    assert_eq!(String::from_utf8_lossy(&own.stdout), trace);
+    let (good, e) = appctl(&dir.0, "no/such-command");
+    assert!(!good && e.contains("is not a valid command"), "{e}");
+    assert!(appctl(&dir.0, "list-commands")
+        .1
+        .contains("dpctl/dump-conntrack"));
+    // Hostile unixctl clients: refused with a reason, the socket keeps answering.
+    let pid = std::fs::read_to_string(dir.join("ovs-vswitchd.pid")).unwrap();
+    let ctl_path = dir.join(format!("ovs-vswitchd.{}.ctl", pid.trim()));
+    for bad in [
+        &b"[1,2]"[..],
+        br#"{"id":1,"method":"x","params":[5]}"#,
+        b"\x00\xff{",
+    ] {
+        use std::io::{Read, Write};
+        let mut c = std::os::unix::net::UnixStream::connect(&ctl_path).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        c.write_all(bad).unwrap();
+        let mut reply = String::new();
+        let _ = c.read_to_string(&mut reply);
+        assert!(reply.contains("\"error\":\""), "{bad:?}: {reply}");
+    }
+    assert_eq!(appctl(&dir.0, "ofproto/list").1, "br-int\n");
+
+    // The database server killed and restarted under traffic.
+    let (n, r) = ping_while(&net, "10.77.0.2", 600, || {
+        std::thread::sleep(Duration::from_millis(300));
+        db.kill();
+        std::thread::sleep(Duration::from_millis(1500));
+        db.start();
+    });
+    assert_eq!(
+        (n, r),
+        (600, 600),
+        "pings lost while ovsdb-server restarted"
+    );
+    // Followed again: a change made after the restart is applied.
+    db.vsctl("add-port br-int bop3");
+    db.vsctl("--timeout=10 wait-until Interface bop3 ofport!=-1");
+    let bop3 = db.vsctl("get Interface bop3 ofport");
+    let t = Instant::now();
+    while !ping_once(&net, "10.77.0.3") {
+        assert!(t.elapsed() < Duration::from_secs(10), "pod 3 unreachable");
+    }
+
+    // `ovs-appctl exit`, then a new brisk rebuilds the bridge from the database.
+    let (good, e) = appctl(&dir.0, "exit");
+    assert!(good, "{e}");
+    let t = Instant::now();
+    while sw.try_wait().unwrap().is_none() {
+        assert!(t.elapsed() < Duration::from_secs(20), "brisk did not exit");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let log = std::fs::read_to_string(dir.join("brisk.log")).unwrap_or_default();
+    assert!(sw.wait().unwrap().success(), "{log}");
+    let mut sw = brisk(&db, &net, &dir.0);
+    let t = Instant::now();
+    // Flows are not kept across a restart (nor by ovs-vswitchd): the agent loads them again.
+    while !sh(&format!(
+        "ovs-ofctl add-flow {mgmt} priority=0,actions=NORMAL"
+    ))
+    .status
+    .success()
+    {
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "brisk did not come back"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    while !(ping_once(&net, "10.77.0.2") && ping_once(&net, "10.77.0.3")) {
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "ports not rebuilt after a restart"
+        );
+    }
+    assert_eq!(db.vsctl("get Interface bop1 ofport").trim(), "11");
+    assert_eq!(db.vsctl("get Interface bop3 ofport"), bop3);
+    assert_eq!(db.vsctl("get Interface antrea-gw0 ofport").trim(), "2");
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(sw.id() as i32, libc::SIGTERM) };
+    assert!(sw.wait().unwrap().success());
+}
