@@ -36,17 +36,27 @@ struct Cli {
 
 /// Logs through `tracing` to standard error, one line per event: `RUST_LOG` if set, else
 /// `--log-level`, else `default`.
+/// The filter can be changed while running (`ovs-appctl vlog/set`, through
+/// `switch::logctl`).
 fn init_logs(level: Option<&str>, default: &str) {
-    use tracing_subscriber::EnvFilter;
-    let filter = match std::env::var("RUST_LOG") {
-        Ok(v) if !v.is_empty() => EnvFilter::new(v),
-        _ => EnvFilter::new(level.unwrap_or(default)),
+    use tracing_subscriber::prelude::*;
+    use tracing_subscriber::{fmt, reload, EnvFilter};
+    let spec = match std::env::var("RUST_LOG") {
+        Ok(v) if !v.is_empty() => v,
+        _ => level.unwrap_or(default).to_string(),
     };
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .try_init();
+    let (filter, handle) = reload::Layer::new(EnvFilter::new(&spec));
+    let ok = tracing_subscriber::registry()
+        .with(filter)
+        .with(fmt::layer().with_writer(std::io::stderr).with_target(false))
+        .try_init()
+        .is_ok();
+    if ok {
+        switch::logctl::install(&spec, move |f| {
+            let filter = EnvFilter::try_new(f).map_err(|e| format!("{f:?}: {e}"))?;
+            handle.reload(filter).map_err(|e| e.to_string())
+        });
+    }
 }
 
 #[derive(Subcommand)]

@@ -279,6 +279,16 @@ fn brisk_follows_ovsdb_server_as_ovs_vswitchd() {
         assert!(row.contains(col), "{col}: {row}");
     }
     assert!(db.vsctl("get Bridge br-int datapath_id").trim().len() == 18);
+    // mtu_request, applied live to the kernel interface and reported in `mtu`.
+    db.vsctl("set Interface bop2 mtu_request=1400");
+    let t = Instant::now();
+    while db.vsctl("get Interface bop2 mtu").trim() != "1400" {
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "mtu_request not applied"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     assert_eq!(
         db.vsctl("get Open_vSwitch . dpdk_initialized").trim(),
         "true"
@@ -327,6 +337,16 @@ fn brisk_follows_ovsdb_server_as_ovs_vswitchd() {
     );
     assert!(show.contains("antrea-gw0 2/2: (tap)"), "{show}");
     assert_eq!(appctl(&dir.0, "ofproto/list").1, "br-int\n");
+    // The log level changed at run time, in OVS's words.
+    assert!(appctl(&dir.0, "vlog/set ANY:console:dbg").0);
+    let (_, vl) = appctl(&dir.0, "vlog/list");
+    assert!(
+        vl.lines()
+            .any(|l| l.starts_with("brisk") && l.contains("DBG")),
+        "{vl}"
+    );
+    assert!(!appctl(&dir.0, "vlog/set ANY:syslog:dbg").0);
+    assert!(appctl(&dir.0, "vlog/set info").0);
     let (_, pmd) = appctl(&dir.0, "dpif-netdev/pmd-stats-show");
     let rx: u64 = pmd
         .lines()
@@ -380,6 +400,8 @@ fn brisk_follows_ovsdb_server_as_ovs_vswitchd() {
         (600, 600),
         "pings lost while ovsdb-server restarted"
     );
+    // Interface statistics, written every 5 s as ovs-vswitchd's.
+    db.vsctl("--timeout=15 wait-until Interface bop1 'statistics:rx_packets>1000'");
     // Followed again: a change made after the restart is applied.
     db.vsctl("add-port br-int bop3");
     db.vsctl("--timeout=10 wait-until Interface bop3 ofport!=-1");

@@ -10,6 +10,7 @@ pub mod cpu;
 pub mod dpdk;
 pub mod heap;
 pub mod kernel;
+pub mod logctl;
 pub mod netdev;
 pub mod pkt;
 pub mod runtime;

@@ -37,6 +37,8 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("ovs/route/del", "ip/plen"),
     ("tnl/neigh/show", ""),
     ("tnl/neigh/set", "BRIDGE IP MAC"),
+    ("vlog/list", ""),
+    ("vlog/set", "{spec | PATTERN:destination:pattern}"),
 ];
 
 /// Runs one command.
@@ -86,6 +88,8 @@ pub fn run(shared: &Shared, version: &str, dp_type: &str, name: &str, args: &[St
             [_br, ip, mac] => brisk(shared, version, &["neigh", "add", ip, mac]).map(|_| "OK\n".into()),
             _ => Err("usage: tnl/neigh/set BRIDGE IP MAC\n".into()),
         },
+        "vlog/list" => Ok(vlog_list()),
+        "vlog/set" => vlog_set(&a),
         "ofproto/trace" => {
             let rest: Vec<&str> = match a.as_slice() {
                 [b, rest @ ..] if *b == bridge => rest.to_vec(),
@@ -100,6 +104,43 @@ pub fn run(shared: &Shared, version: &str, dp_type: &str, name: &str, args: &[St
             "\"{other}\" is not a valid command (use \"list-commands\" to see a list of valid commands)"
         )),
     }
+}
+
+/// OVS's `vlog/list` table: brisk has one module, logged to standard error ("console").
+fn vlog_list() -> String {
+    let cur = crate::logctl::current();
+    // The level of a plain filter ("info"); a tracing directive list shows its default.
+    let level = cur.split(',').find(|d| !d.contains('=')).unwrap_or("info");
+    format!(
+        "                 console    syslog    file\n                 -------    ------    ------\nbrisk            {:>7}       OFF       OFF\n",
+        crate::logctl::to_ovs(level)
+    )
+}
+
+/// `vlog/set LEVEL`, `vlog/set MODULE:DESTINATION:LEVEL` or `MODULE:LEVEL` (OVS's forms):
+/// the level applies to brisk's one module and its console; `syslog` and `file` are
+/// refused (brisk logs to standard error only).
+fn vlog_set(a: &[&str]) -> Out {
+    if a.is_empty() {
+        return Err("vlog/set: needs a level (emer, err, warn, info, dbg, off)\n".into());
+    }
+    for spec in a {
+        let parts: Vec<&str> = spec.split(':').collect();
+        let level = parts.last().copied().unwrap_or("");
+        if parts
+            .iter()
+            .any(|p| matches!(p.to_ascii_lowercase().as_str(), "syslog" | "file"))
+        {
+            return Err(format!(
+                "{spec}: brisk logs to the console (standard error) only\n"
+            ));
+        }
+        let lv = crate::logctl::from_ovs(level).ok_or_else(|| {
+            format!("{spec}: unknown level {level:?} (emer, err, warn, info, dbg, off)\n")
+        })?;
+        crate::logctl::set(lv).map_err(|e| format!("{e}\n"))?;
+    }
+    Ok(String::new())
 }
 
 /// Runs a `brisk ctl` command.
@@ -329,6 +370,15 @@ mod tests {
             ["zone=3"]
         );
         assert_eq!(skip_dp(&["zone=3"], &[]), ["zone=3"]);
+    }
+
+    #[test]
+    fn vlog_set_refuses_what_brisk_cannot_do() {
+        assert!(vlog_set(&["ANY:syslog:dbg"])
+            .unwrap_err()
+            .contains("console"));
+        assert!(vlog_set(&["loud"]).unwrap_err().contains("unknown level"));
+        assert!(vlog_set(&[]).is_err());
     }
 
     #[test]

@@ -355,6 +355,7 @@ fn reconcile(
         }
     }
     let errors = apply_ports(shared, &ours, stats, failed);
+    apply_mtus(shared, &ours);
     let running = shared.ports();
     for i in &ours {
         let rt = running.list.iter().find(|p| p.name == i.name);
@@ -510,6 +511,28 @@ fn apply_ports(
         }
     }
     errors
+}
+
+/// `mtu_request` on the kernel interfaces of running AF_PACKET and TAP ports, set live as
+/// ovs-vswitchd sets it (DPDK ports keep their MTU).
+fn apply_mtus(shared: &Shared, ifaces: &[Iface]) {
+    let running = shared.ports();
+    for i in ifaces {
+        let Some(mtu) = i.mtu_request else { continue };
+        let Some(p) = running.list.iter().find(|p| p.name == i.name) else {
+            continue;
+        };
+        let kernel = p
+            .dev()
+            .is_some_and(|d| matches!(d.type_name(), "afpacket" | "tap"));
+        if !kernel || kernel_mtu(&i.name) == Some(i64::from(mtu)) {
+            continue;
+        }
+        match crate::kernel::TapPort::configure(&i.name, None, None, Some(mtu)) {
+            Ok(()) => tracing::info!(port = %i.name, mtu, "MTU set (database)"),
+            Err(e) => tracing::warn!(port = %i.name, mtu, "cannot set the MTU: {e}"),
+        }
+    }
 }
 
 /// `Interface.statistics` of every running port of ours.

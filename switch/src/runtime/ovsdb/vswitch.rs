@@ -118,6 +118,8 @@ pub struct Iface {
     /// The `ofport` the database holds (written by this or an earlier vswitchd): kept
     /// across restarts, as ovs-vswitchd keeps it.
     pub previous: Option<u32>,
+    /// `mtu_request`, if set and a valid MTU.
+    pub mtu_request: Option<u16>,
 }
 
 /// The interfaces of bridge `bridge_uuid`, in name order.
@@ -152,6 +154,11 @@ pub fn bridge_ifaces(m: &Mirror, bridge_uuid: &str, rundir: &str) -> Vec<Iface> 
                     .and_then(|d| d.int())
                     .and_then(|n| u32::try_from(n).ok())
                     .filter(|&n| conf::limits::ofport(n).is_ok()),
+                mtu_request: i
+                    .get("mtu_request")
+                    .and_then(|d| d.int())
+                    .and_then(|n| u16::try_from(n).ok())
+                    .filter(|&n| n >= 68),
                 name,
             });
         }
