@@ -388,6 +388,35 @@ fn brisk_follows_ovsdb_server_as_ovs_vswitchd() {
     }
     assert_eq!(appctl(&dir.0, "ofproto/list").1, "br-int\n");
 
+    // Controller rows followed live: a passive target opens a listener, deleting it closes.
+    let port = 20_000 + std::process::id() % 20_000;
+    db.vsctl(&format!("set-controller br-int ptcp:{port}:127.0.0.1"));
+    let show = format!(
+        "ip netns exec {} ovs-ofctl show tcp:127.0.0.1:{port}",
+        net.sw
+    );
+    let t = Instant::now();
+    loop {
+        let o = sh(&show);
+        if o.status.success() && String::from_utf8_lossy(&o.stdout).contains("(bop1)") {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "controller listener not opened"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    db.vsctl("del-controller br-int");
+    let t = Instant::now();
+    while sh(&show).status.success() {
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "controller listener not closed"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
     // The database server killed and restarted under traffic.
     let (n, r) = ping_while(&net, "10.77.0.2", 600, || {
         std::thread::sleep(Duration::from_millis(300));

@@ -181,8 +181,14 @@ pub fn run(opts: RunOptions, out: &mut dyn Write) -> Result<RunSummary, RuntimeE
     let mut ovsdb_client = match &opts.ovsdb {
         Some(o) => Some({
             *shared.ovsdb.lock() = Some(ovsdb_stats.clone());
-            ovsdb::Client::start(shared.clone(), o.clone(), ovsdb_stats.clone())
-                .map_err(io("starting the database client"))?
+            ovsdb::Client::start(
+                shared.clone(),
+                o.clone(),
+                ovsdb_stats.clone(),
+                of_shared.clone(),
+                of_stats.clone(),
+            )
+            .map_err(io("starting the database client"))?
         }),
         None => None,
     };

@@ -9,6 +9,7 @@
 //! ports, so a server restart touches no port whose row did not change.
 
 pub mod conn;
+pub mod controllers;
 pub mod vswitch;
 
 use super::ports::{add_port, port_del};
@@ -90,16 +91,24 @@ pub struct Client {
 
 impl Client {
     /// Starts following the database for `shared`'s bridge.
+    /// `of`/`of_stats`: the OpenFlow state and counters its controllers share with the
+    /// bridge's other OpenFlow connections.
     pub fn start(
         shared: Arc<Shared>,
         opts: OvsdbOptions,
         stats: Arc<OvsdbStats>,
+        of: Arc<super::openflow::OfShared>,
+        of_stats: Arc<super::serve::ServeStats>,
     ) -> std::io::Result<Client> {
         let stop = Arc::new(AtomicBool::new(false));
         let s = stop.clone();
         let thread = std::thread::Builder::new()
             .name("ovsdb".into())
-            .spawn(move || follow(&shared, &opts, &stats, &s))?;
+            .spawn(move || {
+                // Kept across reconnections: a database restart drops no controller.
+                let mut ctrl = controllers::Controllers::new(shared.clone(), of, of_stats);
+                follow(&shared, &opts, &stats, &s, &mut ctrl);
+            })?;
         Ok(Client {
             thread: Some(thread),
             stop,
@@ -169,7 +178,13 @@ fn monitor(c: &mut Conn, mirror: &mut Mirror) -> Result<(), ConnError> {
     Ok(())
 }
 
-fn follow(shared: &Shared, opts: &OvsdbOptions, stats: &OvsdbStats, stop: &AtomicBool) {
+fn follow(
+    shared: &Shared,
+    opts: &OvsdbOptions,
+    stats: &OvsdbStats,
+    stop: &AtomicBool,
+    ctrl: &mut controllers::Controllers,
+) {
     let stop_fn = || stop.load(Ordering::Relaxed) || crate::signal::stop_requested();
     let mut backoff = Duration::from_secs(1);
     let mut logged = false;
@@ -179,7 +194,7 @@ fn follow(shared: &Shared, opts: &OvsdbOptions, stats: &OvsdbStats, stop: &Atomi
         let r = monitor(&mut c, &mut mirror).and_then(|()| {
             stats.connected.store(1, Ordering::Relaxed);
             tracing::info!(db = %opts.target, "following the database");
-            session(shared, opts, stats, &mut c, &mut mirror, &stop_fn)
+            session(shared, opts, stats, &mut c, &mut mirror, &stop_fn, ctrl)
         });
         stats.connected.store(0, Ordering::Relaxed);
         match r {
@@ -204,6 +219,7 @@ fn session(
     c: &mut Conn,
     mirror: &mut Mirror,
     stop: &dyn Fn() -> bool,
+    ctrl: &mut controllers::Controllers,
 ) -> Result<(), ConnError> {
     let mut dirty = true;
     let mut next_stats = Instant::now();
@@ -213,7 +229,7 @@ fn session(
     while !stop() {
         if dirty {
             dirty = false;
-            let ops = reconcile(shared, opts, mirror, stats, &mut failed);
+            let ops = reconcile(shared, opts, mirror, stats, &mut failed, ctrl);
             transact(c, ops, stats)?;
         }
         if Instant::now() >= next_stats {
@@ -315,6 +331,7 @@ fn reconcile(
     m: &Mirror,
     stats: &OvsdbStats,
     failed: &mut Failed,
+    ctrl: &mut controllers::Controllers,
 ) -> Vec<Value> {
     let mut ops = Vec::new();
     let me = shared.bridge.name.clone();
@@ -354,6 +371,10 @@ fn reconcile(
             }
         }
     }
+    ctrl.apply(match &ours_uuid {
+        Some(b) => controllers::wanted(m, b),
+        None => Default::default(),
+    });
     let errors = apply_ports(shared, &ours, stats, failed);
     apply_mtus(shared, &ours);
     let running = shared.ports();
