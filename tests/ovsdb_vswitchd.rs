@@ -474,6 +474,41 @@ fn brisk_follows_ovsdb_server_as_ovs_vswitchd() {
     assert_eq!(db.vsctl("get Interface bop1 ofport").trim(), "11");
     assert_eq!(db.vsctl("get Interface bop3 ofport"), bop3);
     assert_eq!(db.vsctl("get Interface antrea-gw0 ofport").trim(), "2");
+    // An active Controller row: os-ken (from PyPI) listens, brisk connects to it as the
+    // row says and os-ken programs the bridge in a bundle.
+    let have_osken = Command::new("python3")
+        .args(["-c", "import os_ken"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if have_osken {
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/osken_controller.py");
+        let ctrl = Command::new("ip")
+            .args(["netns", "exec", &net.sw, "python3"])
+            .arg(&script)
+            .args(["listen", &(port + 1).to_string()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(1500));
+        db.vsctl(&format!(
+            "set-controller br-int tcp:127.0.0.1:{} -- set Controller br-int inactivity_probe=0",
+            port + 1
+        ));
+        let o = ctrl.wait_with_output().unwrap();
+        let out = String::from_utf8_lossy(&o.stdout).into_owned();
+        assert!(
+            o.status.success(),
+            "os-ken: {out}{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        // Its 9 flows beside the NORMAL flow loaded with ovs-ofctl.
+        for want in ["\"version\": 6", "\"bundle\": [1, 5]", "\"flows\": 10"] {
+            assert!(out.contains(want), "no {want} in {out}");
+        }
+    } else {
+        eprintln!("ovsdb_vswitchd: os-ken part skipped (scripts/deps.sh installs it)");
+    }
     // SAFETY: signalling our own child.
     unsafe { libc::kill(sw.id() as i32, libc::SIGTERM) };
     assert!(sw.wait().unwrap().success());
