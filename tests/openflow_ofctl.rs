@@ -14,7 +14,6 @@ use pipeline::ofctl::{parse_flow, Action, FlowEntry, Mode, PortMap, SetForm};
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 /// The flow a dump line says, as brisk's model (how a write is spelled aside).
@@ -412,23 +411,14 @@ fn an_os_ken_controller_programs_brisk_through_a_bundle() {
     if !have_ovs() {
         return;
     }
-    let have_osken = Command::new("python3")
-        .args(["-c", "import os_ken"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !have_osken {
+    if !have_osken() {
         eprintln!("openflow_ofctl: os-ken skipped (pip install os-ken: scripts/deps.sh)");
         return;
     }
     let port = 17653 + (std::process::id() % 1000) as u16;
     let listen = format!("ptcp:{port}");
     let sw = brisk("worker1", "osken", &["--openflow", &listen]);
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/osken_controller.py");
-    let o = Command::new("python3")
-        .arg(&script)
-        .args(["connect", &port.to_string()])
-        .output()
-        .unwrap();
+    let o = osken("connect", port, None).output().unwrap();
     let out = String::from_utf8_lossy(&o.stdout).into_owned();
     assert!(
         o.status.success(),
@@ -477,23 +467,12 @@ fn brisk_connects_to_an_os_ken_controller() {
     if !have_ovs() {
         return;
     }
-    if !Command::new("python3")
-        .args(["-c", "import os_ken"])
-        .output()
-        .is_ok_and(|o| o.status.success())
-    {
+    if !have_osken() {
         eprintln!("openflow_ofctl: os-ken skipped (pip install os-ken: scripts/deps.sh)");
         return;
     }
     let port = 18653 + (std::process::id() % 1000) as u16;
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/osken_controller.py");
-    let ctrl = Command::new("python3")
-        .arg(&script)
-        .args(["listen", &port.to_string()])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let ctrl = osken("listen", port, None).spawn().unwrap();
     std::thread::sleep(Duration::from_millis(1500));
     let target = format!("tcp:127.0.0.1:{port}");
     let sw = brisk("worker1", "osken-active", &["--controller", &target]);

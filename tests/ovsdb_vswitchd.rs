@@ -476,18 +476,8 @@ fn brisk_follows_ovsdb_server_as_ovs_vswitchd() {
     assert_eq!(db.vsctl("get Interface antrea-gw0 ofport").trim(), "2");
     // An active Controller row: os-ken (from PyPI) listens, brisk connects to it as the
     // row says and os-ken programs the bridge in a bundle.
-    let have_osken = Command::new("python3")
-        .args(["-c", "import os_ken"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if have_osken {
-        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/osken_controller.py");
-        let ctrl = Command::new("ip")
-            .args(["netns", "exec", &net.sw, "python3"])
-            .arg(&script)
-            .args(["listen", &(port + 1).to_string()])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+    if common::ofctl::have_osken() {
+        let ctrl = common::ofctl::osken("listen", (port + 1) as u16, Some(&net.sw))
             .spawn()
             .unwrap();
         std::thread::sleep(Duration::from_millis(1500));

@@ -278,3 +278,31 @@ pub fn monitor_output(mon: Child) -> String {
     let out = mon.wait_with_output().unwrap();
     String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
 }
+
+/// Whether os-ken (the PyPI OpenFlow controller `scripts/deps.sh` installs) imports.
+pub fn have_osken() -> bool {
+    Command::new("python3")
+        .args(["-c", "import os_ken"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// `tests/osken_controller.py MODE PORT` (`connect` to a brisk listener, or `listen` for
+/// brisk), inside network namespace `netns` if given, output piped.
+pub fn osken(mode: &str, port: u16, netns: Option<&str>) -> Command {
+    let script =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/osken_controller.py");
+    let mut c = match netns {
+        Some(ns) => {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", ns, "python3"]);
+            c
+        }
+        None => Command::new("python3"),
+    };
+    c.arg(script)
+        .args([mode, &port.to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    c
+}

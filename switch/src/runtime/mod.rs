@@ -177,39 +177,7 @@ pub fn run(opts: RunOptions, out: &mut dyn Write) -> Result<RunSummary, RuntimeE
             of_shared.clone(),
         )?);
     }
-    let ovsdb_stats = Arc::new(ovsdb::OvsdbStats::default());
-    let mut ovsdb_client = match &opts.ovsdb {
-        Some(o) => Some({
-            *shared.ovsdb.lock() = Some(ovsdb_stats.clone());
-            ovsdb::Client::start(
-                shared.clone(),
-                o.clone(),
-                ovsdb_stats.clone(),
-                of_shared.clone(),
-                of_stats.clone(),
-            )
-            .map_err(io("starting the database client"))?
-        }),
-        None => None,
-    };
-    let appctl_stats = Arc::new(ServeStats::default());
-    shared
-        .listeners
-        .lock()
-        .push(("appctl", appctl_stats.clone()));
-    let mut appctl = match &opts.unixctl {
-        Some((path, pidfile)) => Some(
-            appctl::Appctl::start(
-                shared.clone(),
-                path,
-                pidfile.as_deref(),
-                opts.version.clone(),
-                appctl_stats,
-            )
-            .map_err(io(format!("unixctl socket {}", path.display())))?,
-        ),
-        None => None,
-    };
+    let (mut ovsdb_client, mut appctl) = vswitchd_parts(&opts, &shared, &of_shared, &of_stats)?;
     let threads = start::launch_workers(
         &shared,
         &workers,
@@ -270,6 +238,49 @@ pub fn run(opts: RunOptions, out: &mut dyn Write) -> Result<RunSummary, RuntimeE
         return Err(RuntimeError::Leak(summary.leaked_mbufs));
     }
     Ok(summary)
+}
+
+/// What `--ovsdb` and `--unixctl` add: the database client (its controllers share the
+/// OpenFlow state) and ovs-vswitchd's unixctl socket, each with its counters registered.
+fn vswitchd_parts(
+    opts: &RunOptions,
+    shared: &Arc<Shared>,
+    of: &Arc<openflow::OfShared>,
+    of_stats: &Arc<ServeStats>,
+) -> Result<(Option<ovsdb::Client>, Option<appctl::Appctl>), RuntimeError> {
+    let client = match &opts.ovsdb {
+        Some(o) => {
+            let stats = Arc::new(ovsdb::OvsdbStats::default());
+            *shared.ovsdb.lock() = Some(stats.clone());
+            let c = ovsdb::Client::start(
+                shared.clone(),
+                o.clone(),
+                stats,
+                of.clone(),
+                of_stats.clone(),
+            )
+            .map_err(io("starting the database client"))?;
+            Some(c)
+        }
+        None => None,
+    };
+    let appctl = match &opts.unixctl {
+        Some((path, pidfile)) => {
+            let stats = Arc::new(ServeStats::default());
+            shared.listeners.lock().push(("appctl", stats.clone()));
+            let a = appctl::Appctl::start(
+                shared.clone(),
+                path,
+                pidfile.as_deref(),
+                opts.version.clone(),
+                stats,
+            )
+            .map_err(io(format!("unixctl socket {}", path.display())))?;
+            Some(a)
+        }
+        None => None,
+    };
+    Ok((client, appctl))
 }
 
 /// The control thread's timers until a stop is asked (or the duration ends): ARP retries

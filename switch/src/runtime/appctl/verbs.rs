@@ -208,12 +208,10 @@ fn dpif_show(shared: &Shared, dp_type: &str) -> String {
                 t => t,
             },
         };
-        let of = if p.ofport == pipeline::ofctl::port::LOCAL {
-            "65534".to_string()
-        } else {
-            p.ofport.to_string()
-        };
-        s.push_str(&format!("    {} {of}/{}: ({ty})\n", p.name, p.ofport));
+        s.push_str(&format!(
+            "    {} {}/{}: ({ty})\n",
+            p.name, p.ofport, p.ofport
+        ));
     }
     s
 }
