@@ -29,7 +29,9 @@ pub struct RunArgs {
     /// after `--`.
     #[arg(long, value_name = "DB", num_args = 0..=1, default_missing_value = "unix:/run/openvswitch/db.sock", conflicts_with_all = ["bridge", "config"])]
     pub ovsdb: Option<String>,
-    /// ovs-vswitchd's run directory: where `dpdkvhostuser` interfaces get their sockets.
+    /// ovs-vswitchd's run directory: where `dpdkvhostuser` interfaces get their sockets and,
+    /// with `--ovsdb`, where the bridge's management socket `BRIDGE.mgmt` also listens (so
+    /// `ovs-ofctl dump-flows br-int` finds it as it finds ovs-vswitchd's).
     #[arg(long, value_name = "DIR", default_value = "/run/openvswitch")]
     pub rundir: std::path::PathBuf,
     /// ovs-vswitchd's unixctl socket, for `ovs-appctl -t PATH` (mode 0600). With `--ovsdb`
@@ -216,6 +218,12 @@ fn from_database(
     let (eal, workers) = ovsdb::eal_from_config(&b.other_config)
         .map_err(|e| anyhow::anyhow!("{db}: Open_vSwitch {e}"))?;
     let mut config = conf::bridge::BridgeConfig::empty(&b.bridge);
+    // ovs-vswitchd's management socket, where `ovs-ofctl BRIDGE` looks for it.
+    let mgmt = a.rundir.join(format!("{}.mgmt", b.bridge));
+    config.openflow.listen.push(
+        switch::runtime::openflow::OfListen::parse(&format!("punix:{}", mgmt.display()))
+            .map_err(anyhow::Error::msg)?,
+    );
     if a.eal.is_empty() {
         *eal_args = eal;
         config.workers = workers;

@@ -8,104 +8,10 @@
 mod common;
 
 use common::ofctl::have_ovs;
-use common::{Scratch, BRISK};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use common::ovsdb::{appctl, brisk, ok, sh, Db};
+use common::Scratch;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn sh(cmd: &str) -> Output {
-    Command::new("sh").arg("-c").arg(cmd).output().unwrap()
-}
-
-fn ok(cmd: &str) -> String {
-    let o = sh(cmd);
-    assert!(
-        o.status.success(),
-        "{cmd}: {}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-/// ovsdb-server on a fresh Open_vSwitch database in `dir`.
-struct Db {
-    dir: PathBuf,
-    server: Option<Child>,
-}
-
-impl Db {
-    fn create(dir: &Path) -> Db {
-        let db = dir.join("conf.db");
-        ok(&format!(
-            "ovsdb-tool create {} /usr/share/openvswitch/vswitch.ovsschema",
-            db.display()
-        ));
-        let mut d = Db {
-            dir: dir.to_path_buf(),
-            server: None,
-        };
-        d.start();
-        d.vsctl("--no-wait init");
-        d
-    }
-
-    fn sock(&self) -> String {
-        format!("unix:{}", self.dir.join("db.sock").display())
-    }
-
-    fn start(&mut self) {
-        let child = Command::new("ovsdb-server")
-            .arg(self.dir.join("conf.db"))
-            .arg(format!(
-                "--remote=punix:{}",
-                self.dir.join("db.sock").display()
-            ))
-            .arg(format!(
-                "--unixctl={}",
-                self.dir.join("ovsdb.ctl").display()
-            ))
-            .arg(format!(
-                "--log-file={}",
-                self.dir.join("ovsdb.log").display()
-            ))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        self.server = Some(child);
-        let t = Instant::now();
-        while !self.dir.join("db.sock").exists() {
-            assert!(
-                t.elapsed() < Duration::from_secs(10),
-                "ovsdb-server did not start"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn kill(&mut self) {
-        if let Some(mut c) = self.server.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        let _ = std::fs::remove_file(self.dir.join("db.sock"));
-    }
-
-    /// `ovs-vsctl --db=... --timeout=30 ARGS`, which must succeed.
-    fn vsctl(&self, args: &str) -> String {
-        ok(&format!(
-            "ovs-vsctl --db={} --timeout=30 {args}",
-            self.sock()
-        ))
-    }
-}
-
-impl Drop for Db {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
 
 /// Network namespaces: the switch's, and one per pod with a veth pair into the switch's.
 struct Net {
@@ -142,41 +48,6 @@ impl Drop for Net {
         }
         let _ = sh(&format!("ip netns del {}", self.sw));
     }
-}
-
-/// `brisk run --ovsdb` in the switch's namespace, EAL from the database.
-fn brisk(db: &Db, net: &Net, dir: &Path) -> Child {
-    Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &net.sw,
-            BRISK,
-            "run",
-            "--ovsdb",
-            &db.sock(),
-        ])
-        .arg("--rundir")
-        .arg(dir)
-        .arg("--socket")
-        .arg(dir.join("brisk.sock"))
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.join("brisk.log")).unwrap())
-        .spawn()
-        .unwrap()
-}
-
-/// `ovs-appctl` with ovs-vswitchd's run directory set to `dir`, as an operator's would be.
-fn appctl(dir: &Path, args: &str) -> (bool, String) {
-    let o = sh(&format!(
-        "OVS_RUNDIR={} ovs-appctl --timeout=10 {args}",
-        dir.display()
-    ));
-    (
-        o.status.success(),
-        String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr),
-    )
 }
 
 /// A ping flood from pod 1 to `to` for the duration of `during`: (sent, received).
@@ -237,7 +108,7 @@ fn brisk_follows_ovsdb_server_as_ovs_vswitchd() {
          other_config:dpdk-extra=\"--no-huge -m 256 --no-pci --no-telemetry --log-level=warning --file-prefix={prefix}\""
     ));
     let net = Net::new();
-    let mut sw = brisk(&db, &net, &dir.0);
+    let mut sw = brisk(&db, &net.sw, &dir.0);
     // Antrea's agent: the bridge, then the gateway with ofport_request=2.
     db.vsctl(
         "add-br br-int -- set Bridge br-int datapath_type=netdev protocols=OpenFlow10,OpenFlow15 fail_mode=secure",
@@ -450,7 +321,7 @@ fn brisk_follows_ovsdb_server_as_ovs_vswitchd() {
     }
     let log = std::fs::read_to_string(dir.join("brisk.log")).unwrap_or_default();
     assert!(sw.wait().unwrap().success(), "{log}");
-    let mut sw = brisk(&db, &net, &dir.0);
+    let mut sw = brisk(&db, &net.sw, &dir.0);
     let t = Instant::now();
     // Flows are not kept across a restart (nor by ovs-vswitchd): the agent loads them again.
     while !sh(&format!(

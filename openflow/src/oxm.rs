@@ -383,6 +383,59 @@ pub fn value_out(f: &WireField, v: u128) -> u128 {
     }
 }
 
+/// The longest value of a variable-length field (OVS's `tun_metadataN`: 124 bytes).
+const VARIABLE_MAX: usize = 124;
+
+/// Reads an entry's value and mask (`None` without one). A fixed-size field's payload is
+/// its length (twice with a mask); a variable-length field's (`tun_metadataN`) is any
+/// length up to 124 bytes, right-aligned, as `ovs-ofctl` sends the shortest that holds the
+/// value: bytes beyond brisk's width must be zero. `err` is the error a wrong length gets.
+pub fn read_value(
+    r: &mut Reader<'_>,
+    h: &Header,
+    f: &WireField,
+    err: (u16, u16),
+) -> Result<(u128, Option<u128>), OfError> {
+    let payload = usize::from(h.len) - (h.header_len() - 4);
+    let halves = if h.hasmask { 2 } else { 1 };
+    let variable = matches!(f.field, Field::TunMetadata(_));
+    let each = payload / halves;
+    let fits = if variable {
+        payload.is_multiple_of(halves) && (1..=VARIABLE_MAX).contains(&each)
+    } else {
+        payload == usize::from(f.len) * halves
+    };
+    if !fits {
+        let want = if variable {
+            format!("1..{VARIABLE_MAX}")
+        } else {
+            (usize::from(f.len) * halves).to_string()
+        };
+        return Err(OfError::new(
+            err,
+            format!("{}: length {payload}, expected {want}", f.field.name()),
+        ));
+    }
+    let mut one = |what: &str| -> Result<u128, OfError> {
+        let b = r.bytes(each, what)?;
+        let cut = each.saturating_sub(usize::from(f.len));
+        if b[..cut].iter().any(|&x| x != 0) {
+            return Err(OfError::new(
+                err,
+                format!(
+                    "{}: {what} wider than brisk's {} bytes",
+                    f.field.name(),
+                    f.len
+                ),
+            ));
+        }
+        Ok(be_uint(&b[cut..]))
+    };
+    let v = one("value")?;
+    let m = if h.hasmask { Some(one("mask")?) } else { None };
+    Ok((v, m))
+}
+
 /// Decodes a list of OXM/NXM entries into a match (`ofp_match`'s fields, or an NXM match).
 /// Refuses unknown fields, duplicates, bad masks and values and missing prerequisites with
 /// the error OVS sends.
@@ -402,26 +455,14 @@ pub fn decode_fields(bytes: &[u8]) -> Result<Match, OfError> {
             ));
         }
         seen.push(key);
-        let payload = usize::from(h.len) - (h.header_len() - 4);
-        let want = usize::from(f.len) * if h.hasmask { 2 } else { 1 };
-        if payload != want {
-            return Err(OfError::new(
-                (e::BAD_MATCH, e::BAD_MATCH_LEN),
-                format!("{}: length {payload}, expected {want}", f.field.name()),
-            ));
-        }
         if h.hasmask && !f.maskable {
             return Err(OfError::new(
                 (e::BAD_MATCH, e::BAD_MATCH_MASK),
                 format!("{} cannot be masked", f.field.name()),
             ));
         }
-        let raw = be_uint(r.bytes(usize::from(f.len), "oxm value")?);
-        let raw_mask = if h.hasmask {
-            be_uint(r.bytes(usize::from(f.len), "oxm mask")?)
-        } else {
-            ones_bytes(f.len)
-        };
+        let (raw, raw_mask) = read_value(&mut r, &h, &f, (e::BAD_MATCH, e::BAD_MATCH_LEN))?;
+        let raw_mask = raw_mask.unwrap_or_else(|| ones_bytes(f.len));
         let (value, mask) = match f.kind {
             Kind::VlanVid => (raw & 0x1fff, raw_mask & 0x1fff),
             Kind::VlanPcp => {
@@ -694,4 +735,60 @@ pub fn encode_ofp_match(m: &Match, out: &mut Vec<u8>) {
     encode_fields(m, out);
     crate::buf::patch_len(out, start + 2, start);
     crate::buf::pad8(out, start);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(code: u8, hasmask: bool, payload: &[u8]) -> Vec<u8> {
+        let h = (1u32 << 16) | (u32::from(code) << 9) | (u32::from(hasmask) << 8);
+        let mut v = (h | payload.len() as u32).to_be_bytes().to_vec();
+        v.extend_from_slice(payload);
+        v
+    }
+
+    fn read(bytes: &[u8]) -> Result<(u128, Option<u128>), OfError> {
+        let mut r = Reader::new(bytes, (e::BAD_MATCH, e::BAD_MATCH_LEN));
+        let h = read_header(&mut r)?;
+        let f = field_of(&h, e::BAD_MATCH)?;
+        read_value(&mut r, &h, &f, (e::BAD_MATCH, e::BAD_MATCH_LEN))
+    }
+
+    #[test]
+    fn variable_length_fields_take_the_shortest_encoding() {
+        // tun_metadata0 as ovs-ofctl sends 0xabcd: two bytes, right-aligned.
+        assert_eq!(
+            read(&entry(40, false, &[0xab, 0xcd])).unwrap(),
+            (0xabcd, None)
+        );
+        // Wider than brisk's 8 bytes, with leading zeros: the same value.
+        let mut wide = vec![0u8; 12];
+        wide[10..].copy_from_slice(&[0xab, 0xcd]);
+        assert_eq!(read(&entry(40, false, &wide)).unwrap(), (0xabcd, None));
+        // Masked: value and mask of equal length.
+        assert_eq!(
+            read(&entry(40, true, &[0x12, 0xff])).unwrap(),
+            (0x12, Some(0xff))
+        );
+        // A nonzero byte beyond brisk's width, an odd masked payload, an empty one.
+        wide[0] = 1;
+        assert!(read(&entry(40, false, &wide))
+            .unwrap_err()
+            .message
+            .contains("wider"));
+        assert!(read(&entry(40, true, &[1, 2, 3])).is_err());
+        assert!(read(&entry(40, false, &[])).is_err());
+        // A fixed-size field keeps its exact length (tun_id: 8 bytes).
+        assert!(read(&entry(16, false, &[0x5e, 0xed]))
+            .unwrap_err()
+            .message
+            .contains("expected 8"));
+        assert_eq!(
+            read(&entry(16, false, &[0, 0, 0, 0, 0, 0, 0x5e, 0xed]))
+                .unwrap()
+                .0,
+            0x5eed
+        );
+    }
 }

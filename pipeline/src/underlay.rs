@@ -83,6 +83,11 @@ impl RouteTable {
         Ok(())
     }
 
+    /// Keeps the routes `f` accepts (the routes of a port that went away).
+    pub fn retain(&mut self, f: impl FnMut(&Route) -> bool) {
+        self.routes.retain(f);
+    }
+
     /// The route for `dst`, and the next hop to resolve.
     pub fn lookup(&self, dst: u32) -> Option<(Route, u32)> {
         self.routes

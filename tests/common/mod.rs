@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod ofctl;
+pub mod ovsdb;
 
 use std::ffi::OsStr;
 use std::io::Read;

@@ -369,17 +369,6 @@ fn read_subfield_header(r: &mut Reader<'_>, ofs: u16, n_bits: u16) -> Result<Sub
 fn decode_set_field(r: &mut Reader<'_>, may_mask: bool, form: SetForm) -> Result<Action, OfError> {
     let h = oxm::read_header(r)?;
     let f = oxm::field_of(&h, e::BAD_ACTION)?;
-    let payload = usize::from(h.len) - (h.header_len() - 4);
-    let want = usize::from(f.len) * if h.hasmask { 2 } else { 1 };
-    if payload != want {
-        return Err(bad(
-            e::BAD_ACTION_SET_LEN,
-            format!(
-                "set_field {}: length {payload}, expected {want}",
-                f.field.name()
-            ),
-        ));
-    }
     if h.hasmask && f.kind == Kind::Port32 {
         return Err(bad(
             e::BAD_ACTION_SET_ARGUMENT,
@@ -392,12 +381,8 @@ fn decode_set_field(r: &mut Reader<'_>, may_mask: bool, form: SetForm) -> Result
             format!("set_field {}: a mask needs OpenFlow 1.5", f.field.name()),
         ));
     }
-    let raw = be_uint(r.bytes(usize::from(f.len), "set_field value")?);
-    let raw_mask = if h.hasmask {
-        Some(be_uint(r.bytes(usize::from(f.len), "set_field mask")?))
-    } else {
-        None
-    };
+    let (raw, raw_mask) = oxm::read_value(r, &h, &f, (e::BAD_ACTION, e::BAD_ACTION_SET_LEN))
+        .map_err(|x| bad(x.code, format!("set_field {}", x.message)))?;
     let (field, value, mask) = match f.kind {
         Kind::VlanVid => (
             Field::DlVlan,

@@ -13,6 +13,7 @@ mod serve;
 mod server;
 mod start;
 mod state;
+mod uplink;
 mod worker;
 
 pub use ctl::{changes_switch, commands, find_verb, Reply, Request, Verb, VerbGroup, VERBS};
@@ -435,17 +436,16 @@ fn expire_flows(shared: &Shared, of: &openflow::OfShared, now_ms: u64) {
 
 /// ARP retries for unresolved next hops, sent by the control thread on its own tx queue.
 fn underlay_tick(shared: &Shared) {
-    let ports = shared.ports();
-    let Some(up) = ports.uplink else { return };
-    let (dev, mac, ip) = match &ports.list[up].kind {
-        RtKind::Device {
-            dev,
-            mac,
-            uplink: Some((ip, _, _)),
-            ..
-        } => (dev, *mac, *ip),
-        _ => return,
+    // The underlay's uplink (a node's configuration, or the database at run time).
+    let Some(up) = shared.bridge.underlay().uplink else {
+        return;
     };
+    let ports = shared.ports();
+    let Some(RtKind::Device { dev, .. }) = ports.index_of(up.ofport).map(|i| &ports.list[i].kind)
+    else {
+        return;
+    };
+    let (mac, ip) = (up.mac, up.ip);
     // Failed and expired next hops move the underlay generation: megaflows that
     // encapsulate towards them revalidate, packets waiting for them are dropped.
     let t = shared.bridge.neighbour_tick(shared.now_ms());

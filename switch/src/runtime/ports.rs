@@ -21,6 +21,26 @@ fn mac_bytes(m: u64) -> [u8; 6] {
     std::array::from_fn(|i| (m >> (40 - 8 * i)) as u8)
 }
 
+/// What `show` prints of a port's configuration: its devargs, or a tunnel's options. Two
+/// configurations with the same description run the same port.
+pub(crate) fn port_desc(p: &PortConfig) -> String {
+    match &p.kind {
+        conf::bridge::PortKind::Geneve(t) => format!(
+            "remote_ip={}, key={}, dst_port={}, csum={}{}",
+            t.remote_ip
+                .map_or("flow".into(), |ip| std::net::Ipv4Addr::from(ip).to_string()),
+            t.key.map_or("flow".into(), |k| k.to_string()),
+            t.dst_port,
+            t.csum,
+            t.local_ip.map_or(String::new(), |ip| format!(
+                ", local_ip={}",
+                std::net::Ipv4Addr::from(ip)
+            )),
+        ),
+        conf::bridge::PortKind::Device(d) => d.devargs.clone(),
+    }
+}
+
 /// Builds one runtime port from its configuration (creating and starting the device).
 pub(super) fn make_port(
     p: &PortConfig,
@@ -28,17 +48,11 @@ pub(super) fn make_port(
     txq: u16,
 ) -> Result<(RtPort, PortInfo), RuntimeError> {
     let (kind, desc, info_kind) = match &p.kind {
-        conf::bridge::PortKind::Geneve(t) => {
-            let desc = format!(
-                "remote_ip={}, key={}, dst_port={}, csum={}",
-                t.remote_ip
-                    .map_or("flow".into(), |ip| std::net::Ipv4Addr::from(ip).to_string()),
-                t.key.map_or("flow".into(), |k| k.to_string()),
-                t.dst_port,
-                t.csum
-            );
-            (RtKind::Geneve(t.clone()), desc, PortKind::Tunnel(t.clone()))
-        }
+        conf::bridge::PortKind::Geneve(t) => (
+            RtKind::Geneve(t.clone()),
+            port_desc(p),
+            PortKind::Tunnel(t.clone()),
+        ),
         conf::bridge::PortKind::Device(d) => {
             let devargs = d.devargs.as_str();
             let spec = PortSpec::parse(devargs);
@@ -205,31 +219,54 @@ pub(crate) fn add_port(shared: &Shared, cfg: &PortConfig) -> Result<(), String> 
         .map_err(|e| e.to_string())?;
     shared.bridge.add_port(info).map_err(|e| e.to_string())?;
     let mut list = cur.list.clone();
+    let tunnel = match cfg.kind {
+        conf::bridge::PortKind::Geneve(_) => Some(list.len()),
+        conf::bridge::PortKind::Device(_) => cur.tunnel,
+    };
     list.push(Arc::new(rt));
     shared.set_ports(RtPorts {
         list,
         uplink: cur.uplink,
-        tunnel: cur.tunnel,
+        tunnel,
     });
     Ok(())
 }
 
-/// `brisk ctl port del NAME`: stops polling it on every worker, then closes it.
+/// `brisk ctl port del NAME`: stops polling it on every worker, then closes it. The
+/// tunnel's ports stay (the node's configuration fixes them).
 pub(crate) fn port_del(shared: &Shared, name: &str) -> Result<String, String> {
+    let cur = shared.ports();
+    let idx = cur.list.iter().position(|p| p.name == name);
+    if idx.is_some() && (idx == cur.uplink || idx == cur.tunnel) {
+        return Err(format!(
+            "port {name} carries the tunnel and cannot be removed"
+        ));
+    }
+    drop(cur);
+    port_remove(shared, name)
+}
+
+/// Removes port `name`, the tunnel's own and its uplink too (the database removed them:
+/// the tunnel then has no uplink until one is given again).
+pub(crate) fn port_remove(shared: &Shared, name: &str) -> Result<String, String> {
     let cur = shared.ports();
     let idx = cur
         .list
         .iter()
         .position(|p| p.name == name)
         .ok_or_else(|| format!("no port {name}"))?;
-    if Some(idx) == cur.uplink || Some(idx) == cur.tunnel {
-        return Err(format!(
-            "port {name} carries the tunnel and cannot be removed"
-        ));
+    if Some(idx) == cur.uplink {
+        drop(cur);
+        super::uplink::set_uplink(shared, None)?;
+        return port_remove(shared, name);
     }
+    let fix = |i: Option<usize>| match i {
+        Some(i) if i == idx => None,
+        Some(i) if i > idx => Some(i - 1),
+        i => i,
+    };
     let mut list = cur.list.clone();
     let gone = list.remove(idx);
-    let fix = |i: Option<usize>| i.map(|i| if i > idx { i - 1 } else { i });
     let next = RtPorts {
         list,
         uplink: fix(cur.uplink),

@@ -10,9 +10,11 @@
 
 pub mod conn;
 pub mod controllers;
+mod report;
+pub mod underlay;
 pub mod vswitch;
 
-use super::ports::{add_port, port_del};
+use super::ports::{add_port, port_desc, port_remove};
 use super::state::{RtKind, Shared};
 use conf::bridge::PortConfig;
 pub use conn::Target;
@@ -32,6 +34,8 @@ pub const DB: &str = "Open_vSwitch";
 const STATS_EVERY: Duration = Duration::from_secs(5);
 /// How long a request to the database may take.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(30);
+/// How often the tunnel's underlay is read again from the kernel.
+const UNDERLAY_EVERY: Duration = Duration::from_secs(1);
 
 /// How to follow the database.
 #[derive(Clone, Debug)]
@@ -105,9 +109,11 @@ impl Client {
         let thread = std::thread::Builder::new()
             .name("ovsdb".into())
             .spawn(move || {
-                // Kept across reconnections: a database restart drops no controller.
-                let mut ctrl = controllers::Controllers::new(shared.clone(), of, of_stats);
-                follow(&shared, &opts, &stats, &s, &mut ctrl);
+                let mut kept = Kept {
+                    ctrl: controllers::Controllers::new(shared.clone(), of, of_stats),
+                    under: underlay::Follow::default(),
+                };
+                follow(&shared, &opts, &stats, &s, &mut kept);
             })?;
         Ok(Client {
             thread: Some(thread),
@@ -128,6 +134,13 @@ impl Drop for Client {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// What outlives a database connection: controllers (a database restart drops none) and
+/// the tunnel's underlay as last applied.
+struct Kept {
+    ctrl: controllers::Controllers,
+    under: underlay::Follow,
 }
 
 /// Sleeps up to `d`, waking early for a stop.
@@ -183,7 +196,7 @@ fn follow(
     opts: &OvsdbOptions,
     stats: &OvsdbStats,
     stop: &AtomicBool,
-    ctrl: &mut controllers::Controllers,
+    kept: &mut Kept,
 ) {
     let stop_fn = || stop.load(Ordering::Relaxed) || crate::signal::stop_requested();
     let mut backoff = Duration::from_secs(1);
@@ -194,7 +207,7 @@ fn follow(
         let r = monitor(&mut c, &mut mirror).and_then(|()| {
             stats.connected.store(1, Ordering::Relaxed);
             tracing::info!(db = %opts.target, "following the database");
-            session(shared, opts, stats, &mut c, &mut mirror, &stop_fn, ctrl)
+            session(shared, opts, stats, &mut c, &mut mirror, &stop_fn, kept)
         });
         stats.connected.store(0, Ordering::Relaxed);
         match r {
@@ -219,22 +232,31 @@ fn session(
     c: &mut Conn,
     mirror: &mut Mirror,
     stop: &dyn Fn() -> bool,
-    ctrl: &mut controllers::Controllers,
+    kept: &mut Kept,
 ) -> Result<(), ConnError> {
     let mut dirty = true;
     let mut next_stats = Instant::now();
     // Ports that failed to start, with their configuration: tried again when it changes
     // (or on the next connection), not at every update.
     let mut failed = Failed::new();
+    let mut next_underlay = Instant::now() + UNDERLAY_EVERY;
     while !stop() {
+        if Instant::now() >= next_underlay {
+            next_underlay = Instant::now() + UNDERLAY_EVERY;
+            // The kernel's address may have moved: the uplink follows it, and the tunnel's
+            // status says so.
+            let before = shared.bridge.underlay().uplink;
+            follow_underlay(shared, opts, mirror, &mut kept.under);
+            dirty |= shared.bridge.underlay().uplink != before;
+        }
         if dirty {
             dirty = false;
-            let ops = reconcile(shared, opts, mirror, stats, &mut failed, ctrl);
+            let ops = reconcile(shared, opts, mirror, stats, &mut failed, kept);
             transact(c, ops, stats)?;
         }
         if Instant::now() >= next_stats {
             next_stats = Instant::now() + STATS_EVERY;
-            transact(c, statistics(shared, mirror), stats)?;
+            transact(c, report::statistics(shared, mirror), stats)?;
         }
         match c.recv(Duration::from_millis(100))? {
             Some(Message::Notification { method, params }) if method == "update" => {
@@ -300,7 +322,7 @@ fn mac_text(m: u64) -> String {
 }
 
 /// The MTU of a kernel interface, if it has one.
-fn kernel_mtu(name: &str) -> Option<i64> {
+pub(crate) fn kernel_mtu(name: &str) -> Option<i64> {
     std::fs::read_to_string(format!("/sys/class/net/{name}/mtu"))
         .ok()?
         .trim()
@@ -331,7 +353,7 @@ fn reconcile(
     m: &Mirror,
     stats: &OvsdbStats,
     failed: &mut Failed,
-    ctrl: &mut controllers::Controllers,
+    kept: &mut Kept,
 ) -> Vec<Value> {
     let mut ops = Vec::new();
     let me = shared.bridge.name.clone();
@@ -371,12 +393,14 @@ fn reconcile(
             }
         }
     }
-    ctrl.apply(match &ours_uuid {
+    kept.ctrl.apply(match &ours_uuid {
         Some(b) => controllers::wanted(m, b),
         None => Default::default(),
     });
     let errors = apply_ports(shared, &ours, stats, failed);
     apply_mtus(shared, &ours);
+    kept.under
+        .apply(shared, underlay::wanted(shared, &ours, &me));
     let running = shared.ports();
     for i in &ours {
         let rt = running.list.iter().find(|p| p.name == i.name);
@@ -399,11 +423,13 @@ fn reconcile(
                     let mtu = kernel_mtu(&i.name).unwrap_or(1500);
                     want.insert("mtu".into(), Datum::optional(Some(Atom::Integer(mtu))));
                 }
+                want.insert("status".into(), report::status(shared, &running, p));
             }
             (why, _) => {
                 want.insert("ofport".into(), Datum::optional(Some(Atom::Integer(-1))));
                 let why = why.cloned().unwrap_or_else(|| "not started".into());
                 want.insert("error".into(), opt_str(Some(why)));
+                want.insert("status".into(), Datum::Map(Vec::new()));
                 for col in ["mac_in_use", "link_state", "admin_state", "mtu"] {
                     want.insert(col.into(), Datum::optional(None));
                 }
@@ -426,31 +452,24 @@ fn reconcile(
             "Open_vSwitch",
             uuid,
             Some(root),
-            root_columns(root),
+            report::root_columns(root),
         ));
     }
     ops
 }
 
-/// What brisk says about itself in the root row, and `cur_cfg` caught up with `next_cfg`
-/// (the change `ovs-vsctl` waits for is applied).
-fn root_columns(root: &Row) -> Row {
-    let next = root.get("next_cfg").and_then(Datum::int).unwrap_or(0);
-    let set = |v: &[&str]| Datum::Set(v.iter().map(|s| Atom::from(*s)).collect());
-    let mut want = Row::from([
-        ("cur_cfg".into(), Datum::Set(vec![Atom::Integer(next)])),
-        ("datapath_types".into(), set(&["netdev"])),
-        ("iface_types".into(), set(vswitch::IFACE_TYPES)),
-        (
-            "dpdk_initialized".into(),
-            Datum::Set(vec![Atom::Boolean(cfg!(feature = "dpdk"))]),
-        ),
-    ]);
-    #[cfg(feature = "dpdk")]
-    want.insert("dpdk_version".into(), opt_str(Some(crate::dpdk::version())));
-    #[cfg(not(feature = "dpdk"))]
-    want.insert("dpdk_version".into(), opt_str(None));
-    want
+/// Reads the tunnel's underlay again (the kernel's address of the bridge's internal port)
+/// for the bridge this brisk serves.
+fn follow_underlay(shared: &Shared, opts: &OvsdbOptions, m: &Mirror, under: &mut underlay::Follow) {
+    let me = &shared.bridge.name;
+    let Some((uuid, _, _)) = vswitch::bridges(m)
+        .into_iter()
+        .find(|(_, n, t)| n == me && t == "netdev")
+    else {
+        return;
+    };
+    let ifaces = vswitch::bridge_ifaces(m, &uuid, &opts.rundir);
+    under.apply(shared, underlay::wanted(shared, &ifaces, me));
 }
 
 /// Starts, restarts and stops ports so the running set is `want`'s; returns the
@@ -492,15 +511,15 @@ fn apply_ports(
         .list
         .iter()
         .filter(|r| {
-            !target.iter().any(|p| {
-                p.name == r.name && p.ofport == r.ofport && p.devargs() == Some(r.desc.as_str())
-            })
+            !target
+                .iter()
+                .any(|p| p.name == r.name && p.ofport == r.ofport && port_desc(p) == r.desc)
         })
         .map(|r| r.name.clone())
         .collect();
     drop(running);
     for name in stale {
-        match port_del(shared, &name) {
+        match port_remove(shared, &name) {
             Ok(_) => {
                 stats.ports_removed.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(port = %name, "port removed (database)");
@@ -554,41 +573,6 @@ fn apply_mtus(shared: &Shared, ifaces: &[Iface]) {
             Err(e) => tracing::warn!(port = %i.name, mtu, "cannot set the MTU: {e}"),
         }
     }
-}
-
-/// `Interface.statistics` of every running port of ours.
-fn statistics(shared: &Shared, m: &Mirror) -> Vec<Value> {
-    let running = shared.ports();
-    let mut ops = Vec::new();
-    for (uuid, row) in m.rows("Interface") {
-        let Some(name) = row.get("name").and_then(Datum::str) else {
-            continue;
-        };
-        let Some(p) = running.list.iter().find(|p| p.name == name) else {
-            continue;
-        };
-        let c = &p.counters;
-        let l = |a: &AtomicU64| Atom::Integer(a.load(Ordering::Relaxed) as i64);
-        let mut kv = vec![
-            ("rx_packets", l(&c.rx_packets)),
-            ("rx_bytes", l(&c.rx_bytes)),
-            ("tx_packets", l(&c.tx_packets)),
-            ("tx_bytes", l(&c.tx_bytes)),
-            ("tx_dropped", l(&c.tx_dropped)),
-        ];
-        if let Some(s) = p.dev().and_then(|d| d.stats()) {
-            kv.push(("rx_dropped", Atom::Integer(s.imissed as i64)));
-            kv.push(("rx_errors", Atom::Integer(s.ierrors as i64)));
-            kv.push(("tx_errors", Atom::Integer(s.oerrors as i64)));
-        }
-        let d = Datum::Map(kv.into_iter().map(|(k, v)| (Atom::from(k), v)).collect());
-        ops.push(ovsdb::update::update_row(
-            "Interface",
-            uuid,
-            &Row::from([("statistics".into(), d)]),
-        ));
-    }
-    ops
 }
 
 /// What `brisk run --ovsdb` starts with, read from the database before the datapath

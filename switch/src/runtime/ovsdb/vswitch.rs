@@ -34,7 +34,7 @@ pub const MONITORED: &[(&str, &[&str])] = &[
             "datapath_id",
         ],
     ),
-    ("Port", &["name", "interfaces"]),
+    ("Port", &["name", "interfaces", "external_ids"]),
     (
         "Interface",
         &[
@@ -49,6 +49,8 @@ pub const MONITORED: &[(&str, &[&str])] = &[
             "link_state",
             "admin_state",
             "mtu",
+            "status",
+            "external_ids",
         ],
     ),
     ("Controller", &["target", "inactivity_probe", "max_backoff"]),
@@ -63,7 +65,12 @@ pub const IFACE_TYPES: &[&str] = &[
     "system",
     "afxdp",
     "tap",
+    "geneve",
 ];
+
+/// The `external_ids:antrea-type` Antrea's agent puts on the uplink it attaches to the
+/// bridge (`connectUplinkToOVSBridge`): the port brisk's tunnel leaves through.
+pub const UPLINK_MARK: (&str, &str) = ("antrea-type", "uplink");
 
 /// The OpenFlow number OVS gives a bridge's own internal port.
 pub const OFPP_LOCAL: u32 = 0xfffe;
@@ -120,6 +127,8 @@ pub struct Iface {
     pub previous: Option<u32>,
     /// `mtu_request`, if set and a valid MTU.
     pub mtu_request: Option<u16>,
+    /// Whether its port or interface carries [`UPLINK_MARK`]: the tunnel's uplink.
+    pub uplink: bool,
 }
 
 /// The interfaces of bridge `bridge_uuid`, in name order.
@@ -144,7 +153,11 @@ pub fn bridge_ifaces(m: &Mirror, bridge_uuid: &str, rundir: &str) -> Vec<Iface> 
                 .unwrap_or("")
                 .to_string();
             let local = name == bname;
+            let marked = |r: &Row| {
+                r.get("external_ids").and_then(|d| d.get_str(UPLINK_MARK.0)) == Some(UPLINK_MARK.1)
+            };
             out.push(Iface {
+                uplink: marked(p) || marked(i),
                 uuid: uuid.to_string(),
                 port: port_config(&name, i, rundir),
                 request: i.get("ofport_request").and_then(|d| d.int()),
@@ -184,11 +197,7 @@ pub fn port_config(name: &str, i: &Row, rundir: &str) -> Result<PortConfig, Stri
                 .ok_or_else(|| format!("'{name}' is missing 'options:vhost-server-path'"))?;
             format!("net_vhost_{name},iface={path},client=1")
         }
-        "geneve" => {
-            return Err(format!(
-                "{name}: geneve interfaces need brisk's underlay uplink, which a bridge file or node description gives; the database cannot give it yet"
-            ))
-        }
+        "geneve" => return geneve(name, i),
         other => {
             return Err(format!(
                 "{name}: unknown interface type {other:?} (brisk serves {})",
@@ -207,6 +216,61 @@ pub fn port_config(name: &str, i: &Row, rundir: &str) -> Result<PortConfig, Stri
         }
     }
     Ok(p)
+}
+
+/// A `geneve` interface from its `options`, as ovs-vswitchd reads them (`flow` where
+/// absent); an option brisk does not implement is an error naming it.
+fn geneve(name: &str, i: &Row) -> Result<PortConfig, String> {
+    let mut t = pipeline::bridge::TunnelPort::default();
+    let kv: Vec<(&str, &str)> = match i.get("options") {
+        Some(ovsdb::Datum::Map(kv)) => kv
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str()?, v.as_str()?)))
+            .collect(),
+        _ => Vec::new(),
+    };
+    for (k, v) in kv {
+        let bad = |what: &str| format!("{name}: options:{k}={v:?} is not {what}");
+        let ip = || v.parse::<std::net::Ipv4Addr>().map(u32::from);
+        match k {
+            "remote_ip" if v == "flow" => t.remote_ip = None,
+            "remote_ip" => t.remote_ip = Some(ip().map_err(|_| bad("`flow` or an IPv4 address"))?),
+            "local_ip" => t.local_ip = Some(ip().map_err(|_| bad("an IPv4 address"))?),
+            "key" if v == "flow" => t.key = None,
+            "key" => {
+                let n = pipeline::ofctl::value_int(v)
+                    .and_then(|n| u64::try_from(n).ok())
+                    .filter(|&n| n <= 0xff_ffff);
+                t.key = Some(n.ok_or_else(|| bad("`flow` or a 24-bit VNI"))?);
+            }
+            "csum" => {
+                t.csum = match v {
+                    "true" => true,
+                    "false" => false,
+                    _ => return Err(bad("true or false")),
+                }
+            }
+            "dst_port" => {
+                t.dst_port = v
+                    .parse::<u16>()
+                    .ok()
+                    .filter(|&p| p != 0)
+                    .ok_or_else(|| bad("a UDP port"))?
+            }
+            _ => {
+                return Err(format!(
+                    "{name}: geneve option {k:?} is not supported by brisk (it reads remote_ip, local_ip, key, csum, dst_port)"
+                ))
+            }
+        }
+    }
+    Ok(PortConfig {
+        name: name.to_string(),
+        ofport: 0,
+        kind: conf::bridge::PortKind::Geneve(t),
+        proxy_arp: None,
+        flood: true,
+    })
 }
 
 /// OpenFlow numbers for the interfaces: the one already in use if the port is unchanged,
