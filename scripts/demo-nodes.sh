@@ -18,7 +18,10 @@
 # worker2's switch restarted, a DPDK pod on a vhost-user port whose testpmd restarts), and
 # a table of what every scenario made the switches count. Everything is removed on exit.
 #
-#   scripts/demo-nodes.sh [--keep] [--proxy kube-proxy|antrea-proxy] [--peer brisk|ovs]
+#   scripts/demo-nodes.sh [--via ovsdb|config] [--keep] [--proxy kube-proxy|antrea-proxy] [--peer brisk|ovs]
+#     --via ovsdb (the default): each node the OVS way, ovsdb-server + `brisk run --ovsdb`,
+#     bridge and ports made with ovs-vsctl as Antrea's agent makes them, flows loaded with
+#     ovs-ofctl; --via config: `brisk run --config` on the node's YAML
 #     --keep: leave it running until Ctrl-C; --proxy: how services are handled (default
 #     kube-proxy, as the seed); --peer ovs: worker2 is Open vSwitch's userspace datapath
 #     (Debian's openvswitch-switch, datapath_type=netdev, no kernel module) running the
@@ -35,8 +38,10 @@ KEEP=0
 PROXY=kube-proxy
 PEER=brisk
 CT_MAX=""
+VIA=ovsdb
 while [ $# -gt 0 ]; do
   case $1 in
+    --via) VIA=${2:?--via needs ovsdb or config}; shift ;;
     --ct-max) CT_MAX=${2:?--ct-max needs a number}; shift ;;
     --keep) KEEP=1 ;;
     --peer) PEER=${2:?--peer needs brisk, ovs or kernel}; shift ;;
@@ -46,6 +51,7 @@ while [ $# -gt 0 ]; do
   shift
 done
 case $PROXY in kube-proxy|antrea-proxy) ;; *) echo "demo-nodes: --proxy $PROXY: kube-proxy or antrea-proxy" >&2; exit 2 ;; esac
+case $VIA in ovsdb|config) ;; *) echo "demo-nodes: --via $VIA: ovsdb or config" >&2; exit 2 ;; esac
 case $PEER in brisk|ovs|kernel) ;; *) echo "demo-nodes: --peer $PEER: brisk, ovs or kernel" >&2; exit 2 ;; esac
 if [ "$PEER" = ovs ]; then
   [ "$PROXY" = kube-proxy ] || { echo "demo-nodes: --peer ovs runs the seed's flows (kube-proxy)" >&2; exit 2; }
@@ -68,7 +74,7 @@ cleanup() {
   set +e
   for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
   for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-  for f in "$RUN"/ovs/ovs-vswitchd.pid "$RUN"/ovs/ovsdb-server.pid; do
+  for f in "$RUN"/ovs/ovs-vswitchd.pid "$RUN"/ovs/ovsdb-server.pid "$RUN"/*-db/ovsdb-server.pid; do
     p=$(cat "$f" 2>/dev/null) || continue
     kill -TERM "$p" 2>/dev/null
     for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
@@ -127,6 +133,10 @@ node() {
     yaml="$RUN/$name.yaml"
   fi
   "$BRISK" conf check "$yaml"
+  if [ "$VIA" = ovsdb ]; then
+    db_node "$ns" "$name" "$yaml" "$@"
+    return
+  fi
   ip netns exec "$ns" "$BRISK" run --config "$yaml" \
     --socket "$RUN/$name.sock" >"$RUN/$name.log" 2>&1 &
   PIDS+=($!)
@@ -138,6 +148,73 @@ node() {
   # The gateway, the node's own interface into the pod network (Antrea's antrea-gw0): brisk
   # made its TAP with the description's MAC, address and MTU; the other nodes' pods are
   # routed through it.
+  for c in "$@"; do
+    ip -n "$ns" route add "$c" via "${c%.0/24}.1" dev antrea-gw0 onlink
+  done
+  nsx "$ns" sysctl -qw net.ipv4.ip_forward=1
+}
+# db_node NS NAME YAML PEER_CIDRS...: the node the OVS way (--via ovsdb, the default):
+# Debian's ovsdb-server holds the node's Open_vSwitch database, `brisk run --ovsdb`
+# follows it as ovs-vswitchd would, and the bridge, its ports and the host side are set up
+# as Antrea's agent sets them (`brisk conf vsctl` prints those ovs-vsctl and ip commands);
+# the node's flows and groups are loaded with ovs-ofctl. Called again for a node whose
+# database exists (a restart), it starts brisk, which rebuilds the ports from the
+# database, and redoes the agent's host-side and OpenFlow part.
+dbdir() { echo "$RUN/$1-db"; }
+vsctl_n() { ovs-vsctl --db="unix:$(dbdir "$1")/db.sock" --timeout=30 "${@:2}"; }
+ofctl_n() { ovs-ofctl -O OpenFlow15 "$2" "unix:$(dbdir "$1")/br-int.mgmt" "${@:3}"; }
+appctl_n() { OVS_RUNDIR=$(dbdir "$1") ovs-appctl "${@:2}"; }
+db_node() {
+  local ns=$1 name=$2 yaml=$3 d; shift 3
+  d=$(dbdir "$name")
+  local fresh=0
+  if [ ! -e "$d/conf.db" ]; then
+    fresh=1
+    mkdir -p "$d"
+    ovsdb-tool create "$d/conf.db" /usr/share/openvswitch/vswitch.ovsschema
+    ovsdb-server "$d/conf.db" --remote="punix:$d/db.sock" --unixctl="$d/ovsdb-server.ctl" \
+      --pidfile="$d/ovsdb-server.pid" --log-file="$d/ovsdb-server.log" --detach
+    vsctl_n "$name" --no-wait init
+  fi
+  "$BRISK" conf vsctl "$yaml" >"$RUN/$name.setup"
+  # The node's address moves to br-int, but this uplink is a kernel veth that brisk reads
+  # with AF_PACKET, so the kernel sees its frames too: it must neither take the Geneve
+  # packets addressed to the node (and answer them with ICMP through br-int) nor answer
+  # ARP there.
+  nsx "$ns" sysctl -qw net.ipv4.conf.uplink.rp_filter=1 net.ipv4.conf.uplink.arp_ignore=1
+  # Before brisk starts: the EAL settings it reads at start-up.
+  if [ $fresh = 1 ]; then
+    grep '^ovs-vsctl --no-wait' "$RUN/$name.setup" | while read -r _ args; do eval "vsctl_n $name $args"; done
+  fi
+  ip netns exec "$ns" "$BRISK" run --ovsdb "unix:$d/db.sock" --rundir "$d" \
+    --socket "$RUN/$name.sock" >"$RUN/$name.log" 2>&1 &
+  PIDS+=($!)
+  NODE_PID[$name]=$!
+  local cmd args
+  # A restart: brisk makes the bridge's internal ports again from the database; the
+  # agent's host-side settings follow once they exist.
+  if [ $fresh = 0 ]; then
+    for _ in $(seq 150); do
+      ip -n "$ns" link show antrea-gw0 >/dev/null 2>&1 && ip -n "$ns" link show br-int >/dev/null 2>&1 && break
+      sleep 0.1
+    done
+  fi
+  while read -r cmd args; do
+    case $cmd in
+      ovs-vsctl) if [ $fresh = 1 ] && [ "${args#--no-wait}" = "$args" ]; then eval "vsctl_n $name $args" >/dev/null; fi ;;
+      ip) eval "ip -n $ns $args" ;;
+    esac
+  done <"$RUN/$name.setup"
+  for _ in $(seq 150); do "$BRISK" ctl --socket "$RUN/$name.sock" version >/dev/null 2>&1 && break; sleep 0.1; done
+  "$BRISK" conf flows "$yaml" >"$RUN/$name.flows"
+  "$BRISK" conf groups "$yaml" >"$RUN/$name.groups"
+  ovs-ofctl add-tlv-map "unix:$d/br-int.mgmt" "{class=0x104,type=0x80,len=4}->tun_metadata0"
+  if [ -s "$RUN/$name.groups" ]; then ofctl_n "$name" add-groups "$RUN/$name.groups"; fi
+  ofctl_n "$name" replace-flows "$RUN/$name.flows"
+  # --ct-max: OVS's runtime limit (the YAML path has conntrack_max instead).
+  if [ -n "$CT_MAX" ] && [ "$name" = worker1 ]; then
+    appctl_n "$name" dpctl/ct-set-maxconns "$CT_MAX" >/dev/null
+  fi
   for c in "$@"; do
     ip -n "$ns" route add "$c" via "${c%.0/24}.1" dev antrea-gw0 onlink
   done
@@ -219,14 +296,24 @@ if [ "$PEER" = kernel ]; then
   [ "$FAIL" = 0 ]
   exit
 fi
+if [ "$VIA" = ovsdb ]; then
+  HOW="brisk run --ovsdb following its ovsdb-server; bridge and ports by ovs-vsctl as Antrea's agent makes them (brisk conf vsctl), flows by ovs-ofctl"
+else
+  HOW="brisk run --config conf/examples/workerN.yaml"
+fi
 if [ "$PEER" = ovs ]; then
-  echo "== starting brisk on worker1 (brisk run --config conf/examples/worker1.yaml) and Open vSwitch $(ovs-vswitchd --version | awk 'NR==1 {print $NF}') (userspace datapath, the seed's worker2 flows) on worker2"
+  echo "== starting brisk on worker1 ($HOW) and Open vSwitch $(ovs-vswitchd --version | awk 'NR==1 {print $NF}') (userspace datapath, the seed's worker2 flows) on worker2"
   node w1 worker1 10.222.0.0/24 10.222.2.0/24
   ovs_node
 else
-  echo "== starting brisk on worker1 and worker2 (brisk run --config conf/examples/workerN.yaml, proxy: $PROXY)"
+  echo "== starting brisk on worker1 and worker2 ($HOW; proxy: $PROXY)"
   node w1 worker1 10.222.0.0/24 10.222.2.0/24
   node w2 worker2 10.222.0.0/24 10.222.1.0/24
+fi
+if [ "$VIA" = ovsdb ]; then
+  echo "== worker1 as Open vSwitch's tools see it: ovs-vsctl show; ovs-appctl dpif/show"
+  vsctl_n worker1 show | sed 's/^/  /'
+  appctl_n worker1 dpif/show | sed 's/^/  /'
 fi
 ctl() { "$BRISK" ctl --socket "$RUN/$1.sock" "${@:2}"; }
 # The scenario table: scen_begin before a scenario, scen_end NAME SENT RECEIVED after it
@@ -373,14 +460,22 @@ if [ "$PEER" = brisk ] && [ "$PROXY" = kube-proxy ] && [ -z "$CT_MAX" ]; then
   nsx w1-frontend curl -s -m 60 --limit-rate 8M -o "$RUN/blob2.got" http://10.222.2.34/blob &
   DL=$!
   sleep 0.5
-  rf=$(ctl worker1 replace-flows "$RUN/worker1.flows")
-  rl=$(ctl worker1 reload conf/examples/worker1.yaml | sed 's/^node worker1: //')
+  if [ "$VIA" = ovsdb ]; then
+    # As Antrea's agent does it: ovs-ofctl, over OpenFlow 1.5 (a bundle).
+    "$BRISK" conf flows conf/examples/worker1.yaml >"$RUN/worker1.node.flows"
+    rf=$(ofctl_n worker1 replace-flows "$RUN/worker1.flows" 2>&1 && echo "ovs-ofctl replace-flows: the node's flows plus one")
+    rl=$(ofctl_n worker1 replace-flows "$RUN/worker1.node.flows" 2>&1 && echo "ovs-ofctl replace-flows: the node's flows again")
+  else
+    rf=$(ctl worker1 replace-flows "$RUN/worker1.flows")
+    rl=$(ctl worker1 reload conf/examples/worker1.yaml | sed 's/^node worker1: //')
+  fi
   wait "$DL" || true
   D1=$(dp_drops)
   if cmp -s "$RUN/www-w2-backend2/blob" "$RUN/blob2.got" && [ "$D0" = "$D1" ]; then
     PASS=$((PASS + 1)); printf '  %-58s ok (datapath drops +%d)\n' "replace-flows and reload during a 20 MB download" $((D1 - D0))
   else
     FAIL=$((FAIL + 1)); printf '  %-58s failed (datapath drops +%d)  <-- WRONG\n' "replace-flows and reload during a 20 MB download" $((D1 - D0))
+    ctl worker1 drop-stats | sed 's/^/    /'
   fi
   scen_end "replace-flows + reload during a download" "20000000 B" "$(stat -c %s "$RUN/blob2.got" 2>/dev/null || echo 0) B, $(cmp -s "$RUN/www-w2-backend2/blob" "$RUN/blob2.got" && echo identical || echo DIFFERENT)"
   echo "    replace-flows: $rf"
@@ -551,10 +646,20 @@ if [ "$PEER" = brisk ] && [ "$PROXY" = kube-proxy ] && [ -z "$CT_MAX" ]; then
   echo "== faults"
   scen_begin
   P0=$PASS
-  ctl worker1 port del backend1-bab86f >/dev/null
+  if [ "$VIA" = ovsdb ]; then
+    vsctl_n worker1 del-port br-int backend1-bab86f
+  else
+    ctl worker1 port del backend1-bab86f >/dev/null
+  fi
   check "frontend -> backend1 while its port is removed" blocked w1-frontend http://10.222.1.47/
   check "frontend -> backend2 meanwhile" ok w1-frontend http://10.222.2.34/
-  ctl worker1 port add backend1-bab86f 48 "net_af_packet_be1,iface=backend1-bab86f" >/dev/null
+  if [ "$VIA" = ovsdb ]; then
+    # The line Antrea's agent ran for this pod (brisk conf vsctl), run again.
+    eval "vsctl_n worker1 $(sed -n 's/^ovs-vsctl \(add-port br-int backend1-bab86f .*\)/\1/p' "$RUN/worker1.setup")"
+    echo "  ovs-vsctl del-port / add-port backend1-bab86f: ofport $(vsctl_n worker1 get Interface backend1-bab86f ofport) again"
+  else
+    ctl worker1 port add backend1-bab86f 48 "net_af_packet_be1,iface=backend1-bab86f" >/dev/null
+  fi
   check "frontend -> backend1 after its port is added again" ok w1-frontend http://10.222.1.47/
   scen_end "pod port removed and added again" "3 HTTP requests" "$((PASS - P0)) as expected (1 refused while removed)"
   SCEN_NODES=(worker1)
@@ -594,11 +699,22 @@ pod = f"""  - name: dpdkpod-1
 remote_pods:"""
 open(f"{run}/worker1-dpdkpod.yaml", "w").write(y.replace("remote_pods:", pod, 1))
 PY
-    echo "  reload: $(ctl worker1 reload "$RUN/worker1-dpdkpod.yaml" | sed 's/^node worker1: //')"
+    if [ "$VIA" = ovsdb ]; then
+      # OVS-DPDK's way: a dpdkvhostuser interface, its socket in the vswitchd's run
+      # directory; then the node's flows with the pod's.
+      VHOST_SOCK=$(dbdir worker1)/dpdkpod-1
+      vsctl_n worker1 add-port br-int dpdkpod-1 -- set Interface dpdkpod-1 type=dpdkvhostuser ofport_request=60
+      "$BRISK" conf flows "$RUN/worker1-dpdkpod.yaml" >"$RUN/worker1-dpdkpod.flows"
+      ofctl_n worker1 replace-flows "$RUN/worker1-dpdkpod.flows"
+      echo "  ovs-vsctl add-port br-int dpdkpod-1 type=dpdkvhostuser: ofport $(vsctl_n worker1 get Interface dpdkpod-1 ofport), socket $VHOST_SOCK; ovs-ofctl replace-flows with the pod's flows"
+    else
+      VHOST_SOCK=$RUN/dpdkpod.sock
+      echo "  reload: $(ctl worker1 reload "$RUN/worker1-dpdkpod.yaml" | sed 's/^node worker1: //')"
+    fi
     quiet_ns w1-dpdkpod
     dpdk_pod() {
       ip netns exec w1-dpdkpod dpdk-testpmd -l 0,1 --no-huge -m 512 --no-pci --single-file-segments \
-        --file-prefix=demo-dpdkpod --vdev="net_virtio_user0,path=$RUN/dpdkpod.sock,queues=1" \
+        --file-prefix=demo-dpdkpod --vdev="net_virtio_user0,path=$VHOST_SOCK,queues=1" \
         --vdev=net_tap0,iface=eth0,mac=02:00:0a:de:01:3c -- --forward-mode=io --stats-period 5 \
         --nb-cores=1 --total-num-mbufs=4096 >"$RUN/testpmd.log" 2>&1 &
       PIDS+=($!)
@@ -626,7 +742,13 @@ PY
     scen_end "vhost-user pod's testpmd restarted" "3 HTTP requests" "$((PASS - P0)) as expected (1 refused while it was gone)"
     kill -TERM "$TESTPMD"
     wait "$TESTPMD" || true
-    echo "  reload: $(ctl worker1 reload conf/examples/worker1.yaml | sed 's/^node worker1: //')"
+    if [ "$VIA" = ovsdb ]; then
+      vsctl_n worker1 del-port br-int dpdkpod-1
+      "$BRISK" conf flows conf/examples/worker1.yaml >"$RUN/worker1.node.flows"
+      ofctl_n worker1 replace-flows "$RUN/worker1.node.flows"
+    else
+      echo "  reload: $(ctl worker1 reload conf/examples/worker1.yaml | sed 's/^node worker1: //')"
+    fi
   fi
 fi
 

@@ -114,6 +114,16 @@ enum ConfCmd {
         /// YAML file.
         file: String,
     },
+    /// Print the commands with which Antrea's agent would set the node up for
+    /// `brisk run --ovsdb`: `ovs-vsctl` for the bridge and its ports (tunnel, gateway, the
+    /// uplink attached with `external_ids:antrea-type=uplink`, pods; EAL settings in
+    /// `other_config`), `ip` for the gateway's MAC, address and MTU and the node's address
+    /// on the bridge's internal port. One command per line, in order; `ovs-vsctl` lines
+    /// take `--db=` where the database is not the default.
+    Vsctl {
+        /// YAML file.
+        file: String,
+    },
 }
 
 fn conf_cmd(c: ConfCmd) -> anyhow::Result<ExitCode> {
@@ -149,6 +159,11 @@ fn conf_cmd(c: ConfCmd) -> anyhow::Result<ExitCode> {
         ConfCmd::Groups { file } => {
             let plan = Plan::load(std::path::Path::new(&file))?;
             out::print(&plan.groups())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        ConfCmd::Vsctl { file } => {
+            let plan = Plan::load(std::path::Path::new(&file))?;
+            out::print(&plan.node().vsctl())?;
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -1,12 +1,13 @@
-//! End to end: the README demo as a test. Two `brisk run --config` nodes (the seed's
-//! worker1 and worker2) in network namespaces, real Linux pods on veth pairs, Geneve
+//! End to end: the README demo as a test. Two brisk nodes (the seed's worker1 and worker2),
+//! each following its own ovsdb-server and set up with ovs-vsctl and ovs-ofctl as Antrea's
+//! agent sets a node up, in network namespaces, real Linux pods on veth pairs, Geneve
 //! between the nodes; services first by kube-proxy's DNAT on the gateway, then load-balanced
 //! in brisk (`proxy: antrea-proxy`); HTTP that the policies allow gets through, what they
 //! forbid does not (scripts/demo-nodes.sh does the work). Then worker2 is Open vSwitch's
 //! userspace datapath with the seed's real worker2 flows: Geneve interop both ways, and
-//! tshark's decode of what brisk sends; and the demo again on a brisk built without DPDK,
-//! every port its own AF_PACKET or TAP socket. One test, so the runs do not share namespaces at the
-//! same time.
+//! tshark's decode of what brisk sends; and the demo again on a brisk built without DPDK
+//! from the nodes' YAML (`brisk run --config`), every port its own AF_PACKET or TAP
+//! socket. One test, so the runs do not share namespaces at the same time.
 
 use std::process::Command;
 
@@ -57,8 +58,17 @@ fn policies_volume_and_attacks(text: &str) {
             "TCP 20 MB backend2 -> frontend across Geneve               ok (20000000 bytes identical",
             "UDP coredns w1 <-> w2 across Geneve, 506 B                 ok",
             "replace-flows and reload during a 20 MB download           ok (datapath drops +0)",
-            "replace-flows: 1 added, 0 modified, 0 deleted, 74 unchanged",
+            "replace-flows: ovs-ofctl replace-flows: the node's flows plus one",
             "ovs-ofctl dump-flows worker1.br-int.mgmt",
+            // The nodes were set up the OVS way: the database, as ovs-vsctl shows it, and
+            // ovs-appctl's view of the datapath.
+            "      Bridge br-int",
+            "                  options: {csum=\"false\", dst_port=\"6081\", key=flow, remote_ip=flow}",
+            "      antrea-tun0 1/1: (geneve)",
+            "      br-int 65534/65534: (tap)",
+            "      frontend-a3ba2f 49/49: (system)",
+            "ovs-vsctl del-port / add-port backend1-bab86f: ofport 48 again",
+            "ovs-vsctl add-port br-int dpdkpod-1 type=dpdkvhostuser: ofport 60",
         ],
     );
     for attack in [
@@ -190,7 +200,8 @@ fn conntrack_at_its_limit() {
 /// brisk's own AF_PACKET (PACKET_MMAP) or TAP socket, from the same node YAML, and the
 /// same pipeline gives the same answers.
 fn brisk_without_dpdk() {
-    let text = demo_with(&build_without_dpdk(), &[]);
+    // The node's YAML path (`brisk run --config`), kept working beside the database's.
+    let text = demo_with(&build_without_dpdk(), &["--via", "config"]);
     contains_all(
         &text,
         &[
@@ -199,6 +210,7 @@ fn brisk_without_dpdk() {
             "frontend -> backend2 10.222.2.34:22 (egress isolation)     blocked",
             "TCP 20 MB backend2 -> frontend across Geneve               ok (20000000 bytes identical",
             "replace-flows and reload during a 20 MB download           ok (datapath drops +0)",
+            "replace-flows: 1 added, 0 modified, 0 deleted, 74 unchanged",
             "UDP coredns w1 <-> w2 across Geneve, 506 B                 ok",
             "IPv4 fragments of TCP SYNs to backend1:22 (10 x 2)         dropped, +20 on table 31",
             "Geneve bad_option_length                                   14285 counted of 14285 sent",

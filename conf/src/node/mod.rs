@@ -14,6 +14,7 @@ mod check;
 mod plan;
 mod restart;
 mod select;
+mod vsctl;
 
 pub use plan::Plan;
 pub use select::PodRef;

@@ -268,7 +268,7 @@ impl Conntrack {
         if !cmd.commit {
             return (v, None);
         }
-        if self.len() >= self.cfg.max_connections {
+        if self.len() >= self.max_conns.load(Ordering::Relaxed) {
             self.refused.fetch_add(1, Ordering::Relaxed);
             v.refused = true;
             return (v, None);

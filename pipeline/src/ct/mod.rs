@@ -287,6 +287,8 @@ pub struct Conntrack {
     /// Per-instance hash seed (hash flooding needs the seed).
     seed: u64,
     cfg: ConntrackConfig,
+    /// The limit in force (`cfg.max_connections` at start; `dpctl/ct-set-maxconns` moves it).
+    max_conns: AtomicUsize,
     n_conns: AtomicUsize,
     by_proto: [AtomicUsize; 4],
     committed: AtomicU64,
@@ -347,6 +349,7 @@ impl Conntrack {
             shards,
             shard_mask: n - 1,
             seed: cfg.seed,
+            max_conns: AtomicUsize::new(cfg.max_connections),
             cfg,
             n_conns: AtomicUsize::new(0),
             by_proto: Default::default(),
@@ -358,9 +361,20 @@ impl Conntrack {
         }
     }
 
-    /// The configuration.
+    /// The configuration (as started: [`Conntrack::max_connections`] is the limit now).
     pub fn config(&self) -> &ConntrackConfig {
         &self.cfg
+    }
+
+    /// The connection limit in force: commits beyond it are refused.
+    pub fn max_connections(&self) -> usize {
+        self.max_conns.load(Ordering::Relaxed)
+    }
+
+    /// Moves the connection limit (OVS's `dpctl/ct-set-maxconns`): connections already
+    /// tracked stay; new ones are refused while there are as many as the limit.
+    pub fn set_max_connections(&self, n: usize) {
+        self.max_conns.store(n, Ordering::Relaxed);
     }
 
     /// The key's hash: five 64-bit words (two for IPv4) through the classifier's mixer.

@@ -32,8 +32,11 @@ pub const COMMANDS: &[(&str, &str)] = &[
         "[dp] [zone=N] [ct-orig-tuple] [ct-reply-tuple]",
     ),
     ("dpctl/ct-stats-show", "[dp] [zone=N]"),
+    ("dpctl/ct-set-maxconns", "[dp] maxconns"),
+    ("dpctl/ct-get-maxconns", "[dp]"),
     ("fdb/show", "bridge"),
     ("ovs/route/show", ""),
+    ("ovs/route/add", "ip/plen output_bridge [gw]"),
     ("ovs/route/del", "ip/plen"),
     ("tnl/neigh/show", ""),
     ("tnl/neigh/set", "BRIDGE IP MAC"),
@@ -65,6 +68,20 @@ pub fn run(shared: &Shared, version: &str, dp_type: &str, name: &str, args: &[St
         "dpif-netdev/pmd-stats-clear" => brisk(shared, version, &["pmd-stats-clear"]).map(|_| String::new()),
         "dpif-netdev/pmd-rxq-show" => Ok(pmd_rxq_show(shared)),
         "dpctl/ct-stats-show" => Ok(ct_stats_show(shared)),
+        "dpctl/ct-get-maxconns" => Ok(format!("{}\n", shared.bridge.conntrack.max_connections())),
+        "dpctl/ct-set-maxconns" => {
+            let n = skip_dp(&a, &[]);
+            match n.as_slice() {
+                [n] => match n.parse::<usize>() {
+                    Ok(n) => {
+                        shared.bridge.conntrack.set_max_connections(n);
+                        Ok("setting maxconns successful\n".into())
+                    }
+                    Err(_) => Err(format!("maxconns {n:?} is not a number\n")),
+                },
+                _ => Err("usage: dpctl/ct-set-maxconns [dp] maxconns\n".into()),
+            }
+        }
         "dpctl/dump-conntrack" => {
             let rest = skip_dp(&a, &["-m", "-s"]);
             brisk(shared, version, &[&["dump-conntrack"], &rest[..]].concat())
@@ -79,6 +96,13 @@ pub fn run(shared: &Shared, version: &str, dp_type: &str, name: &str, args: &[St
             brisk(shared, version, &["fdb-show"])
         }
         "ovs/route/show" => brisk(shared, version, &["route", "show"]),
+        // OVS's output bridge is the port the route leaves through here.
+        "ovs/route/add" => match a.as_slice() {
+            [p, dev] => brisk(shared, version, &["route", "add", p, "dev", dev]).map(|_| "OK\n".into()),
+            [p, dev, gw] => brisk(shared, version, &["route", "add", p, "via", gw, "dev", dev])
+                .map(|_| "OK\n".into()),
+            _ => Err("usage: ovs/route/add ip/plen output_bridge [gw]\n".into()),
+        },
         "ovs/route/del" => match a.as_slice() {
             [p] => brisk(shared, version, &["route", "del", p]),
             _ => Err("usage: ovs/route/del ip/plen\n".into()),
