@@ -11,7 +11,7 @@ mod common;
 
 use common::ofctl::{have_ovs, TLV};
 use common::ovsdb::{appctl, brisk, ok, sh, Db};
-use common::Scratch;
+use common::{Scratch, BRISK};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -139,16 +139,6 @@ fn geneve_from_the_database_reaches_a_kernel_peer_and_back() {
     assert!(!db
         .vsctl("get Interface antrea-tun0 status")
         .contains("tunnel_egress_iface"));
-    // Antrea moves the node's address to the bridge's internal port.
-    ok(&format!(
-        "ip -n {sw} addr add 10.79.7.1/24 dev br-int && ip -n {sw} link set br-int up"
-    ));
-    until("the tunnel's status names its egress", || {
-        let s = db.vsctl("get Interface antrea-tun0 status");
-        s.contains("tunnel_egress_iface=upl") && s.contains("tunnel_egress_iface_carrier=up")
-    });
-    let (good, routes) = appctl(&dir.0, "ovs/route/show");
-    assert!(good && routes.contains("10.79.7.0/24"), "{routes}");
     let mgmt = format!("unix:{}", dir.join("br-int.mgmt").display());
     ok(&format!("ovs-ofctl add-tlv-map {mgmt} '{TLV}'"));
     let flows = dir.file(
@@ -159,6 +149,27 @@ fn geneve_from_the_database_reaches_a_kernel_peer_and_back() {
     ok(&format!(
         "ovs-ofctl -O OpenFlow15 replace-flows {mgmt} {flows}"
     ));
+    // Meanwhile the pod's packets to the tunnel are dropped and counted.
+    let _ = sh(&format!("ip netns exec {pod} ping -c 1 -W 1 10.66.9.9"));
+    let drops = ok(&format!(
+        "{BRISK} ctl --socket {} drop-stats",
+        dir.join("brisk.sock").display()
+    ));
+    let no_route = drops
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("tunnel_no_route"))
+        .map(|n| n.trim().to_string());
+    assert_eq!(no_route.as_deref(), Some("1"), "{drops}");
+    // Antrea moves the node's address to the bridge's internal port.
+    ok(&format!(
+        "ip -n {sw} addr add 10.79.7.1/24 dev br-int && ip -n {sw} link set br-int up"
+    ));
+    until("the tunnel's status names its egress", || {
+        let s = db.vsctl("get Interface antrea-tun0 status");
+        s.contains("tunnel_egress_iface=upl") && s.contains("tunnel_egress_iface_carrier=up")
+    });
+    let (good, routes) = appctl(&dir.0, "ovs/route/show");
+    assert!(good && routes.contains("10.79.7.0/24"), "{routes}");
     let out = sh(&format!(
         "ip netns exec {pod} ping -c 3 -i 0.2 -W 2 10.66.9.9"
     ));
@@ -176,10 +187,23 @@ fn geneve_from_the_database_reaches_a_kernel_peer_and_back() {
         first.starts_with("from=10.79.7.1 vni=24301 proto=6558 opts=010480010000abcd"),
         "{first}"
     );
-    until("the tunnel port's statistics count the pings", || {
-        let s = db.vsctl("get Interface antrea-tun0 statistics");
-        s.contains("rx_packets=3") && s.contains("tx_packets=3")
-    });
+    let mut last = String::new();
+    let stat = |s: &str, k: &str| -> u64 {
+        s.split([',', '{', '}'])
+            .find_map(|kv| kv.trim().strip_prefix(k)?.strip_prefix('=')?.parse().ok())
+            .unwrap_or(0)
+    };
+    let t = Instant::now();
+    // Three echo requests out and three replies in (the one sent without an underlay was
+    // dropped before the tunnel port).
+    while !(stat(&last, "rx_packets") == 3 && stat(&last, "tx_packets") == 3) {
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "tunnel statistics: {last}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+        last = db.vsctl("get Interface antrea-tun0 statistics");
+    }
     // The address goes away: the tunnel loses its egress (read from the kernel again).
     ok(&format!("ip -n {sw} addr flush dev br-int"));
     until("the tunnel's status drops its egress", || {

@@ -116,6 +116,7 @@ pub fn with_underlay(b: &Bridge, node: &str, mtu: u16, resolved: bool) {
             }),
             routes,
             tlv,
+            native_only: false,
         }
     });
     if resolved {

@@ -100,6 +100,10 @@ pub struct UnderlayConfig {
     pub routes: RouteTable,
     /// Geneve options by `tun_metadataN` slot.
     pub tlv: TlvMap,
+    /// Whether tunnel outputs must be encapsulated here (the switch's datapath has no
+    /// tunnel device of its own): without an uplink they are then dropped as
+    /// `tunnel_no_route`, instead of being handed to the tunnel port as they are.
+    pub native_only: bool,
 }
 
 /// A bridge's underlay: the published configuration, the neighbour table, and the

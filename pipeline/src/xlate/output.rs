@@ -210,11 +210,19 @@ impl Ctx<'_> {
     /// A bridge without an uplink hands the packet over on the tunnel port as is.
     fn tunnel_output(&mut self, p: u32, cfg: &TunnelPort, meta: TunnelMeta) {
         let u = self.bridge.underlay();
+        // Either way the megaflow follows the underlay: one cached while there was no
+        // uplink must encapsulate once one is given.
+        self.uses_underlay = true;
         if u.uplink.is_none() {
-            self.acts.push(DpAction::TunnelOutput { port: p, meta });
+            if u.native_only {
+                self.note("native tunnel: the bridge has no uplink: dropped".to_string());
+                self.acts
+                    .push(DpAction::OutputDrop(DropReason::TunnelNoRoute));
+            } else {
+                self.acts.push(DpAction::TunnelOutput { port: p, meta });
+            }
             return;
         }
-        self.uses_underlay = true;
         let r = encap::resolve(&u, &self.bridge.neighbours(), p, cfg, &meta);
         let dst = std::net::Ipv4Addr::from(meta.dst);
         match r {

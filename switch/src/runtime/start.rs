@@ -113,6 +113,7 @@ fn underlay(cfg: &BridgeConfig, list: &[Arc<RtPort>], uplink: Option<usize>, bri
             uplink: up,
             routes,
             tlv,
+            native_only: true,
         }
     });
     let mut neigh = bridge.neighbours();
