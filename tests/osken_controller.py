@@ -14,6 +14,7 @@ usage: osken_controller.py connect|listen PORT
 import json
 import os
 import sys
+import time
 
 from os_ken import cfg
 from os_ken.base import app_manager
@@ -29,6 +30,9 @@ RESULT = {}
 def finish(code, **what):
     RESULT.update(what)
     print(json.dumps(RESULT), flush=True)
+    # OSKEN_HOLD=SECONDS: keep the connection that long before exiting (the switch's view
+    # of a connected controller can be checked meanwhile).
+    time.sleep(float(os.environ.get("OSKEN_HOLD", "0")))
     os._exit(code)
 
 

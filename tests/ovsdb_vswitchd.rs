@@ -349,6 +349,7 @@ fn brisk_follows_ovsdb_server_as_ovs_vswitchd() {
     // row says and os-ken programs the bridge in a bundle.
     if common::ofctl::have_osken() {
         let ctrl = common::ofctl::osken("listen", (port + 1) as u16, Some(&net.sw))
+            .env("OSKEN_HOLD", "6")
             .spawn()
             .unwrap();
         std::thread::sleep(Duration::from_millis(1500));
@@ -356,7 +357,17 @@ fn brisk_follows_ovsdb_server_as_ovs_vswitchd() {
             "set-controller br-int tcp:127.0.0.1:{} -- set Controller br-int inactivity_probe=0",
             port + 1
         ));
+        // brisk reports the connection as ovs-vswitchd does, and its end.
+        db.vsctl("--timeout=10 wait-until Controller br-int is_connected=true");
+        let status = db.vsctl("get Controller br-int status");
+        assert!(status.contains("state=ACTIVE"), "{status}");
         let o = ctrl.wait_with_output().unwrap();
+        db.vsctl("--timeout=15 wait-until Controller br-int is_connected=false");
+        let status = db.vsctl("get Controller br-int status");
+        assert!(
+            status.contains("state=BACKOFF") && status.contains("sec_since_disconnect"),
+            "{status}"
+        );
         let out = String::from_utf8_lossy(&o.stdout).into_owned();
         assert!(
             o.status.success(),

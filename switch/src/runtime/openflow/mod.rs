@@ -71,6 +71,9 @@ pub struct OfServer {
     /// Its counters (also in `drop-stats` and the metrics as listener "openflow").
     pub stats: Arc<ServeStats>,
     path: Option<PathBuf>,
+    /// A controller connection's state: connected or not, and since when (what
+    /// `Controller.is_connected` and `status` report).
+    pub link: Arc<parking_lot::Mutex<(bool, Instant)>>,
 }
 
 impl OfServer {
@@ -124,6 +127,7 @@ impl OfServer {
             thread: Some(thread),
             stats,
             path,
+            link: Arc::new(parking_lot::Mutex::new((false, Instant::now()))),
         })
     }
 
@@ -203,16 +207,18 @@ impl OfServer {
         of: Arc<OfShared>,
     ) -> Result<OfServer, RuntimeError> {
         let stop = Arc::new(AtomicBool::new(false));
-        let (st, sp, at) = (stats.clone(), stop.clone(), to.clone());
+        let link = Arc::new(parking_lot::Mutex::new((false, Instant::now())));
+        let (st, sp, at, lk) = (stats.clone(), stop.clone(), to.clone(), link.clone());
         let thread = std::thread::Builder::new()
             .name("openflow-ctrl".into())
-            .spawn(move || controller_loop(&at, opts, &shared, &of, &st, &sp))
+            .spawn(move || controller_loop(&at, opts, &shared, &of, &st, &sp, &lk))
             .map_err(io("openflow controller thread"))?;
         Ok(OfServer {
             stop,
             thread: Some(thread),
             stats,
             path: None,
+            link,
         })
     }
 }
@@ -226,6 +232,7 @@ fn controller_loop(
     of: &Arc<OfShared>,
     stats: &ServeStats,
     stop: &AtomicBool,
+    link: &parking_lot::Mutex<(bool, Instant)>,
 ) {
     let mut backoff = Duration::from_secs(1);
     while !stop.load(Ordering::Relaxed) {
@@ -241,8 +248,10 @@ fn controller_loop(
                 stats.open.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(controller = %to, "openflow: connected");
                 let t = Instant::now();
+                *link.lock() = (true, t);
                 let probe = opts.inactivity_probe;
                 serve_conn(false, probe, s, shared, of.clone(), stats, stop);
+                *link.lock() = (false, Instant::now());
                 stats.open.fetch_sub(1, Ordering::Relaxed);
                 tracing::info!(controller = %to, "openflow: disconnected");
                 if t.elapsed() > opts.max_backoff {

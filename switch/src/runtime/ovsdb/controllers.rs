@@ -22,12 +22,21 @@ pub enum Wanted {
 /// The controllers bridge `bridge_uuid` names, keyed by what identifies a connection;
 /// rows whose target does not parse are logged and skipped.
 pub fn wanted(m: &Mirror, bridge_uuid: &str) -> BTreeMap<String, Wanted> {
-    let mut out = BTreeMap::new();
+    rows(m, bridge_uuid)
+        .into_iter()
+        .map(|(_, k, w)| (k, w))
+        .collect()
+}
+
+/// The bridge's Controller rows that parse: (row UUID, connection key, what it wants).
+pub fn rows(m: &Mirror, bridge_uuid: &str) -> Vec<(String, String, Wanted)> {
+    let mut out = Vec::new();
     let Some(b) = m.row("Bridge", bridge_uuid) else {
         return out;
     };
     for u in b.get("controller").map(Datum::atoms).unwrap_or(&[]) {
-        let Some(row) = u.as_uuid().and_then(|u| m.row("Controller", u)) else {
+        let Some(uuid) = u.as_uuid() else { continue };
+        let Some(row) = m.row("Controller", uuid) else {
             continue;
         };
         let Some(target) = row.get("target").and_then(Datum::str) else {
@@ -51,9 +60,7 @@ pub fn wanted(m: &Mirror, bridge_uuid: &str) -> BTreeMap<String, Wanted> {
             OfConnect::parse(target).map(|t| Wanted::Active(t, opts))
         };
         match w {
-            Ok(w) => {
-                out.insert(format!("{target} {w:?}"), w);
-            }
+            Ok(w) => out.push((uuid.to_string(), format!("{target} {w:?}"), w)),
             Err(e) => tracing::warn!(target, "Controller row refused: {e}"),
         }
     }
@@ -77,6 +84,27 @@ impl Controllers {
             stats,
             running: BTreeMap::new(),
         }
+    }
+
+    /// What `Controller.is_connected` and `status` say of the connection `key`, as
+    /// ovs-vswitchd reports them: `state` ACTIVE or BACKOFF and the seconds since it
+    /// connected or disconnected (an active controller only; a listener reports nothing).
+    pub fn report(&self, key: &str, rw: &Wanted) -> Option<(bool, Vec<(String, String)>)> {
+        let Wanted::Active(..) = rw else { return None };
+        let (up, since) = *self.running.get(key)?.link.lock();
+        let secs = since.elapsed().as_secs().to_string();
+        let status = if up {
+            vec![
+                ("state".into(), "ACTIVE".into()),
+                ("sec_since_connect".into(), secs),
+            ]
+        } else {
+            vec![
+                ("state".into(), "BACKOFF".into()),
+                ("sec_since_disconnect".into(), secs),
+            ]
+        };
+        Some((up, status))
     }
 
     /// Stops those no longer wanted, starts the new ones.

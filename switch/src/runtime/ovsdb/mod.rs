@@ -256,7 +256,14 @@ fn session(
         }
         if Instant::now() >= next_stats {
             next_stats = Instant::now() + STATS_EVERY;
-            transact(c, report::statistics(shared, mirror), stats)?;
+            let mut ops = report::statistics(shared, mirror);
+            if let Some((b, _, _)) = vswitch::bridges(mirror)
+                .into_iter()
+                .find(|(_, n, t)| *n == shared.bridge.name && t == "netdev")
+            {
+                ops.extend(report::controllers(mirror, &b, &kept.ctrl));
+            }
+            transact(c, ops, stats)?;
         }
         match c.recv(Duration::from_millis(100))? {
             Some(Message::Notification { method, params }) if method == "update" => {

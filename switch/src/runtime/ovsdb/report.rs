@@ -91,3 +91,31 @@ pub(super) fn statistics(shared: &Shared, m: &Mirror) -> Vec<Value> {
     }
     ops
 }
+
+/// `Controller.is_connected` and `status` of the bridge's active controllers.
+pub(super) fn controllers(
+    m: &Mirror,
+    bridge_uuid: &str,
+    ctrl: &super::controllers::Controllers,
+) -> Vec<Value> {
+    let mut ops = Vec::new();
+    for (uuid, key, w) in super::controllers::rows(m, bridge_uuid) {
+        let Some((up, status)) = ctrl.report(&key, &w) else {
+            continue;
+        };
+        let want = Row::from([
+            (
+                "is_connected".to_string(),
+                Datum::Set(vec![Atom::Boolean(up)]),
+            ),
+            ("status".to_string(), Datum::str_map(status)),
+        ]);
+        ops.extend(super::diff_op(
+            "Controller",
+            &uuid,
+            m.row("Controller", &uuid),
+            want,
+        ));
+    }
+    ops
+}

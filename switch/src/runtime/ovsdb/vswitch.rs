@@ -53,7 +53,16 @@ pub const MONITORED: &[(&str, &[&str])] = &[
             "external_ids",
         ],
     ),
-    ("Controller", &["target", "inactivity_probe", "max_backoff"]),
+    (
+        "Controller",
+        &[
+            "target",
+            "inactivity_probe",
+            "max_backoff",
+            "is_connected",
+            "status",
+        ],
+    ),
 ];
 
 /// The interface types brisk serves (written to `Open_vSwitch.iface_types`).
