@@ -190,6 +190,7 @@ pub(super) fn shared_state(
         control_tx: Mutex::new(()),
         listeners: Mutex::new(Vec::new()),
         ovsdb: Mutex::new(None),
+        datapath_id: std::sync::atomic::AtomicU64::new(0),
     }))
 }
 

@@ -237,6 +237,8 @@ pub struct Shared {
     pub listeners: Mutex<Vec<(&'static str, Arc<super::serve::ServeStats>)>>,
     /// Counters of the database connection (`brisk run --ovsdb`), for views.
     pub ovsdb: Mutex<Option<Arc<super::ovsdb::OvsdbStats>>>,
+    /// The datapath id `Bridge:other_config:datapath-id` sets (0: derived from the name).
+    pub datapath_id: std::sync::atomic::AtomicU64,
 }
 
 impl Shared {

@@ -26,6 +26,10 @@ impl Default for TableNames {
 
 /// The datapath id: the bridge name's hash (stable across restarts), as 16 hex digits.
 pub(crate) fn datapath_id(sh: &Shared) -> u64 {
+    let set = sh.datapath_id.load(std::sync::atomic::Ordering::Relaxed);
+    if set != 0 {
+        return set;
+    }
     // FNV-1a over the name; the top 16 bits zero, as OVS's MAC-derived ids are 48-bit.
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in sh.bridge.name.bytes() {

@@ -450,6 +450,7 @@ fn reconcile(
         ));
     }
     if let Some(b) = &ours_uuid {
+        datapath_id_from(shared, m.row("Bridge", b));
         let dpid = format!("{:016x}", super::openflow::datapath_id(shared));
         let want = Row::from([("datapath_id".into(), opt_str(Some(dpid)))]);
         ops.extend(diff_op("Bridge", b, m.row("Bridge", b), want));
@@ -463,6 +464,33 @@ fn reconcile(
         ));
     }
     ops
+}
+
+/// `Bridge:other_config:datapath-id` (exactly 16 hexadecimal digits, `0x` allowed, not zero, as
+/// ovs-vswitchd takes it; anything else is logged and the name-derived id kept).
+fn datapath_id_from(shared: &Shared, bridge: Option<&Row>) {
+    let v = bridge
+        .and_then(|r| r.get("other_config"))
+        .and_then(|d| d.get_str("datapath-id"));
+    let id = match v {
+        None => 0,
+        Some(s) => {
+            match u64::from_str_radix(s.trim_start_matches("0x"), 16) {
+                Ok(n) if s.trim_start_matches("0x").len() == 16 && n != 0 => n,
+                _ => {
+                    tracing::warn!(value = s, "other_config:datapath-id is not 16 hexadecimal digits (not all zero): ignored");
+                    0
+                }
+            }
+        }
+    };
+    let old = shared.datapath_id.swap(id, Ordering::Relaxed);
+    if old != id {
+        tracing::info!(
+            datapath_id = format!("{:016x}", super::openflow::datapath_id(shared)),
+            "datapath id set (database)"
+        );
+    }
 }
 
 /// Reads the tunnel's underlay again (the kernel's address of the bridge's internal port)
