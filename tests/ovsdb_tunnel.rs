@@ -10,7 +10,7 @@
 mod common;
 
 use common::ofctl::{have_ovs, TLV};
-use common::ovsdb::{appctl, brisk, ok, sh, Db};
+use common::ovsdb::{appctl, brisk, ok, sh, until, Db};
 use common::{Scratch, BRISK};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -59,15 +59,6 @@ impl Drop for Ns {
         for n in &self.0 {
             let _ = sh(&format!("ip netns del {n}"));
         }
-    }
-}
-
-/// Waits until `f` holds (10 s at most), naming `what` if it does not.
-fn until(what: &str, mut f: impl FnMut() -> bool) {
-    let t = Instant::now();
-    while !f() {
-        assert!(t.elapsed() < Duration::from_secs(10), "{what}");
-        std::thread::sleep(Duration::from_millis(50));
     }
 }
 

@@ -8,7 +8,7 @@
 mod common;
 
 use common::ofctl::have_ovs;
-use common::ovsdb::{appctl, brisk, ok, sh, Db};
+use common::ovsdb::{appctl, brisk, ok, sh, until, Db};
 use common::Scratch;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -152,26 +152,16 @@ fn brisk_follows_ovsdb_server_as_ovs_vswitchd() {
     assert!(db.vsctl("get Bridge br-int datapath_id").trim().len() == 18);
     // other_config:datapath-id sets it, for the database and OpenFlow's features reply.
     db.vsctl("set Bridge br-int other_config:datapath-id=00000000000abc12");
-    let t = Instant::now();
-    while db.vsctl("get Bridge br-int datapath_id").trim() != "\"00000000000abc12\"" {
-        assert!(
-            t.elapsed() < Duration::from_secs(10),
-            "datapath-id not applied"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    until("datapath-id not applied", || {
+        db.vsctl("get Bridge br-int datapath_id").trim() == "\"00000000000abc12\""
+    });
     let show = ok(&format!("ovs-ofctl show {mgmt}"));
     assert!(show.contains("dpid:00000000000abc12"), "{show}");
     // mtu_request, applied live to the kernel interface and reported in `mtu`.
     db.vsctl("set Interface bop2 mtu_request=1400");
-    let t = Instant::now();
-    while db.vsctl("get Interface bop2 mtu").trim() != "1400" {
-        assert!(
-            t.elapsed() < Duration::from_secs(10),
-            "mtu_request not applied"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    until("mtu_request not applied", || {
+        db.vsctl("get Interface bop2 mtu").trim() == "1400"
+    });
     assert_eq!(
         db.vsctl("get Open_vSwitch . dpdk_initialized").trim(),
         "true"

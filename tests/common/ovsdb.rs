@@ -128,3 +128,12 @@ pub fn appctl(dir: &Path, args: &str) -> (bool, String) {
         String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr),
     )
 }
+
+/// Waits until `f` holds (10 s at most), naming `what` if it does not.
+pub fn until(what: &str, mut f: impl FnMut() -> bool) {
+    let t = Instant::now();
+    while !f() {
+        assert!(t.elapsed() < Duration::from_secs(10), "{what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
