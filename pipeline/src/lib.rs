@@ -23,6 +23,7 @@ pub mod geneve;
 #[cfg(any(test, feature = "testing"))]
 pub mod seed;
 pub mod slowpath;
+mod trace_text;
 pub mod tunnel;
 pub mod underlay;
 pub mod wire;

@@ -6,10 +6,16 @@ use crate::dpaction::{
     execute, format_dp_actions, CloneFrame, DpAction, DropReason, ExecEnv, Packet, Sink, TunnelMeta,
 };
 use crate::field::Field;
-use crate::flow::{Flow, KEY_WORDS};
-use crate::ofctl::{format_match, Match, PortMap};
+use crate::flow::{ct_state, Flow};
+use crate::ofctl::{format_actions, format_match, IpRange, NatKind, PortMap};
 use crate::xlate::{translate, translate_actions, TraceEvent};
 use serde::Serialize;
+use std::collections::VecDeque;
+
+pub use crate::trace_text::{
+    ct_state_text, format_key, format_megaflow, format_ofproto_trace, format_trace_text,
+    parse_ct_next,
+};
 
 /// One pass of a packet through the tables (the first, or one after a recirculation).
 #[derive(Clone, Debug)]
@@ -26,6 +32,21 @@ pub struct PassTrace {
     pub actions: Vec<DpAction>,
     /// Registers and metadata at the end of the pass.
     pub final_flow: Flow,
+    /// The flow the pass started with (registers and metadata of a recirculation restored).
+    pub initial_flow: Flow,
+    /// For a pass after `ct`: the conntrack state it resumed with.
+    pub resume: Option<CtResume>,
+}
+
+/// The conntrack state a pass after `ct(table=N)` resumed with.
+#[derive(Clone, Debug)]
+pub struct CtResume {
+    /// `ct_state`.
+    pub state: u8,
+    /// Given (by `--ct-next`, or what a real connection tracker said), not the default.
+    pub given: bool,
+    /// NAT as simulated: the addresses and ports before and after.
+    pub nat: Option<(String, String)>,
 }
 
 /// Where a traced packet went.
@@ -50,6 +71,11 @@ pub struct PacketTrace {
     pub outputs: Vec<OutputTrace>,
     /// Drops.
     pub drops: Vec<DropReason>,
+    /// Conntrack as `ofproto/trace` has it: `Some` runs no connection tracker's verdict but
+    /// resumes each pass after `ct` with the next of these states (`trk|new` once they run
+    /// out), NAT taken as the first address and port of its range. `None`: the connection
+    /// tracker given decides.
+    pub simulate_ct: Option<VecDeque<u8>>,
 }
 
 impl PacketTrace {
@@ -159,8 +185,8 @@ fn run_passes<F: CloneFrame, S: Sink<F>>(
     mut trace: Option<&mut PacketTrace>,
 ) {
     let env = ExecEnv::new(conntrack, now_ms);
-    let mut queue: Vec<(Packet<F>, u32)> = vec![(pkt, 0)];
-    while let Some((p, depth)) = queue.pop() {
+    let mut queue: Vec<(Packet<F>, u32, Option<CtResume>)> = vec![(pkt, 0, None)];
+    while let Some((p, depth, resume)) = queue.pop() {
         if depth > bridge.limits.max_recirc {
             if let Some(t) = trace.as_deref_mut() {
                 t.drops.push(DropReason::RecircLimit);
@@ -184,7 +210,15 @@ fn run_passes<F: CloneFrame, S: Sink<F>>(
         if trace.is_none() {
             crate::tables::credit_hits(&tr.rules, &tr.groups, 1, len, now_ms);
         }
+        let simulate = trace.as_ref().is_some_and(|t| t.simulate_ct.is_some());
         if let Some(t) = trace.as_deref_mut() {
+            let resume = resume.or_else(|| {
+                (!simulate && Field::RecircId.get(&p.key) != 0).then(|| CtResume {
+                    state: Field::CtState.get(&p.key) as u8,
+                    given: true,
+                    nat: None,
+                })
+            });
             t.passes.push(PassTrace {
                 recirc_id: Field::RecircId.get(&p.key) as u32,
                 key: p.key,
@@ -192,16 +226,98 @@ fn run_passes<F: CloneFrame, S: Sink<F>>(
                 mask: tr.mask,
                 actions: tr.actions.clone(),
                 final_flow: tr.final_flow,
+                initial_flow: tr.initial_flow,
+                resume: None,
             });
+            if let Some(last) = t.passes.last_mut() {
+                last.resume = resume;
+            }
         }
+        let in_flow = tr.initial_flow;
+        // Simulated conntrack changes no address itself: NAT is applied below, as OVS's trace.
+        let actions: Vec<DpAction> = if simulate {
+            tr.actions.iter().map(without_nat).collect()
+        } else {
+            tr.actions.clone()
+        };
         let mut wrap = Wrap {
             inner: &mut *sink,
             trace: trace.as_deref_mut(),
         };
-        for r in execute(&tr.actions, p, &env, &mut wrap) {
-            queue.push((r, depth + 1));
+        let recircs = execute(&actions, p, &env, &mut wrap);
+        for mut r in recircs {
+            let resume = match trace.as_deref_mut().and_then(|t| t.simulate_ct.as_mut()) {
+                Some(next) => simulate_ct(&mut r.key, &in_flow, &tr.actions, next),
+                None => None,
+            };
+            queue.push((r, depth + 1, resume));
         }
     }
+}
+
+fn without_nat(a: &DpAction) -> DpAction {
+    match a {
+        DpAction::Ct(c) if c.nat.is_some() => {
+            let mut c = c.clone();
+            c.nat = None;
+            DpAction::Ct(c)
+        }
+        other => other.clone(),
+    }
+}
+
+/// What OVS's trace does to a packet resumed after `ct`: the next `--ct-next` state (or
+/// `trk|new`), the `ct` action's zone, the mark and label its `exec` wrote over those the
+/// pass started with, and NAT to the first address and port of the range.
+fn simulate_ct(
+    key: &mut Flow,
+    in_flow: &Flow,
+    actions: &[DpAction],
+    next: &mut VecDeque<u8>,
+) -> Option<CtResume> {
+    let id = Field::RecircId.get(key) as u32;
+    let ct = actions.iter().find_map(|a| match a {
+        DpAction::Ct(c) if c.recirc == Some(id) => Some(c),
+        _ => None,
+    })?;
+    let (state, given) = match next.pop_front() {
+        Some(s) => (s, true),
+        None => (ct_state::TRK | ct_state::NEW, false),
+    };
+    Field::CtState.set(key, u128::from(state));
+    Field::CtZone.set(key, u128::from(ct.zone));
+    let mut mark = Field::CtMark.get(in_flow) as u32;
+    if let Some((v, m)) = ct.mark {
+        mark = (mark & !m) | (v & m);
+    }
+    Field::CtMark.set(key, u128::from(mark));
+    let mut label = Field::CtLabel.get(in_flow);
+    if let Some((v, m)) = ct.label {
+        label = (label & !m) | (v & m);
+    }
+    Field::CtLabel.set(key, label);
+    let nat = ct.nat.as_ref().map(|n| {
+        let v6 = n.addr.map(|(lo, _)| matches!(lo, IpRange::V6(_)));
+        let before = crate::trace_text::ip_flow_text(key, v6);
+        if let Some((lo, _)) = n.addr {
+            let (addr, port) = match n.kind {
+                Some(NatKind::Src) => (Some((Field::NwSrc, Field::Ipv6Src)), Field::TpSrc),
+                Some(NatKind::Dst) => (Some((Field::NwDst, Field::Ipv6Dst)), Field::TpDst),
+                None => (None, Field::TpDst),
+            };
+            if let Some((f4, f6)) = addr {
+                match lo {
+                    IpRange::V4(a) => f4.set(key, u128::from(a)),
+                    IpRange::V6(a) => f6.set(key, a),
+                }
+                if let Some((p, _)) = n.ports.filter(|(p, _)| *p != 0) {
+                    port.set(key, u128::from(p));
+                }
+            }
+        }
+        (before, crate::trace_text::ip_flow_text(key, v6))
+    });
+    Some(CtResume { state, given, nat })
 }
 
 struct Wrap<'a, S> {
@@ -233,220 +349,6 @@ impl<F: CloneFrame, S: Sink<F>> Sink<F> for Wrap<'_, S> {
         }
         self.inner.note_drop(reason);
     }
-}
-
-/// Formats a megaflow (key under mask) the way OVS's trace shows it.
-pub fn format_megaflow(key: &Flow, mask: &Flow, ports: &PortMap) -> String {
-    let mut m = Match {
-        value: key.masked(mask),
-        mask: *mask,
-    };
-    for i in KEY_WORDS..crate::flow::FLOW_WORDS {
-        m.value.w[i] = 0;
-        m.mask.w[i] = 0;
-    }
-    let recirc = Field::RecircId.get(key);
-    let mut s = format!("recirc_id={recirc:#x}");
-    // recirc_id is printed first by us; drop it from the generic match.
-    Field::RecircId.set(&mut m.mask, 0);
-    Field::RecircId.set(&mut m.value, 0);
-    let rest = format_match(&m, ports, None);
-    if !rest.is_empty() {
-        s.push(',');
-        s.push_str(&rest);
-    }
-    s
-}
-
-/// `ofproto/trace`-style text.
-pub fn format_trace_text(t: &PacketTrace, ports: &PortMap, bridge_name: &str) -> String {
-    use std::fmt::Write;
-    let mut s = String::new();
-    for (i, p) in t.passes.iter().enumerate() {
-        if i == 0 {
-            let _ = writeln!(s, "Flow: {}", format_key(&p.key, ports));
-            let _ = writeln!(s);
-            let _ = writeln!(s, "bridge(\"{bridge_name}\")");
-            let _ = writeln!(s, "{}", "-".repeat(bridge_name.len() + 10));
-        } else {
-            let _ = writeln!(s);
-            let _ = writeln!(s, "{}", "=".repeat(79));
-            let _ = writeln!(
-                s,
-                "recirc({:#x}) - resume conntrack with ct_state={}",
-                p.recirc_id,
-                ct_state_text(Field::CtState.get(&p.key) as u8)
-            );
-            let _ = writeln!(s, "{}", "=".repeat(79));
-            let _ = writeln!(s);
-            let _ = writeln!(s, "Flow: {}", format_key(&p.key, ports));
-            let _ = writeln!(s);
-        }
-        for e in &p.events {
-            match e {
-                TraceEvent::Table { table, depth, rule } => {
-                    let ind = "    ".repeat(*depth as usize / 2);
-                    match rule {
-                        Some(r) => {
-                            let m = if r.matched.is_empty() {
-                                String::new()
-                            } else {
-                                format!("{}, ", r.matched)
-                            };
-                            let _ = writeln!(
-                                s,
-                                "{ind}{:2}. {m}priority {}, cookie {:#x}",
-                                table, r.priority, r.cookie
-                            );
-                        }
-                        None => {
-                            let _ = writeln!(s, "{ind}{table:2}. No match.");
-                        }
-                    }
-                }
-                TraceEvent::Action { depth, text } => {
-                    let ind = "    ".repeat((*depth as usize).saturating_sub(1) / 2);
-                    let _ = writeln!(s, "{ind}    {text}");
-                }
-                TraceEvent::Note { depth, text } => {
-                    let ind = "    ".repeat((*depth as usize).saturating_sub(1) / 2);
-                    let _ = writeln!(s, "{ind}     -> {text}");
-                }
-            }
-        }
-        let _ = writeln!(s);
-        let _ = writeln!(s, "Final flow: {}", format_key(&p.final_flow, ports));
-        let _ = writeln!(s, "Megaflow: {}", format_megaflow(&p.key, &p.mask, ports));
-        let _ = writeln!(s, "Datapath actions: {}", format_dp_actions(&p.actions));
-    }
-    let _ = writeln!(s);
-    for o in &t.outputs {
-        match &o.tunnel {
-            Some(tn) => {
-                let _ = writeln!(
-                    s,
-                    "Output: port {} (tunnel to {}, tun_id {:#x}): {}",
-                    o.port,
-                    std::net::Ipv4Addr::from(tn.dst),
-                    tn.tun_id,
-                    format_key(&o.key, ports)
-                );
-            }
-            None => {
-                let _ = writeln!(s, "Output: port {}: {}", o.port, format_key(&o.key, ports));
-            }
-        }
-    }
-    for d in &t.drops {
-        let _ = writeln!(s, "Dropped: {}", d.name());
-    }
-    s
-}
-
-fn ct_state_text(st: u8) -> String {
-    let names: Vec<&str> = crate::flow::ct_state::NAMES
-        .iter()
-        .filter(|(_, b)| st & b != 0)
-        .map(|(n, _)| *n)
-        .collect();
-    if names.is_empty() {
-        "0".into()
-    } else {
-        names.join("|")
-    }
-}
-
-/// A packet's key as a flow string, the fields a packet of its type has (like the `Flow:`
-/// line of `ofproto/trace`).
-pub fn format_key(key: &Flow, ports: &PortMap) -> String {
-    use crate::flow::{eth_type, ip_proto, w};
-    let mut mask = Flow::ZERO;
-    let full = |m: &mut Flow, f: Field| f.set(m, f.desc().valid);
-    full(&mut mask, Field::InPort);
-    for f in [Field::RecircId, Field::PktMark] {
-        if f.get(key) != 0 {
-            full(&mut mask, f);
-        }
-    }
-    if Field::CtState.get(key) != 0 {
-        for f in [Field::CtState, Field::CtZone, Field::CtMark] {
-            full(&mut mask, f);
-        }
-        if Field::CtLabel.get(key) != 0 {
-            full(&mut mask, Field::CtLabel);
-        }
-    }
-    for i in 0..16 {
-        if Field::Reg(i).get(key) != 0 {
-            full(&mut mask, Field::Reg(i));
-        }
-    }
-    if Field::Metadata.get(key) != 0 {
-        full(&mut mask, Field::Metadata);
-    }
-    if key.w[w::TUN_ADDR] != 0 || key.w[w::TUN_ID] != 0 {
-        for f in [Field::TunId, Field::TunSrc, Field::TunDst] {
-            full(&mut mask, f);
-        }
-        mask.w[w::TUN_FLAGS] |= key.w[w::TUN_FLAGS] & (0xff << 32);
-        for i in 0..8u8 {
-            if key.w[w::TUN_FLAGS] >> (32 + i) & 1 != 0 {
-                full(&mut mask, Field::TunMetadata(i));
-            }
-        }
-    }
-    for f in [Field::VlanTci, Field::EthSrc, Field::EthDst, Field::EthType] {
-        full(&mut mask, f);
-    }
-    let ty = Field::EthType.get(key) as u16;
-    match ty {
-        eth_type::IPV4 | eth_type::IPV6 => {
-            if ty == eth_type::IPV4 {
-                full(&mut mask, Field::NwSrc);
-                full(&mut mask, Field::NwDst);
-            } else {
-                full(&mut mask, Field::Ipv6Src);
-                full(&mut mask, Field::Ipv6Dst);
-                full(&mut mask, Field::Ipv6Label);
-            }
-            for f in [Field::NwProto, Field::NwTtl, Field::NwFrag] {
-                full(&mut mask, f);
-            }
-            mask.w[w::NW_L4] |= 0xff << 8;
-            let proto = Field::NwProto.get(key) as u8;
-            if matches!(proto, ip_proto::TCP | ip_proto::UDP | ip_proto::SCTP) {
-                full(&mut mask, Field::TpSrc);
-                full(&mut mask, Field::TpDst);
-            }
-            if matches!(proto, ip_proto::ICMP | ip_proto::ICMPV6) {
-                full(&mut mask, Field::IcmpType);
-                full(&mut mask, Field::IcmpCode);
-            }
-            if proto == ip_proto::TCP {
-                full(&mut mask, Field::TcpFlags);
-            }
-        }
-        eth_type::ARP | eth_type::RARP => {
-            for f in [
-                Field::ArpSpa,
-                Field::ArpTpa,
-                Field::ArpOp,
-                Field::ArpSha,
-                Field::ArpTha,
-            ] {
-                full(&mut mask, f);
-            }
-        }
-        _ => {}
-    }
-    format_match(
-        &Match {
-            value: key.masked(&mask),
-            mask,
-        },
-        ports,
-        None,
-    )
 }
 
 /// JSON shape of a trace, for `brisk trace --format json`.
@@ -551,10 +453,14 @@ pub fn trace_json(t: &PacketTrace, ports: &PortMap) -> TraceJson {
                 tables.push(TableJson {
                     table: *table,
                     pass: pi,
-                    priority: rule.as_ref().map(|r| r.priority),
-                    cookie: rule.as_ref().map(|r| format!("{:#x}", r.cookie)),
-                    flow: rule.as_ref().map(|r| r.matched.clone()),
-                    actions: rule.as_ref().map(|r| r.actions.clone()),
+                    priority: rule.as_ref().map(|r| r.entry.priority),
+                    cookie: rule.as_ref().map(|r| format!("{:#x}", r.entry.cookie)),
+                    flow: rule
+                        .as_ref()
+                        .map(|r| format_match(&r.entry.matches, ports, None)),
+                    actions: rule
+                        .as_ref()
+                        .map(|r| format_actions(&r.entry.actions, ports)),
                 });
             }
         }

@@ -306,7 +306,7 @@ fn tunnel_output_needs_a_destination() {
     assert!(o.outputs.is_empty());
     assert!(
         pipeline::slowpath::format_trace_text(&t, b.ports().names(), "b")
-            .contains("no destination")
+            .contains(" >> Tunneling decided against output")
     );
     let (o, _) = send(&b, 1, &udp_frame(A, B, 1, 2, 3, 2, b""), 1);
     assert_eq!(outs(&o), vec![9]);

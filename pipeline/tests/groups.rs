@@ -4,7 +4,7 @@
 //! megaflow masks, counters, and a Service DNAT through a select group and conntrack.
 
 use pipeline::bridge::{Bridge, PortInfo, PortKind};
-use pipeline::build::{ip, tcp_frame, udp_frame};
+use pipeline::build::{ip, mac, tcp_frame, udp_frame};
 use pipeline::conntrack::ConntrackConfig;
 use pipeline::dpaction::{Collect, Packet};
 use pipeline::field::Field;
@@ -564,5 +564,37 @@ fn group_and_resubmit_loop_is_dropped_by_the_budget() {
     assert_eq!(
         out.drops.as_slice(),
         &[pipeline::dpaction::DropReason::ResubmitLimit]
+    );
+}
+
+/// Each bucket works on its own copy of the packet, as in OVS: what a bucket writes does not
+/// reach the actions that follow the `resubmit` which led to the group, even though the
+/// group is the last action of its own table.
+#[test]
+fn a_bucket_s_writes_stay_in_the_bucket() {
+    let b = bridge(
+        &["group_id=5,type=all,bucket=set_field:02:00:00:00:00:09->eth_dst,output:2"],
+        &[
+            "table=0,in_port=1,udp actions=resubmit(,1),output:3",
+            "table=1 actions=group:5",
+        ],
+    );
+    let frame = udp_frame(
+        mac("02:00:00:00:00:01"),
+        mac("02:00:00:00:00:02"),
+        ip("10.0.0.1"),
+        ip("10.0.0.2"),
+        1,
+        2,
+        b"",
+    );
+    let out = send(&b, 1, &frame, 1);
+    assert_eq!(out_ports(&out), vec![2, 3]);
+    let dst = |i: usize| out.outputs[i].2.frame.data()[..6].to_vec();
+    assert_eq!(dst(0), vec![2, 0, 0, 0, 0, 9], "the bucket's copy");
+    assert_eq!(
+        dst(1),
+        vec![2, 0, 0, 0, 0, 2],
+        "the packet after the resubmit"
     );
 }

@@ -127,6 +127,35 @@ fn put_ip6(s: &mut String, name: &str, v: u128, m: u128) {
 /// Formats a match in OVS's field order. With `priority`, prefixes `priority=N,` unless it is
 /// the default.
 pub fn format_match(m: &Match, ports: &PortMap, priority: Option<u16>) -> String {
+    format_match_with(m, ports, priority, false, None)
+}
+
+/// A datapath flow (a traced packet's key, a megaflow) as OVS's `match_format` prints one
+/// that matches `recirc_id`: the packet type (`eth`) follows the conntrack fields.
+pub fn format_datapath_match(m: &Match, ports: &PortMap, tunnel: Option<&str>) -> String {
+    let (_, recirc) = m.get(Field::RecircId);
+    format_match_with(m, ports, None, recirc != 0, tunnel)
+}
+
+/// What OVS's trace says after an action wrote subfield `sf`: `NXM_NX_REG0[0..15] is now
+/// 0x2`.
+pub fn format_subfield_now(sf: &Subfield, flow: &crate::flow::Flow, ports: &PortMap) -> String {
+    let v = sf.field.get(flow);
+    let value = if sf.ofs == 0 && u32::from(sf.n_bits) >= sf.field.bits() {
+        format_field_value(sf.field, v, sf.field.desc().valid, ports)
+    } else {
+        Hx((v >> sf.ofs) & sf.mask() >> sf.ofs).to_string()
+    };
+    format!("{} is now {value}", subfield(sf))
+}
+
+fn format_match_with(
+    m: &Match,
+    ports: &PortMap,
+    priority: Option<u16>,
+    eth: bool,
+    tunnel: Option<&str>,
+) -> String {
     let mut s = String::with_capacity(128);
     if let Some(p) = priority {
         if p != DEFAULT_PRIORITY {
@@ -134,6 +163,9 @@ pub fn format_match(m: &Match, ports: &PortMap, priority: Option<u16>) -> String
         }
     }
     put_marks_and_ct(&mut s, m);
+    if eth {
+        s.push_str("eth,");
+    }
     let l3 = L3Kind::of(m);
     let (skip_type, skip_proto) = put_protocol(&mut s, &l3);
     for i in 0..16 {
@@ -142,7 +174,10 @@ pub fn format_match(m: &Match, ports: &PortMap, priority: Option<u16>) -> String
             put_u32_hex(&mut s, Field::Reg(i).name(), v, mk);
         }
     }
-    put_tunnel(&mut s, m);
+    match tunnel {
+        Some(t) => s.push_str(t),
+        None => put_tunnel(&mut s, m),
+    }
     let (v, mk) = m.get(Field::Metadata);
     put_u64_hex(&mut s, "metadata", v, mk);
     let (v, mk) = m.get(Field::InPort);

@@ -11,7 +11,10 @@ mod learn;
 mod parse;
 mod value;
 
-pub use format::{format_actions, format_flow, format_match, FlowStats};
+pub use format::{
+    format_actions, format_datapath_match, format_flow, format_match, format_subfield_now,
+    FlowStats,
+};
 pub use group::{
     format_group, parse_group, parse_group_file, Bucket, GroupEntry, GroupMode, GroupType,
     Selection, GROUP_MAX,

@@ -98,23 +98,30 @@ fn random_key(r: &mut Rng, recirc_ids: u32) -> Flow {
 
 /// The actions as the datapath would execute them on a packet with `key`: `dec_ttl` is a
 /// relative datapath action that drops a packet whose TTL is 0 or 1, so on such a packet a
-/// list `[.., DecTtl, ..]` behaves as `[.., Drop(TtlExpired)]`.
+/// list `[.., DecTtl, ..]` behaves as `[.., Drop(TtlExpired)]`. Header rewrites that nothing
+/// sends, and a TTL drop that ends the list, change nothing anyone sees (translation leaves
+/// trailing rewrites out): they are dropped from both sides.
 fn as_executed(acts: &[DpAction], key: &Flow) -> Vec<DpAction> {
     let ttl = Field::NwTtl.get(key);
     let mut out = Vec::new();
     for a in acts {
         if *a == DpAction::DecTtl && ttl <= 1 {
-            // Header rewrites just before a drop are not observable.
-            while matches!(
-                out.last(),
-                Some(DpAction::Set { .. } | DpAction::PushVlan(_) | DpAction::PopVlan)
-            ) {
-                out.pop();
-            }
             out.push(DpAction::Drop(DropReason::TtlExpired));
-            return out;
+            break;
         }
         out.push(a.clone());
+    }
+    while matches!(
+        out.last(),
+        Some(
+            DpAction::Set { .. }
+                | DpAction::DecTtl
+                | DpAction::PushVlan(_)
+                | DpAction::PopVlan
+                | DpAction::Drop(DropReason::TtlExpired)
+        )
+    ) {
+        out.pop();
     }
     out
 }

@@ -17,34 +17,61 @@ use crate::bridge::{port_config, Bridge, PortTable};
 use crate::dpaction::{DpAction, DropReason, HdrField};
 use crate::field::{Field, Subfield};
 use crate::flow::{eth_type, w, Flow, KEY_WORDS, VLAN_CFI};
-use crate::ofctl::{format_actions, format_match, Action, PortMap, SetField};
+use crate::ofctl::{Action, SetField};
 use crate::tables::{Group, OfTables, Rule};
 use std::sync::Arc;
 
 mod output;
 mod walk;
 
-/// A step of a translation, for `trace`.
-#[derive(Clone, Debug, PartialEq)]
+/// A step of a translation, for `trace`. Each step records the resubmit depth it happened
+/// at: a step at depth `k` belongs to the latest table (or group bucket) entered at depth
+/// `k - 1`, which is the nesting `ofproto/trace` prints.
+#[derive(Clone, Debug)]
 pub enum TraceEvent {
-    /// A table lookup.
+    /// A table lookup and the rule it found (`None`: no match).
     Table {
         /// Table id.
         table: u8,
         /// Resubmit depth.
         depth: u32,
         /// The matching rule, if any.
-        rule: Option<TraceRule>,
+        rule: Option<Arc<Rule>>,
+    },
+    /// A group bucket entered.
+    Bucket {
+        /// Resubmit depth.
+        depth: u32,
+        /// The bucket's id.
+        id: u32,
+    },
+    /// A pass after a recirculation resumes at this table.
+    Thaw {
+        /// Table the frozen pipeline resumes at.
+        table: u8,
     },
     /// An OpenFlow action executed.
     Action {
         /// Resubmit depth.
         depth: u32,
-        /// The action as `ovs-ofctl` writes it.
+        /// The action.
+        action: Action,
+    },
+    /// An empty action list (a rule's, a table miss's, a `ct`'s `exec`): the packet is
+    /// dropped there.
+    Drop {
+        /// Resubmit depth.
+        depth: u32,
+    },
+    /// A remark (fork to recirculation, NORMAL's decision...).
+    Note {
+        /// Resubmit depth.
+        depth: u32,
+        /// Text.
         text: String,
     },
-    /// A remark (skipped output, fork to recirculation, error...).
-    Note {
+    /// Something that went wrong for this packet (an output skipped, a missing group).
+    Warn {
         /// Resubmit depth.
         depth: u32,
         /// Text.
@@ -52,17 +79,14 @@ pub enum TraceEvent {
     },
 }
 
-/// The rule a lookup found.
-#[derive(Clone, Debug, PartialEq)]
-pub struct TraceRule {
-    /// Priority.
-    pub priority: u16,
-    /// Cookie.
-    pub cookie: u64,
-    /// Its match, printed.
-    pub matched: String,
-    /// Its actions, printed.
-    pub actions: String,
+impl TraceEvent {
+    /// The rule a table step found.
+    pub fn rule(&self) -> Option<&Arc<Rule>> {
+        match self {
+            TraceEvent::Table { rule, .. } => rule.as_ref(),
+            _ => None,
+        }
+    }
 }
 
 /// Why a translation failed (the packet is dropped).
@@ -100,6 +124,9 @@ pub struct Translation {
     pub error: Option<XlateError>,
     /// The flow at the end of the walk (registers and all), for traces.
     pub final_flow: Flow,
+    /// The flow the walk started with (a recirculated key with its frozen registers and
+    /// metadata restored), for traces.
+    pub initial_flow: Flow,
 }
 
 fn field_mask(f: Field) -> Flow {
@@ -160,6 +187,22 @@ impl Ctx<'_> {
                 depth,
                 text: text.into(),
             });
+        }
+    }
+
+    fn warn(&mut self, text: impl Into<String>) {
+        let depth = self.depth;
+        if let Some(t) = self.trace.as_deref_mut() {
+            t.push(TraceEvent::Warn {
+                depth,
+                text: text.into(),
+            });
+        }
+    }
+
+    fn trace_event(&mut self, e: TraceEvent) {
+        if let Some(t) = self.trace.as_deref_mut() {
+            t.push(e);
         }
     }
 
@@ -297,15 +340,6 @@ impl Ctx<'_> {
     }
 }
 
-fn trace_rule(r: &Rule, ports: &PortMap) -> TraceRule {
-    TraceRule {
-        priority: r.entry.priority,
-        cookie: r.entry.cookie,
-        matched: format_match(&r.entry.matches, ports, None),
-        actions: format_actions(&r.entry.actions, ports),
-    }
-}
-
 /// Translates `key` (a packet's datapath key, with `recirc_id` saying which pass this is).
 /// With `trace`, every table, rule and action is recorded.
 pub fn translate(
@@ -380,6 +414,7 @@ fn translate_from(
             Some(st) => {
                 ctx.written = st.restore(&mut ctx.flow);
                 ctx.base = ctx.flow;
+                ctx.trace_event(TraceEvent::Thaw { table: st.table });
                 st.table
             }
             None => {
@@ -390,6 +425,7 @@ fn translate_from(
             }
         }
     };
+    let initial = ctx.flow;
     if let Some(actions) = first {
         ctx.note("packet-out: the controller's actions");
         ctx.do_actions(actions);
@@ -429,9 +465,19 @@ fn translate_from(
         }
     }
     if first.is_none() && !ctx.exit {
-        ctx.lookup_table(start, true);
+        ctx.lookup_table(start);
     }
+    let initial_flow = initial;
     let mut actions = std::mem::take(&mut ctx.acts);
+    // Header writes that no output, conntrack or recirculation follows change nothing
+    // anyone sees: the megaflow drops the packet without them (as OVS commits writes only
+    // at an output).
+    while matches!(
+        actions.last(),
+        Some(DpAction::Set { .. } | DpAction::DecTtl | DpAction::PushVlan(_) | DpAction::PopVlan)
+    ) {
+        actions.pop();
+    }
     if let Some(e) = ctx.error {
         actions.clear();
         actions.push(DpAction::Drop(match e {
@@ -456,5 +502,6 @@ fn translate_from(
         uses_underlay: ctx.uses_underlay,
         error: ctx.error,
         final_flow: ctx.flow,
+        initial_flow,
     }
 }

@@ -1,13 +1,13 @@
 //! Actions that end in the datapath: output (ports, tunnels, flood, NORMAL), `dec_ttl`,
 //! and `ct` (which freezes the walk for recirculation).
 
-use super::{ct_fields_mask, Ctx, XlateError};
+use super::{ct_fields_mask, Ctx, TraceEvent, XlateError};
 use crate::bridge::TunnelPort;
 use crate::bridge::{port_config, FrozenState, PortKind};
 use crate::dpaction::{DpAction, DpCt, DropReason, TnlPending, TunnelMeta};
 use crate::field::Field;
 use crate::flow::{eth_type, w, Flow, VLAN_CFI};
-use crate::ofctl::{port, CtAction, CtZone, SetField};
+use crate::ofctl::{port, Action, CtAction, CtZone, SetField};
 use crate::tunnel::{encap, Resolution};
 
 impl Ctx<'_> {
@@ -71,14 +71,25 @@ impl Ctx<'_> {
                 _ => {}
             }
         }
+        if self.trace.is_some() {
+            // As OVS: the `exec` actions, each in turn (an empty list drops).
+            let depth = self.depth;
+            if ct.exec.is_empty() {
+                self.trace_event(TraceEvent::Drop { depth });
+            }
+            for s in &ct.exec {
+                let action = Action::Set(*s);
+                self.trace_event(TraceEvent::Action { depth, action });
+            }
+        }
         let recirc = match ct.table {
             Some(t) => {
                 let st = FrozenState::capture(&self.flow, &self.written, t);
                 match self.bridge.recirc_id(&st) {
                     Some(id) => {
                         self.note(format!(
-                            "a clone of the packet is forked to recirculate (recirc_id {id:#x}); \
-                             the forked pipeline resumes at table {t}"
+                            "A clone of the packet is forked to recirculate. \
+                             The forked pipeline will be resumed at table {t}."
                         ));
                         Some(id)
                     }
@@ -107,6 +118,7 @@ impl Ctx<'_> {
             self.flow.w[i] &= !m.w[i];
         }
         self.written.or_with(&m);
+        self.note("Sets the packet to an untracked state, and clears all the conntrack fields.");
     }
 
     pub(super) fn output(&mut self, p: u32) {
@@ -121,7 +133,7 @@ impl Ctx<'_> {
             port::NONE => {}
             // A packet-out's `output:TABLE`: the packet goes through the tables from table 0
             // (flows may not hold it: the flow-mod checks refuse it).
-            port::TABLE => self.lookup_table(0, false),
+            port::TABLE => self.lookup_table(0),
             port::CONTROLLER => {
                 self.commit();
                 self.acts.push(DpAction::Controller);
@@ -129,7 +141,7 @@ impl Ctx<'_> {
             _ => {
                 let ip = self.read(Field::InPort) as u32;
                 if ip == p {
-                    self.note(format!("skipping output to input port {p}"));
+                    self.warn("skipping output to input port");
                     return;
                 }
                 self.output_to(p);
@@ -140,7 +152,7 @@ impl Ctx<'_> {
     fn output_to(&mut self, p: u32) {
         let ports = self.ports;
         let Some(info) = ports.get(p) else {
-            self.note(format!("output to nonexistent port {p}"));
+            self.warn("Nonexistent output port");
             return;
         };
         let off = info.config & (port_config::PORT_DOWN | port_config::NO_FWD);
@@ -160,10 +172,9 @@ impl Ctx<'_> {
                     None => self.read(Field::TunDst) as u32,
                 };
                 if dst == 0 {
-                    self.note(format!(
-                        "tunnel port {} has no destination (tun_dst unset): not sent",
-                        info.name
-                    ));
+                    // OVS's words; brisk's reason: the tunnel port has no destination
+                    // (tun_dst unset).
+                    self.warn("Tunneling decided against output");
                     return;
                 }
                 self.commit();
@@ -213,9 +224,11 @@ impl Ctx<'_> {
         // Either way the megaflow follows the underlay: one cached while there was no
         // uplink must encapsulate once one is given.
         self.uses_underlay = true;
+        self.note("output to native tunnel");
         if u.uplink.is_none() {
             if u.native_only {
-                self.note("native tunnel: the bridge has no uplink: dropped".to_string());
+                // brisk's reason: the bridge has no uplink.
+                self.warn("native tunnel routing failed");
                 self.acts
                     .push(DpAction::OutputDrop(DropReason::TunnelNoRoute));
             } else {
@@ -225,19 +238,46 @@ impl Ctx<'_> {
         }
         let r = encap::resolve(&u, &self.bridge.neighbours(), p, cfg, &meta);
         let dst = std::net::Ipv4Addr::from(meta.dst);
+        let via = |ctx: &Self, port: u32| {
+            ctx.ports
+                .get(port)
+                .map_or_else(|| port.to_string(), |i| i.name.clone())
+        };
         match r {
             Resolution::Push(t) => {
-                self.note(format!(
-                    "native tunnel: {dst} via uplink port {}, outer header built",
-                    t.uplink
-                ));
+                if self.trace.is_some() {
+                    let h = t.header.bytes();
+                    let mac = |o: usize| {
+                        let mut b = [0u8; 8];
+                        b[2..].copy_from_slice(&h[o..o + 6]);
+                        crate::ofctl::format_mac(u64::from_be_bytes(b))
+                    };
+                    let ip = |o: usize| std::net::Ipv4Addr::new(h[o], h[o + 1], h[o + 2], h[o + 3]);
+                    let text = format!("tunneling to {dst} via {}", via(self, t.uplink));
+                    self.note(text);
+                    let text = format!(
+                        "tunneling from {} {} to {} {}",
+                        mac(6),
+                        ip(26),
+                        mac(0),
+                        ip(30)
+                    );
+                    self.note(text);
+                }
                 self.acts.push(DpAction::TnlPush(t));
             }
             Resolution::Waiting { nexthop } => {
-                self.note(format!(
-                    "native tunnel: next hop {} of {dst} not resolved: the packet waits for ARP",
-                    std::net::Ipv4Addr::from(nexthop)
-                ));
+                if self.trace.is_some() {
+                    let uplink = u.uplink.as_ref().map_or(0, |l| l.ofport);
+                    let text = format!("tunneling to {dst} via {}", via(self, uplink));
+                    self.note(text);
+                    let text = format!(
+                        "neighbor cache miss for {} on bridge {}, sending ARP request",
+                        std::net::Ipv4Addr::from(nexthop),
+                        self.bridge.name
+                    );
+                    self.note(text);
+                }
                 self.acts.push(DpAction::TnlPending(Box::new(TnlPending {
                     tunnel: p,
                     nexthop,
@@ -245,7 +285,7 @@ impl Ctx<'_> {
                 })));
             }
             Resolution::NoRoute => {
-                self.note(format!("native tunnel: no route to {dst}: dropped"));
+                self.warn("native tunnel routing failed");
                 self.acts
                     .push(DpAction::OutputDrop(DropReason::TunnelNoRoute));
             }
@@ -273,20 +313,20 @@ impl Ctx<'_> {
             self.bridge.learn_mac(src, vlan, in_port, self.now_ms);
         }
         if dst & 0x0100_0000_0000 != 0 {
-            self.note("NORMAL: multicast/broadcast destination, flooding");
+            self.note("no learned MAC for destination, flooding");
             self.flood(false);
             return;
         }
         match self.bridge.lookup_mac(dst, vlan, self.now_ms) {
             Some(p) if p == in_port => {
-                self.note("NORMAL: learned port is the input port, dropping");
+                self.note("learned port is input port, dropping");
             }
             Some(p) => {
-                self.note(format!("NORMAL: forwarding to learned port {p}"));
+                self.note("forwarding to learned port");
                 self.output_to(p);
             }
             None => {
-                self.note("NORMAL: no learned MAC for destination, flooding");
+                self.note("no learned MAC for destination, flooding");
                 self.flood(false);
             }
         }

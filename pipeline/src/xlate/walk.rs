@@ -1,11 +1,11 @@
 //! The walk through the tables: lookups, actions in order, groups and their buckets, all
 //! within one translation budget.
 
-use super::{ct_fields_mask, field_mask, trace_rule, Ctx, TraceEvent, XlateError};
+use super::{ct_fields_mask, field_mask, Ctx, TraceEvent, XlateError};
 use crate::dpaction::DpAction;
 use crate::field::Field;
 use crate::flow::{w, Flow, KEY_WORDS, VLAN_CFI};
-use crate::ofctl::{format_actions, Action, GroupType, SetField};
+use crate::ofctl::{format_subfield_now, Action, GroupType, SetField};
 use crate::tables::{selection_fields, Group};
 use std::sync::Arc;
 
@@ -33,7 +33,7 @@ impl Ctx<'_> {
         true
     }
 
-    pub(super) fn lookup_table(&mut self, table: u8, initial: bool) {
+    pub(super) fn lookup_table(&mut self, table: u8) {
         if !self.within_budget() {
             return;
         }
@@ -47,13 +47,11 @@ impl Ctx<'_> {
             .map(|r| r.payload.clone());
         self.read_bits(&lwc);
         let depth = self.depth;
-        // The port table is a shared reference: nothing is copied unless tracing.
-        let ports = self.ports;
-        if let Some(t) = self.trace.as_deref_mut() {
-            t.push(TraceEvent::Table {
+        if self.trace.is_some() {
+            self.trace_event(TraceEvent::Table {
                 table,
                 depth,
-                rule: found.as_ref().map(|r| trace_rule(r, ports.names())),
+                rule: found.clone(),
             });
         }
         match found {
@@ -63,28 +61,27 @@ impl Ctx<'_> {
                 self.do_actions(&rule.entry.actions);
                 self.depth -= 1;
             }
-            None => {
-                if initial {
-                    self.note("no match: table miss drops the packet");
-                } else {
-                    self.note("no match");
-                }
-            }
+            // A miss drops (OpenFlow 1.3's table-miss, and what `fail_mode=secure` asks).
+            None => self.trace_event(TraceEvent::Drop { depth: depth + 1 }),
         }
         self.table = saved_table;
     }
 
     pub(super) fn do_actions(&mut self, actions: &[Action]) {
-        for (ai, a) in actions.iter().enumerate() {
+        if actions.is_empty() {
+            let depth = self.depth;
+            self.trace_event(TraceEvent::Drop { depth });
+        }
+        for a in actions {
             if self.exit {
                 break;
             }
             if self.trace.is_some() {
-                let text = format_actions(std::slice::from_ref(a), self.ports.names());
                 let depth = self.depth;
-                if let Some(t) = self.trace.as_deref_mut() {
-                    t.push(TraceEvent::Action { depth, text });
-                }
+                self.trace_event(TraceEvent::Action {
+                    depth,
+                    action: a.clone(),
+                });
             }
             match a {
                 Action::Output(p) => self.output(*p),
@@ -94,8 +91,11 @@ impl Ctx<'_> {
                     self.note("no controller: packet-in is counted and dropped");
                 }
                 Action::OutputReg(sf) => {
-                    let p = self.read_sf(sf) as u32;
-                    self.output(p);
+                    let p = self.read_sf(sf);
+                    if p <= u128::from(u16::MAX) {
+                        self.note(format!("output port is {p}"));
+                    }
+                    self.output(p as u32);
                 }
                 Action::Resubmit { in_port, table, .. } => {
                     let t = table.unwrap_or(self.table);
@@ -105,14 +105,14 @@ impl Ctx<'_> {
                             let old_w = self.written.w[w::PORT];
                             Field::InPort.set(&mut self.flow, u128::from(*p));
                             self.written.w[w::PORT] |= 0xffff_ffff;
-                            self.lookup_table(t, false);
+                            self.lookup_table(t);
                             Field::InPort.set(&mut self.flow, old_v);
                             self.written.w[w::PORT] = old_w;
                         }
-                        None => self.lookup_table(t, false),
+                        None => self.lookup_table(t),
                     }
                 }
-                Action::GotoTable(t) => self.lookup_table(*t, false),
+                Action::GotoTable(t) => self.lookup_table(*t),
                 Action::Set(s) => self.do_set(s),
                 Action::Move { src, dst } => {
                     let v = self.read_sf(src);
@@ -123,6 +123,10 @@ impl Ctx<'_> {
                         form: crate::ofctl::SetForm::Load,
                     };
                     self.do_set(&s);
+                    if self.trace.is_some() {
+                        let text = format_subfield_now(dst, &self.flow, self.ports.names());
+                        self.note(text);
+                    }
                 }
                 Action::DecTtl => self.dec_ttl(),
                 Action::Conjunction { .. } | Action::Note(_) => {}
@@ -135,7 +139,7 @@ impl Ctx<'_> {
                     self.written.or_with(&m);
                     self.acts.push(DpAction::CtClear);
                 }
-                Action::Group(g) => self.group(*g, ai + 1 == actions.len()),
+                Action::Group(g) => self.group(*g),
                 Action::PushVlan(_) => {
                     let tci = self.read(Field::VlanTci) as u16;
                     if tci & VLAN_CFI != 0 {
@@ -170,12 +174,12 @@ impl Ctx<'_> {
         }
     }
 
-    /// Runs group `id`. `last`: nothing follows in the action list, so a bucket may keep
-    /// its changes to the packet (otherwise they are rolled back after it, as if each bucket
-    /// had worked on its own copy).
-    fn group(&mut self, id: u32, last: bool) {
+    /// Runs group `id`. Each bucket works on its own copy of the packet, as in OVS: what
+    /// it changed is rolled back after it, even when nothing follows in this action list
+    /// (a table that resubmitted here may still have actions to run).
+    fn group(&mut self, id: u32) {
         let Some(g) = self.tables.group(id).cloned() else {
-            self.note(format!("group {id} does not exist: dropping"));
+            self.warn(format!("output to nonexistent group {id}"));
             self.error = Some(XlateError::Unsupported);
             self.exit = true;
             return;
@@ -193,23 +197,20 @@ impl Ctx<'_> {
                 match g.select(h) {
                     Some(i) => {
                         if self.trace.is_some() {
-                            self.note(format!(
-                                "group {id} (select): hash {h:#018x} chose bucket {}",
-                                e.buckets[i].id
-                            ));
+                            self.note(format!("using bucket {}", e.buckets[i].id));
                         }
-                        self.run_bucket(&g, i, last);
+                        self.run_bucket(&g, i);
                     }
-                    None => self.note(format!("group {id} (select): no bucket has weight")),
+                    None => self.note("no live bucket"),
                 }
             }
-            GroupType::Indirect => self.run_bucket(&g, 0, last),
+            GroupType::Indirect => self.run_bucket(&g, 0),
             GroupType::All => {
                 let n = e.buckets.len();
                 for i in 0..n {
                     // The group counts the packet once, each bucket once (as OVS).
                     let at = self.groups.len();
-                    self.run_bucket(&g, i, last && i + 1 == n);
+                    self.run_bucket(&g, i);
                     if i > 0 {
                         if let Some(entry) = self.groups.get_mut(at) {
                             entry.1 |= crate::tables::BUCKET_ONLY;
@@ -218,13 +219,12 @@ impl Ctx<'_> {
                     if self.error.is_some() {
                         break;
                     }
-                    self.exit = false;
                 }
             }
         }
     }
 
-    fn run_bucket(&mut self, g: &Arc<Group>, i: usize, keep: bool) {
+    fn run_bucket(&mut self, g: &Arc<Group>, i: usize) {
         let Some(b) = g.entry.buckets.get(i) else {
             return;
         };
@@ -232,12 +232,16 @@ impl Ctx<'_> {
             return;
         }
         self.groups.push((g.clone(), i as u16));
+        let depth = self.depth;
+        self.trace_event(TraceEvent::Bucket { depth, id: b.id });
         let saved = self.flow;
         self.depth += 1;
         self.do_actions(&b.actions);
         self.depth -= 1;
-        if keep {
-            return;
+        // A bucket that stopped its own actions does not stop the caller's (OVS), unless
+        // the translation failed.
+        if self.error.is_none() {
+            self.exit = false;
         }
         // Roll back what the bucket changed; header bits it committed are set back at the
         // next commit.

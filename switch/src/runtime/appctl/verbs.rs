@@ -17,7 +17,7 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("ofproto/list", ""),
     (
         "ofproto/trace",
-        "[dp_name]|bridge odp_flow|br_flow [-generate|packet]",
+        "{[dp_name] odp_flow | bridge br_flow} [OPTIONS...] [-generate|packet]",
     ),
     ("dpif/show", ""),
     ("dpif/show-dp-features", "bridge"),
@@ -114,16 +114,7 @@ pub fn run(shared: &Shared, version: &str, dp_type: &str, name: &str, args: &[St
         },
         "vlog/list" => Ok(vlog_list()),
         "vlog/set" => vlog_set(&a),
-        "ofproto/trace" => {
-            let rest: Vec<&str> = match a.as_slice() {
-                [b, rest @ ..] if *b == bridge => rest.to_vec(),
-                other => other.to_vec(),
-            };
-            if rest.is_empty() {
-                return Err("ofproto/trace: needs a flow (in_port=...,...)\n".into());
-            }
-            brisk(shared, version, &["trace", &rest.join(" ")])
-        }
+        "ofproto/trace" => super::super::ctl::trace::run(shared, &a, true).map_err(|e| e + "\n"),
         other => Err(format!(
             "\"{other}\" is not a valid command (use \"list-commands\" to see a list of valid commands)"
         )),

@@ -3,8 +3,7 @@
 use super::{need_input, request_all, CmdResult};
 use crate::runtime::state::Shared;
 use pipeline::ofctl::{
-    format_flow, parse_flow, parse_flow_file, parse_match, parse_packet_spec, FlowEntry, FlowStats,
-    Mode,
+    format_flow, parse_flow, parse_flow_file, parse_match, FlowEntry, FlowStats, Mode,
 };
 use pipeline::tables::FlowMod;
 use std::fmt::Write;
@@ -71,16 +70,7 @@ pub(super) fn dispatch(shared: &Shared, args: &[&str], input: Option<&str>) -> O
                 Ok(format!("{} deleted\n", s.deleted))
             }
             ["dump-flows", rest @ ..] => dump_flows(shared, rest),
-            ["trace", spec @ ..] if !spec.is_empty() => {
-                let spec = spec.join(" ");
-                // The packet must say where it enters (in_port=0 is no port).
-                if spec.trim().is_empty() {
-                    return Err("trace: the spec is empty: a traced packet needs at least in_port=PORT, the port it enters on".into());
-                }
-                pipeline::ofctl::parse_trace_spec(&spec, names)
-                    .map_err(|e| format!("trace: column {}: {e}", e.column()))?;
-                trace(shared, &spec)
-            }
+            ["trace", rest @ ..] if !rest.is_empty() => super::trace::run(shared, rest, false),
             ["packet-out", in_port, actions, packet @ ..] if !packet.is_empty() => {
                 packet_out(shared, in_port, actions, &packet.concat())
             }
@@ -116,17 +106,8 @@ fn packet_out(shared: &Shared, in_port: &str, actions: &str, hex: &str) -> CmdRe
     let actions = pipeline::ofctl::parse_flow(&flow, pipeline::ofctl::Mode::Add, ports.names())
         .map_err(|e| format!("packet-out: actions: column {}: {e}", e.column()))?
         .actions;
-    let digits: String = hex
-        .chars()
-        .filter(|c| !matches!(c, ':' | '.' | '-'))
-        .collect();
-    if !digits.len().is_multiple_of(2) || !digits.chars().all(|c| c.is_ascii_hexdigit()) {
-        return Err("packet-out: the packet is hex bytes (pairs of hex digits)".into());
-    }
-    let data: Vec<u8> = (0..digits.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&digits[i..i + 2], 16).expect("checked hex"))
-        .collect();
+    let data = hex_bytes(hex)
+        .ok_or_else(|| "packet-out: the packet is hex bytes (pairs of hex digits)".to_string())?;
     let n = data.len();
     crate::runtime::openflow::packet_out(
         shared,
@@ -139,36 +120,6 @@ fn packet_out(shared: &Shared, in_port: &str, actions: &str, hex: &str) -> CmdRe
     )
     .map_err(|e| format!("packet-out: {e}"))?;
     Ok(format!("sent a {n}-byte packet\n"))
-}
-
-fn trace(shared: &Shared, spec: &str) -> CmdResult {
-    use pipeline::dpaction::{Collect, Packet, TunnelMeta};
-    use pipeline::packet::VecFrame;
-    let b = &shared.bridge;
-    let ports = b.ports();
-    let key = parse_packet_spec(spec, ports.names())
-        .map_err(|e| format!("column {}: {e}", e.column()))?;
-    let bytes = pipeline::build::from_flow(&key, 0);
-    let in_port = pipeline::field::Field::InPort.get(&key) as u32;
-    let tun = (key.w[pipeline::flow::w::TUN_ADDR] != 0).then(|| TunnelMeta::from_flow(&key));
-    let mut t = pipeline::slowpath::PacketTrace::default();
-    let mut out = Collect::new();
-    // A private connection tracker: the trace neither sees nor changes live connections,
-    // and nothing is sent.
-    let ct = pipeline::conntrack::Conntrack::new(pipeline::conntrack::ConntrackConfig::default());
-    pipeline::slowpath::process_with(
-        b,
-        &ct,
-        Packet::new(VecFrame::new(&bytes), in_port, tun.as_ref()),
-        shared.now_ms(),
-        &mut out,
-        Some(&mut t),
-    );
-    Ok(pipeline::slowpath::format_trace_text(
-        &t,
-        ports.names(),
-        &b.name,
-    ))
 }
 
 /// `dump-flows [table=N] [MATCH]`, with the workers' latest counters folded in.
@@ -220,4 +171,24 @@ fn dump_flows(shared: &Shared, rest: &[&str]) -> CmdResult {
         }
     }
     Ok(out)
+}
+
+/// Hex bytes as `ovs-ofctl` takes a packet (`:`, `.` and `-` between them allowed).
+pub(super) fn hex_bytes(hex: &str) -> Option<Vec<u8>> {
+    let digits: String = hex
+        .chars()
+        .filter(|c| !matches!(c, ':' | '.' | '-'))
+        .collect();
+    if digits.is_empty()
+        || !digits.len().is_multiple_of(2)
+        || !digits.chars().all(|c| c.is_ascii_hexdigit())
+    {
+        return None;
+    }
+    Some(
+        (0..digits.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&digits[i..i + 2], 16).expect("checked hex"))
+            .collect(),
+    )
 }

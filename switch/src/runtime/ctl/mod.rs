@@ -8,6 +8,7 @@ mod flows;
 mod groups;
 mod ports;
 mod stats;
+pub(crate) mod trace;
 mod underlay;
 
 use super::state::Shared;
@@ -96,7 +97,7 @@ pub const VERBS: &[Verb] = &[
     verb("del-flows", "[--strict] [FLOW]", "delete flows (all, or matching; strict: same priority and match)", G::Flows, true),
     verb("replace-flows", "FILE", "make the tables exactly the file's flows (atomic; unchanged flows keep counters)", G::Flows, true),
     verb("dump-flows", "[table=N] [MATCH]", "flows with packet/byte counters", G::Flows, false),
-    verb("trace", "SPEC", "trace a packet through the live tables (private conntrack, nothing sent)", G::Flows, false),
+    verb("trace", "[--ct-next STATE]... [--no-names] SPEC [PACKET]", "trace a packet through the live tables as ofproto/trace (nothing sent), then where it leaves", G::Flows, false),
     verb("packet-out", "IN_PORT ACTIONS PACKET", "send a frame (hex) through ACTIONS as an OpenFlow packet-out (resubmit(,0): the tables)", G::Flows, true),
     verb("add-group", "GROUP", "add a group (group_id=N,type=select|all|indirect,bucket=...)", G::Groups, true),
     verb("add-groups", "FILE", "add groups from a file (one batch, atomic)", G::Groups, true),
