@@ -244,6 +244,26 @@ fn brisk_follows_ovsdb_server_as_ovs_vswitchd() {
         own.starts_with(&trace) && own.contains("\nOutput: port "),
         "{own}\n---\n{trace}"
     );
+    // The datapath's megaflows as OVS prints them, read by OVS's own ovs-dpctl-top.
+    let (good, flows) = appctl(&dir.0, "dpif/dump-flows br-int");
+    assert!(good && flows.contains("in_port(11),eth("), "{flows}");
+    println!("ovs-appctl dpif/dump-flows br-int:\n{flows}");
+    let (good, dp) = appctl(&dir.0, "dpctl/dump-flows");
+    assert!(
+        good && dp.starts_with("flow-dump from pmd on cpu core: "),
+        "{dp}"
+    );
+    let file = dir.join("flows.txt");
+    std::fs::write(&file, &flows).unwrap();
+    let top = ok(&format!(
+        "ovs-dpctl-top --script --flow-file {}",
+        file.display()
+    ));
+    let n = flows.lines().count();
+    assert!(
+        top.contains(&format!("Total: {n}  errors: 0")) && top.contains("in_port(11)"),
+        "{top}\n{flows}"
+    );
     let (good, e) = appctl(&dir.0, "no/such-command");
     assert!(!good && e.contains("is not a valid command"), "{e}");
     assert!(appctl(&dir.0, "list-commands")

@@ -224,6 +224,11 @@ impl<F: CloneFrame> FastPath<F> {
                     ports,
                 ),
                 actions: crate::dpaction::format_dp_actions(&m.actions),
+                odp_match: crate::odp::format_odp_key(
+                    &m.key,
+                    &self.subtables[m.subtable as usize].mask,
+                ),
+                odp_actions: crate::odp::format_odp_actions(&m.actions),
                 packets: m.packets,
                 bytes: m.bytes,
                 idle_ms: now_ms.saturating_sub(m.used_ms),

@@ -186,6 +186,10 @@ pub struct MegaflowInfo {
     pub matches: String,
     /// The datapath actions, printed.
     pub actions: String,
+    /// The match in OVS's datapath-flow syntax (`dpctl/dump-flows`).
+    pub odp_match: String,
+    /// The actions in OVS's datapath-action syntax.
+    pub odp_actions: String,
     /// Packets.
     pub packets: u64,
     /// Bytes.

@@ -1,6 +1,7 @@
 //! The ovs-appctl commands brisk answers, in OVS's output formats where scripts parse them
 //! (`dpif/show`, `dpif/show-dp-features`, `dpif-netdev/pmd-stats-show`,
-//! `dpif-netdev/pmd-rxq-show`, `dpctl/ct-stats-show`, `list-commands`), and in brisk's
+//! `dpif-netdev/pmd-rxq-show`, `dpctl/ct-stats-show`, `dpctl/dump-flows`, `dpif/dump-flows`,
+//! `ofproto/trace`, `list-commands`), and in brisk's
 //! own (the same as `brisk ctl`'s) for the rest.
 
 use super::super::ctl::{self, Request};
@@ -90,7 +91,18 @@ pub fn run(shared: &Shared, version: &str, dp_type: &str, name: &str, args: &[St
             let rest = skip_dp(&a, &[]);
             brisk(shared, version, &[&["flush-conntrack"], &rest[..]].concat()).map(|_| String::new())
         }
-        "dpif/dump-flows" | "dpctl/dump-flows" => brisk(shared, version, &["dump-megaflows"]),
+        "dpif/dump-flows" => {
+            let rest = skip_dp(&a, &["-m", "--names", "--no-names"]);
+            want_bridge(bridge, rest.first().copied())?;
+            Ok(super::super::ctl::stats::odp_dump(shared, false))
+        }
+        "dpctl/dump-flows" => {
+            let rest = skip_dp(&a, &["-m", "--names", "--no-names"]);
+            if let Some(x) = rest.first() {
+                return Err(format!("dpctl/dump-flows: {x}: brisk takes no flow filter\n"));
+            }
+            Ok(super::super::ctl::stats::odp_dump(shared, true))
+        }
         "fdb/show" => {
             want_bridge(bridge, a.first().copied())?;
             brisk(shared, version, &["fdb-show"])

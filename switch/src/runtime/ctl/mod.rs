@@ -7,7 +7,7 @@ mod conntrack;
 mod flows;
 mod groups;
 mod ports;
-mod stats;
+pub(crate) mod stats;
 pub(crate) mod trace;
 mod underlay;
 

@@ -55,6 +55,37 @@ pub(super) fn dispatch(shared: &Shared, args: &[&str], _input: Option<&str>) -> 
     matched.then_some(r)
 }
 
+/// The workers' megaflows as OVS's `dpctl/dump-flows` prints a userspace datapath's (a
+/// `flow-dump from pmd on cpu core: N` line before each worker's with `pmd_headers`, as
+/// `dpctl/dump-flows`; none, as `dpif/dump-flows`).
+pub(crate) fn odp_dump(shared: &Shared, pmd_headers: bool) -> String {
+    request_all(shared, REQ_DUMP_MEGAFLOWS);
+    let mut out = String::new();
+    for w in shared.workers.iter() {
+        let mfs = w.megaflows.lock().take().unwrap_or_default();
+        if pmd_headers {
+            let _ = writeln!(
+                out,
+                "flow-dump from pmd on cpu core: {}",
+                w.lcore.load(Ordering::Relaxed)
+            );
+        }
+        for m in mfs {
+            let used = if m.packets == 0 {
+                "never".to_string()
+            } else {
+                format!("{:.3}s", m.idle_ms as f64 / 1000.0)
+            };
+            let _ = writeln!(
+                out,
+                "{}, packets:{}, bytes:{}, used:{used}, actions:{}",
+                m.odp_match, m.packets, m.bytes, m.odp_actions
+            );
+        }
+    }
+    out
+}
+
 /// `pmd-stats`: each worker's counters, from the registry, with OVS's derived ratios.
 fn pmd_stats(shared: &Shared) -> String {
     use crate::runtime::counters::{collect, family};
