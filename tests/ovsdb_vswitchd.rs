@@ -157,6 +157,25 @@ fn brisk_follows_ovsdb_server_as_ovs_vswitchd() {
     });
     let show = ok(&format!("ovs-ofctl show {mgmt}"));
     assert!(show.contains("dpid:00000000000abc12"), "{show}");
+    // protocols: Antrea's OpenFlow10,OpenFlow15 refuse an OpenFlow 1.3 client, as OVS's
+    // bridge does; changed, they apply to the next connection.
+    let of = |v: &str| sh(&format!("ovs-ofctl -O {v} show {mgmt}"));
+    let refused = of("OpenFlow13");
+    assert!(
+        !refused.status.success()
+            && String::from_utf8_lossy(&refused.stderr).contains("version negotiation failed"),
+        "{refused:?}"
+    );
+    assert!(of("OpenFlow15").status.success());
+    db.vsctl("set Bridge br-int protocols=OpenFlow13");
+    until("protocols not applied", || {
+        of("OpenFlow13").status.success()
+    });
+    assert!(!of("OpenFlow15").status.success());
+    db.vsctl("set Bridge br-int protocols=OpenFlow10,OpenFlow15");
+    until("protocols not restored", || {
+        of("OpenFlow15").status.success()
+    });
     // mtu_request, applied live to the kernel interface and reported in `mtu`.
     db.vsctl("set Interface bop2 mtu_request=1400");
     until("mtu_request not applied", || {

@@ -478,14 +478,30 @@ pub fn negotiate(peer: u32) -> Option<u8> {
         .find(|&v| peer & (1 << v) != 0)
 }
 
+/// The versions brisk speaks, as a hello's version bitmap.
+pub fn all_versions() -> u32 {
+    VERSIONS.iter().fold(0u32, |b, &v| b | (1 << v))
+}
+
 /// brisk's hello: the highest version it speaks in the header, and the bitmap of all.
 pub fn hello(xid: u32) -> Vec<u8> {
+    hello_offering(xid, all_versions())
+}
+
+/// A hello offering only the versions of `bitmap` that brisk speaks (a bridge's
+/// `protocols`): the highest in the header.
+pub fn hello_offering(xid: u32, bitmap: u32) -> Vec<u8> {
+    let bitmap = bitmap & all_versions();
     let mut out = Vec::with_capacity(16);
-    let top = *VERSIONS.last().expect("versions");
+    let top = VERSIONS
+        .iter()
+        .rev()
+        .copied()
+        .find(|&v| bitmap & (1 << v) != 0)
+        .unwrap_or(*VERSIONS.last().expect("versions"));
     let at = start(&mut out, top, T_HELLO, xid);
     put16(&mut out, 1);
     put16(&mut out, 8);
-    let bitmap = VERSIONS.iter().fold(0u32, |b, &v| b | (1 << v));
     put32(&mut out, bitmap);
     finish(&mut out, at);
     out

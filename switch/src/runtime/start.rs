@@ -191,6 +191,7 @@ pub(super) fn shared_state(
         listeners: Mutex::new(Vec::new()),
         ovsdb: Mutex::new(None),
         datapath_id: std::sync::atomic::AtomicU64::new(0),
+        of_versions: std::sync::atomic::AtomicU32::new(openflow::message::all_versions()),
     }))
 }
 

@@ -239,6 +239,9 @@ pub struct Shared {
     pub ovsdb: Mutex<Option<Arc<super::ovsdb::OvsdbStats>>>,
     /// The datapath id `Bridge:other_config:datapath-id` sets (0: derived from the name).
     pub datapath_id: std::sync::atomic::AtomicU64,
+    /// The OpenFlow versions a new connection may negotiate, as a hello bitmap (the
+    /// bridge's `protocols`; every version brisk speaks by default).
+    pub of_versions: std::sync::atomic::AtomicU32,
 }
 
 impl Shared {

@@ -338,7 +338,11 @@ fn serve_conn(
     stats: &ServeStats,
     stop: &AtomicBool,
 ) {
-    if s.set_timeouts().is_err() || s.write_all(&openflow::message::hello(0)).is_err() {
+    let allowed = shared.of_versions.load(Ordering::Relaxed);
+    if s.set_timeouts().is_err()
+        || s.write_all(&openflow::message::hello_offering(0, allowed))
+            .is_err()
+    {
         return;
     }
     let mut sess = session::Session::new(shared.clone(), of, service);

@@ -299,7 +299,11 @@ impl Session {
         if self.version.is_some() {
             return Next::Continue;
         }
-        match m::negotiate(versions) {
+        let allowed = self
+            .shared
+            .of_versions
+            .load(std::sync::atomic::Ordering::Relaxed);
+        match m::negotiate(versions & allowed) {
             Some(v) => {
                 self.version = Some(v);
                 Next::Continue
@@ -307,7 +311,10 @@ impl Session {
             None => {
                 let err = OfError::new(
                     (e::HELLO_FAILED, e::HELLO_INCOMPATIBLE),
-                    format!("peer offers versions {versions:#x}; brisk speaks OpenFlow 1.0, 1.3, 1.4 and 1.5"),
+                    format!(
+                        "peer offers versions {versions:#x}; the bridge allows {} (its protocols)",
+                        version_names(allowed)
+                    ),
                 );
                 let text = err.message.clone();
                 out.extend_from_slice(&error_reply(openflow::OFP13, xid, &err, text.as_bytes()));
@@ -753,4 +760,13 @@ pub(super) fn flow_mod_error(err: &FlowModError) -> OfError {
         FlowModError::BucketExists { .. } => (e::GROUP_MOD_FAILED, 16),
     };
     OfError::new(tc, err.to_string())
+}
+
+/// `OpenFlow 1.0, 1.5` for a version bitmap.
+fn version_names(bitmap: u32) -> String {
+    let names: Vec<String> = (1..=6u32)
+        .filter(|v| bitmap & (1 << v) != 0)
+        .map(|v| format!("OpenFlow 1.{}", v - 1))
+        .collect();
+    names.join(", ")
 }

@@ -451,6 +451,7 @@ fn reconcile(
     }
     if let Some(b) = &ours_uuid {
         datapath_id_from(shared, m.row("Bridge", b));
+        protocols_from(shared, m.row("Bridge", b));
         let dpid = format!("{:016x}", super::openflow::datapath_id(shared));
         let want = Row::from([("datapath_id".into(), opt_str(Some(dpid)))]);
         ops.extend(diff_op("Bridge", b, m.row("Bridge", b), want));
@@ -489,6 +490,35 @@ fn datapath_id_from(shared: &Shared, bridge: Option<&Row>) {
         tracing::info!(
             datapath_id = format!("{:016x}", super::openflow::datapath_id(shared)),
             "datapath id set (database)"
+        );
+    }
+}
+
+/// `Bridge:protocols`: the OpenFlow versions new connections may negotiate (all brisk
+/// speaks when empty, as OVS enables every version then). OpenFlow 1.1 and 1.2, which
+/// brisk does not speak, are left out.
+fn protocols_from(shared: &Shared, bridge: Option<&Row>) {
+    let names: Vec<&str> = bridge
+        .and_then(|r| r.get("protocols"))
+        .map(|d| d.atoms().iter().filter_map(|a| a.as_str()).collect())
+        .unwrap_or_default();
+    let all = openflow::message::all_versions();
+    let mut bitmap = 0u32;
+    for n in &names {
+        match n
+            .strip_prefix("OpenFlow1")
+            .and_then(|v| v.parse::<u32>().ok())
+        {
+            Some(minor @ 0..=5) => bitmap |= 1 << (minor + 1),
+            _ => tracing::warn!(protocol = n, "Bridge protocols: unknown protocol ignored"),
+        }
+    }
+    let allowed = if names.is_empty() { all } else { bitmap & all };
+    let old = shared.of_versions.swap(allowed, Ordering::Relaxed);
+    if old != allowed {
+        tracing::info!(
+            protocols = names.join(","),
+            "OpenFlow versions for new connections: {allowed:#x}"
         );
     }
 }
