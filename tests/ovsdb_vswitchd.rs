@@ -246,6 +246,24 @@ fn brisk_follows_ovsdb_server_as_ovs_vswitchd() {
         .and_then(|x| x.parse().ok())
         .unwrap_or(0);
     assert!(rx >= 800, "{pmd}");
+    // pmd-perf-show: OVS's layout, the packets the pings brought.
+    let (good, perf) = appctl(&dir.0, "dpif-netdev/pmd-perf-show");
+    let field = |name: &str| -> u64 {
+        perf.lines()
+            .find_map(|l| l.trim().strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    assert!(
+        good && perf.contains("Measurement duration: ")
+            && perf.contains("pmd thread numa_id 0 core_id 1:")
+            && field("Rx packets:") >= 800
+            && field("Iterations:") > field("Rx packets:") / 32
+            && field("- idle iterations:") > 0
+            && field("Tx packets:") > 0,
+        "{perf}"
+    );
     let (_, rxq) = appctl(&dir.0, "dpif-netdev/pmd-rxq-show");
     assert!(
         rxq.contains("core_id 1:") && rxq.contains("port: bop1"),
@@ -266,7 +284,9 @@ fn brisk_follows_ovsdb_server_as_ovs_vswitchd() {
     // The datapath's megaflows as OVS prints them, read by OVS's own ovs-dpctl-top.
     let (good, flows) = appctl(&dir.0, "dpif/dump-flows br-int");
     assert!(good && flows.contains("in_port(11),eth("), "{flows}");
-    println!("ovs-appctl dpif/dump-flows br-int:\n{flows}");
+    println!(
+        "ovs-appctl dpif/dump-flows br-int:\n{flows}\novs-appctl dpif-netdev/pmd-perf-show:{perf}"
+    );
     let (good, dp) = appctl(&dir.0, "dpctl/dump-flows");
     assert!(
         good && dp.starts_with("flow-dump from pmd on cpu core: "),

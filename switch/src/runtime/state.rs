@@ -195,6 +195,11 @@ pub struct WorkerStats {
     pub idle_cycles: u64,
     /// Poll iterations.
     pub iterations: u64,
+    /// Poll iterations that received nothing.
+    pub idle_iterations: u64,
+    /// When these counters started (`Shared::now_ms`): the worker's start or the last
+    /// `pmd-stats-clear`.
+    pub since_ms: u64,
     /// Output batches sent.
     pub tx_batches: u64,
     /// Packets in output batches.

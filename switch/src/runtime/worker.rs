@@ -156,6 +156,9 @@ struct Loop {
     busy: u64,
     idle: u64,
     iters: u64,
+    idle_iters: u64,
+    /// When the counters started (the switch's milliseconds): start or last clear.
+    since_ms: u64,
 }
 
 /// The worker's poll loop: receive a burst per queue, run it through the fast path (which
@@ -189,6 +192,8 @@ pub fn run(shared: Arc<Shared>, wid: usize, cfg: FastPathConfig) -> i32 {
         busy: 0,
         idle: 0,
         iters: 0,
+        idle_iters: 0,
+        since_ms: shared.now_ms(),
     };
     let bridge = shared.bridge.clone();
     while !shared.stop.load(Ordering::Relaxed) && !crate::signal::stop_requested() {
@@ -231,6 +236,7 @@ pub fn run(shared: Arc<Shared>, wid: usize, cfg: FastPathConfig) -> i32 {
             lp.busy += t1 - t0;
         } else {
             lp.idle += t1 - t0;
+            lp.idle_iters += 1;
         }
         lp.iters += 1;
         if t1 >= next_maint {
@@ -300,6 +306,8 @@ fn housekeeping(
             busy: 0,
             idle: 0,
             iters: 0,
+            idle_iters: 0,
+            since_ms: now_ms,
         };
         sink.tx_batches = 0;
         sink.tx_packets = 0;
@@ -316,6 +324,8 @@ fn worker_stats(fp: &FastPath<Pkt>, sink: &TxSink<'_>, lp: &Loop, running: bool)
         busy_cycles: lp.busy,
         idle_cycles: lp.idle,
         iterations: lp.iters,
+        idle_iterations: lp.idle_iters,
+        since_ms: lp.since_ms,
         tx_batches: sink.tx_batches,
         tx_packets: sink.tx_packets,
         megaflows: if running { fp.n_megaflows() } else { 0 },

@@ -3,6 +3,7 @@
 //! connection, the command's text in the reply. Served by the same starvation-proof
 //! engine as the control socket.
 
+mod perf;
 mod verbs;
 
 use super::serve::{Framer, Framing, Limits, Listener, Protocol, ServeStats, Server};

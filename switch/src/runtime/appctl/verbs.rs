@@ -27,6 +27,10 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("dpif-netdev/pmd-stats-show", "[-pmd core] [dp]"),
     ("dpif-netdev/pmd-stats-clear", "[-pmd core] [dp]"),
     ("dpif-netdev/pmd-rxq-show", "[-pmd core] [dp]"),
+    (
+        "dpif-netdev/pmd-perf-show",
+        "[-nh] [-it iter-history-len] [-ms ms-history-len] [-pmd core] [dp]",
+    ),
     ("dpctl/dump-conntrack", "[-m] [-s] [dp] [zone=N]"),
     (
         "dpctl/flush-conntrack",
@@ -68,6 +72,24 @@ pub fn run(shared: &Shared, version: &str, dp_type: &str, name: &str, args: &[St
         "dpif-netdev/pmd-stats-show" => Ok(pmd_stats_show(shared)),
         "dpif-netdev/pmd-stats-clear" => brisk(shared, version, &["pmd-stats-clear"]).map(|_| String::new()),
         "dpif-netdev/pmd-rxq-show" => Ok(pmd_rxq_show(shared)),
+        "dpif-netdev/pmd-perf-show" => {
+            let mut core = None;
+            let mut it = a.iter();
+            while let Some(x) = it.next() {
+                match *x {
+                    "-pmd" => {
+                        let c = it.next().and_then(|c| c.parse::<u32>().ok());
+                        core = Some(c.ok_or("-pmd needs a core number\n")?);
+                    }
+                    "-nh" => {}
+                    "-it" | "-ms" => {
+                        return Err(format!("{x}: brisk keeps no iteration or millisecond history\n"));
+                    }
+                    _ => {}
+                }
+            }
+            Ok(super::perf::pmd_perf_show(shared, core))
+        }
         "dpctl/ct-stats-show" => Ok(ct_stats_show(shared)),
         "dpctl/ct-get-maxconns" => Ok(format!("{}\n", shared.bridge.conntrack.max_connections())),
         "dpctl/ct-set-maxconns" => {

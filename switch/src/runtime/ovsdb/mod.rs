@@ -479,7 +479,13 @@ fn datapath_id_from(shared: &Shared, bridge: Option<&Row>) {
             match u64::from_str_radix(s.trim_start_matches("0x"), 16) {
                 Ok(n) if s.trim_start_matches("0x").len() == 16 && n != 0 => n,
                 _ => {
-                    tracing::warn!(value = s, "other_config:datapath-id is not 16 hexadecimal digits (not all zero): ignored");
+                    // Once per value, not at every reconciliation.
+                    static WARNED: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+                    let mut w = WARNED.lock().unwrap_or_else(|p| p.into_inner());
+                    if w.as_deref() != Some(s) {
+                        tracing::warn!(value = s, "other_config:datapath-id is not 16 hexadecimal digits (not all zero): ignored");
+                        *w = Some(s.to_string());
+                    }
                     0
                 }
             }
