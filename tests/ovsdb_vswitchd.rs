@@ -176,6 +176,16 @@ fn brisk_follows_ovsdb_server_as_ovs_vswitchd() {
     until("protocols not restored", || {
         of("OpenFlow15").status.success()
     });
+    // fail_mode: standalone without controllers puts OVS's NORMAL flow back (the test's
+    // pods keep talking through it); secure adds nothing.
+    ok(&format!("ovs-ofctl del-flows {mgmt}"));
+    db.vsctl("del-fail-mode br-int");
+    until("standalone's NORMAL flow not added", || {
+        ok(&format!("ovs-ofctl dump-flows {mgmt}")).contains(" priority=0 actions=NORMAL")
+    });
+    db.vsctl("set-fail-mode br-int secure");
+    let flows = ok(&format!("ovs-ofctl dump-flows {mgmt}"));
+    assert_eq!(flows.matches("actions=NORMAL").count(), 1, "{flows}");
     // mtu_request, applied live to the kernel interface and reported in `mtu`.
     db.vsctl("set Interface bop2 mtu_request=1400");
     until("mtu_request not applied", || {

@@ -112,6 +112,7 @@ impl Client {
                 let mut kept = Kept {
                     ctrl: controllers::Controllers::new(shared.clone(), of, of_stats),
                     under: underlay::Follow::default(),
+                    applied_cfg: None,
                 };
                 follow(&shared, &opts, &stats, &s, &mut kept);
             })?;
@@ -141,6 +142,9 @@ impl Drop for Client {
 struct Kept {
     ctrl: controllers::Controllers,
     under: underlay::Follow,
+    /// `next_cfg` when the configuration was last applied to the flow tables (standalone's
+    /// NORMAL flow is added on a configuration change, as OVS, not on brisk's own writes).
+    applied_cfg: Option<i64>,
 }
 
 /// Sleeps up to `d`, waking early for a stop.
@@ -452,6 +456,11 @@ fn reconcile(
     if let Some(b) = &ours_uuid {
         datapath_id_from(shared, m.row("Bridge", b));
         protocols_from(shared, m.row("Bridge", b));
+        let next_cfg = vswitch::root(m).and_then(|(_, r)| r.get("next_cfg").and_then(|d| d.int()));
+        if kept.applied_cfg != next_cfg || next_cfg.is_none() {
+            kept.applied_cfg = next_cfg;
+            standalone_flow(shared, m.row("Bridge", b));
+        }
         let dpid = format!("{:016x}", super::openflow::datapath_id(shared));
         let want = Row::from([("datapath_id".into(), opt_str(Some(dpid)))]);
         ops.extend(diff_op("Bridge", b, m.row("Bridge", b), want));
@@ -526,6 +535,50 @@ fn protocols_from(shared: &Shared, bridge: Option<&Row>) {
             protocols = names.join(","),
             "OpenFlow versions for new connections: {allowed:#x}"
         );
+    }
+}
+
+/// `fail_mode`: a bridge in standalone mode (OVS's default, an empty column) without
+/// controllers gets the flow `priority=0 actions=NORMAL` in table 0 each time the
+/// configuration is applied, as ovs-vswitchd adds it (`bridge_configure_remotes`): a new
+/// bridge switches like a learning switch, and a change in the database puts the flow back
+/// if it was deleted. `secure` (Antrea's) adds nothing.
+fn standalone_flow(shared: &Shared, bridge: Option<&Row>) {
+    use pipeline::ofctl::{port, Action};
+    let Some(r) = bridge else {
+        return;
+    };
+    let mode = r.get("fail_mode").and_then(|d| d.str()).unwrap_or("");
+    let controllers = r.get("controller").is_some_and(|d| !d.atoms().is_empty());
+    if mode == "secure" || controllers {
+        return;
+    }
+    let tables = shared.bridge.tables();
+    let present = tables.table(0).is_some_and(|t| {
+        t.rules().any(|r| {
+            r.entry.priority == 0
+                && r.entry.matches.mask.w.iter().all(|w| *w == 0)
+                && r.entry.actions == [Action::Output(port::NORMAL)]
+        })
+    });
+    if present {
+        return;
+    }
+    let names = shared.bridge.ports();
+    let flow = pipeline::ofctl::parse_flow(
+        "priority=0 actions=NORMAL",
+        pipeline::ofctl::Mode::Add,
+        names.names(),
+    )
+    .expect("a fixed flow");
+    match shared
+        .bridge
+        .apply(&[pipeline::tables::FlowMod::Add(flow)], shared.now_ms())
+    {
+        Ok(_) => {
+            tracing::info!("fail_mode standalone, no controller: priority=0 actions=NORMAL added")
+        }
+        Err(e) => tracing::warn!("fail_mode standalone: the NORMAL flow was refused: {e}"),
     }
 }
 
