@@ -195,6 +195,16 @@ fn brisk_follows_ovsdb_server_as_ovs_vswitchd() {
         db.vsctl("get Open_vSwitch . dpdk_initialized").trim(),
         "true"
     );
+    // mtu_request on a DPDK port (net_tap: its kernel side shows what DPDK set).
+    db.vsctl(
+        "add-port br-int dtap -- set Interface dtap type=dpdk options:dpdk-devargs=net_tap_mtu,iface=dtapmtu0 mtu_request=1300",
+    );
+    until("mtu_request not applied to the DPDK port", || {
+        db.vsctl("get Interface dtap mtu").trim() == "1300"
+    });
+    let link = ok(&format!("ip netns exec {} ip link show dtapmtu0", net.sw));
+    assert!(link.contains(" mtu 1300 "), "{link}");
+    db.vsctl("del-port br-int dtap");
 
     // Bad input lands in the error column; nothing else moves.
     let (n, r) = ping_while(&net, "10.77.0.2", 400, || {

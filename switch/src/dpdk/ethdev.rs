@@ -355,6 +355,28 @@ impl EthPort {
         }
     }
 
+    /// The port's MTU (`None` if the driver cannot say).
+    pub fn mtu(&self) -> Option<u16> {
+        let mut m = 0u16;
+        // SAFETY: m is a valid out parameter; the port id is valid.
+        let r = unsafe { dpdk_sys::rte_eth_dev_get_mtu(self.id, &mut m) };
+        (r == 0).then_some(m)
+    }
+
+    /// Sets the MTU (`mtu_request`): the driver's refusal, with DPDK's reason.
+    pub fn set_mtu(&self, mtu: u16) -> Result<(), String> {
+        // SAFETY: the port id is valid; DPDK checks the value against the device's limits.
+        let r = unsafe { dpdk_sys::rte_eth_dev_set_mtu(self.id, mtu) };
+        if r == 0 {
+            Ok(())
+        } else {
+            Err(format!(
+                "rte_eth_dev_set_mtu({mtu}): {}",
+                std::io::Error::from_raw_os_error(-r)
+            ))
+        }
+    }
+
     /// MAC address.
     pub fn mac(&self) -> [u8; 6] {
         let mut a = dpdk_sys::rte_ether_addr::default();

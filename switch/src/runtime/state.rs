@@ -92,6 +92,27 @@ impl Device {
         }
     }
 
+    /// A DPDK port's MTU (kernel ports: read from the kernel by name).
+    pub fn dpdk_mtu(&self) -> Option<u16> {
+        match self {
+            #[cfg(feature = "dpdk")]
+            Device::Eth(e) => e.mtu(),
+            _ => None,
+        }
+    }
+
+    /// Sets a DPDK port's MTU; kernel ports are set through the kernel by name.
+    pub fn set_dpdk_mtu(&self, mtu: u16) -> Result<(), String> {
+        match self {
+            #[cfg(feature = "dpdk")]
+            Device::Eth(e) => e.set_mtu(mtu),
+            _ => {
+                let _ = mtu;
+                Err("not a DPDK port".into())
+            }
+        }
+    }
+
     /// The port type as `show` prints it.
     pub fn type_name(&self) -> &'static str {
         match self {

@@ -431,7 +431,11 @@ fn reconcile(
                         opt_str(Some(if up { "up" } else { "down" }.into())),
                     );
                     want.insert("admin_state".into(), opt_str(Some("up".into())));
-                    let mtu = kernel_mtu(&i.name).unwrap_or(1500);
+                    let mtu = dev
+                        .dpdk_mtu()
+                        .map(i64::from)
+                        .or_else(|| kernel_mtu(&i.name))
+                        .unwrap_or(1500);
                     want.insert("mtu".into(), Datum::optional(Some(Atom::Integer(mtu))));
                 }
                 want.insert("status".into(), report::status(shared, &running, p));
@@ -686,9 +690,17 @@ fn apply_mtus(shared: &Shared, ifaces: &[Iface]) {
         let Some(p) = running.list.iter().find(|p| p.name == i.name) else {
             continue;
         };
-        let kernel = p
-            .dev()
-            .is_some_and(|d| matches!(d.type_name(), "afpacket" | "tap"));
+        let Some(dev) = p.dev() else { continue };
+        if dev.type_name() == "dpdk" {
+            if dev.dpdk_mtu() != Some(mtu) {
+                match dev.set_dpdk_mtu(mtu) {
+                    Ok(()) => tracing::info!(port = %i.name, mtu, "MTU set (database)"),
+                    Err(e) => tracing::warn!(port = %i.name, mtu, "cannot set the MTU: {e}"),
+                }
+            }
+            continue;
+        }
+        let kernel = matches!(dev.type_name(), "afpacket" | "tap");
         if !kernel || kernel_mtu(&i.name) == Some(i64::from(mtu)) {
             continue;
         }
