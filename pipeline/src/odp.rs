@@ -50,6 +50,18 @@ impl Attr {
     }
 }
 
+/// How one field of an attribute prints.
+type Shown = (&'static str, Field, fn(u128) -> String);
+
+/// `name(field=..,...)` of the fields whose mask is not zero.
+fn attr(name: &str, key: &Flow, mask: &Flow, fields: &[Shown]) -> String {
+    let mut a = Attr::new();
+    for (n, f, show) in fields {
+        a.field(n, key, mask, *f, show);
+    }
+    a.text(name)
+}
+
 fn hex(v: u128) -> String {
     if v == 0 {
         "0".into()
@@ -92,13 +104,18 @@ fn flags_masked(names: &[(&str, u16)], v: u128, m: u128) -> String {
 pub fn format_odp_key(key: &Flow, mask: &Flow) -> String {
     let mut out: Vec<String> = Vec::new();
     if Field::TunDst.get(mask) != 0 || Field::TunSrc.get(mask) != 0 || Field::TunId.get(mask) != 0 {
-        let mut a = Attr::new();
-        a.field("tun_id", key, mask, Field::TunId, hex);
-        a.field("src", key, mask, Field::TunSrc, ip4);
-        a.field("dst", key, mask, Field::TunDst, ip4);
-        a.field("tos", key, mask, Field::TunTos, hex);
-        a.field("ttl", key, mask, Field::TunTtl, dec);
-        out.push(a.text("tunnel"));
+        out.push(attr(
+            "tunnel",
+            key,
+            mask,
+            &[
+                ("tun_id", Field::TunId, hex),
+                ("src", Field::TunSrc, ip4),
+                ("dst", Field::TunDst, ip4),
+                ("tos", Field::TunTos, hex),
+                ("ttl", Field::TunTtl, dec),
+            ],
+        ));
     }
     let m = Field::CtState.get(mask);
     if m != 0 {
@@ -132,10 +149,12 @@ pub fn format_odp_key(key: &Flow, mask: &Flow) -> String {
     if pm != 0 {
         out.push(format!("skb_mark({})", hex(Field::PktMark.get(key) & pm)));
     }
-    let mut eth = Attr::new();
-    eth.field("src", key, mask, Field::EthSrc, mac);
-    eth.field("dst", key, mask, Field::EthDst, mac);
-    out.push(eth.text("eth"));
+    out.push(attr(
+        "eth",
+        key,
+        mask,
+        &[("src", Field::EthSrc, mac), ("dst", Field::EthDst, mac)],
+    ));
     let tci_m = Field::VlanTci.get(mask);
     if tci_m != 0 {
         let tci = Field::VlanTci.get(key) & tci_m;
@@ -196,13 +215,18 @@ pub fn format_odp_key(key: &Flow, mask: &Flow) -> String {
             }
         }
         eth_type::ARP | eth_type::RARP => {
-            let mut a = Attr::new();
-            a.field("sip", key, mask, Field::ArpSpa, ip4);
-            a.field("tip", key, mask, Field::ArpTpa, ip4);
-            a.field("op", key, mask, Field::ArpOp, dec);
-            a.field("sha", key, mask, Field::ArpSha, mac);
-            a.field("tha", key, mask, Field::ArpTha, mac);
-            out.push(a.text("arp"));
+            out.push(attr(
+                "arp",
+                key,
+                mask,
+                &[
+                    ("sip", Field::ArpSpa, ip4),
+                    ("tip", Field::ArpTpa, ip4),
+                    ("op", Field::ArpOp, dec),
+                    ("sha", Field::ArpSha, mac),
+                    ("tha", Field::ArpTha, mac),
+                ],
+            ));
         }
         _ => {}
     }

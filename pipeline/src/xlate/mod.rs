@@ -181,9 +181,9 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn note(&mut self, text: impl Into<String>) {
-        let depth = self.depth;
-        if let Some(t) = self.trace.as_deref_mut() {
-            t.push(TraceEvent::Note {
+        if self.trace.is_some() {
+            let depth = self.depth;
+            self.trace_event(TraceEvent::Note {
                 depth,
                 text: text.into(),
             });
@@ -191,9 +191,9 @@ impl Ctx<'_> {
     }
 
     fn warn(&mut self, text: impl Into<String>) {
-        let depth = self.depth;
-        if let Some(t) = self.trace.as_deref_mut() {
-            t.push(TraceEvent::Warn {
+        if self.trace.is_some() {
+            let depth = self.depth;
+            self.trace_event(TraceEvent::Warn {
                 depth,
                 text: text.into(),
             });
