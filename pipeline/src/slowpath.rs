@@ -186,7 +186,13 @@ fn run_passes<F: CloneFrame, S: Sink<F>>(
 ) {
     let env = ExecEnv::new(conntrack, now_ms);
     let mut queue: Vec<(Packet<F>, u32, Option<CtResume>)> = vec![(pkt, 0, None)];
-    while let Some((p, depth, resume)) = queue.pop() {
+    // A trace takes recirculations in the order they were made, as OVS's trace does.
+    let fifo = trace.is_some();
+    while let Some((p, depth, resume)) = if fifo && !queue.is_empty() {
+        Some(queue.remove(0))
+    } else {
+        queue.pop()
+    } {
         if depth > bridge.limits.max_recirc {
             if let Some(t) = trace.as_deref_mut() {
                 t.drops.push(DropReason::RecircLimit);
