@@ -272,6 +272,24 @@ fn ofproto_trace_reads_as_ovs() {
             "{bad:?}: brisk {b} / OVS {o}"
         );
     }
+    // Hostile traces: not hex, a jumbo frame, a frame shorter than Ethernet, hundreds of
+    // --ct-next: answered or refused with a reason, never a crash.
+    let jumbo = format!("{hex}{}", "00".repeat(9000));
+    let (ok_jumbo, t) = appctl(&bctl, &["ofproto/trace", "br-int", "in_port=48", &jumbo]);
+    assert!(ok_jumbo && t.contains("Datapath actions:"), "{t}");
+    let (bad, t) = appctl(
+        &bctl,
+        &["ofproto/trace", "br-int", "in_port=48", "00112233"],
+    );
+    assert!(!bad && t.contains("shorter than an Ethernet header"), "{t}");
+    let (bad, t) = appctl(&bctl, &["ofproto/trace", "br-int", "in_port=48", "zz:zz"]);
+    assert!(!bad && t.contains("column"), "{t}");
+    let mut many = vec!["ofproto/trace", "br-int", POD_TO_POD];
+    for _ in 0..300 {
+        many.extend(["--ct-next", "trk,est"]);
+    }
+    let (good, t) = appctl(&bctl, &many);
+    assert!(good && t.contains("ct_state=est|trk"), "{t}");
     // brisk is still answering.
     assert!(appctl(&bctl, &["version"]).0);
 }
