@@ -8,6 +8,7 @@ use crate::dpaction::{DpAction, HdrField};
 use crate::field::Field;
 use crate::flow::{ct_state, eth_type, ip_proto, nw_frag, tcp_flags, Flow};
 use crate::ofctl::format_mac;
+use crate::ofctl::value::{format_flags, Hx};
 use std::fmt::Write;
 
 /// One attribute's `name=value[/mask]` parts, only those whose mask is not zero.
@@ -63,11 +64,7 @@ fn attr(name: &str, key: &Flow, mask: &Flow, fields: &[Shown]) -> String {
 }
 
 fn hex(v: u128) -> String {
-    if v == 0 {
-        "0".into()
-    } else {
-        format!("{v:#x}")
-    }
+    Hx(v).to_string()
 }
 
 fn ip4(v: u128) -> String {
@@ -84,20 +81,6 @@ fn mac(v: u128) -> String {
 
 fn dec(v: u128) -> String {
     v.to_string()
-}
-
-/// Flags as OVS's `format_flags_masked`: `+name` for a matched set bit, `-name` for a
-/// matched clear one.
-fn flags_masked(names: &[(&str, u16)], v: u128, m: u128) -> String {
-    let mut s = String::new();
-    for (n, b) in names {
-        let b = u128::from(*b);
-        if m & b != 0 {
-            s.push(if v & b != 0 { '+' } else { '-' });
-            s.push_str(n);
-        }
-    }
-    s
 }
 
 /// A megaflow's key under its mask in OVS's datapath-flow syntax.
@@ -119,13 +102,9 @@ pub fn format_odp_key(key: &Flow, mask: &Flow) -> String {
     }
     let m = Field::CtState.get(mask);
     if m != 0 {
-        let names: Vec<(&str, u16)> = ct_state::NAMES
-            .iter()
-            .map(|(n, b)| (*n, u16::from(*b)))
-            .collect();
         out.push(format!(
             "ct_state({})",
-            flags_masked(&names, Field::CtState.get(key), m)
+            format_flags(&ct_state::NAMES, Field::CtState.get(key), m, 0xff, false)
         ));
     }
     for (name, f) in [
@@ -254,7 +233,7 @@ fn put_l4(out: &mut Vec<String>, key: &Flow, mask: &Flow, proto: u8, v4: bool) {
             if m != 0 {
                 out.push(format!(
                     "tcp_flags({})",
-                    flags_masked(&tcp_flags::NAMES, Field::TcpFlags.get(key), m)
+                    format_flags(&tcp_flags::NAMES, Field::TcpFlags.get(key), m, 0xfff, false)
                 ));
             }
         }

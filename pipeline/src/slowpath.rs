@@ -241,16 +241,18 @@ fn run_passes<F: CloneFrame, S: Sink<F>>(
         }
         let in_flow = tr.initial_flow;
         // Simulated conntrack changes no address itself: NAT is applied below, as OVS's trace.
-        let actions: Vec<DpAction> = if simulate {
-            tr.actions.iter().map(without_nat).collect()
+        let stripped: Vec<DpAction>;
+        let actions: &[DpAction] = if simulate {
+            stripped = tr.actions.iter().map(without_nat).collect();
+            &stripped
         } else {
-            tr.actions.clone()
+            &tr.actions
         };
         let mut wrap = Wrap {
             inner: &mut *sink,
             trace: trace.as_deref_mut(),
         };
-        let recircs = execute(&actions, p, &env, &mut wrap);
+        let recircs = execute(actions, p, &env, &mut wrap);
         for mut r in recircs {
             let resume = match trace.as_deref_mut().and_then(|t| t.simulate_ct.as_mut()) {
                 Some(next) => simulate_ct(&mut r.key, &in_flow, &tr.actions, next),

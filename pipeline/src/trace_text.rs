@@ -267,16 +267,7 @@ pub fn format_trace_text(t: &PacketTrace, ports: &PortMap, bridge_name: &str) ->
 
 /// `ct_state` flags as OVS prints a state (`est|trk`; `0` for none).
 pub fn ct_state_text(st: u8) -> String {
-    let names: Vec<&str> = ct_state::NAMES
-        .iter()
-        .filter(|(_, b)| st & b != 0)
-        .map(|(n, _)| *n)
-        .collect();
-    if names.is_empty() {
-        "0".into()
-    } else {
-        names.join("|")
-    }
+    crate::ofctl::value::format_flags(&ct_state::NAMES, u128::from(st), 0xff, 0xff, true)
 }
 
 /// Parses `--ct-next`'s state as OVS does (`trk,est`; brisk also takes `trk|est` and

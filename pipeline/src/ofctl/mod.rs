@@ -9,7 +9,7 @@ mod format;
 mod group;
 mod learn;
 mod parse;
-mod value;
+pub(crate) mod value;
 
 pub use format::{
     format_actions, format_datapath_match, format_flow, format_match, format_subfield_now,

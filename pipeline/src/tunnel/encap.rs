@@ -42,15 +42,31 @@ impl TnlPush {
     }
 }
 
-impl fmt::Display for TnlPush {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl TnlPush {
+    /// The outer header's Ethernet destination and source, as `ovs-ofctl` prints MACs.
+    pub fn outer_macs(&self) -> (String, String) {
         let h = self.header.bytes();
         let mac = |o: usize| {
             let mut b = [0u8; 8];
             b[2..].copy_from_slice(&h[o..o + 6]);
             crate::ofctl::format_mac(u64::from_be_bytes(b))
         };
+        (mac(0), mac(6))
+    }
+
+    /// The outer header's IPv4 source and destination.
+    pub fn outer_ips(&self) -> (Ipv4Addr, Ipv4Addr) {
+        let h = self.header.bytes();
         let ip = |o: usize| Ipv4Addr::new(h[o], h[o + 1], h[o + 2], h[o + 3]);
+        (ip(26), ip(30))
+    }
+}
+
+impl fmt::Display for TnlPush {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let h = self.header.bytes();
+        let (dst_mac, src_mac) = self.outer_macs();
+        let (src_ip, dst_ip) = self.outer_ips();
         write!(
             f,
             "tnl_push(tnl_port({}),header(size={},type=geneve,eth(dst={},src={},dl_type=0x0800),\
@@ -58,10 +74,10 @@ impl fmt::Display for TnlPush {
              geneve(vni={:#x}",
             self.tunnel,
             h.len(),
-            mac(0),
-            mac(6),
-            ip(26),
-            ip(30),
+            dst_mac,
+            src_mac,
+            src_ip,
+            dst_ip,
             h[15],
             h[22],
             u16::from_be_bytes([h[36], h[37]]),

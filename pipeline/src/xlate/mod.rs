@@ -180,22 +180,25 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn note(&mut self, text: impl Into<String>) {
+    /// A remark for a trace. `text` is formatted only when tracing (pass `format_args!`,
+    /// not `format!`): translations for the datapath pay nothing for it.
+    fn note(&mut self, text: impl std::fmt::Display) {
         if self.trace.is_some() {
             let depth = self.depth;
             self.trace_event(TraceEvent::Note {
                 depth,
-                text: text.into(),
+                text: text.to_string(),
             });
         }
     }
 
-    fn warn(&mut self, text: impl Into<String>) {
+    /// A warning for a trace, formatted only when tracing.
+    fn warn(&mut self, text: impl std::fmt::Display) {
         if self.trace.is_some() {
             let depth = self.depth;
             self.trace_event(TraceEvent::Warn {
                 depth,
-                text: text.into(),
+                text: text.to_string(),
             });
         }
     }
@@ -418,7 +421,9 @@ fn translate_from(
                 st.table
             }
             None => {
-                ctx.note(format!("unknown recirculation id {recirc:#x}: dropping"));
+                ctx.note(format_args!(
+                    "unknown recirculation id {recirc:#x}: dropping"
+                ));
                 ctx.error = Some(XlateError::Recirc);
                 ctx.exit = true;
                 0
@@ -435,7 +440,7 @@ fn translate_from(
             p.config & (port_config::PORT_DOWN | port_config::NO_RECV)
         });
         if off != 0 {
-            ctx.note(format!(
+            ctx.note(format_args!(
                 "input port {in_port} is {} (port-mod): dropping",
                 if off & port_config::PORT_DOWN != 0 {
                     "down"
@@ -454,7 +459,7 @@ fn translate_from(
             if Field::EthType.get(key) as u16 == eth_type::ARP {
                 ctx.read(Field::ArpOp);
                 if Field::ArpOp.get(key) == 1 {
-                    ctx.note(format!(
+                    ctx.note(format_args!(
                         "proxy ARP on port {in_port}: answering with {}",
                         crate::ofctl::format_mac(mac)
                     ));

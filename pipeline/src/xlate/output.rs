@@ -87,7 +87,7 @@ impl Ctx<'_> {
                 let st = FrozenState::capture(&self.flow, &self.written, t);
                 match self.bridge.recirc_id(&st) {
                     Some(id) => {
-                        self.note(format!(
+                        self.note(format_args!(
                             "A clone of the packet is forked to recirculate. \
                              The forked pipeline will be resumed at table {t}."
                         ));
@@ -162,7 +162,10 @@ impl Ctx<'_> {
             } else {
                 "no-forward"
             };
-            self.note(format!("port {} is {why} (port-mod): not sent", info.name));
+            self.note(format_args!(
+                "port {} is {why} (port-mod): not sent",
+                info.name
+            ));
             return;
         }
         match &info.kind {
@@ -246,22 +249,11 @@ impl Ctx<'_> {
         match r {
             Resolution::Push(t) => {
                 if self.trace.is_some() {
-                    let h = t.header.bytes();
-                    let mac = |o: usize| {
-                        let mut b = [0u8; 8];
-                        b[2..].copy_from_slice(&h[o..o + 6]);
-                        crate::ofctl::format_mac(u64::from_be_bytes(b))
-                    };
-                    let ip = |o: usize| std::net::Ipv4Addr::new(h[o], h[o + 1], h[o + 2], h[o + 3]);
+                    let (dst_mac, src_mac) = t.outer_macs();
+                    let (src_ip, dst_ip) = t.outer_ips();
                     let text = format!("tunneling to {dst} via {}", via(self, t.uplink));
                     self.note(text);
-                    let text = format!(
-                        "tunneling from {} {} to {} {}",
-                        mac(6),
-                        ip(26),
-                        mac(0),
-                        ip(30)
-                    );
+                    let text = format!("tunneling from {src_mac} {src_ip} to {dst_mac} {dst_ip}");
                     self.note(text);
                 }
                 self.acts.push(DpAction::TnlPush(t));

@@ -18,12 +18,10 @@ impl Ctx<'_> {
         if self.depth >= self.bridge.limits.max_depth
             || self.n_resubmits >= self.bridge.limits.max_resubmits
         {
-            self.note(format!(
-                "over the translation budget (depth {} of {}, {} of {} resubmits and group buckets): dropping",
-                self.depth,
-                self.bridge.limits.max_depth,
-                self.n_resubmits,
-                self.bridge.limits.max_resubmits
+            let (depth, resubmits, limits) = (self.depth, self.n_resubmits, self.bridge.limits);
+            self.note(format_args!(
+                "over the translation budget (depth {depth} of {}, {resubmits} of {} resubmits and group buckets): dropping",
+                limits.max_depth, limits.max_resubmits
             ));
             self.error = Some(XlateError::ResubmitLimit);
             self.exit = true;
@@ -93,7 +91,7 @@ impl Ctx<'_> {
                 Action::OutputReg(sf) => {
                     let p = self.read_sf(sf);
                     if p <= u128::from(u16::MAX) {
-                        self.note(format!("output port is {p}"));
+                        self.note(format_args!("output port is {p}"));
                     }
                     self.output(p as u32);
                 }
@@ -179,7 +177,7 @@ impl Ctx<'_> {
     /// (a table that resubmitted here may still have actions to run).
     fn group(&mut self, id: u32) {
         let Some(g) = self.tables.group(id).cloned() else {
-            self.warn(format!("output to nonexistent group {id}"));
+            self.warn(format_args!("output to nonexistent group {id}"));
             self.error = Some(XlateError::Unsupported);
             self.exit = true;
             return;
@@ -197,7 +195,7 @@ impl Ctx<'_> {
                 match g.select(h) {
                     Some(i) => {
                         if self.trace.is_some() {
-                            self.note(format!("using bucket {}", e.buckets[i].id));
+                            self.note(format_args!("using bucket {}", e.buckets[i].id));
                         }
                         self.run_bucket(&g, i);
                     }
