@@ -4,12 +4,14 @@
 
 pub mod datum;
 pub mod rpc;
+pub mod schema;
 pub mod stream;
 pub mod unixctl;
 pub mod update;
 
 pub use datum::{Atom, Datum};
 pub use rpc::Message;
+pub use schema::Schema;
 pub use stream::Splitter;
 pub use update::{Mirror, Row};
 

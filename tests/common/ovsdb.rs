@@ -30,11 +30,27 @@ pub struct Db {
 
 impl Db {
     pub fn create(dir: &Path) -> Db {
+        Db::create_as(dir, false)
+    }
+
+    /// A one-server clustered (Raft) database: ovsdb-server keeps its transaction history,
+    /// so a client reconnecting with `monitor_cond_since` gets only what changed.
+    pub fn create_clustered(dir: &Path) -> Db {
+        Db::create_as(dir, true)
+    }
+
+    fn create_as(dir: &Path, clustered: bool) -> Db {
         let db = dir.join("conf.db");
-        ok(&format!(
-            "ovsdb-tool create {} /usr/share/openvswitch/vswitch.ovsschema",
-            db.display()
-        ));
+        let schema = "/usr/share/openvswitch/vswitch.ovsschema";
+        ok(&if clustered {
+            format!(
+                "ovsdb-tool create-cluster {} {schema} unix:{}",
+                db.display(),
+                dir.join("raft.sock").display()
+            )
+        } else {
+            format!("ovsdb-tool create {} {schema}", db.display())
+        });
         let mut d = Db {
             dir: dir.to_path_buf(),
             server: None,
@@ -84,6 +100,14 @@ impl Db {
             let _ = c.wait();
         }
         let _ = std::fs::remove_file(self.dir.join("db.sock"));
+    }
+
+    /// `ovs-appctl -t` the server's own control socket.
+    pub fn appctl(&self, args: &str) -> String {
+        ok(&format!(
+            "ovs-appctl --timeout=10 -t {} {args}",
+            self.dir.join("ovsdb.ctl").display()
+        ))
     }
 
     /// `ovs-vsctl --db=... --timeout=30 ARGS`, which must succeed.

@@ -458,9 +458,14 @@ fn ovsdb(shared: &Shared) -> Vec<Family> {
                     "Ports started because the database added them",
                     Kind::Counter,
                 ),
-                _ => (
+                "ports_removed" => (
                     "brisk_ovsdb_ports_removed_total",
                     "Ports stopped because the database removed or changed them",
+                    Kind::Counter,
+                ),
+                _ => (
+                    "brisk_ovsdb_resumes_total",
+                    "Reconnections resumed from the last transaction seen (monitor_cond_since)",
                     Kind::Counter,
                 ),
             };

@@ -67,15 +67,19 @@ pub struct OvsdbStats {
     pub ports_removed: AtomicU64,
     /// Whether connected now (0/1).
     pub connected: AtomicU64,
+    /// Reconnections that resumed from the last transaction seen (`monitor_cond_since`
+    /// found it): only what changed meanwhile was sent.
+    pub resumes: AtomicU64,
 }
 
 impl OvsdbStats {
     /// (name, value) of every counter, for views.
-    pub fn rows(&self) -> [(&'static str, u64); 9] {
+    pub fn rows(&self) -> [(&'static str, u64); 10] {
         let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
         [
             ("connected", l(&self.connected)),
             ("connects", l(&self.connects)),
+            ("resumes", l(&self.resumes)),
             ("disconnects", l(&self.disconnects)),
             ("updates", l(&self.updates)),
             ("bad_messages", l(&self.bad_messages)),
@@ -182,17 +186,128 @@ fn connect(
     None
 }
 
-/// Sends `monitor` and waits for the initial contents.
-fn monitor(c: &mut Conn, mirror: &mut Mirror) -> Result<(), ConnError> {
+/// How the server sends the database's changes: the newest monitor method it took.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Method {
+    /// `monitor_cond_since` (OVS ≥ 2.12): `update3`, resumable from a transaction.
+    CondSince,
+    /// `monitor_cond` (OVS ≥ 2.6): `update2`, modifications as diffs.
+    Cond,
+    /// RFC 7047's `monitor`: `update`, whole rows.
+    Plain,
+}
+
+/// What is followed of the database, kept across connections so a reconnection can ask
+/// only for what changed since (`monitor_cond_since`, as ovs-vswitchd's IDL does).
+#[derive(Default)]
+struct Following {
+    mirror: Mirror,
+    /// The monitored columns' schema (kinds for diffs, defaults for left-out columns).
+    schema: Option<ovsdb::Schema>,
+    /// The last transaction the mirror holds, from `monitor_cond_since`/`update3`.
+    last_txn: Option<String>,
+}
+
+const ZERO_UUID: &str = "00000000-0000-0000-0000-000000000000";
+
+/// Asks to monitor the database with the newest method the server takes
+/// (`monitor_cond_since`, then `monitor_cond`, then `monitor`) and applies the initial
+/// contents, or only the changes since the mirror's last transaction when the server
+/// still has it. Returns the method and whether the mirror was resumed.
+fn monitor(c: &mut Conn, f: &mut Following) -> Result<(Method, bool), ConnError> {
+    let schema = match c
+        .request("get_schema", vec![json!(DB)])
+        .and_then(|id| c.wait_reply(&id, REPLY_TIMEOUT, |_| {}))?
+    {
+        Ok(v) => Some(
+            ovsdb::Schema::from_json(&v)
+                .and_then(|s| s.restrict(vswitch::MONITORED))
+                .map_err(|e| std::io::Error::other(format!("the database's schema: {e}")))?,
+        ),
+        Err(e) => {
+            tracing::warn!("the database refused get_schema ({e}); using monitor");
+            None
+        }
+    };
+    f.schema = schema;
+    let Some(schema) = f.schema.as_ref() else {
+        return monitor_plain(c, f).map(|()| (Method::Plain, false));
+    };
+    let reqs = ovsdb::update::monitor_cond_requests(vswitch::MONITORED);
+    let since = f.last_txn.clone().unwrap_or_else(|| ZERO_UUID.into());
+    let id = c.request(
+        "monitor_cond_since",
+        vec![json!(DB), json!("brisk"), reqs.clone(), json!(since)],
+    )?;
+    if let Ok(r) = c.wait_reply(&id, REPLY_TIMEOUT, |_| {})? {
+        let (Some(found), Some(last), Some(updates)) = (
+            r.get(0).and_then(Value::as_bool),
+            r.get(1).and_then(Value::as_str),
+            r.get(2),
+        ) else {
+            return Err(std::io::Error::other(
+                "a monitor_cond_since reply is not [found, last-txn-id, updates]",
+            )
+            .into());
+        };
+        let resumed = found && f.last_txn.is_some();
+        if resumed {
+            f.mirror.apply2(updates, schema)?;
+        } else {
+            let mut m = Mirror::default();
+            m.apply2(updates, schema)?;
+            f.mirror = m;
+        }
+        f.last_txn = Some(last.to_string());
+        return Ok((Method::CondSince, resumed));
+    }
+    let id = c.request("monitor_cond", vec![json!(DB), json!("brisk"), reqs])?;
+    if let Ok(updates) = c.wait_reply(&id, REPLY_TIMEOUT, |_| {})? {
+        let mut m = Mirror::default();
+        m.apply2(&updates, schema)?;
+        f.mirror = m;
+        f.last_txn = None;
+        return Ok((Method::Cond, false));
+    }
+    monitor_plain(c, f).map(|()| (Method::Plain, false))
+}
+
+/// RFC 7047's `monitor`: the whole initial contents.
+fn monitor_plain(c: &mut Conn, f: &mut Following) -> Result<(), ConnError> {
     let params = ovsdb::update::monitor_params(DB, "brisk", vswitch::MONITORED);
     let id = c.request("monitor", params)?;
-    let mut early = Vec::new();
-    let initial = c.wait_reply(&id, REPLY_TIMEOUT, |m| early.push(m))?;
+    let initial = c.wait_reply(&id, REPLY_TIMEOUT, |_| {})?;
     let initial =
         initial.map_err(|e| std::io::Error::other(format!("the database refused monitor: {e}")))?;
-    *mirror = Mirror::default();
-    mirror.apply(&initial)?;
+    let mut m = Mirror::default();
+    m.apply(&initial)?;
+    f.mirror = m;
+    f.last_txn = None;
     Ok(())
+}
+
+/// Applies a notification of the monitor; `Ok(false)` for one that is not an update.
+fn notified(f: &mut Following, method: &str, params: &[Value]) -> Result<bool, ovsdb::RpcError> {
+    let missing = || ovsdb::RpcError::Schema(format!("{method} without table updates"));
+    match (method, f.schema.as_ref()) {
+        ("update", _) => f
+            .mirror
+            .apply(params.get(1).ok_or_else(missing)?)
+            .map(|_| true),
+        ("update2", Some(s)) => f
+            .mirror
+            .apply2(params.get(1).ok_or_else(missing)?, s)
+            .map(|_| true),
+        ("update3", Some(s)) => {
+            let last = params.get(1).and_then(Value::as_str).ok_or_else(|| {
+                ovsdb::RpcError::Schema("update3 without a last transaction id".into())
+            })?;
+            f.mirror.apply2(params.get(2).ok_or_else(missing)?, s)?;
+            f.last_txn = Some(last.to_string());
+            Ok(true)
+        }
+        _ => Ok(false),
+    }
 }
 
 fn follow(
@@ -205,13 +320,18 @@ fn follow(
     let stop_fn = || stop.load(Ordering::Relaxed) || crate::signal::stop_requested();
     let mut backoff = Duration::from_secs(1);
     let mut logged = false;
+    let mut f = Following::default();
     while let Some(mut c) = connect(&opts.target, &stop_fn, &mut backoff, &mut logged) {
         stats.connects.fetch_add(1, Ordering::Relaxed);
-        let mut mirror = Mirror::default();
-        let r = monitor(&mut c, &mut mirror).and_then(|()| {
+        let r = monitor(&mut c, &mut f).and_then(|(method, resumed)| {
             stats.connected.store(1, Ordering::Relaxed);
-            tracing::info!(db = %opts.target, "following the database");
-            session(shared, opts, stats, &mut c, &mut mirror, &stop_fn, kept)
+            if resumed {
+                stats.resumes.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(db = %opts.target, ?method, "following the database again from transaction {}: only what changed meanwhile was sent", f.last_txn.as_deref().unwrap_or(""));
+            } else {
+                tracing::info!(db = %opts.target, ?method, "following the database");
+            }
+            session(shared, opts, stats, &mut c, &mut f, &stop_fn, kept)
         });
         stats.connected.store(0, Ordering::Relaxed);
         match r {
@@ -220,6 +340,8 @@ fn follow(
                 stats.disconnects.fetch_add(1, Ordering::Relaxed);
                 if matches!(e, ConnError::Rpc(_)) {
                     stats.bad_messages.fetch_add(1, Ordering::Relaxed);
+                    // What the mirror holds is no longer known to be the server's.
+                    f.last_txn = None;
                 }
                 tracing::warn!(db = %opts.target, "database connection lost: {e}; ports keep running, reconnecting");
                 nap(backoff, &stop_fn);
@@ -234,7 +356,7 @@ fn session(
     opts: &OvsdbOptions,
     stats: &OvsdbStats,
     c: &mut Conn,
-    mirror: &mut Mirror,
+    f: &mut Following,
     stop: &dyn Fn() -> bool,
     kept: &mut Kept,
 ) -> Result<(), ConnError> {
@@ -250,16 +372,17 @@ fn session(
             // The kernel's address may have moved: the uplink follows it, and the tunnel's
             // status says so.
             let before = shared.bridge.underlay().uplink;
-            follow_underlay(shared, opts, mirror, &mut kept.under);
+            follow_underlay(shared, opts, &f.mirror, &mut kept.under);
             dirty |= shared.bridge.underlay().uplink != before;
         }
         if dirty {
             dirty = false;
-            let ops = reconcile(shared, opts, mirror, stats, &mut failed, kept);
+            let ops = reconcile(shared, opts, &f.mirror, stats, &mut failed, kept);
             transact(c, ops, stats)?;
         }
         if Instant::now() >= next_stats {
             next_stats = Instant::now() + STATS_EVERY;
+            let mirror = &f.mirror;
             let mut ops = report::statistics(shared, mirror);
             if let Some((b, _, _)) = vswitch::bridges(mirror)
                 .into_iter()
@@ -270,19 +393,24 @@ fn session(
             transact(c, ops, stats)?;
         }
         match c.recv(Duration::from_millis(100))? {
-            Some(Message::Notification { method, params }) if method == "update" => {
-                match params.get(1).map(|u| mirror.apply(u)) {
-                    Some(Ok(_)) => {
+            Some(Message::Notification { method, .. }) if method == "monitor_canceled" => {
+                return Err(std::io::Error::other("the server canceled the monitor").into());
+            }
+            Some(Message::Notification { method, params }) => {
+                match notified(f, &method, &params) {
+                    Ok(true) => {
                         stats.updates.fetch_add(1, Ordering::Relaxed);
                         dirty = true;
                     }
-                    Some(Err(e)) => {
+                    Ok(false) => {}
+                    Err(e) => {
                         stats.bad_messages.fetch_add(1, Ordering::Relaxed);
-                        tracing::warn!("database update refused: {e}");
-                    }
-                    None => {
-                        stats.bad_messages.fetch_add(1, Ordering::Relaxed);
-                        tracing::warn!("database update without table updates");
+                        tracing::warn!("database {method} refused: {e}");
+                        // A diff applies to what the mirror held: after a refused one, the
+                        // next connection starts over.
+                        if method != "update" {
+                            return Err(e.into());
+                        }
                     }
                 }
             }
@@ -729,15 +857,16 @@ pub fn bootstrap(t: &Target, stop: &dyn Fn() -> bool) -> Option<Bootstrap> {
     let mut logged = false;
     let mut waiting_logged = false;
     while let Some(mut c) = connect(t, stop, &mut backoff, &mut logged) {
-        let mut mirror = Mirror::default();
+        let mut f = Following::default();
         let r: Result<Option<Bootstrap>, ConnError> = (|| {
-            monitor(&mut c, &mut mirror)?;
+            monitor(&mut c, &mut f)?;
             loop {
-                let netdev = vswitch::bridges(&mirror)
+                let mirror = &f.mirror;
+                let netdev = vswitch::bridges(mirror)
                     .into_iter()
                     .find(|(_, _, ty)| ty == "netdev");
                 if let Some((_, name, _)) = netdev {
-                    let other_config = vswitch::root(&mirror)
+                    let other_config = vswitch::root(mirror)
                         .and_then(|(_, r)| r.get("other_config"))
                         .map(|d| match d {
                             Datum::Map(kv) => kv
@@ -758,7 +887,7 @@ pub fn bootstrap(t: &Target, stop: &dyn Fn() -> bool) -> Option<Bootstrap> {
                     tracing::info!(db = %t, "waiting for a bridge with datapath_type=netdev");
                     waiting_logged = true;
                 }
-                if let Some((uuid, root)) = vswitch::root(&mirror) {
+                if let Some((uuid, root)) = vswitch::root(mirror) {
                     let want = Row::from([(
                         "cur_cfg".to_string(),
                         Datum::Set(vec![Atom::Integer(
@@ -775,12 +904,9 @@ pub fn bootstrap(t: &Target, stop: &dyn Fn() -> bool) -> Option<Bootstrap> {
                 if let Some(Message::Notification { method, params }) =
                     c.recv(Duration::from_millis(100))?
                 {
-                    if method == "update" {
-                        if let Some(u) = params.get(1) {
-                            if let Err(e) = mirror.apply(u) {
-                                tracing::warn!("database update refused: {e}");
-                            }
-                        }
+                    if let Err(e) = notified(&mut f, &method, &params) {
+                        tracing::warn!("database {method} refused: {e}");
+                        return Err(e.into());
                     }
                 }
             }
