@@ -193,7 +193,7 @@ mod tests {
         assert_eq!(d("Interface", "options"), Datum::Map(vec![]));
         let r = s.restrict(&[("Interface", &["name", "ofport"])]).unwrap();
         assert_eq!(r.tables["Interface"].len(), 2);
-        assert!(r.tables.get("Bridge").is_none());
+        assert!(!r.tables.contains_key("Bridge"));
         let e = s.restrict(&[("Interface", &["nope"])]).unwrap_err();
         assert!(e.to_string().contains("Interface.nope"), "{e}");
     }
