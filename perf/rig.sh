@@ -15,6 +15,7 @@
 #   perf/rig.sh [--flows "1 1000 50000 1000000"] [--sizes "64 512 1518"] [--seconds 10]
 #               [--warmup 3] [--switches "brisk ovs ovs-smc null"] [--out perf/results] [--build]
 #               [--brisk-before PATH] [--repeat N] [--proto udp|tcp|svc] [--encap]
+#               [--profile DIR]
 #
 # --proto tcp: the frontend opens TCP connections to backend1:80 (ofport 48) with real
 # handshakes, then sends data and gets ACKs back (the NetworkPolicy conjunction on the
@@ -43,6 +44,11 @@
 # --brisk-before adds another switch, "before": another brisk binary (e.g. the build before
 # a hot-path change) run the same way, so a change's effect is a ratio from one run.
 #
+# --profile DIR samples brisk's (and "before"'s) worker core with `perf record` over each
+# measuring window: DIR/perf-<switch>-<flows>-<size>-<rep>.data, to read with `perf report
+# -i FILE --no-children` (brisk's release build keeps debug info). Sampling costs the worker
+# a few percent: profile runs are for finding where cycles go, not for the figures.
+#
 # Writes OUT/rig-<stamp>.json, OUT/rig-<stamp>.md and OUT/rig-<stamp>.png (Mpps vs flows),
 # and copies them to OUT/latest.*. Needs root (hugepages), DPDK, dpdk-testpmd and
 # openvswitch-switch-dpdk (installed when missing), python3-matplotlib for the plot.
@@ -62,6 +68,7 @@ BEFORE=""
 REPEAT=1
 PROTO=udp
 ENCAP=0
+PROFILE=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --flows) FLOWS=$2; shift 2 ;;
@@ -74,8 +81,9 @@ while [ $# -gt 0 ]; do
     --repeat) REPEAT=$2; shift 2 ;;
     --proto) PROTO=$2; shift 2 ;;
     --encap) ENCAP=1; shift ;;
+    --profile) PROFILE=$2; mkdir -p "$PROFILE"; shift 2 ;;
     --brisk-before) BEFORE=$2; SWITCHES="$SWITCHES before"; shift 2 ;;
-    -h|--help) sed -n '2,48p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,54p' "$0"; exit 0 ;;
     *) echo "rig: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -365,7 +373,12 @@ run_one() { # switch flows size rep
   fi
   "${fam}_clear"
   # Sample the switch's own counters over (nearly) the generator's measuring window.
-  sleep $(( SECS > 2 ? SECS - 1 : SECS ))
+  if [ -n "$PROFILE" ] && { [ "$sw" = brisk ] || [ "$sw" = before ]; }; then
+    perf record -q -C 1 -o "$PROFILE/perf-$sw-$flows-$size-$rep.data" \
+      -- sleep $(( SECS > 2 ? SECS - 1 : SECS )) 2>/dev/null
+  else
+    sleep $(( SECS > 2 ? SECS - 1 : SECS ))
+  fi
   read -r busy total sd sp sl su sa < <("${fam}_cycles")
   wait "$GEN_PID" || { echo "rig: brisk-gen failed:" >&2; cat "$D/gen.log" >&2; exit 1; }
   GEN_PID=""

@@ -12,7 +12,7 @@
 mod common;
 
 use common::ofctl::have_ovs;
-use common::ovsdb::{brisk, ok, sh, Db};
+use common::ovsdb::{brisk, ok, sh, Db, Running};
 use common::{Scratch, BRISK};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -41,7 +41,7 @@ struct Node {
     dir: Scratch,
     db: Db,
     ns: String,
-    sw: Child,
+    sw: Running,
     tag: String,
 }
 
@@ -176,6 +176,7 @@ impl Node {
 
 impl Drop for Node {
     fn drop(&mut self) {
+        // The switch first, then its namespaces.
         let _ = self.sw.kill();
         let _ = self.sw.wait();
         for k in 1..=2 {

@@ -111,7 +111,8 @@ fn geneve_from_the_database_reaches_a_kernel_peer_and_back() {
         "--no-wait set Open_vSwitch . other_config:pmd-cpu-mask=0x2 \
          other_config:dpdk-extra=\"--no-huge -m 256 --no-pci --no-telemetry --log-level=warning --file-prefix={prefix}\""
     ));
-    ns.1.push(brisk(&db, &sw, &dir.0));
+    // Killed when the test ends (before the namespaces go, dropped after it).
+    let _sw = brisk(&db, &sw, &dir.0);
     // Antrea's sequence: the bridge, the tunnel (ofport 1), the gateway (ofport 2), the
     // uplink it attaches to the bridge, a pod.
     db.vsctl("add-br br-int -- set Bridge br-int datapath_type=netdev protocols=OpenFlow10,OpenFlow15 fail_mode=secure");

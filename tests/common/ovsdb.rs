@@ -125,20 +125,48 @@ impl Drop for Db {
     }
 }
 
+/// A `brisk run` killed when dropped, so a failing test leaves no busy-polling switch
+/// behind to slow the tests after it.
+pub struct Running(pub Child);
+
+impl std::ops::Deref for Running {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Running {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 /// `brisk run --ovsdb` in network namespace `netns`, EAL from the database, its log in
 /// `DIR/brisk.log`.
-pub fn brisk(db: &Db, netns: &str, dir: &Path) -> Child {
-    Command::new("ip")
-        .args(["netns", "exec", netns, BRISK, "run", "--ovsdb", &db.sock()])
-        .arg("--rundir")
-        .arg(dir)
-        .arg("--socket")
-        .arg(dir.join("brisk.sock"))
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.join("brisk.log")).unwrap())
-        .spawn()
-        .unwrap()
+pub fn brisk(db: &Db, netns: &str, dir: &Path) -> Running {
+    Running(
+        Command::new("ip")
+            .args(["netns", "exec", netns, BRISK, "run", "--ovsdb", &db.sock()])
+            .arg("--rundir")
+            .arg(dir)
+            .arg("--socket")
+            .arg(dir.join("brisk.sock"))
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("brisk.log")).unwrap())
+            .spawn()
+            .unwrap(),
+    )
 }
 
 /// `ovs-appctl` with ovs-vswitchd's run directory set to `dir`, as an operator's would be.
