@@ -108,12 +108,13 @@ fn antrea(c: &mut Criterion) {
         });
         let st = fp.stats;
         println!(
-            "flows={n}: {}; EMC hits {:.0}%, chain hits {:.0}%, ct hints learned {}, megaflow hits {:.0}%, upcalls {}, megaflows {}, masks {}",
+            "flows={n}: {}; EMC hits {:.0}%, chain hits {:.0}%, ct hints learned {}, megaflow hits {:.0}% ({:.2} subtables/hit), upcalls {}, megaflows {}, masks {}",
             perf::burst::stage_report(&st, cpn),
             100.0 * st.emc_hits as f64 / st.passes.max(1) as f64,
             100.0 * st.chain_hits as f64 / st.passes.max(1) as f64,
             st.ct_hints_learned,
             100.0 * st.megaflow_hits as f64 / st.passes.max(1) as f64,
+            st.subtable_lookups as f64 / st.megaflow_hits.max(1) as f64,
             st.upcalls,
             fp.n_megaflows(),
             fp.n_masks(),

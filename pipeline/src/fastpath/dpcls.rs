@@ -42,6 +42,61 @@ pub(super) struct Subtable {
     pub(super) words: Words,
     pub(super) table: HashTable<(u32, u32)>,
     pub(super) hits: u64,
+    /// Which (recirculation id, input port) pairs its megaflows have, as bits of
+    /// [`port_bit`], when its mask matches both exactly (else `u64::MAX`: always probed).
+    /// A packet whose pair's bit is clear cannot match any of them and skips the subtable
+    /// without hashing: on Antrea's pipeline each pass's megaflows sit in masks of their
+    /// own, so an EMC miss otherwise probes the other passes' subtables first (as OVS
+    /// avoids with a classifier per input port).
+    pub(super) filter: u64,
+    /// Megaflows per bit of `filter` (a bit clears when its last megaflow goes).
+    filter_n: [u32; 64],
+}
+
+/// The bit of a key's (recirculation id, input port) word in a subtable's filter.
+#[inline(always)]
+pub(super) fn port_bit(k: &Flow) -> u64 {
+    let w = k.w[crate::flow::w::PORT];
+    1u64 << (w.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 58)
+}
+
+impl Subtable {
+    fn new(mask: &Flow, words: &Words) -> Subtable {
+        let exact = mask.w[crate::flow::w::PORT] == u64::MAX;
+        Subtable {
+            mask: *mask,
+            words: words.clone(),
+            table: HashTable::new(),
+            hits: 0,
+            filter: if exact { 0 } else { u64::MAX },
+            filter_n: [0; 64],
+        }
+    }
+
+    fn filtered(&self) -> bool {
+        self.mask.w[crate::flow::w::PORT] == u64::MAX
+    }
+
+    /// Counts megaflow key `k` (masked) into the filter.
+    pub(super) fn filter_add(&mut self, k: &Flow) {
+        if self.filtered() {
+            let b = port_bit(k);
+            self.filter_n[b.trailing_zeros() as usize] += 1;
+            self.filter |= b;
+        }
+    }
+
+    /// Takes megaflow key `k` out of the filter.
+    pub(super) fn filter_remove(&mut self, k: &Flow) {
+        if self.filtered() {
+            let b = port_bit(k);
+            let n = &mut self.filter_n[b.trailing_zeros() as usize];
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.filter &= !b;
+            }
+        }
+    }
 }
 
 impl<F: CloneFrame> FastPath<F> {
@@ -63,6 +118,7 @@ impl<F: CloneFrame> FastPath<F> {
 
     fn dpcls_lookup(&mut self, pending: u64) -> u64 {
         let mut missing = pending;
+        let mut probes = 0u64;
         for oi in 0..self.order.len() {
             if missing == 0 {
                 break;
@@ -78,6 +134,10 @@ impl<F: CloneFrame> FastPath<F> {
                 let i = bits.trailing_zeros() as usize;
                 bits &= bits - 1;
                 let key = &self.batch.keys[i];
+                if sub.filter & port_bit(key) == 0 {
+                    continue;
+                }
+                probes += 1;
                 let h = masked_hash(key, &sub.words);
                 let mfs = &self.mfs;
                 if let Some(&(_, mf)) = sub.table.find(u64::from(h), |&(eh, m)| {
@@ -90,6 +150,7 @@ impl<F: CloneFrame> FastPath<F> {
             }
             self.subtables[si].hits += hits;
         }
+        self.stats.subtable_lookups += probes;
         pending & !missing
     }
 
@@ -107,12 +168,7 @@ impl<F: CloneFrame> FastPath<F> {
         match self.subtables.iter().position(|s| s.mask == *mask) {
             Some(si) => si,
             None => {
-                self.subtables.push(Subtable {
-                    mask: *mask,
-                    words: words.clone(),
-                    table: HashTable::new(),
-                    hits: 0,
-                });
+                self.subtables.push(Subtable::new(mask, words));
                 self.order.push((self.subtables.len() - 1) as u16);
                 self.subtables.len() - 1
             }

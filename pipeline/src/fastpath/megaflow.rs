@@ -102,6 +102,7 @@ impl<F: CloneFrame> FastPath<F> {
             .find_entry(u64::from(h), |&(_, m)| m == idx)
         {
             e.remove();
+            self.subtables[si].filter_remove(&mf.key);
         }
         self.free.push(idx);
         self.n_live -= 1;
@@ -178,6 +179,7 @@ impl<F: CloneFrame> FastPath<F> {
         self.subtables[si]
             .table
             .insert_unique(u64::from(h), (h, idx), |&(eh, _)| u64::from(eh));
+        self.subtables[si].filter_add(&self.mfs[idx as usize].key);
         self.n_live += 1;
         self.stats.megaflows_installed += 1;
         Some(idx)

@@ -106,6 +106,9 @@ pub struct FastPathStats {
     pub ct_hints_learned: u64,
     /// Megaflow classifier hits.
     pub megaflow_hits: u64,
+    /// Subtables probed by the classifier (OVS's "avg. subtable lookups per megaflow hit"
+    /// is this over `megaflow_hits`).
+    pub subtable_lookups: u64,
     /// Slow-path translations (misses).
     pub upcalls: u64,
     /// Packets dropped because the burst's upcall budget was spent.
@@ -148,6 +151,7 @@ impl FastPathStats {
         self.chain_hits += o.chain_hits;
         self.ct_hints_learned += o.ct_hints_learned;
         self.megaflow_hits += o.megaflow_hits;
+        self.subtable_lookups += o.subtable_lookups;
         self.upcalls += o.upcalls;
         self.upcall_drops += o.upcall_drops;
         self.revalidations += o.revalidations;

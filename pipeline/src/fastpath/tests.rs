@@ -159,3 +159,48 @@ fn key_hash_covers_every_key_word() {
         assert_ne!(key_hash(&k), h0, "word {i}");
     }
 }
+
+/// Megaflows of different input ports in masks of their own: a packet probes only the
+/// subtables holding a megaflow of its (recirculation id, input port), and a removed
+/// megaflow takes its bit out of the filter.
+#[test]
+fn classifier_skips_subtables_of_other_ports() {
+    let b = bridge(&[
+        "in_port=1,udp,tp_dst=53 actions=output:3",
+        "in_port=2,udp,nw_src=10.0.0.1 actions=output:3",
+        "in_port=3,ip actions=output:4",
+        "in_port=4,udp,tp_src=7 actions=output:1",
+    ]);
+    // No EMC: every pass goes to the classifier.
+    let mut fp: FastPath<VecFrame> = FastPath::new(FastPathConfig {
+        emc_insert_inv_prob: 0,
+        ..Default::default()
+    });
+    let mut out = Collect::new();
+    let from = |port: u32| {
+        let (f, _, t) = pkt(7, 53);
+        (f, port, t)
+    };
+    for p in 1..=4 {
+        fp.process_burst(&b, [from(p)], 1, &mut out);
+    }
+    assert_eq!(fp.stats.upcalls, 4);
+    assert_eq!(fp.n_masks(), 4, "one mask per port's megaflow");
+    fp.stats = FastPathStats::default();
+    for _ in 0..8 {
+        fp.process_burst(&b, (1..=4).map(from), 2, &mut out);
+    }
+    assert_eq!(fp.stats.upcalls, 0);
+    assert_eq!(fp.stats.megaflow_hits, 32);
+    assert_eq!(
+        fp.stats.subtable_lookups, 32,
+        "each packet probes only its own port's subtable"
+    );
+    assert_eq!(ports(&out)[4..8], [3, 3, 4, 1]);
+    // Flushed: the filters empty with their tables, and the packets are upcalls again.
+    fp.flush();
+    assert!(fp.subtables.iter().all(|s| s.filter == 0));
+    fp.process_burst(&b, [from(2)], 3, &mut out);
+    assert_eq!(fp.stats.upcalls, 1);
+    assert_eq!(ports(&out).last(), Some(&3));
+}

@@ -177,6 +177,12 @@ const WORKER_COUNTERS: &[(&str, &str, Kind, WorkerRead)] = &[
         |s| s.fp.megaflow_hits,
     ),
     (
+        "brisk_worker_subtable_lookups_total",
+        "Megaflow classifier subtables probed (per hit: OVS's avg. subtable lookups per megaflow hit)",
+        Kind::Counter,
+        |s| s.fp.subtable_lookups,
+    ),
+    (
         "brisk_worker_upcalls_total",
         "Slow-path translations",
         Kind::Counter,

@@ -1,13 +1,21 @@
 //! `dpif-netdev/pmd-perf-show`: each worker's iterations, cycles and packets since its
 //! counters started (its start or the last `pmd-stats-clear`), in OVS's layout
 //! (`lib/dpif-netdev-perf.c`). What brisk does not measure is left out rather than shown
-//! as a made-up zero: the megaflow classifier's subtable lookups per hit, sleep (brisk's
-//! workers never sleep: the sleep lines say so with zeros, as OVS's do for a PMD that
-//! does not sleep), and the histograms of `-nh`/`-it`/`-ms`.
+//! as a made-up zero: sleep (brisk's workers never sleep: the sleep lines say so with
+//! zeros, as OVS's do for a PMD that does not sleep), and the histograms of
+//! `-nh`/`-it`/`-ms`.
 
 use super::super::state::Shared;
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
+
+fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 {
+        0.0
+    } else {
+        a as f64 / b as f64
+    }
+}
 
 fn pct(a: u64, b: u64) -> f64 {
     if b == 0 {
@@ -93,7 +101,7 @@ pub fn pmd_perf_show(shared: &Shared, core: Option<u32>) -> String {
                  - Simple Match hits:{:12}  ({:5.1} %)\n  \
                  - EMC hits:         {:12}  ({:5.1} %)\n  \
                  - SMC hits:         {:12}  ({:5.1} %)\n  \
-                 - Megaflow hits:    {:12}  ({:5.1} %)\n  \
+                 - Megaflow hits:    {:12}  ({:5.1} %, {:.2} subtbl lookups/hit)\n  \
                  - Upcalls:          {:12}  ({:5.1} %, {:.1} us/upcall)\n  \
                  - Lost upcalls:     {:12}  ({:5.1} %)\n",
                 rx as f64 / duration / 1000.0,
@@ -110,6 +118,7 @@ pub fn pmd_perf_show(shared: &Shared, core: Option<u32>) -> String {
                 0.0,
                 fp.megaflow_hits,
                 pct(fp.megaflow_hits, passes),
+                ratio(fp.subtable_lookups, fp.megaflow_hits),
                 fp.upcalls,
                 pct(fp.upcalls, passes),
                 if fp.upcalls > 0 {

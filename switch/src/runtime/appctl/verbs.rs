@@ -333,7 +333,10 @@ fn pmd_stats_show(shared: &Shared) -> String {
             ("emc hits", fp.emc_hits.to_string()),
             ("smc hits", "0".into()),
             ("megaflow hits", fp.megaflow_hits.to_string()),
-            ("avg. subtable lookups per megaflow hit", "1.00".into()),
+            (
+                "avg. subtable lookups per megaflow hit",
+                format!("{:.2}", ratio(fp.subtable_lookups, fp.megaflow_hits)),
+            ),
             (
                 "miss with success upcall",
                 fp.upcalls.saturating_sub(fp.upcall_drops).to_string(),
