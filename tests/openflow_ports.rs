@@ -252,7 +252,23 @@ fn deletes_and_port_mods_are_announced_as_by_ovs() {
     assert_eq!(left[0], left[1], "flows left on brisk and OVS");
     assert_eq!(left[0].len(), 1, "{:?}", left[0]);
     let (hb, ho) = (&all[0], &all[1]);
-    assert_eq!(hb, ho, "brisk's and OVS's asynchronous messages differ");
+    // The same messages; their order only up to OVS's: it sometimes sends a bundle's
+    // FLOW_REMOVED after the PORT_STATUS of the next command (seen on 3 Dec 2026),
+    // where brisk keeps the commands' order.
+    let sorted = |v: &Vec<String>| {
+        let mut v = v.clone();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        sorted(hb),
+        sorted(ho),
+        "brisk's and OVS's asynchronous messages differ"
+    );
+    assert!(
+        hb.last().is_some_and(|l| l.contains("OFPT_PORT_STATUS")),
+        "brisk announced the port mod before the commands that came first: {hb:?}"
+    );
     let n = |what: &str| hb.iter().filter(|l| l.contains(what)).count();
     assert_eq!(n("reason=delete"), 4, "{hb:#?}");
     assert_eq!(n("reason=group_delete"), 1, "{hb:#?}");
