@@ -169,6 +169,9 @@ pub struct FastPathTuning {
     /// `avx2` or `scalar`. A unit the CPU lacks stops the switch at start.
     #[serde(default)]
     pub simd: Option<String>,
+    /// Bypass the EMC while its hit rate is too low to pay (default true).
+    #[serde(default)]
+    pub emc_auto_bypass: Option<bool>,
 }
 
 /// A bridge, checked, with every value parsed: what `brisk run` starts. A bridge file

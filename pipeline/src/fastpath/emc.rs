@@ -130,7 +130,7 @@ impl<F: CloneFrame> FastPath<F> {
     }
 
     pub(super) fn emc_insert(&mut self, i: usize, mf: u32) {
-        if self.cfg.emc_insert_inv_prob == 0 {
+        if self.cfg.emc_insert_inv_prob == 0 || !self.emc_live {
             return;
         }
         let h = self.batch.hashes[i];

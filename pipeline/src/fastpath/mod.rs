@@ -30,6 +30,7 @@
 mod chain;
 mod dpcls;
 mod emc;
+mod emc_gate;
 mod exec;
 mod megaflow;
 pub mod simd;
@@ -75,6 +76,11 @@ pub struct FastPathConfig {
     /// The vector unit of the lookup kernels (default: the widest this CPU has; a path it
     /// lacks falls back to that).
     pub simd: SimdPath,
+    /// Skip the EMC (no key hash, probe or insertion) while it resolves fewer than one
+    /// pass in five, measuring again now and then (`emc_gate.rs`): with more established
+    /// connections than it holds, it costs every packet and saves almost none. Off: the
+    /// EMC is always consulted (OVS's behaviour; its users turn the EMC off by hand).
+    pub emc_auto_bypass: bool,
 }
 
 impl Default for FastPathConfig {
@@ -87,6 +93,7 @@ impl Default for FastPathConfig {
             megaflow_idle_ms: 10_000,
             chains: true,
             simd: SimdPath::detect(),
+            emc_auto_bypass: true,
         }
     }
 }
@@ -100,6 +107,8 @@ pub struct FastPathStats {
     pub passes: u64,
     /// EMC hits.
     pub emc_hits: u64,
+    /// Passes looked up with the EMC bypassed (its hit rate was too low to pay).
+    pub emc_bypassed: u64,
     /// Later passes resolved by their first pass's chain (no hash, no EMC probe).
     pub chain_hits: u64,
     /// Connections a `ct` met without its chain's hint (each becomes the hint).
@@ -148,6 +157,7 @@ impl FastPathStats {
         self.packets += o.packets;
         self.passes += o.passes;
         self.emc_hits += o.emc_hits;
+        self.emc_bypassed += o.emc_bypassed;
         self.chain_hits += o.chain_hits;
         self.ct_hints_learned += o.ct_hints_learned;
         self.megaflow_hits += o.megaflow_hits;
@@ -254,6 +264,10 @@ pub struct FastPath<F: Frame> {
     /// Insert into an occupied bucket when a random u32 is at most this (1/inv_prob).
     emc_insert_min: u32,
     chains: Chains,
+    /// Whether the EMC pays, from its recent hit rate.
+    gate: emc_gate::EmcGate,
+    /// The EMC is consulted in this burst (`gate`, or always without auto-bypass).
+    emc_live: bool,
     /// Each slot's chain: the EMC entry of its first pass (`NONE`: none).
     entry: [u32; SLOTS],
     /// The pass being run.
@@ -295,6 +309,8 @@ impl<F: CloneFrame> FastPath<F> {
             emc_mask: n / 4 - 1,
             emc_insert_min: u32::MAX / cfg.emc_insert_inv_prob.max(1),
             chains: Chains::new(n),
+            gate: emc_gate::EmcGate::default(),
+            emc_live: true,
             entry: [NONE; SLOTS],
             pass: 0,
             hit0: 0,
@@ -360,6 +376,8 @@ impl<F: CloneFrame> FastPath<F> {
             },
         };
         let mut pass = 0u32;
+        self.emc_live = self.gate.on || !self.cfg.emc_auto_bypass;
+        let live = self.emc_live;
         while pending != 0 {
             if pass > bridge.limits.max_recirc {
                 self.drop_slots(pending, DropReason::RecircLimit, &mut sink);
@@ -371,19 +389,29 @@ impl<F: CloneFrame> FastPath<F> {
             }
             self.stats.passes += u64::from(pending.count_ones());
             let tl = tsc();
-            let from_chain = if pass > 0 && self.cfg.chains {
+            let from_chain = if pass > 0 && self.cfg.chains && live {
                 self.chain_stage(pending, pass)
             } else {
                 0
             };
-            let from_emc = from_chain | self.emc_stage(pending & !from_chain);
+            let from_emc = if live {
+                let r = from_chain | self.emc_stage(pending & !from_chain);
+                self.gate.count(pending, r);
+                r
+            } else {
+                self.emc_skip(pending)
+            };
             let from_cls = self.dpcls_stage(pending & !from_emc);
             let tu = tsc();
             self.stats.cycles_lookup += tu - tl;
             let (left, uncached) =
                 self.upcall_stage(bridge, pending, from_emc | from_cls, now_ms, &mut sink);
-            self.emc_fill(from_cls);
-            if self.cfg.chains {
+            if live {
+                self.emc_fill(from_cls);
+            } else {
+                self.hash_for_actions(left);
+            }
+            if self.cfg.chains && live {
                 if pass > 0 {
                     self.chain_learn_hops(left, pass);
                 }
@@ -400,12 +428,13 @@ impl<F: CloneFrame> FastPath<F> {
             };
             pending = self.exec_stage(left, uncached, &env, now_ms, &mut sink);
             self.chains.conns = conn_hints;
-            if self.cfg.chains {
+            if self.cfg.chains && live {
                 self.chain_learn_conns(left, pending);
             }
             self.stats.cycles_actions += tsc() - ta;
             pass += 1;
         }
+        self.gate.tick();
         self.parking = std::mem::take(&mut sink.park.parking);
         self.stats.drops = drops;
         self.stats.tunnel = tun;

@@ -204,3 +204,66 @@ fn classifier_skips_subtables_of_other_ports() {
     assert_eq!(fp.stats.upcalls, 1);
     assert_eq!(ports(&out).last(), Some(&3));
 }
+
+/// More flows than the EMC holds: after a measuring window the EMC is bypassed, and every
+/// packet still leaves as it does with the EMC always consulted (same ports, same bytes).
+#[test]
+fn a_useless_emc_is_bypassed_without_changing_results() {
+    let b = bridge(&[
+        "udp,tp_dst=53 actions=mod_nw_dst:10.9.9.9,output:2",
+        "udp actions=output:3",
+    ]);
+    let mk = |auto| {
+        FastPath::<VecFrame>::new(FastPathConfig {
+            emc_entries: 16,
+            emc_auto_bypass: auto,
+            ..Default::default()
+        })
+    };
+    let (mut auto, mut always) = (mk(true), mk(false));
+    let (mut out_a, mut out_b) = (Collect::new(), Collect::new());
+    for burst in 0..1100u32 {
+        let pkts = |n: u32| -> Vec<_> {
+            (0..32)
+                .map(|k| pkt((n * 32 + k) as u16, if k % 3 == 0 { 54 } else { 53 }))
+                .collect()
+        };
+        auto.process_burst(&b, pkts(burst), 1, &mut out_a);
+        always.process_burst(&b, pkts(burst), 1, &mut out_b);
+    }
+    assert!(auto.stats.emc_bypassed > 0, "{:?}", auto.stats);
+    assert_eq!(always.stats.emc_bypassed, 0);
+    assert_eq!(auto.stats.packets, always.stats.packets);
+    let frames = |c: &Collect<VecFrame>| -> Vec<(u32, Vec<u8>)> {
+        c.outputs
+            .iter()
+            .map(|o| (o.0, o.2.frame.data().to_vec()))
+            .collect()
+    };
+    assert_eq!(frames(&out_a), frames(&out_b));
+}
+
+#[test]
+fn the_emc_gate_measures_then_bypasses_then_measures_again() {
+    let mut g = emc_gate::EmcGate::default();
+    assert!(g.on);
+    // A window at 10 % hits: bypassed.
+    for _ in 0..1024 {
+        g.count(0xffff_ffff, 0b111);
+        g.tick();
+    }
+    assert!(!g.on);
+    // Bypassed for its while, then on again to measure.
+    for _ in 0..8191 {
+        g.tick();
+    }
+    assert!(!g.on);
+    g.tick();
+    assert!(g.on);
+    // A window at 50 %: stays on.
+    for _ in 0..1024 {
+        g.count(0b11, 0b1);
+        g.tick();
+    }
+    assert!(g.on);
+}

@@ -177,6 +177,12 @@ const WORKER_COUNTERS: &[(&str, &str, Kind, WorkerRead)] = &[
         |s| s.fp.megaflow_hits,
     ),
     (
+        "brisk_worker_emc_bypassed_total",
+        "Lookups made with the EMC bypassed (its hit rate was too low to pay)",
+        Kind::Counter,
+        |s| s.fp.emc_bypassed,
+    ),
+    (
         "brisk_worker_subtable_lookups_total",
         "Megaflow classifier subtables probed (per hit: OVS's avg. subtable lookups per megaflow hit)",
         Kind::Counter,

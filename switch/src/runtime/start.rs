@@ -220,6 +220,7 @@ pub(super) fn fastpath_config(cfg: &BridgeConfig, simd: SimdPath) -> FastPathCon
         emc_insert_inv_prob: t.emc_insert_inv_prob.unwrap_or(d.emc_insert_inv_prob),
         max_megaflows: t.max_megaflows.unwrap_or(d.max_megaflows),
         max_upcalls_per_burst: t.max_upcalls_per_burst.unwrap_or(d.max_upcalls_per_burst),
+        emc_auto_bypass: t.emc_auto_bypass.unwrap_or(d.emc_auto_bypass),
         ..d
     }
 }

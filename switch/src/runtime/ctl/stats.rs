@@ -119,11 +119,13 @@ fn pmd_stats(shared: &Shared) -> String {
         );
         let _ = writeln!(
             out,
-            "pmd thread {i} core_id {}:\n  packets received: {packets}\n  packet recirculations: {}\n  avg. datapath passes per packet: {:.2}\n  emc hits: {emc} ({:.1}%)\n  chain hits: {chain} ({:.1}%)\n  ct hints learned: {}\n  megaflow hits: {mfh} ({:.1}%, {:.2} subtable lookups/hit)\n  upcalls: {up} ({:.1}%)\n  upcall drops (budget): {}\n  revalidations: {}\n  megaflows: {} in {} masks\n  avg. packets per output batch: {:.2}\n  idle cycles: {idle} ({:.1}%)\n  processing cycles: {busy} ({:.1}%)\n  avg cycles per packet: {:.0} (busy {:.0})\n  lookup kernels: {}\n  stage cycles per packet: decap {:.0}, parse {:.0}, lookup {:.0}, upcall {:.0}, actions {:.0}\n  time: {:.1} s",
+            "pmd thread {i} core_id {}:\n  packets received: {packets}\n  packet recirculations: {}\n  avg. datapath passes per packet: {:.2}\n  emc hits: {emc} ({:.1}%)\n  emc bypassed: {} ({:.1}% of passes)\n  chain hits: {chain} ({:.1}%)\n  ct hints learned: {}\n  megaflow hits: {mfh} ({:.1}%, {:.2} subtable lookups/hit)\n  upcalls: {up} ({:.1}%)\n  upcall drops (budget): {}\n  revalidations: {}\n  megaflows: {} in {} masks\n  avg. packets per output batch: {:.2}\n  idle cycles: {idle} ({:.1}%)\n  processing cycles: {busy} ({:.1}%)\n  avg cycles per packet: {:.0} (busy {:.0})\n  lookup kernels: {}\n  stage cycles per packet: decap {:.0}, parse {:.0}, lookup {:.0}, upcall {:.0}, actions {:.0}\n  time: {:.1} s",
             w.lcore.load(Ordering::Relaxed),
             v("brisk_worker_recirculations_total"),
             passes_f / pkts,
             pct(emc),
+            v("brisk_worker_emc_bypassed_total"),
+            pct(v("brisk_worker_emc_bypassed_total")),
             pct(chain),
             v("brisk_worker_ct_hints_learned_total"),
             pct(mfh),
