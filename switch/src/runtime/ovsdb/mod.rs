@@ -8,8 +8,10 @@
 //! server goes away and, on reconnecting, compares the fresh contents with the running
 //! ports, so a server restart touches no port whose row did not change.
 
+mod bootstrap;
 pub mod conn;
 pub mod controllers;
+mod monitor;
 mod report;
 pub mod underlay;
 pub mod vswitch;
@@ -27,6 +29,9 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use vswitch::Iface;
+
+pub use bootstrap::{bootstrap, eal_from_config, Bootstrap};
+use monitor::{monitor, notified, Following};
 
 /// The database brisk follows.
 pub const DB: &str = "Open_vSwitch";
@@ -184,130 +189,6 @@ fn connect(
         }
     }
     None
-}
-
-/// How the server sends the database's changes: the newest monitor method it took.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Method {
-    /// `monitor_cond_since` (OVS ≥ 2.12): `update3`, resumable from a transaction.
-    CondSince,
-    /// `monitor_cond` (OVS ≥ 2.6): `update2`, modifications as diffs.
-    Cond,
-    /// RFC 7047's `monitor`: `update`, whole rows.
-    Plain,
-}
-
-/// What is followed of the database, kept across connections so a reconnection can ask
-/// only for what changed since (`monitor_cond_since`, as ovs-vswitchd's IDL does).
-#[derive(Default)]
-struct Following {
-    mirror: Mirror,
-    /// The monitored columns' schema (kinds for diffs, defaults for left-out columns).
-    schema: Option<ovsdb::Schema>,
-    /// The last transaction the mirror holds, from `monitor_cond_since`/`update3`.
-    last_txn: Option<String>,
-}
-
-const ZERO_UUID: &str = "00000000-0000-0000-0000-000000000000";
-
-/// Asks to monitor the database with the newest method the server takes
-/// (`monitor_cond_since`, then `monitor_cond`, then `monitor`) and applies the initial
-/// contents, or only the changes since the mirror's last transaction when the server
-/// still has it. Returns the method and whether the mirror was resumed.
-fn monitor(c: &mut Conn, f: &mut Following) -> Result<(Method, bool), ConnError> {
-    let schema = match c
-        .request("get_schema", vec![json!(DB)])
-        .and_then(|id| c.wait_reply(&id, REPLY_TIMEOUT, |_| {}))?
-    {
-        Ok(v) => Some(
-            ovsdb::Schema::from_json(&v)
-                .and_then(|s| s.restrict(vswitch::MONITORED))
-                .map_err(|e| std::io::Error::other(format!("the database's schema: {e}")))?,
-        ),
-        Err(e) => {
-            tracing::warn!("the database refused get_schema ({e}); using monitor");
-            None
-        }
-    };
-    f.schema = schema;
-    let Some(schema) = f.schema.as_ref() else {
-        return monitor_plain(c, f).map(|()| (Method::Plain, false));
-    };
-    let reqs = ovsdb::update::monitor_cond_requests(vswitch::MONITORED);
-    let since = f.last_txn.clone().unwrap_or_else(|| ZERO_UUID.into());
-    let id = c.request(
-        "monitor_cond_since",
-        vec![json!(DB), json!("brisk"), reqs.clone(), json!(since)],
-    )?;
-    if let Ok(r) = c.wait_reply(&id, REPLY_TIMEOUT, |_| {})? {
-        let (Some(found), Some(last), Some(updates)) = (
-            r.get(0).and_then(Value::as_bool),
-            r.get(1).and_then(Value::as_str),
-            r.get(2),
-        ) else {
-            return Err(std::io::Error::other(
-                "a monitor_cond_since reply is not [found, last-txn-id, updates]",
-            )
-            .into());
-        };
-        let resumed = found && f.last_txn.is_some();
-        if resumed {
-            f.mirror.apply2(updates, schema)?;
-        } else {
-            let mut m = Mirror::default();
-            m.apply2(updates, schema)?;
-            f.mirror = m;
-        }
-        f.last_txn = Some(last.to_string());
-        return Ok((Method::CondSince, resumed));
-    }
-    let id = c.request("monitor_cond", vec![json!(DB), json!("brisk"), reqs])?;
-    if let Ok(updates) = c.wait_reply(&id, REPLY_TIMEOUT, |_| {})? {
-        let mut m = Mirror::default();
-        m.apply2(&updates, schema)?;
-        f.mirror = m;
-        f.last_txn = None;
-        return Ok((Method::Cond, false));
-    }
-    monitor_plain(c, f).map(|()| (Method::Plain, false))
-}
-
-/// RFC 7047's `monitor`: the whole initial contents.
-fn monitor_plain(c: &mut Conn, f: &mut Following) -> Result<(), ConnError> {
-    let params = ovsdb::update::monitor_params(DB, "brisk", vswitch::MONITORED);
-    let id = c.request("monitor", params)?;
-    let initial = c.wait_reply(&id, REPLY_TIMEOUT, |_| {})?;
-    let initial =
-        initial.map_err(|e| std::io::Error::other(format!("the database refused monitor: {e}")))?;
-    let mut m = Mirror::default();
-    m.apply(&initial)?;
-    f.mirror = m;
-    f.last_txn = None;
-    Ok(())
-}
-
-/// Applies a notification of the monitor; `Ok(false)` for one that is not an update.
-fn notified(f: &mut Following, method: &str, params: &[Value]) -> Result<bool, ovsdb::RpcError> {
-    let missing = || ovsdb::RpcError::Schema(format!("{method} without table updates"));
-    match (method, f.schema.as_ref()) {
-        ("update", _) => f
-            .mirror
-            .apply(params.get(1).ok_or_else(missing)?)
-            .map(|_| true),
-        ("update2", Some(s)) => f
-            .mirror
-            .apply2(params.get(1).ok_or_else(missing)?, s)
-            .map(|_| true),
-        ("update3", Some(s)) => {
-            let last = params.get(1).and_then(Value::as_str).ok_or_else(|| {
-                ovsdb::RpcError::Schema("update3 without a last transaction id".into())
-            })?;
-            f.mirror.apply2(params.get(2).ok_or_else(missing)?, s)?;
-            f.last_txn = Some(last.to_string());
-            Ok(true)
-        }
-        _ => Ok(false),
-    }
 }
 
 fn follow(
@@ -836,162 +717,5 @@ fn apply_mtus(shared: &Shared, ifaces: &[Iface]) {
             Ok(()) => tracing::info!(port = %i.name, mtu, "MTU set (database)"),
             Err(e) => tracing::warn!(port = %i.name, mtu, "cannot set the MTU: {e}"),
         }
-    }
-}
-
-/// What `brisk run --ovsdb` starts with, read from the database before the datapath
-/// exists.
-#[derive(Debug, Clone)]
-pub struct Bootstrap {
-    /// The bridge to run: the first `netdev` bridge by name.
-    pub bridge: String,
-    /// `Open_vSwitch:other_config`.
-    pub other_config: Vec<(String, String)>,
-}
-
-/// Waits for the database to hold a `netdev` bridge (Antrea's agent creates br-int after
-/// the vswitchd is up), keeping `cur_cfg` caught up meanwhile so `ovs-vsctl` does not
-/// hang. `None` if a stop came first.
-pub fn bootstrap(t: &Target, stop: &dyn Fn() -> bool) -> Option<Bootstrap> {
-    let mut backoff = Duration::from_secs(1);
-    let mut logged = false;
-    let mut waiting_logged = false;
-    while let Some(mut c) = connect(t, stop, &mut backoff, &mut logged) {
-        let mut f = Following::default();
-        let r: Result<Option<Bootstrap>, ConnError> = (|| {
-            monitor(&mut c, &mut f)?;
-            loop {
-                let mirror = &f.mirror;
-                let netdev = vswitch::bridges(mirror)
-                    .into_iter()
-                    .find(|(_, _, ty)| ty == "netdev");
-                if let Some((_, name, _)) = netdev {
-                    let other_config = vswitch::root(mirror)
-                        .and_then(|(_, r)| r.get("other_config"))
-                        .map(|d| match d {
-                            Datum::Map(kv) => kv
-                                .iter()
-                                .filter_map(|(k, v)| {
-                                    Some((k.as_str()?.to_string(), v.as_str()?.to_string()))
-                                })
-                                .collect(),
-                            Datum::Set(_) => Vec::new(),
-                        })
-                        .unwrap_or_default();
-                    return Ok(Some(Bootstrap {
-                        bridge: name,
-                        other_config,
-                    }));
-                }
-                if !waiting_logged {
-                    tracing::info!(db = %t, "waiting for a bridge with datapath_type=netdev");
-                    waiting_logged = true;
-                }
-                if let Some((uuid, root)) = vswitch::root(mirror) {
-                    let want = Row::from([(
-                        "cur_cfg".to_string(),
-                        Datum::Set(vec![Atom::Integer(
-                            root.get("next_cfg").and_then(Datum::int).unwrap_or(0),
-                        )]),
-                    )]);
-                    if let Some(op) = diff_op("Open_vSwitch", uuid, Some(root), want) {
-                        c.request("transact", vec![json!(DB), op])?;
-                    }
-                }
-                if stop() {
-                    return Ok(None);
-                }
-                if let Some(Message::Notification { method, params }) =
-                    c.recv(Duration::from_millis(100))?
-                {
-                    if let Err(e) = notified(&mut f, &method, &params) {
-                        tracing::warn!("database {method} refused: {e}");
-                        return Err(e.into());
-                    }
-                }
-            }
-        })();
-        match r {
-            Ok(b) => return b,
-            Err(e) => {
-                tracing::warn!(db = %t, "database connection lost: {e}; reconnecting");
-                nap(backoff, stop);
-            }
-        }
-    }
-    None
-}
-
-/// EAL arguments and worker lcores from `Open_vSwitch:other_config`, as ovs-vswitchd
-/// maps `dpdk-lcore-mask`, `dpdk-socket-mem`, `dpdk-extra` and `pmd-cpu-mask`: the main
-/// lcore from `dpdk-lcore-mask` (its lowest CPU; CPU 0 by default), workers on the CPUs of
-/// `pmd-cpu-mask`. Errors name the key.
-pub fn eal_from_config(
-    other: &[(String, String)],
-) -> Result<(Vec<String>, Option<Vec<u32>>), String> {
-    let get = |k: &str| other.iter().find(|(x, _)| x == k).map(|(_, v)| v.as_str());
-    let mask = |k: &str| -> Result<Option<Vec<u32>>, String> {
-        let Some(v) = get(k) else { return Ok(None) };
-        let hex = v.trim_start_matches("0x").trim_start_matches("0X");
-        let n = u128::from_str_radix(hex, 16)
-            .map_err(|_| format!("other_config:{k}={v:?} is not a hexadecimal CPU mask"))?;
-        if n == 0 {
-            return Err(format!("other_config:{k}={v:?} names no CPU"));
-        }
-        Ok(Some((0..128).filter(|b| n >> b & 1 == 1).collect()))
-    };
-    let main = mask("dpdk-lcore-mask")?.map_or(0, |v| v[0]);
-    let pmds = mask("pmd-cpu-mask")?;
-    let mut cores = vec![main];
-    if let Some(p) = &pmds {
-        if p.contains(&main) {
-            return Err(format!(
-                "other_config:pmd-cpu-mask includes CPU {main}, the main lcore (dpdk-lcore-mask): brisk's control thread runs there"
-            ));
-        }
-        cores.extend(p);
-    }
-    let list: Vec<String> = cores.iter().map(u32::to_string).collect();
-    let mut eal = vec!["-l".to_string(), list.join(",")];
-    if let Some(m) = get("dpdk-socket-mem") {
-        eal.push(format!("--socket-mem={m}"));
-    }
-    if let Some(x) = get("dpdk-extra") {
-        eal.extend(x.split_whitespace().map(String::from));
-    }
-    Ok((eal, pmds))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn eal_as_ovs_maps_other_config() {
-        let oc = |kv: &[(&str, &str)]| -> Vec<(String, String)> {
-            kv.iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect()
-        };
-        let (eal, w) = eal_from_config(&oc(&[
-            ("pmd-cpu-mask", "0x6"),
-            ("dpdk-extra", "--no-huge -m 512"),
-        ]))
-        .unwrap();
-        assert_eq!(eal, ["-l", "0,1,2", "--no-huge", "-m", "512"]);
-        assert_eq!(w, Some(vec![1, 2]));
-        let (eal, w) = eal_from_config(&oc(&[
-            ("dpdk-lcore-mask", "2"),
-            ("dpdk-socket-mem", "1024"),
-        ]))
-        .unwrap();
-        assert_eq!(eal, ["-l", "1", "--socket-mem=1024"]);
-        assert_eq!(w, None);
-        assert!(eal_from_config(&oc(&[("pmd-cpu-mask", "zz")]))
-            .unwrap_err()
-            .contains("pmd-cpu-mask"));
-        assert!(eal_from_config(&oc(&[("pmd-cpu-mask", "1")]))
-            .unwrap_err()
-            .contains("main lcore"));
     }
 }
