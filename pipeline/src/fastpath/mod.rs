@@ -411,10 +411,12 @@ impl<F: CloneFrame> FastPath<F> {
             } else {
                 self.hash_for_actions(left);
             }
-            if self.cfg.chains && live {
-                if pass > 0 {
+            if self.cfg.chains {
+                if pass > 0 && live {
                     self.chain_learn_hops(left, pass);
                 }
+                // Bypassed too: every slot then gets no hint (no entry), rather than the
+                // hint a slot had in an earlier burst.
                 self.chain_ct_hints(left, pass);
             }
             let ta = tsc();
@@ -428,7 +430,8 @@ impl<F: CloneFrame> FastPath<F> {
             };
             pending = self.exec_stage(left, uncached, &env, now_ms, &mut sink);
             self.chains.conns = conn_hints;
-            if self.cfg.chains && live {
+            if self.cfg.chains {
+                // Bypassed too: copies forked in this pass must belong to no chain.
                 self.chain_learn_conns(left, pending);
             }
             self.stats.cycles_actions += tsc() - ta;

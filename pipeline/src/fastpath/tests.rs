@@ -233,6 +233,12 @@ fn a_useless_emc_is_bypassed_without_changing_results() {
     }
     assert!(auto.stats.emc_bypassed > 0, "{:?}", auto.stats);
     assert_eq!(always.stats.emc_bypassed, 0);
+    // A new megaflow while bypassed: the classifier misses, the slot's answer from the
+    // burst before must not be taken for it.
+    let new_port: Vec<_> = (0..32).map(|k| pkt(k, 99)).collect();
+    auto.process_burst(&b, new_port.clone(), 2, &mut out_a);
+    always.process_burst(&b, new_port, 2, &mut out_b);
+    assert_eq!(ports(&out_a).last(), Some(&3));
     assert_eq!(auto.stats.packets, always.stats.packets);
     let frames = |c: &Collect<VecFrame>| -> Vec<(u32, Vec<u8>)> {
         c.outputs
@@ -266,4 +272,55 @@ fn the_emc_gate_measures_then_bypasses_then_measures_again() {
         g.tick();
     }
     assert!(g.on);
+}
+
+/// The same through conntrack and recirculation: two bridges with the same flows, one
+/// fast path bypassing its EMC once it stops paying, one always consulting it; every
+/// packet (new, then established) leaves the same way.
+#[test]
+fn a_bypassed_emc_keeps_conntrack_verdicts() {
+    let flows = [
+        "table=0,udp actions=ct(table=1,zone=1)",
+        "table=1,ct_state=+new+trk,udp actions=ct(commit,zone=1),output:2",
+        "table=1,ct_state=+est+trk,udp actions=output:3",
+    ];
+    let (ba, bb) = (bridge(&flows), bridge(&flows));
+    let mk = |auto| {
+        FastPath::<VecFrame>::new(FastPathConfig {
+            emc_entries: 16,
+            emc_auto_bypass: auto,
+            ..Default::default()
+        })
+    };
+    let (mut auto, mut always) = (mk(true), mk(false));
+    let (mut out_a, mut out_b) = (Collect::new(), Collect::new());
+    for burst in 0..1200u32 {
+        // 3,000 connections, 16 a burst, each seen again every ~188 bursts: the request,
+        // then the answer (from port 2), which makes the connection established.
+        let pkts = || -> Vec<_> {
+            let sport = |k: u32| ((burst * 16 + k) % 3000) as u16 + 1;
+            let answer = |sp: u16| {
+                let f = udp_frame(2, 1, ip("10.0.0.2"), ip("10.0.0.1"), 53, sp, b"y");
+                (VecFrame::new(&f), 2, None)
+            };
+            (0..16)
+                .map(|k| pkt(sport(k), 53))
+                .chain((0..16).map(|k| answer(sport(k))))
+                .collect()
+        };
+        auto.process_burst(&ba, pkts(), u64::from(burst), &mut out_a);
+        always.process_burst(&bb, pkts(), u64::from(burst), &mut out_b);
+    }
+    assert!(auto.stats.emc_bypassed > 0, "{:?}", auto.stats);
+    let frames = |c: &Collect<VecFrame>| -> Vec<(u32, Vec<u8>)> {
+        c.outputs
+            .iter()
+            .map(|o| (o.0, o.2.frame.data().to_vec()))
+            .collect()
+    };
+    let (fa, fb) = (frames(&out_a), frames(&out_b));
+    // New connections leave by port 2, established ones by port 3: both happen.
+    let on = |port| fa.iter().filter(|(p, _)| *p == port).count();
+    assert!(on(2) >= 3000 && on(3) > 20_000, "{} {}", on(2), on(3));
+    assert_eq!(fa, fb);
 }
