@@ -60,21 +60,26 @@ pub(super) fn port_bit(k: &Flow) -> u64 {
     1u64 << (w.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 58)
 }
 
+/// Whether a mask matches the recirculation id and input port exactly (its subtable then
+/// keeps a filter).
+fn port_exact(mask: &Flow) -> bool {
+    mask.w[crate::flow::w::PORT] == u64::MAX
+}
+
 impl Subtable {
     fn new(mask: &Flow, words: &Words) -> Subtable {
-        let exact = mask.w[crate::flow::w::PORT] == u64::MAX;
         Subtable {
             mask: *mask,
             words: words.clone(),
             table: HashTable::new(),
             hits: 0,
-            filter: if exact { 0 } else { u64::MAX },
+            filter: if port_exact(mask) { 0 } else { u64::MAX },
             filter_n: [0; 64],
         }
     }
 
     fn filtered(&self) -> bool {
-        self.mask.w[crate::flow::w::PORT] == u64::MAX
+        port_exact(&self.mask)
     }
 
     /// Counts megaflow key `k` (masked) into the filter.

@@ -205,6 +205,23 @@ fn classifier_skips_subtables_of_other_ports() {
     assert_eq!(ports(&out).last(), Some(&3));
 }
 
+/// A fast path with a 16-entry EMC, bypassing it when it does not pay (`auto`) or not.
+fn small_emc(auto: bool) -> FastPath<VecFrame> {
+    FastPath::new(FastPathConfig {
+        emc_entries: 16,
+        emc_auto_bypass: auto,
+        ..Default::default()
+    })
+}
+
+/// What left, in order: (port, bytes).
+fn frames(c: &Collect<VecFrame>) -> Vec<(u32, Vec<u8>)> {
+    c.outputs
+        .iter()
+        .map(|o| (o.0, o.2.frame.data().to_vec()))
+        .collect()
+}
+
 /// More flows than the EMC holds: after a measuring window the EMC is bypassed, and every
 /// packet still leaves as it does with the EMC always consulted (same ports, same bytes).
 #[test]
@@ -213,14 +230,7 @@ fn a_useless_emc_is_bypassed_without_changing_results() {
         "udp,tp_dst=53 actions=mod_nw_dst:10.9.9.9,output:2",
         "udp actions=output:3",
     ]);
-    let mk = |auto| {
-        FastPath::<VecFrame>::new(FastPathConfig {
-            emc_entries: 16,
-            emc_auto_bypass: auto,
-            ..Default::default()
-        })
-    };
-    let (mut auto, mut always) = (mk(true), mk(false));
+    let (mut auto, mut always) = (small_emc(true), small_emc(false));
     let (mut out_a, mut out_b) = (Collect::new(), Collect::new());
     for burst in 0..1100u32 {
         let pkts = |n: u32| -> Vec<_> {
@@ -240,12 +250,6 @@ fn a_useless_emc_is_bypassed_without_changing_results() {
     always.process_burst(&b, new_port, 2, &mut out_b);
     assert_eq!(ports(&out_a).last(), Some(&3));
     assert_eq!(auto.stats.packets, always.stats.packets);
-    let frames = |c: &Collect<VecFrame>| -> Vec<(u32, Vec<u8>)> {
-        c.outputs
-            .iter()
-            .map(|o| (o.0, o.2.frame.data().to_vec()))
-            .collect()
-    };
     assert_eq!(frames(&out_a), frames(&out_b));
 }
 
@@ -285,14 +289,7 @@ fn a_bypassed_emc_keeps_conntrack_verdicts() {
         "table=1,ct_state=+est+trk,udp actions=output:3",
     ];
     let (ba, bb) = (bridge(&flows), bridge(&flows));
-    let mk = |auto| {
-        FastPath::<VecFrame>::new(FastPathConfig {
-            emc_entries: 16,
-            emc_auto_bypass: auto,
-            ..Default::default()
-        })
-    };
-    let (mut auto, mut always) = (mk(true), mk(false));
+    let (mut auto, mut always) = (small_emc(true), small_emc(false));
     let (mut out_a, mut out_b) = (Collect::new(), Collect::new());
     for burst in 0..1200u32 {
         // 3,000 connections, 16 a burst, each seen again every ~188 bursts: the request,
@@ -312,12 +309,6 @@ fn a_bypassed_emc_keeps_conntrack_verdicts() {
         always.process_burst(&bb, pkts(), u64::from(burst), &mut out_b);
     }
     assert!(auto.stats.emc_bypassed > 0, "{:?}", auto.stats);
-    let frames = |c: &Collect<VecFrame>| -> Vec<(u32, Vec<u8>)> {
-        c.outputs
-            .iter()
-            .map(|o| (o.0, o.2.frame.data().to_vec()))
-            .collect()
-    };
     let (fa, fb) = (frames(&out_a), frames(&out_b));
     // New connections leave by port 2, established ones by port 3: both happen.
     let on = |port| fa.iter().filter(|(p, _)| *p == port).count();
