@@ -30,12 +30,22 @@ pub fn check_actions(f: &FlowEntry) -> Result<(), OfError> {
     check_action_list(&f.matches, &f.actions, f.table_id(), false)
 }
 
-/// Refuses what the codec carries but brisk's datapath does not run yet: `learn`,
-/// `controller(...)` with options, meters (none exist: OVS's error for an unknown meter).
+/// Refuses what the codec carries but brisk's datapath does not run yet: `learn`, and
+/// meters (none exist: OVS's error for an unknown meter), including a `controller(...)`'s
+/// `meter_id`.
 pub fn refuse_unsupported(actions: &[Action]) -> Result<(), OfError> {
     for a in actions {
         match a {
-            Action::Learn(_) | Action::Controller2(_) => {
+            Action::Controller2(c) if c.meter_id.is_some() => {
+                return Err(OfError::new(
+                    (e::METER_MOD_FAILED, e::METER_UNKNOWN),
+                    format!(
+                        "controller(meter_id={}): brisk has no meters yet",
+                        c.meter_id.unwrap_or(0)
+                    ),
+                ))
+            }
+            Action::Learn(_) => {
                 return Err(OfError::new(
                     (e::BAD_ACTION, e::BAD_ACTION_EXP_TYPE),
                     format!(

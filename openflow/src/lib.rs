@@ -18,6 +18,7 @@ pub mod message;
 pub mod multipart;
 pub mod of10;
 pub mod oxm;
+pub mod packet_in;
 pub mod port;
 pub mod target;
 

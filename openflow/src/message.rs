@@ -144,6 +144,8 @@ pub enum Message {
     SetControllerId(u16),
     /// NXT_SET_PACKET_IN_FORMAT.
     SetPacketInFormat(u32),
+    /// NXT_RESUME: a paused packet, sent back to continue.
+    Resume(Box<crate::packet_in::Resume>),
     /// NXT_TLV_TABLE_MOD (`ovs-ofctl add-tlv-map`, `del-tlv-map`).
     TlvTableMod {
         /// [`TLV_ADD`], [`TLV_DELETE`] or [`TLV_CLEAR`].
@@ -336,7 +338,7 @@ pub fn decode(msg: &[u8]) -> Result<(OfHeader, Message), OfError> {
         }
         T_GET_ASYNC_REQUEST => empty(body, Message::GetAsyncRequest)?,
         T_SET_ASYNC => Message::SetAsync(body.to_vec()),
-        T_EXPERIMENTER => decode_experimenter(&mut r)?,
+        T_EXPERIMENTER => decode_experimenter(&mut r, h.version)?,
         T_BUNDLE_CONTROL if h.version >= crate::OFP14 => {
             let id = r.u32("bundle id")?;
             let ty = r.u16("bundle control type")?;
@@ -390,7 +392,7 @@ fn empty(body: &[u8], m: Message) -> Result<Message, OfError> {
     }
 }
 
-pub(crate) fn decode_experimenter(r: &mut Reader<'_>) -> Result<Message, OfError> {
+pub(crate) fn decode_experimenter(r: &mut Reader<'_>, version: u8) -> Result<Message, OfError> {
     let vendor = r.u32("experimenter id")?;
     let sub = r.u32("experimenter type")?;
     if vendor != NX_VENDOR_ID {
@@ -405,6 +407,9 @@ pub(crate) fn decode_experimenter(r: &mut Reader<'_>) -> Result<Message, OfError
             Ok(Message::SetControllerId(r.u16("controller id")?))
         }
         NXT_SET_PACKET_IN_FORMAT => Ok(Message::SetPacketInFormat(r.u32("packet-in format")?)),
+        crate::packet_in::NXT_RESUME => Ok(Message::Resume(Box::new(
+            crate::packet_in::decode_resume(r.rest(), version)?,
+        ))),
         NXT_TLV_TABLE_REQUEST => Ok(Message::TlvTableRequest),
         NXT_TLV_TABLE_MOD => {
             let command = r.u16("tlv command")?;
@@ -571,11 +576,14 @@ pub fn encode(version: u8, xid: u32, m: &Message) -> Vec<u8> {
     match m {
         Message::PortMod(pm) => return crate::port::encode_port_mod(version, xid, pm),
         Message::PacketOut(po) => return crate::port::encode_packet_out(version, xid, po),
+        Message::Resume(r) => return crate::packet_in::encode_resume_msg(version, xid, r),
         _ => {}
     }
     let mut out = Vec::with_capacity(64);
     let ty = match m {
-        Message::PortMod(_) | Message::PacketOut(_) => unreachable!("encoded above"),
+        Message::PortMod(_) | Message::PacketOut(_) | Message::Resume(_) => {
+            unreachable!("encoded above")
+        }
         Message::Hello { .. } => T_HELLO,
         Message::Error { .. } => T_ERROR,
         Message::EchoRequest(_) => T_ECHO_REQUEST,
@@ -649,6 +657,7 @@ pub fn encode(version: u8, xid: u32, m: &Message) -> Vec<u8> {
             put32(&mut out, NXT_SET_PACKET_IN_FORMAT);
             put32(&mut out, *f);
         }
+        Message::Resume(_) => unreachable!("encoded above"),
         Message::TlvTableMod { command, maps } => {
             put32(&mut out, NX_VENDOR_ID);
             put32(&mut out, NXT_TLV_TABLE_MOD);

@@ -8,7 +8,7 @@ use crate::dpaction::{
 use crate::field::Field;
 use crate::flow::{ct_state, Flow};
 use crate::ofctl::{format_actions, format_match, IpRange, NatKind, PortMap};
-use crate::xlate::{translate, translate_actions, TraceEvent};
+use crate::xlate::{translate, translate_from, Start, TraceEvent};
 use serde::Serialize;
 use std::collections::VecDeque;
 
@@ -71,6 +71,8 @@ pub struct PacketTrace {
     pub outputs: Vec<OutputTrace>,
     /// Drops.
     pub drops: Vec<DropReason>,
+    /// Packet-ins.
+    pub packet_ins: Vec<crate::dpaction::PacketIn>,
     /// Conntrack as `ofproto/trace` has it: `Some` runs no connection tracker's verdict but
     /// resumes each pass after `ct` with the next of these states (`trk|new` once they run
     /// out), NAT taken as the first address and port of its range. `None`: the connection
@@ -172,14 +174,45 @@ pub fn packet_out<F: CloneFrame, S: Sink<F>>(
     trace: Option<&mut PacketTrace>,
 ) {
     let ct = &bridge.conntrack;
-    run_passes(bridge, ct, pkt, Some(actions), now_ms, sink, trace)
+    run_passes(
+        bridge,
+        ct,
+        pkt,
+        Some(Start::Actions(actions)),
+        now_ms,
+        sink,
+        trace,
+    )
+}
+
+/// A controller's NXT_RESUME: the frozen rest of a paused walk continues for the packet,
+/// whose key holds the metadata the controller sent back (registers included); then, as
+/// any packet, it recirculates until it leaves.
+pub fn resume<F: CloneFrame, S: Sink<F>>(
+    bridge: &Bridge,
+    pkt: Packet<F>,
+    cont: &crate::xlate::Continuation,
+    now_ms: u64,
+    sink: &mut S,
+    trace: Option<&mut PacketTrace>,
+) {
+    let ct = &bridge.conntrack;
+    run_passes(
+        bridge,
+        ct,
+        pkt,
+        Some(Start::Resume(cont)),
+        now_ms,
+        sink,
+        trace,
+    )
 }
 
 fn run_passes<F: CloneFrame, S: Sink<F>>(
     bridge: &Bridge,
     conntrack: &crate::conntrack::Conntrack,
     pkt: Packet<F>,
-    mut first: Option<&[crate::ofctl::Action]>,
+    mut first: Option<Start<'_>>,
     now_ms: u64,
     sink: &mut S,
     mut trace: Option<&mut PacketTrace>,
@@ -207,7 +240,7 @@ fn run_passes<F: CloneFrame, S: Sink<F>>(
             None
         };
         let tr = match first.take() {
-            Some(actions) => translate_actions(bridge, &p.key, actions, now_ms, tev),
+            Some(start) => translate_from(bridge, &p.key, start, now_ms, tev),
             None => translate(bridge, &p.key, now_ms, tev),
         };
         let len = p.frame.len() as u64;
@@ -356,6 +389,12 @@ impl<F: CloneFrame, S: Sink<F>> Sink<F> for Wrap<'_, S> {
             t.drops.push(reason);
         }
         self.inner.note_drop(reason);
+    }
+    fn packet_in(&mut self, ctl: &crate::dpaction::DpController, frame: &F, key: &Flow) -> bool {
+        if let Some(t) = self.trace.as_deref_mut() {
+            t.packet_ins.push(ctl.packet_in(frame.data(), key));
+        }
+        self.inner.packet_in(ctl, frame, key)
     }
 }
 

@@ -124,10 +124,10 @@ fn decode_vendor(body: &[u8]) -> Result<Message, OfError> {
         )?)),
         NXT_SET_ASYNC_CONFIG => Ok(Message::SetAsync(r.rest().to_vec())),
         // The rest (controller id, packet-in format, TLV map) as at later versions.
-        _ => crate::message::decode_experimenter(&mut Reader::new(
-            body,
-            (e::BAD_REQUEST, e::BAD_REQUEST_LEN),
-        )),
+        _ => crate::message::decode_experimenter(
+            &mut Reader::new(body, (e::BAD_REQUEST, e::BAD_REQUEST_LEN)),
+            OFP10,
+        ),
     }
 }
 

@@ -94,6 +94,13 @@ pub trait Sink<F: Frame> {
     fn park(&mut self, p: Parked<F>) {
         self.drop_packet(DropReason::TunnelUnresolved, p.frame);
     }
+    /// A copy of the packet goes to the controllers (`frame` and `key` as the packet is at
+    /// the action). Returns false when it could not be queued (counted as a
+    /// `controller` drop); this default, for sinks without controllers, takes none.
+    fn packet_in(&mut self, ctl: &super::DpController, frame: &F, key: &Flow) -> bool {
+        let _ = (ctl, frame, key);
+        false
+    }
     /// A new frame holding `bytes` (an ARP request the datapath originates), if the sink
     /// has buffers.
     fn alloc(&mut self, bytes: &[u8]) -> Option<F> {
@@ -140,6 +147,7 @@ fn consumes(a: &DpAction) -> bool {
             | DpAction::OutputDrop(_)
             | DpAction::Drop(_)
             | DpAction::ArpReply(_)
+            | DpAction::Controller(_)
     ) || matches!(a, DpAction::Ct(c) if c.recirc.is_some())
 }
 
@@ -501,7 +509,19 @@ fn exec_one<F: CloneFrame, S: Sink<F>, const N: usize>(
             }
             Step::Continue
         }
-        DpAction::Controller => Step::Continue,
+        DpAction::Controller(c) => {
+            if let Some(f) = batch.frames[i].as_ref() {
+                if !sink.packet_in(c, f, &batch.keys[i]) {
+                    sink.note_drop(DropReason::Controller);
+                }
+            }
+            if !is_last {
+                return Step::Continue;
+            }
+            // The packet's last use: it went up as a packet-in (freed here, not a drop).
+            drop(batch.frames[i].take());
+            Step::Gone
+        }
         DpAction::ArpReply(m) => {
             let Some(mut p) = batch.view(i) else {
                 return Step::Gone;
@@ -551,6 +571,8 @@ pub struct Collect<F: Frame> {
     pub outputs: Vec<(u32, Option<TunnelMeta>, Packet<F>)>,
     /// Drops with reasons.
     pub drops: SmallVec<[DropReason; 2]>,
+    /// Packet-ins in order.
+    pub packet_ins: Vec<super::PacketIn>,
 }
 
 impl<F: Frame> Collect<F> {
@@ -559,6 +581,7 @@ impl<F: Frame> Collect<F> {
         Collect {
             outputs: Vec::new(),
             drops: SmallVec::new(),
+            packet_ins: Vec::new(),
         }
     }
 }
@@ -582,6 +605,10 @@ impl<F: Frame> Sink<F> for Collect<F> {
     }
     fn note_drop(&mut self, reason: DropReason) {
         self.drops.push(reason);
+    }
+    fn packet_in(&mut self, ctl: &super::DpController, frame: &F, key: &Flow) -> bool {
+        self.packet_ins.push(ctl.packet_in(frame.data(), key));
+        true
     }
 }
 

@@ -6,11 +6,14 @@
 
 mod ct;
 mod exec;
+mod packet_in;
 
 pub use exec::{
     exec_group, execute, Batch, CloneFrame, Collect, ExecEnv, Packet, PktMut, Sink, LEARN_ONLY,
     NO_HINT,
 };
+
+pub use packet_in::{pin_reason, DpController, PacketIn};
 
 use crate::flow::{w, Flow};
 use crate::ofctl::Nat;
@@ -113,7 +116,7 @@ crate::counted_reasons! {
         ResubmitLimit = ("resubmit_limit", "Translation budget spent: resubmit/group nesting or count (a loop in the tables)."),
         RecircLimit = ("recirc_limit", "Too many recirculations for one packet."),
         NoSuchPort = ("no_such_port", "Output to a port that does not exist."),
-        Controller = ("controller", "Sent to the controller (brisk has none)."),
+        Controller = ("controller", "A packet-in that could not be queued for the controllers: the worker's queue was full (a slow controller), or nothing takes packet-ins there (traces, tools)."),
         CtFull = ("ct_full", "Conntrack table full: a new connection was refused."),
         TunnelNoDst = ("tunnel_no_dst", "Tunnel output with no destination address."),
         Unsupported = ("unsupported", "An action the datapath cannot perform on this packet (e.g. a second VLAN tag)."),
@@ -206,8 +209,9 @@ pub enum DpAction {
     Ct(Box<DpCt>),
     /// Clear conntrack state.
     CtClear,
-    /// Would go to the controller: counted and dropped.
-    Controller,
+    /// A packet-in to the controllers (a copy of the packet, with the pipeline's state at
+    /// the `controller` action; with `pause`, the packet goes no further here).
+    Controller(Box<DpController>),
     /// Proxy ARP: turn an ARP request into the reply `mac` would give, and send it back
     /// out of the input port (gratuitous requests are dropped).
     ArpReply(u64),
@@ -316,7 +320,7 @@ impl fmt::Display for DpAction {
                 Ok(())
             }
             DpAction::CtClear => write!(f, "ct_clear"),
-            DpAction::Controller => write!(f, "userspace(controller)"),
+            DpAction::Controller(c) => write!(f, "{c}"),
             DpAction::ArpReply(m) => write!(f, "arp_reply({}),in_port", mac(u128::from(*m))),
             DpAction::Drop(r) => write!(f, "drop({})", r.name()),
         }

@@ -240,6 +240,9 @@ impl<F: CloneFrame, S: Sink<F>> Sink<F> for Counting<'_, F, S> {
         self.drops[reason.index()] += 1;
         self.inner.note_drop(reason);
     }
+    fn packet_in(&mut self, ctl: &crate::dpaction::DpController, frame: &F, key: &Flow) -> bool {
+        self.inner.packet_in(ctl, frame, key)
+    }
     fn park(&mut self, p: Parked<F>) {
         self.tunnel.parked += 1;
         let (bridge, now_ms) = (self.park.bridge, self.park.now_ms);

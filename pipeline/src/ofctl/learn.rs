@@ -1,6 +1,7 @@
 //! Nicira's `learn` and `controller(...)` with its options, as the flow model holds them
-//! and `ovs-ofctl` prints them. brisk's datapath does not run them yet: the OpenFlow codec
-//! carries them so the switch can refuse them with the right error, and dumps can show them.
+//! and `ovs-ofctl` prints them. brisk's datapath runs `controller(...)` (packet-ins and
+//! continuations, `xlate/pause.rs`); `learn` is carried by the OpenFlow codec so the switch
+//! can refuse it with the right error, and dumps can show it.
 
 use super::format::subfield;
 use crate::field::Subfield;
@@ -156,12 +157,18 @@ impl Learn {
 impl Controller2 {
     /// `controller(...)` as `ovs-ofctl` writes it.
     pub fn format(&self) -> String {
+        // OVS's order: reason, max_len, id, userdata, pause, meter_id.
         let mut parts = Vec::new();
+        if self.reason != 1 {
+            let name = crate::dpaction::pin_reason::name(self.reason);
+            if name == "unknown" {
+                parts.push(format!("reason={}", self.reason));
+            } else {
+                parts.push(format!("reason={name}"));
+            }
+        }
         if self.max_len != u16::MAX {
             parts.push(format!("max_len={}", self.max_len));
-        }
-        if self.reason != 1 {
-            parts.push(format!("reason={}", self.reason));
         }
         if self.id != 0 {
             parts.push(format!("id={}", self.id));

@@ -22,7 +22,10 @@ use crate::tables::{Group, OfTables, Rule};
 use std::sync::Arc;
 
 mod output;
+mod pause;
 mod walk;
+
+pub use pause::{Continuation, FrozenSegment};
 
 /// A step of a translation, for `trace`. Each step records the resubmit depth it happened
 /// at: a step at depth `k` belongs to the latest table (or group bucket) entered at depth
@@ -176,6 +179,23 @@ struct Ctx<'a> {
     uses_macs: bool,
     uses_underlay: bool,
     may_learn: bool,
+    /// Cookie of the flow whose actions run (`u64::MAX`: a packet-out's own actions).
+    cookie: u64,
+    /// That flow is a table-miss flow (priority 0, matching everything).
+    table_miss: bool,
+    /// Translating a packet-out (its first pass, `resubmit`s included).
+    packet_out: bool,
+    /// Group buckets being run (nesting).
+    in_group: u32,
+    /// A `controller(pause)` waiting for the walk to unwind.
+    pause: Option<Box<crate::dpaction::DpController>>,
+    /// The next table lookup is the walk's first (a received or recirculated packet's).
+    first_lookup: bool,
+    /// The cookie of the walk's outermost flow: a pause's packet-in carries it, with
+    /// table 0, as OVS's does (it is made once the walk has unwound).
+    top_cookie: u64,
+    /// What the unwinding levels left, innermost first.
+    frozen: Vec<FrozenSegment>,
     trace: Option<&'a mut Vec<TraceEvent>>,
 }
 
@@ -351,7 +371,32 @@ pub fn translate(
     now_ms: u64,
     trace: Option<&mut Vec<TraceEvent>>,
 ) -> Translation {
-    translate_from(bridge, key, None, now_ms, trace)
+    translate_from(bridge, key, Start::Tables, now_ms, trace)
+}
+
+/// Where a translation starts.
+#[derive(Clone, Copy)]
+pub enum Start<'a> {
+    /// Table 0, or the table a recirculation resumes at.
+    Tables,
+    /// A packet-out's actions.
+    Actions(&'a [Action]),
+    /// NXT_RESUME: the frozen rest of a paused walk. The key passed holds the metadata
+    /// the controller sent back (registers, `metadata` included): it is not cleared.
+    Resume(&'a Continuation),
+}
+
+/// Continues a walk that `controller(pause)` froze (NXT_RESUME), for `flow`: the packet's
+/// key with the metadata the controller sent back (input port, tunnel, conntrack state,
+/// registers, `metadata`).
+pub fn translate_resume(
+    bridge: &Bridge,
+    flow: &Flow,
+    cont: &Continuation,
+    now_ms: u64,
+    trace: Option<&mut Vec<TraceEvent>>,
+) -> Translation {
+    translate_from(bridge, flow, Start::Resume(cont), now_ms, trace)
 }
 
 /// Translates `actions` applied to `key` (a controller's packet-out): the actions run as
@@ -364,13 +409,14 @@ pub fn translate_actions(
     now_ms: u64,
     trace: Option<&mut Vec<TraceEvent>>,
 ) -> Translation {
-    translate_from(bridge, key, Some(actions), now_ms, trace)
+    translate_from(bridge, key, Start::Actions(actions), now_ms, trace)
 }
 
-fn translate_from(
+/// Translates `key` from `start`.
+pub fn translate_from(
     bridge: &Bridge,
     key: &Flow,
-    first: Option<&[Action]>,
+    start: Start<'_>,
     now_ms: u64,
     trace: Option<&mut Vec<TraceEvent>>,
 ) -> Translation {
@@ -382,7 +428,9 @@ fn translate_from(
     let tables = bridge.tables();
     let ports = bridge.ports();
     let mut flow = *key;
-    flow.clear_metadata();
+    if !matches!(start, Start::Resume(_)) {
+        flow.clear_metadata();
+    }
     let mut ctx = Ctx {
         bridge,
         tables: &tables,
@@ -405,12 +453,28 @@ fn translate_from(
         uses_macs: false,
         uses_underlay: false,
         may_learn: true,
+        cookie: if matches!(start, Start::Actions(_)) {
+            u64::MAX
+        } else {
+            0
+        },
+        table_miss: false,
+        packet_out: matches!(start, Start::Actions(_)),
+        in_group: 0,
+        pause: None,
+        first_lookup: matches!(start, Start::Tables),
+        top_cookie: if matches!(start, Start::Actions(_)) {
+            u64::MAX
+        } else {
+            0
+        },
+        frozen: Vec::new(),
         trace,
     };
     // Megaflows always match the input port and the recirculation id exactly.
     ctx.wc.w[w::PORT] = u64::MAX;
     let recirc = Field::RecircId.get(key) as u32;
-    let start = if recirc == 0 {
+    let table = if recirc == 0 || !matches!(start, Start::Tables) {
         0
     } else {
         match bridge.frozen(recirc) {
@@ -431,9 +495,12 @@ fn translate_from(
         }
     };
     let initial = ctx.flow;
-    if let Some(actions) = first {
+    if let Start::Actions(actions) = start {
         ctx.note("packet-out: the controller's actions");
         ctx.do_actions(actions);
+    } else if let Start::Resume(cont) = start {
+        ctx.note("resuming: the rest of a paused walk (NXT_RESUME)");
+        ctx.resume(cont);
     } else if recirc == 0 && !ctx.exit {
         let in_port = Field::InPort.get(key) as u32;
         let off = ports.get(in_port).map_or(0, |p| {
@@ -469,9 +536,10 @@ fn translate_from(
             }
         }
     }
-    if first.is_none() && !ctx.exit {
-        ctx.lookup_table(start);
+    if matches!(start, Start::Tables) && !ctx.exit {
+        ctx.lookup_table(table);
     }
+    ctx.finish_pause(ctx.top_cookie);
     let initial_flow = initial;
     let mut actions = std::mem::take(&mut ctx.acts);
     // Header writes that no output, conntrack or recirculation follows change nothing

@@ -134,10 +134,7 @@ impl Ctx<'_> {
             // A packet-out's `output:TABLE`: the packet goes through the tables from table 0
             // (flows may not hold it: the flow-mod checks refuse it).
             port::TABLE => self.lookup_table(0),
-            port::CONTROLLER => {
-                self.commit();
-                self.acts.push(DpAction::Controller);
-            }
+            port::CONTROLLER => self.output_controller(u16::MAX),
             _ => {
                 let ip = self.read(Field::InPort) as u32;
                 if ip == p {

@@ -54,10 +54,17 @@ impl Ctx<'_> {
         }
         match found {
             Some(rule) => {
+                if std::mem::take(&mut self.first_lookup) {
+                    self.top_cookie = rule.entry.cookie;
+                }
                 self.rules.push(rule.clone());
+                let saved = (self.cookie, self.table_miss);
+                self.cookie = rule.entry.cookie;
+                self.table_miss = rule.entry.priority == 0 && rule.entry.matches.mask.is_zero();
                 self.depth += 1;
                 self.do_actions(&rule.entry.actions);
                 self.depth -= 1;
+                (self.cookie, self.table_miss) = saved;
             }
             // A miss drops (OpenFlow 1.3's table-miss, and what `fail_mode=secure` asks).
             None => self.trace_event(TraceEvent::Drop { depth: depth + 1 }),
@@ -70,8 +77,10 @@ impl Ctx<'_> {
             let depth = self.depth;
             self.trace_event(TraceEvent::Drop { depth });
         }
-        for a in actions {
+        for (i, a) in actions.iter().enumerate() {
             if self.exit {
+                // Pausing: what this level has left waits for NXT_RESUME.
+                self.unroll(&actions[i..]);
                 break;
             }
             if self.trace.is_some() {
@@ -83,11 +92,8 @@ impl Ctx<'_> {
             }
             match a {
                 Action::Output(p) => self.output(*p),
-                Action::Controller { .. } => {
-                    self.commit();
-                    self.acts.push(DpAction::Controller);
-                    self.note("no controller: packet-in is counted and dropped");
-                }
+                Action::Controller { max_len } => self.output_controller(*max_len),
+                Action::Controller2(c) if c.meter_id.is_none() => self.controller2(c),
                 Action::OutputReg(sf) => {
                     let p = self.read_sf(sf);
                     if p <= u128::from(u16::MAX) {
@@ -156,7 +162,7 @@ impl Ctx<'_> {
                 Action::Learn(_) | Action::Controller2(_) | Action::Meter(_) => {
                     // The switch refuses flows that hold these; a packet reaching one anyway
                     // (a `brisk trace` of a hand-written flow) is dropped, not half-handled.
-                    self.note("learn, controller(...) options and meters: not run by brisk's datapath yet: dropping");
+                    self.note("learn and meters: not run by brisk's datapath yet: dropping");
                     self.error = Some(XlateError::Unsupported);
                     self.exit = true;
                 }
@@ -234,8 +240,12 @@ impl Ctx<'_> {
         self.trace_event(TraceEvent::Bucket { depth, id: b.id });
         let saved = self.flow;
         self.depth += 1;
+        self.in_group += 1;
         self.do_actions(&b.actions);
+        self.in_group -= 1;
         self.depth -= 1;
+        // A pause in a bucket ends with the bucket (OVS): the group's caller goes on.
+        self.finish_pause(self.cookie);
         // A bucket that stopped its own actions does not stop the caller's (OVS), unless
         // the translation failed.
         if self.error.is_none() {

@@ -303,6 +303,7 @@ pub fn collect(shared: &Shared) -> Vec<Family> {
     out.extend(listeners(shared));
     out.extend(ovsdb(shared));
     out.extend(conntrack(shared));
+    out.extend(packet_ins(shared));
     let mut f = Family::new("brisk_flows", "Flows installed", Kind::Gauge);
     f.push(vec![], shared.bridge.tables().n_flows() as u64);
     out.push(f);
@@ -519,6 +520,55 @@ fn listeners(shared: &Shared) -> Vec<Family> {
                     row,
                 );
             }
+            f
+        })
+        .collect()
+}
+
+/// Packet-ins on their way to the controllers (`packet_in.rs`): queued by the workers
+/// and the control thread (packet-outs, resumes), lost to a full queue, handed to
+/// connections, lost by connections that did not keep up, and made while no connection
+/// wanted them. A full queue and an unwanted packet-in are also the datapath's
+/// `controller` drops.
+fn packet_ins(shared: &Shared) -> Vec<Family> {
+    let p = &shared.packet_ins;
+    let sum = |f: &dyn Fn(&super::packet_in::Source) -> u64| p.sources().iter().map(f).sum::<u64>();
+    let rows: [(&'static str, &'static str, &'static str, u64); 5] = [
+        (
+            "brisk_packet_in_queued_total",
+            "Packet-ins queued for the controllers (workers and control thread)",
+            "queued",
+            sum(&|s| ld(&s.queued)),
+        ),
+        (
+            "brisk_packet_in_overflow_total",
+            "Packet-ins lost because a worker's queue to the controllers was full",
+            "worker queue full",
+            sum(&|s| ld(&s.overflow)),
+        ),
+        (
+            "brisk_packet_in_delivered_total",
+            "Packet-ins handed to OpenFlow connections (once per connection)",
+            "delivered",
+            ld(&p.delivered),
+        ),
+        (
+            "brisk_packet_in_connection_drops_total",
+            "Packet-ins lost by connections that did not keep up (those connected now)",
+            "slow connection",
+            p.conn_dropped(),
+        ),
+        (
+            "brisk_packet_in_unclaimed_total",
+            "Packet-ins no connection wanted (none connected, or none with the controller id)",
+            "unclaimed",
+            ld(&p.unclaimed),
+        ),
+    ];
+    rows.into_iter()
+        .map(|(name, help, row, v)| {
+            let mut f = Family::new(name, help, Kind::Counter);
+            f.push_shown(vec![], v, "packet-ins", row);
             f
         })
         .collect()

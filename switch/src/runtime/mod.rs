@@ -7,6 +7,7 @@ mod ctl;
 mod metrics;
 pub mod openflow;
 pub mod ovsdb;
+pub mod packet_in;
 mod ports;
 mod reload;
 mod serve;
@@ -156,6 +157,16 @@ pub fn run(opts: RunOptions, out: &mut dyn Write) -> Result<RunSummary, RuntimeE
     let of_stats = Arc::new(ServeStats::default());
     shared.listeners.lock().push(("openflow", of_stats.clone()));
     let of_shared = Arc::new(openflow::OfShared::default());
+    let dispatcher = {
+        let sh = shared.clone();
+        std::thread::Builder::new()
+            .name("packet-in".into())
+            .spawn(move || {
+                let stop = || sh.stop.load(Ordering::Relaxed) || crate::signal::stop_requested();
+                sh.packet_ins.run(&stop)
+            })
+            .map_err(io("packet-in thread"))?
+    };
     let mut of_servers = Vec::new();
     for at in &of_at {
         of_servers.push(openflow::OfServer::start(
@@ -218,6 +229,7 @@ pub fn run(opts: RunOptions, out: &mut dyn Write) -> Result<RunSummary, RuntimeE
     }
     drop(metrics);
     let ok = stop_workers(&shared, threads, &workers, threaded);
+    let _ = dispatcher.join();
     let mut summary = RunSummary {
         seconds: started.elapsed().as_secs_f64(),
         ..Default::default()

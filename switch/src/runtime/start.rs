@@ -192,6 +192,10 @@ pub(super) fn shared_state(
         ovsdb: Mutex::new(None),
         datapath_id: std::sync::atomic::AtomicU64::new(0),
         of_versions: std::sync::atomic::AtomicU32::new(openflow::message::all_versions()),
+        packet_ins: Arc::new(
+            super::packet_in::PacketIns::new(n_workers + 1)
+                .map_err(super::io("packet-in queues (eventfd)"))?,
+        ),
     }))
 }
 

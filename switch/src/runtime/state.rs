@@ -268,6 +268,9 @@ pub struct Shared {
     /// The OpenFlow versions a new connection may negotiate, as a hello bitmap (the
     /// bridge's `protocols`; every version brisk speaks by default).
     pub of_versions: std::sync::atomic::AtomicU32,
+    /// Packet-ins on their way to the OpenFlow connections: one queue per worker, the
+    /// last for the control thread (queue index = transmit queue number).
+    pub packet_ins: Arc<super::packet_in::PacketIns>,
 }
 
 impl Shared {

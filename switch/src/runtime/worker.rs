@@ -1,13 +1,14 @@
 //! A poll-mode worker: one per lcore, busy-polling its receive queues, running bursts
 //! through its own fast path, and sending what comes out with one `tx_burst` per port.
 
+use super::packet_in::PacketIns;
 use super::state::{
     PortCounters, RtKind, RtPorts, Shared, WorkerStats, REQ_CLEAR_STATS, REQ_DUMP_MEGAFLOWS,
     REQ_FLUSH,
 };
 use crate::cpu::cycles as rdtsc;
 use crate::pkt::{Pkt, PktBatch, PktPool};
-use pipeline::dpaction::{DropReason, Sink, TunnelMeta};
+use pipeline::dpaction::{DpController, DropReason, Sink, TunnelMeta};
 use pipeline::fastpath::{FastPath, FastPathConfig};
 use pipeline::flow::Flow;
 use std::sync::atomic::Ordering;
@@ -27,10 +28,17 @@ pub(crate) struct TxSink<'a> {
     txq: u16,
     tx_batches: u64,
     tx_packets: u64,
+    /// Where packet-ins go (this sink's queue there is number `txq`).
+    packet_ins: Arc<PacketIns>,
 }
 
 impl<'a> TxSink<'a> {
-    pub(crate) fn new(pool: &'a PktPool, ports: Arc<RtPorts>, txq: u16) -> Self {
+    pub(crate) fn new(
+        pool: &'a PktPool,
+        ports: Arc<RtPorts>,
+        txq: u16,
+        packet_ins: Arc<PacketIns>,
+    ) -> Self {
         let n = ports.list.len();
         TxSink {
             pool,
@@ -40,6 +48,7 @@ impl<'a> TxSink<'a> {
             txq,
             tx_batches: 0,
             tx_packets: 0,
+            packet_ins,
         }
     }
 
@@ -103,6 +112,12 @@ impl Sink<Pkt> for TxSink<'_> {
         drop(frame);
     }
     fn note_drop(&mut self, _reason: DropReason) {}
+    fn packet_in(&mut self, ctl: &DpController, frame: &Pkt, key: &Flow) -> bool {
+        let src = usize::from(self.txq);
+        self.packet_ins.offer(src, || {
+            ctl.packet_in(pipeline::packet::Frame::data(frame), key)
+        })
+    }
     fn alloc(&mut self, bytes: &[u8]) -> Option<Pkt> {
         Pkt::from_bytes(self.pool, bytes)
     }
@@ -179,7 +194,8 @@ pub fn run(shared: Arc<Shared>, wid: usize, cfg: FastPathConfig) -> i32 {
     let mut gen = shared.ports_gen.load(Ordering::Acquire);
     let mut ports = shared.ports();
     let mut queues = my_queues(&ports, wid, n_workers);
-    let mut sink = TxSink::new(pool, ports.clone(), wid as u16);
+    let pins = shared.packet_ins.clone();
+    let mut sink = TxSink::new(pool, ports.clone(), wid as u16, pins.clone());
     let mut tunnel = TunnelCounters {
         seen: fp.stats.tunnel,
     };
@@ -204,7 +220,7 @@ pub fn run(shared: Arc<Shared>, wid: usize, cfg: FastPathConfig) -> i32 {
             let kept = (sink.tx_batches, sink.tx_packets);
             ports = shared.ports();
             queues = my_queues(&ports, wid, n_workers);
-            sink = TxSink::new(pool, ports.clone(), wid as u16);
+            sink = TxSink::new(pool, ports.clone(), wid as u16, pins.clone());
             (sink.tx_batches, sink.tx_packets) = kept;
             gen = g;
             me.ports_gen.store(gen, Ordering::Release);

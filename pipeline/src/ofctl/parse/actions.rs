@@ -9,7 +9,7 @@ use super::subfield::parse_subfield;
 use crate::field::Field;
 use crate::flow::VLAN_CFI;
 use crate::ofctl::value::{parse_int, parse_port, parse_uint};
-use crate::ofctl::{port, Action, Match, ParseError, PortMap};
+use crate::ofctl::{port, Action, Controller2, Match, ParseError, PortMap};
 
 /// An action item and what checking it needs: the token for errors, the match the earlier
 /// actions leave (for prerequisites), the port names, and whether it is inside `ct(exec)`.
@@ -179,17 +179,69 @@ fn output(a: Act) -> Result<Action, ParseError> {
     })
 }
 
-/// `controller(max_len=N,...)`.
+/// `controller(max_len=N,reason=R,id=I,userdata=HH.HH...,pause,meter_id=M)`. As OVS, only
+/// `max_len` keeps it OpenFlow's output to CONTROLLER; any other option makes it Nicira's
+/// controller action.
 fn controller(a: Act) -> Result<Action, ParseError> {
-    let mut max_len = u16::MAX;
+    let mut c = Controller2 {
+        max_len: u16::MAX,
+        id: 0,
+        reason: crate::dpaction::pin_reason::ACTION,
+        userdata: Vec::new(),
+        pause: false,
+        meter_id: None,
+    };
     for sub in items(a.it.value, a.it.value_off)? {
+        let bad = |m: String| err(sub.value_off, sub.value, &m);
         match sub.key {
-            "max_len" => max_len = parse_uint(sub.value, 16, "max_len").map_err(a.bad())? as u16,
-            "reason" | "id" | "userdata" | "pause" | "meter_id" => {}
+            "max_len" => c.max_len = parse_uint(sub.value, 16, "max_len").map_err(bad)? as u16,
+            "id" => c.id = parse_uint(sub.value, 16, "controller id").map_err(bad)? as u16,
+            "reason" => {
+                c.reason = match sub.value {
+                    "action" => 1,
+                    "no_match" => 0,
+                    "invalid_ttl" => 2,
+                    "action_set" => 3,
+                    "group" => 4,
+                    "packet_out" => 5,
+                    _ => return Err(bad(format!("unknown reason \"{}\"", sub.value))),
+                }
+            }
+            "userdata" => c.userdata = hex_bytes(sub.value).map_err(bad)?,
+            "pause" => c.pause = true,
+            "meter_id" => {
+                c.meter_id = Some(parse_uint(sub.value, 32, "meter_id").map_err(bad)? as u32)
+            }
             _ => return Err(err(sub.key_off, sub.key, "unknown controller() argument")),
         }
     }
-    Ok(Action::Controller { max_len })
+    let plain = c.id == 0
+        && c.reason == crate::dpaction::pin_reason::ACTION
+        && c.userdata.is_empty()
+        && !c.pause
+        && c.meter_id.is_none();
+    Ok(if plain {
+        Action::Controller { max_len: c.max_len }
+    } else {
+        Action::Controller2(Box::new(c))
+    })
+}
+
+/// Hex bytes, optionally separated by periods (`01.02.03` or `010203`), as OVS reads them.
+fn hex_bytes(v: &str) -> Result<Vec<u8>, String> {
+    let digits: Vec<u8> = v.bytes().filter(|b| *b != b'.').collect();
+    if !digits.len().is_multiple_of(2) || digits.is_empty() {
+        return Err(format!("\"{v}\": hex bytes expected (01.02.03)"));
+    }
+    digits
+        .chunks(2)
+        .map(|p| {
+            std::str::from_utf8(p)
+                .ok()
+                .and_then(|t| u8::from_str_radix(t, 16).ok())
+                .ok_or_else(|| format!("\"{v}\": hex bytes expected (01.02.03)"))
+        })
+        .collect()
 }
 
 /// `resubmit:PORT` or `resubmit([port],[table][,ct])`.

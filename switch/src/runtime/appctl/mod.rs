@@ -5,6 +5,7 @@
 
 mod perf;
 mod verbs;
+pub(crate) use verbs::dp_features;
 
 use super::serve::{Framer, Framing, Limits, Listener, Protocol, ServeStats, Server};
 use super::state::Shared;

@@ -267,7 +267,7 @@ fn dpif_show(shared: &Shared, dp_type: &str) -> String {
 
 /// What the datapath can do, in the lines and words of OVS's `dpif/show-dp-features`
 /// (Antrea reads the CT lines before it starts). Each answer is what brisk's datapath does.
-fn dp_features() -> String {
+pub(crate) fn dp_features() -> String {
     [
         ("Masked set action", "Yes"),
         ("Tunnel push pop", "Yes"),

@@ -122,6 +122,7 @@ pub const VERBS: &[Verb] = &[
     verb("dump-megaflows", "", "cached megaflows of every worker", G::Stats, true),
     verb("flush-megaflows", "", "drop every cached megaflow", G::Stats, true),
     verb("drop-stats", "", "drops by reason (datapath, tunnel encapsulation among them; decapsulation), ARP input, what the control and metrics listeners refused, conntrack", G::Stats, false),
+    verb("dp-features", "", "what the datapath supports, as OVS's dpif/show-dp-features lists it (CT state, zone, mark, label, NAT...)", G::Info, false),
     verb("help", "", "this list", G::Info, false),
     verb("version", "", "version and build facts", G::Info, false),
 ];

@@ -22,7 +22,6 @@ pub use ::openflow::target::{ControllerOptions, OfConnect, OfListen};
 
 /// What every OpenFlow connection of a bridge shares: the tables' names as controllers
 /// set them, and the controllers' roles.
-#[derive(Default)]
 pub struct OfShared {
     /// Table names (table-features requests).
     pub names: views::TableNames,
@@ -30,6 +29,35 @@ pub struct OfShared {
     pub roles: roles::Roles,
     /// Asynchronous messages waiting for the connections.
     pub events: events::Events,
+    /// This run's bridge id in continuations (NXCPT_BRIDGE): a continuation from another
+    /// run or switch is refused as stale, as OVS refuses one from another bridge.
+    pub bridge_uuid: [u8; 16],
+}
+
+impl Default for OfShared {
+    fn default() -> Self {
+        OfShared {
+            names: Default::default(),
+            roles: Default::default(),
+            events: Default::default(),
+            bridge_uuid: random_uuid(),
+        }
+    }
+}
+
+/// A version 4 UUID from the kernel's random source (the clock and pid if it is missing).
+fn random_uuid() -> [u8; 16] {
+    let mut b = [0u8; 16];
+    let got = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut b));
+    if got.is_err() {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        b = (t ^ (u128::from(std::process::id()) << 64)).to_be_bytes();
+    }
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    b
 }
 
 use super::serve::ServeStats;
@@ -171,6 +199,16 @@ impl Stream {
                 s.set_read_timeout(r)?;
                 s.set_write_timeout(w)
             }
+        }
+    }
+}
+
+impl Stream {
+    fn raw_fd(&self) -> std::os::fd::RawFd {
+        use std::os::fd::AsRawFd;
+        match self {
+            Stream::Unix(s) => s.as_raw_fd(),
+            Stream::Tcp(s) => s.as_raw_fd(),
         }
     }
 }
@@ -351,6 +389,21 @@ fn serve_conn(
     let mut last_heard = Instant::now();
     let mut probed = false;
     while !stop.load(Ordering::Relaxed) {
+        // With packet-ins subscribed, wait for the peer or for packet-ins (whichever comes
+        // first); a packet-in goes out without waiting for the read timeout.
+        if let Some(wake) = sess.wake_fd() {
+            let ready = super::packet_in::wait(&[s.raw_fd(), wake], ASYNC_POLL);
+            if ready[1] {
+                let pending = sess.async_messages();
+                if !pending.is_empty() && s.write_all(&pending).is_err() {
+                    stats.write_timeouts.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+                if !ready[0] {
+                    continue;
+                }
+            }
+        }
         match s.read(&mut chunk) {
             Ok(0) => return,
             Ok(n) => {
@@ -424,6 +477,7 @@ fn serve_conn(
             }
         }
         sess.flush(&mut out);
+        sess.sync_packet_ins();
         out.extend_from_slice(&sess.async_messages());
         buf.drain(..used);
         if !out.is_empty() && s.write_all(&out).is_err() {

@@ -11,7 +11,8 @@ use openflow::port::{self as op, PacketOut, PortMod};
 use openflow::OfError;
 use pipeline::bridge::port_config as pc;
 use pipeline::dpaction::Packet;
-use pipeline::flow::{Flow, KEY_WORDS};
+use pipeline::field::Field;
+use pipeline::flow::{w, Flow, KEY_WORDS};
 use pipeline::ofctl::Match;
 
 /// Largest frame a packet-out may carry (a jumbo frame).
@@ -119,9 +120,88 @@ pub(crate) fn packet_out(sh: &Shared, po: PacketOut) -> Result<(), OfError> {
     openflow::check::check_action_list(&known, &po.actions, 0, true)?;
     let ports = sh.ports();
     let txq = sh.workers.len() as u16;
-    let mut sink = TxSink::new(pool, ports, txq);
+    let mut sink = TxSink::new(pool, ports, txq, sh.packet_ins.clone());
     let _tx = sh.control_tx.lock();
     pipeline::slowpath::packet_out(&sh.bridge, pkt, &po.actions, sh.now_ms(), &mut sink, None);
+    sink.flush_all();
+    Ok(())
+}
+
+/// NXT_RESUME: the paused packet continues with the frozen rest of its walk and the
+/// metadata the controller sent back (which it may have changed: registers, as OVS
+/// allows), on the control thread's transmit queue like a packet-out.
+pub(crate) fn resume(sh: &Shared, r: openflow::packet_in::Resume) -> Result<(), OfError> {
+    if r.data.len() < 14 || r.data.len() > MAX_PACKET_OUT {
+        return Err(OfError::new(
+            (e::BAD_REQUEST, e::BAD_REQUEST_BAD_PACKET),
+            format!(
+                "NXT_RESUME of {} bytes (an Ethernet frame of 14..{MAX_PACKET_OUT})",
+                r.data.len()
+            ),
+        ));
+    }
+    let meta = &r.metadata;
+    let in_port = pipeline::field::Field::InPort.get(&meta.value) as u32;
+    let pool = sh.pools.main();
+    let frame = Pkt::from_bytes(pool, &r.data).ok_or_else(|| {
+        OfError::new(
+            (e::BAD_REQUEST, e::BAD_REQUEST_BAD_PACKET),
+            "NXT_RESUME: no packet buffer free",
+        )
+    })?;
+    let mut pkt = Packet::new(frame, in_port, None);
+    // The metadata words (input port, conntrack, tunnel, registers, `metadata`) as the
+    // controller sent them; the headers stay the packet's own.
+    let mut md = Flow::ZERO;
+    for f in [
+        Field::InPort,
+        Field::CtState,
+        Field::CtZone,
+        Field::CtMark,
+        Field::CtLabel,
+        Field::PktMark,
+        Field::TunId,
+        Field::TunSrc,
+        Field::TunDst,
+        Field::TunFlags,
+        Field::Metadata,
+    ] {
+        f.set(&mut md, f.desc().valid);
+    }
+    for i in 0..8usize {
+        // Tunnel options: the slot's value and its present bit.
+        if meta.mask.w[w::TUN_MD + i] != 0 {
+            md.w[w::TUN_MD + i] = u64::MAX;
+            md.w[w::TUN_FLAGS] |= 1 << (32 + i);
+        }
+    }
+    let mut value = meta.value;
+    for i in 0..8usize {
+        if meta.mask.w[w::TUN_MD + i] != 0 {
+            value.w[w::TUN_FLAGS] |= 1 << (32 + i);
+        }
+    }
+    let mut mask = meta.mask;
+    mask.w[w::TUN_FLAGS] |= md.w[w::TUN_FLAGS] & (0xff << 32);
+    for i in KEY_WORDS..pipeline::flow::FLOW_WORDS {
+        md.w[i] = u64::MAX;
+    }
+    md.w[w::CONJ] = 0;
+    for i in 0..pipeline::flow::FLOW_WORDS {
+        pkt.key.w[i] = (pkt.key.w[i] & !md.w[i]) | (value.w[i] & mask.w[i] & md.w[i]);
+    }
+    let ports = sh.ports();
+    let txq = sh.workers.len() as u16;
+    let mut sink = TxSink::new(pool, ports, txq, sh.packet_ins.clone());
+    let _tx = sh.control_tx.lock();
+    pipeline::slowpath::resume(
+        &sh.bridge,
+        pkt,
+        &r.continuation,
+        sh.now_ms(),
+        &mut sink,
+        None,
+    );
     sink.flush_all();
     Ok(())
 }

@@ -8,6 +8,7 @@
 
 use super::events::{AsyncEvent, FlowRemoved};
 use super::{port_ops, views};
+use crate::runtime::packet_in::Subscriber as PacketInSub;
 use crate::runtime::state::Shared;
 use openflow::errors as e;
 use openflow::flow_mod::{Command, FlowModMsg};
@@ -73,11 +74,26 @@ pub(super) struct Session {
     flow_mod_table_id: bool,
     /// Which asynchronous messages this connection gets (set-async).
     async_cfg: openflow::async_config::AsyncConfig,
+    /// The controller set its asynchronous configuration (until then OVS's defaults for
+    /// the version apply to packet-ins).
+    async_set: bool,
+    /// A listener's connection (`ovs-ofctl`), not a controller brisk connected to: it
+    /// gets asynchronous messages only with a nonzero `miss_send_len`, as in OVS.
+    service: bool,
+    /// NXT_SET_CONTROLLER_ID.
+    controller_id: u16,
+    /// NXT_SET_PACKET_IN_FORMAT (`openflow::packet_in::format`).
+    pin_format: u32,
+    /// This connection's packet-in queue, while it wants packet-ins.
+    pins: Option<Arc<PacketInSub>>,
 }
 
 impl Drop for Session {
     fn drop(&mut self) {
         self.of.roles.unregister(self.conn);
+        if let Some(s) = self.pins.take() {
+            self.shared.packet_ins.unsubscribe(&s);
+        }
     }
 }
 
@@ -102,6 +118,77 @@ impl Session {
             nxm: false,
             flow_mod_table_id: false,
             async_cfg: Default::default(),
+            async_set: false,
+            service,
+            controller_id: 0,
+            pin_format: openflow::packet_in::format::STANDARD,
+            pins: None,
+        }
+    }
+
+    /// Subscribes to packet-ins while the connection can receive them (a negotiated
+    /// version; a listener's connection only with a nonzero `miss_send_len`, as OVS).
+    pub(super) fn sync_packet_ins(&mut self) {
+        let wants = self.version.is_some() && (!self.service || self.miss_send_len != 0);
+        match (&self.pins, wants) {
+            (None, true) => match self.shared.packet_ins.subscribe(self.controller_id) {
+                Ok(s) => self.pins = Some(s),
+                Err(e) => tracing::warn!("openflow: no packet-in queue for a connection: {e}"),
+            },
+            (Some(s), false) => {
+                self.shared.packet_ins.unsubscribe(s);
+                self.pins = None;
+            }
+            (Some(s), true) => s
+                .controller_id
+                .store(self.controller_id, std::sync::atomic::Ordering::Relaxed),
+            (None, false) => {}
+        }
+    }
+
+    /// The descriptor that becomes readable when packet-ins wait for this connection.
+    pub(super) fn wake_fd(&self) -> Option<std::os::fd::RawFd> {
+        self.pins.as_ref().map(|s| s.fd())
+    }
+
+    /// Whether this connection is sent a packet-in with `reason` (OFPR_*, brisk's): the
+    /// role's mask as set-async left it, else OVS's default (a master or equal gets every
+    /// reason but invalid_ttl; a slave none).
+    fn wants_packet_in(&self, v: u8, reason: u8) -> bool {
+        let slave = self.of.roles.role(self.conn) == super::roles::SLAVE;
+        if !self.async_set {
+            return !slave && reason != pipeline::dpaction::pin_reason::INVALID_TTL;
+        }
+        let wire = openflow::packet_in::wire_reason(reason, v);
+        openflow::async_config::AsyncConfig::wants(&self.async_cfg.packet_in, slave, wire)
+    }
+
+    /// Packet-ins waiting for this connection, encoded in its version and format.
+    fn packet_in_messages(&mut self, v: u8, out: &mut Vec<u8>) {
+        let Some(sub) = self.pins.clone() else {
+            return;
+        };
+        sub.drain_wakeups();
+        let bridge = self.of.bridge_uuid;
+        while let Some(p) = sub.pop() {
+            if !self.wants_packet_in(v, p.reason) {
+                continue;
+            }
+            let msg = openflow::packet_in::PacketInMsg {
+                reason: p.reason,
+                table_id: p.table_id,
+                cookie: p.cookie,
+                data: &p.data,
+                metadata: &p.metadata,
+                userdata: &p.userdata,
+                continuation: p.continuation.as_deref().map(|c| (c, bridge)),
+            };
+            out.extend_from_slice(&openflow::packet_in::encode_packet_in(
+                v,
+                self.pin_format,
+                0,
+                &msg,
+            ));
         }
     }
 
@@ -111,15 +198,16 @@ impl Session {
         let Some(v) = self.version else {
             return Vec::new();
         };
+        let mut out = Vec::new();
+        self.packet_in_messages(v, &mut out);
         let evs = self.of.events.since(&mut self.event_seq);
         if evs.is_empty() || self.miss_send_len == 0 {
-            return Vec::new();
+            return out;
         }
         // What this connection asked for (set-async) in its current role.
         let slave = self.of.roles.role(self.conn) == super::roles::SLAVE;
         let cfg = self.async_cfg;
         let wants = openflow::async_config::AsyncConfig::wants;
-        let mut out = Vec::new();
         for ev in evs {
             self.next_xid = self.next_xid.wrapping_add(1);
             let ev = match ev {
@@ -390,8 +478,11 @@ impl Session {
                 out.extend_from_slice(&m::role_reply(v, xid, now, generation));
             }
             Message::GetAsyncRequest => out.extend_from_slice(&self.async_cfg.reply(v, xid)),
-            Message::SetAsync(body) => self.async_cfg.apply(&body, v)?,
-            Message::SetControllerId(_) => {}
+            Message::SetAsync(body) => {
+                self.async_cfg.apply(&body, v)?;
+                self.async_set = true;
+            }
+            Message::SetControllerId(id) => self.controller_id = id,
             Message::TlvTableRequest => {
                 let tlv = sh.bridge.underlay().tlv;
                 let maps: Vec<m::TlvMapping> = tlv
@@ -418,6 +509,22 @@ impl Session {
                         format!("packet-in format {f}"),
                     ));
                 }
+                self.pin_format = f;
+            }
+            Message::Resume(r) => {
+                if r.bridge.is_some_and(|b| b != self.of.bridge_uuid) {
+                    // OFPERR_NXR_STALE: not this switch's continuation (or an older run's).
+                    let code = if v == openflow::OFP10 {
+                        (1, 534)
+                    } else {
+                        (0xffff, 35)
+                    };
+                    return Err(OfError::new(
+                        code,
+                        "NXT_RESUME: the continuation is not this bridge's (a restart, or another switch)",
+                    ));
+                }
+                port_ops::resume(sh, *r)?;
             }
             Message::FlowMod(_) => unreachable!("flow-mods are batched"),
             Message::GroupMod(gm) => {
