@@ -136,13 +136,14 @@ fn learn_controller_and_meters_encode_as_ovs_encodes_them() {
             assert!(kinds.contains(k), "version {version}: no {k} in {kinds:?}");
         }
     }
-    // brisk refuses the same flows with OVS's errors, after decoding them.
+    // brisk refuses what its datapath does not run with OVS's errors, after decoding it,
+    // and takes the controller actions (which it runs), dumping them as OVS does.
     let sw = brisk("worker2", "codec", &[]);
     let b = mgmt(&sw);
     for (f, want) in [
         (FLOWS[0], "OFPBAC_BAD_VENDOR_TYPE"),
         (FLOWS[2], "OFPBAC_BAD_VENDOR_TYPE"),
-        (FLOWS[3], "OFPBAC_BAD_VENDOR_TYPE"),
+        (FLOWS[5], "OFPMMFC_UNKNOWN_METER"),
         (FLOWS[6], "OFPMMFC_UNKNOWN_METER"),
     ] {
         for v in ["OpenFlow13", "OpenFlow15"] {
@@ -151,6 +152,22 @@ fn learn_controller_and_meters_encode_as_ovs_encodes_them() {
         }
     }
     assert_eq!(dump("OpenFlow15", &b).len(), 0);
+    for f in [FLOWS[3], FLOWS[4]] {
+        ofctl_ok(&["-O", "OpenFlow15", "add-flow", &b, f]);
+        ofctl_ok(&["-O", "OpenFlow15", "add-flow", &o, f]);
+    }
     ofctl_ok(&["-O", "OpenFlow15", "add-flow", &b, "actions=drop"]);
-    assert_eq!(dump("OpenFlow15", &b).len(), 1);
+    assert_eq!(dump("OpenFlow15", &b).len(), 3);
+    let controllers = |t: &str| -> Vec<String> {
+        dump("OpenFlow15", t)
+            .into_iter()
+            .filter(|l| l.contains("controller("))
+            .collect()
+    };
+    // OVS also holds the earlier flows: brisk's two are among its lines, word for word.
+    let (cb, co) = (controllers(&b), controllers(&o));
+    assert_eq!(cb.len(), 2, "{cb:?}");
+    for l in &cb {
+        assert!(co.contains(l), "{l} not in OVS's {co:#?}");
+    }
 }

@@ -200,7 +200,7 @@ pub fn encode_flow_mod(fm: &FlowModMsg, version: u8, out: &mut Vec<u8>) {
     put32(out, fm.out_group.unwrap_or(OFPG_ANY));
     put16(out, flags_to(&e.flags));
     put16(out, if version >= OFP14 { e.importance } else { 0 });
-    encode_ofp_match(&e.matches, out);
+    encode_ofp_match(&e.matches, version, out);
     encode_instructions(&e.actions, version, out);
 }
 
@@ -374,7 +374,7 @@ pub fn encode_flow_stats(s: &FlowStatsEntry<'_>, version: u8, out: &mut Vec<u8>)
         put16(out, flags_to(&e.flags));
         put16(out, e.importance);
         put64(out, e.cookie);
-        encode_ofp_match(&e.matches, out);
+        encode_ofp_match(&e.matches, version, out);
         s.put_oxs(out);
     } else {
         put16(out, 0);
@@ -391,7 +391,7 @@ pub fn encode_flow_stats(s: &FlowStatsEntry<'_>, version: u8, out: &mut Vec<u8>)
         put64(out, e.cookie);
         put64(out, s.packets);
         put64(out, s.bytes);
-        encode_ofp_match(&e.matches, out);
+        encode_ofp_match(&e.matches, version, out);
     }
     encode_instructions(&e.actions, version, out);
     patch_len(out, start, start);
@@ -576,7 +576,7 @@ pub fn decode_flow_stats_request(body: &[u8]) -> Result<FlowStatsRequest, OfErro
 }
 
 /// Encodes an `ofp11_flow_stats_request`.
-pub fn encode_flow_stats_request(q: &FlowStatsRequest, out: &mut Vec<u8>) {
+pub fn encode_flow_stats_request(q: &FlowStatsRequest, version: u8, out: &mut Vec<u8>) {
     out.push(q.table.unwrap_or(TABLE_ALL));
     zeros(out, 3);
     put32(out, q.out_port.map_or(OFPP_ANY, oxm::port_to_of11));
@@ -584,7 +584,7 @@ pub fn encode_flow_stats_request(q: &FlowStatsRequest, out: &mut Vec<u8>) {
     zeros(out, 4);
     put64(out, q.cookie);
     put64(out, q.cookie_mask);
-    encode_ofp_match(&q.matches, out);
+    encode_ofp_match(&q.matches, version, out);
 }
 
 /// OFPRR_IDLE_TIMEOUT.
@@ -609,7 +609,7 @@ pub fn flow_removed(version: u8, xid: u32, reason: u8, s: &FlowStatsEntry<'_>) -
         put16(&mut out, e.idle_timeout);
         put16(&mut out, e.hard_timeout);
         put64(&mut out, e.cookie);
-        encode_ofp_match(&e.matches, &mut out);
+        encode_ofp_match(&e.matches, version, &mut out);
         s.put_oxs(&mut out);
     } else {
         put64(&mut out, e.cookie);
@@ -622,7 +622,7 @@ pub fn flow_removed(version: u8, xid: u32, reason: u8, s: &FlowStatsEntry<'_>) -
         put16(&mut out, e.hard_timeout);
         put64(&mut out, s.packets);
         put64(&mut out, s.bytes);
-        encode_ofp_match(&e.matches, &mut out);
+        encode_ofp_match(&e.matches, version, &mut out);
     }
     crate::finish(&mut out, at);
     out

@@ -637,7 +637,7 @@ pub fn encode(version: u8, xid: u32, m: &Message) -> Vec<u8> {
         }
         Message::FlowMod(fm) => encode_flow_mod(fm, version, &mut out),
         Message::GroupMod(gm) => crate::group::encode_group_mod(gm, version, &mut out),
-        Message::Multipart(req) => encode_mp_request(req, &mut out),
+        Message::Multipart(req) => encode_mp_request(req, version, &mut out),
         Message::RoleRequest {
             role,
             generation_id,
@@ -737,7 +737,7 @@ fn encode10(xid: u32, m: &Message) -> Option<Vec<u8>> {
     Some(out)
 }
 
-fn encode_mp_request(req: &MpRequest, out: &mut Vec<u8>) {
+fn encode_mp_request(req: &MpRequest, version: u8, out: &mut Vec<u8>) {
     use multipart::mp;
     let port = |out: &mut Vec<u8>, p: Option<u32>| {
         put32(out, p.map_or(0xffff_ffff, crate::oxm::port_to_of11));
@@ -764,7 +764,7 @@ fn encode_mp_request(req: &MpRequest, out: &mut Vec<u8>) {
     zeros(out, 4);
     match req {
         MpRequest::Flow(q) | MpRequest::Aggregate(q) => {
-            crate::flow_mod::encode_flow_stats_request(q, out)
+            crate::flow_mod::encode_flow_stats_request(q, version, out)
         }
         MpRequest::PortStats(p) => port(out, *p),
         MpRequest::PortDesc(Some(p)) => port(out, Some(*p)),

@@ -549,16 +549,19 @@ fn put_field(out: &mut Vec<u8>, m: &Match, field: Field, class: u16, code: u8) {
     }
 }
 
-/// Encodes a match as OXM entries (no `ofp_match` header), in an order that puts every
-/// prerequisite before the fields that need it, as OVS does.
-pub fn encode_fields(m: &Match, out: &mut Vec<u8>) {
-    encode_fields_as(m, out, false)
+/// Encodes a match as OXM entries (no `ofp_match` header) for `version`, in an order that
+/// puts every prerequisite before the fields that need it, as OVS does. From OpenFlow 1.5
+/// the registers travel as OpenFlow's 64-bit packet registers (`OXM_OF_PKT_REG`, masked
+/// where only one half matters), as OVS's `nx_put_raw` writes them, and not as Nicira's
+/// 32-bit ones.
+pub fn encode_fields(m: &Match, version: u8, out: &mut Vec<u8>) {
+    encode_fields_as(m, out, false, version >= crate::OFP15)
 }
 
 /// Encodes a match as NXM entries (OpenFlow 1.0's `nx_match`): Nicira's headers for the
 /// fields that have one, OXM's for the rest (as OVS does).
 pub fn encode_fields_nxm(m: &Match, out: &mut Vec<u8>) {
-    encode_fields_as(m, out, true)
+    encode_fields_as(m, out, true, false)
 }
 
 /// The NXM header of a field OXM also has (`NXM_OF_ETH_SRC` for `OXM_OF_ETH_SRC`...).
@@ -597,7 +600,7 @@ pub fn nxm_of(field: Field) -> Option<(u16, u8)> {
     })
 }
 
-fn encode_fields_as(m: &Match, out: &mut Vec<u8>, nxm: bool) {
+fn encode_fields_as(m: &Match, out: &mut Vec<u8>, nxm: bool, pkt_regs: bool) {
     use Field as F;
     // OXM's field, or with `nxm` Nicira's where it has one (ip_dscp travels as NXM's
     // nw_tos, the DSCP bits in place).
@@ -684,8 +687,14 @@ fn encode_fields_as(m: &Match, out: &mut Vec<u8>, nxm: bool) {
         put_field(out, m, F::TunMetadata(n), CLASS_NXM1, 40 + n);
     }
     put_field(out, m, F::Metadata, CLASS_OF, 2);
-    for n in 0..16u8 {
-        put_field(out, m, F::Reg(n), CLASS_NXM1, n);
+    if pkt_regs {
+        for n in 0..8u8 {
+            put_field(out, m, F::Xreg(n), CLASS_PKT_REGS, n);
+        }
+    } else {
+        for n in 0..16u8 {
+            put_field(out, m, F::Reg(n), CLASS_NXM1, n);
+        }
     }
     put_field(out, m, F::PktMark, CLASS_NXM1, 33);
     put_field(out, m, F::CtState, CLASS_NXM1, 105);
@@ -727,12 +736,12 @@ pub fn decode_ofp_match(r: &mut Reader<'_>) -> Result<Match, OfError> {
     decode_fields(fields)
 }
 
-/// Encodes an `ofp_match` (OXM type 1), padded to 8 bytes.
-pub fn encode_ofp_match(m: &Match, out: &mut Vec<u8>) {
+/// Encodes an `ofp_match` (OXM type 1) for `version`, padded to 8 bytes.
+pub fn encode_ofp_match(m: &Match, version: u8, out: &mut Vec<u8>) {
     let start = out.len();
     crate::buf::put16(out, 1);
     crate::buf::put16(out, 0);
-    encode_fields(m, out);
+    encode_fields(m, version, out);
     crate::buf::patch_len(out, start + 2, start);
     crate::buf::pad8(out, start);
 }

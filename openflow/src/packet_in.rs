@@ -186,7 +186,7 @@ pub fn encode_packet_in(version: u8, fmt: u32, xid: u32, pin: &PacketInMsg<'_>) 
             out.push(reason);
             out.push(pin.table_id);
             put64(&mut out, pin.cookie);
-            oxm::encode_ofp_match(&metadata_match(pin.metadata), &mut out);
+            oxm::encode_ofp_match(&metadata_match(pin.metadata), version, &mut out);
             zeros(&mut out, 2);
             out.extend_from_slice(pin.data);
             finish(&mut out, at);
@@ -208,7 +208,7 @@ fn put_pin2_props(out: &mut Vec<u8>, version: u8, pin: &PacketInMsg<'_>, reason:
     if version == OFP10 {
         oxm::encode_fields_nxm(&meta, &mut m);
     } else {
-        oxm::encode_fields(&meta, &mut m);
+        oxm::encode_fields(&meta, version, &mut m);
     }
     put_prop(out, PINT_METADATA, &m);
 }

@@ -233,7 +233,7 @@ pub fn encode_packet_out(version: u8, xid: u32, po: &PacketOut) -> Vec<u8> {
         if po.in_port != port::CONTROLLER {
             m.set(Field::InPort, u128::from(po.in_port), u128::MAX);
         }
-        oxm::encode_ofp_match(&m, &mut out);
+        oxm::encode_ofp_match(&m, version, &mut out);
     } else {
         put32(&mut out, port_to_of11(po.in_port));
         len_at = out.len();

@@ -111,7 +111,7 @@ fn malformed_messages_get_ovs_errors() {
     let mut m = pipeline::ofctl::Match::default();
     m.set(pipeline::field::Field::TcpDst, 80, 0xffff);
     let mut fields = Vec::new();
-    crate::oxm::encode_fields(&m, &mut fields);
+    crate::oxm::encode_fields(&m, crate::OFP13, &mut fields);
     // encode_fields omits L4 fields without their protocol; write one by hand.
     assert!(fields.is_empty());
     let raw = [0x80, 0x00, 0x1c, 0x02, 0x00, 0x50];
@@ -270,7 +270,7 @@ fn packet_out_and_port_mod_round_trip() {
     let at = crate::start(&mut out, OFP15, crate::port::T_PACKET_OUT, 1);
     out.extend_from_slice(&NO_BUFFER.to_be_bytes());
     out.extend_from_slice(&[0, 0, 0, 0]);
-    crate::oxm::encode_ofp_match(&m, &mut out);
+    crate::oxm::encode_ofp_match(&m, crate::OFP13, &mut out);
     out.extend_from_slice(&[0; 20]);
     crate::finish(&mut out, at);
     let err = decode(&out).unwrap_err();
