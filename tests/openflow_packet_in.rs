@@ -244,17 +244,6 @@ fn tx_packets(target: &str) -> std::collections::BTreeMap<String, u64> {
     out
 }
 
-/// brisk-gen of the same build (`cargo test --workspace` builds it for perf's tests).
-fn gen_bin() -> std::path::PathBuf {
-    let p = std::path::Path::new(common::BRISK).with_file_name("brisk-gen");
-    assert!(
-        p.exists(),
-        "{} not built (cargo build -p perf)",
-        p.display()
-    );
-    p
-}
-
 /// Reads messages from a connection until `stop`: counts packet-ins (any format).
 fn count_packet_ins(
     mut s: std::os::unix::net::UnixStream,
@@ -322,77 +311,31 @@ fn a_stuck_controller_loses_packet_ins_not_packets() {
     }
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     use std::sync::atomic::{AtomicBool, Ordering};
-    let dir = common::Scratch::new("pins-stuck");
-    let sock = |i: u32| dir.join(format!("gen-{i}.sock"));
-    let tag = std::process::id() % 100_000;
     let secs = 4;
-    let gen = Command::new(gen_bin())
-        .arg("run")
-        .args(["--tx", "0:udp,dl_src=02:00:00:00:00:01,dl_dst=02:00:00:00:00:02,nw_src=10.0.0.1,nw_dst=10.0.0.2,tp_src=1000,tp_dst=53"])
-        .args(["--tx", "1:udp,dl_src=02:00:00:00:00:02,dl_dst=02:00:00:00:00:01,nw_src=10.0.0.2,nw_dst=10.0.0.1,tp_src=53,tp_dst=1000"])
-        .args(["--flows", "16", "--size", "128", "--rate", "0.02", "--warmup", "0"])
-        .args(["--wait-link", "60", "--duration", &secs.to_string(), "--json"])
-        .arg(dir.join("gen.json"))
-        .arg("--port")
-        .arg(format!("net_virtio_user0,path={},server=1,queue_size=1024", sock(0).display()))
-        .arg("--port")
-        .arg(format!("net_virtio_user1,path={},server=1,queue_size=1024", sock(1).display()))
-        .args(["--", "-l", "0", "--no-huge", "-m", "256", "--no-pci", "--no-telemetry"])
-        .args(["--log-level=warning", "--single-file-segments"])
-        .arg(format!("--file-prefix=pinsg{tag}"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start brisk-gen");
-    let t = std::time::Instant::now();
-    while !sock(0).exists() {
-        assert!(
-            t.elapsed() < Duration::from_secs(30),
-            "brisk-gen: no socket"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let flows = dir.file(
-        "stuck.flows",
-        "in_port=1,udp actions=controller(userdata=01.02.03),output:2\n\
-         in_port=2 actions=output:1\n",
+    let mut run = common::gen::GenRun::start(
+        "pins",
+        "in_port=1,udp actions=controller(userdata=01.02.03),output:2\nin_port=2 actions=output:1\n",
+        "0.02",
+        secs,
+        128,
+        true,
     );
-    let yaml = dir.file(
-        "bridge.yaml",
-        &format!(
-            "bridge: br-int\nflows: {flows}\nports:\n  - {{name: a, ofport: 1, devargs: \"net_vhost0,iface={},client=1,queues=1\"}}\n  - {{name: b, ofport: 2, devargs: \"net_vhost1,iface={},client=1,queues=1\"}}\n",
-            sock(0).display(),
-            sock(1).display()
-        ),
-    );
-    let sdir = common::Scratch::new("pins-stuck-sw");
-    let sw = common::Switch::start(
-        sdir,
-        &[std::ffi::OsStr::new("--bridge"), yaml.as_ref()],
-        &common::eal("0-1", 256, &format!("pins{tag}")),
-        None,
-    );
+    let sw = &run.sw;
     // The stuck controller, and one that reads.
-    let stuck = controller_conn(&sw);
-    let reader = controller_conn(&sw);
+    let stuck = controller_conn(sw);
+    let reader = controller_conn(sw);
     let stop = std::sync::Arc::new(AtomicBool::new(false));
     let st = stop.clone();
     let counting = std::thread::spawn(move || count_packet_ins(reader, st));
-    let out = gen.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "brisk-gen: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let report = run.finish();
     std::thread::sleep(Duration::from_millis(500));
     stop.store(true, Ordering::Relaxed);
     let got = counting.join().unwrap();
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("gen.json")).unwrap()).unwrap();
     let (tx, rx) = (
         report["tx_packets"].as_u64().unwrap(),
         report["rx_packets"].as_u64().unwrap(),
     );
+    let sw = &run.sw;
     let stats = sw.ok(&["drop-stats"]);
     let row = |name: &str| -> u64 {
         let mut sec = stats.lines().skip_while(|l| !l.starts_with("packet-ins:"));

@@ -30,37 +30,18 @@ pub fn check_actions(f: &FlowEntry) -> Result<(), OfError> {
     check_action_list(&f.matches, &f.actions, f.table_id(), false)
 }
 
-/// Refuses what the codec carries but brisk's datapath does not run yet: `learn`, and
-/// meters (none exist: OVS's error for an unknown meter), including a `controller(...)`'s
-/// `meter_id`.
+/// Refuses what the codec carries but brisk's datapath does not run yet: `learn`. (A
+/// meter that does not exist is the tables' refusal: `OFPMMFC_INVALID_METER`.)
 pub fn refuse_unsupported(actions: &[Action]) -> Result<(), OfError> {
     for a in actions {
-        match a {
-            Action::Controller2(c) if c.meter_id.is_some() => {
-                return Err(OfError::new(
-                    (e::METER_MOD_FAILED, e::METER_UNKNOWN),
-                    format!(
-                        "controller(meter_id={}): brisk has no meters yet",
-                        c.meter_id.unwrap_or(0)
-                    ),
-                ))
-            }
-            Action::Learn(_) => {
-                return Err(OfError::new(
-                    (e::BAD_ACTION, e::BAD_ACTION_EXP_TYPE),
-                    format!(
+        if let Action::Learn(_) = a {
+            return Err(OfError::new(
+                (e::BAD_ACTION, e::BAD_ACTION_EXP_TYPE),
+                format!(
                     "{}: decoded, but brisk's datapath does not run it yet (refused, not ignored)",
                     pipeline::ofctl::format_actions(std::slice::from_ref(a), &Default::default())
                 ),
-                ))
-            }
-            Action::Meter(m) => {
-                return Err(OfError::new(
-                    (e::METER_MOD_FAILED, e::METER_UNKNOWN),
-                    format!("meter:{m}: brisk has no meters yet"),
-                ))
-            }
-            _ => {}
+            ));
         }
     }
     Ok(())

@@ -15,6 +15,7 @@ pub mod errors;
 pub mod flow_mod;
 pub mod group;
 pub mod message;
+pub mod meter;
 pub mod multipart;
 pub mod of10;
 pub mod oxm;

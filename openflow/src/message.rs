@@ -146,6 +146,8 @@ pub enum Message {
     SetPacketInFormat(u32),
     /// NXT_RESUME: a paused packet, sent back to continue.
     Resume(Box<crate::packet_in::Resume>),
+    /// OFPT_METER_MOD (OpenFlow 1.3+).
+    MeterMod(pipeline::tables::MeterMod),
     /// NXT_TLV_TABLE_MOD (`ovs-ofctl add-tlv-map`, `del-tlv-map`).
     TlvTableMod {
         /// [`TLV_ADD`], [`TLV_DELETE`] or [`TLV_CLEAR`].
@@ -321,6 +323,7 @@ pub fn decode(msg: &[u8]) -> Result<(OfHeader, Message), OfError> {
         }
         T_FLOW_MOD => Message::FlowMod(decode_flow_mod(body, h.version)?),
         T_GROUP_MOD => Message::GroupMod(crate::group::decode_group_mod(body, h.version)?),
+        crate::meter::T_METER_MOD => Message::MeterMod(crate::meter::decode_meter_mod(body)?),
         T_MULTIPART_REQUEST => Message::Multipart(multipart::decode_request(body, h.version)?.1),
         T_BARRIER_REQUEST => empty(body, Message::Barrier)?,
         crate::port::T_PACKET_OUT => {
@@ -593,6 +596,7 @@ pub fn encode(version: u8, xid: u32, m: &Message) -> Vec<u8> {
         Message::SetConfig { .. } => T_SET_CONFIG,
         Message::FlowMod(_) => T_FLOW_MOD,
         Message::GroupMod(_) => T_GROUP_MOD,
+        Message::MeterMod(_) => crate::meter::T_METER_MOD,
         Message::Multipart(_) => T_MULTIPART_REQUEST,
         Message::Barrier => T_BARRIER_REQUEST,
         Message::RoleRequest { .. } => T_ROLE_REQUEST,
@@ -637,6 +641,7 @@ pub fn encode(version: u8, xid: u32, m: &Message) -> Vec<u8> {
         }
         Message::FlowMod(fm) => encode_flow_mod(fm, version, &mut out),
         Message::GroupMod(gm) => crate::group::encode_group_mod(gm, version, &mut out),
+        Message::MeterMod(mm) => crate::meter::encode_meter_mod(mm, &mut out),
         Message::Multipart(req) => encode_mp_request(req, version, &mut out),
         Message::RoleRequest {
             role,
@@ -754,6 +759,8 @@ fn encode_mp_request(req: &MpRequest, version: u8, out: &mut Vec<u8>) {
         MpRequest::GroupStats(_) => mp::GROUP,
         MpRequest::GroupFeatures => mp::GROUP_FEATURES,
         MpRequest::MeterFeatures => mp::METER_FEATURES,
+        MpRequest::MeterStats(_) => mp::METER,
+        MpRequest::MeterConfig(_) => mp::METER_CONFIG,
         MpRequest::TableFeatures(_) => mp::TABLE_FEATURES,
         MpRequest::Other(t) => *t,
         // OpenFlow 1.0's Nicira statistics: only 1.0 decodes them.
@@ -774,6 +781,10 @@ fn encode_mp_request(req: &MpRequest, version: u8, out: &mut Vec<u8>) {
         }
         MpRequest::GroupStats(g) => {
             put32(out, g.unwrap_or(0xffff_fffc));
+            zeros(out, 4);
+        }
+        MpRequest::MeterStats(m) | MpRequest::MeterConfig(m) => {
+            put32(out, m.unwrap_or(crate::meter::METER_ALL));
             zeros(out, 4);
         }
         MpRequest::TableFeatures(b) => out.extend_from_slice(b),

@@ -67,8 +67,12 @@ pub enum MpRequest {
     GroupStats(Option<u32>),
     /// Group features.
     GroupFeatures,
-    /// Meter features (brisk has no meters: it says so).
+    /// Meter features.
     MeterFeatures,
+    /// Meter statistics (`None`: every meter).
+    MeterStats(Option<u32>),
+    /// Meter configurations (`None`: every meter).
+    MeterConfig(Option<u32>),
     /// Table features: read (empty body) or a write (raw properties, refused for now).
     TableFeatures(Vec<u8>),
     /// OpenFlow 1.0's NXST_FLOW: flow statistics with NXM matches.
@@ -132,6 +136,8 @@ pub fn decode_request(body: &[u8], version: u8) -> Result<(u16, MpRequest), OfEr
         }
         mp::GROUP_FEATURES => MpRequest::GroupFeatures,
         mp::METER_FEATURES => MpRequest::MeterFeatures,
+        mp::METER => MpRequest::MeterStats(crate::meter::decode_meter_request(rest)?),
+        mp::METER_CONFIG => MpRequest::MeterConfig(crate::meter::decode_meter_request(rest)?),
         mp::TABLE_FEATURES => MpRequest::TableFeatures(rest.to_vec()),
         other => MpRequest::Other(other),
     };
@@ -466,13 +472,6 @@ pub fn put_aggregate(out: &mut Vec<u8>, packets: u64, bytes: u64, flows: u32) {
     put64(out, bytes);
     put32(out, flows);
     zeros(out, 4);
-}
-
-/// Encodes a METER_FEATURES reply saying the switch has no meters.
-pub fn meter_features_reply(version: u8, xid: u32) -> Vec<u8> {
-    let mut w = ReplyWriter::new(version, xid, mp::METER_FEATURES);
-    zeros(w.buf(), 16);
-    w.finish()
 }
 
 /// One table as a table-features reply describes it.

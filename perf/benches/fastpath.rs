@@ -92,5 +92,56 @@ fn emc_and_megaflows(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, emc_and_megaflows);
+/// A meter on the EMC-hit path: one flow `meter:1,output:2`, bursts of 32, the band never
+/// exceeded (each burst's group pays once) and always exceeded (every packet is taken
+/// alone and dropped) — against `emc_hit_burst32` without the meter.
+fn metered(c: &mut Criterion) {
+    use pipeline::meter::{flags, MeterBand, MeterConfig};
+    use pipeline::tables::MeterMod;
+    let mut g = c.benchmark_group("fastpath");
+    g.throughput(Throughput::Elements(32));
+    let frame = pipeline::build::udp_frame(1, 2, ip("10.0.0.1"), ip("10.0.0.2"), 1, 2, &[0; 18]);
+    let burst: Vec<_> = (0..32).map(|_| (frame.clone(), 1u32, None)).collect();
+    for (name, rate) in [
+        ("meter_under_rate_burst32", u32::MAX),
+        ("meter_over_rate_burst32", 1),
+    ] {
+        let b = simple_bridge(&[]);
+        let m = MeterConfig {
+            id: 1,
+            flags: flags::PKTPS | flags::BURST,
+            bands: vec![MeterBand {
+                rate,
+                burst_size: rate,
+            }],
+        };
+        b.apply_meters(&[MeterMod::Add(m)], 0).unwrap();
+        let f = parse_flow(
+            "in_port=1 actions=meter:1,mod_dl_dst:00:00:00:00:00:02,output:2",
+            Mode::Add,
+            b.ports().names(),
+        )
+        .unwrap();
+        b.add_flows(&[f], 0).unwrap();
+        let mut fp = FastPath::new(FastPathConfig {
+            emc_insert_inv_prob: 1,
+            ..Default::default()
+        });
+        let mut sink = Recycle::new(64);
+        run_bursts(&mut fp, &b, &mut sink, &burst, 1);
+        fp.stats = Default::default();
+        g.bench_function(name, |bn| {
+            bn.iter(|| run_bursts(&mut fp, &b, &mut sink, &burst, 2))
+        });
+        let st = fp.stats;
+        let dropped = st.drops[pipeline::dpaction::DropReason::Meter.index()];
+        println!(
+            "{name}: actions {:.0} cycles/packet, {:.0}% dropped by the meter",
+            st.cycles_actions as f64 / st.packets.max(1) as f64,
+            100.0 * dropped as f64 / st.packets.max(1) as f64
+        );
+    }
+}
+
+criterion_group!(benches, emc_and_megaflows, metered);
 criterion_main!(benches);

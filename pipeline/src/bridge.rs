@@ -510,6 +510,20 @@ impl Bridge {
         Ok(sum)
     }
 
+    /// Applies meter-mods atomically (`add-meter`, `mod-meter`, `del-meter`).
+    pub fn apply_meters(
+        &self,
+        mods: &[crate::tables::MeterMod],
+        now_ms: u64,
+    ) -> Result<ModSummary, FlowModError> {
+        let mut t = self.tables.write();
+        let (next, sum) = t.apply_meters(mods, now_ms)?;
+        *t = Arc::new(next);
+        drop(t);
+        self.bump();
+        Ok(sum)
+    }
+
     /// Applies group-mods atomically (`add-group`, `mod-group`, `del-groups`).
     pub fn apply_groups(&self, mods: &[GroupMod], now_ms: u64) -> Result<ModSummary, FlowModError> {
         let mut t = self.tables.write();

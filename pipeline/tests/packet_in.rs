@@ -302,3 +302,56 @@ fn the_fast_path_sends_the_slow_paths_packet_ins_from_its_megaflows() {
     }
     assert_eq!(out.outputs.len(), 3);
 }
+
+#[test]
+fn a_meter_in_the_tables_drops_above_its_rate_and_meters_packet_ins() {
+    use pipeline::meter::{flags, MeterBand, MeterConfig};
+    use pipeline::tables::MeterMod;
+    let b = bridge(&[]);
+    let cfg = |id: u32, rate: u32| MeterConfig {
+        id,
+        flags: flags::PKTPS | flags::BURST | flags::STATS,
+        bands: vec![MeterBand {
+            rate,
+            burst_size: rate,
+        }],
+    };
+    b.apply_meters(&[MeterMod::Add(cfg(1, 20)), MeterMod::Add(cfg(2, 5))], 0)
+        .unwrap();
+    let fl = parse_flow(
+        "priority=10,udp actions=meter:1,controller(meter_id=2,userdata=01),output:2",
+        Mode::Add,
+        b.ports().names(),
+    )
+    .unwrap();
+    b.add_flows(&[fl], 0).unwrap();
+    let mut passed = 0;
+    let mut pins = 0;
+    let mut meter_drops = 0;
+    for _ in 0..40 {
+        let out = send(&b, 1, &frame());
+        passed += out.outputs.len();
+        pins += out.packet_ins.len();
+        meter_drops += out
+            .drops
+            .iter()
+            .filter(|d| **d == pipeline::dpaction::DropReason::Meter)
+            .count();
+    }
+    // Meter 1 (20 pktps, burst 20, all at one instant) passes 20; meter 2 lets 5 of
+    // those 20 go up as packet-ins, and the packet still leaves.
+    assert_eq!((passed, pins), (20, 5));
+    assert_eq!(meter_drops, 20 + 15);
+    let t = b.tables();
+    let s1 = t.meter(1).unwrap().stats();
+    assert_eq!((s1.packets_in, s1.bands[0].0), (40, 20));
+    assert_eq!(t.meter_refs(1), 1);
+    assert_eq!(
+        t.meter_refs(2),
+        0,
+        "a controller's meter_id is no meter action"
+    );
+    // Deleting meter 1 deletes its flow.
+    b.apply_meters(&[MeterMod::Delete(Some(1))], 0).unwrap();
+    assert_eq!(b.tables().n_flows(), 0);
+}

@@ -5,6 +5,7 @@
 
 #![allow(dead_code)]
 
+pub mod gen;
 pub mod ofctl;
 pub mod ovsdb;
 

@@ -515,7 +515,10 @@ pub fn encode_stats_request(req: &MpRequest, out: &mut Vec<u8>) {
             zeros(out, 4);
         }
         // Not OpenFlow 1.0 requests: sent as their type only.
-        MpRequest::MeterFeatures | MpRequest::TableFeatures(_) => ty(0xfffe, out),
+        MpRequest::MeterFeatures
+        | MpRequest::MeterStats(_)
+        | MpRequest::MeterConfig(_)
+        | MpRequest::TableFeatures(_) => ty(0xfffe, out),
     }
 }
 

@@ -240,6 +240,10 @@ pub fn exec_group<F: CloneFrame, S: Sink<F>, const N: usize>(
             return recirc;
         }
         let is_last = Some(ai) == last;
+        if let DpAction::Meter(m) = a {
+            alive = meter_group(m, batch, alive, env.now_ms, sink);
+            continue;
+        }
         if let DpAction::Ct(ct) = a {
             let lookups = alive & !batch.ct_hinted;
             if lookups & lookups.wrapping_sub(1) != 0 {
@@ -271,6 +275,40 @@ pub fn exec_group<F: CloneFrame, S: Sink<F>, const N: usize>(
         }
     }
     recirc
+}
+
+/// A meter over the group's live packets at once (one atomic operation per band unless
+/// a band runs short); what it drops leaves here.
+fn meter_group<F: Frame, S: Sink<F>, const N: usize>(
+    m: &crate::meter::MeterRef,
+    batch: &mut Batch<F, N>,
+    alive: u64,
+    now_ms: u64,
+    sink: &mut S,
+) -> u64 {
+    let mut sizes = [0u32; 64];
+    let mut slots = [0u8; 64];
+    let mut n = 0;
+    let mut bits = alive;
+    while bits != 0 {
+        let i = bits.trailing_zeros() as usize;
+        bits &= bits - 1;
+        if let Some(f) = batch.frames[i].as_ref() {
+            sizes[n] = f.len() as u32;
+            slots[n] = i as u8;
+            n += 1;
+        }
+    }
+    let mut dropped = m.0.run(now_ms, &sizes[..n]);
+    let mut alive = alive;
+    while dropped != 0 {
+        let k = dropped.trailing_zeros() as usize;
+        dropped &= dropped - 1;
+        let i = usize::from(slots[k]);
+        take_drop(batch, i, DropReason::Meter, sink);
+        alive &= !(1u64 << i);
+    }
+    alive
 }
 
 enum Step {
@@ -501,6 +539,8 @@ fn exec_one<F: CloneFrame, S: Sink<F>, const N: usize>(
                 }
             }
         }
+        // Run over the whole group in `exec_group`.
+        DpAction::Meter(_) => Step::Continue,
         DpAction::CtClear => {
             if let Some(p) = batch.view(i) {
                 p.key.w[w::CT] &= 0x0000_0000_ffff_0000; // keep tcp_flags only
@@ -511,7 +551,14 @@ fn exec_one<F: CloneFrame, S: Sink<F>, const N: usize>(
         }
         DpAction::Controller(c) => {
             if let Some(f) = batch.frames[i].as_ref() {
-                if !sink.packet_in(c, f, &batch.keys[i]) {
+                // `controller(meter_id=N)` meters the packet-ins, not the packet.
+                let metered = c
+                    .meter
+                    .as_ref()
+                    .is_some_and(|m| m.0.run(env.now_ms, &[f.len() as u32]) != 0);
+                if metered {
+                    sink.note_drop(DropReason::Meter);
+                } else if !sink.packet_in(c, f, &batch.keys[i]) {
                     sink.note_drop(DropReason::Controller);
                 }
             }

@@ -121,6 +121,7 @@ crate::counted_reasons! {
         TunnelNoDst = ("tunnel_no_dst", "Tunnel output with no destination address."),
         Unsupported = ("unsupported", "An action the datapath cannot perform on this packet (e.g. a second VLAN tag)."),
         CloneFailed = ("clone_failed", "Packet copy for a second output failed (buffer pool exhausted)."),
+        Meter = ("meter", "A meter's band dropped it (its rate was exceeded)."),
         UpcallLimit = ("upcall_limit", "The burst's budget of slow-path translations was spent (new-flow flood)."),
         TunnelNoRoute = ("tunnel_no_route", "Tunnel output with no uplink or no underlay route to the destination."),
         TunnelUnresolved = ("tunnel_unresolved", "Tunnel next hop did not answer ARP, its packet waited too long, or the queue of waiting packets was full."),
@@ -207,6 +208,8 @@ pub enum DpAction {
     OutputDrop(DropReason),
     /// Conntrack.
     Ct(Box<DpCt>),
+    /// A meter: packets over its bands' rates are dropped here.
+    Meter(crate::meter::MeterRef),
     /// Clear conntrack state.
     CtClear,
     /// A packet-in to the controllers (a copy of the packet, with the pipeline's state at
@@ -320,6 +323,7 @@ impl fmt::Display for DpAction {
                 Ok(())
             }
             DpAction::CtClear => write!(f, "ct_clear"),
+            DpAction::Meter(m) => write!(f, "meter({})", m.0.config.id),
             DpAction::Controller(c) => write!(f, "{c}"),
             DpAction::ArpReply(m) => write!(f, "arp_reply({}),in_port", mac(u128::from(*m))),
             DpAction::Drop(r) => write!(f, "drop({})", r.name()),

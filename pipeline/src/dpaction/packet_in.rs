@@ -63,6 +63,8 @@ pub struct DpController {
     pub written: Flow,
     /// With `pause`: the rest of the walk, for NXT_RESUME.
     pub continuation: Option<Arc<Continuation>>,
+    /// `controller(meter_id=N)`: the meter the packet-ins (not the packet) go through.
+    pub meter: Option<crate::meter::MeterRef>,
 }
 
 /// One packet-in as the datapath made it, for the controller connections to encode.

@@ -8,6 +8,7 @@
 mod format;
 mod group;
 mod learn;
+mod meter;
 mod parse;
 pub(crate) mod value;
 
@@ -20,6 +21,7 @@ pub use group::{
     Selection, GROUP_MAX,
 };
 pub use learn::{Controller2, Learn, LearnDst, LearnSpec, LearnSrc};
+pub use meter::{format_meter, format_meter_stats, parse_meter, parse_meter_selector};
 pub use parse::{parse_flow, parse_flow_file, parse_match, parse_packet_spec, FileError, Mode};
 pub use value::{format_mac, parse_mac};
 

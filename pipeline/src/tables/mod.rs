@@ -6,8 +6,10 @@
 //! survives a change keeps its counters.
 
 mod group;
+mod meter;
 
 pub use group::{selection_fields, BucketPosition, Group, GroupMod};
+pub use meter::MeterMod;
 
 use crate::classifier::{Classifier, ConjClause, LookupResult};
 use crate::flow::Flow;
@@ -261,6 +263,52 @@ pub enum FlowModError {
         /// Target.
         target: u8,
     },
+    /// A flow uses a meter that does not exist (OpenFlow's `OFPMMFC_INVALID_METER`, as OVS
+    /// answers a flow-mod).
+    #[error("table {table}: meter {meter} does not exist (add it first)")]
+    NoSuchMeter {
+        /// Table of the flow.
+        table: u8,
+        /// Meter id.
+        meter: u32,
+    },
+    /// A meter-mod refused, and why.
+    #[error("meter {id}: {why}")]
+    Meter {
+        /// Meter id.
+        id: u32,
+        /// What was wrong.
+        why: MeterRefusal,
+    },
+}
+
+/// Why a meter-mod was refused (each is an `OFPMMFC_*` code).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum MeterRefusal {
+    /// `add-meter` of an id in use (`OFPMMFC_METER_EXISTS`).
+    #[error("already exists (use mod-meter)")]
+    Exists,
+    /// `mod-meter` of an id not in use (`OFPMMFC_UNKNOWN_METER`).
+    #[error("does not exist")]
+    Unknown,
+    /// Id 0 or above `OFPM_MAX` (`OFPMMFC_INVALID_METER`).
+    #[error("not a meter id a controller may use (1..=0xffff0000)")]
+    InvalidId,
+    /// Neither or both of kbps and pktps, or an unknown flag (`OFPMMFC_BAD_FLAGS`).
+    #[error("flags must say exactly one of kbps and pktps")]
+    BadFlags,
+    /// A band type other than drop (`OFPMMFC_BAD_BAND`).
+    #[error("only drop bands are supported")]
+    BadBand,
+    /// A band without a rate (`OFPMMFC_BAD_RATE`).
+    #[error("a band needs a rate above 0")]
+    BadRate,
+    /// More bands than a meter may have (`OFPMMFC_OUT_OF_BANDS`).
+    #[error("more than 8 bands")]
+    OutOfBands,
+    /// The meter table is full (`OFPMMFC_OUT_OF_METERS`).
+    #[error("the meter table is full")]
+    OutOfMeters,
 }
 
 /// All tables of a bridge, one immutable version.
@@ -268,6 +316,7 @@ pub enum FlowModError {
 pub struct OfTables {
     tables: Vec<Option<Arc<Table>>>,
     groups: Arc<BTreeMap<u32, Arc<Group>>>,
+    meters: Arc<BTreeMap<u32, Arc<crate::meter::Meter>>>,
     /// Version number, increasing with every change.
     pub version: u64,
     next_id: u64,
@@ -305,6 +354,7 @@ impl OfTables {
         OfTables {
             tables: vec![None; N_TABLES],
             groups: Arc::new(BTreeMap::new()),
+            meters: Arc::new(BTreeMap::new()),
             version: 0,
             next_id: 1,
             max_flows_per_table,
@@ -352,6 +402,12 @@ impl OfTables {
                     return Err(FlowModError::NoSuchGroup {
                         table: t,
                         group: *g,
+                    });
+                }
+                Action::Meter(m) if !self.meters.contains_key(m) => {
+                    return Err(FlowModError::NoSuchMeter {
+                        table: t,
+                        meter: *m,
                     });
                 }
                 _ => {}

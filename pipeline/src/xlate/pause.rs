@@ -45,7 +45,19 @@ impl Ctx<'_> {
 
     /// Nicira's `controller(...)`.
     pub(super) fn controller2(&mut self, c: &Controller2) {
+        // As OVS: a meter that does not exist (or no longer) meters nothing.
+        let meter = c
+            .meter_id
+            .and_then(|m| self.tables.meter(m))
+            .map(|m| crate::meter::MeterRef(m.clone()));
         self.send_to_controller(c.reason, c.max_len, c.id, &c.userdata, c.pause);
+        if let Some(m) = meter {
+            if let Some(p) = self.pause.as_mut() {
+                p.meter = Some(m);
+            } else if let Some(DpAction::Controller(last)) = self.acts.last_mut() {
+                last.meter = Some(m);
+            }
+        }
     }
 
     fn send_to_controller(
@@ -73,6 +85,7 @@ impl Ctx<'_> {
             flow: self.flow,
             written: self.written,
             continuation: None,
+            meter: None,
         });
         if pause {
             self.note("pausing: the rest of the walk waits for the controller's NXT_RESUME");

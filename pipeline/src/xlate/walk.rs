@@ -93,7 +93,20 @@ impl Ctx<'_> {
             match a {
                 Action::Output(p) => self.output(*p),
                 Action::Controller { max_len } => self.output_controller(*max_len),
-                Action::Controller2(c) if c.meter_id.is_none() => self.controller2(c),
+                Action::Controller2(c) => self.controller2(c),
+                Action::Meter(id) => match self.tables.meter(*id) {
+                    Some(m) => {
+                        self.commit();
+                        self.acts
+                            .push(DpAction::Meter(crate::meter::MeterRef(m.clone())));
+                    }
+                    None => {
+                        // The tables refuse such flows; a packet-out's may still name one.
+                        self.warn(format_args!("no meter {id}: dropping"));
+                        self.error = Some(XlateError::Unsupported);
+                        self.exit = true;
+                    }
+                },
                 Action::OutputReg(sf) => {
                     let p = self.read_sf(sf);
                     if p <= u128::from(u16::MAX) {
@@ -159,10 +172,10 @@ impl Ctx<'_> {
                         });
                     }
                 }
-                Action::Learn(_) | Action::Controller2(_) | Action::Meter(_) => {
-                    // The switch refuses flows that hold these; a packet reaching one anyway
+                Action::Learn(_) => {
+                    // The switch refuses flows that hold it; a packet reaching one anyway
                     // (a `brisk trace` of a hand-written flow) is dropped, not half-handled.
-                    self.note("learn and meters: not run by brisk's datapath yet: dropping");
+                    self.note("learn: not run by brisk's datapath yet: dropping");
                     self.error = Some(XlateError::Unsupported);
                     self.exit = true;
                 }

@@ -132,6 +132,10 @@ pub(super) fn parse_action(
             Action::Group(parse_uint(it.value, 32, "group").map_err(a.bad())? as u32)
         }
         "note" => note(a)?,
+        "meter" => {
+            a.need_value()?;
+            Action::Meter(parse_uint(it.value, 32, "meter").map_err(a.bad())? as u32)
+        }
         "push_vlan" => push_vlan(a)?,
         "pop_vlan" => Action::PopVlan { strip: false },
         "strip_vlan" => Action::PopVlan { strip: true },

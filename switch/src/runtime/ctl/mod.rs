@@ -6,6 +6,7 @@
 mod conntrack;
 mod flows;
 mod groups;
+mod meters;
 mod ports;
 pub(crate) mod stats;
 pub(crate) mod trace;
@@ -45,6 +46,8 @@ pub enum VerbGroup {
     Flows,
     /// Groups.
     Groups,
+    /// Meters.
+    Meters,
     /// Ports, the MAC-learning table, reload, buffer pools.
     Ports,
     /// Connections.
@@ -105,6 +108,12 @@ pub const VERBS: &[Verb] = &[
     verb("del-groups", "[group_id=N]", "delete one group or all (flows that use them go too)", G::Groups, true),
     verb("dump-groups", "[N]", "groups as ovs-ofctl prints them", G::Groups, false),
     verb("dump-group-stats", "[N]", "per-group and per-bucket packet/byte counters", G::Groups, false),
+    verb("add-meter", "METER", "add a meter (meter=N,kbps|pktps[,burst][,stats],bands=type=drop,rate=R[,burst_size=B]...)", G::Meters, true),
+    verb("mod-meter", "METER", "replace a meter (fresh buckets and counters; its flows stay)", G::Meters, true),
+    verb("del-meters", "[meter=N]", "delete one meter or all (flows that use them go too)", G::Meters, true),
+    verb("dump-meters", "[meter=N]", "meters as ovs-ofctl prints them", G::Meters, false),
+    verb("meter-stats", "[meter=N]", "per-meter and per-band packet/byte counters", G::Meters, false),
+    verb("meter-features", "", "what the meters can do (as OFPMP_METER_FEATURES)", G::Meters, false),
     verb("show", "", "ports: number, name, MAC, link, type", G::Ports, false),
     verb("dump-ports", "", "per-port rx/tx/drops/errors", G::Ports, false),
     verb("port", "add NAME OFPORT DEVARGS|afpacket:IFACE|tap:IFACE | port del NAME", "ports at run time", G::Ports, true),
@@ -177,6 +186,7 @@ fn dispatch(shared: &Shared, args: &[&str], input: Option<&str>, version: &str) 
     let done = match v.group {
         G::Flows => flows::dispatch(shared, args, input),
         G::Groups => groups::dispatch(shared, args, input),
+        G::Meters => meters::dispatch(shared, args),
         G::Ports => ports::dispatch(shared, args, input),
         G::Conntrack => conntrack::dispatch(shared, args, input),
         G::Underlay => underlay::dispatch(shared, args, input),
@@ -184,6 +194,7 @@ fn dispatch(shared: &Shared, args: &[&str], input: Option<&str>, version: &str) 
         G::Info => match args {
             ["help"] => Some(Ok(commands().to_string() + "\n")),
             ["version"] => Some(Ok(format!("{version}\n"))),
+            ["dp-features"] => Some(Ok(crate::runtime::appctl::dp_features())),
             _ => None,
         },
     };

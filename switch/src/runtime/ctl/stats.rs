@@ -45,7 +45,6 @@ pub(super) fn dispatch(shared: &Shared, args: &[&str], _input: Option<&str>) -> 
                 Ok(String::new())
             }
             ["drop-stats"] => Ok(drop_stats(shared)),
-            ["dp-features"] => Ok(crate::runtime::appctl::dp_features()),
             _ => {
                 matched = false;
                 Ok(String::new())

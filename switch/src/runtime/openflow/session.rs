@@ -538,6 +538,15 @@ impl Session {
                     announce_removed(sh, &self.of, &before);
                 }
             }
+            Message::MeterMod(mm) => {
+                let before = sh.bridge.tables();
+                sh.bridge
+                    .apply_meters(std::slice::from_ref(&mm), sh.now_ms())
+                    .map_err(|err| flow_mod_error(&err))?;
+                if matches!(mm, pipeline::tables::MeterMod::Delete(_)) {
+                    announce_removed(sh, &self.of, &before);
+                }
+            }
             Message::PortMod(pm) => {
                 if let Some(desc) = port_ops::port_mod(sh, &pm, v)? {
                     let ev = AsyncEvent::PortStatus(openflow::port::PR_MODIFY, desc);
@@ -865,6 +874,21 @@ pub(super) fn flow_mod_error(err: &FlowModError) -> OfError {
         // OFPGMFC_UNKNOWN_BUCKET, OFPGMFC_BUCKET_EXISTS (OpenFlow 1.5).
         FlowModError::UnknownBucket { .. } => (e::GROUP_MOD_FAILED, 15),
         FlowModError::BucketExists { .. } => (e::GROUP_MOD_FAILED, 16),
+        FlowModError::NoSuchMeter { .. } => (e::METER_MOD_FAILED, e::METER_INVALID),
+        FlowModError::Meter { why, .. } => {
+            use pipeline::tables::MeterRefusal as R;
+            let code = match why {
+                R::Exists => e::METER_EXISTS,
+                R::Unknown => e::METER_UNKNOWN,
+                R::InvalidId => e::METER_INVALID,
+                R::BadFlags => e::METER_BAD_FLAGS,
+                R::BadBand => e::METER_BAD_BAND,
+                R::BadRate => e::METER_BAD_RATE,
+                R::OutOfBands => e::METER_OUT_OF_BANDS,
+                R::OutOfMeters => e::METER_OUT_OF_METERS,
+            };
+            (e::METER_MOD_FAILED, code)
+        }
     };
     OfError::new(tc, err.to_string())
 }

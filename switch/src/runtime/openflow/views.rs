@@ -172,7 +172,46 @@ pub(super) fn multipart(
             }
             out.extend_from_slice(&mp::table_stats_reply(v, xid, &rows));
         }
-        MpRequest::MeterFeatures => out.extend_from_slice(&mp::meter_features_reply(v, xid)),
+        MpRequest::MeterFeatures => {
+            out.extend_from_slice(&openflow::meter::meter_features_reply(v, xid))
+        }
+        MpRequest::MeterStats(id) => {
+            let tables = sh.bridge.tables();
+            let now = sh.now_ms();
+            let meters: Vec<_> = tables
+                .meters()
+                .filter(|m| id.is_none_or(|i| i == m.config.id))
+                .map(|m| {
+                    (
+                        m.config.id,
+                        tables.meter_refs(m.config.id),
+                        m.stats(),
+                        m.created_ms,
+                    )
+                })
+                .collect();
+            let entries: Vec<openflow::meter::MeterStatsEntry<'_>> = meters
+                .iter()
+                .map(
+                    |(id, flows, st, created)| openflow::meter::MeterStatsEntry {
+                        id: *id,
+                        flow_count: *flows as u32,
+                        stats: st,
+                        age_ms: now.saturating_sub(*created),
+                    },
+                )
+                .collect();
+            out.extend_from_slice(&openflow::meter::meter_stats_reply(v, xid, &entries));
+        }
+        MpRequest::MeterConfig(id) => {
+            let tables = sh.bridge.tables();
+            let configs: Vec<&pipeline::meter::MeterConfig> = tables
+                .meters()
+                .map(|m| &m.config)
+                .filter(|c| id.is_none_or(|i| i == c.id))
+                .collect();
+            out.extend_from_slice(&openflow::meter::meter_config_reply(v, xid, &configs));
+        }
         MpRequest::TableFeatures(body) => {
             let mut names = sh_names.0.lock();
             if !body.is_empty() {
