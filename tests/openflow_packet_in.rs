@@ -312,10 +312,12 @@ fn a_stuck_controller_loses_packet_ins_not_packets() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     use std::sync::atomic::{AtomicBool, Ordering};
     let secs = 4;
+    // BRISK_PIN_RATE (Mpps each way) measures more than the test needs (a release build).
+    let rate = std::env::var("BRISK_PIN_RATE").unwrap_or_else(|_| "0.02".into());
     let mut run = common::gen::GenRun::start(
         "pins",
         "in_port=1,udp actions=controller(userdata=01.02.03),output:2\nin_port=2 actions=output:1\n",
-        "0.02",
+        &rate,
         secs,
         128,
         true,
@@ -351,6 +353,12 @@ fn a_stuck_controller_loses_packet_ins_not_packets() {
          lost by the stuck connection {slow}, read by the live controller {got}"
     );
     drop(stuck);
+    let secs_run = report["seconds"].as_f64().unwrap_or(f64::from(secs));
+    eprintln!(
+        "packet-ins: {:.0}/s made, {:.0}/s read by the live controller",
+        queued as f64 / secs_run,
+        got as f64 / secs_run
+    );
     assert!(tx > 50_000, "{report}");
     assert_eq!(tx, rx, "frames lost: the datapath waited for a controller");
     // One direction goes up: half the frames, each to two connections.
