@@ -361,13 +361,21 @@ fn a_stuck_controller_loses_packet_ins_not_packets() {
     );
     assert!(tx > 50_000, "{report}");
     assert_eq!(tx, rx, "frames lost: the datapath waited for a controller");
-    // One direction goes up: half the frames, each to two connections.
-    assert!(queued >= tx / 2, "queued {queued} of {}", tx / 2);
+    // One direction goes up: half the frames, each queued once for both connections, or
+    // counted where it was lost (a full worker queue; nobody connected yet).
+    let (full, unclaimed) = (row("worker queue full"), row("unclaimed"));
+    assert_eq!(
+        queued + full + unclaimed,
+        tx / 2,
+        "every packet-in accounted for"
+    );
     assert!(slow > 0, "the stuck connection lost nothing?");
     // The reader shares two cores with the busy-polling worker and generator: most, not
     // necessarily all (what it misses is counted as a slow connection's).
-    assert!(
-        got * 100 >= queued * 95,
-        "the reading controller got {got} of {queued}"
-    );
+    if std::env::var_os("BRISK_PIN_RATE").is_none() {
+        assert!(
+            got * 100 >= queued * 95,
+            "the reading controller got {got} of {queued}"
+        );
+    }
 }
