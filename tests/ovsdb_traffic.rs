@@ -38,6 +38,9 @@ const RATE_MPPS: &str = "0.01";
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 struct Node {
+    /// The switch's port counters and drops when the last run ended (for a failure's
+    /// message: where frames were lost).
+    last_counters: std::cell::RefCell<String>,
     dir: Scratch,
     db: Db,
     ns: String,
@@ -64,6 +67,7 @@ impl Node {
         let sw = brisk(&db, &ns, &dir.0);
         db.vsctl("add-br br-int -- set Bridge br-int datapath_type=netdev fail_mode=secure");
         Node {
+            last_counters: Default::default(),
             dir,
             db,
             ns,
@@ -151,6 +155,13 @@ impl Node {
         };
         eprintln!("{}", String::from_utf8_lossy(&out.stdout).trim());
         assert!(n("tx_packets") > 30_000, "{report}");
+        let ports = sh(&format!("ovs-ofctl dump-ports {}", self.mgmt()));
+        let drops = common::text(&common::ctl(&self.dir.join("brisk.sock"), &["drop-stats"]));
+        *self.last_counters.borrow_mut() = format!(
+            "{}\n{}\nbrisk-gen: {report}",
+            String::from_utf8_lossy(&ports.stdout),
+            drops
+        );
         for i in 0..2 {
             self.db.vsctl(&format!("del-port br-int g{run}{i}"));
         }
@@ -228,7 +239,12 @@ fn no_frame_lost_while_ports_churn_and_ovsdb_server_restarts() {
         "port churn: 10 ovs-vsctl changes in {:.0} ms under traffic: sent {sent}, received {got}",
         churn.as_secs_f64() * 1e3
     );
-    assert_eq!(sent, got, "frames lost while ports came and went");
+    assert_eq!(
+        sent,
+        got,
+        "frames lost while ports came and went:\n{}",
+        node.last_counters.borrow()
+    );
     assert_eq!(db.vsctl("get Interface btv2 ofport").trim(), "31");
     assert_eq!(db.vsctl("get Interface dup ofport").trim(), "-1");
     assert!(db
@@ -245,7 +261,12 @@ fn no_frame_lost_while_ports_churn_and_ovsdb_server_restarts() {
     node.db.vsctl("del-port br-int btv2");
     let (sent, got) = node.finish(2, gen);
     eprintln!("ovsdb-server restart under traffic: sent {sent}, received {got}");
-    assert_eq!(sent, got, "frames lost while ovsdb-server restarted");
+    assert_eq!(
+        sent,
+        got,
+        "frames lost while ovsdb-server restarted:\n{}",
+        node.last_counters.borrow()
+    );
     let show = ok(&format!("ovs-ofctl show {}", node.mgmt()));
     assert!(
         !show.contains("(btv2)") && show.contains("(btv1)"),
