@@ -5,7 +5,7 @@ use super::{FlowModError, ModSummary, OfTables, RuleStats};
 use crate::classifier::{hash_finish, hash_word};
 use crate::field::Field;
 use crate::flow::{eth_type, ip_proto, Flow};
-use crate::ofctl::{Action, Bucket, FlowEntry, GroupEntry, Match, Selection};
+use crate::ofctl::{Action, Bucket, FlowEntry, GroupEntry, Selection};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -360,23 +360,7 @@ impl OfTables {
 
     /// Deletes the flows that use group `id` (any group for `None`).
     fn delete_group_users(&mut self, id: Option<u32>) {
-        let victims: Vec<(u8, Match, u16)> = self
-            .iter()
-            .flat_map(|(tid, t)| {
-                t.rules()
-                    .filter(|r| uses_group(&r.entry, id))
-                    .map(move |r| (tid, r.entry.matches, r.entry.priority))
-                    .collect::<Vec<_>>()
-            })
-            .collect();
-        for (tid, m, p) in victims {
-            self.table_mut(tid).remove(&m, p);
-        }
-        for t in self.tables.iter_mut() {
-            if t.as_ref().is_some_and(|t| t.is_empty()) {
-                *t = None;
-            }
-        }
+        self.delete_where(|e| uses_group(e, id));
     }
 
     /// The version holding exactly `groups` and `flows` (a node reload): groups that stay

@@ -5,7 +5,7 @@
 
 use super::{FlowModError, MeterRefusal, ModSummary, OfTables};
 use crate::meter::{flags, Meter, MeterConfig, MAX_BANDS, MAX_METERS, METER_ID_MAX};
-use crate::ofctl::{Action, FlowEntry, Match};
+use crate::ofctl::{Action, FlowEntry};
 use std::sync::Arc;
 
 /// One meter change.
@@ -133,22 +133,6 @@ impl OfTables {
 
     /// Deletes the flows that use meter `id` (any meter for `None`).
     fn delete_meter_users(&mut self, id: Option<u32>) {
-        let victims: Vec<(u8, Match, u16)> = self
-            .iter()
-            .flat_map(|(tid, t)| {
-                t.rules()
-                    .filter(|r| uses_meter(&r.entry, id))
-                    .map(move |r| (tid, r.entry.matches, r.entry.priority))
-                    .collect::<Vec<_>>()
-            })
-            .collect();
-        for (tid, m, p) in victims {
-            self.table_mut(tid).remove(&m, p);
-        }
-        for t in self.tables.iter_mut() {
-            if t.as_ref().is_some_and(|t| t.is_empty()) {
-                *t = None;
-            }
-        }
+        self.delete_where(|e| uses_meter(e, id));
     }
 }

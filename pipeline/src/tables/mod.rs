@@ -387,6 +387,28 @@ impl OfTables {
         Arc::make_mut(slot.as_mut().expect("just set"))
     }
 
+    /// Deletes every flow `doomed` picks (and the tables it leaves empty): the flows of a
+    /// deleted group or meter.
+    fn delete_where(&mut self, doomed: impl Fn(&FlowEntry) -> bool) {
+        let victims: Vec<(u8, Match, u16)> = self
+            .iter()
+            .flat_map(|(tid, t)| {
+                t.rules()
+                    .filter(|r| doomed(&r.entry))
+                    .map(move |r| (tid, r.entry.matches, r.entry.priority))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        for (tid, m, p) in victims {
+            self.table_mut(tid).remove(&m, p);
+        }
+        for t in self.tables.iter_mut() {
+            if t.as_ref().is_some_and(|t| t.is_empty()) {
+                *t = None;
+            }
+        }
+    }
+
     /// Group `id`.
     fn check(&self, e: &FlowEntry) -> Result<(), FlowModError> {
         let t = e.table_id();
