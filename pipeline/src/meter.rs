@@ -164,7 +164,7 @@ impl Meter {
         }
         let delta = (now_ms - used).min(self.max_delta_ms);
         for b in &self.bands {
-            sat_add(&b.bucket, delta * b.rate, b.size);
+            sat_add(&b.bucket, delta.saturating_mul(b.rate), b.size);
         }
     }
 

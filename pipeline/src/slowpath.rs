@@ -217,7 +217,9 @@ fn run_passes<F: CloneFrame, S: Sink<F>>(
     sink: &mut S,
     mut trace: Option<&mut PacketTrace>,
 ) {
-    let env = ExecEnv::new(conntrack, now_ms);
+    let mut env = ExecEnv::new(conntrack, now_ms);
+    // A trace runs on the live tables: it takes no meter's tokens (as `ofproto/trace`).
+    env.meters = trace.is_none();
     let mut queue: Vec<(Packet<F>, u32, Option<CtResume>)> = vec![(pkt, 0, None)];
     // A trace takes recirculations in the order they were made, as OVS's trace does.
     let fifo = trace.is_some();

@@ -355,3 +355,68 @@ fn a_meter_in_the_tables_drops_above_its_rate_and_meters_packet_ins() {
     b.apply_meters(&[MeterMod::Delete(Some(1))], 0).unwrap();
     assert_eq!(b.tables().n_flows(), 0);
 }
+
+#[test]
+fn a_resubmit_from_a_bucket_is_no_bucket_and_a_resubmit_port_is_only_for_the_lookup() {
+    // OVS: `group` only for a CONTROLLER output written in the bucket.
+    let b = bridge_with(
+        &["group_id=1,type=all,bucket=actions=resubmit(,3)"],
+        &[
+            "table=0,priority=5 actions=group:1",
+            "table=3,priority=5 actions=CONTROLLER:64",
+        ],
+    );
+    assert_eq!(
+        send(&b, 1, &frame()).packet_ins[0].reason,
+        pin_reason::ACTION
+    );
+    // resubmit(4,5) looks up table 5 as if from port 4; the rule's actions then see the
+    // packet's own input port again (OVS's xlate_table_action): in_port is port 1.
+    let b = bridge(&[
+        "table=0,priority=5 actions=resubmit(4,5)",
+        "table=5,priority=5,in_port=4 actions=output:in_port,controller(userdata=05)",
+    ]);
+    let out = send(&b, 1, &frame());
+    assert_eq!(out.outputs.iter().map(|o| o.0).collect::<Vec<_>>(), vec![1]);
+    assert_eq!(Field::InPort.get(&out.packet_ins[0].metadata), 1);
+}
+
+#[test]
+fn a_trace_takes_no_meter_tokens() {
+    use pipeline::meter::{flags, MeterBand, MeterConfig};
+    use pipeline::slowpath::PacketTrace;
+    use pipeline::tables::MeterMod;
+    let b = bridge(&[]);
+    let m = MeterConfig {
+        id: 1,
+        flags: flags::PKTPS | flags::BURST,
+        bands: vec![MeterBand {
+            rate: 1,
+            burst_size: 1,
+        }],
+    };
+    b.apply_meters(&[MeterMod::Add(m)], 0).unwrap();
+    let fl = parse_flow(
+        "priority=1 actions=meter:1,output:2",
+        Mode::Add,
+        b.ports().names(),
+    )
+    .unwrap();
+    b.add_flows(&[fl], 0).unwrap();
+    for _ in 0..3 {
+        let mut t = PacketTrace::default();
+        let mut out = Collect::new();
+        process(
+            &b,
+            Packet::new(VecFrame::new(&frame()), 1, None),
+            0,
+            &mut out,
+            Some(&mut t),
+        );
+        assert_eq!(out.outputs.len(), 1, "a trace passes the meter");
+    }
+    assert_eq!(b.tables().meter(1).unwrap().stats().packets_in, 0);
+    // A real packet takes the one token; the next is dropped.
+    assert_eq!(send(&b, 1, &frame()).outputs.len(), 1);
+    assert_eq!(send(&b, 1, &frame()).outputs.len(), 0);
+}

@@ -118,6 +118,8 @@ pub struct ExecEnv<'a> {
     /// The fast path's connection hints, indexed by [`Batch::ct_hint`] (empty for the slow
     /// path).
     pub conn_hints: &'a [Option<ConnRef>],
+    /// Meters take tokens and drop (false for a trace: `ofproto/trace` runs no meter).
+    pub meters: bool,
 }
 
 impl<'a> ExecEnv<'a> {
@@ -127,6 +129,7 @@ impl<'a> ExecEnv<'a> {
             conntrack,
             now_ms,
             conn_hints: &[],
+            meters: true,
         }
     }
 }
@@ -241,7 +244,9 @@ pub fn exec_group<F: CloneFrame, S: Sink<F>, const N: usize>(
         }
         let is_last = Some(ai) == last;
         if let DpAction::Meter(m) = a {
-            alive = meter_group(m, batch, alive, env.now_ms, sink);
+            if env.meters {
+                alive = meter_group(m, batch, alive, env.now_ms, sink);
+            }
             continue;
         }
         if let DpAction::Ct(ct) = a {
@@ -552,10 +557,10 @@ fn exec_one<F: CloneFrame, S: Sink<F>, const N: usize>(
         DpAction::Controller(c) => {
             if let Some(f) = batch.frames[i].as_ref() {
                 // `controller(meter_id=N)` meters the packet-ins, not the packet.
-                let metered = c
-                    .meter
-                    .as_ref()
-                    .is_some_and(|m| m.0.run(env.now_ms, &[f.len() as u32]) != 0);
+                let metered = env.meters
+                    && c.meter
+                        .as_ref()
+                        .is_some_and(|m| m.0.run(env.now_ms, &[f.len() as u32]) != 0);
                 if metered {
                     sink.note_drop(DropReason::Meter);
                 } else if !sink.packet_in(c, f, &batch.keys[i]) {

@@ -430,6 +430,7 @@ impl<F: CloneFrame> FastPath<F> {
                 conntrack: &bridge.conntrack,
                 now_ms,
                 conn_hints: &conn_hints,
+                meters: true,
             };
             pending = self.exec_stage(left, uncached, &env, now_ms, &mut sink);
             self.chains.conns = conn_hints;

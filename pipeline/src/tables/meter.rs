@@ -68,6 +68,20 @@ impl OfTables {
             .count()
     }
 
+    /// How many flows use each meter, in one pass over the flows (statistics of every
+    /// meter at once).
+    pub fn meter_ref_counts(&self) -> std::collections::HashMap<u32, usize> {
+        let mut n = std::collections::HashMap::new();
+        for r in self.iter().flat_map(|(_, t)| t.rules()) {
+            for a in &r.entry.actions {
+                if let Action::Meter(m) = a {
+                    *n.entry(*m).or_insert(0) += 1;
+                }
+            }
+        }
+        n
+    }
+
     /// Applies meter changes atomically (flows that use a deleted meter go with it).
     pub fn apply_meters(
         &self,

@@ -70,7 +70,9 @@ impl Ctx<'_> {
     ) {
         // The packet goes up as the actions so far left it.
         self.commit();
-        let reason = if reason == pin_reason::ACTION && self.table_miss {
+        // An `action` packet-in of a table-miss flow is an explicit miss; a paused one keeps
+        // its reason (OVS converts only in `xlate_controller_action`).
+        let reason = if reason == pin_reason::ACTION && self.table_miss && !pause {
             pin_reason::EXPLICIT_MISS
         } else {
             reason

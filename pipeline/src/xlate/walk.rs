@@ -32,7 +32,19 @@ impl Ctx<'_> {
     }
 
     pub(super) fn lookup_table(&mut self, table: u8) {
+        self.lookup_table_as(table, None)
+    }
+
+    /// A lookup in `table`; with `restore`, the input port a `resubmit(port,table)` set for
+    /// the lookup is put back (value, written bits) before the rule's actions run, as OVS's
+    /// `xlate_table_action` does ("otherwise OFPP_NORMAL and OFPP_IN_PORT will have
+    /// surprising behavior").
+    fn lookup_table_as(&mut self, table: u8, restore: Option<(u128, u64)>) {
         if !self.within_budget() {
+            if let Some((v, w)) = restore {
+                Field::InPort.set(&mut self.flow, v);
+                self.written.w[w::PORT] = w;
+            }
             return;
         }
         let saved_table = self.table;
@@ -44,6 +56,10 @@ impl Ctx<'_> {
             .and_then(|t| t.lookup(&self.flow, Some(&mut lwc)))
             .map(|r| r.payload.clone());
         self.read_bits(&lwc);
+        if let Some((v, w)) = restore {
+            Field::InPort.set(&mut self.flow, v);
+            self.written.w[w::PORT] = w;
+        }
         let depth = self.depth;
         if self.trace.is_some() {
             self.trace_event(TraceEvent::Table {
@@ -58,13 +74,16 @@ impl Ctx<'_> {
                     self.top_cookie = rule.entry.cookie;
                 }
                 self.rules.push(rule.clone());
-                let saved = (self.cookie, self.table_miss);
+                // A rule's actions are the bucket's only when written in it (OVS's
+                // `group_bucket_action`): a table a bucket resubmits to is no bucket.
+                let saved = (self.cookie, self.table_miss, self.in_group);
+                self.in_group = 0;
                 self.cookie = rule.entry.cookie;
                 self.table_miss = rule.entry.priority == 0 && rule.entry.matches.mask.is_zero();
                 self.depth += 1;
                 self.do_actions(&rule.entry.actions);
                 self.depth -= 1;
-                (self.cookie, self.table_miss) = saved;
+                (self.cookie, self.table_miss, self.in_group) = saved;
             }
             // A miss drops (OpenFlow 1.3's table-miss, and what `fail_mode=secure` asks).
             None => self.trace_event(TraceEvent::Drop { depth: depth + 1 }),
@@ -122,9 +141,7 @@ impl Ctx<'_> {
                             let old_w = self.written.w[w::PORT];
                             Field::InPort.set(&mut self.flow, u128::from(*p));
                             self.written.w[w::PORT] |= 0xffff_ffff;
-                            self.lookup_table(t);
-                            Field::InPort.set(&mut self.flow, old_v);
-                            self.written.w[w::PORT] = old_w;
+                            self.lookup_table_as(t, Some((old_v, old_w)));
                         }
                         None => self.lookup_table(t),
                     }

@@ -391,6 +391,7 @@ fn serve_conn(
     while !stop.load(Ordering::Relaxed) {
         // With packet-ins subscribed, wait for the peer or for packet-ins (whichever comes
         // first); a packet-in goes out without waiting for the read timeout.
+        let mut idle = false;
         if let Some(wake) = sess.wake_fd() {
             let ready = super::packet_in::wait(&[s.raw_fd(), wake], ASYNC_POLL);
             if ready[1] {
@@ -403,8 +404,16 @@ fn serve_conn(
                     continue;
                 }
             }
+            // Nothing from the peer within the poll: the idle work below, without a
+            // blocking read that would not see the next packet-in.
+            idle = !ready[0];
         }
-        match s.read(&mut chunk) {
+        let got = if idle {
+            Err(std::io::Error::from(ErrorKind::WouldBlock))
+        } else {
+            s.read(&mut chunk)
+        };
+        match got {
             Ok(0) => return,
             Ok(n) => {
                 buf.extend_from_slice(&chunk[..n]);

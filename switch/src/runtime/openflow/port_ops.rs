@@ -186,6 +186,17 @@ pub(crate) fn resume(sh: &Shared, r: openflow::packet_in::Resume) -> Result<(), 
     for i in KEY_WORDS..pipeline::flow::FLOW_WORDS {
         md.w[i] = u64::MAX;
     }
+    if !r.conntracked {
+        // As OVS thaws a state that was not conntracked: no conntrack fields.
+        for f in [Field::CtState, Field::CtZone, Field::CtMark, Field::CtLabel] {
+            let mut m = Flow::ZERO;
+            f.set(&mut m, f.desc().valid);
+            for i in 0..KEY_WORDS {
+                md.w[i] |= m.w[i];
+                mask.w[i] &= !m.w[i];
+            }
+        }
+    }
     md.w[w::CONJ] = 0;
     for i in 0..pipeline::flow::FLOW_WORDS {
         pkt.key.w[i] = (pkt.key.w[i] & !md.w[i]) | (value.w[i] & mask.w[i] & md.w[i]);

@@ -183,12 +183,15 @@ impl Session {
                 userdata: &p.userdata,
                 continuation: p.continuation.as_deref().map(|c| (c, bridge)),
             };
-            out.extend_from_slice(&openflow::packet_in::encode_packet_in(
-                v,
-                self.pin_format,
-                0,
-                &msg,
-            ));
+            let m = openflow::packet_in::encode_packet_in(v, self.pin_format, 0, &msg);
+            if m.len() > usize::from(u16::MAX) {
+                // A jumbo frame with a long continuation: no OpenFlow message can hold it.
+                sub.dropped
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                tracing::debug!(bytes = m.len(), "openflow: a packet-in too big to send");
+                continue;
+            }
+            out.extend_from_slice(&m);
         }
     }
 
@@ -512,7 +515,7 @@ impl Session {
                 self.pin_format = f;
             }
             Message::Resume(r) => {
-                if r.bridge.is_some_and(|b| b != self.of.bridge_uuid) {
+                if r.bridge != Some(self.of.bridge_uuid) {
                     // OFPERR_NXR_STALE: not this switch's continuation (or an older run's).
                     let code = if v == openflow::OFP10 {
                         (1, 534)

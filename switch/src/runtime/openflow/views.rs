@@ -178,16 +178,13 @@ pub(super) fn multipart(
         MpRequest::MeterStats(id) => {
             let tables = sh.bridge.tables();
             let now = sh.now_ms();
+            let refs = tables.meter_ref_counts();
             let meters: Vec<_> = tables
                 .meters()
                 .filter(|m| id.is_none_or(|i| i == m.config.id))
                 .map(|m| {
-                    (
-                        m.config.id,
-                        tables.meter_refs(m.config.id),
-                        m.stats(),
-                        m.created_ms,
-                    )
+                    let n = refs.get(&m.config.id).copied().unwrap_or(0);
+                    (m.config.id, n, m.stats(), m.created_ms)
                 })
                 .collect();
             let entries: Vec<openflow::meter::MeterStatsEntry<'_>> = meters
