@@ -19,12 +19,16 @@ const METERS: [&str; 4] = [
     "meter=4,pktps,burst,stats,bands=type=drop,rate=1,burst_size=10",
 ];
 
-/// `ovs-ofctl` output without what differs by nature (xids, durations).
+/// `ovs-ofctl` output without what differs by nature (xids, durations, idle ages).
 fn clean(text: &str) -> Vec<String> {
     text.lines()
         .map(|l| {
             l.split(' ')
-                .filter(|w| !w.starts_with("(xid=") && !w.starts_with("duration"))
+                .filter(|w| {
+                    !w.starts_with("(xid=")
+                        && !w.starts_with("duration")
+                        && !w.starts_with("idle_age=")
+                })
                 .collect::<Vec<_>>()
                 .join(" ")
         })
