@@ -227,23 +227,6 @@ fn stale_and_malformed_resumes_are_refused() {
     assert!(sw.ctl(&["show"]).0);
 }
 
-/// Each port's transmitted packets, from `ovs-ofctl dump-ports`.
-fn tx_packets(target: &str) -> std::collections::BTreeMap<String, u64> {
-    let text = ofctl_ok(&["-O", "OpenFlow13", "dump-ports", target]);
-    let mut out = std::collections::BTreeMap::new();
-    let mut port = String::new();
-    for l in text.lines() {
-        let l = l.trim();
-        if let Some(rest) = l.strip_prefix("port") {
-            port = rest.split(':').next().unwrap_or("").trim().to_string();
-        } else if let Some(rest) = l.strip_prefix("tx pkts=") {
-            let n = rest.split(',').next().unwrap().trim();
-            out.insert(port.clone(), n.parse().unwrap_or(0));
-        }
-    }
-    out
-}
-
 /// Reads messages from a connection until `stop`: counts packet-ins (any format).
 fn count_packet_ins(
     mut s: std::os::unix::net::UnixStream,

@@ -42,23 +42,6 @@ fn packet_out(version: &str, target: &str, in_port: &str, dport: u16, actions: &
     ofctl_ok(&["-O", version, "packet-out", target, &spec]);
 }
 
-/// Each port's transmitted packets, from `ovs-ofctl dump-ports`.
-fn tx_packets(target: &str) -> BTreeMap<String, u64> {
-    let text = ofctl_ok(&["-O", "OpenFlow13", "dump-ports", target]);
-    let mut out = BTreeMap::new();
-    let mut port = String::new();
-    for l in text.lines() {
-        let l = l.trim();
-        if let Some(rest) = l.strip_prefix("port") {
-            port = rest.split(':').next().unwrap_or("").trim().to_string();
-        } else if let Some(rest) = l.strip_prefix("tx pkts=") {
-            let n = rest.split(',').next().unwrap().trim();
-            out.insert(port.clone(), n.parse().unwrap_or(0));
-        }
-    }
-    out
-}
-
 /// The `config:` line of a port in `ovs-ofctl show`.
 fn port_config(version: &str, target: &str, port: u32) -> String {
     let text = ofctl_ok(&["-O", version, "show", target]);

@@ -306,3 +306,20 @@ pub fn osken(mode: &str, port: u16, netns: Option<&str>) -> Command {
         .stderr(Stdio::piped());
     c
 }
+
+/// Each port's transmitted packets, from `ovs-ofctl dump-ports`.
+pub fn tx_packets(target: &str) -> std::collections::BTreeMap<String, u64> {
+    let text = ofctl_ok(&["-O", "OpenFlow13", "dump-ports", target]);
+    let mut out = std::collections::BTreeMap::new();
+    let mut port = String::new();
+    for l in text.lines() {
+        let l = l.trim();
+        if let Some(rest) = l.strip_prefix("port") {
+            port = rest.split(':').next().unwrap_or("").trim().to_string();
+        } else if let Some(rest) = l.strip_prefix("tx pkts=") {
+            let n = rest.split(',').next().unwrap().trim();
+            out.insert(port.clone(), n.parse().unwrap_or(0));
+        }
+    }
+    out
+}
