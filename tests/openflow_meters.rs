@@ -54,6 +54,21 @@ fn blocks(text: &str) -> Vec<String> {
     out
 }
 
+/// What the first band of the meter `ovs-ofctl meter-stats` (or `brisk ctl`) printed
+/// dropped: `0: packet_count:N`.
+fn band0_drops(stats: &str) -> u64 {
+    stats
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("0: packet_count:")?
+                .split(' ')
+                .next()?
+                .parse()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("no band 0 in {stats}"))
+}
+
 /// The OFPT_ERROR name `ovs-ofctl` prints for a refused command.
 fn refusal(args: &[&str]) -> String {
     let (ok, text) = ofctl(args);
@@ -152,16 +167,7 @@ fn meters_as_ovs() {
         }
         let s = ofctl_ok(&["-O", "OpenFlow13", "meter-stats", t, "meter=4"]);
         assert!(s.contains("packet_in_count:40"), "{s}");
-        let dropped: u64 = s
-            .lines()
-            .find_map(|l| {
-                l.strip_prefix("0: packet_count:")?
-                    .split(' ')
-                    .next()?
-                    .parse()
-                    .ok()
-            })
-            .unwrap_or_else(|| panic!("{s}"));
+        let dropped = band0_drops(&s);
         band_drops.push(dropped);
     }
     // The packet-outs take about as long on both: a few tokens more than the burst pass.
@@ -288,16 +294,7 @@ fn a_meter_passes_its_rate() {
                 .unwrap_or_else(|| panic!("{k} in {stats}"))
         };
         let (met, met_bytes) = (field("packet_in_count:"), field("byte_in_count:"));
-        let dropped: u64 = stats
-            .lines()
-            .find_map(|l| {
-                l.strip_prefix("0: packet_count:")?
-                    .split(' ')
-                    .next()?
-                    .parse()
-                    .ok()
-            })
-            .unwrap_or_else(|| panic!("{stats}"));
+        let dropped = band0_drops(&stats);
         // Frames go out at a steady rate: the meter saw them for met/tx of the run.
         let metered_secs = secs * met as f64 / tx as f64;
         let unit = if kbps {

@@ -89,40 +89,69 @@ pub fn wire_reason(reason: u8, version: u8) -> u8 {
     }
 }
 
+/// The metadata fields a packet-in carries besides registers and tunnel options (OVS's
+/// `flow_get_metadata`).
+const META_FIELDS: [Field; 10] = [
+    Field::TunId,
+    Field::TunSrc,
+    Field::TunDst,
+    Field::Metadata,
+    Field::PktMark,
+    Field::InPort,
+    Field::CtState,
+    Field::CtZone,
+    Field::CtMark,
+    Field::CtLabel,
+];
+
+/// Conntrack's part of [`META_FIELDS`].
+const CT_FIELDS: [Field; 4] = [Field::CtState, Field::CtZone, Field::CtMark, Field::CtLabel];
+
+fn meta_fields() -> impl Iterator<Item = Field> {
+    META_FIELDS
+        .into_iter()
+        .chain((0..16u8).map(Field::Reg))
+        .chain((0..8u8).map(Field::TunMetadata))
+}
+
 /// The metadata fields a packet-in carries, as OVS's `flow_get_metadata` picks them: the
-/// input port always, the others when not zero.
+/// input port always, tunnel options when present, the others when not zero.
 pub fn metadata_match(meta: &Flow) -> Match {
     let mut m = Match::default();
-    let put = |m: &mut Match, f: Field| {
+    let present = (meta.w[pipeline::flow::w::TUN_FLAGS] >> 32) as u8;
+    for f in meta_fields() {
         let v = f.get(meta);
-        if v != 0 {
+        let keep = match f {
+            Field::InPort => true,
+            Field::TunMetadata(i) => present & (1 << i) != 0,
+            _ => v != 0,
+        };
+        if keep {
             m.set(f, v, f.full_mask());
         }
-    };
-    put(&mut m, Field::TunId);
-    put(&mut m, Field::TunSrc);
-    put(&mut m, Field::TunDst);
-    let present = (meta.w[pipeline::flow::w::TUN_FLAGS] >> 32) as u8;
-    for i in 0..8u8 {
-        if present & (1 << i) != 0 {
-            let f = Field::TunMetadata(i);
-            m.set(f, f.get(meta), f.full_mask());
-        }
-    }
-    put(&mut m, Field::Metadata);
-    for r in 0..16u8 {
-        put(&mut m, Field::Reg(r));
-    }
-    put(&mut m, Field::PktMark);
-    m.set(
-        Field::InPort,
-        Field::InPort.get(meta),
-        Field::InPort.full_mask(),
-    );
-    for f in [Field::CtState, Field::CtZone, Field::CtMark, Field::CtLabel] {
-        put(&mut m, f);
     }
     m
+}
+
+/// The inverse of [`metadata_match`], for NXT_RESUME: writes the metadata a controller sent
+/// back into a packet's key (a tunnel option with its present bit); without `conntracked`
+/// the conntrack fields are cleared, as OVS thaws a state that was not conntracked.
+pub fn apply_metadata(m: &Match, conntracked: bool, key: &mut Flow) {
+    for f in meta_fields() {
+        let (v, mask) = m.get(f);
+        if mask == 0 {
+            continue;
+        }
+        f.set(key, v & mask);
+        if let Field::TunMetadata(i) = f {
+            key.w[pipeline::flow::w::TUN_FLAGS] |= 1 << (32 + u32::from(i));
+        }
+    }
+    if !conntracked {
+        for f in CT_FIELDS {
+            f.set(key, 0);
+        }
+    }
 }
 
 /// A packet-in for a connection of `version` that chose packet-in `format`. A
@@ -621,6 +650,26 @@ mod tests {
         b[at + 1] = 0x0f;
         assert!(crate::decode(&b).is_err());
         assert!(decode_resume(&[0, 3, 0, 5, 1, 0, 0, 0], crate::OFP15).is_err());
+    }
+
+    #[test]
+    fn resumed_metadata_is_what_the_packet_in_carried() {
+        let mut meta = Flow::ZERO;
+        Field::InPort.set(&mut meta, 49);
+        Field::Reg(3).set(&mut meta, 7);
+        Field::TunId.set(&mut meta, 0x5eed);
+        Field::TunMetadata(2).set(&mut meta, 0xab);
+        meta.w[pipeline::flow::w::TUN_FLAGS] |= 1 << 34;
+        Field::CtState.set(&mut meta, 0x21);
+        Field::CtMark.set(&mut meta, 9);
+        let m = metadata_match(&meta);
+        let mut key = Flow::ZERO;
+        apply_metadata(&m, true, &mut key);
+        assert_eq!(key, meta);
+        let mut key = Flow::ZERO;
+        apply_metadata(&m, false, &mut key);
+        assert_eq!((Field::CtState.get(&key), Field::CtMark.get(&key)), (0, 0));
+        assert_eq!(Field::Reg(3).get(&key), 7);
     }
 
     #[test]

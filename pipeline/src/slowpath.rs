@@ -173,39 +173,22 @@ pub fn packet_out<F: CloneFrame, S: Sink<F>>(
     sink: &mut S,
     trace: Option<&mut PacketTrace>,
 ) {
-    let ct = &bridge.conntrack;
-    run_passes(
-        bridge,
-        ct,
-        pkt,
-        Some(Start::Actions(actions)),
-        now_ms,
-        sink,
-        trace,
-    )
+    process_from(bridge, pkt, Start::Actions(actions), now_ms, sink, trace)
 }
 
-/// A controller's NXT_RESUME: the frozen rest of a paused walk continues for the packet,
-/// whose key holds the metadata the controller sent back (registers included); then, as
-/// any packet, it recirculates until it leaves.
-pub fn resume<F: CloneFrame, S: Sink<F>>(
+/// A packet whose first pass starts at `start` (a packet-out's actions, or NXT_RESUME's
+/// frozen rest of a paused walk, for a key holding the metadata the controller sent back),
+/// then, as any packet, recirculated until it leaves.
+pub fn process_from<F: CloneFrame, S: Sink<F>>(
     bridge: &Bridge,
     pkt: Packet<F>,
-    cont: &crate::xlate::Continuation,
+    start: Start<'_>,
     now_ms: u64,
     sink: &mut S,
     trace: Option<&mut PacketTrace>,
 ) {
     let ct = &bridge.conntrack;
-    run_passes(
-        bridge,
-        ct,
-        pkt,
-        Some(Start::Resume(cont)),
-        now_ms,
-        sink,
-        trace,
-    )
+    run_passes(bridge, ct, pkt, Some(start), now_ms, sink, trace)
 }
 
 fn run_passes<F: CloneFrame, S: Sink<F>>(

@@ -11,9 +11,10 @@ use pipeline::fastpath::{FastPath, FastPathConfig};
 use pipeline::field::Field;
 use pipeline::ofctl::{parse_flow, parse_group, Action, GroupMode, Mode};
 use pipeline::packet::{Frame, VecFrame};
-use pipeline::slowpath::{packet_out, process, resume};
+use pipeline::slowpath::{packet_out, process, process_from};
 use pipeline::tables::GroupMod;
 use pipeline::xlate::Continuation;
+use pipeline::xlate::Start;
 
 fn bridge(flows: &[&str]) -> Bridge {
     bridge_with(&[], flows)
@@ -75,7 +76,7 @@ fn resumed(b: &Bridge, pin: &PacketIn, cont: &Continuation) -> Collect<VecFrame>
         pkt.key.w[i] = pin.metadata.w[i];
     }
     let mut out = Collect::new();
-    resume(b, pkt, cont, 0, &mut out, None);
+    process_from(b, pkt, Start::Resume(cont), 0, &mut out, None);
     out
 }
 

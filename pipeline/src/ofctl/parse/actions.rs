@@ -211,7 +211,12 @@ fn controller(a: Act) -> Result<Action, ParseError> {
                     _ => return Err(bad(format!("unknown reason \"{}\"", sub.value))),
                 }
             }
-            "userdata" => c.userdata = hex_bytes(sub.value).map_err(bad)?,
+            "userdata" => {
+                c.userdata = hex_bytes(sub.value).map_err(|e| bad(format!("userdata: {e}")))?;
+                if c.userdata.is_empty() {
+                    return Err(bad("userdata: hex bytes expected (01.02.03)".into()));
+                }
+            }
             "pause" => c.pause = true,
             "meter_id" => {
                 c.meter_id = Some(parse_uint(sub.value, 32, "meter_id").map_err(bad)? as u32)
@@ -231,21 +236,22 @@ fn controller(a: Act) -> Result<Action, ParseError> {
     })
 }
 
-/// Hex bytes, optionally separated by periods (`01.02.03` or `010203`), as OVS reads them.
+/// Hex bytes, optionally separated by periods (`01.02.03` or `0102.03`), as OVS reads
+/// them (`note:` and `controller(userdata=)`).
 fn hex_bytes(v: &str) -> Result<Vec<u8>, String> {
-    let digits: Vec<u8> = v.bytes().filter(|b| *b != b'.').collect();
-    if !digits.len().is_multiple_of(2) || digits.is_empty() {
-        return Err(format!("\"{v}\": hex bytes expected (01.02.03)"));
+    let mut bytes = Vec::new();
+    for part in v.split('.').map(str::trim).filter(|p| !p.is_empty()) {
+        if !part.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(format!("'{part}' is not hex"));
+        }
+        if !part.len().is_multiple_of(2) {
+            return Err(format!("'{part}' is not whole hex bytes"));
+        }
+        for i in (0..part.len()).step_by(2) {
+            bytes.push(u8::from_str_radix(&part[i..i + 2], 16).map_err(|e| e.to_string())?);
+        }
     }
-    digits
-        .chunks(2)
-        .map(|p| {
-            std::str::from_utf8(p)
-                .ok()
-                .and_then(|t| u8::from_str_radix(t, 16).ok())
-                .ok_or_else(|| format!("\"{v}\": hex bytes expected (01.02.03)"))
-        })
-        .collect()
+    Ok(bytes)
 }
 
 /// `resubmit:PORT` or `resubmit([port],[table][,ct])`.
@@ -359,26 +365,7 @@ fn conjunction(a: Act) -> Result<Action, ParseError> {
 
 /// `note:xx.xx...`: hex bytes, dots anywhere between them.
 fn note(a: Act) -> Result<Action, ParseError> {
-    let bad = a.bad();
-    let mut bytes = Vec::new();
-    for part in a.it.value.split('.') {
-        let part = part.trim();
-        if part.is_empty() {
-            continue;
-        }
-        if !part.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(bad(format!("note: '{part}' is not hex")));
-        }
-        if part.len() % 2 != 0 {
-            return Err(bad(format!("note: '{part}' is not whole hex bytes")));
-        }
-        for i in (0..part.len()).step_by(2) {
-            bytes.push(
-                u8::from_str_radix(&part[i..i + 2], 16)
-                    .map_err(|_| bad(format!("note: '{part}' is not hex")))?,
-            );
-        }
-    }
+    let bytes = hex_bytes(a.it.value).map_err(|e| (a.bad())(format!("note: {e}")))?;
     Ok(Action::Note(bytes))
 }
 

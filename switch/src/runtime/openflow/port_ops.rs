@@ -11,8 +11,7 @@ use openflow::port::{self as op, PacketOut, PortMod};
 use openflow::OfError;
 use pipeline::bridge::port_config as pc;
 use pipeline::dpaction::Packet;
-use pipeline::field::Field;
-use pipeline::flow::{w, Flow, KEY_WORDS};
+use pipeline::flow::{Flow, KEY_WORDS};
 use pipeline::ofctl::Match;
 
 /// Largest frame a packet-out may carry (a jumbo frame).
@@ -150,65 +149,17 @@ pub(crate) fn resume(sh: &Shared, r: openflow::packet_in::Resume) -> Result<(), 
         )
     })?;
     let mut pkt = Packet::new(frame, in_port, None);
-    // The metadata words (input port, conntrack, tunnel, registers, `metadata`) as the
-    // controller sent them; the headers stay the packet's own.
-    let mut md = Flow::ZERO;
-    for f in [
-        Field::InPort,
-        Field::CtState,
-        Field::CtZone,
-        Field::CtMark,
-        Field::CtLabel,
-        Field::PktMark,
-        Field::TunId,
-        Field::TunSrc,
-        Field::TunDst,
-        Field::TunFlags,
-        Field::Metadata,
-    ] {
-        f.set(&mut md, f.desc().valid);
-    }
-    for i in 0..8usize {
-        // Tunnel options: the slot's value and its present bit.
-        if meta.mask.w[w::TUN_MD + i] != 0 {
-            md.w[w::TUN_MD + i] = u64::MAX;
-            md.w[w::TUN_FLAGS] |= 1 << (32 + i);
-        }
-    }
-    let mut value = meta.value;
-    for i in 0..8usize {
-        if meta.mask.w[w::TUN_MD + i] != 0 {
-            value.w[w::TUN_FLAGS] |= 1 << (32 + i);
-        }
-    }
-    let mut mask = meta.mask;
-    mask.w[w::TUN_FLAGS] |= md.w[w::TUN_FLAGS] & (0xff << 32);
-    for i in KEY_WORDS..pipeline::flow::FLOW_WORDS {
-        md.w[i] = u64::MAX;
-    }
-    if !r.conntracked {
-        // As OVS thaws a state that was not conntracked: no conntrack fields.
-        for f in [Field::CtState, Field::CtZone, Field::CtMark, Field::CtLabel] {
-            let mut m = Flow::ZERO;
-            f.set(&mut m, f.desc().valid);
-            for i in 0..KEY_WORDS {
-                md.w[i] |= m.w[i];
-                mask.w[i] &= !m.w[i];
-            }
-        }
-    }
-    md.w[w::CONJ] = 0;
-    for i in 0..pipeline::flow::FLOW_WORDS {
-        pkt.key.w[i] = (pkt.key.w[i] & !md.w[i]) | (value.w[i] & mask.w[i] & md.w[i]);
-    }
+    // The metadata (input port, conntrack, tunnel, registers, `metadata`) as the
+    // controller sent it back; the headers stay the packet's own.
+    openflow::packet_in::apply_metadata(&r.metadata, r.conntracked, &mut pkt.key);
     let ports = sh.ports();
     let txq = sh.workers.len() as u16;
     let mut sink = TxSink::new(pool, ports, txq, sh.packet_ins.clone());
     let _tx = sh.control_tx.lock();
-    pipeline::slowpath::resume(
+    pipeline::slowpath::process_from(
         &sh.bridge,
         pkt,
-        &r.continuation,
+        pipeline::xlate::Start::Resume(&r.continuation),
         sh.now_ms(),
         &mut sink,
         None,
