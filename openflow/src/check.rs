@@ -30,11 +30,18 @@ pub fn check_actions(f: &FlowEntry) -> Result<(), OfError> {
     check_action_list(&f.matches, &f.actions, f.table_id(), false)
 }
 
-/// Refuses what the codec carries but brisk's datapath does not run yet: `learn`. (A
-/// meter that does not exist is the tables' refusal: `OFPMMFC_INVALID_METER`.)
+/// Refuses what the codec carries but brisk's datapath does not run yet: `learn`'s fin
+/// timeouts, `limit` and `result_dst`. (A meter that does not exist is the tables'
+/// refusal: `OFPMMFC_INVALID_METER`.)
 pub fn refuse_unsupported(actions: &[Action]) -> Result<(), OfError> {
     for a in actions {
-        if let Action::Learn(_) = a {
+        let unsupported = |l: &pipeline::ofctl::Learn| {
+            l.fin_idle_timeout != 0
+                || l.fin_hard_timeout != 0
+                || l.limit != 0
+                || l.result_dst.is_some()
+        };
+        if matches!(a, Action::Learn(l) if unsupported(l)) {
             return Err(OfError::new(
                 (e::BAD_ACTION, e::BAD_ACTION_EXP_TYPE),
                 format!(
@@ -95,6 +102,9 @@ pub fn check_action_list(
                 }
             }
             Action::OutputReg(sf) => need(sf.field, &m)?,
+            Action::Learn(l) => l
+                .check(&m)
+                .map_err(|why| inconsistent(format!("learn: {why}")))?,
             Action::Ct(ct) => {
                 if !prereq_holds(Prereq::IpAny, &m.value, &m.mask) {
                     return Err(inconsistent(

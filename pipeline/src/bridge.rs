@@ -463,6 +463,30 @@ impl Bridge {
         gone
     }
 
+    /// Applies flows `learn` actions learned, in one version when any is new or changed
+    /// (identical ones only restart their hard timeout, with no new version: megaflows
+    /// stay valid).
+    pub fn learn(
+        &self,
+        flows: &[Arc<crate::dpaction::LearnedFlow>],
+        now_ms: u64,
+    ) -> crate::tables::LearnSummary {
+        let mut sum = crate::tables::LearnSummary::default();
+        let rest = self.tables().refresh_learned(flows, now_ms, &mut sum);
+        if rest.is_empty() {
+            return sum;
+        }
+        self.note_timeouts(rest.iter().map(|l| &l.entry));
+        let mut t = self.tables.write();
+        let next = t.install_learned(&rest, now_ms, &mut sum);
+        if sum.added + sum.modified > 0 || next.n_flows() != t.n_flows() {
+            *t = Arc::new(next);
+            drop(t);
+            self.bump();
+        }
+        sum
+    }
+
     /// Notes that a flow with a timeout may be in the tables (so expiry scans them).
     fn note_timeouts<'a>(&self, flows: impl IntoIterator<Item = &'a FlowEntry>) {
         if flows

@@ -1070,9 +1070,12 @@ impl Subfield {
         }
     }
 
-    /// True when the subfield covers the whole field.
+    /// True when the subfield covers the whole field (for `in_port`, OVS's 16 bits too:
+    /// `NXM_OF_IN_PORT[]`).
     pub fn is_whole(&self) -> bool {
-        self.ofs == 0 && u32::from(self.n_bits) == self.field.bits()
+        self.ofs == 0
+            && (u32::from(self.n_bits) == self.field.bits()
+                || (self.field == Field::InPort && self.n_bits == 16))
     }
 
     /// Mask of the subfield's bits within the field value.

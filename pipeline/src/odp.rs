@@ -253,11 +253,11 @@ fn put_l4(out: &mut Vec<String>, key: &Flow, mask: &Flow, proto: u8, v4: bool) {
 /// `ct(commit,zone=1,mark=0x20/0xffffffff)`, `recirc(0x1)`, `set(eth(src=..))`,
 /// `tnl_push(...)`, `drop`), brisk's own name where it has none (`dec_ttl`, `arp_reply`).
 pub fn format_odp_actions(acts: &[DpAction]) -> String {
-    if acts.is_empty() {
+    if acts.iter().all(DpAction::is_learn) {
         return "drop".into();
     }
     let mut s = String::new();
-    for (i, a) in acts.iter().enumerate() {
+    for (i, a) in acts.iter().filter(|a| !a.is_learn()).enumerate() {
         if i > 0 {
             s.push(',');
         }

@@ -202,7 +202,7 @@ fn run_passes<F: CloneFrame, S: Sink<F>>(
 ) {
     let mut env = ExecEnv::new(conntrack, now_ms);
     // A trace runs on the live tables: it takes no meter's tokens (as `ofproto/trace`).
-    env.meters = trace.is_none();
+    env.side_effects = trace.is_none();
     let mut queue: Vec<(Packet<F>, u32, Option<CtResume>)> = vec![(pkt, 0, None)];
     // A trace takes recirculations in the order they were made, as OVS's trace does.
     let fifo = trace.is_some();
@@ -380,6 +380,9 @@ impl<F: CloneFrame, S: Sink<F>> Sink<F> for Wrap<'_, S> {
             t.packet_ins.push(ctl.packet_in(frame.data(), key));
         }
         self.inner.packet_in(ctl, frame, key)
+    }
+    fn learn(&mut self, flow: &std::sync::Arc<crate::dpaction::LearnedFlow>) -> bool {
+        self.inner.learn(flow)
     }
 }
 

@@ -200,11 +200,12 @@ pub fn format_ofproto_trace(t: &PacketTrace, ports: &PortMap, bridge_name: &str)
 /// Datapath actions, outputs named as OVS names them under `--names`.
 fn dp_actions_text(actions: &[crate::dpaction::DpAction], ports: &PortMap) -> String {
     use crate::dpaction::DpAction;
-    if actions.is_empty() {
+    if actions.iter().all(DpAction::is_learn) {
         return format_dp_actions(actions);
     }
     actions
         .iter()
+        .filter(|a| !a.is_learn())
         .map(|a| match a {
             DpAction::Output(p) => ports.name(*p).map_or_else(|| p.to_string(), str::to_string),
             a => a.to_string(),

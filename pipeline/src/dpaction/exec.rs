@@ -101,6 +101,13 @@ pub trait Sink<F: Frame> {
         let _ = (ctl, frame, key);
         false
     }
+    /// A flow a `learn` action learned goes to the learner. Returns false when it could
+    /// not be queued (the sink counts it); this default, for sinks that learn nothing
+    /// (traces, tools), takes none.
+    fn learn(&mut self, flow: &std::sync::Arc<super::LearnedFlow>) -> bool {
+        let _ = flow;
+        false
+    }
     /// A new frame holding `bytes` (an ARP request the datapath originates), if the sink
     /// has buffers.
     fn alloc(&mut self, bytes: &[u8]) -> Option<F> {
@@ -118,8 +125,9 @@ pub struct ExecEnv<'a> {
     /// The fast path's connection hints, indexed by [`Batch::ct_hint`] (empty for the slow
     /// path).
     pub conn_hints: &'a [Option<ConnRef>],
-    /// Meters take tokens and drop (false for a trace: `ofproto/trace` runs no meter).
-    pub meters: bool,
+    /// Side effects happen: meters take tokens and drop, learned flows go to the learner
+    /// (false for a trace: `ofproto/trace` runs no meter and learns nothing).
+    pub side_effects: bool,
 }
 
 impl<'a> ExecEnv<'a> {
@@ -129,7 +137,7 @@ impl<'a> ExecEnv<'a> {
             conntrack,
             now_ms,
             conn_hints: &[],
-            meters: true,
+            side_effects: true,
         }
     }
 }
@@ -244,8 +252,15 @@ pub fn exec_group<F: CloneFrame, S: Sink<F>, const N: usize>(
         }
         let is_last = Some(ai) == last;
         if let DpAction::Meter(m) = a {
-            if env.meters {
+            if env.side_effects {
                 alive = meter_group(m, batch, alive, env.now_ms, sink);
+            }
+            continue;
+        }
+        if let DpAction::Learn(l) = a {
+            // Once per group: every packet of a megaflow learns the same flow.
+            if env.side_effects && l.due(env.now_ms) {
+                sink.learn(l);
             }
             continue;
         }
@@ -545,7 +560,7 @@ fn exec_one<F: CloneFrame, S: Sink<F>, const N: usize>(
             }
         }
         // Run over the whole group in `exec_group`.
-        DpAction::Meter(_) => Step::Continue,
+        DpAction::Meter(_) | DpAction::Learn(_) => Step::Continue,
         DpAction::CtClear => {
             if let Some(p) = batch.view(i) {
                 p.key.w[w::CT] &= 0x0000_0000_ffff_0000; // keep tcp_flags only
@@ -557,7 +572,7 @@ fn exec_one<F: CloneFrame, S: Sink<F>, const N: usize>(
         DpAction::Controller(c) => {
             if let Some(f) = batch.frames[i].as_ref() {
                 // `controller(meter_id=N)` meters the packet-ins, not the packet.
-                let metered = env.meters
+                let metered = env.side_effects
                     && c.meter
                         .as_ref()
                         .is_some_and(|m| m.0.run(env.now_ms, &[f.len() as u32]) != 0);
@@ -625,6 +640,8 @@ pub struct Collect<F: Frame> {
     pub drops: SmallVec<[DropReason; 2]>,
     /// Packet-ins in order.
     pub packet_ins: Vec<super::PacketIn>,
+    /// Flows `learn` actions sent to the learner, in order.
+    pub learned: Vec<std::sync::Arc<super::LearnedFlow>>,
 }
 
 impl<F: Frame> Collect<F> {
@@ -634,6 +651,7 @@ impl<F: Frame> Collect<F> {
             outputs: Vec::new(),
             drops: SmallVec::new(),
             packet_ins: Vec::new(),
+            learned: Vec::new(),
         }
     }
 }
@@ -660,6 +678,10 @@ impl<F: Frame> Sink<F> for Collect<F> {
     }
     fn packet_in(&mut self, ctl: &super::DpController, frame: &F, key: &Flow) -> bool {
         self.packet_ins.push(ctl.packet_in(frame.data(), key));
+        true
+    }
+    fn learn(&mut self, flow: &std::sync::Arc<super::LearnedFlow>) -> bool {
+        self.learned.push(flow.clone());
         true
     }
 }

@@ -6,6 +6,7 @@
 
 mod ct;
 mod exec;
+mod learn;
 mod packet_in;
 
 pub use exec::{
@@ -13,6 +14,7 @@ pub use exec::{
     NO_HINT,
 };
 
+pub use learn::{LearnedFlow, REFRESH_MS as LEARN_REFRESH_MS};
 pub use packet_in::{pin_reason, DpController, PacketIn};
 
 use crate::flow::{w, Flow};
@@ -215,11 +217,22 @@ pub enum DpAction {
     /// A packet-in to the controllers (a copy of the packet, with the pipeline's state at
     /// the `controller` action; with `pause`, the packet goes no further here).
     Controller(Box<DpController>),
+    /// `learn`: the flow it learns goes to the learner (the first packet, then one per
+    /// refresh interval); the packet is not changed.
+    Learn(std::sync::Arc<LearnedFlow>),
     /// Proxy ARP: turn an ARP request into the reply `mac` would give, and send it back
     /// out of the input port (gratuitous requests are dropped).
     ArpReply(u64),
     /// Drop with a reason (ends the actions).
     Drop(DropReason),
+}
+
+impl DpAction {
+    /// A `learn`: a side effect that OVS's datapath actions do not show (its revalidators
+    /// run it from flow stats), left out of "Datapath actions" lines.
+    pub fn is_learn(&self) -> bool {
+        matches!(self, DpAction::Learn(_))
+    }
 }
 
 fn mac(v: u128) -> String {
@@ -325,6 +338,7 @@ impl fmt::Display for DpAction {
             DpAction::CtClear => write!(f, "ct_clear"),
             DpAction::Meter(m) => write!(f, "meter({})", m.0.config.id),
             DpAction::Controller(c) => write!(f, "{c}"),
+            DpAction::Learn(l) => write!(f, "learn(table={})", l.entry.table_id()),
             DpAction::ArpReply(m) => write!(f, "arp_reply({}),in_port", mac(u128::from(*m))),
             DpAction::Drop(r) => write!(f, "drop({})", r.name()),
         }
@@ -333,10 +347,11 @@ impl fmt::Display for DpAction {
 
 /// Formats an action list like OVS's "Datapath actions:" line.
 pub fn format_dp_actions(acts: &[DpAction]) -> String {
-    if acts.is_empty() {
+    if acts.iter().all(DpAction::is_learn) {
         return "drop".into();
     }
     acts.iter()
+        .filter(|a| !a.is_learn())
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join(",")

@@ -243,6 +243,9 @@ impl<F: CloneFrame, S: Sink<F>> Sink<F> for Counting<'_, F, S> {
     fn packet_in(&mut self, ctl: &crate::dpaction::DpController, frame: &F, key: &Flow) -> bool {
         self.inner.packet_in(ctl, frame, key)
     }
+    fn learn(&mut self, flow: &std::sync::Arc<crate::dpaction::LearnedFlow>) -> bool {
+        self.inner.learn(flow)
+    }
     fn park(&mut self, p: Parked<F>) {
         self.tunnel.parked += 1;
         let (bridge, now_ms) = (self.park.bridge, self.park.now_ms);
@@ -430,7 +433,7 @@ impl<F: CloneFrame> FastPath<F> {
                 conntrack: &bridge.conntrack,
                 now_ms,
                 conn_hints: &conn_hints,
-                meters: true,
+                side_effects: true,
             };
             pending = self.exec_stage(left, uncached, &env, now_ms, &mut sink);
             self.chains.conns = conn_hints;

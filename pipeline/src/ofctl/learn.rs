@@ -1,10 +1,12 @@
 //! Nicira's `learn` and `controller(...)` with its options, as the flow model holds them
-//! and `ovs-ofctl` prints them. brisk's datapath runs `controller(...)` (packet-ins and
-//! continuations, `xlate/pause.rs`); `learn` is carried by the OpenFlow codec so the switch
-//! can refuse it with the right error, and dumps can show it.
+//! and `ovs-ofctl` prints them. `learn` is checked here as OVS's `learn_check` does, and
+//! turned into the flow it learns from a packet's fields ([`Learn::execute`], OVS's
+//! `learn_execute`); the datapath runs it in `xlate/learn.rs`.
 
 use super::format::subfield;
-use crate::field::Subfield;
+use super::{port, Action, FlowEntry, FlowFlags, Match, SetField, SetForm};
+use crate::field::{prereq_holds, prereq_text, Field, Prereq, Subfield};
+use crate::flow::Flow;
 use std::fmt::Write;
 
 /// `learn(...)`, as Nicira's NXAST_LEARN and NXAST_LEARN2 carry it.
@@ -90,7 +92,126 @@ fn hex(b: &[u8]) -> String {
     format!("{v:#x}")
 }
 
+/// An immediate's bytes (big-endian) as a number.
+pub fn imm_value(b: &[u8]) -> u128 {
+    b.iter().fold(0u128, |a, x| (a << 8) | u128::from(*x))
+}
+
+fn prereq_ok(field: Field, m: &Match) -> Result<(), String> {
+    let p = field.desc().prereq;
+    if p != Prereq::None && !prereq_holds(p, &m.value, &m.mask) {
+        return Err(format!(
+            "{} requires the flow to match {}",
+            field.name(),
+            prereq_text(p)
+        ));
+    }
+    Ok(())
+}
+
 impl Learn {
+    /// OVS's `learn_check`: every source field's prerequisites hold in `src_match` (the
+    /// learning flow's match); every learned match field's prerequisites are met by the
+    /// immediate matches before it; load destinations are writable. Also refuses what
+    /// brisk's datapath does not run: fin timeouts, `limit` and `result_dst`.
+    pub fn check(&self, src_match: &Match) -> Result<(), String> {
+        if self.fin_idle_timeout != 0 || self.fin_hard_timeout != 0 {
+            return Err("fin_idle_timeout/fin_hard_timeout (fin_timeout) are not supported".into());
+        }
+        if self.limit != 0 || self.result_dst.is_some() {
+            return Err("limit and result_dst (learn2) are not supported".into());
+        }
+        let mut dst = Match::CATCHALL;
+        for spec in &self.specs {
+            if let LearnSrc::Field(src) = &spec.src {
+                prereq_ok(src.field, src_match)?;
+            }
+            match (&spec.dst, &spec.src) {
+                (LearnDst::Match(d), src) => {
+                    prereq_ok(d.field, &dst)?;
+                    if let LearnSrc::Imm(v) = src {
+                        dst.set(d.field, imm_value(v) << d.ofs, d.mask());
+                    }
+                }
+                (LearnDst::Load(d), _) => {
+                    prereq_ok(d.field, &dst)?;
+                    if !d.field.desc().writable {
+                        return Err(format!("{} is read-only", d.field.name()));
+                    }
+                }
+                (LearnDst::Output, _) => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// The bits of the packet the learned flow depends on (OVS's `learn_mask`): a megaflow
+    /// that runs this action matches them exactly.
+    pub fn source_bits(&self) -> impl Iterator<Item = &Subfield> {
+        self.specs.iter().filter_map(|s| match &s.src {
+            LearnSrc::Field(f) => Some(f),
+            LearnSrc::Imm(_) => None,
+        })
+    }
+
+    /// The flow this action learns from a packet whose fields are `flow` (OVS's
+    /// `learn_execute`): added, or refreshed when an identical flow is there (the caller
+    /// applies it as a strict modify).
+    pub fn execute(&self, flow: &Flow) -> FlowEntry {
+        let mut matches = Match::CATCHALL;
+        let mut actions = Vec::new();
+        for spec in &self.specs {
+            let v = match &spec.src {
+                LearnSrc::Field(sf) => sf.get(flow),
+                LearnSrc::Imm(b) => imm_value(b),
+            };
+            match &spec.dst {
+                LearnDst::Match(d) => matches.set(d.field, v << d.ofs, d.mask()),
+                LearnDst::Load(d) => actions.push(Action::Set(SetField {
+                    field: d.field,
+                    value: v << d.ofs,
+                    mask: d.mask(),
+                    form: SetForm::Load,
+                })),
+                LearnDst::Output => {
+                    // As OVS: a port number that fits, or one of the ports an output
+                    // may name; anything else is left out of the learned flow.
+                    let p = if spec.n_bits <= 16 || v >> 16 == 0 {
+                        (v & 0xffff) as u32
+                    } else {
+                        u32::MAX
+                    };
+                    if p < port::MAX
+                        || matches!(p, port::IN_PORT | port::FLOOD | port::LOCAL | port::ALL)
+                    {
+                        actions.push(Action::Output(p));
+                    }
+                }
+            }
+        }
+        FlowEntry {
+            table: Some(self.table_id),
+            priority: self.priority,
+            cookie: self.cookie,
+            cookie_mask: 0,
+            idle_timeout: self.idle_timeout,
+            hard_timeout: self.hard_timeout,
+            importance: 0,
+            flags: FlowFlags {
+                send_flow_rem: self.flags & 1 != 0,
+                ..FlowFlags::default()
+            },
+            out_port: None,
+            matches,
+            actions,
+        }
+    }
+
+    /// `delete_learned`: the flows it learned go when the last flow holding it goes.
+    pub fn delete_learned(&self) -> bool {
+        self.flags & 2 != 0
+    }
+
     /// `learn(...)` as `ovs-ofctl` writes it.
     pub fn format(&self) -> String {
         let mut s = String::from("learn(");
@@ -131,6 +252,16 @@ impl Learn {
                 }
                 (LearnSrc::Field(src), LearnDst::Match(dst)) => {
                     let _ = write!(s, "{}={}", subfield(dst), subfield(src));
+                }
+                (LearnSrc::Imm(v), LearnDst::Match(dst)) if dst.is_whole() => {
+                    // OVS's learn_format: a whole field by its name and in its own format.
+                    let (f, v) = (dst.field, imm_value(v));
+                    let text = if f == Field::EthType {
+                        format!("{v:#x}") // mf_format's hex, not a match's 0x0800
+                    } else {
+                        super::value::format_field_value(f, v, f.desc().valid, &Default::default())
+                    };
+                    let _ = write!(s, "{}={text}", f.name());
                 }
                 (LearnSrc::Imm(v), LearnDst::Match(dst)) => {
                     let _ = write!(s, "{}={}", subfield(dst), hex(v));

@@ -6,9 +6,11 @@
 //! survives a change keeps its counters.
 
 mod group;
+mod learned;
 mod meter;
 
 pub use group::{selection_fields, BucketPosition, Group, GroupMod};
+pub use learned::LearnSummary;
 pub use meter::MeterMod;
 
 use crate::classifier::{Classifier, ConjClause, LookupResult};
@@ -30,6 +32,9 @@ pub struct RuleStats {
     pub n_bytes: AtomicU64,
     /// Last time (ms, caller's clock) a packet matched; 0 if never.
     pub used_ms: AtomicU64,
+    /// Last time the flow was modified or, learned, relearned (its hard timeout counts
+    /// from here, as OVS's `rule->modified`); 0: when it was created.
+    pub modified_ms: AtomicU64,
 }
 
 /// An installed flow entry.
@@ -84,6 +89,9 @@ pub struct Table {
     cls: Classifier<Arc<Rule>>,
     /// Rules by (priority desc, id) for dumps.
     rules: BTreeMap<(std::cmp::Reverse<u16>, u64), Arc<Rule>>,
+    /// (table, cookie) of the learned flows this table's `learn(delete_learned)` actions
+    /// own, with how many rules hold such an action.
+    learn_refs: BTreeMap<(u8, u64), u32>,
 }
 
 impl Table {
@@ -128,7 +136,9 @@ impl Table {
         if let Some(o) = &old {
             self.rules
                 .remove(&(std::cmp::Reverse(o.entry.priority), o.id));
+            self.note_learn_refs(o, false);
         }
+        self.note_learn_refs(&rule, true);
         self.rules
             .insert((std::cmp::Reverse(rule.entry.priority), rule.id), rule);
         old
@@ -138,6 +148,7 @@ impl Table {
         let old = self.cls.remove(&m.value, &m.mask, priority)?;
         self.rules
             .remove(&(std::cmp::Reverse(old.entry.priority), old.id));
+        self.note_learn_refs(&old, false);
         Some(old)
     }
 
@@ -177,8 +188,19 @@ pub enum FlowMod {
     },
 }
 
-/// A flow that timed out, and whether by its hard timeout (else its idle one).
-pub type Expired = (Arc<Rule>, bool);
+/// Why a flow left the tables by itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Removal {
+    /// Its idle timeout passed.
+    Idle,
+    /// Its hard timeout passed.
+    Hard,
+    /// It was learned, and the last flow whose `learn(delete_learned)` owned it went.
+    DeleteLearned,
+}
+
+/// A flow that left the tables by itself, and why.
+pub type Expired = (Arc<Rule>, Removal);
 
 /// A run of changes of one kind, in a sequence of runs applied as one version (an
 /// OpenFlow bundle that mixes group-mods and flow-mods).
@@ -390,6 +412,7 @@ impl OfTables {
     /// Deletes every flow `doomed` picks (and the tables it leaves empty): the flows of a
     /// deleted group or meter.
     fn delete_where(&mut self, doomed: impl Fn(&FlowEntry) -> bool) {
+        let before = self.clone();
         let victims: Vec<(u8, Match, u16)> = self
             .iter()
             .flat_map(|(tid, t)| {
@@ -407,6 +430,7 @@ impl OfTables {
                 *t = None;
             }
         }
+        self.flush_learned(&before);
     }
 
     /// Group `id`.
@@ -471,7 +495,7 @@ impl OfTables {
                             ..filter.clone()
                         })?;
                     }
-                    sum.modified += next.modify(filter, *strict, *new_cookie);
+                    sum.modified += next.modify(filter, *strict, *new_cookie, now_ms);
                 }
             }
         }
@@ -481,6 +505,7 @@ impl OfTables {
                 *t = None;
             }
         }
+        sum.deleted += next.flush_learned(self).len();
         Ok((next, sum))
     }
 
@@ -509,6 +534,7 @@ impl OfTables {
             stats: RuleStats::default(),
             conj: conj_of(e),
         });
+        rule.stats.modified_ms.store(now_ms, Ordering::Relaxed);
         if let Some(old) = &existing {
             if !e.flags.reset_counts {
                 let s = &old.stats;
@@ -556,7 +582,13 @@ impl OfTables {
         }
     }
 
-    fn modify(&mut self, f: &FlowEntry, strict: bool, new_cookie: Option<u64>) -> usize {
+    fn modify(
+        &mut self,
+        f: &FlowEntry,
+        strict: bool,
+        new_cookie: Option<u64>,
+        now_ms: u64,
+    ) -> usize {
         let mut n = 0;
         let selector = FlowEntry {
             out_port: None,
@@ -579,22 +611,20 @@ impl OfTables {
                     cookie: new_cookie.unwrap_or(old.entry.cookie),
                     ..old.entry.clone()
                 };
+                let stats = if f.flags.reset_counts {
+                    let s = RuleStats::default();
+                    s.modified_ms.store(now_ms, Ordering::Relaxed);
+                    s
+                } else {
+                    RuleStats::carried(&old.stats, now_ms)
+                };
                 let rule = Arc::new(Rule {
                     conj: conj_of(&entry),
                     entry,
                     id: old.id,
                     created_ms: old.created_ms,
-                    stats: RuleStats::default(),
+                    stats,
                 });
-                if !f.flags.reset_counts {
-                    let (s, d) = (&old.stats, &rule.stats);
-                    d.n_packets
-                        .store(s.n_packets.load(Ordering::Relaxed), Ordering::Relaxed);
-                    d.n_bytes
-                        .store(s.n_bytes.load(Ordering::Relaxed), Ordering::Relaxed);
-                    d.used_ms
-                        .store(s.used_ms.load(Ordering::Relaxed), Ordering::Relaxed);
-                }
                 table.insert(rule);
                 n += 1;
             }
@@ -652,14 +682,19 @@ impl OfTables {
         for (_, t) in self.iter() {
             for r in t.rules() {
                 let e = &r.entry;
+                let modified = r
+                    .stats
+                    .modified_ms
+                    .load(Ordering::Relaxed)
+                    .max(r.created_ms);
                 if e.hard_timeout != 0
-                    && now_ms.saturating_sub(r.created_ms) >= u64::from(e.hard_timeout) * 1000
+                    && now_ms.saturating_sub(modified) >= u64::from(e.hard_timeout) * 1000
                 {
-                    gone.push((r.clone(), true));
+                    gone.push((r.clone(), Removal::Hard));
                 } else if e.idle_timeout != 0 {
                     let used = r.stats.used_ms.load(Ordering::Relaxed).max(r.created_ms);
                     if now_ms.saturating_sub(used) >= u64::from(e.idle_timeout) * 1000 {
-                        gone.push((r.clone(), false));
+                        gone.push((r.clone(), Removal::Idle));
                     }
                 }
             }
@@ -671,7 +706,7 @@ impl OfTables {
     /// version; returns it with each removed rule and why (`true`: hard timeout). A flow's
     /// idle time counts from its last packet (or its creation).
     pub fn expire(&self, now_ms: u64) -> Option<(OfTables, Vec<Expired>)> {
-        let gone = self.expired(now_ms);
+        let mut gone = self.expired(now_ms);
         if gone.is_empty() {
             return None;
         }
@@ -686,6 +721,8 @@ impl OfTables {
                 *t = None;
             }
         }
+        let flushed = next.flush_learned(self);
+        gone.extend(flushed.into_iter().map(|r| (r, Removal::DeleteLearned)));
         Some((next, gone))
     }
 
@@ -769,6 +806,7 @@ impl OfTables {
                 *t = None;
             }
         }
+        sum.deleted += next.flush_learned(self).len();
         Ok((next, sum))
     }
 }

@@ -147,9 +147,15 @@ fn timeouts_expire_flows_idle_from_the_last_packet() {
     assert!(t.expire(1_500).is_none());
     let (t, gone) = t.expire(1_900).unwrap();
     assert_eq!(gone.len(), 1);
-    assert!(!gone[0].1 && gone[0].0.entry.priority == 2, "idle");
+    assert!(
+        gone[0].1 == Removal::Idle && gone[0].0.entry.priority == 2,
+        "idle"
+    );
     let (t, gone) = t.expire(2_000).unwrap();
-    assert!(gone[0].1 && gone[0].0.entry.priority == 1, "hard");
+    assert!(
+        gone[0].1 == Removal::Hard && gone[0].0.entry.priority == 1,
+        "hard"
+    );
     assert_eq!(t.n_flows(), 1);
     assert!(t.expire(1_000_000).is_none(), "no timeout, no expiry");
 }

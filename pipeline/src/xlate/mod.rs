@@ -21,6 +21,7 @@ use crate::ofctl::{Action, SetField};
 use crate::tables::{Group, OfTables, Rule};
 use std::sync::Arc;
 
+mod learn;
 mod output;
 mod pause;
 mod walk;

@@ -189,13 +189,7 @@ impl Ctx<'_> {
                         });
                     }
                 }
-                Action::Learn(_) => {
-                    // The switch refuses flows that hold it; a packet reaching one anyway
-                    // (a `brisk trace` of a hand-written flow) is dropped, not half-handled.
-                    self.note("learn: not run by brisk's datapath yet: dropping");
-                    self.error = Some(XlateError::Unsupported);
-                    self.exit = true;
-                }
+                Action::Learn(l) => self.learn(l),
                 Action::PopVlan { .. } => {
                     self.do_set(&SetField {
                         field: Field::VlanTci,

@@ -304,6 +304,7 @@ pub fn collect(shared: &Shared) -> Vec<Family> {
     out.extend(ovsdb(shared));
     out.extend(conntrack(shared));
     out.extend(packet_ins(shared));
+    out.extend(learned(shared));
     let mut f = Family::new("brisk_flows", "Flows installed", Kind::Gauge);
     f.push(vec![], shared.bridge.tables().n_flows() as u64);
     out.push(f);
@@ -569,6 +570,65 @@ fn packet_ins(shared: &Shared) -> Vec<Family> {
         .map(|(name, help, row, v)| {
             let mut f = Family::new(name, help, Kind::Counter);
             f.push_shown(vec![], v, "packet-ins", row);
+            f
+        })
+        .collect()
+}
+
+/// Flows `learn` actions learned: queued by the workers (and lost to a full queue), and
+/// what the learner made of them.
+fn learned(shared: &Shared) -> Vec<Family> {
+    let l = &shared.learner;
+    let sum = |f: &dyn Fn(&super::learner::Source) -> u64| l.sources().iter().map(f).sum::<u64>();
+    let st = &l.stats;
+    let rows: [(&'static str, &'static str, &'static str, u64); 7] = [
+        (
+            "brisk_learn_queued_total",
+            "Learned flows queued for the learner (workers and control thread)",
+            "queued",
+            sum(&|s| ld(&s.queued)),
+        ),
+        (
+            "brisk_learn_overflow_total",
+            "Learned flows lost because a worker's queue to the learner was full",
+            "queue full",
+            sum(&|s| ld(&s.overflow)),
+        ),
+        (
+            "brisk_learn_added_total",
+            "Learned flows added to the tables",
+            "added",
+            ld(&st.added),
+        ),
+        (
+            "brisk_learn_modified_total",
+            "Learned flows that changed an existing flow's actions or cookie",
+            "modified",
+            ld(&st.modified),
+        ),
+        (
+            "brisk_learn_refreshed_total",
+            "Learned flows already installed: their hard timeout restarted",
+            "refreshed",
+            ld(&st.refreshed),
+        ),
+        (
+            "brisk_learn_refused_total",
+            "Learned flows refused because their table was full",
+            "refused (table full)",
+            ld(&st.refused),
+        ),
+        (
+            "brisk_learn_batches_total",
+            "Batches of learned flows applied (one table version each at most)",
+            "batches",
+            ld(&st.batches),
+        ),
+    ];
+    rows.into_iter()
+        .map(|(name, help, row, v)| {
+            let mut f = Family::new(name, help, Kind::Counter);
+            f.push_shown(vec![], v, "learn", row);
             f
         })
         .collect()

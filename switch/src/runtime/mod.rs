@@ -4,6 +4,7 @@
 mod appctl;
 mod counters;
 mod ctl;
+pub mod learner;
 mod metrics;
 pub mod openflow;
 pub mod ovsdb;
@@ -167,6 +168,16 @@ pub fn run(opts: RunOptions, out: &mut dyn Write) -> Result<RunSummary, RuntimeE
             })
             .map_err(io("packet-in thread"))?
     };
+    let learner = {
+        let sh = shared.clone();
+        std::thread::Builder::new()
+            .name("learner".into())
+            .spawn(move || {
+                let stop = || sh.stop.load(Ordering::Relaxed) || crate::signal::stop_requested();
+                sh.learner.run(&sh.bridge, &|| sh.now_ms(), &stop)
+            })
+            .map_err(io("learner thread"))?
+    };
     let mut of_servers = Vec::new();
     for at in &of_at {
         of_servers.push(openflow::OfServer::start(
@@ -230,6 +241,7 @@ pub fn run(opts: RunOptions, out: &mut dyn Write) -> Result<RunSummary, RuntimeE
     drop(metrics);
     let ok = stop_workers(&shared, threads, &workers, threaded);
     let _ = dispatcher.join();
+    let _ = learner.join();
     let mut summary = RunSummary {
         seconds: started.elapsed().as_secs_f64(),
         ..Default::default()
@@ -431,13 +443,14 @@ pub(super) fn worker_thread_init(cpu: u32) -> Result<(), String> {
 /// Flows whose idle or hard timeout passed leave the tables; those added with
 /// `send_flow_rem` are announced to the OpenFlow connections.
 fn expire_flows(shared: &Shared, of: &openflow::OfShared, now_ms: u64) {
-    for (r, hard) in shared.bridge.expire_flows(now_ms) {
-        tracing::debug!(table = r.entry.table_id(), hard, "flow expired");
+    use pipeline::tables::Removal;
+    for (r, why) in shared.bridge.expire_flows(now_ms) {
+        tracing::debug!(table = r.entry.table_id(), ?why, "flow expired");
         if r.entry.flags.send_flow_rem {
-            let reason = if hard {
-                ::openflow::flow_mod::RR_HARD_TIMEOUT
-            } else {
-                ::openflow::flow_mod::RR_IDLE_TIMEOUT
+            let reason = match why {
+                Removal::Hard => ::openflow::flow_mod::RR_HARD_TIMEOUT,
+                Removal::Idle => ::openflow::flow_mod::RR_IDLE_TIMEOUT,
+                Removal::DeleteLearned => ::openflow::flow_mod::RR_DELETE,
             };
             of.events.push(openflow::AsyncEvent::FlowRemoved(
                 openflow::FlowRemoved::of(&r, reason, now_ms),

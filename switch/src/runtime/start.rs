@@ -196,6 +196,10 @@ pub(super) fn shared_state(
             super::packet_in::PacketIns::new(n_workers + 1)
                 .map_err(super::io("packet-in queues (eventfd)"))?,
         ),
+        learner: Arc::new(
+            super::learner::Learner::new(n_workers + 1)
+                .map_err(super::io("learned-flow queues (eventfd)"))?,
+        ),
     }))
 }
 

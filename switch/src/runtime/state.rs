@@ -271,6 +271,9 @@ pub struct Shared {
     /// Packet-ins on their way to the OpenFlow connections: one queue per worker, the
     /// last for the control thread (queue index = transmit queue number).
     pub packet_ins: Arc<super::packet_in::PacketIns>,
+    /// Flows `learn` actions learned, on their way to the tables (queues numbered as
+    /// `packet_ins`').
+    pub learner: Arc<super::learner::Learner>,
 }
 
 impl Shared {

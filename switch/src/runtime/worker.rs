@@ -1,6 +1,7 @@
 //! A poll-mode worker: one per lcore, busy-polling its receive queues, running bursts
 //! through its own fast path, and sending what comes out with one `tx_burst` per port.
 
+use super::learner::Learner;
 use super::packet_in::PacketIns;
 use super::state::{
     PortCounters, RtKind, RtPorts, Shared, WorkerStats, REQ_CLEAR_STATS, REQ_DUMP_MEGAFLOWS,
@@ -30,6 +31,8 @@ pub(crate) struct TxSink<'a> {
     tx_packets: u64,
     /// Where packet-ins go (this sink's queue there is number `txq`).
     packet_ins: Arc<PacketIns>,
+    /// Where learned flows go (queue number `txq` too).
+    learner: Arc<Learner>,
 }
 
 impl<'a> TxSink<'a> {
@@ -38,6 +41,7 @@ impl<'a> TxSink<'a> {
         ports: Arc<RtPorts>,
         txq: u16,
         packet_ins: Arc<PacketIns>,
+        learner: Arc<Learner>,
     ) -> Self {
         let n = ports.list.len();
         TxSink {
@@ -49,6 +53,7 @@ impl<'a> TxSink<'a> {
             tx_batches: 0,
             tx_packets: 0,
             packet_ins,
+            learner,
         }
     }
 
@@ -117,6 +122,9 @@ impl Sink<Pkt> for TxSink<'_> {
         self.packet_ins.offer(src, || {
             ctl.packet_in(pipeline::packet::Frame::data(frame), key)
         })
+    }
+    fn learn(&mut self, flow: &Arc<pipeline::dpaction::LearnedFlow>) -> bool {
+        self.learner.offer(usize::from(self.txq), flow)
     }
     fn alloc(&mut self, bytes: &[u8]) -> Option<Pkt> {
         Pkt::from_bytes(self.pool, bytes)
@@ -195,7 +203,13 @@ pub fn run(shared: Arc<Shared>, wid: usize, cfg: FastPathConfig) -> i32 {
     let mut ports = shared.ports();
     let mut queues = my_queues(&ports, wid, n_workers);
     let pins = shared.packet_ins.clone();
-    let mut sink = TxSink::new(pool, ports.clone(), wid as u16, pins.clone());
+    let mut sink = TxSink::new(
+        pool,
+        ports.clone(),
+        wid as u16,
+        pins.clone(),
+        shared.learner.clone(),
+    );
     let mut tunnel = TunnelCounters {
         seen: fp.stats.tunnel,
     };
@@ -220,7 +234,13 @@ pub fn run(shared: Arc<Shared>, wid: usize, cfg: FastPathConfig) -> i32 {
             let kept = (sink.tx_batches, sink.tx_packets);
             ports = shared.ports();
             queues = my_queues(&ports, wid, n_workers);
-            sink = TxSink::new(pool, ports.clone(), wid as u16, pins.clone());
+            sink = TxSink::new(
+                pool,
+                ports.clone(),
+                wid as u16,
+                pins.clone(),
+                shared.learner.clone(),
+            );
             (sink.tx_batches, sink.tx_packets) = kept;
             gen = g;
             me.ports_gen.store(gen, Ordering::Release);

@@ -132,6 +132,7 @@ pub(super) fn parse_action(
             Action::Group(parse_uint(it.value, 32, "group").map_err(a.bad())? as u32)
         }
         "note" => note(a)?,
+        "learn" => super::learn::learn(a)?,
         "meter" => {
             a.need_value()?;
             Action::Meter(parse_uint(it.value, 32, "meter").map_err(a.bad())? as u32)

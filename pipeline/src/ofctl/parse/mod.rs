@@ -9,6 +9,7 @@
 mod actions;
 mod ct;
 mod items;
+mod learn;
 mod matches;
 mod set;
 mod subfield;

@@ -14,7 +14,13 @@ pub(super) fn parse_subfield(s: &str) -> Result<Subfield, String> {
         None => (s, None),
     };
     let field = Field::from_name(name).ok_or_else(|| format!("unknown field '{name}'"))?;
-    let width = field.bits();
+    // OVS's `in_port` (NXM_OF_IN_PORT) has 16 bits; `in_port_oxm`, the OpenFlow 1.1 number,
+    // has brisk's 32.
+    let width = if matches!(name, "in_port" | "NXM_OF_IN_PORT") {
+        16
+    } else {
+        field.bits()
+    };
     let (ofs, n_bits) = match range {
         None | Some("") => (0, width),
         Some(r) => {

@@ -119,7 +119,7 @@ pub(crate) fn packet_out(sh: &Shared, po: PacketOut) -> Result<(), OfError> {
     openflow::check::check_action_list(&known, &po.actions, 0, true)?;
     let ports = sh.ports();
     let txq = sh.workers.len() as u16;
-    let mut sink = TxSink::new(pool, ports, txq, sh.packet_ins.clone());
+    let mut sink = TxSink::new(pool, ports, txq, sh.packet_ins.clone(), sh.learner.clone());
     let _tx = sh.control_tx.lock();
     pipeline::slowpath::packet_out(&sh.bridge, pkt, &po.actions, sh.now_ms(), &mut sink, None);
     sink.flush_all();
@@ -154,7 +154,7 @@ pub(crate) fn resume(sh: &Shared, r: openflow::packet_in::Resume) -> Result<(), 
     openflow::packet_in::apply_metadata(&r.metadata, r.conntracked, &mut pkt.key);
     let ports = sh.ports();
     let txq = sh.workers.len() as u16;
-    let mut sink = TxSink::new(pool, ports, txq, sh.packet_ins.clone());
+    let mut sink = TxSink::new(pool, ports, txq, sh.packet_ins.clone(), sh.learner.clone());
     let _tx = sh.control_tx.lock();
     pipeline::slowpath::process_from(
         &sh.bridge,
