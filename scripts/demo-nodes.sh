@@ -127,6 +127,16 @@ node() {
   local yaml="conf/examples/$name.yaml"
   if [ "$PROXY" != kube-proxy ] || { [ -n "$CT_MAX" ] && [ "$name" = worker1 ]; }; then
     sed "s/^proxy: kube-proxy/proxy: $PROXY/" "$yaml" >"$RUN/$name.yaml"
+    if [ "$PROXY" = antrea-proxy ]; then
+      # A second service on the same endpoints, with Kubernetes' ClientIP affinity.
+      sed -i '/^    endpoints: \["10.222.1.47:80", "10.222.2.34:80"\]$/a\
+  - name: backendsvc-sticky\
+    cluster_ip: 10.104.65.134\
+    ports: [{port: 80, protocol: TCP}]\
+    endpoints: ["10.222.1.47:80", "10.222.2.34:80"]\
+    session_affinity: ClientIP\
+    session_affinity_timeout: 60' "$RUN/$name.yaml"
+    fi
     if [ -n "$CT_MAX" ] && [ "$name" = worker1 ]; then
       echo "conntrack_max: $CT_MAX" >>"$RUN/$name.yaml"
     fi
@@ -382,6 +392,16 @@ elif [ "$PROXY" = antrea-proxy ]; then
   if [ $((n1 + n2)) = 20 ] && [ "$n1" -gt 0 ] && [ "$n2" -gt 0 ]; then got=ok; PASS=$((PASS + 1)); else got=WRONG; FAIL=$((FAIL + 1)); fi
   printf '  %-58s %-8s (backend1 %d, backend2 %d of 20)\n' "frontend -> backendsvc 10.104.65.133:80 (brisk LB)" "$got" "$n1" "$n2"
   check "octant -> backendsvc 10.104.65.133:80 (policy on the endpoint)" blocked w1-octant http://10.104.65.133/
+  # ClientIP affinity: the frontend's first connection picks an endpoint, brisk learns
+  # it (table 41), and the other 19 follow it.
+  declare -A BS=()
+  for _ in $(seq 20); do
+    b=$(nsx w1-frontend curl -s -m 3 http://10.104.65.134/ || echo failed)
+    BS[$b]=$(( ${BS[$b]:-0} + 1 ))
+  done
+  n1=${BS[w1-backend1]:-0} n2=${BS[w2-backend2]:-0}
+  if [ "$n1" = 20 ] || [ "$n2" = 20 ]; then got=ok; PASS=$((PASS + 1)); else got=WRONG; FAIL=$((FAIL + 1)); fi
+  printf '  %-58s %-8s (backend1 %d, backend2 %d of 20)\n' "frontend -> backendsvc-sticky 10.104.65.134:80 (ClientIP)" "$got" "$n1" "$n2"
 else
   echo "  (iptables not installed: the service walk via kube-proxy DNAT is skipped)"
 fi
@@ -762,6 +782,8 @@ if [ "$PROXY" = antrea-proxy ]; then
   echo "== worker1: brisk ctl dump-groups; dump-group-stats"
   ctl worker1 dump-groups
   ctl worker1 dump-group-stats
+  echo "== worker1: brisk ctl dump-flows table=41 (SessionAffinity: the flows learn made)"
+  ctl worker1 dump-flows table=41
 fi
 if [ "$PEER" = ovs ]; then
   echo "== worker2 (OVS): ovs-appctl tnl/ports/show; ovs-ofctl dump-ports br-int antrea-tun0"

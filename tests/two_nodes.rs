@@ -161,8 +161,17 @@ fn load_balancing_in_brisk() {
         text.contains("octant -> backendsvc 10.104.65.133:80 (policy on the endpoint) blocked"),
         "{text}"
     );
-    assert!(text.contains("9 checks as expected, 0 not"), "{text}");
+    let sticky = text
+        .lines()
+        .find(|l| l.contains("frontend -> backendsvc-sticky 10.104.65.134:80 (ClientIP)"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(sticky.contains(" ok "), "{sticky}");
+    assert!(text.contains("10 checks as expected, 0 not"), "{text}");
     assert!(text.contains(" group_id=1,duration="), "{text}");
+    assert!(
+        text.contains("table=41, ") && text.contains("hard_timeout=60, priority=200,tcp,nw_src=10.222.1.48,nw_dst=10.104.65.134,tp_dst=80"),
+        "no learned affinity flow in the dump: {text}"
+    );
 }
 
 /// Interop with an independent Geneve implementation: OVS's userspace datapath as worker2.

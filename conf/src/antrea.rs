@@ -26,7 +26,9 @@
 //! or `reg6` (ingress) when a rule allows a packet.
 
 use crate::net::{parse_cidr, port_range_masks, Cidr};
-use crate::node::{parse_endpoint, proto_number, NodeConfig, PolicyPeer, PolicyPort, ProxyMode};
+use crate::node::{
+    parse_endpoint, proto_number, NodeConfig, PolicyPeer, PolicyPort, ProxyMode, SessionAffinity,
+};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::net::Ipv4Addr;
@@ -419,6 +421,60 @@ fn conntrack(c: &Ctx<'_>, o: &mut Out) {
     o.add(d, 31, 0, "", "resubmit(,40)");
 }
 
+/// A service port with `sessionAffinity: ClientIP`, as AntreaProxy builds it, with the
+/// endpoint state in `reg4[16..18]` (0 unseen, 1 to select, 3 to learn, 2 selected):
+/// table 41 (SessionAffinity) holds a learned flow per client that loads its endpoint;
+/// without one the group chooses, and table 40 learns the choice (`hard_timeout`: the
+/// affinity timeout, `delete_learned`: the service's flows take their clients' with
+/// them). An endpoint that went away since (no DNAT flow in table 42) chooses again.
+fn session_affinity(o: &mut Out, dst: &str, proto: &str, gid: u32, timeout: u32) {
+    let m = |state: u32| format!("{proto},reg4={state:#x}/0x70000,{dst}");
+    let s = COOKIE_SERVICE;
+    let l4 = match proto {
+        "udp" => "NXM_OF_UDP_DST[]",
+        "sctp" => "OXM_OF_SCTP_DST[]",
+        _ => "NXM_OF_TCP_DST[]",
+    };
+    let nw_proto = match proto {
+        "udp" => 17,
+        "sctp" => 132,
+        _ => 6,
+    };
+    let hard = timeout.min(u32::from(u16::MAX));
+    o.add(
+        s,
+        40,
+        200,
+        &format!("{proto},reg4=0/0x70000,{dst}"),
+        "resubmit(,41),resubmit(,40)",
+    );
+    o.add(
+        s,
+        40,
+        200,
+        &m(0x10000),
+        &format!("load:0x1->NXM_NX_REG0[19],load:0x3->NXM_NX_REG4[16..18],group:{gid}"),
+    );
+    o.add(
+        s,
+        40,
+        190,
+        &m(0x30000),
+        &format!(
+            "learn(table=41,hard_timeout={hard},priority=200,delete_learned,cookie={:#x},eth_type=0x800,nw_proto={nw_proto},{l4},NXM_OF_IP_DST[],NXM_OF_IP_SRC[],load:NXM_NX_REG4[0..15]->NXM_NX_REG4[0..15],load:NXM_NX_REG3[]->NXM_NX_REG3[],load:0x2->NXM_NX_REG4[16..18],load:0x1->NXM_NX_REG0[19]),load:0x2->NXM_NX_REG4[16..18],resubmit(,42)",
+            s | u64::from(gid)
+        ),
+    );
+    o.add(s, 40, 190, &m(0x20000), "resubmit(,42)");
+    o.add(
+        s,
+        42,
+        190,
+        &m(0x20000),
+        "load:0x1->NXM_NX_REG4[16..18],resubmit(,40)",
+    );
+}
+
 /// Tables 40/42: services, to the gateway (kube-proxy) or load-balanced here
 /// (AntreaProxy); returns the groups and which service port each serves.
 fn services(c: &Ctx<'_>, o: &mut Out) -> (Vec<String>, Vec<ServiceGroup>) {
@@ -435,12 +491,16 @@ fn services(c: &Ctx<'_>, o: &mut Out) -> (Vec<String>, Vec<ServiceGroup>) {
         // port's group; table 42 (EndpointDNAT) commits it with the DNAT.
         let mut dnat: BTreeMap<String, String> = BTreeMap::new();
         let mut next_group = 1u32;
+        let mut any_sticky = false;
         for svc in &n.services {
             for sp in &svc.ports {
                 let proto = sp.protocol.to_lowercase();
                 let target = sp.target_port.unwrap_or(sp.port);
                 let gid = next_group;
                 next_group += 1;
+                let sticky = svc.session_affinity == SessionAffinity::ClientIp;
+                // With affinity a bucket only chooses; table 40 learns the choice first.
+                let next = if sticky { 40 } else { 42 };
                 let mut g = format!("group_id={gid},type=select");
                 for (i, (ip, port)) in svc
                     .endpoints
@@ -449,12 +509,20 @@ fn services(c: &Ctx<'_>, o: &mut Out) -> (Vec<String>, Vec<ServiceGroup>) {
                     .filter(|(_, p)| *p == target)
                     .enumerate()
                 {
-                    let _ = write!(
-                        g,
-                        ",bucket=bucket_id:{i},weight:100,actions=load:{}->NXM_NX_REG3[],load:{:#x}->NXM_NX_REG4[0..18],resubmit(,42)",
-                        hex_ip(ip),
-                        0x20000 | u32::from(port)
-                    );
+                    let _ = if sticky {
+                        write!(
+                            g,
+                            ",bucket=bucket_id:{i},weight:100,actions=load:{}->NXM_NX_REG3[],load:{port:#x}->NXM_NX_REG4[0..15],resubmit(,{next})",
+                            hex_ip(ip),
+                        )
+                    } else {
+                        write!(
+                            g,
+                            ",bucket=bucket_id:{i},weight:100,actions=load:{}->NXM_NX_REG3[],load:{:#x}->NXM_NX_REG4[0..18],resubmit(,{next})",
+                            hex_ip(ip),
+                            0x20000 | u32::from(port)
+                        )
+                    };
                     dnat.insert(
                         format!("{proto},reg3={},reg4={:#x}/0x7ffff", hex_ip(ip), 0x20000 | u32::from(port)),
                         format!(
@@ -469,14 +537,25 @@ fn services(c: &Ctx<'_>, o: &mut Out) -> (Vec<String>, Vec<ServiceGroup>) {
                     sp.protocol.clone(),
                     gid,
                 ));
-                o.add(
-                    COOKIE_SERVICE,
-                    40,
-                    200,
-                    &format!("{proto},nw_dst={},tp_dst={}", svc.cluster_ip, sp.port),
-                    &format!("load:0x1->NXM_NX_REG0[19],group:{gid}"),
-                );
+                let dst = format!("nw_dst={},tp_dst={}", svc.cluster_ip, sp.port);
+                let m = format!("{proto},{dst}");
+                if sticky {
+                    session_affinity(o, &dst, &proto, gid, svc.session_affinity_timeout);
+                    any_sticky = true;
+                } else {
+                    o.add(
+                        COOKIE_SERVICE,
+                        40,
+                        200,
+                        &m,
+                        &format!("load:0x1->NXM_NX_REG0[19],group:{gid}"),
+                    );
+                }
             }
+        }
+        if any_sticky {
+            // Table 41 (SessionAffinity): no learned flow, no endpoint yet.
+            o.add(COOKIE_SERVICE, 41, 0, "", "load:0x1->NXM_NX_REG4[16..18]");
         }
         for (m, a) in &dnat {
             o.add(COOKIE_SERVICE, 42, 200, m, a);

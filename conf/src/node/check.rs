@@ -435,6 +435,15 @@ impl<'a> Checker<'a> {
                     self.bad(format!("{path}.ports[{j}].target_port"), "port 0");
                 }
             }
+            if !(1..=86_400).contains(&s.session_affinity_timeout) {
+                self.bad(
+                    format!("{path}.session_affinity_timeout"),
+                    format!(
+                        "{} s: Kubernetes allows 1 to 86400 seconds",
+                        s.session_affinity_timeout
+                    ),
+                );
+            }
             self.endpoints(&path, s);
         }
     }

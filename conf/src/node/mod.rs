@@ -256,6 +256,31 @@ pub struct Service {
     /// Endpoints, `IP:PORT`.
     #[serde(default)]
     pub endpoints: Vec<String>,
+    /// Kubernetes' `sessionAffinity`: `ClientIP` keeps each client on the endpoint its
+    /// first connection got, for `session_affinity_timeout` seconds (with `proxy:
+    /// antrea-proxy`, through learned flows as AntreaProxy does); `None` by default.
+    #[serde(default)]
+    pub session_affinity: SessionAffinity,
+    /// `sessionAffinityConfig.clientIP.timeoutSeconds` (Kubernetes' default 10800, at most
+    /// 86400). The learned flow's `hard_timeout` holds at most 65535: longer timeouts are
+    /// capped there, as AntreaProxy caps them.
+    #[serde(default = "d_affinity_timeout")]
+    pub session_affinity_timeout: u32,
+}
+
+/// Kubernetes' `sessionAffinity`.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+pub enum SessionAffinity {
+    /// Every connection picks an endpoint.
+    #[default]
+    None,
+    /// A client's connections go to one endpoint while the affinity lasts.
+    #[serde(rename = "ClientIP")]
+    ClientIp,
+}
+
+fn d_affinity_timeout() -> u32 {
+    10_800
 }
 
 /// How service traffic is handled.

@@ -91,7 +91,7 @@ impl OfTables {
                 .cloned();
             let Some(old) = existing else {
                 let mut s = super::ModSummary::default();
-                match next.add(e, now_ms, &mut s) {
+                match next.add(e, now_ms, &mut s, true) {
                     Ok(()) => sum.added += 1,
                     Err(FlowModError::TableFull { .. }) | Err(_) => sum.refused += 1,
                 }
@@ -114,6 +114,7 @@ impl OfTables {
                 id: old.id,
                 created_ms: old.created_ms,
                 stats: RuleStats::carried(&old.stats, now_ms),
+                learned: true,
             });
             next.table_mut(tid).insert(rule);
             sum.modified += 1;

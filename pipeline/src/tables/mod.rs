@@ -50,6 +50,9 @@ pub struct Rule {
     pub stats: RuleStats,
     /// Conjunction clauses it contributes (empty for ordinary rules).
     pub conj: Vec<ConjClause>,
+    /// A `learn` action installed it: `replace-flows` (a configuration reload) keeps it,
+    /// as the agent that owns the other flows does not know it.
+    pub learned: bool,
 }
 
 impl Rule {
@@ -475,7 +478,7 @@ impl OfTables {
             match m {
                 FlowMod::Add(e) => {
                     next.check(e)?;
-                    next.add(e, now_ms, &mut sum)?;
+                    next.add(e, now_ms, &mut sum, false)?;
                 }
                 FlowMod::Delete {
                     filter,
@@ -514,6 +517,7 @@ impl OfTables {
         e: &FlowEntry,
         now_ms: u64,
         sum: &mut ModSummary,
+        learned: bool,
     ) -> Result<(), FlowModError> {
         let id = self.next_id;
         self.next_id += 1;
@@ -533,6 +537,7 @@ impl OfTables {
             created_ms: now_ms,
             stats: RuleStats::default(),
             conj: conj_of(e),
+            learned,
         });
         rule.stats.modified_ms.store(now_ms, Ordering::Relaxed);
         if let Some(old) = &existing {
@@ -624,6 +629,7 @@ impl OfTables {
                     id: old.id,
                     created_ms: old.created_ms,
                     stats,
+                    learned: old.learned,
                 });
                 table.insert(rule);
                 n += 1;
@@ -783,7 +789,7 @@ impl OfTables {
             if same {
                 sum.unchanged += 1;
             } else {
-                next.add(e, now_ms, &mut sum)?;
+                next.add(e, now_ms, &mut sum, false)?;
             }
         }
         // Delete what is not wanted.
@@ -791,7 +797,9 @@ impl OfTables {
             .iter()
             .flat_map(|(tid, t)| {
                 t.rules()
-                    .filter(|r| !want.contains(&(tid, r.entry.priority, r.entry.matches)))
+                    .filter(|r| {
+                        !r.learned && !want.contains(&(tid, r.entry.priority, r.entry.matches))
+                    })
                     .map(move |r| (tid, r.entry.matches, r.entry.priority))
                     .collect::<Vec<_>>()
             })
