@@ -376,6 +376,11 @@ pub struct Bridge {
     generation: AtomicU64,
     /// Bumped whenever the MAC-learning table changes in a way NORMAL could see.
     mac_generation: AtomicU64,
+    /// Bumped by changes confined to some tables (learned flows, timeouts), which stamp
+    /// the tables they changed in `table_changed`: a megaflow is stale only if one of the
+    /// tables its walk looked up changed since its translation.
+    table_generation: AtomicU64,
+    table_changed: Box<[AtomicU64]>,
     /// Set once a flow with an idle or hard timeout has been added.
     timed_flows: std::sync::atomic::AtomicBool,
     /// The tunnel's underlay: uplink, routes, TLV map, neighbours.
@@ -395,6 +400,10 @@ impl Bridge {
             limits: Limits::default(),
             generation: AtomicU64::new(1),
             mac_generation: AtomicU64::new(1),
+            table_generation: AtomicU64::new(1),
+            table_changed: (0..crate::tables::N_TABLES)
+                .map(|_| AtomicU64::new(0))
+                .collect(),
             timed_flows: std::sync::atomic::AtomicBool::new(false),
             underlay: crate::tunnel::Underlay::default(),
         }
@@ -417,6 +426,47 @@ impl Bridge {
 
     fn bump(&self) {
         self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// The generation of changes confined to some tables.
+    pub fn table_generation(&self) -> u64 {
+        self.table_generation.load(Ordering::Acquire)
+    }
+
+    /// True when one of `tables` (bit per table) changed after table generation `since`.
+    pub fn tables_changed_since(&self, tables: &[u64; 4], since: u64) -> bool {
+        for (wi, &word) in tables.iter().enumerate() {
+            let mut bits = word;
+            while bits != 0 {
+                let t = wi * 64 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                if self
+                    .table_changed
+                    .get(t)
+                    .is_some_and(|c| c.load(Ordering::Acquire) > since)
+                {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
+    /// After a version that changed only the tables in `changed`: stamps them, then moves
+    /// the table generation (a megaflow that sees the new generation sees the stamps).
+    fn bump_tables(&self, changed: &[u64; 4]) {
+        let g = self.table_generation.load(Ordering::Acquire) + 1;
+        for (wi, &word) in changed.iter().enumerate() {
+            let mut bits = word;
+            while bits != 0 {
+                let t = wi * 64 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                if let Some(c) = self.table_changed.get(t) {
+                    c.store(g, Ordering::Release);
+                }
+            }
+        }
+        self.table_generation.store(g, Ordering::Release);
     }
 
     /// A counter that changes whenever the MAC-learning table changes (only translations
@@ -457,9 +507,10 @@ impl Bridge {
         let Some((next, gone)) = t.expire(now_ms) else {
             return Vec::new();
         };
+        let changed = next.changed_tables(&t);
         *t = Arc::new(next);
+        self.bump_tables(&changed);
         drop(t);
-        self.bump();
         gone
     }
 
@@ -472,17 +523,30 @@ impl Bridge {
         now_ms: u64,
     ) -> crate::tables::LearnSummary {
         let mut sum = crate::tables::LearnSummary::default();
-        let rest = self.tables().refresh_learned(flows, now_ms, &mut sum);
+        let cur = self.tables();
+        let rest = cur.refresh_learned(flows, now_ms, &mut sum);
         if rest.is_empty() {
             return sum;
         }
         self.note_timeouts(rest.iter().map(|l| &l.entry));
+        // The new version is built outside the lock (copying a table of many learned
+        // flows takes a while, and translations read the tables meanwhile); it is swapped
+        // in only if nothing else changed the tables since, else built again under it.
+        let mut s = sum;
+        let next = cur.install_learned(&rest, now_ms, &mut s);
         let mut t = self.tables.write();
-        let next = t.install_learned(&rest, now_ms, &mut sum);
+        let next = if t.version == cur.version {
+            sum = s;
+            next
+        } else {
+            t.install_learned(&rest, now_ms, &mut sum)
+        };
         if sum.added + sum.modified > 0 || next.n_flows() != t.n_flows() {
+            let changed = next.changed_tables(&t);
             *t = Arc::new(next);
+            // Under the lock: stamps and generation move in the order of the versions.
+            self.bump_tables(&changed);
             drop(t);
-            self.bump();
         }
         sum
     }

@@ -252,3 +252,68 @@ fn delete_learned_goes_with_the_last_flow_that_owns_the_cookie() {
     assert_eq!(why, vec![Removal::Hard, Removal::DeleteLearned]);
     assert_eq!(b2.tables().n_flows(), 0);
 }
+
+#[test]
+fn a_learned_flow_revalidates_only_the_megaflows_that_looked_at_its_table() {
+    let b = bridge(&[
+        "table=0,priority=10,udp,tp_dst=53 actions=learn(table=5,priority=9,eth_type=0x800,NXM_OF_IP_SRC[],output:NXM_OF_IN_PORT[]),output:2",
+        "table=0,priority=10,udp,tp_dst=54 actions=resubmit(,5),output:2",
+        "table=0,priority=10,tcp actions=output:3",
+    ]);
+    let mut fp: FastPath<VecFrame> = FastPath::new(FastPathConfig::default());
+    let mut out = Collect::new();
+    let tcp = tcp_frame(A, B, ip("10.0.0.1"), ip("10.0.0.2"), 1, 80, 0x10, 64);
+    let u54 = udp_frame(A, B, ip("10.0.0.1"), ip("10.0.0.2"), 1, 54, b"x");
+    let u53 = udp_frame(A, B, ip("10.0.0.1"), ip("10.0.0.2"), 1, 53, b"x");
+    for (port, f) in [(1, &tcp), (4, &u54), (1, &u53)] {
+        fp.receive_burst(&b, port, [VecFrame::new(f)], 1, &mut out);
+    }
+    assert_eq!(out.learned.len(), 1);
+    let g = b.generation();
+    assert_eq!(b.learn(&out.learned, 2).added, 1);
+    assert_eq!(
+        b.generation(),
+        g,
+        "a learned flow moves the table generation only"
+    );
+    let before = fp.stats.revalidations;
+    let mut out = Collect::new();
+    fp.receive_burst(&b, 1, [VecFrame::new(&tcp)], 3, &mut out);
+    assert_eq!(
+        fp.stats.revalidations, before,
+        "tcp never looked at table 5"
+    );
+    assert_eq!(out.outputs.len(), 1);
+    fp.receive_burst(&b, 4, [VecFrame::new(&u54)], 3, &mut out);
+    assert_eq!(
+        fp.stats.revalidations,
+        before + 1,
+        "udp 54 looked at table 5"
+    );
+    let ports: Vec<u32> = out.outputs.iter().map(|o| o.0).collect();
+    assert_eq!(
+        ports,
+        vec![3, 1, 2],
+        "the learned flow sends it back out of its port too"
+    );
+    // Expiry is confined the same way.
+    let b2 = bridge(&[
+        "table=0,priority=10,udp actions=resubmit(,5),output:2",
+        "table=0,priority=10,tcp actions=output:3",
+        "table=5,priority=10,hard_timeout=1,udp actions=output:4",
+    ]);
+    let mut fp: FastPath<VecFrame> = FastPath::new(FastPathConfig::default());
+    let mut out = Collect::new();
+    for f in [&tcp, &u54] {
+        fp.receive_burst(&b2, 1, [VecFrame::new(f)], 1, &mut out);
+    }
+    assert_eq!(b2.expire_flows(1_000).len(), 1);
+    let before = fp.stats.revalidations;
+    let mut out = Collect::new();
+    fp.receive_burst(&b2, 1, [VecFrame::new(&tcp)], 1_001, &mut out);
+    assert_eq!(fp.stats.revalidations, before);
+    fp.receive_burst(&b2, 1, [VecFrame::new(&u54)], 1_001, &mut out);
+    assert_eq!(fp.stats.revalidations, before + 1);
+    let ports: Vec<u32> = out.outputs.iter().map(|o| o.0).collect();
+    assert_eq!(ports, vec![3, 2], "the expired flow's output is gone");
+}

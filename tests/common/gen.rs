@@ -31,6 +31,19 @@ impl GenRun {
     /// brisk-gen sends `secs` s of `size`-byte UDP frames at `mpps` from port 0 (and port
     /// 1 with `both`) while brisk runs `flows` (between ofports 1 and 2).
     pub fn start(tag: &str, flows: &str, mpps: &str, secs: u32, size: u32, both: bool) -> GenRun {
+        Self::start_with(tag, flows, mpps, secs, size, both, &["--flows", "16"])
+    }
+
+    /// [`GenRun::start`] with brisk-gen's flow options (`--flows N`, `--vary I:FIELD`).
+    pub fn start_with(
+        tag: &str,
+        flows: &str,
+        mpps: &str,
+        secs: u32,
+        size: u32,
+        both: bool,
+        flow_args: &[&str],
+    ) -> GenRun {
         let dir = Scratch::new(&format!("gen-{tag}"));
         let sock = |i: u32| dir.join(format!("gen-{i}.sock"));
         let id = std::process::id() % 100_000;
@@ -39,7 +52,8 @@ impl GenRun {
         if both {
             cmd.args(["--tx", "1:udp,dl_src=02:00:00:00:00:02,dl_dst=02:00:00:00:00:01,nw_src=10.0.0.2,nw_dst=10.0.0.1,tp_src=53,tp_dst=1000"]);
         }
-        cmd.args(["--flows", "16", "--size", &size.to_string(), "--rate", mpps])
+        cmd.args(flow_args)
+            .args(["--size", &size.to_string(), "--rate", mpps])
             .args(["--warmup", "0", "--wait-link", "60"])
             .args(["--duration", &secs.to_string(), "--json"])
             .arg(dir.join("gen.json"))

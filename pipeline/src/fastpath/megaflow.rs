@@ -35,12 +35,15 @@ pub(super) struct Megaflow {
 
 /// The state a megaflow's translation depended on: the bridge (tables, ports) always, the
 /// MAC-learning table when NORMAL was involved, the underlay when a tunnel output was
-/// resolved. A hit on a megaflow whose versions moved re-translates first.
+/// resolved, and the tables its walk looked up for changes confined to some tables
+/// (learned flows, timeouts). A hit on a megaflow whose versions moved re-translates first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct Versions {
     generation: u64,
     mac_generation: Option<u64>,
     underlay_generation: Option<u64>,
+    table_generation: u64,
+    tables: [u64; 4],
 }
 
 impl Versions {
@@ -49,23 +52,39 @@ impl Versions {
             generation: tr.generation,
             mac_generation: tr.uses_mac_learning.then_some(tr.mac_generation),
             underlay_generation: tr.uses_underlay.then_some(tr.underlay_generation),
+            table_generation: tr.table_generation,
+            tables: tr.tables,
         }
     }
 
     /// The bridge's current generations, to compare with.
-    pub(super) fn now(bridge: &crate::bridge::Bridge) -> [u64; 3] {
+    pub(super) fn now(bridge: &crate::bridge::Bridge) -> [u64; 4] {
         [
             bridge.generation(),
             bridge.mac_generation(),
             bridge.underlay_generation(),
+            bridge.table_generation(),
         ]
     }
 
+    /// True when the translation may have changed. A change confined to tables this
+    /// megaflow's walk did not look up only moves its table generation forward (a learned
+    /// flow in table 41 leaves the megaflows that never looked at table 41 valid).
     #[inline]
-    pub(super) fn stale(&self, now: &[u64; 3]) -> bool {
-        self.generation != now[0]
+    pub(super) fn stale(&mut self, now: &[u64; 4], bridge: &crate::bridge::Bridge) -> bool {
+        if self.generation != now[0]
             || self.mac_generation.is_some_and(|g| g != now[1])
             || self.underlay_generation.is_some_and(|g| g != now[2])
+        {
+            return true;
+        }
+        if self.table_generation != now[3] {
+            if bridge.tables_changed_since(&self.tables, self.table_generation) {
+                return true;
+            }
+            self.table_generation = now[3];
+        }
+        false
     }
 }
 

@@ -38,7 +38,7 @@ impl<F: CloneFrame> FastPath<F> {
             let i = bits.trailing_zeros() as usize;
             bits &= bits - 1;
             let cur = self.found[i];
-            let stale = cur != NONE && self.mfs[cur as usize].versions.stale(&now);
+            let stale = cur != NONE && self.mfs[cur as usize].versions.stale(&now, bridge);
             if cur != NONE && !stale {
                 continue;
             }

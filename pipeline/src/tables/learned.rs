@@ -47,6 +47,22 @@ fn identical(rule: &Rule, e: &FlowEntry) -> bool {
 }
 
 impl OfTables {
+    /// The tables (bit per table) whose contents differ from `before`'s.
+    pub fn changed_tables(&self, before: &OfTables) -> [u64; 4] {
+        let mut out = [0u64; 4];
+        for (i, (a, b)) in before.tables.iter().zip(&self.tables).enumerate() {
+            let same = match (a, b) {
+                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                (None, None) => true,
+                _ => false,
+            };
+            if !same {
+                out[i / 64] |= 1u64 << (i % 64);
+            }
+        }
+        out
+    }
+
     /// Restarts the hard timeout of the flows in `flows` that are already installed
     /// exactly so (no new version); returns those that need a change of the tables.
     pub fn refresh_learned<'a>(

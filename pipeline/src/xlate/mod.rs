@@ -124,6 +124,12 @@ pub struct Translation {
     pub underlay_generation: u64,
     /// Whether a tunnel output was resolved against the underlay (route, neighbour).
     pub uses_underlay: bool,
+    /// The bridge's table generation (changes scoped to some tables: learned flows,
+    /// timeouts) the translation was made against.
+    pub table_generation: u64,
+    /// The tables the walk looked up (bit `t` of word `t / 64`): only a change to one of
+    /// them can change the translation.
+    pub tables: [u64; 4],
     /// Error, if any.
     pub error: Option<XlateError>,
     /// The flow at the end of the walk (registers and all), for traces.
@@ -179,6 +185,8 @@ struct Ctx<'a> {
     error: Option<XlateError>,
     uses_macs: bool,
     uses_underlay: bool,
+    /// Tables looked up so far (bit per table).
+    consulted: [u64; 4],
     may_learn: bool,
     /// Cookie of the flow whose actions run (`u64::MAX`: a packet-out's own actions).
     cookie: u64,
@@ -426,6 +434,7 @@ pub fn translate_from(
     // Read before the underlay itself: a change racing with this translation leaves the
     // megaflow stale, never wrong.
     let underlay_generation = bridge.underlay_generation();
+    let table_generation = bridge.table_generation();
     let tables = bridge.tables();
     let ports = bridge.ports();
     let mut flow = *key;
@@ -453,6 +462,7 @@ pub fn translate_from(
         error: None,
         uses_macs: false,
         uses_underlay: false,
+        consulted: [0; 4],
         may_learn: true,
         cookie: if matches!(start, Start::Actions(_)) {
             u64::MAX
@@ -574,6 +584,8 @@ pub fn translate_from(
         uses_mac_learning: ctx.uses_macs,
         underlay_generation,
         uses_underlay: ctx.uses_underlay,
+        table_generation,
+        tables: ctx.consulted,
         error: ctx.error,
         final_flow: ctx.flow,
         initial_flow,

@@ -49,6 +49,7 @@ impl Ctx<'_> {
         }
         let saved_table = self.table;
         self.table = table;
+        self.consulted[usize::from(table >> 6)] |= 1u64 << (table & 63);
         let tables = self.tables;
         let mut lwc = Flow::ZERO;
         let found = tables

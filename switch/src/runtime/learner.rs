@@ -17,8 +17,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Learned flows one producer's queue holds.
-pub const SOURCE_CAPACITY: usize = 16_384;
+/// Learned flows one producer's queue holds (a megaflow with a `learn` action queues its
+/// flow about twice a second while it has traffic: this many busy learning megaflows per
+/// worker are refreshed without loss).
+pub const SOURCE_CAPACITY: usize = 65_536;
 /// The learner looks at the queues at least this often.
 const POLL: Duration = Duration::from_millis(20);
 /// Most flows applied as one version.
@@ -124,13 +126,29 @@ impl Learner {
         batch.len()
     }
 
-    /// The learner's loop, until `stop` says so.
+    /// The learner's loop, until `stop` says so. After each batch it rests twice as long
+    /// as the batch took: a version copies the tables it changes, so while flows pour in,
+    /// batches grow instead of versions multiplying, and the learner keeps to about a
+    /// third of a core.
     pub fn run(&self, bridge: &Bridge, now_ms: &dyn Fn() -> u64, stop: &dyn Fn() -> bool) {
         let mut batch = Vec::new();
         while !stop() {
             wait(&[self.wake.fd()], POLL);
             self.wake.drain();
-            while self.apply(bridge, now_ms(), &mut batch) > 0 {}
+            loop {
+                let t = std::time::Instant::now();
+                if self.apply(bridge, now_ms(), &mut batch) == 0 {
+                    break;
+                }
+                // No rest when a queue fills up faster than that.
+                let filling = self
+                    .sources
+                    .iter()
+                    .any(|s| s.queue.len() > SOURCE_CAPACITY / 4);
+                if !filling {
+                    std::thread::sleep(t.elapsed() * 2);
+                }
+            }
         }
     }
 }
