@@ -338,6 +338,8 @@ pub struct FlowStatsEntry<'a> {
     pub duration_nsec: u32,
     /// Seconds since the last packet.
     pub idle_age: u32,
+    /// Seconds since the flow was last modified (Nicira's flow stats carry it).
+    pub hard_age: u32,
     /// Packets.
     pub packets: u64,
     /// Bytes.

@@ -16,6 +16,8 @@ pub struct Recycle {
     pub out: u64,
     /// Frames dropped.
     pub dropped: u64,
+    /// Flows `learn` actions sent to the learner (the caller applies or clears them).
+    pub learned: Vec<std::sync::Arc<pipeline::dpaction::LearnedFlow>>,
 }
 
 impl Recycle {
@@ -25,6 +27,7 @@ impl Recycle {
             pool: (0..n).map(|_| VecFrame::new(&[0; 128])).collect(),
             out: 0,
             dropped: 0,
+            learned: Vec::new(),
         }
     }
 }
@@ -39,6 +42,10 @@ impl Sink<VecFrame> for Recycle {
         self.pool.push(f);
     }
     fn note_drop(&mut self, _r: DropReason) {}
+    fn learn(&mut self, flow: &std::sync::Arc<pipeline::dpaction::LearnedFlow>) -> bool {
+        self.learned.push(flow.clone());
+        true
+    }
 }
 
 /// One received frame: bytes, input port, tunnel metadata if it arrived decapsulated.

@@ -523,32 +523,60 @@ impl Bridge {
         now_ms: u64,
     ) -> crate::tables::LearnSummary {
         let mut sum = crate::tables::LearnSummary::default();
-        let cur = self.tables();
-        let rest = cur.refresh_learned(flows, now_ms, &mut sum);
+        let rest: Vec<_> = self.refresh_learned(flows, now_ms, &mut sum);
+        self.install_learned(&rest, now_ms, &mut sum);
+        sum
+    }
+
+    /// The first half of [`Bridge::learn`]: restarts the hard timeout of the flows already
+    /// installed exactly so (cheap: lookups in the current version); returns the others.
+    pub fn refresh_learned(
+        &self,
+        flows: &[Arc<crate::dpaction::LearnedFlow>],
+        now_ms: u64,
+        sum: &mut crate::tables::LearnSummary,
+    ) -> Vec<Arc<crate::dpaction::LearnedFlow>> {
+        self.tables()
+            .refresh_learned(flows, now_ms, sum)
+            .into_iter()
+            .cloned()
+            .collect()
+    }
+
+    /// The second half: installs new or changed learned flows as one version.
+    pub fn install_learned(
+        &self,
+        rest: &[Arc<crate::dpaction::LearnedFlow>],
+        now_ms: u64,
+        sum: &mut crate::tables::LearnSummary,
+    ) {
         if rest.is_empty() {
-            return sum;
+            return;
         }
+        let rest: Vec<&Arc<crate::dpaction::LearnedFlow>> = rest.iter().collect();
         self.note_timeouts(rest.iter().map(|l| &l.entry));
         // The new version is built outside the lock (copying a table of many learned
         // flows takes a while, and translations read the tables meanwhile); it is swapped
         // in only if nothing else changed the tables since, else built again under it.
-        let mut s = sum;
+        let cur = self.tables();
+        let mut s = *sum;
         let next = cur.install_learned(&rest, now_ms, &mut s);
         let mut t = self.tables.write();
         let next = if t.version == cur.version {
-            sum = s;
+            *sum = s;
             next
         } else {
-            t.install_learned(&rest, now_ms, &mut sum)
+            t.install_learned(&rest, now_ms, sum)
         };
         if sum.added + sum.modified > 0 || next.n_flows() != t.n_flows() {
             let changed = next.changed_tables(&t);
-            *t = Arc::new(next);
+            let old = std::mem::replace(&mut *t, Arc::new(next));
             // Under the lock: stamps and generation move in the order of the versions.
             self.bump_tables(&changed);
             drop(t);
+            // The old version is freed here, after the lock (it may be big).
+            drop(old);
         }
-        sum
     }
 
     /// Notes that a flow with a timeout may be in the tables (so expiry scans them).

@@ -16,6 +16,7 @@
 use crate::flow::{w, Flow, FLOW_WORDS};
 use hashbrown::HashTable;
 use smallvec::SmallVec;
+use std::sync::Arc;
 
 /// One clause of a conjunctive match that a rule contributes (`conjunction(id,k/n)`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -70,6 +71,7 @@ pub fn hash_finish(mut h: u64) -> u64 {
     h
 }
 
+#[derive(Clone)]
 struct RuleRef<T> {
     priority: u16,
     seq: u64,
@@ -77,6 +79,7 @@ struct RuleRef<T> {
     payload: T,
 }
 
+#[derive(Clone)]
 struct Entry<T> {
     hash: u64,
     key: SmallVec<[u64; 6]>,
@@ -96,8 +99,15 @@ struct Subtable<T> {
     indices: SmallVec<[HashTable<(u64, u32)>; 3]>,
     /// For un-wildcarding: the subtable mask restricted to stages `0..=k`.
     cumulative: SmallVec<[Flow; 4]>,
-    table: HashTable<Entry<T>>,
+    /// The entries, in one chunk, or in [`CHUNKS`] chunks by hash once the subtable has
+    /// more than [`SPLIT_AT`]: a version of the tables that changes a few rules copies
+    /// their chunks, not the subtable (learned flows add to big subtables in batches).
+    table: Vec<Arc<HashTable<Entry<T>>>>,
     max_priority: u16,
+    /// Rules per priority: a removal finds the new maximum without scanning the table
+    /// (removing many rules from a big subtable, as expiring learned flows do, stays
+    /// linear).
+    priorities: std::collections::BTreeMap<u16, u32>,
     n_rules: usize,
 }
 
@@ -133,8 +143,9 @@ impl<T> Subtable<T> {
             stages,
             indices: (0..n_idx).map(|_| HashTable::new()).collect(),
             cumulative,
-            table: HashTable::new(),
+            table: vec![Arc::new(HashTable::new())],
             max_priority: 0,
+            priorities: std::collections::BTreeMap::new(),
             n_rules: 0,
         }
     }
@@ -154,11 +165,52 @@ impl<T> Subtable<T> {
         key
     }
 
+    /// The chunk an entry of `hash` lives in.
+    #[inline]
+    fn ci(&self, hash: u64) -> usize {
+        if self.table.len() == 1 {
+            0
+        } else {
+            (hash >> (64 - CHUNK_BITS)) as usize
+        }
+    }
+
     fn find(&self, hash: u64, key: &[u64]) -> Option<&Entry<T>> {
-        self.table
-            .find(hash, |e| e.hash == hash && e.key[..] == key[..])
+        self.table[self.ci(hash)].find(hash, |e| e.hash == hash && e.key[..] == key[..])
+    }
+
+    /// Every entry.
+    fn entries(&self) -> impl Iterator<Item = &Entry<T>> {
+        self.table.iter().flat_map(|c| c.iter())
     }
 }
+
+impl<T: Clone> Subtable<T> {
+    /// The chunk of `hash`, to change (copied first if another version shares it).
+    fn chunk_mut(&mut self, hash: u64) -> &mut HashTable<Entry<T>> {
+        let i = self.ci(hash);
+        Arc::make_mut(&mut self.table[i])
+    }
+
+    /// Splits a single chunk that grew past [`SPLIT_AT`] into [`CHUNKS`].
+    fn maybe_split(&mut self) {
+        if self.table.len() != 1 || self.table[0].len() <= SPLIT_AT {
+            return;
+        }
+        let mut chunks: Vec<HashTable<Entry<T>>> = (0..CHUNKS).map(|_| HashTable::new()).collect();
+        for e in self.table[0].iter() {
+            let i = (e.hash >> (64 - CHUNK_BITS)) as usize;
+            chunks[i].insert_unique(e.hash, e.clone(), |x| x.hash);
+        }
+        self.table = chunks.into_iter().map(Arc::new).collect();
+    }
+}
+
+/// Chunks of a big subtable (bits of the entry hash that choose one).
+const CHUNK_BITS: u32 = 6;
+const CHUNKS: usize = 1 << CHUNK_BITS;
+/// Entries a single-chunk subtable holds before it splits.
+const SPLIT_AT: usize = 4096;
 
 /// A classifier over rules carrying a payload `T` (the switch stores its rule handle).
 pub struct Classifier<T> {
@@ -169,7 +221,7 @@ pub struct Classifier<T> {
     n_rules: usize,
 }
 
-impl<T> Default for Classifier<T> {
+impl<T: Clone> Default for Classifier<T> {
     fn default() -> Self {
         Self::new()
     }
@@ -183,7 +235,7 @@ pub struct LookupResult<'a, T> {
     pub priority: u16,
 }
 
-impl<T> Classifier<T> {
+impl<T: Clone> Classifier<T> {
     /// An empty classifier.
     pub fn new() -> Self {
         Classifier {
@@ -253,10 +305,8 @@ impl<T> Classifier<T> {
             payload,
         };
         let mut replaced = None;
-        match sub
-            .table
-            .find_mut(hash, |e| e.hash == hash && e.key[..] == key[..])
-        {
+        let chunk = sub.chunk_mut(hash);
+        match chunk.find_mut(hash, |e| e.hash == hash && e.key[..] == key[..]) {
             Some(e) => {
                 if let Some(pos) = e.rules.iter().position(|r| r.priority == priority) {
                     // Same match and priority: replace in place, keeping its age.
@@ -275,8 +325,7 @@ impl<T> Classifier<T> {
             None => {
                 let mut rules = SmallVec::new();
                 rules.push(rule);
-                sub.table
-                    .insert_unique(hash, Entry { hash, key, rules }, |e| e.hash);
+                chunk.insert_unique(hash, Entry { hash, key, rules }, |e| e.hash);
                 for (k, idx) in sub.indices.iter_mut().enumerate() {
                     let h = hashes[k];
                     match idx.find_mut(h, |&(x, _)| x == h) {
@@ -291,8 +340,10 @@ impl<T> Classifier<T> {
         if replaced.is_none() {
             sub.n_rules += 1;
             self.n_rules += 1;
+            *sub.priorities.entry(priority).or_insert(0) += 1;
         }
         sub.max_priority = sub.max_priority.max(priority);
+        sub.maybe_split();
         self.reorder();
         replaced
     }
@@ -305,8 +356,9 @@ impl<T> Classifier<T> {
         let mut hashes = SmallVec::new();
         let key = sub.stage_hashes(&v, &mut hashes);
         let hash = *hashes.last().expect("at least one stage");
+        sub.find(hash, &key)?;
         let entry = sub
-            .table
+            .chunk_mut(hash)
             .find_entry(hash, |e| e.hash == hash && e.key[..] == key[..])
             .ok()?;
         let pos = entry
@@ -337,15 +389,16 @@ impl<T> Classifier<T> {
         }
         sub.n_rules -= 1;
         self.n_rules -= 1;
+        if let Some(n) = sub.priorities.get_mut(&priority) {
+            *n -= 1;
+            if *n == 0 {
+                sub.priorities.remove(&priority);
+            }
+        }
         if sub.n_rules == 0 {
             self.subtables.swap_remove(si);
         } else {
-            sub.max_priority = sub
-                .table
-                .iter()
-                .map(|e| e.rules[0].priority)
-                .max()
-                .unwrap_or(0);
+            sub.max_priority = sub.priorities.keys().next_back().copied().unwrap_or(0);
         }
         self.reorder();
         Some(payload)
@@ -521,7 +574,7 @@ impl<T> Classifier<T> {
     /// Calls `f` with every rule's payload.
     pub fn for_each(&self, mut f: impl FnMut(&T)) {
         for s in &self.subtables {
-            for e in s.table.iter() {
+            for e in s.entries() {
                 for r in &e.rules {
                     f(&r.payload);
                 }
@@ -542,31 +595,10 @@ impl<T: Clone> Clone for Classifier<T> {
                     stages: s.stages.clone(),
                     indices: s.indices.clone(),
                     cumulative: s.cumulative.clone(),
-                    table: s.table.iter().fold(
-                        HashTable::with_capacity(s.table.len()),
-                        |mut t, e| {
-                            t.insert_unique(
-                                e.hash,
-                                Entry {
-                                    hash: e.hash,
-                                    key: e.key.clone(),
-                                    rules: e
-                                        .rules
-                                        .iter()
-                                        .map(|r| RuleRef {
-                                            priority: r.priority,
-                                            seq: r.seq,
-                                            conj: r.conj.clone(),
-                                            payload: r.payload.clone(),
-                                        })
-                                        .collect(),
-                                },
-                                |e| e.hash,
-                            );
-                            t
-                        },
-                    ),
+                    // The hash table's own clone copies its layout: no rehashing.
+                    table: s.table.clone(),
                     max_priority: s.max_priority,
+                    priorities: s.priorities.clone(),
                     n_rules: s.n_rules,
                 })
                 .collect(),

@@ -592,7 +592,7 @@ pub fn encode_nx_flow_stats(s: &FlowStatsEntry<'_>, out: &mut Vec<u8>) {
     let len_at = out.len();
     put16(out, 0);
     put16(out, s.idle_age.saturating_add(1).min(0xffff) as u16);
-    put16(out, 0);
+    put16(out, s.hard_age.saturating_add(1).min(0xffff) as u16);
     put64(out, f.cookie);
     put64(out, s.packets);
     put64(out, s.bytes);

@@ -348,3 +348,48 @@ proptest! {
         prop_assert_eq!(c.n_subtables(), 0);
     }
 }
+
+#[test]
+fn a_big_subtable_splits_into_chunks_that_versions_share() {
+    let mut c: Classifier<u32> = Classifier::new();
+    let mk = |i: u32| {
+        m(&format!(
+            "ip,nw_src={}",
+            std::net::Ipv4Addr::from(0x0a00_0000 + i)
+        ))
+    };
+    for i in 0..10_000u32 {
+        let mm = mk(i);
+        c.insert(&mm.value, &mm.mask, 10 + (i % 3) as u16, &[], i);
+    }
+    assert_eq!(c.subtables[0].table.len(), CHUNKS, "split past {SPLIT_AT}");
+    let before = c.clone();
+    // A change copies one chunk; the other version keeps its own.
+    let mm = mk(7);
+    assert_eq!(c.remove(&mm.value, &mm.mask, 10 + 7 % 3), Some(7));
+    let shared = c.subtables[0]
+        .table
+        .iter()
+        .zip(&before.subtables[0].table)
+        .filter(|(a, b)| Arc::ptr_eq(a, b))
+        .count();
+    assert_eq!(shared, CHUNKS - 1);
+    for i in (0..10_000u32).step_by(97) {
+        let f = mk(i).value;
+        let want = if i == 7 { None } else { Some(i) };
+        assert_eq!(c.lookup(&f, None).map(|r| *r.payload), want);
+        assert_eq!(before.lookup(&f, None).map(|r| *r.payload), Some(i));
+    }
+    assert_eq!(before.get(&mm.value, &mm.mask, 11).copied(), Some(7));
+    // Removing most rules keeps the right maximum priority (no scan of the table).
+    for i in 0..10_000u32 {
+        if i % 3 != 0 && i != 7 {
+            let mm = mk(i);
+            assert_eq!(c.remove(&mm.value, &mm.mask, 10 + (i % 3) as u16), Some(i));
+        }
+    }
+    assert_eq!(c.subtables[0].max_priority, 10);
+    let mut n = 0;
+    c.for_each(|_| n += 1);
+    assert_eq!(n, c.len());
+}

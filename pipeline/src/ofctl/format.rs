@@ -24,6 +24,9 @@ pub struct FlowStats {
     pub n_bytes: u64,
     /// Seconds since last hit (or since added).
     pub idle_age: u64,
+    /// Seconds since the flow was last modified (relearned); printed, as OVS does, only
+    /// when it differs from the flow's age.
+    pub hard_age: u64,
 }
 
 /// Formats a whole flow entry. With `stats`, writes the `dump-flows` statistics too.
@@ -61,6 +64,9 @@ pub fn format_flow(e: &FlowEntry, ports: &PortMap, stats: Option<&FlowStats>) ->
     }
     if let Some(st) = stats {
         let _ = write!(s, "idle_age={}, ", st.idle_age);
+        if st.hard_age != st.duration_secs as u64 {
+            let _ = write!(s, "hard_age={}, ", st.hard_age);
+        }
     }
     let m = format_match(&e.matches, ports, Some(e.priority));
     if !m.is_empty() {

@@ -265,7 +265,7 @@ impl OfTables {
     /// How many flows use group `id` (`ref_count` of `dump-group-stats`).
     pub fn group_refs(&self, id: u32) -> usize {
         self.iter()
-            .flat_map(|(_, t)| t.rules())
+            .flat_map(|(_, t)| t.rules_any_order())
             .filter(|r| uses_group(&r.entry, Some(id)))
             .count()
     }

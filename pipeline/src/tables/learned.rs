@@ -173,7 +173,7 @@ impl OfTables {
             for (tid, cookie) in dead {
                 let Some(t) = self.table(tid) else { continue };
                 let victims: Vec<Arc<Rule>> = t
-                    .rules()
+                    .rules_any_order()
                     .filter(|r| r.entry.cookie == cookie)
                     .cloned()
                     .collect();

@@ -63,7 +63,7 @@ impl OfTables {
     /// How many flows use meter `id` (`flow_count` of `meter-stats`).
     pub fn meter_refs(&self, id: u32) -> usize {
         self.iter()
-            .flat_map(|(_, t)| t.rules())
+            .flat_map(|(_, t)| t.rules_any_order())
             .filter(|r| uses_meter(&r.entry, Some(id)))
             .count()
     }
@@ -72,7 +72,7 @@ impl OfTables {
     /// meter at once).
     pub fn meter_ref_counts(&self) -> std::collections::HashMap<u32, usize> {
         let mut n = std::collections::HashMap::new();
-        for r in self.iter().flat_map(|(_, t)| t.rules()) {
+        for r in self.iter().flat_map(|(_, t)| t.rules_any_order()) {
             for a in &r.entry.actions {
                 if let Action::Meter(m) = a {
                     *n.entry(*m).or_insert(0) += 1;

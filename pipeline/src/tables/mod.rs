@@ -56,6 +56,14 @@ pub struct Rule {
 }
 
 impl Rule {
+    /// When the flow was last modified or relearned (its hard timeout counts from here).
+    pub fn modified_ms(&self) -> u64 {
+        self.stats
+            .modified_ms
+            .load(Ordering::Relaxed)
+            .max(self.created_ms)
+    }
+
     /// Adds `packets`/`bytes` to the counters.
     pub fn credit(&self, packets: u64, bytes: u64, now_ms: u64) {
         self.stats.n_packets.fetch_add(packets, Ordering::Relaxed);
@@ -90,12 +98,19 @@ pub fn credit_hits(
 #[derive(Clone, Default)]
 pub struct Table {
     cls: Classifier<Arc<Rule>>,
-    /// Rules by (priority desc, id) for dumps.
-    rules: BTreeMap<(std::cmp::Reverse<u16>, u64), Arc<Rule>>,
+    /// Rules by (priority desc, id) for dumps, in chunks of [`RULE_CHUNK`] ids: a version
+    /// that adds rules (ids only grow) or removes a few copies only their chunks.
+    rules: BTreeMap<u64, Arc<RuleChunk>>,
+    n_rules: usize,
     /// (table, cookie) of the learned flows this table's `learn(delete_learned)` actions
     /// own, with how many rules hold such an action.
     learn_refs: BTreeMap<(u8, u64), u32>,
 }
+
+type RuleChunk = BTreeMap<(std::cmp::Reverse<u16>, u64), Arc<Rule>>;
+
+/// Rule ids per chunk of a table's rule list.
+const RULE_CHUNK: u64 = 4096;
 
 impl Table {
     /// Looks up `flow`, recording consulted bits in `wc`.
@@ -109,17 +124,47 @@ impl Table {
 
     /// Number of rules.
     pub fn len(&self) -> usize {
-        self.rules.len()
+        self.n_rules
     }
 
     /// True when empty.
     pub fn is_empty(&self) -> bool {
-        self.rules.is_empty()
+        self.n_rules == 0
     }
 
-    /// Rules by priority (desc), oldest first within a priority.
+    /// Rules by priority (desc), oldest first within a priority (for dumps).
     pub fn rules(&self) -> impl Iterator<Item = &Arc<Rule>> {
-        self.rules.values()
+        let mut v: Vec<&Arc<Rule>> = self.rules_any_order().collect();
+        if self.rules.len() > 1 {
+            v.sort_unstable_by_key(|r| (std::cmp::Reverse(r.entry.priority), r.id));
+        }
+        v.into_iter()
+    }
+
+    /// Every rule, in no particular order (for scans: expiry, deletes).
+    pub fn rules_any_order(&self) -> impl Iterator<Item = &Arc<Rule>> {
+        self.rules.values().flat_map(|c| c.values())
+    }
+
+    fn list_insert(&mut self, rule: Arc<Rule>) {
+        let c = self.rules.entry(rule.id / RULE_CHUNK).or_default();
+        let key = (std::cmp::Reverse(rule.entry.priority), rule.id);
+        if Arc::make_mut(c).insert(key, rule).is_none() {
+            self.n_rules += 1;
+        }
+    }
+
+    fn list_remove(&mut self, rule: &Rule) {
+        let chunk = rule.id / RULE_CHUNK;
+        if let Some(c) = self.rules.get_mut(&chunk) {
+            let key = (std::cmp::Reverse(rule.entry.priority), rule.id);
+            if Arc::make_mut(c).remove(&key).is_some() {
+                self.n_rules -= 1;
+            }
+            if c.is_empty() {
+                self.rules.remove(&chunk);
+            }
+        }
     }
 
     /// Number of distinct masks.
@@ -137,20 +182,17 @@ impl Table {
             rule.clone(),
         );
         if let Some(o) = &old {
-            self.rules
-                .remove(&(std::cmp::Reverse(o.entry.priority), o.id));
+            self.list_remove(o);
             self.note_learn_refs(o, false);
         }
         self.note_learn_refs(&rule, true);
-        self.rules
-            .insert((std::cmp::Reverse(rule.entry.priority), rule.id), rule);
+        self.list_insert(rule);
         old
     }
 
     fn remove(&mut self, m: &Match, priority: u16) -> Option<Arc<Rule>> {
         let old = self.cls.remove(&m.value, &m.mask, priority)?;
-        self.rules
-            .remove(&(std::cmp::Reverse(old.entry.priority), old.id));
+        self.list_remove(&old);
         self.note_learn_refs(&old, false);
         Some(old)
     }
@@ -419,7 +461,7 @@ impl OfTables {
         let victims: Vec<(u8, Match, u16)> = self
             .iter()
             .flat_map(|(tid, t)| {
-                t.rules()
+                t.rules_any_order()
                     .filter(|r| doomed(&r.entry))
                     .map(move |r| (tid, r.entry.matches, r.entry.priority))
                     .collect::<Vec<_>>()
@@ -602,7 +644,7 @@ impl OfTables {
         for tid in self.selected_tables(f) {
             let Some(t) = self.table(tid) else { continue };
             let victims: Vec<Arc<Rule>> = t
-                .rules()
+                .rules_any_order()
                 .filter(|r| Self::delete_matches(r, &selector, strict))
                 .cloned()
                 .collect();
@@ -644,7 +686,7 @@ impl OfTables {
         for tid in ids {
             let Some(t) = self.table(tid) else { continue };
             let victims: Vec<(Match, u16)> = t
-                .rules()
+                .rules_any_order()
                 .filter(|r| Self::delete_matches(r, f, strict))
                 .filter(|r| out_group.is_none_or(|g| group::uses_group(&r.entry, Some(g))))
                 .map(|r| (r.entry.matches, r.entry.priority))
@@ -668,7 +710,7 @@ impl OfTables {
     pub fn removed_since(&self, before: &OfTables) -> Vec<Arc<Rule>> {
         let mut gone = Vec::new();
         for (tid, t) in before.iter() {
-            for r in t.rules().filter(|r| r.entry.flags.send_flow_rem) {
+            for r in t.rules_any_order().filter(|r| r.entry.flags.send_flow_rem) {
                 let kept = self
                     .table(tid)
                     .and_then(|n| n.get(&r.entry.matches, r.entry.priority))
@@ -686,7 +728,7 @@ impl OfTables {
     pub fn expired(&self, now_ms: u64) -> Vec<Expired> {
         let mut gone = Vec::new();
         for (_, t) in self.iter() {
-            for r in t.rules() {
+            for r in t.rules_any_order() {
                 let e = &r.entry;
                 let modified = r
                     .stats
@@ -796,7 +838,7 @@ impl OfTables {
         let stale: Vec<(u8, Match, u16)> = self
             .iter()
             .flat_map(|(tid, t)| {
-                t.rules()
+                t.rules_any_order()
                     .filter(|r| {
                         !r.learned && !want.contains(&(tid, r.entry.priority, r.entry.matches))
                     })

@@ -2,9 +2,10 @@
 //!
 //! A `learn` action runs where the packet is (a worker, or the control thread for
 //! packet-outs and resumes): it queues the flow it learned on its thread's own bounded
-//! queue and goes on. A learner thread takes everything queued and applies it as one
-//! table version per batch ([`pipeline::bridge::Bridge::learn`]): workers never take the
-//! tables' lock, and batching is what lets one version's copy of a table serve many
+//! queue and goes on. A learner thread takes everything queued: flows already installed
+//! are refreshed at once, new ones go to an installer thread as one table version per
+//! batch ([`pipeline::bridge::Bridge::install_learned`]): workers never take the tables'
+//! lock, and batching is what lets one version's copy of a table's chunks serve many
 //! learned flows. A full queue loses the flow (counted); the megaflow's next refresh
 //! brings it again. The learner sleeps on an eventfd that a producer writes only when its
 //! queue was empty.
@@ -13,6 +14,7 @@ use super::packet_in::{wait, Waker};
 use crossbeam_queue::ArrayQueue;
 use pipeline::bridge::Bridge;
 use pipeline::dpaction::LearnedFlow;
+use pipeline::tables::LearnSummary;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -96,9 +98,16 @@ impl Learner {
         true
     }
 
-    /// Applies what the producers queued (one version per batch); returns how many flows
-    /// it took.
-    pub fn apply(&self, bridge: &Bridge, now_ms: u64, batch: &mut Vec<Arc<LearnedFlow>>) -> usize {
+    /// Takes what the producers queued (at most [`MAX_BATCH`]): refreshes the flows
+    /// already installed at once, and adds the others to `pending`. Returns how many it
+    /// took.
+    pub fn drain(
+        &self,
+        bridge: &Bridge,
+        now_ms: u64,
+        batch: &mut Vec<Arc<LearnedFlow>>,
+        pending: &mut Vec<Arc<LearnedFlow>>,
+    ) -> usize {
         batch.clear();
         for s in &self.sources {
             while batch.len() < MAX_BATCH {
@@ -111,7 +120,22 @@ impl Learner {
         if batch.is_empty() {
             return 0;
         }
-        let sum = bridge.learn(batch, now_ms);
+        let mut sum = LearnSummary::default();
+        pending.extend(bridge.refresh_learned(batch, now_ms, &mut sum));
+        self.stats
+            .refreshed
+            .fetch_add(sum.refreshed as u64, Ordering::Relaxed);
+        batch.len()
+    }
+
+    /// Installs `pending` as one version (and empties it).
+    pub fn install(&self, bridge: &Bridge, now_ms: u64, pending: &mut Vec<Arc<LearnedFlow>>) {
+        if pending.is_empty() {
+            return;
+        }
+        let mut sum = LearnSummary::default();
+        bridge.install_learned(pending, now_ms, &mut sum);
+        pending.clear();
         let st = &self.stats;
         st.added.fetch_add(sum.added as u64, Ordering::Relaxed);
         st.modified
@@ -123,33 +147,74 @@ impl Learner {
         if sum.refused > 0 {
             tracing::warn!(refused = sum.refused, "learned flows refused: table full");
         }
-        batch.len()
     }
 
-    /// The learner's loop, until `stop` says so. After each batch it rests twice as long
-    /// as the batch took: a version copies the tables it changes, so while flows pour in,
-    /// batches grow instead of versions multiplying, and the learner keeps to about a
-    /// third of a core.
-    pub fn run(&self, bridge: &Bridge, now_ms: &dyn Fn() -> u64, stop: &dyn Fn() -> bool) {
-        let mut batch = Vec::new();
-        while !stop() {
-            wait(&[self.wake.fd()], POLL);
-            self.wake.drain();
-            loop {
-                let t = std::time::Instant::now();
-                if self.apply(bridge, now_ms(), &mut batch) == 0 {
-                    break;
-                }
-                // No rest when a queue fills up faster than that.
-                let filling = self
-                    .sources
-                    .iter()
-                    .any(|s| s.queue.len() > SOURCE_CAPACITY / 4);
-                if !filling {
-                    std::thread::sleep(t.elapsed() * 2);
+    /// Everything queued now, refreshed or installed (one version), for tests and tools.
+    pub fn apply(&self, bridge: &Bridge, now_ms: u64) -> usize {
+        let (mut batch, mut pending) = (Vec::new(), Vec::new());
+        let mut n = 0;
+        loop {
+            let k = self.drain(bridge, now_ms, &mut batch, &mut pending);
+            if k == 0 {
+                break;
+            }
+            n += k;
+        }
+        self.install(bridge, now_ms, &mut pending);
+        n
+    }
+
+    /// The learner's loop, until `stop` says so: this thread drains the queues and
+    /// applies refreshes at once (no version); new flows gather in a batch that an
+    /// installer thread makes into one version when it is free and its last version is
+    /// older than twice what making it took (it rests as long as it worked). A version
+    /// copies the parts of the tables it changes, so while flows pour in, batches grow
+    /// instead of versions multiplying, the installer keeps to about half a core, and the
+    /// queues keep draining meanwhile; a quiet switch installs a learned flow at once.
+    pub fn run(
+        &self,
+        bridge: &Bridge,
+        now_ms: &(dyn Fn() -> u64 + Sync),
+        stop: &(dyn Fn() -> bool + Sync),
+    ) {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Arc<LearnedFlow>>>(1);
+        let idle = std::sync::atomic::AtomicBool::new(true);
+        std::thread::scope(|sc| {
+            let installer = std::thread::Builder::new()
+                .name("learner-install".into())
+                .spawn_scoped(sc, {
+                    let idle = &idle;
+                    move || {
+                        while let Ok(mut batch) = rx.recv() {
+                            let t = std::time::Instant::now();
+                            self.install(bridge, now_ms(), &mut batch);
+                            std::thread::sleep(t.elapsed());
+                            idle.store(true, Ordering::Release);
+                        }
+                    }
+                });
+            let (mut batch, mut pending) = (Vec::new(), Vec::new());
+            while !stop() {
+                let wait_for = if pending.is_empty() {
+                    POLL
+                } else {
+                    Duration::from_millis(1)
+                };
+                wait(&[self.wake.fd()], wait_for);
+                self.wake.drain();
+                while self.drain(bridge, now_ms(), &mut batch, &mut pending) > 0 {}
+                if !pending.is_empty() && idle.load(Ordering::Acquire) {
+                    idle.store(false, Ordering::Release);
+                    if tx.send(std::mem::take(&mut pending)).is_err() {
+                        break;
+                    }
                 }
             }
-        }
+            drop(tx);
+            if let Ok(h) = installer {
+                let _ = h.join();
+            }
+        });
     }
 }
 
@@ -168,7 +233,6 @@ mod tests {
     fn a_batch_is_one_version_refreshes_make_none_and_a_full_queue_is_counted() {
         let b = Bridge::new("br", Default::default());
         let l = Learner::new(2).unwrap();
-        let mut batch = Vec::new();
         for i in 0..100 {
             let f = learned(&format!(
                 "table=5,priority=7,hard_timeout=10,ip,nw_src=10.0.0.{i} actions=load:0x1->NXM_NX_REG0[]"
@@ -176,7 +240,7 @@ mod tests {
             assert!(l.offer(i % 2, &f));
         }
         let v0 = b.tables().version;
-        assert_eq!(l.apply(&b, 1_000, &mut batch), 100);
+        assert_eq!(l.apply(&b, 1_000), 100);
         assert_eq!(b.tables().version, v0 + 1, "one version for the batch");
         assert_eq!(b.tables().n_flows(), 100);
         let g = b.generation();
@@ -186,7 +250,7 @@ mod tests {
                 "table=5,priority=7,hard_timeout=10,ip,nw_src=10.0.0.{i} actions=load:0x1->NXM_NX_REG0[]"
             )));
         }
-        assert_eq!(l.apply(&b, 5_000, &mut batch), 100);
+        assert_eq!(l.apply(&b, 5_000), 100);
         assert_eq!(b.tables().version, v0 + 1);
         assert_eq!(b.generation(), g);
         assert_eq!(l.stats.refreshed.load(Ordering::Relaxed), 100);

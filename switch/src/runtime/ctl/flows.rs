@@ -166,6 +166,7 @@ fn dump_flows(shared: &Shared, rest: &[&str]) -> CmdResult {
                 n_packets: r.stats.n_packets.load(Ordering::Relaxed),
                 n_bytes: r.stats.n_bytes.load(Ordering::Relaxed),
                 idle_age: now.saturating_sub(if used == 0 { r.created_ms } else { used }) / 1000,
+                hard_age: now.saturating_sub(r.modified_ms()) / 1000,
             };
             let _ = writeln!(out, " {}", format_flow(&r.entry, names, Some(&st)));
         }

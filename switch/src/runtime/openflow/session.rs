@@ -226,6 +226,7 @@ impl Session {
                 duration_sec: (ev.age_ms / 1000) as u32,
                 duration_nsec: ((ev.age_ms % 1000) * 1_000_000) as u32,
                 idle_age: (ev.idle_ms / 1000) as u32,
+                hard_age: (ev.age_ms / 1000) as u32,
                 packets: ev.packets,
                 bytes: ev.bytes,
             };

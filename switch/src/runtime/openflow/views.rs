@@ -318,6 +318,7 @@ fn flow_stats(sh: &Shared, v: u8, xid: u32, q: &FlowStatsRequest, nx: bool, out:
                     duration_nsec: ((age % 1000) * 1_000_000) as u32,
                     idle_age: (now.saturating_sub(if used == 0 { r.created_ms } else { used })
                         / 1000) as u32,
+                    hard_age: (now.saturating_sub(r.modified_ms()) / 1000) as u32,
                     packets: r.stats.n_packets.load(Ordering::Relaxed),
                     bytes: r.stats.n_bytes.load(Ordering::Relaxed),
                 },
