@@ -79,7 +79,7 @@ fn new_sources(c: &mut Criterion) {
         max_upcalls_per_burst: 32,
         ..Default::default()
     };
-    let mut fp = FastPath::new(cfg.clone());
+    let mut fp = FastPath::new(cfg);
     let mut sink = Recycle::new(64);
     g.bench_function("new_sources_upcall_burst32", |bn| {
         bn.iter_custom(|iters| {
@@ -95,7 +95,7 @@ fn new_sources(c: &mut Criterion) {
                 assert_eq!(sink.learned.len(), 32);
                 sink.learned.clear();
                 if next % 100_000 < 32 {
-                    fp = FastPath::new(cfg.clone());
+                    fp = FastPath::new(cfg);
                 }
             }
             total
