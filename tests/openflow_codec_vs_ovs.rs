@@ -4,8 +4,9 @@
 //! OVS's userspace switch is loaded with such flows by `ovs-ofctl`; a raw client reads its
 //! flow statistics at 1.3 and 1.5; brisk decodes every entry and re-encodes its
 //! instructions, which must be OVS's bytes exactly. Then brisk refuses what its datapath
-//! does not run (`learn`) and a flow naming a meter it does not have, with OVS's errors
-//! (decoded, not misread), takes the controller actions, and its connection lives on.
+//! does not run (`learn`'s `limit` and `result_dst`) and a flow naming a meter it does not
+//! have, with OVS's errors (decoded, not misread), takes the learn and controller actions,
+//! dumping them as OVS does, and its connection lives on.
 
 mod common;
 
@@ -142,7 +143,6 @@ fn learn_controller_and_meters_encode_as_ovs_encodes_them() {
     let sw = brisk("worker2", "codec", &[]);
     let b = mgmt(&sw);
     for (f, want) in [
-        (FLOWS[0], "OFPBAC_BAD_VENDOR_TYPE"),
         (FLOWS[2], "OFPBAC_BAD_VENDOR_TYPE"),
         // No meter 1 in brisk: OVS's answer to a flow that names a missing meter.
         (FLOWS[6], "OFPMMFC_INVALID_METER"),
@@ -153,21 +153,21 @@ fn learn_controller_and_meters_encode_as_ovs_encodes_them() {
         }
     }
     assert_eq!(dump("OpenFlow15", &b).len(), 0);
-    for f in [FLOWS[3], FLOWS[4], FLOWS[5]] {
+    for f in [FLOWS[0], FLOWS[1], FLOWS[3], FLOWS[4], FLOWS[5]] {
         ofctl_ok(&["-O", "OpenFlow15", "add-flow", &b, f]);
         ofctl_ok(&["-O", "OpenFlow15", "add-flow", &o, f]);
     }
     ofctl_ok(&["-O", "OpenFlow15", "add-flow", &b, "actions=drop"]);
-    assert_eq!(dump("OpenFlow15", &b).len(), 4);
-    let controllers = |t: &str| -> Vec<String> {
+    assert_eq!(dump("OpenFlow15", &b).len(), 6);
+    let ours = |t: &str| -> Vec<String> {
         dump("OpenFlow15", t)
             .into_iter()
-            .filter(|l| l.contains("controller("))
+            .filter(|l| l.contains("controller(") || l.contains("learn("))
             .collect()
     };
-    // OVS also holds the earlier flows: brisk's two are among its lines, word for word.
-    let (cb, co) = (controllers(&b), controllers(&o));
-    assert_eq!(cb.len(), 3, "{cb:?}");
+    // OVS also holds the earlier flows: brisk's are among its lines, word for word.
+    let (cb, co) = (ours(&b), ours(&o));
+    assert_eq!(cb.len(), 5, "{cb:?}");
     for l in &cb {
         assert!(co.contains(l), "{l} not in OVS's {co:#?}");
     }

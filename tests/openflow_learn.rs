@@ -13,7 +13,7 @@ use std::time::Duration;
 /// One at a time: OVS and brisk each take a core.
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-const FLOWS: [&str; 5] = [
+const FLOWS: [&str; 6] = [
     // Antrea's session affinity (ServiceLB): the endpoint the group chose, learned per
     // client into SessionAffinity (table 9).
     "table=0,priority=10,cookie=0x10,in_port=49,tcp,nw_dst=10.96.76.15,tp_dst=80 actions=load:0xa0a0018->NXM_NX_REG3[],load:0x50->NXM_NX_REG4[0..15],learn(table=9,hard_timeout=300,priority=200,delete_learned,cookie=0x103000000000b,eth_type=0x800,nw_proto=6,NXM_OF_TCP_DST[],NXM_OF_IP_DST[],NXM_OF_IP_SRC[],load:NXM_NX_REG4[0..15]->NXM_NX_REG4[0..15],load:NXM_NX_REG4[26]->NXM_NX_REG4[26],load:NXM_NX_REG3[]->NXM_NX_REG3[],load:0x2->NXM_NX_REG4[16..18],load:0x1->NXM_NX_REG0[9]),output:4",
@@ -21,7 +21,9 @@ const FLOWS: [&str; 5] = [
     "table=0,priority=10,cookie=0x11,in_port=49,udp,tp_dst=53 actions=learn(table=11,hard_timeout=4,priority=200,delete_learned,cookie=0x7,eth_type=0x800,nw_proto=17,NXM_OF_UDP_DST[],NXM_OF_IP_SRC[],load:0x1->NXM_NX_REG0[9]),output:3",
     "table=0,priority=10,cookie=0x12,in_port=48,udp,tp_dst=53 actions=learn(table=11,hard_timeout=4,priority=200,delete_learned,cookie=0x7,eth_type=0x800,nw_proto=17,NXM_OF_UDP_DST[],NXM_OF_IP_SRC[],load:0x1->NXM_NX_REG0[9]),output:3",
     // MAC learning as OVS's documentation writes it: the source MAC's port, for replies.
-    "table=0,priority=5,cookie=0x13,in_port=3 actions=learn(table=10,idle_timeout=60,priority=100,send_flow_rem,NXM_OF_VLAN_TCI[0..11],NXM_OF_ETH_DST[]=NXM_OF_ETH_SRC[],output:NXM_OF_IN_PORT[]),output:4",
+    "table=0,priority=5,cookie=0x13,in_port=3 actions=learn(table=10,idle_timeout=60,priority=100,fin_idle_timeout=5,fin_hard_timeout=10,send_flow_rem,NXM_OF_VLAN_TCI[0..11],NXM_OF_ETH_DST[]=NXM_OF_ETH_SRC[],output:NXM_OF_IN_PORT[]),output:4",
+    // fin_timeout: a FIN through it lowers its timeouts.
+    "table=0,priority=20,cookie=0x14,in_port=4,tcp actions=fin_timeout(idle_timeout=20,hard_timeout=30),output:3",
     "table=9,priority=0 actions=load:0x1->NXM_NX_REG4[16..18]",
 ];
 
@@ -58,6 +60,17 @@ fn packets() -> Vec<(u32, String)> {
         );
         p.push((port, hex(&f)));
     }
+    let fin = tcp_frame(
+        0x0200_0000_0004,
+        0x0200_0000_0003,
+        ip("10.10.1.4"),
+        ip("10.10.1.3"),
+        45000,
+        443,
+        0x011,
+        64,
+    );
+    p.push((4, hex(&fin)));
     for mac in [0x0200_0000_00aa_u64, 0x0200_0000_00bb] {
         let f = udp_frame(
             mac,

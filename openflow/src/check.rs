@@ -30,17 +30,12 @@ pub fn check_actions(f: &FlowEntry) -> Result<(), OfError> {
     check_action_list(&f.matches, &f.actions, f.table_id(), false)
 }
 
-/// Refuses what the codec carries but brisk's datapath does not run yet: `learn`'s fin
-/// timeouts, `limit` and `result_dst`. (A meter that does not exist is the tables'
+/// Refuses what the codec carries but brisk's datapath does not run yet: `learn`'s
+/// `limit` and `result_dst`. (A meter that does not exist is the tables'
 /// refusal: `OFPMMFC_INVALID_METER`.)
 pub fn refuse_unsupported(actions: &[Action]) -> Result<(), OfError> {
     for a in actions {
-        let unsupported = |l: &pipeline::ofctl::Learn| {
-            l.fin_idle_timeout != 0
-                || l.fin_hard_timeout != 0
-                || l.limit != 0
-                || l.result_dst.is_some()
-        };
+        let unsupported = |l: &pipeline::ofctl::Learn| l.limit != 0 || l.result_dst.is_some();
         if matches!(a, Action::Learn(l) if unsupported(l)) {
             return Err(OfError::new(
                 (e::BAD_ACTION, e::BAD_ACTION_EXP_TYPE),

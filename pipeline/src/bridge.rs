@@ -581,10 +581,15 @@ impl Bridge {
 
     /// Notes that a flow with a timeout may be in the tables (so expiry scans them).
     fn note_timeouts<'a>(&self, flows: impl IntoIterator<Item = &'a FlowEntry>) {
-        if flows
-            .into_iter()
-            .any(|f| f.idle_timeout != 0 || f.hard_timeout != 0)
-        {
+        if flows.into_iter().any(|f| {
+            f.idle_timeout != 0
+                || f.hard_timeout != 0
+                || f.actions.iter().any(|a| {
+                    matches!(a, crate::ofctl::Action::FinTimeout { .. })
+                        || matches!(a, crate::ofctl::Action::Learn(l)
+                            if l.fin_idle_timeout != 0 || l.fin_hard_timeout != 0)
+                })
+        }) {
             self.timed_flows.store(true, Ordering::Relaxed);
         }
     }

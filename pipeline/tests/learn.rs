@@ -91,8 +91,8 @@ fn learn_text_reads_and_prints_as_ovs_writes_it() {
             "bit widths",
         ),
         (
-            "ip actions=learn(table=1,fin_idle_timeout=5,eth_type=0x800)",
-            "fin_timeout",
+            "ip actions=learn(table=1,limit=5,eth_type=0x800)",
+            "limit and result_dst",
         ),
     ] {
         let e = parse_flow(flow, Mode::Add, &PortMap::default()).unwrap_err();
@@ -316,4 +316,39 @@ fn a_learned_flow_revalidates_only_the_megaflows_that_looked_at_its_table() {
     assert_eq!(fp.stats.revalidations, before + 1);
     let ports: Vec<u32> = out.outputs.iter().map(|o| o.0).collect();
     assert_eq!(ports, vec![3, 2], "the expired flow's output is gone");
+}
+
+#[test]
+fn fin_timeout_lowers_the_timeouts_of_its_flow_when_a_fin_or_rst_passes() {
+    let b = bridge(&[
+        "table=0,priority=10,tcp actions=fin_timeout(idle_timeout=1,hard_timeout=3),output:2",
+        "table=0,priority=10,udp actions=learn(table=5,idle_timeout=60,fin_idle_timeout=2,eth_type=0x800,nw_proto=6,NXM_OF_IP_SRC[]),output:2",
+    ]);
+    let rule = |t: u8| b.tables().table(t).unwrap().rules().next().unwrap().clone();
+    let mut fp: FastPath<VecFrame> = FastPath::new(FastPathConfig::default());
+    let mut out = Collect::new();
+    let ack = tcp_frame(A, B, ip("10.0.0.1"), ip("10.0.0.2"), 1, 80, 0x010, 64);
+    let fin = tcp_frame(A, B, ip("10.0.0.1"), ip("10.0.0.2"), 1, 80, 0x011, 64);
+    fp.receive_burst(&b, 1, [VecFrame::new(&ack)], 10, &mut out);
+    assert_eq!((rule(0).idle_timeout(), rule(0).hard_timeout()), (0, 0));
+    fp.receive_burst(&b, 1, [VecFrame::new(&fin)], 20, &mut out);
+    assert_eq!((rule(0).idle_timeout(), rule(0).hard_timeout()), (1, 3));
+    assert_eq!(out.outputs.len(), 2, "the packets go on unchanged");
+    assert!(
+        format_flow(&rule(0).shown(), b.ports().names(), None)
+            .contains("idle_timeout=1, hard_timeout=3,"),
+        "dumps show the timeouts in force"
+    );
+    // The flow had no timeout: expiry looks at it now (idle from its last packet).
+    fp.maintain(100);
+    let gone = b.expire_flows(1_200);
+    assert_eq!(gone.len(), 1);
+    assert_eq!(gone[0].1, Removal::Idle);
+    // learn's fin timeouts become the learned flow's first action.
+    let u = udp_frame(A, B, ip("10.0.0.9"), ip("10.0.0.2"), 1, 53, b"x");
+    let l = send(&b, 1, &u, 0).learned;
+    assert_eq!(
+        text(&b, &l[0].entry),
+        "cookie=0x0, table=5, idle_timeout=60, tcp,nw_src=10.0.0.9 actions=fin_timeout(idle_timeout=2)"
+    );
 }

@@ -161,6 +161,13 @@ pub(crate) fn encode_one(a: &Action, version: u8, out: &mut Vec<u8>) {
             let at = nx_start(out, nx::CT_CLEAR);
             end(out, at);
         }
+        Action::FinTimeout { idle, hard } => {
+            let at = nx_start(out, nx::FIN_TIMEOUT);
+            put16(out, *idle);
+            put16(out, *hard);
+            zeros(out, 2);
+            end(out, at);
+        }
         Action::Group(g) => {
             let at = std_start(out, t::GROUP);
             put32(out, *g);

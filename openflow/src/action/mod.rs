@@ -57,6 +57,8 @@ pub mod nx {
     pub const LEARN: u16 = 16;
     /// NXAST_DEC_TTL.
     pub const DEC_TTL: u16 = 18;
+    /// NXAST_FIN_TIMEOUT.
+    pub const FIN_TIMEOUT: u16 = 19;
     /// NXAST_CONTROLLER.
     pub const CONTROLLER: u16 = 20;
     /// NXAST_DEC_TTL_CNT_IDS.
@@ -264,6 +266,12 @@ fn decode_nx(sub: u16, r: &mut Reader<'_>, version: u8) -> Result<Action, OfErro
             "nat outside ct(...) (OVS allows it only inside ct)",
         )),
         nx::CT_CLEAR => Ok(Action::CtClear),
+        nx::FIN_TIMEOUT => {
+            let idle = r.u16("fin_timeout idle")?;
+            let hard = r.u16("fin_timeout hard")?;
+            r.skip(2, "fin_timeout pad")?;
+            Ok(Action::FinTimeout { idle, hard })
+        }
         // OpenFlow 1.0 has no group action: OVS sends Nicira's, the group id in the last
         // 4 bytes of the 16 (after 2 bytes of padding).
         nx::GROUP => {
@@ -517,6 +525,7 @@ fn action_name(a: &Action) -> &'static str {
         Action::Learn(_) => "learn",
         Action::Controller2(_) => "controller",
         Action::Meter(_) => "meter",
+        Action::FinTimeout { .. } => "fin_timeout",
     }
 }
 

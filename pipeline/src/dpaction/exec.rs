@@ -257,6 +257,20 @@ pub fn exec_group<F: CloneFrame, S: Sink<F>, const N: usize>(
             }
             continue;
         }
+        if let DpAction::FinTimeout(t) = a {
+            if env.side_effects {
+                let mut bits = alive;
+                while bits != 0 {
+                    let i = bits.trailing_zeros() as usize;
+                    bits &= bits - 1;
+                    if fget!(TcpFlags, &batch.keys[i]) & 0x005 != 0 {
+                        t.rule.reduce_timeouts(t.idle, t.hard);
+                        break;
+                    }
+                }
+            }
+            continue;
+        }
         if let DpAction::Learn(l) = a {
             // Once per group: every packet of a megaflow learns the same flow.
             if env.side_effects && l.due(env.now_ms) {
@@ -560,7 +574,7 @@ fn exec_one<F: CloneFrame, S: Sink<F>, const N: usize>(
             }
         }
         // Run over the whole group in `exec_group`.
-        DpAction::Meter(_) | DpAction::Learn(_) => Step::Continue,
+        DpAction::Meter(_) | DpAction::Learn(_) | DpAction::FinTimeout(_) => Step::Continue,
         DpAction::CtClear => {
             if let Some(p) = batch.view(i) {
                 p.key.w[w::CT] &= 0x0000_0000_ffff_0000; // keep tcp_flags only

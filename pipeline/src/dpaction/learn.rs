@@ -56,3 +56,29 @@ impl Hash for LearnedFlow {
         self.entry.hash(state);
     }
 }
+
+/// `fin_timeout` in a megaflow: the flow to shorten when a packet carries FIN or RST.
+#[derive(Clone, Debug)]
+pub struct DpFinTimeout {
+    /// The flow whose actions hold it.
+    pub rule: std::sync::Arc<crate::tables::Rule>,
+    /// Its idle timeout after a FIN or RST (0: unchanged).
+    pub idle: u16,
+    /// Its hard timeout after a FIN or RST (0: unchanged).
+    pub hard: u16,
+}
+
+impl PartialEq for DpFinTimeout {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.rule, &other.rule)
+            && (self.idle, self.hard) == (other.idle, other.hard)
+    }
+}
+
+impl Eq for DpFinTimeout {}
+
+impl Hash for DpFinTimeout {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        (self.rule.id, self.idle, self.hard).hash(state);
+    }
+}

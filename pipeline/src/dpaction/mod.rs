@@ -14,7 +14,7 @@ pub use exec::{
     NO_HINT,
 };
 
-pub use learn::{LearnedFlow, REFRESH_MS as LEARN_REFRESH_MS};
+pub use learn::{DpFinTimeout, LearnedFlow, REFRESH_MS as LEARN_REFRESH_MS};
 pub use packet_in::{pin_reason, DpController, PacketIn};
 
 use crate::flow::{w, Flow};
@@ -220,6 +220,9 @@ pub enum DpAction {
     /// `learn`: the flow it learns goes to the learner (the first packet, then one per
     /// refresh interval); the packet is not changed.
     Learn(std::sync::Arc<LearnedFlow>),
+    /// `fin_timeout`: a packet with TCP FIN or RST lowers its flow's timeouts; the
+    /// packet is not changed.
+    FinTimeout(Box<DpFinTimeout>),
     /// Proxy ARP: turn an ARP request into the reply `mac` would give, and send it back
     /// out of the input port (gratuitous requests are dropped).
     ArpReply(u64),
@@ -228,10 +231,11 @@ pub enum DpAction {
 }
 
 impl DpAction {
-    /// A `learn`: a side effect that OVS's datapath actions do not show (its revalidators
-    /// run it from flow stats), left out of "Datapath actions" lines.
+    /// A `learn` or `fin_timeout`: a side effect on the tables that OVS's datapath
+    /// actions do not show (its revalidators run it from flow stats), left out of
+    /// "Datapath actions" lines.
     pub fn is_learn(&self) -> bool {
-        matches!(self, DpAction::Learn(_))
+        matches!(self, DpAction::Learn(_) | DpAction::FinTimeout(_))
     }
 }
 
@@ -339,6 +343,7 @@ impl fmt::Display for DpAction {
             DpAction::Meter(m) => write!(f, "meter({})", m.0.config.id),
             DpAction::Controller(c) => write!(f, "{c}"),
             DpAction::Learn(l) => write!(f, "learn(table={})", l.entry.table_id()),
+            DpAction::FinTimeout(t) => write!(f, "fin_timeout({},{})", t.idle, t.hard),
             DpAction::ArpReply(m) => write!(f, "arp_reply({}),in_port", mac(u128::from(*m))),
             DpAction::Drop(r) => write!(f, "drop({})", r.name()),
         }

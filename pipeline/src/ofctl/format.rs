@@ -771,6 +771,16 @@ pub fn format_actions(actions: &[Action], ports: &PortMap) -> String {
             Action::PopVlan { strip } => s.push_str(if *strip { "strip_vlan" } else { "pop_vlan" }),
             Action::Learn(l) => s.push_str(&l.format()),
             Action::Controller2(c) => s.push_str(&c.format()),
+            Action::FinTimeout { idle, hard } => {
+                let mut parts = Vec::new();
+                if *idle != 0 {
+                    parts.push(format!("idle_timeout={idle}"));
+                }
+                if *hard != 0 {
+                    parts.push(format!("hard_timeout={hard}"));
+                }
+                let _ = write!(s, "fin_timeout({})", parts.join(","));
+            }
             Action::Meter(m) => {
                 let _ = write!(s, "meter:{m}");
             }

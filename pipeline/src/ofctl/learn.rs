@@ -113,11 +113,8 @@ impl Learn {
     /// OVS's `learn_check`: every source field's prerequisites hold in `src_match` (the
     /// learning flow's match); every learned match field's prerequisites are met by the
     /// immediate matches before it; load destinations are writable. Also refuses what
-    /// brisk's datapath does not run: fin timeouts, `limit` and `result_dst`.
+    /// brisk's datapath does not run: `limit` and `result_dst`.
     pub fn check(&self, src_match: &Match) -> Result<(), String> {
-        if self.fin_idle_timeout != 0 || self.fin_hard_timeout != 0 {
-            return Err("fin_idle_timeout/fin_hard_timeout (fin_timeout) are not supported".into());
-        }
         if self.limit != 0 || self.result_dst.is_some() {
             return Err("limit and result_dst (learn2) are not supported".into());
         }
@@ -160,6 +157,12 @@ impl Learn {
     pub fn execute(&self, flow: &Flow) -> FlowEntry {
         let mut matches = Match::CATCHALL;
         let mut actions = Vec::new();
+        if self.fin_idle_timeout != 0 || self.fin_hard_timeout != 0 {
+            actions.push(Action::FinTimeout {
+                idle: self.fin_idle_timeout,
+                hard: self.fin_hard_timeout,
+            });
+        }
         for spec in &self.specs {
             let v = match &spec.src {
                 LearnSrc::Field(sf) => sf.get(flow),

@@ -377,16 +377,22 @@ pub enum Action {
         /// Written as `strip_vlan`.
         strip: bool,
     },
-    /// `learn(...)`: adds or refreshes a flow built from the packet. Carried by the
-    /// OpenFlow codec; brisk's datapath does not run it yet, so the switch refuses flows
-    /// that hold it.
+    /// `learn(...)`: adds or refreshes a flow built from the packet.
     Learn(Box<Learn>),
     /// `controller(...)` with a controller id, a reason other than `action`, userdata,
-    /// `pause` or a meter (Nicira's controller and controller2). Refused like `learn`.
+    /// `pause` or a meter (Nicira's controller and controller2).
     Controller2(Box<Controller2>),
-    /// `meter:N` (OpenFlow 1.3's meter instruction, 1.5's meter action). Refused like
-    /// `learn`: brisk has no meters yet.
+    /// `meter:N` (OpenFlow 1.3's meter instruction, 1.5's meter action).
     Meter(u32),
+    /// `fin_timeout(idle_timeout=I,hard_timeout=H)`: once a TCP FIN or RST matches the
+    /// flow, its timeouts are lowered to these (0: unchanged), so that a flow learned for
+    /// a TCP connection goes soon after the connection does.
+    FinTimeout {
+        /// Idle timeout after a FIN or RST.
+        idle: u16,
+        /// Hard timeout after a FIN or RST.
+        hard: u16,
+    },
 }
 
 /// Flow-mod flags that are accepted and remembered.

@@ -35,6 +35,10 @@ pub struct RuleStats {
     /// Last time the flow was modified or, learned, relearned (its hard timeout counts
     /// from here, as OVS's `rule->modified`); 0: when it was created.
     pub modified_ms: AtomicU64,
+    /// Idle and hard timeouts a `fin_timeout` lowered them to (0: not lowered).
+    pub fin_idle: std::sync::atomic::AtomicU16,
+    /// See `fin_idle`.
+    pub fin_hard: std::sync::atomic::AtomicU16,
 }
 
 /// An installed flow entry.
@@ -55,7 +59,57 @@ pub struct Rule {
     pub learned: bool,
 }
 
+/// OVS's `reduce_timeout`: `max` when set and lower than `cur` (or `cur` is none).
+fn reduced(cur: u16, max: u16) -> u16 {
+    if max != 0 && (cur == 0 || cur > max) {
+        max
+    } else {
+        cur
+    }
+}
+
 impl Rule {
+    /// `fin_timeout`: lowers the flow's idle and hard timeouts to these (0: unchanged).
+    pub fn reduce_timeouts(&self, idle: u16, hard: u16) {
+        for (a, v) in [(&self.stats.fin_idle, idle), (&self.stats.fin_hard, hard)] {
+            if v != 0 {
+                let _ = a.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |c| {
+                    (c == 0 || c > v).then_some(v)
+                });
+            }
+        }
+    }
+
+    /// The idle timeout in force (a `fin_timeout` may have lowered it).
+    pub fn idle_timeout(&self) -> u16 {
+        reduced(
+            self.entry.idle_timeout,
+            self.stats.fin_idle.load(Ordering::Relaxed),
+        )
+    }
+
+    /// The hard timeout in force.
+    pub fn hard_timeout(&self) -> u16 {
+        reduced(
+            self.entry.hard_timeout,
+            self.stats.fin_hard.load(Ordering::Relaxed),
+        )
+    }
+
+    /// The flow as dumps show it: with the timeouts in force.
+    pub fn shown(&self) -> std::borrow::Cow<'_, FlowEntry> {
+        let (i, h) = (self.idle_timeout(), self.hard_timeout());
+        if (i, h) == (self.entry.idle_timeout, self.entry.hard_timeout) {
+            std::borrow::Cow::Borrowed(&self.entry)
+        } else {
+            std::borrow::Cow::Owned(FlowEntry {
+                idle_timeout: i,
+                hard_timeout: h,
+                ..self.entry.clone()
+            })
+        }
+    }
+
     /// When the flow was last modified or relearned (its hard timeout counts from here).
     pub fn modified_ms(&self) -> u64 {
         self.stats
@@ -729,19 +783,13 @@ impl OfTables {
         let mut gone = Vec::new();
         for (_, t) in self.iter() {
             for r in t.rules_any_order() {
-                let e = &r.entry;
-                let modified = r
-                    .stats
-                    .modified_ms
-                    .load(Ordering::Relaxed)
-                    .max(r.created_ms);
-                if e.hard_timeout != 0
-                    && now_ms.saturating_sub(modified) >= u64::from(e.hard_timeout) * 1000
-                {
+                let (idle, hard) = (r.idle_timeout(), r.hard_timeout());
+                let modified = r.modified_ms();
+                if hard != 0 && now_ms.saturating_sub(modified) >= u64::from(hard) * 1000 {
                     gone.push((r.clone(), Removal::Hard));
-                } else if e.idle_timeout != 0 {
+                } else if idle != 0 {
                     let used = r.stats.used_ms.load(Ordering::Relaxed).max(r.created_ms);
-                    if now_ms.saturating_sub(used) >= u64::from(e.idle_timeout) * 1000 {
+                    if now_ms.saturating_sub(used) >= u64::from(idle) * 1000 {
                         gone.push((r.clone(), Removal::Idle));
                     }
                 }

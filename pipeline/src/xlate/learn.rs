@@ -3,7 +3,7 @@
 //! one megaflow always learns one flow.
 
 use super::Ctx;
-use crate::dpaction::{DpAction, LearnedFlow};
+use crate::dpaction::{DpAction, DpFinTimeout, LearnedFlow};
 use crate::ofctl::Learn;
 use std::sync::Arc;
 
@@ -21,5 +21,23 @@ impl Ctx<'_> {
         }
         self.acts
             .push(DpAction::Learn(Arc::new(LearnedFlow::new(entry))));
+    }
+
+    /// Runs `fin_timeout`: the flow whose actions run has its timeouts lowered when a
+    /// packet of this megaflow carries a TCP FIN or RST (checked per packet where the
+    /// actions run, as OVS checks the flags its datapath flow saw). Nothing for a
+    /// packet-out's own actions, which belong to no flow.
+    pub(super) fn fin_timeout(&mut self, idle: u16, hard: u16) {
+        let Some(rule) = self.rule.clone() else {
+            return;
+        };
+        if idle == 0 && hard == 0 {
+            return;
+        }
+        self.acts.push(DpAction::FinTimeout(Box::new(DpFinTimeout {
+            rule,
+            idle,
+            hard,
+        })));
     }
 }

@@ -190,6 +190,8 @@ struct Ctx<'a> {
     may_learn: bool,
     /// Cookie of the flow whose actions run (`u64::MAX`: a packet-out's own actions).
     cookie: u64,
+    /// The flow whose actions run (`None`: a packet-out's own actions).
+    rule: Option<Arc<Rule>>,
     /// That flow is a table-miss flow (priority 0, matching everything).
     table_miss: bool,
     /// Translating a packet-out (its first pass, `resubmit`s included).
@@ -464,6 +466,7 @@ pub fn translate_from(
         uses_underlay: false,
         consulted: [0; 4],
         may_learn: true,
+        rule: None,
         cookie: if matches!(start, Start::Actions(_)) {
             u64::MAX
         } else {

@@ -78,6 +78,7 @@ impl Ctx<'_> {
                 // A rule's actions are the bucket's only when written in it (OVS's
                 // `group_bucket_action`): a table a bucket resubmits to is no bucket.
                 let saved = (self.cookie, self.table_miss, self.in_group);
+                let saved_rule = self.rule.replace(rule.clone());
                 self.in_group = 0;
                 self.cookie = rule.entry.cookie;
                 self.table_miss = rule.entry.priority == 0 && rule.entry.matches.mask.is_zero();
@@ -85,6 +86,7 @@ impl Ctx<'_> {
                 self.do_actions(&rule.entry.actions);
                 self.depth -= 1;
                 (self.cookie, self.table_miss, self.in_group) = saved;
+                self.rule = saved_rule;
             }
             // A miss drops (OpenFlow 1.3's table-miss, and what `fail_mode=secure` asks).
             None => self.trace_event(TraceEvent::Drop { depth: depth + 1 }),
@@ -191,6 +193,7 @@ impl Ctx<'_> {
                     }
                 }
                 Action::Learn(l) => self.learn(l),
+                Action::FinTimeout { idle, hard } => self.fin_timeout(*idle, *hard),
                 Action::PopVlan { .. } => {
                     self.do_set(&SetField {
                         field: Field::VlanTci,

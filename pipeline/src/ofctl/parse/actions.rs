@@ -133,6 +133,7 @@ pub(super) fn parse_action(
         }
         "note" => note(a)?,
         "learn" => super::learn::learn(a)?,
+        "fin_timeout" => fin_timeout(a)?,
         "meter" => {
             a.need_value()?;
             Action::Meter(parse_uint(it.value, 32, "meter").map_err(a.bad())? as u32)
@@ -142,6 +143,31 @@ pub(super) fn parse_action(
         "strip_vlan" => Action::PopVlan { strip: true },
         _ => bare_port(a)?,
     }))
+}
+
+/// `fin_timeout(idle_timeout=I,hard_timeout=H)`.
+fn fin_timeout(a: Act) -> Result<Action, ParseError> {
+    let (mut idle, mut hard) = (0, 0);
+    for sub in items(a.it.value, a.it.value_off)? {
+        let bad = |m: String| err(sub.value_off, sub.value, m);
+        let v = || {
+            parse_uint(sub.value, 16, sub.key)
+                .map(|v| v as u16)
+                .map_err(bad)
+        };
+        match sub.key {
+            "idle_timeout" => idle = v()?,
+            "hard_timeout" => hard = v()?,
+            k => {
+                return Err(err(
+                    sub.key_off,
+                    sub.key,
+                    format!("invalid key '{k}' in 'fin_timeout' argument"),
+                ))
+            }
+        }
+    }
+    Ok(Action::FinTimeout { idle, hard })
 }
 
 /// Output to a port; the controller "port" is the controller action, as OVS parses it.

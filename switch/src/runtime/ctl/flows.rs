@@ -168,7 +168,7 @@ fn dump_flows(shared: &Shared, rest: &[&str]) -> CmdResult {
                 idle_age: now.saturating_sub(if used == 0 { r.created_ms } else { used }) / 1000,
                 hard_age: now.saturating_sub(r.modified_ms()) / 1000,
             };
-            let _ = writeln!(out, " {}", format_flow(&r.entry, names, Some(&st)));
+            let _ = writeln!(out, " {}", format_flow(&r.shown(), names, Some(&st)));
         }
     }
     Ok(out)

@@ -49,7 +49,7 @@ impl FlowRemoved {
             idle_ms: now_ms.saturating_sub(used),
             packets: rule.stats.n_packets.load(Relaxed),
             bytes: rule.stats.n_bytes.load(Relaxed),
-            entry: rule.entry.clone(),
+            entry: rule.shown().into_owned(),
         }
     }
 }

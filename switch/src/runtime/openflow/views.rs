@@ -313,7 +313,7 @@ fn flow_stats(sh: &Shared, v: u8, xid: u32, q: &FlowStatsRequest, nx: bool, out:
             let at = w.buf().len();
             encode(
                 &FlowStatsEntry {
-                    entry: &r.entry,
+                    entry: &r.shown(),
                     duration_sec: (age / 1000) as u32,
                     duration_nsec: ((age % 1000) * 1_000_000) as u32,
                     idle_age: (now.saturating_sub(if used == 0 { r.created_ms } else { used })
