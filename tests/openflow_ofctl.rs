@@ -297,11 +297,11 @@ fn malformed_messages_are_refused_with_ovs_errors_and_garbage_disconnects() {
         "OpenFlow15",
         "add-flow",
         &target,
-        "table=3,priority=1,ip,actions=learn(table=9,NXM_OF_ETH_SRC[])",
+        "table=3,priority=1,ip,actions=learn(table=9,limit=5,NXM_OF_ETH_SRC[])",
     ]);
     assert!(
         !ok && text.contains("OFPBAC_BAD_VENDOR_TYPE"),
-        "learn is refused, not ignored: {text}"
+        "learn's limit is refused, not ignored: {text}"
     );
 
     // The TLV map over OpenFlow (NXT_TLV_TABLE_*): the same map `brisk ctl` shows.
