@@ -37,13 +37,14 @@ pub(super) struct Megaflow {
 /// MAC-learning table when NORMAL was involved, the underlay when a tunnel output was
 /// resolved, and the tables its walk looked up for changes confined to some tables
 /// (learned flows, timeouts). A hit on a megaflow whose versions moved re-translates first.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) struct Versions {
     generation: u64,
     mac_generation: Option<u64>,
     underlay_generation: Option<u64>,
     table_generation: u64,
-    tables: [u64; 4],
+    /// Read only when the table generation moved: kept out of the megaflow's own lines.
+    tables: Box<[u64; 4]>,
 }
 
 impl Versions {
@@ -53,7 +54,7 @@ impl Versions {
             mac_generation: tr.uses_mac_learning.then_some(tr.mac_generation),
             underlay_generation: tr.uses_underlay.then_some(tr.underlay_generation),
             table_generation: tr.table_generation,
-            tables: tr.tables,
+            tables: Box::new(tr.tables),
         }
     }
 
