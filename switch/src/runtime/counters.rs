@@ -566,13 +566,7 @@ fn packet_ins(shared: &Shared) -> Vec<Family> {
             ld(&p.unclaimed),
         ),
     ];
-    rows.into_iter()
-        .map(|(name, help, row, v)| {
-            let mut f = Family::new(name, help, Kind::Counter);
-            f.push_shown(vec![], v, "packet-ins", row);
-            f
-        })
-        .collect()
+    section_counters("packet-ins", rows)
 }
 
 /// Flows `learn` actions learned: queued by the workers (and lost to a full queue), and
@@ -625,10 +619,18 @@ fn learned(shared: &Shared) -> Vec<Family> {
             ld(&st.batches),
         ),
     ];
+    section_counters("learn", rows)
+}
+
+/// Unlabelled counters shown as rows of one `drop-stats` section: (metric, help, row, value).
+fn section_counters<const N: usize>(
+    section: &'static str,
+    rows: [(&'static str, &'static str, &'static str, u64); N],
+) -> Vec<Family> {
     rows.into_iter()
         .map(|(name, help, row, v)| {
             let mut f = Family::new(name, help, Kind::Counter);
-            f.push_shown(vec![], v, "learn", row);
+            f.push_shown(vec![], v, section, row);
             f
         })
         .collect()
