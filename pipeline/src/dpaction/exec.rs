@@ -263,7 +263,8 @@ pub fn exec_group<F: CloneFrame, S: Sink<F>, const N: usize>(
                 while bits != 0 {
                     let i = bits.trailing_zeros() as usize;
                     bits &= bits - 1;
-                    if fget!(TcpFlags, &batch.keys[i]) & 0x005 != 0 {
+                    let fin_rst = crate::flow::tcp_flags::FIN | crate::flow::tcp_flags::RST;
+                    if fget!(TcpFlags, &batch.keys[i]) as u16 & fin_rst != 0 {
                         t.rule.reduce_timeouts(t.idle, t.hard);
                         break;
                     }

@@ -65,7 +65,7 @@ pub(super) fn check_flow_mod<'a>(
         let tables = sh.bridge.tables();
         let in_table = tables
             .table(f.table_id())
-            .is_some_and(|t| t.rules().any(|r| clash(&r.entry)));
+            .is_some_and(|t| t.rules_any_order().any(|r| clash(&r.entry)));
         let in_batch = || {
             earlier
                 .into_iter()

@@ -568,7 +568,7 @@ fn standalone_flow(shared: &Shared, bridge: Option<&Row>) {
     }
     let tables = shared.bridge.tables();
     let present = tables.table(0).is_some_and(|t| {
-        t.rules().any(|r| {
+        t.rules_any_order().any(|r| {
             r.entry.priority == 0
                 && r.entry.matches.mask.w.iter().all(|w| *w == 0)
                 && r.entry.actions == [Action::Output(port::NORMAL)]
