@@ -191,7 +191,8 @@ fn learned_flows_as_ovs() {
 /// new megaflow, an upcall and a learned flow), cycling through them; the test samples
 /// the learner's counters and checks that every source was learned exactly once, none
 /// lost to a full queue, and that the table holds them. BRISK_LEARN_RATE (Mpps) and
-/// BRISK_LEARN_FLOWS measure more than the test needs (a release build).
+/// BRISK_LEARN_FLOWS measure more than the test needs (a release build);
+/// BRISK_LEARN_TIMELINE prints the samples (seconds, flows added).
 #[test]
 fn learned_flows_install_from_one_worker() {
     if !have_ovs() {
@@ -234,6 +235,11 @@ fn learned_flows_install_from_one_worker() {
         std::thread::sleep(Duration::from_millis(100));
     }
     let report = run.finish();
+    if std::env::var_os("BRISK_LEARN_TIMELINE").is_some() {
+        for (t, a) in &samples {
+            eprintln!("learn timeline: {t:.2} s {a}");
+        }
+    }
     let sw = &run.sw;
     let stats = sw.ok(&["drop-stats"]);
     let (queued, full, added, refused, batches) = (

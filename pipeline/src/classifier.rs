@@ -99,10 +99,12 @@ struct Subtable<T> {
     indices: SmallVec<[HashTable<(u64, u32)>; 3]>,
     /// For un-wildcarding: the subtable mask restricted to stages `0..=k`.
     cumulative: SmallVec<[Flow; 4]>,
-    /// The entries, in one chunk, or in [`CHUNKS`] chunks by hash once the subtable has
-    /// more than [`SPLIT_AT`]: a version of the tables that changes a few rules copies
-    /// their chunks, not the subtable (learned flows add to big subtables in batches).
+    /// The entries, in `2^chunk_bits` chunks by bits of their hash, each of about
+    /// [`CHUNK_MAX`] / 2 to [`CHUNK_MAX`] entries: a version of the tables that changes a
+    /// few rules copies their small chunks, not the subtable (learned flows add to big
+    /// subtables in batches; a copy in big pieces is also memory fresh from the kernel).
     table: Vec<Arc<HashTable<Entry<T>>>>,
+    chunk_bits: u32,
     max_priority: u16,
     /// Rules per priority: a removal finds the new maximum without scanning the table
     /// (removing many rules from a big subtable, as expiring learned flows do, stays
@@ -144,6 +146,7 @@ impl<T> Subtable<T> {
             indices: (0..n_idx).map(|_| HashTable::new()).collect(),
             cumulative,
             table: vec![Arc::new(HashTable::new())],
+            chunk_bits: 0,
             max_priority: 0,
             priorities: std::collections::BTreeMap::new(),
             n_rules: 0,
@@ -168,11 +171,7 @@ impl<T> Subtable<T> {
     /// The chunk an entry of `hash` lives in.
     #[inline]
     fn ci(&self, hash: u64) -> usize {
-        if self.table.len() == 1 {
-            0
-        } else {
-            (hash >> (64 - CHUNK_BITS)) as usize
-        }
+        (hash >> CHUNK_SHIFT) as usize & (self.table.len() - 1)
     }
 
     fn find(&self, hash: u64, key: &[u64]) -> Option<&Entry<T>> {
@@ -192,25 +191,40 @@ impl<T: Clone> Subtable<T> {
         Arc::make_mut(&mut self.table[i])
     }
 
-    /// Splits a single chunk that grew past [`SPLIT_AT`] into [`CHUNKS`].
+    /// Doubles the chunks once they hold more than [`CHUNK_MAX`] rules on average: chunk
+    /// `i` splits into `i` and `i + n` by the next bit of the hash above [`CHUNK_SHIFT`].
     fn maybe_split(&mut self) {
-        if self.table.len() != 1 || self.table[0].len() <= SPLIT_AT {
+        if self.n_rules <= self.table.len() * CHUNK_MAX {
             return;
         }
-        let mut chunks: Vec<HashTable<Entry<T>>> = (0..CHUNKS).map(|_| HashTable::new()).collect();
-        for e in self.table[0].iter() {
-            let i = (e.hash >> (64 - CHUNK_BITS)) as usize;
-            chunks[i].insert_unique(e.hash, e.clone(), |x| x.hash);
+        let bits = self.chunk_bits + 1;
+        let n = self.table.len();
+        let mut chunks: Vec<HashTable<Entry<T>>> = (0..2 * n).map(|_| HashTable::new()).collect();
+        for (i, c) in self.table.iter().enumerate() {
+            let (lo, hi) = chunks.split_at_mut(n);
+            let (lo, hi) = (&mut lo[i], &mut hi[i]);
+            for e in c.iter() {
+                let half = if (e.hash >> (CHUNK_SHIFT + bits - 1)) & 1 == 0 {
+                    &mut *lo
+                } else {
+                    &mut *hi
+                };
+                half.insert_unique(e.hash, e.clone(), |x| x.hash);
+            }
         }
         self.table = chunks.into_iter().map(Arc::new).collect();
+        self.chunk_bits = bits;
     }
 }
 
-/// Chunks of a big subtable (bits of the entry hash that choose one).
-const CHUNK_BITS: u32 = 6;
-const CHUNKS: usize = 1 << CHUNK_BITS;
-/// Entries a single-chunk subtable holds before it splits.
-const SPLIT_AT: usize = 4096;
+/// Rules a chunk holds on average before the chunks double (tens of entries: a batch of
+/// a thousand learned flows into a table of a hundred thousand copies a fraction of it,
+/// and a version copies the chunk pointers, a few thousand).
+const CHUNK_MAX: usize = 64;
+/// The chunk is chosen by the hash's bits from here up: the hash table in a chunk places
+/// entries by the low bits and tags them with the top seven, which must not be the same
+/// for every entry of a chunk (then every probe compares every key of a group).
+const CHUNK_SHIFT: u32 = 24;
 
 /// A classifier over rules carrying a payload `T` (the switch stores its rule handle).
 pub struct Classifier<T> {
@@ -283,12 +297,12 @@ impl<T: Clone> Classifier<T> {
         conj: &[ConjClause],
         payload: T,
     ) -> Option<T> {
-        let si = match self.subtables.iter().position(|s| s.mask == *mask) {
-            Some(i) => i,
+        let (si, new_sub) = match self.subtables.iter().position(|s| s.mask == *mask) {
+            Some(i) => (i, false),
             None => {
                 self.next_seq += 1;
                 self.subtables.push(Subtable::new(self.next_seq, *mask));
-                self.subtables.len() - 1
+                (self.subtables.len() - 1, true)
             }
         };
         self.next_seq += 1;
@@ -342,9 +356,13 @@ impl<T: Clone> Classifier<T> {
             self.n_rules += 1;
             *sub.priorities.entry(priority).or_insert(0) += 1;
         }
+        let raised = priority > sub.max_priority;
         sub.max_priority = sub.max_priority.max(priority);
         sub.maybe_split();
-        self.reorder();
+        // The order moves only with a new subtable or a higher maximum priority.
+        if new_sub || raised {
+            self.reorder();
+        }
         replaced
     }
 
@@ -395,12 +413,17 @@ impl<T: Clone> Classifier<T> {
                 sub.priorities.remove(&priority);
             }
         }
-        if sub.n_rules == 0 {
+        let reorder = if sub.n_rules == 0 {
             self.subtables.swap_remove(si);
+            true
         } else {
+            let was = sub.max_priority;
             sub.max_priority = sub.priorities.keys().next_back().copied().unwrap_or(0);
+            sub.max_priority != was
+        };
+        if reorder {
+            self.reorder();
         }
-        self.reorder();
         Some(payload)
     }
 
@@ -597,6 +620,7 @@ impl<T: Clone> Clone for Classifier<T> {
                     cumulative: s.cumulative.clone(),
                     // The hash table's own clone copies its layout: no rehashing.
                     table: s.table.clone(),
+                    chunk_bits: s.chunk_bits,
                     max_priority: s.max_priority,
                     priorities: s.priorities.clone(),
                     n_rules: s.n_rules,

@@ -5,6 +5,7 @@
 //! the new ones, never a mix. Rules are shared between versions through `Arc`, so a rule that
 //! survives a change keeps its counters.
 
+mod cls_rule;
 mod group;
 mod learned;
 mod meter;
@@ -16,6 +17,7 @@ pub use meter::MeterMod;
 use crate::classifier::{Classifier, ConjClause, LookupResult};
 use crate::flow::Flow;
 use crate::ofctl::{Action, FlowEntry, Match};
+use cls_rule::ClsRule;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -151,7 +153,7 @@ pub fn credit_hits(
 /// One table: the classifier plus the rules in a stable order for dumps.
 #[derive(Clone, Default)]
 pub struct Table {
-    cls: Classifier<Arc<Rule>>,
+    cls: Classifier<ClsRule>,
     /// Rules by (priority desc, id) for dumps, in chunks of [`RULE_CHUNK`] ids: a version
     /// that adds rules (ids only grow) or removes a few copies only their chunks.
     rules: BTreeMap<u64, Arc<RuleChunk>>,
@@ -173,7 +175,10 @@ impl Table {
         flow: &Flow,
         wc: Option<&mut Flow>,
     ) -> Option<LookupResult<'_, Arc<Rule>>> {
-        self.cls.lookup(flow, wc)
+        self.cls.lookup(flow, wc).map(|r| LookupResult {
+            payload: &**r.payload,
+            priority: r.priority,
+        })
     }
 
     /// Number of rules.
@@ -233,8 +238,10 @@ impl Table {
             &m.mask,
             rule.entry.priority,
             &rule.conj,
-            rule.clone(),
+            ClsRule::borrow(&rule),
         );
+        // An owned reference before the list lets go of the replaced rule.
+        let old = old.map(|o| Arc::clone(&o));
         if let Some(o) = &old {
             self.list_remove(o);
             self.note_learn_refs(o, false);
@@ -245,14 +252,14 @@ impl Table {
     }
 
     fn remove(&mut self, m: &Match, priority: u16) -> Option<Arc<Rule>> {
-        let old = self.cls.remove(&m.value, &m.mask, priority)?;
+        let old: Arc<Rule> = Arc::clone(&*self.cls.remove(&m.value, &m.mask, priority)?);
         self.list_remove(&old);
         self.note_learn_refs(&old, false);
         Some(old)
     }
 
     fn get(&self, m: &Match, priority: u16) -> Option<&Arc<Rule>> {
-        self.cls.get(&m.value, &m.mask, priority)
+        self.cls.get(&m.value, &m.mask, priority).map(|r| &**r)
     }
 }
 
@@ -620,7 +627,11 @@ impl OfTables {
         let limit = self.max_flows_per_table;
         let tid = e.table_id();
         let table = self.table_mut(tid);
-        let existing = table.get(&e.matches, e.priority).cloned();
+        // A learned flow comes here only when its caller found it missing.
+        let existing = match learned {
+            true => None,
+            false => table.get(&e.matches, e.priority).cloned(),
+        };
         if existing.is_none() && table.len() >= limit {
             return Err(FlowModError::TableFull { table: tid, limit });
         }

@@ -159,3 +159,64 @@ fn timeouts_expire_flows_idle_from_the_last_packet() {
     assert_eq!(t.n_flows(), 1);
     assert!(t.expire(1_000_000).is_none(), "no timeout, no expiry");
 }
+
+/// The classifier's handles do not own rules: each version's rule list does. A rule
+/// replaced or deleted in a new version stays alive and found in the old one while it
+/// lives, and is freed (not leaked) when no version holds it.
+#[test]
+fn rules_live_exactly_as_long_as_a_version_lists_them() {
+    let (v1, _) = OfTables::default()
+        .apply(
+            &[FlowMod::Add(fe(
+                "table=3,priority=5,ip,nw_src=10.0.0.1 actions=output:1",
+            ))],
+            0,
+        )
+        .unwrap();
+    let flow = fe("ip,nw_src=10.0.0.1 actions=drop").matches.value;
+    let look = |t: &OfTables| {
+        t.table(3)
+            .and_then(|t| t.lookup(&flow, None))
+            .map(|r| r.payload.clone())
+    };
+    let r1 = look(&v1).unwrap();
+    // The list owns one count, this test another: the classifier none.
+    assert_eq!(Arc::strong_count(&r1), 2);
+    let weak = Arc::downgrade(&r1);
+    drop(r1);
+    // v2 replaces the rule, v3 deletes the replacement.
+    let (v2, _) = v1
+        .apply(
+            &[FlowMod::Add(fe(
+                "table=3,priority=5,ip,nw_src=10.0.0.1 actions=output:2",
+            ))],
+            1,
+        )
+        .unwrap();
+    let r2 = look(&v2).unwrap();
+    assert!(!Arc::ptr_eq(&r2, &weak.upgrade().unwrap()));
+    let weak2 = Arc::downgrade(&r2);
+    drop(r2);
+    let (v3, s) = v2
+        .apply(&[del("table=3,priority=5,ip,nw_src=10.0.0.1", true)], 2)
+        .unwrap();
+    assert_eq!(s.deleted, 1);
+    assert!(look(&v3).is_none());
+    assert!(weak.upgrade().is_some() && weak2.upgrade().is_some());
+    assert_eq!(
+        look(&v1).unwrap().entry.actions,
+        fe("actions=output:1").actions
+    );
+    drop(v1);
+    assert!(
+        weak.upgrade().is_none(),
+        "the first rule went with its last version"
+    );
+    assert_eq!(
+        look(&v2).unwrap().entry.actions,
+        fe("actions=output:2").actions
+    );
+    drop(v2);
+    assert!(weak2.upgrade().is_none());
+    drop(v3);
+}

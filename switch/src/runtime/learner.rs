@@ -25,6 +25,11 @@ use std::time::Duration;
 pub const SOURCE_CAPACITY: usize = 65_536;
 /// The learner looks at the queues at least this often.
 const POLL: Duration = Duration::from_millis(20);
+/// Longest the installer rests after a version (as long as the version took, up to
+/// this): small batches gather into bigger ones, and a storm of learned flows into a big
+/// table, whose batches take longer than this, keeps the installer busy instead of idle
+/// half the time.
+const MAX_REST: Duration = Duration::from_millis(10);
 /// Most flows applied as one version.
 const MAX_BATCH: usize = 65_536;
 
@@ -35,6 +40,33 @@ pub struct Source {
     pub queued: AtomicU64,
     /// Learned flows lost because the queue was full.
     pub overflow: AtomicU64,
+}
+
+/// Learned flows waiting for the installer, each once: a megaflow queues the same flow
+/// at every refresh, and while a big batch installs, the flows of the next one come
+/// again and again (by the same `Arc`, so its address tells them apart).
+#[derive(Default)]
+pub struct Pending {
+    flows: Vec<Arc<LearnedFlow>>,
+    seen: hashbrown::HashSet<usize>,
+}
+
+impl Pending {
+    fn push(&mut self, f: Arc<LearnedFlow>) {
+        if self.seen.insert(Arc::as_ptr(&f) as usize) {
+            self.flows.push(f);
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.flows.is_empty()
+    }
+
+    /// The flows, leaving this empty.
+    fn take(&mut self) -> Vec<Arc<LearnedFlow>> {
+        self.seen.clear();
+        std::mem::take(&mut self.flows)
+    }
 }
 
 /// What the learner did, for the counters.
@@ -106,7 +138,7 @@ impl Learner {
         bridge: &Bridge,
         now_ms: u64,
         batch: &mut Vec<Arc<LearnedFlow>>,
-        pending: &mut Vec<Arc<LearnedFlow>>,
+        pending: &mut Pending,
     ) -> usize {
         batch.clear();
         for s in &self.sources {
@@ -121,7 +153,9 @@ impl Learner {
             return 0;
         }
         let mut sum = LearnSummary::default();
-        pending.extend(bridge.refresh_learned(batch, now_ms, &mut sum));
+        for f in bridge.refresh_learned(batch, now_ms, &mut sum) {
+            pending.push(f);
+        }
         self.stats
             .refreshed
             .fetch_add(sum.refreshed as u64, Ordering::Relaxed);
@@ -151,7 +185,7 @@ impl Learner {
 
     /// Everything queued now, refreshed or installed (one version), for tests and tools.
     pub fn apply(&self, bridge: &Bridge, now_ms: u64) -> usize {
-        let (mut batch, mut pending) = (Vec::new(), Vec::new());
+        let (mut batch, mut pending) = (Vec::new(), Pending::default());
         let mut n = 0;
         loop {
             let k = self.drain(bridge, now_ms, &mut batch, &mut pending);
@@ -160,17 +194,18 @@ impl Learner {
             }
             n += k;
         }
-        self.install(bridge, now_ms, &mut pending);
+        self.install(bridge, now_ms, &mut pending.take());
         n
     }
 
     /// The learner's loop, until `stop` says so: this thread drains the queues and
     /// applies refreshes at once (no version); new flows gather in a batch that an
     /// installer thread makes into one version when it is free and its last version is
-    /// older than twice what making it took (it rests as long as it worked). A version
-    /// copies the parts of the tables it changes, so while flows pour in, batches grow
-    /// instead of versions multiplying, the installer keeps to about half a core, and the
-    /// queues keep draining meanwhile; a quiet switch installs a learned flow at once.
+    /// older than twice what making it took (it rests as long as it worked, up to
+    /// [`MAX_REST`]). A version copies the parts of the tables it changes, so while flows
+    /// pour in, batches grow instead of versions multiplying, small versions come at most
+    /// half the time, and the queues keep draining meanwhile; a quiet switch installs a
+    /// learned flow at once.
     pub fn run(
         &self,
         bridge: &Bridge,
@@ -188,12 +223,12 @@ impl Learner {
                         while let Ok(mut batch) = rx.recv() {
                             let t = std::time::Instant::now();
                             self.install(bridge, now_ms(), &mut batch);
-                            std::thread::sleep(t.elapsed());
+                            std::thread::sleep(t.elapsed().min(MAX_REST));
                             idle.store(true, Ordering::Release);
                         }
                     }
                 });
-            let (mut batch, mut pending) = (Vec::new(), Vec::new());
+            let (mut batch, mut pending) = (Vec::new(), Pending::default());
             while !stop() {
                 let wait_for = if pending.is_empty() {
                     POLL
@@ -205,7 +240,7 @@ impl Learner {
                 while self.drain(bridge, now_ms(), &mut batch, &mut pending) > 0 {}
                 if !pending.is_empty() && idle.load(Ordering::Acquire) {
                     idle.store(false, Ordering::Release);
-                    if tx.send(std::mem::take(&mut pending)).is_err() {
+                    if tx.send(pending.take()).is_err() {
                         break;
                     }
                 }
@@ -264,5 +299,28 @@ mod tests {
         }
         assert!(!l.offer(1, &f));
         assert_eq!(l.sources()[1].overflow.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn a_flow_queued_again_before_its_version_waits_once() {
+        let b = Bridge::new("br", Default::default());
+        let l = Learner::new(1).unwrap();
+        let f = learned("table=5,priority=7,hard_timeout=10,ip,nw_src=10.0.0.1 actions=drop");
+        let twin = learned("table=5,priority=7,hard_timeout=10,ip,nw_src=10.0.0.1 actions=drop");
+        let (mut batch, mut pending) = (Vec::new(), Pending::default());
+        for _ in 0..3 {
+            // A megaflow's refreshes while the installer is busy: the same `Arc` again.
+            for _ in 0..50 {
+                l.offer(0, &f);
+            }
+            l.offer(0, &twin);
+            assert_eq!(l.drain(&b, 1_000, &mut batch, &mut pending), 51);
+        }
+        let mut flows = pending.take();
+        assert_eq!(flows.len(), 2, "one per megaflow");
+        l.install(&b, 1_000, &mut flows);
+        assert_eq!(l.stats.added.load(Ordering::Relaxed), 1);
+        assert_eq!(l.stats.refreshed.load(Ordering::Relaxed), 1);
+        assert!(pending.is_empty() && pending.seen.is_empty());
     }
 }
