@@ -39,12 +39,14 @@ fn frame(dport: u16) -> String {
 }
 
 /// `ovs-ofctl -O VERSION monitor TARGET ARGS... -P FORMAT` (stdout and stderr piped), given
-/// time to connect and configure.
+/// time to connect and configure. Its control socket goes to the temporary directory: a
+/// machine where OVS's service never ran has no `/var/run/openvswitch`.
 fn monitor_as(target: &str, version: &str, format: &str, args: &[&str]) -> Child {
     let mut a = vec!["-O", version, "monitor", target];
     a.extend_from_slice(args);
     a.extend_from_slice(&["-P", format]);
     Command::new("ovs-ofctl")
+        .env("OVS_RUNDIR", std::env::temp_dir())
         .args(&a)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
