@@ -35,6 +35,7 @@ fn ctp(b: &[u8], src: u32, sport: u16, dst: u32, dport: u16, flags: u16) -> CtPa
         l4: &b[20..],
         l4_len: b.len() - 20,
         is_fragment: false,
+        csum_ok: true,
     }
 }
 

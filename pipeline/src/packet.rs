@@ -37,6 +37,11 @@ pub trait Frame {
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
+    /// What the receiving NIC verified of the checksums ([`csum`] bits; none by default:
+    /// conntrack then computes them).
+    fn rx_csum(&self) -> u8 {
+        0
+    }
 }
 
 /// Default headroom, as DPDK's `RTE_PKTMBUF_HEADROOM`.
@@ -129,6 +134,24 @@ pub mod parse_err {
     pub const L3_EXT_BAD: u8 = 0x20;
 }
 
+/// What is known of a packet's checksums ([`Layout::csum`] bits): what the receiving NIC
+/// verified (DPDK's mbuf flags), or what the first `ct` on the packet computed, so that
+/// Antrea's two conntrack passes check a packet once.
+pub mod csum {
+    /// The IPv4 header checksum is right.
+    pub const L3_GOOD: u8 = 0x01;
+    /// The IPv4 header checksum is wrong.
+    pub const L3_BAD: u8 = 0x02;
+    /// The TCP/UDP/ICMP/ICMPv6 checksum is right (or the NIC vouches for the data).
+    pub const L4_GOOD: u8 = 0x04;
+    /// The TCP/UDP/ICMP/ICMPv6 checksum is wrong.
+    pub const L4_BAD: u8 = 0x08;
+    /// Conntrack checked what the NIC left unknown.
+    pub const CHECKED: u8 = 0x10;
+    /// Either checksum wrong.
+    pub const BAD: u8 = L3_BAD | L4_BAD;
+}
+
 /// Where the headers of a parsed packet are, for actions that rewrite them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Layout {
@@ -142,6 +165,8 @@ pub struct Layout {
     pub vlans: u8,
     /// [`parse_err`] bits.
     pub err: u8,
+    /// [`csum`] bits (none from [`extract`]: a port's verdict is added by the caller).
+    pub csum: u8,
 }
 
 /// Extracts the datapath key of `data` arriving on `in_port` into `key` (every word of the

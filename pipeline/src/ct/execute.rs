@@ -43,6 +43,10 @@ impl Conntrack {
         let (key, proto, v6) = match packet_key(pkt, cmd.zone) {
             KeyOf::Key(key, proto, v6) => (key, proto, v6),
             KeyOf::Invalid => return (self.invalid(cmd.zone), None),
+            KeyOf::BadChecksum => {
+                self.bad_checksum.fetch_add(1, Ordering::Relaxed);
+                return (self.invalid(cmd.zone), None);
+            }
             KeyOf::IcmpError(v6) => return (self.related(pkt, v6, cmd, now_ms), None),
         };
         if let Some(ConnRef(conn)) = hint {
@@ -440,6 +444,8 @@ pub(super) enum KeyOf {
     Key(Key, Proto, bool),
     /// Not trackable (not IP, a fragment, a short L4 header): `+inv`.
     Invalid,
+    /// A wrong checksum: `+inv`, counted apart.
+    BadChecksum,
     /// An ICMP error (IPv6 when true): tracked by the header it carries.
     IcmpError(bool),
 }
@@ -453,6 +459,9 @@ pub(super) fn packet_key(pkt: &CtPacket<'_>, zone: u16) -> KeyOf {
     };
     if pkt.is_fragment {
         return KeyOf::Invalid;
+    }
+    if !pkt.csum_ok {
+        return KeyOf::BadChecksum;
     }
     let proto = proto_of(pkt.proto);
     // Validate the L4 header and build the key.

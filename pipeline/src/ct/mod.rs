@@ -24,6 +24,7 @@
 //! - ICMP errors for NATed connections get `+rel` but their embedded header is not
 //!   rewritten.
 
+pub mod csum;
 mod dump;
 mod execute;
 mod filter;
@@ -147,6 +148,8 @@ pub struct CtPacket<'a> {
     pub l4_len: usize,
     /// IP fragment.
     pub is_fragment: bool,
+    /// No checksum found wrong ([`csum::verify`]): false makes the packet `+inv`.
+    pub csum_ok: bool,
 }
 
 /// What the `ct` action asks.
@@ -205,6 +208,8 @@ pub struct CtStats {
     pub refused_full: u64,
     /// Packets found invalid.
     pub invalid: u64,
+    /// Of those, packets with a wrong IPv4, TCP, UDP, ICMP or ICMPv6 checksum.
+    pub bad_checksum: u64,
     /// NAT allocations that failed (no free tuple).
     pub nat_exhausted: u64,
     /// Connections by protocol now: TCP, UDP, ICMP, other.
@@ -295,6 +300,7 @@ pub struct Conntrack {
     expired: AtomicU64,
     refused: AtomicU64,
     invalid: AtomicU64,
+    bad_checksum: AtomicU64,
     nat_exhausted: AtomicU64,
 }
 
@@ -357,6 +363,7 @@ impl Conntrack {
             expired: AtomicU64::new(0),
             refused: AtomicU64::new(0),
             invalid: AtomicU64::new(0),
+            bad_checksum: AtomicU64::new(0),
             nat_exhausted: AtomicU64::new(0),
         }
     }
@@ -450,6 +457,7 @@ impl Conntrack {
             expired: self.expired.load(Ordering::Relaxed),
             refused_full: self.refused.load(Ordering::Relaxed),
             invalid: self.invalid.load(Ordering::Relaxed),
+            bad_checksum: self.bad_checksum.load(Ordering::Relaxed),
             nat_exhausted: self.nat_exhausted.load(Ordering::Relaxed),
             by_proto: [0, 1, 2, 3].map(|i| self.by_proto[i].load(Ordering::Relaxed)),
         }

@@ -26,6 +26,7 @@ impl P {
             l4: &self.bytes[20..],
             l4_len: self.bytes.len() - 20,
             is_fragment: false,
+            csum_ok: true,
         }
     }
 }
@@ -679,6 +680,7 @@ fn hostile_l4_never_panics() {
             l4: &bytes,
             l4_len: (seed >> 8) as usize % 100,
             is_fragment: false,
+            csum_ok: seed & 0x100 == 0,
         };
         let _ = t.execute(&p, &C, 0);
     }

@@ -32,7 +32,22 @@ fn ct_packet<'a>(data: &'a [u8], key: &Flow, lay: &Layout) -> crate::conntrack::
         l4: if lay.l4 == 0 { &[] } else { &data[l4s..l4e] },
         l4_len: usize::from(lay.l4_len),
         is_fragment: (fget!(NwFrag, key) as u8) & nw_frag::ANY != 0,
+        csum_ok: lay.csum & packet::csum::BAD == 0,
     }
+}
+
+/// The packet's checksums checked where the NIC left them unknown (once per packet: the
+/// bits stay in its layout for the next `ct`). Out of line, beside the lookup code.
+#[inline(never)]
+fn check_csum(data: &[u8], key: &Flow, lay: &Layout) -> u8 {
+    let ty = fget!(EthType, key) as u16;
+    let addrs = if ty == eth_type::IPV6 {
+        (fget!(Ipv6Src, key), fget!(Ipv6Dst, key))
+    } else {
+        (fget!(NwSrc, key), fget!(NwDst, key))
+    };
+    let frag = (fget!(NwFrag, key) as u8) & nw_frag::ANY != 0;
+    crate::conntrack::csum::verify(data, lay, ty, fget!(NwProto, key) as u8, addrs, frag)
 }
 
 /// Before a `ct` runs over a group: starts fetching the conntrack index bucket each of
@@ -79,6 +94,9 @@ pub(super) fn run_ct<F: Frame>(
     hash: Option<CtHash>,
 ) -> (bool, Option<ConnRef>) {
     use crate::conntrack::CtCommand;
+    if pkt.layout.csum & packet::csum::CHECKED == 0 {
+        pkt.layout.csum = check_csum(pkt.frame.data(), pkt.key, pkt.layout);
+    }
     let cp = ct_packet(pkt.frame.data(), pkt.key, pkt.layout);
     let cmd = CtCommand {
         zone: ct.zone,

@@ -28,11 +28,23 @@ impl<F: Frame> Packet<F> {
     /// Parses `frame` received on `in_port`, with tunnel metadata if it came from a tunnel.
     pub fn new(frame: F, in_port: u32, tun: Option<&TunnelMeta>) -> Self {
         let mut key = Flow::ZERO;
-        let layout = packet::extract(frame.data(), in_port, &mut key);
+        let mut layout = packet::extract(frame.data(), in_port, &mut key);
+        layout.csum = rx_csum(&frame, tun);
         if let Some(t) = tun {
             t.to_flow(&mut key);
         }
         Packet { frame, key, layout }
+    }
+}
+
+/// The receiving NIC's checksum verdict for a frame, unless it came out of a tunnel (then
+/// the verdict was about the outer packet).
+#[inline(always)]
+fn rx_csum<F: Frame>(frame: &F, tun: Option<&TunnelMeta>) -> u8 {
+    if tun.is_some() {
+        0
+    } else {
+        frame.rx_csum()
     }
 }
 
@@ -210,6 +222,7 @@ impl<F: Frame, const N: usize> Batch<F, N> {
     /// Parses `frame` into slot `i`.
     pub fn load(&mut self, i: usize, frame: F, in_port: u32, tun: Option<&TunnelMeta>) {
         self.layouts[i] = packet::extract(frame.data(), in_port, &mut self.keys[i]);
+        self.layouts[i].csum = rx_csum(&frame, tun);
         if let Some(t) = tun {
             t.to_flow(&mut self.keys[i]);
         }

@@ -170,9 +170,42 @@ impl Drop for Mbuf {
     }
 }
 
+/// DPDK's receive checksum flags (`rte_mbuf_core.h`): two bits per layer, BAD, GOOD, or
+/// both for NONE (the data is intact but the checksum field not filled: a virtio guest's
+/// partial checksum, which counts as right, as OVS counts it).
+const RX_IP_CKSUM_BAD: u64 = 1 << 4;
+const RX_IP_CKSUM_GOOD: u64 = 1 << 7;
+const RX_L4_CKSUM_BAD: u64 = 1 << 3;
+const RX_L4_CKSUM_GOOD: u64 = 1 << 8;
+
+/// The pipeline's checksum bits for an mbuf's receive flags.
+fn rx_csum_bits(ol: u64) -> u8 {
+    use pipeline::packet::csum;
+    let layer =
+        |bad: u64, good: u64, bad_bit: u8, good_bit: u8| match (ol & bad != 0, ol & good != 0) {
+            (true, false) => bad_bit,
+            (_, true) => good_bit,
+            (false, false) => 0,
+        };
+    layer(
+        RX_IP_CKSUM_BAD,
+        RX_IP_CKSUM_GOOD,
+        csum::L3_BAD,
+        csum::L3_GOOD,
+    ) | layer(
+        RX_L4_CKSUM_BAD,
+        RX_L4_CKSUM_GOOD,
+        csum::L4_BAD,
+        csum::L4_GOOD,
+    )
+}
+
 impl Frame for Mbuf {
     fn data(&self) -> &[u8] {
         Mbuf::data(self)
+    }
+    fn rx_csum(&self) -> u8 {
+        rx_csum_bits(self.raw().ol_flags)
     }
     fn data_mut(&mut self) -> &mut [u8] {
         Mbuf::data_mut(self)
@@ -349,5 +382,31 @@ impl MbufBatch {
 impl Drop for MbufBatch {
     fn drop(&mut self) {
         self.free_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pipeline::packet::csum;
+
+    #[test]
+    fn receive_flags_map_to_checksum_bits() {
+        assert_eq!(rx_csum_bits(0), 0, "unknown: conntrack computes");
+        assert_eq!(rx_csum_bits(RX_L4_CKSUM_BAD), csum::L4_BAD);
+        assert_eq!(rx_csum_bits(RX_L4_CKSUM_GOOD), csum::L4_GOOD);
+        // NONE (a partial checksum from a virtio guest): the data is intact.
+        assert_eq!(
+            rx_csum_bits(RX_L4_CKSUM_BAD | RX_L4_CKSUM_GOOD),
+            csum::L4_GOOD
+        );
+        assert_eq!(
+            rx_csum_bits(RX_IP_CKSUM_BAD | RX_L4_CKSUM_GOOD),
+            csum::L3_BAD | csum::L4_GOOD
+        );
+        assert_eq!(
+            rx_csum_bits(RX_IP_CKSUM_GOOD | RX_IP_CKSUM_BAD),
+            csum::L3_GOOD
+        );
     }
 }

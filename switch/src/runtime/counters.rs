@@ -638,7 +638,7 @@ fn section_counters<const N: usize>(
 
 fn conntrack(shared: &Shared) -> Vec<Family> {
     let ct = shared.bridge.conntrack.stats();
-    let rows: [(&'static str, &'static str, &'static str, Kind, u64); 6] = [
+    let rows: [(&'static str, &'static str, &'static str, Kind, u64); 7] = [
         (
             "brisk_conntrack_connections",
             "connections",
@@ -673,6 +673,13 @@ fn conntrack(shared: &Shared) -> Vec<Family> {
             "Packets conntrack found invalid",
             Kind::Counter,
             ct.invalid,
+        ),
+        (
+            "brisk_conntrack_bad_checksum_total",
+            "bad_checksum",
+            "Packets conntrack found invalid for a wrong IPv4, TCP, UDP, ICMP or ICMPv6 checksum",
+            Kind::Counter,
+            ct.bad_checksum,
         ),
         (
             "brisk_conntrack_nat_exhausted_total",
