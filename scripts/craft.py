@@ -59,7 +59,7 @@ def main():
         arp = struct.pack("!HHBBH6s4s6s4s", 1, 0x0800, 6, 4, 1, mac(smac), ip(forged),
                           b"\0" * 6, ip(target))
         frames.append(b"\xff" * 6 + mac(smac) + b"\x08\x06" + arp)
-    elif mode in ("tcp-noconn", "ip-frags"):
+    elif mode in ("tcp-noconn", "ip-frags", "tcp-badsum"):
         smac, dmac, sip, dip, dport = a[2], a[3], a[4], a[5], int(a[6])
         count = int(a[7]) if len(a) > 7 else 10
         eth = mac(dmac) + mac(smac) + b"\x08\x00"
@@ -67,6 +67,11 @@ def main():
             if mode == "tcp-noconn":
                 seg = tcp(sip, dip, 40000 + i, dport, 0x10, seq=5000, ack=7000)
                 frames.append(eth + ipv4(sip, dip, 6, seg))
+            elif mode == "tcp-badsum":
+                # A SYN whose TCP checksum is wrong: conntrack finds it invalid.
+                seg = tcp(sip, dip, 42000 + i, dport, 0x02)
+                bad = struct.unpack("!H", seg[16:18])[0] ^ 0x5A5A
+                frames.append(eth + ipv4(sip, dip, 6, seg[:16] + struct.pack("!H", bad) + seg[18:]))
             else:
                 seg = tcp(sip, dip, 41000 + i, dport, 0x02, payload=b"x" * 16)
                 # First fragment: 16 bytes of the TCP header (ports, seq, ack...), MF set;

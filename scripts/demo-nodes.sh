@@ -618,6 +618,8 @@ if [ "$PEER" = brisk ] && [ "$PROXY" = kube-proxy ] && [ -z "$CT_MAX" ]; then
     "${CRAFT[@]}" arp-forged "$FE_MAC" 10.222.1.47 10.222.1.1
   attack "TCP ACKs of no connection (10, to backend1:80)" 31 "ct_state=+inv+trk" 10 \
     "${CRAFT[@]}" tcp-noconn "$FE_MAC" "$BE1_MAC" 10.222.1.48 10.222.1.47 80 10
+  attack "TCP SYNs with a wrong checksum (10, to backend1:80)" 31 "ct_state=+inv+trk" 10 \
+    "${CRAFT[@]}" tcp-badsum "$FE_MAC" "$BE1_MAC" 10.222.1.48 10.222.1.47 80 10
   # The frontend's port is brisk's own AF_PACKET socket (worker1.yaml), so fragments
   # reach the switch as sent. brisk's conntrack does not reassemble: every fragment is
   # +inv and dropped, whatever port its first piece names (OVS would reassemble, then judge).

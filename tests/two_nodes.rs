@@ -76,6 +76,7 @@ fn policies_volume_and_attacks(text: &str) {
         "spoofed source MAC 02:00:00:00:00:99 (5 TCP segments)",
         "ARP request with a forged sender IP 10.222.1.47",
         "TCP ACKs of no connection (10, to backend1:80)",
+        "TCP SYNs with a wrong checksum (10, to backend1:80)",
     ] {
         let line = line_with(text, attack);
         assert!(line.contains(" dropped, +"), "{line}");
