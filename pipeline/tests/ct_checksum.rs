@@ -26,12 +26,16 @@ const FLOWS: &[&str] = &[
 ];
 
 fn bridge() -> Bridge {
+    bridge_with(FLOWS)
+}
+
+fn bridge_with(flows: &[&str]) -> Bridge {
     let b = Bridge::new("br0", ConntrackConfig::default());
     for p in 1..=3u32 {
         b.add_port(PortInfo::new(p, &format!("p{p}"), PortKind::Normal))
             .unwrap();
     }
-    let fl: Vec<_> = FLOWS
+    let fl: Vec<_> = flows
         .iter()
         .map(|f| parse_flow(f, Mode::Add, b.ports().names()).unwrap())
         .collect();
@@ -204,12 +208,7 @@ fn udp_without_a_checksum_counts_as_none_only_over_ipv4() {
 /// `ct`, and leaves with the checksums a sender of the NATed packet would compute.
 #[test]
 fn both_passes_agree_through_nat() {
-    let b = Bridge::new("br0", ConntrackConfig::default());
-    for p in 1..=3u32 {
-        b.add_port(PortInfo::new(p, &format!("p{p}"), PortKind::Normal))
-            .unwrap();
-    }
-    let flows = [
+    let b = bridge_with(&[
         "table=0,tcp actions=ct(table=1,zone=5,nat)",
         "table=1,ct_state=+trk+inv actions=output:3",
         "table=1,ct_state=+trk+new,tcp actions=ct(commit,table=2,zone=5,nat(dst=10.0.9.9:8080))",
@@ -217,12 +216,7 @@ fn both_passes_agree_through_nat() {
         "table=2,ip actions=ct(table=3,zone=6)",
         "table=3,ct_state=+trk+inv actions=output:3",
         "table=3 actions=output:2",
-    ];
-    let fl: Vec<_> = flows
-        .iter()
-        .map(|f| parse_flow(f, Mode::Add, b.ports().names()).unwrap())
-        .collect();
-    b.add_flows(&fl, 0).unwrap();
+    ]);
     let f = frame(SPECS[0].0);
     let mut out = Collect::new();
     process(
