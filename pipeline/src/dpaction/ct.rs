@@ -36,20 +36,6 @@ fn ct_packet<'a>(data: &'a [u8], key: &Flow, lay: &Layout) -> crate::conntrack::
     }
 }
 
-/// The packet's checksums checked where the NIC left them unknown (once per packet: the
-/// bits stay in its layout for the next `ct`). Out of line, beside the lookup code.
-#[inline(never)]
-fn check_csum(data: &[u8], key: &Flow, lay: &Layout) -> u8 {
-    let ty = fget!(EthType, key) as u16;
-    let addrs = if ty == eth_type::IPV6 {
-        (fget!(Ipv6Src, key), fget!(Ipv6Dst, key))
-    } else {
-        (fget!(NwSrc, key), fget!(NwDst, key))
-    };
-    let frag = (fget!(NwFrag, key) as u8) & nw_frag::ANY != 0;
-    crate::conntrack::csum::verify(data, lay, ty, fget!(NwProto, key) as u8, addrs, frag)
-}
-
 /// Before a `ct` runs over a group: starts fetching the conntrack index bucket each of
 /// `lookups` (the group's packets without a connection hint) will read first, so that a
 /// burst's cache misses overlap instead of queueing one per packet; then the connection
@@ -94,10 +80,14 @@ pub(super) fn run_ct<F: Frame>(
     hash: Option<CtHash>,
 ) -> (bool, Option<ConnRef>) {
     use crate::conntrack::CtCommand;
+    let data = pkt.frame.data();
+    let mut cp = ct_packet(data, pkt.key, pkt.layout);
+    // The checksums, once per packet: the bits stay in its layout for the next `ct`.
     if pkt.layout.csum & packet::csum::CHECKED == 0 {
-        pkt.layout.csum = check_csum(pkt.frame.data(), pkt.key, pkt.layout);
+        let l3 = data.get(usize::from(pkt.layout.l3)..).unwrap_or(&[]);
+        pkt.layout.csum = crate::conntrack::csum::verify(&cp, l3, pkt.layout.csum);
+        cp.csum_ok = pkt.layout.csum & packet::csum::BAD == 0;
     }
-    let cp = ct_packet(pkt.frame.data(), pkt.key, pkt.layout);
     let cmd = CtCommand {
         zone: ct.zone,
         commit: ct.commit,

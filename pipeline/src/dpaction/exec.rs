@@ -68,7 +68,10 @@ impl<F: Frame> PktMut<'_, F> {
     pub fn reparse(&mut self) {
         let old = *self.key;
         let in_port = fget!(InPort, &old) as u32;
+        let csum = self.layout.csum;
         *self.layout = packet::extract(self.frame.data(), in_port, self.key);
+        // A tag pushed or popped changes no checksum: what is known of them stays.
+        self.layout.csum = csum;
         for i in [w::PORT, w::CT_MARK, w::CT_LABEL, w::CT_LABEL + 1] {
             self.key.w[i] = old.w[i];
         }
