@@ -76,8 +76,10 @@ def main():
                 seg = tcp(sip, dip, 41000 + i, dport, 0x02, payload=b"x" * 16)
                 # First fragment: 16 bytes of the TCP header (ports, seq, ack...), MF set;
                 # second: the rest, at offset 16.
-                frames.append(eth + ipv4(sip, dip, 6, seg[:16], ident=0x4000 + i, frag=0x2000))
-                frames.append(eth + ipv4(sip, dip, 6, seg[16:], ident=0x4000 + i, frag=2))
+                # Identifications of their own per destination port: datagrams apart.
+                ident = 0x4000 + (dport % 256) * 64 + i % 64
+                frames.append(eth + ipv4(sip, dip, 6, seg[:16], ident=ident, frag=0x2000))
+                frames.append(eth + ipv4(sip, dip, 6, seg[16:], ident=ident, frag=2))
     elif mode == "flood":
         import random
         rnd = random.Random(7)

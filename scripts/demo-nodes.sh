@@ -539,6 +539,44 @@ print(n, got)')
   else
     FAIL=$((FAIL + 1)); printf '  %-58s %s  <-- WRONG\n' "UDP coredns w1 <-> w2 across Geneve, 506 B" "$udp"
   fi
+  # 4,000-byte UDP datagrams from the frontend (brisk's own AF_PACKET port: its kernel's
+  # IPv4 fragments reach the switch as sent) to coredns on worker2, behind ct() on both
+  # nodes: each node reassembles for conntrack and forwards the original fragments with
+  # the datagram's verdict; coredns's kernel gets every datagram whole.
+  ip netns exec w2-coredns python3 -c '
+import socket, hashlib
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", 53))
+s.settimeout(4)
+try:
+    while True:
+        d, a = s.recvfrom(65535)
+        print(len(d), hashlib.sha256(d).hexdigest(), flush=True)
+except socket.timeout:
+    pass' >"$RUN/frag.got" &
+  RX=$!
+  sleep 0.5
+  W2F0=$(ctl worker2 ipf-get-status | awk -F': ' '/v4 frags completed/ {print $2}')
+  scen_begin
+  nsx w1-frontend python3 -c '
+import socket, hashlib, os, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for i in range(20):
+    d = os.urandom(4000)
+    print(len(d), hashlib.sha256(d).hexdigest(), flush=True)
+    s.sendto(d, ("10.222.2.2", 53))
+    time.sleep(0.02)' >"$RUN/frag.sent"
+  wait "$RX" 2>/dev/null || true
+  fsent=$(wc -l <"$RUN/frag.sent")
+  fgot=$(sort "$RUN/frag.got" | comm -12 - <(sort "$RUN/frag.sent") | wc -l)
+  scen_end "fragmented UDP across Geneve" "$fsent x 4000 B" "$fgot identical"
+  W2F=$(( $(ctl worker2 ipf-get-status | awk -F': ' '/v4 frags completed/ {print $2}') - W2F0 ))
+  if [ "$fsent" = 20 ] && [ "$fgot" = 20 ]; then
+    PASS=$((PASS + 1)); printf '  %-58s ok (%d of %d identical; worker2 reassembled %d fragments for ct)\n' "UDP 4000 B frontend -> coredns w2 in IPv4 fragments" "$fgot" "$fsent" "$W2F"
+  else
+    FAIL=$((FAIL + 1)); printf '  %-58s %d of %d  <-- WRONG\n' "UDP 4000 B frontend -> coredns w2 in IPv4 fragments" "$fgot" "$fsent"
+    ctl worker1 ipf-get-status | sed 's/^/    w1 /'; ctl worker2 ipf-get-status | sed 's/^/    w2 /'
+  fi
 fi
 
 if [ -n "$CT_MAX" ]; then
@@ -596,7 +634,7 @@ if [ "$PEER" = brisk ] && [ "$PROXY" = kube-proxy ] && [ -z "$CT_MAX" ]; then
     scen_begin
     before=$(packets "$table" "$match")
     "$@" >/dev/null 2>&1 || true
-    sleep 0.5
+    sleep "${SETTLE:-0.5}"
     after=$(packets "$table" "$match")
     local sent=${what#*(}
     scen_end "attack: ${what%% (*}" "${sent%)}" "0 delivered"
@@ -621,12 +659,20 @@ if [ "$PEER" = brisk ] && [ "$PROXY" = kube-proxy ] && [ -z "$CT_MAX" ]; then
   attack "TCP SYNs with a wrong checksum (10, to backend1:80)" 31 "ct_state=+inv+trk" 10 \
     "${CRAFT[@]}" tcp-badsum "$FE_MAC" "$BE1_MAC" 10.222.1.48 10.222.1.47 80 10
   # The frontend's port is brisk's own AF_PACKET socket (worker1.yaml), so fragments
-  # reach the switch as sent. brisk's conntrack does not reassemble: every fragment is
-  # +inv and dropped, whatever port its first piece names (OVS would reassemble, then judge).
-  attack "IPv4 fragments of TCP SYNs to backend1:22 (10 x 2)" 31 "ct_state=+inv+trk" 20 \
+  # reach the switch as sent. conntrack reassembles (OVS's ipf): a first piece of 16 bytes
+  # is a tiny fragment (RFC 1858; below the 1,200-byte minimum), tracked alone as +inv and
+  # dropped, whatever port it names; the second pieces wait for a first that never comes
+  # and expire (ipf_expired; the timeout is 1 s here, 15 s by default, so that each
+  # scenario ends with its buffers back).
+  ipf() { ctl worker1 ipf-get-status | awk -F': ' -v k="$1" '$1 ~ k {print $2; exit}'; }
+  IPF0=$(ipf "v4 frags too small") IPX0=$(ipf "v4 frags expired")
+  ctl worker1 ipf-set timeout 1000 >/dev/null
+  SETTLE=1.5 attack "IPv4 fragments of TCP SYNs to backend1:22 (10 x 2)" 31 "ct_state=+inv+trk" 10 \
     "${CRAFT[@]}" ip-frags "$FE_MAC" "$BE1_MAC" 10.222.1.48 10.222.1.47 22 10
-  attack "IPv4 fragments of TCP SYNs to backend1:80 (10 x 2)" 31 "ct_state=+inv+trk" 20 \
+  SETTLE=1.5 attack "IPv4 fragments of TCP SYNs to backend1:80 (10 x 2)" 31 "ct_state=+inv+trk" 10 \
     "${CRAFT[@]}" ip-frags "$FE_MAC" "$BE1_MAC" 10.222.1.48 10.222.1.47 80 10
+  ctl worker1 ipf-set timeout 15000 >/dev/null
+  echo "    ipf: $(( $(ipf "v4 frags too small") - IPF0 )) tiny first pieces refused, $(( $(ipf "v4 frags expired") - IPX0 )) second pieces expired, $(ipf "^ *num frag$") held"
   check "frontend -> backend1 10.222.1.47:80 after the attacks" ok w1-frontend http://10.222.1.47/
 
   # 100,000 malformed frames on worker1's uplink, sent from worker2's end of the wire:

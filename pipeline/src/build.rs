@@ -463,6 +463,61 @@ fn ipv6_packet_from_flow(f: &Flow, payload_len: usize) -> Vec<u8> {
     out
 }
 
+/// Cuts an IPv4 or IPv6 packet into fragments of at most `size` data bytes each (a
+/// multiple of 8), as a sending host's IP layer does: IPv4 copies the header and sets the
+/// offset and MF; IPv6 inserts a fragment header after the fixed header (packets with
+/// extension headers are not cut). `id`: the identification the fragments carry. A packet
+/// that is neither, or fits, comes back whole.
+pub fn fragment(frame: &[u8], size: usize, id: u32) -> Vec<Vec<u8>> {
+    let size = size.max(8) & !7;
+    let mut key = Flow::ZERO;
+    let lay = crate::packet::extract(frame, 0, &mut key);
+    let l3 = usize::from(lay.l3);
+    let ty = Field::EthType.get(&key) as u16;
+    let (hdr, data) = match ty {
+        eth_type::IPV4 if l3 != 0 => {
+            let ihl = usize::from(frame[l3] & 0x0f) * 4;
+            let tot = usize::from(u16::from_be_bytes([frame[l3 + 2], frame[l3 + 3]]));
+            (l3 + ihl, &frame[l3 + ihl..(l3 + tot).min(frame.len())])
+        }
+        eth_type::IPV6 if l3 != 0 => (l3 + ipv6::HEADER_LEN, &frame[l3 + ipv6::HEADER_LEN..]),
+        _ => return vec![frame.to_vec()],
+    };
+    if data.len() <= size {
+        return vec![frame.to_vec()];
+    }
+    let mut out = Vec::new();
+    for (k, chunk) in data.chunks(size).enumerate() {
+        let off = k * size;
+        let more = off + chunk.len() < data.len();
+        let mut f = frame[..hdr].to_vec();
+        if ty == eth_type::IPV4 {
+            f.extend_from_slice(chunk);
+            let tot = (f.len() - l3) as u16;
+            f[l3 + 2..l3 + 4].copy_from_slice(&tot.to_be_bytes());
+            f[l3 + 4..l3 + 6].copy_from_slice(&(id as u16).to_be_bytes());
+            let fo =
+                (f[l3 + 6] as u16 & 0x40) << 8 | if more { 0x2000 } else { 0 } | (off / 8) as u16;
+            f[l3 + 6..l3 + 8].copy_from_slice(&fo.to_be_bytes());
+            f[l3 + 10..l3 + 12].copy_from_slice(&[0, 0]);
+            let c = checksum::checksum(&f[l3..hdr]);
+            f[l3 + 10..l3 + 12].copy_from_slice(&c.to_be_bytes());
+        } else {
+            let nh = frame[l3 + 6];
+            f[l3 + 6] = ipv6::ext::FRAGMENT;
+            let offlg = off as u16 | u16::from(more);
+            f.extend_from_slice(&[nh, 0]);
+            f.extend_from_slice(&offlg.to_be_bytes());
+            f.extend_from_slice(&id.to_be_bytes());
+            f.extend_from_slice(chunk);
+            let plen = (f.len() - l3 - ipv6::HEADER_LEN) as u16;
+            f[l3 + 4..l3 + 6].copy_from_slice(&plen.to_be_bytes());
+        }
+        out.push(f);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

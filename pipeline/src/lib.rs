@@ -18,6 +18,7 @@ pub use ct as conntrack;
 pub mod dpaction;
 pub mod fastpath;
 pub mod geneve;
+pub mod ipf;
 pub mod meter;
 pub mod odp;
 /// The seed cluster's topology, walks and property-test helpers: test scaffolding, built

@@ -19,7 +19,9 @@
 //! - TCP connections are only picked up from a SYN (OVS also creates them from mid-stream
 //!   ACKs). A non-SYN packet for an unknown connection is `+inv`. `tcp_midstream_pickup`
 //!   restores OVS's behaviour.
-//! - IP fragments are not reassembled: a fragment is `+inv`.
+//! - IP fragments are reassembled by the worker that meets them (`crate::ipf`), as OVS's
+//!   `ipf` does, but a later fragment then carries the datagram's ports (as the kernel
+//!   datapath's reassembled packet); without a reassembler (traces, tools) it is `+inv`.
 //! - The table limit refuses new commits (`refused`) instead of passing them uncommitted.
 //! - ICMP errors for NATed connections get `+rel` but their embedded header is not
 //!   rewritten.
@@ -302,6 +304,8 @@ pub struct Conntrack {
     invalid: AtomicU64,
     bad_checksum: AtomicU64,
     nat_exhausted: AtomicU64,
+    /// Fragment reassembly's settings and counters (the fragments are the workers').
+    pub ipf: Arc<crate::ipf::IpfShared>,
 }
 
 fn proto_of(p: u8) -> Proto {
@@ -365,6 +369,7 @@ impl Conntrack {
             invalid: AtomicU64::new(0),
             bad_checksum: AtomicU64::new(0),
             nat_exhausted: AtomicU64::new(0),
+            ipf: Arc::default(),
         }
     }
 

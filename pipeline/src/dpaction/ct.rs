@@ -11,7 +11,11 @@ use crate::packet::{self, Frame, Layout};
 /// What conntrack sees of a packet. A borrow of its key, not a copy of the 320 bytes (ct
 /// runs twice per packet in Antrea).
 #[inline(always)]
-fn ct_packet<'a>(data: &'a [u8], key: &Flow, lay: &Layout) -> crate::conntrack::CtPacket<'a> {
+pub(super) fn ct_packet<'a>(
+    data: &'a [u8],
+    key: &Flow,
+    lay: &Layout,
+) -> crate::conntrack::CtPacket<'a> {
     let ty = fget!(EthType, key) as u16;
     let l3_bad = lay.err & packet::parse_err::L3_BAD != 0;
     let (src, dst) = if ty == eth_type::IPV6 {

@@ -129,6 +129,12 @@ pub trait Sink<F: Frame> {
         let _ = bytes;
         None
     }
+    /// The worker's fragment reassembler, where fragments may be held across bursts (the
+    /// fast path's). Elsewhere (traces, tools) none: a fragment meets conntrack alone and
+    /// is `+inv`.
+    fn reassembler(&mut self) -> Option<&mut crate::ipf::Reassembler<F>> {
+        None
+    }
 }
 
 /// What execution needs from the outside world.
@@ -199,6 +205,9 @@ pub struct Batch<F: Frame, const N: usize> {
     /// The tuple hash the current `ct` action's prefetch computed for each slot, taken by
     /// that same action's lookup (never left for another `ct`, whose zone may differ).
     pub ct_hash: [Option<CtHash>; N],
+    /// Slots that took fragments of a reassembled datagram: packets other than those the
+    /// pass started with (the fast path keeps their order and gives them no chain).
+    pub injected: u64,
 }
 
 impl<F: Frame, const N: usize> Default for Batch<F, N> {
@@ -219,6 +228,7 @@ impl<F: Frame, const N: usize> Batch<F, N> {
             ct_learned: std::array::from_fn(|_| None),
             ct_hinted: 0,
             ct_hash: [None; N],
+            injected: 0,
         }
     }
 
@@ -313,6 +323,14 @@ pub fn exec_group<F: CloneFrame, S: Sink<F>, const N: usize>(
                     recirc |= 1u64 << i;
                 }
                 Step::Fork(j) => recirc |= 1u64 << j,
+                // A datagram made whole: its fragments go on from the next action.
+                Step::Many {
+                    alive: a,
+                    recirc: r,
+                } => {
+                    alive = (alive & !(1u64 << i)) | a;
+                    recirc |= r;
+                }
             }
         }
     }
@@ -362,12 +380,17 @@ fn meter_group<F: Frame, S: Sink<F>, const N: usize>(
     alive
 }
 
-enum Step {
+pub(super) enum Step {
     Continue,
     Gone,
     Recirc,
     /// A copy recirculates from slot j; the original continues.
     Fork(usize),
+    /// The slot's packet is gone; these slots go on (`alive`) or recirculate (`recirc`).
+    Many {
+        alive: u64,
+        recirc: u64,
+    },
 }
 
 fn take_drop<F: Frame, S: Sink<F>, const N: usize>(
@@ -552,6 +575,11 @@ fn exec_one<F: CloneFrame, S: Sink<F>, const N: usize>(
             Step::Continue
         }
         DpAction::Ct(ct) => {
+            if fget!(NwFrag, &batch.keys[i]) as u8 & crate::flow::nw_frag::ANY != 0 {
+                if let Some(step) = super::ct_frag::ct_fragment(batch, i, ct, is_last, env, sink) {
+                    return step;
+                }
+            }
             let hint = batch.ct_hint[i];
             let hash = batch.ct_hash[i].take();
             let Some(mut p) = batch.view(i) else {

@@ -5,6 +5,7 @@
 //! megaflow. Slow and fast path therefore execute literally the same code.
 
 mod ct;
+mod ct_frag;
 mod exec;
 mod learn;
 mod packet_in;
@@ -129,6 +130,8 @@ crate::counted_reasons! {
         TunnelUnresolved = ("tunnel_unresolved", "Tunnel next hop did not answer ARP, its packet waited too long, or the queue of waiting packets was full."),
         TunnelTooBig = ("tunnel_too_big", "Inner frame plus the outer headers exceed the underlay MTU."),
         TunnelNoHeadroom = ("tunnel_no_headroom", "Not enough headroom in the buffer for the outer headers."),
+        IpfExpired = ("ipf_expired", "An IP fragment held for reassembly whose datagram's other fragments did not arrive within the timeout."),
+        IpfPurged = ("ipf_purged", "A fragment of a reassembled datagram that found no room to go on (its burst full, and too many waiting)."),
     }
 }
 

@@ -26,7 +26,12 @@ impl<F: CloneFrame> FastPath<F> {
                 order.push(i as u8);
             }
         }
-        order.sort_unstable_by_key(|&i| self.found[i as usize]);
+        // Grouped by megaflow (a group runs in slot order: `exec_group` walks a bitmap).
+        // With fragments of a reassembled datagram among them, runs in slot order instead,
+        // so that a first fragment and the later ones (two megaflows) leave as they came.
+        if pending & self.ordered == 0 {
+            order.sort_unstable_by_key(|&i| self.found[i as usize]);
+        }
         let mut next = 0u64;
         let mut g = 0;
         while g < order.len() {

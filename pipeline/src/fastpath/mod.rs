@@ -44,6 +44,7 @@ pub use simd::SimdPath;
 use crate::bridge::Bridge;
 use crate::dpaction::{Batch, CloneFrame, DropReason, ExecEnv, Sink, TunnelMeta};
 use crate::flow::Flow;
+use crate::ipf::Reassembler;
 use crate::packet::Frame;
 use crate::tunnel::{DecapPort, Parked, Parking};
 use chain::Chains;
@@ -216,11 +217,13 @@ pub struct MegaflowInfo {
 
 /// The execute stage's view of the sink: counts drops by reason and tunnel outputs on the
 /// way to the real sink, and parks packets waiting for a tunnel next hop.
-struct Counting<'a, F, S> {
+struct Counting<'a, F: Frame, S> {
     inner: &'a mut S,
     drops: &'a mut [u64; DropReason::COUNT],
     tunnel: &'a mut TunnelStats,
     park: tunnel::ParkCtx<'a, F>,
+    /// The worker's reassembler, made on the first fragment a `ct` meets.
+    ipf: Option<Box<Reassembler<F>>>,
 }
 
 impl<F: CloneFrame, S: Sink<F>> Sink<F> for Counting<'_, F, S> {
@@ -257,6 +260,9 @@ impl<F: CloneFrame, S: Sink<F>> Sink<F> for Counting<'_, F, S> {
     fn alloc(&mut self, bytes: &[u8]) -> Option<F> {
         self.inner.alloc(bytes)
     }
+    fn reassembler(&mut self) -> Option<&mut Reassembler<F>> {
+        Some(self.ipf.get_or_insert_with(Box::default))
+    }
 }
 
 /// One worker core's fast path.
@@ -290,6 +296,11 @@ pub struct FastPath<F: Frame> {
     rng: u64,
     lookups_since_rank: u64,
     parking: Parking<F>,
+    /// IP fragments held for `ct` (`crate::ipf`), made on the first one.
+    ipf: Option<Box<Reassembler<F>>>,
+    /// Slots holding fragments of reassembled datagrams: passes over them run in slot
+    /// order (`exec.rs`).
+    ordered: u64,
     decap: Option<DecapPort>,
     decap_seen: [u64; 2],
     /// Counters.
@@ -330,6 +341,8 @@ impl<F: CloneFrame> FastPath<F> {
             rng: 0x2545_f491_4f6c_dd1d,
             lookups_since_rank: 0,
             parking: Parking::default(),
+            ipf: None,
+            ordered: 0,
             decap: None,
             decap_seen: [0; 2],
             stats: FastPathStats::default(),
@@ -367,6 +380,10 @@ impl<F: CloneFrame> FastPath<F> {
     ) {
         let t0 = tsc();
         let mut pending = self.receive(input);
+        self.ordered = 0;
+        if self.ipf.as_ref().is_some_and(|r| r.has_ready()) {
+            pending |= self.receive_ready(pending);
+        }
         let t1 = tsc();
         self.stats.cycles_parse += t1 - t0;
         let mut drops = self.stats.drops;
@@ -380,6 +397,7 @@ impl<F: CloneFrame> FastPath<F> {
                 parking: std::mem::take(&mut self.parking),
                 now_ms,
             },
+            ipf: self.ipf.take(),
         };
         let mut pass = 0u32;
         self.emc_live = self.gate.on || !self.cfg.emc_auto_bypass;
@@ -390,6 +408,9 @@ impl<F: CloneFrame> FastPath<F> {
                 break;
             }
             self.pass = pass;
+            if let Some(r) = sink.ipf.as_mut() {
+                r.next_pass();
+            }
             if pass > 0 {
                 self.stats.recirculations += u64::from(pending.count_ones());
             }
@@ -441,11 +462,20 @@ impl<F: CloneFrame> FastPath<F> {
                 // Bypassed too: copies forked in this pass must belong to no chain.
                 self.chain_learn_conns(left, pending);
             }
+            if self.batch.injected != 0 {
+                // Fragments of a datagram made whole: no chain, and their order kept.
+                for j in slots(self.batch.injected) {
+                    self.entry[j] = NONE;
+                }
+                self.ordered |= self.batch.injected;
+                self.batch.injected = 0;
+            }
             self.stats.cycles_actions += tsc() - ta;
             pass += 1;
         }
         self.gate.tick();
         self.parking = std::mem::take(&mut sink.park.parking);
+        self.ipf = sink.ipf.take();
         self.stats.drops = drops;
         self.stats.tunnel = tun;
     }
@@ -462,6 +492,26 @@ impl<F: CloneFrame> FastPath<F> {
         }
         self.stats.packets += u64::from(pending.count_ones());
         pending
+    }
+
+    /// Loads fragments of reassembled datagrams that waited for room into the slots
+    /// `pending` leaves free; returns the slots loaded (their key carries the `ct`
+    /// verdict and recirculation id: their lookups go on from there).
+    fn receive_ready(&mut self, pending: u64) -> u64 {
+        let Some(r) = self.ipf.as_mut() else { return 0 };
+        let mut loaded = 0u64;
+        for j in 0..SLOTS {
+            if pending & (1u64 << j) != 0 {
+                continue;
+            }
+            let Some(p) = r.take_ready() else { break };
+            self.batch.frames[j] = Some(p.frame);
+            self.batch.keys[j] = p.key;
+            self.batch.layouts[j] = p.layout;
+            loaded |= 1u64 << j;
+        }
+        self.ordered = loaded;
+        loaded
     }
 
     /// Drops the packets of `slots` for `reason`.

@@ -81,6 +81,18 @@ impl<F: CloneFrame> FastPath<F> {
     /// long). Cheap when nothing waits: call it every poll iteration.
     #[inline]
     pub fn service<S: Sink<F>>(&mut self, bridge: &Bridge, now_ms: u64, sink: &mut S) {
+        if let Some(r) = self.ipf.as_mut() {
+            if r.due(now_ms) {
+                let drops = &mut self.stats.drops;
+                r.expire(now_ms, |f| {
+                    drops[DropReason::IpfExpired.index()] += 1;
+                    sink.drop_packet(DropReason::IpfExpired, f);
+                });
+            }
+            if r.has_ready() {
+                self.process_burst(bridge, std::iter::empty(), now_ms, sink);
+            }
+        }
         if !self.parking.due(bridge, now_ms) {
             return;
         }

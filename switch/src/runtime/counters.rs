@@ -303,6 +303,7 @@ pub fn collect(shared: &Shared) -> Vec<Family> {
     out.extend(listeners(shared));
     out.extend(ovsdb(shared));
     out.extend(conntrack(shared));
+    out.extend(ipf(shared));
     out.extend(packet_ins(shared));
     out.extend(learned(shared));
     let mut f = Family::new("brisk_flows", "Flows installed", Kind::Gauge);
@@ -696,6 +697,41 @@ fn conntrack(shared: &Shared) -> Vec<Family> {
             f
         })
         .collect()
+}
+
+/// Fragment reassembly: what became of each fragment `ct` met (sections `ipf_v4` and
+/// `ipf_v6` of `drop-stats`), and what is held now (section `ipf`).
+fn ipf(shared: &Shared) -> Vec<Family> {
+    use pipeline::ipf::IpfEvent;
+    let st = shared.bridge.conntrack.ipf.status();
+    let mut f = Family::new(
+        "brisk_ipf_fragments_total",
+        "IP fragments conntrack met, by IP version and by what became of them",
+        Kind::Counter,
+    );
+    for (v6, ip, section) in [(false, "v4", "ipf_v4"), (true, "v6", "ipf_v6")] {
+        for e in IpfEvent::ALL {
+            f.push_shown(
+                vec![("ip", ip.into()), ("outcome", e.name().into())],
+                st.get(v6, e),
+                section,
+                e.name(),
+            );
+        }
+    }
+    let mut held = Family::new(
+        "brisk_ipf_fragments_held",
+        "IP fragments held for reassembly now",
+        Kind::Gauge,
+    );
+    held.push_shown(vec![], st.nfrag as u64, "ipf", "held");
+    let mut bytes = Family::new(
+        "brisk_ipf_bytes_held",
+        "Bytes of IP fragments held for reassembly now",
+        Kind::Gauge,
+    );
+    bytes.push_shown(vec![], st.bytes, "ipf", "bytes_held");
+    vec![f, held, bytes]
 }
 
 /// The family named `name`.

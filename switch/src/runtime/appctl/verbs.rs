@@ -39,6 +39,11 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("dpctl/ct-stats-show", "[dp] [zone=N]"),
     ("dpctl/ct-set-maxconns", "[dp] maxconns"),
     ("dpctl/ct-get-maxconns", "[dp]"),
+    ("dpctl/ipf-get-status", "[dp]"),
+    ("dpctl/ipf-set-enabled", "[dp] v4|v6"),
+    ("dpctl/ipf-set-disabled", "[dp] v4|v6"),
+    ("dpctl/ipf-set-min-frag", "[dp] v4|v6 minfragment"),
+    ("dpctl/ipf-set-max-nfrags", "[dp] maxfrags"),
     ("fdb/show", "bridge"),
     ("ovs/route/show", ""),
     ("ovs/route/add", "ip/plen output_bridge [gw]"),
@@ -105,6 +110,36 @@ pub fn run(shared: &Shared, version: &str, dp_type: &str, name: &str, args: &[St
                 _ => Err("usage: dpctl/ct-set-maxconns [dp] maxconns\n".into()),
             }
         }
+        "dpctl/ipf-get-status" => Ok(shared.bridge.conntrack.ipf.status().ovs_text()),
+        "dpctl/ipf-set-enabled" | "dpctl/ipf-set-disabled" => {
+            let on = name.ends_with("enabled");
+            let what = if on { "enabling" } else { "disabling" };
+            match skip_dp(&a, &[]).as_slice() {
+                [v @ ("v4" | "v6")] => {
+                    shared.bridge.conntrack.ipf.set_enabled(*v == "v6", on);
+                    Ok(format!("{what} fragmentation reassembly successful\n"))
+                }
+                _ => Err("parameter missing: 'v4' for IPv4 or 'v6' for IPv6\n".into()),
+            }
+        }
+        "dpctl/ipf-set-min-frag" => match skip_dp(&a, &[]).as_slice() {
+            [v @ ("v4" | "v6"), n] => match n.parse::<u32>() {
+                Ok(n) => shared.bridge.conntrack.ipf.set_min_frag(*v == "v6", n)
+                    .map(|()| "setting minimum fragment size successful\n".into())
+                    .map_err(|_| "requested minimum fragment size too small; see documentation\n".into()),
+                Err(_) => Err("parameter missing for minimum fragment size\n".into()),
+            },
+            _ => Err("parameter missing: v4 for IPv4 or v6 for IPv6\n".into()),
+        },
+        "dpctl/ipf-set-max-nfrags" => match skip_dp(&a, &[]).as_slice() {
+            [n] => match n.parse::<u32>() {
+                Ok(n) => shared.bridge.conntrack.ipf.set_max_nfrags(n)
+                    .map(|()| "setting maximum fragments successful\n".into())
+                    .map_err(|_| "setting maximum fragments failed\n".into()),
+                Err(_) => Err("parameter missing for maximum fragments\n".into()),
+            },
+            _ => Err("parameter missing for maximum fragments\n".into()),
+        },
         "dpctl/dump-conntrack" => {
             let rest = skip_dp(&a, &["-m", "-s"]);
             brisk(shared, version, &[&["dump-conntrack"], &rest[..]].concat())

@@ -1,4 +1,4 @@
-//! Conntrack verbs: dump and flush connections.
+//! Conntrack verbs: dump and flush connections; IP fragment reassembly's status and limits.
 
 use super::{zone_arg, CmdResult};
 use crate::runtime::state::Shared;
@@ -45,6 +45,8 @@ pub(super) fn dispatch(shared: &Shared, args: &[&str], _input: Option<&str>) -> 
                 };
                 Ok(format!("{n} connections flushed\n"))
             }
+            ["ipf-get-status"] => Ok(b.conntrack.ipf.status().ovs_text()),
+            ["ipf-set", rest @ ..] => ipf_set(&b.conntrack.ipf, rest),
             _ => {
                 matched = false;
                 Ok(String::new())
@@ -53,4 +55,40 @@ pub(super) fn dispatch(shared: &Shared, args: &[&str], _input: Option<&str>) -> 
     };
     let r = run();
     matched.then_some(r)
+}
+
+/// `ipf-set`: one switch or limit of fragment reassembly.
+fn ipf_set(ipf: &pipeline::ipf::IpfShared, args: &[&str]) -> CmdResult {
+    let version = |s: &str| match s {
+        "v4" => Ok(false),
+        "v6" => Ok(true),
+        _ => Err(format!("ipf-set: {s:?}: expected v4 or v6")),
+    };
+    let num = |s: &str| {
+        s.parse::<u64>()
+            .map_err(|_| format!("ipf-set: {s:?} is not a number"))
+    };
+    let small = |s: &str| {
+        num(s).and_then(|n| u32::try_from(n).map_err(|_| format!("ipf-set: {n} is too large")))
+    };
+    let done = |r: Result<(), pipeline::ipf::IpfError>| {
+        r.map(|()| String::new())
+            .map_err(|e| format!("ipf-set: {e}"))
+    };
+    match args {
+        ["enabled", v] => {
+            ipf.set_enabled(version(v)?, true);
+            Ok(String::new())
+        }
+        ["disabled", v] => {
+            ipf.set_enabled(version(v)?, false);
+            Ok(String::new())
+        }
+        ["min-frag", v, n] => done(ipf.set_min_frag(version(v)?, small(n)?)),
+        ["max-nfrags", n] => done(ipf.set_max_nfrags(small(n)?)),
+        ["per-datagram", n] => done(ipf.set_per_datagram(small(n)?)),
+        ["max-bytes", n] => done(ipf.set_max_bytes(num(n)?)),
+        ["timeout", n] => done(ipf.set_timeout_ms(small(n)?)),
+        _ => Err("ipf-set: expected enabled|disabled v4|v6, min-frag v4|v6 BYTES, max-nfrags N, per-datagram N, max-bytes N or timeout MS".into()),
+    }
 }

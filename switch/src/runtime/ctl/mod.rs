@@ -122,6 +122,8 @@ pub const VERBS: &[Verb] = &[
     verb("mempool", "", "packet buffers per pool (one per NUMA socket): total, available, in use", G::Ports, false),
     verb("dump-conntrack", "[zone=N]", "connections", G::Conntrack, false),
     verb("flush-conntrack", "[zone=N] [ORIG [REPLY]]", "delete connections (all, a zone's, or those matching OVS's tuples: ct_nw_dst=IP,ct_nw_proto=17,ct_tp_dst=53)", G::Conntrack, true),
+    verb("ipf-get-status", "", "IP fragment reassembly: limits and counters (as ovs-appctl dpctl/ipf-get-status)", G::Conntrack, false),
+    verb("ipf-set", "enabled|disabled v4|v6 | min-frag v4|v6 BYTES | max-nfrags N | per-datagram N | max-bytes N | timeout MS", "IP fragment reassembly's switches and limits", G::Conntrack, true),
     verb("route", "show|add PREFIX/LEN [via GW] dev PORT|del PREFIX/LEN", "underlay routes (PORT: number or name)", G::Underlay, true),
     verb("neigh", "show|add IP MAC|del IP", "underlay neighbours (REACHABLE, STALE, PERMANENT, INCOMPLETE, FAILED)", G::Underlay, true),
     verb("add-tlv-map", "SPEC", "map Geneve options: {class=0x104,type=0x80,len=4}->tun_metadata0", G::Underlay, true),

@@ -1,0 +1,180 @@
+//! `ct` on an IP fragment: held by the worker's reassembler until its datagram is whole;
+//! then conntrack tracks the datagram once and every fragment goes on with its verdict
+//! (OVS's `ipf_postprocess_conntrack`), in the order the fragments arrived.
+
+use super::ct::{apply_nat, ct_packet};
+use super::exec::{Batch, CloneFrame, ExecEnv, Packet, PktMut, Sink, Step, NO_HINT};
+use super::{DpCt, DropReason};
+use crate::conntrack::{CtCommand, CtVerdict};
+use crate::field::fset;
+use crate::flow::Flow;
+use crate::ipf::{IpfEvent, Push};
+use crate::packet::{self, csum};
+
+/// Runs `ct` for the fragment in slot `i` through the sink's reassembler. `None` when the
+/// sink has none, or the fragment is not held (a limit, a bad or overlapping fragment):
+/// the caller then tracks it alone, which makes it `+inv`.
+pub(super) fn ct_fragment<F: CloneFrame, S: Sink<F>, const N: usize>(
+    batch: &mut Batch<F, N>,
+    i: usize,
+    ct: &DpCt,
+    is_last: bool,
+    env: &ExecEnv<'_>,
+    sink: &mut S,
+) -> Option<Step> {
+    let r = sink.reassembler()?;
+    let frame = batch.frames[i].take()?;
+    let pkt = Packet {
+        frame,
+        key: batch.keys[i],
+        layout: batch.layouts[i],
+    };
+    let (frags, v) = match r.push(&env.conntrack.ipf, pkt, i, ct.zone, env.now_ms) {
+        Push::Held => return Some(Step::Gone),
+        Push::Alone(p) => {
+            batch.frames[i] = Some(p.frame);
+            return None;
+        }
+        Push::Complete(frags) => (frags, track_datagram(r.datagram(), ct, env)),
+    };
+    let (v, ports) = v;
+    if v.refused {
+        for p in frags {
+            sink.drop_packet(DropReason::CtFull, p.frame);
+        }
+        return Some(Step::Gone);
+    }
+    Some(place(frags, (&v, ports), ct, is_last, batch, sink))
+}
+
+/// Conntrack's verdict on a whole datagram (its checksums checked over all of it), and
+/// its L4 source and destination (ports, or ICMP type and code) as they leave it.
+fn track_datagram(data: &[u8], ct: &DpCt, env: &ExecEnv<'_>) -> (CtVerdict, [u16; 2]) {
+    let mut key = Flow::ZERO;
+    let lay = packet::extract(data, 0, &mut key);
+    let mut cp = ct_packet(data, &key, &lay);
+    let l3 = data.get(usize::from(lay.l3)..).unwrap_or(&[]);
+    cp.csum_ok = crate::conntrack::csum::verify(&cp, l3, 0) & csum::BAD == 0;
+    let cmd = CtCommand {
+        zone: ct.zone,
+        commit: ct.commit,
+        force: ct.force,
+        nat: ct.nat.as_ref(),
+        set_mark: ct.mark,
+        set_label: ct.label,
+    };
+    let v = env
+        .conntrack
+        .execute_hinted(&cp, &cmd, env.now_ms, None, false, None)
+        .0;
+    let mut ports = [cp.src_port, cp.dst_port];
+    if let Some(n) = &v.nat {
+        if let Some((_, p)) = n.src {
+            ports[0] = p;
+        }
+        if let Some((_, p)) = n.dst {
+            ports[1] = p;
+        }
+    }
+    (v, ports)
+}
+
+/// Gives each fragment the datagram's verdict and puts it, in arrival order, into the
+/// free slots from the lowest up; fragments without a slot wait in the reassembler for a
+/// later burst when they recirculate (and are dropped otherwise).
+fn place<F: CloneFrame, S: Sink<F>, const N: usize>(
+    frags: Vec<Packet<F>>,
+    (v, ports): (&CtVerdict, [u16; 2]),
+    ct: &DpCt,
+    is_last: bool,
+    batch: &mut Batch<F, N>,
+    sink: &mut S,
+) -> Step {
+    let (mut alive, mut recirc) = (0u64, 0u64);
+    let mut free: u64 = (0..N)
+        .filter(|&j| batch.frames[j].is_none())
+        .fold(0, |m, j| m | 1u64 << j);
+    let waits = ct.recirc.is_some() && is_last;
+    for mut p in frags {
+        with_verdict(&mut p, v, ports, ct);
+        if free == 0 {
+            let p = match sink.reassembler() {
+                Some(r) if waits => match r.stash(p) {
+                    None => continue,
+                    Some(p) => p,
+                },
+                _ => p,
+            };
+            let v6 = crate::field::fget!(EthType, &p.key) as u16 == crate::flow::eth_type::IPV6;
+            if let Some(r) = sink.reassembler() {
+                r.count(v6, IpfEvent::Purged);
+            }
+            sink.drop_packet(DropReason::IpfPurged, p.frame);
+            continue;
+        }
+        let j = free.trailing_zeros() as usize;
+        free &= free - 1;
+        batch.frames[j] = Some(p.frame);
+        batch.keys[j] = p.key;
+        batch.layouts[j] = p.layout;
+        batch.ct_hint[j] = NO_HINT;
+        batch.ct_hinted &= !(1u64 << j);
+        batch.ct_hash[j] = None;
+        batch.ct_learned[j] = None;
+        batch.injected |= 1u64 << j;
+        if ct.recirc.is_none() {
+            alive |= 1u64 << j;
+        } else if is_last {
+            recirc |= 1u64 << j;
+        } else {
+            // The fragment goes on here and a copy recirculates, as any packet's would.
+            alive |= 1u64 << j;
+            let copy = batch.frames[j].as_ref().and_then(|f| f.try_clone());
+            match (copy, free) {
+                (Some(c), f) if f != 0 => {
+                    let k = f.trailing_zeros() as usize;
+                    free &= free - 1;
+                    batch.frames[k] = Some(c);
+                    batch.keys[k] = batch.keys[j];
+                    batch.layouts[k] = batch.layouts[j];
+                    batch.ct_hint[k] = NO_HINT;
+                    batch.ct_hinted &= !(1u64 << k);
+                    batch.injected |= 1u64 << k;
+                    recirc |= 1u64 << k;
+                }
+                _ => sink.note_drop(DropReason::CloneFailed),
+            }
+        }
+    }
+    Step::Many { alive, recirc }
+}
+
+/// The datagram's verdict on one of its fragments: conntrack's fields in the key, NAT's
+/// addresses in every fragment and its ports in the first (the parser left a later
+/// fragment's L4 alone, so the rewrite does too). A later fragment's key takes the
+/// datagram's ports: the tables after `ct` then judge every fragment as the datagram, as
+/// OVS's kernel datapath does with the reassembled packet (Antrea's policies match ports;
+/// OVS's userspace datapath leaves them 0 and its port rules miss later fragments).
+fn with_verdict<F: CloneFrame>(p: &mut Packet<F>, v: &CtVerdict, ports: [u16; 2], ct: &DpCt) {
+    let mut m = PktMut {
+        frame: &mut p.frame,
+        key: &mut p.key,
+        layout: &mut p.layout,
+    };
+    if let Some(n) = &v.nat {
+        apply_nat(&mut m, n);
+    }
+    m.layout.csum |= csum::CHECKED;
+    let k = &mut *m.key;
+    fset!(CtState, k, u128::from(v.state));
+    fset!(CtZone, k, u128::from(v.zone));
+    fset!(CtMark, k, u128::from(v.mark));
+    fset!(CtLabel, k, v.label);
+    if crate::field::fget!(NwFrag, k) as u8 & crate::flow::nw_frag::LATER != 0 {
+        fset!(TpSrc, k, u128::from(ports[0]));
+        fset!(TpDst, k, u128::from(ports[1]));
+    }
+    if let Some(id) = ct.recirc {
+        fset!(RecircId, k, u128::from(id));
+    }
+}
