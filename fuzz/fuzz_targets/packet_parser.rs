@@ -46,4 +46,7 @@ fuzz_target!(|data: &[u8]| {
     set_l4_port(&mut d, &lay, &key, false, 80);
     let _ = ttl(&d, &lay, false);
     set_ttl(&mut d, &lay, false, 3);
+    // NAT inside an ICMP error, on whatever the layout says is one.
+    let v6 = Field::EthType.get(&key) as u16 == 0x86dd;
+    pipeline::packet::nat_icmp_inner(&mut d, &lay, v6, Some((7, 7)), Some((u128::MAX, 9)));
 });

@@ -653,5 +653,8 @@ pub fn set_vlan_tci(d: &mut [u8], tci: u16) {
     }
 }
 
+mod icmp_nat;
+pub use icmp_nat::nat_icmp_inner;
+
 #[cfg(test)]
 mod tests;

@@ -23,8 +23,6 @@
 //!   `ipf` does, but a later fragment then carries the datagram's ports (as the kernel
 //!   datapath's reassembled packet); without a reassembler (traces, tools) it is `+inv`.
 //! - The table limit refuses new commits (`refused`) instead of passing them uncommitted.
-//! - ICMP errors for NATed connections get `+rel` but their embedded header is not
-//!   rewritten.
 
 pub mod csum;
 mod dump;
@@ -178,6 +176,10 @@ pub struct NatRewrite {
     pub src: Option<(u128, u16)>,
     /// New destination (address, port).
     pub dst: Option<(u128, u16)>,
+    /// The packet is an ICMP error of the connection: `src` and `dst` are its outer
+    /// addresses' rewrite (no ports), and the packet it quotes, which went the other way,
+    /// gets the same endpoints swapped (`dst` as its source, `src` as its destination).
+    pub related: bool,
 }
 
 /// The result of running a packet through conntrack.

@@ -1,7 +1,11 @@
 //! ICMP: query types and their replies, and errors (`+rel`) related to a connection by
 //! the header they carry.
 
-use super::{cs, proto_of, Conntrack, CtCommand, CtPacket, CtVerdict, Key, Proto};
+use super::nat::conn_nat_rewrite;
+use super::{
+    cs, proto_of, reply_key, Conntrack, CtCommand, CtPacket, CtVerdict, Key, NatRewrite, Proto,
+};
+use crate::ofctl::NatKind;
 use crate::wire::{icmp, ipv6, IcmpPacket, Ipv4Packet, Ipv6Packet, UdpPacket};
 
 /// ICMP query types and their replies (v4 and v6).
@@ -74,7 +78,10 @@ impl Conntrack {
                 (ports.src_port(), ports.dst_port())
             }
         };
-        // The embedded packet went the other way: it was sent by the error's destination.
+        // The quoted packet went the other way: the error belongs to the connection in
+        // the direction of the quote's reverse (OVS reverses the inner key). That finds
+        // NATed connections too, whose quotes carry translated tuples; a quote of a
+        // reply the reverse cannot name (an echo reply) is found as itself.
         let k = Key {
             zone: cmd.zone,
             v6,
@@ -84,25 +91,47 @@ impl Conntrack {
             sport,
             dport,
         };
-        let Some(conn) = self.get(&k) else {
-            return self.invalid(cmd.zone);
+        let rev = reply_key(&k, proto_of(proto));
+        let (conn, reply) = match self.get(&rev) {
+            Some(c) => {
+                let reply = c.orig != rev;
+                (c, reply)
+            }
+            None => match self.get(&k) {
+                Some(c) => {
+                    let reply = c.orig == k;
+                    (c, reply)
+                }
+                None => return self.invalid(cmd.zone),
+            },
         };
         if !conn.hot.live(now_ms) {
             return self.invalid(cmd.zone);
         }
         let (mark, label) = conn.hot.marks();
-        // The error travels opposite to the embedded packet.
-        let embedded_is_orig = conn.orig == k;
         let mut state = cs::TRK | cs::REL;
-        if embedded_is_orig {
+        if reply {
             state |= cs::RPL;
+        }
+        // With `nat`: the outer header as any packet of the connection in that
+        // direction, and the quote back to what its sender sent (`NatRewrite::related`).
+        let nat = cmd
+            .nat
+            .and_then(|_| conn_nat_rewrite(&conn, reply))
+            .map(|n| NatRewrite { related: true, ..n });
+        if nat.is_some() {
+            state |= match conn.nat {
+                Some(NatKind::Src) => cs::SNAT,
+                Some(NatKind::Dst) => cs::DNAT,
+                None => 0,
+            };
         }
         CtVerdict {
             state,
             zone: cmd.zone,
             mark,
             label,
-            nat: None,
+            nat,
             refused: false,
         }
     }

@@ -497,7 +497,8 @@ fn dnat_service_load_balancing() {
         v.nat,
         Some(NatRewrite {
             src: None,
-            dst: Some((u128::from(ip("10.222.1.47")), 80))
+            dst: Some((u128::from(ip("10.222.1.47")), 80)),
+            related: false,
         })
     );
     // The backend answers from its own address; bare `nat` reverses it.
@@ -516,7 +517,8 @@ fn dnat_service_load_balancing() {
         v.nat,
         Some(NatRewrite {
             src: Some((u128::from(ip("10.104.65.133")), 80)),
-            dst: None
+            dst: None,
+            related: false,
         })
     );
     // Without `nat` in the action, no rewrite is returned.

@@ -122,6 +122,10 @@ pub(super) fn run_ct<F: Frame>(
     }
     if let Some(n) = &v.nat {
         apply_nat(pkt, n);
+        if n.related {
+            let v6 = pkt.is_v6();
+            packet::nat_icmp_inner(pkt.frame.data_mut(), pkt.layout, v6, n.dst, n.src);
+        }
     }
     let k = &mut *pkt.key;
     fset!(CtState, k, u128::from(v.state));
