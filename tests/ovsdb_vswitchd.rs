@@ -284,6 +284,38 @@ fn brisk_follows_ovsdb_server_as_ovs_vswitchd() {
             && field("Tx packets:") > 0,
         "{perf}"
     );
+    // Conntrack's zone limits and fragment reassembly, through OVS's dpctl commands.
+    assert!(appctl(&dir.0, "dpctl/ct-set-limits default=100 zone=3,limit=5").0);
+    let (good, lim) = appctl(&dir.0, "dpctl/ct-get-limits zone=3,4");
+    assert!(good, "{lim}");
+    assert_eq!(
+        lim,
+        "default limit=100\nzone=3,limit=5,count=0\nzone=4,limit=100,count=0\n"
+    );
+    assert!(appctl(&dir.0, "dpctl/ct-del-limits default zone=3").0);
+    assert_eq!(appctl(&dir.0, "dpctl/ct-get-limits").1, "default limit=0\n");
+    assert!(!appctl(&dir.0, "dpctl/ct-set-limits zone=x,limit=1").0);
+    let (good, ipf) = appctl(&dir.0, "dpctl/ipf-set-min-frag v4 1000");
+    assert!(
+        good && ipf.contains("setting minimum fragment size successful"),
+        "{ipf}"
+    );
+    assert!(
+        !appctl(&dir.0, "dpctl/ipf-set-min-frag v4 100").0,
+        "below OVS's bound"
+    );
+    assert!(appctl(&dir.0, "dpctl/ipf-set-disabled v6").0);
+    let (_, ipf) = appctl(&dir.0, "dpctl/ipf-get-status");
+    for l in [
+        "        Fragmentation Module Status",
+        "        v4 enabled: 1",
+        "        v6 enabled: 0",
+        "        max num frags (v4/v6): 1000",
+        "        min v4 frag size: 1000",
+        "        v4 frags accepted: 0",
+    ] {
+        assert!(ipf.lines().any(|x| x == l), "{l}: {ipf}");
+    }
     let (_, rxq) = appctl(&dir.0, "dpif-netdev/pmd-rxq-show");
     assert!(
         rxq.contains("core_id 1:") && rxq.contains("port: bop1"),

@@ -142,6 +142,19 @@ fn inspection_shows_the_running_pipeline(sw: &Switch) {
     let remote = |t: &str| t.lines().filter(|l| l.contains("dst=10.222.2.34")).count();
     let after = sw.ok(&["dump-conntrack", "zone=65520"]);
     assert!(remote(&after) >= remote(&ct) && remote(&ct) > 0, "{after}");
+    // Zone limits: the traffic's zone counted; a limit of 1 in force there.
+    sw.ok(&["ct-set-limits", "default=7", "zone=65520,limit=1"]);
+    let lim = sw.ok(&["ct-get-limits"]);
+    assert!(
+        lim.starts_with("default limit=7\nzone=65520,limit=1,count=") && !lim.contains("count=0\n"),
+        "{lim}"
+    );
+    assert_eq!(
+        sw.ok(&["ct-get-limits", "zone=9"]),
+        "default limit=7\nzone=9,limit=7,count=0\n"
+    );
+    sw.ok(&["ct-del-limits", "default", "zone=65520"]);
+    assert_eq!(sw.ok(&["ct-get-limits"]), "default limit=0\n");
     let mf = sw.ok(&["dump-megaflows"]);
     assert!(mf.contains("recirc_id=") && mf.contains("tnl_push"), "{mf}");
     let tr = sw.ok(&["trace", "in_port=49,tcp,dl_src=be:2c:bf:e4:ec:c5,dl_dst=4e:99:08:c1:53:be,nw_src=10.222.1.48,nw_dst=10.104.65.133,nw_ttl=64,tp_src=1,tp_dst=80,tcp_flags=0x002"]);

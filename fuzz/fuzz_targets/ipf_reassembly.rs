@@ -21,7 +21,7 @@ fn bridge() -> Bridge {
     let flows = [
         "table=0,ip actions=ct(table=1,zone=1)",
         "table=0,ipv6 actions=ct(table=1,zone=1)",
-        "table=1,ct_state=+new+trk actions=ct(commit,table=2,zone=1,nat(dst=10.0.0.9:99))",
+        "table=1,ip,ct_state=+new+trk actions=ct(commit,table=2,zone=1,nat(dst=10.0.0.9:99))",
         "table=1 actions=output:2",
         "table=2 actions=output:2",
     ];
@@ -31,11 +31,13 @@ fn bridge() -> Bridge {
     b
 }
 
+static BRIDGE: std::sync::OnceLock<Bridge> = std::sync::OnceLock::new();
+
 fuzz_target!(|data: &[u8]| {
     if data.len() < 4 {
         return;
     }
-    let b = bridge();
+    let b = BRIDGE.get_or_init(bridge);
     let mut fp: FastPath<VecFrame> = FastPath::new(FastPathConfig::default());
     let mut out = Collect::new();
     let frames: Vec<Vec<u8>> = if data[0] & 1 == 0 {
@@ -74,10 +76,10 @@ fuzz_target!(|data: &[u8]| {
     };
     for (t, chunk) in frames.chunks(8).enumerate() {
         let input = chunk.iter().map(|f| (VecFrame::new(f), 1u32, None));
-        fp.process_burst(&b, input, t as u64, &mut out);
-        fp.service(&b, t as u64, &mut out);
+        fp.process_burst(b, input, t as u64, &mut out);
+        fp.service(b, t as u64, &mut out);
     }
-    fp.service(&b, 1_000_000, &mut out);
+    fp.service(b, 1_000_000, &mut out);
     assert_eq!(b.conntrack.ipf.status().nfrag, 0, "every list expired");
     drop(fp);
     let st = b.conntrack.ipf.status();

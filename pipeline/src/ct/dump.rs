@@ -139,6 +139,7 @@ impl Conntrack {
         }
         self.n_conns.fetch_add(1, Ordering::Relaxed);
         self.by_proto[proto_idx(conn.proto)].fetch_add(1, Ordering::Relaxed);
+        self.zones.added(conn.orig.zone);
         true
     }
 
@@ -161,6 +162,7 @@ impl Conntrack {
         if removed {
             self.n_conns.fetch_sub(1, Ordering::Relaxed);
             self.by_proto[proto_idx(conn.proto)].fetch_sub(1, Ordering::Relaxed);
+            self.zones.removed(conn.orig.zone);
             if expired {
                 self.expired.fetch_add(1, Ordering::Relaxed);
             }

@@ -277,6 +277,12 @@ impl Conntrack {
             v.refused = true;
             return (v, None);
         }
+        if !self.zones.admits(cmd.zone) {
+            self.zone_limited.fetch_add(1, Ordering::Relaxed);
+            self.refused.fetch_add(1, Ordering::Relaxed);
+            v.refused = true;
+            return (v, None);
+        }
         let mark = cmd.set_mark.map_or(0, |(val, m)| val & m);
         let label = cmd.set_label.map_or(0, |(val, m)| val & m);
         // The reply tuple, with NAT if asked.

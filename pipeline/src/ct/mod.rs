@@ -33,6 +33,7 @@ mod index;
 mod nat;
 mod related;
 mod tcp;
+pub mod zone;
 
 pub use dump::ConnSnapshot;
 pub use filter::{TupleError, TupleFilter};
@@ -216,6 +217,8 @@ pub struct CtStats {
     pub bad_checksum: u64,
     /// NAT allocations that failed (no free tuple).
     pub nat_exhausted: u64,
+    /// Commits refused because their zone held its limit of connections.
+    pub zone_limited: u64,
     /// Connections by protocol now: TCP, UDP, ICMP, other.
     pub by_proto: [usize; 4],
 }
@@ -308,6 +311,9 @@ pub struct Conntrack {
     nat_exhausted: AtomicU64,
     /// Fragment reassembly's settings and counters (the fragments are the workers').
     pub ipf: Arc<crate::ipf::IpfShared>,
+    /// Per-zone connection limits and counts.
+    pub zones: zone::ZoneLimits,
+    zone_limited: AtomicU64,
 }
 
 fn proto_of(p: u8) -> Proto {
@@ -372,6 +378,8 @@ impl Conntrack {
             bad_checksum: AtomicU64::new(0),
             nat_exhausted: AtomicU64::new(0),
             ipf: Arc::default(),
+            zones: zone::ZoneLimits::default(),
+            zone_limited: AtomicU64::new(0),
         }
     }
 
@@ -466,6 +474,7 @@ impl Conntrack {
             invalid: self.invalid.load(Ordering::Relaxed),
             bad_checksum: self.bad_checksum.load(Ordering::Relaxed),
             nat_exhausted: self.nat_exhausted.load(Ordering::Relaxed),
+            zone_limited: self.zone_limited.load(Ordering::Relaxed),
             by_proto: [0, 1, 2, 3].map(|i| self.by_proto[i].load(Ordering::Relaxed)),
         }
     }

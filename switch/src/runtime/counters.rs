@@ -639,7 +639,7 @@ fn section_counters<const N: usize>(
 
 fn conntrack(shared: &Shared) -> Vec<Family> {
     let ct = shared.bridge.conntrack.stats();
-    let rows: [(&'static str, &'static str, &'static str, Kind, u64); 7] = [
+    let rows: [(&'static str, &'static str, &'static str, Kind, u64); 8] = [
         (
             "brisk_conntrack_connections",
             "connections",
@@ -688,6 +688,13 @@ fn conntrack(shared: &Shared) -> Vec<Family> {
             "NAT allocations that found no free tuple",
             Kind::Counter,
             ct.nat_exhausted,
+        ),
+        (
+            "brisk_conntrack_zone_limited_total",
+            "zone_limited",
+            "Commits refused because their zone held its limit of connections (ct-set-limits)",
+            Kind::Counter,
+            ct.zone_limited,
         ),
     ];
     rows.into_iter()

@@ -39,6 +39,12 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("dpctl/ct-stats-show", "[dp] [zone=N]"),
     ("dpctl/ct-set-maxconns", "[dp] maxconns"),
     ("dpctl/ct-get-maxconns", "[dp]"),
+    (
+        "dpctl/ct-set-limits",
+        "[dp] [default=L] [zone=N,limit=L]...",
+    ),
+    ("dpctl/ct-get-limits", "[dp] [zone=N1[,N2]...]"),
+    ("dpctl/ct-del-limits", "[dp] [default] zone=N1[,N2]..."),
     ("dpctl/ipf-get-status", "[dp]"),
     ("dpctl/ipf-set-enabled", "[dp] v4|v6"),
     ("dpctl/ipf-set-disabled", "[dp] v4|v6"),
@@ -109,6 +115,11 @@ pub fn run(shared: &Shared, version: &str, dp_type: &str, name: &str, args: &[St
                 },
                 _ => Err("usage: dpctl/ct-set-maxconns [dp] maxconns\n".into()),
             }
+        }
+        "dpctl/ct-set-limits" | "dpctl/ct-get-limits" | "dpctl/ct-del-limits" => {
+            let rest = skip_dp(&a, &[]);
+            let verb = name.trim_start_matches("dpctl/");
+            brisk(shared, version, &[&[verb], &rest[..]].concat())
         }
         "dpctl/ipf-get-status" => Ok(shared.bridge.conntrack.ipf.status().ovs_text()),
         "dpctl/ipf-set-enabled" | "dpctl/ipf-set-disabled" => {

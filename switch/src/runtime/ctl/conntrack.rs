@@ -2,6 +2,7 @@
 
 use super::{zone_arg, CmdResult};
 use crate::runtime::state::Shared;
+use pipeline::conntrack::zone::{parse_zone_limit, parse_zones, ZoneLimits};
 use pipeline::conntrack::TupleFilter;
 use std::fmt::Write;
 
@@ -45,6 +46,12 @@ pub(super) fn dispatch(shared: &Shared, args: &[&str], _input: Option<&str>) -> 
                 };
                 Ok(format!("{n} connections flushed\n"))
             }
+            ["ct-set-limits", rest @ ..] => ct_set_limits(&b.conntrack.zones, rest),
+            ["ct-get-limits"] => Ok(b.conntrack.zones.ovs_text(&[])),
+            ["ct-get-limits", zones] => parse_zones(zones)
+                .map(|z| b.conntrack.zones.ovs_text(&z))
+                .map_err(|e| format!("ct-get-limits: {e}")),
+            ["ct-del-limits", rest @ ..] => ct_del_limits(&b.conntrack.zones, rest),
             ["ipf-get-status"] => Ok(b.conntrack.ipf.status().ovs_text()),
             ["ipf-set", rest @ ..] => ipf_set(&b.conntrack.ipf, rest),
             _ => {
@@ -90,5 +97,54 @@ fn ipf_set(ipf: &pipeline::ipf::IpfShared, args: &[&str]) -> CmdResult {
         ["max-bytes", n] => done(ipf.set_max_bytes(num(n)?)),
         ["timeout", n] => done(ipf.set_timeout_ms(small(n)?)),
         _ => Err("ipf-set: expected enabled|disabled v4|v6, min-frag v4|v6 BYTES, max-nfrags N, per-datagram N, max-bytes N or timeout MS".into()),
+    }
+}
+
+/// `ct-set-limits [default=L] [zone=N,limit=L]...`: all parsed before any is set.
+fn ct_set_limits(zones: &ZoneLimits, args: &[&str]) -> CmdResult {
+    if args.is_empty() {
+        return Err("ct-set-limits: too few arguments".into());
+    }
+    let mut default = None;
+    let mut set = Vec::new();
+    for (i, a) in args.iter().enumerate() {
+        match a.strip_prefix("default=") {
+            Some(v) if i == 0 => {
+                default = Some(
+                    v.parse::<u32>()
+                        .map_err(|_| "ct-set-limits: invalid default limit".to_string())?,
+                );
+            }
+            _ => set.push(parse_zone_limit(a).map_err(|e| format!("ct-set-limits: {e}"))?),
+        }
+    }
+    if let Some(d) = default {
+        zones.set_default(d);
+    }
+    for (z, l) in set {
+        zones.set(z, l);
+    }
+    Ok(String::new())
+}
+
+/// `ct-del-limits [default] [zone=N[,N]...]`.
+fn ct_del_limits(zones: &ZoneLimits, args: &[&str]) -> CmdResult {
+    let rest = match args {
+        [] => return Err("ct-del-limits: too few arguments".into()),
+        ["default", rest @ ..] => {
+            zones.set_default(0);
+            rest
+        }
+        _ => args,
+    };
+    match rest {
+        [] => Ok(String::new()),
+        [z] => {
+            for zone in parse_zones(z).map_err(|e| format!("ct-del-limits: {e}"))? {
+                zones.unset(zone);
+            }
+            Ok(String::new())
+        }
+        _ => Err("ct-del-limits: expected [default] [zone=N[,N]...]".into()),
     }
 }
