@@ -186,6 +186,7 @@ impl Conntrack {
             label,
             nat,
             refused: false,
+            nat_quoted: false,
         }
     }
 

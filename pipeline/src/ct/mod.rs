@@ -177,10 +177,6 @@ pub struct NatRewrite {
     pub src: Option<(u128, u16)>,
     /// New destination (address, port).
     pub dst: Option<(u128, u16)>,
-    /// The packet is an ICMP error of the connection: `src` and `dst` are its outer
-    /// addresses' rewrite (no ports), and the packet it quotes, which went the other way,
-    /// gets the same endpoints swapped (`dst` as its source, `src` as its destination).
-    pub related: bool,
 }
 
 /// The result of running a packet through conntrack.
@@ -198,6 +194,11 @@ pub struct CtVerdict {
     pub nat: Option<NatRewrite>,
     /// A commit was refused: the table is full.
     pub refused: bool,
+    /// The packet is an ICMP error of a NATed connection: `nat` rewrites its outer
+    /// addresses (no ports), and the packet it quotes, which went the other way, takes the
+    /// same endpoints swapped (`dst` as its source, `src` as its destination). Beside
+    /// `refused`, not in the rewrite: the verdict stays the size it was.
+    pub nat_quoted: bool,
 }
 
 /// Counters.

@@ -97,22 +97,18 @@ pub(super) fn conn_nat_rewrite(conn: &Conn, reply: bool) -> Option<NatRewrite> {
         (NatKind::Dst, false) => NatRewrite {
             src: None,
             dst: Some((t.dst, t.dport)),
-            related: false,
         },
         (NatKind::Dst, true) => NatRewrite {
             src: Some((o.dst, o.dport)),
             dst: None,
-            related: false,
         },
         (NatKind::Src, false) => NatRewrite {
             src: Some((t.src, t.sport)),
             dst: None,
-            related: false,
         },
         (NatKind::Src, true) => NatRewrite {
             src: None,
             dst: Some((o.src, o.sport)),
-            related: false,
         },
     })
 }

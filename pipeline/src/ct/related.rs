@@ -2,9 +2,7 @@
 //! the header they carry.
 
 use super::nat::conn_nat_rewrite;
-use super::{
-    cs, proto_of, reply_key, Conntrack, CtCommand, CtPacket, CtVerdict, Key, NatRewrite, Proto,
-};
+use super::{cs, proto_of, reply_key, Conntrack, CtCommand, CtPacket, CtVerdict, Key, Proto};
 use crate::ofctl::NatKind;
 use crate::wire::{icmp, ipv6, IcmpPacket, Ipv4Packet, Ipv6Packet, UdpPacket};
 
@@ -115,10 +113,7 @@ impl Conntrack {
         }
         // With `nat`: the outer header as any packet of the connection in that
         // direction, and the quote back to what its sender sent (`NatRewrite::related`).
-        let nat = cmd
-            .nat
-            .and_then(|_| conn_nat_rewrite(&conn, reply))
-            .map(|n| NatRewrite { related: true, ..n });
+        let nat = cmd.nat.and_then(|_| conn_nat_rewrite(&conn, reply));
         if nat.is_some() {
             state |= match conn.nat {
                 Some(NatKind::Src) => cs::SNAT,
@@ -133,6 +128,7 @@ impl Conntrack {
             label,
             nat,
             refused: false,
+            nat_quoted: nat.is_some(),
         }
     }
 }

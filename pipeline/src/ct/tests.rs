@@ -498,7 +498,6 @@ fn dnat_service_load_balancing() {
         Some(NatRewrite {
             src: None,
             dst: Some((u128::from(ip("10.222.1.47")), 80)),
-            related: false,
         })
     );
     // The backend answers from its own address; bare `nat` reverses it.
@@ -518,7 +517,6 @@ fn dnat_service_load_balancing() {
         Some(NatRewrite {
             src: Some((u128::from(ip("10.104.65.133")), 80)),
             dst: None,
-            related: false,
         })
     );
     // Without `nat` in the action, no rewrite is returned.

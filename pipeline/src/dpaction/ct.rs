@@ -122,7 +122,7 @@ pub(super) fn run_ct<F: Frame>(
     }
     if let Some(n) = &v.nat {
         apply_nat(pkt, n);
-        if n.related {
+        if v.nat_quoted {
             let v6 = pkt.is_v6();
             packet::nat_icmp_inner(pkt.frame.data_mut(), pkt.layout, v6, n.dst, n.src);
         }

@@ -13,7 +13,10 @@ use crate::packet::{self, csum};
 
 /// Runs `ct` for the fragment in slot `i` through the sink's reassembler. `None` when the
 /// sink has none, or the fragment is not held (a limit, a bad or overlapping fragment):
-/// the caller then tracks it alone, which makes it `+inv`.
+/// the caller then tracks it alone, which makes it `+inv`. Cold and out of line: the
+/// executor's loop stays as small as it was for the packets that are not fragments.
+#[cold]
+#[inline(never)]
 pub(super) fn ct_fragment<F: CloneFrame, S: Sink<F>, const N: usize>(
     batch: &mut Batch<F, N>,
     i: usize,
@@ -146,7 +149,8 @@ fn place<F: CloneFrame, S: Sink<F>, const N: usize>(
             }
         }
     }
-    Step::Many { alive, recirc }
+    batch.placed = (alive, recirc);
+    Step::Many
 }
 
 /// The datagram's verdict on one of its fragments: conntrack's fields in the key, NAT's

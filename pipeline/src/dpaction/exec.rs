@@ -208,6 +208,9 @@ pub struct Batch<F: Frame, const N: usize> {
     /// Slots that took fragments of a reassembled datagram: packets other than those the
     /// pass started with (the fast path keeps their order and gives them no chain).
     pub injected: u64,
+    /// The slots a reassembled datagram's fragments were just placed in: (going on,
+    /// recirculating), taken by the executor at once.
+    pub placed: (u64, u64),
 }
 
 impl<F: Frame, const N: usize> Default for Batch<F, N> {
@@ -229,6 +232,7 @@ impl<F: Frame, const N: usize> Batch<F, N> {
             ct_hinted: 0,
             ct_hash: [None; N],
             injected: 0,
+            placed: (0, 0),
         }
     }
 
@@ -324,10 +328,8 @@ pub fn exec_group<F: CloneFrame, S: Sink<F>, const N: usize>(
                 }
                 Step::Fork(j) => recirc |= 1u64 << j,
                 // A datagram made whole: its fragments go on from the next action.
-                Step::Many {
-                    alive: a,
-                    recirc: r,
-                } => {
+                Step::Many => {
+                    let (a, r) = std::mem::take(&mut batch.placed);
                     alive = (alive & !(1u64 << i)) | a;
                     recirc |= r;
                 }
@@ -386,11 +388,10 @@ pub(super) enum Step {
     Recirc,
     /// A copy recirculates from slot j; the original continues.
     Fork(usize),
-    /// The slot's packet is gone; these slots go on (`alive`) or recirculate (`recirc`).
-    Many {
-        alive: u64,
-        recirc: u64,
-    },
+    /// The slot's packet is gone; the slots in [`Batch::placed`] go on (its first mask)
+    /// or recirculate (its second). Kept out of the variant: a `Step` stays two words,
+    /// returned in registers for every action of every packet.
+    Many,
 }
 
 fn take_drop<F: Frame, S: Sink<F>, const N: usize>(
