@@ -4,21 +4,17 @@
 //! its sender sent (its IP and L4 checksums kept right, the ICMP checksum recomputed),
 //! for DNAT and SNAT, ICMPv4 and ICMPv6.
 
-use pipeline::bridge::{Bridge, PortInfo, PortKind};
+use pipeline::bridge::Bridge;
 use pipeline::build::{from_flow, ip};
 use pipeline::conntrack::ConntrackConfig;
 use pipeline::dpaction::{Collect, Packet};
 use pipeline::ofctl::{parse_flow, parse_match, Mode, PortMap};
 use pipeline::packet::{Frame, VecFrame};
+use pipeline::seed::bridge_with_ports;
 use pipeline::slowpath::process;
 use pipeline::wire::checksum::{checksum, finish, pseudo_header_v4, pseudo_header_v6, sum16};
 
 fn bridge(first: &str) -> Bridge {
-    let b = Bridge::new("br0", ConntrackConfig::default());
-    for p in 1..=2u32 {
-        b.add_port(PortInfo::new(p, &format!("p{p}"), PortKind::Normal))
-            .unwrap();
-    }
     let flows = [
         first,
         "table=0,priority=0,ip actions=ct(table=1,zone=5,nat)",
@@ -27,12 +23,7 @@ fn bridge(first: &str) -> Bridge {
         "table=1,in_port=1 actions=output:2",
         "table=1,in_port=2 actions=output:1",
     ];
-    let fl: Vec<_> = flows
-        .iter()
-        .map(|f| parse_flow(f, Mode::Add, b.ports().names()).unwrap())
-        .collect();
-    b.add_flows(&fl, 0).unwrap();
-    b
+    bridge_with_ports(2, &flows, ConntrackConfig::default())
 }
 
 /// The frame `f` becomes leaving the bridge, entering on `port`.

@@ -1,31 +1,21 @@
 //! Per-zone connection limits: a zone at its limit refuses new commits (counted), other
 //! zones and established connections go on, and the count falls as connections end.
 
-use pipeline::bridge::{Bridge, PortInfo, PortKind};
+use pipeline::bridge::Bridge;
 use pipeline::build::{ip, udp_frame};
 use pipeline::conntrack::ConntrackConfig;
 use pipeline::dpaction::{Collect, DropReason, Packet};
-use pipeline::ofctl::{parse_flow, Mode};
 use pipeline::packet::VecFrame;
+use pipeline::seed::bridge_with_ports;
 use pipeline::slowpath::process;
 
 fn bridge() -> Bridge {
-    let b = Bridge::new("br0", ConntrackConfig::default());
-    for p in 1..=2u32 {
-        b.add_port(PortInfo::new(p, &format!("p{p}"), PortKind::Normal))
-            .unwrap();
-    }
     let flows = [
         "table=0,udp,tp_dst=1 actions=ct(commit,table=1,zone=1)",
         "table=0,udp,tp_dst=2 actions=ct(commit,table=1,zone=2)",
         "table=1 actions=output:2",
     ];
-    let fl: Vec<_> = flows
-        .iter()
-        .map(|f| parse_flow(f, Mode::Add, b.ports().names()).unwrap())
-        .collect();
-    b.add_flows(&fl, 0).unwrap();
-    b
+    bridge_with_ports(2, &flows, ConntrackConfig::default())
 }
 
 fn send(b: &Bridge, sport: u16, zone_port: u16, now: u64) -> Result<(), Vec<DropReason>> {

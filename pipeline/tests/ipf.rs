@@ -3,15 +3,14 @@
 //! for byte (NAT's rewrite aside), in the order it came; tiny, overlapping, oversize and
 //! orphaned fragments are refused or expire, and are counted (OVS's `ipf`).
 
-use pipeline::bridge::{Bridge, PortInfo, PortKind};
+use pipeline::bridge::Bridge;
 use pipeline::build::{fragment, ip, udp_frame};
 use pipeline::conntrack::ConntrackConfig;
 use pipeline::dpaction::{Collect, DropReason};
 use pipeline::fastpath::{FastPath, FastPathConfig};
 use pipeline::ipf::IpfEvent;
-use pipeline::ofctl::{parse_flow, Mode};
-
 use pipeline::packet::{Frame, VecFrame};
+use pipeline::seed::bridge_with_ports;
 use pipeline::wire::checksum::{finish, pseudo_header_v4, sum16};
 
 /// Valid tracked packets leave on port 2, invalid ones on port 3, after two `ct` passes
@@ -32,17 +31,7 @@ const FLOWS: &[&str] = &[
 ];
 
 fn bridge() -> Bridge {
-    let b = Bridge::new("br0", ConntrackConfig::default());
-    for p in 1..=3u32 {
-        b.add_port(PortInfo::new(p, &format!("p{p}"), PortKind::Normal))
-            .unwrap();
-    }
-    let fl: Vec<_> = FLOWS
-        .iter()
-        .map(|f| parse_flow(f, Mode::Add, b.ports().names()).unwrap())
-        .collect();
-    b.add_flows(&fl, 0).unwrap();
-    b
+    bridge_with_ports(3, FLOWS, ConntrackConfig::default())
 }
 
 fn fast_path() -> FastPath<VecFrame> {
@@ -361,11 +350,6 @@ fn a_datagram_of_more_fragments_than_free_slots_finishes_in_a_later_burst() {
 #[test]
 fn rules_on_ports_after_ct_see_the_datagrams_ports_in_every_fragment() {
     // Antrea's policy shape: only UDP to port 7000 may start a connection.
-    let b = Bridge::new("br0", ConntrackConfig::default());
-    for p in 1..=2u32 {
-        b.add_port(PortInfo::new(p, &format!("p{p}"), PortKind::Normal))
-            .unwrap();
-    }
     let flows = [
         "table=0,ip actions=ct(table=1,zone=5)",
         "table=1,priority=10,ct_state=-new+est+trk,ip actions=output:2",
@@ -373,11 +357,7 @@ fn rules_on_ports_after_ct_see_the_datagrams_ports_in_every_fragment() {
         "table=1,priority=0 actions=drop",
         "table=2 actions=output:2",
     ];
-    let fl: Vec<_> = flows
-        .iter()
-        .map(|f| parse_flow(f, Mode::Add, b.ports().names()).unwrap())
-        .collect();
-    b.add_flows(&fl, 0).unwrap();
+    let b = bridge_with_ports(2, &flows, ConntrackConfig::default());
     let mut fp = fast_path();
     for (i, dport) in [(0u32, 7000u16), (1, 7000), (2, 7001)] {
         let d = datagram("10.0.0.1", "10.0.0.2", 4000, dport, 4000);

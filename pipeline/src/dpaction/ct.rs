@@ -83,7 +83,6 @@ pub(super) fn run_ct<F: Frame>(
     hint: u32,
     hash: Option<CtHash>,
 ) -> (bool, Option<ConnRef>) {
-    use crate::conntrack::CtCommand;
     let data = pkt.frame.data();
     let mut cp = ct_packet(data, pkt.key, pkt.layout);
     // The checksums, once per packet: the bits stay in its layout for the next `ct`.
@@ -92,14 +91,7 @@ pub(super) fn run_ct<F: Frame>(
         pkt.layout.csum = crate::conntrack::csum::verify(&cp, l3, pkt.layout.csum);
         cp.csum_ok = pkt.layout.csum & packet::csum::BAD == 0;
     }
-    let cmd = CtCommand {
-        zone: ct.zone,
-        commit: ct.commit,
-        force: ct.force,
-        nat: ct.nat.as_ref(),
-        set_mark: ct.mark,
-        set_label: ct.label,
-    };
+    let cmd = ct_command(ct);
     let slot = (hint != NO_HINT)
         .then(|| env.conn_hints.get((hint & !LEARN_ONLY) as usize))
         .flatten();
@@ -133,6 +125,19 @@ pub(super) fn run_ct<F: Frame>(
     fset!(CtMark, k, u128::from(v.mark));
     fset!(CtLabel, k, v.label);
     (true, learned)
+}
+
+/// Conntrack's command for the datapath `ct` action.
+#[inline(always)]
+pub(super) fn ct_command(ct: &DpCt) -> crate::conntrack::CtCommand<'_> {
+    crate::conntrack::CtCommand {
+        zone: ct.zone,
+        commit: ct.commit,
+        force: ct.force,
+        nat: ct.nat.as_ref(),
+        set_mark: ct.mark,
+        set_label: ct.label,
+    }
 }
 
 pub(super) fn apply_nat<F: Frame>(pkt: &mut PktMut<'_, F>, n: &crate::conntrack::NatRewrite) {

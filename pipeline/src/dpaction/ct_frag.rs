@@ -2,10 +2,10 @@
 //! then conntrack tracks the datagram once and every fragment goes on with its verdict
 //! (OVS's `ipf_postprocess_conntrack`), in the order the fragments arrived.
 
-use super::ct::{apply_nat, ct_packet};
+use super::ct::{apply_nat, ct_command, ct_packet};
 use super::exec::{Batch, CloneFrame, ExecEnv, Packet, PktMut, Sink, Step, NO_HINT};
 use super::{DpCt, DropReason};
-use crate::conntrack::{CtCommand, CtVerdict};
+use crate::conntrack::CtVerdict;
 use crate::field::fset;
 use crate::flow::Flow;
 use crate::ipf::{IpfEvent, Push};
@@ -58,14 +58,7 @@ fn track_datagram(data: &[u8], ct: &DpCt, env: &ExecEnv<'_>) -> (CtVerdict, [u16
     let mut cp = ct_packet(data, &key, &lay);
     let l3 = data.get(usize::from(lay.l3)..).unwrap_or(&[]);
     cp.csum_ok = crate::conntrack::csum::verify(&cp, l3, 0) & csum::BAD == 0;
-    let cmd = CtCommand {
-        zone: ct.zone,
-        commit: ct.commit,
-        force: ct.force,
-        nat: ct.nat.as_ref(),
-        set_mark: ct.mark,
-        set_label: ct.label,
-    };
+    let cmd = ct_command(ct);
     let v = env
         .conntrack
         .execute_hinted(&cp, &cmd, env.now_ms, None, false, None)

@@ -73,6 +73,26 @@ pub fn bridge_with_groups(node: &str, groups: &str, flows: &str, ct: ConntrackCo
     b
 }
 
+/// A bridge `br0` with ports `p1`..`pN` (numbered 1..N, plain) and `flows` (ovs-ofctl's
+/// text, one flow a string) added, with conntrack `ct`. Panics on bad input: test and
+/// benchmark scaffolding.
+pub fn bridge_with_ports(n: u32, flows: &[&str], ct: ConntrackConfig) -> Bridge {
+    let b = Bridge::new("br0", ct);
+    for p in 1..=n {
+        b.add_port(PortInfo::new(p, &format!("p{p}"), PortKind::Normal))
+            .expect("port");
+    }
+    let fl: Vec<_> = flows
+        .iter()
+        .map(|f| {
+            crate::ofctl::parse_flow(f, crate::ofctl::Mode::Add, b.ports().names())
+                .unwrap_or_else(|e| panic!("{f}: {e}"))
+        })
+        .collect();
+    b.add_flows(&fl, 0).expect("flows");
+    b
+}
+
 /// The uplink's OpenFlow port in [`with_underlay`].
 pub const UPLINK_PORT: u32 = 100;
 
