@@ -1,6 +1,7 @@
 //! Conntrack frame by frame against Open vSwitch's userspace datapath (dpif-netdev, its
-//! conntrack and `ipf`): the seed's worker1 flows (Antrea's pipeline with its policies)
-//! in OVS with dummy ports, and in brisk's fast path; the same scripted frame sequences
+//! conntrack and `ipf`): the seed's worker1 flows (Antrea's pipeline with its policies),
+//! and a set of DNAT/SNAT flows on the same ports (ICMP errors under NAT), in OVS with
+//! dummy ports, and in brisk's fast path; the same scripted frame sequences
 //! into both (OVS: `ovs-appctl netdev-dummy/receive`); what leaves every port (OVS: each
 //! port's `tx_pcap`) compared byte for byte, in order. Each category's agreement is
 //! printed; a disagreement fails the test unless it is one `docs/pipeline.md` explains
@@ -324,8 +325,8 @@ struct OvsSide {
 }
 
 impl OvsSide {
-    fn start() -> OvsSide {
-        let ovs = Ovs::start("worker1", "ctdiff");
+    fn start(tag: &str, flows: &Path) -> OvsSide {
+        let ovs = Ovs::start("worker1", tag);
         let d = ovs.dir.0.display().to_string();
         for (name, _) in node_ports("worker1") {
             let o = Command::new("ovs-vsctl")
@@ -340,7 +341,7 @@ impl OvsSide {
             "OpenFlow15",
             "add-flows",
             &ovs.mgmt(),
-            seed_flows().to_str().unwrap(),
+            flows.to_str().unwrap(),
         ]);
         let ctl = format!("{d}/vswitchd.ctl");
         OvsSide {
@@ -410,8 +411,8 @@ struct BriskSide {
 }
 
 impl BriskSide {
-    fn start() -> BriskSide {
-        let text = std::fs::read_to_string(seed_flows()).unwrap();
+    fn start(flows: &Path) -> BriskSide {
+        let text = std::fs::read_to_string(flows).unwrap();
         let bridge = pipeline::seed::bridge("worker1", &text, ConntrackConfig::default());
         BriskSide {
             bridge,
@@ -472,8 +473,8 @@ fn conntrack_agrees_with_ovs_frame_by_frame() {
     if !have_ovs() {
         return;
     }
-    let mut ovs = OvsSide::start();
-    let mut brisk = BriskSide::start();
+    let mut ovs = OvsSide::start("ctdiff", &seed_flows());
+    let mut brisk = BriskSide::start(&seed_flows());
     let mut table: BTreeMap<&str, (usize, usize, usize, usize, usize)> = BTreeMap::new();
     let mut failures = Vec::new();
     for (cat, name, frames) in sequences() {
@@ -522,4 +523,162 @@ fn conntrack_agrees_with_ovs_frame_by_frame() {
         eprintln!("| {cat} | {seqs} | {fin} | {fout} | {same} of {seqs} | {doc} |");
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// NAT flows on worker1's ports: the frontend (49) reaches a Service 10.96.0.10:53 that is
+/// DNATed to backend1 (48) at :5353, and the outside (8.8.8.8, through the gateway's port
+/// 2) with its source SNATed to the node's 10.79.1.201:30000; everything else goes through
+/// `ct(nat)`, and packets are routed by destination.
+const NAT_FLOWS: &str = "\
+table=0,priority=10,udp,in_port=49,nw_dst=10.96.0.10,tp_dst=53 actions=ct(commit,table=1,zone=5,nat(dst=10.222.1.47:5353))
+table=0,priority=10,tcp,in_port=49,nw_dst=8.8.8.8 actions=ct(commit,table=1,zone=5,nat(src=10.79.1.201:30000))
+table=0,priority=5,ip actions=ct(table=1,zone=5,nat)
+table=1,priority=20,ct_state=+inv+trk,ip actions=drop
+table=1,priority=10,ip,nw_dst=10.222.1.47 actions=output:48
+table=1,priority=10,ip,nw_dst=10.222.1.48 actions=output:49
+table=1,priority=10,ip,nw_dst=8.8.8.8 actions=output:2
+table=1,priority=10,ip,nw_dst=10.9.9.9 actions=output:2
+";
+
+/// An IPv4 frame between arbitrary addresses (MACs as the pods').
+fn frame_ip(src: [u8; 4], dst: [u8; 4], l4: L4Spec, payload: usize, ttl: u8) -> Vec<u8> {
+    ipv4_frame(&Ipv4Spec {
+        eth_src: FRONTEND.mac,
+        eth_dst: GLOBAL_MAC,
+        src: u32::from_be_bytes(src),
+        dst: u32::from_be_bytes(dst),
+        ttl,
+        id: 7,
+        frag: 0x4000,
+        l4,
+        payload: (0..payload).map(|i| (i * 7) as u8).collect(),
+        ..Default::default()
+    })
+}
+
+/// An ICMPv4 error from `src` to `dst` quoting `quoted` (an IP packet).
+fn icmp_error(src: [u8; 4], dst: [u8; 4], ty: u8, code: u8, quoted: &[u8]) -> Vec<u8> {
+    let mut e = frame_ip(src, dst, L4Spec::Icmp { ty, code, rest: 0 }, 0, 64);
+    e.extend_from_slice(quoted);
+    fix_ipv4_and_icmp(&mut e);
+    e
+}
+
+#[test]
+fn nat_and_icmp_errors_under_nat_agree_with_ovs_frame_by_frame() {
+    if !have_ovs() {
+        return;
+    }
+    let dir = common::Scratch::new("ctdiff-nat");
+    let flows = PathBuf::from(dir.file("nat.flows", NAT_FLOWS));
+    let mut ovs = OvsSide::start("ctdiff-nat", &flows);
+    let mut brisk = BriskSide::start(&flows);
+    let (client, svc, backend) = ([10, 222, 1, 48], [10, 96, 0, 10], [10, 222, 1, 47]);
+    let (out, node, router) = ([8, 8, 8, 8], [10, 79, 1, 201], [10, 9, 9, 9]);
+    let udp = |s: [u8; 4], d: [u8; 4], sp: u16, dp: u16| {
+        frame_ip(
+            s,
+            d,
+            L4Spec::Udp {
+                sport: sp,
+                dport: dp,
+            },
+            24,
+            64,
+        )
+    };
+    let tcp = |s: [u8; 4], d: [u8; 4], sp: u16, dp: u16, fl: u16, seq: u32, ack: u32| {
+        frame_ip(
+            s,
+            d,
+            L4Spec::Tcp {
+                sport: sp,
+                dport: dp,
+                flags: fl,
+                seq,
+                ack,
+                win: 65535,
+            },
+            0,
+            64,
+        )
+    };
+    let req = udp(client, svc, 4000, 53);
+    let syn = tcp(client, out, 41000, 443, SYN, 1, 0);
+    let mut sent = syn.clone();
+    sent[26..30].copy_from_slice(&node);
+    sent[34..36].copy_from_slice(&30000u16.to_be_bytes());
+    fix_tcp(&mut sent);
+    let seqs: Vec<(&str, Frames)> = vec![
+        (
+            "DNAT: UDP request and answer",
+            vec![(49, req.clone()), (48, udp(backend, client, 5353, 4000))],
+        ),
+        (
+            "DNAT: port unreachable from the backend about the request",
+            vec![
+                (49, udp(client, svc, 4001, 53)),
+                (
+                    48,
+                    icmp_error(backend, client, 3, 3, &{
+                        let mut g = udp(client, backend, 4001, 5353);
+                        g.drain(..14);
+                        g
+                    }),
+                ),
+            ],
+        ),
+        (
+            "SNAT: TCP handshake to the outside",
+            vec![
+                (49, syn.clone()),
+                (2, tcp(out, node, 443, 30000, SYNACK, 500, 2)),
+                (49, tcp(client, out, 41000, 443, ACK, 2, 501)),
+            ],
+        ),
+        (
+            "SNAT: fragmentation needed from a router (header + 8 bytes quoted)",
+            vec![(2, icmp_error(router, node, 3, 4, &sent[14..14 + 28]))],
+        ),
+    ];
+    let (mut same, mut out_frames) = (0, 0);
+    let mut failures = Vec::new();
+    for (name, frames) in &seqs {
+        let o = ovs.run(frames);
+        let b = brisk.run(frames);
+        // Every frame here goes through: equal silence would prove nothing.
+        let n = o.values().map(Vec::len).sum::<usize>();
+        assert_eq!(
+            n,
+            frames.len(),
+            "{name}: OVS forwarded {n} of {}",
+            frames.len()
+        );
+        out_frames += n;
+        if o == b {
+            same += 1;
+        } else {
+            failures.push(format!("{name}:\n  brisk {:02x?}\n  OVS   {:02x?}", b, o));
+        }
+    }
+    eprintln!(
+        "| nat | {} | {} | {out_frames} | {same} of {} | 0 |",
+        seqs.len(),
+        seqs.iter().map(|s| s.1.len()).sum::<usize>(),
+        seqs.len()
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Recomputes a TCP frame's checksum (IPv4, 20-byte header).
+fn fix_tcp(f: &mut [u8]) {
+    let src = u32::from_be_bytes(f[26..30].try_into().unwrap());
+    let dst = u32::from_be_bytes(f[30..34].try_into().unwrap());
+    f[50..52].copy_from_slice(&[0, 0]);
+    let ph = pipeline::wire::checksum::pseudo_header_v4(src, dst, 6, f.len() - 34);
+    let c = pipeline::wire::checksum::finish(pipeline::wire::checksum::sum16(&f[34..], ph));
+    f[50..52].copy_from_slice(&c.to_be_bytes());
+    f[24..26].copy_from_slice(&[0, 0]);
+    let c = pipeline::wire::checksum::checksum(&f[14..34]);
+    f[24..26].copy_from_slice(&c.to_be_bytes());
 }
