@@ -538,7 +538,45 @@ table=1,priority=10,ip,nw_dst=10.222.1.47 actions=output:48
 table=1,priority=10,ip,nw_dst=10.222.1.48 actions=output:49
 table=1,priority=10,ip,nw_dst=8.8.8.8 actions=output:2
 table=1,priority=10,ip,nw_dst=10.9.9.9 actions=output:2
+table=0,priority=10,udp6,in_port=49,ipv6_dst=fd00::10,tp_dst=53 actions=ct(commit,table=1,zone=5,nat(dst=[fd00::2]:5353))
+table=0,priority=5,ipv6 actions=ct(table=1,zone=5,nat)
+table=1,priority=20,ct_state=+inv+trk,ipv6 actions=drop
+table=1,priority=10,ipv6,ipv6_dst=fd00::2 actions=output:48
+table=1,priority=10,ipv6,ipv6_dst=fd00::1 actions=output:49
 ";
+
+/// A UDP over IPv6 frame (the pods' MACs).
+fn udp6(src: &str, dst: &str, sport: u16, dport: u16) -> Vec<u8> {
+    let spec = format!(
+        "udp6,dl_src=be:2c:bf:e4:ec:c5,dl_dst=aa:bb:cc:dd:ee:ff,ipv6_src={src},ipv6_dst={dst},nw_ttl=64,tp_src={sport},tp_dst={dport}"
+    );
+    let m = pipeline::ofctl::parse_match(&spec, &pipeline::ofctl::PortMap::default()).unwrap();
+    pipeline::build::from_flow(&m.value, 24)
+}
+
+/// An ICMPv6 error from `src` to `dst` quoting `quoted` (an IPv6 packet).
+fn icmp6_error(src: &str, dst: &str, ty: u8, code: u8, quoted: &[u8]) -> Vec<u8> {
+    let a = |s: &str| s.parse::<std::net::Ipv6Addr>().unwrap().octets();
+    let mut f = vec![
+        0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff, 0xbe, 0x2c, 0xbf, 0xe4, 0xec, 0xc5, 0x86, 0xdd,
+    ];
+    f.extend_from_slice(&[0x60, 0, 0, 0]);
+    f.extend_from_slice(&((8 + quoted.len()) as u16).to_be_bytes());
+    f.extend_from_slice(&[58, 64]);
+    f.extend_from_slice(&a(src));
+    f.extend_from_slice(&a(dst));
+    f.extend_from_slice(&[ty, code, 0, 0, 0, 0, 0, 0]);
+    f.extend_from_slice(quoted);
+    let ph = pipeline::wire::checksum::pseudo_header_v6(
+        u128::from_be_bytes(a(src)),
+        u128::from_be_bytes(a(dst)),
+        58,
+        f.len() - 54,
+    );
+    let c = pipeline::wire::checksum::finish(pipeline::wire::checksum::sum16(&f[54..], ph));
+    f[56..58].copy_from_slice(&c.to_be_bytes());
+    f
+}
 
 /// An IPv4 frame between arbitrary addresses (MACs as the pods').
 fn frame_ip(src: [u8; 4], dst: [u8; 4], l4: L4Spec, payload: usize, ttl: u8) -> Vec<u8> {
@@ -639,6 +677,29 @@ fn nat_and_icmp_errors_under_nat_agree_with_ovs_frame_by_frame() {
         (
             "SNAT: fragmentation needed from a router (header + 8 bytes quoted)",
             vec![(2, icmp_error(router, node, 3, 4, &sent[14..14 + 28]))],
+        ),
+        (
+            "IPv6 DNAT: UDP request and answer",
+            vec![
+                (49, udp6("fd00::1", "fd00::10", 4000, 53)),
+                (48, udp6("fd00::2", "fd00::1", 5353, 4000)),
+            ],
+        ),
+        (
+            "IPv6 DNAT: port unreachable from the backend about the request",
+            vec![
+                (49, udp6("fd00::1", "fd00::10", 4001, 53)),
+                (
+                    48,
+                    icmp6_error(
+                        "fd00::2",
+                        "fd00::1",
+                        1,
+                        4,
+                        &udp6("fd00::1", "fd00::2", 4001, 5353)[14..],
+                    ),
+                ),
+            ],
         ),
     ];
     let (mut same, mut out_frames) = (0, 0);
