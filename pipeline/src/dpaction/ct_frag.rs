@@ -3,7 +3,7 @@
 //! (OVS's `ipf_postprocess_conntrack`), in the order the fragments arrived.
 
 use super::ct::{apply_nat, ct_command, ct_packet};
-use super::exec::{Batch, CloneFrame, ExecEnv, Packet, PktMut, Sink, Step, NO_HINT};
+use super::exec::{fork_into, Batch, CloneFrame, ExecEnv, Packet, PktMut, Sink, Step};
 use super::{DpCt, DropReason};
 use crate::conntrack::CtVerdict;
 use crate::field::fset;
@@ -38,26 +38,45 @@ pub(super) fn ct_fragment<F: CloneFrame, S: Sink<F>, const N: usize>(
             batch.frames[i] = Some(p.frame);
             return None;
         }
-        Push::Complete(frags) => (frags, track_datagram(r.datagram(), ct, env)),
+        Push::Complete(frags) => {
+            // A `ct` before this one checked the datagram's checksum: its fragments carry
+            // the verdict (kept right by NAT and rewrites since), so it is not summed again.
+            let lay = &frags[0].layout;
+            let known = if lay.csum & csum::CHECKED != 0 {
+                lay.csum & (csum::L4_GOOD | csum::L4_BAD)
+            } else {
+                0
+            };
+            (frags, track_datagram(r.datagram(), known, ct, env))
+        }
     };
-    let (v, ports) = v;
-    if v.refused {
+    if v.verdict.refused {
         for p in frags {
             sink.drop_packet(DropReason::CtFull, p.frame);
         }
         return Some(Step::Gone);
     }
-    Some(place(frags, (&v, ports), ct, is_last, batch, sink))
+    Some(place(frags, &v, ct, is_last, batch, sink))
 }
 
-/// Conntrack's verdict on a whole datagram (its checksums checked over all of it), and
-/// its L4 source and destination (ports, or ICMP type and code) as they leave it.
-fn track_datagram(data: &[u8], ct: &DpCt, env: &ExecEnv<'_>) -> (CtVerdict, [u16; 2]) {
+/// What conntrack made of a whole datagram.
+struct Datagram {
+    verdict: CtVerdict,
+    /// Its L4 source and destination (ports, or ICMP type and code) as they leave it.
+    ports: [u16; 2],
+    /// What is known of its L4 checksum ([`csum`] bits), for the next `ct`.
+    l4_csum: u8,
+}
+
+/// Conntrack's verdict on a whole datagram, its checksums checked over all of it unless
+/// `known` (L4 bits from an earlier `ct`) says.
+fn track_datagram(data: &[u8], known: u8, ct: &DpCt, env: &ExecEnv<'_>) -> Datagram {
     let mut key = Flow::ZERO;
     let lay = packet::extract(data, 0, &mut key);
     let mut cp = ct_packet(data, &key, &lay);
     let l3 = data.get(usize::from(lay.l3)..).unwrap_or(&[]);
-    cp.csum_ok = crate::conntrack::csum::verify(&cp, l3, 0) & csum::BAD == 0;
+    let bits = crate::conntrack::csum::verify(&cp, l3, known);
+    cp.csum_ok = bits & csum::BAD == 0;
     let cmd = ct_command(ct);
     let v = env
         .conntrack
@@ -72,7 +91,11 @@ fn track_datagram(data: &[u8], ct: &DpCt, env: &ExecEnv<'_>) -> (CtVerdict, [u16
             ports[1] = p;
         }
     }
-    (v, ports)
+    Datagram {
+        verdict: v,
+        ports,
+        l4_csum: bits & (csum::L4_GOOD | csum::L4_BAD),
+    }
 }
 
 /// Gives each fragment the datagram's verdict and puts it, in arrival order, into the
@@ -80,7 +103,7 @@ fn track_datagram(data: &[u8], ct: &DpCt, env: &ExecEnv<'_>) -> (CtVerdict, [u16
 /// later burst when they recirculate (and are dropped otherwise).
 fn place<F: CloneFrame, S: Sink<F>, const N: usize>(
     frags: Vec<Packet<F>>,
-    (v, ports): (&CtVerdict, [u16; 2]),
+    d: &Datagram,
     ct: &DpCt,
     is_last: bool,
     batch: &mut Batch<F, N>,
@@ -92,7 +115,7 @@ fn place<F: CloneFrame, S: Sink<F>, const N: usize>(
         .fold(0, |m, j| m | 1u64 << j);
     let waits = ct.recirc.is_some() && is_last;
     for mut p in frags {
-        with_verdict(&mut p, v, ports, ct);
+        with_verdict(&mut p, d, ct);
         if free == 0 {
             let p = match sink.reassembler() {
                 Some(r) if waits => match r.stash(p) {
@@ -110,13 +133,7 @@ fn place<F: CloneFrame, S: Sink<F>, const N: usize>(
         }
         let j = free.trailing_zeros() as usize;
         free &= free - 1;
-        batch.frames[j] = Some(p.frame);
-        batch.keys[j] = p.key;
-        batch.layouts[j] = p.layout;
-        batch.ct_hint[j] = NO_HINT;
-        batch.ct_hinted &= !(1u64 << j);
-        batch.ct_hash[j] = None;
-        batch.ct_learned[j] = None;
+        batch.put(j, p);
         batch.injected |= 1u64 << j;
         if ct.recirc.is_none() {
             alive |= 1u64 << j;
@@ -125,20 +142,13 @@ fn place<F: CloneFrame, S: Sink<F>, const N: usize>(
         } else {
             // The fragment goes on here and a copy recirculates, as any packet's would.
             alive |= 1u64 << j;
-            let copy = batch.frames[j].as_ref().and_then(|f| f.try_clone());
-            match (copy, free) {
-                (Some(c), f) if f != 0 => {
-                    let k = f.trailing_zeros() as usize;
-                    free &= free - 1;
-                    batch.frames[k] = Some(c);
-                    batch.keys[k] = batch.keys[j];
-                    batch.layouts[k] = batch.layouts[j];
-                    batch.ct_hint[k] = NO_HINT;
-                    batch.ct_hinted &= !(1u64 << k);
-                    batch.injected |= 1u64 << k;
-                    recirc |= 1u64 << k;
-                }
-                _ => sink.note_drop(DropReason::CloneFailed),
+            let k = free.trailing_zeros() as usize;
+            if free != 0 && fork_into(batch, j, k) {
+                free &= free - 1;
+                batch.injected |= 1u64 << k;
+                recirc |= 1u64 << k;
+            } else {
+                sink.note_drop(DropReason::CloneFailed);
             }
         }
     }
@@ -152,7 +162,8 @@ fn place<F: CloneFrame, S: Sink<F>, const N: usize>(
 /// datagram's ports: the tables after `ct` then judge every fragment as the datagram, as
 /// OVS's kernel datapath does with the reassembled packet (Antrea's policies match ports;
 /// OVS's userspace datapath leaves them 0 and its port rules miss later fragments).
-fn with_verdict<F: CloneFrame>(p: &mut Packet<F>, v: &CtVerdict, ports: [u16; 2], ct: &DpCt) {
+fn with_verdict<F: CloneFrame>(p: &mut Packet<F>, d: &Datagram, ct: &DpCt) {
+    let (v, ports) = (&d.verdict, d.ports);
     let mut m = PktMut {
         frame: &mut p.frame,
         key: &mut p.key,
@@ -161,7 +172,7 @@ fn with_verdict<F: CloneFrame>(p: &mut Packet<F>, v: &CtVerdict, ports: [u16; 2]
     if let Some(n) = &v.nat {
         apply_nat(&mut m, n);
     }
-    m.layout.csum |= csum::CHECKED;
+    m.layout.csum |= csum::CHECKED | d.l4_csum;
     let k = &mut *m.key;
     fset!(CtState, k, u128::from(v.state));
     fset!(CtZone, k, u128::from(v.zone));

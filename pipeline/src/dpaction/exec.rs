@@ -246,6 +246,18 @@ impl<F: Frame, const N: usize> Batch<F, N> {
         self.frames[i] = Some(frame);
     }
 
+    /// Puts a packet into slot `j`, with no connection hint (a fork's copy, a fragment of
+    /// a reassembled datagram, one that waited for a later burst).
+    pub fn put(&mut self, j: usize, p: Packet<F>) {
+        self.frames[j] = Some(p.frame);
+        self.keys[j] = p.key;
+        self.layouts[j] = p.layout;
+        self.ct_hint[j] = NO_HINT;
+        self.ct_hinted &= !(1u64 << j);
+        self.ct_hash[j] = None;
+        self.ct_learned[j] = None;
+    }
+
     /// A free slot, if any.
     pub fn free_slot(&self) -> Option<usize> {
         self.frames.iter().position(Option::is_none)
@@ -603,16 +615,8 @@ fn exec_one<F: CloneFrame, S: Sink<F>, const N: usize>(
             if is_last {
                 return Step::Recirc;
             }
-            let copy = p.frame.try_clone();
-            match (copy, batch.free_slot()) {
-                (Some(c), Some(j)) => {
-                    batch.frames[j] = Some(c);
-                    batch.keys[j] = batch.keys[i];
-                    batch.layouts[j] = batch.layouts[i];
-                    batch.ct_hint[j] = NO_HINT;
-                    batch.ct_hinted &= !(1u64 << j);
-                    Step::Fork(j)
-                }
+            match batch.free_slot() {
+                Some(j) if fork_into(batch, i, j) => Step::Fork(j),
                 _ => {
                     sink.note_drop(DropReason::CloneFailed);
                     Step::Continue
@@ -661,6 +665,21 @@ fn exec_one<F: CloneFrame, S: Sink<F>, const N: usize>(
         }
         DpAction::Drop(r) => take_drop(batch, i, *r, sink),
     }
+}
+
+/// Copies the packet of slot `i` into the free slot `j` (a recirculation forked off a
+/// packet that goes on); false when no buffer is left for the copy.
+pub(super) fn fork_into<F: CloneFrame, const N: usize>(
+    batch: &mut Batch<F, N>,
+    i: usize,
+    j: usize,
+) -> bool {
+    let Some(frame) = batch.frames[i].as_ref().and_then(CloneFrame::try_clone) else {
+        return false;
+    };
+    let (key, layout) = (batch.keys[i], batch.layouts[i]);
+    batch.put(j, Packet { frame, key, layout });
+    true
 }
 
 /// Runs `acts` on one packet; returns it if it recirculates.

@@ -505,9 +505,7 @@ impl<F: CloneFrame> FastPath<F> {
                 continue;
             }
             let Some(p) = r.take_ready() else { break };
-            self.batch.frames[j] = Some(p.frame);
-            self.batch.keys[j] = p.key;
-            self.batch.layouts[j] = p.layout;
+            self.batch.put(j, p);
             loaded |= 1u64 << j;
         }
         self.ordered = loaded;

@@ -7,6 +7,7 @@ use crate::dpaction::Packet;
 use crate::field::fget;
 use crate::flow::eth_type;
 use crate::packet::{csum, parse_err, Frame};
+use crate::wire::be16;
 use crate::wire::checksum::checksum;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -114,11 +115,6 @@ impl<F: Frame> Drop for Reassembler<F> {
             }
         }
     }
-}
-
-#[inline]
-fn be16(d: &[u8], at: usize) -> u16 {
-    u16::from_be_bytes([d[at], d[at + 1]])
 }
 
 /// Reads a fragment's headers, or says why it cannot be held.
