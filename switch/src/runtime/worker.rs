@@ -29,6 +29,9 @@ pub(crate) struct TxSink<'a> {
     txq: u16,
     tx_batches: u64,
     tx_packets: u64,
+    /// Outputs to a port this worker's snapshot does not have (one being added or removed
+    /// as the datapath sends to it): counted as `no_such_port` drops.
+    no_such_port: u64,
     /// Where packet-ins go (this sink's queue there is number `txq`).
     packet_ins: Arc<PacketIns>,
     /// Where learned flows go (queue number `txq` too).
@@ -52,6 +55,7 @@ impl<'a> TxSink<'a> {
             txq,
             tx_batches: 0,
             tx_packets: 0,
+            no_such_port: 0,
             packet_ins,
             learner,
         }
@@ -110,7 +114,10 @@ impl Sink<Pkt> for TxSink<'_> {
     fn output(&mut self, port: u32, _tun: Option<&TunnelMeta>, frame: Pkt, _key: &Flow) {
         match self.ports.index_of(port) {
             Some(i) => self.enqueue(i, frame),
-            None => drop(frame),
+            None => {
+                self.no_such_port += 1;
+                drop(frame)
+            }
         }
     }
     fn drop_packet(&mut self, _reason: DropReason, frame: Pkt) {
@@ -231,7 +238,7 @@ pub fn run(shared: Arc<Shared>, wid: usize, cfg: FastPathConfig) -> i32 {
         let g = shared.ports_gen.load(Ordering::Acquire);
         if g != gen {
             sink.flush_all();
-            let kept = (sink.tx_batches, sink.tx_packets);
+            let kept = (sink.tx_batches, sink.tx_packets, sink.no_such_port);
             ports = shared.ports();
             queues = my_queues(&ports, wid, n_workers);
             sink = TxSink::new(
@@ -241,7 +248,7 @@ pub fn run(shared: Arc<Shared>, wid: usize, cfg: FastPathConfig) -> i32 {
                 pins.clone(),
                 shared.learner.clone(),
             );
-            (sink.tx_batches, sink.tx_packets) = kept;
+            (sink.tx_batches, sink.tx_packets, sink.no_such_port) = kept;
             gen = g;
             me.ports_gen.store(gen, Ordering::Release);
         }
@@ -347,6 +354,7 @@ fn housekeeping(
         };
         sink.tx_batches = 0;
         sink.tx_packets = 0;
+        sink.no_such_port = 0;
     }
     *me.stats.lock() = worker_stats(fp, sink, lp, true);
     if req != 0 {
@@ -355,8 +363,10 @@ fn housekeeping(
 }
 
 fn worker_stats(fp: &FastPath<Pkt>, sink: &TxSink<'_>, lp: &Loop, running: bool) -> WorkerStats {
+    let mut fp_stats = fp.stats;
+    fp_stats.drops[DropReason::NoSuchPort.index()] += sink.no_such_port;
     WorkerStats {
-        fp: fp.stats,
+        fp: fp_stats,
         busy_cycles: lp.busy,
         idle_cycles: lp.idle,
         iterations: lp.iters,

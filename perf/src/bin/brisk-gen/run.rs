@@ -63,6 +63,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "I:SRC>DST[,...]")]
     encap: Vec<String>,
     /// Seconds of traffic before measuring (connections get established, caches warm).
+    /// Frames sent in the warmup count neither as sent nor, arriving later, as received.
     #[arg(long, default_value_t = 2)]
     warmup: u64,
     /// Seconds to wait for every port's link (a vhost-user peer to connect).
@@ -271,6 +272,9 @@ struct Meter {
     per_second: Vec<f64>,
     /// Past the warmup.
     measuring: bool,
+    /// TSC at which the measurement started: frames stamped earlier were sent in the
+    /// warmup and are not counted as received.
+    from_tsc: u64,
 }
 
 impl Meter {
@@ -286,12 +290,14 @@ impl Meter {
             sec: Totals::default(),
             per_second: Vec::new(),
             measuring: false,
+            from_tsc: 0,
         }
     }
 
     /// The warmup is over: its counts are forgotten.
-    fn start(&mut self, ports: &mut [Port]) {
+    fn start(&mut self, ports: &mut [Port], now: u64) {
         self.measuring = true;
+        self.from_tsc = now;
         self.tot = Totals::default();
         self.sec = self.tot;
         self.hist = Histogram::default();
@@ -305,6 +311,8 @@ impl Meter {
 
     /// Checks one received frame (received at TSC `t`) from port `pi`: its stamp, latency,
     /// whether the switch should have delivered it there, and its order within its flow.
+    /// Returns whether it counts as received: not if it was sent in the warmup (its loss
+    /// would not have counted either).
     fn record(
         &mut self,
         pi: usize,
@@ -312,11 +320,14 @@ impl Meter {
         t: u64,
         expect: Option<&Expectations>,
         ns_per_tick: f64,
-    ) {
+    ) -> bool {
         let Some(s) = read_stamp(d) else {
             self.tot.unstamped += 1;
-            return;
+            return true;
         };
+        if self.measuring && s.tsc < self.from_tsc {
+            return false;
+        }
         if self.measuring {
             self.hist
                 .record((t.saturating_sub(s.tsc) as f64 * ns_per_tick) as u64);
@@ -339,6 +350,7 @@ impl Meter {
                 }
             }
         }
+        true
     }
 
     /// Prints the last second's rates (`at`: seconds into the measurement).
@@ -392,7 +404,7 @@ fn measure(
             }
         }
         if !meter.measuring && now >= measure_from {
-            meter.start(ports);
+            meter.start(ports, now);
         }
         for (pi, p) in ports.iter_mut().enumerate() {
             send_burst(p, pi, pool, now);
@@ -405,9 +417,10 @@ fn measure(
             let t = rdtsc();
             for m in rxb.drain() {
                 let d = m.data();
-                p.rx += 1;
-                p.rx_bytes += d.len() as u64;
-                meter.record(pi, d, t, plan.expect.as_ref(), ns_per_tick);
+                if meter.record(pi, d, t, plan.expect.as_ref(), ns_per_tick) {
+                    p.rx += 1;
+                    p.rx_bytes += d.len() as u64;
+                }
             }
         }
         now = rdtsc();
