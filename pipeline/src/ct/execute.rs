@@ -1,7 +1,7 @@
 //! The `ct` action on one packet: its key, the connection it belongs to (updated), or a new
 //! one committed.
 
-use super::nat::conn_nat_rewrite;
+use super::nat::{conn_nat_rewrite, nat_state};
 use super::related::{icmp_is_error, icmp_reply_type};
 use super::tcp::{self, TcpConn, TcpUpdate};
 use super::{
@@ -9,7 +9,6 @@ use super::{
     CtVerdict, Hot, Key, PState, Proto,
 };
 use crate::flow::eth_type;
-use crate::ofctl::NatKind;
 use spin::mutex::SpinMutex;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -62,7 +61,6 @@ impl Conntrack {
                 };
                 match served {
                     Served::Verdict(v) => return (v, None),
-                    Served::Invalid => return (self.invalid(cmd.zone), None),
                     // The hint has ended; the index may hold a newer connection.
                     Served::Ended(expired) => self.remove(conn, expired),
                 }
@@ -104,10 +102,6 @@ impl Conntrack {
             };
             match served {
                 Served::Verdict(v) => return Some((v, learn.then(|| ConnRef(conn.arc())))),
-                Served::Invalid => {
-                    drop(map);
-                    return Some((self.invalid(cmd.zone), None));
-                }
                 Served::Ended(expired) => (conn.arc(), expired),
             }
         };
@@ -173,11 +167,7 @@ impl Conntrack {
         }
         let nat = cmd.nat.and_then(|_| conn_nat_rewrite(conn, reply));
         if nat.is_some() {
-            state |= match conn.nat {
-                Some(NatKind::Src) => cs::SNAT,
-                Some(NatKind::Dst) => cs::DNAT,
-                None => 0,
-            };
+            state |= nat_state(conn.nat, reply);
         }
         CtVerdict {
             state,
@@ -188,6 +178,22 @@ impl Conntrack {
             refused: false,
             nat_quoted: false,
         }
+    }
+
+    /// A packet its connection refuses (outside the TCP window, bad flags for the state):
+    /// `+trk+inv`, yet with the connection's mark, label and NAT, as OVS's userspace
+    /// conntrack gives it (`write_ct_md` and `handle_nat` run on it too), so flows that
+    /// match the mark before the `+inv` drop see what they see in OVS.
+    #[cold]
+    #[inline(never)]
+    fn invalid_of(&self, conn: &Conn, reply: bool, cmd: &CtCommand<'_>) -> CtVerdict {
+        let mut v = self.invalid(cmd.zone);
+        (v.mark, v.label) = conn.hot.marks();
+        v.nat = cmd.nat.and_then(|_| conn_nat_rewrite(conn, reply));
+        if v.nat.is_some() {
+            v.state |= nat_state(conn.nat, reply);
+        }
+        v
     }
 
     /// One packet of `conn` (in its reply direction when `reply`), under its lock: the
@@ -208,7 +214,7 @@ impl Conntrack {
         }
         let upd = self.update(conn, st, pkt, reply, now_ms);
         match upd {
-            Upd::Invalid => return Served::Invalid,
+            Upd::Invalid => return Served::Verdict(self.invalid_of(conn, reply, cmd)),
             // A new connection on the same tuple, or a forced commit in the reply
             // direction: this one ends, a new one may start.
             Upd::Recreate => {
@@ -338,11 +344,7 @@ impl Conntrack {
         v.label = label;
         if nat_kind.is_some() && cmd.nat.is_some() {
             v.nat = conn_nat_rewrite(&conn, false);
-            v.state |= if nat_kind == Some(NatKind::Src) {
-                cs::SNAT
-            } else {
-                cs::DNAT
-            };
+            v.state |= nat_state(nat_kind, false);
         }
         (v, learn.then_some(ConnRef(conn)))
     }
@@ -430,8 +432,8 @@ impl Conntrack {
 
 /// What a connection made of one packet.
 enum Served {
+    /// Also an invalid packet's (`+inv`, with the connection's mark, label and NAT).
     Verdict(CtVerdict),
-    Invalid,
     /// The connection has ended (expired when true): remove it; the packet may start
     /// a new one.
     Ended(bool),

@@ -1,7 +1,7 @@
 //! NAT: choosing the translated tuple of a new connection, and the rewrite a packet of a
 //! NATed connection gets.
 
-use super::{reply_key, reverse, Conn, Conntrack, Key, NatRewrite, Proto};
+use super::{cs, reply_key, reverse, Conn, Conntrack, Key, NatRewrite, Proto};
 use crate::ofctl::{IpRange, Nat, NatKind};
 use std::sync::atomic::Ordering;
 
@@ -81,6 +81,18 @@ impl Conntrack {
             },
             proto,
         )
+    }
+}
+
+/// The `ct_state` NAT bit of a packet of a connection NATed as `kind`: what the packet
+/// itself undergoes, so a reply of a DNAT connection (its source rewritten) is `+snat`
+/// and a reply of an SNAT one `+dnat`, as both of OVS's datapaths report it
+/// (`nat_action_reverse` in `lib/conntrack.c`, the manip type in the kernel's).
+pub(super) fn nat_state(kind: Option<NatKind>, reply: bool) -> u8 {
+    match (kind, reply) {
+        (Some(NatKind::Src), false) | (Some(NatKind::Dst), true) => cs::SNAT,
+        (Some(NatKind::Dst), false) | (Some(NatKind::Src), true) => cs::DNAT,
+        (None, _) => 0,
     }
 }
 

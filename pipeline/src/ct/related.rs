@@ -3,7 +3,6 @@
 
 use super::nat::conn_nat_rewrite;
 use super::{cs, proto_of, reply_key, Conntrack, CtCommand, CtPacket, CtVerdict, Key, Proto};
-use crate::ofctl::NatKind;
 use crate::wire::{icmp, ipv6, IcmpPacket, Ipv4Packet, Ipv6Packet, UdpPacket};
 
 /// ICMP query types and their replies (v4 and v6).
@@ -115,11 +114,7 @@ impl Conntrack {
         // direction, and the quote back to what its sender sent (`NatRewrite::related`).
         let nat = cmd.nat.and_then(|_| conn_nat_rewrite(&conn, reply));
         if nat.is_some() {
-            state |= match conn.nat {
-                Some(NatKind::Src) => cs::SNAT,
-                Some(NatKind::Dst) => cs::DNAT,
-                None => 0,
-            };
+            state |= super::nat::nat_state(conn.nat, reply);
         }
         CtVerdict {
             state,

@@ -511,7 +511,8 @@ fn dnat_service_load_balancing() {
         },
         1,
     );
-    assert_eq!(v.state, EST_RPL | cs::DNAT);
+    // The reply's source is rewritten: `+snat`, as OVS reports it.
+    assert_eq!(v.state, EST_RPL | cs::SNAT);
     assert_eq!(
         v.nat,
         Some(NatRewrite {
@@ -563,9 +564,10 @@ fn snat_port_range_avoids_collisions() {
         },
         1,
     );
+    // Its destination is rewritten back: `+dnat`, as OVS reports it.
     assert_eq!(
-        v.state & (cs::EST | cs::RPL | cs::SNAT),
-        cs::EST | cs::RPL | cs::SNAT
+        v.state & (cs::EST | cs::RPL | cs::SNAT | cs::DNAT),
+        cs::EST | cs::RPL | cs::DNAT
     );
     assert!(v.nat.unwrap().dst.is_some());
 }
@@ -775,4 +777,50 @@ fn flush_by_tuple_deletes_only_matching_connections() {
         let e = TupleFilter::parse(bad).unwrap_err().to_string();
         assert!(e.contains(says), "{bad}: {e}");
     }
+}
+
+#[test]
+fn an_out_of_window_segment_keeps_its_connections_mark_and_nat() {
+    let t = ct();
+    let nat = nat_action(Some(NatKind::Dst), Some("10.222.1.47"), Some((80, 80)));
+    let commit = CtCommand {
+        nat: Some(&nat),
+        set_mark: Some((0x21, u32::MAX)),
+        ..C
+    };
+    let syn = tcp("10.222.1.48", 5555, "10.104.65.133", 80, 0x002, 100, 0, 0);
+    assert_eq!(t.execute(&syn.ct(), &commit, 0).state, NEW | cs::DNAT);
+    let bare = nat_action(None, None, None);
+    let z = CtCommand {
+        nat: Some(&bare),
+        ..Z
+    };
+    let synack = tcp("10.222.1.47", 80, "10.222.1.48", 5555, 0x012, 900, 101, 0);
+    assert_eq!(t.execute(&synack.ct(), &z, 1).state, EST_RPL | cs::SNAT);
+    // Two billion bytes ahead of the window: invalid, yet (as OVS's userspace conntrack
+    // reports it) with the connection's mark and its DNAT applied.
+    let far = tcp(
+        "10.222.1.48",
+        5555,
+        "10.104.65.133",
+        80,
+        0x018,
+        2_000_000_000,
+        901,
+        100,
+    );
+    let v = t.execute(&far.ct(), &z, 2);
+    assert_eq!(v.state, INV | cs::DNAT);
+    assert_eq!(v.mark, 0x21);
+    assert_eq!(
+        v.nat.and_then(|n| n.dst),
+        Some((u128::from(ip("10.222.1.47")), 80))
+    );
+    // Without `nat` in the `ct`: no rewrite, no NAT bit; the mark still.
+    let v = t.execute(&far.ct(), &Z, 3);
+    assert_eq!((v.state, v.mark, v.nat), (INV, 0x21, None));
+    assert_eq!(t.stats().invalid, 2);
+    // A packet of no connection stays bare.
+    let stray = tcp("10.222.1.9", 1, "10.222.1.47", 80, 0x010, 1, 1, 0);
+    assert_eq!(t.execute(&stray.ct(), &Z, 4).mark, 0);
 }
