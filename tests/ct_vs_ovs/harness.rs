@@ -79,6 +79,51 @@ pub fn tcp(
     ip(from, to, l4, len, 1)
 }
 
+/// A TCP conversation: client and server, where each sends to, and the ports.
+#[derive(Clone, Copy)]
+pub struct Conv {
+    pub c: Host,
+    pub to_s: To,
+    pub s: Host,
+    pub to_c: To,
+    pub sp: u16,
+    pub dp: u16,
+}
+
+impl Conv {
+    /// A segment from the client.
+    pub fn c(&self, flags: u16, seq: u32, ack: u32, len: usize) -> (u32, Vec<u8>) {
+        tcp(self.c, self.to_s, (self.sp, self.dp), flags, seq, ack, len)
+    }
+
+    /// A segment from the server.
+    pub fn s(&self, flags: u16, seq: u32, ack: u32, len: usize) -> (u32, Vec<u8>) {
+        tcp(self.s, self.to_c, (self.dp, self.sp), flags, seq, ack, len)
+    }
+
+    /// SYN, SYN-ACK, ACK (client ISN 100, server 900).
+    pub fn handshake(&self) -> Frames {
+        vec![
+            self.c(SYN, 100, 0, 0),
+            self.s(SYNACK, 900, 101, 0),
+            self.c(ACK, 101, 901, 0),
+        ]
+    }
+
+    /// The handshake, 100 bytes up and 300 down, FIN both ways and the last ACK.
+    pub fn whole(&self) -> Frames {
+        let mut v = self.handshake();
+        v.extend([
+            self.c(PSHACK, 101, 901, 100),
+            self.s(PSHACK, 901, 201, 300),
+            self.c(FINACK, 201, 1201, 0),
+            self.s(FINACK, 1201, 202, 0),
+            self.c(ACK, 202, 1202, 0),
+        ]);
+        v
+    }
+}
+
 /// A UDP datagram.
 pub fn udp(from: Host, to: To, ports: (u16, u16), len: usize, id: u16) -> (u32, Vec<u8>) {
     let l4 = L4Spec::Udp {

@@ -4,7 +4,7 @@
 //! endpoint, so both switches must choose the same bucket.
 
 use super::harness::*;
-use super::worker1::{as_ip, direct, handshake, BACKEND1, COREDNS, FRONTEND, GW_MAC, OCTANT};
+use super::worker1::{as_ip, direct, BACKEND1, COREDNS, FRONTEND, GW_MAC, OCTANT};
 use pipeline::build::fragment;
 
 /// The Services the test adds to worker1's own (backendsvc has two endpoints, one remote:
@@ -53,24 +53,25 @@ pub fn sequences() -> Vec<Sequence> {
     let (tf, to) = (direct(f), direct(o));
     let mut s: Vec<Sequence> = Vec::new();
     let ls = svc(LOCALSVC);
-    let mut close = handshake(f, ls, b, tf, 43001);
-    close.extend([
-        tcp(f, ls, (43001, 80), PSHACK, 101, 901, 100),
-        tcp(b, tf, (80, 43001), PSHACK, 901, 201, 300),
-        tcp(f, ls, (43001, 80), FINACK, 201, 1201, 0),
-        tcp(b, tf, (80, 43001), FINACK, 1201, 202, 0),
-        tcp(f, ls, (43001, 80), ACK, 202, 1202, 0),
-    ]);
+    let conv = |sp: u16| Conv {
+        c: f,
+        to_s: ls,
+        s: b,
+        to_c: tf,
+        sp,
+        dp: 80,
+    };
     s.push((
         "service tcp",
         "frontend to localsvc: handshake, data, FIN both ways",
-        close,
+        conv(43001).whole(),
     ));
-    let mut rst = handshake(f, ls, b, tf, 43002);
+    let k = conv(43002);
+    let mut rst = k.handshake();
     rst.extend([
-        tcp(f, ls, (43002, 80), SYN, 100, 0, 0),
-        tcp(b, tf, (80, 43002), RST, 901, 0, 0),
-        tcp(f, ls, (43002, 80), PSHACK, 101, 901, 50),
+        k.c(SYN, 100, 0, 0),
+        k.s(RST, 901, 0, 0),
+        k.c(PSHACK, 101, 901, 50),
     ]);
     s.push((
         "service tcp",
@@ -100,12 +101,16 @@ pub fn sequences() -> Vec<Sequence> {
         "port unreachable from the endpoint about a NATed request",
         vec![q, err],
     ));
-    let mut ptb = handshake(o, dns, d, to, 7003);
-    for fr in ptb.iter_mut() {
-        // The handshake's helper says port 80: kube-dns is 53.
-        fix_port(&mut fr.1, 80, 53);
-    }
-    let seg = tcp(o, dns, (7003, 53), PSHACK, 101, 901, 1200);
+    let k = Conv {
+        c: o,
+        to_s: dns,
+        s: d,
+        to_c: to,
+        sp: 7003,
+        dp: 53,
+    };
+    let mut ptb = k.handshake();
+    let seg = k.c(PSHACK, 101, 901, 1200);
     let as_got = tcp(o, direct(d), (7003, 53), PSHACK, 101, 901, 1200);
     let err = icmp_error(d, to, 3, 4, 1000, &as_received(&as_got.1, 28));
     ptb.extend([seg, err]);
@@ -141,16 +146,6 @@ pub fn sequences() -> Vec<Sequence> {
         vec![tcp(f, svc([10, 96, 0, 30]), (43004, 80), SYN, 1, 0, 0)],
     ));
     s
-}
-
-/// Replaces TCP port `from` by `to` (source or destination) and mends the checksum.
-fn fix_port(f: &mut [u8], from: u16, to: u16) {
-    for at in [34, 36] {
-        if u16::from_be_bytes([f[at], f[at + 1]]) == from {
-            f[at..at + 2].copy_from_slice(&to.to_be_bytes());
-        }
-    }
-    fix_tcp(f);
 }
 
 /// The deliberate differences `docs/pipeline.md` explains.

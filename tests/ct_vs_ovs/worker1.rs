@@ -65,15 +65,6 @@ pub fn as_ip(h: Host, ip: [u8; 4]) -> Host {
     }
 }
 
-/// A TCP handshake from `c` to `s` on port `sp` → 80 (client ISN 100, server 900).
-pub fn handshake(c: Host, to_s: To, s: Host, to_c: To, sp: u16) -> Frames {
-    vec![
-        tcp(c, to_s, (sp, 80), SYN, 100, 0, 0),
-        tcp(s, to_c, (80, sp), SYNACK, 900, 101, 0),
-        tcp(c, to_s, (sp, 80), ACK, 101, 901, 0),
-    ]
-}
-
 /// Frames of one UDP datagram of `len` payload bytes in fragments of `mtu`.
 pub fn udp_fragments(from: Host, to: To, ports: (u16, u16), len: usize, id: u16) -> Vec<Vec<u8>> {
     let (_, dg) = udp(from, to, ports, len, id);
@@ -117,32 +108,34 @@ pub fn sequences() -> Vec<Sequence> {
     let (f, b, d) = (FRONTEND, BACKEND1, COREDNS);
     let (tf, tb, td) = (via_vmac(f), via_vmac(b), via_vmac(d));
     let mut s: Vec<Sequence> = Vec::new();
-    let hs = |sp: u16| handshake(f, tb, b, tf, sp);
-    let mut close = hs(40001);
-    close.extend([
-        tcp(f, tb, (40001, 80), PSHACK, 101, 901, 100),
-        tcp(b, tf, (80, 40001), PSHACK, 901, 201, 300),
-        tcp(f, tb, (40001, 80), FINACK, 201, 1201, 0),
-        tcp(b, tf, (80, 40001), FINACK, 1201, 202, 0),
-        tcp(f, tb, (40001, 80), ACK, 202, 1202, 0),
-    ]);
-    s.push(("tcp", "handshake, data both ways, FIN both ways", close));
-    let mut rst = hs(40002);
+    let conv = |sp: u16| Conv {
+        c: f,
+        to_s: tb,
+        s: b,
+        to_c: tf,
+        sp,
+        dp: 80,
+    };
+    s.push((
+        "tcp",
+        "handshake, data both ways, FIN both ways",
+        conv(40001).whole(),
+    ));
+    let k = conv(40002);
+    let mut rst = k.handshake();
     rst.extend([
-        tcp(f, tb, (40002, 80), PSHACK, 101, 901, 50),
-        tcp(b, tf, (80, 40002), RST, 901, 0, 0),
-        tcp(f, tb, (40002, 80), PSHACK, 151, 901, 50),
+        k.c(PSHACK, 101, 901, 50),
+        k.s(RST, 901, 0, 0),
+        k.c(PSHACK, 151, 901, 50),
     ]);
     s.push(("tcp", "RST, then a segment after it", rst));
-    let mut retx = vec![
-        tcp(f, tb, (40003, 80), SYN, 100, 0, 0),
-        tcp(f, tb, (40003, 80), SYN, 100, 0, 0),
-    ];
-    retx.extend(hs(40003).into_iter().skip(1));
+    let k = conv(40003);
+    let mut retx = vec![k.c(SYN, 100, 0, 0)];
+    retx.extend(k.handshake());
     retx.extend([
-        tcp(f, tb, (40003, 80), PSHACK, 101, 901, 100),
-        tcp(f, tb, (40003, 80), PSHACK, 101, 901, 100),
-        tcp(f, tb, (40003, 80), PSHACK, 3_000_000_000, 901, 100),
+        k.c(PSHACK, 101, 901, 100),
+        k.c(PSHACK, 101, 901, 100),
+        k.c(PSHACK, 3_000_000_000, 901, 100),
     ]);
     s.push((
         "tcp",

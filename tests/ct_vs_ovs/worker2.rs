@@ -3,7 +3,7 @@
 //! and a hairpin through kube-proxy on the host.
 
 use super::harness::*;
-use super::worker1::{as_ip, direct, fragment_sequences, handshake};
+use super::worker1::{as_ip, direct, fragment_sequences};
 
 pub const GW_MAC: u64 = 0x02d8_4e3f_921d;
 pub const HOST: Host = Host {
@@ -32,31 +32,30 @@ pub fn sequences() -> Vec<Sequence> {
     let (h, b, d) = (HOST, BACKEND2, COREDNS);
     let (tb, td, th) = (direct(b), direct(d), to_host(h.ip));
     let mut s: Vec<Sequence> = Vec::new();
-    let mut close = handshake(h, tb, b, th, 41001);
-    close.extend([
-        tcp(h, tb, (41001, 80), PSHACK, 101, 901, 100),
-        tcp(b, th, (80, 41001), PSHACK, 901, 201, 300),
-        tcp(h, tb, (41001, 80), FINACK, 201, 1201, 0),
-        tcp(b, th, (80, 41001), FINACK, 1201, 202, 0),
-        tcp(h, tb, (41001, 80), ACK, 202, 1202, 0),
-    ]);
+    let conv = |sp: u16| Conv {
+        c: h,
+        to_s: tb,
+        s: b,
+        to_c: th,
+        sp,
+        dp: 80,
+    };
     s.push((
         "tcp",
         "host to backend2: handshake, data, FIN both ways",
-        close,
+        conv(41001).whole(),
     ));
-    let mut rst = handshake(h, tb, b, th, 41002);
-    rst.extend([
-        tcp(b, th, (80, 41002), RST, 901, 0, 0),
-        tcp(h, tb, (41002, 80), PSHACK, 101, 901, 50),
-    ]);
+    let k = conv(41002);
+    let mut rst = k.handshake();
+    rst.extend([k.s(RST, 901, 0, 0), k.c(PSHACK, 101, 901, 50)]);
     s.push(("tcp", "host to backend2: RST, a segment after it", rst));
-    let mut retx = handshake(h, tb, b, th, 41003);
+    let k = conv(41003);
+    let mut retx = k.handshake();
     retx.extend([
-        tcp(b, th, (80, 41003), SYNACK, 900, 101, 0),
-        tcp(h, tb, (41003, 80), PSHACK, 101, 901, 100),
-        tcp(h, tb, (41003, 80), PSHACK, 101, 901, 100),
-        tcp(h, tb, (41003, 80), PSHACK, 2_000_000_000, 901, 100),
+        k.s(SYNACK, 900, 101, 0),
+        k.c(PSHACK, 101, 901, 100),
+        k.c(PSHACK, 101, 901, 100),
+        k.c(PSHACK, 2_000_000_000, 901, 100),
     ]);
     s.push((
         "tcp",
@@ -86,8 +85,9 @@ pub fn sequences() -> Vec<Sequence> {
     let q = udp(h, td, (6002, 53), 8, 5);
     let err = icmp_error(d, th, 3, 3, 0, &as_received(&q.1, 36));
     s.push(("icmp", "port unreachable from coredns", vec![q, err]));
-    let mut ptb = handshake(h, tb, b, th, 41005);
-    let seg = tcp(h, tb, (41005, 80), PSHACK, 101, 901, 1200);
+    let k = conv(41005);
+    let mut ptb = k.handshake();
+    let seg = k.c(PSHACK, 101, 901, 1200);
     let err = icmp_error(b, th, 3, 4, 1000, &as_received(&seg.1, 28));
     ptb.extend([seg, err]);
     s.push((
