@@ -87,40 +87,58 @@ fn conntrack_agrees_with_ovs_frame_by_frame_on_both_seed_nodes() {
 }
 
 #[test]
-fn antrea_proxy_services_agree_with_ovs_frame_by_frame() {
+fn antrea_proxy_services_agree_with_ovs_frame_by_frame_on_both_nodes() {
     if !have_ovs() {
         return;
     }
     let dir = common::Scratch::new("ctdiff-services");
-    let yaml = dir.file("worker1.yaml", &services::node_yaml());
-    let gen = |what: &str| {
-        let o = std::process::Command::new(common::BRISK)
-            .args(["conf", what, &yaml])
-            .output()
-            .unwrap();
-        assert!(
-            o.status.success(),
-            "brisk conf {what}: {}",
-            String::from_utf8_lossy(&o.stderr)
+    let generated = |node: &str, services: &str| {
+        let yaml = dir.file(
+            &format!("{node}.yaml"),
+            &services::node_yaml(node, services),
         );
-        PathBuf::from(dir.file(
-            &format!("worker1.{what}"),
-            &String::from_utf8_lossy(&o.stdout),
-        ))
+        let gen = |what: &str| {
+            let o = std::process::Command::new(common::BRISK)
+                .args(["conf", what, &yaml])
+                .output()
+                .unwrap();
+            assert!(
+                o.status.success(),
+                "brisk conf {what} {node}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            PathBuf::from(dir.file(
+                &format!("{node}.{what}"),
+                &String::from_utf8_lossy(&o.stdout),
+            ))
+        };
+        (gen("flows"), gen("groups"))
     };
-    let (flows, groups) = (gen("flows"), gen("groups"));
-    let t = differential(
+    let (flows, groups) = generated("worker1", services::SERVICES);
+    let mut t = differential(
         "worker1",
-        "antrea-proxy",
+        "antrea-proxy worker1",
         &flows,
         Some(&groups),
         services::sequences(),
         services::explained,
     );
+    let (flows, groups) = generated("worker2", services::SERVICES2);
+    t.absorb(differential(
+        "worker2",
+        "antrea-proxy worker2",
+        &flows,
+        Some(&groups),
+        services::sequences_worker2(),
+        worker2::explained,
+    ));
     for key in [
-        "antrea-proxy service tcp",
-        "antrea-proxy service udp",
-        "antrea-proxy service icmp",
+        "antrea-proxy worker1 service tcp",
+        "antrea-proxy worker1 service udp",
+        "antrea-proxy worker1 service icmp",
+        "antrea-proxy worker2 service tcp",
+        "antrea-proxy worker2 service udp",
+        "antrea-proxy worker2 service icmp",
     ] {
         assert!(
             t.forwarded(key) > 0,

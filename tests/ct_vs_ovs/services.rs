@@ -1,5 +1,5 @@
-//! worker1 generated with `proxy: antrea-proxy` (`brisk conf flows` and `brisk conf
-//! groups`, as the demo loads them into both switches): Services load-balanced in the
+//! Both seed nodes generated with `proxy: antrea-proxy` (`brisk conf flows` and `brisk
+//! conf groups`, as the demo loads them into both switches): Services load-balanced in the
 //! switch by a select group and `ct(commit,nat(dst=...))`. Each Service here has one
 //! endpoint, so both switches must choose the same bucket.
 
@@ -25,15 +25,28 @@ pub const SERVICES: &str = "
     endpoints: [\"10.222.1.48:80\"]
 ";
 
-/// worker1's YAML with in-switch load balancing and [`SERVICES`].
-pub fn node_yaml() -> String {
+/// The Services the test adds to worker2's: one backed by backend2, one by its coredns.
+pub const SERVICES2: &str = "
+  - name: localsvc
+    cluster_ip: 10.96.0.21
+    ports: [{port: 80, protocol: TCP}]
+    endpoints: [\"10.222.2.34:80\"]
+  - name: kube-dns
+    namespace: kube-system
+    cluster_ip: 10.96.0.11
+    ports: [{port: 53, protocol: UDP}]
+    endpoints: [\"10.222.2.2:53\"]
+";
+
+/// A node's YAML (`conf/examples/`) with in-switch load balancing and `services` added.
+pub fn node_yaml(node: &str, services: &str) -> String {
     let y = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("conf/examples/worker1.yaml"),
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("conf/examples/{node}.yaml")),
     )
     .unwrap();
     assert!(y.contains("\nproxy: kube-proxy\n") && y.contains("\nservices:\n"));
     y.replace("\nproxy: kube-proxy\n", "\nproxy: antrea-proxy\n")
-        .replace("\nservices:\n", &format!("\nservices:{SERVICES}"))
+        .replace("\nservices:\n", &format!("\nservices:{services}"))
 }
 
 /// To a Service's cluster IP: through the gateway (the pod's default route).
@@ -164,4 +177,62 @@ pub fn explained(name: &str, brisk: &Out, ovs: &Out) -> Option<&'static str> {
         }
         _ => None,
     }
+}
+
+/// worker2's Service sequences: the host (through the gateway, to the virtual MAC as
+/// AntreaProxy's route for the Service range has it) reaches a Service backed by
+/// backend2 and one backed by coredns; coredns reaches backend2's Service, whose policy
+/// refuses it.
+pub fn sequences_worker2() -> Vec<Sequence> {
+    use super::worker2::{BACKEND2, COREDNS as DNS2, GW_MAC as GW2, HOST};
+    let vmac = |ip: [u8; 4]| To {
+        mac: super::worker1::VMAC,
+        ip: u32::from_be_bytes(ip),
+    };
+    let to_host = To {
+        mac: GW2,
+        ip: HOST.ip,
+    };
+    let mut s: Vec<Sequence> = Vec::new();
+    let k = Conv {
+        c: HOST,
+        to_s: vmac([10, 96, 0, 21]),
+        s: BACKEND2,
+        to_c: to_host,
+        sp: 44001,
+        dp: 80,
+    };
+    s.push((
+        "service tcp",
+        "host to localsvc (backend2): handshake, data, FIN both ways",
+        k.whole(),
+    ));
+    let dns = vmac([10, 96, 0, 11]);
+    s.push((
+        "service udp",
+        "host to kube-dns (coredns): request and answer",
+        vec![
+            udp(HOST, dns, (8001, 53), 40, 1),
+            udp(DNS2, to_host, (53, 8001), 100, 2),
+        ],
+    ));
+    let got = udp(HOST, direct(DNS2), (8002, 53), 8, 3);
+    s.push((
+        "service icmp",
+        "port unreachable from coredns about the host's NATed request",
+        vec![
+            udp(HOST, dns, (8002, 53), 8, 3),
+            icmp_error(DNS2, to_host, 3, 3, 0, &as_received(&got.1, 36)),
+        ],
+    ));
+    let to_svc = To {
+        mac: GW2,
+        ip: u32::from_be_bytes([10, 96, 0, 21]),
+    };
+    s.push((
+        "service policy",
+        "coredns to localsvc (backend2 admits only the frontend)",
+        vec![tcp(DNS2, to_svc, (44002, 80), SYN, 1, 0, 0)],
+    ));
+    s
 }
