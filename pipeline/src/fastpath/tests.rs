@@ -360,3 +360,24 @@ fn packets_of_one_megaflow_leave_in_the_order_they_came() {
         );
     }
 }
+
+#[test]
+fn a_megaflow_replaced_in_a_burst_is_not_taken_by_its_other_packets() {
+    // Found by the datapath differential fuzzer: three packets of one stale megaflow in a
+    // burst; the first one's revalidation replaced it (a wider mask) and the others took
+    // the replacement's actions, which are not theirs.
+    let b = bridge(&["udp actions=output:2"]);
+    let mut fp: FastPath<VecFrame> = FastPath::new(FastPathConfig::default());
+    let mut out = Collect::new();
+    fp.process_burst(&b, [pkt(7, 1)], 1, &mut out);
+    let f = parse_flow(
+        "priority=40000,udp,tp_dst=53 actions=output:3",
+        Mode::Add,
+        b.ports().names(),
+    )
+    .unwrap();
+    b.apply(&[FlowMod::Add(f)], 2).unwrap();
+    let mut out = Collect::new();
+    fp.process_burst(&b, [pkt(7, 53), pkt(7, 1), pkt(7, 2)], 3, &mut out);
+    assert_eq!(ports(&out), vec![3, 2, 2]);
+}

@@ -85,6 +85,17 @@ impl<F: CloneFrame> FastPath<F> {
                     continue;
                 }
                 self.remove_megaflow(cur);
+                // Other slots of this burst that hit it are no longer its: this one's
+                // install may reuse the index for a megaflow they do not match (found by
+                // the datapath differential fuzzer: they took its actions).
+                let mut rest = bits;
+                while rest != 0 {
+                    let j = rest.trailing_zeros() as usize;
+                    rest &= rest - 1;
+                    if self.found[j] == cur {
+                        self.found[j] = NONE;
+                    }
+                }
             }
             let acts = tr.actions.clone();
             match self.install(i, tr, now_ms) {
