@@ -381,3 +381,28 @@ fn a_megaflow_replaced_in_a_burst_is_not_taken_by_its_other_packets() {
     fp.process_burst(&b, [pkt(7, 53), pkt(7, 1), pkt(7, 2)], 3, &mut out);
     assert_eq!(ports(&out), vec![3, 2, 2]);
 }
+
+#[test]
+fn a_ttl_drop_without_an_output_is_counted_as_one() {
+    // Found by the datapath differential fuzzer: `dec_ttl` and no output after it (the
+    // output was to the input port). The megaflow of a TTL-64 packet does not match the
+    // TTL; a TTL-1 packet hitting it is dropped as `ttl_expired`, as the slow path says.
+    let b = bridge(&["udp actions=dec_ttl,output:1"]);
+    let mut fp: FastPath<VecFrame> = FastPath::new(FastPathConfig::default());
+    let mut out = Collect::new();
+    let with_ttl = |ttl: u8| {
+        let mut f = udp_frame(1, 2, ip("10.0.0.1"), ip("10.0.0.2"), 5, 6, b"x");
+        f[22] = ttl;
+        f[24..26].copy_from_slice(&[0, 0]);
+        let c = crate::wire::checksum::checksum(&f[14..34]);
+        f[24..26].copy_from_slice(&c.to_be_bytes());
+        (VecFrame::new(&f), 1, None)
+    };
+    fp.process_burst(&b, [with_ttl(64)], 1, &mut out);
+    fp.process_burst(&b, [with_ttl(1)], 2, &mut out);
+    assert_eq!(fp.stats.upcalls, 1, "one megaflow for both");
+    assert_eq!(
+        out.drops[..],
+        [DropReason::NoOutput, DropReason::TtlExpired]
+    );
+}

@@ -558,12 +558,20 @@ pub fn translate_from(
     let mut actions = std::mem::take(&mut ctx.acts);
     // Header writes that no output, conntrack or recirculation follows change nothing
     // anyone sees: the megaflow drops the packet without them (as OVS commits writes only
-    // at an output).
-    while matches!(
-        actions.last(),
-        Some(DpAction::Set { .. } | DpAction::DecTtl | DpAction::PushVlan(_) | DpAction::PopVlan)
-    ) {
+    // at an output). A `dec_ttl` among them stays, alone: on a packet of TTL 0 or 1 the
+    // translation stopped there (`ttl_expired`), and the megaflow, which does not match
+    // the TTL, must drop such a packet for that reason too, not as `no_output` (found by
+    // the datapath differential fuzzer).
+    let mut dec_ttl = false;
+    while let Some(
+        a @ (DpAction::Set { .. } | DpAction::DecTtl | DpAction::PushVlan(_) | DpAction::PopVlan),
+    ) = actions.last()
+    {
+        dec_ttl |= *a == DpAction::DecTtl;
         actions.pop();
+    }
+    if dec_ttl {
+        actions.push(DpAction::DecTtl);
     }
     if let Some(e) = ctx.error {
         actions.clear();
