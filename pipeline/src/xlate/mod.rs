@@ -558,20 +558,18 @@ pub fn translate_from(
     let mut actions = std::mem::take(&mut ctx.acts);
     // Header writes that no output, conntrack or recirculation follows change nothing
     // anyone sees: the megaflow drops the packet without them (as OVS commits writes only
-    // at an output). A `dec_ttl` among them stays, alone: on a packet of TTL 0 or 1 the
-    // translation stopped there (`ttl_expired`), and the megaflow, which does not match
-    // the TTL, must drop such a packet for that reason too, not as `no_output` (found by
-    // the datapath differential fuzzer).
-    let mut dec_ttl = false;
+    // at an output). A relative `dec_ttl` among them leaves with them, so the megaflow
+    // matches the TTL (as OVS's `dec_ttl` always does): a packet of TTL 0 or 1 stops at the
+    // `dec_ttl` (`ttl_expired`) and must not share the megaflow of one that goes on to be
+    // dropped as `no_output` (found by the datapath differential fuzzer).
     while let Some(
         a @ (DpAction::Set { .. } | DpAction::DecTtl | DpAction::PushVlan(_) | DpAction::PopVlan),
     ) = actions.last()
     {
-        dec_ttl |= *a == DpAction::DecTtl;
+        if *a == DpAction::DecTtl {
+            ctx.read(Field::NwTtl);
+        }
         actions.pop();
-    }
-    if dec_ttl {
-        actions.push(DpAction::DecTtl);
     }
     if let Some(e) = ctx.error {
         actions.clear();
