@@ -7,6 +7,10 @@
 //! mask every bit it depended on, which is what makes megaflows correct: a subtable that was
 //! consulted contributes its mask bits, a subtable that was skipped contributes nothing.
 //!
+//! *Prefix tracking* (`prefix.rs`, the idea of OVS's prefix tries): in the L3 stage, a
+//! subtable none of whose rules has the packet's IPv4 source or destination prefix is
+//! skipped un-wildcarding only the leading address bits (whole octets) that prove it.
+//!
 //! *Staged lookup* (as OVS's): a subtable's mask is split into four stages — metadata, L2,
 //! L3, L4 — and each stage has an index of the hashes of the masked key up to that stage. A
 //! packet that already fails at an early stage un-wildcards only the bits of the stages up to
@@ -15,6 +19,7 @@
 
 use crate::flow::{w, Flow, FLOW_WORDS};
 use hashbrown::HashTable;
+use prefix::PrefixIndex;
 use smallvec::SmallVec;
 use std::sync::Arc;
 
@@ -99,6 +104,10 @@ struct Subtable<T> {
     indices: SmallVec<[HashTable<(u64, u32)>; 3]>,
     /// For un-wildcarding: the subtable mask restricted to stages `0..=k`.
     cumulative: SmallVec<[Flow; 4]>,
+    /// The IPv4 address fields the mask matches as prefixes, and the stage that holds
+    /// them (`usize::MAX`: none).
+    prefixes: SmallVec<[PrefixIndex; 2]>,
+    prefix_stage: usize,
     /// The entries, in `2^chunk_bits` chunks by bits of their hash, each of about
     /// [`CHUNK_MAX`] / 2 to [`CHUNK_MAX`] entries: a version of the tables that changes a
     /// few rules copies their small chunks, not the subtable (learned flows add to big
@@ -139,12 +148,20 @@ impl<T> Subtable<T> {
             cumulative.push(Flow::ZERO);
         }
         let n_idx = stages.len() - 1;
+        let prefixes = PrefixIndex::of_mask(&mask);
+        let prefix_stage = stages
+            .iter()
+            .position(|st| st.iter().any(|&(i, _)| usize::from(i) == w::NW_ADDR))
+            .filter(|_| !prefixes.is_empty())
+            .unwrap_or(usize::MAX);
         Subtable {
             seq,
             mask,
             stages,
             indices: (0..n_idx).map(|_| HashTable::new()).collect(),
             cumulative,
+            prefixes,
+            prefix_stage,
             table: vec![Arc::new(HashTable::new())],
             chunk_bits: 0,
             max_priority: 0,
@@ -340,6 +357,9 @@ impl<T: Clone> Classifier<T> {
                 let mut rules = SmallVec::new();
                 rules.push(rule);
                 chunk.insert_unique(hash, Entry { hash, key, rules }, |e| e.hash);
+                for p in sub.prefixes.iter_mut() {
+                    p.add(v.w[w::NW_ADDR]);
+                }
                 for (k, idx) in sub.indices.iter_mut().enumerate() {
                     let h = hashes[k];
                     match idx.find_mut(h, |&(x, _)| x == h) {
@@ -395,6 +415,9 @@ impl<T: Clone> Classifier<T> {
             }
         };
         if now_empty {
+            for p in sub.prefixes.iter_mut() {
+                p.remove(v.w[w::NW_ADDR]);
+            }
             for (k, idx) in sub.indices.iter_mut().enumerate() {
                 let h = hashes[k];
                 if let Ok(mut e) = idx.find_entry(h, |&(x, _)| x == h) {
@@ -452,6 +475,16 @@ impl<T: Clone> Classifier<T> {
         let mut key: SmallVec<[u64; 6]> = SmallVec::new();
         let last = sub.stages.len() - 1;
         for (k, st) in sub.stages.iter().enumerate() {
+            if k == sub.prefix_stage {
+                for p in &sub.prefixes {
+                    if let Some(bits) = p.rejects(flow.w[w::NW_ADDR]) {
+                        if let Some(wc) = wc.as_deref_mut() {
+                            p.unwildcard(bits, wc);
+                        }
+                        return None;
+                    }
+                }
+            }
             for &(i, m) in st {
                 let v = flow.w[i as usize] & m;
                 h = hash_word(h, v);
@@ -618,6 +651,8 @@ impl<T: Clone> Clone for Classifier<T> {
                     stages: s.stages.clone(),
                     indices: s.indices.clone(),
                     cumulative: s.cumulative.clone(),
+                    prefixes: s.prefixes.clone(),
+                    prefix_stage: s.prefix_stage,
                     // The hash table's own clone copies its layout: no rehashing.
                     table: s.table.clone(),
                     chunk_bits: s.chunk_bits,
@@ -633,5 +668,6 @@ impl<T: Clone> Clone for Classifier<T> {
     }
 }
 
+mod prefix;
 #[cfg(test)]
 mod tests;

@@ -398,3 +398,203 @@ fn a_big_subtable_splits_into_chunks_that_versions_share() {
     c.for_each(|_| n += 1);
     assert_eq!(n, c.len());
 }
+
+// ---- Prefix tracking (prefix.rs).
+
+/// Antrea's table 90 in small: rules on the client's address and the port, a default.
+fn policy() -> Classifier<&'static str> {
+    let mut c = Classifier::new();
+    add(&mut c, "ip,nw_src=10.222.1.48", 200, &[], "frontend");
+    add(&mut c, "ip,nw_src=10.222.1.1", 210, &[], "gateway");
+    add(&mut c, "udp,tp_dst=53", 190, &[], "dns");
+    add(&mut c, "ip,nw_dst=10.96.0.0/12", 180, &[], "services");
+    add(&mut c, "", 0, &[], "default");
+    c
+}
+
+fn addr_wc(c: &Classifier<&'static str>, f: &Flow) -> (Option<&'static str>, u32, u32) {
+    let mut wc = Flow::ZERO;
+    let r = c.lookup(f, Some(&mut wc)).map(|r| *r.payload);
+    (
+        r,
+        Field::NwSrc.get(&wc) as u32,
+        Field::NwDst.get(&wc) as u32,
+    )
+}
+
+#[test]
+fn a_flood_from_random_sources_depends_on_their_first_octet_only() {
+    let c = policy();
+    let mut x = 0x1234_5678u32;
+    for _ in 0..1000 {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        let src = 0xac00_0000 | (x & 0x00ff_ffff); // 172.x.y.z
+        let f = pkt(&format!(
+            "tcp,nw_src={},nw_dst=10.222.1.47,tp_dst=80",
+            std::net::Ipv4Addr::from(src)
+        ));
+        // Without prefix tracking the two nw_src rules made all 32 bits count.
+        assert_eq!(addr_wc(&c, &f), (Some("default"), 0xff00_0000, 0xfff0_0000));
+    }
+    // An address that shares 10.222.1.x with the rules needs every bit.
+    let f = pkt("tcp,nw_src=10.222.1.49,nw_dst=10.222.1.47");
+    assert_eq!(addr_wc(&c, &f), (Some("default"), 0xffff_ffff, 0xfff0_0000));
+    // A matching address takes the subtable's mask, as before.
+    let f = pkt("udp,nw_src=10.222.1.48,nw_dst=10.222.1.2,tp_dst=53");
+    assert_eq!(addr_wc(&c, &f).0, Some("frontend"));
+}
+
+#[test]
+fn bit_flips_of_a_rules_address_leave_at_most_four_address_masks() {
+    // Tuple Space Explosion's packets: the rule's address with one bit flipped. Exact
+    // tracking (OVS) gives 32 masks per address field; whole octets give 4 (+1: a match).
+    let c = policy();
+    let mut masks = std::collections::HashSet::new();
+    for b in 0..32 {
+        for p in 0..17 {
+            let src = 0x0ade_0130u32 ^ (1 << b);
+            let port = if p == 16 { 53 } else { 53 ^ (1 << p) };
+            let f = pkt(&format!(
+                "udp,nw_src={},nw_dst=10.222.1.2,tp_dst={port}",
+                std::net::Ipv4Addr::from(src)
+            ));
+            let mut wc = Flow::ZERO;
+            c.lookup(&f, Some(&mut wc));
+            masks.insert(wc);
+        }
+    }
+    assert!(masks.len() <= 8, "{} masks", masks.len());
+    let src_masks: std::collections::HashSet<_> =
+        masks.iter().map(|m| Field::NwSrc.get(m)).collect();
+    assert!(src_masks.len() <= 4, "{src_masks:x?}");
+}
+
+#[test]
+fn prefix_tracking_follows_inserts_removals_and_versions() {
+    let mut c = policy();
+    let f = pkt("ip,nw_src=172.16.0.1,nw_dst=10.0.0.1");
+    assert_eq!(addr_wc(&c, &f).1, 0xff00_0000);
+    let before = c.clone();
+    // A rule close to the packet's address: now more bits are needed, in this version only.
+    add(&mut c, "ip,nw_src=172.16.9.9", 200, &[], "near");
+    assert_eq!(addr_wc(&c, &f), (Some("default"), 0xffff_ff00, 0xfff0_0000));
+    assert_eq!(addr_wc(&before, &f).1, 0xff00_0000);
+    let mm = m("ip,nw_src=172.16.9.9");
+    assert_eq!(c.remove(&mm.value, &mm.mask, 200), Some("near"));
+    assert_eq!(addr_wc(&c, &f).1, 0xff00_0000);
+    // Two rules with the same address and different priorities: removing one keeps it.
+    add(&mut c, "ip,nw_src=172.16.0.1", 200, &[], "a");
+    add(&mut c, "ip,nw_src=172.16.0.1", 100, &[], "b");
+    c.remove(&mm.value, &mm.mask, 200);
+    let ma = m("ip,nw_src=172.16.0.1");
+    c.remove(&ma.value, &ma.mask, 200);
+    assert_eq!(addr_wc(&c, &f).0, Some("b"));
+}
+
+#[test]
+fn a_subtable_with_too_many_addresses_is_looked_up_whole() {
+    let mut c: Classifier<u32> = Classifier::new();
+    for i in 0..(prefix::PREFIX_MAX_VALUES as u32 + 10) {
+        let mm = m(&format!(
+            "ip,nw_src={}",
+            std::net::Ipv4Addr::from(0x0a00_0000 + 2 * i)
+        ));
+        c.insert(&mm.value, &mm.mask, 10, &[], i);
+    }
+    let f = pkt("ip,nw_src=172.16.0.1");
+    let mut wc = Flow::ZERO;
+    assert!(c.lookup(&f, Some(&mut wc)).is_none());
+    assert_eq!(Field::NwSrc.get(&wc), 0xffff_ffff);
+    let f = pkt(&format!(
+        "ip,nw_src={}",
+        std::net::Ipv4Addr::from(0x0a00_0000 + 2 * 4000)
+    ));
+    assert_eq!(c.lookup(&f, None).map(|r| *r.payload), Some(4000));
+}
+
+/// One of 64 addresses, spread over the top and the bottom bits.
+fn spread(v: u32) -> u32 {
+    (v << 26) | ((v * 0x0101_0101) & 0x03ff_ffff)
+}
+
+/// Rules with prefixes of any length on both addresses, near each other.
+fn arb_prefix_rule() -> impl Strategy<Value = R> {
+    (
+        prop::option::of((0u32..64, 1u32..=32)),
+        prop::option::of((0u32..64, 1u32..=32)),
+        prop::option::of(0u8..3),
+        0u16..1000,
+    )
+        .prop_map(|(src, dst, proto, prio)| {
+            let mut value = Flow::ZERO;
+            let mut mask = Flow::ZERO;
+            let mut set = |f: Field, v: u128, m: u128| {
+                f.set(&mut value, v & m);
+                f.set(&mut mask, m);
+            };
+            set(Field::EthType, 0x0800, 0xffff);
+            for (f, a) in [(Field::NwSrc, src), (Field::NwDst, dst)] {
+                if let Some((v, len)) = a {
+                    set(f, u128::from(spread(v)), u128::from(u32::MAX << (32 - len)));
+                }
+            }
+            if let Some(p) = proto {
+                set(Field::NwProto, u128::from(p), 0xff);
+            }
+            R { value, mask, prio }
+        })
+}
+
+fn arb_addr_flow() -> impl Strategy<Value = Flow> {
+    (
+        0u32..64,
+        any::<u32>(),
+        0u32..64,
+        any::<u32>(),
+        0u8..3,
+        any::<bool>(),
+    )
+        .prop_map(|(s, sn, d, dn, proto, near)| {
+            let mut f = Flow::ZERO;
+            // Close to a rule's value (a few low bits changed) or anywhere.
+            let near_rule = |v: u32, noise: u32| {
+                if near {
+                    spread(v) ^ (noise & 0xff)
+                } else {
+                    noise
+                }
+            };
+            Field::EthType.set(&mut f, 0x0800);
+            Field::NwSrc.set(&mut f, u128::from(near_rule(s, sn)));
+            Field::NwDst.set(&mut f, u128::from(near_rule(d, dn)));
+            Field::NwProto.set(&mut f, u128::from(proto));
+            f
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(400))]
+
+    #[test]
+    fn prefix_tracked_lookups_match_a_linear_scan_and_their_megaflows_hold(
+        rules in prop::collection::vec(arb_prefix_rule(), 1..40),
+        f in arb_addr_flow(),
+        noise in prop::collection::vec(arb_addr_flow(), 1..8),
+    ) {
+        let mut c: Classifier<usize> = Classifier::new();
+        for (i, r) in rules.iter().enumerate() { c.insert(&r.value, &r.mask, r.prio, &[], i); }
+        let scan = |g: &Flow| rules.iter().filter(|r| g.matches(&r.value, &r.mask)).map(|r| r.prio).max();
+        let mut wc = Flow::ZERO;
+        let a = c.lookup(&f, Some(&mut wc));
+        prop_assert_eq!(a.as_ref().map(|x| x.priority), scan(&f));
+        let a = a.map(|x| *x.payload);
+        // Every flow that agrees on the un-wildcarded bits gets the same rule.
+        for n in &noise {
+            let mut g = Flow::ZERO;
+            for i in 0..FLOW_WORDS { g.w[i] = (f.w[i] & wc.w[i]) | (n.w[i] & !wc.w[i]); }
+            prop_assert_eq!(c.lookup(&g, None).map(|x| *x.payload), a);
+        }
+    }
+}
