@@ -281,6 +281,41 @@ impl ConnIndex {
         })
     }
 
+    /// Buckets in the array (a sweep walks them in ranges: `Conntrack::visit_chunked`).
+    pub(super) fn n_buckets(&self) -> usize {
+        self.buckets.len()
+    }
+
+    /// The entries of buckets `from..from + n` (clamped to the array), as [`Self::iter`].
+    pub(super) fn iter_range(
+        &self,
+        from: usize,
+        n: usize,
+    ) -> impl Iterator<Item = (bool, Found<'_>)> {
+        let end = from.saturating_add(n).min(self.buckets.len());
+        self.buckets[from.min(end)..end].iter().flat_map(|bk| {
+            (0..WAYS).filter_map(move |w| {
+                let p = bk.conn[w].load(Relaxed);
+                (!p.is_null()).then(|| (bk.sig[w].load(Relaxed) & 1 != 0, Found::new(p)))
+            })
+        })
+    }
+
+    /// Starts fetching the connections of buckets `from..from + n`: their first line (the
+    /// original tuple) and the line of their expiry, what a sweep reads.
+    pub(super) fn prefetch_range(&self, from: usize, n: usize) {
+        let end = from.saturating_add(n).min(self.buckets.len());
+        for bk in &self.buckets[from.min(end)..end] {
+            for w in 0..WAYS {
+                let p = bk.conn[w].load(Relaxed) as *const u8;
+                if !p.is_null() {
+                    prefetch_ptr(p);
+                    prefetch_ptr(p.wrapping_add(std::mem::offset_of!(Conn, hot)));
+                }
+            }
+        }
+    }
+
     /// Entries.
     #[cfg(test)]
     pub(super) fn len(&self) -> usize {

@@ -315,6 +315,9 @@ pub struct Conntrack {
     /// Per-zone connection limits and counts.
     pub zones: zone::ZoneLimits,
     zone_limited: AtomicU64,
+    /// No connection expires before this time (ms): the sweep has nothing to do until
+    /// then (`Conntrack::expire`).
+    next_sweep_ms: AtomicU64,
 }
 
 fn proto_of(p: u8) -> Proto {
@@ -381,7 +384,30 @@ impl Conntrack {
             ipf: Arc::default(),
             zones: zone::ZoneLimits::default(),
             zone_limited: AtomicU64::new(0),
+            next_sweep_ms: AtomicU64::new(0),
         }
+    }
+
+    /// The shortest timeout of any state: a connection whose expiry is set at time `t`
+    /// (committed, or moved to another state) expires no earlier than `t` plus this.
+    fn min_timeout_ms(&self) -> u64 {
+        let t = &self.cfg.timeouts;
+        [
+            t.tcp_syn_sent,
+            t.tcp_syn_recv,
+            t.tcp_established,
+            t.tcp_fin_wait,
+            t.tcp_time_wait,
+            t.tcp_close,
+            t.udp_first,
+            t.udp_single,
+            t.udp_multiple,
+            t.icmp_first,
+            t.icmp_reply,
+        ]
+        .into_iter()
+        .min()
+        .unwrap_or(0)
     }
 
     /// The configuration (as started: [`Conntrack::max_connections`] is the limit now).

@@ -824,3 +824,45 @@ fn an_out_of_window_segment_keeps_its_connections_mark_and_nat() {
     let stray = tcp("10.222.1.9", 1, "10.222.1.47", 80, 0x010, 1, 1, 0);
     assert_eq!(t.execute(&stray.ct(), &Z, 4).mark, 0);
 }
+
+#[test]
+fn sweeps_and_flushes_of_big_tables_walk_every_chunk() {
+    // 60,000 connections: each of the 64 shards grows past the buckets one hold of its
+    // lock visits, so expiry and flush walk several chunks per shard.
+    let t = ct();
+    for i in 0..60_000u32 {
+        let src = format!("10.{}.{}.{}", i >> 16, (i >> 8) & 255, i & 255);
+        let ms = if i % 2 == 0 { 0 } else { 40_000 };
+        assert!(
+            !t.execute(&udp(&src, 1000, "10.200.0.1", 53).ct(), &C, ms)
+                .refused
+        );
+    }
+    assert_eq!(t.len(), 60_000);
+    // An unanswered UDP connection lives 60 s: the first half (committed at 0 ms) goes.
+    assert_eq!(t.expire(60_001), 30_000);
+    assert_eq!(t.len(), 30_000);
+    assert_eq!(t.flush(Some(5)), 30_000);
+    assert!(t.is_empty());
+}
+
+#[test]
+fn a_sweep_waits_for_the_earliest_expiry_and_misses_none() {
+    let t = Conntrack::new(ConntrackConfig {
+        seed: 7,
+        timeouts: super::Timeouts {
+            udp_first: 100,
+            ..Default::default()
+        },
+        ..Default::default()
+    });
+    t.execute(&udp("10.0.0.1", 1, "10.0.0.2", 2).ct(), &C, 0);
+    assert_eq!(t.expire(50), 0);
+    // Committed after that sweep: its expiry (160) is past the sweep's time + 100.
+    t.execute(&udp("10.0.0.1", 3, "10.0.0.2", 4).ct(), &C, 60);
+    assert_eq!(t.expire(120), 1);
+    assert_eq!(t.expire(159), 0);
+    assert_eq!(t.len(), 1);
+    assert_eq!(t.expire(161), 1);
+    assert!(t.is_empty());
+}
