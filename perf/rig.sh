@@ -15,7 +15,7 @@
 #   perf/rig.sh [--flows "1 1000 50000 1000000"] [--sizes "64 512 1518"] [--seconds 10]
 #               [--warmup 3] [--switches "brisk ovs ovs-smc null"] [--out perf/results] [--build]
 #               [--brisk-before PATH] [--repeat N] [--proto udp|tcp|svc] [--encap]
-#               [--profile DIR]
+#               [--profile DIR] [--attack KIND@RATE [--attack-spec SPEC]] [--rate MPPS]
 #
 # --proto tcp: the frontend opens TCP connections to backend1:80 (ofport 48) with real
 # handshakes, then sends data and gets ACKs back (the NetworkPolicy conjunction on the
@@ -49,6 +49,26 @@
 # -i FILE --no-children` (brisk's release build keeps debug info). Sampling costs the worker
 # a few percent: profile runs are for finding where cycles go, not for the figures.
 #
+# --attack KIND@RATE: every switch (but null) runs each point twice, without and with an
+# attack beside the measured traffic (`brisk-gen --attack`: tse, tse2, syn, udp; e.g.
+# tse@1mbps, syn@1mpps). The measured traffic is then DNS from clients outside the node
+# through the gateway (preset antrea-gw-udp: brisk-gen port 0 faces antrea-gw0, port 1
+# coredns), and the attack comes in through the same gateway port: TSE flips bits of
+# nw_src and tp_dst around the rules' 10.222.1.48 and 53 towards coredns. The floods come
+# in through the gateway too, on a third brisk-gen port, while the measured traffic is the
+# default frontend <-> coredns (no null switch then): syn or udp to port 80 or 53 of the
+# octant pod (antrea-o, a null port: no policy, so every new connection is committed, and
+# what is delivered does not load the generator). Flood frames the gateway's ring refuses
+# are dropped, as a NIC's full ring drops them.
+# --attack-spec replaces the attack's template. After
+# each run the report keeps the datapath's megaflows and masks (brisk `pmd-stats`; OVS
+# `dpctl/dump-flows` with masks told apart, `pmd-stats-show`) and its drops by reason
+# (brisk `drop-stats`; OVS's `datapath_drop_*` and upcall coverage counters).
+#
+# --rate MPPS: each generator port sends at most this many Mpps (default: as fast as the
+# switch takes them). A flood is judged against traffic the switch can carry: does that
+# traffic keep its rate beside the flood?
+#
 # Writes OUT/rig-<stamp>.json, OUT/rig-<stamp>.md and OUT/rig-<stamp>.png (Mpps vs flows),
 # and copies them to OUT/latest.*. Needs root (hugepages), DPDK, dpdk-testpmd and
 # openvswitch-switch-dpdk (installed when missing), python3-matplotlib for the plot.
@@ -69,6 +89,9 @@ REPEAT=1
 PROTO=udp
 ENCAP=0
 PROFILE=""
+ATTACK=""
+ATTACK_SPEC=""
+RATE=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --flows) FLOWS=$2; shift 2 ;;
@@ -83,7 +106,10 @@ while [ $# -gt 0 ]; do
     --encap) ENCAP=1; shift ;;
     --profile) PROFILE=$2; mkdir -p "$PROFILE"; shift 2 ;;
     --brisk-before) BEFORE=$2; SWITCHES="$SWITCHES before"; shift 2 ;;
-    -h|--help) sed -n '2,54p' "$0"; exit 0 ;;
+    --attack) ATTACK=$2; shift 2 ;;
+    --rate) RATE=$2; shift 2 ;;
+    --attack-spec) ATTACK_SPEC=$2; shift 2 ;;
+    -h|--help) sed -n '2,70p' "$0"; exit 0 ;;
     *) echo "rig: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -96,8 +122,33 @@ case $PROTO in
        SIZES=$(echo "$SIZES" | sed 's/\b64\b/80/') ;;
   *) echo "rig: --proto udp, tcp or svc" >&2; exit 2 ;;
 esac
-# The uplink faces brisk-gen's second port with --encap (a null port otherwise).
+# The uplink faces brisk-gen's second port with --encap (a null port otherwise); with
+# --attack the gateway faces its first port and the frontend pod is a null port.
 UP_DEV=null
+GW_DEV=null
+FE_DEV=vhost
+ATTACK_PORT=0
+if [ -n "$ATTACK" ]; then
+  [ "$PROTO" = udp ] && [ "$ENCAP" = 0 ] ||
+    { echo "rig: --attack runs its own profile: no --proto or --encap" >&2; exit 2; }
+  case ${ATTACK%%@*} in
+    tse*) PRESET=antrea-gw-udp; GW_DEV=vhost; FE_DEV=null
+          [ -n "$ATTACK_SPEC" ] || ATTACK_SPEC="udp,dl_src=4e:99:08:c1:53:be,dl_dst=f2:82:cc:96:da:bd,nw_src=10.222.1.48,nw_dst=10.222.1.2,nw_ttl=64,tp_src=20000,tp_dst=53"
+          [[ $ATTACK == *=* ]] || ATTACK="${ATTACK%%@*}=nw_src+tp_dst@${ATTACK#*@}" ;;
+    syn|udp) ATTACK_PORT=2; GW_DEV=atk
+          SWITCHES=$(echo "$SWITCHES" | tr ' ' '\n' | grep -vx null | tr '\n' ' ')
+          if [ -z "$ATTACK_SPEC" ]; then
+            if [ "${ATTACK%%@*}" = syn ]; then
+              ATTACK_SPEC="tcp,dl_src=4e:99:08:c1:53:be,dl_dst=6e:9e:5a:3e:3f:e8,nw_src=172.16.0.1,nw_dst=10.222.1.3,nw_ttl=64,tp_src=1024,tp_dst=80"
+            else
+              ATTACK_SPEC="udp,dl_src=4e:99:08:c1:53:be,dl_dst=6e:9e:5a:3e:3f:e8,nw_src=172.17.0.1,nw_dst=10.222.1.3,nw_ttl=64,tp_src=1024,tp_dst=53"
+            fi
+          fi ;;
+    *) echo "rig: --attack $ATTACK: tse, tse2, syn or udp @RATE" >&2; exit 2 ;;
+  esac
+# Each switch without and with the attack (the null switch has no pipeline to attack).
+  SWITCHES=$(for sw in $SWITCHES; do [ "$sw" = null ] && echo null || echo "$sw $sw+attack"; done | tr '\n' ' ')
+fi
 if [ "$ENCAP" = 1 ]; then
   [ "$PROTO" = udp ] || [ "$PROTO" = tcp ] ||
     { echo "rig: --encap runs its own TCP profile (no --proto svc)" >&2; exit 2; }
@@ -177,11 +228,12 @@ trap 'exit 130' INT TERM
 
 FE_SOCK=$D/fe.sock
 DNS_SOCK=$D/dns.sock
+ATK_SOCK=$D/atk.sock
 MEM="--single-file-segments --no-pci --no-telemetry --log-level=warning"
 
 # --- the generator ---------------------------------------------------------------------------
 gen_start() { # flows size
-  rm -f "$FE_SOCK" "$DNS_SOCK"
+  rm -f "$FE_SOCK" "$DNS_SOCK" "$ATK_SOCK"
   local mem=512
   [ "$1" -ge 1000000 ] && mem=1024
   # shellcheck disable=SC2086
@@ -196,10 +248,15 @@ gen_start() { # flows size
       --vary 0:tp_src --vary 1:tp_dst --ofport 0:49 --ofport 1:1 --expect-seed worker1
       --handshake 0:1 --encap "1:10.79.1.202>10.79.1.201,src_mac=00:50:56:8f:1c:f6,dst_mac=00:50:56:8f:4e:82")
   fi
-  "$GEN" run "${profile[@]}" "${expect[@]}" --flows "$1" --size "$2" --duration "$SECS" --warmup "$WARMUP" \
+  local attack=()
+  [ "${3:-0}" = 1 ] && attack=(--attack "$ATTACK_PORT:$ATTACK" --attack-spec "$ATTACK_SPEC")
+  # The gateway's port (--attack syn/udp) is the generator's third, after the two pods'.
+  local third=()
+  [ "$ATTACK_PORT" = 2 ] && third=(--port "net_virtio_user2,path=$ATK_SOCK,server=1,queues=1,queue_size=1024")
+  "$GEN" run "${profile[@]}" "${expect[@]}" "${attack[@]}" --rate "$RATE" --flows "$1" --size "$2" --duration "$SECS" --warmup "$WARMUP" \
     --wait-link 60 --json "$D/gen.json" \
     --port "net_virtio_user0,path=$FE_SOCK,server=1,queues=1,queue_size=1024" \
-    --port "net_virtio_user1,path=$DNS_SOCK,server=1,queues=1,queue_size=1024" \
+    --port "net_virtio_user1,path=$DNS_SOCK,server=1,queues=1,queue_size=1024" "${third[@]}" \
     -- -l 0 -m $mem $MEM --file-prefix rig-gen >"$D/gen.log" 2>&1 &
   GEN_PID=$!
   for _ in $(seq 1200); do
@@ -226,22 +283,38 @@ gen_wait_measuring() {
 brisk_dev() { # vhost|null name
   if [ "$1" = vhost ]; then echo "net_vhost1,iface=$DNS_SOCK,client=1,queues=1"; else echo "net_null_$2,no-rx=1"; fi
 }
+# The port that faces brisk-gen's first port: the frontend pod, or the gateway (--attack).
+brisk_dev0() { # vhost|atk|null name
+  case $1 in
+    vhost) echo "net_vhost0,iface=$FE_SOCK,client=1,queues=1" ;;
+    atk) echo "net_vhost2,iface=$ATK_SOCK,client=1,queues=1" ;;
+    *) echo "net_null_$2,no-rx=1" ;;
+  esac
+}
 # With --encap, OVS's uplink lives in br-phy: native tunnelling routes through the bridge
 # that holds the underlay address.
 ovs_if() { # vhost|null name
   if [ "$1" = vhost ]; then echo "type=dpdkvhostuserclient options:vhost-server-path=$DNS_SOCK"
   else echo "type=dpdk options:dpdk-devargs=net_null_$2,no-rx=1"; fi
 }
+ovs_if0() { # vhost|atk|null name
+  case $1 in
+    vhost) echo "type=dpdkvhostuserclient options:vhost-server-path=$FE_SOCK" ;;
+    atk) echo "type=dpdkvhostuserclient options:vhost-server-path=$ATK_SOCK" ;;
+    *) echo "type=dpdk options:dpdk-devargs=net_null_$2,no-rx=1" ;;
+  esac
+}
 before_start() { brisk_start "$BEFORE"; }
 before_clear() { brisk_clear; }
 before_cycles() { brisk_cycles; }
 before_stop() { brisk_stop; }
+before_dpstate() { brisk_dpstate; }
 brisk_start() {
   local bin=${1:-$BRISK} header=$'workers: [1]\nconntrack_max: 4000000'
   [ "$ENCAP" = 1 ] && header+=$'\nneighbors: [{ip: 10.79.1.202, mac: "00:50:56:8f:1c:f6"}]'
-  worker1_bridge "$header" "net_null_gw,no-rx=1" \
+  worker1_bridge "$header" "$(brisk_dev0 "$GW_DEV" gw)" \
     "$(brisk_dev "$DNS_DEV" dns)" "net_null_o,no-rx=1" "$(brisk_dev "$BE_DEV" b)" \
-    "net_vhost0,iface=$FE_SOCK,client=1,queues=1" "$(brisk_dev "$UP_DEV" u)" "$FLOWS_FILE" \
+    "$(brisk_dev0 "$FE_DEV" fe)" "$(brisk_dev "$UP_DEV" u)" "$FLOWS_FILE" \
     >"$D/bridge.yaml"
   local groups=()
   [ -n "$GROUPS_FILE" ] && groups=(--groups "$GROUPS_FILE")
@@ -264,6 +337,13 @@ brisk_cycles() {
     for (i = 5; i < NF; i += 2) v[$i] = $(i + 1)
     print v["decap"], v["parse"], v["lookup"], v["upcall"], v["actions"]; exit }' "$D/stats.txt")
   echo "$c ${st:-nan nan nan nan nan}"
+}
+# --attack: the datapath's state after a run, as JSON (megaflows, masks, drops by reason).
+brisk_dpstate() {
+  "$BRISK" ctl --socket "$D/brisk.sock" pmd-stats >"$D/dp-pmd.txt"
+  "$BRISK" ctl --socket "$D/brisk.sock" drop-stats >"$D/dp-drops.txt"
+  "$BRISK" ctl --socket "$D/brisk.sock" ct-get-limits zone=65520 >"$D/dp-ct.txt"
+  /usr/bin/python3 "$ROOT/perf/rig-dpstate.py" brisk "$D"
 }
 brisk_stop() { kill -TERM "$SW_PID"; wait "$SW_PID" || { cat "$D/switch.log" >&2; return 1; }; SW_PID=""; }
 
@@ -292,16 +372,16 @@ ovs_start() {
     protocols=OpenFlow10,OpenFlow15
   vsctl add-port br-int antrea-tun0 -- set interface antrea-tun0 type=geneve \
     options:remote_ip=flow options:key=flow ofport_request=1 \
-    -- add-port br-int antrea-gw0 -- set interface antrea-gw0 type=dpdk \
-    options:dpdk-devargs=net_null_gw,no-rx=1 ofport_request=2 \
+    -- add-port br-int antrea-gw0 -- set interface antrea-gw0 $(ovs_if0 "$GW_DEV" gw) \
+    ofport_request=2 \
     -- add-port br-int coredns--3e3abf -- set interface coredns--3e3abf $(ovs_if "$DNS_DEV" dns) \
     ofport_request=3 \
     -- add-port br-int antrea-o-830766 -- set interface antrea-o-830766 type=dpdk \
     options:dpdk-devargs=net_null_o,no-rx=1 ofport_request=4 \
     -- add-port br-int backend1-bab86f -- set interface backend1-bab86f $(ovs_if "$BE_DEV" b) \
     ofport_request=48 \
-    -- add-port br-int frontend-a3ba2f -- set interface frontend-a3ba2f type=dpdkvhostuserclient \
-    options:vhost-server-path="$FE_SOCK" ofport_request=49
+    -- add-port br-int frontend-a3ba2f -- set interface frontend-a3ba2f $(ovs_if0 "$FE_DEV" fe) \
+    ofport_request=49
   ovs ovs-ofctl add-tlv-map "unix:$D/ovs/br-int.mgmt" "{class=0x104,type=0x80,len=4}->tun_metadata0"
   if [ -n "$GROUPS_FILE" ]; then
     ovs ovs-ofctl -O OpenFlow15 add-groups "unix:$D/ovs/br-int.mgmt" "$GROUPS_FILE"
@@ -324,6 +404,13 @@ ovs_start() {
   SW_PID=""
 }
 appctl() { ovs ovs-appctl -t "$D/ovs/vswitchd.ctl" "$@"; }
+ovs_dpstate() {
+  appctl dpif-netdev/pmd-stats-show >"$D/dp-pmd.txt"
+  appctl dpctl/dump-flows >"$D/dp-flows.txt"
+  appctl coverage/show >"$D/dp-drops.txt"
+  appctl dpctl/ct-stats-show >"$D/dp-ct.txt" 2>/dev/null || true
+  /usr/bin/python3 "$ROOT/perf/rig-dpstate.py" ovs "$D"
+}
 ovs_clear() { appctl dpif-netdev/pmd-stats-clear >/dev/null; }
 ovs_cycles() {
   appctl dpif-netdev/pmd-stats-show >"$D/stats.txt"
@@ -355,8 +442,9 @@ null_stop() {
 }
 
 run_one() { # switch flows size rep
-  local sw=$1 flows=$2 size=$3 rep=$4 busy total sd sp sl su sa fam=$1
-  gen_start "$flows" "$size"
+  local sw=$1 flows=$2 size=$3 rep=$4 busy total sd sp sl su sa fam=$1 name=$1 attacked=0 dp=null
+  case $sw in *+attack) attacked=1; sw=${sw%+attack}; fam=$sw ;; esac
+  gen_start "$flows" "$size" "$attacked"
   OVS_SMC=0
   case $sw in
     brisk) brisk_start ;;
@@ -374,12 +462,13 @@ run_one() { # switch flows size rep
   "${fam}_clear"
   # Sample the switch's own counters over (nearly) the generator's measuring window.
   if [ -n "$PROFILE" ] && { [ "$sw" = brisk ] || [ "$sw" = before ]; }; then
-    perf record -q -C 1 -o "$PROFILE/perf-$sw-$flows-$size-$rep.data" \
+    perf record -q -C 1 -o "$PROFILE/perf-$name-$flows-$size-$rep.data" \
       -- sleep $(( SECS > 2 ? SECS - 1 : SECS )) 2>/dev/null
   else
     sleep $(( SECS > 2 ? SECS - 1 : SECS ))
   fi
   read -r busy total sd sp sl su sa < <("${fam}_cycles")
+  if [ -n "$ATTACK" ] && [ "$fam" != null ]; then dp=$("${fam}_dpstate"); fi
   wait "$GEN_PID" || { echo "rig: brisk-gen failed:" >&2; cat "$D/gen.log" >&2; exit 1; }
   GEN_PID=""
   case $sw in
@@ -388,10 +477,10 @@ run_one() { # switch flows size rep
     null) null_stop; busy=$NULL_CPP; total=nan ;;
   esac
   rm -f /dev/hugepages/rig-* 2>/dev/null || true
-  /usr/bin/python3 - "$sw" "$flows" "$size" "$busy" "$total" "$D/gen.json" "$rep" \
-    "$sd" "$sp" "$sl" "$su" "$sa" >>"$RESULTS" <<'PY'
+  /usr/bin/python3 - "$name" "$flows" "$size" "$busy" "$total" "$D/gen.json" "$rep" \
+    "$sd" "$sp" "$sl" "$su" "$sa" "$dp" >>"$RESULTS" <<'PY'
 import json, sys
-sw, flows, size, busy, total, path, rep, sd, sp, sl, su, sa = sys.argv[1:]
+sw, flows, size, busy, total, path, rep, sd, sp, sl, su, sa, dp = sys.argv[1:]
 g = json.load(open(path))
 num = lambda s: None if s in ("nan", "") else float(s)
 stages = {"decap": num(sd), "parse": num(sp), "lookup": num(sl), "upcall": num(su), "actions": num(sa)}
@@ -400,10 +489,14 @@ print(json.dumps({"switch": sw, "flows": int(flows), "size": int(size), "rep": i
                   "rx_mpps": g["rx_mpps"], "tx_mpps": g["tx_mpps"], "rx_gbps_l1": g["rx_gbps_l1"],
                   "lost": g["lost"], "unexpected": g["unexpected"], "reordered": g["reordered"],
                   "latency_ns": g["latency_ns"], "cycles_per_packet_busy": num(busy),
-                  "cycles_per_packet_total": num(total)}))
+                  "cycles_per_packet_total": num(total),
+                  "attack": g.get("attack"), "datapath": json.loads(dp)}))
 PY
-  printf 'rig: %-6s flows=%-7s size=%-4s rep=%s %s\n' "$sw" "$flows" "$size" "$rep" \
+  printf 'rig: %-6s flows=%-7s size=%-4s rep=%s %s\n' "$name" "$flows" "$size" "$rep" \
     "$(grep '^brisk-gen: [0-9.]* s:' "$D/gen.log" | sed 's/^brisk-gen: //') cycles/pkt=$busy"
+  [ "$attacked" = 1 ] && grep '^brisk-gen: attack' "$D/gen.log" | sed 's/^/rig:   /'
+  [ "$dp" != null ] && echo "rig:   datapath: $dp"
+  return 0
 }
 
 i=0

@@ -38,6 +38,7 @@ pub fn cycles_per_ns() -> f64 {
 pub fn cycles_per_ns() -> f64 {
     1.0
 }
+pub mod attack;
 pub mod burst;
 pub mod gen;
 pub mod pcap;

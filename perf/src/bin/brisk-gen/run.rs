@@ -4,6 +4,7 @@
 //! switch should have delivered.
 
 use anyhow::{bail, Context};
+use perf::attack::{Attack, ATTACK_STAMP_PORT};
 use perf::gen::Profile;
 use perf::traffic::{l4_csum_offset, read_stamp, write_stamp_csum, Expectations, Histogram, Stamp};
 use pipeline::geneve::{self, TlvMap};
@@ -29,7 +30,9 @@ pub struct RunArgs {
     vary: Vec<String>,
     /// A ready profile, checked against the seed's worker1 flows: `antrea-udp` = port 0 is
     /// worker1's frontend pod (ofport 49) sending UDP to coredns (port 1, ofport 3), which
-    /// answers; `antrea-tcp` = frontend opening TCP connections to backend1:80 (port 1,
+    /// answers; `antrea-gw-udp` = the same DNS traffic from clients outside the node
+    /// (172.16.0.1, ports varied) through the gateway antrea-gw0 (port 0, ofport 2), the
+    /// traffic attacks from outside share; `antrea-tcp` = frontend opening TCP connections to backend1:80 (port 1,
     /// ofport 48) with full handshakes, then data one way and ACKs back; `antrea-svc` = the
     /// same connections opened to the backendsvc cluster IP 10.104.65.133:80 through the
     /// frontend's gateway MAC, backend1 answering as the endpoint (for a worker1 pipeline
@@ -82,6 +85,23 @@ pub struct RunArgs {
     /// The OpenFlow port generator port I faces: `I:OFPORT` (for --expect-seed).
     #[arg(long = "ofport", value_name = "I:OFPORT")]
     ofports: Vec<String>,
+    /// Attack traffic beside the measured traffic: `I:KIND@RATE`, sent from port I (which
+    /// may also send a profile). KIND: `tse` (Tuple Space Explosion: every combination of
+    /// one flipped bit in nw_src, nw_dst, tp_src, tp_dst, or in the fields named as
+    /// `tse=nw_dst+tp_dst`), `tse2` (the same, each combination as a burst of 32), `syn`
+    /// (TCP SYNs, each from a new random source address and port), `udp` (the same in
+    /// UDP). RATE: `1mbps`, `10mbps` (bits on the wire, with preamble and gap), `1mpps`,
+    /// `500kpps`. Attack frames count neither as sent nor as received; the report gives
+    /// them apart.
+    #[arg(long, value_name = "I:KIND@RATE", requires = "attack_spec")]
+    attack: Option<String>,
+    /// The attack's template packet (`ofproto/trace` syntax): addresses, ports, MACs.
+    #[arg(long, value_name = "SPEC")]
+    attack_spec: Option<String>,
+    /// The attack frames' size on the wire with FCS (default: the smallest that holds the
+    /// headers and the stamp, at least 64).
+    #[arg(long)]
+    attack_size: Option<usize>,
     /// Write the final report as JSON to this file (`-`: stdout).
     #[arg(long)]
     json: Option<String>,
@@ -118,6 +138,101 @@ struct Totals {
     unexpected: u64,
     unstamped: u64,
     reordered: u64,
+    /// Attack frames the switch delivered to a generator port.
+    attack_rx: u64,
+}
+
+/// The attack beside the measured traffic (`--attack`): its frames go out of one of the
+/// ports at the attack's own pace, counted apart.
+struct Attacker {
+    attack: Attack,
+    /// TSC when its pacing started.
+    t0: u64,
+    /// TSC ticks per frame.
+    ticks_per_frame: f64,
+    /// Frames built since `t0` (the pace's count).
+    built: u64,
+    /// Frames sent, and frames the port's ring refused (dropped), in the measurement.
+    tx: u64,
+    tx_full: u64,
+    /// Frames built in the measurement.
+    tx_offered: u64,
+    pending: MbufBatch,
+}
+
+impl Attacker {
+    fn new(a: &RunArgs, n_ports: usize, hz: u64) -> anyhow::Result<Option<Attacker>> {
+        let (Some(arg), Some(spec)) = (&a.attack, &a.attack_spec) else {
+            return Ok(None);
+        };
+        let attack = Attack::new(
+            arg,
+            spec,
+            &pipeline::ofctl::PortMap::default(),
+            a.attack_size,
+        )?;
+        if attack.port >= n_ports {
+            bail!(
+                "--attack {arg}: there is no port {} (give it with --port)",
+                attack.port
+            );
+        }
+        let ticks_per_frame = hz as f64 / attack.frames_per_second();
+        eprintln!(
+            "brisk-gen: attack {:?} from port {}: {:.0} frames/s of {} bytes{}",
+            attack.kind,
+            attack.port,
+            attack.frames_per_second(),
+            attack.frame_len() + 4,
+            match attack.combinations() {
+                0 => String::new(),
+                c => format!(", {c} combinations"),
+            }
+        );
+        Ok(Some(Attacker {
+            attack,
+            t0: 0,
+            ticks_per_frame,
+            built: 0,
+            tx: 0,
+            tx_full: 0,
+            tx_offered: 0,
+            pending: MbufBatch::new(),
+        }))
+    }
+
+    /// Sends the attack frames due at `now` (at most 32 at a time) out of its port. Frames
+    /// the port's ring does not take are dropped, not retried, as a NIC's full receive ring
+    /// drops them: the attack keeps its pace whatever the switch makes of it.
+    fn send(&mut self, ports: &mut [Port], pool: &Mempool, now: u64) {
+        if self.t0 == 0 {
+            self.t0 = now;
+        }
+        let due = ((now - self.t0) as f64 / self.ticks_per_frame) as u64;
+        let n = due.saturating_sub(self.built).min(32) as usize;
+        if n == 0 || !self.pending.alloc_bulk(pool, n) {
+            return;
+        }
+        let len = self.attack.frame_len() as u16;
+        for k in 0..self.pending.len() {
+            let m = self.pending.get_mut(k).expect("allocated");
+            if let Some(d) = m.append(len) {
+                self.attack.next_frame(d, now);
+            }
+        }
+        self.built += n as u64;
+        self.tx_offered += n as u64;
+        let sent = ports[self.attack.port].eth.tx_burst(0, &mut self.pending);
+        self.tx += sent as u64;
+        self.tx_full += self.pending.len() as u64;
+        self.pending.free_all();
+    }
+
+    fn start_measuring(&mut self) {
+        self.tx = 0;
+        self.tx_full = 0;
+        self.tx_offered = 0;
+    }
 }
 
 /// `brisk-gen run`: starts the ports, sends the handshake, then measures and reports.
@@ -137,6 +252,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
         Mempool::new("gen_pool", 16383 * n as u32, 256, 2048 + 128, -1).context("mbuf pool")?;
     let hz = tsc_hz();
     let mut ports = start_ports(&a, &plan, &pool, hz)?;
+    let mut attacker = Attacker::new(&a, n, hz)?;
     wait_for_links(&ports, a.wait_link)?;
     handshake(&mut ports, &plan.prelude, &pool);
     eprintln!(
@@ -146,7 +262,15 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
 
     let mut meter = Meter::new(&plan.profiles, a.flows);
     let mut rxb = MbufBatch::new();
-    let window = measure(&a, &mut ports, &pool, &plan, &mut meter, &mut rxb, hz);
+    let window = measure(
+        &a,
+        &mut ports,
+        &pool,
+        &plan,
+        (&mut meter, attacker.as_mut()),
+        &mut rxb,
+        hz,
+    );
     // Drain what is still in flight (counted as received, not lost).
     let drain_until = rdtsc() + hz / 5;
     while rdtsc() < drain_until {
@@ -158,7 +282,17 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
             }
         }
     }
-    report(&a, &sum(&ports, &meter.tot), window, &meter, &plan)?;
+    report(
+        &a,
+        &sum(&ports, &meter.tot),
+        window,
+        &meter,
+        &plan,
+        attacker.as_ref(),
+    )?;
+    if let Some(at) = attacker.as_mut() {
+        at.pending.free_all();
+    }
     for mut p in ports {
         p.pending.free_all();
         let _ = p.eth.stop();
@@ -325,6 +459,10 @@ impl Meter {
             self.tot.unstamped += 1;
             return true;
         };
+        if s.port == ATTACK_STAMP_PORT {
+            self.tot.attack_rx += u64::from(self.measuring);
+            return false;
+        }
         if self.measuring && s.tsc < self.from_tsc {
             return false;
         }
@@ -383,7 +521,7 @@ fn measure(
     ports: &mut [Port],
     pool: &Mempool,
     plan: &Plan,
-    meter: &mut Meter,
+    (meter, mut attacker): (&mut Meter, Option<&mut Attacker>),
     rxb: &mut MbufBatch,
     hz: u64,
 ) -> f64 {
@@ -405,9 +543,15 @@ fn measure(
         }
         if !meter.measuring && now >= measure_from {
             meter.start(ports, now);
+            if let Some(at) = attacker.as_deref_mut() {
+                at.start_measuring();
+            }
         }
         for (pi, p) in ports.iter_mut().enumerate() {
             send_burst(p, pi, pool, now);
+        }
+        if let Some(at) = attacker.as_deref_mut() {
+            at.send(ports, pool, now);
         }
         for (pi, p) in ports.iter_mut().enumerate() {
             let got = p.eth.rx_burst(0, rxb);
@@ -476,7 +620,14 @@ fn send_burst(p: &mut Port, pi: usize, pool: &Mempool, now: u64) {
 }
 
 /// The final line (and --json) over the `window` seconds measured.
-fn report(a: &RunArgs, t: &Totals, window: f64, m: &Meter, plan: &Plan) -> anyhow::Result<()> {
+fn report(
+    a: &RunArgs,
+    t: &Totals,
+    window: f64,
+    m: &Meter,
+    plan: &Plan,
+    attacker: Option<&Attacker>,
+) -> anyhow::Result<()> {
     let hist = &m.hist;
     let secs = window.max(1e-9);
     let rx_mpps = t.rx as f64 / secs / 1e6;
@@ -507,6 +658,32 @@ fn report(a: &RunArgs, t: &Totals, window: f64, m: &Meter, plan: &Plan) -> anyho
             None => " (not checked)",
         }
     );
+    let attack = attacker.map(|at| {
+        let l1 = (at.attack.frame_len() + 4 + 20) as f64 * 8.0;
+        println!(
+            "brisk-gen: attack {:?} from port {}: offered {} ({:.0} frames/s, {:.3} Mbps L1), sent {}, refused by the full ring (dropped) {}, delivered to generator ports {}",
+            at.attack.kind,
+            at.attack.port,
+            at.tx_offered,
+            at.tx_offered as f64 / secs,
+            at.tx_offered as f64 * l1 / secs / 1e6,
+            at.tx,
+            at.tx_full,
+            t.attack_rx
+        );
+        serde_json::json!({
+            "kind": format!("{:?}", at.attack.kind).to_lowercase(),
+            "port": at.attack.port,
+            "combinations": at.attack.combinations(),
+            "offered_packets": at.tx_offered,
+            "offered_pps": at.tx_offered as f64 / secs,
+            "tx_packets": at.tx,
+            "tx_pps": at.tx as f64 / secs,
+            "tx_mbps_l1": at.tx as f64 * l1 / secs / 1e6,
+            "ring_full_dropped": at.tx_full,
+            "delivered_packets": t.attack_rx,
+        })
+    });
     let Some(j) = &a.json else {
         return Ok(());
     };
@@ -527,6 +704,7 @@ fn report(a: &RunArgs, t: &Totals, window: f64, m: &Meter, plan: &Plan) -> anyho
         "checked": plan.expect.is_some(),
         "latency_ns": {"p50": hist.quantile(0.5), "p99": hist.quantile(0.99), "p999": hist.quantile(0.999)},
         "rx_mpps_per_second": m.per_second,
+        "attack": attack,
     });
     let text = serde_json::to_string_pretty(&v)?;
     if j == "-" {

@@ -27,6 +27,8 @@ const PRESET_FE: &str = "udp,dl_src=be:2c:bf:e4:ec:c5,dl_dst=f2:82:cc:96:da:bd,n
 const PRESET_TCP_FE: &str = "tcp,dl_src=be:2c:bf:e4:ec:c5,dl_dst=f2:32:d8:07:e2:a6,nw_src=10.222.1.48,nw_dst=10.222.1.47,nw_ttl=64,tp_src=1024,tp_dst=80,tcp_flags=0x018";
 const PRESET_TCP_BE: &str = "tcp,dl_src=f2:32:d8:07:e2:a6,dl_dst=be:2c:bf:e4:ec:c5,nw_src=10.222.1.47,nw_dst=10.222.1.48,nw_ttl=64,tp_src=80,tp_dst=1024,tcp_flags=0x010";
 const PRESET_SVC_FE: &str = "tcp,dl_src=be:2c:bf:e4:ec:c5,dl_dst=4e:99:08:c1:53:be,nw_src=10.222.1.48,nw_dst=10.104.65.133,nw_ttl=64,tp_src=1024,tp_dst=80,tcp_flags=0x018";
+const PRESET_GW: &str = "udp,dl_src=4e:99:08:c1:53:be,dl_dst=f2:82:cc:96:da:bd,nw_src=172.16.0.1,nw_dst=10.222.1.2,nw_ttl=64,tp_src=1024,tp_dst=53";
+const PRESET_DNS_GW: &str = "udp,dl_src=f2:82:cc:96:da:bd,dl_dst=4e:99:08:c1:53:be,nw_src=10.222.1.2,nw_dst=172.16.0.1,nw_ttl=64,tp_src=53,tp_dst=1024";
 const PRESET_DNS: &str = "udp,dl_src=f2:82:cc:96:da:bd,dl_dst=be:2c:bf:e4:ec:c5,nw_src=10.222.1.2,nw_dst=10.222.1.48,nw_ttl=64,tp_src=53,tp_dst=1024";
 
 /// The per-port arguments, as given or as a --preset sets them.
@@ -55,6 +57,12 @@ impl Specs {
                 s.expect_seed.get_or_insert_with(|| "worker1".into());
                 false
             }
+            Some("antrea-gw-udp") => {
+                s.tx = vec![(0, PRESET_GW.into()), (1, PRESET_DNS_GW.into())];
+                s.ofports = vec![(0, "2".into()), (1, "3".into())];
+                s.expect_seed.get_or_insert_with(|| "worker1".into());
+                false
+            }
             Some("antrea-tcp") => {
                 s.tx = vec![(0, PRESET_TCP_FE.into()), (1, PRESET_TCP_BE.into())];
                 s.ofports = vec![(0, "49".into()), (1, "48".into())];
@@ -69,7 +77,9 @@ impl Specs {
                 }
                 true
             }
-            Some(p) => bail!("--preset {p}: the presets are: antrea-udp, antrea-tcp, antrea-svc"),
+            Some(p) => bail!(
+                "--preset {p}: the presets are: antrea-udp, antrea-gw-udp, antrea-tcp, antrea-svc"
+            ),
         };
         s.vary = vec![(0, "tp_src".into()), (1, "tp_dst".into())];
         if tcp {
