@@ -25,6 +25,43 @@ def aggregate(runs):
     return med
 
 
+def attack_table(by, sizes, flows):
+    """--attack: each switch's measured traffic without and with the attack, and what the
+    attack left in its datapath (megaflows, masks, upcalls, connections, drops)."""
+    if not any(k[0].endswith("+attack") for k in by):
+        return []
+    out = ["", "Under attack (same run; the measured traffic's kpps without and with the "
+           "attack beside it, the datapath after the attacked run; OVS is the faster of its "
+           "two configurations under attack):", "",
+           "| size | flows | switch | attack offered / taken (pps) | kpps without | kpps with "
+           "| with/without | megaflows | masks | subtable lookups/hit | upcalls | connections "
+           "| drops by reason |",
+           "|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for size in sizes:
+        for f in flows:
+            fams = [("brisk", ["brisk"]), ("before", ["before"]), ("OVS", ["ovs", "ovs-smc"])]
+            for label, names in fams:
+                cands = [(n, by[(n + "+attack", f, size)]) for n in names
+                         if (n + "+attack", f, size) in by]
+                if not cands:
+                    continue
+                name, a = max(cands, key=lambda x: x[1]["rx_mpps"])
+                base = by.get((name, f, size))
+                dp = a.get("datapath") or {}
+                atk = a.get("attack") or {}
+                drops = ", ".join(f"{k} {v:,}" for k, v in sorted(dp.get("drops", {}).items())) or "-"
+                ratio = (f'{a["rx_mpps"] / base["rx_mpps"]:.3f}' if base and base["rx_mpps"] > 0 else "-")
+                v = lambda k: "-" if dp.get(k) is None else f"{dp[k]:,}"
+                without = f'{round(base["rx_mpps"] * 1000):,}' if base else "-"
+                out.append(
+                    f'| {size} | {f:,} | {label}{" (" + name + ")" if label == "OVS" else ""} '
+                    f'| {atk.get("kind", "?")}: {atk.get("offered_pps", 0):,.0f} / {atk.get("tx_pps", 0):,.0f} '
+                    f'| {without} | {round(a["rx_mpps"] * 1000):,} '
+                    f'| {ratio} | {v("megaflows")} | {v("masks")} | {v("subtable_lookups_per_hit")} '
+                    f'| {v("upcalls")} | {v("connections")} | {drops} |')
+    return out
+
+
 def main():
     src, prefix, machine = sys.argv[1], sys.argv[2], sys.argv[3]
     runs = [json.loads(line) for line in open(src) if line.strip()]
@@ -155,6 +192,7 @@ def main():
                     r["brisk_over_before"], r["brisk_over_before_best"],
                     r["before_cycles_per_packet"], r["before_cycles_per_packet_best"],
                     cell(r, "brisk", "cycles_per_packet"), r["brisk_cycles_per_packet_best"]))
+    out += attack_table(by, sizes, flows)
     open(prefix + ".md", "w").write("\n".join(out) + "\n")
 
     try:

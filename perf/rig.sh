@@ -308,7 +308,7 @@ before_start() { brisk_start "$BEFORE"; }
 before_clear() { brisk_clear; }
 before_cycles() { brisk_cycles; }
 before_stop() { brisk_stop; }
-before_dpstate() { brisk_dpstate; }
+before_dpstate() { brisk_dpstate "$@"; }
 brisk_start() {
   local bin=${1:-$BRISK} header=$'workers: [1]\nconntrack_max: 4000000'
   [ "$ENCAP" = 1 ] && header+=$'\nneighbors: [{ip: 10.79.1.202, mac: "00:50:56:8f:1c:f6"}]'
@@ -343,6 +343,7 @@ brisk_dpstate() {
   "$BRISK" ctl --socket "$D/brisk.sock" pmd-stats >"$D/dp-pmd.txt"
   "$BRISK" ctl --socket "$D/brisk.sock" drop-stats >"$D/dp-drops.txt"
   "$BRISK" ctl --socket "$D/brisk.sock" ct-get-limits zone=65520 >"$D/dp-ct.txt"
+  "$BRISK" ctl --socket "$D/brisk.sock" dump-megaflows >"$D/dp-megaflows-$1.txt"
   /usr/bin/python3 "$ROOT/perf/rig-dpstate.py" brisk "$D"
 }
 brisk_stop() { kill -TERM "$SW_PID"; wait "$SW_PID" || { cat "$D/switch.log" >&2; return 1; }; SW_PID=""; }
@@ -468,7 +469,7 @@ run_one() { # switch flows size rep
     sleep $(( SECS > 2 ? SECS - 1 : SECS ))
   fi
   read -r busy total sd sp sl su sa < <("${fam}_cycles")
-  if [ -n "$ATTACK" ] && [ "$fam" != null ]; then dp=$("${fam}_dpstate"); fi
+  if [ -n "$ATTACK" ] && [ "$fam" != null ]; then dp=$("${fam}_dpstate" "$name"); fi
   wait "$GEN_PID" || { echo "rig: brisk-gen failed:" >&2; cat "$D/gen.log" >&2; exit 1; }
   GEN_PID=""
   case $sw in

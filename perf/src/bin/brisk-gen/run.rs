@@ -39,8 +39,9 @@ pub struct RunArgs {
     /// generated with `proxy: antrea-proxy`; give it with --expect-flows/--expect-groups).
     #[arg(long)]
     preset: Option<String>,
-    /// TCP handshake before measuring: `CLIENT:SERVER` port indexes (SYN from the client,
-    /// SYN-ACK from the server, ACK), so conntrack sees established connections.
+    /// Handshake before measuring: `CLIENT:SERVER` port indexes (TCP: SYN from the client,
+    /// SYN-ACK from the server, ACK; UDP: the client's first datagram of each flow), so
+    /// conntrack sees the client's connections, established, when measuring starts.
     #[arg(long, value_name = "CLIENT:SERVER")]
     handshake: Option<String>,
     /// Flows per sending port.
@@ -202,15 +203,26 @@ impl Attacker {
     }
 
     /// Sends the attack frames due at `now` (at most 32 at a time) out of its port. Frames
-    /// the port's ring does not take are dropped, not retried, as a NIC's full receive ring
-    /// drops them: the attack keeps its pace whatever the switch makes of it.
+    /// the port's ring does not take are retried until the next ones are due, then dropped,
+    /// as a NIC's full receive ring drops them: the attack keeps its pace whatever the
+    /// switch makes of it (a low-rate attack on a port the measured traffic keeps full
+    /// still gets its frames in; a flood loses what the switch cannot take).
     fn send(&mut self, ports: &mut [Port], pool: &Mempool, now: u64) {
         if self.t0 == 0 {
             self.t0 = now;
         }
+        let port = &mut ports[self.attack.port].eth;
+        if !self.pending.is_empty() {
+            self.tx += port.tx_burst(0, &mut self.pending) as u64;
+        }
         let due = ((now - self.t0) as f64 / self.ticks_per_frame) as u64;
         let n = due.saturating_sub(self.built).min(32) as usize;
-        if n == 0 || !self.pending.alloc_bulk(pool, n) {
+        if n == 0 {
+            return;
+        }
+        self.tx_full += self.pending.len() as u64;
+        self.pending.free_all();
+        if !self.pending.alloc_bulk(pool, n) {
             return;
         }
         let len = self.attack.frame_len() as u16;
@@ -222,10 +234,21 @@ impl Attacker {
         }
         self.built += n as u64;
         self.tx_offered += n as u64;
-        let sent = ports[self.attack.port].eth.tx_burst(0, &mut self.pending);
-        self.tx += sent as u64;
-        self.tx_full += self.pending.len() as u64;
-        self.pending.free_all();
+        self.tx += port.tx_burst(0, &mut self.pending) as u64;
+    }
+
+    /// For an attack mixed into a port's bursts: how many of its frames are due at `now`
+    /// (at most `max`), counted as offered and sent (the burst is retried until sent).
+    fn take_due(&mut self, now: u64, max: usize) -> usize {
+        if self.t0 == 0 {
+            self.t0 = now;
+        }
+        let due = ((now - self.t0) as f64 / self.ticks_per_frame) as u64;
+        let n = due.saturating_sub(self.built).min(max as u64);
+        self.built += n;
+        self.tx_offered += n;
+        self.tx += n;
+        n as usize
     }
 
     fn start_measuring(&mut self) {
@@ -386,7 +409,10 @@ fn handshake(ports: &mut [Port], prelude: &[(usize, Profile)], pool: &Mempool) {
     for (pi, prof) in prelude {
         let frames = prof.frames();
         let (sent, got) = send_all(ports, *pi, &frames, pool);
+        let udp = pipeline::field::Field::NwProto.get(&prof.template)
+            == u128::from(pipeline::flow::ip_proto::UDP);
         let what = match pipeline::field::Field::TcpFlags.get(&prof.template) {
+            _ if udp => "first UDP datagrams",
             0x002 => "SYN",
             0x012 => "SYN-ACK",
             _ => "ACK",
@@ -548,10 +574,16 @@ fn measure(
             }
         }
         for (pi, p) in ports.iter_mut().enumerate() {
-            send_burst(p, pi, pool, now);
+            // An attack from a port that sends a profile rides in that port's bursts.
+            let mixed = attacker
+                .as_deref_mut()
+                .filter(|at| at.attack.port == pi && !p.frames.is_empty());
+            send_burst(p, pi, pool, now, mixed);
         }
         if let Some(at) = attacker.as_deref_mut() {
-            at.send(ports, pool, now);
+            if ports[at.attack.port].frames.is_empty() {
+                at.send(ports, pool, now);
+            }
         }
         for (pi, p) in ports.iter_mut().enumerate() {
             let got = p.eth.rx_burst(0, rxb);
@@ -576,8 +608,9 @@ fn measure(
     (now.min(end).saturating_sub(measure_from)) as f64 / hz as f64
 }
 
-/// Sends port `pi`'s next burst of 32 stamped frames when its pace allows.
-fn send_burst(p: &mut Port, pi: usize, pool: &Mempool, now: u64) {
+/// Sends port `pi`'s next burst of 32 stamped frames when its pace allows, with the attack
+/// frames due now (at most 8) in its first slots when the attack leaves from this port.
+fn send_burst(p: &mut Port, pi: usize, pool: &Mempool, now: u64, mut atk: Option<&mut Attacker>) {
     if p.frames.is_empty() || (p.gap != 0 && now < p.due) {
         return;
     }
@@ -588,10 +621,19 @@ fn send_burst(p: &mut Port, pi: usize, pool: &Mempool, now: u64) {
             return;
         }
         let tsc = rdtsc();
+        let n_atk = atk.as_deref_mut().map_or(0, |at| at.take_due(now, 8));
         let built = p.pending.len();
         for k in 0..built {
-            let f = &p.frames[(p.next + k) % p.frames.len()];
             let m = p.pending.get_mut(k).expect("allocated");
+            if k < n_atk {
+                if let Some(at) = atk.as_deref_mut() {
+                    if let Some(d) = m.append(at.attack.frame_len() as u16) {
+                        at.attack.next_frame(d, tsc);
+                    }
+                }
+                continue;
+            }
+            let f = &p.frames[(p.next + k - n_atk) % p.frames.len()];
             let Some(d) = m.append(f.len() as u16) else {
                 continue;
             };
@@ -600,14 +642,16 @@ fn send_burst(p: &mut Port, pi: usize, pool: &Mempool, now: u64) {
                 d,
                 Stamp {
                     port: pi as u8,
-                    seq: p.seq.wrapping_add(k as u32),
+                    seq: p.seq.wrapping_add((k - n_atk) as u32),
                     tsc,
                 },
                 p.csum_at,
             );
         }
-        p.next = (p.next + built) % p.frames.len();
-        p.seq = p.seq.wrapping_add(built as u32);
+        p.next = (p.next + built - n_atk) % p.frames.len();
+        p.seq = p.seq.wrapping_add((built - n_atk) as u32);
+        // The burst is retried until sent whole: its attack frames are the attack's.
+        p.tx = p.tx.saturating_sub(n_atk as u64);
         if p.gap != 0 {
             p.due = if p.due == 0 { now } else { p.due } + p.gap;
         }

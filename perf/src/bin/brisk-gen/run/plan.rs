@@ -49,25 +49,22 @@ impl Specs {
             expect_seed: a.expect_seed.clone(),
             handshake: a.handshake.clone(),
         };
-        let tcp = match a.preset.as_deref() {
+        match a.preset.as_deref() {
             None => return Ok(s),
             Some("antrea-udp") => {
                 s.tx = vec![(0, PRESET_FE.into()), (1, PRESET_DNS.into())];
                 s.ofports = vec![(0, "49".into()), (1, "3".into())];
                 s.expect_seed.get_or_insert_with(|| "worker1".into());
-                false
             }
             Some("antrea-gw-udp") => {
                 s.tx = vec![(0, PRESET_GW.into()), (1, PRESET_DNS_GW.into())];
                 s.ofports = vec![(0, "2".into()), (1, "3".into())];
                 s.expect_seed.get_or_insert_with(|| "worker1".into());
-                false
             }
             Some("antrea-tcp") => {
                 s.tx = vec![(0, PRESET_TCP_FE.into()), (1, PRESET_TCP_BE.into())];
                 s.ofports = vec![(0, "49".into()), (1, "48".into())];
                 s.expect_seed.get_or_insert_with(|| "worker1".into());
-                true
             }
             Some("antrea-svc") => {
                 s.tx = vec![(0, PRESET_SVC_FE.into()), (1, PRESET_TCP_BE.into())];
@@ -75,16 +72,16 @@ impl Specs {
                 if a.expect_flows.is_none() {
                     bail!("--preset antrea-svc needs --expect-flows/--expect-groups (brisk conf flows/groups of worker1 with proxy: antrea-proxy)");
                 }
-                true
             }
             Some(p) => bail!(
                 "--preset {p}: the presets are: antrea-udp, antrea-gw-udp, antrea-tcp, antrea-svc"
             ),
         };
         s.vary = vec![(0, "tp_src".into()), (1, "tp_dst".into())];
-        if tcp {
-            s.handshake.get_or_insert_with(|| "0:1".into());
-        }
+        // TCP: SYN, SYN-ACK, ACK; UDP: the client's first datagram (without it, replies sent
+        // before their request make connections the other way round, which take another
+        // path through the tables than the ones measured).
+        s.handshake.get_or_insert_with(|| "0:1".into());
         Ok(s)
     }
 }
@@ -174,6 +171,13 @@ fn handshake_prelude(
     let (Some(Some(cp)), Some(Some(sp))) = (profiles.get(c), profiles.get(sv)) else {
         bail!("--handshake {h}: both ports need a --tx profile");
     };
+    if pipeline::field::Field::NwProto.get(&cp.template)
+        == u128::from(pipeline::flow::ip_proto::UDP)
+    {
+        // UDP: the client's first datagram of every flow, so each connection is the
+        // client's (committed from its side) before the server's traffic starts.
+        return Ok(vec![(c, cp.clone())]);
+    }
     Ok(vec![
         (c, cp.with_tcp_flags(0x002)),
         (sv, sp.with_tcp_flags(0x012)),
