@@ -29,6 +29,7 @@ def brisk(d):
         "masks": num(r"megaflows: \d+ in (\d+) masks", pmd),
         "subtable_lookups_per_hit": num(r"([\d.]+) subtable lookups/hit", pmd, float),
         "upcalls": num(r"upcalls: (\d+)", pmd),
+        "revalidations": num(r"revalidations: (\d+)", pmd),
         "connections": num(r"count=(\d+)", read(d, "dp-ct.txt")),
     }
     drops, section = {}, ""
@@ -70,6 +71,7 @@ def ovs(d):
         "upcalls": (num(r"miss with success upcall: (\d+)", pmd) or 0)
         + (num(r"miss with failed upcall: (\d+)", pmd) or 0),
         "connections": num(r"Total: (\d+)", read(d, "dp-ct.txt")),
+        "revalidator_dump_ms": num(r"dump duration : (\d+)ms", read(d, "dp-upcall.txt")),
     }
     drops = {}
     for line in read(d, "dp-drops.txt").splitlines():

@@ -25,6 +25,20 @@ def aggregate(runs):
     return med
 
 
+def attack_cell(atk):
+    if atk.get("kind") == "storm":
+        return (f'storm: {atk.get("changes", 0):,} changes, barrier p50 {atk.get("barrier_ms_p50")} ms '
+                f'max {atk.get("barrier_ms_max")} ms')
+    return f'{atk.get("kind", "?")}: {atk.get("offered_pps", 0):,.0f} / {atk.get("tx_pps", 0):,.0f}'
+
+
+def reval(dp):
+    r = [f'revalidations {dp["revalidations"]:,}'] if dp.get("revalidations") is not None else []
+    if dp.get("revalidator_dump_ms") is not None:
+        r.append(f'revalidator dump {dp["revalidator_dump_ms"]} ms')
+    return ("; " + ", ".join(r)) if r else ""
+
+
 def attack_table(by, sizes, flows):
     """--attack: each switch's measured traffic without and with the attack, and what the
     attack left in its datapath (megaflows, masks, upcalls, connections, drops)."""
@@ -55,10 +69,10 @@ def attack_table(by, sizes, flows):
                 without = f'{round(base["rx_mpps"] * 1000):,}' if base else "-"
                 out.append(
                     f'| {size} | {f:,} | {label}{" (" + name + ")" if label == "OVS" else ""} '
-                    f'| {atk.get("kind", "?")}: {atk.get("offered_pps", 0):,.0f} / {atk.get("tx_pps", 0):,.0f} '
+                    f'| {attack_cell(atk)} '
                     f'| {without} | {round(a["rx_mpps"] * 1000):,} '
                     f'| {ratio} | {v("megaflows")} | {v("masks")} | {v("subtable_lookups_per_hit")} '
-                    f'| {v("upcalls")} | {v("connections")} | {drops} |')
+                    f'| {v("upcalls")} | {v("connections")} | {drops}{reval(dp)} |')
     return out
 
 

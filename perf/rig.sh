@@ -16,6 +16,7 @@
 #               [--warmup 3] [--switches "brisk ovs ovs-smc null"] [--out perf/results] [--build]
 #               [--brisk-before PATH] [--repeat N] [--proto udp|tcp|svc] [--encap]
 #               [--profile DIR] [--attack KIND@RATE [--attack-spec SPEC]] [--rate MPPS]
+#               [--storm CHANGES_PER_S]
 #
 # --proto tcp: the frontend opens TCP connections to backend1:80 (ofport 48) with real
 # handshakes, then sends data and gets ACKs back (the NetworkPolicy conjunction on the
@@ -65,6 +66,14 @@
 # `dpctl/dump-flows` with masks told apart, `pmd-stats-show`) and its drops by reason
 # (brisk `drop-stats`; OVS's `datapath_drop_*` and upcall coverage counters).
 #
+# --storm N: NetworkPolicy churn while measuring (the driver on lcore 0, the generator's
+# core, not the switch's). Every switch (but null) runs each point
+# without and with `perf/storm.py` (os-ken, PyPI, on one OpenFlow 1.5 connection to the
+# switch's ptcp: listener) adding and deleting N rules per second in table 90 (an address
+# joining and leaving a policy rule's conjunction). The report keeps the changes made, the
+# barrier round trips, and the datapath's revalidations (brisk `pmd-stats`) or its
+# revalidators' dump duration (OVS `upcall/show`).
+#
 # --rate MPPS: each generator port sends at most this many Mpps (default: as fast as the
 # switch takes them). A flood is judged against traffic the switch can carry: does that
 # traffic keep its rate beside the flood?
@@ -92,6 +101,8 @@ PROFILE=""
 ATTACK=""
 ATTACK_SPEC=""
 RATE=0
+STORM=""
+STORM_PORT=16653
 while [ $# -gt 0 ]; do
   case "$1" in
     --flows) FLOWS=$2; shift 2 ;;
@@ -108,6 +119,7 @@ while [ $# -gt 0 ]; do
     --brisk-before) BEFORE=$2; SWITCHES="$SWITCHES before"; shift 2 ;;
     --attack) ATTACK=$2; shift 2 ;;
     --rate) RATE=$2; shift 2 ;;
+    --storm) STORM=$2; shift 2 ;;
     --attack-spec) ATTACK_SPEC=$2; shift 2 ;;
     -h|--help) sed -n '2,70p' "$0"; exit 0 ;;
     *) echo "rig: unknown argument $1" >&2; exit 2 ;;
@@ -146,7 +158,14 @@ if [ -n "$ATTACK" ]; then
           fi ;;
     *) echo "rig: --attack $ATTACK: tse, tse2, syn or udp @RATE" >&2; exit 2 ;;
   esac
-# Each switch without and with the attack (the null switch has no pipeline to attack).
+  # Each switch without and with the attack (the null switch has no pipeline to attack).
+  SWITCHES=$(for sw in $SWITCHES; do [ "$sw" = null ] && echo null || echo "$sw $sw+attack"; done | tr '\n' ' ')
+fi
+if [ -n "$STORM" ]; then
+  [ -z "$ATTACK" ] || { echo "rig: --storm or --attack, not both" >&2; exit 2; }
+  python3 -c 'import os_ken' 2>/dev/null ||
+    { echo "rig: --storm needs os-ken (pip install os-ken)" >&2; exit 1; }
+  ATTACK="storm@$STORM"
   SWITCHES=$(for sw in $SWITCHES; do [ "$sw" = null ] && echo null || echo "$sw $sw+attack"; done | tr '\n' ' ')
 fi
 if [ "$ENCAP" = 1 ]; then
@@ -249,7 +268,7 @@ gen_start() { # flows size
       --handshake 0:1 --encap "1:10.79.1.202>10.79.1.201,src_mac=00:50:56:8f:1c:f6,dst_mac=00:50:56:8f:4e:82")
   fi
   local attack=()
-  [ "${3:-0}" = 1 ] && attack=(--attack "$ATTACK_PORT:$ATTACK" --attack-spec "$ATTACK_SPEC")
+  [ "${3:-0}" = 1 ] && [ -z "$STORM" ] && attack=(--attack "$ATTACK_PORT:$ATTACK" --attack-spec "$ATTACK_SPEC")
   # The gateway's port (--attack syn/udp) is the generator's third, after the two pods'.
   local third=()
   [ "$ATTACK_PORT" = 2 ] && third=(--port "net_virtio_user2,path=$ATK_SOCK,server=1,queues=1,queue_size=1024")
@@ -319,6 +338,7 @@ brisk_start() {
   local groups=()
   [ -n "$GROUPS_FILE" ] && groups=(--groups "$GROUPS_FILE")
   # shellcheck disable=SC2086
+  [ -n "$STORM" ] && groups+=(--openflow "ptcp:$STORM_PORT")
   "$bin" run --bridge "$D/bridge.yaml" "${groups[@]}" --socket "$D/brisk.sock" --stats-interval 0 -- \
     -l 0,1 --main-lcore 0 -m 1024 $MEM --file-prefix rig-brisk >"$D/switch.log" 2>&1 &
   SW_PID=$!
@@ -388,6 +408,7 @@ ovs_start() {
     ovs ovs-ofctl -O OpenFlow15 add-groups "unix:$D/ovs/br-int.mgmt" "$GROUPS_FILE"
   fi
   ovs ovs-ofctl -O OpenFlow15 add-flows "unix:$D/ovs/br-int.mgmt" "$FLOWS_FILE"
+  [ -n "$STORM" ] && vsctl set-controller br-int "ptcp:$STORM_PORT:127.0.0.1"
   if [ "$OVS_SMC" = 1 ]; then
     vsctl set Open_vSwitch . other_config:smc-enable=true other_config:emc-insert-inv-prob=0
   fi
@@ -410,6 +431,7 @@ ovs_dpstate() {
   appctl dpctl/dump-flows >"$D/dp-flows.txt"
   appctl coverage/show >"$D/dp-drops.txt"
   appctl dpctl/ct-stats-show >"$D/dp-ct.txt" 2>/dev/null || true
+  appctl upcall/show >"$D/dp-upcall.txt" 2>/dev/null || true
   /usr/bin/python3 "$ROOT/perf/rig-dpstate.py" ovs "$D"
 }
 ovs_clear() { appctl dpif-netdev/pmd-stats-clear >/dev/null; }
@@ -461,6 +483,12 @@ run_one() { # switch flows size rep
     exit 1
   fi
   "${fam}_clear"
+  local storm_pid=""
+  if [ -n "$STORM" ] && [ "$attacked" = 1 ]; then
+    taskset -c 0 python3 "$ROOT/perf/storm.py" "$STORM_PORT" "$STORM" $(( SECS > 2 ? SECS - 1 : SECS )) \
+      >"$D/storm.json" 2>"$D/storm.log" &
+    storm_pid=$!
+  fi
   # Sample the switch's own counters over (nearly) the generator's measuring window.
   if [ -n "$PROFILE" ] && { [ "$sw" = brisk ] || [ "$sw" = before ]; }; then
     perf record -q -C 1 -o "$PROFILE/perf-$name-$flows-$size-$rep.data" \
@@ -469,6 +497,9 @@ run_one() { # switch flows size rep
     sleep $(( SECS > 2 ? SECS - 1 : SECS ))
   fi
   read -r busy total sd sp sl su sa < <("${fam}_cycles")
+  if [ -n "$storm_pid" ]; then
+    wait "$storm_pid" || { echo "rig: storm.py failed:" >&2; cat "$D/storm.json" "$D/storm.log" >&2; exit 1; }
+  fi
   if [ -n "$ATTACK" ] && [ "$fam" != null ]; then dp=$("${fam}_dpstate" "$name"); fi
   wait "$GEN_PID" || { echo "rig: brisk-gen failed:" >&2; cat "$D/gen.log" >&2; exit 1; }
   GEN_PID=""
@@ -479,9 +510,9 @@ run_one() { # switch flows size rep
   esac
   rm -f /dev/hugepages/rig-* 2>/dev/null || true
   /usr/bin/python3 - "$name" "$flows" "$size" "$busy" "$total" "$D/gen.json" "$rep" \
-    "$sd" "$sp" "$sl" "$su" "$sa" "$dp" >>"$RESULTS" <<'PY'
+    "$sd" "$sp" "$sl" "$su" "$sa" "$dp" "$([ -n "$storm_pid" ] && cat "$D/storm.json")" >>"$RESULTS" <<'PY'
 import json, sys
-sw, flows, size, busy, total, path, rep, sd, sp, sl, su, sa, dp = sys.argv[1:]
+sw, flows, size, busy, total, path, rep, sd, sp, sl, su, sa, dp, storm = sys.argv[1:]
 g = json.load(open(path))
 num = lambda s: None if s in ("nan", "") else float(s)
 stages = {"decap": num(sd), "parse": num(sp), "lookup": num(sl), "upcall": num(su), "actions": num(sa)}
@@ -491,11 +522,13 @@ print(json.dumps({"switch": sw, "flows": int(flows), "size": int(size), "rep": i
                   "lost": g["lost"], "unexpected": g["unexpected"], "reordered": g["reordered"],
                   "latency_ns": g["latency_ns"], "cycles_per_packet_busy": num(busy),
                   "cycles_per_packet_total": num(total),
-                  "attack": g.get("attack"), "datapath": json.loads(dp)}))
+                  "attack": g.get("attack") or (storm and dict(json.loads(storm), kind="storm")),
+                  "datapath": json.loads(dp)}))
 PY
   printf 'rig: %-6s flows=%-7s size=%-4s rep=%s %s\n' "$name" "$flows" "$size" "$rep" \
     "$(grep '^brisk-gen: [0-9.]* s:' "$D/gen.log" | sed 's/^brisk-gen: //') cycles/pkt=$busy"
-  [ "$attacked" = 1 ] && grep '^brisk-gen: attack' "$D/gen.log" | sed 's/^/rig:   /'
+  if [ "$attacked" = 1 ] && [ -z "$STORM" ]; then grep '^brisk-gen: attack' "$D/gen.log" | sed 's/^/rig:   /'; fi
+  [ -n "$storm_pid" ] && echo "rig:   storm: $(cat "$D/storm.json")"
   [ "$dp" != null ] && echo "rig:   datapath: $dp"
   return 0
 }
