@@ -41,6 +41,10 @@ fn bench(c: &mut Criterion) {
             sport = sport.wrapping_add(1).max(1024);
             let mut f = frame.clone();
             f[34..36].copy_from_slice(&sport.to_be_bytes());
+            // The TCP checksum follows the port (conntrack takes a bad one as invalid).
+            let c = u16::from_be_bytes([f[50], f[51]]);
+            let c = pipeline::wire::checksum::update16(c, 56670, sport);
+            f[50..52].copy_from_slice(&c.to_be_bytes());
             let pkt = Packet::new(VecFrame::new(&f), 2, None);
             let mut out = Collect::new();
             process(&b, pkt, 1, &mut out, None);

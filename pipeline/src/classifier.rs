@@ -475,16 +475,6 @@ impl<T: Clone> Classifier<T> {
         let mut key: SmallVec<[u64; 6]> = SmallVec::new();
         let last = sub.stages.len() - 1;
         for (k, st) in sub.stages.iter().enumerate() {
-            if k == sub.prefix_stage {
-                for p in &sub.prefixes {
-                    if let Some(bits) = p.rejects(flow.w[w::NW_ADDR]) {
-                        if let Some(wc) = wc.as_deref_mut() {
-                            p.unwildcard(bits, wc);
-                        }
-                        return None;
-                    }
-                }
-            }
             for &(i, m) in st {
                 let v = flow.w[i as usize] & m;
                 h = hash_word(h, v);
@@ -494,18 +484,41 @@ impl<T: Clone> Classifier<T> {
             if k < last {
                 if sub.indices[k].find(hk, |&(x, _)| x == hk).is_none() {
                     if let Some(wc) = wc.as_deref_mut() {
-                        wc.or_with(&sub.cumulative[k]);
+                        Self::unwildcard_miss(sub, k, flow, wc, &sub.cumulative[k]);
                     }
                     return None;
                 }
             } else {
+                let found = sub.find(hk, &key);
                 if let Some(wc) = wc.as_deref_mut() {
-                    wc.or_with(&sub.mask);
+                    if found.is_none() {
+                        Self::unwildcard_miss(sub, k, flow, wc, &sub.mask);
+                    } else {
+                        wc.or_with(&sub.mask);
+                    }
                 }
-                return sub.find(hk, &key);
+                return found;
             }
         }
         None
+    }
+
+    /// Un-wildcards what proves that `sub` has no rule for `flow`, which missed at stage
+    /// `k`: `consulted` (the stages up to `k`), or, when the stage holds an address field
+    /// none of whose rules' prefixes the packet has, only that address's leading bits
+    /// (`prefix.rs`). Run on misses only: a hit, and a lookup without wildcards, never pay
+    /// for the prefix search.
+    #[cold]
+    fn unwildcard_miss(sub: &Subtable<T>, k: usize, flow: &Flow, wc: &mut Flow, consulted: &Flow) {
+        if k == sub.prefix_stage {
+            for p in &sub.prefixes {
+                if let Some(bits) = p.rejects(flow.w[w::NW_ADDR]) {
+                    p.unwildcard(bits, wc);
+                    return;
+                }
+            }
+        }
+        wc.or_with(consulted);
     }
 
     /// Looks up the highest-priority rule matching `flow`, with conjunctive matches resolved
