@@ -95,7 +95,9 @@ pub struct RunArgs {
     /// (TCP SYNs, each from a new random source address and port), `udp` (the same in
     /// UDP). RATE: `1mbps`, `10mbps` (bits on the wire, with preamble and gap), `1mpps`,
     /// `500kpps`. Attack frames count neither as sent nor as received; the report gives
-    /// them apart.
+    /// them apart. From a port of their own, frames its full ring refuses are dropped (as
+    /// a NIC drops them); from a port that sends a profile, they ride in its bursts (at
+    /// most 8 of 32).
     #[arg(long, value_name = "I:KIND@RATE", requires = "attack_spec")]
     attack: Option<String>,
     /// The attack's template packet (`ofproto/trace` syntax): addresses, ports, MACs.
