@@ -90,10 +90,10 @@ pub struct RunArgs {
     ofports: Vec<String>,
     /// Attack traffic beside the measured traffic: `I:KIND@RATE`, sent from port I (which
     /// may also send a profile). KIND: `tse` (Tuple Space Explosion: every combination of
-    /// one flipped bit in nw_src, nw_dst, tp_src, tp_dst, or in the fields named as
-    /// `tse=nw_dst+tp_dst`), `tse2` (the same, each combination as a burst of 32), `syn`
-    /// (TCP SYNs, each from a new random source address and port), `udp` (the same in
-    /// UDP). RATE: `1mbps`, `10mbps` (bits on the wire, with preamble and gap), `1mpps`,
+    /// one flipped bit, or none, in nw_src and tp_dst, or in the fields named as
+    /// `tse=nw_dst+tp_src+tp_dst` from nw_src, nw_dst, tp_src, tp_dst), `tse2` (the
+    /// same, each combination as a burst of 32), `syn` (TCP SYNs, each from a new random
+    /// source address and port), `udp` (the same in UDP). RATE: `1mbps`, `10mbps` (bits on the wire, with preamble and gap), `1mpps`,
     /// `500kpps`. Attack frames count neither as sent nor as received; the report gives
     /// them apart. From a port of their own, frames its full ring refuses are dropped (as
     /// a NIC drops them); from a port that sends a profile, they ride in its bursts (at
