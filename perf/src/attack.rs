@@ -18,7 +18,7 @@
 //! Every attack frame carries a stamp from port [`ATTACK_STAMP_PORT`], so a receiver tells
 //! the attack frames a switch delivers from the measured ones.
 
-use crate::traffic::{l4_csum_offset, write_stamp_csum, Stamp, STAMP_LEN};
+use crate::traffic::{ipv4_of, l4_csum_offset, write_stamp_csum, Stamp, STAMP_LEN};
 use pipeline::build::from_flow;
 use pipeline::field::Field;
 use pipeline::flow::Flow;
@@ -193,7 +193,9 @@ impl Attack {
             }
         };
         let csum_at = l4_csum_offset(&frames[0]);
-        let l3 = frames[0].len() - pad - headers_from_l3(&t);
+        let l3 = ipv4_of(&frames[0]).map(|(l3, _)| l3).ok_or_else(|| {
+            AttackError::Spec(format!("'{spec}': the template's frame has no IPv4 header"))
+        })?;
         Ok(Attack {
             port,
             kind,
@@ -211,8 +213,13 @@ impl Attack {
     pub fn frames_per_second(&self) -> f64 {
         match self.rate {
             AttackRate::FramesPerSecond(p) => p,
-            AttackRate::BitsPerSecond(b) => b / (8 * (self.frame_len() + 4 + L1_OVERHEAD)) as f64,
+            AttackRate::BitsPerSecond(b) => b / self.l1_bits_per_frame(),
         }
+    }
+
+    /// Bits one attack frame takes on the wire: frame, FCS, preamble and gap.
+    pub fn l1_bits_per_frame(&self) -> f64 {
+        (8 * (self.frame_len() + 4 + L1_OVERHEAD)) as f64
     }
 
     /// Length of every attack frame (without FCS).
@@ -248,7 +255,7 @@ impl Attack {
             }
             AttackKind::Syn | AttackKind::Udp => {
                 out.copy_from_slice(&self.frames[0]);
-                let x = splitmix64(i);
+                let x = pipeline::classifier::hash_finish(i.wrapping_add(0x9e37_79b9_7f4a_7c15));
                 let sport = 1024 + ((x >> 32) % 64_512) as u16;
                 self.patch_source(out, Some(x as u32 & 0x00ff_ffff), sport);
             }
@@ -283,16 +290,6 @@ impl Attack {
             f[at..at + 2].copy_from_slice(&c.to_be_bytes());
         }
     }
-}
-
-/// Bytes from the IPv4 header to the end of the L4 header of the template's frame.
-fn headers_from_l3(t: &Flow) -> usize {
-    let l4 = if Field::NwProto.get(t) as u8 == pipeline::flow::ip_proto::TCP {
-        20
-    } else {
-        8
-    };
-    20 + l4
 }
 
 fn parse_rate(s: &str) -> Option<AttackRate> {
@@ -360,15 +357,6 @@ pub fn tse_keys(t: &Flow, fields: &[Field]) -> Vec<Flow> {
         keys = next;
     }
     keys
-}
-
-/// A 64-bit mix of `i` (SplitMix64's finaliser): consecutive inputs give unrelated outputs,
-/// and distinct inputs distinct outputs.
-fn splitmix64(i: u64) -> u64 {
-    let mut z = i.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 #[cfg(test)]

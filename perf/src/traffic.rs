@@ -41,7 +41,7 @@ pub fn write_stamp(frame: &mut [u8], s: Stamp) {
 /// The IPv4 header of an untagged or 802.1Q-tagged frame and its offset, when the frame
 /// holds it through the protocol field. Not validated further: the frames brisk-gen builds
 /// and the switch delivers are well-formed, and only those bytes are read.
-fn ipv4_of(frame: &[u8]) -> Option<(usize, Ipv4Packet<&[u8]>)> {
+pub(crate) fn ipv4_of(frame: &[u8]) -> Option<(usize, Ipv4Packet<&[u8]>)> {
     let eth = EthernetFrame::new_checked(frame).ok()?;
     let (ty, l3) = match eth.ethertype() {
         eth_type::VLAN => {

@@ -273,12 +273,7 @@ impl ConnIndex {
 
     /// Every entry: whether it is indexed under its reply tuple, and the connection.
     pub(super) fn iter(&self) -> impl Iterator<Item = (bool, Found<'_>)> {
-        self.buckets.iter().flat_map(|bk| {
-            (0..WAYS).filter_map(move |w| {
-                let p = bk.conn[w].load(Relaxed);
-                (!p.is_null()).then(|| (bk.sig[w].load(Relaxed) & 1 != 0, Found::new(p)))
-            })
-        })
+        self.iter_range(0, usize::MAX)
     }
 
     /// Buckets in the array (a sweep walks them in ranges: `Conntrack::visit_chunked`).

@@ -592,7 +592,7 @@ fn report(
         }
     );
     let attack = attacker.map(|at| {
-        let l1 = (at.attack.frame_len() + 4 + 20) as f64 * 8.0;
+        let l1 = at.attack.l1_bits_per_frame();
         println!(
             "brisk-gen: attack {:?} from port {}: offered {} ({:.0} frames/s, {:.3} Mbps L1), sent {}, refused by the full ring (dropped) {}, delivered to generator ports {}",
             at.attack.kind,

@@ -70,21 +70,19 @@ impl Attacker {
     /// switch makes of it (a low-rate attack on a port the measured traffic keeps full
     /// still gets its frames in; a flood loses what the switch cannot take).
     pub(super) fn send(&mut self, ports: &mut [Port], pool: &Mempool, now: u64) {
-        if self.t0 == 0 {
-            self.t0 = now;
-        }
         let port = &mut ports[self.attack.port].eth;
         if !self.pending.is_empty() {
             self.tx += port.tx_burst(0, &mut self.pending) as u64;
         }
-        let due = ((now - self.t0) as f64 / self.ticks_per_frame) as u64;
-        let n = due.saturating_sub(self.built).min(32) as usize;
+        let n = self.due(now, 32);
         if n == 0 {
             return;
         }
         self.tx_full += self.pending.len() as u64;
         self.pending.free_all();
         if !self.pending.alloc_bulk(pool, n) {
+            // No buffers: these frames are lost before the ring, as refused ones are.
+            self.tx_full += n as u64;
             return;
         }
         let len = self.attack.frame_len() as u16;
@@ -94,14 +92,20 @@ impl Attacker {
                 self.attack.next_frame(d, now);
             }
         }
-        self.built += n as u64;
-        self.tx_offered += n as u64;
         self.tx += port.tx_burst(0, &mut self.pending) as u64;
     }
 
     /// For an attack mixed into a port's bursts: how many of its frames are due at `now`
     /// (at most `max`), counted as offered and sent (the burst is retried until sent).
     pub(super) fn take_due(&mut self, now: u64, max: usize) -> usize {
+        let n = self.due(now, max);
+        self.tx += n as u64;
+        n
+    }
+
+    /// How many frames the pace has due at `now` (at most `max`), counted as built and
+    /// offered.
+    fn due(&mut self, now: u64, max: usize) -> usize {
         if self.t0 == 0 {
             self.t0 = now;
         }
@@ -109,7 +113,6 @@ impl Attacker {
         let n = due.saturating_sub(self.built).min(max as u64);
         self.built += n;
         self.tx_offered += n;
-        self.tx += n;
         n as usize
     }
 
